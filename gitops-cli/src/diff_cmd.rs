@@ -1,0 +1,145 @@
+//! `gitops diff DESIRED LIVE`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use gitops_core::app::{self, AppSpec};
+use gitops_core::diff::{AppDiff, Comparator, DiffConfig, DiffSession, SyncStatus};
+use gitops_core::ignore::IgnoreRuleSpec;
+use gitops_core::settings::Settings;
+use gitops_core::{manifest, yaml};
+use serde_json::Value;
+
+use crate::output;
+
+/// Arguments of `gitops diff`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Desired state: a manifest file, a directory (read recursively) or `-` for stdin.
+    pub desired: String,
+    /// Live state: a file, a directory or `-` (objects as the API server returns them).
+    pub live: String,
+    /// Destination namespace for objects that do not name one.
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Option<String>,
+    /// A YAML list of ignoreDifferences entries, as in an Application's spec.
+    #[arg(long, value_name = "FILE")]
+    pub ignore_differences: Option<PathBuf>,
+    /// An Argo CD Application or Flux Kustomization: destination namespace and
+    /// ignoreDifferences are taken from it, and only live objects it tracks can be pruned.
+    #[arg(long, value_name = "FILE")]
+    pub app: Option<PathBuf>,
+    /// An argocd-cm ConfigMap: system-level ignoreDifferences, compare options, known types.
+    #[arg(long, value_name = "FILE")]
+    pub argocd_cm: Option<PathBuf>,
+    /// Explain each result: diff mode, ignored paths and the rules that ignored them.
+    #[arg(long)]
+    pub explain: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Diff)]
+    pub output: Format,
+    /// Show Secret values instead of masks (never do this in shared logs).
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+/// Output formats of `gitops diff`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A unified YAML diff per differing object, then a summary.
+    Diff,
+    /// The stable JSON report.
+    Json,
+    /// The JSON report as YAML.
+    Yaml,
+    /// One line per object and the totals.
+    Summary,
+}
+
+fn read_file(path: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn single_document(path: &PathBuf) -> Result<Value, String> {
+    let text = read_file(path)?;
+    let docs = yaml::parse_documents(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null))
+}
+
+/// Runs the command; `Err` is a usage or input error (exit 2).
+pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
+    if args.desired == "-" && args.live == "-" {
+        return Err("DESIRED and LIVE cannot both be read from standard input".into());
+    }
+    let app: Option<AppSpec> = match &args.app {
+        Some(p) => {
+            let text = read_file(p)?;
+            let objects = manifest::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())?;
+            let spec = app::read(&p.display().to_string(), &objects).map_err(|e| e.to_string())?;
+            Some(spec)
+        }
+        None => None,
+    };
+    let mut config = DiffConfig::default();
+    if let Some(ns) = app.as_ref().and_then(|a| a.destination_namespace.clone()) {
+        config.namespace = ns;
+    }
+    if let Some(ns) = &args.namespace {
+        config.namespace = ns.clone();
+    }
+    if let Some(a) = &app {
+        config.ignore_differences.extend(a.ignore_differences.iter().cloned());
+    }
+    if let Some(p) = &args.ignore_differences {
+        let value = single_document(p)?;
+        let rules: Vec<IgnoreRuleSpec> = match value {
+            Value::Null => Vec::new(),
+            v => serde_json::from_value(v).map_err(|e| format!("{}: not a list of ignoreDifferences entries: {e}", p.display()))?,
+        };
+        config.ignore_differences.extend(rules);
+    }
+    if let Some(p) = &args.argocd_cm {
+        let cm = single_document(p)?;
+        config.settings = Settings::from_config_map(&cm).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    config.reveal_secrets = args.show_secrets;
+    let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
+
+    let mut desired = gitops_render::load(&args.desired).map_err(|e| e.to_string())?;
+    if app.as_ref().is_some_and(|a| a.force_namespace) {
+        app::force_namespace(&mut desired, comparator.namespace());
+    }
+    let mut session = DiffSession::new(&comparator, desired).map_err(|e| e.to_string())?;
+    let keep_objects = args.output == Format::Diff;
+    let mut results = Vec::new();
+    let mut failure: Option<String> = None;
+    gitops_render::for_each_object(&args.live, |live| {
+        // With an application, a live object outside the desired set counts only if the
+        // application tracks it: never report for pruning what this app does not own.
+        let untracked = app.as_ref().is_some_and(|a| !app::is_tracked_by(&live, a));
+        if untracked && !session.has_desired(&live) {
+            return Ok(());
+        }
+        match session.compare_live(live) {
+            Ok(Some(mut r)) => {
+                if !keep_objects || r.status == SyncStatus::Synced {
+                    r.normalized_live = Value::Null;
+                }
+                results.push(r);
+            }
+            Ok(None) => {}
+            Err(e) => failure = Some(e.to_string()),
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let (rest, skipped) = session.finish().map_err(|e| e.to_string())?;
+    results.extend(rest);
+    let diff = AppDiff::from_objects(results, skipped);
+    output::print(&diff, args.output, args.explain).map_err(|e| format!("writing output: {e}"))?;
+    Ok(if diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

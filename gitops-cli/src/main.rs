@@ -1,0 +1,41 @@
+//! `gitops`: the command-line front end. Argument parsing, wiring and printing only; the
+//! logic lives in the library crates.
+
+#![forbid(unsafe_code)]
+
+mod diff_cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// GitOps reconciliation engine: compare what Git declares with what runs.
+#[derive(Parser, Debug)]
+#[command(name = "gitops", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compare desired manifests with live objects, the way Argo CD does.
+    ///
+    /// Exit status: 0 when nothing differs, 1 when something does, 2 on bad usage or input.
+    Diff(diff_cmd::DiffArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Diff(args) => diff_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gitops: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

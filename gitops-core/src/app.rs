@@ -1,0 +1,194 @@
+//! What a diff needs from an Argo CD `Application` or a Flux `Kustomization`.
+//!
+//! The destination namespace and the `ignoreDifferences` rules of an Application, or the
+//! `targetNamespace` of a Kustomization (which Flux forces onto every namespaced object).
+//! The full application model (sources, sync policy) belongs to a later layer; fields this
+//! reader does not use are listed in [`AppSpec::unused`] rather than silently dropped.
+
+use serde_json::Value;
+
+use crate::ignore::IgnoreRuleSpec;
+use crate::object::Object;
+
+/// Which tool's application object was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppKind {
+    /// `argoproj.io` `Application`.
+    ArgoApplication,
+    /// `kustomize.toolkit.fluxcd.io` `Kustomization`.
+    FluxKustomization,
+}
+
+/// The diff-relevant part of an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSpec {
+    /// Which tool it is for.
+    pub kind: AppKind,
+    /// `metadata.name` (Argo CD's tracking ids and instance labels use it).
+    pub name: String,
+    /// Where objects without a namespace go.
+    pub destination_namespace: Option<String>,
+    /// Flux's `targetNamespace` overrides the namespace of every namespaced object.
+    pub force_namespace: bool,
+    /// `spec.ignoreDifferences`.
+    pub ignore_differences: Vec<IgnoreRuleSpec>,
+    /// Spec fields present but not used by a diff (reported so nothing is silently lost).
+    pub unused: Vec<String>,
+}
+
+/// An application object that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// No Application or Kustomization among the objects.
+    #[error("{source_name}: no Argo CD Application or Flux Kustomization found")]
+    NotFound {
+        /// The source read.
+        source_name: String,
+    },
+    /// A field has the wrong shape.
+    #[error("{origin}: field `{field}`: {problem}")]
+    Field {
+        /// Where the object was read.
+        origin: String,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Finds the first Application or Kustomization among `objects` and reads it.
+pub fn read(source: &str, objects: &[Object]) -> Result<AppSpec, Error> {
+    for o in objects {
+        match (o.group(), o.kind()) {
+            ("argoproj.io", "Application") => return read_argo(o),
+            ("kustomize.toolkit.fluxcd.io", "Kustomization") => return read_flux(o),
+            _ => {}
+        }
+    }
+    Err(Error::NotFound { source_name: source.to_string() })
+}
+
+const ARGO_USED: &[&str] = &["destination", "ignoreDifferences"];
+const FLUX_USED: &[&str] = &["targetNamespace"];
+
+fn unused(spec: Option<&Value>, used: &[&str]) -> Vec<String> {
+    spec.and_then(Value::as_object)
+        .map(|m| m.keys().filter(|k| !used.contains(&k.as_str())).map(|k| format!("spec.{k}")).collect())
+        .unwrap_or_default()
+}
+
+fn read_argo(o: &Object) -> Result<AppSpec, Error> {
+    let spec = o.value().get("spec");
+    let field_err = |field: &str, problem: String| Error::Field {
+        origin: o.origin().to_string(),
+        field: field.to_string(),
+        problem,
+    };
+    let namespace = match spec.and_then(|s| s.pointer("/destination/namespace")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+        Some(_) => return Err(field_err("spec.destination.namespace", "not a string".into())),
+    };
+    let ignore_differences = match spec.and_then(|s| s.get("ignoreDifferences")) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| field_err("spec.ignoreDifferences", e.to_string()))?,
+    };
+    Ok(AppSpec {
+        kind: AppKind::ArgoApplication,
+        name: o.name().to_string(),
+        destination_namespace: namespace,
+        force_namespace: false,
+        ignore_differences,
+        unused: unused(spec, ARGO_USED),
+    })
+}
+
+fn read_flux(o: &Object) -> Result<AppSpec, Error> {
+    let spec = o.value().get("spec");
+    let target = match spec.and_then(|s| s.get("targetNamespace")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+        Some(_) => {
+            return Err(Error::Field {
+                origin: o.origin().to_string(),
+                field: "spec.targetNamespace".into(),
+                problem: "not a string".into(),
+            });
+        }
+    };
+    Ok(AppSpec {
+        kind: AppKind::FluxKustomization,
+        name: o.name().to_string(),
+        force_namespace: target.is_some(),
+        destination_namespace: target,
+        ignore_differences: Vec::new(),
+        unused: unused(spec, FLUX_USED),
+    })
+}
+
+/// Whether a live object belongs to this application: Argo CD's tracking annotation
+/// (`<app>:<group>/<kind>:<namespace>/<name>`) or instance label, or Flux's
+/// `kustomize.toolkit.fluxcd.io/name` label. Only such objects may be reported for pruning.
+pub fn is_tracked_by(o: &Object, app: &AppSpec) -> bool {
+    match app.kind {
+        AppKind::ArgoApplication => {
+            let by_annotation = o
+                .annotation(crate::diff::TRACKING_ID)
+                .and_then(|id| id.split_once(':'))
+                .is_some_and(|(name, _)| name == app.name || name.rsplit_once('_').is_some_and(|(_, n)| n == app.name));
+            by_annotation || o.label("app.kubernetes.io/instance") == Some(app.name.as_str())
+        }
+        AppKind::FluxKustomization => o.label("kustomize.toolkit.fluxcd.io/name") == Some(app.name.as_str()),
+    }
+}
+
+/// Sets `metadata.namespace` of every namespaced object, as Flux's `targetNamespace` does.
+pub fn force_namespace(objects: &mut [Object], namespace: &str) {
+    for o in objects.iter_mut() {
+        if o.is_cluster_scoped() {
+            continue;
+        }
+        if let Some(Value::Object(meta)) = o.value_mut().get_mut("metadata") {
+            meta.insert("namespace".into(), Value::String(namespace.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest;
+
+    #[test]
+    fn reads_an_argo_application() {
+        let objs = manifest::parse(
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: guestbook, namespace: argocd}\nspec:\n  project: default\n  source: {repoURL: https://example.com/repo.git, path: guestbook}\n  destination: {server: https://kubernetes.default.svc, namespace: prod}\n  ignoreDifferences:\n  - group: apps\n    kind: Deployment\n    jsonPointers: [/spec/replicas]\n",
+        )
+        .unwrap();
+        let app = read("app.yaml", &objs).unwrap();
+        assert_eq!(app.destination_namespace.as_deref(), Some("prod"));
+        assert_eq!(app.ignore_differences.len(), 1);
+        assert_eq!(app.unused, ["spec.project", "spec.source"]);
+    }
+
+    #[test]
+    fn reads_a_flux_kustomization_and_reports_bad_fields() {
+        let objs = manifest::parse(
+            "k.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec: {targetNamespace: web, interval: 5m, path: ./apps, prune: true, sourceRef: {kind: GitRepository, name: repo}}\n",
+        )
+        .unwrap();
+        let app = read("k.yaml", &objs).unwrap();
+        assert_eq!(app.destination_namespace.as_deref(), Some("web"));
+        assert!(app.force_namespace);
+        let bad = manifest::parse(
+            "a.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec: {ignoreDifferences: [{kind: Deployment, jsonPointer: [/x]}]}\n",
+        )
+        .unwrap();
+        let e = read("a.yaml", &bad).unwrap_err().to_string();
+        assert!(e.contains("field `spec.ignoreDifferences`: unknown field `jsonPointer`"), "{e}");
+    }
+}

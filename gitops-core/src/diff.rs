@@ -1,0 +1,592 @@
+//! Desired versus live, the way Argo CD compares them, and a little more faithfully.
+//!
+//! For each pair the [`Comparator`]:
+//! 1. normalizes both sides ([`crate::normalize`]): creationTimestamp, Secret `stringData`,
+//!    aggregated roles, canonical quantities in built-in kinds and known-type fields;
+//! 2. trusts the values of `managedFieldsManagers`, then removes the `ignoreDifferences`
+//!    paths (JSON pointers, jq path expressions) from both sides;
+//! 3. predicts live after an apply ([`crate::merge`]): three-way through the
+//!    `kubectl.kubernetes.io/last-applied-configuration` annotation when live has one (so
+//!    fields removed from Git are seen), two-way otherwise (so fields only live has never
+//!    count); strategic-merge list semantics for built-in kinds, JSON merge for the rest;
+//! 4. fills the API server's defaults ([`crate::defaults`]) into the prediction and live,
+//!    as the server would on the merged object;
+//! 5. compares canonical JSON trees (key order irrelevant, `1` equals `1.0`, `"1"` does
+//!    not equal `1`), and writes an RFC 6902 patch from normalized live to predicted live.
+//!
+//! Secret values are masked in every result (equal values keep equal masks) unless the
+//! configuration asks to reveal them; the status is decided on the unmasked values.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::ignore::{self, Applicable, IgnoreRule, IgnoreRuleSpec, IgnoredPath, RuleSource};
+use crate::manifest;
+use crate::merge;
+use crate::normalize::{self, NormalizeOptions};
+use crate::object::{Object, Origin, ResourceKey};
+use crate::schema::{Shape, schema, split_api_version};
+use crate::settings::{Settings, StatusField};
+use crate::{defaults, mask};
+
+/// The annotation `kubectl apply` (client-side) keeps the applied configuration in.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// Argo CD's annotation-based tracking id.
+pub const TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
+/// Argo CD's per-resource compare options annotation.
+pub const COMPARE_OPTIONS: &str = "argocd.argoproj.io/compare-options";
+
+/// Sync status of one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum SyncStatus {
+    /// Live equals what applying the desired state would give.
+    Synced,
+    /// Applying the desired state would change live.
+    OutOfSync,
+    /// Desired, but not in live.
+    Missing,
+    /// In live, not desired: a sync with prune would delete it.
+    RequiresPruning,
+}
+
+impl std::fmt::Display for SyncStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SyncStatus::Synced => "Synced",
+            SyncStatus::OutOfSync => "OutOfSync",
+            SyncStatus::Missing => "Missing",
+            SyncStatus::RequiresPruning => "RequiresPruning",
+        })
+    }
+}
+
+/// How the prediction was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DiffMode {
+    /// Desired against live; fields only live has are kept.
+    TwoWay,
+    /// Through live's last-applied configuration; removed fields are detected.
+    ThreeWay,
+    /// One side is absent.
+    OneSided,
+}
+
+/// The comparison of one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectDiff {
+    /// The object's identity.
+    pub key: ResourceKey,
+    /// Its sync status.
+    pub status: SyncStatus,
+    /// How the prediction was made.
+    pub mode: DiffMode,
+    /// Live after normalization (`Null` when missing).
+    pub normalized_live: Value,
+    /// Live as an apply of the desired state would leave it (`None`: same as normalized live).
+    predicted_live: Option<Value>,
+    /// RFC 6902 operations turning normalized live into predicted live.
+    pub patch: json_patch::Patch,
+    /// Paths that ignore rules removed where the sides differed, with the rule.
+    pub ignored: Vec<IgnoredPath>,
+    /// Where the desired object was read.
+    pub desired_origin: Option<Origin>,
+    /// Where the live object was read.
+    pub live_origin: Option<Origin>,
+    /// Things the user should know (e.g. an unreadable last-applied annotation).
+    pub warnings: Vec<String>,
+    /// Whether the object is excluded from the app's status (`IgnoreExtraneous`).
+    pub ignore_extraneous: bool,
+}
+
+impl ObjectDiff {
+    /// Live as an apply of the desired state would leave it (`Null` when pruned).
+    pub fn predicted_live(&self) -> &Value {
+        self.predicted_live.as_ref().unwrap_or(&self.normalized_live)
+    }
+
+    /// Whether the object differs (anything but Synced).
+    pub fn is_modified(&self) -> bool {
+        self.status != SyncStatus::Synced
+    }
+
+    /// The JSON pointers the patch touches.
+    pub fn changed_paths(&self) -> Vec<String> {
+        self.patch
+            .0
+            .iter()
+            .map(|op| {
+                let p = match op {
+                    json_patch::PatchOperation::Add(o) => &o.path,
+                    json_patch::PatchOperation::Remove(o) => &o.path,
+                    json_patch::PatchOperation::Replace(o) => &o.path,
+                    json_patch::PatchOperation::Move(o) => &o.path,
+                    json_patch::PatchOperation::Copy(o) => &o.path,
+                    json_patch::PatchOperation::Test(o) => &o.path,
+                };
+                p.to_string()
+            })
+            .collect()
+    }
+}
+
+/// An object the comparison left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The object's identity (name may be empty for `generateName` hooks).
+    pub key: ResourceKey,
+    /// Why it is not compared.
+    pub reason: String,
+}
+
+/// Counts of an app-level comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Whether any object makes the app OutOfSync.
+    pub modified: bool,
+    /// Objects in sync.
+    pub synced: usize,
+    /// Objects out of sync.
+    pub out_of_sync: usize,
+    /// Objects missing from live.
+    pub missing: usize,
+    /// Live objects that would be pruned.
+    pub requires_pruning: usize,
+    /// Objects left out (hooks, `Skip`).
+    pub skipped: usize,
+}
+
+/// The comparison of a whole desired set with a live set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppDiff {
+    /// Per object, ordered by key.
+    pub objects: Vec<ObjectDiff>,
+    /// Objects not compared.
+    pub skipped: Vec<Skipped>,
+    /// Totals.
+    pub summary: Summary,
+}
+
+impl AppDiff {
+    /// Builds the summary from per-object results.
+    pub fn from_objects(mut objects: Vec<ObjectDiff>, skipped: Vec<Skipped>) -> AppDiff {
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut summary = Summary { skipped: skipped.len(), ..Summary::default() };
+        for o in &objects {
+            match o.status {
+                SyncStatus::Synced => summary.synced += 1,
+                SyncStatus::OutOfSync => summary.out_of_sync += 1,
+                SyncStatus::Missing => summary.missing += 1,
+                SyncStatus::RequiresPruning => summary.requires_pruning += 1,
+            }
+            if o.status != SyncStatus::Synced && !o.ignore_extraneous {
+                summary.modified = true;
+            }
+        }
+        AppDiff { objects, skipped, summary }
+    }
+}
+
+/// Why a comparison could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An ignore rule is unusable.
+    #[error(transparent)]
+    Rule(#[from] ignore::Error),
+    /// The desired set is inconsistent (e.g. a duplicate key).
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+    /// A jq expression failed on an object.
+    #[error("{key}: {error}")]
+    Jq {
+        /// The object.
+        key: ResourceKey,
+        /// What failed.
+        error: ignore::JqError,
+    },
+    /// Both sides are absent.
+    #[error("nothing to compare: both desired and live are absent")]
+    NothingToCompare,
+}
+
+/// What a comparison needs to know.
+#[derive(Debug, Clone)]
+pub struct DiffConfig {
+    /// Destination namespace: objects without one are placed there.
+    pub namespace: String,
+    /// The application's `spec.ignoreDifferences`.
+    pub ignore_differences: Vec<IgnoreRuleSpec>,
+    /// argocd-cm settings.
+    pub settings: Settings,
+    /// Bound on one jq evaluation (Argo CD's default is 1 s).
+    pub jq_timeout: Duration,
+    /// Show Secret values instead of masks (for trusted embedders only).
+    pub reveal_secrets: bool,
+}
+
+impl Default for DiffConfig {
+    fn default() -> Self {
+        DiffConfig {
+            namespace: "default".into(),
+            ignore_differences: Vec::new(),
+            settings: Settings::default(),
+            jq_timeout: Duration::from_secs(1),
+            reveal_secrets: false,
+        }
+    }
+}
+
+/// Compares objects under one configuration; build once, use for many objects.
+#[derive(Debug)]
+pub struct Comparator {
+    namespace: String,
+    rules: Vec<IgnoreRule>,
+    settings: Settings,
+    normalize: NormalizeOptions,
+    jq_timeout: Duration,
+    reveal_secrets: bool,
+}
+
+impl Comparator {
+    /// Compiles the configuration's rules; a bad pointer or jq expression is an error here.
+    pub fn new(config: DiffConfig) -> Result<Comparator, Error> {
+        let mut rules = Vec::new();
+        for (index, spec) in config.ignore_differences.iter().enumerate() {
+            rules.push(IgnoreRule::compile(spec, RuleSource::App { index })?);
+        }
+        for r in &config.settings.ignore {
+            rules.push(IgnoreRule::compile(&r.spec, RuleSource::System { key: r.key.clone() })?);
+        }
+        let status_rule = match config.settings.compare.status_field {
+            StatusField::All => Some(("*", "*")),
+            StatusField::Crd => Some(("apiextensions.k8s.io", "CustomResourceDefinition")),
+            StatusField::None => None,
+        };
+        if let Some((group, kind)) = status_rule {
+            let spec = IgnoreRuleSpec {
+                group: group.into(),
+                kind: kind.into(),
+                json_pointers: vec!["/status".into()],
+                ..Default::default()
+            };
+            rules.push(IgnoreRule::compile(&spec, RuleSource::StatusField)?);
+        }
+        Ok(Comparator {
+            namespace: config.namespace,
+            rules,
+            normalize: NormalizeOptions { ignore_aggregated_roles: config.settings.compare.ignore_aggregated_roles },
+            settings: config.settings,
+            jq_timeout: config.jq_timeout,
+            reveal_secrets: config.reveal_secrets,
+        })
+    }
+
+    /// The destination namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Compares one pair (either side may be absent, not both).
+    pub fn compare(&self, desired: Option<&Object>, live: Option<&Object>) -> Result<ObjectDiff, Error> {
+        self.compare_owned(desired.cloned(), live.cloned())
+    }
+
+    /// Compares one pair, consuming it (saves a copy of each side).
+    pub fn compare_owned(&self, desired: Option<Object>, live: Option<Object>) -> Result<ObjectDiff, Error> {
+        let reference = desired.as_ref().or(live.as_ref()).ok_or(Error::NothingToCompare)?;
+        let key = reference.key(&self.namespace);
+        let api_version = reference.api_version().to_string();
+        let (group, version) = split_api_version(&api_version);
+        let kind = reference.kind().to_string();
+        let root = schema().kind(&api_version, &kind);
+        let shape = root.map(Shape::Def);
+        let known = if root.is_none() { self.settings.known_types_of(group, &kind) } else { &[] };
+        let ignore_extraneous = desired.is_none()
+            && live
+                .as_ref()
+                .and_then(|l| l.annotation(COMPARE_OPTIONS))
+                .is_some_and(|o| o.split(',').any(|x| x.trim() == "IgnoreExtraneous"));
+        let desired_origin = desired.as_ref().map(|o| o.origin().clone());
+        let live_origin = live.as_ref().map(|o| o.origin().clone());
+        let mut warnings = Vec::new();
+
+        let prepare = |mut v: Value| {
+            normalize::normalize(&mut v, group, &kind, root, &self.normalize);
+            if !known.is_empty() {
+                normalize::canonicalize_known_types(&mut v, known);
+            }
+            v
+        };
+        let mut d = desired.map(|o| prepare(o.into_value()));
+        let mut l = live.map(|o| prepare(o.into_value()));
+        let mut orig = match (&d, &l) {
+            (Some(_), Some(lv)) => match last_applied(lv) {
+                Some(Ok(o)) => Some(prepare(o)),
+                Some(Err(e)) => {
+                    warnings.push(format!("live {LAST_APPLIED} is not valid JSON ({e}); compared two-way"));
+                    None
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        if let Some(d) = d.as_mut() {
+            strip_for_merge(d, None);
+            if orig.is_some() {
+                keep_annotations_map(d);
+            }
+        }
+        if let Some(o) = orig.as_mut() {
+            strip_for_merge(o, d.as_ref());
+        }
+
+        let rules = Applicable::select(&self.rules, group, &kind, &key.namespace, &key.name);
+        let mut ignored = Vec::new();
+        if !rules.is_empty() {
+            if let (Some(d), Some(l)) = (d.as_mut(), l.as_ref()) {
+                if rules.has_managers() {
+                    ignore::trust_managers(d, l, &rules.managers(), &mut ignored);
+                }
+            }
+            rules
+                .remove_paths(d.as_mut(), l.as_mut(), orig.as_mut(), self.jq_timeout, &mut ignored)
+                .map_err(|error| Error::Jq { key: key.clone(), error })?;
+        }
+
+        let (status, mode, mut live_value, mut predicted) = match (d, l) {
+            (Some(d), Some(mut l)) => {
+                let mut predicted = l.clone();
+                merge::predict(&mut predicted, orig.as_ref(), &d, shape.as_ref());
+                if root.is_some() {
+                    defaults::apply(group, version, &kind, &mut predicted);
+                    defaults::apply(group, version, &kind, &mut l);
+                }
+                let status = if predicted == l { SyncStatus::Synced } else { SyncStatus::OutOfSync };
+                let mode = if orig.is_some() { DiffMode::ThreeWay } else { DiffMode::TwoWay };
+                (status, mode, l, Some(predicted))
+            }
+            (Some(d), None) => {
+                let mut predicted = merge::clean(&d);
+                if root.is_some() {
+                    defaults::apply(group, version, &kind, &mut predicted);
+                }
+                (SyncStatus::Missing, DiffMode::OneSided, Value::Null, Some(predicted))
+            }
+            (None, Some(l)) => (SyncStatus::RequiresPruning, DiffMode::OneSided, l, Some(Value::Null)),
+            (None, None) => return Err(Error::NothingToCompare),
+        };
+
+        if !self.reveal_secrets && group.is_empty() && kind == "Secret" {
+            if let Some(p) = predicted.as_mut() {
+                mask::mask_secret_pair(p, &mut live_value);
+            }
+        }
+        let patch = match &predicted {
+            Some(p) if status != SyncStatus::Synced => json_patch::diff(&live_value, p),
+            _ => json_patch::Patch(Vec::new()),
+        };
+        if status == SyncStatus::Synced {
+            predicted = None;
+        }
+        Ok(ObjectDiff {
+            key,
+            status,
+            mode,
+            normalized_live: live_value,
+            predicted_live: predicted,
+            patch,
+            ignored,
+            desired_origin,
+            live_origin,
+            warnings,
+            ignore_extraneous,
+        })
+    }
+
+    /// Compares a desired set with a live set, pairing objects by key. Hooks and `Skip`
+    /// resources in the desired set are left out, as Argo CD leaves them out of sync status.
+    pub fn diff(&self, desired: Vec<Object>, live: Vec<Object>) -> Result<AppDiff, Error> {
+        let mut session = DiffSession::new(self, desired)?;
+        let mut results = Vec::new();
+        for l in live {
+            if let Some(r) = session.compare_live(l)? {
+                results.push(r);
+            }
+        }
+        let (rest, skipped) = session.finish()?;
+        results.extend(rest);
+        Ok(AppDiff::from_objects(results, skipped))
+    }
+}
+
+/// A comparison fed one live object at a time, so a caller can stream a large live set
+/// (read, compare, drop) while the desired set stays in memory.
+pub struct DiffSession<'a> {
+    comparator: &'a Comparator,
+    desired: HashMap<ResourceKey, Object>,
+    seen_live: std::collections::HashSet<ResourceKey>,
+    skipped: Vec<Skipped>,
+}
+
+impl<'a> DiffSession<'a> {
+    /// Indexes the desired set; a duplicate key is an error naming both origins.
+    pub fn new(comparator: &'a Comparator, desired: Vec<Object>) -> Result<DiffSession<'a>, Error> {
+        manifest::index_unique(&desired, &comparator.namespace)?;
+        let mut map = HashMap::with_capacity(desired.len());
+        let mut skipped = Vec::new();
+        for o in desired {
+            let key = o.key(&comparator.namespace);
+            if let Some(reason) = hook_reason(&o) {
+                skipped.push(Skipped { key, reason });
+                continue;
+            }
+            map.insert(key, o);
+        }
+        Ok(DiffSession { comparator, desired: map, seen_live: Default::default(), skipped })
+    }
+
+    /// Whether a live object has a desired counterpart still waiting to be compared.
+    pub fn has_desired(&self, live: &Object) -> bool {
+        self.desired.contains_key(&self.key_of(live))
+    }
+
+    /// The key a live object pairs on.
+    pub fn key_of(&self, live: &Object) -> ResourceKey {
+        live.key(&self.comparator.namespace)
+    }
+
+    /// Compares one live object with its desired counterpart (or as extraneous). Returns
+    /// `None` for a second live object with a key already seen.
+    pub fn compare_live(&mut self, live: Object) -> Result<Option<ObjectDiff>, Error> {
+        let key = self.key_of(&live);
+        if !self.seen_live.insert(key.clone()) {
+            return Ok(None);
+        }
+        match self.desired.remove(&key) {
+            Some(d) => self.comparator.compare_owned(Some(d), Some(live)).map(Some),
+            None => self.comparator.compare_owned(None, Some(live)).map(Some),
+        }
+    }
+
+    /// Compares what is left of the desired set (objects missing from live).
+    pub fn finish(self) -> Result<(Vec<ObjectDiff>, Vec<Skipped>), Error> {
+        let mut out = Vec::with_capacity(self.desired.len());
+        for (_, d) in self.desired {
+            out.push(self.comparator.compare_owned(Some(d), None)?);
+        }
+        Ok((out, self.skipped))
+    }
+}
+
+/// Why a desired object takes no part in the diff, if it does not: Argo CD hooks (and Helm
+/// hooks it maps) are run by a sync, not compared; `Skip` resources are never applied.
+pub fn hook_reason(o: &Object) -> Option<String> {
+    if let Some(h) = o.annotation("argocd.argoproj.io/hook") {
+        let types: Vec<&str> = h.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        if types == ["Skip"] {
+            return Some("argocd.argoproj.io/hook: Skip".into());
+        }
+        return Some(format!("hook ({h})"));
+    }
+    match o.annotation("helm.sh/hook") {
+        Some(h) if h.trim() != "crd-install" => Some(format!("helm hook ({h})")),
+        _ => None,
+    }
+}
+
+fn last_applied(live: &Value) -> Option<Result<Value, String>> {
+    let text = live.pointer("/metadata/annotations")?.get(LAST_APPLIED)?.as_str()?;
+    let mut docs = Vec::new();
+    let parsed = crate::yaml::for_each_document(text, |d| {
+        docs.push(d.value);
+        Ok::<(), ()>(())
+    });
+    match parsed {
+        Ok(_) if docs.len() == 1 && docs[0].is_object() => docs.pop().map(Ok),
+        Ok(_) => Some(Err("not a single JSON object".into())),
+        Err(e) => Some(Err(e.message)),
+    }
+}
+
+/// What Argo CD strips before a merge: the namespace (pairing already decided it), empty
+/// annotations, and the tracking id the desired state does not carry (Argo CD adds it at
+/// apply time, so its absence from Git is not a removal).
+fn strip_for_merge(v: &mut Value, desired: Option<&Value>) {
+    let Some(Value::Object(meta)) = v.get_mut("metadata") else { return };
+    meta.remove("namespace");
+    if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
+        let desired_has_tracking =
+            desired.and_then(|d| d.pointer("/metadata/annotations")).and_then(|a| a.get(TRACKING_ID)).is_some();
+        if desired.is_some() && !desired_has_tracking {
+            ann.remove(TRACKING_ID);
+        }
+    }
+    if meta.get("annotations").is_some_and(|a| a.is_null() || a.as_object().is_some_and(Map::is_empty)) {
+        meta.remove("annotations");
+    }
+}
+
+/// `kubectl apply` always sends the last-applied annotation itself, so the annotations of
+/// the applied configuration are never absent as a whole: removing every annotation from
+/// Git deletes those annotations one by one, never the ones the server or controllers
+/// wrote. (Argo CD drops the empty map and so predicts that all annotations go; we follow
+/// kubectl, whose patch is what actually reaches the server.)
+fn keep_annotations_map(desired: &mut Value) {
+    if let Some(Value::Object(meta)) = desired.get_mut("metadata") {
+        meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Object {
+        Object::new(v, Origin::inline("test"))
+    }
+
+    #[test]
+    fn identical_objects_are_synced() {
+        let c = Comparator::new(DiffConfig::default()).unwrap();
+        let o = obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}));
+        let r = c.compare(Some(&o), Some(&o)).unwrap();
+        assert_eq!(r.status, SyncStatus::Synced);
+        assert!(r.patch.0.is_empty());
+    }
+
+    #[test]
+    fn three_way_detects_removed_fields() {
+        let c = Comparator::new(DiffConfig::default()).unwrap();
+        let desired = obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}));
+        let live = obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default",
+            "annotations": {LAST_APPLIED: "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},\"data\":{\"k\":\"v\",\"old\":\"x\"}}\n"}},
+            "data": {"k": "v", "old": "x"}}));
+        let r = c.compare(Some(&desired), Some(&live)).unwrap();
+        assert_eq!(r.status, SyncStatus::OutOfSync);
+        assert_eq!(r.mode, DiffMode::ThreeWay);
+        assert_eq!(r.changed_paths(), ["/data/old"]);
+        // Without last-applied, a field only live has never counts.
+        let mut live2 = live.clone();
+        live2.value_mut()["metadata"]["annotations"] = json!({});
+        let r = c.compare(Some(&desired), Some(&live2)).unwrap();
+        assert_eq!(r.status, SyncStatus::Synced);
+    }
+
+    #[test]
+    fn secrets_are_masked_but_compared() {
+        let c = Comparator::new(DiffConfig::default()).unwrap();
+        let desired = obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"p": "new"}}));
+        let live = obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": {"p": "b2xk"}}));
+        let r = c.compare(Some(&desired), Some(&live)).unwrap();
+        assert_eq!(r.status, SyncStatus::OutOfSync);
+        let text = format!("{:?}", r);
+        assert!(!text.contains("b2xk") && !text.contains("bmV3"), "{text}");
+        assert_eq!(r.predicted_live()["data"]["p"], "++++++++");
+        assert_eq!(r.normalized_live["data"]["p"], "++++++++++++");
+    }
+}

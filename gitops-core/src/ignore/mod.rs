@@ -1,0 +1,526 @@
+//! `ignoreDifferences`, as Argo CD reads them.
+//!
+//! Rules come from an Application's `spec.ignoreDifferences` and from `argocd-cm` system
+//! keys (see [`crate::settings`]). A rule matches an object by glob on group and kind (`*`
+//! also matches the empty core group, `*.crossplane.io` works) and exactly on name and
+//! namespace (empty = any). What it ignores:
+//! - `jsonPointers`: RFC 6901 paths, removed from both sides; a path that is absent is fine;
+//! - `jqPathExpressions`: jq path expressions (jaq), compiled once per rule and bounded in
+//!   run time, removed from both sides;
+//! - `managedFieldsManagers`: fields whose values differ and that one of these managers
+//!   owns in live `metadata.managedFields` take live's value.
+//!
+//! Every path removed where the two sides differed is reported with the rule that removed it.
+
+pub mod jq;
+mod managed;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use jq::{JqError, JqPathExpr, PathToken};
+
+/// One `ignoreDifferences` entry, as written in an Application or argocd-cm.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IgnoreRuleSpec {
+    /// Group glob; empty means the core group only.
+    #[serde(default)]
+    pub group: String,
+    /// Kind glob.
+    #[serde(default)]
+    pub kind: String,
+    /// Exact name, empty for any.
+    #[serde(default)]
+    pub name: String,
+    /// Exact namespace, empty for any.
+    #[serde(default)]
+    pub namespace: String,
+    /// JSON pointers to ignore.
+    #[serde(default)]
+    pub json_pointers: Vec<String>,
+    /// jq path expressions to ignore.
+    #[serde(default)]
+    pub jq_path_expressions: Vec<String>,
+    /// Managers whose fields are trusted.
+    #[serde(default)]
+    pub managed_fields_managers: Vec<String>,
+}
+
+/// Where a rule came from, so reports can say which rule ignored a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "camelCase")]
+pub enum RuleSource {
+    /// `spec.ignoreDifferences[index]` of the application.
+    App {
+        /// Position in the list.
+        index: usize,
+    },
+    /// An argocd-cm key (`resource.customizations.ignoreDifferences.<key>`).
+    System {
+        /// The config key.
+        key: String,
+    },
+    /// `resource.compareoptions` `ignoreResourceStatusField`.
+    StatusField,
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::App { index } => write!(f, "spec.ignoreDifferences[{index}]"),
+            RuleSource::System { key } => write!(f, "argocd-cm {key}"),
+            RuleSource::StatusField => f.write_str("argocd-cm resource.compareoptions ignoreResourceStatusField"),
+        }
+    }
+}
+
+/// What a rule ignores, as reported per object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredPath {
+    /// JSON pointer of the ignored value.
+    pub path: String,
+    /// The rule's source.
+    pub rule: RuleSource,
+    /// The pointer, expression or manager of the rule that matched.
+    pub by: String,
+}
+
+/// A rule that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A JSON pointer that does not start with `/` (or is otherwise malformed).
+    #[error("{source_name}: invalid JSON pointer `{pointer}`: it must be empty or start with `/`")]
+    Pointer {
+        /// The rule's source.
+        source_name: RuleSource,
+        /// The pointer.
+        pointer: String,
+    },
+    /// A jq expression that does not compile or is not allowed.
+    #[error("{source_name}: {error}")]
+    Jq {
+        /// The rule's source.
+        source_name: RuleSource,
+        /// What is wrong.
+        error: JqError,
+    },
+    /// A glob that does not compile.
+    #[error("{source_name}: invalid {field} pattern `{pattern}`: {problem}")]
+    Glob {
+        /// The rule's source.
+        source_name: RuleSource,
+        /// `group` or `kind`.
+        field: &'static str,
+        /// The pattern.
+        pattern: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct IgnoreRule {
+    source: RuleSource,
+    group: Glob,
+    kind: Glob,
+    name: String,
+    namespace: String,
+    pointers: Vec<(String, Vec<String>)>,
+    jq: Vec<JqPathExpr>,
+    managers: Vec<String>,
+}
+
+impl IgnoreRule {
+    /// Compiles a rule, checking every pointer and expression up front.
+    pub fn compile(spec: &IgnoreRuleSpec, source: RuleSource) -> Result<IgnoreRule, Error> {
+        let glob = |field: &'static str, pattern: &str| {
+            Glob::new(pattern).map_err(|problem| Error::Glob {
+                source_name: source.clone(),
+                field,
+                pattern: pattern.to_string(),
+                problem,
+            })
+        };
+        let mut pointers = Vec::with_capacity(spec.json_pointers.len());
+        for p in &spec.json_pointers {
+            let tokens = parse_pointer(p)
+                .ok_or_else(|| Error::Pointer { source_name: source.clone(), pointer: p.clone() })?;
+            pointers.push((p.clone(), tokens));
+        }
+        let mut jq = Vec::with_capacity(spec.jq_path_expressions.len());
+        for e in &spec.jq_path_expressions {
+            jq.push(JqPathExpr::compile(e).map_err(|error| Error::Jq { source_name: source.clone(), error })?);
+        }
+        Ok(IgnoreRule {
+            group: glob("group", &spec.group)?,
+            kind: glob("kind", &spec.kind)?,
+            name: spec.name.clone(),
+            namespace: spec.namespace.clone(),
+            pointers,
+            jq,
+            managers: spec.managed_fields_managers.clone(),
+            source,
+        })
+    }
+
+    /// Whether the rule applies to an object.
+    pub fn matches(&self, group: &str, kind: &str, namespace: &str, name: &str) -> bool {
+        self.group.matches(group)
+            && self.kind.matches(kind)
+            && (self.name.is_empty() || self.name == name)
+            && (self.namespace.is_empty() || self.namespace == namespace)
+    }
+
+    /// The rule's source.
+    pub fn source(&self) -> &RuleSource {
+        &self.source
+    }
+}
+
+/// The rules that apply to one object, borrowed from the full set.
+pub(crate) struct Applicable<'a> {
+    pub rules: Vec<&'a IgnoreRule>,
+}
+
+impl<'a> Applicable<'a> {
+    pub(crate) fn select(
+        rules: &'a [IgnoreRule],
+        group: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Applicable<'a> {
+        Applicable { rules: rules.iter().filter(|r| r.matches(group, kind, namespace, name)).collect() }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub(crate) fn has_managers(&self) -> bool {
+        self.rules.iter().any(|r| !r.managers.is_empty())
+    }
+
+    /// Trusted managers of all applicable rules, with the rule each came from.
+    pub(crate) fn managers(&self) -> Vec<(&'a str, &'a RuleSource)> {
+        self.rules.iter().flat_map(|r| r.managers.iter().map(move |m| (m.as_str(), &r.source))).collect()
+    }
+
+    /// Removes the ignored paths from `desired`, `live` and `orig`. Paths where desired (or
+    /// orig) and live differed are recorded in `report`.
+    pub(crate) fn remove_paths(
+        &self,
+        desired: Option<&mut Value>,
+        live: Option<&mut Value>,
+        orig: Option<&mut Value>,
+        jq_budget: Duration,
+        report: &mut Vec<IgnoredPath>,
+    ) -> Result<(), JqError> {
+        let mut sides: [Option<&mut Value>; 3] = [desired, live, orig];
+        for rule in &self.rules {
+            for (text, tokens) in &rule.pointers {
+                let tokens: Vec<PathToken> = tokens.iter().map(|t| PathToken::Key(t.clone())).collect();
+                remove_everywhere(&mut sides, &[tokens], &rule.source, text, report);
+            }
+            for expr in &rule.jq {
+                let mut paths = Vec::new();
+                for side in sides.iter().flatten() {
+                    for p in expr.paths(side, jq_budget)? {
+                        if !paths.contains(&p) {
+                            paths.push(p);
+                        }
+                    }
+                }
+                remove_everywhere(&mut sides, &paths, &rule.source, expr.source(), report);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Removes each path from every side, reporting it when the sides held different values.
+fn remove_everywhere(
+    sides: &mut [Option<&mut Value>; 3],
+    paths: &[Vec<PathToken>],
+    source: &RuleSource,
+    by: &str,
+    report: &mut Vec<IgnoredPath>,
+) {
+    // Deleting a higher array index first keeps lower indices valid.
+    let mut paths: Vec<&Vec<PathToken>> = paths.iter().collect();
+    paths.sort_by(|a, b| b.cmp(a));
+    for path in paths {
+        let [desired, live, orig] = sides;
+        let d = desired.as_deref_mut().and_then(|v| remove_at(v, path));
+        let l = live.as_deref_mut().and_then(|v| remove_at(v, path));
+        let o = orig.as_deref_mut().and_then(|v| remove_at(v, path));
+        let differed = (d.is_some() || o.is_some()) && (d != l || (d.is_none() && l.is_some()));
+        if differed {
+            report.push(IgnoredPath { path: pointer_text(path), rule: source.clone(), by: by.to_string() });
+        }
+    }
+}
+
+/// Removes the value at `path`, returning it. Tokens that are keys index arrays when they
+/// are decimal numbers, as RFC 6901 says.
+fn remove_at(v: &mut Value, path: &[PathToken]) -> Option<Value> {
+    let (last, parents) = path.split_last()?;
+    let mut cur = v;
+    for t in parents {
+        cur = match (cur, t) {
+            (Value::Object(m), PathToken::Key(k)) => m.get_mut(k)?,
+            (Value::Array(a), PathToken::Index(i)) => a.get_mut(*i)?,
+            (Value::Array(a), PathToken::Key(k)) => a.get_mut(array_index(k)?)?,
+            _ => return None,
+        };
+    }
+    match (cur, last) {
+        (Value::Object(m), PathToken::Key(k)) => m.remove(k),
+        (Value::Array(a), PathToken::Index(i)) if *i < a.len() => Some(a.remove(*i)),
+        (Value::Array(a), PathToken::Key(k)) => {
+            let i = array_index(k)?;
+            (i < a.len()).then(|| a.remove(i))
+        }
+        _ => None,
+    }
+}
+
+fn array_index(token: &str) -> Option<usize> {
+    if token.is_empty() || (token.len() > 1 && token.starts_with('0')) || !token.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    token.parse().ok()
+}
+
+/// Parses an RFC 6901 pointer into unescaped tokens.
+pub fn parse_pointer(p: &str) -> Option<Vec<String>> {
+    if p.is_empty() {
+        return Some(Vec::new());
+    }
+    let rest = p.strip_prefix('/')?;
+    rest.split('/')
+        .map(|t| {
+            if t.contains('~') {
+                let mut out = String::with_capacity(t.len());
+                let mut chars = t.chars();
+                while let Some(c) = chars.next() {
+                    if c == '~' {
+                        match chars.next() {
+                            Some('0') => out.push('~'),
+                            Some('1') => out.push('/'),
+                            _ => return None,
+                        }
+                    } else {
+                        out.push(c);
+                    }
+                }
+                Some(out)
+            } else {
+                Some(t.to_string())
+            }
+        })
+        .collect()
+}
+
+/// Writes a path as an RFC 6901 pointer.
+pub fn pointer_text(path: &[PathToken]) -> String {
+    let mut out = String::new();
+    for t in path {
+        out.push('/');
+        match t {
+            PathToken::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
+            PathToken::Index(i) => out.push_str(&i.to_string()),
+        }
+    }
+    out
+}
+
+pub(crate) use managed::trust_managers;
+
+/// A glob as gobwas/glob reads group and kind patterns: `*` any run of characters
+/// (including none), `?` one character, `[...]` a class (`[!...]` negated), `{a,b}`
+/// alternatives. Anything else is literal.
+#[derive(Debug, Clone)]
+struct Glob {
+    alternatives: Vec<Vec<GlobPart>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum GlobPart {
+    Literal(char),
+    Any,
+    One,
+    Class { negated: bool, ranges: Vec<(char, char)> },
+}
+
+impl Glob {
+    fn new(pattern: &str) -> Result<Glob, String> {
+        let mut alternatives = vec![Vec::new()];
+        let mut chars = pattern.chars().peekable();
+        // Brace alternatives are expanded up front; nesting is refused to keep this small.
+        let mut in_brace: Option<(Vec<Vec<GlobPart>>, Vec<Vec<GlobPart>>)> = None;
+        while let Some(c) = chars.next() {
+            let part = match c {
+                '*' => GlobPart::Any,
+                '?' => GlobPart::One,
+                '[' => {
+                    let negated = chars.peek() == Some(&'!');
+                    if negated {
+                        chars.next();
+                    }
+                    let mut ranges = Vec::new();
+                    loop {
+                        match chars.next() {
+                            None => return Err("unclosed `[`".into()),
+                            Some(']') => break,
+                            Some(lo) => {
+                                if chars.peek() == Some(&'-') {
+                                    chars.next();
+                                    let hi = chars.next().ok_or("unclosed `[`")?;
+                                    ranges.push((lo, hi));
+                                } else {
+                                    ranges.push((lo, lo));
+                                }
+                            }
+                        }
+                    }
+                    GlobPart::Class { negated, ranges }
+                }
+                '{' => {
+                    if in_brace.is_some() {
+                        return Err("nested `{` is not supported".into());
+                    }
+                    in_brace = Some((std::mem::take(&mut alternatives), vec![Vec::new()]));
+                    continue;
+                }
+                ',' if in_brace.is_some() => {
+                    if let Some((_, options)) = &mut in_brace {
+                        options.push(Vec::new());
+                    }
+                    continue;
+                }
+                '}' if in_brace.is_some() => {
+                    let (prefixes, options) = in_brace.take().unwrap_or_default();
+                    alternatives = prefixes
+                        .iter()
+                        .flat_map(|p| options.iter().map(move |o| p.iter().chain(o).cloned().collect()))
+                        .collect();
+                    continue;
+                }
+                '\\' => GlobPart::Literal(chars.next().ok_or("trailing `\\`")?),
+                other => GlobPart::Literal(other),
+            };
+            match &mut in_brace {
+                Some((_, options)) => {
+                    if let Some(last) = options.last_mut() {
+                        last.push(part);
+                    }
+                }
+                None => alternatives.iter_mut().for_each(|a| a.push(part.clone())),
+            }
+        }
+        if in_brace.is_some() {
+            return Err("unclosed `{`".into());
+        }
+        Ok(Glob { alternatives })
+    }
+
+    fn matches(&self, s: &str) -> bool {
+        let chars: Vec<char> = s.chars().collect();
+        self.alternatives.iter().any(|parts| glob_match(parts, &chars))
+    }
+}
+
+fn glob_match(parts: &[GlobPart], s: &[char]) -> bool {
+    // Iterative matching with one backtrack point for the last `*`: linear in practice.
+    let (mut p, mut i) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        let step = match parts.get(p) {
+            Some(GlobPart::Any) => {
+                star = Some((p, i));
+                p += 1;
+                continue;
+            }
+            Some(GlobPart::One) => true,
+            Some(GlobPart::Literal(c)) => *c == s[i],
+            Some(GlobPart::Class { negated, ranges }) => {
+                ranges.iter().any(|(lo, hi)| *lo <= s[i] && s[i] <= *hi) != *negated
+            }
+            None => false,
+        };
+        if step {
+            p += 1;
+            i += 1;
+        } else if let Some((sp, si)) = star {
+            p = sp + 1;
+            i = si + 1;
+            star = Some((sp, si + 1));
+        } else {
+            return false;
+        }
+    }
+    parts[p.min(parts.len())..].iter().all(|x| *x == GlobPart::Any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn globs() {
+        let g = |p: &str, s: &str| Glob::new(p).unwrap().matches(s);
+        assert!(g("*", ""));
+        assert!(g("*", "apps"));
+        assert!(!g("", "apps"));
+        assert!(g("", ""));
+        assert!(g("*.crossplane.io", "aws.crossplane.io"));
+        assert!(!g("*.crossplane.io", "crossplane.io"));
+        assert!(g("{apps,batch}", "batch"));
+        assert!(g("Deploy?ent", "Deployment"));
+        assert!(g("[A-D]eployment", "Deployment"));
+        assert!(!g("[!A-D]eployment", "Deployment"));
+        assert!(Glob::new("[a").is_err());
+    }
+
+    #[test]
+    fn pointers() {
+        assert_eq!(parse_pointer("/a~1b/c~0d/0"), Some(vec!["a/b".into(), "c~d".into(), "0".into()]));
+        assert_eq!(parse_pointer("a"), None);
+        assert_eq!(parse_pointer("/a~2"), None);
+        let mut v = json!({"spec": {"list": [1, 2, 3]}});
+        let toks = vec![PathToken::Key("spec".into()), PathToken::Key("list".into()), PathToken::Key("1".into())];
+        assert_eq!(remove_at(&mut v, &toks), Some(json!(2)));
+        assert_eq!(v, json!({"spec": {"list": [1, 3]}}));
+        assert_eq!(remove_at(&mut v, &[PathToken::Key("nope".into()), PathToken::Key("x".into())]), None);
+    }
+
+    #[test]
+    fn matching_and_removal_report_only_differences() {
+        let spec = IgnoreRuleSpec {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            json_pointers: vec!["/spec/replicas".into(), "/status".into()],
+            ..Default::default()
+        };
+        let rule = IgnoreRule::compile(&spec, RuleSource::App { index: 0 }).unwrap();
+        assert!(rule.matches("apps", "Deployment", "x", "y"));
+        assert!(!rule.matches("", "Deployment", "x", "y"));
+        let rules = [rule];
+        let app = Applicable::select(&rules, "apps", "Deployment", "default", "web");
+        let mut d = json!({"spec": {"replicas": 3}});
+        let mut l = json!({"spec": {"replicas": 5}, "status": {"ready": 1}});
+        let mut report = Vec::new();
+        app.remove_paths(Some(&mut d), Some(&mut l), None, Duration::from_secs(1), &mut report).unwrap();
+        assert_eq!(d, json!({"spec": {}}));
+        assert_eq!(l, json!({"spec": {}}));
+        assert_eq!(report.len(), 1);
+        assert_eq!(report[0].path, "/spec/replicas");
+    }
+}

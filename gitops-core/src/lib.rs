@@ -1,0 +1,87 @@
+//! The pure core of the gitops engine: manifests, normalization, and a desired-versus-live
+//! diff as faithful as Argo CD's, with no I/O and no async runtime.
+//!
+//! Main modules:
+//! - [`manifest`]: YAML/JSON text in, [`Object`]s out, with origins and clear errors;
+//! - [`object`]: objects and their identity, [`ResourceKey`];
+//! - [`diff`]: the [`Comparator`] (normalize, ignore, predict, compare, patch);
+//! - [`ignore`]: `ignoreDifferences` rules (JSON pointers, jq, managed-fields managers);
+//! - [`settings`]: the diff keys of Argo CD's `argocd-cm`;
+//! - [`app`]: the parts of Argo CD Applications and Flux Kustomizations a diff needs;
+//! - [`report`]: unified YAML diffs and the stable JSON report.
+//!
+//! # Example
+//!
+//! ```
+//! use gitops_core::{diff::{Comparator, DiffConfig, SyncStatus}, manifest};
+//!
+//! let desired = manifest::parse("git.yaml", r#"
+//! apiVersion: apps/v1
+//! kind: Deployment
+//! metadata: {name: web}
+//! spec:
+//!   replicas: 2
+//!   selector: {matchLabels: {app: web}}
+//!   template:
+//!     metadata: {labels: {app: web}}
+//!     spec:
+//!       containers:
+//!       - name: web
+//!         image: nginx:1.27
+//!         resources: {limits: {cpu: 1000m}}
+//! "#)?;
+//! // What the API server returns: defaults filled in, the quantity canonical, replicas drifted.
+//! let live = manifest::parse("cluster.yaml", r#"
+//! apiVersion: apps/v1
+//! kind: Deployment
+//! metadata: {name: web, namespace: default, uid: 7c1a, resourceVersion: "42", generation: 3}
+//! spec:
+//!   replicas: 5
+//!   progressDeadlineSeconds: 600
+//!   revisionHistoryLimit: 10
+//!   selector: {matchLabels: {app: web}}
+//!   strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 25%}}
+//!   template:
+//!     metadata: {labels: {app: web}}
+//!     spec:
+//!       containers:
+//!       - name: web
+//!         image: nginx:1.27
+//!         imagePullPolicy: IfNotPresent
+//!         resources: {limits: {cpu: "1"}}
+//!         terminationMessagePath: /dev/termination-log
+//!         terminationMessagePolicy: File
+//!       dnsPolicy: ClusterFirst
+//!       restartPolicy: Always
+//!       schedulerName: default-scheduler
+//!       securityContext: {}
+//!       terminationGracePeriodSeconds: 30
+//! status: {replicas: 5}
+//! "#)?;
+//! let comparator = Comparator::new(DiffConfig::default())?;
+//! let result = comparator.compare(Some(&desired[0]), Some(&live[0]))?;
+//! assert_eq!(result.status, SyncStatus::OutOfSync);
+//! assert_eq!(result.changed_paths(), ["/spec/replicas"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod defaults;
+pub mod diff;
+pub mod ignore;
+mod json;
+pub mod manifest;
+pub mod mask;
+pub mod merge;
+pub mod normalize;
+pub mod object;
+pub mod quantity;
+pub mod report;
+pub mod schema;
+pub mod settings;
+pub mod yaml;
+
+pub use diff::{AppDiff, Comparator, DiffConfig, ObjectDiff, SyncStatus};
+pub use object::{Object, Origin, ResourceKey};

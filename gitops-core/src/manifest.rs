@@ -1,0 +1,258 @@
+//! Manifest text in, objects out.
+//!
+//! Multi-document YAML or JSON; `kind: List` and `*List` documents flattened; empty and
+//! comment-only documents skipped. Every object remembers its [`Origin`]. Bad input is an
+//! [`Error`] that names the source, the document and what is wrong. Nothing here panics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::object::{Object, Origin, ResourceKey};
+use crate::yaml;
+
+/// Why a manifest could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The text is not valid YAML or JSON.
+    #[error("{source_name}: document {document}: line {line} column {column}: {message}")]
+    Syntax {
+        /// Source name.
+        source_name: String,
+        /// One-based document number.
+        document: usize,
+        /// One-based line.
+        line: usize,
+        /// One-based column.
+        column: usize,
+        /// What the parser found.
+        message: String,
+    },
+    /// A document is valid YAML but not a Kubernetes object.
+    #[error("{source_name}: document {document} (line {line}){item}: {problem}", item = item_text(*.item))]
+    Invalid {
+        /// Source name.
+        source_name: String,
+        /// One-based document number.
+        document: usize,
+        /// One-based line where the document starts.
+        line: usize,
+        /// Position inside a List document.
+        item: Option<usize>,
+        /// What is wrong, naming the field.
+        problem: String,
+    },
+    /// Two objects of one desired set have the same key.
+    #[error("{key} is defined twice: at {first} and at {second}")]
+    Duplicate {
+        /// The key both objects have.
+        key: ResourceKey,
+        /// Where the first was read.
+        first: Origin,
+        /// Where the second was read.
+        second: Origin,
+    },
+}
+
+fn item_text(item: Option<usize>) -> String {
+    item.map(|i| format!(", item {i}")).unwrap_or_default()
+}
+
+/// Reads all objects of `text`, naming them after `source`.
+pub fn parse(source: &str, text: &str) -> Result<Vec<Object>, Error> {
+    let mut out = Vec::new();
+    for_each(source, text, |o| {
+        out.push(o);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads the objects of `text` one at a time, so a caller can process a large stream
+/// without holding all of it. `each` may stop the walk by returning an error.
+pub fn for_each(source: &str, text: &str, mut each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
+    let source_name: Arc<str> = Arc::from(source);
+    let result = yaml::for_each_document(text, |doc| {
+        let origin = Origin { source: source_name.clone(), document: doc.index + 1, line: doc.line, item: None };
+        objects_of_document(doc.value, origin, &mut each)
+    });
+    match result {
+        Ok(inner) => inner,
+        Err(e) => Err(Error::Syntax {
+            source_name: source.to_string(),
+            document: e.document + 1,
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }),
+    }
+}
+
+fn invalid(origin: &Origin, problem: impl Into<String>) -> Error {
+    Error::Invalid {
+        source_name: origin.source.to_string(),
+        document: origin.document,
+        line: origin.line,
+        item: origin.item,
+        problem: problem.into(),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn objects_of_document(
+    value: Value,
+    origin: Origin,
+    each: &mut impl FnMut(Object) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let Value::Object(map) = &value else {
+        return Err(invalid(&origin, format!("is {}, not a mapping (a Kubernetes object)", type_name(&value))));
+    };
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+    let is_list = kind.ends_with("List")
+        && map.get("items").is_some_and(Value::is_array)
+        && map.get("metadata").and_then(|m| m.get("name")).is_none();
+    if !is_list {
+        let object = validate(value, origin)?;
+        return each(object);
+    }
+    let Value::Object(mut map) = value else { unreachable!("checked above") };
+    let Some(Value::Array(items)) = map.remove("items") else { unreachable!("checked above") };
+    for (i, item) in items.into_iter().enumerate() {
+        let origin = Origin { item: Some(i), ..origin.clone() };
+        if item.is_null() {
+            continue;
+        }
+        if !item.is_object() {
+            return Err(invalid(&origin, format!("list item is {}, not a mapping", type_name(&item))));
+        }
+        objects_of_document(item, origin, each)?;
+    }
+    Ok(())
+}
+
+/// Checks the fields every object needs, naming the one that is wrong.
+fn validate(value: Value, origin: Origin) -> Result<Object, Error> {
+    let map = value.as_object().ok_or_else(|| invalid(&origin, "not a mapping"))?;
+    for field in ["apiVersion", "kind"] {
+        match map.get(field) {
+            None | Some(Value::Null) => return Err(invalid(&origin, format!("missing `{field}`"))),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                return Err(invalid(&origin, format!("`{field}` is empty")));
+            }
+            Some(Value::String(_)) => {}
+            Some(other) => {
+                return Err(invalid(&origin, format!("`{field}` is {}, not a string", type_name(other))));
+            }
+        }
+    }
+    let metadata = match map.get("metadata") {
+        None | Some(Value::Null) => return Err(invalid(&origin, "missing `metadata.name`")),
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            return Err(invalid(&origin, format!("`metadata` is {}, not a mapping", type_name(other))));
+        }
+    };
+    for field in ["name", "generateName", "namespace"] {
+        match metadata.get(field) {
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            Some(other) => {
+                return Err(invalid(&origin, format!("`metadata.{field}` is {}, not a string", type_name(other))));
+            }
+        }
+    }
+    let name = metadata.get("name").and_then(Value::as_str).unwrap_or("");
+    let generate = metadata.get("generateName").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() && generate.is_empty() {
+        return Err(invalid(&origin, "missing `metadata.name` (and no `metadata.generateName`)"));
+    }
+    for field in ["labels", "annotations"] {
+        match metadata.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                if let Some((k, v)) = m.iter().find(|(_, v)| !v.is_string() && !v.is_null()) {
+                    return Err(invalid(
+                        &origin,
+                        format!("`metadata.{field}.{k}` is {}, not a string (quote it)", type_name(v)),
+                    ));
+                }
+            }
+            Some(other) => {
+                return Err(invalid(&origin, format!("`metadata.{field}` is {}, not a mapping", type_name(other))));
+            }
+        }
+    }
+    Ok(Object::new(value, origin))
+}
+
+/// Indexes a desired set by key, refusing two objects with the same key. Objects without
+/// a name (hooks with `generateName`) are not indexed: each is its own instance.
+pub fn index_unique(objects: &[Object], default_namespace: &str) -> Result<HashMap<ResourceKey, usize>, Error> {
+    let mut seen: HashMap<ResourceKey, usize> = HashMap::with_capacity(objects.len());
+    for (i, o) in objects.iter().enumerate() {
+        if o.name().is_empty() {
+            continue;
+        }
+        let key = o.key(default_namespace);
+        if let Some(&first) = seen.get(&key) {
+            return Err(Error::Duplicate {
+                key,
+                first: objects[first].origin().clone(),
+                second: o.origin().clone(),
+            });
+        }
+        seen.insert(key, i);
+    }
+    Ok(seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_flattened_and_origins_kept() {
+        let text = "---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n---\n# nothing\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n";
+        let objs = parse("m.yaml", text).unwrap();
+        let names: Vec<&str> = objs.iter().map(|o| o.name()).collect();
+        assert_eq!(names, ["a", "b", "s"]);
+        assert_eq!(objs[1].origin().item, Some(1));
+        assert_eq!(objs[2].origin().document, 3);
+        assert_eq!(objs[2].origin().line, 14);
+    }
+
+    #[test]
+    fn errors_name_source_document_and_field() {
+        let cases = [
+            ("- a\n- b\n", "document 1 (line 1): is a list, not a mapping"),
+            ("kind: ConfigMap\nmetadata: {name: x}\n", "missing `apiVersion`"),
+            ("apiVersion: v1\nkind: ConfigMap\n", "missing `metadata.name`"),
+            ("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n", "no `metadata.generateName`"),
+            ("apiVersion: v1\nkind: 3\nmetadata: {name: x}\n", "`kind` is a number"),
+            ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, labels: {a: 1}}\n", "`metadata.labels.a` is a number"),
+            ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1, a: 2}\n", "duplicate key `a`"),
+        ];
+        for (text, want) in cases {
+            let e = parse("f.yaml", text).unwrap_err().to_string();
+            assert!(e.starts_with("f.yaml: document 1"), "{e}");
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+    }
+
+    #[test]
+    fn duplicates_name_both_origins() {
+        let objs = parse("a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n").unwrap();
+        let e = index_unique(&objs, "default").unwrap_err().to_string();
+        assert_eq!(e, "/ConfigMap/default/x is defined twice: at a.yaml: document 1 (line 1) and at a.yaml: document 2 (line 5)");
+    }
+}

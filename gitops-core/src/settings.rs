@@ -1,0 +1,293 @@
+//! The diff-related keys of Argo CD's `argocd-cm` ConfigMap.
+//!
+//! - `resource.customizations.ignoreDifferences.<group>_<Kind>` (`<Kind>` for the core
+//!   group, `all` for every kind): YAML with `jsonPointers`, `jqPathExpressions`,
+//!   `managedFieldsManagers`;
+//! - `resource.customizations.knownTypeFields.<group>_<Kind>`: a YAML list of
+//!   `{field, type}`;
+//! - the legacy `resource.customizations` key: a YAML map keyed `group/Kind` whose entries
+//!   may hold `ignoreDifferences` (YAML text) and `knownTypeFields`;
+//! - `resource.compareoptions`: `ignoreAggregatedRoles`, `ignoreResourceStatusField`
+//!   (`all`, the default since Argo CD 3.0; `crd`; `none`/`off`/`false`).
+//!
+//! Argo CD's own defaults are applied: the `/status` pointer for every kind, and Argo
+//! Rollouts' `spec.template.spec` known as a PodSpec unless the user configures Rollout.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::ignore::IgnoreRuleSpec;
+use crate::normalize::KnownTypeField;
+use crate::schema::schema;
+
+/// Which objects get `/status` ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusField {
+    /// Every kind (Argo CD ≥ 3.0 default).
+    #[default]
+    All,
+    /// CustomResourceDefinitions only (the Argo CD 2.x default).
+    Crd,
+    /// No kind.
+    None,
+}
+
+/// `resource.compareoptions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompareOptions {
+    /// `ignoreAggregatedRoles`.
+    pub ignore_aggregated_roles: bool,
+    /// `ignoreResourceStatusField`.
+    pub status_field: StatusField,
+}
+
+/// A system-level ignore rule with the config key it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemRule {
+    /// The argocd-cm key, e.g. `resource.customizations.ignoreDifferences.apps_Deployment`.
+    pub key: String,
+    /// The rule (group and kind taken from the key).
+    pub spec: IgnoreRuleSpec,
+}
+
+/// Known-type fields of one custom kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTypes {
+    /// Group of the custom kind.
+    pub group: String,
+    /// The custom kind.
+    pub kind: String,
+    /// Its fields.
+    pub fields: Vec<KnownTypeField>,
+}
+
+/// The diff settings of an Argo CD installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// System-level ignore rules.
+    pub ignore: Vec<SystemRule>,
+    /// Compare options.
+    pub compare: CompareOptions,
+    /// Known-type fields per custom kind.
+    pub known_types: Vec<KnownTypes>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let mut s = Settings { ignore: Vec::new(), compare: CompareOptions::default(), known_types: Vec::new() };
+        s.add_builtin_known_types();
+        s
+    }
+}
+
+/// A setting that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The ConfigMap itself is malformed.
+    #[error("argocd-cm: {0}")]
+    ConfigMap(String),
+    /// One key's value is malformed.
+    #[error("argocd-cm key `{key}`: {problem}")]
+    Key {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+const IGNORE_PREFIX: &str = "resource.customizations.ignoreDifferences.";
+const KNOWN_PREFIX: &str = "resource.customizations.knownTypeFields.";
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct OverrideIgnore {
+    #[serde(default)]
+    json_pointers: Vec<String>,
+    #[serde(default)]
+    jq_path_expressions: Vec<String>,
+    #[serde(default)]
+    managed_fields_managers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawKnownType {
+    field: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawCompareOptions {
+    #[serde(default)]
+    ignore_aggregated_roles: bool,
+    #[serde(default)]
+    ignore_resource_status_field: Option<String>,
+}
+
+impl Settings {
+    /// Reads the settings from an `argocd-cm` ConfigMap object.
+    pub fn from_config_map(cm: &Value) -> Result<Settings, Error> {
+        let data = match cm.get("data") {
+            None | Some(Value::Null) => return Ok(Settings::default()),
+            Some(Value::Object(d)) => d,
+            Some(_) => return Err(Error::ConfigMap("`data` is not a mapping".into())),
+        };
+        let mut s = Settings { ignore: Vec::new(), compare: CompareOptions::default(), known_types: Vec::new() };
+        for (key, value) in data {
+            let text = value.as_str().ok_or_else(|| Error::Key { key: key.clone(), problem: "value is not a string".into() })?;
+            let bad = |problem: String| Error::Key { key: key.clone(), problem };
+            if let Some(gk) = key.strip_prefix(IGNORE_PREFIX) {
+                let o: OverrideIgnore = parse_yaml(text).map_err(bad)?;
+                s.push_override(key, gk, o);
+            } else if let Some(gk) = key.strip_prefix(KNOWN_PREFIX) {
+                let (group, kind) = split_override_key(gk);
+                let raw: Vec<RawKnownType> = parse_yaml(text).map_err(bad)?;
+                let fields = known_fields(&raw).map_err(bad)?;
+                s.known_types.push(KnownTypes { group, kind, fields });
+            } else if key == "resource.customizations" {
+                s.read_legacy(key, text)?;
+            } else if key == "resource.compareoptions" {
+                let raw: RawCompareOptions = parse_yaml(text).map_err(bad)?;
+                s.compare.ignore_aggregated_roles = raw.ignore_aggregated_roles;
+                s.compare.status_field = match raw.ignore_resource_status_field.as_deref().map(str::trim) {
+                    Some("crd") => StatusField::Crd,
+                    Some("none" | "off" | "false") => StatusField::None,
+                    _ => StatusField::All,
+                };
+            }
+        }
+        s.add_builtin_known_types();
+        Ok(s)
+    }
+
+    fn push_override(&mut self, key: &str, group_kind: &str, o: OverrideIgnore) {
+        let (group, kind) = if group_kind == "all" { ("*".into(), "*".into()) } else { split_override_key(group_kind) };
+        self.ignore.push(SystemRule {
+            key: key.to_string(),
+            spec: IgnoreRuleSpec {
+                group,
+                kind,
+                json_pointers: o.json_pointers,
+                jq_path_expressions: o.jq_path_expressions,
+                managed_fields_managers: o.managed_fields_managers,
+                ..Default::default()
+            },
+        });
+    }
+
+    fn read_legacy(&mut self, key: &str, text: &str) -> Result<(), Error> {
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct Legacy {
+            #[serde(default)]
+            ignore_differences: Option<String>,
+            #[serde(default)]
+            known_type_fields: Vec<RawKnownType>,
+        }
+        let bad = |problem: String| Error::Key { key: key.to_string(), problem };
+        let all: std::collections::BTreeMap<String, Legacy> = parse_yaml(text).map_err(bad)?;
+        for (gk, entry) in all {
+            let (group, kind) = match gk.split_once('/') {
+                Some((g, k)) => (g.to_string(), k.to_string()),
+                None => (String::new(), gk.clone()),
+            };
+            if let Some(ignore) = entry.ignore_differences {
+                let o: OverrideIgnore = parse_yaml(&ignore).map_err(|p| bad(format!("{gk}.ignoreDifferences: {p}")))?;
+                self.push_override(&format!("{key}[{gk}]"), &format!("{group}_{kind}"), o);
+            }
+            if !entry.known_type_fields.is_empty() {
+                let fields = known_fields(&entry.known_type_fields).map_err(|p| bad(format!("{gk}: {p}")))?;
+                self.known_types.push(KnownTypes { group, kind, fields });
+            }
+        }
+        Ok(())
+    }
+
+    fn add_builtin_known_types(&mut self) {
+        if !self.known_types.iter().any(|k| k.group == "argoproj.io" && k.kind == "Rollout") {
+            if let Some(pod_spec) = schema().known_type("core/v1/PodSpec") {
+                self.known_types.push(KnownTypes {
+                    group: "argoproj.io".into(),
+                    kind: "Rollout".into(),
+                    fields: vec![KnownTypeField {
+                        path: vec!["spec".into(), "template".into(), "spec".into()],
+                        ty: pod_spec,
+                    }],
+                });
+            }
+        }
+    }
+
+    /// The known-type fields configured for a custom kind.
+    pub fn known_types_of(&self, group: &str, kind: &str) -> &[KnownTypeField] {
+        self.known_types
+            .iter()
+            .find(|k| k.group == group && k.kind == kind)
+            .map(|k| k.fields.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+fn known_fields(raw: &[RawKnownType]) -> Result<Vec<KnownTypeField>, String> {
+    raw.iter()
+        .map(|r| {
+            let ty = schema()
+                .known_type(&r.ty)
+                .ok_or_else(|| format!("unknown type `{}` for field `{}` (expected core/Quantity, meta/v1/Duration or core/v1/<Type>)", r.ty, r.field))?;
+            Ok(KnownTypeField { path: r.field.split('.').map(str::to_string).collect(), ty })
+        })
+        .collect()
+}
+
+/// `apps_Deployment` → (`apps`, `Deployment`); `Service` → (``, `Service`).
+fn split_override_key(key: &str) -> (String, String) {
+    match key.split_once('_') {
+        Some((g, k)) => (g.to_string(), k.to_string()),
+        None => (String::new(), key.to_string()),
+    }
+}
+
+/// Parses one YAML document into a typed value.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let docs = crate::yaml::parse_documents(text).map_err(|e| e.to_string())?;
+    let value = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null);
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_argocd_cm() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"}, "data": {
+            "resource.customizations.ignoreDifferences.apps_Deployment": "jsonPointers:\n- /spec/replicas\n",
+            "resource.customizations.ignoreDifferences.Service": "jqPathExpressions: ['.spec.clusterIP']",
+            "resource.customizations.ignoreDifferences.all": "managedFieldsManagers: [kube-controller-manager]",
+            "resource.customizations.knownTypeFields.example.com_Widget": "- field: spec.size\n  type: core/Quantity\n",
+            "resource.customizations": "admissionregistration.k8s.io/MutatingWebhookConfiguration:\n  ignoreDifferences: |\n    jsonPointers:\n    - /webhooks/0/clientConfig/caBundle\n",
+            "resource.compareoptions": "ignoreAggregatedRoles: true\nignoreResourceStatusField: crd\n",
+            "url": "https://argo.example.com"
+        }});
+        let s = Settings::from_config_map(&cm).unwrap();
+        assert!(s.compare.ignore_aggregated_roles);
+        assert_eq!(s.compare.status_field, StatusField::Crd);
+        let groups: Vec<(&str, &str)> = s.ignore.iter().map(|r| (r.spec.group.as_str(), r.spec.kind.as_str())).collect();
+        assert!(groups.contains(&("apps", "Deployment")));
+        assert!(groups.contains(&("", "Service")));
+        assert!(groups.contains(&("*", "*")));
+        assert!(groups.contains(&("admissionregistration.k8s.io", "MutatingWebhookConfiguration")));
+        assert_eq!(s.known_types_of("example.com", "Widget").len(), 1);
+        assert_eq!(s.known_types_of("argoproj.io", "Rollout").len(), 1);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cm = json!({"data": {"resource.customizations.knownTypeFields.x_Y": "- field: a\n  type: core/v1/Nope\n"}});
+        let e = Settings::from_config_map(&cm).unwrap_err().to_string();
+        assert!(e.starts_with("argocd-cm key `resource.customizations.knownTypeFields.x_Y`: unknown type `core/v1/Nope`"), "{e}");
+    }
+}

@@ -1,0 +1,527 @@
+//! YAML text to JSON trees, read the way Kubernetes reads it.
+//!
+//! Kubernetes decodes manifests with `sigs.k8s.io/yaml`, which sits on go-yaml v2 and so on
+//! YAML 1.1 scalar rules: `yes`/`on`/`y` are booleans, `0644` is octal (420), `1_000` is an
+//! integer. A YAML 1.2 reader gets those wrong, and every wrong scalar is a false OutOfSync,
+//! so this module resolves plain scalars itself on top of the `granit-parser` event stream.
+//! Building the tree directly from events (instead of through serde) is also about twice as
+//! fast, which matters when a diff reads tens of thousands of objects.
+//!
+//! Guarantees: never panics on any input; duplicate mapping keys are an error; `<<` merge
+//! keys are applied; aliases are expanded under a node budget so a "billion laughs"
+//! document fails instead of exhausting memory; every error carries a line and column.
+
+use granit_parser::{Event, Parser, ScalarStyle};
+use serde_json::{Map, Number, Value};
+
+/// A document of a YAML or JSON stream, as a JSON tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Zero-based position of the document in the stream, counting empty documents too,
+    /// so that it matches what a reader counts by `---` separators.
+    pub index: usize,
+    /// One-based line where the document's content starts.
+    pub line: usize,
+    /// The content.
+    pub value: Value,
+}
+
+/// A syntax error, with the position it was found at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line} column {column}: {message}")]
+pub struct SyntaxError {
+    /// Zero-based index of the document being read when the error was found.
+    pub document: usize,
+    /// One-based line.
+    pub line: usize,
+    /// One-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Nesting deeper than this is refused: no manifest needs it and it bounds recursion.
+const MAX_DEPTH: usize = 256;
+
+/// Reads every non-empty document of `text` and hands it to `each`, in order.
+///
+/// JSON input (first non-blank character `{` or `[`) takes a fast path through `serde_json`
+/// with the same guarantees (duplicate keys refused, numbers canonical).
+pub fn for_each_document<E>(
+    text: &str,
+    mut each: impl FnMut(Document) -> Result<(), E>,
+) -> Result<Result<(), E>, SyntaxError> {
+    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return crate::json::for_each_document(text, each);
+    }
+    let mut builder = Builder::new(text.len());
+    let mut parser = Parser::new_from_str(text);
+    let mut document = 0usize;
+    let mut started = false;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = match next {
+            Ok(ok) => ok,
+            Err(e) => {
+                let m = e.marker();
+                return Err(SyntaxError {
+                    document: document.saturating_sub(1),
+                    line: m.line(),
+                    column: m.col() + 1,
+                    message: e.info().to_string(),
+                });
+            }
+        };
+        let line = span.start.line();
+        let column = span.start.col() + 1;
+        let at = |message: String| SyntaxError {
+            document: document.saturating_sub(1),
+            line,
+            column,
+            message,
+        };
+        match event {
+            Event::DocumentStart(..) => {
+                document += 1;
+                started = true;
+                builder.start_document();
+            }
+            Event::DocumentEnd => {
+                if let Some((value, first_line)) = builder.finish_document() {
+                    if !value.is_null() {
+                        let doc = Document { index: document - 1, line: first_line, value };
+                        if let Err(e) = each(doc) {
+                            return Ok(Err(e));
+                        }
+                    }
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let tag_suffix = tag.as_ref().and_then(|t| {
+                    if t.is_yaml_core_schema() { Some(t.suffix().to_string()) } else { None }
+                });
+                // Keys keep their text: `y:` or `on:` as a key is a name, not a boolean.
+                let value = if builder.expects_key() {
+                    Value::String(text.to_string())
+                } else {
+                    resolve_scalar(&text, style, tag_suffix.as_deref()).map_err(&at)?
+                };
+                builder.node(value, anchor, line).map_err(&at)?;
+            }
+            Event::SequenceStart(_, anchor, _) => builder.open(Open::Seq(Vec::new()), anchor, line).map_err(&at)?,
+            Event::MappingStart(_, anchor, _) => {
+                builder.open(Open::Map(MapBuilder::default()), anchor, line).map_err(&at)?
+            }
+            Event::SequenceEnd | Event::MappingEnd => builder.close().map_err(&at)?,
+            Event::Alias(id) => builder.alias(id, line).map_err(&at)?,
+            _ => {}
+        }
+    }
+    let _ = started;
+    Ok(Ok(()))
+}
+
+/// Reads all non-empty documents of `text`.
+pub fn parse_documents(text: &str) -> Result<Vec<Document>, SyntaxError> {
+    let mut out = Vec::new();
+    for_each_document(text, |d| {
+        out.push(d);
+        Ok::<(), std::convert::Infallible>(())
+    })?
+    .unwrap_or_else(|never| match never {});
+    Ok(out)
+}
+
+enum Open {
+    Seq(Vec<Value>),
+    Map(MapBuilder),
+}
+
+#[derive(Default)]
+struct MapBuilder {
+    map: Map<String, Value>,
+    key: Option<String>,
+    /// Sources named by `<<` keys, applied when the mapping closes so explicit keys win
+    /// wherever they appear.
+    merges: Vec<Value>,
+}
+
+struct Frame {
+    open: Open,
+    anchor: usize,
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: Vec<(usize, Value, usize)>,
+    root: Option<Value>,
+    first_line: usize,
+    /// Nodes still allowed, counting alias expansions at their full size.
+    budget: usize,
+}
+
+impl Builder {
+    fn new(input_len: usize) -> Self {
+        Builder {
+            stack: Vec::new(),
+            anchors: Vec::new(),
+            root: None,
+            first_line: 0,
+            budget: input_len.saturating_mul(4).saturating_add(100_000),
+        }
+    }
+
+    fn start_document(&mut self) {
+        self.stack.clear();
+        self.anchors.clear();
+        self.root = None;
+        self.first_line = 0;
+    }
+
+    fn finish_document(&mut self) -> Option<(Value, usize)> {
+        self.anchors.clear();
+        self.root.take().map(|v| (v, self.first_line))
+    }
+
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame { open: Open::Map(m), .. }) if m.key.is_none())
+    }
+
+    fn spend(&mut self, n: usize) -> Result<(), String> {
+        self.budget = self.budget.checked_sub(n).ok_or_else(|| {
+            "document expands to too many nodes (alias bomb?); refusing to read it".to_string()
+        })?;
+        Ok(())
+    }
+
+    fn open(&mut self, open: Open, anchor: usize, line: usize) -> Result<(), String> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+        }
+        self.spend(1)?;
+        if self.stack.is_empty() && self.root.is_none() && self.first_line == 0 {
+            self.first_line = line;
+        }
+        self.stack.push(Frame { open, anchor });
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), String> {
+        let frame = self.stack.pop().ok_or("unbalanced collection end")?;
+        let value = match frame.open {
+            Open::Seq(items) => Value::Array(items),
+            Open::Map(mut m) => {
+                if m.key.is_some() {
+                    return Err("mapping key without a value".into());
+                }
+                for source in std::mem::take(&mut m.merges) {
+                    merge_into(&mut m.map, source)?;
+                }
+                Value::Object(m.map)
+            }
+        };
+        self.place(value, frame.anchor, 0)
+    }
+
+    fn alias(&mut self, id: usize, _line: usize) -> Result<(), String> {
+        let (value, size) = self
+            .anchors
+            .iter()
+            .rev()
+            .find(|(a, _, _)| *a == id)
+            .map(|(_, v, s)| (v.clone(), *s))
+            .ok_or("alias to an unknown anchor")?;
+        self.spend(size)?;
+        self.place(value, 0, size)
+    }
+
+    fn node(&mut self, value: Value, anchor: usize, line: usize) -> Result<(), String> {
+        self.spend(1)?;
+        if self.stack.is_empty() && self.first_line == 0 {
+            self.first_line = line;
+        }
+        self.place(value, anchor, 1)
+    }
+
+    fn place(&mut self, value: Value, anchor: usize, size_hint: usize) -> Result<(), String> {
+        if anchor != 0 {
+            let size = if size_hint > 0 { size_hint } else { count_nodes(&value) };
+            self.anchors.push((anchor, value.clone(), size));
+        }
+        let Some(top) = self.stack.last_mut() else {
+            self.root = Some(value);
+            return Ok(());
+        };
+        match &mut top.open {
+            Open::Seq(items) => items.push(value),
+            Open::Map(m) => match m.key.take() {
+                None => m.key = Some(key_text(value)?),
+                Some(key) if key == "<<" => match value {
+                    Value::Object(_) => m.merges.push(value),
+                    Value::Array(items) => {
+                        // An earlier source in the list wins over a later one.
+                        for item in items {
+                            if !item.is_object() {
+                                return Err("a `<<` merge list may only hold mappings".into());
+                            }
+                            m.merges.push(item);
+                        }
+                    }
+                    _ => return Err("a `<<` merge key needs a mapping or a list of mappings".into()),
+                },
+                Some(key) => {
+                    if m.map.contains_key(&key) {
+                        return Err(format!("duplicate key `{key}` in a mapping"));
+                    }
+                    m.map.insert(key, value);
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+fn merge_into(map: &mut Map<String, Value>, source: Value) -> Result<(), String> {
+    if let Value::Object(src) = source {
+        for (k, v) in src {
+            map.entry(k).or_insert(v);
+        }
+    }
+    Ok(())
+}
+
+fn count_nodes(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(count_nodes).sum::<usize>(),
+        Value::Object(m) => 1 + m.values().map(count_nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Mapping keys become JSON object keys. Scalars keep the text they resolve to, as
+/// Kubernetes' YAML-to-JSON conversion does for numbers; collections cannot be keys.
+fn key_text(value: Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Ok("null".to_string()),
+        Value::Array(_) | Value::Object(_) => Err("a mapping key must be a scalar".into()),
+    }
+}
+
+/// Resolves one scalar the way go-yaml v2 resolves it for an untyped target.
+fn resolve_scalar(text: &str, style: ScalarStyle, core_tag: Option<&str>) -> Result<Value, String> {
+    if let Some(tag) = core_tag {
+        return match tag {
+            "str" | "binary" | "timestamp" => Ok(Value::String(text.to_string())),
+            "null" => Ok(Value::Null),
+            "bool" => match resolve_plain(text) {
+                v @ Value::Bool(_) => Ok(v),
+                _ => Err(format!("`{text}` is tagged !!bool but is not a boolean")),
+            },
+            "int" | "float" => match resolve_plain(text) {
+                v @ Value::Number(_) => Ok(v),
+                _ => Err(format!("`{text}` is tagged !!{tag} but is not a number")),
+            },
+            _ => Ok(resolve_by_style(text, style)),
+        };
+    }
+    Ok(resolve_by_style(text, style))
+}
+
+fn resolve_by_style(text: &str, style: ScalarStyle) -> Value {
+    if style == ScalarStyle::Plain { resolve_plain(text) } else { Value::String(text.to_string()) }
+}
+
+/// YAML 1.1 resolution of a plain scalar (go-yaml v2's table).
+pub(crate) fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Value::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false);
+        }
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.') {
+        if let Some(n) = resolve_number(text) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(text.to_string())
+}
+
+fn resolve_number(text: &str) -> Option<Number> {
+    let plain: std::borrow::Cow<'_, str> =
+        if text.contains('_') { text.replace('_', "").into() } else { text.into() };
+    let (negative, digits) = match plain.as_bytes().first()? {
+        b'-' => (true, &plain[1..]),
+        b'+' => (false, &plain[1..]),
+        _ => (false, &plain[..]),
+    };
+    if let Some(magnitude) = parse_go_int(digits) {
+        return if negative {
+            if magnitude <= i64::MAX as u64 {
+                Some(Number::from(-(magnitude as i64)))
+            } else if magnitude == i64::MAX as u64 + 1 {
+                Some(Number::from(i64::MIN))
+            } else {
+                float_number(text_float(&plain)?)
+            }
+        } else {
+            Some(Number::from(magnitude))
+        };
+    }
+    if is_yaml_float(&plain) {
+        return float_number(text_float(&plain)?);
+    }
+    None
+}
+
+fn text_float(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)` prefixes: `0x`, `0o`, `0b`, and a bare leading `0`
+/// for octal.
+fn parse_go_int(digits: &str) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    let (radix, body) = if let Some(r) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        (16, r)
+    } else if let Some(r) = digits.strip_prefix("0o").or_else(|| digits.strip_prefix("0O")) {
+        (8, r)
+    } else if let Some(r) = digits.strip_prefix("0b").or_else(|| digits.strip_prefix("0B")) {
+        (2, r)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(body, radix).ok()
+}
+
+/// go-yaml v2's float pattern: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if int_digits == 0 && i == frac_start {
+            return false;
+        }
+    } else if int_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// A float that holds a whole number becomes an integer: Go prints `1.0` as `1`, so the API
+/// server's JSON never distinguishes them, and neither may we.
+pub(crate) fn float_number(f: f64) -> Option<Number> {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        return Some(Number::from(f as i64));
+    }
+    Number::from_f64(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(text: &str) -> Value {
+        let docs = parse_documents(text).unwrap();
+        assert_eq!(docs.len(), 1, "{docs:?}");
+        docs.into_iter().next().unwrap().value
+    }
+
+    #[test]
+    fn yaml_1_1_scalars() {
+        let v = one(
+            "a: yes\nb: off\nc: y\nd: 0644\ne: 0x1F\nf: 1_000\ng: 1.0\nh: 1.5\ni: ~\nj: '0644'\nk: 08\nl: 0o17\nm: -12\nn: 1e3\no: .5\np: 18446744073709551616\nq: 2024-01-01\nr: .inf\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": true, "b": false, "c": true, "d": 420, "e": 31, "f": 1000, "g": 1, "h": 1.5,
+                   "i": null, "j": "0644", "k": 8, "l": 15, "m": -12, "n": 1000, "o": 0.5,
+                   "p": 18446744073709551616.0, "q": "2024-01-01", "r": ".inf"})
+        );
+    }
+
+    #[test]
+    fn documents_are_counted_including_empty_ones() {
+        let docs = parse_documents("# head\n---\n---\na: 1\n---\n# only a comment\n---\nb: 2\n").unwrap();
+        let got: Vec<(usize, usize)> = docs.iter().map(|d| (d.index, d.line)).collect();
+        assert_eq!(got, vec![(1, 4), (3, 8)]);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_a_position() {
+        let e = parse_documents("a: 1\n---\nb: 2\nb: 3\n").unwrap_err();
+        assert_eq!((e.document, e.line), (1, 4));
+        assert!(e.message.contains("duplicate key `b`"), "{e}");
+    }
+
+    #[test]
+    fn merge_keys_and_anchors() {
+        let v = one("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: [*b]\n");
+        assert_eq!(v, json!({"base": {"x": 1, "y": 2}, "use": {"x": 1, "y": 3}, "list": [{"x": 1, "y": 2}]}));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+        }
+        let e = parse_documents(&text).unwrap_err();
+        assert!(e.message.contains("too many nodes"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = parse_documents("a: 1\n---\nb: [2\n").unwrap_err();
+        assert_eq!(e.document, 1);
+        assert!(e.line >= 3, "{e:?}");
+    }
+
+    #[test]
+    fn tags() {
+        let v = one("a: !!str 1\nb: !!int \"7\"\nc: !custom yes\n");
+        assert_eq!(v, json!({"a": "1", "b": 7, "c": true}));
+    }
+}

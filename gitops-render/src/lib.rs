@@ -1,0 +1,210 @@
+//! The desired side of the gitops engine: where manifests come from.
+//!
+//! This first layer reads plain manifests from a file, a directory (recursively) or
+//! standard input, in a stable order, parsing files on all cores. Git sources, Helm,
+//! Kustomize and plugins build on it in later issues.
+//!
+//! ```no_run
+//! let objects = gitops_render::load("examples/guestbook/desired")?;
+//! println!("{} objects", objects.len());
+//! # Ok::<(), gitops_render::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use gitops_core::{Object, manifest};
+
+/// Why manifests could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not valid UTF-8 text.
+    #[error("{path}: not UTF-8 text")]
+    NotText {
+        /// The path.
+        path: String,
+    },
+    /// A manifest is invalid.
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+}
+
+/// Whether a file name looks like a manifest: `.yaml`, `.yml` or `.json`.
+pub fn is_manifest_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}
+
+/// The manifest files under `path` (itself if it is a file), sorted by path so output
+/// order never depends on the file system. Hidden entries (`.git`, ...) are skipped.
+pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
+    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+            let p = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let ft = std::fs::metadata(&p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() && is_manifest_file(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    String::from_utf8(bytes).map_err(|_| Error::NotText { path: path.display().to_string() })
+}
+
+/// Reads all objects from a file, a directory, or `-` (standard input).
+pub fn load(path: &str) -> Result<Vec<Object>, Error> {
+    let mut out = Vec::new();
+    for_each_object(path, |o| {
+        out.push(o);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads objects from a file, a directory, or `-`, handing each to `each` as soon as its
+/// file is parsed; files are parsed on all cores and delivered in path order, so a large
+/// live set never has to be held in memory at once.
+pub fn for_each_object(path: &str, mut each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|source| Error::Io { path: "-".into(), source })?;
+        return manifest::for_each("-", &text, |o| each(o).map_err(|e| into_manifest_error(e, "-")))
+            .map_err(Error::from);
+    }
+    let files = manifest_files(Path::new(path))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+    if threads <= 1 {
+        for f in &files {
+            let text = read_text(f)?;
+            let name = f.display().to_string();
+            manifest::for_each(&name, &text, |o| each(o).map_err(|e| into_manifest_error(e, &name)))?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    // Results arrive out of order; a slot per file restores path order. The channel is
+    // bounded so readers cannot run far ahead of the consumer.
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<Object>, Error>)>(threads * 2);
+    let failed = Mutex::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (files, next, failed) = (&files, &next, &failed);
+            scope.spawn(move || {
+                loop {
+                    if *failed.lock().unwrap_or_else(|p| p.into_inner()) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { return };
+                    let result = read_text(f).and_then(|text| Ok(manifest::parse(&f.display().to_string(), &text)?));
+                    if tx.send((i, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: Vec<Option<Result<Vec<Object>, Error>>> = (0..files.len()).map(|_| None).collect();
+        let mut cursor = 0;
+        let mut outcome = Ok(());
+        for (i, result) in rx {
+            pending[i] = Some(result);
+            while cursor < pending.len() {
+                let Some(result) = pending[cursor].take() else { break };
+                cursor += 1;
+                let delivered = result.and_then(|objs| objs.into_iter().try_for_each(&mut each));
+                if let Err(e) = delivered {
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = true;
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        outcome
+    })
+}
+
+/// `manifest::for_each` wants its own error type back from the callback; carry ours
+/// through it as an invalid-document error that keeps the message.
+fn into_manifest_error(e: Error, source: &str) -> manifest::Error {
+    match e {
+        Error::Manifest(m) => m,
+        other => manifest::Error::Invalid {
+            source_name: source.to_string(),
+            document: 0,
+            line: 0,
+            item: None,
+            problem: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_are_read_recursively_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let cm = |n: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\n");
+        std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("b/c/z.yaml"), cm("z")).unwrap();
+        std::fs::write(dir.path().join("a.yml"), cm("a")).unwrap();
+        std::fs::write(dir.path().join("b/m.json"), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"m\"}}").unwrap();
+        std::fs::write(dir.path().join("README.md"), "# not a manifest").unwrap();
+        std::fs::write(dir.path().join(".git/x.yaml"), "not: [valid").unwrap();
+        for _ in 0..5 {
+            let names: Vec<String> = load(dir.path().to_str().unwrap()).unwrap().iter().map(|o| o.name().to_string()).collect();
+            assert_eq!(names, ["a", "m", "z"]);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.yaml"), "apiVersion: v1\nkind: ConfigMap\n").unwrap();
+        std::fs::write(dir.path().join("ok.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n").unwrap();
+        let e = load(dir.path().to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("bad.yaml: document 1 (line 1): missing `metadata.name`"), "{e}");
+        let e = load(dir.path().join("nope").to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("nope: No such file"), "{e}");
+    }
+}
