@@ -95,7 +95,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         let value = single_document(p)?;
         let rules: Vec<IgnoreRuleSpec> = match value {
             Value::Null => Vec::new(),
-            v => serde_json::from_value(v).map_err(|e| format!("{}: not a list of ignoreDifferences entries: {e}", p.display()))?,
+            v => serde_json::from_value(v)
+                .map_err(|e| format!("{}: not a list of ignoreDifferences entries: {e}", p.display()))?,
         };
         config.ignore_differences.extend(rules);
     }

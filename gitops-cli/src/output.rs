@@ -37,7 +37,9 @@ pub fn print(diff: &AppDiff, format: Format, explain: bool) -> io::Result<()> {
             totals(&mut out, diff)
         }
         Format::Diff => {
-            for o in diff.objects.iter().filter(|o| o.status != SyncStatus::Synced || (explain && !o.ignored.is_empty())) {
+            for o in
+                diff.objects.iter().filter(|o| o.status != SyncStatus::Synced || (explain && !o.ignored.is_empty()))
+            {
                 if explain {
                     status_line(&mut out, o)?;
                     explanation(&mut out, o)?;

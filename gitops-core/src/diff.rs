@@ -17,6 +17,7 @@
 //! Secret values are masked in every result (equal values keep equal masks) unless the
 //! configuration asks to reveal them; the status is decided on the unmasked values.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -292,12 +293,17 @@ impl Comparator {
 
     /// Compares one pair (either side may be absent, not both).
     pub fn compare(&self, desired: Option<&Object>, live: Option<&Object>) -> Result<ObjectDiff, Error> {
-        self.compare_owned(desired.cloned(), live.cloned())
+        self.compare_inner(desired.map(Side::Borrowed), live.map(Side::Borrowed))
     }
 
     /// Compares one pair, consuming it (saves a copy of each side).
     pub fn compare_owned(&self, desired: Option<Object>, live: Option<Object>) -> Result<ObjectDiff, Error> {
-        let reference = desired.as_ref().or(live.as_ref()).ok_or(Error::NothingToCompare)?;
+        self.compare_inner(desired.map(Side::Owned), live.map(Side::Owned))
+    }
+
+    /// The comparison proper.
+    fn compare_inner(&self, desired: Option<Side<'_>>, live: Option<Side<'_>>) -> Result<ObjectDiff, Error> {
+        let reference = desired.as_ref().or(live.as_ref()).ok_or(Error::NothingToCompare)?.get();
         let key = reference.key(&self.namespace);
         let api_version = reference.api_version().to_string();
         let (group, version) = split_api_version(&api_version);
@@ -308,11 +314,43 @@ impl Comparator {
         let ignore_extraneous = desired.is_none()
             && live
                 .as_ref()
-                .and_then(|l| l.annotation(COMPARE_OPTIONS))
+                .and_then(|l| l.get().annotation(COMPARE_OPTIONS))
                 .is_some_and(|o| o.split(',').any(|x| x.trim() == "IgnoreExtraneous"));
-        let desired_origin = desired.as_ref().map(|o| o.origin().clone());
-        let live_origin = live.as_ref().map(|o| o.origin().clone());
+        let desired_origin = desired.as_ref().map(|o| o.get().origin().clone());
+        let live_origin = live.as_ref().map(|o| o.get().origin().clone());
         let mut warnings = Vec::new();
+        let rules = Applicable::select(&self.rules, group, &kind, &key.namespace, &key.name);
+
+        // Live's managedFields (often a third of the object) and whole top-level fields an
+        // ignore rule removes (`/status` by default) are never copied: the diff does not
+        // compare them (managedFields are read in place for `managedFieldsManagers`).
+        let top_ignored = rules.top_level_pointers();
+        let mut set_aside: Vec<(&str, Option<Cow<'_, Value>>)> = Vec::new();
+        let (live_value, managed): (Option<Value>, Option<Cow<'_, Value>>) = match live {
+            None => (None, None),
+            Some(Side::Borrowed(o)) => {
+                let v = o.value();
+                for (k, _, _) in &top_ignored {
+                    set_aside.push((k, v.get(*k).map(Cow::Borrowed)));
+                }
+                let skip: Vec<&str> = top_ignored.iter().map(|(k, _, _)| *k).collect();
+                (Some(clone_without(v, &skip)), v.pointer("/metadata/managedFields").map(Cow::Borrowed))
+            }
+            Some(Side::Owned(o)) => {
+                let mut v = o.into_value();
+                let managed = match v.get_mut("metadata") {
+                    Some(Value::Object(meta)) => meta.remove("managedFields"),
+                    _ => None,
+                };
+                if let Value::Object(m) = &mut v {
+                    for (k, _, _) in &top_ignored {
+                        set_aside.push((k, m.remove(*k).map(Cow::Owned)));
+                    }
+                }
+                (Some(v), managed.map(Cow::Owned))
+            }
+        };
+        let desired_value = desired.map(Side::into_value);
 
         let prepare = |mut v: Value| {
             normalize::normalize(&mut v, group, &kind, root, &self.normalize);
@@ -321,8 +359,8 @@ impl Comparator {
             }
             v
         };
-        let mut d = desired.map(|o| prepare(o.into_value()));
-        let mut l = live.map(|o| prepare(o.into_value()));
+        let mut d = desired_value.map(prepare);
+        let mut l = live_value.map(prepare);
         let mut orig = match (&d, &l) {
             (Some(_), Some(lv)) => match last_applied(lv) {
                 Some(Ok(o)) => Some(prepare(o)),
@@ -344,12 +382,19 @@ impl Comparator {
             strip_for_merge(o, d.as_ref());
         }
 
-        let rules = Applicable::select(&self.rules, group, &kind, &key.namespace, &key.name);
         let mut ignored = Vec::new();
         if !rules.is_empty() {
-            if let (Some(d), Some(l)) = (d.as_mut(), l.as_ref()) {
+            if let (Some(d), Some(l), Some(Value::Array(entries))) = (d.as_mut(), l.as_ref(), managed.as_deref()) {
                 if rules.has_managers() {
-                    ignore::trust_managers(d, l, &rules.managers(), &mut ignored);
+                    ignore::trust_managers(d, l, entries, &rules.managers(), &mut ignored);
+                }
+            }
+            for ((name, source, by), (_, live_part)) in top_ignored.iter().zip(&set_aside) {
+                let dv = d.as_mut().and_then(|v| v.as_object_mut()).and_then(|m| m.remove(*name));
+                let ov = orig.as_mut().and_then(|v| v.as_object_mut()).and_then(|m| m.remove(*name));
+                let lv = live_part.as_deref();
+                if (dv.is_some() || ov.is_some()) && (dv.as_ref() != lv || (dv.is_none() && lv.is_some())) {
+                    ignored.push(IgnoredPath { path: format!("/{name}"), rule: (*source).clone(), by: by.to_string() });
                 }
             }
             rules
@@ -359,18 +404,34 @@ impl Comparator {
 
         let (status, mode, mut live_value, mut predicted) = match (d, l) {
             (Some(d), Some(mut l)) => {
-                let mut predicted = l.clone();
-                merge::predict(&mut predicted, orig.as_ref(), &d, shape.as_ref());
-                if root.is_some() {
-                    defaults::apply(group, version, &kind, &mut predicted);
-                    defaults::apply(group, version, &kind, &mut l);
-                }
-                let status = if predicted == l { SyncStatus::Synced } else { SyncStatus::OutOfSync };
                 let mode = if orig.is_some() { DiffMode::ThreeWay } else { DiffMode::TwoWay };
-                (status, mode, l, Some(predicted))
+                // Most objects are in sync: a dry run that allocates nothing settles them
+                // without copying live. (Defaults cannot turn "no change" into a change.)
+                if !merge::would_change(&mut l, orig.as_ref(), &d, shape.as_ref()) {
+                    (SyncStatus::Synced, mode, l, None)
+                } else {
+                    if root.is_some() {
+                        // A live object from a snapshot may lack server defaults; fill them
+                        // so they compare like the prediction, which gets them below.
+                        defaults::apply(group, version, &kind, &mut l);
+                    }
+                    let mut predicted = l.clone();
+                    merge::predict(&mut predicted, orig.as_ref(), &d, shape.as_ref());
+                    if root.is_some() {
+                        defaults::apply(group, version, &kind, &mut predicted);
+                    }
+                    let status = if predicted == l { SyncStatus::Synced } else { SyncStatus::OutOfSync };
+                    (status, mode, l, Some(predicted))
+                }
             }
             (Some(d), None) => {
                 let mut predicted = merge::clean(&d);
+                // What would be created lives in the namespace it pairs on.
+                if !key.namespace.is_empty() {
+                    if let Some(Value::Object(meta)) = predicted.get_mut("metadata") {
+                        meta.insert("namespace".into(), Value::String(key.namespace.clone()));
+                    }
+                }
                 if root.is_some() {
                     defaults::apply(group, version, &kind, &mut predicted);
                 }
@@ -381,8 +442,9 @@ impl Comparator {
         };
 
         if !self.reveal_secrets && group.is_empty() && kind == "Secret" {
-            if let Some(p) = predicted.as_mut() {
-                mask::mask_secret_pair(p, &mut live_value);
+            match predicted.as_mut() {
+                Some(p) => mask::mask_secret_pair(p, &mut live_value),
+                None => mask::mask_secret_pair(&mut Value::Null, &mut live_value),
             }
         }
         let patch = match &predicted {
@@ -512,12 +574,14 @@ fn last_applied(live: &Value) -> Option<Result<Value, String>> {
     }
 }
 
-/// What Argo CD strips before a merge: the namespace (pairing already decided it), empty
-/// annotations, and the tracking id the desired state does not carry (Argo CD adds it at
+/// What Argo CD strips before a merge: the namespace (pairing already decided it),
+/// managedFields, empty annotations, and the tracking id the desired state does not carry (Argo CD adds it at
 /// apply time, so its absence from Git is not a removal).
 fn strip_for_merge(v: &mut Value, desired: Option<&Value>) {
     let Some(Value::Object(meta)) = v.get_mut("metadata") else { return };
     meta.remove("namespace");
+    // Server bookkeeping that an apply cannot set (e.g. in an exported manifest).
+    meta.remove("managedFields");
     if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
         let desired_has_tracking =
             desired.and_then(|d| d.pointer("/metadata/annotations")).and_then(|a| a.get(TRACKING_ID)).is_some();
@@ -528,6 +592,47 @@ fn strip_for_merge(v: &mut Value, desired: Option<&Value>) {
     if meta.get("annotations").is_some_and(|a| a.is_null() || a.as_object().is_some_and(Map::is_empty)) {
         meta.remove("annotations");
     }
+}
+
+/// One side of a comparison, borrowed (copied on demand) or owned (used in place).
+enum Side<'a> {
+    Borrowed(&'a Object),
+    Owned(Object),
+}
+
+impl Side<'_> {
+    fn get(&self) -> &Object {
+        match self {
+            Side::Borrowed(o) => o,
+            Side::Owned(o) => o,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Side::Borrowed(o) => o.value().clone(),
+            Side::Owned(o) => o.into_value(),
+        }
+    }
+}
+
+/// A deep copy of an object without `metadata.managedFields` and the top-level `skip` keys.
+fn clone_without(v: &Value, skip: &[&str]) -> Value {
+    let Value::Object(map) = v else { return v.clone() };
+    let mut out = Map::new();
+    for (k, child) in map {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        let copy = match (k.as_str(), child) {
+            ("metadata", Value::Object(meta)) => Value::Object(
+                meta.iter().filter(|(mk, _)| *mk != "managedFields").map(|(mk, mv)| (mk.clone(), mv.clone())).collect(),
+            ),
+            _ => child.clone(),
+        };
+        out.insert(k.clone(), copy);
+    }
+    Value::Object(out)
 }
 
 /// `kubectl apply` always sends the last-applied annotation itself, so the annotations of
@@ -562,10 +667,13 @@ mod tests {
     #[test]
     fn three_way_detects_removed_fields() {
         let c = Comparator::new(DiffConfig::default()).unwrap();
-        let desired = obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}));
-        let live = obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default",
+        let desired =
+            obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}));
+        let live = obj(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default",
             "annotations": {LAST_APPLIED: "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},\"data\":{\"k\":\"v\",\"old\":\"x\"}}\n"}},
-            "data": {"k": "v", "old": "x"}}));
+            "data": {"k": "v", "old": "x"}}),
+        );
         let r = c.compare(Some(&desired), Some(&live)).unwrap();
         assert_eq!(r.status, SyncStatus::OutOfSync);
         assert_eq!(r.mode, DiffMode::ThreeWay);
@@ -580,8 +688,11 @@ mod tests {
     #[test]
     fn secrets_are_masked_but_compared() {
         let c = Comparator::new(DiffConfig::default()).unwrap();
-        let desired = obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"p": "new"}}));
-        let live = obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": {"p": "b2xk"}}));
+        let desired =
+            obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"p": "new"}}));
+        let live = obj(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": {"p": "b2xk"}}),
+        );
         let r = c.compare(Some(&desired), Some(&live)).unwrap();
         assert_eq!(r.status, SyncStatus::OutOfSync);
         let text = format!("{:?}", r);

@@ -85,3 +85,8 @@ pub mod yaml;
 
 pub use diff::{AppDiff, Comparator, DiffConfig, ObjectDiff, SyncStatus};
 pub use object::{Object, Origin, ResourceKey};
+
+/// The README's library example, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

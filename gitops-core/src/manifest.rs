@@ -205,11 +205,7 @@ pub fn index_unique(objects: &[Object], default_namespace: &str) -> Result<HashM
         }
         let key = o.key(default_namespace);
         if let Some(&first) = seen.get(&key) {
-            return Err(Error::Duplicate {
-                key,
-                first: objects[first].origin().clone(),
-                second: o.origin().clone(),
-            });
+            return Err(Error::Duplicate { key, first: objects[first].origin().clone(), second: o.origin().clone() });
         }
         seen.insert(key, i);
     }
@@ -239,7 +235,10 @@ mod tests {
             ("apiVersion: v1\nkind: ConfigMap\n", "missing `metadata.name`"),
             ("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n", "no `metadata.generateName`"),
             ("apiVersion: v1\nkind: 3\nmetadata: {name: x}\n", "`kind` is a number"),
-            ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, labels: {a: 1}}\n", "`metadata.labels.a` is a number"),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, labels: {a: 1}}\n",
+                "`metadata.labels.a` is a number",
+            ),
             ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1, a: 2}\n", "duplicate key `a`"),
         ];
         for (text, want) in cases {
@@ -253,6 +252,9 @@ mod tests {
     fn duplicates_name_both_origins() {
         let objs = parse("a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n").unwrap();
         let e = index_unique(&objs, "default").unwrap_err().to_string();
-        assert_eq!(e, "/ConfigMap/default/x is defined twice: at a.yaml: document 1 (line 1) and at a.yaml: document 2 (line 5)");
+        assert_eq!(
+            e,
+            "/ConfigMap/default/x is defined twice: at a.yaml: document 1 (line 1) and at a.yaml: document 2 (line 5)"
+        );
     }
 }

@@ -22,22 +22,51 @@ use crate::schema::{Field, ListStrategy, Shape, schema};
 
 static LEAF: Shape = Shape::Leaf;
 
-/// Merges `desired` (and the removals since `orig`) into `live`. `shape` is the built-in
-/// type of the object (`None` for custom resources, which get JSON-merge semantics).
-pub fn predict(live: &mut Value, orig: Option<&Value>, desired: &Value, shape: Option<&Shape>) {
+/// Merges `desired` (and the removals since `orig`) into `live`, returning whether `live`
+/// changed. `shape` is the built-in type of the object (`None` for custom resources, which
+/// get JSON-merge semantics).
+pub fn predict(live: &mut Value, orig: Option<&Value>, desired: &Value, shape: Option<&Shape>) -> bool {
     let typed = shape.is_some();
-    merge_value(live, orig, desired, shape.unwrap_or(&LEAF), None, typed);
+    merge_value(live, orig, desired, shape.unwrap_or(&LEAF), None, Ctx { typed, apply: true })
 }
 
-fn merge_value(live: &mut Value, orig: Option<&Value>, desired: &Value, shape: &Shape, field: Option<&Field>, typed: bool) {
+/// Whether [`predict`] would change `live`, without changing it (and without allocating
+/// in the common case where nothing would): the fast path for objects in sync.
+pub fn would_change(live: &mut Value, orig: Option<&Value>, desired: &Value, shape: Option<&Shape>) -> bool {
+    let typed = shape.is_some();
+    merge_value(live, orig, desired, shape.unwrap_or(&LEAF), None, Ctx { typed, apply: false })
+}
+
+/// How a merge runs: on a built-in kind or not, and for real or as a dry run that only
+/// reports whether it would change anything (returning at the first change).
+#[derive(Clone, Copy)]
+struct Ctx {
+    typed: bool,
+    apply: bool,
+}
+
+fn merge_value(
+    live: &mut Value,
+    orig: Option<&Value>,
+    desired: &Value,
+    shape: &Shape,
+    field: Option<&Field>,
+    cx: Ctx,
+) -> bool {
     match (live, desired) {
         (Value::Object(l), Value::Object(d)) => {
             if field.is_some_and(|f| f.replace) {
-                *l = clean_map(d);
-                return;
+                let replaced = clean_map(d);
+                if *l == replaced {
+                    return false;
+                }
+                if cx.apply {
+                    *l = replaced;
+                }
+                return true;
             }
             let retain = field.is_some_and(|f| f.retain_keys);
-            merge_map_retaining(l, orig.and_then(Value::as_object), d, shape, typed, retain);
+            merge_map_retaining(l, orig.and_then(Value::as_object), d, shape, cx, retain)
         }
         (Value::Array(l), Value::Array(d)) => {
             let (strategy, elem) = match (field, shape) {
@@ -45,12 +74,16 @@ fn merge_value(live: &mut Value, orig: Option<&Value>, desired: &Value, shape: &
                 (None, Shape::List(inner)) => (&ListStrategy::Atomic, &**inner),
                 _ => (&ListStrategy::Atomic, &LEAF),
             };
-            merge_list(l, orig.and_then(Value::as_array), d, strategy, elem, typed);
+            merge_list(l, orig.and_then(Value::as_array), d, strategy, elem, cx)
         }
         (l, d) => {
-            if *l != *d {
+            if *l == *d {
+                return false;
+            }
+            if cx.apply {
                 *l = clean(d);
             }
+            true
         }
     }
 }
@@ -62,30 +95,37 @@ fn merge_map_retaining(
     o: Option<&Map<String, Value>>,
     d: &Map<String, Value>,
     shape: &Shape,
-    typed: bool,
+    cx: Ctx,
     retain: bool,
-) {
-    if !retain {
-        merge_map(l, o, d, shape, typed);
-        return;
-    }
-    let before = l.clone();
-    merge_map(l, o, d, shape, typed);
-    if *l != before {
+) -> bool {
+    let changed = merge_map(l, o, d, shape, cx);
+    if changed && retain && cx.apply {
         l.retain(|k, _| d.contains_key(k));
     }
+    changed
 }
 
-fn merge_map(l: &mut Map<String, Value>, o: Option<&Map<String, Value>>, d: &Map<String, Value>, shape: &Shape, typed: bool) {
+fn merge_map(
+    l: &mut Map<String, Value>,
+    o: Option<&Map<String, Value>>,
+    d: &Map<String, Value>,
+    shape: &Shape,
+    cx: Ctx,
+) -> bool {
     let def = match shape {
         Shape::Def(id) => Some(schema().def(*id)),
         _ => None,
     };
+    let mut changed = false;
     for (k, dv) in d {
         if dv.is_null() {
             // `null` asks for the field to be gone; a live `null` already is.
             if l.get(k).is_some_and(|lv| !lv.is_null()) {
+                if !cx.apply {
+                    return true;
+                }
                 l.remove(k);
+                changed = true;
             }
             continue;
         }
@@ -96,45 +136,85 @@ fn merge_map(l: &mut Map<String, Value>, o: Option<&Map<String, Value>>, d: &Map
             _ => &LEAF,
         };
         match l.get_mut(k) {
-            Some(lv) => merge_value(lv, o.and_then(|o| o.get(k)), dv, child_shape, field, typed),
+            Some(lv) => {
+                if merge_value(lv, o.and_then(|o| o.get(k)), dv, child_shape, field, cx) {
+                    if !cx.apply {
+                        return true;
+                    }
+                    changed = true;
+                }
+            }
             None => {
-                if !(typed && is_zero(dv)) {
+                if !(cx.typed && is_zero(dv)) {
+                    if !cx.apply {
+                        return true;
+                    }
                     l.insert(k.clone(), clean(dv));
+                    changed = true;
                 }
             }
         }
     }
     if let Some(o) = o {
         for k in o.keys() {
-            if !d.contains_key(k) {
+            if !d.contains_key(k) && l.contains_key(k) {
+                if !cx.apply {
+                    return true;
+                }
                 l.remove(k);
+                changed = true;
             }
         }
     }
+    changed
 }
 
-fn merge_list(l: &mut Vec<Value>, o: Option<&Vec<Value>>, d: &[Value], strategy: &ListStrategy, elem: &Shape, typed: bool) {
+fn merge_list(
+    l: &mut Vec<Value>,
+    o: Option<&Vec<Value>>,
+    d: &[Value],
+    strategy: &ListStrategy,
+    elem: &Shape,
+    cx: Ctx,
+) -> bool {
     match strategy {
         ListStrategy::Atomic => {
-            if l.as_slice() != d {
+            if l.as_slice() == d {
+                return false;
+            }
+            if cx.apply {
                 *l = d.iter().map(clean).collect();
             }
+            true
         }
         ListStrategy::Set => {
-            if let Some(o) = o {
-                l.retain(|x| !(o.contains(x) && !d.contains(x)));
+            let removes = |x: &Value| o.is_some_and(|o| o.contains(x)) && !d.contains(x);
+            let adds = d.iter().filter(|x| !x.is_null() && !l.contains(x)).count();
+            let removed = l.iter().any(removes);
+            if !cx.apply || (adds == 0 && !removed) {
+                return adds > 0 || removed;
             }
+            l.retain(|x| !removes(x));
             for x in d {
                 if !x.is_null() && !l.contains(x) {
                     l.push(x.clone());
                 }
             }
+            true
         }
         ListStrategy::Keyed { keys, retain_keys } => {
+            let mut changed = false;
             if let Some(o) = o {
                 for oe in o {
-                    if has_key(oe, keys) && !d.iter().any(|de| same_key(oe, de, keys)) {
+                    if has_key(oe, keys)
+                        && !d.iter().any(|de| same_key(oe, de, keys))
+                        && l.iter().any(|le| same_key(le, oe, keys))
+                    {
+                        if !cx.apply {
+                            return true;
+                        }
                         l.retain(|le| !same_key(le, oe, keys));
+                        changed = true;
                     }
                 }
             }
@@ -155,26 +235,31 @@ fn merge_list(l: &mut Vec<Value>, o: Option<&Vec<Value>>, d: &[Value], strategy:
                 match matched {
                     Some(i) => {
                         used[i] = true;
-                        let le = &mut l[i];
                         let oe = o.and_then(|o| o.iter().find(|oe| same_key(oe, de, keys)));
-                        match (le, de) {
-                            (Value::Object(lm), Value::Object(dm)) => merge_map_retaining(
-                                lm,
-                                oe.and_then(Value::as_object),
-                                dm,
-                                elem,
-                                typed,
-                                *retain_keys,
-                            ),
-                            (le, de) => merge_value(le, oe, de, elem, None, typed),
+                        let element_changed = match (&mut l[i], de) {
+                            (Value::Object(lm), Value::Object(dm)) => {
+                                merge_map_retaining(lm, oe.and_then(Value::as_object), dm, elem, cx, *retain_keys)
+                            }
+                            (le, de) => merge_value(le, oe, de, elem, None, cx),
+                        };
+                        if element_changed {
+                            if !cx.apply {
+                                return true;
+                            }
+                            changed = true;
                         }
                     }
                     None => {
+                        if !cx.apply {
+                            return true;
+                        }
                         l.push(clean(de));
                         used.push(true);
+                        changed = true;
                     }
                 }
             }
+            changed
         }
     }
 }
@@ -246,7 +331,12 @@ mod tests {
         assert_eq!(live, before);
         let desired = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}, {"name": "c", "image": "c"}]}}}});
         predict(&mut live, None, &desired, Some(&deployment_shape()));
-        let names: Vec<&str> = live["spec"]["template"]["spec"]["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = live["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["b", "a", "c"]);
         assert_eq!(live["spec"]["template"]["spec"]["containers"][1]["image"], "a:2");
     }
@@ -271,7 +361,12 @@ mod tests {
     fn zero_values_match_absent_in_built_in_kinds() {
         let mut live = json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
         let before = live.clone();
-        predict(&mut live, None, &json!({"spec": {"paused": false, "template": {"metadata": {"labels": {}}, "spec": {"containers": [{"name": "a", "args": []}]}}}}), Some(&deployment_shape()));
+        predict(
+            &mut live,
+            None,
+            &json!({"spec": {"paused": false, "template": {"metadata": {"labels": {}}, "spec": {"containers": [{"name": "a", "args": []}]}}}}),
+            Some(&deployment_shape()),
+        );
         assert_eq!(live, before);
     }
 

@@ -203,8 +203,11 @@ mod tests {
     fn secret_string_data_is_folded() {
         let v = norm(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "creationTimestamp": "x"},
             "data": {"a": "YQ==", "n": null}, "stringData": {"b": "hello", "a": "b"}}));
-        assert_eq!(v, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-            "data": {"a": "Yg==", "b": "aGVsbG8=", "n": ""}}));
+        assert_eq!(
+            v,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"a": "Yg==", "b": "aGVsbG8=", "n": ""}})
+        );
     }
 
     #[test]
@@ -221,10 +224,14 @@ mod tests {
 
     #[test]
     fn aggregated_roles_and_empty_rules() {
-        let v = norm(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"},
-            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": [{"verbs": ["get"]}]}));
+        let v = norm(
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"},
+            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": [{"verbs": ["get"]}]}),
+        );
         assert_eq!(v.get("rules"), Some(&Value::Null));
-        let v = norm(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r"}, "rules": []}));
+        let v = norm(
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r"}, "rules": []}),
+        );
         assert_eq!(v.get("rules"), Some(&Value::Null));
     }
 

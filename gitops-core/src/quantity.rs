@@ -39,10 +39,7 @@ pub struct QuantityError {
 
 impl QuantityError {
     fn new(input: &str, reason: &'static str) -> Self {
-        QuantityError {
-            input: input.to_owned(),
-            reason,
-        }
+        QuantityError { input: input.to_owned(), reason }
     }
 }
 
@@ -89,18 +86,8 @@ const NANO_EXP: i64 = -9;
 const MILLI_EXP: i64 = -3;
 
 /// Decimal-SI suffixes for exponents -9, -6, …, 18.
-const DECIMAL_SUFFIXES: [(i64, &str); 10] = [
-    (-9, "n"),
-    (-6, "u"),
-    (-3, "m"),
-    (0, ""),
-    (3, "k"),
-    (6, "M"),
-    (9, "G"),
-    (12, "T"),
-    (15, "P"),
-    (18, "E"),
-];
+const DECIMAL_SUFFIXES: [(i64, &str); 10] =
+    [(-9, "n"), (-6, "u"), (-3, "m"), (0, ""), (3, "k"), (6, "M"), (9, "G"), (12, "T"), (15, "P"), (18, "E")];
 
 /// Binary suffixes indexed by the power of 1024.
 const BINARY_SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
@@ -123,9 +110,7 @@ fn interpret_suffix(suffix: &str) -> Option<Suffix> {
         // `position` is at most 5, so the conversion cannot fail.
         return u32::try_from(power + 1).ok().map(Suffix::Binary);
     }
-    let rest = suffix
-        .strip_prefix('e')
-        .or_else(|| suffix.strip_prefix('E'))?;
+    let rest = suffix.strip_prefix('e').or_else(|| suffix.strip_prefix('E'))?;
     // Go parses the exponent with strconv.ParseInt(_, 10, 64), which takes the same
     // syntax as Rust's integer parser (optional sign, ASCII digits). Go then truncates
     // to int32; out-of-range exponents are rejected here instead.
@@ -236,23 +221,12 @@ impl Quantity {
             Suffix::Exponent(e) => (Format::DecimalExponent, e, 0),
         };
 
-        let digits: Vec<u8> = int_digits
-            .iter()
-            .chain(frac_digits)
-            .map(|b| b - b'0')
-            .collect();
-        let (Some(first), Some(last)) = (
-            digits.iter().position(|&d| d != 0),
-            digits.iter().rposition(|&d| d != 0),
-        ) else {
+        let digits: Vec<u8> = int_digits.iter().chain(frac_digits).map(|b| b - b'0').collect();
+        let (Some(first), Some(last)) = (digits.iter().position(|&d| d != 0), digits.iter().rposition(|&d| d != 0))
+        else {
             // Go's parser special-cases "0" as DecimalSI, but every other zero keeps its
             // suffix family; the format of a zero is never visible in its text anyway.
-            return Ok(Quantity {
-                negative: false,
-                mantissa: 0,
-                exp: 0,
-                format,
-            });
+            return Ok(Quantity { negative: false, mantissa: 0, exp: 0, format });
         };
         let mut mantissa: u128 = 0;
         for &d in &digits[first..=last] {
@@ -286,12 +260,7 @@ impl Quantity {
             }
         }
         let exp = i32::try_from(exp).map_err(|_| err("exponent out of range"))?;
-        Ok(Quantity {
-            negative,
-            mantissa,
-            exp,
-            format,
-        })
+        Ok(Quantity { negative, mantissa, exp, format })
     }
 
     /// Rounds away from zero to milli precision, as Go's `RoundUp(-3)` does (which is
@@ -344,12 +313,10 @@ impl Quantity {
         let suffix: Cow<'static, str> = match self.format {
             Format::DecimalExponent if exp3 == 0 => Cow::Borrowed(""),
             Format::DecimalExponent => Cow::Owned(format!("e{exp3}")),
-            Format::DecimalSI | Format::BinarySI => {
-                match DECIMAL_SUFFIXES.iter().find(|(e, _)| *e == exp3) {
-                    Some(&(_, s)) => Cow::Borrowed(s),
-                    None => Cow::Owned(format!("e{exp3}")),
-                }
-            }
+            Format::DecimalSI | Format::BinarySI => match DECIMAL_SUFFIXES.iter().find(|(e, _)| *e == exp3) {
+                Some(&(_, s)) => Cow::Borrowed(s),
+                None => Cow::Owned(format!("e{exp3}")),
+            },
         };
         format!("{sign}{}{zeros}{suffix}", self.mantissa)
     }
@@ -385,11 +352,7 @@ fn number_text(n: &serde_json::Number) -> Option<String> {
     // Go's encoder switches to exponent notation outside [1e-6, 1e21); the exponent
     // form then makes the quantity a DecimalExponent one, so mirror the switch. Both
     // languages print the shortest round-tripping digits.
-    if abs == 0.0 || (1e-6..1e21).contains(&abs) {
-        Some(format!("{f}"))
-    } else {
-        Some(format!("{f:e}"))
-    }
+    if abs == 0.0 || (1e-6..1e21).contains(&abs) { Some(format!("{f}")) } else { Some(format!("{f:e}")) }
 }
 
 /// Canonical form of a JSON value holding a quantity: strings are parsed, JSON numbers
@@ -527,10 +490,7 @@ fn parse_go_duration(orig: &str) -> Option<i64> {
             return None;
         }
 
-        let unit_len = s
-            .iter()
-            .position(|&c| c == b'.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
+        let unit_len = s.iter().position(|&c| c == b'.' || c.is_ascii_digit()).unwrap_or(s.len());
         if unit_len == 0 {
             return None;
         }
@@ -600,11 +560,7 @@ fn format_go_duration(d: i64) -> String {
         return format!("{sign}{s}{frac}s");
     }
     let (hours, m) = (mins / 60, mins % 60);
-    if hours == 0 {
-        format!("{sign}{m}m{s}{frac}s")
-    } else {
-        format!("{sign}{hours}h{m}m{s}{frac}s")
-    }
+    if hours == 0 { format!("{sign}{m}m{s}{frac}s") } else { format!("{sign}{hours}h{m}m{s}{frac}s") }
 }
 
 /// Canonical Go `time.Duration` text (what `metav1.Duration` marshals to), e.g.
@@ -707,10 +663,7 @@ mod tests {
             ("-8Ei", "-9223372036854775807"),
             ("9223372036854775808", "9223372036854775808"),
             ("99999999999999999999999Ki", "9223372036854775807"),
-            (
-                "340282366920938463463374607431768211455",
-                "340282366920938463463374607431768211455",
-            ),
+            ("340282366920938463463374607431768211455", "340282366920938463463374607431768211455"),
             ("1e2147483647", "10e2147483646"),
         ];
         for (input, want) in cases {
@@ -781,10 +734,7 @@ mod tests {
             "3402823669209384634633746074317682114551",
         ];
         for input in cases {
-            assert!(
-                Quantity::parse(input).is_err(),
-                "{input:?} should be invalid"
-            );
+            assert!(Quantity::parse(input).is_err(), "{input:?} should be invalid");
         }
         let e = Quantity::parse("1Kb").unwrap_err();
         assert!(e.to_string().contains("1Kb"));
@@ -799,14 +749,8 @@ mod tests {
         assert_eq!(f("0.5Ki"), Format::BinarySI);
         assert_eq!(f("0.0001Ki"), Format::DecimalSI);
         assert_eq!(f("1e3"), Format::DecimalExponent);
-        assert_eq!(
-            "1Mi".parse::<Quantity>().unwrap(),
-            Quantity::parse("1024Ki").unwrap()
-        );
-        assert_ne!(
-            Quantity::parse("1Ki").unwrap(),
-            Quantity::parse("1024").unwrap()
-        );
+        assert_eq!("1Mi".parse::<Quantity>().unwrap(), Quantity::parse("1024Ki").unwrap());
+        assert_ne!(Quantity::parse("1Ki").unwrap(), Quantity::parse("1024").unwrap());
     }
 
     #[test]
@@ -925,19 +869,15 @@ mod tests {
             (0..len)
                 .map(|_| {
                     // Bias towards zeros: trailing/leading zeros exercise normalisation.
-                    if self.below(3) == 0 {
-                        '0'
-                    } else {
-                        char::from(b'0' + self.below(10) as u8)
-                    }
+                    if self.below(3) == 0 { '0' } else { char::from(b'0' + self.below(10) as u8) }
                 })
                 .collect()
         }
     }
 
     const SUFFIXES: [&str; 24] = [
-        "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "e3",
-        "e-3", "E6", "e0", "e-12", "e20", "e+7", "e-1",
+        "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "e3", "e-3", "E6", "e0",
+        "e-12", "e20", "e+7", "e-1",
     ];
 
     /// Approximate value of a quantity text, computed independently of the parser.
@@ -974,11 +914,7 @@ mod tests {
         for _ in 0..20_000 {
             let sign = ["", "-", "+"][rng.below(3)];
             let int = rng.digits(8);
-            let frac = if rng.below(2) == 0 {
-                format!(".{}", rng.digits(12))
-            } else {
-                String::new()
-            };
+            let frac = if rng.below(2) == 0 { format!(".{}", rng.digits(12)) } else { String::new() };
             let suffix = SUFFIXES[rng.below(SUFFIXES.len())];
             let input = format!("{sign}{int}{frac}{suffix}");
             let Ok(mut q) = Quantity::parse(&input) else {
@@ -1004,10 +940,7 @@ mod tests {
                     let got = approx(&c);
                     // Allow for Go's rounding up to a whole nano.
                     let tolerance = 1e-9 + want.abs() * 1e-12;
-                    assert!(
-                        (want - got).abs() <= tolerance,
-                        "{input:?} -> {c:?}: {want} vs {got}"
-                    );
+                    assert!((want - got).abs() <= tolerance, "{input:?} -> {c:?}: {want} vs {got}");
                     checked += 1;
                 }
             }
@@ -1031,16 +964,8 @@ mod tests {
                 input.push_str(units[rng.below(units.len())]);
             }
             if let Some(c) = canonical_duration(&input) {
-                assert_eq!(
-                    canonical_duration(&c).as_deref(),
-                    Some(c.as_str()),
-                    "{input:?}"
-                );
-                assert_eq!(
-                    parse_go_duration(&c),
-                    parse_go_duration(&input),
-                    "{input:?}"
-                );
+                assert_eq!(canonical_duration(&c).as_deref(), Some(c.as_str()), "{input:?}");
+                assert_eq!(parse_go_duration(&c), parse_go_duration(&input), "{input:?}");
             }
         }
     }
@@ -1051,9 +976,7 @@ mod tests {
         let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);
         for _ in 0..50_000 {
             let len = rng.below(45);
-            let s: String = (0..len)
-                .map(|_| alphabet[rng.below(alphabet.len())])
-                .collect();
+            let s: String = (0..len).map(|_| alphabet[rng.below(alphabet.len())]).collect();
             if let Ok(mut q) = Quantity::parse(&s) {
                 let c = q.canonical();
                 assert!(Quantity::parse(&c).is_ok(), "{s:?} -> {c:?}");

@@ -136,7 +136,9 @@ impl Settings {
         };
         let mut s = Settings { ignore: Vec::new(), compare: CompareOptions::default(), known_types: Vec::new() };
         for (key, value) in data {
-            let text = value.as_str().ok_or_else(|| Error::Key { key: key.clone(), problem: "value is not a string".into() })?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| Error::Key { key: key.clone(), problem: "value is not a string".into() })?;
             let bad = |problem: String| Error::Key { key: key.clone(), problem };
             if let Some(gk) = key.strip_prefix(IGNORE_PREFIX) {
                 let o: OverrideIgnore = parse_yaml(text).map_err(bad)?;
@@ -222,20 +224,19 @@ impl Settings {
 
     /// The known-type fields configured for a custom kind.
     pub fn known_types_of(&self, group: &str, kind: &str) -> &[KnownTypeField] {
-        self.known_types
-            .iter()
-            .find(|k| k.group == group && k.kind == kind)
-            .map(|k| k.fields.as_slice())
-            .unwrap_or(&[])
+        self.known_types.iter().find(|k| k.group == group && k.kind == kind).map(|k| k.fields.as_slice()).unwrap_or(&[])
     }
 }
 
 fn known_fields(raw: &[RawKnownType]) -> Result<Vec<KnownTypeField>, String> {
     raw.iter()
         .map(|r| {
-            let ty = schema()
-                .known_type(&r.ty)
-                .ok_or_else(|| format!("unknown type `{}` for field `{}` (expected core/Quantity, meta/v1/Duration or core/v1/<Type>)", r.ty, r.field))?;
+            let ty = schema().known_type(&r.ty).ok_or_else(|| {
+                format!(
+                    "unknown type `{}` for field `{}` (expected core/Quantity, meta/v1/Duration or core/v1/<Type>)",
+                    r.ty, r.field
+                )
+            })?;
             Ok(KnownTypeField { path: r.field.split('.').map(str::to_string).collect(), ty })
         })
         .collect()
@@ -275,7 +276,8 @@ mod tests {
         let s = Settings::from_config_map(&cm).unwrap();
         assert!(s.compare.ignore_aggregated_roles);
         assert_eq!(s.compare.status_field, StatusField::Crd);
-        let groups: Vec<(&str, &str)> = s.ignore.iter().map(|r| (r.spec.group.as_str(), r.spec.kind.as_str())).collect();
+        let groups: Vec<(&str, &str)> =
+            s.ignore.iter().map(|r| (r.spec.group.as_str(), r.spec.kind.as_str())).collect();
         assert!(groups.contains(&("apps", "Deployment")));
         assert!(groups.contains(&("", "Service")));
         assert!(groups.contains(&("*", "*")));
@@ -288,6 +290,9 @@ mod tests {
     fn bad_values_name_the_key() {
         let cm = json!({"data": {"resource.customizations.knownTypeFields.x_Y": "- field: a\n  type: core/v1/Nope\n"}});
         let e = Settings::from_config_map(&cm).unwrap_err().to_string();
-        assert!(e.starts_with("argocd-cm key `resource.customizations.knownTypeFields.x_Y`: unknown type `core/v1/Nope`"), "{e}");
+        assert!(
+            e.starts_with("argocd-cm key `resource.customizations.knownTypeFields.x_Y`: unknown type `core/v1/Nope`"),
+            "{e}"
+        );
     }
 }

@@ -74,12 +74,7 @@ pub fn for_each_document<E>(
         };
         let line = span.start.line();
         let column = span.start.col() + 1;
-        let at = |message: String| SyntaxError {
-            document: document.saturating_sub(1),
-            line,
-            column,
-            message,
-        };
+        let at = |message: String| SyntaxError { document: document.saturating_sub(1), line, column, message };
         match event {
             Event::DocumentStart(..) => {
                 document += 1;
@@ -97,9 +92,9 @@ pub fn for_each_document<E>(
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let tag_suffix = tag.as_ref().and_then(|t| {
-                    if t.is_yaml_core_schema() { Some(t.suffix().to_string()) } else { None }
-                });
+                let tag_suffix = tag
+                    .as_ref()
+                    .and_then(|t| if t.is_yaml_core_schema() { Some(t.suffix().to_string()) } else { None });
                 // Keys keep their text: `y:` or `on:` as a key is a name, not a boolean.
                 let value = if builder.expects_key() {
                     Value::String(text.to_string())
@@ -188,9 +183,10 @@ impl Builder {
     }
 
     fn spend(&mut self, n: usize) -> Result<(), String> {
-        self.budget = self.budget.checked_sub(n).ok_or_else(|| {
-            "document expands to too many nodes (alias bomb?); refusing to read it".to_string()
-        })?;
+        self.budget = self
+            .budget
+            .checked_sub(n)
+            .ok_or_else(|| "document expands to too many nodes (alias bomb?); refusing to read it".to_string())?;
         Ok(())
     }
 
@@ -356,8 +352,7 @@ pub(crate) fn resolve_plain(text: &str) -> Value {
 }
 
 fn resolve_number(text: &str) -> Option<Number> {
-    let plain: std::borrow::Cow<'_, str> =
-        if text.contains('_') { text.replace('_', "").into() } else { text.into() };
+    let plain: std::borrow::Cow<'_, str> = if text.contains('_') { text.replace('_', "").into() } else { text.into() };
     let (negative, digits) = match plain.as_bytes().first()? {
         b'-' => (true, &plain[1..]),
         b'+' => (false, &plain[1..]),
@@ -506,7 +501,10 @@ mod tests {
     fn alias_bombs_are_refused() {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+                p = i - 1
+            ));
         }
         let e = parse_documents(&text).unwrap_err();
         assert!(e.message.contains("too many nodes"), "{e}");

@@ -58,7 +58,8 @@ pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
         for entry in entries {
             let entry = entry.map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
             let p = entry.path();
@@ -98,9 +99,7 @@ pub fn load(path: &str) -> Result<Vec<Object>, Error> {
 pub fn for_each_object(path: &str, mut each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
     if path == "-" {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|source| Error::Io { path: "-".into(), source })?;
+        std::io::stdin().read_to_string(&mut text).map_err(|source| Error::Io { path: "-".into(), source })?;
         return manifest::for_each("-", &text, |o| each(o).map_err(|e| into_manifest_error(e, "-")))
             .map_err(Error::from);
     }
@@ -188,11 +187,16 @@ mod tests {
         std::fs::create_dir_all(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join("b/c/z.yaml"), cm("z")).unwrap();
         std::fs::write(dir.path().join("a.yml"), cm("a")).unwrap();
-        std::fs::write(dir.path().join("b/m.json"), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"m\"}}").unwrap();
+        std::fs::write(
+            dir.path().join("b/m.json"),
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"m\"}}",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("README.md"), "# not a manifest").unwrap();
         std::fs::write(dir.path().join(".git/x.yaml"), "not: [valid").unwrap();
         for _ in 0..5 {
-            let names: Vec<String> = load(dir.path().to_str().unwrap()).unwrap().iter().map(|o| o.name().to_string()).collect();
+            let names: Vec<String> =
+                load(dir.path().to_str().unwrap()).unwrap().iter().map(|o| o.name().to_string()).collect();
             assert_eq!(names, ["a", "m", "z"]);
         }
     }

@@ -16,10 +16,10 @@ use super::{IgnoredPath, PathToken, RuleSource, pointer_text};
 pub(crate) fn trust_managers(
     desired: &mut Value,
     live: &Value,
+    entries: &[Value],
     managers: &[(&str, &RuleSource)],
     report: &mut Vec<IgnoredPath>,
 ) {
-    let Some(entries) = live.pointer("/metadata/managedFields").and_then(Value::as_array) else { return };
     for (manager, source) in managers {
         for entry in entries.iter().filter(|e| e.get("manager").and_then(Value::as_str) == Some(manager)) {
             let Some(fields) = entry.get("fieldsV1").and_then(Value::as_object) else { continue };
@@ -111,15 +111,17 @@ mod tests {
             ]},
             "spec": {"replicas": 7, "template": {"spec": {"containers": [{"name": "app", "image": "x:2"}]}}}
         });
-        let mut desired = json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "app", "image": "x:1"}]}}}});
+        let mut desired =
+            json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "app", "image": "x:1"}]}}}});
         let source = RuleSource::App { index: 0 };
         let mut report = Vec::new();
-        trust_managers(&mut desired, &live, &[("hpa", &source)], &mut report);
+        let entries = live["metadata"]["managedFields"].as_array().unwrap().clone();
+        trust_managers(&mut desired, &live, &entries, &[("hpa", &source)], &mut report);
         assert_eq!(desired["spec"]["replicas"], 7);
         assert_eq!(desired["spec"]["template"]["spec"]["containers"][0]["image"], "x:1");
         assert_eq!(report.len(), 1);
         assert_eq!(report[0].path, "/spec/replicas");
-        trust_managers(&mut desired, &live, &[("other", &source)], &mut report);
+        trust_managers(&mut desired, &live, &entries, &[("other", &source)], &mut report);
         assert_eq!(desired["spec"]["template"]["spec"]["containers"][0]["image"], "x:2");
         assert_eq!(report[1].path, "/spec/template/spec/containers/0/image");
     }

@@ -130,7 +130,7 @@ pub struct IgnoreRule {
     kind: Glob,
     name: String,
     namespace: String,
-    pointers: Vec<(String, Vec<String>)>,
+    pointers: Vec<(String, Vec<PathToken>)>,
     jq: Vec<JqPathExpr>,
     managers: Vec<String>,
 }
@@ -148,9 +148,9 @@ impl IgnoreRule {
         };
         let mut pointers = Vec::with_capacity(spec.json_pointers.len());
         for p in &spec.json_pointers {
-            let tokens = parse_pointer(p)
-                .ok_or_else(|| Error::Pointer { source_name: source.clone(), pointer: p.clone() })?;
-            pointers.push((p.clone(), tokens));
+            let tokens =
+                parse_pointer(p).ok_or_else(|| Error::Pointer { source_name: source.clone(), pointer: p.clone() })?;
+            pointers.push((p.clone(), tokens.into_iter().map(PathToken::Key).collect()));
         }
         let mut jq = Vec::with_capacity(spec.jq_path_expressions.len());
         for e in &spec.jq_path_expressions {
@@ -206,6 +206,23 @@ impl<'a> Applicable<'a> {
         self.rules.iter().any(|r| !r.managers.is_empty())
     }
 
+    /// JSON pointers that remove a whole top-level field (`/status`), with their rule, so
+    /// the caller can avoid copying what will be dropped. Identity fields are never listed.
+    pub(crate) fn top_level_pointers(&self) -> Vec<(&'a str, &'a RuleSource, &'a str)> {
+        let mut out: Vec<(&'a str, &'a RuleSource, &'a str)> = Vec::new();
+        for r in &self.rules {
+            for (text, tokens) in &r.pointers {
+                if let [PathToken::Key(k)] = tokens.as_slice() {
+                    if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") && !out.iter().any(|(x, _, _)| *x == k)
+                    {
+                        out.push((k.as_str(), &r.source, text.as_str()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Trusted managers of all applicable rules, with the rule each came from.
     pub(crate) fn managers(&self) -> Vec<(&'a str, &'a RuleSource)> {
         self.rules.iter().flat_map(|r| r.managers.iter().map(move |m| (m.as_str(), &r.source))).collect()
@@ -224,8 +241,7 @@ impl<'a> Applicable<'a> {
         let mut sides: [Option<&mut Value>; 3] = [desired, live, orig];
         for rule in &self.rules {
             for (text, tokens) in &rule.pointers {
-                let tokens: Vec<PathToken> = tokens.iter().map(|t| PathToken::Key(t.clone())).collect();
-                remove_everywhere(&mut sides, &[tokens], &rule.source, text, report);
+                remove_everywhere(&mut sides, std::slice::from_ref(tokens), &rule.source, text, report);
             }
             for expr in &rule.jq {
                 let mut paths = Vec::new();
@@ -348,6 +364,14 @@ pub(crate) use managed::trust_managers;
 #[derive(Debug, Clone)]
 struct Glob {
     alternatives: Vec<Vec<GlobPart>>,
+    /// Most patterns are `*` or a plain name; those match without the general machinery.
+    simple: Option<Simple>,
+}
+
+#[derive(Debug, Clone)]
+enum Simple {
+    Any,
+    Literal(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -427,10 +451,22 @@ impl Glob {
         if in_brace.is_some() {
             return Err("unclosed `{`".into());
         }
-        Ok(Glob { alternatives })
+        let simple = match alternatives.as_slice() {
+            [parts] if parts.iter().all(|p| *p == GlobPart::Any) && !parts.is_empty() => Some(Simple::Any),
+            [parts] if parts.iter().all(|p| matches!(p, GlobPart::Literal(_))) => Some(Simple::Literal(
+                parts.iter().filter_map(|p| if let GlobPart::Literal(c) = p { Some(*c) } else { None }).collect(),
+            )),
+            _ => None,
+        };
+        Ok(Glob { alternatives, simple })
     }
 
     fn matches(&self, s: &str) -> bool {
+        match &self.simple {
+            Some(Simple::Any) => return true,
+            Some(Simple::Literal(l)) => return l == s,
+            None => {}
+        }
         let chars: Vec<char> = s.chars().collect();
         self.alternatives.iter().any(|parts| glob_match(parts, &chars))
     }

@@ -76,11 +76,21 @@ fn run_case(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for want in &expected.objects {
         let Some(got) = diff.objects.iter().find(|o| o.key.to_string() == want.key) else {
-            problems.push(format!("{}: no result (got {:?})", want.key, diff.objects.iter().map(|o| o.key.to_string()).collect::<Vec<_>>()));
+            problems.push(format!(
+                "{}: no result (got {:?})",
+                want.key,
+                diff.objects.iter().map(|o| o.key.to_string()).collect::<Vec<_>>()
+            ));
             continue;
         };
         if got.status.to_string() != want.status {
-            problems.push(format!("{}: status {} (want {}); patch {}", want.key, got.status, want.status, serde_json::to_string(&got.patch).unwrap()));
+            problems.push(format!(
+                "{}: status {} (want {}); patch {}",
+                want.key,
+                got.status,
+                want.status,
+                serde_json::to_string(&got.patch).unwrap()
+            ));
             continue;
         }
         if let Some(changed) = &want.changed {
@@ -103,7 +113,10 @@ fn run_case(dir: &Path) -> Vec<String> {
             problems.push(format!("{}: unexpected result {}", got.key, got.status));
         }
     }
-    problems.into_iter().map(|p| format!("{} ({}): {p}", dir.file_name().unwrap().to_string_lossy(), expected.description)).collect()
+    problems
+        .into_iter()
+        .map(|p| format!("{} ({}): {p}", dir.file_name().unwrap().to_string_lossy(), expected.description))
+        .collect()
 }
 
 #[test]

@@ -23,8 +23,24 @@ const KINDS: &[(&str, &str)] = &[
 ];
 
 const KEYS: &[&str] = &[
-    "a", "b", "name", "image", "replicas", "containers", "ports", "port", "protocol", "template", "spec",
-    "resources", "limits", "cpu", "data", "rules", "env", "value",
+    "a",
+    "b",
+    "name",
+    "image",
+    "replicas",
+    "containers",
+    "ports",
+    "port",
+    "protocol",
+    "template",
+    "spec",
+    "resources",
+    "limits",
+    "cpu",
+    "data",
+    "rules",
+    "env",
+    "value",
 ];
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -33,7 +49,8 @@ fn scalar() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         (-3i64..300).prop_map(|n| json!(n)),
         Just(json!(1.5)),
-        prop::sample::select(vec!["", "x", "1000m", "1", "0.5", "TCP", "UDP", "nginx", "nginx:1.2"]).prop_map(|s| json!(s)),
+        prop::sample::select(vec!["", "x", "1000m", "1", "0.5", "TCP", "UDP", "nginx", "nginx:1.2"])
+            .prop_map(|s| json!(s)),
     ]
 }
 

@@ -1,0 +1,113 @@
+//! `gitops diff`.
+
+use serde_json::Value;
+
+use crate::{err, gitops, out};
+
+const DESIRED: &str = "examples/shop/desired";
+const LIVE: &str = "examples/shop/live";
+
+#[test]
+fn bundled_example_shows_drift_and_exits_1() {
+    let o = gitops(&["diff", DESIRED, LIVE, "--app", "examples/shop/app.yaml"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let text = out(&o);
+    assert!(text.contains("--- live apps/Deployment/default/web"), "{text}");
+    assert!(text.contains("-  replicas: 3\n+  replicas: 2"), "{text}");
+    assert!(text.contains("OutOfSync: 3 synced, 1 out of sync, 1 missing, 1 requiring pruning"), "{text}");
+    assert!(!text.contains("\x1b["), "no colour when stdout is not a terminal");
+}
+
+#[test]
+fn json_report_is_stable_and_masks_secrets() {
+    let o = gitops(&["diff", DESIRED, LIVE, "--app", "examples/shop/app.yaml", "-o", "json"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let v: Value = serde_json::from_str(&out(&o)).expect("valid JSON");
+    assert_eq!(v["modified"], true);
+    assert_eq!(v["summary"]["outOfSync"], 1);
+    let objects = v["objects"].as_array().expect("objects");
+    let web = objects.iter().find(|o| o["key"] == "apps/Deployment/default/web").expect("web");
+    assert_eq!(web["status"], "OutOfSync");
+    assert_eq!(web["group"], "apps");
+    assert_eq!(web["kind"], "Deployment");
+    assert_eq!(web["namespace"], "default");
+    assert_eq!(web["name"], "web");
+    assert_eq!(web["patch"][0]["path"], "/spec/replicas");
+    let secret = objects.iter().find(|o| o["kind"] == "Secret").expect("secret");
+    assert_eq!(secret["status"], "Synced");
+    assert!(objects.iter().all(|o| o["key"].is_string() && o["status"].is_string()));
+}
+
+#[test]
+fn identical_sets_exit_0_and_stdin_works() {
+    let text = std::fs::read_to_string(crate::repo().join("examples/shop/live/web-service.yaml")).unwrap();
+    let o = gitops(&["diff", "-", "examples/shop/live/web-service.yaml", "-o", "summary"], Some(&text));
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("Synced           /Service/default/web"), "{}", out(&o));
+}
+
+#[test]
+fn untracked_live_objects_are_not_pruned_with_an_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.yaml");
+    std::fs::write(&live, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: someone-elses, namespace: default}\n")
+        .unwrap();
+    let desired = dir.path().join("desired.yaml");
+    std::fs::write(&desired, "").unwrap();
+    let (l, d) = (live.to_str().unwrap(), desired.to_str().unwrap());
+    let without_app = gitops(&["diff", d, l, "-o", "summary"], None);
+    assert_eq!(without_app.status.code(), Some(1));
+    assert!(out(&without_app).contains("RequiresPruning"));
+    let with_app = gitops(&["diff", d, l, "--app", "examples/shop/app.yaml", "-o", "summary"], None);
+    assert_eq!(with_app.status.code(), Some(0), "{}", out(&with_app));
+}
+
+#[test]
+fn ignore_differences_file_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("ignore.yaml");
+    std::fs::write(&rules, "- group: apps\n  kind: Deployment\n  jsonPointers: [/spec/replicas]\n").unwrap();
+    let o = gitops(
+        &["diff", DESIRED, LIVE, "--ignore-differences", rules.to_str().unwrap(), "--explain", "-o", "summary"],
+        None,
+    );
+    let text = out(&o);
+    assert!(text.contains("Synced           apps/Deployment/default/web"), "{text}");
+    assert!(text.contains("ignored: /spec/replicas by `/spec/replicas` (spec.ignoreDifferences[0])"), "{text}");
+    assert!(text.contains("mode: three-way"), "{text}");
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_document_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {a: b}}\n").unwrap();
+    let o = gitops(&["diff", bad.to_str().unwrap(), LIVE], None);
+    assert_eq!(o.status.code(), Some(2));
+    let e = err(&o);
+    assert!(e.contains("bad.yaml: document 2 (line 5): missing `metadata.name`"), "{e}");
+    let o = gitops(&["diff", DESIRED, "no/such/dir"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("no/such/dir"), "{}", err(&o));
+    let o = gitops(&["diff", DESIRED], None);
+    assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, "- kind: Deployment\n  jqPathExpressions: ['def f: f; f']\n").unwrap();
+    let o = gitops(&["diff", DESIRED, LIVE, "--ignore-differences", rules.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+}
+
+#[test]
+fn duplicate_desired_keys_name_both_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dup}\n";
+    std::fs::write(dir.path().join("a.yaml"), cm).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), cm).unwrap();
+    let o = gitops(&["diff", dir.path().to_str().unwrap(), LIVE], None);
+    assert_eq!(o.status.code(), Some(2));
+    let e = err(&o);
+    assert!(
+        e.contains("/ConfigMap/default/dup is defined twice") && e.contains("a.yaml") && e.contains("b.yaml"),
+        "{e}"
+    );
+}
