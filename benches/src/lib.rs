@@ -65,10 +65,16 @@ pub fn pairs(n: usize) -> Vec<(Object, Object)> {
     (0..n)
         .map(|i| {
             let (mut d, mut l) = templates[i % templates.len()].clone();
+            // Desired files name their namespace, as a rendered app does, so that the pairs
+            // also pair by key when written to a directory.
+            let namespace = l.namespace().to_string();
             for o in [&mut d, &mut l] {
                 let name = format!("{}-{i}", o.name());
                 if let Some(Value::Object(meta)) = o.value_mut().get_mut("metadata") {
                     meta.insert("name".into(), Value::String(name));
+                    if !namespace.is_empty() {
+                        meta.insert("namespace".into(), Value::String(namespace.clone()));
+                    }
                 }
             }
             (d, l)

@@ -107,14 +107,32 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     config.reveal_secrets = args.show_secrets;
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
 
-    let mut desired = gitops_render::load(&args.desired).map_err(|e| e.to_string())?;
-    if app.as_ref().is_some_and(|a| a.force_namespace) {
-        app::force_namespace(&mut desired, comparator.namespace());
+    // Desired objects go into the session one by one (kept compact there); live objects are
+    // compared as they are read and dropped, so memory stays a small multiple of the input.
+    let mut session = DiffSession::new(&comparator);
+    let force_namespace = app.as_ref().is_some_and(|a| a.force_namespace);
+    let mut failure: Option<String> = None;
+    gitops_render::for_each_object(&args.desired, |mut o| {
+        if force_namespace {
+            app::force_namespace(std::slice::from_mut(&mut o), comparator.namespace());
+        }
+        if let Err(e) = session.add_desired(o) {
+            failure.get_or_insert(e.to_string());
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(e) = failure.take() {
+        return Err(e);
     }
-    let mut session = DiffSession::new(&comparator, desired).map_err(|e| e.to_string())?;
     let keep_objects = args.output == Format::Diff;
     let mut results = Vec::new();
-    let mut failure: Option<String> = None;
+    let mut keep = |mut r: gitops_core::ObjectDiff| {
+        if !keep_objects || r.status == SyncStatus::Synced {
+            r.drop_objects();
+        }
+        results.push(r);
+    };
     gitops_render::for_each_object(&args.live, |live| {
         // With an application, a live object outside the desired set counts only if the
         // application tracks it: never report for pruning what this app does not own.
@@ -123,14 +141,11 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
             return Ok(());
         }
         match session.compare_live(live) {
-            Ok(Some(mut r)) => {
-                if !keep_objects || r.status == SyncStatus::Synced {
-                    r.normalized_live = Value::Null;
-                }
-                results.push(r);
-            }
+            Ok(Some(r)) => keep(r),
             Ok(None) => {}
-            Err(e) => failure = Some(e.to_string()),
+            Err(e) => {
+                failure.get_or_insert(e.to_string());
+            }
         }
         Ok(())
     })
@@ -138,8 +153,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     if let Some(e) = failure {
         return Err(e);
     }
-    let (rest, skipped) = session.finish().map_err(|e| e.to_string())?;
-    results.extend(rest);
+    let skipped = session.finish(&mut keep).map_err(|e| e.to_string())?;
     let diff = AppDiff::from_objects(results, skipped);
     output::print(&diff, args.output, args.explain).map_err(|e| format!("writing output: {e}"))?;
     Ok(if diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -109,6 +109,13 @@ impl ObjectDiff {
         self.predicted_live.as_ref().unwrap_or(&self.normalized_live)
     }
 
+    /// Drops the normalized and predicted objects, keeping status, patch and reports: for
+    /// callers that stream large sets and only need the verdicts.
+    pub fn drop_objects(&mut self) {
+        self.normalized_live = Value::Null;
+        self.predicted_live = None;
+    }
+
     /// Whether the object differs (anything but Synced).
     pub fn is_modified(&self) -> bool {
         self.status != SyncStatus::Synced
@@ -384,10 +391,10 @@ impl Comparator {
 
         let mut ignored = Vec::new();
         if !rules.is_empty() {
-            if let (Some(d), Some(l), Some(Value::Array(entries))) = (d.as_mut(), l.as_ref(), managed.as_deref()) {
-                if rules.has_managers() {
-                    ignore::trust_managers(d, l, entries, &rules.managers(), &mut ignored);
-                }
+            if let (Some(d), Some(l), Some(Value::Array(entries))) = (d.as_mut(), l.as_ref(), managed.as_deref())
+                && rules.has_managers()
+            {
+                ignore::trust_managers(d, l, entries, &rules.managers(), &mut ignored);
             }
             for ((name, source, by), (_, live_part)) in top_ignored.iter().zip(&set_aside) {
                 let dv = d.as_mut().and_then(|v| v.as_object_mut()).and_then(|m| m.remove(*name));
@@ -427,10 +434,10 @@ impl Comparator {
             (Some(d), None) => {
                 let mut predicted = merge::clean(&d);
                 // What would be created lives in the namespace it pairs on.
-                if !key.namespace.is_empty() {
-                    if let Some(Value::Object(meta)) = predicted.get_mut("metadata") {
-                        meta.insert("namespace".into(), Value::String(key.namespace.clone()));
-                    }
+                if !key.namespace.is_empty()
+                    && let Some(Value::Object(meta)) = predicted.get_mut("metadata")
+                {
+                    meta.insert("namespace".into(), Value::String(key.namespace.clone()));
                 }
                 if root.is_some() {
                     defaults::apply(group, version, &kind, &mut predicted);
@@ -472,43 +479,87 @@ impl Comparator {
     /// Compares a desired set with a live set, pairing objects by key. Hooks and `Skip`
     /// resources in the desired set are left out, as Argo CD leaves them out of sync status.
     pub fn diff(&self, desired: Vec<Object>, live: Vec<Object>) -> Result<AppDiff, Error> {
-        let mut session = DiffSession::new(self, desired)?;
+        let mut session = DiffSession::with_desired(self, desired)?;
         let mut results = Vec::new();
         for l in live {
             if let Some(r) = session.compare_live(l)? {
                 results.push(r);
             }
         }
-        let (rest, skipped) = session.finish()?;
-        results.extend(rest);
+        let skipped = session.finish(|r| results.push(r))?;
         Ok(AppDiff::from_objects(results, skipped))
     }
 }
 
-/// A comparison fed one live object at a time, so a caller can stream a large live set
-/// (read, compare, drop) while the desired set stays in memory.
+/// A comparison fed one object at a time, so a caller can stream large sets: desired
+/// objects are kept compact (serialized) until their live counterpart arrives, and live
+/// objects are compared as they come and can be dropped at once.
 pub struct DiffSession<'a> {
     comparator: &'a Comparator,
-    desired: HashMap<ResourceKey, Object>,
+    desired: HashMap<ResourceKey, StoredDesired>,
     seen_live: std::collections::HashSet<ResourceKey>,
     skipped: Vec<Skipped>,
 }
 
+/// A desired object waiting for its live counterpart: as JSON bytes, which take a fraction
+/// of the memory of a parsed tree and parse back quickly.
+struct StoredDesired {
+    json: Box<[u8]>,
+    origin: Origin,
+}
+
+impl StoredDesired {
+    fn store(o: Object) -> StoredDesired {
+        let origin = o.origin().clone();
+        let json = serde_json::to_vec(o.value()).unwrap_or_default().into_boxed_slice();
+        StoredDesired { json, origin }
+    }
+
+    fn load(self) -> Object {
+        // Bytes we serialized ourselves from a valid tree always parse back.
+        let value = serde_json::from_slice(&self.json).unwrap_or(Value::Null);
+        Object::new(value, self.origin)
+    }
+}
+
 impl<'a> DiffSession<'a> {
-    /// Indexes the desired set; a duplicate key is an error naming both origins.
-    pub fn new(comparator: &'a Comparator, desired: Vec<Object>) -> Result<DiffSession<'a>, Error> {
-        manifest::index_unique(&desired, &comparator.namespace)?;
-        let mut map = HashMap::with_capacity(desired.len());
-        let mut skipped = Vec::new();
+    /// An empty session.
+    pub fn new(comparator: &'a Comparator) -> DiffSession<'a> {
+        DiffSession { comparator, desired: HashMap::new(), seen_live: Default::default(), skipped: Vec::new() }
+    }
+
+    /// A session holding a whole desired set.
+    pub fn with_desired(comparator: &'a Comparator, desired: Vec<Object>) -> Result<DiffSession<'a>, Error> {
+        let mut session = DiffSession::new(comparator);
+        session.desired.reserve(desired.len());
         for o in desired {
-            let key = o.key(&comparator.namespace);
-            if let Some(reason) = hook_reason(&o) {
-                skipped.push(Skipped { key, reason });
-                continue;
-            }
-            map.insert(key, o);
+            session.add_desired(o)?;
         }
-        Ok(DiffSession { comparator, desired: map, seen_live: Default::default(), skipped })
+        Ok(session)
+    }
+
+    /// Adds a desired object; a second object with the same key is an error naming both
+    /// origins. Hooks, `Skip` resources and objects with only `generateName` are set aside.
+    pub fn add_desired(&mut self, o: Object) -> Result<(), Error> {
+        let key = o.key(&self.comparator.namespace);
+        if let Some(reason) = hook_reason(&o) {
+            self.skipped.push(Skipped { key, reason });
+            return Ok(());
+        }
+        if o.name().is_empty() {
+            let reason = "only `generateName`: a new object is created by each sync".to_string();
+            self.skipped.push(Skipped { key, reason });
+            return Ok(());
+        }
+        if let Some(first) = self.desired.get(&key) {
+            return Err(Error::Manifest(manifest::Error::Duplicate(Box::new(manifest::DuplicateKey {
+                key,
+                first: first.origin.clone(),
+                second: o.origin().clone(),
+            }))));
+        }
+        self.desired.insert(key, StoredDesired::store(o));
+        Ok(())
     }
 
     /// Whether a live object has a desired counterpart still waiting to be compared.
@@ -528,19 +579,19 @@ impl<'a> DiffSession<'a> {
         if !self.seen_live.insert(key.clone()) {
             return Ok(None);
         }
-        match self.desired.remove(&key) {
-            Some(d) => self.comparator.compare_owned(Some(d), Some(live)).map(Some),
-            None => self.comparator.compare_owned(None, Some(live)).map(Some),
-        }
+        let desired = self.desired.remove(&key).map(StoredDesired::load);
+        self.comparator.compare_owned(desired, Some(live)).map(Some)
     }
 
-    /// Compares what is left of the desired set (objects missing from live).
-    pub fn finish(self) -> Result<(Vec<ObjectDiff>, Vec<Skipped>), Error> {
-        let mut out = Vec::with_capacity(self.desired.len());
-        for (_, d) in self.desired {
-            out.push(self.comparator.compare_owned(Some(d), None)?);
+    /// Compares what is left of the desired set (objects missing from live), handing each
+    /// result to `each`, and returns the objects that were set aside.
+    pub fn finish(self, mut each: impl FnMut(ObjectDiff)) -> Result<Vec<Skipped>, Error> {
+        let mut rest: Vec<(ResourceKey, StoredDesired)> = self.desired.into_iter().collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, d) in rest {
+            each(self.comparator.compare_owned(Some(d.load()), None)?);
         }
-        Ok((out, self.skipped))
+        Ok(self.skipped)
     }
 }
 

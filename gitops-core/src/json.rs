@@ -26,10 +26,10 @@ pub(crate) fn for_each_document<E>(
         match stream.next() {
             None => return Ok(Ok(())),
             Some(Ok(Canonical(value))) => {
-                if !value.is_null() {
-                    if let Err(e) = each(Document { index, line, value }) {
-                        return Ok(Err(e));
-                    }
+                if !value.is_null()
+                    && let Err(e) = each(Document { index, line, value })
+                {
+                    return Ok(Err(e));
                 }
                 index += 1;
             }

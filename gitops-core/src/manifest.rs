@@ -44,15 +44,20 @@ pub enum Error {
         problem: String,
     },
     /// Two objects of one desired set have the same key.
-    #[error("{key} is defined twice: at {first} and at {second}")]
-    Duplicate {
-        /// The key both objects have.
-        key: ResourceKey,
-        /// Where the first was read.
-        first: Origin,
-        /// Where the second was read.
-        second: Origin,
-    },
+    #[error("{0}")]
+    Duplicate(Box<DuplicateKey>),
+}
+
+/// Two objects with one key, and where each was read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} is defined twice: at {first} and at {second}")]
+pub struct DuplicateKey {
+    /// The key both objects have.
+    pub key: ResourceKey,
+    /// Where the first was read.
+    pub first: Origin,
+    /// Where the second was read.
+    pub second: Origin,
 }
 
 fn item_text(item: Option<usize>) -> String {
@@ -205,7 +210,8 @@ pub fn index_unique(objects: &[Object], default_namespace: &str) -> Result<HashM
         }
         let key = o.key(default_namespace);
         if let Some(&first) = seen.get(&key) {
-            return Err(Error::Duplicate { key, first: objects[first].origin().clone(), second: o.origin().clone() });
+            let (first, second) = (objects[first].origin().clone(), o.origin().clone());
+            return Err(Error::Duplicate(Box::new(DuplicateKey { key, first, second })));
         }
         seen.insert(key, i);
     }

@@ -46,13 +46,13 @@ pub fn mask_secret_pair(predicted: &mut Value, live: &mut Value) {
     }
     for (side, la) in [predicted, live].into_iter().zip(last_applied) {
         mask_data(side);
-        if let Some(Value::Object(ann)) = side.pointer_mut("/metadata/annotations") {
-            if let Some(slot) = ann.get_mut(LAST_APPLIED) {
-                *slot = Value::String(match la {
-                    Some(v) => serde_json::to_string(&v).unwrap_or_else(|_| "+".repeat(BASE)),
-                    None => "+".repeat(BASE),
-                });
-            }
+        if let Some(Value::Object(ann)) = side.pointer_mut("/metadata/annotations")
+            && let Some(slot) = ann.get_mut(LAST_APPLIED)
+        {
+            *slot = Value::String(match la {
+                Some(v) => serde_json::to_string(&v).unwrap_or_else(|_| "+".repeat(BASE)),
+                None => "+".repeat(BASE),
+            });
         }
     }
 }

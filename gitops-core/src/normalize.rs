@@ -109,11 +109,9 @@ pub fn canonicalize_typed(value: &mut Value, shape: &Shape) {
                 }
             }
         }
-        (Shape::List(inner), Value::Array(items)) => {
-            if !matches!(**inner, Shape::Leaf) {
-                for v in items {
-                    canonicalize_typed(v, inner);
-                }
+        (Shape::List(inner), Value::Array(items)) if !matches!(**inner, Shape::Leaf) => {
+            for v in items {
+                canonicalize_typed(v, inner);
             }
         }
         (Shape::Def(id), Value::Object(m)) => {

@@ -187,7 +187,7 @@ impl Schema {
             let (group, kind) = split_group_kind(gk);
             let mut list: Vec<(String, DefId)> =
                 versions.iter().filter_map(|(v, d)| by_name.get(d).map(|id| (v.clone(), *id))).collect();
-            list.sort_by(|a, b| version_rank(&b.0).cmp(&version_rank(&a.0)));
+            list.sort_by_key(|(v, _)| std::cmp::Reverse(version_rank(v)));
             kinds.entry(group).or_default().insert(kind, list);
         }
         let mut cluster_scoped: HashMap<String, HashSet<String>> = HashMap::new();

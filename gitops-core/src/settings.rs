@@ -208,17 +208,17 @@ impl Settings {
     }
 
     fn add_builtin_known_types(&mut self) {
-        if !self.known_types.iter().any(|k| k.group == "argoproj.io" && k.kind == "Rollout") {
-            if let Some(pod_spec) = schema().known_type("core/v1/PodSpec") {
-                self.known_types.push(KnownTypes {
-                    group: "argoproj.io".into(),
-                    kind: "Rollout".into(),
-                    fields: vec![KnownTypeField {
-                        path: vec!["spec".into(), "template".into(), "spec".into()],
-                        ty: pod_spec,
-                    }],
-                });
-            }
+        if !self.known_types.iter().any(|k| k.group == "argoproj.io" && k.kind == "Rollout")
+            && let Some(pod_spec) = schema().known_type("core/v1/PodSpec")
+        {
+            self.known_types.push(KnownTypes {
+                group: "argoproj.io".into(),
+                kind: "Rollout".into(),
+                fields: vec![KnownTypeField {
+                    path: vec!["spec".into(), "template".into(), "spec".into()],
+                    ty: pod_spec,
+                }],
+            });
         }
     }
 

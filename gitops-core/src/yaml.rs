@@ -82,12 +82,12 @@ pub fn for_each_document<E>(
                 builder.start_document();
             }
             Event::DocumentEnd => {
-                if let Some((value, first_line)) = builder.finish_document() {
-                    if !value.is_null() {
-                        let doc = Document { index: document - 1, line: first_line, value };
-                        if let Err(e) = each(doc) {
-                            return Ok(Err(e));
-                        }
+                if let Some((value, first_line)) = builder.finish_document()
+                    && !value.is_null()
+                {
+                    let doc = Document { index: document - 1, line: first_line, value };
+                    if let Err(e) = each(doc) {
+                        return Ok(Err(e));
                     }
                 }
             }
@@ -343,10 +343,10 @@ pub(crate) fn resolve_plain(text: &str) -> Value {
         _ => {}
     }
     let first = text.as_bytes()[0];
-    if first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.') {
-        if let Some(n) = resolve_number(text) {
-            return Value::Number(n);
-        }
+    if (first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.'))
+        && let Some(n) = resolve_number(text)
+    {
+        return Value::Number(n);
     }
     Value::String(text.to_string())
 }

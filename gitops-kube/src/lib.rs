@@ -41,9 +41,9 @@ pub enum Error {
         /// The file.
         path: String,
         /// The key its path encodes.
-        expected: ResourceKey,
+        expected: String,
         /// The key of the object inside.
-        found: ResourceKey,
+        found: String,
     },
 }
 
@@ -89,7 +89,11 @@ impl FileCluster {
                             let found = o.key("");
                             let expected = self.key_of_path(&file).unwrap_or_else(|| found.clone());
                             if found != expected {
-                                return Err(Error::Misplaced { path: file.display().to_string(), expected, found });
+                                return Err(Error::Misplaced {
+                                    path: file.display().to_string(),
+                                    expected: expected.to_string(),
+                                    found: found.to_string(),
+                                });
                             }
                             out.push(o);
                         }

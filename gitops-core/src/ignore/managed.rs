@@ -62,12 +62,12 @@ fn walk(
                     path.push(PathToken::Index(di));
                     visit(&mut d[di], lv, child, path, found);
                     path.pop();
-                } else if let Some(i) = key.strip_prefix("i:").and_then(|i| i.parse::<usize>().ok()) {
-                    if let (Some(dv), Some(lv)) = (d.get_mut(i), l.get(i)) {
-                        path.push(PathToken::Index(i));
-                        visit(dv, lv, child, path, found);
-                        path.pop();
-                    }
+                } else if let Some(i) = key.strip_prefix("i:").and_then(|i| i.parse::<usize>().ok())
+                    && let (Some(dv), Some(lv)) = (d.get_mut(i), l.get(i))
+                {
+                    path.push(PathToken::Index(i));
+                    visit(dv, lv, child, path, found);
+                    path.pop();
                 }
             }
         }

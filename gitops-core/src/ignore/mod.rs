@@ -212,11 +212,11 @@ impl<'a> Applicable<'a> {
         let mut out: Vec<(&'a str, &'a RuleSource, &'a str)> = Vec::new();
         for r in &self.rules {
             for (text, tokens) in &r.pointers {
-                if let [PathToken::Key(k)] = tokens.as_slice() {
-                    if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") && !out.iter().any(|(x, _, _)| *x == k)
-                    {
-                        out.push((k.as_str(), &r.source, text.as_str()));
-                    }
+                if let [PathToken::Key(k)] = tokens.as_slice()
+                    && !matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
+                    && !out.iter().any(|(x, _, _)| *x == k)
+                {
+                    out.push((k.as_str(), &r.source, text.as_str()));
                 }
             }
         }
@@ -374,6 +374,8 @@ enum Simple {
     Literal(String),
 }
 
+type Alternatives = Vec<Vec<GlobPart>>;
+
 #[derive(Debug, Clone, PartialEq)]
 enum GlobPart {
     Literal(char),
@@ -387,7 +389,8 @@ impl Glob {
         let mut alternatives = vec![Vec::new()];
         let mut chars = pattern.chars().peekable();
         // Brace alternatives are expanded up front; nesting is refused to keep this small.
-        let mut in_brace: Option<(Vec<Vec<GlobPart>>, Vec<Vec<GlobPart>>)> = None;
+        // While inside `{...}`: the alternatives before the brace, and the options in it.
+        let mut in_brace: Option<(Alternatives, Alternatives)> = None;
         while let Some(c) = chars.next() {
             let part = match c {
                 '*' => GlobPart::Any,
