@@ -209,13 +209,8 @@ pub enum Error {
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
     /// A jq expression failed on an object.
-    #[error("{key}: {error}")]
-    Jq {
-        /// The object.
-        key: ResourceKey,
-        /// What failed.
-        error: ignore::JqError,
-    },
+    #[error("{}: {}", .0.0, .0.1)]
+    Jq(Box<(ResourceKey, ignore::JqError)>),
     /// Both sides are absent.
     #[error("nothing to compare: both desired and live are absent")]
     NothingToCompare,
@@ -406,7 +401,7 @@ impl Comparator {
             }
             rules
                 .remove_paths(d.as_mut(), l.as_mut(), orig.as_mut(), self.jq_timeout, &mut ignored)
-                .map_err(|error| Error::Jq { key: key.clone(), error })?;
+                .map_err(|error| Error::Jq(Box::new((key.clone(), error))))?;
         }
 
         let (status, mode, mut live_value, mut predicted) = match (d, l) {

@@ -197,7 +197,7 @@ mod tests {
         for _ in 0..5 {
             let names: Vec<String> =
                 load(dir.path().to_str().unwrap()).unwrap().iter().map(|o| o.name().to_string()).collect();
-            assert_eq!(names, ["a", "m", "z"]);
+            assert_eq!(names, ["a", "z", "m"], "sorted by path: b/c/z.yaml before b/m.json");
         }
     }
 

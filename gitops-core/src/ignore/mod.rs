@@ -275,7 +275,15 @@ fn remove_everywhere(
         let d = desired.as_deref_mut().and_then(|v| remove_at(v, path));
         let l = live.as_deref_mut().and_then(|v| remove_at(v, path));
         let o = orig.as_deref_mut().and_then(|v| remove_at(v, path));
-        let differed = (d.is_some() || o.is_some()) && (d != l || (d.is_none() && l.is_some()));
+        // A value only live has differs only where live-only values count: as an element of
+        // a list the desired state also has (compared whole or by position), never as an
+        // extra map key.
+        let live_only_counts = || {
+            let in_list = matches!(path.last(), Some(PathToken::Index(_)))
+                || matches!(path.last(), Some(PathToken::Key(k)) if array_index(k).is_some());
+            in_list && desired.as_deref().and_then(|v| resolve(v, &path[..path.len() - 1])).is_some_and(Value::is_array)
+        };
+        let differed = if d.is_some() || o.is_some() { d != l } else { l.is_some() && live_only_counts() };
         if differed {
             report.push(IgnoredPath { path: pointer_text(path), rule: source.clone(), by: by.to_string() });
         }
@@ -304,6 +312,15 @@ fn remove_at(v: &mut Value, path: &[PathToken]) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+fn resolve<'v>(v: &'v Value, path: &[PathToken]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |cur, t| match (cur, t) {
+        (Value::Object(m), PathToken::Key(k)) => m.get(k),
+        (Value::Array(a), PathToken::Index(i)) => a.get(*i),
+        (Value::Array(a), PathToken::Key(k)) => a.get(array_index(k)?),
+        _ => None,
+    })
 }
 
 fn array_index(token: &str) -> Option<usize> {
