@@ -394,8 +394,7 @@ impl Comparator {
             for ((name, source, by), (_, live_part)) in top_ignored.iter().zip(&set_aside) {
                 let dv = d.as_mut().and_then(|v| v.as_object_mut()).and_then(|m| m.remove(*name));
                 let ov = orig.as_mut().and_then(|v| v.as_object_mut()).and_then(|m| m.remove(*name));
-                let lv = live_part.as_deref();
-                if (dv.is_some() || ov.is_some()) && (dv.as_ref() != lv || (dv.is_none() && lv.is_some())) {
+                if ignore::would_have_differed(dv.as_ref(), ov.as_ref(), live_part.as_deref(), || false) {
                     ignored.push(IgnoredPath { path: format!("/{name}"), rule: (*source).clone(), by: by.to_string() });
                 }
             }

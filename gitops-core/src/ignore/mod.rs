@@ -283,11 +283,22 @@ fn remove_everywhere(
                 || matches!(path.last(), Some(PathToken::Key(k)) if array_index(k).is_some());
             in_list && desired.as_deref().and_then(|v| resolve(v, &path[..path.len() - 1])).is_some_and(Value::is_array)
         };
-        let differed = if d.is_some() || o.is_some() { d != l } else { l.is_some() && live_only_counts() };
-        if differed {
+        if would_have_differed(d.as_ref(), o.as_ref(), l.as_ref(), live_only_counts) {
             report.push(IgnoredPath { path: pointer_text(path), rule: source.clone(), by: by.to_string() });
         }
     }
+}
+
+/// Whether values an ignore rule removed from desired (`d`), last-applied (`o`) and live
+/// (`l`) would have made a difference: the desired side (or a removal through last-applied)
+/// disagrees with live, or only live has it where live-only values count.
+pub(crate) fn would_have_differed(
+    d: Option<&Value>,
+    o: Option<&Value>,
+    l: Option<&Value>,
+    live_only_counts: impl FnOnce() -> bool,
+) -> bool {
+    if d.is_some() || o.is_some() { d != l } else { l.is_some() && live_only_counts() }
 }
 
 /// Removes the value at `path`, returning it. Tokens that are keys index arrays when they
