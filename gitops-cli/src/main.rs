@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// A diff allocates and frees millions of small nodes; mimalloc does that markedly faster
+// than glibc's malloc and keeps freed memory from piling up in per-thread arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// GitOps reconciliation engine: compare what Git declares with what runs.
 #[derive(Parser, Debug)]
 #[command(name = "gitops", version, about, long_about = None)]
