@@ -208,9 +208,6 @@ pub enum Error {
     /// The desired set is inconsistent (e.g. a duplicate key).
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
-    /// A jq expression failed on an object.
-    #[error("{}: {}", .0.0, .0.1)]
-    Jq(Box<(ResourceKey, ignore::JqError)>),
     /// Both sides are absent.
     #[error("nothing to compare: both desired and live are absent")]
     NothingToCompare,
@@ -398,9 +395,7 @@ impl Comparator {
                     ignored.push(IgnoredPath { path: format!("/{name}"), rule: (*source).clone(), by: by.to_string() });
                 }
             }
-            rules
-                .remove_paths(d.as_mut(), l.as_mut(), orig.as_mut(), self.jq_timeout, &mut ignored)
-                .map_err(|error| Error::Jq(Box::new((key.clone(), error))))?;
+            rules.remove_paths(d.as_mut(), l.as_mut(), orig.as_mut(), self.jq_timeout, &mut ignored, &mut warnings);
         }
 
         let (status, mode, mut live_value, mut predicted) = match (d, l) {
@@ -728,6 +723,30 @@ mod tests {
         live2.value_mut()["metadata"]["annotations"] = json!({});
         let r = c.compare(Some(&desired), Some(&live2)).unwrap();
         assert_eq!(r.status, SyncStatus::Synced);
+    }
+
+    #[test]
+    fn jq_paths_are_removed_from_the_side_they_were_found_in() {
+        let config = DiffConfig {
+            ignore_differences: vec![IgnoreRuleSpec {
+                group: "example.com".into(),
+                kind: "Widget".into(),
+                jq_path_expressions: vec![".spec.items[] | select(.name == \"sidecar\")".into(), ".spec.n[]".into()],
+                ..Default::default()
+            }],
+            ..DiffConfig::default()
+        };
+        let c = Comparator::new(config).unwrap();
+        let desired = obj(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+            "spec": {"items": [{"name": "a"}, {"name": "b"}], "n": "not a list"}}));
+        let live = obj(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+            "spec": {"items": [{"name": "a"}, {"name": "sidecar"}, {"name": "b"}], "n": "not a list"}}));
+        let r = c.compare(Some(&desired), Some(&live)).unwrap();
+        // Desired's `b` (at index 1, where live has the sidecar) must survive.
+        assert_eq!(r.status, SyncStatus::Synced, "{:?}", r.patch);
+        assert_eq!(r.ignored.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(), ["/spec/items/1"]);
+        // `.spec.n[]` on a string fails at run time: the rule is skipped with a warning.
+        assert!(r.warnings.iter().any(|w| w.contains("skipped for this object")), "{:?}", r.warnings);
     }
 
     #[test]

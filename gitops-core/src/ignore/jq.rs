@@ -3,89 +3,117 @@
 //! A rule such as
 //! `.spec.template.spec.initContainers[] | select(.name == "istio-init")`
 //! is compiled once with [`JqPathExpr::compile`]; [`JqPathExpr::paths`] then
-//! lists the JSON paths it selects in an object so the caller can delete them
-//! before diffing. Argo CD compiles the same text as `del(EXPR)` with gojq; we
-//! evaluate `path(EXPR)` with [jaq](https://github.com/01mf02/jaq) instead and
-//! leave the deletion to the caller, so one deletion routine serves both
-//! `jsonPointers` and jq rules and the removed paths can be reported.
+//! lists the JSON paths it selects in an object, so the caller can delete
+//! them before diffing. Argo CD compiles the same text as `del(EXPR)` with
+//! gojq. We evaluate `path(EXPR)` with jaq instead and leave the deletion to
+//! the caller, so one deletion routine serves both `jsonPointers` and jq
+//! rules, and the removed paths can be reported.
 //!
 //! # Semantics
 //!
-//! * Paths are returned sorted (by [`PathToken`]'s `Ord`) and de-duplicated.
-//!   Delete them in *reverse* order so that removing an array element does
-//!   not shift the indices of paths still to be deleted.
+//! * Paths come back sorted (by [`PathToken`]'s `Ord`) and de-duplicated.
+//!   Delete them in *reverse* order, so that removing an array element does
+//!   not shift the indices of paths still to be deleted. This deletes the
+//!   same elements as gojq's `del` with several paths at once.
 //! * Only paths that exist in the input are returned. jq happily produces
 //!   `["a","b"]` for `path(.a.b)` on `{}`; we drop it, so a rule that matches
 //!   nothing yields an empty list, never an error.
 //! * Iterating `null` yields nothing instead of jq's "cannot iterate over
-//!   null": `.spec.initContainers[] | ...` on a Deployment without init
-//!   containers is the most common ignore rule, and in Argo CD that error only
-//!   makes the patch be skipped silently. Iterating a string or number is still
-//!   an [`JqError::Eval`] error, as are other type errors.
-//! * Negative indices (`.[-1]`) and slices (`.[1:]`) are resolved against the
-//!   input, so callers only ever see [`PathToken::Index`] with real positions.
-//! * `..` selects the input itself as well: the empty path means "the whole
-//!   value".
+//!   null". `.spec.initContainers[] | ...` on a Deployment without init
+//!   containers is the most common ignore rule, and in Argo CD that error
+//!   only makes the patch be skipped (and logged at debug level). Iterating
+//!   a string or number is still a [`JqError::Eval`], as are other type
+//!   errors; Argo CD would skip the patch for those too, so callers will
+//!   usually log them rather than fail the diff.
+//! * Negative indices (`.[-1]`) and slices (`.[1:]`) are resolved against
+//!   the input, so callers only ever see [`PathToken::Index`] values that
+//!   point at real elements.
+//! * `..` selects the input itself too; the empty path means "the whole
+//!   value", which the caller must decide how to treat.
 //!
 //! # Allowed subset
 //!
-//! Expressions are checked against an allow-list before they are compiled,
-//! because jaq has no fuel or interrupt mechanism: whatever is allowed must
-//! terminate on its own. Allowed syntax: `.`, `..`, `.a`, `."a/b"`,
-//! `.["a~b"]`, `.[0]`, `.[-1]`, `.[1:]`, `.[]`, the `?` suffix, `|`, `,`,
-//! `//`, `and`, `or`, `==`, `!=`, `<`, `<=`, `>`, `>=`, `+`, `-`, `/`, `%`,
-//! unary `-`, `if`/`elif`/`else`, `try`/`catch`, `EXPR as $x | ...`
-//! (including destructuring), literals, string interpolation, array and object
+//! jaq has no fuel or interrupt mechanism, so expressions are checked
+//! against an allow-list before they are compiled, and everything allowed
+//! terminates on its own.
+//!
+//! Allowed syntax: `.`, `..`, `.a`, `."a/b"`, `.["a~b"]`, `.[0]`, `.[-1]`,
+//! `.[1:]`, `.[]`, the `?` suffix, `|`, `,`, `//`, `and`, `or`, `==`, `!=`,
+//! `<`, `<=`, `>`, `>=`, `+`, `-`, `/`, `%`, unary `-`,
+//! `if`/`elif`/`else`/`end`, `try`/`catch`, `EXPR as $x | ...` (including
+//! destructuring), literals, string interpolation, and array and object
 //! construction.
 //!
-//! Allowed functions. These select or narrow paths, so they make sense at the
-//! top level: `empty`, `error`, `error(msg)`, `select(f)`, `recurse` (without
-//! arguments, same as `..`), `first`, `last`, `first(f)`, `last(f)`,
+//! Allowed functions that select or narrow paths (meaningful at the top
+//! level): `empty`, `error`, `error(msg)`, `select(f)`, `recurse` (without
+//! arguments, the same as `..`), `first`, `last`, `first(f)`, `last(f)`,
 //! `limit(n; f)`, `nth(n)`, `getpath(p)`, `values`, `nulls`, `booleans`,
 //! `numbers`, `strings`, `arrays`, `objects`, `iterables`, `scalars`.
-//! These compute values, so they are meant for `select(...)` conditions:
+//!
+//! Allowed functions that compute values (for `select(...)` conditions):
 //! `not`, `true`, `false`, `null`, `length`, `utf8bytelength`, `keys`,
 //! `keys_unsorted`, `has(k)`, `in(x)`, `contains(x)`, `inside(x)`,
 //! `startswith(s)`, `endswith(s)`, `ltrimstr(s)`, `rtrimstr(s)`, `trim`,
 //! `ltrim`, `rtrim`, `ascii_downcase`, `ascii_upcase`, `split(s)`, `type`,
 //! `tostring`, `tojson`, `any`, `any(f)`, `any(g; f)`, `all`, `all(f)`,
-//! `all(g; f)`, `isempty(g)`, `to_entries`, `map(f)`.
+//! `all(g; f)`, `isempty(g)`, `to_entries`, `map(f)`. At the top level they
+//! give an "invalid path expression" error, as in jq: `with_entries(...)`
+//! and friends build new values instead of selecting parts of the object.
 //!
-//! Rejected: `def`, `reduce`, `foreach`, `label`/`break` (unbounded
-//! recursion or loops), generators such as `range`, `repeat`, `while`,
-//! `until`, `recurse(f)`, `env`/`$ENV`/`input`/`$__loc__` (they read outside
-//! the object), assignment operators (`=`, `|=`, `+=`, ...: the expression
-//! must select, deletion is done for us), `*` (`"x" * 1e12` allocates without
-//! bound), format strings (`@base64 "..."`), and every function not listed
-//! above. `del(...)` is rejected with a hint to write the path itself.
+//! Rejected:
+//! * `def`, `reduce`, `foreach`, `label`/`break`, and generators such as
+//!   `range`, `repeat`, `while`, `until` and `recurse(f)`: they can loop or
+//!   recurse without bound;
+//! * `env`, `$ENV`, `input`, `$__loc__`: they read outside the object;
+//! * assignment operators (`=`, `|=`, `+=`, ...) and `del(...)`: the
+//!   expression must only select, deletion is done for it;
+//! * `*`: `"x" * 1e12` allocates without bound in a single step;
+//! * format strings (`@base64 "..."`) and every function not listed above.
+//!
 //! Regular expressions (`test`, `match`, `capture`, ...) are not available:
 //! jaq-std only provides them together with all of its optional features.
 //!
-//! # Bounding run time
+//! # Bounding run time and memory
 //!
-//! Three layers:
-//! 1. The allow-list above: no loops or recursion besides the finite `..`,
-//!    so every evaluation terminates, with a cost polynomial in the input size.
-//! 2. The expression is re-printed with a native `__t(...)` wrapper around
-//!    every sub-expression that may run more than a constant amount of work.
-//!    The wrapper counts entries and outputs and checks the deadline every
-//!    few dozen ticks, so even work that produces no output at the top
-//!    (`path(.. | .. | .. | select(false))`) is interrupted. Once the deadline
-//!    has passed every tick fails, so `try`/`?` cannot keep the evaluation
-//!    alive.
-//! 3. The deadline is checked again between the outputs of the lazy iterator.
+//! 1. The allow-list: no loops or recursion besides the finite `..`, so
+//!    every evaluation terminates.
+//! 2. The checked expression is printed back to jq with a native `__t(...)`
+//!    wrapper around every sub-expression whose cost is not constant. It
+//!    counts entries and outputs and reads the clock every few dozen ticks,
+//!    so even work that produces no output at the top
+//!    (`.. | .. | .. | select(false)`) is interrupted. Once the deadline has
+//!    passed every tick fails, so `try` and `?` cannot keep the run alive.
+//! 3. The deadline is checked again between the outputs of the iterator.
+//! 4. Terms that build values (array and object construction, `+`, string
+//!    interpolation, `map`, `tojson`, ...) are wrapped in a native
+//!    `__sz(...)` that fails when a value grows beyond a limit proportional
+//!    to the input. Without it `[., .] | [., .] | ...` builds a value of
+//!    exponential logical size in shared memory, and a single comparison or
+//!    `tojson` of it would run for longer than any budget.
 //!
-//! A single native step (for example `contains` on two huge arrays) cannot be
-//! interrupted, but its cost is bounded by the input size.
+//! What remains: one native step cannot be interrupted, and a few are
+//! quadratic in their operands (`contains` and `-` on arrays), which are
+//! parts of the input or size-limited values.
 //!
-//! Sizes are capped as well, because the jaq parser, compiler and evaluator
-//! recurse over the expression and the value: expressions are at most 4096
-//! bytes, nest at most 32 brackets/prefix keywords deep in the source text
-//! and 48 levels in the syntax tree, a single path has at most 64 segments,
-//! and inputs may nest at most 256 levels.
+//! jaq's parser, compiler and evaluator recurse over the expression and the
+//! value, so sizes are capped to keep them within a 2 MiB thread stack even
+//! in debug builds: expressions are at most 4096 bytes, nest at most 32
+//! brackets and prefix keywords (`-`, `if`, `try`, `as`) in the source
+//! text and 48 levels in the syntax tree, a single path has at most 64
+//! segments, and inputs may nest at most 256 levels. Panics inside jaq are
+//! caught and reported as errors.
+//!
+//! # Performance
+//!
+//! Compile each rule once (a few hundred µs); [`JqPathExpr`] is `Send` and
+//! `Sync`. Converting a whole object to jaq's value type costs more than
+//! evaluating a typical rule, so `compile` also works out which parts of
+//! the input the expression can observe (for the rule above: the `name` of
+//! each init container), and `paths` converts only those.
 
 use std::cell::Cell;
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -117,6 +145,13 @@ const MAX_INPUT_DEPTH: usize = 256;
 /// Ticks between two reads of the clock; reading it costs about as much as a
 /// tick itself.
 const TICKS_PER_CLOCK_CHECK: u32 = 32;
+/// Values the expression builds may have this many size units (see
+/// [`value_fits`]) plus this many per value converted from the input.
+const SIZE_LIMIT_BASE: usize = 10_000;
+/// See [`SIZE_LIMIT_BASE`].
+const SIZE_LIMIT_PER_INPUT_VALUE: usize = 4;
+/// Values the expression builds may nest a little deeper than inputs.
+const MAX_BUILT_DEPTH: usize = MAX_INPUT_DEPTH + 64;
 /// Error messages embed jq values (jaq prints whole inputs), so cut them.
 const MAX_MESSAGE_CHARS: usize = 300;
 /// How much of an over-long expression is kept in [`JqError::TooLong`].
@@ -184,6 +219,10 @@ const ALLOWED_FUNCTIONS: &[(&str, usize)] = &[
     ("map", 1),
 ];
 
+/// Allowed functions whose outputs can be larger or deeper than their input
+/// (`tojson` escapes, so repeating it grows a string exponentially).
+const VALUE_BUILDING_FUNCTIONS: &[&str] = &["tostring", "tojson", "to_entries", "map", "split"];
+
 /// Definitions taken from jaq-std. Its full prelude refers to natives that
 /// only exist with all of its optional features (regex, time, math, ...), and
 /// jaq compiles every prelude definition, so we load just what the allowed
@@ -242,11 +281,8 @@ const OTHER_JQ_BUILTINS: &[&str] = &[
     "leaf_paths",
     "path",
     "pick",
-    "getpath",
-    "splits",
     "significand",
     "get_search_list",
-    "$__prog_args",
 ];
 
 /// Regular-expression builtins; rejected with a hint to use string functions.
@@ -255,7 +291,8 @@ const REGEX_FUNCTIONS: &[&str] = &["test", "match", "capture", "scan", "splits",
 /// Prefix keywords on which jaq's parser recurses (besides brackets).
 const NESTING_KEYWORDS: &[&str] = &["try", "catch", "if", "reduce", "foreach", "def", "label", "as"];
 
-/// Marker for the error raised by `__t` once the deadline has passed.
+/// Message of the error `__t` raises once the deadline has passed. It is only
+/// seen by `catch` handlers: the run's `expired` flag decides what we report.
 const TIMEOUT_MARK: &str = "ignoreDifferences jq time budget exceeded";
 
 /// One token of a JSON path found by an expression.
@@ -325,8 +362,8 @@ pub enum JqError {
 /// A compiled path expression: compile once per rule, evaluate many times.
 ///
 /// It is `Send + Sync` (checked at compile time), so rules can be shared
-/// across threads; each call to [`JqPathExpr::paths`] keeps its mutable state
-/// on its own stack.
+/// across threads, e.g. in an `Arc`; each call to [`JqPathExpr::paths`] keeps
+/// its mutable state on its own stack.
 pub struct JqPathExpr {
     source: String,
     filter: jaq_core::Filter<PathData>,
@@ -351,9 +388,11 @@ impl JqPathExpr {
     /// Parses `expr`, checks it against the allowed subset (see the module
     /// docs) and compiles it.
     ///
-    /// Errors: [`JqError::TooLong`], [`JqError::Parse`],
-    /// [`JqError::NotAllowed`] or [`JqError::Compile`]; Argo CD treats all of
-    /// them as a configuration error of the rule.
+    /// # Errors
+    ///
+    /// [`JqError::TooLong`], [`JqError::Parse`], [`JqError::NotAllowed`] or
+    /// [`JqError::Compile`]. Argo CD treats all of them as a configuration
+    /// error of the rule (a `ComparisonError` condition on the application).
     pub fn compile(expr: &str) -> Result<Self, JqError> {
         if expr.len() > MAX_EXPR_LEN {
             return Err(JqError::TooLong { expr: excerpt(expr, TOO_LONG_EXCERPT_CHARS), len: expr.len() });
@@ -379,25 +418,40 @@ impl JqPathExpr {
     /// A path into something absent is simply not returned (never an error):
     /// `.spec.foo.bar` on an object without `.spec.foo` returns no paths, and
     /// so does `.spec.items[]` when `.spec.items` is missing or `null`.
-    /// Type errors (indexing a number, iterating a string), `error(...)` and
-    /// expressions that compute values instead of selecting them give
-    /// [`JqError::Eval`].
     ///
-    /// `budget` bounds wall time; it is checked inside the evaluation and
-    /// between outputs, giving [`JqError::Timeout`] when exceeded. Together
-    /// with the allow-list this guarantees termination.
+    /// `budget` bounds wall time (Argo CD's default is 1 s); it is checked
+    /// inside the evaluation and between outputs. Together with the
+    /// allow-list this guarantees termination. A run that finishes is
+    /// returned even if it took a little longer than `budget`.
+    ///
+    /// # Errors
+    ///
+    /// [`JqError::Eval`] for type errors (indexing a number, iterating a
+    /// string), `error(...)`, expressions that compute values instead of
+    /// selecting them, values the expression builds beyond the size limit,
+    /// and inputs nested more than 256 levels deep; [`JqError::Timeout`]
+    /// when `budget` runs out. Argo CD skips the rule for that object in
+    /// both cases.
     pub fn paths(&self, value: &Value, budget: Duration) -> Result<Vec<Vec<PathToken>>, JqError> {
         let deadline = Instant::now().checked_add(budget);
         // Converting the whole object costs more than evaluating a typical
         // rule, so convert only what the expression can observe.
+        let mut converter = Converter::default();
         let input = match &self.reads {
-            Some(trie) => to_val_observed(value, &[trie], 0),
-            None => to_val(value, 0),
+            Some(trie) => converter.observed(value, &[trie], 0),
+            None => converter.whole(value, 0),
         };
         let Some(input) = input else {
             return Err(self.eval_error(format!("the object nests more than {MAX_INPUT_DEPTH} levels deep")));
         };
-        let state = RunState { lut: &self.filter.lut, deadline, ticks: Cell::new(0), expired: Cell::new(false) };
+        let state = RunState {
+            lut: &self.filter.lut,
+            deadline,
+            ticks: Cell::new(0),
+            expired: Cell::new(false),
+            oversized: Cell::new(false),
+            size_limit: converter.values.saturating_mul(SIZE_LIMIT_PER_INPUT_VALUE).saturating_add(SIZE_LIMIT_BASE),
+        };
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run(&state, input, value)));
         match outcome {
             Ok(Ok(mut found)) => {
@@ -425,9 +479,12 @@ impl JqPathExpr {
             let elems = path_elems(&path).map_err(Failure::Eval)?;
             resolve(value, None, &elems, &mut Vec::new(), &mut found);
         }
-        // A `try` may have swallowed the timeout error and let the run end.
+        // A `try` may have swallowed our errors and let the run end.
         if state.expired.get() {
             return Err(Failure::Timeout);
+        }
+        if state.oversized.get() {
+            return Err(Failure::Eval(state.oversized_message()));
         }
         Ok(found)
     }
@@ -482,12 +539,14 @@ fn build_filter(program: &str) -> Result<jaq_core::Filter<PathData>, String> {
     let funs = jaq_core::funs::<PathData>()
         .chain(jaq_std::base_funs::<PathData>())
         .chain(jaq_json::funs::<PathData>())
-        .chain([tick_native()]);
+        .chain([tick_native(), size_native()]);
     Compiler::default().with_funs(funs).compile(modules).map_err(|errs| {
         let mut names: Vec<String> = Vec::new();
         for (name, undefined) in errs.iter().flat_map(|(_, e)| e) {
             let text = match undefined {
-                jaq_core::compile::Undefined::Filter(arity) => format!("function `{name}/{arity}`"),
+                jaq_core::compile::Undefined::Filter(arity) => {
+                    format!("function `{name}/{arity}`")
+                }
                 other => format!("{} `{name}`", other.as_str()),
             };
             if !names.contains(&text) {
@@ -532,6 +591,8 @@ fn source_nesting(code: &str) -> usize {
         Str,
     }
     let mut stack: Vec<Frame> = Vec::new();
+    // Frames other than `Str` on the stack.
+    let mut open = 0usize;
     let mut deepest = 0;
     let mut keywords = 0;
     let mut chars = code.chars().peekable();
@@ -542,8 +603,11 @@ fn source_nesting(code: &str) -> usize {
                     stack.pop();
                 }
                 '\\' => {
-                    if chars.next() == Some('(') {
+                    // An escape consumes the next character; `\(` opens code.
+                    let escaped = chars.next();
+                    if escaped == Some('(') {
                         stack.push(Frame::Interpolation);
+                        open += 1;
                     }
                 }
                 _ => {}
@@ -551,9 +615,13 @@ fn source_nesting(code: &str) -> usize {
         } else {
             match c {
                 '"' => stack.push(Frame::Str),
-                '(' | '[' | '{' => stack.push(Frame::Bracket),
+                '(' | '[' | '{' => {
+                    stack.push(Frame::Bracket);
+                    open += 1;
+                }
                 ')' | ']' | '}' => {
-                    stack.pop();
+                    let closed = stack.pop();
+                    open -= usize::from(closed.is_some());
                 }
                 '-' => keywords += 1,
                 '#' => {
@@ -562,7 +630,7 @@ fn source_nesting(code: &str) -> usize {
                     let mut backslashes = 0usize;
                     for c in chars.by_ref() {
                         match c {
-                            '\n' if backslashes % 2 == 0 => break,
+                            '\n' if backslashes.is_multiple_of(2) => break,
                             '\\' => backslashes += 1,
                             '\r' => {}
                             _ => backslashes = 0,
@@ -585,7 +653,6 @@ fn source_nesting(code: &str) -> usize {
                 _ => {}
             }
         }
-        let open = stack.iter().filter(|f| **f != Frame::Str).count();
         deepest = deepest.max(open);
     }
     deepest + keywords
@@ -618,9 +685,12 @@ fn parse_message(code: &str, errs: &[parse::TError<'_, &str>]) -> String {
         return "invalid expression".to_owned();
     };
     let expected = expect.as_str();
-    match found {
-        Some(token) => format!("expected {expected} {}", location(code, token.as_str())),
-        None => format!("expected {expected} before the end of the expression"),
+    match (expect, found) {
+        (parse::Expect::Nothing, Some(token)) => {
+            format!("unexpected text {}", location(code, token.as_str()))
+        }
+        (_, Some(token)) => format!("expected {expected} {}", location(code, token.as_str())),
+        (_, None) => format!("expected {expected} before the end of the expression"),
     }
 }
 
@@ -655,6 +725,8 @@ fn excerpt(text: &str, max: usize) -> String {
 // ---------------------------------------------------------------------------
 // Allow-list
 
+/// Walks a parsed expression and rejects what is outside the allowed subset
+/// (see the module docs), naming the construct.
 struct Checker<'e> {
     expr: &'e str,
 }
@@ -819,15 +891,15 @@ struct Printer {
 
 impl Printer {
     fn atom(&mut self, term: &Term<&str>) {
-        if is_cheap(term) {
-            self.out.push('(');
+        self.out.push_str(if is_cheap(term) { "(" } else { "__t(" });
+        if builds_value(term) {
+            self.out.push_str("__sz(");
             self.body(term);
             self.out.push(')');
         } else {
-            self.out.push_str("__t(");
             self.body(term);
-            self.out.push(')');
         }
+        self.out.push(')');
     }
 
     fn body(&mut self, term: &Term<&str>) {
@@ -938,14 +1010,18 @@ impl Printer {
             printer.out.push_str(" | ");
             var
         };
+        enum Text {
+            Index(String),
+            Range(Option<String>, Option<String>),
+        }
         let mut parts = Vec::with_capacity(path.0.len());
         for (part, opt) in &path.0 {
             let text = match part {
-                Part::Index(index) => (Some(index_text(self, index)), None, false),
+                Part::Index(index) => Text::Index(index_text(self, index)),
                 Part::Range(from, to) => {
                     let from = from.as_ref().map(|t| index_text(self, t));
                     let to = to.as_ref().map(|t| index_text(self, t));
-                    (from, to, true)
+                    Text::Range(from, to)
                 }
             };
             parts.push((text, matches!(opt, Opt::Optional)));
@@ -956,22 +1032,23 @@ impl Printer {
         } else {
             self.atom(head);
         }
-        for ((from, to, range), optional) in parts {
-            if range && !optional {
-                self.out.push_str(" | __nn | .");
-            }
-            self.out.push('[');
-            if range {
-                match (from, to) {
-                    (None, None) => {}
-                    (from, to) => {
+        for (text, optional) in parts {
+            match text {
+                Text::Index(index) => {
+                    self.out.push('[');
+                    self.out.push_str(&index);
+                }
+                Text::Range(from, to) => {
+                    if !optional {
+                        self.out.push_str(" | __nn | .");
+                    }
+                    self.out.push('[');
+                    if from.is_some() || to.is_some() {
                         self.out.push_str(from.as_deref().unwrap_or(""));
                         self.out.push(':');
                         self.out.push_str(to.as_deref().unwrap_or(""));
                     }
                 }
-            } else if let Some(index) = from {
-                self.out.push_str(&index);
             }
             self.out.push(']');
             if optional {
@@ -1024,6 +1101,17 @@ impl Printer {
                 self.out.push('}');
             }
         }
+    }
+}
+
+/// True if `term` can build a value larger or deeper than its inputs, so its
+/// outputs need a size check (see [`size_native`]).
+fn builds_value(term: &Term<&str>) -> bool {
+    match term {
+        Term::Arr(Some(_)) | Term::Obj(_) | Term::BinOp(_, BinaryOp::Math(_), _) => true,
+        Term::Str(_, parts) => parts.iter().any(|p| matches!(p, StrPart::Term(_))),
+        Term::Call(name, _) => VALUE_BUILDING_FUNCTIONS.contains(name),
+        _ => false,
     }
 }
 
@@ -1089,7 +1177,10 @@ fn push_escaped(out: &mut String, c: char) {
         '\t' => out.push_str("\\t"),
         '\u{8}' => out.push_str("\\b"),
         '\u{c}' => out.push_str("\\f"),
-        c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+        c if u32::from(c) < 0x20 => {
+            // Writing to a `String` cannot fail.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        }
         c => out.push(c),
     }
 }
@@ -1106,12 +1197,18 @@ impl DataT for PathData {
     type Data<'a> = &'a RunState<'a>;
 }
 
-/// Per-evaluation state shared with the `__t` native.
+/// Per-evaluation state shared with the `__t` and `__sz` natives.
 struct RunState<'a> {
     lut: &'a jaq_core::Lut<PathData>,
     deadline: Option<Instant>,
     ticks: Cell<u32>,
     expired: Cell<bool>,
+    /// Set once a built value exceeded `size_limit`; like `expired`, it
+    /// outlives a `try` that catches the error.
+    oversized: Cell<bool>,
+    /// Size units (see [`value_fits`]) a value built by the expression may
+    /// have.
+    size_limit: usize,
 }
 
 impl<'a> HasLut<'a, PathData> for &'a RunState<'a> {
@@ -1122,10 +1219,10 @@ impl<'a> HasLut<'a, PathData> for &'a RunState<'a> {
 
 impl RunState<'_> {
     fn clock_expired(&self) -> bool {
-        if let Some(deadline) = self.deadline {
-            if Instant::now() >= deadline {
-                self.expired.set(true);
-            }
+        if let Some(deadline) = self.deadline
+            && Instant::now() >= deadline
+        {
+            self.expired.set(true);
         }
         self.expired.get()
     }
@@ -1135,27 +1232,50 @@ impl RunState<'_> {
         if !self.expired.get() {
             let ticks = self.ticks.get().wrapping_add(1);
             self.ticks.set(ticks);
-            if ticks % TICKS_PER_CLOCK_CHECK == 0 {
+            if ticks.is_multiple_of(TICKS_PER_CLOCK_CHECK) {
                 self.clock_expired();
             }
         }
         if self.expired.get() { Err(Exn::from(jaq_core::Error::str(TIMEOUT_MARK))) } else { Ok(()) }
     }
 
+    /// Fails if `value` is larger than the run's size limit.
+    fn check_size<'e>(&self, value: &Val) -> Result<(), Exn<'e, Val>> {
+        let mut budget = self.size_limit;
+        if !self.oversized.get() && value_fits(value, &mut budget, 0) {
+            Ok(())
+        } else {
+            self.oversized.set(true);
+            Err(Exn::from(jaq_core::Error::str(self.oversized_message())))
+        }
+    }
+
+    fn oversized_message(&self) -> String {
+        format!(
+            "the expression builds a value that is too large (limit: {} values, strings \
+             counting one per 16 bytes) or nested deeper than {MAX_BUILT_DEPTH} levels",
+            self.size_limit
+        )
+    }
+
     fn failure(&self, exn: Exn<'_, Val>) -> Failure {
         if self.expired.get() {
             return Failure::Timeout;
+        }
+        if self.oversized.get() {
+            return Failure::Eval(self.oversized_message());
         }
         let Ok(error) = exn.get_err() else {
             // Halts and internal control flow cannot be reached from the
             // allowed subset.
             return Failure::Eval("unexpected control flow in the jq evaluator".to_owned());
         };
-        let message = match error.into_val() {
-            Val::TStr(text) | Val::BStr(text) => String::from_utf8_lossy(&text).into_owned(),
-            other => other.to_string(),
+        // Values in messages are input parts or size-checked, so rendering
+        // them is bounded; `display` cuts them short anyway.
+        let mut message = match error.into_val() {
+            Val::TStr(text) | Val::BStr(text) => excerpt(&String::from_utf8_lossy(&text), MAX_MESSAGE_CHARS),
+            other => display(&other, MAX_MESSAGE_CHARS),
         };
-        let mut message = excerpt(&message, MAX_MESSAGE_CHARS);
         if message.starts_with("invalid path expression") {
             message.push_str(" (the expression computes a new value instead of selecting one from the object)");
         }
@@ -1191,38 +1311,120 @@ fn tick_native() -> jaq_core::native::Fun<PathData> {
     ("__t", [Bind::Fun(())].into(), Native::<PathData>::new(run).with_paths(paths))
 }
 
-/// Converts the input by hand: jaq-json only offers `Deserialize`, which
-/// would recurse without a depth bound. `None` if it nests too deeply.
-fn to_val(value: &Value, depth: usize) -> Option<Val> {
-    Some(match value {
-        Value::Null => Val::Null,
-        Value::Bool(b) => Val::Bool(*b),
-        Value::Number(n) => Val::Num(if let Some(i) = n.as_i64() {
-            Num::from_integral(i)
-        } else if let Some(u) = n.as_u64() {
-            Num::from_integral(u)
-        } else {
-            Num::Float(n.as_f64().unwrap_or(f64::NAN))
-        }),
-        Value::String(s) => Val::from(s.clone()),
-        Value::Array(items) => {
-            if depth >= MAX_INPUT_DEPTH {
-                return None;
+/// `__sz(f)`: behaves like `f` but fails on outputs larger than the run's
+/// size limit. Wraps every term that builds values, because `[., .]` in a
+/// chain of pipes doubles the logical size of a value at each step while
+/// sharing its memory; one comparison or `tojson` of the result would then
+/// run for longer than any budget, inside a single uninterruptible step.
+fn size_native() -> jaq_core::native::Fun<PathData> {
+    let run: RunPtr<PathData> = |mut cv| {
+        let state: &RunState<'_> = cv.0.data();
+        let (f, ctx) = cv.0.pop_fun();
+        Box::new(f.run((ctx, cv.1)).map(move |y| {
+            let value = y?;
+            state.check_size(&value)?;
+            Ok(value)
+        }))
+    };
+    ("__sz", [Bind::Fun(())].into(), Native::<PathData>::new(run))
+}
+
+/// Converts serde_json values to jaq values by hand: jaq-json only offers
+/// `Deserialize`, which recurses without a depth bound. Counts the values it
+/// creates, which sets the size limit for values the expression builds.
+#[derive(Default)]
+struct Converter {
+    values: usize,
+}
+
+impl Converter {
+    /// `None` if the value nests too deeply.
+    fn whole(&mut self, value: &Value, depth: usize) -> Option<Val> {
+        self.values += 1;
+        Some(match value {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Number(n) => Val::Num(if let Some(i) = n.as_i64() {
+                Num::from_integral(i)
+            } else if let Some(u) = n.as_u64() {
+                Num::from_integral(u)
+            } else {
+                Num::Float(n.as_f64().unwrap_or(f64::NAN))
+            }),
+            Value::String(s) => Val::from(s.clone()),
+            Value::Array(items) => {
+                if depth >= MAX_INPUT_DEPTH {
+                    return None;
+                }
+                let items: Option<Vec<Val>> = items.iter().map(|v| self.whole(v, depth + 1)).collect();
+                Val::Arr(Rc::new(items?))
             }
-            let items: Option<Vec<Val>> = items.iter().map(|v| to_val(v, depth + 1)).collect();
-            Val::Arr(Rc::new(items?))
+            Value::Object(members) => {
+                if depth >= MAX_INPUT_DEPTH {
+                    return None;
+                }
+                let mut map = Map::with_capacity_and_hasher(members.len(), Default::default());
+                for (k, v) in members {
+                    map.insert(Val::from(k.clone()), self.whole(v, depth + 1)?);
+                }
+                Val::obj(map)
+            }
+        })
+    }
+
+    /// Converts only the observed parts of `value`, as described by `nodes`
+    /// (several nodes apply below an `each` step that also has named keys).
+    /// Unobserved containers become empty containers of the same type, so
+    /// type checks and errors along the way behave as on the full input.
+    fn observed(&mut self, value: &Value, nodes: &[&KeyTrie], depth: usize) -> Option<Val> {
+        if nodes.iter().any(|node| node.whole) {
+            return self.whole(value, depth);
         }
-        Value::Object(members) => {
-            if depth >= MAX_INPUT_DEPTH {
-                return None;
+        let each: Vec<&KeyTrie> = nodes.iter().filter_map(|node| node.each.as_deref()).collect();
+        match value {
+            Value::Object(members) => {
+                if depth >= MAX_INPUT_DEPTH {
+                    return None;
+                }
+                self.values += 1;
+                let keys: Vec<&str> = if each.is_empty() {
+                    let mut keys: Vec<&str> = Vec::new();
+                    for (key, _) in nodes.iter().flat_map(|node| &node.keys) {
+                        if members.contains_key(key) && !keys.contains(&key.as_str()) {
+                            keys.push(key);
+                        }
+                    }
+                    keys
+                } else {
+                    members.keys().map(String::as_str).collect()
+                };
+                let mut map = Map::with_capacity_and_hasher(keys.len(), Default::default());
+                for key in keys {
+                    let Some(member) = members.get(key) else {
+                        continue;
+                    };
+                    let mut children = each.clone();
+                    children.extend(nodes.iter().filter_map(|node| node.key(key)));
+                    let member = self.observed(member, &children, depth + 1)?;
+                    map.insert(Val::from(key.to_owned()), member);
+                }
+                Some(Val::obj(map))
             }
-            let mut map = Map::with_capacity_and_hasher(members.len(), Default::default());
-            for (k, v) in members {
-                map.insert(Val::from(k.clone()), to_val(v, depth + 1)?);
+            Value::Array(items) => {
+                if depth >= MAX_INPUT_DEPTH {
+                    return None;
+                }
+                self.values += 1;
+                let items: Option<Vec<Val>> = if each.is_empty() {
+                    Some(Vec::new())
+                } else {
+                    items.iter().map(|item| self.observed(item, &each, depth + 1)).collect()
+                };
+                Some(Val::Arr(Rc::new(items?)))
             }
-            Val::obj(map)
+            scalar => self.whole(scalar, depth),
         }
-    })
+    }
 }
 
 /// The parts of the input an expression can observe, as a trie over object
@@ -1257,58 +1459,6 @@ impl KeyTrie {
 
     fn key(&self, key: &str) -> Option<&KeyTrie> {
         self.keys.iter().find(|(k, _)| k == key).map(|(_, child)| child)
-    }
-}
-
-/// Converts only the observed parts of `value`, as described by `nodes`
-/// (several nodes apply below an `each` step that also has named keys).
-/// Unobserved containers become empty containers of the same type, so type
-/// checks and errors along the way behave as on the full input.
-fn to_val_observed(value: &Value, nodes: &[&KeyTrie], depth: usize) -> Option<Val> {
-    if nodes.iter().any(|node| node.whole) {
-        return to_val(value, depth);
-    }
-    let each: Vec<&KeyTrie> = nodes.iter().filter_map(|node| node.each.as_deref()).collect();
-    match value {
-        Value::Object(members) => {
-            if depth >= MAX_INPUT_DEPTH {
-                return None;
-            }
-            let mut map = Map::with_capacity_and_hasher(
-                if each.is_empty() { nodes.iter().map(|n| n.keys.len()).sum() } else { members.len() },
-                Default::default(),
-            );
-            let mut convert = |key: &str, member: &Value| -> Option<()> {
-                let mut children = each.clone();
-                children.extend(nodes.iter().filter_map(|node| node.key(key)));
-                map.insert(Val::from(key.to_owned()), to_val_observed(member, &children, depth + 1)?);
-                Some(())
-            };
-            if each.is_empty() {
-                for (key, _) in nodes.iter().flat_map(|node| &node.keys) {
-                    if let Some(member) = members.get(key) {
-                        convert(key, member)?;
-                    }
-                }
-            } else {
-                for (key, member) in members {
-                    convert(key, member)?;
-                }
-            }
-            Some(Val::obj(map))
-        }
-        Value::Array(items) => {
-            if depth >= MAX_INPUT_DEPTH {
-                return None;
-            }
-            let items: Option<Vec<Val>> = if each.is_empty() {
-                Some(Vec::new())
-            } else {
-                items.iter().map(|item| to_val_observed(item, &each, depth + 1)).collect()
-            };
-            Some(Val::Arr(Rc::new(items?)))
-        }
-        scalar => to_val(scalar, depth),
     }
 }
 
@@ -1560,8 +1710,8 @@ fn constant_key(term: &Term<&str>) -> Option<String> {
 
 /// One element of a path as jaq reports it.
 #[derive(Debug)]
-enum Elem {
-    Key(String),
+enum Elem<'v> {
+    Key(&'v str),
     Index(isize),
     /// `{"start": s, "end": e}`, jaq's path element for `.[s:e]`.
     Slice(Option<isize>, Option<isize>),
@@ -1570,23 +1720,23 @@ enum Elem {
     Absent,
 }
 
-fn path_elems(path: &Val) -> Result<Vec<Elem>, String> {
+fn path_elems(path: &Val) -> Result<Vec<Elem<'_>>, String> {
     let Val::Arr(items) = path else {
         return Err(format!("path() returned {}, not an array", short(path)));
     };
     items.iter().map(elem).collect()
 }
 
-fn elem(v: &Val) -> Result<Elem, String> {
+fn elem(v: &Val) -> Result<Elem<'_>, String> {
     match v {
         Val::TStr(bytes) | Val::BStr(bytes) => Ok(match std::str::from_utf8(bytes) {
-            Ok(key) => Elem::Key(key.to_owned()),
+            Ok(key) => Elem::Key(key),
             Err(_) => Elem::Absent,
         }),
         Val::Num(n) => match int_of(n) {
-            Some(Some(i)) => Ok(Elem::Index(i)),
-            Some(None) => Ok(Elem::Absent),
-            None => Err(format!("path index {} is not an integer", short(v))),
+            Int::Fits(i) => Ok(Elem::Index(i)),
+            Int::Below | Int::Above => Ok(Elem::Absent),
+            Int::Fraction => Err(format!("path index {} is not an integer", short(v))),
         },
         Val::Obj(bounds) => {
             let (mut start, mut end) = (None, None);
@@ -1594,12 +1744,13 @@ fn elem(v: &Val) -> Result<Elem, String> {
                 let bound = match bound {
                     Val::Null => None,
                     Val::Num(n) => match int_of(n) {
-                        Some(Some(i)) => Some(i),
-                        // Far out of range: clamp like jq does.
-                        Some(None) => {
-                            Some(if matches!(n, Num::Float(f) if *f < 0.0) { isize::MIN } else { isize::MAX })
+                        Int::Fits(i) => Some(i),
+                        // Slicing clamps out-of-range bounds anyway.
+                        Int::Below => Some(isize::MIN),
+                        Int::Above => Some(isize::MAX),
+                        Int::Fraction => {
+                            return Err(format!("slice bound {} is not an integer", short(bound)));
                         }
-                        None => return Err(format!("slice bound {} is not an integer", short(bound))),
                     },
                     _ => return Err(format!("slice bound {} is not a number", short(bound))),
                 };
@@ -1615,21 +1766,42 @@ fn elem(v: &Val) -> Result<Elem, String> {
     }
 }
 
-/// `Some(Some(i))` for an integer that fits `isize`, `Some(None)` for an
-/// integral number beyond it, `None` for a fraction or NaN.
-fn int_of(n: &Num) -> Option<Option<isize>> {
+/// A number used as a path index or slice bound.
+enum Int {
+    Fits(isize),
+    /// An integer (or infinity) below `isize::MIN`.
+    Below,
+    /// An integer (or infinity) above `isize::MAX`.
+    Above,
+    /// A fraction or NaN.
+    Fraction,
+}
+
+fn int_of(n: &Num) -> Int {
     let float = match n {
-        Num::Int(i) => return Some(Some(*i)),
-        Num::BigInt(_) => return Some(n.as_isize()),
+        Num::Int(i) => return Int::Fits(*i),
+        Num::BigInt(_) => {
+            return match n.as_isize() {
+                Some(i) => Int::Fits(i),
+                None if *n < Num::Int(0) => Int::Below,
+                None => Int::Above,
+            };
+        }
         Num::Float(f) => *f,
-        Num::Dec(text) => text.parse::<f64>().ok()?,
+        Num::Dec(text) => text.parse::<f64>().unwrap_or(f64::NAN),
     };
-    if !float.is_finite() || float.fract() != 0.0 {
-        return None;
+    // `isize::MIN` is a power of two, so it and its negation are exact.
+    let min = isize::MIN as f64;
+    if float.is_nan() || (float.is_finite() && float.fract() != 0.0) {
+        Int::Fraction
+    } else if float < min {
+        Int::Below
+    } else if float >= -min {
+        Int::Above
+    } else {
+        // In range and integral, so the conversion is exact.
+        Int::Fits(float as isize)
     }
-    // `as` saturates; the range check keeps saturated values out.
-    let int = float as isize;
-    Some((int as f64 == float).then_some(int))
 }
 
 /// Resolves jaq path elements against the input, appending every existing
@@ -1638,7 +1810,7 @@ fn int_of(n: &Num) -> Option<Option<isize>> {
 fn resolve(
     current: &Value,
     view: Option<(usize, usize)>,
-    rest: &[Elem],
+    rest: &[Elem<'_>],
     prefix: &mut Vec<PathToken>,
     found: &mut Vec<Vec<PathToken>>,
 ) {
@@ -1655,8 +1827,8 @@ fn resolve(
     };
     match (first, current) {
         (Elem::Key(key), Value::Object(members)) if view.is_none() => {
-            if let Some(child) = members.get(key) {
-                prefix.push(PathToken::Key(key.clone()));
+            if let Some(child) = members.get(*key) {
+                prefix.push(PathToken::Key((*key).to_owned()));
                 resolve(child, None, rest, prefix, found);
                 prefix.pop();
             }
@@ -1665,12 +1837,12 @@ fn resolve(
             let (lo, hi) = view.unwrap_or((0, items.len()));
             let len = hi - lo;
             let offset = if *index < 0 { len.checked_sub(index.unsigned_abs()) } else { Some(index.unsigned_abs()) };
-            if let Some(i) = offset.filter(|i| *i < len).map(|i| lo + i) {
-                if let Some(child) = items.get(i) {
-                    prefix.push(PathToken::Index(i));
-                    resolve(child, None, rest, prefix, found);
-                    prefix.pop();
-                }
+            if let Some(i) = offset.filter(|i| *i < len).map(|i| lo + i)
+                && let Some(child) = items.get(i)
+            {
+                prefix.push(PathToken::Index(i));
+                resolve(child, None, rest, prefix, found);
+                prefix.pop();
             }
         }
         (Elem::Slice(start, end), Value::Array(items)) => {
@@ -1693,7 +1865,57 @@ fn resolve(
 
 /// A value rendered for an error message, shortened.
 fn short(v: &Val) -> String {
-    excerpt(&v.to_string(), 60)
+    display(v, 60)
+}
+
+/// Renders `value` as JSON, stopping after `max` characters (plus `…`).
+fn display(value: &Val, max: usize) -> String {
+    struct Bounded {
+        out: String,
+        left: usize,
+    }
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for c in s.chars() {
+                if self.left == 0 {
+                    self.out.push('…');
+                    // Stops the rendering of the rest of the value.
+                    return Err(std::fmt::Error);
+                }
+                self.out.push(c);
+                self.left -= 1;
+            }
+            Ok(())
+        }
+    }
+    let mut bounded = Bounded { out: String::new(), left: max };
+    // An error only means the value was cut.
+    let _ = std::fmt::Write::write_fmt(&mut bounded, format_args!("{value}"));
+    bounded.out
+}
+
+/// Counts `value` against `budget` (one unit per value plus one per 16 bytes
+/// of string), giving up as soon as it is exhausted, so checking a huge
+/// shared structure costs no more than the budget.
+fn value_fits(value: &Val, budget: &mut usize, depth: usize) -> bool {
+    if depth > MAX_BUILT_DEPTH {
+        return false;
+    }
+    let cost = match value {
+        Val::TStr(bytes) | Val::BStr(bytes) => 1 + bytes.len() / 16,
+        _ => 1,
+    };
+    let Some(left) = budget.checked_sub(cost) else {
+        return false;
+    };
+    *budget = left;
+    match value {
+        Val::Arr(items) => items.iter().all(|item| value_fits(item, budget, depth + 1)),
+        Val::Obj(members) => {
+            members.iter().all(|(k, v)| value_fits(k, budget, depth + 1) && value_fits(v, budget, depth + 1))
+        }
+        _ => true,
+    }
 }
 
 #[cfg(test)]
@@ -1940,7 +2162,9 @@ mod tests {
     #[test]
     fn compile_errors_for_undefined_names() {
         match compile_err("nosuchfn(1)") {
-            JqError::Compile { message, .. } => assert!(message.contains("nosuchfn/1"), "{message}"),
+            JqError::Compile { message, .. } => {
+                assert!(message.contains("nosuchfn/1"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
         match compile_err(".a[$missing]") {
@@ -2036,6 +2260,16 @@ mod tests {
             }
             let found = JqPathExpr::compile("..").unwrap().paths(&ok, BUDGET).unwrap();
             assert_eq!(found.len(), MAX_INPUT_DEPTH + 1);
+            // Nested recursion multiplies neither the stack nor ends in a crash.
+            let nested = JqPathExpr::compile(".. | .. | .. | select(false)").unwrap();
+            let result = nested.paths(&ok, Duration::from_millis(200));
+            assert!(matches!(result, Ok(_) | Err(JqError::Timeout { .. })), "{result:?}");
+            let mut wide = json!({"k": 1});
+            for i in 0..MAX_INPUT_DEPTH - 3 {
+                wide = json!({"k": wide, "v": [i, {"x": i}]});
+            }
+            let result = nested.paths(&wide, Duration::from_millis(200));
+            assert!(matches!(result, Ok(_) | Err(JqError::Timeout { .. })), "{result:?}");
             let too_deep = json!([ok]);
             let err = JqPathExpr::compile("..").unwrap().paths(&too_deep, BUDGET).unwrap_err();
             assert!(matches!(err, JqError::Eval { .. }), "{err:?}");
@@ -2200,7 +2434,7 @@ mod tests {
         // The common rule converts a sliver of the object.
         let rule = JqPathExpr::compile(r#".spec.template.spec.containers[] | select(.name == "sidecar")"#).unwrap();
         let trie = rule.reads.as_ref().unwrap();
-        let converted = to_val_observed(&rich_deployment(), &[trie], 0).unwrap().to_string();
+        let converted = Converter::default().observed(&rich_deployment(), &[trie], 0).unwrap().to_string();
         assert_eq!(
             converted,
             r#"{"spec":{"template":{"spec":{"containers":[{"name":"app"},{"name":"sidecar"},{"name":"logger"}]}}}}"#
@@ -2248,6 +2482,103 @@ mod tests {
     }
 
     #[test]
+    fn values_that_double_at_each_step_are_stopped() {
+        let doubling = |step: &str| vec![step; 40].join(" | ");
+        let exprs = [
+            format!("select(({0}) == ({0}))", doubling("[., .]")),
+            format!("select(({}) | tojson | length > 0)", doubling("{a: ., b: .}")),
+            format!("select((\"\\\\\" | {}) | length > 0)", doubling("tojson")),
+            format!("select((\"ab\" | {}) | length > 0)", doubling("(. + .)")),
+            format!("select(({}) | length > 0)", doubling("\"\\(.)\\(.)\"")),
+            format!("select(({}) | length > 0)", doubling("map([., .])")),
+            format!("error({})", doubling("[., .]")),
+            // Catching the error does not hide it.
+            format!("select(try (({}) | length > 0) catch true)", doubling("[., .]")),
+        ];
+        for expr in &exprs {
+            let compiled = JqPathExpr::compile(expr).unwrap_or_else(|e| panic!("{e}"));
+            let started = Instant::now();
+            let result = compiled.paths(&deployment(), BUDGET);
+            assert!(started.elapsed() < Duration::from_secs(2), "{expr}: {:?}", started.elapsed());
+            match result {
+                Err(JqError::Eval { message, .. }) => {
+                    assert!(message.contains("builds a value that is too large"), "{expr}: {message}")
+                }
+                other => panic!("{expr}: {other:?}"),
+            }
+        }
+        // Ordinary constructions stay well within the limit.
+        // `contains` on strings is a substring test, so `sidecar-2` matches too.
+        let expr = r#".spec.template.spec.containers[] | select([.name, .image] | contains(["sidecar"]))"#;
+        assert_eq!(paths(expr, &deployment()).len(), 2);
+        assert_eq!(paths("select([..] | length > 10)", &deployment()).len(), 1);
+    }
+
+    #[test]
+    fn odds_and_ends() {
+        let d = deployment();
+        assert_eq!(
+            paths(".metadata.name # the name\n, .kind # and the kind", &d),
+            vec![vec![key("kind")], vec![key("metadata"), key("name")]]
+        );
+        assert_eq!(
+            paths(".metadata | select({name} == {name: \"web\"}) | .labels", &d),
+            vec![vec![key("metadata"), key("labels")]]
+        );
+        assert_eq!(
+            paths(".metadata.name as $n | .metadata | select({$n}.n == \"web\") | .name", &d),
+            vec![vec![key("metadata"), key("name")]]
+        );
+        let v = json!({"a": [1, 2], "ключ": {"ü": true}});
+        assert_eq!(paths(r#".["ключ"]."ü""#, &v), vec![vec![key("ключ"), key("ü")]]);
+        assert!(matches!(compile_err(".ключ"), JqError::Parse { .. }));
+        // jaq refuses huge float indices (jq would give null); huge integers
+        // simply select nothing.
+        assert!(matches!(eval_err(".a[1e30]", &v), JqError::Eval { .. }));
+        assert!(paths(".a[100000000000000000000000]", &v).is_empty());
+        assert!(matches!(eval_err(".a[1.0]", &v), JqError::Eval { .. }));
+        assert!(matches!(eval_err(".a[-1e30:]", &v), JqError::Eval { .. }));
+        assert_eq!(paths(".a[-100:]", &v).len(), 2);
+        assert!(matches!(eval_err(".a[1.5]", &v), JqError::Eval { .. }));
+        // A zero budget still reports a timeout rather than partial results.
+        let result = JqPathExpr::compile(".a").unwrap().paths(&v, Duration::ZERO);
+        assert!(matches!(result, Err(JqError::Timeout { .. })), "{result:?}");
+    }
+
+    /// Token soup must never panic, in our code or in jaq's.
+    #[test]
+    fn arbitrary_token_sequences_do_not_panic() {
+        const TOKENS: &[&str] = &[
+            ".", "..", ".a", ".[", "]", "[", "(", ")", "{", "}", "|", ",", "?", ":", ";", "as", "$x", "$__loc__", "if",
+            "then", "elif", "else", "end", "try", "catch", "-", "+", "*", "==", "//", "and", "not", "select(", "\"s\"",
+            "\"\\(", "1", "-1", "1.5", "1e400", "def", "f:", "reduce", "label", "@base64", "length", "keys", "first(",
+            "limit(", "getpath(", "#", "\n", "\"", "\\", "[]", "{}", ".[]?", "$ENV", "..[]",
+        ];
+        let input = rich_deployment();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut compiled = 0;
+        for _ in 0..3000 {
+            let len = 1 + next() % 12;
+            let expr: String =
+                (0..len).map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize]).collect::<Vec<_>>().join(" ");
+            let result = JqPathExpr::compile(&expr).and_then(|e| {
+                compiled += 1;
+                e.paths(&input, Duration::from_millis(50))
+            });
+            if let Err(e) = result {
+                assert!(!e.to_string().contains("internal error"), "{expr}: {e}");
+            }
+        }
+        assert!(compiled > 50, "only {compiled} expressions compiled");
+    }
+
+    #[test]
     fn generous_budget_finishes() {
         let found = JqPathExpr::compile("..").unwrap().paths(&big_object(), Duration::MAX).unwrap();
         // Root, `items`, and per item: itself, `name`, `tags`, three tags, `k`.
@@ -2270,25 +2601,5 @@ mod tests {
             assert_eq!(handle.join().unwrap(), 1);
         }
         assert!(format!("{expr:?}").contains("containers"));
-    }
-}
-#[cfg(test)]
-mod print_debug {
-    use super::*;
-    #[test]
-    fn show() {
-        for e in [
-            r#".spec.template.spec.containers[] | select(.name == "sidecar")"#,
-            r#".a[.i][1:]?.b["x\"y"]"#,
-            r#"{a, $__loc, "b": 1, (.c): [.d]} | .x"#,
-            r#". as [$a, {b: $c}] | "s\(.x)\n" "#,
-            r#"if .a then .b elif .c then .d end, try .e catch 1, -.f, .g // .h"#,
-        ] {
-            let tokens = Lexer::new(e).lex().unwrap();
-            let term = Parser::new(&tokens).parse(|p| p.term()).unwrap();
-            let mut p = Printer::default();
-            p.atom(&term);
-            println!("{e}\n  => {}", p.out);
-        }
     }
 }

@@ -229,7 +229,9 @@ impl<'a> Applicable<'a> {
     }
 
     /// Removes the ignored paths from `desired`, `live` and `orig`. Paths where desired (or
-    /// orig) and live differed are recorded in `report`.
+    /// orig) and live differed are recorded in `report`. A jq expression that fails on this
+    /// object (a runtime error or its time budget) is skipped for it, with a warning, as
+    /// Argo CD skips and logs it.
     pub(crate) fn remove_paths(
         &self,
         desired: Option<&mut Value>,
@@ -237,44 +239,51 @@ impl<'a> Applicable<'a> {
         orig: Option<&mut Value>,
         jq_budget: Duration,
         report: &mut Vec<IgnoredPath>,
-    ) -> Result<(), JqError> {
+        warnings: &mut Vec<String>,
+    ) {
         let mut sides: [Option<&mut Value>; 3] = [desired, live, orig];
         for rule in &self.rules {
             for (text, tokens) in &rule.pointers {
-                remove_everywhere(&mut sides, std::slice::from_ref(tokens), &rule.source, text, report);
+                let same = || vec![tokens.clone()];
+                remove_per_side(&mut sides, [same(), same(), same()], &rule.source, text, report);
             }
-            for expr in &rule.jq {
-                let mut paths = Vec::new();
-                for side in sides.iter().flatten() {
-                    for p in expr.paths(side, jq_budget)? {
-                        if !paths.contains(&p) {
-                            paths.push(p);
+            'expressions: for expr in &rule.jq {
+                // Each side is asked separately: array indices only mean something in the
+                // object they were found in.
+                let mut per_side: [Vec<Vec<PathToken>>; 3] = Default::default();
+                for (side, paths) in sides.iter().zip(per_side.iter_mut()) {
+                    if let Some(v) = side.as_deref() {
+                        match expr.paths(v, jq_budget) {
+                            Ok(p) => *paths = p,
+                            Err(e) => {
+                                warnings.push(format!("ignore rule {} skipped for this object: {e}", rule.source));
+                                continue 'expressions;
+                            }
                         }
                     }
                 }
-                remove_everywhere(&mut sides, &paths, &rule.source, expr.source(), report);
+                remove_per_side(&mut sides, per_side, &rule.source, expr.source(), report);
             }
         }
-        Ok(())
     }
 }
 
-/// Removes each path from every side, reporting it when the sides held different values.
-fn remove_everywhere(
+/// Reports the paths where the sides held different values, then removes from each side
+/// the paths found in it (highest array index first, so lower indices stay valid).
+fn remove_per_side(
     sides: &mut [Option<&mut Value>; 3],
-    paths: &[Vec<PathToken>],
+    per_side: [Vec<Vec<PathToken>>; 3],
     source: &RuleSource,
     by: &str,
     report: &mut Vec<IgnoredPath>,
 ) {
-    // Deleting a higher array index first keeps lower indices valid.
-    let mut paths: Vec<&Vec<PathToken>> = paths.iter().collect();
-    paths.sort_by(|a, b| b.cmp(a));
-    for path in paths {
-        let [desired, live, orig] = sides;
-        let d = desired.as_deref_mut().and_then(|v| remove_at(v, path));
-        let l = live.as_deref_mut().and_then(|v| remove_at(v, path));
-        let o = orig.as_deref_mut().and_then(|v| remove_at(v, path));
+    let mut union: Vec<&Vec<PathToken>> = per_side.iter().flatten().collect();
+    union.sort();
+    union.dedup();
+    let [desired, live, orig] = &*sides;
+    let at = |side: &Option<&mut Value>, path: &[PathToken]| side.as_deref().and_then(|v| resolve(v, path)).cloned();
+    for path in union {
+        let (d, l, o) = (at(desired, path), at(live, path), at(orig, path));
         // A value only live has differs only where live-only values count: as an element of
         // a list the desired state also has (compared whole or by position), never as an
         // extra map key.
@@ -285,6 +294,13 @@ fn remove_everywhere(
         };
         if would_have_differed(d.as_ref(), o.as_ref(), l.as_ref(), live_only_counts) {
             report.push(IgnoredPath { path: pointer_text(path), rule: source.clone(), by: by.to_string() });
+        }
+    }
+    for (side, mut paths) in sides.iter_mut().zip(per_side) {
+        let Some(v) = side.as_deref_mut() else { continue };
+        paths.sort_by(|a, b| b.cmp(a));
+        for p in &paths {
+            remove_at(v, p);
         }
     }
 }
@@ -583,8 +599,9 @@ mod tests {
         let app = Applicable::select(&rules, "apps", "Deployment", "default", "web");
         let mut d = json!({"spec": {"replicas": 3}});
         let mut l = json!({"spec": {"replicas": 5}, "status": {"ready": 1}});
-        let mut report = Vec::new();
-        app.remove_paths(Some(&mut d), Some(&mut l), None, Duration::from_secs(1), &mut report).unwrap();
+        let (mut report, mut warnings) = (Vec::new(), Vec::new());
+        app.remove_paths(Some(&mut d), Some(&mut l), None, Duration::from_secs(1), &mut report, &mut warnings);
+        assert!(warnings.is_empty());
         assert_eq!(d, json!({"spec": {}}));
         assert_eq!(l, json!({"spec": {}}));
         assert_eq!(report.len(), 1);
