@@ -351,15 +351,31 @@ impl Comparator {
         };
         let desired_value = desired.map(Side::into_value);
 
-        let prepare = |mut v: Value| {
-            normalize::normalize(&mut v, group, &kind, root, &self.normalize);
-            if !known.is_empty() {
-                normalize::canonicalize_known_types(&mut v, known);
+        let canonicalize = |v: &mut Value| {
+            if let Some(root) = root {
+                normalize::canonicalize_typed(v, &Shape::Def(root));
             }
+            if !known.is_empty() {
+                normalize::canonicalize_known_types(v, known);
+            }
+        };
+        let prepare = |mut v: Value| {
+            normalize::normalize_structure(&mut v, group, &kind, &self.normalize);
+            canonicalize(&mut v);
             v
         };
         let mut d = desired_value.map(prepare);
-        let mut l = live_value.map(prepare);
+        // Live values are canonicalized only when they are compared closely: the API server
+        // returns canonical values, and a non-canonical one can only make the dry run below
+        // report a change, never hide one.
+        let live_canonical = rules.has_managers();
+        let mut l = live_value.map(|mut v| {
+            normalize::normalize_structure(&mut v, group, &kind, &self.normalize);
+            if live_canonical {
+                canonicalize(&mut v);
+            }
+            v
+        });
         let mut orig = match (&d, &l) {
             (Some(_), Some(lv)) => match last_applied(lv) {
                 Some(Ok(o)) => Some(prepare(o)),
@@ -406,6 +422,9 @@ impl Comparator {
                 if !merge::would_change(&mut l, orig.as_ref(), &d, shape.as_ref()) {
                     (SyncStatus::Synced, mode, l, None)
                 } else {
+                    if !live_canonical {
+                        canonicalize(&mut l);
+                    }
                     if root.is_some() {
                         // A live object from a snapshot may lack server defaults; fill them
                         // so they compare like the prediction, which gets them below.

@@ -30,6 +30,16 @@ const OBJECT_META: &str = "apimachinery.pkg.apis.meta.v1.ObjectMeta";
 /// Applies the always-on normalization to one object. `root` is its built-in definition
 /// (`None` for custom resources).
 pub fn normalize(obj: &mut Value, group: &str, kind: &str, root: Option<DefId>, opts: &NormalizeOptions) {
+    normalize_structure(obj, group, kind, opts);
+    if let Some(root) = root {
+        canonicalize_typed(obj, &Shape::Def(root));
+    }
+}
+
+/// The part of [`normalize`] that is not value canonicalization (creationTimestamp, Secret
+/// data, role rules, Endpoints ports). The diff canonicalizes live objects only when it has
+/// to: the API server already returns canonical values.
+pub fn normalize_structure(obj: &mut Value, group: &str, kind: &str, opts: &NormalizeOptions) {
     let Some(map) = obj.as_object_mut() else { return };
     if let Some(Value::Object(meta)) = map.get_mut("metadata") {
         meta.remove("creationTimestamp");
@@ -48,9 +58,6 @@ pub fn normalize(obj: &mut Value, group: &str, kind: &str, root: Option<DefId>, 
         }
         ("", "Endpoints") => normalize_endpoints(map),
         _ => {}
-    }
-    if let Some(root) = root {
-        canonicalize_typed(obj, &Shape::Def(root));
     }
 }
 
