@@ -92,6 +92,7 @@ fn explanation(out: &mut impl Write, o: &ObjectDiff) -> io::Result<()> {
         writeln!(out, "    live: {origin}")?;
     }
     for p in o.changed_paths() {
+        let p = if p.is_empty() { "(the whole object)".to_string() } else { p };
         writeln!(out, "    changed: {p}")?;
     }
     for i in &o.ignored {

@@ -17,12 +17,15 @@ pub(crate) fn for_each_document<E>(
 ) -> Result<Result<(), E>, SyntaxError> {
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Canonical>();
     let mut index = 0usize;
+    // Lines are counted incrementally so a long stream is read in linear time.
+    let (mut counted_to, mut line) = (0usize, 1usize);
     loop {
         let start = skip_ws(text, stream.byte_offset());
         if start >= text.len() {
             return Ok(Ok(()));
         }
-        let line = line_of(text, start);
+        line += newlines(&text.as_bytes()[counted_to..start]);
+        counted_to = start;
         match stream.next() {
             None => return Ok(Ok(())),
             Some(Ok(Canonical(value))) => {
@@ -65,8 +68,8 @@ fn skip_ws(text: &str, mut at: usize) -> usize {
     at
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
 }
 
 fn strip_position(message: &str) -> String {

@@ -58,7 +58,6 @@ pub fn for_each_document<E>(
     let mut builder = Builder::new(text.len());
     let mut parser = Parser::new_from_str(text);
     let mut document = 0usize;
-    let mut started = false;
     while let Some(next) = parser.next_event() {
         let (event, span) = match next {
             Ok(ok) => ok,
@@ -78,7 +77,6 @@ pub fn for_each_document<E>(
         match event {
             Event::DocumentStart(..) => {
                 document += 1;
-                started = true;
                 builder.start_document();
             }
             Event::DocumentEnd => {
@@ -108,11 +106,10 @@ pub fn for_each_document<E>(
                 builder.open(Open::Map(MapBuilder::default()), anchor, line).map_err(&at)?
             }
             Event::SequenceEnd | Event::MappingEnd => builder.close().map_err(&at)?,
-            Event::Alias(id) => builder.alias(id, line).map_err(&at)?,
+            Event::Alias(id) => builder.alias(id).map_err(&at)?,
             _ => {}
         }
     }
-    let _ = started;
     Ok(Ok(()))
 }
 
@@ -211,7 +208,7 @@ impl Builder {
                     return Err("mapping key without a value".into());
                 }
                 for source in std::mem::take(&mut m.merges) {
-                    merge_into(&mut m.map, source)?;
+                    merge_into(&mut m.map, source);
                 }
                 Value::Object(m.map)
             }
@@ -219,7 +216,7 @@ impl Builder {
         self.place(value, frame.anchor, 0)
     }
 
-    fn alias(&mut self, id: usize, _line: usize) -> Result<(), String> {
+    fn alias(&mut self, id: usize) -> Result<(), String> {
         let (value, size) = self
             .anchors
             .iter()
@@ -277,13 +274,12 @@ impl Builder {
     }
 }
 
-fn merge_into(map: &mut Map<String, Value>, source: Value) -> Result<(), String> {
+fn merge_into(map: &mut Map<String, Value>, source: Value) {
     if let Value::Object(src) = source {
         for (k, v) in src {
             map.entry(k).or_insert(v);
         }
     }
-    Ok(())
 }
 
 fn count_nodes(v: &Value) -> usize {
