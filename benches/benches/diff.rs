@@ -62,53 +62,63 @@ fn equality_walk_pairs(bencher: divan::Bencher, n: usize) {
     });
 }
 
+fn time_once(f: &mut dyn FnMut()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
 /// Measures the target ratios in this same run (medians of several rounds), so they do
 /// not depend on comparing numbers from two noisy runs.
 fn print_ratios() {
     let c = comparator();
-    let time = |f: &mut dyn FnMut()| {
-        let mut samples: Vec<f64> = (0..7)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect();
-        samples.sort_by(f64::total_cmp);
-        samples[samples.len() / 2]
-    };
     let (d, l) = deployment_pair();
-    let mut one_pair = || {
-        for _ in 0..1000 {
-            divan::black_box(c.compare(Some(&d), Some(&l)).expect("compare"));
-        }
-    };
     // Warm up (CPU clocks, allocator pages) before anything is measured.
     let warmup = Instant::now();
     while warmup.elapsed().as_secs_f64() < 1.0 {
-        one_pair();
+        divan::black_box(c.compare(Some(&d), Some(&l)).expect("compare"));
     }
-    let one = time(&mut one_pair) / 1000.0;
+    // Median of single runs, result freed inside the timing, as divan times one iteration.
+    let one = median(
+        (0..2000)
+            .map(|_| {
+                time_once(&mut || {
+                    divan::black_box(c.compare(Some(&d), Some(&l)).expect("compare"));
+                })
+            })
+            .collect(),
+    );
     let small = pairs(100);
     let big = pairs(10_000);
     let copies: Vec<_> = big.iter().map(|(_, l)| l.clone()).collect();
-    let t100 = time(&mut || {
-        for (d, l) in &small {
-            divan::black_box(c.compare(Some(d), Some(l)).expect("compare"));
-        }
-    });
-    let t10k = time(&mut || {
-        for (d, l) in &big {
-            divan::black_box(c.compare(Some(d), Some(l)).expect("compare"));
-        }
-    });
-    let walk = time(&mut || {
-        for ((_, l), copy) in big.iter().zip(&copies) {
-            divan::black_box(equality_walk(l, copy));
-        }
-    });
+    // Rounds of the three loops are interleaved, so a noisy neighbour slows all of them
+    // alike instead of skewing one ratio.
+    let (mut s100, mut s10k, mut swalk) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..7 {
+        s100.push(time_once(&mut || {
+            for (d, l) in &small {
+                divan::black_box(c.compare(Some(d), Some(l)).expect("compare"));
+            }
+        }));
+        s10k.push(time_once(&mut || {
+            for (d, l) in &big {
+                divan::black_box(c.compare(Some(d), Some(l)).expect("compare"));
+            }
+        }));
+        swalk.push(time_once(&mut || {
+            for ((_, l), copy) in big.iter().zip(&copies) {
+                divan::black_box(equality_walk(l, copy));
+            }
+        }));
+    }
+    let (t100, t10k, walk) = (median(s100), median(s10k), median(swalk));
     println!("== diff targets (medians of 7 rounds, one run) ==");
-    println!("Deployment pair compare:        {:>10.2} µs   (target < 20 µs)", one * 1e6);
+    println!("Deployment pair compare:        {:>10.2} µs   (median of 2000 single runs; target < 20 µs)", one * 1e6);
     println!("10 000 pairs compare:           {:>10.2} ms", t10k * 1e3);
     println!("10 000 pairs equality walk:     {:>10.2} ms", walk * 1e3);
     println!("compare / equality walk:        {:>10.1}x    (target <= 15x)", t10k / walk);
