@@ -560,11 +560,7 @@ impl<'a> DiffSession<'a> {
             return Ok(());
         }
         if let Some(first) = self.desired.get(&key) {
-            return Err(Error::Manifest(manifest::Error::Duplicate(Box::new(manifest::DuplicateKey {
-                key,
-                first: first.origin.clone(),
-                second: o.origin().clone(),
-            }))));
+            return Err(Error::Manifest(manifest::Error::duplicate(key, &first.origin, o.origin())));
         }
         self.desired.insert(key, StoredDesired::store(o));
         Ok(())

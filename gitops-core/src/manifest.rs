@@ -60,6 +60,13 @@ pub struct DuplicateKey {
     pub second: Origin,
 }
 
+impl Error {
+    /// The error for a second object with an already used key.
+    pub fn duplicate(key: ResourceKey, first: &Origin, second: &Origin) -> Error {
+        Error::Duplicate(Box::new(DuplicateKey { key, first: first.clone(), second: second.clone() }))
+    }
+}
+
 fn item_text(item: Option<usize>) -> String {
     item.map(|i| format!(", item {i}")).unwrap_or_default()
 }
@@ -210,8 +217,7 @@ pub fn index_unique(objects: &[Object], default_namespace: &str) -> Result<HashM
         }
         let key = o.key(default_namespace);
         if let Some(&first) = seen.get(&key) {
-            let (first, second) = (objects[first].origin().clone(), o.origin().clone());
-            return Err(Error::Duplicate(Box::new(DuplicateKey { key, first, second })));
+            return Err(Error::duplicate(key, objects[first].origin(), o.origin()));
         }
         seen.insert(key, i);
     }
