@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod diff_cmd;
+mod health_cmd;
 mod output;
 
 use std::process::ExitCode;
@@ -29,12 +30,18 @@ enum Command {
     ///
     /// Exit status: 0 when nothing differs, 1 when something does, 2 on bad usage or input.
     Diff(diff_cmd::DiffArgs),
+    /// Assess the health of live objects as Argo CD does (built-in checks, Lua scripts).
+    ///
+    /// Exit status: 0 when the aggregate is Healthy, 1 otherwise, 2 on bad usage or input.
+    /// `gitops health test DIR` runs Argo CD-style health_test.yaml files.
+    Health(health_cmd::HealthArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Diff(args) => diff_cmd::run(args),
+        Command::Health(args) => health_cmd::run(args),
     };
     match result {
         Ok(code) => code,

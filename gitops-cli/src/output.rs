@@ -8,12 +8,12 @@ use gitops_core::report::{self, Report};
 
 use crate::diff_cmd::Format;
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const CYAN: &str = "\x1b[36m";
-const YELLOW: &str = "\x1b[33m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+pub(crate) const RED: &str = "\x1b[31m";
+pub(crate) const GREEN: &str = "\x1b[32m";
+pub(crate) const CYAN: &str = "\x1b[36m";
+pub(crate) const YELLOW: &str = "\x1b[33m";
+pub(crate) const BOLD: &str = "\x1b[1m";
+pub(crate) const RESET: &str = "\x1b[0m";
 
 /// Prints `diff` in `format`.
 pub fn print(diff: &AppDiff, format: Format, explain: bool) -> io::Result<()> {

@@ -1,7 +1,9 @@
 //! End-to-end tests of the `gitops` binary. Table of contents:
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors.
+//! - `health`: the table and JSON outputs, lookup options, exit codes, and `health test`.
 
 mod diff;
+mod health;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

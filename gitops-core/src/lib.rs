@@ -70,6 +70,7 @@
 pub mod app;
 pub mod defaults;
 pub mod diff;
+pub mod glob;
 pub mod ignore;
 mod json;
 pub mod manifest;

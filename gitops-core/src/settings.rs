@@ -8,7 +8,11 @@
 //! - the legacy `resource.customizations` key: a YAML map keyed `group/Kind` whose entries
 //!   may hold `ignoreDifferences` (YAML text) and `knownTypeFields`;
 //! - `resource.compareoptions`: `ignoreAggregatedRoles`, `ignoreResourceStatusField`
-//!   (`all`, the default since Argo CD 3.0; `crd`; `none`/`off`/`false`).
+//!   (`all`, the default since Argo CD 3.0; `crd`; `none`/`off`/`false`);
+//! - custom health checks: `resource.customizations.health.<group>_<Kind>` (a Lua script) and
+//!   `resource.customizations.useOpenLibs.<group>_<Kind>`, and in the legacy block the
+//!   `health.lua` and `health.lua.useOpenLibs` fields, whose keys may be globs
+//!   (`*.crossplane.io/*`). Split keys override the block.
 //!
 //! Argo CD's own defaults are applied: the `/status` pointer for every kind, and Argo
 //! Rollouts' `spec.template.spec` known as a PodSpec unless the user configures Rollout.
@@ -61,7 +65,20 @@ pub struct KnownTypes {
     pub fields: Vec<KnownTypeField>,
 }
 
-/// The diff settings of an Argo CD installation.
+/// A custom health check configured in `argocd-cm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthOverride {
+    /// Where it was configured, e.g. `resource.customizations.health.cert-manager.io_Certificate`.
+    pub key: String,
+    /// `group/Kind` (`Kind` alone for the core group), or a glob over that text.
+    pub group_kind: String,
+    /// The Lua script.
+    pub script: String,
+    /// `useOpenLibs`: whether the script gets the full library set.
+    pub use_open_libs: bool,
+}
+
+/// The diff and health settings of an Argo CD installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// System-level ignore rules.
@@ -70,11 +87,13 @@ pub struct Settings {
     pub compare: CompareOptions,
     /// Known-type fields per custom kind.
     pub known_types: Vec<KnownTypes>,
+    /// Custom health checks, sorted by `group_kind`.
+    pub health: Vec<HealthOverride>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        let mut s = Settings { ignore: Vec::new(), compare: CompareOptions::default(), known_types: Vec::new() };
+        let mut s = Settings::empty();
         s.add_builtin_known_types();
         s
     }
@@ -98,6 +117,17 @@ pub enum Error {
 
 const IGNORE_PREFIX: &str = "resource.customizations.ignoreDifferences.";
 const KNOWN_PREFIX: &str = "resource.customizations.knownTypeFields.";
+const HEALTH_PREFIX: &str = "resource.customizations.health.";
+const OPEN_LIBS_PREFIX: &str = "resource.customizations.useOpenLibs.";
+
+/// Health settings of one group/kind while the ConfigMap is read: the block first, then
+/// split keys on top.
+#[derive(Default)]
+struct HealthEntry {
+    key: String,
+    script: Option<String>,
+    use_open_libs: Option<bool>,
+}
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -127,6 +157,10 @@ struct RawCompareOptions {
 }
 
 impl Settings {
+    fn empty() -> Settings {
+        Settings { ignore: Vec::new(), compare: CompareOptions::default(), known_types: Vec::new(), health: Vec::new() }
+    }
+
     /// Reads the settings from an `argocd-cm` ConfigMap object.
     pub fn from_config_map(cm: &Value) -> Result<Settings, Error> {
         let data = match cm.get("data") {
@@ -134,7 +168,16 @@ impl Settings {
             Some(Value::Object(d)) => d,
             Some(_) => return Err(Error::ConfigMap("`data` is not a mapping".into())),
         };
-        let mut s = Settings { ignore: Vec::new(), compare: CompareOptions::default(), known_types: Vec::new() };
+        let mut s = Settings::empty();
+        let mut health: std::collections::BTreeMap<String, HealthEntry> = Default::default();
+        // The block first, so that split keys override it whatever the key order.
+        if let Some(text) = data.get("resource.customizations") {
+            let key = "resource.customizations";
+            let text = text
+                .as_str()
+                .ok_or_else(|| Error::Key { key: key.to_string(), problem: "value is not a string".into() })?;
+            s.read_legacy(key, text, &mut health)?;
+        }
         for (key, value) in data {
             let text = value
                 .as_str()
@@ -148,8 +191,17 @@ impl Settings {
                 let raw: Vec<RawKnownType> = parse_yaml(text).map_err(bad)?;
                 let fields = known_fields(&raw).map_err(bad)?;
                 s.known_types.push(KnownTypes { group, kind, fields });
-            } else if key == "resource.customizations" {
-                s.read_legacy(key, text)?;
+            } else if let Some(gk) = key.strip_prefix(HEALTH_PREFIX) {
+                let entry = health.entry(override_group_kind(gk)).or_default();
+                entry.key = key.clone();
+                entry.script = Some(text.to_string());
+            } else if let Some(gk) = key.strip_prefix(OPEN_LIBS_PREFIX) {
+                let open = parse_bool(text).ok_or_else(|| bad(format!("`{text}` is not a boolean")))?;
+                let entry = health.entry(override_group_kind(gk)).or_default();
+                if entry.key.is_empty() {
+                    entry.key = key.clone();
+                }
+                entry.use_open_libs = Some(open);
             } else if key == "resource.compareoptions" {
                 let raw: RawCompareOptions = parse_yaml(text).map_err(bad)?;
                 s.compare.ignore_aggregated_roles = raw.ignore_aggregated_roles;
@@ -160,6 +212,17 @@ impl Settings {
                 };
             }
         }
+        s.health = health
+            .into_iter()
+            .filter_map(|(group_kind, e)| {
+                Some(HealthOverride {
+                    key: e.key,
+                    group_kind,
+                    script: e.script.filter(|t| !t.trim().is_empty())?,
+                    use_open_libs: e.use_open_libs.unwrap_or(false),
+                })
+            })
+            .collect();
         s.add_builtin_known_types();
         Ok(s)
     }
@@ -179,7 +242,12 @@ impl Settings {
         });
     }
 
-    fn read_legacy(&mut self, key: &str, text: &str) -> Result<(), Error> {
+    fn read_legacy(
+        &mut self,
+        key: &str,
+        text: &str,
+        health: &mut std::collections::BTreeMap<String, HealthEntry>,
+    ) -> Result<(), Error> {
         #[derive(Deserialize, Default)]
         #[serde(rename_all = "camelCase")]
         struct Legacy {
@@ -187,6 +255,10 @@ impl Settings {
             ignore_differences: Option<String>,
             #[serde(default)]
             known_type_fields: Vec<RawKnownType>,
+            #[serde(default, rename = "health.lua")]
+            health_lua: Option<String>,
+            #[serde(default, rename = "health.lua.useOpenLibs")]
+            health_lua_use_open_libs: Option<bool>,
         }
         let bad = |problem: String| Error::Key { key: key.to_string(), problem };
         let all: std::collections::BTreeMap<String, Legacy> = parse_yaml(text).map_err(bad)?;
@@ -198,6 +270,12 @@ impl Settings {
             if let Some(ignore) = entry.ignore_differences {
                 let o: OverrideIgnore = parse_yaml(&ignore).map_err(|p| bad(format!("{gk}.ignoreDifferences: {p}")))?;
                 self.push_override(&format!("{key}[{gk}]"), &format!("{group}_{kind}"), o);
+            }
+            if entry.health_lua.is_some() || entry.health_lua_use_open_libs.is_some() {
+                let h = health.entry(gk.clone()).or_default();
+                h.key = format!("{key}[{gk}]");
+                h.script = entry.health_lua;
+                h.use_open_libs = entry.health_lua_use_open_libs;
             }
             if !entry.known_type_fields.is_empty() {
                 let fields = known_fields(&entry.known_type_fields).map_err(|p| bad(format!("{gk}: {p}")))?;
@@ -242,6 +320,26 @@ fn known_fields(raw: &[RawKnownType]) -> Result<Vec<KnownTypeField>, String> {
         .collect()
 }
 
+/// The `group/Kind` text a split key names, as Argo CD derives it (`all` is `*/*`).
+fn override_group_kind(key: &str) -> String {
+    match key {
+        "all" => "*/*".to_string(),
+        _ => match split_override_key(key) {
+            (g, k) if g.is_empty() => k,
+            (g, k) => format!("{g}/{k}"),
+        },
+    }
+}
+
+/// Go's strconv.ParseBool.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// `apps_Deployment` → (`apps`, `Deployment`); `Service` → (``, `Service`).
 fn split_override_key(key: &str) -> (String, String) {
     match key.split_once('_') {
@@ -284,6 +382,34 @@ mod tests {
         assert!(groups.contains(&("admissionregistration.k8s.io", "MutatingWebhookConfiguration")));
         assert_eq!(s.known_types_of("example.com", "Widget").len(), 1);
         assert_eq!(s.known_types_of("argoproj.io", "Rollout").len(), 1);
+    }
+
+    #[test]
+    fn reads_health_checks_split_keys_over_the_block() {
+        let cm = json!({"data": {
+            "resource.customizations": "cert-manager.io/Certificate:\n  health.lua: return {status = 'Degraded'}\n  health.lua.useOpenLibs: true\n\"*.crossplane.io/*\":\n  health.lua: return nil\n",
+            "resource.customizations.health.cert-manager.io_Certificate": "return {status = 'Healthy'}",
+            "resource.customizations.health.Service": "return {status = 'Healthy'}",
+            "resource.customizations.useOpenLibs.Service": "true",
+            "resource.customizations.health.all": "return nil",
+        }});
+        let s = Settings::from_config_map(&cm).unwrap();
+        let got: Vec<(&str, &str, bool)> =
+            s.health.iter().map(|h| (h.group_kind.as_str(), h.script.as_str(), h.use_open_libs)).collect();
+        assert_eq!(
+            got,
+            [
+                ("*.crossplane.io/*", "return nil", false),
+                ("*/*", "return nil", false),
+                ("Service", "return {status = 'Healthy'}", true),
+                // The split key replaces the script; the block's useOpenLibs stays.
+                ("cert-manager.io/Certificate", "return {status = 'Healthy'}", true),
+            ]
+        );
+        assert_eq!(s.health[3].key, "resource.customizations.health.cert-manager.io_Certificate");
+        let bad = json!({"data": {"resource.customizations.useOpenLibs.Service": "yes"}});
+        let e = Settings::from_config_map(&bad).unwrap_err().to_string();
+        assert!(e.contains("resource.customizations.useOpenLibs.Service") && e.contains("not a boolean"), "{e}");
     }
 
     #[test]

@@ -1,69 +1,41 @@
-//! Health assessment of Kubernetes objects, with no I/O.
+//! Health assessment of Kubernetes objects, as Argo CD does it, with no I/O.
 //!
-//! This crate starts with the vocabulary every other layer shares: the health statuses
-//! Argo CD reports and their order of severity. Built-in checks per kind and the Lua engine
-//! for custom checks are the subject of the next issue.
+//! - [`builtin`]: Argo CD's built-in checks (Deployment, StatefulSet, DaemonSet, ReplicaSet,
+//!   Pod, PVC, Service, Ingress, Job, HPA, APIService, Argo Workflow), same rules and messages.
+//! - [`lua`]: an engine that runs Argo CD's Lua health scripts unchanged, sandboxed and
+//!   bounded in time and memory.
+//! - [`scripts`]: script trees in Argo CD's `resource_customizations` layout, and the checks
+//!   this project bundles for the CRDs a GitOps user meets first.
+//! - [`assess`]: which check decides, in Argo CD's precedence, and running it.
+//! - [`aggregate`]: an application's health from its objects'.
+//! - [`testfile`]: Argo CD's `health_test.yaml` format, for users testing their own scripts.
 //!
 //! ```
-//! use gitops_health::HealthStatus;
-//! let worst = [HealthStatus::Healthy, HealthStatus::Degraded, HealthStatus::Progressing]
-//!     .into_iter()
-//!     .max_by_key(|s| s.severity())
-//!     .unwrap();
-//! assert_eq!(worst, HealthStatus::Degraded);
+//! use gitops_health::{HealthChecks, HealthStatus};
+//! use serde_json::json;
+//!
+//! let checks = HealthChecks::default();
+//! let deployment = json!({
+//!     "apiVersion": "apps/v1", "kind": "Deployment",
+//!     "metadata": {"name": "web", "generation": 2},
+//!     "spec": {"replicas": 3},
+//!     "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "availableReplicas": 1},
+//! });
+//! let health = checks.assess(&deployment).health.unwrap();
+//! assert_eq!(health.status, HealthStatus::Progressing);
+//! assert_eq!(health.message, "Waiting for rollout to finish: 1 out of 3 new replicas have been updated...");
 //! ```
 
 #![forbid(unsafe_code)]
 
-use serde::{Deserialize, Serialize};
+pub mod aggregate;
+pub mod assess;
+pub mod builtin;
+pub mod lua;
+pub mod scripts;
+mod status;
+pub mod testfile;
 
-/// The health of one object, as Argo CD names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum HealthStatus {
-    /// Working as intended.
-    Healthy,
-    /// Not yet healthy, may become so.
-    Progressing,
-    /// Suspended or paused on purpose.
-    Suspended,
-    /// Expected but absent.
-    Missing,
-    /// Failed, or cannot become healthy without help.
-    Degraded,
-    /// A check ran but could not decide.
-    Unknown,
-}
-
-impl HealthStatus {
-    /// Argo CD's aggregation order: the app takes the status of highest severity.
-    pub fn severity(self) -> u8 {
-        match self {
-            HealthStatus::Healthy => 0,
-            HealthStatus::Suspended => 1,
-            HealthStatus::Progressing => 2,
-            HealthStatus::Missing => 3,
-            HealthStatus::Degraded => 4,
-            HealthStatus::Unknown => 5,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn severity_follows_argo_order() {
-        let mut all = [
-            HealthStatus::Unknown,
-            HealthStatus::Degraded,
-            HealthStatus::Missing,
-            HealthStatus::Progressing,
-            HealthStatus::Suspended,
-            HealthStatus::Healthy,
-        ];
-        all.sort_by_key(|s| s.severity());
-        assert_eq!(all[0], HealthStatus::Healthy);
-        assert_eq!(all[5], HealthStatus::Unknown);
-    }
-}
+pub use aggregate::{AppHealth, Member, aggregate};
+pub use assess::{Assessment, CheckSource, HealthChecks};
+pub use status::{Health, HealthStatus};

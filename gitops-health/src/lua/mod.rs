@@ -1,0 +1,193 @@
+//! The Lua engine: runs Argo CD health scripts unchanged, in a sandbox, within a budget.
+//!
+//! The contract follows Argo CD's runtime (gopher-lua, Lua 5.1 plus `goto`), on LuaJIT:
+//! - the object is the global `obj` (JSON null is absent, null array items are dropped, all
+//!   numbers are Lua numbers, so whole numbers print without `.0`), and `actionParams` is `{}`;
+//! - the last value returned counts: `nil` or `{}` is "no status", a table with a valid
+//!   `status` is used, any other status becomes `Unknown` "Lua returned an invalid health
+//!   status", a non-table is an error;
+//! - an error is returned with Lua's text and no traceback (`error("x", 0)` gives `x`).
+//!
+//! Two library sets, as Argo CD: [`Libraries::Trusted`] scripts (bundled, or from a directory
+//! the operator names) get base, `table`, `string`, `math` and a global `os`; scripts from
+//! `argocd-cm` get [`Libraries::Restricted`] (base and `table`; `os` only through
+//! `require("os")`) unless the ConfigMap sets `useOpenLibs`. In both, `os` holds only `time`
+//! and `date` (plus `clock` and `difftime` when trusted): Argo CD hands trusted scripts the
+//! whole of gopher-lua's `os`, including `execute` and `remove`, which we refuse on purpose.
+//! There is no `io`, `debug`, `ffi`, `jit`, `coroutine`, `load`, `loadstring`, `dofile`,
+//! `loadfile`, `getfenv`, `setfenv` or `collectgarbage`.
+//!
+//! Each evaluation runs in a fresh environment on a pooled state (one per thread and library
+//! set), so no global one script sets is seen by the next, while compiled scripts are cached
+//! per state. A time budget (default 1 s, checked every few thousand VM instructions with the
+//! JIT off so the check always fires) and a memory cap bound every evaluation; a state that
+//! hit either is discarded.
+//!
+//! What cannot be bounded: a single C library call such as a pathological `string.find`
+//! pattern runs to completion before the budget is checked (Argo CD shares this limit).
+//! Times are UTC: a pure crate has no time-zone database.
+
+mod clock;
+mod convert;
+mod oslib;
+mod state;
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::status::Health;
+
+/// Bounds on one evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget of one evaluation (Argo CD: 1 s).
+    pub time: Duration,
+    /// Memory a Lua state may hold, in bytes (Argo CD has no cap).
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { time: Duration::from_secs(1), memory: 64 << 20 }
+    }
+}
+
+/// Which libraries a script gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Libraries {
+    /// Argo CD's "open libs": bundled scripts, scripts from an operator's directory, and
+    /// `argocd-cm` scripts with `useOpenLibs`.
+    Trusted,
+    /// Argo CD's default for `argocd-cm` scripts: base and `table`, `require("os")` only.
+    Restricted,
+}
+
+/// A health script with where it came from.
+#[derive(Debug, Clone)]
+pub struct Script {
+    source: Arc<str>,
+    libraries: Libraries,
+    origin: Arc<str>,
+    hash: u64,
+}
+
+impl Script {
+    /// A script, its library set, and its origin (a file or a ConfigMap key, for messages).
+    pub fn new(source: impl Into<Arc<str>>, libraries: Libraries, origin: impl Into<Arc<str>>) -> Script {
+        let source = source.into();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        source.hash(&mut h);
+        Script { source, libraries, origin: origin.into(), hash: h.finish() }
+    }
+
+    /// The Lua source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The library set it runs with.
+    pub fn libraries(&self) -> Libraries {
+        self.libraries
+    }
+
+    /// Where it came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The same script with another library set.
+    pub fn with_libraries(mut self, libraries: Libraries) -> Script {
+        self.libraries = libraries;
+        self
+    }
+}
+
+/// What `os.time()` reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// A fixed instant in Unix seconds (tests, replays).
+    Fixed(i64),
+}
+
+impl Clock {
+    fn now(self) -> i64 {
+        match self {
+            Clock::Fixed(t) => t,
+            Clock::System => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Why a script gave no result. Its `Display` is the message Argo CD would attach to the
+/// `Unknown` status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The script does not parse.
+    #[error("{0}")]
+    Syntax(String),
+    /// The script raised an error (Lua's text, without a traceback).
+    #[error("{0}")]
+    Runtime(String),
+    /// The script ran past its time budget.
+    #[error("Lua script ran past its time budget of {0:?}: context deadline exceeded")]
+    Timeout(Duration),
+    /// The script allocated past the memory cap.
+    #[error("Lua script ran past its memory cap of {0} bytes")]
+    Memory(usize),
+    /// The script returned something other than a table or nil.
+    #[error("expect table output from Lua script, not {0}")]
+    Output(&'static str),
+    /// The returned table cannot be read as JSON (functions, mixed keys, cycles...).
+    #[error("{0}")]
+    Encode(String),
+    /// The object could not be handed to Lua.
+    #[error("cannot pass the object to Lua: {0}")]
+    Input(String),
+    /// The Lua state could not be prepared (a bug, or the memory cap is far too small).
+    #[error("cannot prepare a Lua state: {0}")]
+    Setup(String),
+}
+
+/// Runs health scripts. Cheap to clone and share: states live in a per-thread pool.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Engine {
+    limits: Limits,
+    clock: Clock,
+}
+
+impl Engine {
+    /// An engine with these limits and the system clock.
+    pub fn new(limits: Limits) -> Engine {
+        Engine { limits, clock: Clock::System }
+    }
+
+    /// The same engine reading another clock.
+    pub fn with_clock(mut self, clock: Clock) -> Engine {
+        self.clock = clock;
+        self
+    }
+
+    /// Its limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Runs `script` on `obj`. `Ok(None)` is Argo CD's empty status (the script returned
+    /// `nil`, `{}`, or a table whose fields have the wrong types); an error becomes `Unknown`
+    /// with the error's text in the caller.
+    pub fn evaluate(&self, script: &Script, obj: &Value) -> Result<Option<Health>, Error> {
+        state::with_state(script.libraries, self.limits, |st| st.run(script, obj, self.limits, self.clock.now()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

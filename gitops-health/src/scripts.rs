@@ -1,0 +1,210 @@
+//! Health scripts laid out as Argo CD's `resource_customizations` tree, and those we bundle.
+//!
+//! A tree maps `<group>/<Kind>/health.lua` (`<Kind>/health.lua` for the core group) to a
+//! script. Directories whose path holds `_` are wildcards, `_` standing for `*` (as in
+//! `_.crossplane.io/_`); `*` matches within one path segment. Exact paths win over
+//! wildcards, and wildcards are tried in lexicographic order, as Argo CD does.
+//!
+//! The tree is built from file contents the caller read: this crate does no I/O.
+
+use std::collections::HashMap;
+
+use crate::lua::{Libraries, Script};
+
+/// A script path that does not fit the layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: expected `<group>/<Kind>/health.lua` or `<Kind>/health.lua` (core group)")]
+pub struct LayoutError {
+    /// The offending path, relative to the tree's root.
+    pub path: String,
+}
+
+/// Scripts keyed by `group/Kind`, with wildcard entries.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptTree {
+    exact: HashMap<String, Script>,
+    /// (pattern segments, script), sorted by the pattern's text.
+    wildcard: Vec<(String, Script)>,
+}
+
+/// Our own checks, compiled into the binary: `(path in the tree, source)`.
+const BUNDLED: &[(&str, &str)] = &[
+    ("argoproj.io/Rollout/health.lua", include_str!("../checks/argoproj.io/Rollout/health.lua")),
+    ("argoproj.io/Application/health.lua", include_str!("../checks/argoproj.io/Application/health.lua")),
+    ("cert-manager.io/Certificate/health.lua", include_str!("../checks/cert-manager.io/Certificate/health.lua")),
+    ("bitnami.com/SealedSecret/health.lua", include_str!("../checks/bitnami.com/SealedSecret/health.lua")),
+    (
+        "external-secrets.io/ExternalSecret/health.lua",
+        include_str!("../checks/external-secrets.io/ExternalSecret/health.lua"),
+    ),
+    (
+        "kustomize.toolkit.fluxcd.io/Kustomization/health.lua",
+        include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/health.lua"),
+    ),
+    (
+        "helm.toolkit.fluxcd.io/HelmRelease/health.lua",
+        include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/health.lua"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/GitRepository/health.lua",
+        include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/health.lua"),
+    ),
+];
+
+impl ScriptTree {
+    /// An empty tree.
+    pub fn new() -> ScriptTree {
+        ScriptTree::default()
+    }
+
+    /// The checks this project bundles (Argo Rollout and Application, cert-manager
+    /// Certificate, SealedSecret, ExternalSecret, Flux Kustomization, HelmRelease and
+    /// GitRepository), trusted.
+    pub fn bundled() -> ScriptTree {
+        let mut tree = ScriptTree::new();
+        for (path, source) in BUNDLED {
+            // The paths above are fixed and well formed; a typo would fail the unit tests.
+            let _ = tree.insert(path, *source, &format!("bundled:{path}"));
+        }
+        tree
+    }
+
+    /// Adds the script at `path` (relative to the tree root, `/`-separated), trusted, as
+    /// from a directory the operator names. `origin` says where it came from in messages.
+    /// A later insert at the same path replaces the earlier one.
+    pub fn insert(&mut self, path: &str, source: &str, origin: &str) -> Result<(), LayoutError> {
+        let key = path
+            .strip_suffix("/health.lua")
+            .filter(|k| !k.is_empty() && k.split('/').count() <= 2 && k.split('/').all(|s| !s.is_empty()))
+            .ok_or_else(|| LayoutError { path: path.to_string() })?;
+        let script = Script::new(source, Libraries::Trusted, origin);
+        if key.contains('_') {
+            let pattern = key.replace('_', "*");
+            self.wildcard.retain(|(p, _)| *p != pattern);
+            self.wildcard.push((pattern, script));
+            self.wildcard.sort_by(|a, b| a.0.cmp(&b.0));
+        } else {
+            self.exact.insert(key.to_string(), script);
+        }
+        Ok(())
+    }
+
+    /// Puts `over`'s scripts on top of this tree's: the same path is replaced.
+    pub fn overlay(&mut self, over: ScriptTree) {
+        self.exact.extend(over.exact);
+        for (pattern, script) in over.wildcard {
+            self.wildcard.retain(|(p, _)| *p != pattern);
+            self.wildcard.push((pattern, script));
+        }
+        self.wildcard.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+
+    /// The script for `group/Kind` (`Kind` for the core group): exact path first, then the
+    /// first wildcard that matches.
+    pub fn lookup(&self, group: &str, kind: &str) -> Option<&Script> {
+        let key = group_kind_key(group, kind);
+        if let Some(s) = self.exact.get(&key) {
+            return Some(s);
+        }
+        self.wildcard.iter().find(|(p, _)| path_match(p, &key)).map(|(_, s)| s)
+    }
+
+    /// How many scripts the tree holds.
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.wildcard.len()
+    }
+
+    /// Whether the tree holds no script.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Argo CD's key for a kind: `group/Kind`, or `Kind` for the core group.
+pub fn group_kind_key(group: &str, kind: &str) -> String {
+    if group.is_empty() { kind.to_string() } else { format!("{group}/{kind}") }
+}
+
+/// doublestar's PathMatch for patterns whose only metacharacter is `*`: segment by segment,
+/// `*` matching any run (possibly empty) within a segment.
+fn path_match(pattern: &str, path: &str) -> bool {
+    let (mut p, mut s) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some(ps), Some(ss)) if star_match(ps.as_bytes(), ss.as_bytes()) => {}
+            _ => return false,
+        }
+    }
+}
+
+fn star_match(p: &[u8], s: &[u8]) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_beats_wildcard_and_wildcards_go_in_order() {
+        let mut t = ScriptTree::new();
+        t.insert("_.crossplane.io/_/health.lua", "return 1", "a").unwrap();
+        t.insert("pkg.crossplane.io/Provider/health.lua", "return 2", "b").unwrap();
+        t.insert("_.io/_/health.lua", "return 3", "c").unwrap();
+        t.insert("Service/health.lua", "return 4", "d").unwrap();
+        assert_eq!(t.lookup("pkg.crossplane.io", "Provider").unwrap().origin(), "b");
+        // `*.crossplane.io/*` sorts before `*.io/*`.
+        assert_eq!(t.lookup("aws.crossplane.io", "Bucket").unwrap().origin(), "a");
+        assert_eq!(t.lookup("example.io", "Thing").unwrap().origin(), "c");
+        assert_eq!(t.lookup("", "Service").unwrap().origin(), "d");
+        assert!(t.lookup("crossplane.io", "Bucket").is_some_and(|s| s.origin() == "c"));
+        assert!(t.lookup("example.com", "Thing").is_none());
+        assert!(t.lookup("", "Pod").is_none());
+    }
+
+    #[test]
+    fn layout_errors_name_the_path() {
+        let mut t = ScriptTree::new();
+        for bad in ["health.lua", "a/b/c/health.lua", "a//health.lua", "a/b/check.lua"] {
+            assert_eq!(t.insert(bad, "", "x").unwrap_err().path, bad);
+        }
+    }
+
+    #[test]
+    fn overlay_replaces_same_paths() {
+        let mut base = ScriptTree::bundled();
+        assert_eq!(base.len(), BUNDLED.len());
+        let mut user = ScriptTree::new();
+        user.insert("argoproj.io/Rollout/health.lua", "return nil", "mine").unwrap();
+        base.overlay(user);
+        assert_eq!(base.len(), BUNDLED.len());
+        assert_eq!(base.lookup("argoproj.io", "Rollout").unwrap().origin(), "mine");
+    }
+
+    #[test]
+    fn star_matches_within_a_segment() {
+        assert!(path_match("*.x/*", "a.x/K"));
+        assert!(path_match("*/*", "a/K"));
+        assert!(!path_match("*", "a/K"));
+        assert!(!path_match("*.x/*", "a.y/K"));
+        assert!(path_match("a*b*c/K", "abxxbyc/K"));
+    }
+}
