@@ -64,7 +64,7 @@ impl ScriptTree {
         let mut tree = ScriptTree::new();
         for (path, source) in BUNDLED {
             // The paths above are fixed and well formed; a typo would fail the unit tests.
-            let _ = tree.insert(path, *source, &format!("bundled:{path}"));
+            let _ = tree.insert(path, source, &format!("bundled:{path}"));
         }
         tree
     }

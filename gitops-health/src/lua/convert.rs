@@ -27,6 +27,9 @@ const EAGER_MAP_LEN: usize = 8;
 /// number slot). Separate slots let strings go to Lua without an intermediate handle.
 pub(super) type Field<'a> = (u8, Option<&'a str>, Option<f64>, Option<bool>, Option<Table>);
 
+/// Runs a conversion step that builds tables (see `State::run` on the memory limit).
+pub(super) type Headroom<'h> = dyn FnMut(&mut dyn FnMut() -> mlua::Result<()>) -> mlua::Result<()> + 'h;
+
 struct Node<'a> {
     map: &'a Map<String, Value>,
     /// Some fields were handed out one by one, so a fill must not replace them.
@@ -74,7 +77,7 @@ impl<'a> Objects<'a> {
         lua: &Lua,
         id: usize,
         key: &mlua::LuaString,
-        headroom: &mut dyn FnMut(&mut dyn FnMut() -> mlua::Result<()>) -> mlua::Result<()>,
+        headroom: &mut Headroom<'_>,
     ) -> mlua::Result<Field<'a>> {
         let absent = (0, None, None, None, None);
         let Ok(key) = key.to_str() else { return Ok(absent) };

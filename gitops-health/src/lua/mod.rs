@@ -19,7 +19,11 @@
 //!
 //! Each evaluation runs in a fresh environment on a pooled state (one per thread and library
 //! set), so no global one script sets is seen by the next, while compiled scripts are cached
-//! per state. A time budget (default 1 s, checked every few thousand VM instructions with the
+//! per state. Libraries are seen through proxies that are cleared before each evaluation, so
+//! a script may even change `string` without the next one noticing. `obj` is built lazily
+//! (see `convert.rs`): a script pays for the fields it reads, not for managedFields or the
+//! pod template it never looks at; `pairs`, `next` and `rawget` see the whole table. Only
+//! `pairs` over a library table (`pairs(string)`) differs from Argo CD: it lists nothing. A time budget (default 1 s, checked every few thousand VM instructions with the
 //! JIT off so the check always fires) and a memory cap bound every evaluation; a state that
 //! hit either is discarded.
 //!
