@@ -5,8 +5,9 @@
 //! Scripts read a handful of fields, so most of an object (managedFields, the pod template)
 //! is never built. A map is a table that holds only the prelude's private tag (the map's
 //! number here) until it is read: each field read is answered by [`Objects::field`] and kept
-//! in the table; a read of an absent field, a write, or a traversal (`pairs`, `next`,
-//! `rawget`) fills the whole table through [`Objects::fill`] and makes it a plain table.
+//! in the table (the prelude remembers absent fields); a write or a traversal (`pairs`,
+//! `next`, `rawget`) fills the whole table through [`Objects::fill`] and makes it a plain
+//! table.
 //! Arrays are built whole when read, since `#` and `ipairs` look at raw slots; their maps
 //! are lazy in turn.
 

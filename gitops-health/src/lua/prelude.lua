@@ -18,9 +18,9 @@ local huge = 1 / 0
 local cur = {}
 
 -- `obj` is built lazily (see convert.rs): a map's table holds only the private key `TAG`
--- (the map's number) until read. Each field read asks the host for that field and keeps it;
--- reading an absent field, writing, or a traversal fills the whole table and drops the
--- metatable, so from then on it is a plain table.
+-- (the map's number) until read. Each field read asks the host for that field and keeps it
+-- (an absent field is remembered as absent); a write or a traversal fills the whole table and
+-- drops the metatable, so from then on it is a plain table.
 local TAG = {}
 local LAZY
 local function fill(t)
