@@ -6,6 +6,7 @@
 mod diff_cmd;
 mod health_cmd;
 mod output;
+mod plan_cmd;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,12 @@ enum Command {
     /// Exit status: 0 when the aggregate is Healthy, 1 otherwise, 2 on bad usage or input.
     /// `gitops health test DIR` runs Argo CD-style health_test.yaml files.
     Health(health_cmd::HealthArgs),
+    /// Plan a sync as Argo CD would run it: ordered steps (phase, wave) and, per object, the
+    /// action and why.
+    ///
+    /// Exit status: 0 when there is nothing to do, 1 when the plan has work (or would be
+    /// refused), 2 on bad usage or input.
+    Plan(plan_cmd::PlanArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Diff(args) => diff_cmd::run(args),
         Command::Health(args) => health_cmd::run(args),
+        Command::Plan(args) => plan_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,11 @@
 //! End-to-end tests of the `gitops` binary. Table of contents:
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors.
 //! - `health`: the table and JSON outputs, lookup options, exit codes, and `health test`.
+//! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 
 mod diff;
 mod health;
+mod plan;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -32,8 +32,30 @@ pub struct AppSpec {
     pub force_namespace: bool,
     /// `spec.ignoreDifferences`.
     pub ignore_differences: Vec<IgnoreRuleSpec>,
+    /// `syncPolicy.syncOptions` (Argo CD).
+    pub sync_options: Vec<String>,
+    /// Automated sync: `syncPolicy.automated` (Argo CD) or Flux's `spec.prune` (a Flux
+    /// Kustomization always syncs automatically).
+    pub automated: Option<Automated>,
+    /// `syncPolicy.retry` as written (see [`crate::sync::retry`]).
+    pub retry: Option<Value>,
     /// Spec fields present but not used by a diff (reported so nothing is silently lost).
     pub unused: Vec<String>,
+}
+
+/// Argo CD's `syncPolicy.automated`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Automated {
+    /// Delete what the desired state no longer has.
+    #[serde(default)]
+    pub prune: bool,
+    /// Revert drift made in the cluster.
+    #[serde(default)]
+    pub self_heal: bool,
+    /// Allow a sync whose render is empty (it would prune everything).
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 /// An application object that cannot be used.
@@ -69,8 +91,8 @@ pub fn read(source: &str, objects: &[Object]) -> Result<AppSpec, Error> {
     Err(Error::NotFound { source_name: source.to_string() })
 }
 
-const ARGO_USED: &[&str] = &["destination", "ignoreDifferences"];
-const FLUX_USED: &[&str] = &["targetNamespace"];
+const ARGO_USED: &[&str] = &["destination", "ignoreDifferences", "syncPolicy"];
+const FLUX_USED: &[&str] = &["targetNamespace", "prune"];
 
 fn unused(spec: Option<&Value>, used: &[&str]) -> Vec<String> {
     spec.and_then(Value::as_object)
@@ -94,12 +116,27 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| field_err("spec.ignoreDifferences", e.to_string()))?,
     };
+    let policy = spec.and_then(|s| s.get("syncPolicy"));
+    let sync_options = match policy.and_then(|p| p.get("syncOptions")) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| field_err("spec.syncPolicy.syncOptions", format!("not a list of strings: {e}")))?,
+    };
+    let automated = match policy.and_then(|p| p.get("automated")) {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            Some(serde_json::from_value(v.clone()).map_err(|e| field_err("spec.syncPolicy.automated", e.to_string()))?)
+        }
+    };
     Ok(AppSpec {
         kind: AppKind::ArgoApplication,
         name: o.name().to_string(),
         destination_namespace: namespace,
         force_namespace: false,
         ignore_differences,
+        sync_options,
+        automated,
+        retry: policy.and_then(|p| p.get("retry")).filter(|r| !r.is_null()).cloned(),
         unused: unused(spec, ARGO_USED),
     })
 }
@@ -117,12 +154,27 @@ fn read_flux(o: &Object) -> Result<AppSpec, Error> {
             });
         }
     };
+    let prune = match spec.and_then(|s| s.get("prune")) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(Error::Field {
+                origin: o.origin().to_string(),
+                field: "spec.prune".into(),
+                problem: "not a boolean".into(),
+            });
+        }
+    };
     Ok(AppSpec {
         kind: AppKind::FluxKustomization,
         name: o.name().to_string(),
         force_namespace: target.is_some(),
         destination_namespace: target,
         ignore_differences: Vec::new(),
+        sync_options: Vec::new(),
+        // Flux reconciles on its own; drift is always reverted.
+        automated: Some(Automated { prune, self_heal: true, allow_empty: false }),
+        retry: None,
         unused: unused(spec, FLUX_USED),
     })
 }
@@ -141,6 +193,16 @@ pub fn is_tracked_by(o: &Object, app: &AppSpec) -> bool {
         }
         AppKind::FluxKustomization => o.label("kustomize.toolkit.fluxcd.io/name") == Some(app.name.as_str()),
     }
+}
+
+/// The application a live object is tracked by, if any (whichever app that is): the name
+/// in Argo CD's tracking annotation, else its instance label, else Flux's name label.
+pub fn tracking_app(o: &Object) -> Option<&str> {
+    if let Some((name, _)) = o.annotation(crate::diff::TRACKING_ID).and_then(|id| id.split_once(':')) {
+        // `<namespace>_<app>` when apps live in several namespaces.
+        return Some(name.rsplit_once('_').map(|(_, n)| n).unwrap_or(name));
+    }
+    o.label("app.kubernetes.io/instance").or_else(|| o.label("kustomize.toolkit.fluxcd.io/name"))
 }
 
 /// Sets `metadata.namespace` of every namespaced object, as Flux's `targetNamespace` does.

@@ -82,6 +82,7 @@ pub mod quantity;
 pub mod report;
 pub mod schema;
 pub mod settings;
+pub mod sync;
 pub mod yaml;
 
 pub use diff::{AppDiff, Comparator, DiffConfig, ObjectDiff, SyncStatus};

@@ -567,6 +567,12 @@ fn format_go_duration(d: i64) -> String {
 /// `"60m"` → `"1h0m0s"`, `"1.5s"` → `"1.5s"`, `"0"` → `"0s"`, `"300ms"` → `"300ms"`,
 /// `"1h"` → `"1h0m0s"`, `"-2m"` → `"-2m0s"`, `"1us"`/`"1µs"` → `"1µs"`.
 ///
+/// A Go duration (`1h30m`, `5s`, `-1.5ms`) in nanoseconds; `None` if the text is not one or
+/// overflows int64.
+pub fn go_duration_nanos(s: &str) -> Option<i64> {
+    parse_go_duration(s)
+}
+
 /// Returns `None` if the text is not a valid Go duration or overflows int64
 /// nanoseconds.
 pub fn canonical_duration(s: &str) -> Option<String> {

@@ -1,0 +1,257 @@
+//! `gitops plan DESIRED LIVE`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use gitops_core::app::{self, AppSpec};
+use gitops_core::diff::{Comparator, DiffConfig};
+use gitops_core::sync::options::SyncOptions;
+use gitops_core::sync::{Action, PlanConfig, PlanResource, SyncPlan, plan};
+use gitops_core::{Object, ResourceKey, manifest};
+use serde_json::{Value, json};
+
+use crate::output::{BOLD, CYAN, GREEN, RED, RESET, YELLOW};
+
+/// Arguments of `gitops plan`.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Desired state: a manifest file, a directory (read recursively) or `-` for stdin.
+    pub desired: String,
+    /// Live state: a file, a directory or `-` (objects as the API server returns them).
+    pub live: String,
+    /// An Argo CD Application or Flux Kustomization: sync options, automated prune and
+    /// allowEmpty, destination namespace, ignoreDifferences; only live objects it tracks are pruned.
+    #[arg(long, value_name = "FILE")]
+    pub app: Option<PathBuf>,
+    /// Destination namespace for objects that do not name one.
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Prune even if the app's sync policy does not (as a manual sync with "Prune" ticked).
+    #[arg(long)]
+    pub prune: bool,
+    /// The revision being synced (names `generateName` hooks).
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub revision: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+/// Output formats of `gitops plan`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The ordered steps, one line per task.
+    Text,
+    /// The stable JSON document.
+    Json,
+}
+
+fn load(path: &str) -> Result<Vec<Object>, String> {
+    gitops_render::load(path).map_err(|e| e.to_string())
+}
+
+/// Runs the command; `Err` is a usage or input error (exit 2).
+pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
+    if args.desired == "-" && args.live == "-" {
+        return Err("DESIRED and LIVE cannot both be read from standard input".into());
+    }
+    let app: Option<AppSpec> = match &args.app {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let objects = manifest::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())?;
+            Some(app::read(&p.display().to_string(), &objects).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let mut config = DiffConfig::default();
+    if let Some(ns) = app.as_ref().and_then(|a| a.destination_namespace.clone()) {
+        config.namespace = ns;
+    }
+    if let Some(ns) = &args.namespace {
+        config.namespace = ns.clone();
+    }
+    if let Some(a) = &app {
+        config.ignore_differences.extend(a.ignore_differences.iter().cloned());
+    }
+    let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
+    let namespace = comparator.namespace().to_string();
+
+    let mut desired = load(&args.desired)?;
+    if app.as_ref().is_some_and(|a| a.force_namespace) {
+        app::force_namespace(&mut desired, &namespace);
+    }
+    let mut resources: BTreeMap<ResourceKey, PlanResource> = BTreeMap::new();
+    for o in desired {
+        let key = o.key(&namespace);
+        if let Some(existing) = resources.get(&key).and_then(|r| r.desired.as_ref())
+            && !key.name.is_empty()
+        {
+            return Err(manifest::Error::duplicate(key.clone(), existing.origin(), o.origin()).to_string());
+        }
+        resources.insert(key.clone(), PlanResource { key, desired: Some(o), live: None, modified: false });
+    }
+    for o in load(&args.live)? {
+        let key = o.key(&namespace);
+        let entry =
+            resources.entry(key.clone()).or_insert(PlanResource { key, desired: None, live: None, modified: false });
+        entry.live = Some(o);
+    }
+    for r in resources.values_mut() {
+        if let (Some(d), Some(l)) = (&r.desired, &r.live) {
+            r.modified = comparator.compare(Some(d), Some(l)).map_err(|e| e.to_string())?.is_modified();
+        }
+    }
+    let (options, option_warnings) =
+        SyncOptions::parse(app.iter().flat_map(|a| a.sync_options.iter().map(String::as_str)))
+            .map_err(|e| format!("--app: {e}"))?;
+    let automated = app.as_ref().and_then(|a| a.automated).unwrap_or_default();
+    let started_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let plan_config = PlanConfig {
+        app: app.as_ref(),
+        options,
+        prune: automated.prune || args.prune,
+        prune_confirmed: false,
+        allow_empty: automated.allow_empty,
+        namespace,
+        revision: args.revision.clone(),
+        started_at,
+    };
+    let resources: Vec<PlanResource> = resources.into_values().collect();
+    let mut planned = plan(resources, &plan_config).map_err(|e| e.to_string())?;
+    planned.warnings.splice(0..0, option_warnings);
+    let mut out = anstream::stdout().lock();
+    match args.output {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report(&planned)).map_err(|e| format!("writing output: {e}"))?;
+            writeln!(out).map_err(|e| format!("writing output: {e}"))?;
+        }
+        Format::Text => print_text(&mut out, &planned).map_err(|e| format!("writing output: {e}"))?,
+    }
+    Ok(if planned.has_work() || !planned.errors.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn action_text(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Unchanged => "unchanged",
+        Action::Prune => "prune",
+        Action::PruneSkipped => "prune skipped",
+        Action::HookCreate => "hook create",
+    }
+}
+
+/// Counts per action, as the summary line and the JSON `summary` give them.
+fn counts(p: &SyncPlan) -> BTreeMap<&'static str, usize> {
+    let mut c = BTreeMap::new();
+    for t in &p.tasks {
+        let name = match t.action {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Unchanged => "unchanged",
+            Action::Prune => "prune",
+            Action::PruneSkipped => "pruneSkipped",
+            Action::HookCreate => "hook",
+        };
+        *c.entry(name).or_insert(0) += 1;
+    }
+    c
+}
+
+/// The stable JSON document of `gitops plan -o json`.
+fn report(p: &SyncPlan) -> Value {
+    let tasks: Vec<Value> = p
+        .tasks
+        .iter()
+        .map(|t| {
+            json!({
+                "key": t.key.to_string(),
+                "group": t.key.group,
+                "kind": t.key.kind,
+                "namespace": t.key.namespace,
+                "name": t.key.name,
+                "phase": t.phase,
+                "wave": t.wave,
+                "action": t.action,
+                "reason": t.reason,
+                "deletePolicies": t.delete_policies,
+                "options": t.options,
+            })
+        })
+        .collect();
+    let mut steps: Vec<Value> = Vec::new();
+    for (i, t) in p.tasks.iter().enumerate() {
+        let same = steps.last().is_some_and(|s| s["phase"] == json!(t.phase) && s["wave"] == json!(t.wave));
+        if !same {
+            steps.push(json!({"phase": t.phase, "wave": t.wave, "tasks": []}));
+        }
+        if let Some(Value::Array(a)) = steps.last_mut().and_then(|s| s.get_mut("tasks")) {
+            a.push(json!(i));
+        }
+    }
+    json!({
+        "hasWork": p.has_work(),
+        "summary": counts(p),
+        "steps": steps,
+        "tasks": tasks,
+        "skipped": p.skipped.iter().map(|s| json!({"key": s.key.to_string(), "reason": s.reason})).collect::<Vec<_>>(),
+        "warnings": p.warnings,
+        "errors": p.errors,
+    })
+}
+
+fn print_text(out: &mut impl Write, p: &SyncPlan) -> io::Result<()> {
+    let kind_of = |k: &ResourceKey| if k.group.is_empty() { k.kind.clone() } else { format!("{}/{}", k.group, k.kind) };
+    let wk = p.tasks.iter().map(|t| kind_of(&t.key).len()).max().unwrap_or(0).max(4);
+    let wn = p.tasks.iter().map(|t| t.key.namespace.len()).max().unwrap_or(0).max(9);
+    let wm = p.tasks.iter().map(|t| t.key.name.len()).max().unwrap_or(0).max(4);
+    let mut last: Option<(gitops_core::sync::Phase, i64)> = None;
+    for t in &p.tasks {
+        if last != Some((t.phase, t.wave)) {
+            writeln!(out, "{BOLD}{} wave {}{RESET}", t.phase.as_str(), t.wave)?;
+            last = Some((t.phase, t.wave));
+        }
+        let colour = match t.action {
+            Action::Create | Action::HookCreate => GREEN,
+            Action::Update => YELLOW,
+            Action::Prune => RED,
+            Action::PruneSkipped => CYAN,
+            Action::Unchanged => "",
+        };
+        writeln!(
+            out,
+            "  {colour}{:<13}{RESET} {:<wk$}  {:<wn$}  {:<wm$}  {}",
+            action_text(t.action),
+            kind_of(&t.key),
+            t.key.namespace,
+            t.key.name,
+            t.reason
+        )?;
+    }
+    for s in &p.skipped {
+        writeln!(out, "skipped {}: {}", s.key, s.reason)?;
+    }
+    for w in &p.warnings {
+        writeln!(out, "{YELLOW}warning:{RESET} {w}")?;
+    }
+    for e in &p.errors {
+        writeln!(out, "{RED}error:{RESET} {e} (the sync would not run)")?;
+    }
+    let c = counts(p);
+    let n = |k: &str| c.get(k).copied().unwrap_or(0);
+    writeln!(
+        out,
+        "{}: {} to create, {} to update, {} unchanged, {} to prune, {} prune skipped, {} hooks",
+        if p.has_work() { "plan" } else { "nothing to do" },
+        n("create"),
+        n("update"),
+        n("unchanged"),
+        n("prune"),
+        n("pruneSkipped"),
+        n("hook")
+    )
+}

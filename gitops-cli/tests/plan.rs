@@ -1,0 +1,86 @@
+//! `gitops plan`.
+
+use serde_json::Value;
+
+use crate::{err, gitops, out};
+
+const ARGS: [&str; 5] = ["plan", "examples/plan/desired", "examples/plan/live", "--app", "examples/plan/app.yaml"];
+
+#[test]
+fn example_plan_orders_steps_and_says_why() {
+    let o = gitops(&ARGS, None);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", err(&o));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let at = |needle: &str| {
+        // A step header matches whole; anything else matches within a line.
+        let found = if needle.contains(" wave ") {
+            lines.iter().position(|l| *l == needle)
+        } else {
+            lines.iter().position(|l| l.contains(needle))
+        };
+        found.unwrap_or_else(|| panic!("{needle}:\n{text}"))
+    };
+    // The namespace is hoisted ahead of the PreSync hook that runs in it.
+    assert!(at("create        Namespace") < at("hook create   batch/Job"));
+    assert!(at("PreSync wave 0") < at("Sync wave 0"));
+    // The CRD comes before its custom resource.
+    assert!(at("CustomResourceDefinition") < at("example.com/Widget"));
+    // PruneLast moves prunes after every Sync wave; Prune=false is kept.
+    assert!(at("Sync wave 2") < at("Sync wave 3"));
+    assert!(lines.iter().any(|l| l.starts_with("prune skipped ConfigMap") && l.ends_with("Prune=false")), "{text}");
+    // A Helm post-upgrade hook runs PostSync; an untracked object is never pruned.
+    assert!(at("PostSync wave 0") < at("smoke-test"));
+    assert!(text.contains("skipped /ConfigMap/shop/team-notes: not tracked by this app: never pruned"), "{text}");
+    assert!(
+        text.contains("plan: 4 to create, 1 to update, 0 unchanged, 1 to prune, 1 prune skipped, 2 hooks"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_plan_is_stable() {
+    let mut args = ARGS.to_vec();
+    args.extend(["-o", "json"]);
+    let o = gitops(&args, None);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let v: Value = serde_json::from_str(&out(&o)).expect("JSON");
+    assert_eq!(v["hasWork"], true);
+    assert_eq!(v["summary"]["create"], 4);
+    let tasks = v["tasks"].as_array().expect("tasks");
+    let web = tasks.iter().find(|t| t["key"] == "apps/Deployment/shop/web").expect("web");
+    assert_eq!(
+        (web["phase"].as_str(), web["wave"].as_i64(), web["action"].as_str()),
+        (Some("Sync"), Some(2), Some("update"))
+    );
+    let migrate = tasks.iter().find(|t| t["name"] == "migrate").expect("hook");
+    assert_eq!(migrate["action"], "hookCreate");
+    assert_eq!(migrate["deletePolicies"][0], "HookSucceeded");
+    let steps = v["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["phase"], "PreSync");
+    let covered: usize = steps.iter().map(|s| s["tasks"].as_array().map_or(0, Vec::len)).sum();
+    assert_eq!(covered, tasks.len());
+    assert!(v["errors"].as_array().is_some_and(Vec::is_empty));
+}
+
+#[test]
+fn nothing_to_do_exits_0() {
+    let o = gitops(&["plan", "examples/shop/live/web-service.yaml", "examples/shop/live/web-service.yaml"], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("nothing to do"), "{}", out(&o));
+}
+
+#[test]
+fn an_empty_render_is_refused_and_bad_input_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().to_str().expect("utf-8");
+    let o = gitops(&["plan", empty, "examples/plan/live", "--app", "examples/plan/app.yaml"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(out(&o).contains("allowEmpty"), "{}", out(&o));
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations: {argocd.argoproj.io/sync-options: Prune=maybe}\n")
+        .expect("write");
+    let o = gitops(&["plan", bad.to_str().expect("utf-8"), "examples/plan/live"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("Prune=maybe"), "{}", err(&o));
+}

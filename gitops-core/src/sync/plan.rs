@@ -1,0 +1,250 @@
+//! Planning a sync: from the desired and live objects of an app and the diff between them, the
+//! ordered tasks Argo CD would run, each with its action and the reason for it.
+//!
+//! Safety rules hold here, before anything is touched: only live objects this app tracks are
+//! pruned; a render that is empty while the app still has objects is refused unless
+//! `allowEmpty` is set; an object another app tracks is reported (and refused with
+//! `FailOnSharedResource=true`).
+
+use serde_json::Value;
+
+use super::hooks::{self, Role};
+use super::options::{PruneMode, SyncOptions};
+use super::order;
+use super::task::{Action, ApplyOptions, Phase, Skipped, SyncPlan, Task};
+use crate::app::{self, AppSpec};
+use crate::object::{Object, ResourceKey};
+
+/// One object of the app: desired, live, or both, and whether they differ.
+#[derive(Debug, Clone)]
+pub struct PlanResource {
+    /// Its identity.
+    pub key: ResourceKey,
+    /// The desired object, if Git has it.
+    pub desired: Option<Object>,
+    /// The live object, if the cluster has it.
+    pub live: Option<Object>,
+    /// Whether the diff found a difference (for objects on both sides).
+    pub modified: bool,
+}
+
+/// The app-level settings of a plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanConfig<'a> {
+    /// The app: its tracking decides what may be pruned and what is shared. Without one,
+    /// every live object given is taken as the app's own.
+    pub app: Option<&'a AppSpec>,
+    /// App-level sync options.
+    pub options: SyncOptions,
+    /// Whether this sync prunes (`syncPolicy.automated.prune`, or asked for).
+    pub prune: bool,
+    /// Whether `Prune=confirm` prunes are confirmed.
+    pub prune_confirmed: bool,
+    /// `allowEmpty`: an empty render may prune everything.
+    pub allow_empty: bool,
+    /// The destination namespace (for `CreateNamespace=true`).
+    pub namespace: String,
+    /// The revision being synced (names `generateName` hooks).
+    pub revision: String,
+    /// When the sync starts, in Unix seconds (names `generateName` hooks).
+    pub started_at: i64,
+}
+
+/// A plan that cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A sync option of an object (named first) is malformed.
+    #[error("{}: {}", .0.0, .0.1)]
+    Option(Box<(ResourceKey, super::options::Error)>),
+}
+
+/// Plans a sync of `resources` (their desired objects move into the tasks).
+pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPlan, Error> {
+    let desired_count = resources.iter().filter(|r| r.desired.is_some()).count();
+    let namespace_key = ResourceKey::new("", "Namespace", "", &config.namespace);
+    let has_namespace = resources.iter().any(|r| r.key == namespace_key);
+    let mut out = SyncPlan::default();
+    let mut prune_last: Vec<bool> = Vec::new();
+    let mut push = |out: &mut SyncPlan, task: Task, last: bool| {
+        out.tasks.push(task);
+        prune_last.push(last);
+    };
+    let resource_options = |key: &ResourceKey, o: &Object| {
+        config.options.for_resource(o.value()).map_err(|source| Error::Option(Box::new((key.clone(), source))))
+    };
+    for r in resources {
+        match (r.desired.as_ref(), r.live.as_ref()) {
+            (Some(desired), live) => {
+                if let Some(live) = live
+                    && let Some(other) = shared_with(live, config.app)
+                {
+                    let text = format!("{} is also tracked by app {other}", r.key);
+                    if config.options.fail_on_shared_resource {
+                        out.errors.push(format!("Shared resource found: {text}"));
+                    } else {
+                        out.warnings.push(text);
+                    }
+                }
+                let (options, warnings) = resource_options(&r.key, desired)?;
+                out.warnings.extend(warnings.into_iter().map(|w| format!("{}: {w}", r.key)));
+                match hooks::role(desired.value()) {
+                    Role::Skip => {
+                        out.skipped.push(Skipped { key: r.key.clone(), reason: format!("{}: Skip", hooks::HOOK) })
+                    }
+                    Role::Ignored(reason) => out.skipped.push(Skipped { key: r.key.clone(), reason }),
+                    Role::Hook(phases) => {
+                        for phase in phases {
+                            let task = hook_task(&r, desired, phase, &options, config);
+                            push(&mut out, task, false);
+                        }
+                    }
+                    Role::Resource => {
+                        let replace_live = match live {
+                            Some(l) => resource_options(&r.key, l)?.0.replace,
+                            None => false,
+                        };
+                        let (action, reason) = match (live, r.modified) {
+                            (None, _) => (Action::Create, "not in the cluster".to_string()),
+                            (Some(_), true) => (Action::Update, "differs from the desired state".to_string()),
+                            (Some(_), false) if config.options.apply_out_of_sync_only => {
+                                (Action::Unchanged, "in sync; not applied (ApplyOutOfSyncOnly=true)".to_string())
+                            }
+                            (Some(_), false) => (Action::Unchanged, "in sync".to_string()),
+                        };
+                        let mut apply = apply_options(&options);
+                        apply.replace |= replace_live;
+                        let wave = hooks::wave(desired.value());
+                        let live_exists = live.is_some();
+                        let task = Task {
+                            key: r.key,
+                            phase: Phase::Sync,
+                            wave,
+                            action,
+                            reason,
+                            delete_policies: Vec::new(),
+                            options: apply,
+                            target: r.desired.map(Object::into_value),
+                            live_exists,
+                        };
+                        push(&mut out, task, false);
+                    }
+                }
+            }
+            (None, Some(live)) => {
+                if config.app.is_some_and(|a| !app::is_tracked_by(live, a)) {
+                    out.skipped
+                        .push(Skipped { key: r.key.clone(), reason: "not tracked by this app: never pruned".into() });
+                    continue;
+                }
+                if !matches!(hooks::role(live.value()), Role::Resource | Role::Skip) {
+                    out.skipped.push(Skipped {
+                        key: r.key.clone(),
+                        reason: "a hook from an earlier sync: hooks are deleted by their policy, not pruned".into(),
+                    });
+                    continue;
+                }
+                let (options, _) = resource_options(&r.key, live)?;
+                let (action, reason) = match options.prune {
+                    PruneMode::Disabled => (Action::PruneSkipped, "ignored (no prune): Prune=false".to_string()),
+                    _ if !config.prune => (
+                        Action::PruneSkipped,
+                        "ignored (requires pruning): pruning is not enabled for this sync".to_string(),
+                    ),
+                    PruneMode::Confirm if !config.prune_confirmed => {
+                        (Action::PruneSkipped, "waits for confirmation (Prune=confirm)".to_string())
+                    }
+                    _ => (Action::Prune, "no longer in the desired state".to_string()),
+                };
+                let task = Task {
+                    key: r.key.clone(),
+                    phase: Phase::Sync,
+                    wave: hooks::wave(live.value()),
+                    action,
+                    reason,
+                    delete_policies: Vec::new(),
+                    options: apply_options(&options),
+                    target: None,
+                    live_exists: true,
+                };
+                push(&mut out, task, config.options.prune_last || options.prune_last);
+            }
+            (None, None) => {}
+        }
+    }
+    let prunes = out.tasks.iter().filter(|t| t.action == Action::Prune).count();
+    if desired_count == 0 && prunes > 0 && !config.allow_empty {
+        out.errors.push(format!(
+            "the desired state is empty: syncing would prune all {prunes} objects of the app; \
+             set syncPolicy.automated.allowEmpty to allow it"
+        ));
+    }
+    if config.options.create_namespace && !config.namespace.is_empty() && !has_namespace {
+        {
+            let task = Task {
+                key: namespace_key,
+                phase: Phase::PreSync,
+                wave: 0,
+                action: Action::Create,
+                reason: "the destination namespace does not exist (CreateNamespace=true)".into(),
+                delete_policies: Vec::new(),
+                options: ApplyOptions::default(),
+                target: Some(serde_json::json!({
+                    "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace},
+                })),
+                live_exists: false,
+            };
+            push(&mut out, task, false);
+        }
+    }
+    order::arrange_prunes(&mut out.tasks, |i| prune_last.get(i).copied().unwrap_or(false));
+    order::sort(&mut out.tasks);
+    Ok(out)
+}
+
+/// The app another than ours that tracks this live object, if any.
+fn shared_with(live: &Object, app: Option<&AppSpec>) -> Option<String> {
+    let app = app?;
+    let owner = app::tracking_app(live)?;
+    (owner != app.name && !app::is_tracked_by(live, app)).then(|| owner.to_string())
+}
+
+fn apply_options(o: &SyncOptions) -> ApplyOptions {
+    ApplyOptions {
+        replace: o.replace,
+        force: o.force,
+        server_side_apply: o.server_side_apply.unwrap_or(false),
+        skip_validation: o.skip_validation,
+        skip_dry_run_on_missing_resource: o.skip_dry_run_on_missing_resource,
+    }
+}
+
+fn hook_task(r: &PlanResource, desired: &Object, phase: Phase, options: &SyncOptions, config: &PlanConfig) -> Task {
+    let mut key = r.key.clone();
+    let mut target = desired.value().clone();
+    if key.name.is_empty() {
+        let generate =
+            desired.value().get("metadata").and_then(|m| m.get("generateName")).and_then(Value::as_str).unwrap_or("");
+        key.name = hooks::instance_name(generate, &config.revision, phase, config.started_at);
+        if let Some(Value::Object(meta)) = target.get_mut("metadata") {
+            meta.insert("name".into(), Value::String(key.name.clone()));
+        }
+    }
+    let policies = hooks::delete_policies(desired.value());
+    let replaces = r.live.is_some() && policies.contains(&super::task::DeletePolicy::BeforeHookCreation);
+    let reason = if replaces {
+        format!("{} hook; the one left by an earlier sync is deleted first (BeforeHookCreation)", phase.as_str())
+    } else {
+        format!("{} hook", phase.as_str())
+    };
+    Task {
+        key,
+        phase,
+        wave: hooks::wave(desired.value()),
+        action: Action::HookCreate,
+        reason,
+        delete_policies: policies,
+        options: apply_options(options),
+        target: Some(target),
+        live_exists: r.live.is_some(),
+    }
+}

@@ -1,0 +1,340 @@
+//! Sync planning: each of Argo CD's rules on small apps, then properties over random apps.
+
+use gitops_core::app::{self, AppSpec};
+use gitops_core::manifest;
+use gitops_core::sync::options::SyncOptions;
+use gitops_core::sync::{Action, Phase, PlanConfig, PlanResource, SyncPlan, plan};
+use gitops_core::{Object, ResourceKey};
+use proptest::prelude::*;
+
+fn obj(yaml: &str) -> Object {
+    manifest::parse("test", yaml).expect("valid manifest").remove(0)
+}
+
+/// A resource from desired and live YAML (either may be empty).
+fn res(desired: &str, live: &str, modified: bool) -> PlanResource {
+    let desired = (!desired.is_empty()).then(|| obj(desired));
+    let live = (!live.is_empty()).then(|| obj(live));
+    let any = desired.as_ref().or(live.as_ref()).expect("one side");
+    PlanResource { key: any.key("default"), desired, live, modified }
+}
+
+fn config() -> PlanConfig<'static> {
+    PlanConfig {
+        prune: true,
+        namespace: "default".into(),
+        revision: "abcdef0123".into(),
+        started_at: 1_700_000_000,
+        ..Default::default()
+    }
+}
+
+fn with_options(options: &[&str]) -> PlanConfig<'static> {
+    PlanConfig { options: SyncOptions::parse(options.iter().copied()).expect("options").0, ..config() }
+}
+
+fn steps(p: &SyncPlan) -> Vec<String> {
+    p.tasks.iter().map(|t| format!("{}/{}/{}:{:?}", t.phase.as_str(), t.wave, t.key.name, t.action)).collect()
+}
+
+fn cm(name: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\n  annotations: {{{annotations}}}\ndata: {{a: b}}\n"
+    )
+}
+
+#[test]
+fn create_update_unchanged_and_waves() {
+    let p = plan(
+        vec![
+            res(&cm("late", "argocd.argoproj.io/sync-wave: '2'"), "", false),
+            res(&cm("same", ""), &cm("same", ""), false),
+            res(&cm("changed", ""), &cm("changed", ""), true),
+            res(&cm("early", "argocd.argoproj.io/sync-wave: '-1'"), "", false),
+        ],
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(
+        steps(&p),
+        ["Sync/-1/early:Create", "Sync/0/changed:Update", "Sync/0/same:Unchanged", "Sync/2/late:Create"]
+    );
+    assert!(p.has_work() && p.errors.is_empty());
+}
+
+#[test]
+fn hooks_in_each_phase_helm_hooks_and_generated_names() {
+    let job = |name: &str, annotations: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  {name}\n  namespace: default\n  annotations: {{{annotations}}}\nspec: {{}}\n"
+        )
+    };
+    let p = plan(
+        vec![
+            res(&job("name: pre", "argocd.argoproj.io/hook: PreSync"), "", false),
+            res(&job("name: during", "argocd.argoproj.io/hook: Sync"), "", false),
+            res(&job("name: post", "argocd.argoproj.io/hook: PostSync"), "", false),
+            res(&job("name: fail", "argocd.argoproj.io/hook: SyncFail"), "", false),
+            res(&job("name: helm-pre", "helm.sh/hook: pre-upgrade"), "", false),
+            res(&job("name: helm-test", "helm.sh/hook: test"), "", false),
+            res(&job("name: skipped", "argocd.argoproj.io/hook: Skip"), "", false),
+            res(&job("generateName: gen-", "argocd.argoproj.io/hook: PostSync"), "", false),
+        ],
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(
+        steps(&p),
+        [
+            "PreSync/0/helm-pre:HookCreate",
+            "PreSync/0/pre:HookCreate",
+            "Sync/0/during:HookCreate",
+            "PostSync/0/gen-abcdef0-postsync-1700000000:HookCreate",
+            "PostSync/0/post:HookCreate",
+            "SyncFail/0/fail:HookCreate",
+        ]
+    );
+    let skipped: Vec<&str> = p.skipped.iter().map(|s| s.key.name.as_str()).collect();
+    assert_eq!(skipped, ["helm-test", "skipped"]);
+    let generated = p.tasks.iter().find(|t| t.key.name.starts_with("gen-")).unwrap();
+    assert_eq!(generated.target.as_ref().unwrap()["metadata"]["name"], "gen-abcdef0-postsync-1700000000");
+}
+
+#[test]
+fn a_hook_left_by_an_earlier_sync_is_replaced_not_pruned() {
+    let hook = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: default\n  annotations: {argocd.argoproj.io/hook: PreSync}\n";
+    let p = plan(vec![res(hook, hook, false)], &config()).unwrap();
+    assert_eq!(steps(&p), ["PreSync/0/migrate:HookCreate"]);
+    assert!(p.tasks[0].reason.contains("BeforeHookCreation"), "{}", p.tasks[0].reason);
+    let p = plan(vec![res("", hook, false)], &config()).unwrap();
+    assert!(p.tasks.is_empty());
+    assert!(p.skipped[0].reason.contains("not pruned"));
+}
+
+#[test]
+fn prune_rules() {
+    let gone = |name: &str, annotations: &str| res("", &cm(name, annotations), false);
+    let keep = res(&cm("keep", ""), &cm("keep", ""), false);
+    let p = plan(
+        vec![
+            keep.clone(),
+            gone("a", ""),
+            gone("never", "argocd.argoproj.io/sync-options: Prune=false"),
+            gone("ask", "argocd.argoproj.io/sync-options: Prune=confirm"),
+            gone("last", "argocd.argoproj.io/sync-options: PruneLast=true"),
+        ],
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(
+        steps(&p),
+        [
+            "Sync/0/a:Prune",
+            "Sync/0/ask:PruneSkipped",
+            "Sync/0/keep:Unchanged",
+            "Sync/0/never:PruneSkipped",
+            "Sync/1/last:Prune",
+        ]
+    );
+    // Pruning not enabled for this sync: nothing is deleted.
+    let p = plan(vec![keep.clone(), gone("a", "")], &PlanConfig { prune: false, ..config() }).unwrap();
+    assert_eq!(steps(&p), ["Sync/0/a:PruneSkipped", "Sync/0/keep:Unchanged"]);
+    assert!(p.tasks[0].reason.contains("requires pruning"));
+    // Confirmed.
+    let p = plan(
+        vec![gone("ask", "argocd.argoproj.io/sync-options: Prune=confirm"), keep],
+        &PlanConfig { prune_confirmed: true, ..config() },
+    )
+    .unwrap();
+    assert_eq!(p.tasks[0].action, Action::Prune);
+}
+
+#[test]
+fn prune_waves_are_mirrored_and_prune_last_follows_every_sync_wave() {
+    let gone = |name: &str, wave: i64| res("", &cm(name, &format!("argocd.argoproj.io/sync-wave: '{wave}'")), false);
+    let p = plan(
+        vec![
+            gone("w1", 1),
+            gone("w2", 2),
+            gone("w5", 5),
+            res(&cm("app", "argocd.argoproj.io/sync-wave: '3'"), "", false),
+        ],
+        &PlanConfig { options: SyncOptions::default(), ..config() },
+    )
+    .unwrap();
+    assert_eq!(steps(&p), ["Sync/1/w5:Prune", "Sync/2/w2:Prune", "Sync/3/app:Create", "Sync/5/w1:Prune"]);
+    let p = plan(
+        vec![gone("w1", 1), gone("w2", 2), res(&cm("app", "argocd.argoproj.io/sync-wave: '3'"), "", false)],
+        &with_options(&["PruneLast=true"]),
+    )
+    .unwrap();
+    assert_eq!(steps(&p), ["Sync/3/app:Create", "Sync/4/w1:Prune", "Sync/4/w2:Prune"]);
+}
+
+#[test]
+fn apply_out_of_sync_only_marks_in_sync_objects() {
+    let p =
+        plan(vec![res(&cm("same", ""), &cm("same", ""), false)], &with_options(&["ApplyOutOfSyncOnly=true"])).unwrap();
+    assert_eq!(p.tasks[0].action, Action::Unchanged);
+    assert!(p.tasks[0].reason.contains("ApplyOutOfSyncOnly"));
+    assert!(!p.has_work());
+}
+
+#[test]
+fn namespaces_and_crds_come_before_their_dependants() {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations: {argocd.argoproj.io/sync-wave: '5'}\n";
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n  annotations: {argocd.argoproj.io/sync-wave: '9'}\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n  scope: Namespaced\n";
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\n";
+    let cm_in_shop = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\n";
+    let p = plan(
+        vec![res(widget, "", false), res(crd, "", false), res(ns, "", false), res(cm_in_shop, "", false)],
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(
+        steps(&p),
+        ["Sync/0/shop:Create", "Sync/0/cfg:Create", "Sync/0/widgets.example.com:Create", "Sync/0/w:Create"]
+    );
+}
+
+#[test]
+fn create_namespace_adds_a_presync_namespace() {
+    let p = plan(vec![res(&cm("a", ""), "", false)], &with_options(&["CreateNamespace=true"])).unwrap();
+    assert_eq!(steps(&p), ["PreSync/0/default:Create", "Sync/0/a:Create"]);
+}
+
+fn argo_app(name: &str) -> AppSpec {
+    let text = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec: {{destination: {{namespace: default}}}}\n"
+    );
+    app::read("app.yaml", &manifest::parse("app.yaml", &text).unwrap()).unwrap()
+}
+
+#[test]
+fn only_tracked_objects_are_pruned_and_shared_ones_are_reported() {
+    let app = argo_app("shop");
+    let ours = res("", &cm("ours", "argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:default/ours'"), false);
+    let theirs = res("", &cm("theirs", "argocd.argoproj.io/tracking-id: 'other:/ConfigMap:default/theirs'"), false);
+    let nobody = res("", &cm("nobody", ""), false);
+    let shared = res(
+        &cm("shared", ""),
+        &cm("shared", "argocd.argoproj.io/tracking-id: 'other:/ConfigMap:default/shared'"),
+        true,
+    );
+    let p = plan(
+        vec![ours.clone(), theirs.clone(), nobody.clone(), shared.clone()],
+        &PlanConfig { app: Some(&app), ..config() },
+    )
+    .unwrap();
+    assert_eq!(steps(&p), ["Sync/0/ours:Prune", "Sync/0/shared:Update"]);
+    assert_eq!(p.skipped.len(), 2);
+    assert_eq!(p.warnings, ["/ConfigMap/default/shared is also tracked by app other"]);
+    assert!(p.errors.is_empty());
+    let strict = PlanConfig { app: Some(&app), ..with_options(&["FailOnSharedResource=true"]) };
+    let p = plan(vec![ours, shared], &strict).unwrap();
+    assert_eq!(p.errors, ["Shared resource found: /ConfigMap/default/shared is also tracked by app other"]);
+}
+
+#[test]
+fn an_empty_render_does_not_prune_everything_unless_allowed() {
+    let gone = res("", &cm("a", ""), false);
+    let p = plan(vec![gone.clone()], &config()).unwrap();
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    assert!(p.errors[0].contains("allowEmpty"));
+    let p = plan(vec![gone], &PlanConfig { allow_empty: true, ..config() }).unwrap();
+    assert!(p.errors.is_empty());
+}
+
+#[test]
+fn bad_sync_options_name_the_object() {
+    let e =
+        plan(vec![res(&cm("a", "argocd.argoproj.io/sync-options: Prune=maybe"), "", false)], &config()).unwrap_err();
+    assert_eq!(e.to_string(), "/ConfigMap/default/a: sync option `Prune=maybe`: expected `true`, `false` or `confirm`");
+}
+
+// Properties over random apps.
+
+fn random_resource() -> impl Strategy<Value = PlanResource> {
+    let kinds =
+        prop::sample::select(vec!["ConfigMap", "Deployment", "Widget", "Namespace", "CustomResourceDefinition", "Job"]);
+    (kinds, 0..6usize, 0..3usize, -2..3i64, 0..4u8, any::<bool>(), 0..5u8).prop_map(
+        |(kind, name, ns, wave, side, tracked, hook)| {
+            let ns_name = format!("ns{ns}");
+            let (api, meta_ns, extra) = match kind {
+                "Deployment" => ("apps/v1", format!("namespace: {ns_name}"), String::new()),
+                "Widget" => ("example.com/v1", format!("namespace: {ns_name}"), String::new()),
+                "Namespace" => ("v1", String::new(), String::new()),
+                "CustomResourceDefinition" => (
+                    "apiextensions.k8s.io/v1",
+                    String::new(),
+                    "spec: {group: example.com, names: {kind: Widget, plural: widgets}, scope: Namespaced}\n".to_string(),
+                ),
+                "Job" => ("batch/v1", format!("namespace: {ns_name}"), String::new()),
+                _ => ("v1", format!("namespace: {ns_name}"), String::new()),
+            };
+            let name = match kind {
+                "Namespace" => ns_name.clone(),
+                "CustomResourceDefinition" => "widgets.example.com".to_string(),
+                _ => format!("o{name}"),
+            };
+            let hook = match hook {
+                0 if kind == "Job" => "argocd.argoproj.io/hook: PreSync, ",
+                1 if kind == "Job" => "argocd.argoproj.io/hook: PostSync, ",
+                _ => "",
+            };
+            let tracking = if tracked { format!("argocd.argoproj.io/tracking-id: 'shop:x:{name}'") } else { String::new() };
+            let text = |ann: &str| {
+                format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  {meta_ns}\n  annotations: {{{hook}argocd.argoproj.io/sync-wave: '{wave}', {ann}}}\n{extra}")
+            };
+            let desired = text("");
+            let live = text(&tracking);
+            match side {
+                0 => res(&desired, "", false),
+                1 => res("", &live, false),
+                _ => res(&desired, &live, side == 3),
+            }
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plans_keep_argo_cd_invariants(mut resources in prop::collection::vec(random_resource(), 0..24)) {
+        resources.sort_by(|a, b| a.key.cmp(&b.key));
+        resources.dedup_by(|a, b| a.key == b.key);
+        let app = argo_app("shop");
+        let p = plan(resources.clone(), &PlanConfig { app: Some(&app), allow_empty: true, ..config() }).unwrap();
+        let position = |pred: &dyn Fn(&ResourceKey) -> bool| p.tasks.iter().position(|t| t.target.is_some() && pred(&t.key));
+        for (i, t) in p.tasks.iter().enumerate() {
+            // Phases never go backwards.
+            if i > 0 {
+                prop_assert!(p.tasks[i - 1].phase <= t.phase, "{:?}", p.tasks);
+            }
+            if t.target.is_none() {
+                continue;
+            }
+            // A namespace comes before every object created in it.
+            if !t.key.namespace.is_empty()
+                && let Some(ns) = position(&|k| k.kind == "Namespace" && k.name == t.key.namespace)
+            {
+                prop_assert!(ns < i, "namespace after {}", t.key);
+            }
+            // A CRD comes before each of its custom resources.
+            if t.key.kind == "Widget"
+                && let Some(crd) = position(&|k| k.kind == "CustomResourceDefinition")
+            {
+                prop_assert!(crd < i, "CRD after {}", t.key);
+            }
+        }
+        // Nothing this app does not track is ever pruned.
+        for t in p.tasks.iter().filter(|t| t.action == Action::Prune) {
+            let r = resources.iter().find(|r| r.key == t.key).unwrap();
+            prop_assert!(r.desired.is_none());
+            prop_assert!(app::is_tracked_by(r.live.as_ref().unwrap(), &app), "pruned untracked {}", t.key);
+        }
+        // Phases are in Argo CD's order and hooks are where they say.
+        prop_assert!(p.tasks.iter().all(|t| t.action != Action::HookCreate || t.phase != Phase::Sync || t.key.kind == "Job"));
+    }
+}
