@@ -72,6 +72,16 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
     let resource_options = |key: &ResourceKey, o: &Object| {
         config.options.for_resource(o.value()).map_err(|source| Error::Option(Box::new((key.clone(), source))))
     };
+    // A live object's annotation is not the user's input to fix here: a malformed one is
+    // reported and the app's options apply.
+    let live_options = |out: &mut SyncPlan, key: &ResourceKey, o: &Object| match config.options.for_resource(o.value())
+    {
+        Ok((options, _)) => options,
+        Err(e) => {
+            out.warnings.push(format!("{key} (live): {e}; the app's sync options apply"));
+            config.options.clone()
+        }
+    };
     for r in resources {
         match (r.desired.as_ref(), r.live.as_ref()) {
             (Some(desired), live) => {
@@ -99,10 +109,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                         }
                     }
                     Role::Resource => {
-                        let replace_live = match live {
-                            Some(l) => resource_options(&r.key, l)?.0.replace,
-                            None => false,
-                        };
+                        let replace_live = live.is_some_and(|l| live_options(&mut out, &r.key, l).replace);
                         let (action, reason) = match (live, r.modified) {
                             (None, _) => (Action::Create, "not in the cluster".to_string()),
                             (Some(_), true) => (Action::Update, "differs from the desired state".to_string()),
@@ -143,7 +150,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                     });
                     continue;
                 }
-                let (options, _) = resource_options(&r.key, live)?;
+                let options = live_options(&mut out, &r.key, live);
                 let (action, reason) = match options.prune {
                     PruneMode::Disabled => (Action::PruneSkipped, "ignored (no prune): Prune=false".to_string()),
                     _ if !config.prune => (
