@@ -9,7 +9,8 @@ use clap::{Args, ValueEnum};
 use gitops_core::app::{self, AppSpec};
 use gitops_core::diff::{Comparator, DiffConfig};
 use gitops_core::sync::options::SyncOptions;
-use gitops_core::sync::{Action, PlanConfig, PlanResource, SyncPlan, plan};
+use gitops_core::sync::respect::keep_ignored;
+use gitops_core::sync::{Action, PlanConfig, PlanResource, RetryStrategy, SyncPlan, plan};
 use gitops_core::{Object, ResourceKey, manifest};
 use serde_json::{Value, json};
 
@@ -99,14 +100,22 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
             resources.entry(key.clone()).or_insert(PlanResource { key, desired: None, live: None, modified: false });
         entry.live = Some(o);
     }
-    for r in resources.values_mut() {
-        if let (Some(d), Some(l)) = (&r.desired, &r.live) {
-            r.modified = comparator.compare(Some(d), Some(l)).map_err(|e| e.to_string())?.is_modified();
-        }
-    }
     let (options, option_warnings) =
         SyncOptions::parse(app.iter().flat_map(|a| a.sync_options.iter().map(String::as_str)))
             .map_err(|e| format!("--app: {e}"))?;
+    for r in resources.values_mut() {
+        if let (Some(d), Some(l)) = (&mut r.desired, &r.live) {
+            let diff = comparator.compare(Some(d), Some(l)).map_err(|e| e.to_string())?;
+            r.modified = diff.is_modified();
+            if options.respect_ignore_differences {
+                keep_ignored(d.value_mut(), l.value(), diff.ignored.iter().map(|i| i.path.as_str()));
+            }
+        }
+    }
+    let retry = match app.as_ref().and_then(|a| a.retry.as_ref()) {
+        Some(v) => Some(RetryStrategy::from_json(v).map_err(|e| format!("--app: {e}"))?),
+        None => None,
+    };
     let automated = app.as_ref().and_then(|a| a.automated).unwrap_or_default();
     let started_at =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
@@ -126,12 +135,29 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
     let mut out = anstream::stdout().lock();
     match args.output {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report(&planned)).map_err(|e| format!("writing output: {e}"))?;
+            let mut doc = report(&planned);
+            if let Some(r) = &retry {
+                doc["retry"] = json!({"limit": r.limit, "delaysSeconds": retry_delays(r).iter().map(|d| d.as_secs_f64()).collect::<Vec<_>>()});
+            }
+            serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| format!("writing output: {e}"))?;
             writeln!(out).map_err(|e| format!("writing output: {e}"))?;
         }
-        Format::Text => print_text(&mut out, &planned).map_err(|e| format!("writing output: {e}"))?,
+        Format::Text => {
+            print_text(&mut out, &planned).map_err(|e| format!("writing output: {e}"))?;
+            if let Some(r) = &retry {
+                let delays: Vec<String> = retry_delays(r).iter().map(|d| format!("{}s", d.as_secs_f64())).collect();
+                let limit = if r.limit < 0 { "unlimited".to_string() } else { r.limit.to_string() };
+                writeln!(out, "on failure: retried {limit} times, waiting {} ...", delays.join(", "))
+                    .map_err(|e| format!("writing output: {e}"))?;
+            }
+        }
     }
     Ok(if planned.has_work() || !planned.errors.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The first waits of a retry schedule (up to five; none when retries are off).
+fn retry_delays(r: &RetryStrategy) -> Vec<std::time::Duration> {
+    (0..5u32).take_while(|n| r.should_retry(*n)).map(|n| r.delay(n)).collect()
 }
 
 fn action_text(a: Action) -> &'static str {

@@ -61,6 +61,8 @@ fn json_plan_is_stable() {
     let covered: usize = steps.iter().map(|s| s["tasks"].as_array().map_or(0, Vec::len)).sum();
     assert_eq!(covered, tasks.len());
     assert!(v["errors"].as_array().is_some_and(Vec::is_empty));
+    assert_eq!(v["retry"]["limit"], 5);
+    assert_eq!(v["retry"]["delaysSeconds"][4], 80.0);
 }
 
 #[test]

@@ -3,15 +3,21 @@
 //! - [`hooks`]: hooks, phases, waves and delete policies from annotations (Helm's mapped);
 //! - [`options`]: sync options, app-wide and per resource;
 //! - [`order`]: Argo CD's task order, Namespace and CRD hoisting, prune-wave mirroring;
-//! - [`plan`]: the ordered tasks of a sync with an action and a reason each;
+//! - [`plan`](mod@plan): the ordered tasks of a sync with an action and a reason each;
+//! - [`respect`]: `RespectIgnoreDifferences`, the target keeping ignored live values;
 //! - [`operation`]: the sync as a state machine that says what to do next and is fed results;
 //! - [`retry`]: `syncPolicy.retry` and its backoff.
 
 pub mod hooks;
+pub mod operation;
 pub mod options;
 pub mod order;
 pub mod plan;
+pub mod respect;
+pub mod retry;
 pub mod task;
 
+pub use operation::{Observed, OperationOptions, OperationPhase, Step, SyncOperation};
 pub use plan::{PlanConfig, PlanResource, plan};
+pub use retry::RetryStrategy;
 pub use task::{Action, ApplyOptions, DeletePolicy, Phase, Skipped, SyncPlan, Task};

@@ -152,6 +152,7 @@ mod tests {
             options: ApplyOptions::default(),
             target: (action != Action::Prune).then(|| json!({"kind": kind})),
             live_exists: false,
+            awaits_confirmation: false,
         }
     }
 

@@ -132,6 +132,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                             options: apply,
                             target: r.desired.map(Object::into_value),
                             live_exists,
+                            awaits_confirmation: false,
                         };
                         push(&mut out, task, false);
                     }
@@ -151,6 +152,8 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                     continue;
                 }
                 let options = live_options(&mut out, &r.key, live);
+                let awaits_confirmation =
+                    options.prune == PruneMode::Confirm && config.prune && !config.prune_confirmed;
                 let (action, reason) = match options.prune {
                     PruneMode::Disabled => (Action::PruneSkipped, "ignored (no prune): Prune=false".to_string()),
                     _ if !config.prune => (
@@ -172,6 +175,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                     options: apply_options(&options),
                     target: None,
                     live_exists: true,
+                    awaits_confirmation,
                 };
                 push(&mut out, task, config.options.prune_last || options.prune_last);
             }
@@ -199,6 +203,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                     "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace},
                 })),
                 live_exists: false,
+                awaits_confirmation: false,
             };
             push(&mut out, task, false);
         }
@@ -253,5 +258,6 @@ fn hook_task(r: &PlanResource, desired: &Object, phase: Phase, options: &SyncOpt
         options: apply_options(options),
         target: Some(target),
         live_exists: r.live.is_some(),
+        awaits_confirmation: false,
     }
 }

@@ -104,6 +104,9 @@ pub struct Task {
     pub target: Option<Value>,
     /// Whether the object exists in the cluster now.
     pub live_exists: bool,
+    /// A `Prune=confirm` prune not yet confirmed (its action is `PruneSkipped` until it is).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub awaits_confirmation: bool,
 }
 
 impl Task {

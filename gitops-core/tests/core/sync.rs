@@ -338,3 +338,154 @@ proptest! {
         prop_assert!(p.tasks.iter().all(|t| t.action != Action::HookCreate || t.phase != Phase::Sync || t.key.kind == "Job"));
     }
 }
+
+// The sync operation driven on plans made by `plan`, with a simulated cluster.
+
+use gitops_core::sync::{Observed, OperationOptions, OperationPhase, Step, SyncOperation};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Drives `op` to the end: every request succeeds; waits are answered from `health` (a
+/// function of the task and how many times it was asked), deletions complete at once. Returns
+/// the steps that did something, each as `verb:name`.
+fn drive(op: &mut SyncOperation, health: &mut dyn FnMut(usize, u32) -> Observed) -> Vec<String> {
+    let mut asked: std::collections::HashMap<usize, u32> = Default::default();
+    let mut log = Vec::new();
+    let mut now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for _ in 0..2_000 {
+        now += Duration::from_secs(3);
+        let step = op.next(now);
+        let name = |i: &usize| op.tasks()[*i].key.name.clone();
+        match &step {
+            Step::Apply(v) => {
+                log.extend(v.iter().map(|i| format!("apply:{}", name(i))));
+                v.iter().for_each(|i| op.applied(*i, Ok(())).unwrap());
+            }
+            Step::Prune(v) => {
+                log.extend(v.iter().map(|i| format!("prune:{}", name(i))));
+                v.iter().for_each(|i| op.pruned(*i, Ok(())).unwrap());
+            }
+            Step::CreateHooks(v) => {
+                log.extend(v.iter().map(|i| format!("hook:{}", name(i))));
+                v.iter().for_each(|i| op.hook_created(*i, Ok(())).unwrap());
+            }
+            Step::DeleteHooks(v) => {
+                log.extend(v.iter().map(|i| format!("delete-hook:{}", name(i))));
+                v.iter().for_each(|i| op.hook_deleted(*i, Ok(())).unwrap());
+            }
+            Step::Wait { health: h, deletions, .. } => {
+                for i in h {
+                    let n = asked.entry(*i).or_insert(0);
+                    *n += 1;
+                    op.observe(*i, health(*i, *n), "").unwrap();
+                }
+                deletions.iter().for_each(|i| op.observe(*i, Observed::Missing, "").unwrap());
+            }
+            Step::Done => return log,
+        }
+    }
+    panic!("the operation did not end: {} / {}", op.message(), log.join(" "));
+}
+
+fn example_plan() -> SyncPlan {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+    let migrate = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: shop\n  annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: HookSucceeded}\n";
+    let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n  annotations: {argocd.argoproj.io/sync-wave: '1'}\n";
+    let cfg = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\n";
+    let old = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old, namespace: shop}\n";
+    plan(
+        vec![
+            res(ns, "", false),
+            res(migrate, "", false),
+            res(web, web, true),
+            res(cfg, "", false),
+            res("", old, false),
+        ],
+        &config(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_planned_sync_runs_in_order_and_waits_for_health_between_waves() {
+    let mut op = SyncOperation::new(example_plan(), OperationOptions::default(), UNIX_EPOCH);
+    // The Deployment is Progressing twice before it is Healthy; everything else is Healthy.
+    let web = op.tasks().iter().position(|t| t.key.name == "web").unwrap();
+    let log = drive(&mut op, &mut |i, n| if i == web && n <= 2 { Observed::Progressing } else { Observed::Healthy });
+    assert_eq!(op.phase(), OperationPhase::Succeeded, "{}", op.message());
+    assert_eq!(log, ["apply:shop", "hook:migrate", "prune:old", "apply:cfg", "apply:web", "delete-hook:migrate"]);
+}
+
+#[test]
+fn a_degraded_wave_fails_the_sync() {
+    let mut op = SyncOperation::new(example_plan(), OperationOptions::default(), UNIX_EPOCH);
+    let cfg = op.tasks().iter().position(|t| t.key.name == "cfg").unwrap();
+    let log = drive(&mut op, &mut |i, _| if i == cfg { Observed::Degraded } else { Observed::Healthy });
+    assert_eq!(op.phase(), OperationPhase::Failed);
+    assert!(op.message().starts_with("one or more synchronization tasks completed unsuccessfully"), "{}", op.message());
+    assert!(!log.contains(&"apply:web".to_string()), "the next wave must not start: {log:?}");
+}
+
+#[test]
+fn terminating_while_a_hook_runs_deletes_it_and_fails() {
+    let mut op = SyncOperation::new(example_plan(), OperationOptions::default(), UNIX_EPOCH);
+    let now = UNIX_EPOCH + Duration::from_secs(10);
+    let mut hook_running = false;
+    for _ in 0..10 {
+        match op.next(now) {
+            Step::Apply(v) => v.iter().for_each(|i| op.applied(*i, Ok(())).unwrap()),
+            Step::CreateHooks(v) => {
+                v.iter().for_each(|i| op.hook_created(*i, Ok(())).unwrap());
+                hook_running = true;
+                break;
+            }
+            Step::Wait { health, .. } => health.iter().for_each(|i| op.observe(*i, Observed::Healthy, "").unwrap()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(hook_running);
+    op.terminate();
+    let log = drive(&mut op, &mut |_, _| Observed::Progressing);
+    assert_eq!(log, ["delete-hook:migrate"]);
+    assert_eq!((op.phase(), op.message()), (OperationPhase::Failed, "Operation terminated"));
+}
+
+fn observed() -> impl Strategy<Value = Observed> {
+    prop::sample::select(vec![
+        Observed::Healthy,
+        Observed::Healthy,
+        Observed::Progressing,
+        Observed::Suspended,
+        Observed::Degraded,
+        Observed::Unknown,
+        Observed::NoCheck,
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever health the cluster reports, a sync ends (health settles after a few asks)
+    /// and never deletes anything the plan did not mark for pruning.
+    #[test]
+    fn every_sync_ends_and_prunes_only_prunes(
+        mut resources in prop::collection::vec(random_resource(), 0..16),
+        answers in prop::collection::vec(observed(), 1..8),
+        dry_run in any::<bool>(),
+    ) {
+        resources.sort_by(|a, b| a.key.cmp(&b.key));
+        resources.dedup_by(|a, b| a.key == b.key);
+        let app = argo_app("shop");
+        let p = plan(resources, &PlanConfig { app: Some(&app), allow_empty: true, ..config() }).unwrap();
+        let prunable: Vec<String> = p.tasks.iter().filter(|t| t.action == Action::Prune).map(|t| t.key.name.clone()).collect();
+        let mut op = SyncOperation::new(p, OperationOptions { dry_run, ..OperationOptions::default() }, SystemTime::UNIX_EPOCH);
+        // Progressing and Suspended settle to Healthy after a few asks, so waves can move on.
+        let log = drive(&mut op, &mut |i, n| {
+            let o = answers[(i + n as usize) % answers.len()];
+            if n > 4 && matches!(o, Observed::Progressing | Observed::Suspended | Observed::Unknown) { Observed::Healthy } else { o }
+        });
+        prop_assert!(op.phase().is_completed(), "{:?}: {}", op.phase(), op.message());
+        for entry in log.iter().filter_map(|l| l.strip_prefix("prune:")) {
+            prop_assert!(prunable.iter().any(|n| n == entry), "pruned {entry}");
+        }
+    }
+}
