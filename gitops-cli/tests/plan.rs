@@ -31,6 +31,7 @@ fn example_plan_orders_steps_and_says_why() {
     assert!(lines.iter().any(|l| l.starts_with("prune skipped ConfigMap") && l.ends_with("Prune=false")), "{text}");
     // A Helm post-upgrade hook runs PostSync; an untracked object is never pruned.
     assert!(at("PostSync wave 0") < at("smoke-test"));
+    assert!(text.contains("PreSync hook; deleted once it succeeds (HookSucceeded)"), "{text}");
     assert!(text.contains("skipped /ConfigMap/shop/team-notes: not tracked by this app: never pruned"), "{text}");
     assert!(
         text.contains("plan: 4 to create, 1 to update, 0 unchanged, 1 to prune, 1 prune skipped, 2 hooks"),

@@ -243,11 +243,16 @@ fn hook_task(r: &PlanResource, desired: &Object, phase: Phase, options: &SyncOpt
     }
     let policies = hooks::delete_policies(desired.value());
     let replaces = r.live.is_some() && policies.contains(&super::task::DeletePolicy::BeforeHookCreation);
-    let reason = if replaces {
-        format!("{} hook; the one left by an earlier sync is deleted first (BeforeHookCreation)", phase.as_str())
-    } else {
-        format!("{} hook", phase.as_str())
-    };
+    let mut reason = format!("{} hook", phase.as_str());
+    if replaces {
+        reason.push_str("; the one left by an earlier sync is deleted first (BeforeHookCreation)");
+    }
+    if policies.contains(&super::task::DeletePolicy::HookSucceeded) {
+        reason.push_str("; deleted once it succeeds (HookSucceeded)");
+    }
+    if policies.contains(&super::task::DeletePolicy::HookFailed) {
+        reason.push_str("; deleted if it fails (HookFailed)");
+    }
     Task {
         key,
         phase,
