@@ -7,6 +7,7 @@ mod diff_cmd;
 mod health_cmd;
 mod output;
 mod plan_cmd;
+mod render_cmd;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,11 @@ enum Command {
     /// Exit status: 0 when there is nothing to do, 1 when the plan has work (or would be
     /// refused), 2 on bad usage or input.
     Plan(plan_cmd::PlanArgs),
+    /// Render the desired state of a directory as Argo CD's directory source does, reading
+    /// nothing outside it.
+    ///
+    /// Exit status: 0 on success, 2 on bad usage or input (naming the file and field).
+    Render(render_cmd::RenderArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff_cmd::run(args),
         Command::Health(args) => health_cmd::run(args),
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Render(args) => render_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,10 +2,12 @@
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors.
 //! - `health`: the table and JSON outputs, lookup options, exit codes, and `health test`.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
+//! - `render`: the directory source, its options, outputs, and refusals.
 
 mod diff;
 mod health;
 mod plan;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

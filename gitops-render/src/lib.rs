@@ -1,8 +1,10 @@
 //! The desired side of the gitops engine: where manifests come from.
 //!
 //! This first layer reads plain manifests from a file, a directory (recursively) or
-//! standard input, in a stable order, parsing files on all cores. Git sources, Helm,
-//! Kustomize and plugins build on it in later issues.
+//! standard input, in a stable order, parsing files on all cores. [`root`] is the strict
+//! loader every renderer reads through (nothing outside the repository); [`directory`] is
+//! Argo CD's directory source; [`output`] writes rendered objects. Git sources, Helm,
+//! Kustomize and plugins build on these.
 //!
 //! ```no_run
 //! let objects = gitops_render::load("examples/guestbook/desired")?;
@@ -11,6 +13,10 @@
 //! ```
 
 #![forbid(unsafe_code)]
+
+pub mod directory;
+pub mod output;
+pub mod root;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -104,9 +110,15 @@ pub fn for_each_object(path: &str, mut each: impl FnMut(Object) -> Result<(), Er
             .map_err(Error::from);
     }
     let files = manifest_files(Path::new(path))?;
+    for_each_object_in(&files, each)
+}
+
+/// Reads objects from these files (already chosen and ordered), handing each to `each` in
+/// file order; files are parsed on all cores.
+pub fn for_each_object_in(files: &[PathBuf], mut each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
     if threads <= 1 {
-        for f in &files {
+        for f in files {
             let text = read_text(f)?;
             let name = f.display().to_string();
             manifest::for_each(&name, &text, |o| each(o).map_err(|e| into_manifest_error(e, &name)))?;
@@ -121,7 +133,7 @@ pub fn for_each_object(path: &str, mut each: impl FnMut(Object) -> Result<(), Er
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let tx = tx.clone();
-            let (files, next, failed) = (&files, &next, &failed);
+            let (next, failed) = (&next, &failed);
             scope.spawn(move || {
                 loop {
                     if *failed.lock().unwrap_or_else(|p| p.into_inner()) {

@@ -1,0 +1,73 @@
+//! `gitops render`.
+
+use std::os::unix::fs::symlink;
+
+use serde_json::Value;
+
+use crate::{err, gitops, out};
+
+#[test]
+fn renders_a_directory_as_yaml_that_reads_back() {
+    let o = gitops(&["render", "examples/plan/desired"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let text = out(&o);
+    assert_eq!(text.matches("---\n").count(), 7, "{text}");
+    let back = gitops_core_parse(&text);
+    assert_eq!(back.len(), 7);
+    let json = gitops(&["render", "examples/plan/desired", "-o", "json"], None);
+    let v: Value = serde_json::from_str(&out(&json)).expect("JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(7));
+    assert_eq!(v, Value::Array(back), "YAML and JSON outputs hold the same objects");
+}
+
+/// The objects of a YAML stream, as JSON values (through the binary's own JSON output of a
+/// file holding the stream).
+fn gitops_core_parse(yaml: &str) -> Vec<Value> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("all.yaml");
+    std::fs::write(&f, yaml).expect("write");
+    let o = gitops(&["render", f.to_str().expect("utf-8"), "-o", "json"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    serde_json::from_str::<Vec<Value>>(&out(&o)).expect("JSON")
+}
+
+#[test]
+fn recurse_include_and_exclude() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cm = |n: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\n");
+    std::fs::create_dir_all(dir.path().join("env")).expect("mkdir");
+    std::fs::write(dir.path().join("a.yaml"), cm("a")).expect("write");
+    std::fs::write(dir.path().join("env/prod.yaml"), cm("prod")).expect("write");
+    std::fs::write(dir.path().join("env/dev.yaml"), cm("dev")).expect("write");
+    let p = dir.path().to_str().expect("utf-8");
+    let names = |args: &[&str]| {
+        let mut all = vec!["render", p, "-o", "json"];
+        all.extend(args);
+        let o = gitops(&all, None);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let v: Vec<Value> = serde_json::from_str(&out(&o)).expect("JSON");
+        v.iter().map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&[]), ["a"]);
+    assert_eq!(names(&["--recurse"]), ["a", "dev", "prod"]);
+    assert_eq!(names(&["--recurse", "--exclude", "env/d*"]), ["a", "prod"]);
+    assert_eq!(names(&["--recurse", "--include", "env/*"]), ["dev", "prod"]);
+}
+
+#[test]
+fn symlinks_out_of_the_directory_and_unsupported_sources_exit_2() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("stolen.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")
+        .expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    symlink(outside.path().join("stolen.yaml"), dir.path().join("link.yaml")).expect("symlink");
+    let o = gitops(&["render", dir.path().to_str().expect("utf-8")], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("link.yaml: a symlink points outside the repository"), "{}", err(&o));
+    assert!(out(&o).is_empty(), "nothing is written: {}", out(&o));
+    let chart = tempfile::tempdir().expect("tempdir");
+    std::fs::write(chart.path().join("Chart.yaml"), "apiVersion: v2\nname: x\nversion: 0.1.0\n").expect("write");
+    let o = gitops(&["render", chart.path().to_str().expect("utf-8")], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("Helm rendering is not supported yet"), "{}", err(&o));
+}

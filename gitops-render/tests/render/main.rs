@@ -1,0 +1,23 @@
+//! Integration tests of gitops-render. Table of contents:
+//! - `root`: the strict loader: `..`, absolute paths and symlinks out of the repository are
+//!   refused before anything is read;
+//! - `directory`: Argo CD's directory source (recurse, include, exclude, order).
+
+mod directory;
+mod root;
+
+use std::path::Path;
+
+/// Writes `files` (path, content) under `dir`, creating parents.
+pub fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (path, content) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+}
+
+/// A ConfigMap manifest.
+pub fn cm(name: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{a: b}}\n")
+}
