@@ -3,7 +3,8 @@
 //! This first layer reads plain manifests from a file, a directory (recursively) or
 //! standard input, in a stable order, parsing files on all cores. [`root`] is the strict
 //! loader every renderer reads through (nothing outside the repository); [`directory`] is
-//! Argo CD's directory source; [`output`] writes rendered objects. Git sources, Helm,
+//! Argo CD's directory source; [`plugin`] runs config management plugins; [`output`]
+//! writes rendered objects. Git sources, Helm,
 //! Kustomize and plugins build on these.
 //!
 //! ```no_run
@@ -16,6 +17,7 @@
 
 pub mod directory;
 pub mod output;
+pub mod plugin;
 pub mod root;
 
 use std::io::Read;

@@ -1,9 +1,11 @@
 //! Integration tests of gitops-render. Table of contents:
 //! - `root`: the strict loader: `..`, absolute paths and symlinks out of the repository are
 //!   refused before anything is read;
-//! - `directory`: Argo CD's directory source (recurse, include, exclude, order).
+//! - `directory`: Argo CD's directory source (recurse, include, exclude, order);
+//! - `plugin`: config management plugins (environment, failures, timeouts, confinement).
 
 mod directory;
+mod plugin;
 mod root;
 
 use std::path::Path;

@@ -1,0 +1,172 @@
+//! Config management plugins, in the style of Argo CD's: a command run in the source
+//! directory, its standard output read as manifests.
+//!
+//! The command gets Argo CD's environment (`ARGOCD_APP_NAME`, `ARGOCD_APP_NAMESPACE`,
+//! `ARGOCD_APP_REVISION`, `ARGOCD_APP_SOURCE_PATH`, `ARGOCD_APP_SOURCE_REPO_URL`,
+//! `ARGOCD_APP_SOURCE_TARGET_REVISION`), the app's plugin environment with the `ARGOCD_ENV_`
+//! prefix Argo CD adds, and parameters as `PARAM_<NAME>`. It runs with a timeout (then it is
+//! killed) and its standard error is reported when it fails. The source path goes through the
+//! strict loader, so a plugin never runs outside the repository.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gitops_core::{Object, manifest};
+
+use crate::root::{self, RepoRoot};
+
+/// A plugin: what to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plugin {
+    /// Its name (for messages).
+    pub name: String,
+    /// The program.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// How long it may run.
+    pub timeout: Duration,
+}
+
+/// What a plugin is told about the app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginContext {
+    /// The app's name.
+    pub app_name: String,
+    /// Its destination namespace.
+    pub namespace: String,
+    /// The commit being rendered.
+    pub revision: String,
+    /// The revision as the app asks for it (branch, tag...).
+    pub target_revision: String,
+    /// The repository URL.
+    pub repo_url: String,
+    /// The app's plugin environment (`spec.source.plugin.env`), given with `ARGOCD_ENV_`.
+    pub env: Vec<(String, String)>,
+    /// Plugin parameters (`spec.source.plugin.parameters`), given as `PARAM_<NAME>`.
+    pub parameters: Vec<(String, String)>,
+}
+
+/// A plugin run that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The source path was refused or is missing.
+    #[error(transparent)]
+    Path(#[from] root::Error),
+    /// The program could not be started.
+    #[error("plugin {plugin}: cannot run `{command}`: {source}")]
+    Spawn {
+        /// The plugin.
+        plugin: String,
+        /// The program.
+        command: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It ran past its timeout and was killed.
+    #[error("plugin {plugin}: timed out after {timeout:?} and was stopped")]
+    Timeout {
+        /// The plugin.
+        plugin: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// It exited with an error.
+    #[error("plugin {plugin}: {status}: {stderr}")]
+    Failed {
+        /// The plugin.
+        plugin: String,
+        /// How it exited.
+        status: String,
+        /// What it printed on standard error (trimmed, at most 4 KiB).
+        stderr: String,
+    },
+    /// Its output is not manifests.
+    #[error("plugin {plugin}: output is not valid manifests: {source}")]
+    Output {
+        /// The plugin.
+        plugin: String,
+        /// The parse error.
+        source: manifest::Error,
+    },
+}
+
+/// Keeps at most `limit` bytes of text, cut at a character boundary.
+fn clip(text: &str, limit: usize) -> String {
+    let text = text.trim();
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// Runs `plugin` in `path` (inside `root`) and parses what it prints.
+pub fn render(root: &RepoRoot, path: &str, plugin: &Plugin, ctx: &PluginContext) -> Result<Vec<Object>, Error> {
+    let dir = root.resolve(path)?;
+    let mut cmd = Command::new(&plugin.command);
+    cmd.args(&plugin.args)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("ARGOCD_APP_NAME", &ctx.app_name)
+        .env("ARGOCD_APP_NAMESPACE", &ctx.namespace)
+        .env("ARGOCD_APP_REVISION", &ctx.revision)
+        .env("ARGOCD_APP_SOURCE_PATH", path)
+        .env("ARGOCD_APP_SOURCE_REPO_URL", &ctx.repo_url)
+        .env("ARGOCD_APP_SOURCE_TARGET_REVISION", &ctx.target_revision);
+    for (k, v) in &ctx.env {
+        cmd.env(format!("ARGOCD_ENV_{k}"), v);
+    }
+    for (k, v) in &ctx.parameters {
+        cmd.env(format!("PARAM_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
+    }
+    let spawn_err = |source| Error::Spawn { plugin: plugin.name.clone(), command: plugin.command.clone(), source };
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    // Both pipes are drained while the plugin runs, so a chatty plugin cannot block on a full pipe.
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let deadline = Instant::now() + plugin.timeout;
+    let status = loop {
+        match child.try_wait().map_err(spawn_err)? {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Timeout { plugin: plugin.name.clone(), timeout: plugin.timeout });
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let out = out_reader.join().unwrap_or_default();
+    let err = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(Error::Failed {
+            plugin: plugin.name.clone(),
+            status: status.to_string(),
+            stderr: clip(&String::from_utf8_lossy(&err), 4096),
+        });
+    }
+    let text = String::from_utf8_lossy(&out);
+    manifest::parse(&format!("plugin {}", plugin.name), &text)
+        .map_err(|source| Error::Output { plugin: plugin.name.clone(), source })
+}
