@@ -6,14 +6,16 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use gitops_render::directory::{self, DirectoryOptions};
+use gitops_render::helm::{self, Helm, HelmOptions, Parameter};
 use gitops_render::output;
 use gitops_render::root::RepoRoot;
 
 /// Arguments of `gitops render`.
 #[derive(Args, Debug)]
 pub struct RenderArgs {
-    /// A directory of manifests (Argo CD's directory source), or one manifest file. The
-    /// directory is the repository root: nothing outside it is read.
+    /// A directory of manifests (Argo CD's directory source), a Helm chart directory (it holds
+    /// Chart.yaml; rendered with `helm template`, GITOPS_HELM or `helm` on the PATH), or one
+    /// manifest file.
     pub path: String,
     /// Descend into subdirectories (Argo CD's `directory.recurse`; off by default, as there).
     #[arg(long)]
@@ -24,6 +26,28 @@ pub struct RenderArgs {
     /// No file whose path matches this glob (`directory.exclude`).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Option<String>,
+    /// The repository root PATH lies in (default: PATH itself). Nothing outside it is read:
+    /// Helm value files may use `../` only within it.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<String>,
+    /// Helm: the release name (default: the chart directory's name, as Argo CD uses the app's).
+    #[arg(long, value_name = "NAME")]
+    pub release_name: Option<String>,
+    /// Helm: the namespace to render for.
+    #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// Helm: a value file, relative to the chart (repeatable; later files win).
+    #[arg(long = "values", value_name = "FILE")]
+    pub value_files: Vec<String>,
+    /// Helm: `--set NAME=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Helm: `--set-string NAME=VALUE` (repeatable).
+    #[arg(long = "set-string", value_name = "NAME=VALUE")]
+    pub set_string: Vec<String>,
+    /// Helm: leave the chart's CRDs out.
+    #[arg(long)]
+    pub skip_crds: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
     pub output: Format,
@@ -38,41 +62,73 @@ pub enum Format {
     Json,
 }
 
-/// What a directory holds that this version cannot render yet, if anything.
-fn unsupported(dir: &Path) -> Option<String> {
-    for name in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
-        if dir.join(name).is_file() {
-            return Some(format!(
-                "{}: holds {name}; Kustomize rendering is not supported yet (render the overlay with `kubectl kustomize` for now)",
-                dir.display()
-            ));
-        }
-    }
-    dir.join("Chart.yaml").is_file().then(|| {
+/// Whether a directory holds a kustomization, which this version cannot render yet.
+fn kustomization(dir: &Path) -> Option<String> {
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"].into_iter().find(|n| dir.join(n).is_file()).map(|name| {
         format!(
-            "{}: holds Chart.yaml; Helm rendering is not supported yet (use `helm template` for now)",
+            "{}: holds {name}; Kustomize rendering is not supported yet (render the overlay with `kubectl kustomize` for now)",
             dir.display()
         )
     })
+}
+
+fn parameters(items: &[String], force_string: bool) -> Result<Vec<Parameter>, String> {
+    items
+        .iter()
+        .map(|item| {
+            let (name, value) = item.split_once('=').ok_or_else(|| {
+                format!("--set{}: `{item}` is not NAME=VALUE", if force_string { "-string" } else { "" })
+            })?;
+            Ok(Parameter { name: name.to_string(), value: value.to_string(), force_string })
+        })
+        .collect()
 }
 
 /// Runs the command; `Err` is a usage or input error (exit 2).
 pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
     let path = Path::new(&args.path);
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (root_dir, rel) = if meta.is_dir() {
-        if let Some(problem) = unsupported(path) {
-            return Err(problem);
-        }
-        (path.to_path_buf(), ".".to_string())
+    let (base, name) = if meta.is_dir() {
+        (path.to_path_buf(), None)
     } else {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        (parent.to_path_buf(), name)
+        (parent.to_path_buf(), path.file_name().map(|n| n.to_string_lossy().into_owned()))
     };
-    let root = RepoRoot::new(&root_dir).map_err(|e| e.to_string())?;
-    let options = DirectoryOptions { recurse: args.recurse, include: args.include, exclude: args.exclude };
-    let objects = directory::render(&root, &rel, &options).map_err(|e| e.to_string())?;
+    let root_dir = args.root.as_deref().map(Path::new).unwrap_or(&base);
+    let root = RepoRoot::new(root_dir).map_err(|e| e.to_string())?;
+    let base_real = base.canonicalize().map_err(|e| format!("{}: {e}", base.display()))?;
+    let Ok(inside) = base_real.strip_prefix(root.path()) else {
+        return Err(format!("{}: not inside the repository root {}", path.display(), root.path().display()));
+    };
+    let mut rel: String = inside.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+    if let Some(n) = name {
+        rel = if rel.is_empty() { n } else { format!("{rel}/{n}") };
+    }
+    let rel = if rel.is_empty() { ".".to_string() } else { rel };
+    let objects = if meta.is_dir() && base.join("Chart.yaml").is_file() {
+        let release = args.release_name.clone().unwrap_or_else(|| {
+            base_real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "release-name".into())
+        });
+        let mut params = parameters(&args.set, false)?;
+        params.extend(parameters(&args.set_string, true)?);
+        let options = HelmOptions {
+            release_name: release,
+            namespace: args.namespace.clone(),
+            value_files: args.value_files.clone(),
+            parameters: params,
+            skip_crds: args.skip_crds,
+            ..Default::default()
+        };
+        helm::render(&root, &rel, &options, &Helm::from_env()).map_err(|e| e.to_string())?
+    } else {
+        if meta.is_dir()
+            && let Some(problem) = kustomization(&base)
+        {
+            return Err(problem);
+        }
+        let options = DirectoryOptions { recurse: args.recurse, include: args.include, exclude: args.exclude };
+        directory::render(&root, &rel, &options).map_err(|e| e.to_string())?
+    };
     let text = match args.output {
         Format::Yaml => output::yaml_stream(&objects)?,
         Format::Json => output::json_list(&objects),

@@ -4,7 +4,7 @@ use std::os::unix::fs::symlink;
 
 use serde_json::Value;
 
-use crate::{err, gitops, out};
+use crate::{err, gitops, gitops_env, out};
 
 #[test]
 fn renders_a_directory_as_yaml_that_reads_back() {
@@ -65,9 +65,16 @@ fn symlinks_out_of_the_directory_and_unsupported_sources_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("link.yaml: a symlink points outside the repository"), "{}", err(&o));
     assert!(out(&o).is_empty(), "nothing is written: {}", out(&o));
+    // A chart is rendered with helm (see gitops-render's tests for a real Helm engine); a
+    // missing helm is a clear error.
     let chart = tempfile::tempdir().expect("tempdir");
     std::fs::write(chart.path().join("Chart.yaml"), "apiVersion: v2\nname: x\nversion: 0.1.0\n").expect("write");
-    let o = gitops(&["render", chart.path().to_str().expect("utf-8")], None);
+    let o = gitops_env(&["render", chart.path().to_str().expect("utf-8")], None, &[("GITOPS_HELM", "/no/such/helm")]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("Helm rendering is not supported yet"), "{}", err(&o));
+    assert!(err(&o).contains("helm is not installed (looked for `/no/such/helm`)"), "{}", err(&o));
+    let kustomize = tempfile::tempdir().expect("tempdir");
+    std::fs::write(kustomize.path().join("kustomization.yaml"), "resources: []\n").expect("write");
+    let o = gitops(&["render", kustomize.path().to_str().expect("utf-8")], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("Kustomize rendering is not supported yet"), "{}", err(&o));
 }

@@ -19,8 +19,13 @@ pub fn repo() -> PathBuf {
 
 /// Runs `gitops` with arguments, optionally feeding stdin.
 pub fn gitops(args: &[&str], stdin: Option<&str>) -> Output {
+    gitops_env(args, stdin, &[])
+}
+
+/// Runs `gitops` with arguments and extra environment, optionally feeding stdin.
+pub fn gitops_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops"));
-    cmd.args(args).current_dir(repo()).env("NO_COLOR", "1");
+    cmd.args(args).current_dir(repo()).env("NO_COLOR", "1").envs(env.iter().copied());
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn gitops");

@@ -3,7 +3,7 @@
 //! This first layer reads plain manifests from a file, a directory (recursively) or
 //! standard input, in a stable order, parsing files on all cores. [`root`] is the strict
 //! loader every renderer reads through (nothing outside the repository); [`directory`] is
-//! Argo CD's directory source; [`plugin`] runs config management plugins; [`output`]
+//! Argo CD's directory source; [`helm`] renders charts with `helm template`; [`plugin`] runs config management plugins; [`output`]
 //! writes rendered objects. Git sources, Helm,
 //! Kustomize and plugins build on these.
 //!
@@ -16,8 +16,10 @@
 #![forbid(unsafe_code)]
 
 pub mod directory;
+pub mod helm;
 pub mod output;
 pub mod plugin;
+mod process;
 pub mod root;
 
 use std::io::Read;

@@ -8,12 +8,12 @@
 //! killed) and its standard error is reported when it fails. The source path goes through the
 //! strict loader, so a plugin never runs outside the repository.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use gitops_core::{Object, manifest};
 
+use crate::process;
 use crate::root::{self, RepoRoot};
 
 /// A plugin: what to run.
@@ -92,28 +92,12 @@ pub enum Error {
     },
 }
 
-/// Keeps at most `limit` bytes of text, cut at a character boundary.
-fn clip(text: &str, limit: usize) -> String {
-    let text = text.trim();
-    if text.len() <= limit {
-        return text.to_string();
-    }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
 /// Runs `plugin` in `path` (inside `root`) and parses what it prints.
 pub fn render(root: &RepoRoot, path: &str, plugin: &Plugin, ctx: &PluginContext) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(path)?;
     let mut cmd = Command::new(&plugin.command);
     cmd.args(&plugin.args)
         .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .env("ARGOCD_APP_NAME", &ctx.app_name)
         .env("ARGOCD_APP_NAMESPACE", &ctx.namespace)
         .env("ARGOCD_APP_REVISION", &ctx.revision)
@@ -126,46 +110,20 @@ pub fn render(root: &RepoRoot, path: &str, plugin: &Plugin, ctx: &PluginContext)
     for (k, v) in &ctx.parameters {
         cmd.env(format!("PARAM_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
     }
-    let spawn_err = |source| Error::Spawn { plugin: plugin.name.clone(), command: plugin.command.clone(), source };
-    let mut child = cmd.spawn().map_err(spawn_err)?;
-    // Both pipes are drained while the plugin runs, so a chatty plugin cannot block on a full pipe.
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut buf);
+    let done = process::run(cmd, plugin.timeout).map_err(|f| match f {
+        process::Failure::Spawn(source) => {
+            Error::Spawn { plugin: plugin.name.clone(), command: plugin.command.clone(), source }
         }
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let deadline = Instant::now() + plugin.timeout;
-    let status = loop {
-        match child.try_wait().map_err(spawn_err)? {
-            Some(status) => break status,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::Timeout { plugin: plugin.name.clone(), timeout: plugin.timeout });
-            }
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
-    let out = out_reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    if !status.success() {
+        process::Failure::Timeout => Error::Timeout { plugin: plugin.name.clone(), timeout: plugin.timeout },
+    })?;
+    if !done.status.success() {
         return Err(Error::Failed {
             plugin: plugin.name.clone(),
-            status: status.to_string(),
-            stderr: clip(&String::from_utf8_lossy(&err), 4096),
+            status: done.status.to_string(),
+            stderr: process::clip(&String::from_utf8_lossy(&done.stderr), 4096),
         });
     }
+    let out = done.stdout;
     let text = String::from_utf8_lossy(&out);
     manifest::parse(&format!("plugin {}", plugin.name), &text)
         .map_err(|source| Error::Output { plugin: plugin.name.clone(), source })

@@ -2,9 +2,12 @@
 //! - `root`: the strict loader: `..`, absolute paths and symlinks out of the repository are
 //!   refused before anything is read;
 //! - `directory`: Argo CD's directory source (recurse, include, exclude, order);
+//! - `helm`: charts through a real Helm engine (values precedence, namespace, CRDs, errors,
+//!   value files confined to the repository);
 //! - `plugin`: config management plugins (environment, failures, timeouts, confinement).
 
 mod directory;
+mod helm;
 mod plugin;
 mod root;
 

@@ -1,0 +1,175 @@
+//! Helm charts, rendered by `helm template` as Argo CD renders them.
+//!
+//! The chart, its value files and `--set-file` files are all resolved through the strict
+//! loader: a value file may sit anywhere inside the repository (`../values/prod.yaml`), never
+//! outside it (Argo CD's 2022 advisory). Remote value files are refused. Inline values go
+//! through a temporary file, after the value files, then `--set`, `--set-string` and
+//! `--set-file` parameters, as Argo CD passes them. CRDs are included unless `skip_crds`.
+//! The `helm` program is `GITOPS_HELM` when set, else `helm` on the PATH.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use gitops_core::{Object, manifest};
+
+use crate::process;
+use crate::root::{self, RepoRoot};
+
+/// A Helm parameter (`spec.source.helm.parameters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    /// The value path, e.g. `image.tag`.
+    pub name: String,
+    /// The value.
+    pub value: String,
+    /// `forceString`: passed with `--set-string`.
+    pub force_string: bool,
+}
+
+/// The `helm` section of a source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelmOptions {
+    /// `releaseName` (Argo CD defaults it to the app's name).
+    pub release_name: String,
+    /// The namespace the chart is rendered for.
+    pub namespace: String,
+    /// `valueFiles`, relative to the chart directory, inside the repository.
+    pub value_files: Vec<String>,
+    /// `values` / `valuesObject`: inline values as YAML text.
+    pub values: Option<String>,
+    /// `parameters`.
+    pub parameters: Vec<Parameter>,
+    /// `fileParameters`: (value path, file relative to the chart directory).
+    pub file_parameters: Vec<(String, String)>,
+    /// `skipCrds`.
+    pub skip_crds: bool,
+    /// `apiVersions`.
+    pub api_versions: Vec<String>,
+    /// `kubeVersion`.
+    pub kube_version: Option<String>,
+}
+
+/// A chart that cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A path was refused or is missing.
+    #[error(transparent)]
+    Path(#[from] root::Error),
+    /// A value file given as a URL.
+    #[error("valueFiles: {0}: remote value files are not supported; keep them in the repository")]
+    Remote(String),
+    /// No helm program.
+    #[error("helm is not installed (looked for `{0}`): install Helm 3 or set GITOPS_HELM to its path")]
+    Missing(String),
+    /// helm could not be run.
+    #[error("helm: {0}")]
+    Io(std::io::Error),
+    /// helm ran too long.
+    #[error("helm template timed out after {0:?}")]
+    Timeout(Duration),
+    /// helm failed; its message.
+    #[error("helm template {chart}: {stderr}")]
+    Failed {
+        /// The chart path.
+        chart: String,
+        /// What helm printed.
+        stderr: String,
+    },
+    /// helm's output is not manifests.
+    #[error("helm template {chart}: output is not valid manifests: {source}")]
+    Output {
+        /// The chart path.
+        chart: String,
+        /// The parse error.
+        source: manifest::Error,
+    },
+}
+
+/// How to run helm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Helm {
+    /// The program.
+    pub program: PathBuf,
+    /// Extra environment for it.
+    pub env: Vec<(String, String)>,
+    /// How long `helm template` may run.
+    pub timeout: Duration,
+}
+
+impl Helm {
+    /// `GITOPS_HELM` when set, else `helm` on the PATH; 90 s (Argo CD's default exec timeout).
+    pub fn from_env() -> Helm {
+        let program = std::env::var_os("GITOPS_HELM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("helm"));
+        Helm { program, env: Vec::new(), timeout: Duration::from_secs(90) }
+    }
+}
+
+/// A repository path relative to the chart directory.
+fn beside(chart: &str, file: &str) -> Result<String, Error> {
+    if file.contains("://") {
+        return Err(Error::Remote(file.to_string()));
+    }
+    let chart = chart.trim_end_matches('/');
+    Ok(if chart.is_empty() || chart == "." { file.to_string() } else { format!("{chart}/{file}") })
+}
+
+/// Renders the chart at `chart` (a directory inside `root`).
+pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) -> Result<Vec<Object>, Error> {
+    let dir = root.resolve(chart)?;
+    let mut cmd = Command::new(&helm.program);
+    cmd.envs(helm.env.iter().map(|(k, v)| (k, v)));
+    cmd.arg("template").arg(&dir).arg("--name-template").arg(&options.release_name);
+    if !options.namespace.is_empty() {
+        cmd.arg("--namespace").arg(&options.namespace);
+    }
+    if let Some(v) = &options.kube_version {
+        cmd.arg("--kube-version").arg(v);
+    }
+    for v in &options.api_versions {
+        cmd.arg("--api-versions").arg(v);
+    }
+    for f in &options.value_files {
+        cmd.arg("--values").arg(root.resolve(&beside(chart, f)?)?);
+    }
+    // Kept until helm has run.
+    let inline = match options.values.as_deref().filter(|v| !v.trim().is_empty()) {
+        Some(text) => {
+            let mut f =
+                tempfile::Builder::new().prefix("gitops-values-").suffix(".yaml").tempfile().map_err(Error::Io)?;
+            f.write_all(text.as_bytes()).map_err(Error::Io)?;
+            cmd.arg("--values").arg(f.path());
+            Some(f)
+        }
+        None => None,
+    };
+    for p in &options.parameters {
+        let flag = if p.force_string { "--set-string" } else { "--set" };
+        cmd.arg(flag).arg(format!("{}={}", p.name, p.value));
+    }
+    for (name, file) in &options.file_parameters {
+        let path = root.resolve(&beside(chart, file)?)?;
+        cmd.arg("--set-file").arg(format!("{name}={}", path.display()));
+    }
+    if !options.skip_crds {
+        cmd.arg("--include-crds");
+    }
+    let done = process::run(cmd, helm.timeout).map_err(|f| match f {
+        process::Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Error::Missing(helm.program.display().to_string())
+        }
+        process::Failure::Spawn(e) => Error::Io(e),
+        process::Failure::Timeout => Error::Timeout(helm.timeout),
+    })?;
+    drop(inline);
+    if !done.status.success() {
+        return Err(Error::Failed {
+            chart: chart.to_string(),
+            stderr: process::clip(&String::from_utf8_lossy(&done.stderr), 4096),
+        });
+    }
+    let text = String::from_utf8_lossy(&done.stdout);
+    manifest::parse(&format!("helm template {chart}"), &text)
+        .map_err(|source| Error::Output { chart: chart.to_string(), source })
+}

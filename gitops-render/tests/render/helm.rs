@@ -1,0 +1,140 @@
+//! Helm charts through a real Helm engine: Helm's Go SDK (PyPI `helm-python-sdk`) behind a
+//! `helm template`-compatible shim (`tools/helm-shim/helm`), installed here on first use.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use gitops_render::helm::{self, Error, Helm, HelmOptions, Parameter};
+use gitops_render::root::RepoRoot;
+
+use crate::write;
+
+/// The pinned SDK, installed once per target directory with pip (PyPI is reachable here and
+/// in CI). A failure to install fails the tests: they are not skipped silently.
+fn helm() -> Helm {
+    static SDK: OnceLock<PathBuf> = OnceLock::new();
+    let sdk = SDK.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-python-sdk-0.2.2");
+        if !dir.join("helm_python").is_dir() {
+            let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+            let status = std::process::Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target"])
+                .arg(&tmp)
+                .arg("helm-python-sdk==0.2.2")
+                .status()
+                .expect("run pip (python3 is needed for the Helm tests)");
+            assert!(status.success(), "pip could not install helm-python-sdk for the Helm tests");
+            // Another test binary may have won the race; either copy is complete.
+            if std::fs::rename(&tmp, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        dir
+    });
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/helm-shim/helm");
+    Helm {
+        program: shim,
+        env: vec![("HELM_SHIM_PYTHONPATH".into(), sdk.display().to_string())],
+        timeout: Duration::from_secs(60),
+    }
+}
+
+fn chart(dir: &Path) {
+    write(
+        dir,
+        &[
+            ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+            ("charts/web/values.yaml", "replicas: 1\nimage: {repository: nginx, tag: \"1.25\"}\ncolor: blue\n"),
+            (
+                "charts/web/templates/deployment.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\n  namespace: {{ .Release.Namespace }}\nspec:\n  replicas: {{ .Values.replicas }}\n  template:\n    metadata:\n      annotations:\n        color: {{ .Values.color | quote }}\n        banner: {{ .Values.banner | default \"none\" | quote }}\n    spec:\n      containers:\n      - name: web\n        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n",
+            ),
+            ("charts/web/templates/NOTES.txt", "Thanks for installing {{ .Release.Name }}."),
+            (
+                "charts/web/crds/widget.yaml",
+                "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n  scope: Namespaced\n",
+            ),
+            ("charts/web/prod.yaml", "replicas: 3\ncolor: green\n"),
+            ("values/shared.yaml", "image: {tag: \"1.26\"}\n"),
+            ("values/banner.txt", "Spring sale"),
+        ],
+    );
+}
+
+#[test]
+fn values_precedence_namespace_and_crds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    chart(dir.path());
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions {
+        release_name: "shop".into(),
+        namespace: "prod".into(),
+        value_files: vec!["prod.yaml".into(), "../../values/shared.yaml".into()],
+        values: Some("color: red\n".into()),
+        parameters: vec![
+            Parameter { name: "replicas".into(), value: "4".into(), force_string: false },
+            Parameter { name: "image.tag".into(), value: "2".into(), force_string: true },
+        ],
+        file_parameters: vec![("banner".into(), "../../values/banner.txt".into())],
+        ..Default::default()
+    };
+    let objects = helm::render(&root, "charts/web", &options, &helm()).expect("render");
+    let kinds: Vec<&str> = objects.iter().map(|o| o.kind()).collect();
+    assert_eq!(kinds, ["CustomResourceDefinition", "Deployment"], "NOTES.txt is not a manifest");
+    let d = objects[1].value();
+    assert_eq!(d["metadata"]["name"], "shop-web");
+    assert_eq!(d["metadata"]["namespace"], "prod");
+    // chart values < value files in order < inline values < --set < --set-string < --set-file
+    assert_eq!(d["spec"]["replicas"], 4);
+    let pod = &d["spec"]["template"];
+    assert_eq!(pod["metadata"]["annotations"]["color"], "red");
+    assert_eq!(pod["metadata"]["annotations"]["banner"], "Spring sale");
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:2");
+    let skipped =
+        helm::render(&root, "charts/web", &HelmOptions { skip_crds: true, ..options }, &helm()).expect("render");
+    assert_eq!(skipped.len(), 1);
+}
+
+#[test]
+fn helm_errors_are_surfaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    chart(dir.path());
+    write(dir.path(), &[("charts/web/templates/broken.yaml", "{{ .Values.nope.deeper }}")]);
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions { release_name: "shop".into(), namespace: "prod".into(), ..Default::default() };
+    let e = helm::render(&root, "charts/web", &options, &helm()).expect_err("failing template");
+    assert!(matches!(e, Error::Failed { .. }), "{e}");
+    assert!(e.to_string().contains("broken.yaml") && e.to_string().contains("nil pointer"), "{e}");
+    let missing = Helm { program: "/no/such/helm".into(), ..helm() };
+    let e = helm::render(&root, "charts/web", &options, &missing).expect_err("no helm");
+    assert!(e.to_string().starts_with("helm is not installed"), "{e}");
+}
+
+#[test]
+fn value_files_outside_the_repository_are_refused_before_helm_runs() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    write(outside.path(), &[("secrets.yaml", "password: s3cr3t\n")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    chart(dir.path());
+    std::os::unix::fs::symlink(outside.path().join("secrets.yaml"), dir.path().join("charts/web/linked.yaml"))
+        .expect("symlink");
+    let root = RepoRoot::new(dir.path()).expect("root");
+    // Any helm would fail on these arguments; a refusal (not a helm failure) shows it never ran.
+    let spy = Helm { program: "false".into(), ..helm() };
+    let absolute = outside.path().join("secrets.yaml").display().to_string();
+    for bad in ["../../../secrets.yaml", absolute.as_str(), "linked.yaml", "https://evil.example.com/values.yaml"] {
+        let options =
+            HelmOptions { release_name: "x".into(), value_files: vec![bad.to_string()], ..Default::default() };
+        let e = helm::render(&root, "charts/web", &options, &spy).expect_err(bad);
+        assert!(matches!(e, Error::Path(_) | Error::Remote(_)), "{bad}: {e}");
+        assert!(!e.to_string().contains("s3cr3t"));
+        let file_param = HelmOptions {
+            release_name: "x".into(),
+            file_parameters: vec![("p".into(), bad.to_string())],
+            ..Default::default()
+        };
+        let e = helm::render(&root, "charts/web", &file_param, &spy).expect_err(bad);
+        assert!(matches!(e, Error::Path(_) | Error::Remote(_)), "{bad}: {e}");
+    }
+}
