@@ -21,6 +21,7 @@ pub mod output;
 pub mod plugin;
 mod process;
 pub mod root;
+pub mod source;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

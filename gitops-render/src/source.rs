@@ -1,0 +1,322 @@
+//! Where an app's desired state comes from: the source section of an Argo CD `Application`,
+//! or a Flux `Kustomization` with its `GitRepository`.
+//!
+//! Unsupported fields are refused with the field named, never dropped: a multi-source app, a
+//! Helm chart from a chart repository, Jsonnet, remote value files.
+
+use gitops_core::Object;
+use serde_json::Value;
+
+use crate::directory::DirectoryOptions;
+use crate::helm::{HelmOptions, Parameter};
+
+/// Which revision to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revision {
+    /// Argo CD's `targetRevision`: `HEAD`, a branch, a tag or a commit.
+    Target(String),
+    /// Flux `ref.branch`.
+    Branch(String),
+    /// Flux `ref.tag`.
+    Tag(String),
+    /// Flux `ref.semver`: the highest tag in the range.
+    Semver(String),
+    /// Flux `ref.commit`.
+    Commit(String),
+}
+
+/// How the path is rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Renderer {
+    /// Decided by what the path holds (kustomization, Chart.yaml, else a directory).
+    Auto,
+    /// Argo CD's `directory` section.
+    Directory(DirectoryOptions),
+    /// Argo CD's `helm` section.
+    Helm(HelmOptions),
+    /// Argo CD's `kustomize` section (as written) or a Flux Kustomization.
+    Kustomize(Value),
+    /// Argo CD's `plugin` section: the plugin's name, its env and parameters.
+    Plugin {
+        /// The plugin's name.
+        name: String,
+        /// `env`.
+        env: Vec<(String, String)>,
+        /// `parameters` (strings; arrays and maps as JSON).
+        parameters: Vec<(String, String)>,
+    },
+}
+
+/// An app's source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// The app's name.
+    pub app_name: String,
+    /// The destination namespace.
+    pub namespace: String,
+    /// The repository.
+    pub repo_url: String,
+    /// The revision.
+    pub revision: Revision,
+    /// The path inside the repository.
+    pub path: String,
+    /// Flux `GitRepository.spec.ignore` (.sourceignore syntax), if any.
+    pub ignore: Option<String>,
+    /// How to render it.
+    pub renderer: Renderer,
+}
+
+/// A source section that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: `{field}`: {problem}")]
+pub struct Error {
+    /// The object it was read from.
+    pub origin: String,
+    /// The field.
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(*k)).and_then(Value::as_str)
+}
+
+/// Reads the source of the first Argo CD Application, or Flux Kustomization (with the
+/// GitRepository it names, which must be among `objects`).
+pub fn read(objects: &[Object]) -> Result<Source, Error> {
+    for o in objects {
+        match (o.group(), o.kind()) {
+            ("argoproj.io", "Application") => return read_argo(o),
+            ("kustomize.toolkit.fluxcd.io", "Kustomization") => return read_flux(o, objects),
+            _ => {}
+        }
+    }
+    Err(Error {
+        origin: "--app".into(),
+        field: "kind".into(),
+        problem: "no Argo CD Application or Flux Kustomization found".into(),
+    })
+}
+
+fn read_argo(o: &Object) -> Result<Source, Error> {
+    let err = |field: &str, problem: &str| Error {
+        origin: o.origin().to_string(),
+        field: field.to_string(),
+        problem: problem.to_string(),
+    };
+    let spec = o.value().get("spec").ok_or_else(|| err("spec", "missing"))?;
+    if spec.get("sources").is_some_and(|s| !s.is_null()) {
+        return Err(err("spec.sources", "multi-source applications are not supported yet; use spec.source"));
+    }
+    let src = spec.get("source").ok_or_else(|| err("spec.source", "missing"))?;
+    if src.get("chart").is_some_and(|c| !c.is_null()) {
+        return Err(err("spec.source.chart", "charts from a Helm repository are not supported yet; use a Git path"));
+    }
+    let repo_url = str_at(src, &["repoURL"]).ok_or_else(|| err("spec.source.repoURL", "missing"))?.to_string();
+    let revision =
+        Revision::Target(str_at(src, &["targetRevision"]).filter(|r| !r.is_empty()).unwrap_or("HEAD").into());
+    let path = str_at(src, &["path"]).filter(|p| !p.is_empty()).unwrap_or(".").to_string();
+    let namespace = str_at(spec, &["destination", "namespace"]).unwrap_or("").to_string();
+    let sections: Vec<&str> = ["directory", "helm", "kustomize", "plugin"]
+        .into_iter()
+        .filter(|k| src.get(*k).is_some_and(|v| !v.is_null()))
+        .collect();
+    if sections.len() > 1 {
+        return Err(err("spec.source", &format!("has both `{}` and `{}`; give one", sections[0], sections[1])));
+    }
+    let renderer = match sections.first().copied() {
+        None => Renderer::Auto,
+        Some("directory") => {
+            let d = &src["directory"];
+            if d.get("jsonnet").is_some_and(|j| !j.is_null()) {
+                return Err(err("spec.source.directory.jsonnet", "Jsonnet is not supported"));
+            }
+            Renderer::Directory(DirectoryOptions {
+                recurse: d.get("recurse").and_then(Value::as_bool).unwrap_or(false),
+                include: str_at(d, &["include"]).map(str::to_string),
+                exclude: str_at(d, &["exclude"]).map(str::to_string),
+            })
+        }
+        Some("helm") => Renderer::Helm(helm_options(&src["helm"], o.name(), &namespace, &err)?),
+        Some("kustomize") => Renderer::Kustomize(src["kustomize"].clone()),
+        Some(_) => {
+            let p = &src["plugin"];
+            let pairs = |field: &str| -> Result<Vec<(String, String)>, Error> {
+                let Some(items) = p.get(field).and_then(Value::as_array) else { return Ok(Vec::new()) };
+                items
+                    .iter()
+                    .map(|i| {
+                        let name = str_at(i, &["name"])
+                            .ok_or_else(|| err(&format!("spec.source.plugin.{field}[].name"), "missing"))?;
+                        let value = match (i.get("value"), i.get("string"), i.get("array"), i.get("map")) {
+                            (Some(Value::String(s)), ..) | (_, Some(Value::String(s)), ..) => s.clone(),
+                            (_, _, Some(v), _) | (_, _, _, Some(v)) => v.to_string(),
+                            _ => String::new(),
+                        };
+                        Ok((name.to_string(), value))
+                    })
+                    .collect()
+            };
+            Renderer::Plugin {
+                name: str_at(p, &["name"]).unwrap_or("").to_string(),
+                env: pairs("env")?,
+                parameters: pairs("parameters")?,
+            }
+        }
+    };
+    Ok(Source { app_name: o.name().to_string(), namespace, repo_url, revision, path, ignore: None, renderer })
+}
+
+fn helm_options(
+    h: &Value,
+    app: &str,
+    namespace: &str,
+    err: &dyn Fn(&str, &str) -> Error,
+) -> Result<HelmOptions, Error> {
+    let strings = |field: &str| -> Result<Vec<String>, Error> {
+        match h.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| err(&format!("spec.source.helm.{field}"), "not a list of strings"))
+                })
+                .collect(),
+            Some(_) => Err(err(&format!("spec.source.helm.{field}"), "not a list of strings")),
+        }
+    };
+    let values = match (h.get("values"), h.get("valuesObject")) {
+        (_, Some(obj)) if !obj.is_null() => Some(serde_json::to_string(obj).unwrap_or_default()),
+        (Some(Value::String(s)), _) => Some(s.clone()),
+        (Some(Value::Null) | None, _) => None,
+        (Some(_), _) => return Err(err("spec.source.helm.values", "not a string (use valuesObject for a map)")),
+    };
+    let mut parameters = Vec::new();
+    for p in h.get("parameters").and_then(Value::as_array).into_iter().flatten() {
+        parameters.push(Parameter {
+            name: str_at(p, &["name"]).ok_or_else(|| err("spec.source.helm.parameters[].name", "missing"))?.to_string(),
+            value: str_at(p, &["value"]).unwrap_or("").to_string(),
+            force_string: p.get("forceString").and_then(Value::as_bool).unwrap_or(false),
+        });
+    }
+    let mut file_parameters = Vec::new();
+    for p in h.get("fileParameters").and_then(Value::as_array).into_iter().flatten() {
+        let name = str_at(p, &["name"]).ok_or_else(|| err("spec.source.helm.fileParameters[].name", "missing"))?;
+        let path = str_at(p, &["path"]).ok_or_else(|| err("spec.source.helm.fileParameters[].path", "missing"))?;
+        file_parameters.push((name.to_string(), path.to_string()));
+    }
+    Ok(HelmOptions {
+        release_name: str_at(h, &["releaseName"]).filter(|r| !r.is_empty()).unwrap_or(app).to_string(),
+        namespace: str_at(h, &["namespace"]).filter(|n| !n.is_empty()).unwrap_or(namespace).to_string(),
+        value_files: strings("valueFiles")?,
+        values,
+        parameters,
+        file_parameters,
+        skip_crds: h.get("skipCrds").and_then(Value::as_bool).unwrap_or(false),
+        api_versions: strings("apiVersions")?,
+        kube_version: str_at(h, &["kubeVersion"]).map(str::to_string),
+    })
+}
+
+fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
+    let err = |o: &Object, field: &str, problem: &str| Error {
+        origin: o.origin().to_string(),
+        field: field.to_string(),
+        problem: problem.to_string(),
+    };
+    let spec = k.value().get("spec").ok_or_else(|| err(k, "spec", "missing"))?;
+    let kind = str_at(spec, &["sourceRef", "kind"]).unwrap_or("");
+    if kind != "GitRepository" {
+        return Err(err(k, "spec.sourceRef.kind", &format!("`{kind}` sources are not supported; use a GitRepository")));
+    }
+    let name = str_at(spec, &["sourceRef", "name"]).ok_or_else(|| err(k, "spec.sourceRef.name", "missing"))?;
+    let repo = objects
+        .iter()
+        .find(|o| o.group() == "source.toolkit.fluxcd.io" && o.kind() == "GitRepository" && o.name() == name)
+        .ok_or_else(|| {
+            err(k, "spec.sourceRef.name", &format!("GitRepository `{name}` is not among the objects given"))
+        })?;
+    let rspec = repo.value().get("spec").ok_or_else(|| err(repo, "spec", "missing"))?;
+    let url = str_at(rspec, &["url"]).ok_or_else(|| err(repo, "spec.url", "missing"))?.to_string();
+    let r = rspec.get("ref");
+    let pick = |f: &str| r.and_then(|r| str_at(r, &[f])).filter(|s| !s.is_empty()).map(str::to_string);
+    // Flux's precedence: commit, then name, then semver, then tag, then branch.
+    let revision = if let Some(c) = pick("commit") {
+        Revision::Commit(c)
+    } else if let Some(n) = pick("name") {
+        Revision::Target(n)
+    } else if let Some(s) = pick("semver") {
+        Revision::Semver(s)
+    } else if let Some(t) = pick("tag") {
+        Revision::Tag(t)
+    } else {
+        Revision::Branch(pick("branch").unwrap_or_else(|| "master".into()))
+    };
+    let path = str_at(spec, &["path"])
+        .map(|p| p.trim_start_matches("./").to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or(".".into());
+    Ok(Source {
+        app_name: k.name().to_string(),
+        namespace: str_at(spec, &["targetNamespace"]).unwrap_or("").to_string(),
+        repo_url: url,
+        revision,
+        path,
+        ignore: str_at(rspec, &["ignore"]).map(str::to_string),
+        renderer: Renderer::Kustomize(Value::Null),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<Object> {
+        gitops_core::manifest::parse("app.yaml", text).expect("parse")
+    }
+
+    #[test]
+    fn argo_application_sources() {
+        let app = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  destination: {namespace: prod}\n  source:\n    repoURL: https://git.example.com/shop.git\n    targetRevision: v1.2.0\n    path: charts/web\n    helm:\n      valueFiles: [prod.yaml]\n      valuesObject: {replicas: 3}\n      parameters: [{name: image.tag, value: '2', forceString: true}]\n",
+        );
+        let s = read(&app).expect("source");
+        assert_eq!((s.repo_url.as_str(), s.path.as_str()), ("https://git.example.com/shop.git", "charts/web"));
+        assert_eq!(s.revision, Revision::Target("v1.2.0".into()));
+        let Renderer::Helm(h) = s.renderer else { panic!("helm") };
+        assert_eq!((h.release_name.as_str(), h.namespace.as_str()), ("shop", "prod"));
+        assert_eq!(h.value_files, ["prod.yaml"]);
+        assert_eq!(h.values.as_deref(), Some(r#"{"replicas":3}"#));
+        assert!(h.parameters[0].force_string);
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let multi = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  sources: [{repoURL: x}]\n",
+        );
+        assert_eq!(read(&multi).unwrap_err().field, "spec.sources");
+        let chart = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: https://charts.example.com, chart: web}\n",
+        );
+        assert_eq!(read(&chart).unwrap_err().field, "spec.source.chart");
+    }
+
+    #[test]
+    fn flux_kustomization_with_its_git_repository() {
+        let objs = parse(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: shop}\nspec:\n  url: https://git.example.com/shop.git\n  ref: {semver: '>=1.0.0 <2.0.0', branch: main}\n  ignore: |\n    *.md\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop}\nspec:\n  sourceRef: {kind: GitRepository, name: shop}\n  path: ./deploy/prod\n  targetNamespace: prod\n",
+        );
+        let s = read(&objs).expect("source");
+        assert_eq!(s.revision, Revision::Semver(">=1.0.0 <2.0.0".into()));
+        assert_eq!((s.path.as_str(), s.namespace.as_str()), ("deploy/prod", "prod"));
+        assert_eq!(s.ignore.as_deref(), Some("*.md\n"));
+        let missing = parse(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k}\nspec:\n  sourceRef: {kind: GitRepository, name: nope}\n",
+        );
+        assert!(read(&missing).unwrap_err().problem.contains("GitRepository `nope`"));
+    }
+}
