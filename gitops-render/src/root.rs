@@ -56,6 +56,8 @@ pub enum Error {
 pub struct RepoRoot {
     /// The root, canonical (symlinks resolved), so containment is a prefix test.
     root: PathBuf,
+    /// Flux's source ignore rules: paths they match are not part of the source.
+    ignore: Option<ignore::gitignore::Gitignore>,
 }
 
 impl RepoRoot {
@@ -63,7 +65,62 @@ impl RepoRoot {
     pub fn new(dir: impl AsRef<Path>) -> Result<RepoRoot, Error> {
         let dir = dir.as_ref();
         let root = dir.canonicalize().map_err(|source| Error::Root { root: dir.display().to_string(), source })?;
-        Ok(RepoRoot { root })
+        Ok(RepoRoot { root, ignore: None })
+    }
+
+    /// Applies Flux's source ignore rules (`.sourceignore` syntax, which is gitignore's):
+    /// Flux's defaults (VCS directories, common binary files), every `.sourceignore` file in
+    /// the repository (each for its own directory), then `extra` (a GitRepository's
+    /// `spec.ignore`, which Flux puts last so it can override). Ignored files are left out of
+    /// listings and cannot be read.
+    pub fn with_source_ignore(mut self, extra: Option<&str>) -> Result<RepoRoot, Error> {
+        let mut b = ignore::gitignore::GitignoreBuilder::new(&self.root);
+        let bad =
+            |e: ignore::Error| Error::Io { path: ".sourceignore".into(), source: std::io::Error::other(e.to_string()) };
+        for line in [
+            ".git/",
+            ".gitignore",
+            ".gitmodules",
+            ".gitattributes",
+            "*.jpg",
+            "*.jpeg",
+            "*.gif",
+            "*.png",
+            "*.wmv",
+            "*.flv",
+            "*.tar.gz",
+            "*.zip",
+        ] {
+            b.add_line(None, line).map_err(bad)?;
+        }
+        let mut found: Vec<PathBuf> = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                if e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != ".git" {
+                    stack.push(p);
+                } else if e.file_name() == ".sourceignore" {
+                    found.push(p);
+                }
+            }
+        }
+        found.sort();
+        for f in found {
+            if let Some(e) = b.add(&f) {
+                return Err(bad(e));
+            }
+        }
+        for line in extra.unwrap_or("").lines() {
+            b.add_line(None, line).map_err(bad)?;
+        }
+        self.ignore = Some(b.build().map_err(bad)?);
+        Ok(self)
+    }
+
+    fn ignored(&self, path: &Path, is_dir: bool) -> bool {
+        self.ignore.as_ref().is_some_and(|g| g.matched_path_or_any_parents(path, is_dir).is_ignore())
     }
 
     /// The root directory.
@@ -93,6 +150,11 @@ impl RepoRoot {
         let real = joined.canonicalize().map_err(|source| Error::Io { path: rel.to_string(), source })?;
         if !real.starts_with(&self.root) {
             return Err(Error::Symlink { path: rel.to_string(), target: real.display().to_string() });
+        }
+        if real != self.root && self.ignored(&real, real.is_dir()) {
+            let source =
+                std::io::Error::new(std::io::ErrorKind::NotFound, "excluded from the source by its ignore rules");
+            return Err(Error::Io { path: rel.to_string(), source });
         }
         Ok(real)
     }
@@ -132,6 +194,9 @@ impl RepoRoot {
                     continue;
                 }
                 let path = entry.path();
+                if self.ignored(&path, entry.file_type().is_ok_and(|t| t.is_dir())) {
+                    continue;
+                }
                 let shown = rel_of(&path);
                 let real = path.canonicalize().map_err(|source| Error::Io { path: shown.clone(), source })?;
                 if !real.starts_with(&self.root) {

@@ -64,3 +64,27 @@ fn symlink_cycles_inside_the_root_end() {
     let files = root.files("app", true).expect("files");
     assert_eq!(files, ["app/cm.yaml", "app/values.yaml"]);
 }
+
+#[test]
+fn flux_source_ignore_rules_leave_files_out() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    write(
+        repo.path(),
+        &[
+            ("deploy/app.yaml", &cm("app")),
+            ("deploy/secret/raw.yaml", &cm("raw")),
+            ("deploy/test/fixture.yaml", &cm("fixture")),
+            ("deploy/.sourceignore", "secret/\n"),
+            ("docs/logo.png", "png"),
+            ("docs/guide.yaml", &cm("guide")),
+        ],
+    );
+    let root = RepoRoot::new(repo.path()).expect("root").with_source_ignore(Some("/deploy/test/\n")).expect("ignore");
+    assert_eq!(root.files(".", true).expect("files"), ["deploy/app.yaml", "docs/guide.yaml"]);
+    let e = root.read("deploy/secret/raw.yaml").expect_err("ignored");
+    assert!(e.to_string().contains("excluded from the source by its ignore rules"), "{e}");
+    assert!(root.read("deploy/app.yaml").is_ok());
+    // `spec.ignore` comes last and can bring a file back.
+    let back = RepoRoot::new(repo.path()).expect("root").with_source_ignore(Some("!docs/logo.png\n")).expect("ignore");
+    assert!(back.files("docs", false).expect("files").contains(&"docs/logo.png".to_string()));
+}
