@@ -498,6 +498,20 @@ impl SyncOperation {
         Ok(())
     }
 
+    /// A user approved the `Prune=confirm` prunes (Argo CD's deletion-approved annotation,
+    /// newer than [`SyncOperation::started_at`]): the prunes waiting for it become prunes and
+    /// the operation goes on.
+    pub fn confirm_prunes(&mut self) {
+        self.options.prune_confirmed = true;
+        for (i, t) in self.tasks.iter_mut().enumerate() {
+            if t.awaits_confirmation && self.st[i] == St::Pending {
+                t.awaits_confirmation = false;
+                t.action = if self.options.prune { Action::Prune } else { Action::PruneSkipped };
+                t.reason = "confirmed; no longer in the desired state".into();
+            }
+        }
+    }
+
     /// Argo CD's Terminate(): stop starting work, delete running hooks (and failed ones whose
     /// policy is `HookFailed`), then end Failed "Operation terminated".
     pub fn terminate(&mut self) {
@@ -1070,6 +1084,9 @@ mod tests {
             matches!(&wait, Step::Wait { message, .. } if message == "waiting for pruning confirmation of /ConfigMap/old")
         );
         assert_eq!(op.next(UNIX_EPOCH), wait);
+        let mut confirmed = op.clone();
+        confirmed.confirm_prunes();
+        assert!(matches!(confirmed.next(UNIX_EPOCH), Step::Prune(v) if v == [0]));
         op.terminate();
         assert_eq!(op.next(UNIX_EPOCH), Step::Done);
         assert_eq!((op.phase(), op.message()), (OperationPhase::Failed, "Operation terminated"));
