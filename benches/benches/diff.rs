@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use gitops_benches::{deployment_pair, equality_walk, pairs};
+use gitops_benches::{deployment_pair, equality_walk, median, pairs, time_once};
 
 // The same allocator as the `gitops` binary: the diff allocates (it returns normalized and
 // predicted objects), and glibc's malloc spends a quarter of its time there.
@@ -60,17 +60,6 @@ fn equality_walk_pairs(bencher: divan::Bencher, n: usize) {
             divan::black_box(equality_walk(l, c));
         }
     });
-}
-
-fn time_once(f: &mut dyn FnMut()) -> f64 {
-    let t = Instant::now();
-    f();
-    t.elapsed().as_secs_f64()
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
 
 /// Measures the target ratios in this same run (medians of several rounds), so they do

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use gitops_benches::deployment_pair;
+use gitops_benches::{deployment_pair, median, time_once};
 use gitops_health::lua::{Engine, Libraries, Script};
 use gitops_health::scripts::ScriptTree;
 use gitops_health::{HealthChecks, builtin};
@@ -61,17 +61,6 @@ fn lua_checks() -> HealthChecks {
     let mut tree = ScriptTree::new();
     tree.insert("apps/Deployment/health.lua", LUA_CHECK, "bench").expect("layout");
     HealthChecks::default().with_tree(tree)
-}
-
-fn time_once(f: &mut dyn FnMut()) -> f64 {
-    let t = Instant::now();
-    f();
-    t.elapsed().as_secs_f64()
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
 
 /// Measures the rates in this same run, in interleaved rounds, so a noisy neighbour slows

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use gitops_benches::median;
 use gitops_core::sync::{PlanConfig, PlanResource, plan};
 use gitops_core::{Object, Origin};
 use serde_json::json;
@@ -76,7 +77,7 @@ fn plan_objects(bencher: divan::Bencher, n: usize) {
 fn print_target() {
     let r = resources(10_000);
     let c = config();
-    let mut samples: Vec<f64> = (0..15)
+    let samples: Vec<f64> = (0..15)
         .map(|_| {
             let input = r.clone();
             let t = Instant::now();
@@ -87,14 +88,13 @@ fn print_target() {
             elapsed
         })
         .collect();
-    samples.sort_by(f64::total_cmp);
     let p = plan(r, &c).expect("plan");
     println!("== plan target (median of 15 runs, one run) ==");
     println!(
         "plan of 10 000 objects ({} tasks, {} steps): {:.2} ms  (target < 20 ms)",
         p.tasks.len(),
         p.tasks.windows(2).filter(|w| (w[0].phase, w[0].wave) != (w[1].phase, w[1].wave)).count() + 1,
-        samples[samples.len() / 2] * 1e3
+        median(samples) * 1e3
     );
     println!();
 }

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use gitops_benches::median;
 use gitops_render::directory::{self, DirectoryOptions};
 use gitops_render::output;
 use gitops_render::root::RepoRoot;
@@ -34,11 +35,6 @@ fn write_objects(dir: &std::path::Path, n: usize) -> Vec<(String, String)> {
             (name, text)
         })
         .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn print_target(dir: &std::path::Path, texts: &[(String, String)]) {

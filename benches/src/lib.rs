@@ -87,3 +87,16 @@ pub fn pairs(n: usize) -> Vec<(Object, Object)> {
 pub fn equality_walk(live: &Object, copy: &Object) -> bool {
     live.value() == copy.value()
 }
+
+/// Seconds one call of `f` takes.
+pub fn time_once(f: &mut dyn FnMut()) -> f64 {
+    let t = std::time::Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
+}
+
+/// The median of some timings.
+pub fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}

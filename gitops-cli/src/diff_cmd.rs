@@ -4,14 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::app::{self, AppSpec};
-use gitops_core::diff::{AppDiff, Comparator, DiffConfig, DiffSession, SyncStatus};
+use gitops_core::app;
+use gitops_core::diff::{AppDiff, Comparator, DiffSession, SyncStatus};
 use gitops_core::ignore::IgnoreRuleSpec;
 use gitops_core::settings::Settings;
-use gitops_core::{manifest, yaml};
+use gitops_core::yaml;
 use serde_json::Value;
 
-use crate::output;
+use crate::{app_input, output};
 
 /// Arguments of `gitops diff`.
 #[derive(Args, Debug)]
@@ -72,25 +72,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     if args.desired == "-" && args.live == "-" {
         return Err("DESIRED and LIVE cannot both be read from standard input".into());
     }
-    let app: Option<AppSpec> = match &args.app {
-        Some(p) => {
-            let text = read_file(p)?;
-            let objects = manifest::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())?;
-            let spec = app::read(&p.display().to_string(), &objects).map_err(|e| e.to_string())?;
-            Some(spec)
-        }
-        None => None,
-    };
-    let mut config = DiffConfig::default();
-    if let Some(ns) = app.as_ref().and_then(|a| a.destination_namespace.clone()) {
-        config.namespace = ns;
-    }
-    if let Some(ns) = &args.namespace {
-        config.namespace = ns.clone();
-    }
-    if let Some(a) = &app {
-        config.ignore_differences.extend(a.ignore_differences.iter().cloned());
-    }
+    let app = app_input::read_app(args.app.as_ref())?;
+    let mut config = app_input::diff_config(app.as_ref(), args.namespace.as_ref());
     if let Some(p) = &args.ignore_differences {
         let value = single_document(p)?;
         let rules: Vec<IgnoreRuleSpec> = match value {

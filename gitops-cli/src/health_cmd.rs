@@ -250,7 +250,7 @@ fn run_tests(dir: &Path) -> Result<ExitCode, String> {
                 }
             };
             let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-            let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+            let group = gitops_core::schema::split_api_version(api_version).0;
             let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
             let Some(script) = checks.script_for(group, kind) else {
                 let gk = gitops_health::scripts::group_kind_key(group, kind);

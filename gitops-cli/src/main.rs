@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod app_input;
 mod diff_cmd;
 mod health_cmd;
 mod output;

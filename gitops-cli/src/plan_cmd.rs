@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::app::{self, AppSpec};
-use gitops_core::diff::{Comparator, DiffConfig};
+use gitops_core::app;
+use gitops_core::diff::Comparator;
 use gitops_core::sync::options::SyncOptions;
 use gitops_core::sync::respect::keep_ignored;
 use gitops_core::sync::{Action, PlanConfig, PlanResource, RetryStrategy, SyncPlan, plan};
 use gitops_core::{Object, ResourceKey, manifest};
 use serde_json::{Value, json};
 
+use crate::app_input;
 use crate::output::{BOLD, CYAN, GREEN, RED, RESET, YELLOW};
 
 /// Arguments of `gitops plan`.
@@ -59,24 +60,8 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
     if args.desired == "-" && args.live == "-" {
         return Err("DESIRED and LIVE cannot both be read from standard input".into());
     }
-    let app: Option<AppSpec> = match &args.app {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let objects = manifest::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())?;
-            Some(app::read(&p.display().to_string(), &objects).map_err(|e| e.to_string())?)
-        }
-        None => None,
-    };
-    let mut config = DiffConfig::default();
-    if let Some(ns) = app.as_ref().and_then(|a| a.destination_namespace.clone()) {
-        config.namespace = ns;
-    }
-    if let Some(ns) = &args.namespace {
-        config.namespace = ns.clone();
-    }
-    if let Some(a) = &app {
-        config.ignore_differences.extend(a.ignore_differences.iter().cloned());
-    }
+    let app = app_input::read_app(args.app.as_ref())?;
+    let config = app_input::diff_config(app.as_ref(), args.namespace.as_ref());
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
     let namespace = comparator.namespace().to_string();
 

@@ -43,7 +43,7 @@ impl Member {
             || annotation("helm.sh/hook").is_some_and(|h| h.trim() != "crd-install");
         Member {
             name: name.into(),
-            group: api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("").to_string(),
+            group: gitops_core::schema::split_api_version(api_version).0.to_string(),
             kind: obj.get("kind").and_then(Value::as_str).unwrap_or("").to_string(),
             health,
             present: true,

@@ -152,7 +152,7 @@ impl HealthChecks {
             };
         }
         let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+        let group = gitops_core::schema::split_api_version(api_version).0;
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
         if let Some(script) = self.script_for(group, kind) {
             return self.run(script, obj);

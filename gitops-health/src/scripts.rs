@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use gitops_core::glob::Glob;
+
 use crate::lua::{Libraries, Script};
 
 /// A script path that does not fit the layout.
@@ -23,8 +25,23 @@ pub struct LayoutError {
 #[derive(Debug, Clone, Default)]
 pub struct ScriptTree {
     exact: HashMap<String, Script>,
-    /// (pattern segments, script), sorted by the pattern's text.
-    wildcard: Vec<(String, Script)>,
+    /// (pattern, its segments compiled, script), sorted by the pattern's text.
+    wildcard: Vec<Wildcard>,
+}
+
+/// A wildcard directory: `*` matches within one path segment, as doublestar's PathMatch.
+#[derive(Debug, Clone)]
+struct Wildcard {
+    pattern: String,
+    segments: Vec<Glob>,
+    script: Script,
+}
+
+impl Wildcard {
+    fn matches(&self, key: &str) -> bool {
+        let parts: Vec<&str> = key.split('/').collect();
+        parts.len() == self.segments.len() && self.segments.iter().zip(parts).all(|(g, p)| g.matches(p))
+    }
 }
 
 /// Our own checks, compiled into the binary: `(path in the tree, source)`.
@@ -80,9 +97,14 @@ impl ScriptTree {
         let script = Script::new(source, Libraries::Trusted, origin);
         if key.contains('_') {
             let pattern = key.replace('_', "*");
-            self.wildcard.retain(|(p, _)| *p != pattern);
-            self.wildcard.push((pattern, script));
-            self.wildcard.sort_by(|a, b| a.0.cmp(&b.0));
+            let segments = pattern
+                .split('/')
+                .map(Glob::new)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| LayoutError { path: path.to_string() })?;
+            self.wildcard.retain(|w| w.pattern != pattern);
+            self.wildcard.push(Wildcard { pattern, segments, script });
+            self.wildcard.sort_by(|a, b| a.pattern.cmp(&b.pattern));
         } else {
             self.exact.insert(key.to_string(), script);
         }
@@ -92,11 +114,11 @@ impl ScriptTree {
     /// Puts `over`'s scripts on top of this tree's: the same path is replaced.
     pub fn overlay(&mut self, over: ScriptTree) {
         self.exact.extend(over.exact);
-        for (pattern, script) in over.wildcard {
-            self.wildcard.retain(|(p, _)| *p != pattern);
-            self.wildcard.push((pattern, script));
+        for w in over.wildcard {
+            self.wildcard.retain(|mine| mine.pattern != w.pattern);
+            self.wildcard.push(w);
         }
-        self.wildcard.sort_by(|a, b| a.0.cmp(&b.0));
+        self.wildcard.sort_by(|a, b| a.pattern.cmp(&b.pattern));
     }
 
     /// The script for `group/Kind` (`Kind` for the core group): exact path first, then the
@@ -106,7 +128,7 @@ impl ScriptTree {
         if let Some(s) = self.exact.get(&key) {
             return Some(s);
         }
-        self.wildcard.iter().find(|(p, _)| path_match(p, &key)).map(|(_, s)| s)
+        self.wildcard.iter().find(|w| w.matches(&key)).map(|w| &w.script)
     }
 
     /// How many scripts the tree holds.
@@ -123,40 +145,6 @@ impl ScriptTree {
 /// Argo CD's key for a kind: `group/Kind`, or `Kind` for the core group.
 pub fn group_kind_key(group: &str, kind: &str) -> String {
     if group.is_empty() { kind.to_string() } else { format!("{group}/{kind}") }
-}
-
-/// doublestar's PathMatch for patterns whose only metacharacter is `*`: segment by segment,
-/// `*` matching any run (possibly empty) within a segment.
-fn path_match(pattern: &str, path: &str) -> bool {
-    let (mut p, mut s) = (pattern.split('/'), path.split('/'));
-    loop {
-        match (p.next(), s.next()) {
-            (None, None) => return true,
-            (Some(ps), Some(ss)) if star_match(ps.as_bytes(), ss.as_bytes()) => {}
-            _ => return false,
-        }
-    }
-}
-
-fn star_match(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == s[si] {
-            pi += 1;
-            si += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -201,10 +189,16 @@ mod tests {
 
     #[test]
     fn star_matches_within_a_segment() {
-        assert!(path_match("*.x/*", "a.x/K"));
-        assert!(path_match("*/*", "a/K"));
-        assert!(!path_match("*", "a/K"));
-        assert!(!path_match("*.x/*", "a.y/K"));
-        assert!(path_match("a*b*c/K", "abxxbyc/K"));
+        let matches = |pattern: &str, key: &str| {
+            let mut t = ScriptTree::new();
+            t.insert(&format!("{}/health.lua", pattern.replace('*', "_")), "", "w").unwrap();
+            let (g, k) = key.split_once('/').unwrap_or(("", key));
+            t.lookup(g, k).is_some()
+        };
+        assert!(matches("*.x/*", "a.x/K"));
+        assert!(matches("*/*", "a/K"));
+        assert!(!matches("*", "a/K"));
+        assert!(!matches("*.x/*", "a.y/K"));
+        assert!(matches("a*b*c/K", "abxxbyc/K"));
     }
 }

@@ -1,0 +1,31 @@
+//! What `diff` and `plan` read alike: the `--app` file and the diff settings it implies.
+
+use std::path::PathBuf;
+
+use gitops_core::app::{self, AppSpec};
+use gitops_core::diff::DiffConfig;
+use gitops_core::manifest;
+
+/// Reads the Argo CD Application or Flux Kustomization in `path`, if one is given.
+pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
+    let Some(p) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let objects = manifest::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())?;
+    app::read(&p.display().to_string(), &objects).map(Some).map_err(|e| e.to_string())
+}
+
+/// The diff settings of an app: its destination namespace (overridden by `-n`) and its
+/// ignoreDifferences.
+pub fn diff_config(app: Option<&AppSpec>, namespace: Option<&String>) -> DiffConfig {
+    let mut config = DiffConfig::default();
+    if let Some(ns) = app.and_then(|a| a.destination_namespace.clone()) {
+        config.namespace = ns;
+    }
+    if let Some(ns) = namespace {
+        config.namespace = ns.clone();
+    }
+    if let Some(a) = app {
+        config.ignore_differences.extend(a.ignore_differences.iter().cloned());
+    }
+    config
+}
