@@ -1,14 +1,18 @@
-//! `gitops render PATH`.
+//! `gitops render PATH` and `gitops render --app FILE`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use gitops_render::app::{self, Renderers};
 use gitops_render::directory::{self, DirectoryOptions};
+use gitops_render::git::Cache;
 use gitops_render::helm::{self, Helm, HelmOptions, Parameter};
 use gitops_render::output;
+use gitops_render::plugin::Plugin;
 use gitops_render::root::RepoRoot;
+use gitops_render::source;
 
 /// Arguments of `gitops render`.
 #[derive(Args, Debug)]
@@ -16,7 +20,23 @@ pub struct RenderArgs {
     /// A directory of manifests (Argo CD's directory source), a Helm chart directory (it holds
     /// Chart.yaml; rendered with `helm template`, GITOPS_HELM or `helm` on the PATH), or one
     /// manifest file.
-    pub path: String,
+    #[arg(required_unless_present = "app", conflicts_with = "app")]
+    pub path: Option<String>,
+    /// Render what this Argo CD Application (or Flux Kustomization with its GitRepository, in
+    /// one file) points at: its repository is fetched at its revision into the cache, and the
+    /// commit it resolved to is printed on standard error.
+    #[arg(long, value_name = "FILE")]
+    pub app: Option<String>,
+    /// With --app: this revision (branch, tag, commit) instead of the app's.
+    #[arg(long, value_name = "REV", requires = "app")]
+    pub revision: Option<String>,
+    /// With --app: the Git cache (default: GITOPS_CACHE, else ~/.cache/gitops).
+    #[arg(long, value_name = "DIR", requires = "app")]
+    pub cache: Option<String>,
+    /// With --app: an Argo CD ConfigManagementPlugin manifest (a sidecar's plugin.yaml) the
+    /// app may name (repeatable).
+    #[arg(long = "plugin", value_name = "FILE", requires = "app")]
+    pub plugins: Vec<String>,
     /// Descend into subdirectories (Argo CD's `directory.recurse`; off by default, as there).
     #[arg(long)]
     pub recurse: bool,
@@ -62,16 +82,6 @@ pub enum Format {
     Json,
 }
 
-/// Whether a directory holds a kustomization, which this version cannot render yet.
-fn kustomization(dir: &Path) -> Option<String> {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"].into_iter().find(|n| dir.join(n).is_file()).map(|name| {
-        format!(
-            "{}: holds {name}; Kustomize rendering is not supported yet (render the overlay with `kubectl kustomize` for now)",
-            dir.display()
-        )
-    })
-}
-
 fn parameters(items: &[String], force_string: bool) -> Result<Vec<Parameter>, String> {
     items
         .iter()
@@ -86,7 +96,60 @@ fn parameters(items: &[String], force_string: bool) -> Result<Vec<Parameter>, St
 
 /// Runs the command; `Err` is a usage or input error (exit 2).
 pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
-    let path = Path::new(&args.path);
+    let objects = match (&args.app, &args.path) {
+        (Some(app_file), _) => render_app(app_file, &args)?,
+        (None, Some(path)) => render_path(path, &args)?,
+        (None, None) => return Err("give a PATH or --app FILE".into()),
+    };
+    let text = match args.output {
+        Format::Yaml => output::yaml_stream(&objects)?,
+        Format::Json => output::json_list(&objects),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).map_err(|e| format!("writing output: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Git cache: `--cache`, else `GITOPS_CACHE`, else `$XDG_CACHE_HOME/gitops` or `~/.cache/gitops`.
+fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
+    if let Some(dir) = flag {
+        return Ok(PathBuf::from(dir));
+    }
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("GITOPS_CACHE")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("gitops")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache/gitops")))
+        .ok_or_else(|| "no Git cache directory: set GITOPS_CACHE or pass --cache".into())
+}
+
+fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    gitops_core::manifest::parse(file, &text).map_err(|e| e.to_string())
+}
+
+fn render_app(app_file: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Object>, String> {
+    let source = source::read(&read_objects(app_file)?).map_err(|e| e.to_string())?;
+    let mut plugins = Vec::new();
+    for file in &args.plugins {
+        for o in read_objects(file)? {
+            plugins.push(Plugin::from_manifest(&o).map_err(|e| e.to_string())?);
+        }
+    }
+    let renderers = Renderers { cache: Cache::new(cache_dir(args.cache.as_ref())?), helm: Helm::from_env(), plugins };
+    let rendered = app::render(&source, args.revision.as_deref(), &renderers).map_err(|e| e.to_string())?;
+    eprintln!(
+        "{} {} at {} ({}): {} objects",
+        source.app_name,
+        gitops_render::git::scrub(&source.repo_url),
+        rendered.reference,
+        rendered.commit,
+        rendered.objects.len()
+    );
+    Ok(rendered.objects)
+}
+
+fn render_path(path: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Object>, String> {
+    let path = Path::new(path);
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (base, name) = if meta.is_dir() {
         (path.to_path_buf(), None)
@@ -122,18 +185,16 @@ pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
         helm::render(&root, &rel, &options, &Helm::from_env()).map_err(|e| e.to_string())?
     } else {
         if meta.is_dir()
-            && let Some(problem) = kustomization(&base)
+            && let Some(name) = app::kustomization_file(&base)
         {
-            return Err(problem);
+            return Err(format!(
+                "{}: holds {name}; Kustomize rendering is not supported yet (render the overlay with `kubectl kustomize` for now)",
+                base.display()
+            ));
         }
-        let options = DirectoryOptions { recurse: args.recurse, include: args.include, exclude: args.exclude };
+        let options =
+            DirectoryOptions { recurse: args.recurse, include: args.include.clone(), exclude: args.exclude.clone() };
         directory::render(&root, &rel, &options).map_err(|e| e.to_string())?
     };
-    let text = match args.output {
-        Format::Yaml => output::yaml_stream(&objects)?,
-        Format::Json => output::json_list(&objects),
-    };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).map_err(|e| format!("writing output: {e}"))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(objects)
 }

@@ -78,3 +78,52 @@ fn symlinks_out_of_the_directory_and_unsupported_sources_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("Kustomize rendering is not supported yet"), "{}", err(&o));
 }
+
+#[test]
+fn an_app_is_fetched_from_git_and_its_commit_reported() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("repo");
+    std::fs::create_dir_all(repo.join("deploy")).expect("mkdir");
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("git");
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("deploy/a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n")
+        .expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "one"]);
+    let first = git(&["rev-parse", "HEAD"]);
+    std::fs::write(repo.join("deploy/a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second}\n")
+        .expect("write");
+    git(&["commit", "-q", "-am", "two"]);
+    let second = git(&["rev-parse", "HEAD"]);
+    let app = work.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: 'file://{}', targetRevision: main, path: deploy}}\n",
+            repo.display()
+        ),
+    )
+    .expect("write app");
+    let cache = work.path().join("cache");
+    let (app, cache) = (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"));
+    let o = gitops(&["render", "--app", app, "--cache", cache], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("name: second"), "{}", out(&o));
+    assert!(err(&o).contains(&format!("at refs/heads/main ({second}): 1 objects")), "{}", err(&o));
+    let o = gitops(&["render", "--app", app, "--cache", cache, "--revision", &first, "-o", "json"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("\"first\""), "{}", out(&o));
+    let o = gitops(&["render", "--app", app, "--cache", cache, "--revision", "v9"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("revision `v9` not found"), "{}", err(&o));
+    assert!(out(&o).is_empty());
+}

@@ -2,7 +2,7 @@
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors.
 //! - `health`: the table and JSON outputs, lookup options, exit codes, and `health test`.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
-//! - `render`: the directory source, its options, outputs, and refusals.
+//! - `render`: the directory source, its options, outputs, refusals, and apps fetched from Git.
 
 mod diff;
 mod health;

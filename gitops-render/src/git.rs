@@ -36,8 +36,10 @@ pub enum Reference {
     Tag(String),
     /// A full or abbreviated (at least 7 hex digits) commit SHA.
     Commit(String),
-    /// A semver range over tags as the `semver` crate reads it (e.g. `>=1.2.0, <2.0.0`, `1.x`,
-    /// `~1.2`); tags may carry a leading `v`. The highest matching tag wins.
+    /// A semver range over tags, as Flux's `ref.semver` writes it (Masterminds syntax:
+    /// `>=1.2.0 <2.0.0`, `>=1.2.0, <2.0.0`, `1.x`, `~1.2`, `^1`, `1.2 - 1.4`, `<1 || >=3`); a
+    /// bare version means exactly that version. Tags may carry a leading `v`. The highest
+    /// matching tag wins.
     Semver(String),
     /// Argo CD's `targetRevision`: empty or `HEAD`, a branch, a tag (branches win over tags of
     /// the same name), a full ref such as `refs/heads/main`, or a commit SHA.
@@ -372,10 +374,10 @@ impl Repo<'_> {
     /// The highest tag (leading `v` allowed) that satisfies `range`. Tags only need their tips,
     /// so the shallow fetch is enough.
     fn resolve_semver(&self, range: &str) -> Result<(String, String), Error> {
-        let req = semver::VersionReq::parse(range).map_err(|e| Error::InvalidReference {
+        let reqs = parse_range(range).map_err(|reason| Error::InvalidReference {
             url: self.shown.to_owned(),
             revision: range.to_owned(),
-            reason: format!("not a semver range: {e}"),
+            reason,
         })?;
         self.fetch(false)?;
         let tags = self.git_ok("for-each-ref", &["for-each-ref", "--format=%(refname:strip=2)", "refs/tags"])?;
@@ -383,7 +385,7 @@ impl Repo<'_> {
             .lines()
             .filter_map(|tag| {
                 let version = semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
-                req.matches(&version).then_some((version, tag))
+                reqs.iter().any(|req| req.matches(&version)).then_some((version, tag))
             })
             .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)));
         match best {
@@ -431,6 +433,53 @@ impl Repo<'_> {
             Err(e) => Err(Error::Io { path: target, source: e }),
         }
     }
+}
+
+/// Reads a Masterminds-style range (what Flux accepts) as alternatives of `semver` requirements:
+/// `||` separates alternatives; within one, comparators are separated by spaces or commas; an
+/// operator may stand apart from its version (`>= 1.2`); `a - b` is `>=a, <=b`; a bare version
+/// is an exact match (the `semver` crate would read it as `^`); a leading `v` is dropped.
+fn parse_range(range: &str) -> Result<Vec<semver::VersionReq>, String> {
+    let version = |t: &str| {
+        t.strip_prefix(['v', 'V']).filter(|r| r.starts_with(|c: char| c.is_ascii_digit())).unwrap_or(t).to_owned()
+    };
+    let mut out = Vec::new();
+    for alternative in range.split("||") {
+        let tokens: Vec<&str> = alternative.split([' ', ',', '\t']).filter(|t| !t.is_empty()).collect();
+        if tokens.is_empty() {
+            return Err("an empty alternative in the range".to_owned());
+        }
+        let mut comparators = Vec::new();
+        let mut i = 0;
+        while i < tokens.len() {
+            let token = tokens[i];
+            if tokens.get(i + 1) == Some(&"-") {
+                let upper = tokens.get(i + 2).ok_or("`-` without an upper bound")?;
+                comparators.push(format!(">={}", version(token)));
+                comparators.push(format!("<={}", version(upper)));
+                i += 3;
+                continue;
+            }
+            let split = token.find(|c: char| !matches!(c, '<' | '>' | '=' | '~' | '^' | '!')).unwrap_or(token.len());
+            let (op, rest) = token.split_at(split);
+            let (op, rest) = if rest.is_empty() {
+                i += 1;
+                (op, *tokens.get(i).ok_or_else(|| format!("`{op}` without a version"))?)
+            } else {
+                (op, rest)
+            };
+            if op == "!=" {
+                return Err("`!=` is not supported".to_owned());
+            }
+            let wildcard = rest == "*" || rest.split('.').any(|p| matches!(p, "x" | "X" | "*"));
+            let op = if op.is_empty() && !wildcard { "=" } else { op };
+            comparators.push(format!("{op}{}", version(rest)));
+            i += 1;
+        }
+        let text = comparators.join(", ");
+        out.push(semver::VersionReq::parse(&text).map_err(|e| format!("not a semver range: {e}"))?);
+    }
+    Ok(out)
 }
 
 /// Removes write permission from every regular file below `dir` (symlinks are not followed).
@@ -641,11 +690,14 @@ mod tests {
         }
         git(&f.work, &["tag", "not-a-version"]);
         git(&f.work, &["push", "-q", "origin", "--tags"]);
-        let c = f.checkout(Reference::Semver(">=1.0.0, <2.0.0".into()));
+        let c = f.checkout(Reference::Semver(">=1.0.0 <2.0.0".into()));
         assert_eq!((c.commit.as_str(), c.reference.as_str()), (shas[1].as_str(), "refs/tags/v1.2.0"));
         assert_eq!(read(&c, "app.yaml"), "v1.2.0");
         assert_eq!(f.checkout(Reference::Semver("1.x".into())).commit, shas[1]);
         assert_eq!(f.checkout(Reference::Semver("*".into())).commit, shas[2]);
+        assert_eq!(f.checkout(Reference::Semver("1.0.0".into())).commit, shas[0], "a bare version is exact");
+        assert_eq!(f.checkout(Reference::Semver("< 1.1 || >= 2".into())).commit, shas[2]);
+        assert_eq!(f.checkout(Reference::Semver("v1.0 - v1.1".into())).commit, shas[0]);
         let err = f.cache.checkout(&f.url, &Reference::Semver(">=3".into())).expect_err("none").to_string();
         assert!(err.contains("`>=3` not found (no tag matches"), "{err}");
         let err = f.cache.checkout(&f.url, &Reference::Semver("bogus!".into())).expect_err("bad").to_string();

@@ -1,11 +1,12 @@
 //! The desired side of the gitops engine: where manifests come from.
 //!
-//! This first layer reads plain manifests from a file, a directory (recursively) or
-//! standard input, in a stable order, parsing files on all cores. [`root`] is the strict
-//! loader every renderer reads through (nothing outside the repository); [`directory`] is
-//! Argo CD's directory source; [`helm`] renders charts with `helm template`; [`plugin`] runs config management plugins; [`output`]
-//! writes rendered objects. Git sources, Helm,
-//! Kustomize and plugins build on these.
+//! [`load`] reads plain manifests from a file, a directory (recursively) or standard input,
+//! in a stable order, parsing files on all cores. [`git`] fetches repositories at a revision
+//! into a cache; [`root`] is the strict loader every renderer reads through (nothing outside
+//! the repository); [`directory`] is Argo CD's directory source; [`helm`] renders charts with
+//! `helm template`; [`plugin`] runs config management plugins; [`source`] reads an Argo CD
+//! Application's or a Flux Kustomization's source, and [`app`] fetches and renders it;
+//! [`output`] writes rendered objects.
 //!
 //! ```no_run
 //! let objects = gitops_render::load("examples/guestbook/desired")?;
@@ -15,7 +16,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod directory;
+pub mod git;
 pub mod helm;
 pub mod output;
 pub mod plugin;

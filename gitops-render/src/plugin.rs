@@ -82,6 +82,16 @@ pub enum Error {
         /// What it printed on standard error (trimmed, at most 4 KiB).
         stderr: String,
     },
+    /// A ConfigManagementPlugin manifest that cannot be used.
+    #[error("{origin}: `{field}`: {problem}")]
+    Definition {
+        /// The manifest it was read from.
+        origin: String,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Its output is not manifests.
     #[error("plugin {plugin}: output is not valid manifests: {source}")]
     Output {
@@ -90,6 +100,58 @@ pub enum Error {
         /// The parse error.
         source: manifest::Error,
     },
+}
+
+impl Plugin {
+    /// Reads an Argo CD `ConfigManagementPlugin` (a sidecar's `plugin.yaml`). Its name is
+    /// `metadata.name`, or `<name>-<spec.version>` when a version is given, as Argo CD names it.
+    /// `spec.generate.command` (a list) and `args` make the command; the timeout is Argo CD's
+    /// default of 90 s. `spec.init`, `spec.parameters.dynamic` and `spec.preserveFileMode` are not
+    /// supported and are refused rather than ignored.
+    pub fn from_manifest(o: &Object) -> Result<Plugin, Error> {
+        let err = |field: &str, problem: &str| Error::Definition {
+            origin: o.origin().to_string(),
+            field: field.to_string(),
+            problem: problem.to_string(),
+        };
+        if o.kind() != "ConfigManagementPlugin" {
+            return Err(err("kind", "not a ConfigManagementPlugin"));
+        }
+        let spec = o.value().get("spec").ok_or_else(|| err("spec", "missing"))?;
+        for field in ["init", "preserveFileMode"] {
+            if spec.get(field).is_some_and(|v| !v.is_null() && v != &serde_json::Value::Bool(false)) {
+                return Err(err(&format!("spec.{field}"), "not supported; fold it into spec.generate"));
+            }
+        }
+        if spec.pointer("/parameters/dynamic").is_some_and(|v| !v.is_null()) {
+            return Err(err("spec.parameters.dynamic", "dynamic parameters are not supported"));
+        }
+        let strings = |field: &str| -> Result<Vec<String>, Error> {
+            match spec.pointer(&format!("/generate/{field}")) {
+                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| err(&format!("spec.generate.{field}"), "not a list of strings"))
+                    })
+                    .collect(),
+                Some(_) => Err(err(&format!("spec.generate.{field}"), "not a list of strings")),
+            }
+        };
+        let mut command = strings("command")?;
+        if command.is_empty() {
+            return Err(err("spec.generate.command", "missing"));
+        }
+        let program = command.remove(0);
+        command.extend(strings("args")?);
+        let name = match spec.get("version").and_then(serde_json::Value::as_str).filter(|v| !v.is_empty()) {
+            Some(version) => format!("{}-{version}", o.name()),
+            None => o.name().to_string(),
+        };
+        Ok(Plugin { name, command: program, args: command, timeout: Duration::from_secs(90) })
+    }
 }
 
 /// Runs `plugin` in `path` (inside `root`) and parses what it prints.

@@ -8,22 +8,8 @@ use gitops_core::Object;
 use serde_json::Value;
 
 use crate::directory::DirectoryOptions;
+use crate::git::Reference;
 use crate::helm::{HelmOptions, Parameter};
-
-/// Which revision to fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revision {
-    /// Argo CD's `targetRevision`: `HEAD`, a branch, a tag or a commit.
-    Target(String),
-    /// Flux `ref.branch`.
-    Branch(String),
-    /// Flux `ref.tag`.
-    Tag(String),
-    /// Flux `ref.semver`: the highest tag in the range.
-    Semver(String),
-    /// Flux `ref.commit`.
-    Commit(String),
-}
 
 /// How the path is rendered.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,10 +42,12 @@ pub struct Source {
     pub namespace: String,
     /// The repository.
     pub repo_url: String,
-    /// The revision.
-    pub revision: Revision,
+    /// The revision (Argo CD's `targetRevision`, or the GitRepository's `ref`).
+    pub revision: Reference,
     /// The path inside the repository.
     pub path: String,
+    /// Whether Flux's source ignore rules apply (`.sourceignore` files and Flux's defaults).
+    pub source_ignore: bool,
     /// Flux `GitRepository.spec.ignore` (.sourceignore syntax), if any.
     pub ignore: Option<String>,
     /// How to render it.
@@ -115,7 +103,7 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
     }
     let repo_url = str_at(src, &["repoURL"]).ok_or_else(|| err("spec.source.repoURL", "missing"))?.to_string();
     let revision =
-        Revision::Target(str_at(src, &["targetRevision"]).filter(|r| !r.is_empty()).unwrap_or("HEAD").into());
+        Reference::Revision(str_at(src, &["targetRevision"]).filter(|r| !r.is_empty()).unwrap_or("HEAD").into());
     let path = str_at(src, &["path"]).filter(|p| !p.is_empty()).unwrap_or(".").to_string();
     let namespace = str_at(spec, &["destination", "namespace"]).unwrap_or("").to_string();
     let sections: Vec<&str> = ["directory", "helm", "kustomize", "plugin"]
@@ -165,7 +153,16 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
             }
         }
     };
-    Ok(Source { app_name: o.name().to_string(), namespace, repo_url, revision, path, ignore: None, renderer })
+    Ok(Source {
+        app_name: o.name().to_string(),
+        namespace,
+        repo_url,
+        revision,
+        path,
+        source_ignore: false,
+        ignore: None,
+        renderer,
+    })
 }
 
 fn helm_options(
@@ -245,15 +242,15 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
     let pick = |f: &str| r.and_then(|r| str_at(r, &[f])).filter(|s| !s.is_empty()).map(str::to_string);
     // Flux's precedence: commit, then name, then semver, then tag, then branch.
     let revision = if let Some(c) = pick("commit") {
-        Revision::Commit(c)
+        Reference::Commit(c)
     } else if let Some(n) = pick("name") {
-        Revision::Target(n)
+        Reference::Revision(n)
     } else if let Some(s) = pick("semver") {
-        Revision::Semver(s)
+        Reference::Semver(s)
     } else if let Some(t) = pick("tag") {
-        Revision::Tag(t)
+        Reference::Tag(t)
     } else {
-        Revision::Branch(pick("branch").unwrap_or_else(|| "master".into()))
+        Reference::Branch(pick("branch").unwrap_or_else(|| "master".into()))
     };
     let path = str_at(spec, &["path"])
         .map(|p| p.trim_start_matches("./").to_string())
@@ -265,6 +262,7 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         repo_url: url,
         revision,
         path,
+        source_ignore: true,
         ignore: str_at(rspec, &["ignore"]).map(str::to_string),
         renderer: Renderer::Kustomize(Value::Null),
     })
@@ -285,7 +283,7 @@ mod tests {
         );
         let s = read(&app).expect("source");
         assert_eq!((s.repo_url.as_str(), s.path.as_str()), ("https://git.example.com/shop.git", "charts/web"));
-        assert_eq!(s.revision, Revision::Target("v1.2.0".into()));
+        assert_eq!(s.revision, Reference::Revision("v1.2.0".into()));
         let Renderer::Helm(h) = s.renderer else { panic!("helm") };
         assert_eq!((h.release_name.as_str(), h.namespace.as_str()), ("shop", "prod"));
         assert_eq!(h.value_files, ["prod.yaml"]);
@@ -311,7 +309,7 @@ mod tests {
             "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: shop}\nspec:\n  url: https://git.example.com/shop.git\n  ref: {semver: '>=1.0.0 <2.0.0', branch: main}\n  ignore: |\n    *.md\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop}\nspec:\n  sourceRef: {kind: GitRepository, name: shop}\n  path: ./deploy/prod\n  targetNamespace: prod\n",
         );
         let s = read(&objs).expect("source");
-        assert_eq!(s.revision, Revision::Semver(">=1.0.0 <2.0.0".into()));
+        assert_eq!(s.revision, Reference::Semver(">=1.0.0 <2.0.0".into()));
         assert_eq!((s.path.as_str(), s.namespace.as_str()), ("deploy/prod", "prod"));
         assert_eq!(s.ignore.as_deref(), Some("*.md\n"));
         let missing = parse(

@@ -10,9 +10,9 @@ use gitops_render::root::RepoRoot;
 
 use crate::write;
 
-/// The pinned SDK, installed once per target directory with pip (PyPI is reachable here and
+/// A Helm engine: the pinned SDK, installed once per target directory with pip (PyPI is reachable here and
 /// in CI). A failure to install fails the tests: they are not skipped silently.
-fn helm() -> Helm {
+pub fn helm() -> Helm {
     static SDK: OnceLock<PathBuf> = OnceLock::new();
     let sdk = SDK.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-python-sdk-0.2.2");
@@ -40,7 +40,8 @@ fn helm() -> Helm {
     }
 }
 
-fn chart(dir: &Path) {
+/// A chart under `charts/web` with a CRD, value files beside it and shared values outside it.
+pub fn chart(dir: &Path) {
     write(
         dir,
         &[

@@ -4,8 +4,11 @@
 //! - `directory`: Argo CD's directory source (recurse, include, exclude, order);
 //! - `helm`: charts through a real Helm engine (values precedence, namespace, CRDs, errors,
 //!   value files confined to the repository);
-//! - `plugin`: config management plugins (environment, failures, timeouts, confinement).
+//! - `plugin`: config management plugins (environment, failures, timeouts, confinement);
+//! - `app`: Argo CD Applications and Flux Kustomizations fetched from real repositories
+//!   (revisions and overrides, semver refs, source ignore, plugins, charts, refusals).
 
+mod app;
 mod directory;
 mod helm;
 mod plugin;

@@ -1,0 +1,163 @@
+//! Rendering an app: fetch its [`Source`] at a revision into the Git cache, then render its
+//! path with the renderer its source section names, through the strict loader.
+//!
+//! Argo CD and Flux differ in two places, both kept: Flux applies its source ignore rules
+//! (`.sourceignore`, its defaults, `spec.ignore`), Argo CD does not; and a Flux path without
+//! a kustomization file is rendered as every manifest below it (Flux generates a
+//! kustomization listing them), where Argo CD's default directory source does not recurse.
+
+use std::path::Path;
+
+use gitops_core::Object;
+
+use crate::directory::{self, DirectoryOptions};
+use crate::git::{self, Cache, Reference};
+use crate::helm::{self, Helm, HelmOptions};
+use crate::plugin::{self, Plugin, PluginContext};
+use crate::root::{self, RepoRoot};
+use crate::source::{Renderer, Source};
+
+/// What rendering an app needs besides its source.
+#[derive(Debug, Clone)]
+pub struct Renderers {
+    /// Where repositories are fetched to.
+    pub cache: Cache,
+    /// How to run `helm template`.
+    pub helm: Helm,
+    /// The config management plugins the app may name.
+    pub plugins: Vec<Plugin>,
+}
+
+/// An app's rendered desired state.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The commit it was rendered from (40 hex digits).
+    pub commit: String,
+    /// What the revision resolved through, e.g. `refs/heads/main`.
+    pub reference: String,
+    /// The objects, in the renderer's order.
+    pub objects: Vec<Object>,
+}
+
+/// Why an app could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The repository or revision could not be fetched.
+    #[error(transparent)]
+    Git(#[from] git::Error),
+    /// The path was refused or is missing in the checkout.
+    #[error("{url} at {commit}: {source}")]
+    Path {
+        /// The repository URL, credentials scrubbed.
+        url: String,
+        /// The commit.
+        commit: String,
+        /// Why.
+        source: root::Error,
+    },
+    /// The directory renderer failed.
+    #[error(transparent)]
+    Directory(#[from] directory::Error),
+    /// Helm failed.
+    #[error(transparent)]
+    Helm(#[from] helm::Error),
+    /// The plugin failed.
+    #[error(transparent)]
+    Plugin(#[from] plugin::Error),
+    /// The app names a plugin that was not given.
+    #[error("spec.source.plugin.name: no plugin `{name}` is configured (known: {known}); pass its plugin.yaml")]
+    UnknownPlugin {
+        /// The name asked for.
+        name: String,
+        /// The names configured.
+        known: String,
+    },
+    /// The path needs a renderer this version does not have.
+    #[error("{path}: {what} is not supported yet")]
+    Unsupported {
+        /// The path in the repository.
+        path: String,
+        /// What is missing.
+        what: String,
+    },
+}
+
+/// The kustomization file in `dir`, if there is one.
+pub fn kustomization_file(dir: &Path) -> Option<&'static str> {
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"].into_iter().find(|n| dir.join(n).is_file())
+}
+
+/// Fetches `source` at its revision (or at `revision`, which overrides it) and renders it.
+pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Result<Rendered, Error> {
+    let reference = match revision {
+        Some(r) => Reference::Revision(r.to_string()),
+        None => source.revision.clone(),
+    };
+    let checkout = with.cache.checkout(&source.repo_url, &reference)?;
+    let path_error = |source_error| Error::Path {
+        url: git::scrub(&source.repo_url),
+        commit: checkout.commit.clone(),
+        source: source_error,
+    };
+    let mut root = RepoRoot::new(&checkout.dir).map_err(path_error)?;
+    if source.source_ignore {
+        root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
+    }
+    let dir = root.resolve(&source.path).map_err(path_error)?;
+    let objects = match &source.renderer {
+        Renderer::Directory(options) => directory::render(&root, &source.path, options)?,
+        Renderer::Helm(options) => helm::render(&root, &source.path, options, &with.helm)?,
+        Renderer::Plugin { name, env, parameters } => {
+            let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {
+                name: name.clone(),
+                known: with.plugins.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            })?;
+            let context = PluginContext {
+                app_name: source.app_name.clone(),
+                namespace: source.namespace.clone(),
+                revision: checkout.commit.clone(),
+                target_revision: revision_text(&reference),
+                repo_url: git::scrub(&source.repo_url),
+                env: env.clone(),
+                parameters: parameters.clone(),
+            };
+            plugin::render(&root, &source.path, plugin, &context)?
+        }
+        Renderer::Kustomize(_) | Renderer::Auto if kustomization_file(&dir).is_some() => {
+            return Err(Error::Unsupported { path: source.path.clone(), what: "Kustomize rendering".into() });
+        }
+        Renderer::Kustomize(_) if !source.source_ignore => {
+            return Err(Error::Unsupported {
+                path: source.path.clone(),
+                what: "a kustomize source without a kustomization file".into(),
+            });
+        }
+        Renderer::Kustomize(_) => {
+            // Flux generates a kustomization listing every manifest below the path.
+            let options = DirectoryOptions { recurse: source.source_ignore, ..Default::default() };
+            directory::render(&root, &source.path, &options)?
+        }
+        Renderer::Auto if dir.join("Chart.yaml").is_file() => {
+            let options = HelmOptions {
+                release_name: source.app_name.clone(),
+                namespace: source.namespace.clone(),
+                ..Default::default()
+            };
+            helm::render(&root, &source.path, &options, &with.helm)?
+        }
+        Renderer::Auto => directory::render(&root, &source.path, &DirectoryOptions::default())?,
+    };
+    Ok(Rendered { commit: checkout.commit, reference: checkout.reference, objects })
+}
+
+/// The revision as the app wrote it, for `ARGOCD_APP_SOURCE_TARGET_REVISION`.
+fn revision_text(reference: &Reference) -> String {
+    match reference {
+        Reference::Head => "HEAD".into(),
+        Reference::Branch(s)
+        | Reference::Tag(s)
+        | Reference::Commit(s)
+        | Reference::Semver(s)
+        | Reference::Revision(s) => s.clone(),
+    }
+}
