@@ -1,6 +1,8 @@
 //! Realistic desired/live pairs for the benchmarks, made from the diff fixtures (objects as
 //! a real API server returns them: defaults, status, managedFields, last-applied).
 
+pub mod kustomize_tree;
+
 use gitops_core::{Object, manifest};
 use serde_json::Value;
 

@@ -9,6 +9,7 @@ use gitops_render::app::{self, Renderers};
 use gitops_render::directory::{self, DirectoryOptions};
 use gitops_render::git::Cache;
 use gitops_render::helm::{self, Helm, HelmOptions, Parameter};
+use gitops_render::kustomize;
 use gitops_render::output;
 use gitops_render::plugin::Plugin;
 use gitops_render::root::RepoRoot;
@@ -17,8 +18,9 @@ use gitops_render::source;
 /// Arguments of `gitops render`.
 #[derive(Args, Debug)]
 pub struct RenderArgs {
-    /// A directory of manifests (Argo CD's directory source), a Helm chart directory (it holds
-    /// Chart.yaml; rendered with `helm template`, GITOPS_HELM or `helm` on the PATH), or one
+    /// A kustomization directory (built natively, byte for byte as `kubectl kustomize`), a Helm
+    /// chart directory (it holds Chart.yaml; rendered with `helm template`, GITOPS_HELM or
+    /// `helm` on the PATH), a directory of manifests (Argo CD's directory source), or one
     /// manifest file.
     #[arg(required_unless_present = "app", conflicts_with = "app")]
     pub path: Option<String>,
@@ -68,9 +70,30 @@ pub struct RenderArgs {
     /// Helm: leave the chart's CRDs out.
     #[arg(long)]
     pub skip_crds: bool,
+    /// Kustomize: the output order; `legacy` (the default, as `kubectl kustomize`) or `none`
+    /// (accumulation order, as `--reorder none` and Flux). Default: the kustomization's
+    /// `sortOptions`, else legacy.
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub reorder: Option<Reorder>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
     pub output: Format,
+}
+
+/// `--reorder` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reorder {
+    /// kustomize's legacy order.
+    Legacy,
+    /// Accumulation order.
+    None,
+}
+
+/// What was rendered: objects, or a kustomization's output (printed byte for byte as
+/// `kubectl kustomize` prints it).
+enum Rendered {
+    Objects(Vec<gitops_core::Object>),
+    Kustomize(Vec<serde_json::Value>),
 }
 
 /// Output formats of `gitops render`.
@@ -96,14 +119,18 @@ fn parameters(items: &[String], force_string: bool) -> Result<Vec<Parameter>, St
 
 /// Runs the command; `Err` is a usage or input error (exit 2).
 pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
-    let objects = match (&args.app, &args.path) {
-        (Some(app_file), _) => render_app(app_file, &args)?,
+    let rendered = match (&args.app, &args.path) {
+        (Some(app_file), _) => Rendered::Objects(render_app(app_file, &args)?),
         (None, Some(path)) => render_path(path, &args)?,
         (None, None) => return Err("give a PATH or --app FILE".into()),
     };
-    let text = match args.output {
-        Format::Yaml => output::yaml_stream(&objects)?,
-        Format::Json => output::json_list(&objects),
+    let text = match (rendered, args.output) {
+        (Rendered::Objects(objects), Format::Yaml) => output::yaml_stream(&objects)?,
+        (Rendered::Objects(objects), Format::Json) => output::json_list(&objects),
+        (Rendered::Kustomize(values), Format::Yaml) => kustomize::to_yaml(&values),
+        (Rendered::Kustomize(values), Format::Json) => {
+            serde_json::to_string_pretty(&values).map_err(|e| format!("writing JSON: {e}"))? + "\n"
+        }
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes()).map_err(|e| format!("writing output: {e}"))?;
@@ -148,7 +175,7 @@ fn render_app(app_file: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Obje
     Ok(rendered.objects)
 }
 
-fn render_path(path: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Object>, String> {
+fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
     let path = Path::new(path);
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (base, name) = if meta.is_dir() {
@@ -184,17 +211,17 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Object>
         };
         helm::render(&root, &rel, &options, &Helm::from_env()).map_err(|e| e.to_string())?
     } else {
-        if meta.is_dir()
-            && let Some(name) = app::kustomization_file(&base)
-        {
-            return Err(format!(
-                "{}: holds {name}; Kustomize rendering is not supported yet (render the overlay with `kubectl kustomize` for now)",
-                base.display()
-            ));
+        if meta.is_dir() && app::kustomization_file(&base).is_some() {
+            let order = args.reorder.map(|r| match r {
+                Reorder::Legacy => kustomize::Order::Legacy,
+                Reorder::None => kustomize::Order::Fifo,
+            });
+            let options = kustomize::Options { order, ..Default::default() };
+            return kustomize::build(&root, &rel, &options).map(Rendered::Kustomize).map_err(|e| e.to_string());
         }
         let options =
             DirectoryOptions { recurse: args.recurse, include: args.include.clone(), exclude: args.exclude.clone() };
         directory::render(&root, &rel, &options).map_err(|e| e.to_string())?
     };
-    Ok(objects)
+    Ok(Rendered::Objects(objects))
 }

@@ -73,10 +73,10 @@ fn symlinks_out_of_the_directory_and_unsupported_sources_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("helm is not installed (looked for `/no/such/helm`)"), "{}", err(&o));
     let kustomize = tempfile::tempdir().expect("tempdir");
-    std::fs::write(kustomize.path().join("kustomization.yaml"), "resources: []\n").expect("write");
+    std::fs::write(kustomize.path().join("kustomization.yaml"), "resources: []\nnamePrefx: p-\n").expect("write");
     let o = gitops(&["render", kustomize.path().to_str().expect("utf-8")], None);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("Kustomize rendering is not supported yet"), "{}", err(&o));
+    assert!(err(&o).contains("kustomization.yaml: `namePrefx`: unknown field"), "{}", err(&o));
 }
 
 #[test]
@@ -126,4 +126,23 @@ fn an_app_is_fetched_from_git_and_its_commit_reported() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("revision `v9` not found"), "{}", err(&o));
     assert!(out(&o).is_empty());
+}
+
+#[test]
+fn a_kustomization_renders_as_kubectl_kustomize_prints_it() {
+    let fixture = "gitops-render/tests/fixtures/kustomize/004-overlay-of-overlay";
+    for extra in [&[][..], &["--reorder", "none"][..]] {
+        let mut ours = vec!["render", fixture];
+        ours.extend(extra);
+        let o = gitops(&ours, None);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let kubectl = std::process::Command::new("kubectl")
+            .arg("kustomize")
+            .arg(crate::repo().join(fixture))
+            .args(extra)
+            .output()
+            .expect("kubectl ships with this machine image");
+        assert!(kubectl.status.success());
+        assert_eq!(out(&o), String::from_utf8_lossy(&kubectl.stdout), "{extra:?}");
+    }
 }

@@ -1,10 +1,12 @@
 //! Rendering an app: fetch its [`Source`] at a revision into the Git cache, then render its
 //! path with the renderer its source section names, through the strict loader.
 //!
-//! Argo CD and Flux differ in two places, both kept: Flux applies its source ignore rules
-//! (`.sourceignore`, its defaults, `spec.ignore`), Argo CD does not; and a Flux path without
-//! a kustomization file is rendered as every manifest below it (Flux generates a
-//! kustomization listing them), where Argo CD's default directory source does not recurse.
+//! Argo CD and Flux differ in three places, all kept: Flux applies its source ignore rules
+//! (`.sourceignore`, its defaults, `spec.ignore`), Argo CD does not; a Flux path without a
+//! kustomization file is rendered as every manifest below it (Flux generates a kustomization
+//! listing them), where Argo CD's default directory source does not recurse; and Flux builds
+//! kustomizations in accumulation order without kustomize's load restrictor, Argo CD in
+//! `kustomize build`'s legacy order with it.
 
 use std::path::Path;
 
@@ -13,6 +15,7 @@ use gitops_core::Object;
 use crate::directory::{self, DirectoryOptions};
 use crate::git::{self, Cache, Reference};
 use crate::helm::{self, Helm, HelmOptions};
+use crate::kustomize;
 use crate::plugin::{self, Plugin, PluginContext};
 use crate::root::{self, RepoRoot};
 use crate::source::{Renderer, Source};
@@ -72,6 +75,9 @@ pub enum Error {
         /// The names configured.
         known: String,
     },
+    /// Kustomize failed.
+    #[error(transparent)]
+    Kustomize(#[from] kustomize::Error),
     /// The path needs a renderer this version does not have.
     #[error("{path}: {what} is not supported yet")]
     Unsupported {
@@ -124,7 +130,21 @@ pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Resu
             plugin::render(&root, &source.path, plugin, &context)?
         }
         Renderer::Kustomize(_) | Renderer::Auto if kustomization_file(&dir).is_some() => {
-            return Err(Error::Unsupported { path: source.path.clone(), what: "Kustomize rendering".into() });
+            let overrides = match &source.renderer {
+                Renderer::Kustomize(o) => o.clone(),
+                _ => Default::default(),
+            };
+            // Argo CD runs `kustomize build` (legacy order, files confined to each
+            // kustomization's directory); Flux uses the library (fifo, no restriction).
+            let flux = source.source_ignore;
+            let options = kustomize::Options {
+                order: Some(if flux { kustomize::Order::Fifo } else { kustomize::Order::Legacy }),
+                restrict_to_kustomization_dir: !flux,
+                overrides,
+            };
+            let values = kustomize::build(&root, &source.path, &options)?;
+            let origin = format!("{} {}", git::scrub(&source.repo_url), source.path);
+            values.into_iter().map(|v| Object::new(v, gitops_core::Origin::inline(&origin))).collect()
         }
         Renderer::Kustomize(_) if !source.source_ignore => {
             return Err(Error::Unsupported {

@@ -6,6 +6,7 @@
 //! the repository); [`directory`] is Argo CD's directory source; [`helm`] renders charts with
 //! `helm template`; [`plugin`] runs config management plugins; [`source`] reads an Argo CD
 //! Application's or a Flux Kustomization's source, and [`app`] fetches and renders it;
+//! [`kustomize`] builds kustomizations natively, byte for byte as `kubectl kustomize`;
 //! [`output`] writes rendered objects.
 //!
 //! ```no_run
@@ -20,6 +21,7 @@ pub mod app;
 pub mod directory;
 pub mod git;
 pub mod helm;
+pub mod kustomize;
 pub mod output;
 pub mod plugin;
 mod process;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::directory::DirectoryOptions;
 use crate::git::Reference;
 use crate::helm::{HelmOptions, Parameter};
+use crate::kustomize::Overrides;
 
 /// How the path is rendered.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +21,9 @@ pub enum Renderer {
     Directory(DirectoryOptions),
     /// Argo CD's `helm` section.
     Helm(HelmOptions),
-    /// Argo CD's `kustomize` section (as written) or a Flux Kustomization.
-    Kustomize(Value),
+    /// Argo CD's `kustomize` section or a Flux Kustomization: the changes it makes to the
+    /// top kustomization.
+    Kustomize(Overrides),
     /// Argo CD's `plugin` section: the plugin's name, its env and parameters.
     Plugin {
         /// The plugin's name.
@@ -127,7 +129,7 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
             })
         }
         Some("helm") => Renderer::Helm(helm_options(&src["helm"], o.name(), &namespace, &err)?),
-        Some("kustomize") => Renderer::Kustomize(src["kustomize"].clone()),
+        Some("kustomize") => Renderer::Kustomize(argo_overrides(&src["kustomize"], &err)?),
         Some(_) => {
             let p = &src["plugin"];
             let pairs = |field: &str| -> Result<Vec<(String, String)>, Error> {
@@ -163,6 +165,41 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         ignore: None,
         renderer,
     })
+}
+
+/// Argo CD's `kustomize` section. Fields that change how kustomize runs rather than what the
+/// kustomization says (a kustomize version, label options) are refused by name.
+fn argo_overrides(k: &Value, err: &dyn Fn(&str, &str) -> Error) -> Result<Overrides, Error> {
+    let Value::Object(map) = k else { return Err(err("spec.source.kustomize", "must be a map")) };
+    let mut o = Overrides::default();
+    for (key, value) in map {
+        let field = format!("spec.source.kustomize.{key}");
+        let string = || value.as_str().map(str::to_string).ok_or_else(|| err(&field, "must be a string"));
+        let list = || value.as_array().cloned().ok_or_else(|| err(&field, "must be a list"));
+        let string_map = || -> Result<std::collections::BTreeMap<String, String>, Error> {
+            let Value::Object(m) = value else { return Err(err(&field, "must be a map of strings")) };
+            m.iter()
+                .map(|(k, v)| {
+                    v.as_str()
+                        .map(|v| (k.clone(), v.to_string()))
+                        .ok_or_else(|| err(&field, "must be a map of strings"))
+                })
+                .collect()
+        };
+        match key.as_str() {
+            _ if value.is_null() => {}
+            "namePrefix" => o.name_prefix = Some(string()?),
+            "nameSuffix" => o.name_suffix = Some(string()?),
+            "namespace" => o.namespace = Some(string()?).filter(|n| !n.is_empty()),
+            "commonLabels" => o.common_labels = string_map()?,
+            "commonAnnotations" => o.common_annotations = string_map()?,
+            "images" => o.images = list()?,
+            "replicas" => o.replicas = list()?,
+            "patches" => o.patches = list()?,
+            _ => return Err(err(&field, "not supported by the native Kustomize renderer")),
+        }
+    }
+    Ok(o)
 }
 
 fn helm_options(
@@ -264,7 +301,32 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         path,
         source_ignore: true,
         ignore: str_at(rspec, &["ignore"]).map(str::to_string),
-        renderer: Renderer::Kustomize(Value::Null),
+        renderer: Renderer::Kustomize(flux_overrides(k, spec, &err)?),
+    })
+}
+
+/// A Flux Kustomization's fields that change the kustomization; fields Flux applies after the
+/// build (`postBuild`, `components`) and decryption are refused by name.
+fn flux_overrides(k: &Object, spec: &Value, err: &dyn Fn(&Object, &str, &str) -> Error) -> Result<Overrides, Error> {
+    for field in ["postBuild", "components", "decryption", "kubeConfig"] {
+        if spec.get(field).is_some_and(|v| !v.is_null()) {
+            return Err(err(k, &format!("spec.{field}"), "not supported yet"));
+        }
+    }
+    let list = |field: &str| -> Result<Vec<Value>, Error> {
+        match spec.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items.clone()),
+            Some(_) => Err(err(k, &format!("spec.{field}"), "must be a list")),
+        }
+    };
+    Ok(Overrides {
+        name_prefix: str_at(spec, &["namePrefix"]).map(str::to_string),
+        name_suffix: str_at(spec, &["nameSuffix"]).map(str::to_string),
+        namespace: str_at(spec, &["targetNamespace"]).filter(|n| !n.is_empty()).map(str::to_string),
+        images: list("images")?,
+        patches: list("patches")?,
+        ..Default::default()
     })
 }
 

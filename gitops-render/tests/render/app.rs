@@ -168,7 +168,7 @@ fn a_chart_is_found_and_rendered_with_the_apps_name_and_namespace() {
 }
 
 #[test]
-fn paths_leaving_the_checkout_and_kustomizations_are_refused() {
+fn paths_leaving_the_checkout_are_refused_and_kustomizations_built_with_overrides() {
     let repo = Repo::new();
     std::fs::create_dir_all(repo.path.join("deploy")).expect("mkdir");
     std::os::unix::fs::symlink("/etc", repo.path.join("deploy/etc")).expect("symlink");
@@ -182,6 +182,12 @@ fn paths_leaving_the_checkout_and_kustomizations_are_refused() {
         assert!(e.starts_with(&format!("{} at {sha}: ", repo.url())), "{path}: {e}");
     }
     let source = source::read(&parse(&argo(&repo.url(), "main", "k", ""))).expect("source");
-    let e = app::render(&source, None, &with).expect_err("kustomize").to_string();
-    assert_eq!(e, "k: Kustomize rendering is not supported yet");
+    assert_eq!(names(&app::render(&source, None, &with).expect("kustomize").objects), ["a"]);
+    let overrides = "    kustomize:\n      namePrefix: p-\n      commonLabels: {team: shop}\n";
+    let source = source::read(&parse(&argo(&repo.url(), "main", "k", overrides))).expect("source");
+    let r = app::render(&source, None, &with).expect("kustomize with overrides");
+    assert_eq!((names(&r.objects), r.objects[0].label("team")), (vec!["p-a"], Some("shop")));
+    let bad = "    kustomize: {version: v5.0.0}\n";
+    let e = source::read(&parse(&argo(&repo.url(), "main", "k", bad))).expect_err("version").to_string();
+    assert!(e.contains("`spec.source.kustomize.version`: not supported"), "{e}");
 }

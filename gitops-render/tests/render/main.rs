@@ -6,11 +6,14 @@
 //!   value files confined to the repository);
 //! - `plugin`: config management plugins (environment, failures, timeouts, confinement);
 //! - `app`: Argo CD Applications and Flux Kustomizations fetched from real repositories
-//!   (revisions and overrides, semver refs, source ignore, plugins, charts, refusals).
+//!   (revisions and overrides, semver refs, source ignore, plugins, charts, refusals);
+//! - `kustomize`: the native Kustomize renderer against `kubectl kustomize`, byte for byte,
+//!   over the fixture corpus (both orders) and the error fixtures.
 
 mod app;
 mod directory;
 mod helm;
+mod kustomize;
 mod plugin;
 mod root;
 

@@ -1,0 +1,455 @@
+//! The build: a kustomization directory, its resources, bases and components accumulated depth
+//! first, generators, then the built-in transformers in kustomize's fixed order; at the top,
+//! hash suffixes, name references, local-config removal and the output order.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::file::{self, FileKind, Kustomization, PatchSource, SortOptions};
+use super::generators::{self, Behavior};
+use super::resource::{Id, ResMap, Resource};
+use super::schema::Schema;
+use super::{Error, Options, Order, fieldspecs, namerefs, order, replace, transform, yaml};
+use crate::root::RepoRoot;
+
+/// One build in progress.
+pub(super) struct Builder<'a> {
+    root: &'a RepoRoot,
+    options: &'a Options,
+    /// Directories being built, outermost first (a directory met again is a cycle).
+    stack: Vec<String>,
+    /// A custom OpenAPI schema: the top kustomization's, else the first base's that has one.
+    schema: Option<Schema>,
+    /// Field specs: the built-ins plus every `configurations` and `crds` file met.
+    pub(super) config: fieldspecs::Config,
+    /// The top kustomization's `sortOptions`.
+    sort: Option<SortOptions>,
+    /// `vars` of every kustomization met, resolved at the top.
+    vars: Vec<Value>,
+}
+
+/// Joins a kustomization directory and a path written in it, lexically (as Go's
+/// `filepath.Join` cleans), keeping `..` that climbs above the start so the loader refuses it.
+pub(super) fn join(dir: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut climbs = 0usize;
+    for part in dir.split('/').chain(rel.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    climbs += 1;
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let mut out: Vec<&str> = std::iter::repeat_n("..", climbs).collect();
+    out.extend(parts);
+    if out.is_empty() { ".".to_string() } else { out.join("/") }
+}
+
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+}
+
+impl<'a> Builder<'a> {
+    pub(super) fn new(root: &'a RepoRoot, options: &'a Options) -> Builder<'a> {
+        Builder {
+            root,
+            options,
+            stack: Vec::new(),
+            schema: None,
+            config: fieldspecs::Config::builtin().clone(),
+            sort: None,
+            vars: Vec::new(),
+        }
+    }
+
+    pub(super) fn schema(&self) -> &Schema {
+        self.schema.as_ref().unwrap_or_else(|| Schema::builtin())
+    }
+
+    /// Builds the kustomization in `dir` (relative to the root) into its output objects.
+    pub(super) fn build(mut self, dir: &str) -> Result<Vec<Value>, Error> {
+        let mut acc = ResMap::default();
+        let dir = join("", dir);
+        let top_file = self.run(&dir, &mut acc, FileKind::Kustomization, true)?;
+        self.finish(&top_file, &mut acc)?;
+        Ok(acc.items.into_iter().map(|r| r.obj).collect())
+    }
+
+    /// The kustomization file in `dir`: exactly one of kustomize's names.
+    fn find_file(&self, dir: &str) -> Result<String, Error> {
+        let present: Vec<&str> = file::FILE_NAMES
+            .iter()
+            .copied()
+            .filter(|name| self.root.resolve(&join(dir, name)).is_ok_and(|p| p.is_file()))
+            .collect();
+        match present.as_slice() {
+            [one] => Ok(join(dir, one)),
+            [] => Err(Error::File {
+                file: dir.to_string(),
+                problem: format!("no kustomization file (one of {}) in this directory", file::FILE_NAMES.join(", ")),
+            }),
+            many => Err(Error::File {
+                file: dir.to_string(),
+                problem: format!("found multiple kustomization files ({}); keep one", many.join(", ")),
+            }),
+        }
+    }
+
+    fn load(&mut self, dir: &str) -> Result<(String, Kustomization), Error> {
+        let path = self.find_file(dir)?;
+        let text = self.root.read(&path).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
+        let docs =
+            yaml::parse_stream(&path, &text).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
+        let doc = match docs.as_slice() {
+            [one] => one,
+            [] => return Err(Error::File { file: path, problem: "the kustomization is empty".into() }),
+            _ => return Err(Error::File { file: path, problem: "holds several YAML documents; keep one".into() }),
+        };
+        let k = file::read(doc).map_err(|e| Error::Field { file: path.clone(), field: e.field, problem: e.problem })?;
+        if self.schema.is_none()
+            && let Some(openapi) = &k.openapi_path
+        {
+            let text = self.read_text(dir, openapi, &path, "openapi.path")?;
+            let doc = yaml::parse_stream(openapi, &text)
+                .map_err(|e| self.field_error(&path, "openapi.path", e))?
+                .into_iter()
+                .next()
+                .unwrap_or(Value::Null);
+            self.schema = Some(Schema::from_openapi(&doc).map_err(|e| self.field_error(&path, "openapi.path", e))?);
+        }
+        Ok((path, k))
+    }
+
+    fn field_error(&self, file: &str, field: &str, problem: impl std::fmt::Display) -> Error {
+        Error::Field { file: file.to_string(), field: field.to_string(), problem: problem.to_string() }
+    }
+
+    /// Resolves a file named in the kustomization in `dir`: inside the repository always, and
+    /// inside `dir` too unless the load restrictor is off (kustomize's `LoadRestrictionsRootOnly`).
+    fn resolve_file(&self, dir: &str, rel: &str, file: &str, field: &str) -> Result<PathBuf, Error> {
+        let path = join(dir, rel);
+        let real = self.root.resolve(&path).map_err(|e| self.field_error(file, field, e))?;
+        if self.options.restrict_to_kustomization_dir {
+            let base = self.root.resolve(dir).map_err(|e| self.field_error(file, field, e))?;
+            if !real.starts_with(&base) {
+                return Err(self.field_error(
+                    file,
+                    field,
+                    format!("security: file `{rel}` is not in or below the kustomization's directory `{dir}`"),
+                ));
+            }
+        }
+        Ok(real)
+    }
+
+    fn read_bytes(&self, dir: &str, rel: &str, file: &str, field: &str) -> Result<Vec<u8>, Error> {
+        let real = self.resolve_file(dir, rel, file, field)?;
+        std::fs::read(&real).map_err(|e| self.field_error(file, field, format!("{rel}: {e}")))
+    }
+
+    fn read_text(&self, dir: &str, rel: &str, file: &str, field: &str) -> Result<String, Error> {
+        let bytes = self.read_bytes(dir, rel, file, field)?;
+        String::from_utf8(bytes).map_err(|_| self.field_error(file, field, format!("{rel}: not UTF-8 text")))
+    }
+
+    /// Runs the kustomization in `dir` on `acc` (empty for a kustomization, the parent's for a
+    /// component). Returns the kustomization file's path.
+    fn run(&mut self, dir: &str, acc: &mut ResMap, expect: FileKind, top: bool) -> Result<String, Error> {
+        if self.stack.iter().any(|d| d == dir) {
+            return Err(Error::File {
+                file: dir.to_string(),
+                problem: format!("cycle: {} -> {dir}", self.stack.join(" -> ")),
+            });
+        }
+        self.stack.push(dir.to_string());
+        let (path, k) = self.load(dir)?;
+        let kind = k.kind.unwrap_or(FileKind::Kustomization);
+        if kind != expect {
+            let problem = match kind {
+                FileKind::Component => {
+                    "a Component cannot be used as a resource or built on its own; list it under `components`"
+                }
+                FileKind::Kustomization => "a Kustomization cannot be used as a component; list it under `resources`",
+            };
+            return Err(self.field_error(&path, "kind", problem));
+        }
+        let mut k = k;
+        if top {
+            self.sort = k.sort_options.clone();
+            file::apply_overrides(&mut k, &self.options.overrides).map_err(|e| Error::Field {
+                file: path.clone(),
+                field: e.field,
+                problem: e.problem,
+            })?;
+        }
+        self.accumulate_resources(dir, &path, &k, acc)?;
+        self.add_configurations(dir, &path, &k)?;
+        self.generate(dir, &path, &k, acc)?;
+        for (field, entry) in &k.components {
+            if is_remote(entry) {
+                return Err(self.field_error(&path, field, "remote components are not supported"));
+            }
+            let sub = join(dir, entry);
+            self.root.resolve(&sub).map_err(|e| self.field_error(&path, field, e))?;
+            self.run(&sub, acc, FileKind::Component, false).map_err(|e| e.within(&path, field))?;
+        }
+        self.transform(dir, &path, &k, acc)?;
+        self.stack.pop();
+        Ok(path)
+    }
+
+    fn accumulate_resources(
+        &mut self,
+        dir: &str,
+        path: &str,
+        k: &Kustomization,
+        acc: &mut ResMap,
+    ) -> Result<(), Error> {
+        for (field, entry) in &k.resources {
+            if is_remote(entry) {
+                return Err(self.field_error(
+                    path,
+                    field,
+                    format!("`{entry}`: remote resources are not supported by the native renderer"),
+                ));
+            }
+            let sub = join(dir, entry);
+            let real = self.root.resolve(&sub).map_err(|e| self.field_error(path, field, e))?;
+            if real.is_dir() {
+                let mut base = ResMap::default();
+                self.run(&sub, &mut base, FileKind::Kustomization, false).map_err(|e| e.within(path, field))?;
+                for r in base.items {
+                    acc.add(r, self.schema()).map_err(|e| self.field_error(path, field, e))?;
+                }
+                continue;
+            }
+            let text = self.read_text(dir, entry, path, field)?;
+            for obj in self.parse_resources(&sub, &text, path, field)? {
+                acc.add(Resource::new(obj, sub.clone()), self.schema())
+                    .map_err(|e| self.field_error(path, field, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The objects of a resource file: every document, with `List` items after the file's
+    /// other documents (kustomize's order).
+    fn parse_resources(&self, source: &str, text: &str, path: &str, field: &str) -> Result<Vec<Value>, Error> {
+        let docs = yaml::parse_stream(source, text).map_err(|e| self.field_error(path, field, e))?;
+        let mut out = Vec::new();
+        let mut items = Vec::new();
+        for (i, doc) in docs.into_iter().enumerate() {
+            let Value::Object(map) = &doc else {
+                return Err(self.field_error(path, field, format!("{source}: document {}: not a map", i + 1)));
+            };
+            let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+            if kind.ends_with("List") && map.contains_key("items") {
+                if let Some(Value::Array(list)) = map.get("items") {
+                    items.extend(list.iter().cloned());
+                }
+                continue;
+            }
+            if kind.is_empty() {
+                return Err(self.field_error(path, field, format!("{source}: document {}: missing `kind`", i + 1)));
+            }
+            out.push(doc);
+        }
+        out.extend(items);
+        Ok(out)
+    }
+
+    fn add_configurations(&mut self, dir: &str, path: &str, k: &Kustomization) -> Result<(), Error> {
+        for (i, rel) in k.configurations.iter().enumerate() {
+            let field = format!("configurations[{i}]");
+            let text = self.read_text(dir, rel, path, &field)?;
+            // kustomize reads the first document of a configurations file only.
+            if let Some(doc) = yaml::parse_stream(rel, &text).map_err(|e| self.field_error(path, &field, e))?.first() {
+                self.config.merge_configuration(doc).map_err(|e| self.field_error(path, &field, e))?;
+            }
+        }
+        for (i, rel) in k.crds.iter().enumerate() {
+            let field = format!("crds[{i}]");
+            let text = self.read_text(dir, rel, path, &field)?;
+            for doc in yaml::parse_stream(rel, &text).map_err(|e| self.field_error(path, &field, e))? {
+                namerefs::add_crd_references(&mut self.config, &doc).map_err(|e| self.field_error(path, &field, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn generate(&mut self, dir: &str, path: &str, k: &Kustomization, acc: &mut ResMap) -> Result<(), Error> {
+        for (field, args) in &k.generators {
+            let mut failure = None;
+            let generated = generators::generate(args, k.generator_options.as_ref(), &mut |rel| {
+                self.read_bytes(dir, rel, path, field).map_err(|e| {
+                    let text = e.to_string();
+                    failure = Some(e);
+                    text
+                })
+            });
+            let generated = match (generated, failure) {
+                (Ok(g), _) => g,
+                (Err(_), Some(io)) => return Err(io),
+                (Err(e), None) => return Err(self.field_error(path, field, e)),
+            };
+            let id = Id::of(&generated.object);
+            match args.behavior {
+                Behavior::Create => {
+                    let mut r = Resource::new(generated.object, path.to_string());
+                    r.hash = Some(generated.hash);
+                    acc.add(r, self.schema()).map_err(|e| {
+                        self.field_error(path, field, format!("{e}; to change it, set behavior to merge or replace"))
+                    })?;
+                }
+                behavior => {
+                    let found = acc.find(&id, self.schema());
+                    let [i] = found.as_slice() else {
+                        let problem = if found.is_empty() {
+                            format!("{}: does not exist; cannot merge or replace", id.shown())
+                        } else {
+                            format!("{}: matches several objects; cannot merge or replace", id.shown())
+                        };
+                        return Err(self.field_error(path, field, problem));
+                    };
+                    let existing = &mut acc.items[*i];
+                    let flag =
+                        generators::merge_into(&mut existing.obj, existing.hash.unwrap_or(false), &generated, behavior)
+                            .map_err(|e| Error::Field {
+                                file: path.to_string(),
+                                field: field.clone(),
+                                problem: e.to_string(),
+                            })?;
+                    existing.hash = Some(flag);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn transform(&mut self, dir: &str, path: &str, k: &Kustomization, acc: &mut ResMap) -> Result<(), Error> {
+        let mut smp_docs = Vec::new();
+        for p in &k.patches_strategic_merge {
+            let (source, text) = self.patch_text(dir, path, &p.source, &p.field)?;
+            let docs = yaml::parse_stream(&source, &text).map_err(|e| self.field_error(path, &p.field, e))?;
+            smp_docs.extend(docs.into_iter().map(|d| (p.field.clone(), d)));
+        }
+        if !k.patches_strategic_merge.is_empty() && smp_docs.is_empty() {
+            return Err(self.field_error(path, "patchesStrategicMerge", "patch appears to be empty"));
+        }
+        for (field, doc) in &smp_docs {
+            transform::strategic_merge(acc, doc, None, false, false, self.schema())
+                .map_err(|e| self.field_error(path, field, e))?;
+        }
+        for p in &k.patches {
+            let (source, text) = self.patch_text(dir, path, &p.source, &p.field)?;
+            transform::patch(acc, &source, &text, p, self.schema()).map_err(|e| self.field_error(path, &p.field, e))?;
+        }
+        if let Some(ns) = &k.namespace {
+            transform::namespace(acc, ns, &self.config, self.schema())
+                .map_err(|e| self.field_error(path, "namespace", e))?;
+        }
+        if k.name_prefix.is_some() || k.name_suffix.is_some() {
+            transform::prefix_suffix(acc, k.name_prefix.as_deref(), k.name_suffix.as_deref(), &self.config)
+                .map_err(|e| self.field_error(path, "namePrefix", e))?;
+        }
+        for (i, labels) in k.labels.iter().enumerate() {
+            transform::labels(acc, labels, &self.config)
+                .map_err(|e| self.field_error(path, &format!("labels[{i}]"), e))?;
+        }
+        if !k.common_labels.is_empty() {
+            transform::common_labels(acc, &k.common_labels, &self.config)
+                .map_err(|e| self.field_error(path, "commonLabels", e))?;
+        }
+        if !k.common_annotations.is_empty() {
+            transform::annotations(acc, &k.common_annotations, &self.config)
+                .map_err(|e| self.field_error(path, "commonAnnotations", e))?;
+        }
+        for p in &k.patches_json6902 {
+            let (source, text) = self.patch_text(dir, path, &p.source, &p.field)?;
+            transform::patch(acc, &source, &text, p, self.schema()).map_err(|e| self.field_error(path, &p.field, e))?;
+        }
+        for (i, r) in k.replicas.iter().enumerate() {
+            transform::replicas(acc, r, &self.config)
+                .map_err(|e| self.field_error(path, &format!("replicas[{i}]"), e))?;
+        }
+        for (i, image) in k.images.iter().enumerate() {
+            transform::images(acc, image, &self.config)
+                .map_err(|e| self.field_error(path, &format!("images[{i}]"), e))?;
+        }
+        if !k.replacements.is_empty() {
+            let mut entries = Vec::new();
+            for (i, entry) in k.replacements.iter().enumerate() {
+                match entry.get("path").and_then(Value::as_str) {
+                    Some(rel) => {
+                        let field = format!("replacements[{i}]");
+                        let text = self.read_text(dir, rel, path, &field)?;
+                        for doc in yaml::parse_stream(rel, &text).map_err(|e| self.field_error(path, &field, e))? {
+                            match doc {
+                                Value::Array(items) => entries.extend(items),
+                                other => entries.push(other),
+                            }
+                        }
+                    }
+                    None => entries.push(entry.clone()),
+                }
+            }
+            replace::replacements(acc, &entries).map_err(|e| self.field_error(path, "replacements", e))?;
+        }
+        self.vars.extend(k.vars.iter().cloned());
+        Ok(())
+    }
+
+    fn patch_text(&self, dir: &str, path: &str, source: &PatchSource, field: &str) -> Result<(String, String), Error> {
+        match source {
+            PatchSource::Inline(text) => Ok((format!("{path} {field}"), text.clone())),
+            PatchSource::Path(rel) => Ok((join(dir, rel), self.read_text(dir, rel, path, field)?)),
+        }
+    }
+
+    /// The top-level steps: hash suffixes, name references, local-config removal, order.
+    fn finish(&mut self, top: &str, acc: &mut ResMap) -> Result<(), Error> {
+        for r in &mut acc.items {
+            if r.hash == Some(true) {
+                let suffix = generators::hash_suffix(&r.obj);
+                r.remember();
+                let name = format!("{}-{suffix}", r.name());
+                r.set_meta("name", name);
+            }
+        }
+        namerefs::fix(acc, &self.config, self.schema())
+            .map_err(|e| Error::File { file: top.to_string(), problem: e })?;
+        replace::vars(acc, &self.vars, &self.config.var_references).map_err(|e| self.field_error(top, "vars", e))?;
+        acc.items.retain(|r| {
+            r.obj.pointer("/metadata/annotations/config.kubernetes.io~1local-config").and_then(Value::as_str)
+                != Some("true")
+        });
+        // The top kustomization's sortOptions win over the caller's order, as they win over
+        // `kubectl kustomize --reorder` (fixture 151-sort-legacy-explicit-order-first-last).
+        let order = match (&self.sort, self.options.order) {
+            (Some(SortOptions::Fifo), _) => Order::Fifo,
+            (Some(SortOptions::Legacy { .. }), _) => Order::Legacy,
+            (None, Some(o)) => o,
+            (None, None) => Order::Legacy,
+        };
+        if order == Order::Legacy {
+            let (first, last) = match &self.sort {
+                Some(SortOptions::Legacy { order_first, order_last }) => (order_first.clone(), order_last.clone()),
+                _ => (None, None),
+            };
+            let to_strings = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            let first = first.unwrap_or_else(|| to_strings(order::ORDER_FIRST));
+            let last = last.unwrap_or_else(|| to_strings(order::ORDER_LAST));
+            order::legacy(&mut acc.items, &first, &last);
+        }
+        Ok(())
+    }
+}

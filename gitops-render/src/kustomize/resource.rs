@@ -1,0 +1,192 @@
+//! Resources as kustomize tracks them during a build: the object, every id it has had (a
+//! rename by prefix, suffix, namespace or hash keeps the old ones, and most lookups accept any
+//! of them), the prefixes and suffixes applied (used to pick between look-alike references),
+//! and, for generated objects, whether they get the content-hash suffix.
+
+use serde_json::Value;
+
+use super::schema::Schema;
+
+/// One id: apiVersion, kind, name, namespace (as written; compare with [`same_namespace`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Id {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace` (empty when absent).
+    pub namespace: String,
+}
+
+impl Id {
+    /// The id of an object as it stands.
+    pub fn of(obj: &Value) -> Id {
+        let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        Id {
+            api_version: s("/apiVersion"),
+            kind: s("/kind"),
+            name: s("/metadata/name"),
+            namespace: s("/metadata/namespace"),
+        }
+    }
+
+    /// `group` of the apiVersion (empty for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+    }
+
+    /// `version` of the apiVersion.
+    pub fn version(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or(self.api_version.as_str(), |(_, v)| v)
+    }
+
+    /// As kustomize prints an id in messages: `Kind.version.group/name.namespace`.
+    pub fn shown(&self) -> String {
+        let group = if self.group().is_empty() { "[noGrp]" } else { self.group() };
+        let ns = if self.namespace.is_empty() { "[noNs]" } else { &self.namespace };
+        format!("{}.{}.{}/{}.{}", self.kind, self.version(), group, self.name, ns)
+    }
+}
+
+/// Whether two namespaces are the same for kustomize: empty and `default` are one.
+pub fn same_namespace(a: &str, b: &str) -> bool {
+    fn effective(s: &str) -> &str {
+        if s.is_empty() { "default" } else { s }
+    }
+    effective(a) == effective(b)
+}
+
+/// A resource being built.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// The object.
+    pub obj: Value,
+    /// Earlier ids, oldest first (the original is the first, when the object was renamed).
+    pub history: Vec<Id>,
+    /// Name prefixes applied, innermost first.
+    pub prefixes: Vec<String>,
+    /// Name suffixes applied, innermost first.
+    pub suffixes: Vec<String>,
+    /// For a generated ConfigMap or Secret: whether it gets the hash suffix.
+    pub hash: Option<bool>,
+    /// Where it came from, for messages.
+    pub origin: String,
+    /// Fields that share one YAML node in kustomize (see `shared`), as JSON pointers.
+    pub links: Vec<Vec<String>>,
+}
+
+impl Resource {
+    /// A resource read from `origin`.
+    pub fn new(obj: Value, origin: impl Into<String>) -> Resource {
+        Resource {
+            obj,
+            history: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            hash: None,
+            origin: origin.into(),
+            links: Vec::new(),
+        }
+    }
+
+    /// The current id.
+    pub fn id(&self) -> Id {
+        Id::of(&self.obj)
+    }
+
+    /// The original id (before any rename).
+    pub fn original(&self) -> Id {
+        self.history.first().cloned().unwrap_or_else(|| self.id())
+    }
+
+    /// The current id and every earlier one, newest first.
+    pub fn ids(&self) -> impl Iterator<Item = Id> + '_ {
+        std::iter::once(self.id()).chain(self.history.iter().rev().cloned())
+    }
+
+    /// `apiVersion`.
+    pub fn api_version(&self) -> &str {
+        self.obj.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// `kind`.
+    pub fn kind(&self) -> &str {
+        self.obj.get("kind").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        self.obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// `metadata.namespace` (empty when absent).
+    pub fn namespace(&self) -> &str {
+        self.obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// Records the current id before a change that renames the object.
+    pub fn remember(&mut self) {
+        let id = self.id();
+        if self.history.last() != Some(&id) {
+            self.history.push(id);
+        }
+    }
+
+    /// Sets `metadata.<field>` (a string), creating `metadata` if needed.
+    pub fn set_meta(&mut self, field: &str, value: String) {
+        if let Value::Object(obj) = &mut self.obj {
+            let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+            if !meta.is_object() {
+                *meta = Value::Object(Default::default());
+            }
+            if let Value::Object(m) = meta {
+                m.insert(field.to_string(), Value::String(value));
+            }
+        }
+    }
+
+    /// Whether `id` names this resource now or under an earlier id.
+    pub fn answers_to(&self, id: &Id, schema: &Schema) -> bool {
+        self.ids().any(|mine| same_id(&mine, id, schema))
+    }
+}
+
+/// Whether two ids name the same object: same apiVersion and kind, same name, and the same
+/// namespace unless the kind is cluster-scoped.
+pub fn same_id(a: &Id, b: &Id, schema: &Schema) -> bool {
+    a.kind == b.kind
+        && a.api_version == b.api_version
+        && a.name == b.name
+        && (same_namespace(&a.namespace, &b.namespace) || schema.is_cluster_scoped(&a.api_version, &a.kind))
+}
+
+/// Resources in accumulation order.
+#[derive(Debug, Clone, Default)]
+pub struct ResMap {
+    /// The resources.
+    pub items: Vec<Resource>,
+}
+
+impl ResMap {
+    /// Appends, refusing a second resource with the same current id.
+    pub fn add(&mut self, r: Resource, schema: &Schema) -> Result<(), String> {
+        let id = r.id();
+        if let Some(existing) = self.items.iter().find(|e| same_id(&e.id(), &id, schema)) {
+            return Err(format!(
+                "may not add resource with an already registered id: {} (from {}; already from {})",
+                id.shown(),
+                r.origin,
+                existing.origin
+            ));
+        }
+        self.items.push(r);
+        Ok(())
+    }
+
+    /// The positions of resources that answer to `id` (now or before).
+    pub fn find(&self, id: &Id, schema: &Schema) -> Vec<usize> {
+        (0..self.items.len()).filter(|&i| self.items[i].answers_to(id, schema)).collect()
+    }
+}

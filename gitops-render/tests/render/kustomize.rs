@@ -1,0 +1,149 @@
+//! Native Kustomize against the real one: every fixture under `tests/fixtures/kustomize/` is
+//! built by us and by the `kubectl kustomize` on this machine, and the bytes must be equal;
+//! every fixture under `tests/fixtures/kustomize-errors/` must fail in both, and our error
+//! must name the kustomization file and the field its `error.txt` gives.
+//!
+//! A fixture may say where we part from kubectl on purpose: a `DIFFERS` file gives the reason
+//! (we must still build it, and differ; matching again means the file should go), and an
+//! `UNSUPPORTED` file names, on its first line, the field we refuse (we must fail naming it).
+//!
+//! `kubectl` is part of this machine image and of CI; a missing one fails these tests rather
+//! than skipping them. `GITOPS_KUBECTL` names another binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use gitops_render::kustomize::{self, Options, Order};
+use gitops_render::root::RepoRoot;
+
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+fn kubectl(dir: &Path, reorder_none: bool) -> std::process::Output {
+    let program = std::env::var("GITOPS_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let mut cmd = Command::new(&program);
+    cmd.arg("kustomize").arg(dir);
+    if reorder_none {
+        cmd.args(["--reorder", "none"]);
+    }
+    cmd.output().unwrap_or_else(|e| panic!("cannot run `{program} kustomize` (it ships with this machine image): {e}"))
+}
+
+/// Runs `each` over `items` on all cores, collecting failure texts.
+fn in_parallel<T: Sync>(items: &[T], each: impl Fn(&T) -> Option<String> + Sync) -> Vec<String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { return };
+                    if let Some(f) = each(item) {
+                        failures.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+                    }
+                }
+            });
+        }
+    });
+    let mut out = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    out.sort();
+    out
+}
+
+/// The first lines where two outputs part, for a readable failure.
+fn first_difference(want: &str, got: &str) -> String {
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let at = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+    let from = at.saturating_sub(2);
+    let show =
+        |lines: &[&str]| lines.iter().skip(from).take(6).map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
+    format!("line {}:\n  kubectl:\n{}\n  ours:\n{}", at + 1, show(&w), show(&g))
+}
+
+fn compare(dir: &Path, order: Option<Order>) -> Option<String> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let want = kubectl(dir, order == Some(Order::Fifo));
+    if !want.status.success() {
+        return Some(format!("{name}: kubectl failed: {}", String::from_utf8_lossy(&want.stderr).trim()));
+    }
+    let want = String::from_utf8_lossy(&want.stdout).into_owned();
+    let root = match RepoRoot::new(dir) {
+        Ok(r) => r,
+        Err(e) => return Some(format!("{name}: {e}")),
+    };
+    let result = kustomize::render(&root, ".", &Options { order, ..Options::default() });
+    if let Ok(unsupported) = std::fs::read_to_string(dir.join("UNSUPPORTED")) {
+        let field = unsupported.lines().next().unwrap_or("").trim();
+        return match result {
+            Err(e) if e.to_string().contains(&format!("`{field}`")) => None,
+            Err(e) => Some(format!("{name}: refused, but not naming `{field}`: {e}")),
+            Ok(_) => Some(format!("{name}: marked UNSUPPORTED ({field}) but builds; remove the file")),
+        };
+    }
+    if dir.join("DIFFERS").is_file() {
+        return match result {
+            Ok(got) if got == want => Some(format!("{name}: marked DIFFERS but matches kubectl; remove the file")),
+            Ok(_) => None,
+            Err(e) => Some(format!("{name}: marked DIFFERS, but we failed: {e}")),
+        };
+    }
+    match result {
+        Ok(got) if got == want => None,
+        Ok(got) => Some(format!("{name}: output differs at {}", first_difference(&want, &got))),
+        Err(e) => Some(format!("{name}: we failed: {e}")),
+    }
+}
+
+#[test]
+fn fixtures_match_kubectl_kustomize_byte_for_byte() {
+    let all = fixtures("kustomize");
+    assert!(all.len() >= 80, "the corpus has {} fixtures", all.len());
+    let failures = in_parallel(&all, |dir| compare(dir, None));
+    assert!(failures.is_empty(), "{} of {} fixtures differ:\n{}", failures.len(), all.len(), failures.join("\n"));
+}
+
+#[test]
+fn fifo_order_matches_reorder_none() {
+    let all = fixtures("kustomize");
+    let failures = in_parallel(&all, |dir| compare(dir, Some(Order::Fifo)));
+    assert!(failures.is_empty(), "{} of {} fixtures differ:\n{}", failures.len(), all.len(), failures.join("\n"));
+}
+
+#[test]
+fn error_fixtures_fail_naming_file_and_field() {
+    let all = fixtures("kustomize-errors");
+    let failures = in_parallel(&all, |dir| {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let expect = std::fs::read_to_string(dir.join("error.txt")).unwrap_or_default();
+        let mut lines = expect.lines();
+        let (file, field) = (lines.next().unwrap_or("").trim(), lines.next().unwrap_or("").trim());
+        if kubectl(dir, false).status.success() {
+            return Some(format!("{name}: kubectl succeeded; not an error fixture"));
+        }
+        let root = match RepoRoot::new(dir) {
+            Ok(r) => r,
+            Err(e) => return Some(format!("{name}: {e}")),
+        };
+        match kustomize::render(&root, ".", &Options::default()) {
+            Ok(_) => Some(format!("{name}: we succeeded where kubectl fails")),
+            Err(e) => {
+                let text = e.to_string();
+                // `-`: the error is about the file as a whole.
+                (!text.contains(file) || (field != "-" && !text.contains(field)))
+                    .then(|| format!("{name}: error does not name `{file}` and `{field}`: {text}"))
+            }
+        }
+    });
+    assert!(failures.is_empty(), "{} of {} error fixtures:\n{}", failures.len(), all.len(), failures.join("\n"));
+}
