@@ -59,7 +59,8 @@ fn segment(text: &str) -> Segment<'_> {
 fn element_matches(item: &Value, key: &str, want: &str) -> bool {
     match item.get(key) {
         Some(Value::String(s)) => s == want,
-        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string() == want,
+        Some(Value::Number(n)) => want.parse::<serde_json::Number>().is_ok_and(|w| w == *n),
+        Some(Value::Bool(b)) => want == if *b { "true" } else { "false" },
         _ => false,
     }
 }

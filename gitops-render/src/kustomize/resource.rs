@@ -23,12 +23,11 @@ pub struct Id {
 impl Id {
     /// The id of an object as it stands.
     pub fn of(obj: &Value) -> Id {
-        let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
         Id {
-            api_version: s("/apiVersion"),
-            kind: s("/kind"),
-            name: s("/metadata/name"),
-            namespace: s("/metadata/namespace"),
+            api_version: top(obj, "apiVersion").to_string(),
+            kind: top(obj, "kind").to_string(),
+            name: meta(obj, "name").to_string(),
+            namespace: meta(obj, "namespace").to_string(),
         }
     }
 
@@ -48,6 +47,17 @@ impl Id {
         let ns = if self.namespace.is_empty() { "[noNs]" } else { &self.namespace };
         format!("{}.{}.{}/{}.{}", self.kind, self.version(), group, self.name, ns)
     }
+}
+
+/// A top-level string field (empty when absent). Plain lookups: these run for every pair of
+/// objects in some steps, and `Value::pointer` unescapes every segment it walks.
+fn top<'v>(obj: &'v Value, field: &str) -> &'v str {
+    obj.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A string field of `metadata` (empty when absent).
+fn meta<'v>(obj: &'v Value, field: &str) -> &'v str {
+    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Whether two namespaces are the same for kustomize: empty and `default` are one.
@@ -108,22 +118,22 @@ impl Resource {
 
     /// `apiVersion`.
     pub fn api_version(&self) -> &str {
-        self.obj.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+        top(&self.obj, "apiVersion")
     }
 
     /// `kind`.
     pub fn kind(&self) -> &str {
-        self.obj.get("kind").and_then(Value::as_str).unwrap_or("")
+        top(&self.obj, "kind")
     }
 
     /// `metadata.name`.
     pub fn name(&self) -> &str {
-        self.obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+        meta(&self.obj, "name")
     }
 
     /// `metadata.namespace` (empty when absent).
     pub fn namespace(&self) -> &str {
-        self.obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("")
+        meta(&self.obj, "namespace")
     }
 
     /// Records the current id before a change that renames the object.
@@ -147,9 +157,17 @@ impl Resource {
         }
     }
 
+    /// Whether `id` names this resource now (compared in place, without copying the id).
+    pub fn is_now(&self, id: &Id, schema: &Schema) -> bool {
+        self.kind() == id.kind
+            && self.api_version() == id.api_version
+            && self.name() == id.name
+            && (same_namespace(self.namespace(), &id.namespace) || schema.is_cluster_scoped(&id.api_version, &id.kind))
+    }
+
     /// Whether `id` names this resource now or under an earlier id.
     pub fn answers_to(&self, id: &Id, schema: &Schema) -> bool {
-        self.ids().any(|mine| same_id(&mine, id, schema))
+        self.is_now(id, schema) || self.history.iter().any(|mine| same_id(mine, id, schema))
     }
 }
 
@@ -173,7 +191,7 @@ impl ResMap {
     /// Appends, refusing a second resource with the same current id.
     pub fn add(&mut self, r: Resource, schema: &Schema) -> Result<(), String> {
         let id = r.id();
-        if let Some(existing) = self.items.iter().find(|e| same_id(&e.id(), &id, schema)) {
+        if let Some(existing) = self.items.iter().find(|e| e.is_now(&id, schema)) {
             return Err(format!(
                 "may not add resource with an already registered id: {} (from {}; already from {})",
                 id.shown(),

@@ -356,12 +356,14 @@ mod tests {
             ("storage.k8s.io/v1beta1", "StorageClass"),
             ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"),
             ("policy/v1beta1", "PodSecurityPolicy"),
+            // kubectl kustomize leaves APIService's metadata.namespace alone (it sets only
+            // spec.service.namespace): fixture 046-namespace-apiservice.
+            ("apiregistration.k8s.io/v1", "APIService"),
         ] {
             assert!(s.is_cluster_scoped(av, k), "{av} {k}");
         }
         // ... and these got one.
         for (av, k) in [
-            ("apiregistration.k8s.io/v1", "APIService"),
             ("authorization.k8s.io/v1", "SubjectAccessReview"),
             ("flowcontrol.apiserver.k8s.io/v1", "FlowSchema"),
             ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),

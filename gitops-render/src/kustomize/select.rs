@@ -55,27 +55,28 @@ pub fn compile(selector: &Selector) -> Result<Compiled, (String, String)> {
 impl Compiled {
     /// Whether `r` is selected. Name and namespace match the original or the current value.
     pub fn matches(&self, r: &Resource) -> bool {
-        let id = r.id();
-        let orig = r.original();
         let hit = |re: &Option<Regex>, value: &str| re.as_ref().is_none_or(|re| re.is_match(value));
-        if !hit(&self.group, id.group()) || !hit(&self.version, id.version()) || !hit(&self.kind, &id.kind) {
+        let api = r.api_version();
+        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        if !hit(&self.group, group) || !hit(&self.version, version) || !hit(&self.kind, r.kind()) {
             return false;
         }
-        if !(hit(&self.name, &id.name) || hit(&self.name, &orig.name)) {
+        let orig = r.history.first();
+        let (orig_name, orig_ns) = orig.map_or((r.name(), r.namespace()), |o| (o.name.as_str(), o.namespace.as_str()));
+        if !(hit(&self.name, r.name()) || hit(&self.name, orig_name)) {
             return false;
         }
-        if let Some(ns) = &self.namespace {
-            let effective = |s: &str| if s.is_empty() { "default".to_string() } else { s.to_string() };
-            let either = [&id.namespace, &orig.namespace];
-            let matched = either.iter().any(|n| {
-                ns.is_match(n) || ns.is_match(&effective(n)) || (same_namespace(n, "") && ns.is_match("default"))
-            });
-            if !matched {
-                return false;
-            }
+        // Namespaces compare effectively: an empty one is `default`.
+        if let Some(ns) = &self.namespace
+            && ![r.namespace(), orig_ns]
+                .iter()
+                .any(|n| ns.is_match(n) || (same_namespace(n, "") && ns.is_match("default")))
+        {
+            return false;
         }
-        let labels = r.obj.pointer("/metadata/labels");
-        let annotations = r.obj.pointer("/metadata/annotations");
+        let meta = r.obj.get("metadata");
+        let labels = meta.and_then(|m| m.get("labels"));
+        let annotations = meta.and_then(|m| m.get("annotations"));
         self.labels.iter().all(|q| q.holds(labels)) && self.annotations.iter().all(|q| q.holds(annotations))
     }
 }

@@ -1,8 +1,10 @@
 //! YAML in and out, byte for byte as `kubectl kustomize` (kustomize v5.5) does it.
 //!
-//! Reading follows kustomize's path: kyaml parses with go-yaml v3 (YAML 1.2-ish scalars: `yes`
+//! Reading follows kustomize's path: kyaml splits the stream at `---` lines itself and reads
+//! only the first document of each piece, parses with go-yaml v3 (YAML 1.2-ish scalars: `yes`
 //! and `on` are strings, `012` is octal, `1_000` is an integer), expands anchors and `<<` merge
-//! keys, and converts each document to JSON through Go's `encoding/json`. Values that path
+//! keys, re-encodes the node (which changes some folded `>` scalars) and converts each document
+//! to JSON through Go's `encoding/json`. Values that path
 //! refuses (duplicate keys, `.inf`, non-string keys in nested mappings, characters go-yaml v2
 //! cannot read back) are errors here too, so a render never prints what kustomize would refuse.
 //!
@@ -18,16 +20,29 @@ use serde_json::{Map, Number, Value};
 
 /// Why a YAML stream could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{source_name}: document {document}: line {line}: {problem}")]
-pub struct Error {
-    /// The file (or other source) the stream came from.
-    pub source_name: String,
-    /// One-based number of the document in the stream, counting empty documents.
-    pub document: usize,
-    /// One-based line the problem was found at.
-    pub line: usize,
-    /// What is wrong, in words a user can act on.
-    pub problem: String,
+pub enum Error {
+    /// The text is not YAML that kustomize reads, or a document holds something kustomize
+    /// refuses (a duplicate key, `.inf`, a nested non-string key, an unprintable character...).
+    #[error("{source_name}: document {document}: line {line}: {problem}")]
+    Invalid {
+        /// The file (or other source) the stream came from.
+        source_name: String,
+        /// One-based number of the document in the stream, counting empty documents.
+        document: usize,
+        /// One-based line of the stream the problem was found at.
+        line: usize,
+        /// What is wrong, in words a user can act on.
+        problem: String,
+    },
+}
+
+impl Error {
+    /// The one-based document number and line the error is about.
+    pub fn position(&self) -> (usize, usize) {
+        match self {
+            Error::Invalid { document, line, .. } => (*document, *line),
+        }
+    }
 }
 
 /// Nesting deeper than this is refused: no manifest needs it, and it bounds recursion.
@@ -47,19 +62,21 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     let mut builder = Builder::new(text.len());
     for (index, chunk) in split_documents(&text).enumerate() {
-        let chunk = chunk.map_err(|(line, problem)| Error {
+        let chunk = chunk.map_err(|(line, problem)| Error::Invalid {
             source_name: source.to_string(),
             document: index + 1,
             line,
             problem,
         })?;
-        let fail = |line: usize, problem: String| Error {
+        let fail = |line: usize, problem: String| Error::Invalid {
             source_name: source.to_string(),
             document: index + 1,
-            line: line + chunk.first_line - 1,
+            line,
             problem,
         };
-        if let Some(value) = parse_first_document(chunk.text, &mut builder).map_err(|(l, p)| fail(l, p))? {
+        if let Some(value) =
+            parse_first_document(chunk.text, chunk.first_line - 1, &mut builder).map_err(|(l, p)| fail(l, p))?
+        {
             check_printable(&value).map_err(|p| fail(builder.first_line, p))?;
             out.push(value);
         }
@@ -124,10 +141,18 @@ fn find_separator(s: &str) -> Option<(usize, usize)> {
 }
 
 /// Reads the first document of a piece, as kyaml's decoder does: whatever follows it (even
-/// text that is not YAML) is never looked at. Errors carry a line relative to the piece.
-fn parse_first_document(text: &str, builder: &mut Builder) -> Result<Option<Value>, (usize, String)> {
+/// text that is not YAML) is never looked at. `line_offset` turns lines of the piece into lines
+/// of the stream.
+fn parse_first_document(
+    text: &str,
+    line_offset: usize,
+    builder: &mut Builder,
+) -> Result<Option<Value>, (usize, String)> {
     if let Some(line) = starts_with_document_end(text) {
-        return Err((line, "did not find expected node content (a `...` document end before any content)".into()));
+        return Err((
+            line + line_offset,
+            "did not find expected node content (a `...` document end before any content)".into(),
+        ));
     }
     let mut parser = Parser::new_from_str(text);
     builder.start_document();
@@ -137,9 +162,9 @@ fn parse_first_document(text: &str, builder: &mut Builder) -> Result<Option<Valu
             Ok(ok) => ok,
             // The document is complete; go-yaml would not have read further.
             Err(_) if started && builder.stack.is_empty() && builder.root.is_some() => break,
-            Err(e) => return Err((e.marker().line(), e.info().to_string())),
+            Err(e) => return Err((e.marker().line() + line_offset, e.info().to_string())),
         };
-        let line = span.start.line();
+        let line = span.start.line() + line_offset;
         let at = |problem: String| (line, problem);
         match event {
             Event::DocumentStart(..) if started => break,
@@ -179,8 +204,9 @@ fn parse_first_document(text: &str, builder: &mut Builder) -> Result<Option<Valu
 #[derive(Debug, Clone)]
 struct Scalar {
     value: Value,
-    /// The text a key takes where kyaml stringifies it (top-level mapping keys).
-    text: String,
+    /// The source text, kept only where it differs from a string value: a key takes it where
+    /// kyaml stringifies keys (top-level mappings).
+    source_text: Option<String>,
     string_key: bool,
     /// A plain, untagged `<<`: a merge key.
     merge: bool,
@@ -371,18 +397,23 @@ impl Builder {
                     add_merge(m, node.into_value()?)?
                 }
                 // kyaml's de-anchoring drops a quoted `"<<"` key together with its value.
-                Some((key, _)) if key.string_key && key.text == "<<" => {}
+                Some((key, _)) if key.string_key && key.value.as_str() == Some("<<") => {}
                 Some((key, key_line)) => {
-                    if key.value.is_null() && !key.string_key {
-                        return Err(format!("key `{}` (line {key_line}) is null; kustomize refuses it", key.text));
+                    let null = key.value.is_null() && !key.string_key;
+                    let string_key = key.string_key;
+                    let text = key.into_key_text();
+                    if null {
+                        return Err(format!("key `{text}` (line {key_line}) is null; kustomize refuses it"));
                     }
-                    if !key.string_key && m.bad_key.is_none() {
-                        m.bad_key = Some((key.text.clone(), key_line));
+                    if !string_key && m.bad_key.is_none() {
+                        m.bad_key = Some((text.clone(), key_line));
                     }
-                    if m.map.contains_key(&key.text) {
-                        return Err(format!("mapping key `{}` (line {key_line}) is defined twice", key.text));
+                    if m.map.contains_key(&text) {
+                        return Err(format!(
+                            "mapping key `{text}` is defined twice (kustomize refuses duplicate keys)"
+                        ));
                     }
-                    m.map.insert(key.text, node.into_value()?);
+                    m.map.insert(text, node.into_value()?);
                 }
             },
         }
@@ -423,10 +454,12 @@ fn count_nodes(v: &Value) -> usize {
     }
 }
 
-/// Refuses strings go-yaml v2 cannot read back when kustomize prints them: Go's JSON encoder
-/// leaves DEL, C1 controls (but NEL) and U+FFFE/U+FFFF unescaped, and go-yaml's reader rejects
-/// them ("control characters are not allowed").
-fn check_printable(value: &Value) -> Result<(), String> {
+/// Refuses values `kubectl kustomize` fails to print, naming the problem: strings with DEL, C1
+/// controls (but NEL) or U+FFFE/U+FFFF (Go's JSON encoder leaves them unescaped and go-yaml's
+/// reader rejects them), keys with a NEL, and a NEL right before `---` or `...`.
+/// [`parse_stream`] applies it to every document; call it on values built another way (for
+/// example generated from file contents) before [`write_document`], which cannot fail.
+pub fn check_printable(value: &Value) -> Result<(), String> {
     let bad =
         |s: &str| s.chars().find(|&c| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'));
     match value {
@@ -618,7 +651,21 @@ fn float_value(f: f64) -> Result<Number, String> {
 
 impl Scalar {
     fn new(value: Value, text: &str, string_key: bool) -> Self {
-        Scalar { value, text: text.to_string(), string_key, merge: false, invalid: None }
+        let source_text = match &value {
+            Value::String(s) if s == text => None,
+            _ => Some(text.to_string()),
+        };
+        Scalar { value, source_text, string_key, merge: false, invalid: None }
+    }
+
+    /// The key this scalar makes in a JSON object: its source text, as kyaml's conversion of
+    /// the document root stringifies non-string keys.
+    fn into_key_text(self) -> String {
+        match (self.source_text, self.value) {
+            (Some(text), _) => text,
+            (None, Value::String(s)) => s,
+            (None, other) => other.to_string(),
+        }
     }
 }
 
@@ -677,7 +724,47 @@ fn resolve_number_like(text: &str) -> Resolved {
     {
         return Resolved::Float(f);
     }
-    Resolved::Str
+    match prefixed_fallback(&plain, true) {
+        Some(GoInt::Signed(i)) => Resolved::Int(Number::from(i)),
+        Some(GoInt::Unsigned(u)) => Resolved::Int(Number::from(u)),
+        None => Resolved::Str,
+    }
+}
+
+/// go-yaml's last resort for `0b`/`-0b` (and, in v3, `0o`/`-0o`) prefixes: the rest is parsed
+/// with an explicit base, which also accepts a sign after the prefix (`0b-1` is -1).
+fn prefixed_fallback(plain: &str, octal: bool) -> Option<GoInt> {
+    let bases: &[(&str, u32)] = if octal { &[("0b", 2), ("0o", 8)] } else { &[("0b", 2)] };
+    for &(prefix, radix) in bases {
+        if let Some(rest) = plain.strip_prefix(prefix) {
+            return parse_int_radix(rest, radix)
+                .map(GoInt::Signed)
+                .or_else(|| parse_uint_radix(rest, radix).map(GoInt::Unsigned));
+        }
+        if let Some(rest) = plain.strip_prefix('-').and_then(|p| p.strip_prefix(prefix)) {
+            return parse_int_radix(&format!("-{rest}"), radix).map(GoInt::Signed);
+        }
+    }
+    None
+}
+
+/// `strconv.ParseInt(s, radix, 64)`: an optional sign, then digits.
+fn parse_int_radix(s: &str, radix: u32) -> Option<i64> {
+    let (negative, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let magnitude = parse_uint_radix(digits, radix)?;
+    if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() }
+}
+
+/// `strconv.ParseUint(s, radix, 64)`: digits only, no sign.
+fn parse_uint_radix(s: &str, radix: u32) -> Option<u64> {
+    if s.is_empty() || !s.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(s, radix).ok()
 }
 
 fn decode_binary(text: &str) -> Result<String, String> {
@@ -889,7 +976,7 @@ fn take_lit(s: &[u8], c: u8) -> Option<&[u8]> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -1485,7 +1572,10 @@ fn can_use_plain(s: &str) -> bool {
                 return false;
             }
             let plain: Cow<'_, str> = if s.contains('_') { s.replace('_', "").into() } else { s.into() };
-            if go_parse_int(&plain).is_some() || (is_yaml_style_float(&plain) && go_parse_float(&plain).is_some()) {
+            if go_parse_int(&plain).is_some()
+                || (is_yaml_style_float(&plain) && go_parse_float(&plain).is_some())
+                || prefixed_fallback(&plain, false).is_some()
+            {
                 return false;
             }
             !is_base60_float(s)
@@ -1542,14 +1632,16 @@ fn number_text(n: &Number) -> String {
         return u.to_string();
     }
     let f = n.as_f64().unwrap_or(0.0);
-    // Go's JSON encoder writes whole floats below 1e21 as integers; go-yaml reads those back as
-    // integers when they fit 64 bits and prints them unchanged.
-    if f.fract() == 0.0 {
-        if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
-            return (f as i64).to_string();
+    // Go's JSON encoder writes whole floats below 1e21 in positional notation with the shortest
+    // round-trip digits padded by zeros (Rust's `Display` does the same); go-yaml reads that
+    // text back as an integer when it fits 64 bits.
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        let text = f.to_string();
+        if let Ok(i) = text.parse::<i64>() {
+            return i.to_string();
         }
-        if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
-            return (f as u64).to_string();
+        if let Ok(u) = text.parse::<u64>() {
+            return u.to_string();
         }
     }
     go_format_g(f)
@@ -1680,6 +1772,34 @@ fn merge_sort<'a>(v: &mut Vec<(&'a str, &'a Value)>) {
     }
 }
 
+/// Go's `unicode.IsLetter` (category L), approximated: Rust's alphabetic property also covers
+/// letter numbers (category Nl, excluded here) and some combining marks.
+fn is_go_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    c.is_alphabetic() && !c.is_numeric()
+}
+
+/// The first code point of each run of ten decimal digits (Unicode category Nd) outside ASCII.
+const DIGIT_ZEROS: &[u32] = &[
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0DE6, 0x0E50,
+    0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50,
+    0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136,
+    0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0,
+    0x11F50, 0x16A60, 0x16AC0, 0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E4F0,
+    0x1E950, 0x1FBF0,
+];
+
+/// Go's `unicode.IsDigit` (category Nd).
+fn is_go_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    let v = c as u32;
+    DIGIT_ZEROS.iter().any(|&zero| (zero..zero + 10).contains(&v))
+}
+
 /// go-yaml v2's `keyList.Less` for string keys.
 fn key_less(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
@@ -1694,7 +1814,7 @@ fn key_less_chars(ar: &[char], br: &[char]) -> bool {
         if ac == bc {
             continue;
         }
-        let (al, bl) = (ac.is_alphabetic(), bc.is_alphabetic());
+        let (al, bl) = (is_go_letter(ac), is_go_letter(bc));
         if al && bl {
             return ac < bc;
         }
@@ -1703,7 +1823,7 @@ fn key_less_chars(ar: &[char], br: &[char]) -> bool {
         }
         let (mut an, mut bn) = (0i64, 0i64);
         if ac == '0' || bc == '0' {
-            for &c in ar[..i].iter().rev().take_while(|c| c.is_ascii_digit()) {
+            for &c in ar[..i].iter().rev().take_while(|c| is_go_digit(**c)) {
                 if c != '0' {
                     an = 1;
                     bn = 1;
@@ -1713,8 +1833,9 @@ fn key_less_chars(ar: &[char], br: &[char]) -> bool {
         }
         let run = |s: &[char], n: &mut i64| {
             let mut end = i;
-            while let Some(c) = s.get(end).filter(|c| c.is_ascii_digit()) {
-                *n = n.wrapping_mul(10).wrapping_add(i64::from(*c as u8 - b'0'));
+            // Go adds the code point minus '0', whatever the script of the digit.
+            while let Some(c) = s.get(end).filter(|c| is_go_digit(**c)) {
+                *n = n.wrapping_mul(10).wrapping_add(i64::from(*c as u32) - 0x30);
                 end += 1;
             }
             end
@@ -1730,4 +1851,1716 @@ fn key_less_chars(ar: &[char], br: &[char]) -> bool {
         return ac < bc;
     }
     ar.len() < br.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Renders every document of `text` the way kustomize prints them, joined by `---`.
+    fn render(text: &str) -> String {
+        let docs = parse_stream("t.yaml", text).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = String::new();
+        for (i, d) in docs.iter().enumerate() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            write_document(d, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn probed_documents_render_like_kubectl() {
+        let mut failures = Vec::new();
+        for (name, input, want) in PROBED {
+            let got = render(input);
+            if got != *want {
+                failures.push(format!("{name}:\n--- want\n{want}--- got\n{got}"));
+            }
+        }
+        assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), PROBED.len(), failures.join("\n"));
+    }
+
+    #[test]
+    fn documents_kustomize_refuses_are_errors() {
+        for (name, input, kubectl_said) in REFUSED {
+            assert!(parse_stream("t.yaml", input).is_err(), "{name} parsed, but kubectl said: {kubectl_said}");
+        }
+    }
+
+    // Stream-level cases; expected output probed with `kubectl kustomize` on the same file.
+    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ";
+
+    #[test]
+    fn stream_splitting_follows_kyaml() {
+        let a = format!("{CM}a\n");
+        let b = format!("{CM}b\n");
+        // BOM and CRLF are accepted.
+        let k = "apiVersion: v1\ndata:\n  k: v\nkind: ConfigMap\nmetadata:\n  name: a\n";
+        assert_eq!(render(&format!("\u{feff}{CM}a\ndata:\n  k: v\n")), k);
+        let k = "apiVersion: v1\ndata:\n  k: |\n    x\n    y\nkind: ConfigMap\nmetadata:\n  name: a\n";
+        assert_eq!(render(&format!("{CM}a\r\ndata:\r\n  k: |\r\n    x\r\n    y\r\n")), k);
+        // Only the first document after a `...` end marker is read.
+        assert_eq!(render(&format!("{a}...\n{b}")), a);
+        // Only the first JSON object of a piece is read.
+        assert_eq!(
+            render(
+                "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}\n{\"apiVersion\": \"v1\"}\n"
+            ),
+            a
+        );
+        // Empty, comment-only and null documents are skipped; `---` on the first line starts a document.
+        assert_eq!(render(&format!("---\n{a}---\n# c\n---\nnull\n---\n~\n---\n{b}")), format!("{a}---\n{b}"));
+        assert_eq!(render(""), "");
+        assert_eq!(render("# x\n# y\n"), "");
+    }
+
+    #[test]
+    fn stream_errors_name_document_and_line() {
+        let e = parse_stream("r.yaml", &format!("{CM}a\n--- x\n{CM}b\n")).unwrap_err();
+        assert_eq!(e.position(), (1, 5));
+        assert!(e.to_string().contains("invalid document separator: --- x"), "{e}");
+        let e = parse_stream("r.yaml", &format!("{CM}a\n---\n{CM}b\ndata:\n\tk: v\n")).unwrap_err();
+        assert!(e.to_string().starts_with("r.yaml: document 2: line 11: "), "{e}");
+        let e = parse_stream("r.yaml", &format!("{CM}a\n---\n{CM}b\ndata:\n  k: 1\n  k: 2\n")).unwrap_err();
+        assert_eq!(e.position(), (2, 12), "{e}");
+        assert!(e.to_string().starts_with("r.yaml: document 2: line 12: mapping key `k`"), "{e}");
+        // A piece that starts with `...` is refused by go-yaml.
+        assert!(parse_stream("r.yaml", &format!("{CM}a\n---\n...\n")).is_err());
+        // Anchors do not cross documents.
+        assert!(parse_stream("r.yaml", &format!("{CM}a\nv: &x 1\n---\n{CM}b\nv: *x\n")).is_err());
+    }
+
+    #[test]
+    fn values_keep_what_kustomize_needs() {
+        let docs =
+            parse_stream("t.yaml", "a: 1.0\nb: 012\nc: yes\nd: 2020-01-01\ne: !!binary aGVsbG8=\nf: 1_000\n").unwrap();
+        assert_eq!(
+            docs,
+            vec![json!({"a": 1.0, "b": 10, "c": "yes", "d": "2020-01-01T00:00:00Z", "e": "hello", "f": 1000})]
+        );
+        // Top-level non-string keys keep their text; a list or scalar document is returned as is.
+        assert_eq!(
+            parse_stream("t", "1: a\ntrue: b\n0x10: c\n").unwrap(),
+            vec![json!({"1": "a", "true": "b", "0x10": "c"})]
+        );
+        assert_eq!(parse_stream("t", "- a\n- 1\n").unwrap(), vec![json!(["a", 1])]);
+        assert_eq!(parse_stream("t", "hello\n").unwrap(), vec![json!("hello")]);
+    }
+
+    #[test]
+    fn key_order_is_go_yaml_v2() {
+        // Probed: `v: {a10, a9, B, _z, a, "1", "10", "9", a01, a1, a001, Z, é, "-", a-b, ab, a_b, aB, x0y, x00y, x1y}`.
+        let mut keys = vec![
+            "a10", "a9", "B", "_z", "a", "1", "10", "9", "a01", "a1", "a001", "Z", "é", "-", "a-b", "ab", "a_b", "aB",
+            "x0y", "x00y", "x1y",
+        ];
+        let map: Map<String, Value> = keys.iter().map(|k| (k.to_string(), Value::Null)).collect();
+        let sorted: Vec<&str> = sorted_entries(&map).into_iter().map(|(k, _)| k).collect();
+        keys = vec![
+            "-", "_z", "1", "9", "10", "B", "Z", "a", "a-b", "a_b", "a1", "a01", "a001", "a9", "a10", "aB", "ab",
+            "x00y", "x0y", "x1y", "é",
+        ];
+        assert_eq!(sorted, keys);
+    }
+
+    #[test]
+    fn floats_print_like_go() {
+        let cases = [
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (1e21, "1e+21"),
+            (1e-7, "1e-07"),
+            (1234567.5, "1.2345675e+06"),
+            (123456.5, "123456.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.8446744073709552e19, "1.8446744073709552e+19"),
+            // Probed: `-9223372036854775809` and `1e19` in the input.
+            (-9.223372036854776e18, "-9.223372036854776e+18"),
+            (1e19, "10000000000000000000"),
+            (-2.25, "-2.25"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(number_text(&Number::from_f64(f).unwrap()), want, "{f}");
+        }
+        assert_eq!(number_text(&Number::from_f64(1.0).unwrap()), "1");
+        assert_eq!(number_text(&Number::from_f64(-0.0).unwrap()), "0");
+        assert_eq!(number_text(&Number::from(u64::MAX)), "18446744073709551615");
+    }
+
+    #[test]
+    fn writer_handles_odd_values_without_panicking() {
+        let v = json!({"k": ["\u{feff}a b\n", "\u{85}--- x", "", " ", "\n", {"": []}, [[]], "a".repeat(300)]});
+        let mut out = String::new();
+        write_document(&v, &mut out);
+        assert!(out.ends_with('\n'));
+        let mut out = String::new();
+        write_document(&json!("top"), &mut out);
+        assert_eq!(out, "top\n");
+    }
+
+    /// (name, input document, what `kubectl kustomize` (kustomize v5.5.0) printed for it).
+    const PROBED: &[(&str, &str, &str)] = &[
+        (
+            "c1/bools",
+            r#"v: [yes, no, on, off, y, n, true, True, TRUE, false, "yes", "on", "y", "n", "Y", "NO", "null", "~", "Null", "true", "false", ""]
+"#,
+            r#"v:
+- "yes"
+- "no"
+- "on"
+- "off"
+- "y"
+- "n"
+- true
+- true
+- true
+- false
+- "yes"
+- "on"
+- "y"
+- "n"
+- "Y"
+- "NO"
+- "null"
+- "~"
+- "Null"
+- "true"
+- "false"
+- ""
+"#,
+        ),
+        (
+            "c1/nums",
+            r#"v: [1, 1.0, 1.5, 1e3, 1e21, 1e-7, 0.1, 18446744073709551616, 9223372036854775808, 0x1F, 012, 0o12, 1_000, -0, +12, 1234567.5, 100000000000000000000, 123456789012345678901234]
+"#,
+            r#"v:
+- 1
+- 1
+- 1.5
+- 1000
+- 1e+21
+- 1e-07
+- 0.1
+- 1.8446744073709552e+19
+- 9223372036854775808
+- 31
+- 10
+- 10
+- 1000
+- 0
+- 12
+- 1.2345675e+06
+- 1e+20
+- 1.2345678901234569e+23
+"#,
+        ),
+        (
+            "c1/numstrs",
+            r#"v: ["012", "1.0", "0x1F", "1_000", "1e3", "2020-01-01", "1:20", "+1", ".5", "1.", "-", "0b101", "0o12", "08", ".inf", ".nan", "<<", "=", "2020-01-01T00:00:00Z", "12:30:00"]
+"#,
+            r#"v:
+- "012"
+- "1.0"
+- "0x1F"
+- "1_000"
+- "1e3"
+- "2020-01-01"
+- "1:20"
+- "+1"
+- ".5"
+- "1."
+- '-'
+- "0b101"
+- "0o12"
+- "08"
+- ".inf"
+- ".nan"
+- <<
+- =
+- "2020-01-01T00:00:00Z"
+- "12:30:00"
+"#,
+        ),
+        (
+            "c1/spaces",
+            r##"v: [" a", "a ", "a  b", "a # b", "a#b", "#a", "a: b", "a:b", "- a", "-a", "@a", "`a", "a\tb", "😀", "é", "a\u0001b", "'a'", "\"a\"", "a'b", "!a", "&a", "*a", "%a", "|a", ">a", "?a", "? a", ",a", "a,b", "[a", "]a", "{a", "}a", "a]", "a}"]
+"##,
+            r#"v:
+- ' a'
+- 'a '
+- a  b
+- 'a # b'
+- a#b
+- '#a'
+- 'a: b'
+- a:b
+- '- a'
+- -a
+- '@a'
+- '`a'
+- "a\tb"
+- "\U0001F600"
+- é
+- "a\x01b"
+- '''a'''
+- '"a"'
+- a'b
+- '!a'
+- '&a'
+- '*a'
+- '%a'
+- '|a'
+- '>a'
+- ?a
+- '? a'
+- ',a'
+- a,b
+- '[a'
+- ']a'
+- '{a'
+- '}a'
+- a]
+- a}
+"#,
+        ),
+        (
+            "c1/empties",
+            r#"v: {a: {}, b: [], c: null, d: ~, e: "", f: [[]], g: [{}]}
+"#,
+            r#"v:
+  a: {}
+  b: []
+  c: null
+  d: null
+  e: ""
+  f:
+  - []
+  g:
+  - {}
+"#,
+        ),
+        (
+            "c1/nested",
+            r#"v: [[a, b], [[c]], {a: 1, b: 2}, [{x: 1}]]
+"#,
+            r#"v:
+- - a
+  - b
+- - - c
+- a: 1
+  b: 2
+- - x: 1
+"#,
+        ),
+        (
+            "c2/merge1",
+            r#"base: &b {x: 1, y: 2}
+v:
+  <<: *b
+  y: 3
+"#,
+            r#"base:
+  x: 1
+  "y": 2
+v:
+  x: 1
+  "y": 3
+"#,
+        ),
+        (
+            "c2/merge2",
+            r#"b1: &b1 {x: 1, y: 1}
+b2: &b2 {x: 2, z: 2}
+v:
+  <<: [*b1, *b2]
+  w: 0
+"#,
+            r#"b1:
+  x: 1
+  "y": 1
+b2:
+  x: 2
+  z: 2
+v:
+  w: 0
+  x: 1
+  "y": 1
+  z: 2
+"#,
+        ),
+        (
+            "c2/merge3",
+            r#"b1: &b1 {x: 1, y: 1}
+v:
+  y: 5
+  <<: *b1
+"#,
+            r#"b1:
+  x: 1
+  "y": 1
+v:
+  x: 1
+  "y": 5
+"#,
+        ),
+        (
+            "c2/anchorscalar",
+            r#"a: &a hello
+b: *a
+c: [*a, *a]
+"#,
+            r#"a: hello
+b: hello
+c:
+- hello
+- hello
+"#,
+        ),
+        (
+            "c2/tags",
+            r#"v: [!!str 1, !!int "7", !!float 1, !!float "1.5", !!str true, !custom yes, !!timestamp 2020-01-01, !!str 0x10]
+"#,
+            r#"v:
+- "1"
+- 7
+- 1
+- 1.5
+- "true"
+- "yes"
+- "2020-01-01T00:00:00Z"
+- "0x10"
+"#,
+        ),
+        (
+            "c2/binary",
+            r#"v: !!binary aGVsbG8=
+"#,
+            r#"v: hello
+"#,
+        ),
+        (
+            "c2/binary2",
+            r#"v: !!binary /w==
+"#,
+            r#"v: �
+"#,
+        ),
+        (
+            "c2/ts",
+            r#"v: [2020-01-01, 2020-01-01T00:00:00Z, 2001-12-14 21:59:43.10 -5, 2020-02-30]
+"#,
+            r#"v:
+- "2020-01-01T00:00:00Z"
+- "2020-01-01T00:00:00Z"
+- 2001-12-14 21:59:43.10 -5
+- 2020-02-30
+"#,
+        ),
+        (
+            "c2/mlkeys",
+            r#"v: {"a\nb": 1, "on": 2, "1": 3, "": 4, "a: b": 5, " x": 6}
+"#,
+            r#"v:
+  "": 4
+  ' x': 6
+  "1": 3
+  ? |-
+    a
+    b
+  : 1
+  'a: b': 5
+  "on": 2
+"#,
+        ),
+        (
+            "c3/intkeytop",
+            r#"1: a
+true: b
+1.5: e
+0x10: f
+"#,
+            r#""0x10": f
+"1": a
+"1.5": e
+"true": b
+"#,
+        ),
+        (
+            "c3/ts2",
+            r#"v: [2020-01-01T10:00:00+02:00, 2020-1-1, "2020-01-01T00:00:00", 2020-01-01t01:02:03.500Z, 2020-01-01 01:02:03, 2020-01-01T00:00:00, 2020-01-01 01:02:03.000, 1999-12-31T23:59:59.123456789-07:30, 2024-02-29, 2023-02-29]
+"#,
+            r#"v:
+- "2020-01-01T10:00:00+02:00"
+- "2020-01-01T00:00:00Z"
+- 2020-01-01T00:00:00
+- "2020-01-01t01:02:03.500Z"
+- "2020-01-01 01:02:03"
+- 2020-01-01T00:00:00
+- "2020-01-01 01:02:03.000"
+- "1999-12-31T23:59:59.123456789-07:30"
+- "2024-02-29T00:00:00Z"
+- 2023-02-29
+"#,
+        ),
+        (
+            "c3/lit1",
+            r#"v: "a\nb"
+"#,
+            r#"v: |-
+  a
+  b
+"#,
+        ),
+        (
+            "c3/lit2",
+            r#"v: "a\nb\n"
+"#,
+            r#"v: |
+  a
+  b
+"#,
+        ),
+        (
+            "c3/lit3",
+            r#"v: "a\nb\n\n"
+"#,
+            r#"v: |+
+  a
+  b
+
+"#,
+        ),
+        (
+            "c3/lit4",
+            r#"v: " a\nb"
+"#,
+            r#"v: |2-
+   a
+  b
+"#,
+        ),
+        (
+            "c3/lit5",
+            r#"v: "\na\nb"
+"#,
+            r#"v: |2-
+
+  a
+  b
+"#,
+        ),
+        (
+            "c3/lit6",
+            r#"v: "a \nb"
+"#,
+            r#"v: "a \nb"
+"#,
+        ),
+        (
+            "c3/lit7",
+            r#"v: "a\n b"
+"#,
+            r#"v: |-
+  a
+   b
+"#,
+        ),
+        (
+            "c3/lit8",
+            r#"v: "a\tb\nc"
+"#,
+            r#"v: "a\tb\nc"
+"#,
+        ),
+        (
+            "c3/lit9",
+            r#"v: "\n"
+"#,
+            r#"v: |2+
+
+"#,
+        ),
+        (
+            "c3/lit10",
+            r#"v: "\n\n"
+"#,
+            r#"v: |2+
+
+
+"#,
+        ),
+        (
+            "c3/lit11",
+            r#"v: "a\n\nb\n"
+"#,
+            r#"v: |
+  a
+
+  b
+"#,
+        ),
+        (
+            "c3/lit12",
+            r#"v: "a\n \nb"
+"#,
+            r#"v: "a\n \nb"
+"#,
+        ),
+        (
+            "c3/lit13",
+            r#"w: ["a\nb", {k: "x\ny\n"}]
+"#,
+            r#"w:
+- |-
+  a
+  b
+- k: |
+    x
+    y
+"#,
+        ),
+        (
+            "c3/long1",
+            r#"v: "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua."
+"#,
+            r#"v: Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor
+  incididunt ut labore et dolore magna aliqua.
+"#,
+        ),
+        (
+            "c3/long2",
+            r#"v: "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor: incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris"
+"#,
+            r#"v: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor:
+  incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud
+  exercitation ullamco laboris'
+"#,
+        ),
+        (
+            "c3/long3",
+            r#"v: "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\tincididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris"
+"#,
+            r#"v: "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\tincididunt
+  ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation
+  ullamco laboris"
+"#,
+        ),
+        (
+            "c3/long4",
+            r#"v: ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbb", "x  y  aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  b  c"]
+"#,
+            r#"v:
+- aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+  bbbb
+- x  y  aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  b  c
+"#,
+        ),
+        (
+            "c3/long5",
+            r#"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: 1
+bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb: 2
+"ccccccccccccccccccccccccccccccccccccccccccccccccccccccccc ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc": 3
+"#,
+            r#"? aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+: 1
+? bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+: 2
+? ccccccccccccccccccccccccccccccccccccccccccccccccccccccccc ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc
+: 3
+"#,
+        ),
+        (
+            "c3/long6",
+            r#"v:
+  w:
+    x: ["Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore", "Lorem ipsum dolor sit amet, consectetur 'adipiscing' elit, sed do eiusmod tempor: incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris"]
+"#,
+            r#"v:
+  w:
+    x:
+    - Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor
+      incididunt ut labore
+    - 'Lorem ipsum dolor sit amet, consectetur ''adipiscing'' elit, sed do eiusmod
+      tempor: incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam,
+      quis nostrud exercitation ullamco laboris'
+"#,
+        ),
+        (
+            "c3/keysort",
+            r#"v: {a10: 1, a9: 2, B: 3, _z: 4, a: 5, "1": 6, "10": 7, "9": 8, a01: 9, a1: 10, a001: 11, "Z": 12, "é": 13, "-": 14, "a-b": 15, "ab": 16, "a_b": 17, "aB": 18, "x0y": 19, "x00y": 20, "x1y": 21}
+"#,
+            r#"v:
+  '-': 14
+  _z: 4
+  "1": 6
+  "9": 8
+  "10": 7
+  B: 3
+  Z: 12
+  a: 5
+  a-b: 15
+  a_b: 17
+  a1: 10
+  a01: 9
+  a001: 11
+  a9: 2
+  a10: 1
+  aB: 18
+  ab: 16
+  x00y: 20
+  x0y: 19
+  x1y: 21
+  é: 13
+"#,
+        ),
+        (
+            "c3/docstart",
+            r#"v: ["---", "...", "--- a", "---a", "a---", "... x"]
+"#,
+            r#"v:
+- '---'
+- '...'
+- '--- a'
+- '---a'
+- a---
+- '... x'
+"#,
+        ),
+        (
+            "c3/misc",
+            r#"v: ["a:", "a :b", "a #", "a#", ":a", ": a", "?", "!", "a!", "a&", "a*", "a|", "a>", "a%", "a@", "a`", "a'", "a\"", "a[]", "a{}", "a,", "x: y: z", "null ", " ", "  ", "0.", "-0", "+0", "0x", "0b", "0o", "0xg", "1e", "1e+", "1E5", "-1.5e-3", "1__0", "_1", "1_", "0xFFFFFFFFFFFFFFFF", "0x1FFFFFFFFFFFFFFFF", "-0x8000000000000000", "-0x8000000000000001", "+0xFFFFFFFFFFFFFFFF", "1e400", ".5e3", ".e3", "-.inf", "+.inf", ".Inf", ".NaN", "9223372036854775808", "-9223372036854775809"]
+"#,
+            r#"v:
+- 'a:'
+- a :b
+- 'a #'
+- a#
+- :a
+- ': a'
+- '?'
+- '!'
+- a!
+- a&
+- a*
+- a|
+- a>
+- a%
+- a@
+- a`
+- a'
+- a"
+- a[]
+- a{}
+- a,
+- 'x: y: z'
+- 'null '
+- ' '
+- '  '
+- "0."
+- "-0"
+- "+0"
+- 0x
+- 0b
+- 0o
+- 0xg
+- 1e
+- 1e+
+- "1E5"
+- "-1.5e-3"
+- "1__0"
+- _1
+- "1_"
+- "0xFFFFFFFFFFFFFFFF"
+- 0x1FFFFFFFFFFFFFFFF
+- "-0x8000000000000000"
+- -0x8000000000000001
+- +0xFFFFFFFFFFFFFFFF
+- 1e400
+- ".5e3"
+- .e3
+- "-.inf"
+- "+.inf"
+- ".Inf"
+- ".NaN"
+- "9223372036854775808"
+- "-9223372036854775809"
+"#,
+        ),
+        (
+            "c4/ts3",
+            r#"v: [2020-01-01T01:02:03.000Z, 2020-1-2T3:4:5Z, 2020-01-01T01:02:03.000+00:00, 2020-01-01t01:02:03Z, 2020-01-01 01:02:03.5, 2020-1-2, 2020-01-01T01:02:03.10Z]
+"#,
+            r#"v:
+- "2020-01-01T01:02:03.000Z"
+- "2020-1-2T3:4:5Z"
+- "2020-01-01T01:02:03.000+00:00"
+- "2020-01-01t01:02:03Z"
+- "2020-01-01 01:02:03.5"
+- "2020-01-02T00:00:00Z"
+- "2020-01-01T01:02:03.10Z"
+"#,
+        ),
+        (
+            "c4/ts4",
+            r#"v: [!!timestamp 2020-01-01 01:02:03, !!timestamp 2020-01-01t01:02:03Z, !!timestamp "2020-01-01"]
+"#,
+            r#"v:
+- "2020-01-01T01:02:03Z"
+- "2020-01-01T01:02:03Z"
+- "2020-01-01T00:00:00Z"
+"#,
+        ),
+        (
+            "c4/ts6",
+            r#"v:
+- &a 2020-01-01
+- *a
+"#,
+            r#"v:
+- "2020-01-01T00:00:00Z"
+- "2020-01-01T00:00:00Z"
+"#,
+        ),
+        (
+            "c5/u0 \\u0085",
+            r#"v: "\u0085"
+"#,
+            r#"v: ' '
+"#,
+        ),
+        (
+            "c5/u1 \\u00a0",
+            r#"v: "\u00a0"
+"#,
+            r#"v:  
+"#,
+        ),
+        (
+            "c5/u2 \\u2028",
+            r#"v: "\u2028"
+"#,
+            r#"v: ' '
+"#,
+        ),
+        (
+            "c5/u3 a\\u2029b",
+            r#"v: "a\u2029b"
+"#,
+            r#"v: 'a   b'
+"#,
+        ),
+        (
+            "c5/u4 \\ufeff",
+            r#"v: "\ufeff"
+"#,
+            r#"v: "\uFEFF"
+"#,
+        ),
+        (
+            "c5/u5 \\ufeffa",
+            r#"v: "\ufeffa"
+"#,
+            r#"v: "\uFEFF\x61"
+"#,
+        ),
+        (
+            "c5/u6 \\u001b",
+            r#"v: "\u001b"
+"#,
+            r#"v: "\e"
+"#,
+        ),
+        (
+            "c5/u8 \\x00",
+            r#"v: "\x00"
+"#,
+            r#"v: "\0"
+"#,
+        ),
+        (
+            "c5/u9 \\\\",
+            r#"v: "\\"
+"#,
+            r#"v: \
+"#,
+        ),
+        (
+            "c5/u10 \\\"",
+            r#"v: "\""
+"#,
+            r#"v: '"'
+"#,
+        ),
+        (
+            "c5/u11 a\\r\\nb",
+            r#"v: "a\r\nb"
+"#,
+            r#"v: "a\r\nb"
+"#,
+        ),
+        (
+            "c5/u12 a\\rb",
+            r#"v: "a\rb"
+"#,
+            r#"v: "a\rb"
+"#,
+        ),
+        (
+            "c5/u13 \\ue000",
+            r#"v: "\ue000"
+"#,
+            r#"v: 
+"#,
+        ),
+        (
+            "c5/u15 \\ud7ff",
+            r#"v: "\ud7ff"
+"#,
+            r#"v: ퟿
+"#,
+        ),
+        (
+            "c5/u18 a\\u2028\\nb",
+            r#"v: "a\u2028\nb"
+"#,
+            r#"v: |-
+  a 
+  b
+"#,
+        ),
+        (
+            "c5/u19 \\t",
+            r#"v: "\t"
+"#,
+            r#"v: "\t"
+"#,
+        ),
+        (
+            "c5/u20 a\\nb\\tc",
+            r#"v: "a\nb\tc"
+"#,
+            r#"v: "a\nb\tc"
+"#,
+        ),
+        (
+            "c5/u21 \\x01\\n",
+            r#"v: "\x01\n"
+"#,
+            r#"v: "\x01\n"
+"#,
+        ),
+        (
+            "c5/u22 a\\u0085b",
+            r#"v: "a\u0085b"
+"#,
+            r#"v: a b
+"#,
+        ),
+        (
+            "c5/u23 <>&",
+            r#"v: "<>&"
+"#,
+            r#"v: <>&
+"#,
+        ),
+        (
+            "c6/m1",
+            r#"v:
+  "<<": {a: 1}
+  b: 2
+"#,
+            r#"v:
+  b: 2
+"#,
+        ),
+        (
+            "c6/m7",
+            r#"v: [<<, "<<"]
+"#,
+            r#"v:
+- <<
+- <<
+"#,
+        ),
+        (
+            "c6/b1",
+            r#"v: "\ufeff"
+"#,
+            r#"v: "\uFEFF"
+"#,
+        ),
+        (
+            "c6/b2",
+            r#"v: "a\ufeff"
+"#,
+            r#"v: "a\uFEFF"
+"#,
+        ),
+        (
+            "c6/b3",
+            r#"v: "\ufeffa"
+"#,
+            r#"v: "\uFEFF\x61"
+"#,
+        ),
+        (
+            "c6/b4",
+            r#"v: {"\ufeff": 1}
+"#,
+            r#"v:
+  "\uFEFF": 1
+"#,
+        ),
+        (
+            "c6/b5",
+            r#"v: {"a\ufeff": 1}
+"#,
+            r#"v:
+  "a\uFEFF": 1
+"#,
+        ),
+        (
+            "c6/b6",
+            r#"v: ["x", "\ufeff", "y"]
+"#,
+            r#"v:
+- x
+- "\uFEFF"
+- "y"
+"#,
+        ),
+        (
+            "c6/b7",
+            r#"v: "a \ufeff"
+"#,
+            r#"v: "a \uFEFF"
+"#,
+        ),
+        (
+            "c6/b8",
+            r#"v: "\ufeff\n"
+"#,
+            r#"v: "\uFEFF\n"
+"#,
+        ),
+        (
+            "c7/fold",
+            r#"v: >
+  folded text
+  more
+
+  para
+w: |+
+  keep
+
+x: >-
+  a
+   b
+  c
+"#,
+            r#"v: |
+  folded text more
+  para
+w: |+
+  keep
+
+x: |-
+  a
+
+   b
+  c
+"#,
+        ),
+        (
+            "c7/flow",
+            r#"v: {a: [1, 2, {b: c}], "d": 'e''f'}
+"#,
+            r#"v:
+  a:
+  - 1
+  - 2
+  - b: c
+  d: e'f
+"#,
+        ),
+        (
+            "c7/anchorkey",
+            r#"&k a: 1
+b: *k
+"#,
+            r#"a: 1
+b: a
+"#,
+        ),
+        (
+            "c7/nestedanchor",
+            r#"base: &b
+  x: &x [1, 2]
+  y: 1
+v:
+  - <<: *b
+    z: *x
+  - *b
+"#,
+            r#"base:
+  x:
+  - 1
+  - 2
+  "y": 1
+v:
+- x:
+  - 1
+  - 2
+  "y": 1
+  z:
+  - 1
+  - 2
+- x:
+  - 1
+  - 2
+  "y": 1
+"#,
+        ),
+        (
+            "c7/redefine",
+            r#"a: &a 1
+b: &a 2
+c: *a
+"#,
+            r#"a: 1
+b: 2
+c: 2
+"#,
+        ),
+        (
+            "c7/multiline",
+            r#"v: this is
+  a multi line
+  plain scalar
+w: "double
+  quoted  
+  folded"
+"#,
+            r#"v: this is a multi line plain scalar
+w: double quoted folded
+"#,
+        ),
+        (
+            "c7/comments",
+            r#"# c
+v: 1 # trailing
+w: "a # not comment"
+"#,
+            r#"v: 1
+w: 'a # not comment'
+"#,
+        ),
+        (
+            "c7/emptyval",
+            r#"v:
+w: ""
+x: ~
+"#,
+            r#"v: null
+w: ""
+x: null
+"#,
+        ),
+        (
+            "c7/sq",
+            r#"v: 'it''s'
+"#,
+            r#"v: it's
+"#,
+        ),
+        (
+            "c7/tabsinval",
+            r#"v: a	b
+"#,
+            r#"v: "a\tb"
+"#,
+        ),
+        (
+            "c7/keyquote",
+            r#""a b": 1
+'c': 2
+? d
+: 3
+"#,
+            r#"a b: 1
+c: 2
+d: 3
+"#,
+        ),
+        (
+            "c7/longkey",
+            r#"? |
+  multi
+  line
+: 1
+"#,
+            r#"? |
+  multi
+  line
+: 1
+"#,
+        ),
+        (
+            "c7/ints",
+            r#"v: [0b101, -0b101, 0o17, -0o17, 0O17, 0B11, 0X1f, +0x10, -0x10, 00, 0_1, 1__2, 0x_1F, 1e3_0, 1_0.5, 0.1_0, 123_456_789_012_345_678_901]
+"#,
+            r#"v:
+- 5
+- -5
+- 15
+- -15
+- 15
+- 3
+- 31
+- 16
+- -16
+- 0
+- 1
+- 12
+- 31
+- 1e+30
+- 10.5
+- 0.1
+- 1.2345678901234568e+20
+"#,
+        ),
+        (
+            "c7/floats",
+            r#"v: [1., -1., .5, -.5, +.5, 1.e2, 1.5E+3, 5e-324, 1.7976931348623157e308, 1e-5, 0.00001, 1e-4, 123456.789, 12345678.9, 0.000001234, 1.0e15, 1.5e15, 4.35, 100.0, 1e16, 1.5e16]
+"#,
+            r#"v:
+- 1
+- -1
+- 0.5
+- -0.5
+- 0.5
+- 100
+- 1500
+- 5e-324
+- 1.7976931348623157e+308
+- 1e-05
+- 1e-05
+- 0.0001
+- 123456.789
+- 1.23456789e+07
+- 1.234e-06
+- 1000000000000000
+- 1500000000000000
+- 4.35
+- 100
+- 10000000000000000
+- 15000000000000000
+"#,
+        ),
+        (
+            "c8/f1",
+            r#"x: >-
+  a
+   b
+  c
+"#,
+            r#"x: |-
+  a
+
+   b
+  c
+"#,
+        ),
+        (
+            "c8/f2",
+            r#"x: >
+  a
+   b
+  c
+
+  d
+"#,
+            r#"x: |
+  a
+
+   b
+  c
+  d
+"#,
+        ),
+        (
+            "c8/f3",
+            r#"x: >+
+  a
+  b
+
+
+"#,
+            r#"x: |+
+  a b
+
+
+
+"#,
+        ),
+        (
+            "c8/f4",
+            r#"x: >+
+  a
+   b
+
+
+"#,
+            r#"x: |+
+  a
+
+   b
+
+
+"#,
+        ),
+        (
+            "c8/f5",
+            r#"x: >2
+   lead
+  next
+  more
+"#,
+            r#"x: |2
+   lead
+  next more
+"#,
+        ),
+        (
+            "c8/f6",
+            r#"x: >
+
+  lead empty
+  b
+"#,
+            r#"x: |2
+
+  lead empty b
+"#,
+        ),
+        (
+            "c8/f7",
+            r#"x: >
+  a
+
+   b
+
+  c
+"#,
+            r#"x: |
+  a
+
+
+   b
+
+  c
+"#,
+        ),
+        (
+            "c8/f8",
+            r#"x: >-
+  a b
+  c d
+  e
+"#,
+            r#"x: a b c d e
+"#,
+        ),
+        (
+            "c8/f9",
+            r#"x: [">"]
+y: !!str >
+  a
+   b
+"#,
+            r#"x:
+- '>'
+"y": |
+  a
+
+   b
+"#,
+        ),
+        (
+            "c8/esc2",
+            r#"v: "a\\/b"
+"#,
+            r#"v: a\/b
+"#,
+        ),
+        (
+            "c9/ukeys",
+            r#"v: {"ñ": 1, "中": 2, "a中": 3, "aé": 4, "a_": 5, "ⅷ": 6, "٣": 7, "a٣": 8, "a3": 9, "Ω": 10, "ǅ": 11, "ʰ": 12, "̀a": 13, "①": 14, "x": 15}
+"#,
+            r#"v:
+  ̀a: 13
+  ⅷ: 6
+  ①: 14
+  ٣: 7
+  a_: 5
+  a3: 9
+  a٣: 8
+  aé: 4
+  a中: 3
+  x: 15
+  ñ: 1
+  ǅ: 11
+  ʰ: 12
+  Ω: 10
+  中: 2
+"#,
+        ),
+        (
+            "c9/longkeyfold",
+            r#""kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk kkkkkkkk": 1
+"#,
+            r#"? kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk
+  kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk kkkkkkkk
+: 1
+"#,
+        ),
+        (
+            "c9/longkeyquoted",
+            r##"v:
+  "#kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk kkkkkkkk": {a: 1}
+  "on": [1]
+"##,
+            r#"v:
+  ? '#kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk
+    kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk kkkkkkkk'
+  : a: 1
+  "on":
+  - 1
+"#,
+        ),
+        (
+            "c9/crkeys",
+            r#"v: {"a\rb": 1, "a\u2028b": 2, "a\tb": 3}
+"#,
+            r#"v:
+  "a\tb": 3
+  ? "a\rb"
+  : 1
+  ? 'a     b'
+  : 2
+"#,
+        ),
+        (
+            "c9/cr",
+            r#"v: ["\r", "a\r", "\ra", "a\u2028", "\u2028a", "a\n\u2028b"]
+"#,
+            r#"v:
+- "\r"
+- "a\r"
+- "\ra"
+- 'a '
+- '   a'
+- |-
+  a
+   b
+"#,
+        ),
+        (
+            "c9/mergedeep",
+            r#"b: &b {x: {y: 1}, l: [1]}
+v:
+  <<: *b
+  x: {z: 2}
+w:
+  - &i {n: 1}
+  - <<: *i
+    m: 2
+"#,
+            r#"b:
+  l:
+  - 1
+  x:
+    "y": 1
+v:
+  l:
+  - 1
+  x:
+    z: 2
+w:
+- "n": 1
+- m: 2
+  "n": 1
+"#,
+        ),
+        (
+            "c9/mergeorder",
+            r#"a: &a {k: 1}
+b: &b {k: 2, j: 2}
+c: &c {j: 3, i: 3}
+v:
+  <<: [*a, *b, *c]
+"#,
+            r#"a:
+  k: 1
+b:
+  j: 2
+  k: 2
+c:
+  i: 3
+  j: 3
+v:
+  i: 3
+  j: 2
+  k: 1
+"#,
+        ),
+        (
+            "c9/anchoredmerge",
+            r#"a: &a {k: 1}
+v: &v
+  <<: *a
+  j: 2
+w: *v
+"#,
+            r#"a:
+  k: 1
+v:
+  j: 2
+  k: 1
+w:
+  j: 2
+  k: 1
+"#,
+        ),
+        (
+            "c9/bigints",
+            r#"v: [9223372036854775807, -9223372036854775808, -9223372036854775809, 18446744073709551615, 18446744073709551616, 0xFFFFFFFFFFFFFFFF, -0x8000000000000000, 1e19, -1e19, 1.5e300, 123456789012345678]
+"#,
+            r#"v:
+- 9223372036854775807
+- -9223372036854775808
+- -9.223372036854776e+18
+- 18446744073709551615
+- 1.8446744073709552e+19
+- 18446744073709551615
+- -9223372036854775808
+- 10000000000000000000
+- -1e+19
+- 1.5e+300
+- 123456789012345678
+"#,
+        ),
+        (
+            "c9/tagsmore",
+            r#"v: [!!float 7, !!float "0x10", !!int 0o17, !!str ~, !!null ~, !!null "", !!bool true, !!str [a]]
+"#,
+            r#"v:
+- 7
+- 16
+- 15
+- "~"
+- null
+- null
+- true
+- - a
+"#,
+        ),
+        (
+            "c10/prefixes",
+            r#"v: [0b-1, 0b+1, -0b1, -0b-1, 0o-163, 0o+7, -0o17, -0o-1, 0b, 0o, 0b2, 0o8, 0b1111111111111111111111111111111111111111111111111111111111111111, 0o-1000000000000000000000]
+"#,
+            r#"v:
+- -1
+- 1
+- -1
+- -0b-1
+- -115
+- 7
+- -15
+- -0o-1
+- 0b
+- 0o
+- 0b2
+- 0o8
+- 18446744073709551615
+- -9223372036854775808
+"#,
+        ),
+        (
+            "c10/prefixstrs",
+            r#"v: ["0b-1", "0b+1", "-0b1", "-0b-1", "0o-163", "0o+7", "-0o17", "0b", "0B1", "-0B1", "0b1_0"]
+"#,
+            r#"v:
+- "0b-1"
+- "0b+1"
+- "-0b1"
+- -0b-1
+- 0o-163
+- 0o+7
+- "-0o17"
+- 0b
+- "0B1"
+- "-0B1"
+- "0b1_0"
+"#,
+        ),
+    ];
+
+    /// (name, input document, the error `kubectl kustomize` reported).
+    const REFUSED: &[(&str, &str, &str)] = &[
+        (
+            "c2/dupkey",
+            r#"v:
+  a: 1
+  a: 2
+"#,
+            "yaml: unmarshal errors:",
+        ),
+        (
+            "c2/dupkeytop",
+            r#"v: 1
+v: 2
+"#,
+            "yaml: unmarshal errors:",
+        ),
+        (
+            "c2/intkey",
+            r#"v:
+  1: a
+  2: b
+"#,
+            "json: unsupported type: map[interface {}]interface {}",
+        ),
+        (
+            "c2/intkeytop",
+            r#"1: a
+true: b
+null: c
+~: d
+1.5: e
+"#,
+            "yaml: unmarshal errors:",
+        ),
+        (
+            "c2/boolyes",
+            r#"v: !!bool yes
+"#,
+            "yaml: cannot decode !!str `yes` as a !!bool",
+        ),
+        (
+            "c2/nulltag",
+            r#"v: [!!null "", !!null x, !!null ~]
+"#,
+            "yaml: cannot decode !!str `x` as a !!null",
+        ),
+        (
+            "c2/inf",
+            r#"v: .inf
+"#,
+            "json: unsupported value: +Inf",
+        ),
+        (
+            "c2/nan",
+            r#"v: .nan
+"#,
+            "json: unsupported value: NaN",
+        ),
+        (
+            "c3/nullkeytop",
+            r#"~: d
+"#,
+            "yaml: unmarshal errors:",
+        ),
+        (
+            "c3/uni",
+            r#"v: ["\u0085", "\u00a0", "\u2028", "a\u2029b", "\ufeff", "\ufeffa", "\u001b", "\x7f", "\x00", "\\", "\"", "a\r\nb", "a\rb", "\ue000", "\ufffe", "\ud7ff"]
+"#,
+            "yaml: control characters are not allowed",
+        ),
+        (
+            "c4/ts5",
+            r#"v: {2020-01-01: a}
+"#,
+            "json: unsupported type: map[interface {}]interface {}",
+        ),
+        (
+            "c5/u7 \\x7f",
+            r#"v: "\x7f"
+"#,
+            "yaml: control characters are not allowed",
+        ),
+        (
+            "c5/u14 \\ufffe",
+            r#"v: "\ufffe"
+"#,
+            "yaml: control characters are not allowed",
+        ),
+        (
+            "c5/u16 \\x80",
+            r#"v: "\x80"
+"#,
+            "yaml: control characters are not allowed",
+        ),
+        (
+            "c5/u17 \\x9f",
+            r#"v: "\x9f"
+"#,
+            "yaml: control characters are not allowed",
+        ),
+        (
+            "c6/m2",
+            r#"v:
+  <<: 1
+  b: 2
+"#,
+            "alue': must build at directory: '/tmp/k-yaml/probe/runs/tmpihbhp8px/r.yaml': file is not directory\"\n",
+        ),
+        (
+            "c6/m3",
+            r#"v:
+  <<: [1, {a: 2}]
+  b: 2
+"#,
+            "alue': must build at directory: '/tmp/k-yaml/probe/runs/tmp8kicwhjw/r.yaml': file is not directory\"\n",
+        ),
+        (
+            "c6/m4",
+            r#"v:
+  <<: "x"
+"#,
+            "alue': must build at directory: '/tmp/k-yaml/probe/runs/tmpum_rnkc_/r.yaml': file is not directory\"\n",
+        ),
+        (
+            "c6/m5",
+            r#"v:
+  <<: null
+  b: 1
+"#,
+            "alue': must build at directory: '/tmp/k-yaml/probe/runs/tmp2inghjum/r.yaml': file is not directory\"\n",
+        ),
+        (
+            "c6/m6",
+            r#"v:
+  <<: {a: 1}
+  <<: {b: 1}
+"#,
+            "duplicate merge key",
+        ),
+        (
+            "c7/escapes",
+            r#"v: "\x41\u00e9\U0001F600\t\N\_\L\P\0\e\a\b\v\f\/ \""
+"#,
+            "yaml: line 5: found unknown escape character in File: r.yaml",
+        ),
+        (
+            "c8/esc1",
+            r#"v: "a\/b"
+"#,
+            "yaml: line 5: found unknown escape character in File: r.yaml",
+        ),
+    ];
 }
