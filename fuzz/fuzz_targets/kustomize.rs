@@ -24,6 +24,11 @@ fuzz_target!(|data: &[u8]| {
     let (kustomization, resource, patch) =
         (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     for part in [kustomization, resource, patch] {
+        // A NEL (U+0085) is a line break to go-yaml: kustomize's own output does not read
+        // back the same either, so the round trip is only checked without it.
+        if part.contains('\u{85}') {
+            continue;
+        }
         if let Ok(docs) = yaml::parse_stream("fuzz", part) {
             for doc in docs.iter().filter(|d| d.is_object()) {
                 let mut out = String::new();
