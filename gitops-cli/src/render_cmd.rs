@@ -32,8 +32,9 @@ pub struct RenderArgs {
     /// With --app: this revision (branch, tag, commit) instead of the app's.
     #[arg(long, value_name = "REV", requires = "app")]
     pub revision: Option<String>,
-    /// With --app: the Git cache (default: GITOPS_CACHE, else ~/.cache/gitops).
-    #[arg(long, value_name = "DIR", requires = "app")]
+    /// The Git cache, for --app and for remote kustomize bases (default: GITOPS_CACHE, else
+    /// ~/.cache/gitops).
+    #[arg(long, value_name = "DIR")]
     pub cache: Option<String>,
     /// With --app: an Argo CD ConfigManagementPlugin manifest (a sidecar's plugin.yaml) the
     /// app may name (repeatable).
@@ -216,7 +217,9 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
                 Reorder::Legacy => kustomize::Order::Legacy,
                 Reorder::None => kustomize::Order::Fifo,
             });
-            let options = kustomize::Options { order, ..Default::default() };
+            // Only remote bases need it; without one they are refused by name.
+            let git = cache_dir(args.cache.as_ref()).ok().map(Cache::new);
+            let options = kustomize::Options { order, git, ..Default::default() };
             return kustomize::build(&root, &rel, &options).map(Rendered::Kustomize).map_err(|e| e.to_string());
         }
         let options =

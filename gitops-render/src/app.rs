@@ -141,6 +141,7 @@ pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Resu
                 order: Some(if flux { kustomize::Order::Fifo } else { kustomize::Order::Legacy }),
                 restrict_to_kustomization_dir: !flux,
                 overrides,
+                git: Some(with.cache.clone()),
             };
             let values = kustomize::build(&root, &source.path, &options)?;
             let origin = format!("{} {}", git::scrub(&source.repo_url), source.path);

@@ -10,7 +10,8 @@ use super::file::{self, FileKind, Kustomization, PatchSource, SortOptions};
 use super::generators::{self, Behavior};
 use super::resource::{Id, ResMap, Resource};
 use super::schema::Schema;
-use super::{Error, Options, Order, fieldspecs, namerefs, order, replace, transform, yaml};
+use super::{Error, Options, Order, fieldspecs, namerefs, order, remote, replace, transform, yaml};
+use crate::git::{self, Reference};
 use crate::root::RepoRoot;
 
 /// One build in progress.
@@ -27,6 +28,8 @@ pub(super) struct Builder<'a> {
     sort: Option<SortOptions>,
     /// `vars` of every kustomization met, resolved at the top.
     vars: Vec<Value>,
+    /// How many remote bases lead here.
+    remote_depth: usize,
 }
 
 /// Joins a kustomization directory and a path written in it, lexically (as Go's
@@ -50,13 +53,8 @@ pub(super) fn join(dir: &str, rel: &str) -> String {
     if out.is_empty() { ".".to_string() } else { out.join("/") }
 }
 
-fn is_remote(entry: &str) -> bool {
-    entry.contains("://")
-        || entry.starts_with("git@")
-        || entry.starts_with("github.com/")
-        || entry.starts_with("gitlab.com/")
-        || entry.starts_with("bitbucket.org/")
-}
+/// How deep remote bases may refer to further remote bases.
+const MAX_REMOTE_DEPTH: usize = 8;
 
 impl<'a> Builder<'a> {
     pub(super) fn new(root: &'a RepoRoot, options: &'a Options) -> Builder<'a> {
@@ -68,6 +66,7 @@ impl<'a> Builder<'a> {
             config: fieldspecs::Config::builtin().clone(),
             sort: None,
             vars: Vec::new(),
+            remote_depth: 0,
         }
     }
 
@@ -195,7 +194,7 @@ impl<'a> Builder<'a> {
         self.add_configurations(dir, &path, &k)?;
         self.generate(dir, &path, &k, acc)?;
         for (field, entry) in &k.components {
-            if is_remote(entry) {
+            if remote::is_remote(entry) {
                 return Err(self.field_error(&path, field, "remote components are not supported"));
             }
             let sub = join(dir, entry);
@@ -215,12 +214,11 @@ impl<'a> Builder<'a> {
         acc: &mut ResMap,
     ) -> Result<(), Error> {
         for (field, entry) in &k.resources {
-            if is_remote(entry) {
-                return Err(self.field_error(
-                    path,
-                    field,
-                    format!("`{entry}`: remote resources are not supported by the native renderer"),
-                ));
+            if remote::is_remote(entry) {
+                for r in self.remote_base(entry, path, field)? {
+                    acc.add(r, self.schema()).map_err(|e| self.field_error(path, field, e))?;
+                }
+                continue;
             }
             let sub = join(dir, entry);
             let real = self.root.resolve(&sub).map_err(|e| self.field_error(path, field, e))?;
@@ -239,6 +237,41 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A remote base: fetched through the Git cache at its `ref`, then built as a base rooted
+    /// in its own checkout (nothing outside that checkout is read). Field specs, the schema and
+    /// vars it brings join this build's, as a local base's would.
+    fn remote_base(&mut self, entry: &str, path: &str, field: &str) -> Result<Vec<Resource>, Error> {
+        let remote = remote::parse(entry).map_err(|e| self.field_error(path, field, format!("`{entry}`: {e}")))?;
+        let Some(cache) = &self.options.git else {
+            return Err(self.field_error(path, field, format!("`{entry}`: remote bases need a Git cache")));
+        };
+        if self.remote_depth >= MAX_REMOTE_DEPTH {
+            return Err(self.field_error(path, field, "remote bases nested too deep (a cycle?)"));
+        }
+        let reference = remote.revision.clone().map_or(Reference::Head, Reference::Revision);
+        let checkout = cache.checkout(&remote.repo, &reference).map_err(|e| self.field_error(path, field, e))?;
+        let root = RepoRoot::new(&checkout.dir).map_err(|e| self.field_error(path, field, e))?;
+        let mut nested = Builder::new(&root, self.options);
+        nested.remote_depth = self.remote_depth + 1;
+        nested.schema = self.schema.take();
+        nested.config = self.config.clone();
+        let mut base = ResMap::default();
+        let result = nested.run(&remote.path, &mut base, FileKind::Kustomization, false);
+        self.schema = nested.schema.take();
+        self.config = nested.config;
+        self.vars.extend(nested.vars);
+        result.map_err(|e| e.within(path, field))?;
+        let shown = git::scrub(&remote.repo);
+        Ok(base
+            .items
+            .into_iter()
+            .map(|mut r| {
+                r.origin = format!("{shown}//{} at {}", r.origin, checkout.commit);
+                r
+            })
+            .collect())
     }
 
     /// The objects of a resource file: every document, with `List` items after the file's

@@ -26,6 +26,7 @@ mod file;
 pub mod generators;
 mod namerefs;
 mod order;
+mod remote;
 mod replace;
 mod resource;
 pub mod schema;
@@ -77,7 +78,7 @@ pub struct Overrides {
 }
 
 /// How to build.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The order when the top kustomization has no `sortOptions` (which win, as they do over
     /// `kubectl kustomize --reorder`); `None` is legacy.
@@ -88,11 +89,13 @@ pub struct Options {
     pub restrict_to_kustomization_dir: bool,
     /// Changes to the top kustomization.
     pub overrides: Overrides,
+    /// Where remote bases (Git URLs) are fetched; without it they are refused.
+    pub git: Option<crate::git::Cache>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { order: None, restrict_to_kustomization_dir: true, overrides: Overrides::default() }
+        Options { order: None, restrict_to_kustomization_dir: true, overrides: Overrides::default(), git: None }
     }
 }
 

@@ -147,3 +147,52 @@ fn error_fixtures_fail_naming_file_and_field() {
     });
     assert!(failures.is_empty(), "{} of {} error fixtures:\n{}", failures.len(), all.len(), failures.join("\n"));
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn remote_bases_come_through_the_git_cache_as_kubectl_fetches_them() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("repo");
+    let base = repo.join("deploy/base");
+    std::fs::create_dir_all(&base).expect("mkdir");
+    std::fs::write(base.join("kustomization.yaml"), "resources: [app.yaml]\ncommonLabels: {app: web}\n")
+        .expect("write");
+    let app = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n";
+    std::fs::write(base.join("app.yaml"), app).expect("write");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    git(&repo, &["tag", "v1"]);
+    std::fs::write(base.join("app.yaml"), app.replace("80", "8080")).expect("write");
+    git(&repo, &["commit", "-q", "-am", "v2"]);
+    let overlay = work.path().join("overlay");
+    std::fs::create_dir_all(&overlay).expect("mkdir");
+    let url = format!("file://{}//deploy/base", repo.display());
+    for (revision, port) in [("?ref=v1", "port: 80\n"), ("", "port: 8080\n")] {
+        std::fs::write(overlay.join("kustomization.yaml"), format!("namePrefix: p-\nresources:\n- {url}{revision}\n"))
+            .expect("write");
+        let want = kubectl(&overlay, false);
+        assert!(want.status.success(), "{}", String::from_utf8_lossy(&want.stderr));
+        let root = RepoRoot::new(&overlay).expect("root");
+        let cache = gitops_render::git::Cache::new(work.path().join("cache"));
+        let options = Options { git: Some(cache), ..Options::default() };
+        let got = kustomize::render(&root, ".", &options).expect("remote base builds");
+        assert_eq!(got, String::from_utf8_lossy(&want.stdout), "{revision}");
+        assert!(got.contains(port), "{got}");
+        let e = kustomize::render(&root, ".", &Options::default()).expect_err("no cache, no remote").to_string();
+        assert!(e.contains("`resources[0]`") && e.contains("need a Git cache"), "{e}");
+    }
+    std::fs::write(overlay.join("kustomization.yaml"), "resources:\n- https://example.com/app.yaml\n").expect("write");
+    let root = RepoRoot::new(&overlay).expect("root");
+    let e = kustomize::render(&root, ".", &Options::default()).expect_err("plain URL").to_string();
+    assert!(e.contains("kustomization.yaml: `resources[0]`: `https://example.com/app.yaml`: cannot tell"), "{e}");
+}
