@@ -20,6 +20,9 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::OnceLock;
 
+pub use gitops_core::schema::split_api_version;
+
+use super::order::{ORDER_FIRST, ORDER_LAST};
 use serde_json::{Map, Value};
 
 /// Why a field spec could not be followed or a configuration not merged.
@@ -152,38 +155,7 @@ fn or_placeholder<'a>(part: &'a str, placeholder: &'a str) -> &'a str {
     if part.is_empty() { placeholder } else { part }
 }
 
-/// Splits an apiVersion into group and version; `v1` is the core group.
-pub fn split_api_version(api_version: &str) -> (&str, &str) {
-    api_version.split_once('/').unwrap_or(("", api_version))
-}
-
-/// Kinds kustomize ranks first (in this order) and last when it sorts its tables.
-const ORDER_FIRST: [&str; 22] = [
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
-
+// Kustomize sorts its field spec tables with the same kind ranks as its legacy output order.
 fn kind_rank(kind: &str) -> i32 {
     if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
         return i as i32 - ORDER_FIRST.len() as i32;
