@@ -321,6 +321,8 @@ impl<'a> Builder<'a> {
 
     fn generate(&mut self, dir: &str, path: &str, k: &Kustomization, acc: &mut ResMap) -> Result<(), Error> {
         for (field, args) in &k.generators {
+            // A file the loader refuses already has an error naming the kustomization and the
+            // field; it is returned as is rather than inside the generator's message.
             let mut failure = None;
             let generated = generators::generate(args, k.generator_options.as_ref(), &mut |rel| {
                 self.read_bytes(dir, rel, path, field).map_err(|e| {
