@@ -83,6 +83,7 @@ pub mod report;
 pub mod schema;
 pub mod settings;
 pub mod sync;
+pub mod time;
 pub mod yaml;
 
 pub use diff::{AppDiff, Comparator, DiffConfig, ObjectDiff, SyncStatus};

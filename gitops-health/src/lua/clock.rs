@@ -80,22 +80,6 @@ const fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
     era * 146_097 + doe - 719_468
 }
 
-/// Calendar date `(year, month, day)` of `days` since 1970-01-01 (proleptic Gregorian).
-///
-/// Callers keep `days` within the supported range, so nothing here can overflow.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468; // days since 0000-03-01
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097; // [0, 146096]
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365], from March 1st
-    let mp = (5 * doy + 2) / 153; // March = 0 .. February = 11
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// Unix seconds to broken-down UTC time.
 ///
 /// Returns `None` outside years -99999 to 99999.
@@ -105,7 +89,7 @@ pub(crate) fn to_datetime(secs: i64) -> Option<DateTime> {
     }
     let days = secs.div_euclid(SECS_PER_DAY);
     let tod = secs.rem_euclid(SECS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = gitops_core::time::civil_from_days(days);
     let yday = i64::try_from(i128::from(days) - days_from_civil(i128::from(year), 1, 1)).ok()? + 1;
     Some(DateTime {
         year,
