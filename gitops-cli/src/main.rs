@@ -8,7 +8,9 @@ mod diff_cmd;
 mod health_cmd;
 mod output;
 mod plan_cmd;
+mod planning;
 mod render_cmd;
+mod sync_cmd;
 
 use std::process::ExitCode;
 
@@ -49,6 +51,12 @@ enum Command {
     ///
     /// Exit status: 0 on success, 2 on bad usage or input (naming the file and field).
     Render(render_cmd::RenderArgs),
+    /// Sync an app into a target: render it, compare with what the target holds, plan, and
+    /// run the plan (waves, hooks, prunes), printing each step and a summary.
+    ///
+    /// Exit status: 0 when Synced, 1 when the sync failed or was refused, 2 on bad usage or
+    /// input.
+    Sync(sync_cmd::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +66,7 @@ fn main() -> ExitCode {
         Command::Health(args) => health_cmd::run(args),
         Command::Plan(args) => plan_cmd::run(args),
         Command::Render(args) => render_cmd::run(args),
+        Command::Sync(args) => sync_cmd::run(args),
     };
     match result {
         Ok(code) => code,

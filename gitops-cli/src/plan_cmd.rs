@@ -6,16 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::app;
-use gitops_core::diff::Comparator;
-use gitops_core::sync::options::SyncOptions;
-use gitops_core::sync::respect::keep_ignored;
-use gitops_core::sync::{Action, PlanConfig, PlanResource, RetryStrategy, SyncPlan, plan};
-use gitops_core::{Object, ResourceKey, manifest};
+use gitops_core::sync::{Action, RetryStrategy, SyncPlan};
+use gitops_core::{Object, ResourceKey};
 use serde_json::{Value, json};
 
-use crate::app_input;
 use crate::output::{BOLD, CYAN, GREEN, RED, RESET, YELLOW};
+use crate::{app_input, planning};
 
 /// Arguments of `gitops plan`.
 #[derive(Args, Debug)]
@@ -61,62 +57,10 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
         return Err("DESIRED and LIVE cannot both be read from standard input".into());
     }
     let app = app_input::read_app(args.app.as_ref())?;
-    let config = app_input::diff_config(app.as_ref(), args.namespace.as_ref());
-    let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
-    let namespace = comparator.namespace().to_string();
-
-    let mut desired = load(&args.desired)?;
-    if app.as_ref().is_some_and(|a| a.force_namespace) {
-        app::force_namespace(&mut desired, &namespace);
-    }
-    let mut resources: BTreeMap<ResourceKey, PlanResource> = BTreeMap::new();
-    for o in desired {
-        let key = o.key(&namespace);
-        if let Some(existing) = resources.get(&key).and_then(|r| r.desired.as_ref())
-            && !key.name.is_empty()
-        {
-            return Err(manifest::Error::duplicate(key.clone(), existing.origin(), o.origin()).to_string());
-        }
-        resources.insert(key.clone(), PlanResource { key, desired: Some(o), live: None, modified: false });
-    }
-    for o in load(&args.live)? {
-        let key = o.key(&namespace);
-        let entry =
-            resources.entry(key.clone()).or_insert(PlanResource { key, desired: None, live: None, modified: false });
-        entry.live = Some(o);
-    }
-    let (options, option_warnings) =
-        SyncOptions::parse(app.iter().flat_map(|a| a.sync_options.iter().map(String::as_str)))
-            .map_err(|e| format!("--app: {e}"))?;
-    for r in resources.values_mut() {
-        if let (Some(d), Some(l)) = (&mut r.desired, &r.live) {
-            let diff = comparator.compare(Some(d), Some(l)).map_err(|e| e.to_string())?;
-            r.modified = diff.is_modified();
-            if options.respect_ignore_differences {
-                keep_ignored(d.value_mut(), l.value(), diff.ignored.iter().map(|i| i.path.as_str()));
-            }
-        }
-    }
-    let retry = match app.as_ref().and_then(|a| a.retry.as_ref()) {
-        Some(v) => Some(RetryStrategy::from_json(v).map_err(|e| format!("--app: {e}"))?),
-        None => None,
-    };
-    let automated = app.as_ref().and_then(|a| a.automated).unwrap_or_default();
-    let started_at =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let plan_config = PlanConfig {
-        app: app.as_ref(),
-        options,
-        prune: automated.prune || args.prune,
-        prune_confirmed: false,
-        allow_empty: automated.allow_empty,
-        namespace,
-        revision: args.revision.clone(),
-        started_at,
-    };
-    let resources: Vec<PlanResource> = resources.into_values().collect();
-    let mut planned = plan(resources, &plan_config).map_err(|e| e.to_string())?;
-    planned.warnings.splice(0..0, option_warnings);
+    let desired = load(&args.desired)?;
+    let live = load(&args.live)?;
+    let (planned, retry) =
+        planning::build(app.as_ref(), desired, live, args.namespace.as_ref(), args.prune, &args.revision)?;
     let mut out = anstream::stdout().lock();
     match args.output {
         Format::Json => {
@@ -215,7 +159,7 @@ fn report(p: &SyncPlan) -> Value {
     })
 }
 
-fn print_text(out: &mut impl Write, p: &SyncPlan) -> io::Result<()> {
+pub(crate) fn print_text(out: &mut impl Write, p: &SyncPlan) -> io::Result<()> {
     let kind_of = |k: &ResourceKey| if k.group.is_empty() { k.kind.clone() } else { format!("{}/{}", k.group, k.kind) };
     let wk = p.tasks.iter().map(|t| kind_of(&t.key).len()).max().unwrap_or(0).max(4);
     let wn = p.tasks.iter().map(|t| t.key.namespace.len()).max().unwrap_or(0).max(9);

@@ -49,8 +49,8 @@ pub struct RenderArgs {
     /// No file whose path matches this glob (`directory.exclude`).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Option<String>,
-    /// The repository root PATH lies in (default: PATH itself). Nothing outside it is read:
-    /// Helm value files may use `../` only within it.
+    /// The repository root PATH lies in (default: the Git working tree around PATH, else PATH
+    /// itself). Nothing outside it is read: value files and bases may use `../` only within it.
     #[arg(long, value_name = "DIR")]
     pub root: Option<String>,
     /// Helm: the release name (default: the chart directory's name, as Argo CD uses the app's).
@@ -138,8 +138,15 @@ pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The Git working tree PATH lies in (the nearest ancestor holding `.git`), which is the
+/// natural root for an overlay that refers to `../../base`.
+fn enclosing_repository(dir: &Path) -> Option<PathBuf> {
+    let start = dir.canonicalize().ok()?;
+    start.ancestors().find(|a| a.join(".git").exists()).map(Path::to_path_buf)
+}
+
 /// The Git cache: `--cache`, else `GITOPS_CACHE`, else `$XDG_CACHE_HOME/gitops` or `~/.cache/gitops`.
-fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
+pub(crate) fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
     if let Some(dir) = flag {
         return Ok(PathBuf::from(dir));
     }
@@ -150,7 +157,7 @@ fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
         .ok_or_else(|| "no Git cache directory: set GITOPS_CACHE or pass --cache".into())
 }
 
-fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, String> {
+pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
     gitops_core::manifest::parse(file, &text).map_err(|e| e.to_string())
 }
@@ -185,7 +192,8 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         (parent.to_path_buf(), path.file_name().map(|n| n.to_string_lossy().into_owned()))
     };
-    let root_dir = args.root.as_deref().map(Path::new).unwrap_or(&base);
+    let enclosing = enclosing_repository(&base);
+    let root_dir = args.root.as_deref().map(Path::new).or(enclosing.as_deref()).unwrap_or(&base);
     let root = RepoRoot::new(root_dir).map_err(|e| e.to_string())?;
     let base_real = base.canonicalize().map_err(|e| format!("{}: {e}", base.display()))?;
     let Ok(inside) = base_real.strip_prefix(root.path()) else {

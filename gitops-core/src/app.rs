@@ -195,6 +195,45 @@ pub fn is_tracked_by(o: &Object, app: &AppSpec) -> bool {
     }
 }
 
+/// Marks a desired object as this app's, as Argo CD and Flux do when they apply it: Argo CD's
+/// tracking annotation `<app>:<group>/<kind>:<namespace>/<name>` (namespace as the object will
+/// live: `namespace` for namespaced objects that name none), or Flux's name and namespace
+/// labels (`flux_namespace`: the Kustomization's own namespace).
+pub fn mark_tracked(o: &mut Object, app: &AppSpec, namespace: &str, flux_namespace: &str) {
+    let ns = if o.is_cluster_scoped() {
+        String::new()
+    } else if o.namespace().is_empty() {
+        namespace.to_string()
+    } else {
+        o.namespace().to_string()
+    };
+    let (field, entries): (&str, Vec<(&str, String)>) = match app.kind {
+        AppKind::ArgoApplication => (
+            "annotations",
+            vec![(crate::diff::TRACKING_ID, format!("{}:{}/{}:{ns}/{}", app.name, o.group(), o.kind(), o.name()))],
+        ),
+        AppKind::FluxKustomization => (
+            "labels",
+            vec![
+                ("kustomize.toolkit.fluxcd.io/name", app.name.clone()),
+                ("kustomize.toolkit.fluxcd.io/namespace", flux_namespace.to_string()),
+            ],
+        ),
+    };
+    let Some(obj) = o.value_mut().as_object_mut() else { return };
+    let meta = obj.entry("metadata").or_insert_with(|| serde_json::Value::Object(Default::default()));
+    let Some(meta) = meta.as_object_mut() else { return };
+    let map = meta.entry(field).or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if !map.is_object() {
+        *map = serde_json::Value::Object(Default::default());
+    }
+    if let Some(map) = map.as_object_mut() {
+        for (k, v) in entries {
+            map.insert(k.to_string(), serde_json::Value::String(v));
+        }
+    }
+}
+
 /// The application a live object is tracked by, if any (whichever app that is): the name
 /// in Argo CD's tracking annotation, else its instance label, else Flux's name label.
 pub fn tracking_app(o: &Object) -> Option<&str> {

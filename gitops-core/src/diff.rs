@@ -584,6 +584,14 @@ impl<'a> DiffSession<'a> {
             return Ok(None);
         }
         let desired = self.desired.remove(&key).map(StoredDesired::load);
+        // A hook left in the cluster (a completed Job under BeforeHookCreation) has no sync
+        // status in Argo CD and is never pruned: it is not extraneous.
+        if desired.is_none()
+            && let Some(reason) = hook_reason(&live)
+        {
+            self.skipped.push(Skipped { key, reason: format!("live {reason}: run by syncs, never pruned") });
+            return Ok(None);
+        }
         self.comparator.compare_owned(desired, Some(live)).map(Some)
     }
 

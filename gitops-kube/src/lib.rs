@@ -2,8 +2,9 @@
 //!
 //! [`FileCluster`] is the embedded default target: a directory that stands in for a cluster,
 //! one YAML file per object at a fixed path, written atomically under a lock, read back with
-//! the fields a server adds (uid, resourceVersion, generation, creationTimestamp). The async
-//! `Cluster` trait and the kube-rs client arrive with the rest of the live side.
+//! the fields a server adds (uid, resourceVersion, generation, creationTimestamp).
+//! [`executor`] runs the core's sync operation on it. The async `Cluster` trait and the
+//! kube-rs client arrive with the rest of the live side.
 //!
 //! Path scheme (documented, stable): `<root>/<namespace or _cluster>/<group or core>/<Kind>/<name>.yaml`.
 //!
@@ -17,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod executor;
 pub mod file_cluster;
 
 pub use file_cluster::{Applied, Error, FileCluster, Lock};

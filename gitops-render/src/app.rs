@@ -100,12 +100,31 @@ pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Resu
         None => source.revision.clone(),
     };
     let checkout = with.cache.checkout(&source.repo_url, &reference)?;
+    let objects = render_tree(source, &checkout.dir, &checkout.commit, &revision_text(&reference), with)?;
+    Ok(Rendered { commit: checkout.commit, reference: checkout.reference, objects })
+}
+
+/// Renders `source` from a local checkout of its repository at `dir` instead of fetching it
+/// (as `argocd app sync --local` does); the commit is reported as `local`.
+pub fn render_local(source: &Source, dir: &Path, with: &Renderers) -> Result<Rendered, Error> {
+    let objects = render_tree(source, dir, "local", &revision_text(&source.revision), with)?;
+    Ok(Rendered { commit: "local".into(), reference: dir.display().to_string(), objects })
+}
+
+/// Renders the source's path inside the repository files at `tree`.
+fn render_tree(
+    source: &Source,
+    tree: &Path,
+    commit: &str,
+    target_revision: &str,
+    with: &Renderers,
+) -> Result<Vec<Object>, Error> {
     let path_error = |source_error| Error::Path {
         url: git::scrub(&source.repo_url),
-        commit: checkout.commit.clone(),
+        commit: commit.to_string(),
         source: source_error,
     };
-    let mut root = RepoRoot::new(&checkout.dir).map_err(path_error)?;
+    let mut root = RepoRoot::new(tree).map_err(path_error)?;
     if source.source_ignore {
         root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
     }
@@ -121,8 +140,8 @@ pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Resu
             let context = PluginContext {
                 app_name: source.app_name.clone(),
                 namespace: source.namespace.clone(),
-                revision: checkout.commit.clone(),
-                target_revision: revision_text(&reference),
+                revision: commit.to_string(),
+                target_revision: target_revision.to_string(),
                 repo_url: git::scrub(&source.repo_url),
                 env: env.clone(),
                 parameters: parameters.clone(),
@@ -168,7 +187,7 @@ pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Resu
         }
         Renderer::Auto => directory::render(&root, &source.path, &DirectoryOptions::default())?,
     };
-    Ok(Rendered { commit: checkout.commit, reference: checkout.reference, objects })
+    Ok(objects)
 }
 
 /// The revision as the app wrote it, for `ARGOCD_APP_SOURCE_TARGET_REVISION`.

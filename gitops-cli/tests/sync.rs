@@ -1,0 +1,158 @@
+//! `gitops sync` into a FileCluster, end to end.
+
+use std::path::Path;
+
+use crate::{err, gitops, out};
+
+const APP: &str = "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: shop, namespace: argocd}
+spec:
+  destination: {namespace: shop}
+  source: {repoURL: https://git.example.com/shop.git, targetRevision: main, path: deploy}
+  syncPolicy:
+    automated: {prune: PRUNE}
+";
+
+const MANIFESTS: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, annotations: {argocd.argoproj.io/sync-wave: '1'}}
+data: {mode: blue}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, annotations: {argocd.argoproj.io/sync-wave: '2'}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: 'nginx:1.25'}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: HookSucceeded}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: busybox}]
+";
+
+fn setup(prune: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("app.yaml"), APP.replace("PRUNE", &prune.to_string())).expect("write");
+    std::fs::create_dir_all(dir.path().join("deploy")).expect("mkdir");
+    std::fs::write(dir.path().join("deploy/all.yaml"), MANIFESTS).expect("write");
+    dir
+}
+
+fn sync(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let app = dir.join("app.yaml");
+    let mut args = vec!["sync", "--app", app.to_str().expect("utf-8"), "--local", dir.to_str().expect("utf-8")];
+    args.extend(extra);
+    gitops(&args, None)
+}
+
+fn stored(dir: &Path, rel: &str) -> Option<String> {
+    std::fs::read_to_string(dir.join(".gitops/cluster").join(rel)).ok()
+}
+
+#[test]
+fn first_sync_creates_in_order_and_the_second_applies_nothing() {
+    let dir = setup(true);
+    let o = sync(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let text = out(&o);
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("`{needle}` in {text}"));
+    assert!(at("hook         batch/Job shop/migrate: created") < at("ConfigMap shop/settings: created"));
+    assert!(at("ConfigMap shop/settings: created") < at("apps/Deployment shop/web: created"), "waves in order");
+    assert!(text.contains("delete hook  batch/Job shop/migrate: deleted"), "{text}");
+    assert!(text.contains("Synced: successfully synced"), "{text}");
+    let cm = stored(dir.path(), "shop/core/ConfigMap/settings.yaml").expect("stored");
+    assert!(cm.contains("argocd.argoproj.io/tracking-id: shop:/ConfigMap:shop/settings"), "{cm}");
+    assert!(cm.contains("resourceVersion:") && cm.contains("uid:"), "{cm}");
+    assert!(stored(dir.path(), "shop/batch/Job/migrate.yaml").is_none(), "the hook was deleted once done");
+    let again = sync(dir.path(), &[]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(out(&again).contains("Synced: nothing to apply (3 objects in sync)"), "{}", out(&again));
+}
+
+#[test]
+fn drift_is_reverted_and_removed_manifests_pruned_only_when_allowed() {
+    for prune in [false, true] {
+        let dir = setup(prune);
+        assert_eq!(sync(dir.path(), &[]).status.code(), Some(0));
+        let cm = dir.path().join(".gitops/cluster/shop/core/ConfigMap/settings.yaml");
+        let drifted = std::fs::read_to_string(&cm).expect("read").replace("mode: blue", "mode: green");
+        std::fs::write(&cm, drifted).expect("write");
+        let without_web: Vec<&str> = MANIFESTS.split("---\n").filter(|d| !d.contains("kind: Deployment")).collect();
+        std::fs::write(dir.path().join("deploy/all.yaml"), without_web.join("---\n")).expect("write");
+        let o = sync(dir.path(), &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+        assert!(out(&o).contains("ConfigMap shop/settings: configured"), "{}", out(&o));
+        assert!(std::fs::read_to_string(&cm).expect("read").contains("mode: blue"), "drift reverted");
+        let web = stored(dir.path(), "shop/apps/Deployment/web.yaml");
+        assert_eq!(web.is_none(), prune, "pruned only with prune on: {}", out(&o));
+        if !prune {
+            let o = sync(dir.path(), &["--prune"]);
+            assert!(out(&o).contains("apps/Deployment shop/web: pruned"), "{}", out(&o));
+            assert!(stored(dir.path(), "shop/apps/Deployment/web.yaml").is_none());
+        }
+    }
+}
+
+#[test]
+fn objects_the_app_does_not_own_are_never_pruned_and_an_empty_render_prunes_nothing() {
+    let dir = setup(true);
+    assert_eq!(sync(dir.path(), &[]).status.code(), Some(0));
+    let foreign = dir.path().join(".gitops/cluster/shop/core/ConfigMap/foreign.yaml");
+    std::fs::write(&foreign, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: foreign, namespace: shop}\n")
+        .expect("write");
+    std::fs::write(dir.path().join("deploy/all.yaml"), "").expect("write");
+    let o = sync(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("sync refused"), "{}", out(&o));
+    assert!(stored(dir.path(), "shop/core/ConfigMap/settings.yaml").is_some(), "nothing pruned without allowEmpty");
+    assert!(foreign.exists());
+    std::fs::write(dir.path().join("deploy/all.yaml"), MANIFESTS.split("---\n").next().expect("namespace"))
+        .expect("write");
+    let o = sync(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(stored(dir.path(), "shop/core/ConfigMap/settings.yaml").is_none(), "owned and gone from Git: pruned");
+    assert!(foreign.exists(), "never prune what the app does not own");
+    let o = gitops(&["sync", "--app", "x.yaml", "--target", "kube"], None);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn the_readme_example_syncs_and_then_has_nothing_to_do() {
+    let target = tempfile::tempdir().expect("tempdir");
+    let to = format!("dir:{}", target.path().display());
+    let args = [
+        "sync",
+        "--app",
+        "examples/gitops-repo/argocd/api-server-production.yaml",
+        "--local",
+        "examples/gitops-repo",
+        "--target",
+        &to,
+    ];
+    let first = gitops(&args, None);
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    assert!(
+        out(&first).contains("ops.example.com/Backup api-prod/prod-api-server-nightly: created"),
+        "{}",
+        out(&first)
+    );
+    assert!(out(&first).contains("Synced: successfully synced"), "{}", out(&first));
+    let second = gitops(&args, None);
+    assert_eq!(second.status.code(), Some(0));
+    assert!(out(&second).contains("Synced: nothing to apply"), "{}", out(&second));
+}
