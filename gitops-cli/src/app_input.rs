@@ -17,15 +17,5 @@ pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
 /// The diff settings of an app: its destination namespace (overridden by `-n`) and its
 /// ignoreDifferences.
 pub fn diff_config(app: Option<&AppSpec>, namespace: Option<&String>) -> DiffConfig {
-    let mut config = DiffConfig::default();
-    if let Some(ns) = app.and_then(|a| a.destination_namespace.clone()) {
-        config.namespace = ns;
-    }
-    if let Some(ns) = namespace {
-        config.namespace = ns.clone();
-    }
-    if let Some(a) = app {
-        config.ignore_differences.extend(a.ignore_differences.iter().cloned());
-    }
-    config
+    app::diff_config(app, namespace.map(String::as_str))
 }

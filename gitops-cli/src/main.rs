@@ -57,6 +57,17 @@ enum Command {
     /// Exit status: 0 when Synced, 1 when the sync failed or was refused, 2 on bad usage or
     /// input.
     Sync(sync_cmd::SyncArgs),
+    /// One pass of the reconcile loop (as `flux reconcile --with-source`): render, compare,
+    /// and sync only as the app's policy says (automated, selfHeal, suspend); writes the status.
+    ///
+    /// Exit status: 0 when Synced after the pass, 1 otherwise, 2 on bad usage or input.
+    Reconcile(sync_cmd::SyncArgs),
+    /// The reconcile loop: a pass every interval (the Flux Kustomization's, else 3 minutes).
+    Watch(sync_cmd::WatchArgs),
+    /// The status the last pass left: sync status, health, revision, last operation.
+    ///
+    /// Exit status: 0 when Synced, 1 otherwise, 2 when there is no status yet.
+    Status(sync_cmd::AppArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,7 +77,10 @@ fn main() -> ExitCode {
         Command::Health(args) => health_cmd::run(args),
         Command::Plan(args) => plan_cmd::run(args),
         Command::Render(args) => render_cmd::run(args),
-        Command::Sync(args) => sync_cmd::run(args),
+        Command::Sync(args) => sync_cmd::sync(args),
+        Command::Reconcile(args) => sync_cmd::reconcile(args),
+        Command::Watch(args) => sync_cmd::watch(args),
+        Command::Status(args) => sync_cmd::status(args),
     };
     match result {
         Ok(code) => code,

@@ -1,81 +1,20 @@
-//! From an app, its desired objects and the live ones to a sync plan: what `plan` prints and
-//! `sync` runs.
+//! From an app, its desired objects and the live ones to a sync plan (the core's
+//! `sync::prepare`, with the current time).
 
-use std::collections::BTreeMap;
+use gitops_core::Object;
+use gitops_core::app::AppSpec;
+use gitops_core::sync::prepare::prepare;
+use gitops_core::sync::{RetryStrategy, SyncPlan};
 
-use gitops_core::app::{self, AppSpec};
-use gitops_core::diff::Comparator;
-use gitops_core::sync::options::SyncOptions;
-use gitops_core::sync::respect::keep_ignored;
-use gitops_core::sync::{PlanConfig, PlanResource, RetryStrategy, SyncPlan, plan};
-use gitops_core::{Object, ResourceKey, manifest};
-
-use crate::app_input;
-
-/// Diffs `desired` against `live` with the app's settings and plans the sync; also returns the
-/// app's retry strategy. `namespace` overrides the destination namespace; `prune` allows
-/// pruning as a manual sync with "Prune" ticked.
+/// Diffs and plans; see `gitops_core::sync::prepare::prepare`.
 pub fn build(
     app: Option<&AppSpec>,
-    mut desired: Vec<Object>,
+    desired: Vec<Object>,
     live: Vec<Object>,
     namespace: Option<&String>,
     prune: bool,
     revision: &str,
 ) -> Result<(SyncPlan, Option<RetryStrategy>), String> {
-    let config = app_input::diff_config(app, namespace);
-    let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
-    let namespace = comparator.namespace().to_string();
-    if app.is_some_and(|a| a.force_namespace) {
-        app::force_namespace(&mut desired, &namespace);
-    }
-    let mut resources: BTreeMap<ResourceKey, PlanResource> = BTreeMap::new();
-    for o in desired {
-        let key = o.key(&namespace);
-        if let Some(existing) = resources.get(&key).and_then(|r| r.desired.as_ref())
-            && !key.name.is_empty()
-        {
-            return Err(manifest::Error::duplicate(key.clone(), existing.origin(), o.origin()).to_string());
-        }
-        resources.insert(key.clone(), PlanResource { key, desired: Some(o), live: None, modified: false });
-    }
-    for o in live {
-        let key = o.key(&namespace);
-        let entry =
-            resources.entry(key.clone()).or_insert(PlanResource { key, desired: None, live: None, modified: false });
-        entry.live = Some(o);
-    }
-    let (options, option_warnings) =
-        SyncOptions::parse(app.iter().flat_map(|a| a.sync_options.iter().map(String::as_str)))
-            .map_err(|e| format!("--app: {e}"))?;
-    for r in resources.values_mut() {
-        if let (Some(d), Some(l)) = (&mut r.desired, &r.live) {
-            let diff = comparator.compare(Some(d), Some(l)).map_err(|e| e.to_string())?;
-            r.modified = diff.is_modified();
-            if options.respect_ignore_differences {
-                keep_ignored(d.value_mut(), l.value(), diff.ignored.iter().map(|i| i.path.as_str()));
-            }
-        }
-    }
-    let retry = match app.and_then(|a| a.retry.as_ref()) {
-        Some(v) => Some(RetryStrategy::from_json(v).map_err(|e| format!("--app: {e}"))?),
-        None => None,
-    };
-    let automated = app.and_then(|a| a.automated).unwrap_or_default();
-    let started_at =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let plan_config = PlanConfig {
-        app,
-        options,
-        prune: automated.prune || prune,
-        prune_confirmed: false,
-        allow_empty: automated.allow_empty,
-        namespace,
-        revision: revision.to_string(),
-        started_at,
-    };
-    let resources: Vec<PlanResource> = resources.into_values().collect();
-    let mut planned = plan(resources, &plan_config).map_err(|e| e.to_string())?;
-    planned.warnings.splice(0..0, option_warnings);
-    Ok((planned, retry))
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    prepare(app, desired, live, namespace, prune, revision, now)
 }

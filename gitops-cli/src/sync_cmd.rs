@@ -1,29 +1,29 @@
-//! `gitops sync --app FILE`: one sync of an app into a target.
+//! `gitops sync`, `gitops reconcile`, `gitops watch` and `gitops status`: an app against a
+//! target, once or in a loop, and what the last pass left.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use clap::Args;
-use gitops_core::app;
-use gitops_core::sync::operation::{OperationOptions, OperationPhase, SyncOperation};
-use gitops_core::sync::options::SyncOptions;
-use gitops_core::sync::{Action, SyncPlan};
+use gitops_core::app::{self, AppSpec};
+use gitops_core::{Object, quantity};
 use gitops_kube::FileCluster;
-use gitops_kube::executor::{self, Event, NOT_ASSESSED};
+use gitops_kube::executor::{Event, NOT_ASSESSED};
+use gitops_kube::reconcile::{self, DesiredState, Pass, Policy, Rendered, Request};
 use gitops_render::app::{self as render_app, Renderers};
 use gitops_render::git::Cache;
 use gitops_render::helm::Helm;
-use gitops_render::source;
+use gitops_render::source::{self, Source};
 
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
+use crate::plan_cmd;
 use crate::render_cmd::{cache_dir, read_objects};
-use crate::{plan_cmd, planning};
 
-/// Arguments of `gitops sync`.
+/// The app and where it goes: what every command here takes.
 #[derive(Args, Debug)]
-pub struct SyncArgs {
+pub struct AppArgs {
     /// An Argo CD Application, or a Flux Kustomization with its GitRepository, in one file.
     #[arg(long, value_name = "FILE")]
     pub app: String,
@@ -31,22 +31,99 @@ pub struct SyncArgs {
     /// `argocd app sync --local`); the app's path is taken inside it.
     #[arg(long, value_name = "DIR")]
     pub local: Option<PathBuf>,
-    /// Where to sync: `dir:PATH`, a FileCluster (default: `.gitops/cluster` next to the app
-    /// file). `kube[:CONTEXT]` comes with the Kubernetes adapter.
+    /// Where the app goes: `dir:PATH`, a FileCluster (default: `.gitops/cluster` next to the
+    /// app file). `kube[:CONTEXT]` comes with the Kubernetes adapter.
     #[arg(long, value_name = "TARGET")]
     pub target: Option<String>,
+    /// The Git cache (default: GITOPS_CACHE, else ~/.cache/gitops).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<String>,
+}
+
+/// Arguments of `gitops sync` and `gitops reconcile`.
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub app: AppArgs,
     /// Prune objects the app no longer has, even if its sync policy does not.
     #[arg(long)]
     pub prune: bool,
     /// Go through the plan without writing anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// The Git cache (default: GITOPS_CACHE, else ~/.cache/gitops).
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<String>,
 }
 
-fn target_dir(args: &SyncArgs) -> Result<PathBuf, String> {
+/// Arguments of `gitops watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Time between passes, as Go writes durations (`30s`, `3m`); default: the Flux
+    /// Kustomization's `spec.interval`, else 3m (Argo CD's reconciliation timeout).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Stop after this many passes (default: run until stopped).
+    #[arg(long, value_name = "N")]
+    pub passes: Option<u64>,
+}
+
+/// An app, read, with what it needs to render.
+struct App {
+    spec: AppSpec,
+    source: Source,
+    object: Object,
+    renderers: Renderers,
+    local: Option<PathBuf>,
+    target: PathBuf,
+}
+
+impl App {
+    fn read(args: &AppArgs) -> Result<App, String> {
+        let objects = read_objects(&args.app)?;
+        let spec = app::read(&args.app, &objects).map_err(|e| e.to_string())?;
+        let source = source::read(&objects).map_err(|e| e.to_string())?;
+        let object = objects
+            .iter()
+            .find(|o| o.name() == spec.name && matches!(o.kind(), "Application" | "Kustomization"))
+            .cloned()
+            .ok_or_else(|| format!("{}: the app object is missing", args.app))?;
+        let cache = cache_dir(args.cache.as_ref()).ok().map(Cache::new);
+        let renderers = Renderers {
+            cache: cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache"))),
+            helm: Helm::from_env(),
+            plugins: Vec::new(),
+        };
+        Ok(App { spec, source, object, renderers, local: args.local.clone(), target: target_dir(args)? })
+    }
+
+    fn suspended(&self) -> bool {
+        self.object.value().pointer("/spec/suspend").and_then(serde_json::Value::as_bool).unwrap_or(false)
+    }
+
+    fn interval(&self, flag: Option<&str>) -> Result<Duration, String> {
+        let text = flag.or_else(|| self.object.value().pointer("/spec/interval").and_then(serde_json::Value::as_str));
+        match text {
+            None => Ok(Duration::from_secs(180)),
+            Some(t) => quantity::go_duration_nanos(t)
+                .filter(|n| *n > 0)
+                .map(|n| Duration::from_nanos(n.unsigned_abs()))
+                .ok_or_else(|| format!("interval `{t}` is not a positive duration such as 30s or 3m")),
+        }
+    }
+}
+
+impl DesiredState for App {
+    fn render(&mut self) -> Result<Rendered, String> {
+        let rendered = match &self.local {
+            Some(dir) => render_app::render_local(&self.source, dir, &self.renderers),
+            None => render_app::render(&self.source, None, &self.renderers),
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(Rendered { revision: rendered.commit, objects: rendered.objects })
+    }
+}
+
+fn target_dir(args: &AppArgs) -> Result<PathBuf, String> {
     match args.target.as_deref() {
         None => {
             let parent = Path::new(&args.app).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -60,73 +137,14 @@ fn target_dir(args: &SyncArgs) -> Result<PathBuf, String> {
     }
 }
 
-/// Whether anything is out of sync (hooks alone do not make a sync: as Argo CD's automated
-/// sync, an app already in sync is left alone).
-fn out_of_sync(plan: &SyncPlan) -> bool {
-    plan.tasks.iter().any(|t| matches!(t.action, Action::Create | Action::Update | Action::Prune))
-}
-
-/// Runs the command; `Err` is a usage or input error (exit 2).
-pub fn run(args: SyncArgs) -> Result<ExitCode, String> {
-    let objects = read_objects(&args.app)?;
-    let spec = app::read(&args.app, &objects).map_err(|e| e.to_string())?;
-    let source = source::read(&objects).map_err(|e| e.to_string())?;
-    let cache = cache_dir(args.cache.as_ref()).ok().map(Cache::new);
-    let renderers = Renderers {
-        cache: cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache"))),
-        helm: Helm::from_env(),
-        plugins: Vec::new(),
-    };
-    let rendered = match &args.local {
-        Some(dir) => render_app::render_local(&source, dir, &renderers),
-        None => render_app::render(&source, None, &renderers),
-    }
-    .map_err(|e| e.to_string())?;
-    let namespace = spec.destination_namespace.clone().unwrap_or_else(|| "default".into());
-    let flux_namespace = objects
-        .iter()
-        .find(|o| o.kind() == "Kustomization" && o.name() == spec.name)
-        .map(|o| o.namespace().to_string())
-        .unwrap_or_default();
-    let mut desired = rendered.objects;
-    for o in &mut desired {
-        app::mark_tracked(o, &spec, &namespace, &flux_namespace);
-    }
-    let dir = target_dir(&args)?;
-    let cluster = FileCluster::new(&dir);
-    let lock = cluster.lock().map_err(|e| e.to_string())?;
-    let live = cluster.list().map_err(|e| e.to_string())?;
-    let (plan, _retry) = planning::build(Some(&spec), desired, live, None, args.prune, &rendered.commit)?;
-
-    let mut out = anstream::stdout().lock();
+/// Runs one pass and prints it: the plan when it syncs, each step, and the outcome.
+fn run_pass(app: &mut App, request: Request, out: &mut impl Write) -> Result<Pass, String> {
     let w = |e: std::io::Error| format!("writing output: {e}");
-    writeln!(out, "{BOLD}{}{RESET} at {} ({}) -> {}", spec.name, rendered.reference, rendered.commit, dir.display())
-        .map_err(w)?;
-    if !plan.errors.is_empty() {
-        plan_cmd::print_text(&mut out, &plan).map_err(w)?;
-        writeln!(out, "{RED}sync refused{RESET}").map_err(w)?;
-        return Ok(ExitCode::from(1));
-    }
-    if !out_of_sync(&plan) {
-        let n = plan.tasks.iter().filter(|t| t.action == Action::Unchanged).count();
-        writeln!(out, "{GREEN}Synced{RESET}: nothing to apply ({n} objects in sync)").map_err(w)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    plan_cmd::print_text(&mut out, &plan).map_err(w)?;
-
-    let (sync_options, _) =
-        SyncOptions::parse(spec.sync_options.iter().map(String::as_str)).map_err(|e| e.to_string())?;
-    let automated = spec.automated.unwrap_or_default();
-    let options = OperationOptions {
-        dry_run: args.dry_run,
-        // Nothing on a FileCluster changes after an apply: no status to wait for.
-        wave_delay: Duration::ZERO,
-        ..OperationOptions::from_sync_options(&sync_options, automated.prune || args.prune)
-    };
-    let mut op = SyncOperation::new(plan, options, SystemTime::now());
-    writeln!(out, "\n{BOLD}sync{RESET} ({NOT_ASSESSED}; waves and hooks are not held back)").map_err(w)?;
-    let mut failed_write = None;
-    executor::run(&mut op, &cluster, &lock, &spec, &mut |e: &Event| {
+    let cluster = FileCluster::new(&app.target);
+    let policy = Policy::of(&app.spec, app.suspended());
+    let mut lines = Vec::new();
+    let spec = app.spec.clone();
+    let pass = reconcile::pass(&spec, app, &cluster, policy, request, &mut |e: &Event| {
         let colour = if e.failed {
             RED
         } else if e.outcome == "unchanged" {
@@ -137,35 +155,102 @@ pub fn run(args: SyncArgs) -> Result<ExitCode, String> {
         let kind = if e.key.group.is_empty() { e.key.kind.clone() } else { format!("{}/{}", e.key.group, e.key.kind) };
         let place =
             if e.key.namespace.is_empty() { e.key.name.clone() } else { format!("{}/{}", e.key.namespace, e.key.name) };
-        if let Err(err) = writeln!(out, "  {:<12} {kind} {place}: {colour}{}{RESET}", e.verb, e.outcome) {
-            failed_write = Some(err);
-        }
-    })
-    .map_err(|e| e.to_string())?;
-    if let Some(e) = failed_write {
-        return Err(w(e));
+        lines.push(format!("  {:<12} {kind} {place}: {colour}{}{RESET}", e.verb, e.outcome));
+    })?;
+    let s = &pass.status;
+    writeln!(out, "{BOLD}{}{RESET} at {} -> {}", s.app, s.revision, app.target.display()).map_err(w)?;
+    if pass.synced || !pass.plan.errors.is_empty() {
+        plan_cmd::print_text(out, &pass.plan).map_err(w)?;
     }
-    drop(lock);
-    let results = op.results();
-    let count =
-        |code: gitops_core::sync::operation::ResultCode| results.iter().filter(|r| r.code == Some(code)).count();
-    use gitops_core::sync::operation::ResultCode as Code;
-    writeln!(
-        out,
-        "\n{} synced, {} pruned, {} prune skipped, {} failed",
-        count(Code::Synced),
-        count(Code::Pruned),
-        count(Code::PruneSkipped),
-        count(Code::SyncFailed)
-    )
-    .map_err(w)?;
-    let (word, colour, code) = match op.phase() {
-        OperationPhase::Succeeded => ("Synced", GREEN, ExitCode::SUCCESS),
-        OperationPhase::Running | OperationPhase::Terminating => ("Incomplete", YELLOW, ExitCode::from(1)),
-        _ => ("Failed", RED, ExitCode::from(1)),
+    if pass.synced {
+        writeln!(out, "\n{BOLD}sync{RESET} ({NOT_ASSESSED}; waves and hooks are not held back)").map_err(w)?;
+        for line in &lines {
+            writeln!(out, "{line}").map_err(w)?;
+        }
+        if let Some(op) = &s.last_operation {
+            writeln!(out, "\n{} synced, {} pruned, {} failed", op.synced, op.pruned, op.failed).map_err(w)?;
+        }
+    }
+    let colour = if s.sync == "Synced" { GREEN } else { YELLOW };
+    let detail = match (&s.last_operation, pass.synced) {
+        (Some(op), true) if op.phase != "Succeeded" => format!("{RED}sync {}{RESET}: {}", op.phase, op.message),
+        (Some(op), true) => op.message.clone(),
+        _ => s.message.clone(),
     };
-    let message = op.message();
-    writeln!(out, "{colour}{word}{RESET}{}", if message.is_empty() { String::new() } else { format!(": {message}") })
+    writeln!(out, "{colour}{}{RESET}: {detail}", s.sync).map_err(w)?;
+    Ok(pass)
+}
+
+fn exit_code(pass: &Pass) -> ExitCode {
+    let failed = pass.status.last_operation.as_ref().is_some_and(|op| pass.synced && op.phase != "Succeeded");
+    if failed || !pass.plan.errors.is_empty() || pass.status.sync != "Synced" {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `gitops sync`: one pass that syncs whatever the policy says.
+pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
+    let mut app = App::read(&args.app)?;
+    let request = Request { sync: true, prune: args.prune, dry_run: args.dry_run };
+    let pass = run_pass(&mut app, request, &mut anstream::stdout().lock())?;
+    Ok(if args.dry_run && pass.plan.errors.is_empty() { ExitCode::SUCCESS } else { exit_code(&pass) })
+}
+
+/// `gitops reconcile`: one pass of the loop (syncs only as the policy says).
+pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
+    let mut app = App::read(&args.app)?;
+    let request = Request { sync: false, prune: args.prune, dry_run: args.dry_run };
+    let pass = run_pass(&mut app, request, &mut anstream::stdout().lock())?;
+    Ok(exit_code(&pass))
+}
+
+/// `gitops watch`: a pass every interval. A failing pass is reported and retried at the next.
+pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
+    let mut app = App::read(&args.app)?;
+    let interval = app.interval(args.interval.as_deref())?;
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let mut out = anstream::stdout().lock();
+        if let Err(e) = run_pass(&mut app, Request::default(), &mut out) {
+            let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
+        }
+        drop(out);
+        if args.passes.is_some_and(|max| n >= max) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// `gitops status`: what the last pass left.
+pub fn status(args: AppArgs) -> Result<ExitCode, String> {
+    let app = App::read(&args)?;
+    let cluster = FileCluster::new(&app.target);
+    let Some(s) = reconcile::read_status(&cluster, &app.spec.name).map_err(|e| e.to_string())? else {
+        return Err(format!(
+            "{}: no status yet in {}; run `gitops reconcile` first",
+            app.spec.name,
+            app.target.display()
+        ));
+    };
+    let mut out = anstream::stdout().lock();
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    writeln!(out, "app:         {}", s.app).map_err(w)?;
+    writeln!(out, "sync:        {}", s.sync).map_err(w)?;
+    writeln!(out, "health:      {}", s.health).map_err(w)?;
+    writeln!(out, "revision:    {}", s.revision).map_err(w)?;
+    writeln!(out, "synced at:   {}", s.synced_revision.as_deref().unwrap_or("never")).map_err(w)?;
+    writeln!(out, "reconciled:  {} ({})", s.reconciled_at, s.message).map_err(w)?;
+    if let Some(op) = &s.last_operation {
+        writeln!(
+            out,
+            "last sync:   {} at {}: {} ({} synced, {} pruned, {} failed)",
+            op.phase, op.finished_at, op.message, op.synced, op.pruned, op.failed
+        )
         .map_err(w)?;
-    Ok(code)
+    }
+    Ok(if s.sync == "Synced" { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

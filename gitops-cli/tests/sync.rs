@@ -156,3 +156,64 @@ fn the_readme_example_syncs_and_then_has_nothing_to_do() {
     assert_eq!(second.status.code(), Some(0));
     assert!(out(&second).contains("Synced: nothing to apply"), "{}", out(&second));
 }
+
+fn run(dir: &Path, command: &str, extra: &[&str]) -> std::process::Output {
+    let app = dir.join("app.yaml");
+    let mut args = vec![command, "--app", app.to_str().expect("utf-8"), "--local", dir.to_str().expect("utf-8")];
+    args.extend(extra);
+    gitops(&args, None)
+}
+
+fn drift(dir: &Path) {
+    let cm = dir.join(".gitops/cluster/shop/core/ConfigMap/settings.yaml");
+    let drifted = std::fs::read_to_string(&cm).expect("read").replace("mode: blue", "mode: green");
+    std::fs::write(&cm, drifted).expect("write");
+}
+
+#[test]
+fn reconcile_follows_the_policy_and_status_reports_the_last_pass() {
+    // Automated without selfHeal: the first pass syncs the new revision; drift at that
+    // revision is reported, not reverted.
+    let dir = setup(false);
+    let o = run(dir.path(), "status", &[]);
+    assert_eq!(o.status.code(), Some(2), "no status yet: {}", err(&o));
+    let o = run(dir.path(), "reconcile", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("ConfigMap shop/settings: created"), "{}", out(&o));
+    drift(dir.path());
+    let o = run(dir.path(), "reconcile", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("OutOfSync: out of sync at the synced revision; selfHeal is off"), "{}", out(&o));
+    let s = run(dir.path(), "status", &[]);
+    assert_eq!(s.status.code(), Some(1));
+    let text = out(&s);
+    assert!(text.contains("sync:        OutOfSync") && text.contains("revision:    local"), "{text}");
+    assert!(text.contains("last sync:   Succeeded"), "{text}");
+    // With selfHeal the next pass reverts it; `watch` runs passes at the interval.
+    let app = std::fs::read_to_string(dir.path().join("app.yaml")).expect("read");
+    std::fs::write(dir.path().join("app.yaml"), app.replace("prune: false", "prune: false, selfHeal: true"))
+        .expect("write");
+    let o = run(dir.path(), "watch", &["--interval", "1ms", "--passes", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let text = out(&o);
+    assert!(text.contains("ConfigMap shop/settings: configured"), "{text}");
+    assert_eq!(text.matches("Synced: ").count(), 2, "two passes: {text}");
+    assert_eq!(run(dir.path(), "status", &[]).status.code(), Some(0));
+}
+
+#[test]
+fn manual_and_suspended_apps_are_compared_not_synced() {
+    let dir = setup(false);
+    let app = std::fs::read_to_string(dir.path().join("app.yaml")).expect("read");
+    let manual: String = app.lines().take_while(|l| !l.contains("syncPolicy")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("app.yaml"), manual).expect("write");
+    let o = run(dir.path(), "reconcile", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("OutOfSync: out of sync; no automated sync policy"), "{}", out(&o));
+    assert!(stored(dir.path(), "shop/core/ConfigMap/settings.yaml").is_none());
+    let flux = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: shop, namespace: flux-system}\nspec: {url: 'https://git.example.com/shop.git', ref: {branch: main}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop, namespace: flux-system}\nspec:\n  interval: 5m\n  suspend: true\n  prune: true\n  path: ./deploy\n  targetNamespace: shop\n  sourceRef: {kind: GitRepository, name: shop}\n";
+    std::fs::write(dir.path().join("app.yaml"), flux).expect("write");
+    let o = run(dir.path(), "reconcile", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("suspended, so not synced"), "{}", out(&o));
+}

@@ -195,6 +195,22 @@ pub fn is_tracked_by(o: &Object, app: &AppSpec) -> bool {
     }
 }
 
+/// The diff settings of an app: its destination namespace (unless `namespace` overrides it)
+/// and its ignoreDifferences.
+pub fn diff_config(app: Option<&AppSpec>, namespace: Option<&str>) -> crate::diff::DiffConfig {
+    let mut config = crate::diff::DiffConfig::default();
+    if let Some(ns) = app.and_then(|a| a.destination_namespace.clone()) {
+        config.namespace = ns;
+    }
+    if let Some(ns) = namespace {
+        config.namespace = ns.to_string();
+    }
+    if let Some(a) = app {
+        config.ignore_differences.extend(a.ignore_differences.iter().cloned());
+    }
+    config
+}
+
 /// Marks a desired object as this app's, as Argo CD and Flux do when they apply it: Argo CD's
 /// tracking annotation `<app>:<group>/<kind>:<namespace>/<name>` (namespace as the object will
 /// live: `namespace` for namespaced objects that name none), or Flux's name and namespace

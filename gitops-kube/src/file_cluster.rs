@@ -96,7 +96,7 @@ fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// Writes `bytes` to `path` so that a crash at any point leaves either the old file or the
 /// new one, never a part: a temporary file in the same directory, synced, renamed over the
 /// target, then the directory synced so the rename itself is durable.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_at(dir))?;
@@ -328,7 +328,9 @@ impl FileCluster {
         if !self.root.exists() {
             return Ok(out);
         }
-        for ns in read_dir_sorted(&self.root)?.into_iter().filter(|p| p.is_dir()) {
+        // Hidden entries (the lock, the version counter, app status) are not objects.
+        let visible = |p: &PathBuf| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        for ns in read_dir_sorted(&self.root)?.into_iter().filter(|p| p.is_dir() && visible(p)) {
             for group in read_dir_sorted(&ns)? {
                 for kind in read_dir_sorted(&group)? {
                     for file in read_dir_sorted(&kind)? {

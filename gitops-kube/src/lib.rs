@@ -3,7 +3,8 @@
 //! [`FileCluster`] is the embedded default target: a directory that stands in for a cluster,
 //! one YAML file per object at a fixed path, written atomically under a lock, read back with
 //! the fields a server adds (uid, resourceVersion, generation, creationTimestamp).
-//! [`executor`] runs the core's sync operation on it. The async `Cluster` trait and the
+//! [`executor`] runs the core's sync operation on it; [`reconcile`] is one pass of the
+//! reconcile loop (render, compare, plan, sync by policy, status). The async `Cluster` trait and the
 //! kube-rs client arrive with the rest of the live side.
 //!
 //! Path scheme (documented, stable): `<root>/<namespace or _cluster>/<group or core>/<Kind>/<name>.yaml`.
@@ -20,5 +21,6 @@
 
 pub mod executor;
 pub mod file_cluster;
+pub mod reconcile;
 
 pub use file_cluster::{Applied, Error, FileCluster, Lock};

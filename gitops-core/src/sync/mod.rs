@@ -4,6 +4,7 @@
 //! - [`options`]: sync options, app-wide and per resource;
 //! - [`order`]: Argo CD's task order, Namespace and CRD hoisting, prune-wave mirroring;
 //! - [`plan`](mod@plan): the ordered tasks of a sync with an action and a reason each;
+//! - [`prepare`]: from an app, desired and live objects to a plan (the diff, then the plan);
 //! - [`respect`]: `RespectIgnoreDifferences`, the target keeping ignored live values;
 //! - [`operation`]: the sync as a state machine that says what to do next and is fed results;
 //! - [`retry`]: `syncPolicy.retry` and its backoff.
@@ -13,6 +14,7 @@ pub mod operation;
 pub mod options;
 pub mod order;
 pub mod plan;
+pub mod prepare;
 pub mod respect;
 pub mod retry;
 pub mod task;

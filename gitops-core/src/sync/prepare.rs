@@ -1,0 +1,81 @@
+//! From an app, its desired objects and the live ones to a sync plan: the diff with the app's
+//! settings (destination namespace, ignoreDifferences, `RespectIgnoreDifferences`), then the
+//! plan. What `gitops plan` prints, and what a sync or a reconcile pass runs.
+
+use std::collections::BTreeMap;
+
+use super::options::SyncOptions;
+use super::respect::keep_ignored;
+use super::{PlanConfig, PlanResource, RetryStrategy, SyncPlan, plan};
+use crate::app::{self, AppSpec};
+use crate::diff::Comparator;
+use crate::manifest;
+use crate::object::{Object, ResourceKey};
+
+/// Diffs `desired` against `live` with the app's settings and plans the sync; also returns the
+/// app's retry strategy. `namespace` overrides the destination namespace; `prune` allows
+/// pruning as a manual sync with "Prune" ticked.
+pub fn prepare(
+    app: Option<&AppSpec>,
+    mut desired: Vec<Object>,
+    live: Vec<Object>,
+    namespace: Option<&String>,
+    prune: bool,
+    revision: &str,
+    started_at: i64,
+) -> Result<(SyncPlan, Option<RetryStrategy>), String> {
+    let config = app::diff_config(app, namespace.map(String::as_str));
+    let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
+    let namespace = comparator.namespace().to_string();
+    if app.is_some_and(|a| a.force_namespace) {
+        app::force_namespace(&mut desired, &namespace);
+    }
+    let mut resources: BTreeMap<ResourceKey, PlanResource> = BTreeMap::new();
+    for o in desired {
+        let key = o.key(&namespace);
+        if let Some(existing) = resources.get(&key).and_then(|r| r.desired.as_ref())
+            && !key.name.is_empty()
+        {
+            return Err(manifest::Error::duplicate(key.clone(), existing.origin(), o.origin()).to_string());
+        }
+        resources.insert(key.clone(), PlanResource { key, desired: Some(o), live: None, modified: false });
+    }
+    for o in live {
+        let key = o.key(&namespace);
+        let entry =
+            resources.entry(key.clone()).or_insert(PlanResource { key, desired: None, live: None, modified: false });
+        entry.live = Some(o);
+    }
+    let (options, option_warnings) =
+        SyncOptions::parse(app.iter().flat_map(|a| a.sync_options.iter().map(String::as_str)))
+            .map_err(|e| format!("app: {e}"))?;
+    for r in resources.values_mut() {
+        if let (Some(d), Some(l)) = (&mut r.desired, &r.live) {
+            let diff = comparator.compare(Some(d), Some(l)).map_err(|e| e.to_string())?;
+            r.modified = diff.is_modified();
+            if options.respect_ignore_differences {
+                keep_ignored(d.value_mut(), l.value(), diff.ignored.iter().map(|i| i.path.as_str()));
+            }
+        }
+    }
+    let retry = match app.and_then(|a| a.retry.as_ref()) {
+        Some(v) => Some(RetryStrategy::from_json(v).map_err(|e| format!("app: {e}"))?),
+        None => None,
+    };
+    let automated = app.and_then(|a| a.automated).unwrap_or_default();
+
+    let plan_config = PlanConfig {
+        app,
+        options,
+        prune: automated.prune || prune,
+        prune_confirmed: false,
+        allow_empty: automated.allow_empty,
+        namespace,
+        revision: revision.to_string(),
+        started_at,
+    };
+    let resources: Vec<PlanResource> = resources.into_values().collect();
+    let mut planned = plan(resources, &plan_config).map_err(|e| e.to_string())?;
+    planned.warnings.splice(0..0, option_warnings);
+    Ok((planned, retry))
+}

@@ -1,0 +1,242 @@
+//! One pass of the reconcile loop, and the app status it leaves for `gitops status`.
+//!
+//! A pass renders the desired state (through a [`DesiredState`] the caller provides, so this
+//! crate never depends on the renderers), lists what the target holds, compares and plans, and
+//! syncs when the policy says so, as Argo CD's automated sync decides: an out-of-sync app is
+//! synced when its revision is new, and, for drift at a revision already synced, only with
+//! `selfHeal` (Flux always heals). A suspended app is compared but never synced. The status is
+//! written next to the target's objects, atomically, after every pass.
+
+use std::time::SystemTime;
+
+use gitops_core::Object;
+use gitops_core::app::{self, AppKind, AppSpec};
+use gitops_core::sync::operation::{OperationOptions, OperationPhase, ResultCode, SyncOperation};
+use gitops_core::sync::options::SyncOptions;
+use gitops_core::sync::prepare::prepare;
+use gitops_core::sync::{Action, SyncPlan};
+use serde::{Deserialize, Serialize};
+
+use crate::executor::{self, Event};
+use crate::file_cluster::{Error as ClusterError, FileCluster};
+
+/// Where desired state comes from: the CLI backs it with gitops-render.
+pub trait DesiredState {
+    /// Renders the app's objects now.
+    fn render(&mut self) -> Result<Rendered, String>;
+}
+
+/// A render: the revision it came from and its objects.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The commit (or `local`).
+    pub revision: String,
+    /// The objects.
+    pub objects: Vec<Object>,
+}
+
+/// When a pass may sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Sync when out of sync (Argo CD's `automated`; always for Flux).
+    pub automated: bool,
+    /// Prune what the desired state no longer has.
+    pub prune: bool,
+    /// Revert drift at a revision already synced.
+    pub self_heal: bool,
+    /// Compare only (Flux's `suspend`).
+    pub suspended: bool,
+}
+
+impl Policy {
+    /// The policy an app's spec gives; `suspended` comes from the caller.
+    pub fn of(app: &AppSpec, suspended: bool) -> Policy {
+        let automated = app.automated;
+        let flux = app.kind == AppKind::FluxKustomization;
+        Policy {
+            automated: automated.is_some() || flux,
+            prune: automated.is_some_and(|a| a.prune),
+            self_heal: automated.is_some_and(|a| a.self_heal) || flux,
+            suspended,
+        }
+    }
+}
+
+/// The last sync operation, as the status keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastOperation {
+    /// `Succeeded`, `Failed`, ...
+    pub phase: String,
+    /// The operation's message.
+    pub message: String,
+    /// The revision synced.
+    pub revision: String,
+    /// Objects applied, pruned, failed.
+    pub synced: usize,
+    /// Objects pruned.
+    pub pruned: usize,
+    /// Tasks that failed.
+    pub failed: usize,
+    /// When it finished (RFC 3339).
+    pub finished_at: String,
+}
+
+/// An app's status after a pass, as `gitops status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The app.
+    pub app: String,
+    /// `Synced` or `OutOfSync` (after the pass's sync, if any).
+    pub sync: String,
+    /// Health; a FileCluster has no controllers, so it is not assessed there.
+    pub health: String,
+    /// The revision last rendered.
+    pub revision: String,
+    /// The revision last synced successfully.
+    pub synced_revision: Option<String>,
+    /// When the pass ran (RFC 3339).
+    pub reconciled_at: String,
+    /// Why the pass did not sync, or what it did.
+    pub message: String,
+    /// The last sync operation.
+    pub last_operation: Option<LastOperation>,
+}
+
+fn now_rfc3339() -> String {
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    gitops_core::time::rfc3339(i64::try_from(secs).unwrap_or(0))
+}
+
+/// Whether anything is out of sync (hooks alone are not).
+pub fn out_of_sync(plan: &SyncPlan) -> bool {
+    plan.tasks.iter().any(|t| matches!(t.action, Action::Create | Action::Update | Action::Prune))
+}
+
+/// Where the status of `app` is kept in `cluster`.
+fn status_path(cluster: &FileCluster, app: &str) -> std::path::PathBuf {
+    cluster.root().join(".status").join(format!("{app}.json"))
+}
+
+/// The status the last pass left, if any.
+pub fn read_status(cluster: &FileCluster, app: &str) -> Result<Option<Status>, ClusterError> {
+    let path = status_path(cluster, app);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ClusterError::Invalid { key: path.display().to_string(), problem: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ClusterError::Io { path: path.display().to_string(), source }),
+    }
+}
+
+/// What a pass saw and did, for the caller to print.
+#[derive(Debug)]
+pub struct Pass {
+    /// The plan it made.
+    pub plan: SyncPlan,
+    /// Whether it synced.
+    pub synced: bool,
+    /// The status it wrote.
+    pub status: Status,
+}
+
+/// What the caller asks of a pass on top of the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Request {
+    /// Sync whatever the policy says (`gitops sync`), when out of sync.
+    pub sync: bool,
+    /// Allow pruning (a manual sync with "Prune" ticked).
+    pub prune: bool,
+    /// Go through the sync without writing anything (and leave the status alone).
+    pub dry_run: bool,
+}
+
+/// Runs one pass for `app` on `cluster`; progress of a sync goes to `progress`.
+pub fn pass(
+    app: &AppSpec,
+    desired: &mut dyn DesiredState,
+    cluster: &FileCluster,
+    policy: Policy,
+    request: Request,
+    progress: &mut dyn FnMut(&Event),
+) -> Result<Pass, String> {
+    let Request { sync: sync_now, prune, dry_run } = request;
+    let rendered = desired.render()?;
+    let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
+    let mut objects = rendered.objects;
+    for o in &mut objects {
+        app::mark_tracked(o, app, &namespace, "");
+    }
+    let lock = cluster.lock().map_err(|e| e.to_string())?;
+    let previous = read_status(cluster, &app.name).map_err(|e| e.to_string())?;
+    let live = cluster.list().map_err(|e| e.to_string())?;
+    let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let (plan, _retry) = prepare(Some(app), objects, live, None, prune || policy.prune, &rendered.revision, started)?;
+    let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
+    let drifted = out_of_sync(&plan);
+    let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
+    let (should_sync, why) = if !plan.errors.is_empty() {
+        (false, format!("sync refused: {}", plan.errors.join("; ")))
+    } else if !drifted {
+        let n = plan.tasks.iter().filter(|t| t.action == Action::Unchanged).count();
+        (false, format!("nothing to apply ({n} objects in sync)"))
+    } else if sync_now {
+        (true, "sync requested".to_string())
+    } else if policy.suspended {
+        (false, "out of sync; suspended, so not synced".to_string())
+    } else if !policy.automated {
+        (false, "out of sync; no automated sync policy".to_string())
+    } else if new_revision {
+        (true, format!("automated sync to {}", rendered.revision))
+    } else if policy.self_heal {
+        (true, "drift at the synced revision: self-healing".to_string())
+    } else {
+        (false, "out of sync at the synced revision; selfHeal is off".to_string())
+    };
+    let mut status = Status {
+        app: app.name.clone(),
+        sync: if drifted { "OutOfSync".into() } else { "Synced".into() },
+        health: format!("Unknown ({})", executor::NOT_ASSESSED),
+        revision: rendered.revision.clone(),
+        synced_revision: if drifted { synced_revision } else { Some(rendered.revision.clone()) },
+        reconciled_at: now_rfc3339(),
+        message: why,
+        last_operation: previous.and_then(|s| s.last_operation),
+    };
+    let plan_copy = plan.clone();
+    if should_sync {
+        let (sync_options, _) =
+            SyncOptions::parse(app.sync_options.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+        let options = OperationOptions {
+            dry_run,
+            // Nothing on a FileCluster changes after an apply: no status to wait for.
+            wave_delay: std::time::Duration::ZERO,
+            ..OperationOptions::from_sync_options(&sync_options, prune || policy.prune)
+        };
+        let mut op = SyncOperation::new(plan, options, SystemTime::now());
+        executor::run(&mut op, cluster, &lock, app, progress).map_err(|e| e.to_string())?;
+        let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
+        let succeeded = op.phase() == OperationPhase::Succeeded;
+        status.last_operation = Some(LastOperation {
+            phase: format!("{:?}", op.phase()),
+            message: op.message().to_string(),
+            revision: rendered.revision.clone(),
+            synced: count(ResultCode::Synced),
+            pruned: count(ResultCode::Pruned),
+            failed: count(ResultCode::SyncFailed),
+            finished_at: now_rfc3339(),
+        });
+        if succeeded && !dry_run {
+            status.sync = "Synced".into();
+            status.synced_revision = Some(rendered.revision.clone());
+        }
+    }
+    if !dry_run {
+        let text = serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n";
+        crate::file_cluster::write_atomic(&status_path(cluster, &app.name), text.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Pass { plan: plan_copy, synced: should_sync, status })
+}
