@@ -217,3 +217,21 @@ fn manual_and_suspended_apps_are_compared_not_synced() {
     assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     assert!(out(&o).contains("suspended, so not synced"), "{}", out(&o));
 }
+
+#[test]
+fn a_failing_sync_is_retried_with_backoff_then_reported_failed() {
+    let dir = setup(true);
+    let app = std::fs::read_to_string(dir.path().join("app.yaml")).expect("read");
+    let retry = "    retry: {limit: 2, backoff: {duration: 1ms, factor: 2, maxDuration: 10ms}}\n";
+    std::fs::write(dir.path().join("app.yaml"), format!("{app}{retry}")).expect("write");
+    // An API server refuses this name, and so does a FileCluster.
+    let bad = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n";
+    std::fs::write(dir.path().join("deploy/all.yaml"), format!("{MANIFESTS}{bad}")).expect("write");
+    let o = run(dir.path(), "reconcile", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert_eq!(text.matches("ConfigMap shop/Bad_Name: ").count(), 3, "one attempt and two retries: {text}");
+    assert!(text.contains("metadata.name: Invalid value: \"Bad_Name\""), "{text}");
+    let s = out(&run(dir.path(), "status", &[]));
+    assert!(s.contains("last sync:   Failed") && s.contains("(retried 2 times)."), "{s}");
+}

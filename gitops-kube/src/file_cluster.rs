@@ -139,6 +139,24 @@ fn new_uid() -> String {
     )
 }
 
+/// Why a name would be refused by an API server, if it would: most kinds require an RFC 1123
+/// subdomain (lowercase alphanumerics, `-` and `.`, starting and ending alphanumeric, at most
+/// 253 characters). Refusing here also keeps every name a safe file name.
+fn invalid_name(name: &str) -> Option<String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.chars().all(ok_char)
+        && edge(name.chars().next())
+        && edge(name.chars().last());
+    (!valid).then(|| {
+        format!(
+            "metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        )
+    })
+}
+
 /// The object without the fields a server owns, to tell whether an apply changes anything.
 fn content(v: &Value) -> Value {
     let mut v = v.clone();
@@ -220,6 +238,9 @@ impl FileCluster {
                 key: key.to_string(),
                 problem: "a namespaced object needs metadata.namespace to be stored".into(),
             });
+        }
+        if let Some(problem) = invalid_name(&key.name) {
+            return Err(Error::Invalid { key: key.to_string(), problem });
         }
         let existing = self.get(&key)?;
         let mut value = obj.value().clone();

@@ -165,15 +165,17 @@ pub fn pass(
     let Request { sync: sync_now, prune, dry_run } = request;
     let rendered = desired.render()?;
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
-    let mut objects = rendered.objects;
-    for o in &mut objects {
+    let mut marked = rendered.objects;
+    for o in &mut marked {
         app::mark_tracked(o, app, &namespace, "");
     }
+    // Kept for a retry, which plans again from the same desired objects.
+    let objects = marked.clone();
     let lock = cluster.lock().map_err(|e| e.to_string())?;
     let previous = read_status(cluster, &app.name).map_err(|e| e.to_string())?;
     let live = cluster.list().map_err(|e| e.to_string())?;
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let (plan, _retry) = prepare(Some(app), objects, live, None, prune || policy.prune, &rendered.revision, started)?;
+    let (plan, retry) = prepare(Some(app), objects, live, None, prune || policy.prune, &rendered.revision, started)?;
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
     let drifted = out_of_sync(&plan);
     let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
@@ -215,22 +217,44 @@ pub fn pass(
             wave_delay: std::time::Duration::ZERO,
             ..OperationOptions::from_sync_options(&sync_options, prune || policy.prune)
         };
-        let mut op = SyncOperation::new(plan, options, SystemTime::now());
-        executor::run(&mut op, cluster, &lock, app, progress).map_err(|e| e.to_string())?;
-        let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
-        let succeeded = op.phase() == OperationPhase::Succeeded;
-        status.last_operation = Some(LastOperation {
-            phase: format!("{:?}", op.phase()),
-            message: op.message().to_string(),
-            revision: rendered.revision.clone(),
-            synced: count(ResultCode::Synced),
-            pruned: count(ResultCode::Pruned),
-            failed: count(ResultCode::SyncFailed),
-            finished_at: now_rfc3339(),
-        });
-        if succeeded && !dry_run {
-            status.sync = "Synced".into();
-            status.synced_revision = Some(rendered.revision.clone());
+        let mut plan = plan;
+        let mut retries = 0u32;
+        loop {
+            let mut op = SyncOperation::new(plan, options.clone(), SystemTime::now());
+            executor::run(&mut op, cluster, &lock, app, progress).map_err(|e| e.to_string())?;
+            let succeeded = op.phase() == OperationPhase::Succeeded;
+            let will_retry = !succeeded && !dry_run && retry.as_ref().is_some_and(|r| r.should_retry(retries));
+            let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
+            let mut message = op.message().to_string();
+            if will_retry {
+                let at = retry.as_ref().map_or(SystemTime::now(), |r| r.next_retry_at(SystemTime::now(), retries + 1));
+                message.push_str(&gitops_core::sync::retry::retrying_suffix(retries + 1, at));
+            } else {
+                message.push_str(&gitops_core::sync::retry::retried_suffix(retries));
+            }
+            status.last_operation = Some(LastOperation {
+                phase: format!("{:?}", op.phase()),
+                message,
+                revision: rendered.revision.clone(),
+                synced: count(ResultCode::Synced),
+                pruned: count(ResultCode::Pruned),
+                failed: count(ResultCode::SyncFailed),
+                finished_at: now_rfc3339(),
+            });
+            if succeeded && !dry_run {
+                status.sync = "Synced".into();
+                status.synced_revision = Some(rendered.revision.clone());
+            }
+            if !will_retry {
+                break;
+            }
+            // Argo CD's retry: wait the backoff, then sync again from what the target holds now.
+            let wait = retry.as_ref().map_or(std::time::Duration::ZERO, |r| r.delay(retries));
+            std::thread::sleep(wait);
+            retries += 1;
+            let live = cluster.list().map_err(|e| e.to_string())?;
+            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+            plan = prepare(Some(app), marked.clone(), live, None, prune || policy.prune, &rendered.revision, now)?.0;
         }
     }
     if !dry_run {

@@ -164,7 +164,7 @@ pub fn retried_suffix(retries: u32) -> String {
     if retries == 0 { String::new() } else { format!(" (retried {retries} times).") }
 }
 
-/// RFC 3339 UTC to the second, without a date library (days to civil date after H. Hinnant).
+/// RFC 3339 UTC to the second.
 fn format_utc(t: SystemTime) -> String {
     let secs: i64 = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
@@ -175,17 +175,7 @@ fn format_utc(t: SystemTime) -> String {
             if d.subsec_nanos() > 0 { s.saturating_neg().saturating_sub(1) } else { s.saturating_neg() }
         }
     };
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    crate::time::rfc3339(secs)
 }
 
 #[cfg(test)]
