@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use clap::Args;
@@ -20,6 +22,29 @@ use gitops_render::source::{self, Source};
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
 use crate::plan_cmd;
 use crate::render_cmd::{cache_dir, read_objects};
+
+/// Set by Ctrl-C (SIGINT) or SIGTERM: a sync in progress is terminated, a watch stops.
+static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+
+/// Installs the handlers for [`STOP`]. Without them a signal would kill the process between
+/// two steps: every file would still be whole, but nothing would say what was done. A second
+/// signal exits at once (status 130), for a sync that does not stop.
+fn handle_signals() -> Result<(), String> {
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&STOP))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&STOP)))
+            .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    }
+    Ok(())
+}
+
+fn stop_flag() -> &'static AtomicBool {
+    &STOP
+}
+
+fn stopped() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
 
 /// The app and where it goes: what every command here takes.
 #[derive(Args, Debug)]
@@ -169,6 +194,12 @@ fn run_pass(app: &mut App, request: Request, out: &mut impl Write) -> Result<Pas
         }
         if let Some(op) = &s.last_operation {
             writeln!(out, "\n{} synced, {} pruned, {} failed", op.synced, op.pruned, op.failed).map_err(w)?;
+            if !op.not_done.is_empty() {
+                writeln!(out, "{YELLOW}not done{RESET}: {}", op.not_done.join(", ")).map_err(w)?;
+            }
+        }
+        if stopped() {
+            writeln!(out, "{YELLOW}stopped{RESET}: the operation was terminated (Ctrl-C)").map_err(w)?;
         }
     }
     let colour = if s.sync == "Synced" { GREEN } else { YELLOW };
@@ -183,7 +214,9 @@ fn run_pass(app: &mut App, request: Request, out: &mut impl Write) -> Result<Pas
 
 fn exit_code(pass: &Pass) -> ExitCode {
     let failed = pass.status.last_operation.as_ref().is_some_and(|op| pass.synced && op.phase != "Succeeded");
-    if failed || !pass.plan.errors.is_empty() || pass.status.sync != "Synced" {
+    if stopped() {
+        ExitCode::from(130)
+    } else if failed || !pass.plan.errors.is_empty() || pass.status.sync != "Synced" {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -193,7 +226,8 @@ fn exit_code(pass: &Pass) -> ExitCode {
 /// `gitops sync`: one pass that syncs whatever the policy says.
 pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
-    let request = Request { sync: true, prune: args.prune, dry_run: args.dry_run };
+    handle_signals()?;
+    let request = Request { sync: true, prune: args.prune, dry_run: args.dry_run, stop: Some(stop_flag()) };
     let pass = run_pass(&mut app, request, &mut anstream::stdout().lock())?;
     Ok(if args.dry_run && pass.plan.errors.is_empty() { ExitCode::SUCCESS } else { exit_code(&pass) })
 }
@@ -201,7 +235,8 @@ pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
 /// `gitops reconcile`: one pass of the loop (syncs only as the policy says).
 pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
-    let request = Request { sync: false, prune: args.prune, dry_run: args.dry_run };
+    handle_signals()?;
+    let request = Request { sync: false, prune: args.prune, dry_run: args.dry_run, stop: Some(stop_flag()) };
     let pass = run_pass(&mut app, request, &mut anstream::stdout().lock())?;
     Ok(exit_code(&pass))
 }
@@ -210,18 +245,29 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
 pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     let interval = app.interval(args.interval.as_deref())?;
+    handle_signals()?;
+    let request = Request { stop: Some(stop_flag()), ..Request::default() };
     let mut n = 0u64;
     loop {
         n += 1;
         let mut out = anstream::stdout().lock();
-        if let Err(e) = run_pass(&mut app, Request::default(), &mut out) {
+        if let Err(e) = run_pass(&mut app, request, &mut out) {
             let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
         }
         drop(out);
         if args.passes.is_some_and(|max| n >= max) {
             return Ok(ExitCode::SUCCESS);
         }
-        std::thread::sleep(interval);
+        // Sleeps in slices so that Ctrl-C is answered at once.
+        let until = std::time::Instant::now() + interval;
+        while !stopped() && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50).min(until - std::time::Instant::now()));
+        }
+        if stopped() {
+            let mut out = anstream::stdout().lock();
+            let _ = writeln!(out, "{YELLOW}stopped{RESET} after {n} passes");
+            return Ok(ExitCode::from(130));
+        }
     }
 }
 

@@ -235,3 +235,34 @@ fn a_failing_sync_is_retried_with_backoff_then_reported_failed() {
     let s = out(&run(dir.path(), "status", &[]));
     assert!(s.contains("last sync:   Failed") && s.contains("(retried 2 times)."), "{s}");
 }
+
+#[test]
+fn ctrl_c_stops_a_watch_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let dir = setup(true);
+    let app = dir.path().join("app.yaml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args(["watch", "--app", app.to_str().expect("utf-8"), "--local", dir.path().to_str().expect("utf-8")])
+        .args(["--interval", "1h"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn gitops watch");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("Synced: ") {
+            break;
+        }
+    }
+    assert!(seen.contains("Synced: "), "{seen}");
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{seen}{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("stopped after 1 passes")), "{rest:?}");
+}

@@ -6,6 +6,7 @@
 //! caller's output says so. Before a prune the live object is read again and deleted only if
 //! it is still tracked by this app: nothing the app does not own is ever pruned.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use gitops_core::app::{AppSpec, is_tracked_by};
@@ -31,17 +32,25 @@ pub struct Event {
 }
 
 /// Drives `op` to its end on `cluster` (whose lock is held), calling `progress` after each step.
-/// Errors are the cluster's own I/O failures that stop the run; a refused object is reported
-/// to the operation as a failed task instead.
+/// When `stop` becomes true (Ctrl-C), the operation is terminated as Argo CD terminates one: no
+/// new work starts, running hooks are deleted, and it ends Failed; the results say what was
+/// not done. Errors are the cluster's own I/O failures that stop the run; a refused object is
+/// reported to the operation as a failed task instead.
 pub fn run(
     op: &mut SyncOperation,
     cluster: &FileCluster,
     lock: &Lock,
     app: &AppSpec,
+    stop: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&Event),
 ) -> Result<(), Error> {
     let dry_run = op.options().dry_run;
+    let mut terminated = false;
     loop {
+        if !terminated && stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            op.terminate();
+            terminated = true;
+        }
         match op.next(SystemTime::now()) {
             Step::Done => return Ok(()),
             Step::Apply(ids) | Step::CreateHooks(ids) if dry_run => {
@@ -144,4 +153,49 @@ fn prune(
         return Ok("pruned (dry run)".into());
     }
     cluster.delete(lock, key).map(|_| "pruned".to_string()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use gitops_core::app::{AppKind, AppSpec};
+    use gitops_core::manifest;
+    use gitops_core::sync::operation::{OperationOptions, OperationPhase, SyncOperation};
+    use gitops_core::sync::prepare::prepare;
+
+    use super::*;
+
+    #[test]
+    fn a_stop_terminates_the_operation_and_nothing_more_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = FileCluster::new(dir.path());
+        let lock = cluster.lock().unwrap();
+        let app = AppSpec {
+            kind: AppKind::ArgoApplication,
+            name: "shop".into(),
+            destination_namespace: Some("shop".into()),
+            force_namespace: false,
+            ignore_differences: Vec::new(),
+            sync_options: Vec::new(),
+            automated: None,
+            retry: None,
+            unused: Vec::new(),
+        };
+        let desired = manifest::parse(
+            "d",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {argocd.argoproj.io/sync-wave: '1'}}\n",
+        )
+        .unwrap();
+        let (plan, _) = prepare(Some(&app), desired, Vec::new(), None, false, "rev", 0).unwrap();
+        let options = OperationOptions { wave_delay: std::time::Duration::ZERO, ..OperationOptions::default() };
+        let mut op = SyncOperation::new(plan, options, SystemTime::now());
+        let stop = AtomicBool::new(true);
+        let mut events = Vec::new();
+        run(&mut op, &cluster, &lock, &app, Some(&stop), &mut |e| events.push(e.clone())).unwrap();
+        assert_eq!(op.phase(), OperationPhase::Failed);
+        assert!(events.is_empty(), "{events:?}");
+        assert!(op.results().iter().all(|r| r.code.is_none()), "nothing ran");
+        assert!(cluster.list().unwrap().is_empty());
+    }
 }

@@ -7,6 +7,7 @@
 //! `selfHeal` (Flux always heals). A suspended app is compared but never synced. The status is
 //! written next to the target's objects, atomically, after every pass.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use gitops_core::Object;
@@ -78,6 +79,9 @@ pub struct LastOperation {
     pub pruned: usize,
     /// Tasks that failed.
     pub failed: usize,
+    /// Tasks that never ran (the operation failed or was terminated first).
+    #[serde(default)]
+    pub not_done: Vec<String>,
     /// When it finished (RFC 3339).
     pub finished_at: String,
 }
@@ -143,7 +147,7 @@ pub struct Pass {
 }
 
 /// What the caller asks of a pass on top of the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Request {
     /// Sync whatever the policy says (`gitops sync`), when out of sync.
     pub sync: bool,
@@ -151,6 +155,8 @@ pub struct Request {
     pub prune: bool,
     /// Go through the sync without writing anything (and leave the status alone).
     pub dry_run: bool,
+    /// Set (by a Ctrl-C handler) to terminate a sync in progress; retries stop too.
+    pub stop: Option<&'static AtomicBool>,
 }
 
 /// Runs one pass for `app` on `cluster`; progress of a sync goes to `progress`.
@@ -162,7 +168,8 @@ pub fn pass(
     request: Request,
     progress: &mut dyn FnMut(&Event),
 ) -> Result<Pass, String> {
-    let Request { sync: sync_now, prune, dry_run } = request;
+    let Request { sync: sync_now, prune, dry_run, stop } = request;
+    let stopped = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
     let rendered = desired.render()?;
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
     let mut marked = rendered.objects;
@@ -221,9 +228,10 @@ pub fn pass(
         let mut retries = 0u32;
         loop {
             let mut op = SyncOperation::new(plan, options.clone(), SystemTime::now());
-            executor::run(&mut op, cluster, &lock, app, progress).map_err(|e| e.to_string())?;
+            executor::run(&mut op, cluster, &lock, app, stop, progress).map_err(|e| e.to_string())?;
             let succeeded = op.phase() == OperationPhase::Succeeded;
-            let will_retry = !succeeded && !dry_run && retry.as_ref().is_some_and(|r| r.should_retry(retries));
+            let will_retry =
+                !succeeded && !dry_run && !stopped() && retry.as_ref().is_some_and(|r| r.should_retry(retries));
             let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
             let mut message = op.message().to_string();
             if will_retry {
@@ -239,6 +247,12 @@ pub fn pass(
                 synced: count(ResultCode::Synced),
                 pruned: count(ResultCode::Pruned),
                 failed: count(ResultCode::SyncFailed),
+                not_done: op
+                    .results()
+                    .iter()
+                    .filter(|r| r.code.is_none())
+                    .map(|r| format!("{} ({:?})", r.key, r.phase))
+                    .collect(),
                 finished_at: now_rfc3339(),
             });
             if succeeded && !dry_run {
