@@ -84,6 +84,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader went away (`gitops diff ... | head`): nothing more to say, as ripgrep and
+        // the coreutils exit quietly. Output errors are reported as "writing output: <io error>".
+        Err(e) if e.starts_with("writing output:") && e.contains("Broken pipe") => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gitops: error: {e}");
             ExitCode::from(2)

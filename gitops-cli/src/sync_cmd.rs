@@ -121,6 +121,26 @@ impl App {
         Ok(App { spec, source, object, renderers, local: args.local.clone(), target: target_dir(args)? })
     }
 
+    /// Spec fields nothing here acts on yet, said out loud rather than dropped.
+    fn unsupported(&self) -> Vec<&str> {
+        // Read by the renderer (the source and Flux's kustomize fields), by `watch` (interval),
+        // by the policy (suspend), or meaningless for a FileCluster target (project, the
+        // destination cluster).
+        const HANDLED: &[&str] = &[
+            "spec.source",
+            "spec.project",
+            "spec.interval",
+            "spec.suspend",
+            "spec.sourceRef",
+            "spec.path",
+            "spec.images",
+            "spec.patches",
+            "spec.namePrefix",
+            "spec.nameSuffix",
+        ];
+        self.spec.unused.iter().map(String::as_str).filter(|f| !HANDLED.contains(f)).collect()
+    }
+
     fn suspended(&self) -> bool {
         self.object.value().pointer("/spec/suspend").and_then(serde_json::Value::as_bool).unwrap_or(false)
     }
@@ -184,6 +204,11 @@ fn run_pass(app: &mut App, request: Request, out: &mut impl Write) -> Result<Pas
     })?;
     let s = &pass.status;
     writeln!(out, "{BOLD}{}{RESET} at {} -> {}", s.app, s.revision, app.target.display()).map_err(w)?;
+    let unsupported = app.unsupported();
+    if !unsupported.is_empty() {
+        writeln!(out, "{YELLOW}note{RESET}: not supported yet, without effect: {}", unsupported.join(", "))
+            .map_err(w)?;
+    }
     if pass.synced || !pass.plan.errors.is_empty() {
         plan_cmd::print_text(out, &pass.plan).map_err(w)?;
     }

@@ -211,11 +211,12 @@ fn manual_and_suspended_apps_are_compared_not_synced() {
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(out(&o).contains("OutOfSync: out of sync; no automated sync policy"), "{}", out(&o));
     assert!(stored(dir.path(), "shop/core/ConfigMap/settings.yaml").is_none());
-    let flux = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: shop, namespace: flux-system}\nspec: {url: 'https://git.example.com/shop.git', ref: {branch: main}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop, namespace: flux-system}\nspec:\n  interval: 5m\n  suspend: true\n  prune: true\n  path: ./deploy\n  targetNamespace: shop\n  sourceRef: {kind: GitRepository, name: shop}\n";
+    let flux = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: shop, namespace: flux-system}\nspec: {url: 'https://git.example.com/shop.git', ref: {branch: main}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop, namespace: flux-system}\nspec:\n  interval: 5m\n  suspend: true\n  dependsOn: [{name: infra}]\n  prune: true\n  path: ./deploy\n  targetNamespace: shop\n  sourceRef: {kind: GitRepository, name: shop}\n";
     std::fs::write(dir.path().join("app.yaml"), flux).expect("write");
     let o = run(dir.path(), "reconcile", &[]);
     assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     assert!(out(&o).contains("suspended, so not synced"), "{}", out(&o));
+    assert!(out(&o).contains("not supported yet, without effect: spec.dependsOn"), "{}", out(&o));
 }
 
 #[test]
