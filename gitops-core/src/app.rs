@@ -214,7 +214,7 @@ pub fn diff_config(app: Option<&AppSpec>, namespace: Option<&str>) -> crate::dif
 /// Marks a desired object as this app's, as Argo CD and Flux do when they apply it: Argo CD's
 /// tracking annotation `<app>:<group>/<kind>:<namespace>/<name>` (namespace as the object will
 /// live: `namespace` for namespaced objects that name none), or Flux's name and namespace
-/// labels (`flux_namespace`: the Kustomization's own namespace).
+/// labels (`flux_namespace`: the Kustomization's own namespace; left out when unknown).
 pub fn mark_tracked(o: &mut Object, app: &AppSpec, namespace: &str, flux_namespace: &str) {
     let ns = if o.is_cluster_scoped() {
         String::new()
@@ -230,10 +230,12 @@ pub fn mark_tracked(o: &mut Object, app: &AppSpec, namespace: &str, flux_namespa
         ),
         AppKind::FluxKustomization => (
             "labels",
-            vec![
-                ("kustomize.toolkit.fluxcd.io/name", app.name.clone()),
-                ("kustomize.toolkit.fluxcd.io/namespace", flux_namespace.to_string()),
-            ],
+            std::iter::once(("kustomize.toolkit.fluxcd.io/name", app.name.clone()))
+                .chain(
+                    (!flux_namespace.is_empty())
+                        .then(|| ("kustomize.toolkit.fluxcd.io/namespace", flux_namespace.to_string())),
+                )
+                .collect(),
         ),
     };
     let Some(obj) = o.value_mut().as_object_mut() else { return };
