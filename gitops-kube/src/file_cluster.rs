@@ -273,18 +273,14 @@ impl FileCluster {
             }
         };
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let version = self.next_version()?;
         if let Some(Value::Object(meta)) = value.get_mut("metadata") {
             meta.insert("uid".into(), kept("uid").unwrap_or_else(|| Value::String(new_uid())));
-            meta.insert("resourceVersion".into(), Value::String(version.to_string()));
             meta.insert("generation".into(), Value::from(generation));
             let created = kept("creationTimestamp")
                 .unwrap_or_else(|| Value::String(gitops_core::time::rfc3339(i64::try_from(now).unwrap_or(0))));
             meta.insert("creationTimestamp".into(), created);
         }
-        let text = serde_saphyr::to_string(&value)
-            .map_err(|e| Error::Invalid { key: key.to_string(), problem: format!("cannot be written as YAML: {e}") })?;
-        write_atomic(&self.path_for(&key), text.as_bytes())?;
+        self.store(&key, &mut value)?;
         let action = if existing.is_some() { Applied::Configured } else { Applied::Created };
         Ok((action, Object::new(value, obj.origin().clone())))
     }
@@ -298,13 +294,7 @@ impl FileCluster {
         if let Value::Object(m) = &mut value {
             m.insert("status".into(), status);
         }
-        let version = self.next_version()?;
-        if let Some(Value::Object(meta)) = value.get_mut("metadata") {
-            meta.insert("resourceVersion".into(), Value::String(version.to_string()));
-        }
-        let text = serde_saphyr::to_string(&value)
-            .map_err(|e| Error::Invalid { key: key.to_string(), problem: format!("cannot be written as YAML: {e}") })?;
-        write_atomic(&self.path_for(key), text.as_bytes())?;
+        self.store(key, &mut value)?;
         Ok(true)
     }
 
@@ -327,6 +317,17 @@ impl FileCluster {
             dir = d.parent();
         }
         Ok(true)
+    }
+
+    /// Writes an object with the next resourceVersion.
+    fn store(&self, key: &ResourceKey, value: &mut Value) -> Result<(), Error> {
+        let version = self.next_version()?;
+        if let Some(Value::Object(meta)) = value.get_mut("metadata") {
+            meta.insert("resourceVersion".into(), Value::String(version.to_string()));
+        }
+        let text = serde_saphyr::to_string(&*value)
+            .map_err(|e| Error::Invalid { key: key.to_string(), problem: format!("cannot be written as YAML: {e}") })?;
+        write_atomic(&self.path_for(key), text.as_bytes())
     }
 
     /// The next resourceVersion: a cluster-wide counter, bumped on every write.

@@ -176,13 +176,13 @@ pub fn pass(
     for o in &mut marked {
         app::mark_tracked(o, app, &namespace, "");
     }
-    // Kept for a retry, which plans again from the same desired objects.
-    let objects = marked.clone();
+    // A retry plans again from the same desired objects: keep a copy only when one may come.
+    let kept = app.retry.is_some().then(|| marked.clone());
     let lock = cluster.lock().map_err(|e| e.to_string())?;
     let previous = read_status(cluster, &app.name).map_err(|e| e.to_string())?;
     let live = cluster.list().map_err(|e| e.to_string())?;
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let (plan, retry) = prepare(Some(app), objects, live, None, prune || policy.prune, &rendered.revision, started)?;
+    let (plan, retry) = prepare(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started)?;
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
     let drifted = out_of_sync(&plan);
     let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
@@ -268,7 +268,8 @@ pub fn pass(
             retries += 1;
             let live = cluster.list().map_err(|e| e.to_string())?;
             let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-            plan = prepare(Some(app), marked.clone(), live, None, prune || policy.prune, &rendered.revision, now)?.0;
+            let desired = kept.clone().unwrap_or_default();
+            plan = prepare(Some(app), desired, live, None, prune || policy.prune, &rendered.revision, now)?.0;
         }
     }
     if !dry_run {

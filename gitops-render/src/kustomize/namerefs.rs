@@ -7,6 +7,7 @@
 //! namespace; between look-alikes, the one renamed with the same prefixes and suffixes as the
 //! referrer wins; a reference that still fits several different objects is an error.
 
+use gitops_core::schema::split_api_version;
 use serde_json::Value;
 
 use super::fieldspecs::{self, Config, FieldSpec, Gvk, NameReference};
@@ -197,7 +198,7 @@ pub fn add_crd_references(config: &mut Config, doc: &Value) -> Result<(), String
         let mut found = Vec::new();
         collect_refs(&schema, "", defs, &schema_of, 0, &mut found);
         for (path, ref_kind, ref_api, name_key) in found {
-            let (group, version) = match ref_api.as_deref().map(|a| a.rsplit_once('/').unwrap_or(("", a))) {
+            let (group, version) = match ref_api.as_deref().map(split_api_version) {
                 Some((g, v)) => (g.to_string(), v.to_string()),
                 None => (String::new(), String::new()),
             };

@@ -5,6 +5,7 @@
 //! Field paths are kustomize's: dot-separated keys; `[key=value]` picks the list elements whose
 //! `key` equals `value`; `*` every element; a number an index; `[a.b]` a key holding dots.
 
+use gitops_core::schema::split_api_version;
 use serde_json::{Map, Value};
 
 use super::fieldspecs::{self, FieldSpec};
@@ -265,7 +266,7 @@ pub fn vars(acc: &mut ResMap, vars: &[Value], references: &[FieldSpec]) -> Resul
         }
         let objref = v.get("objref").ok_or_else(|| format!("var '{name}': missing `objref`"))?;
         let want = |k: &str| objref.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-        let (group, version) = match want("apiVersion").map(|a| a.rsplit_once('/').unwrap_or(("", a))) {
+        let (group, version) = match want("apiVersion").map(split_api_version) {
             Some((g, v)) => (Some(g), Some(v)),
             None => (want("group"), want("version")),
         };

@@ -3,6 +3,7 @@
 //! of them), the prefixes and suffixes applied (used to pick between look-alike references),
 //! and, for generated objects, whether they get the content-hash suffix.
 
+use gitops_core::schema::split_api_version;
 use serde_json::Value;
 
 use super::schema::Schema;
@@ -33,12 +34,12 @@ impl Id {
 
     /// `group` of the apiVersion (empty for the core group).
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+        split_api_version(&self.api_version).0
     }
 
     /// `version` of the apiVersion.
     pub fn version(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or(self.api_version.as_str(), |(_, v)| v)
+        split_api_version(&self.api_version).1
     }
 
     /// As kustomize prints an id in messages: `Kind.version.group/name.namespace`.

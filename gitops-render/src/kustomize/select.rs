@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use gitops_core::schema::split_api_version;
 use regex_lite::Regex;
 use serde_json::Value;
 
@@ -57,7 +58,7 @@ impl Compiled {
     pub fn matches(&self, r: &Resource) -> bool {
         let hit = |re: &Option<Regex>, value: &str| re.as_ref().is_none_or(|re| re.is_match(value));
         let api = r.api_version();
-        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        let (group, version) = split_api_version(api);
         if !hit(&self.group, group) || !hit(&self.version, version) || !hit(&self.kind, r.kind()) {
             return false;
         }
