@@ -8,7 +8,7 @@ use std::time::Instant;
 use gitops_benches::median;
 use gitops_core::app::{AppKind, AppSpec, Automated};
 use gitops_kube::FileCluster;
-use gitops_kube::reconcile::{self, DesiredState, Policy, Rendered, Request};
+use gitops_kube::reconcile::{self, DesiredState, Policy, Rendered, Request, Silent, Target};
 use gitops_render::directory::{self, DirectoryOptions};
 use gitops_render::root::RepoRoot;
 
@@ -52,13 +52,21 @@ fn main() {
     let mut desired = Directory(RepoRoot::new(repo.path()).expect("root"));
     let app = app();
     let policy = Policy::of(&app, false);
-    let first = reconcile::pass(&app, &mut desired, &cluster, policy, Request::default(), &mut |_| {}).expect("sync");
+    let checks = gitops_health::HealthChecks::default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let pass = |desired: &mut Directory| {
+        // The lock is taken per pass, as `gitops watch` does.
+        let locked = FileCluster::new(target.path()).locked().expect("lock");
+        let status = reconcile::status_path(&cluster, &app.name);
+        let target = Target { cluster: &locked, status: &status, health: &checks };
+        runtime.block_on(reconcile::pass(&app, desired, &target, policy, Request::default(), &mut Silent))
+    };
+    let first = pass(&mut desired).expect("sync");
     assert!(first.synced, "the first pass syncs");
     let mut times = Vec::new();
     for _ in 0..7 {
         let t = Instant::now();
-        let pass =
-            reconcile::pass(&app, &mut desired, &cluster, policy, Request::default(), &mut |_| {}).expect("pass");
+        let pass = pass(&mut desired).expect("pass");
         times.push(t.elapsed().as_secs_f64());
         assert!(!pass.synced, "nothing to apply: {}", pass.status.message);
         assert_eq!(pass.status.sync, "Synced");

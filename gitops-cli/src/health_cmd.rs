@@ -60,16 +60,7 @@ pub fn run(args: HealthArgs) -> Result<ExitCode, String> {
     if let Some(HealthCommand::Test { dir }) = args.command {
         return run_tests(&dir);
     }
-    let mut checks = HealthChecks::default();
-    if let Some(dir) = &args.customizations {
-        checks = checks.with_tree(read_tree(dir)?);
-    }
-    if let Some(p) = &args.argocd_cm {
-        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        let cm = testfile::first_document(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-        let settings = Settings::from_config_map(&cm).map_err(|e| format!("{}: {e}", p.display()))?;
-        checks = checks.with_settings(&settings).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    let checks = health_checks(args.customizations.as_deref(), args.argocd_cm.as_deref())?;
     if args.paths.iter().filter(|p| *p == "-").count() > 1 {
         return Err("standard input (`-`) can be read only once".into());
     }
@@ -155,6 +146,22 @@ fn print_table(out: &mut impl Write, rows: &[Row], app: &gitops_health::AppHealt
     let colour = colour(app.status);
     let detail = if app.message.is_empty() { String::new() } else { format!(" ({})", app.message) };
     writeln!(out, "\n{BOLD}app health:{RESET} {colour}{}{RESET}{detail}", app.status)
+}
+
+/// The bundled and built-in checks, with the scripts of a `resource_customizations` directory
+/// and of an `argocd-cm` ConfigMap file over them.
+pub(crate) fn health_checks(customizations: Option<&Path>, argocd_cm: Option<&Path>) -> Result<HealthChecks, String> {
+    let mut checks = HealthChecks::default();
+    if let Some(dir) = customizations {
+        checks = checks.with_tree(read_tree(dir)?);
+    }
+    if let Some(p) = argocd_cm {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let cm = testfile::first_document(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+        let settings = Settings::from_config_map(&cm).map_err(|e| format!("{}: {e}", p.display()))?;
+        checks = checks.with_settings(&settings).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(checks)
 }
 
 /// Reads every `health.lua` under `dir` into a tree, keyed by its path relative to `dir`.

@@ -1,7 +1,7 @@
 //! `gitops sync`, `gitops reconcile`, `gitops watch` and `gitops status`: an app against a
 //! target, once or in a loop, and what the last pass left.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,15 +10,18 @@ use std::time::Duration;
 
 use clap::Args;
 use gitops_core::app::{self, AppSpec};
-use gitops_core::{Object, quantity};
-use gitops_kube::FileCluster;
+use gitops_core::sync::SyncPlan;
+use gitops_core::{Object, ResourceKey, quantity};
+use gitops_health::HealthChecks;
 use gitops_kube::executor::{Event, NOT_ASSESSED};
-use gitops_kube::reconcile::{self, DesiredState, Pass, Policy, Rendered, Request};
+use gitops_kube::reconcile::{self, DesiredState, Pass, Policy, Progress, Rendered, Request, Target};
+use gitops_kube::{Cluster, FileCluster, KubeCluster};
 use gitops_render::app::{self as render_app, Renderers};
 use gitops_render::git::Cache;
 use gitops_render::helm::Helm;
 use gitops_render::source::{self, Source};
 
+use crate::health_cmd::health_checks;
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
 use crate::plan_cmd;
 use crate::render_cmd::{cache_dir, read_objects};
@@ -57,9 +60,20 @@ pub struct AppArgs {
     #[arg(long, value_name = "DIR")]
     pub local: Option<PathBuf>,
     /// Where the app goes: `dir:PATH`, a FileCluster (default: `.gitops/cluster` next to the
-    /// app file). `kube[:CONTEXT]` comes with the Kubernetes adapter.
+    /// app file), or `kube[:CONTEXT]`, a Kubernetes cluster (the kubeconfig's current context,
+    /// or CONTEXT).
     #[arg(long, value_name = "TARGET")]
     pub target: Option<String>,
+    /// The kubeconfig for `--target kube` (default: KUBECONFIG, else ~/.kube/config, else the
+    /// in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Health checks in Argo CD's `resource_customizations` layout, over the bundled ones.
+    #[arg(long, value_name = "DIR")]
+    pub customizations: Option<PathBuf>,
+    /// Health checks from an `argocd-cm` ConfigMap (its `resource.customizations...` keys).
+    #[arg(long, value_name = "FILE")]
+    pub argocd_cm: Option<PathBuf>,
     /// The Git cache (default: GITOPS_CACHE, else ~/.cache/gitops).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<String>,
@@ -73,9 +87,12 @@ pub struct SyncArgs {
     /// Prune objects the app no longer has, even if its sync policy does not.
     #[arg(long)]
     pub prune: bool,
-    /// Go through the plan without writing anything.
+    /// Go through the plan without writing anything (server-side dry runs on a cluster).
     #[arg(long)]
     pub dry_run: bool,
+    /// Server-side applies take over fields another field manager owns.
+    #[arg(long)]
+    pub force_conflicts: bool,
 }
 
 /// Arguments of `gitops watch`.
@@ -92,14 +109,29 @@ pub struct WatchArgs {
     pub passes: Option<u64>,
 }
 
-/// An app, read, with what it needs to render.
+/// Where an app goes.
+#[derive(Debug, Clone)]
+enum TargetSpec {
+    /// A FileCluster directory.
+    Dir(PathBuf),
+    /// A Kubernetes cluster: a kubeconfig context, or the current one.
+    Kube(Option<String>),
+}
+
+/// An app, read, with what it needs to render and to sync.
 struct App {
     spec: AppSpec,
     source: Source,
     object: Object,
     renderers: Renderers,
     local: Option<PathBuf>,
-    target: PathBuf,
+    target: TargetSpec,
+    kubeconfig: Option<PathBuf>,
+    /// Where a kube target's status is kept: `.gitops/status` next to the app file.
+    status_dir: PathBuf,
+    checks: HealthChecks,
+    /// Connected once, kept for every pass (discovery stays cached).
+    kube: Option<KubeCluster>,
 }
 
 impl App {
@@ -118,14 +150,25 @@ impl App {
             helm: Helm::from_env(),
             plugins: Vec::new(),
         };
-        Ok(App { spec, source, object, renderers, local: args.local.clone(), target: target_dir(args)? })
+        let app_dir = Path::new(&args.app).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Ok(App {
+            spec,
+            source,
+            object,
+            renderers,
+            local: args.local.clone(),
+            target: target_spec(args.target.as_deref(), app_dir)?,
+            kubeconfig: args.kubeconfig.clone(),
+            status_dir: app_dir.join(".gitops/status"),
+            checks: health_checks(args.customizations.as_deref(), args.argocd_cm.as_deref())?,
+            kube: None,
+        })
     }
 
     /// Spec fields nothing here acts on yet, said out loud rather than dropped.
     fn unsupported(&self) -> Vec<&str> {
         // Read by the renderer (the source and Flux's kustomize fields), by `watch` (interval),
-        // by the policy (suspend), or meaningless for a FileCluster target (project, the
-        // destination cluster).
+        // by the policy (suspend), or chosen by --target instead (project, the destination cluster).
         const HANDLED: &[&str] = &[
             "spec.source",
             "spec.project",
@@ -155,6 +198,31 @@ impl App {
                 .ok_or_else(|| format!("interval `{t}` is not a positive duration such as 30s or 3m")),
         }
     }
+
+    /// Where the status of this app on this target is kept.
+    fn status_path(&self) -> Result<PathBuf, String> {
+        match &self.target {
+            TargetSpec::Dir(root) => Ok(reconcile::status_path(&FileCluster::new(root), &self.spec.name)),
+            TargetSpec::Kube(context) => {
+                let context = KubeCluster::context_name(self.kubeconfig.as_deref(), context.as_deref())
+                    .map_err(|e| e.to_string())?;
+                let dir: String = context
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                    .collect();
+                Ok(self.status_dir.join(format!("kube-{dir}")).join(format!("{}.json", self.spec.name)))
+            }
+        }
+    }
+
+    /// Where output says the app goes.
+    fn target_name(&self) -> String {
+        match &self.target {
+            TargetSpec::Dir(root) => root.display().to_string(),
+            TargetSpec::Kube(None) => "kube (current context)".into(),
+            TargetSpec::Kube(Some(c)) => format!("kube:{c}"),
+        }
+    }
 }
 
 impl DesiredState for App {
@@ -168,28 +236,99 @@ impl DesiredState for App {
     }
 }
 
-fn target_dir(args: &AppArgs) -> Result<PathBuf, String> {
-    match args.target.as_deref() {
-        None => {
-            let parent = Path::new(&args.app).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            Ok(parent.join(".gitops/cluster"))
-        }
-        Some(t) if t.starts_with("dir:") => Ok(PathBuf::from(&t[4..])),
-        Some(t) if t == "kube" || t.starts_with("kube:") => {
-            Err(format!("--target {t}: syncing into a Kubernetes cluster is not available yet; use dir:PATH"))
-        }
-        Some(t) => Err(format!("--target {t}: expected dir:PATH")),
+fn target_spec(target: Option<&str>, app_dir: &Path) -> Result<TargetSpec, String> {
+    match target {
+        None => Ok(TargetSpec::Dir(app_dir.join(".gitops/cluster"))),
+        Some(t) if t.starts_with("dir:") && t.len() > 4 => Ok(TargetSpec::Dir(PathBuf::from(&t[4..]))),
+        Some("kube") => Ok(TargetSpec::Kube(None)),
+        Some(t) if t.starts_with("kube:") && t.len() > 5 => Ok(TargetSpec::Kube(Some(t[5..].to_string()))),
+        Some(t) => Err(format!("--target {t}: expected dir:PATH, kube or kube:CONTEXT")),
     }
 }
 
-/// Runs one pass and prints it: the plan when it syncs, each step, and the outcome.
-fn run_pass(app: &mut App, request: Request, out: &mut impl Write) -> Result<Pass, String> {
-    let w = |e: std::io::Error| format!("writing output: {e}");
-    let cluster = FileCluster::new(&app.target);
-    let policy = Policy::of(&app.spec, app.suspended());
-    let mut lines = Vec::new();
-    let spec = app.spec.clone();
-    let pass = reconcile::pass(&spec, app, &cluster, policy, request, &mut |e: &Event| {
+/// The async runtime of one command: one thread, as one sync drives one cluster.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))
+}
+
+/// Prints a pass as it goes: the plan, one line per step (with a progress bar under them on a
+/// terminal), then a summary table.
+struct Printer<'a> {
+    out: &'a mut dyn Write,
+    tty: bool,
+    assesses_health: bool,
+    total: usize,
+    done: usize,
+    bar: bool,
+    error: Option<std::io::Error>,
+}
+
+impl Printer<'_> {
+    fn write(&mut self, text: std::fmt::Arguments<'_>) {
+        if self.error.is_none()
+            && let Err(e) = self.out.write_fmt(text).and_then(|()| self.out.flush())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn clear_bar(&mut self) {
+        if self.bar {
+            self.write(format_args!("\r\x1b[2K"));
+            self.bar = false;
+        }
+    }
+
+    fn draw_bar(&mut self, note: &str) {
+        if !self.tty || self.total == 0 {
+            return;
+        }
+        const WIDTH: usize = 24;
+        let filled = (self.done * WIDTH / self.total).min(WIDTH);
+        let note: String = note.chars().take(60).collect();
+        let bar = format!("[{}{}] {}/{} {note}", "=".repeat(filled), " ".repeat(WIDTH - filled), self.done, self.total);
+        self.clear_bar();
+        self.write(format_args!("{bar}"));
+        self.bar = true;
+    }
+}
+
+fn kind_of(k: &ResourceKey) -> String {
+    if k.group.is_empty() { k.kind.clone() } else { format!("{}/{}", k.group, k.kind) }
+}
+
+fn place_of(k: &ResourceKey) -> String {
+    if k.namespace.is_empty() { k.name.clone() } else { format!("{}/{}", k.namespace, k.name) }
+}
+
+impl Progress for Printer<'_> {
+    fn planned(&mut self, plan: &SyncPlan, syncing: bool) {
+        if syncing || !plan.errors.is_empty() {
+            let mut text = Vec::new();
+            let _ = plan_cmd::print_text(&mut text, plan);
+            self.write(format_args!("{}", String::from_utf8_lossy(&text)));
+        }
+        if syncing {
+            self.total = plan.tasks.len();
+            let note = if self.assesses_health {
+                String::new()
+            } else {
+                format!(" ({NOT_ASSESSED}; waves and hooks are not held back)")
+            };
+            self.write(format_args!("\n{BOLD}sync{RESET}{note}\n"));
+        }
+    }
+
+    fn step(&mut self, e: &Event) {
+        if e.verb == "wait" {
+            if self.tty {
+                self.draw_bar(&e.outcome);
+            } else {
+                self.write(format_args!("  {:<12} {}\n", "wait", e.outcome));
+            }
+            return;
+        }
+        self.done += 1;
         let colour = if e.failed {
             RED
         } else if e.outcome == "unchanged" {
@@ -197,26 +336,50 @@ fn run_pass(app: &mut App, request: Request, out: &mut impl Write) -> Result<Pas
         } else {
             GREEN
         };
-        let kind = if e.key.group.is_empty() { e.key.kind.clone() } else { format!("{}/{}", e.key.group, e.key.kind) };
-        let place =
-            if e.key.namespace.is_empty() { e.key.name.clone() } else { format!("{}/{}", e.key.namespace, e.key.name) };
-        lines.push(format!("  {:<12} {kind} {place}: {colour}{}{RESET}", e.verb, e.outcome));
-    })?;
-    let s = &pass.status;
-    writeln!(out, "{BOLD}{}{RESET} at {} -> {}", s.app, s.revision, app.target.display()).map_err(w)?;
+        self.clear_bar();
+        self.write(format_args!(
+            "  {:<12} {} {}: {colour}{}{RESET}\n",
+            e.verb,
+            kind_of(&e.key),
+            place_of(&e.key),
+            e.outcome
+        ));
+        self.draw_bar("");
+    }
+}
+
+/// Runs one pass on `cluster` and prints it: the plan when it syncs, each step as it is done,
+/// a summary table, and the outcome.
+async fn run_pass_on<C: Cluster>(
+    app: &mut App,
+    cluster: &C,
+    request: Request,
+    out: &mut dyn Write,
+) -> Result<Pass, String> {
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    let status = app.status_path()?;
+    let policy = Policy::of(&app.spec, app.suspended());
+    writeln!(out, "{BOLD}{}{RESET} -> {}", app.spec.name, cluster.describe()).map_err(w)?;
     let unsupported = app.unsupported();
     if !unsupported.is_empty() {
         writeln!(out, "{YELLOW}note{RESET}: not supported yet, without effect: {}", unsupported.join(", "))
             .map_err(w)?;
     }
-    if pass.synced || !pass.plan.errors.is_empty() {
-        plan_cmd::print_text(out, &pass.plan).map_err(w)?;
+    let spec = app.spec.clone();
+    let checks = app.checks.clone();
+    let tty = std::io::stdout().is_terminal();
+    let mut printer =
+        Printer { out, tty, assesses_health: cluster.assesses_health(), total: 0, done: 0, bar: false, error: None };
+    let target = Target { cluster, status: &status, health: &checks };
+    let pass = reconcile::pass(&spec, app, &target, policy, request, &mut printer).await;
+    printer.clear_bar();
+    if let Some(e) = printer.error.take() {
+        return Err(w(e));
     }
+    let pass = pass?;
+    let s = &pass.status;
     if pass.synced {
-        writeln!(out, "\n{BOLD}sync{RESET} ({NOT_ASSESSED}; waves and hooks are not held back)").map_err(w)?;
-        for line in &lines {
-            writeln!(out, "{line}").map_err(w)?;
-        }
+        print_summary(out, &pass).map_err(w)?;
         if let Some(op) = &s.last_operation {
             writeln!(out, "\n{} synced, {} pruned, {} failed", op.synced, op.pruned, op.failed).map_err(w)?;
             if !op.not_done.is_empty() {
@@ -234,7 +397,58 @@ fn run_pass(app: &mut App, request: Request, out: &mut impl Write) -> Result<Pas
         _ => s.message.clone(),
     };
     writeln!(out, "{colour}{}{RESET}: {detail}", s.sync).map_err(w)?;
+    writeln!(out, "revision: {}", s.revision).map_err(w)?;
+    if cluster.assesses_health() {
+        writeln!(out, "health: {}", s.health).map_err(w)?;
+    }
     Ok(pass)
+}
+
+/// The table `argocd app sync` ends with: every object, its phase, result and message.
+fn print_summary(out: &mut dyn Write, pass: &Pass) -> std::io::Result<()> {
+    let rows: Vec<[String; 5]> = pass
+        .results
+        .iter()
+        .map(|r| {
+            let result = r.code.map_or_else(|| "-".to_string(), |c| format!("{c:?}"));
+            [kind_of(&r.key), place_of(&r.key), format!("{:?}", r.phase), result, r.message.clone()]
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let head = ["KIND", "NAME", "PHASE", "RESULT", "MESSAGE"];
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(head[i].len());
+    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
+    writeln!(out)?;
+    writeln!(out, "{BOLD}{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}{RESET}", head[0], head[1], head[2], head[3], head[4])?;
+    for r in &rows {
+        let colour = if r[3] == "SyncFailed" { RED } else { "" };
+        writeln!(out, "{:<w0$}  {:<w1$}  {:<w2$}  {colour}{:<w3$}{RESET}  {}", r[0], r[1], r[2], r[3], r[4])?;
+    }
+    Ok(())
+}
+
+/// Runs one pass on the app's target: a FileCluster under its lock for the pass, or the
+/// Kubernetes cluster (connected on first use).
+async fn run_pass(app: &mut App, request: Request, out: &mut dyn Write) -> Result<Pass, String> {
+    match app.target.clone() {
+        TargetSpec::Dir(root) => {
+            let cluster = FileCluster::new(root).locked().map_err(|e| e.to_string())?;
+            run_pass_on(app, &cluster, request, out).await
+        }
+        TargetSpec::Kube(context) => {
+            let cluster = match app.kube.take() {
+                Some(c) => c,
+                None => KubeCluster::connect(app.kubeconfig.as_deref(), context.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            let pass = run_pass_on(app, &cluster, request, out).await;
+            app.kube = Some(cluster);
+            pass
+        }
+    }
 }
 
 fn exit_code(pass: &Pass) -> ExitCode {
@@ -248,12 +462,21 @@ fn exit_code(pass: &Pass) -> ExitCode {
     }
 }
 
+fn request(args: &SyncArgs, sync: bool) -> Request {
+    Request {
+        sync,
+        prune: args.prune,
+        dry_run: args.dry_run,
+        stop: Some(stop_flag()),
+        force_conflicts: args.force_conflicts,
+    }
+}
+
 /// `gitops sync`: one pass that syncs whatever the policy says.
 pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     handle_signals()?;
-    let request = Request { sync: true, prune: args.prune, dry_run: args.dry_run, stop: Some(stop_flag()) };
-    let pass = run_pass(&mut app, request, &mut anstream::stdout().lock())?;
+    let pass = runtime()?.block_on(run_pass(&mut app, request(&args, true), &mut anstream::stdout().lock()))?;
     Ok(if args.dry_run && pass.plan.errors.is_empty() { ExitCode::SUCCESS } else { exit_code(&pass) })
 }
 
@@ -261,8 +484,7 @@ pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
 pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     handle_signals()?;
-    let request = Request { sync: false, prune: args.prune, dry_run: args.dry_run, stop: Some(stop_flag()) };
-    let pass = run_pass(&mut app, request, &mut anstream::stdout().lock())?;
+    let pass = runtime()?.block_on(run_pass(&mut app, request(&args, false), &mut anstream::stdout().lock()))?;
     Ok(exit_code(&pass))
 }
 
@@ -272,39 +494,42 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
     let interval = app.interval(args.interval.as_deref())?;
     handle_signals()?;
     let request = Request { stop: Some(stop_flag()), ..Request::default() };
-    let mut n = 0u64;
-    loop {
-        n += 1;
-        let mut out = anstream::stdout().lock();
-        if let Err(e) = run_pass(&mut app, request, &mut out) {
-            let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
-        }
-        drop(out);
-        if args.passes.is_some_and(|max| n >= max) {
-            return Ok(ExitCode::SUCCESS);
-        }
-        // Sleeps in slices so that Ctrl-C is answered at once.
-        let until = std::time::Instant::now() + interval;
-        while !stopped() && std::time::Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(50).min(until - std::time::Instant::now()));
-        }
-        if stopped() {
+    runtime()?.block_on(async {
+        let mut n = 0u64;
+        loop {
+            n += 1;
             let mut out = anstream::stdout().lock();
-            let _ = writeln!(out, "{YELLOW}stopped{RESET} after {n} passes");
-            return Ok(ExitCode::from(130));
+            if let Err(e) = run_pass(&mut app, request, &mut out).await {
+                let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
+            }
+            drop(out);
+            if args.passes.is_some_and(|max| n >= max) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Sleeps in slices so that Ctrl-C is answered at once.
+            let until = tokio::time::Instant::now() + interval;
+            while !stopped() && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(50).min(until - tokio::time::Instant::now())).await;
+            }
+            if stopped() {
+                let mut out = anstream::stdout().lock();
+                let _ = writeln!(out, "{YELLOW}stopped{RESET} after {n} passes");
+                return Ok(ExitCode::from(130));
+            }
         }
-    }
+    })
 }
 
 /// `gitops status`: what the last pass left.
 pub fn status(args: AppArgs) -> Result<ExitCode, String> {
     let app = App::read(&args)?;
-    let cluster = FileCluster::new(&app.target);
-    let Some(s) = reconcile::read_status(&cluster, &app.spec.name).map_err(|e| e.to_string())? else {
+    let path = app.status_path()?;
+    let Some(s) = reconcile::read_status(&path).map_err(|e| e.to_string())? else {
         return Err(format!(
-            "{}: no status yet in {}; run `gitops reconcile` first",
+            "{}: no status yet for {} ({}); run `gitops reconcile` first",
             app.spec.name,
-            app.target.display()
+            app.target_name(),
+            path.display()
         ));
     };
     let mut out = anstream::stdout().lock();

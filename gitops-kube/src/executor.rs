@@ -1,27 +1,46 @@
-//! Runs a sync operation (the core's sans-IO state machine) on a [`FileCluster`].
+//! Runs a sync operation (the core's sans-IO state machine) on a [`Cluster`].
 //!
-//! Applies, prunes and hooks are carried out as the operation asks and reported back. A
-//! FileCluster has no controllers, so health cannot be assessed there: objects a wave waits on
-//! are reported healthy ("not assessed"), hooks complete as soon as they are created, and the
-//! caller's output says so. Before a prune the live object is read again and deleted only if
-//! it is still tracked by this app: nothing the app does not own is ever pruned.
+//! Each step the operation asks for is carried out and reported back:
+//! - applies of one kind group run in parallel, each in the mode its sync options choose
+//!   (client-side apply, server-side apply as `gitops`, or replace);
+//! - an object whose kind the cluster does not serve yet, and whose CRD this sync applied, waits
+//!   (watching the CRD) until the CRD is established and its kind is served;
+//! - hooks are created like other objects; their completion is their health;
+//! - before a prune the live object is read again and deleted only if this app still tracks it:
+//!   nothing the app does not own is ever pruned; deletes use the operation's propagation;
+//! - waits for health and for deletions watch the objects waited on instead of polling.
+//!
+//! A target with no controllers (a directory) cannot tell health: objects waited on are reported
+//! healthy ("not assessed") and hooks complete once created; the caller's output says so.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use gitops_core::app::{AppSpec, is_tracked_by};
 use gitops_core::sync::operation::{Observed, Step, SyncOperation};
+use gitops_core::sync::options::Propagation;
+use gitops_core::sync::task::Task;
 use gitops_core::{Object, Origin, ResourceKey};
+use gitops_health::{HealthChecks, HealthStatus};
+use serde_json::Value;
 
-use crate::file_cluster::{Applied, Error, FileCluster, Lock};
+use crate::cluster::{Applied, ApplyMode, Cluster, Error, resource_version};
 
-/// What the health of objects on a FileCluster is reported as.
+/// What the health of objects on a target without controllers is reported as.
 pub const NOT_ASSESSED: &str = "health not assessed: a FileCluster has no controllers";
+
+/// The longest a wait goes without looking again (wave delays are measured in time, not events;
+/// a stop request is noticed within it too).
+const POLL: Duration = Duration::from_secs(1);
+
+/// How long an object waits for the CRD of its kind to be established.
+const CRD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One step done, for progress output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// What was done: `apply`, `prune`, `hook`, `delete hook`.
+    /// What was done: `apply`, `prune`, `hook`, `delete hook`, `wait`.
     pub verb: &'static str,
     /// The object.
     pub key: ResourceKey,
@@ -31,48 +50,68 @@ pub struct Event {
     pub failed: bool,
 }
 
-/// Drives `op` to its end on `cluster` (whose lock is held), calling `progress` after each step.
+/// How the executor runs.
+pub struct Settings<'a> {
+    /// The app (its tracking decides what may be pruned).
+    pub app: &'a AppSpec,
+    /// The health checks for objects waited on (on a target that assesses health).
+    pub health: &'a HealthChecks,
+    /// Set (by a Ctrl-C handler) to terminate the operation.
+    pub stop: Option<&'a AtomicBool>,
+    /// Server-side applies take over fields other managers own (`--force-conflicts`).
+    pub force_conflicts: bool,
+}
+
+/// Drives `op` to its end on `cluster`, calling `progress` after each step.
+///
 /// When `stop` becomes true (Ctrl-C), the operation is terminated as Argo CD terminates one: no
-/// new work starts, running hooks are deleted, and it ends Failed; the results say what was
-/// not done. Errors are the cluster's own I/O failures that stop the run; a refused object is
-/// reported to the operation as a failed task instead.
-pub fn run(
+/// new work starts, running hooks are deleted, and it ends Failed; the results say what was not
+/// done. Errors are failures to read the cluster that stop the run; a refused object is reported
+/// to the operation as a failed task instead.
+pub async fn run<C: Cluster>(
     op: &mut SyncOperation,
-    cluster: &FileCluster,
-    lock: &Lock,
-    app: &AppSpec,
-    stop: Option<&AtomicBool>,
+    cluster: &C,
+    settings: &Settings<'_>,
     progress: &mut dyn FnMut(&Event),
 ) -> Result<(), Error> {
     let dry_run = op.options().dry_run;
     let mut terminated = false;
-    loop {
-        if !terminated && stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+    let mut waiting_for: Option<String> = None;
+    // The stop request is looked at only before asking for the next step: work handed out
+    // must be done and reported, or the operation would wait for it forever.
+    let mut next = |op: &mut SyncOperation| {
+        if !terminated && settings.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
             op.terminate();
             terminated = true;
         }
-        match op.next(SystemTime::now()) {
+        op.next(SystemTime::now())
+    };
+    let mut step = next(op);
+    loop {
+        match step {
             Step::Done => return Ok(()),
-            Step::Apply(ids) | Step::CreateHooks(ids) if dry_run => {
-                for i in ids {
-                    let hook = op.tasks()[i].is_hook();
-                    let event = event(op, i, if hook { "hook" } else { "apply" }, Ok("checked (dry run)".into()));
-                    progress(&event);
-                    report(op, i, hook, Ok(()));
-                }
-            }
             Step::Apply(ids) | Step::CreateHooks(ids) => {
-                for i in ids {
-                    let hook = op.tasks()[i].is_hook();
-                    let result = apply(op, i, cluster, lock);
-                    let event = event(op, i, if hook { "hook" } else { "apply" }, result.clone());
-                    progress(&event);
-                    report(op, i, hook, result.map(drop));
+                if !dry_run {
+                    await_kinds(op, &ids, cluster, settings.stop).await?;
+                }
+                let jobs: Vec<_> = ids.iter().map(|&i| apply_job(op, i, settings.force_conflicts)).collect();
+                let results =
+                    futures::future::join_all(jobs.iter().map(|job| apply_one(op, job, cluster, dry_run))).await;
+                for (job, result) in jobs.iter().zip(results) {
+                    let hook = op.tasks()[job.index].is_hook();
+                    progress(&event(op, job.index, if hook { "hook" } else { "apply" }, result.clone()));
+                    let result = result.map(drop);
+                    // Reports are for tasks the operation just handed out, so it cannot refuse them.
+                    let _ = if hook { op.hook_created(job.index, result) } else { op.applied(job.index, result) };
                 }
             }
             Step::Prune(ids) => {
-                for i in ids {
-                    let result = prune(op, i, cluster, lock, app, dry_run);
+                let propagation = op.options().prune_propagation;
+                let results = futures::future::join_all(
+                    ids.iter().map(|&i| prune(op, i, cluster, settings.app, propagation, dry_run)),
+                )
+                .await;
+                for (&i, result) in ids.iter().zip(results) {
                     progress(&event(op, i, "prune", result.clone()));
                     let _ = op.pruned(i, result.map(drop));
                 }
@@ -80,32 +119,192 @@ pub fn run(
             Step::DeleteHooks(ids) => {
                 for i in ids {
                     let key = op.tasks()[i].key.clone();
-                    let result = if dry_run {
-                        Ok("deleted (dry run)".to_string())
-                    } else {
-                        cluster.delete(lock, &key).map(|_| "deleted".to_string()).map_err(|e| e.to_string())
+                    let result = match cluster.delete(&key, Propagation::Background, dry_run).await {
+                        Ok(_) if dry_run => Ok("deleted (dry run)".to_string()),
+                        Ok(_) => Ok("deleted".to_string()),
+                        Err(e) => Err(e.to_string()),
                     };
                     progress(&event(op, i, "delete hook", result.clone()));
                     let _ = op.hook_deleted(i, result.map(drop));
                 }
             }
-            Step::Wait { health, deletions, .. } => {
-                for i in health {
-                    let _ = op.observe(i, Observed::Healthy, NOT_ASSESSED);
+            Step::Wait { health, deletions, message } => {
+                let watched = observe(op, &health, &deletions, cluster, settings.health).await?;
+                let again = next(op);
+                let Step::Wait { message: still, .. } = &again else {
+                    step = again;
+                    continue;
+                };
+                // Said once per distinct wait, for progress output.
+                if *still == message && waiting_for.as_deref() != Some(message.as_str()) {
+                    let key = health.iter().chain(&deletions).next().map(|&i| op.tasks()[i].key.clone());
+                    let key = key.unwrap_or_else(|| ResourceKey::new("", "", "", ""));
+                    progress(&Event { verb: "wait", key, outcome: message.clone(), failed: false });
+                    waiting_for = Some(message);
                 }
-                for i in deletions {
-                    let gone = cluster.get(&op.tasks()[i].key)?.is_none();
-                    let observed = if gone { Observed::Missing } else { Observed::Progressing };
-                    let _ = op.observe(i, observed, "");
-                }
+                // Nothing was released: wait for one of the objects to change, or for time to pass.
+                cluster.changed(&watched, POLL).await?;
             }
         }
+        step = next(op);
     }
 }
 
-fn report(op: &mut SyncOperation, i: usize, hook: bool, result: Result<(), String>) {
-    // Reports are for tasks the operation just handed out, so it cannot refuse them.
-    let _ = if hook { op.hook_created(i, result) } else { op.applied(i, result) };
+/// One object to write, taken out of the operation so that writes can run side by side.
+struct ApplyJob {
+    index: usize,
+    object: Option<Object>,
+    mode: ApplyMode,
+    existed: bool,
+}
+
+fn apply_job(op: &SyncOperation, i: usize, force_conflicts: bool) -> ApplyJob {
+    let task = &op.tasks()[i];
+    let object = task.target.clone().map(|target| with_namespace(target, task));
+    let mode = if task.options.replace {
+        ApplyMode::Replace
+    } else if task.options.server_side_apply {
+        ApplyMode::ServerSide { force: task.options.force || force_conflicts }
+    } else {
+        ApplyMode::ClientSide
+    };
+    ApplyJob { index: i, object, mode, existed: task.live_exists }
+}
+
+/// A namespaced object that names no namespace goes to the one its key says.
+fn with_namespace(target: Value, task: &Task) -> Object {
+    let mut obj = Object::new(target, Origin::inline("desired"));
+    if !task.key.namespace.is_empty()
+        && obj.namespace().is_empty()
+        && let Some(meta) = obj.value_mut().get_mut("metadata").and_then(|m| m.as_object_mut())
+    {
+        meta.insert("namespace".into(), task.key.namespace.clone().into());
+    }
+    obj
+}
+
+async fn apply_one<C: Cluster>(
+    op: &SyncOperation,
+    job: &ApplyJob,
+    cluster: &C,
+    dry_run: bool,
+) -> Result<String, String> {
+    let Some(obj) = &job.object else { return Err("nothing to apply (no desired object)".into()) };
+    if dry_run
+        && crd_in_sync(op, obj).is_some()
+        && cluster.resource(obj.api_version(), obj.kind()).await.ok().flatten().is_none()
+    {
+        return Ok("checked (dry run; its CRD is created by this sync)".into());
+    }
+    match cluster.apply(obj, job.mode, dry_run).await {
+        Ok((Applied::ServerSideApplied, _)) if !job.existed => Ok(dry(dry_run, "created")),
+        Ok((applied, _)) => Ok(dry(dry_run, applied.as_str())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn dry(dry_run: bool, outcome: &str) -> String {
+    if dry_run { format!("{outcome} (dry run)") } else { outcome.to_string() }
+}
+
+/// The CRD task of this sync that defines `obj`'s kind, if any.
+fn crd_in_sync(op: &SyncOperation, obj: &Object) -> Option<usize> {
+    op.tasks().iter().position(|t| {
+        t.key.group == "apiextensions.k8s.io"
+            && t.key.kind == "CustomResourceDefinition"
+            && t.target.as_ref().is_some_and(|crd| {
+                crd.pointer("/spec/group").and_then(Value::as_str) == Some(obj.group())
+                    && crd.pointer("/spec/names/kind").and_then(Value::as_str) == Some(obj.kind())
+            })
+    })
+}
+
+/// Waits until the kinds of `ids` whose CRDs this sync applied are served (Argo CD relies on
+/// retries here; waiting on the CRD's watch is quicker and says why). Objects still unknown
+/// after the timeout fail at apply with the cluster's "no such kind" error.
+async fn await_kinds<C: Cluster>(
+    op: &SyncOperation,
+    ids: &[usize],
+    cluster: &C,
+    stop: Option<&AtomicBool>,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + CRD_TIMEOUT;
+    let mut waiting: Vec<(String, String, ResourceKey)> = Vec::new();
+    let mut seen = HashSet::new();
+    for &i in ids {
+        let Some(target) = op.tasks()[i].target.as_ref() else { continue };
+        let obj = Object::new(target.clone(), Origin::inline("desired"));
+        let Some(crd) = crd_in_sync(op, &obj) else { continue };
+        if seen.insert((obj.api_version().to_string(), obj.kind().to_string())) {
+            waiting.push((obj.api_version().to_string(), obj.kind().to_string(), op.tasks()[crd].key.clone()));
+        }
+    }
+    while !waiting.is_empty() && Instant::now() < deadline && !stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+        let mut still = Vec::new();
+        for (api_version, kind, crd) in waiting {
+            if cluster.resource(&api_version, &kind).await?.is_none() {
+                still.push((api_version, kind, crd));
+            }
+        }
+        waiting = still;
+        if waiting.is_empty() {
+            break;
+        }
+        let mut watched = Vec::new();
+        for (_, _, crd) in &waiting {
+            let rv = cluster.get(crd).await?.as_ref().and_then(resource_version);
+            watched.push((crd.clone(), rv));
+        }
+        cluster.changed(&watched, POLL).await?;
+    }
+    Ok(())
+}
+
+/// Reports the health of `health` and the presence of `deletions`; returns what to watch.
+async fn observe<C: Cluster>(
+    op: &mut SyncOperation,
+    health: &[usize],
+    deletions: &[usize],
+    cluster: &C,
+    checks: &HealthChecks,
+) -> Result<Vec<(ResourceKey, Option<String>)>, Error> {
+    let mut watched = Vec::new();
+    for &i in health {
+        if !cluster.assesses_health() {
+            let _ = op.observe(i, Observed::Healthy, NOT_ASSESSED);
+            continue;
+        }
+        let key = op.tasks()[i].key.clone();
+        let live = cluster.get(&key).await?;
+        let (observed, message) = match &live {
+            None => (Observed::Missing, String::new()),
+            Some(o) => assessed(checks, o),
+        };
+        let _ = op.observe(i, observed, &message);
+        watched.push((key, live.as_ref().and_then(resource_version)));
+    }
+    for &i in deletions {
+        let key = op.tasks()[i].key.clone();
+        let live = cluster.get(&key).await?;
+        let _ = op.observe(i, if live.is_none() { Observed::Missing } else { Observed::Progressing }, "");
+        watched.push((key, live.as_ref().and_then(resource_version)));
+    }
+    Ok(watched)
+}
+
+/// An object's health as the operation takes it.
+fn assessed(checks: &HealthChecks, o: &Object) -> (Observed, String) {
+    let a = checks.assess(o.value());
+    let Some(h) = a.health else { return (Observed::NoCheck, String::new()) };
+    let observed = match h.status {
+        HealthStatus::Healthy => Observed::Healthy,
+        HealthStatus::Progressing => Observed::Progressing,
+        HealthStatus::Suspended => Observed::Suspended,
+        HealthStatus::Degraded => Observed::Degraded,
+        HealthStatus::Missing => Observed::Missing,
+        HealthStatus::Unknown => Observed::Unknown,
+    };
+    (observed, h.message)
 }
 
 fn event(op: &SyncOperation, i: usize, verb: &'static str, result: Result<String, String>) -> Event {
@@ -116,43 +315,24 @@ fn event(op: &SyncOperation, i: usize, verb: &'static str, result: Result<String
     }
 }
 
-fn apply(op: &SyncOperation, i: usize, cluster: &FileCluster, lock: &Lock) -> Result<String, String> {
-    let task = &op.tasks()[i];
-    let Some(target) = task.target.clone() else { return Err("nothing to apply (no desired object)".into()) };
-    let mut obj = Object::new(target, Origin::inline("desired"));
-    if !obj.is_cluster_scoped()
-        && obj.namespace().is_empty()
-        && !task.key.namespace.is_empty()
-        && let Some(meta) = obj.value_mut().get_mut("metadata").and_then(|m| m.as_object_mut())
-    {
-        meta.insert("namespace".into(), task.key.namespace.clone().into());
-    }
-    match cluster.apply(lock, &obj) {
-        Ok((Applied::Created, _)) => Ok("created".into()),
-        Ok((Applied::Configured, _)) => Ok("configured".into()),
-        Ok((Applied::Unchanged, _)) => Ok("unchanged".into()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn prune(
+async fn prune<C: Cluster>(
     op: &SyncOperation,
     i: usize,
-    cluster: &FileCluster,
-    lock: &Lock,
+    cluster: &C,
     app: &AppSpec,
+    propagation: Propagation,
     dry_run: bool,
 ) -> Result<String, String> {
     let key = &op.tasks()[i].key;
-    let Some(live) = cluster.get(key).map_err(|e| e.to_string())? else { return Ok("already gone".into()) };
+    let Some(live) = cluster.get(key).await.map_err(|e| e.to_string())? else { return Ok("already gone".into()) };
     // Checked again at the moment of deletion, whatever the plan said.
     if !is_tracked_by(&live, app) {
         return Err(format!("not pruned: {key} is not tracked by app {}", app.name));
     }
-    if dry_run {
-        return Ok("pruned (dry run)".into());
+    match cluster.delete(key, propagation, dry_run).await {
+        Ok(_) => Ok(dry(dry_run, "pruned")),
+        Err(e) => Err(e.to_string()),
     }
-    cluster.delete(lock, key).map(|_| "pruned".to_string()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -165,12 +345,12 @@ mod tests {
     use gitops_core::sync::prepare::prepare;
 
     use super::*;
+    use crate::FileCluster;
 
-    #[test]
-    fn a_stop_terminates_the_operation_and_nothing_more_is_applied() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stop_terminates_the_operation_and_nothing_more_is_applied() {
         let dir = tempfile::tempdir().unwrap();
-        let cluster = FileCluster::new(dir.path());
-        let lock = cluster.lock().unwrap();
+        let cluster = FileCluster::new(dir.path()).locked().unwrap();
         let app = AppSpec {
             kind: AppKind::ArgoApplication,
             name: "shop".into(),
@@ -192,10 +372,12 @@ mod tests {
         let mut op = SyncOperation::new(plan, options, SystemTime::now());
         let stop = AtomicBool::new(true);
         let mut events = Vec::new();
-        run(&mut op, &cluster, &lock, &app, Some(&stop), &mut |e| events.push(e.clone())).unwrap();
+        let checks = HealthChecks::default();
+        let settings = Settings { app: &app, health: &checks, stop: Some(&stop), force_conflicts: false };
+        run(&mut op, &cluster, &settings, &mut |e| events.push(e.clone())).await.unwrap();
         assert_eq!(op.phase(), OperationPhase::Failed);
         assert!(events.is_empty(), "{events:?}");
         assert!(op.results().iter().all(|r| r.code.is_none()), "nothing ran");
-        assert!(cluster.list().unwrap().is_empty());
+        assert!(cluster.cluster().list().unwrap().is_empty());
     }
 }

@@ -14,8 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::HashSet;
+use std::time::Duration;
+
+use gitops_core::app::AppSpec;
+use gitops_core::sync::options::Propagation;
 use gitops_core::{Object, ResourceKey, manifest};
 use serde_json::{Map, Value};
+
+pub use crate::cluster::Applied;
+use crate::cluster::{ApplyMode, Cluster, Resource};
 
 /// Why the file cluster could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -76,17 +84,6 @@ const VERSION_FILE: &str = ".resource-version";
 pub struct Lock {
     _file: File,
     root: PathBuf,
-}
-
-/// What an apply did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// The object did not exist.
-    Created,
-    /// It existed and changed.
-    Configured,
-    /// It existed and nothing changed (nothing was written).
-    Unchanged,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -389,6 +386,105 @@ impl FileCluster {
         let ns = if *ns == CLUSTER_DIR { "" } else { ns };
         let group = if *group == CORE_DIR { "" } else { group };
         Some(ResourceKey::new(group, kind, ns, name.strip_suffix(".yaml")?))
+    }
+}
+
+/// A [`FileCluster`] with its lock held: the [`Cluster`] the executor and the reconcile loop
+/// write to, so that a whole sync (or pass) runs under one lock.
+#[derive(Debug)]
+pub struct LockedFileCluster {
+    cluster: FileCluster,
+    lock: Lock,
+}
+
+impl FileCluster {
+    /// Takes the lock (waiting while another sync holds it) for a whole sync.
+    pub fn locked(self) -> Result<LockedFileCluster, Error> {
+        let lock = self.lock()?;
+        Ok(LockedFileCluster { cluster: self, lock })
+    }
+}
+
+impl LockedFileCluster {
+    /// The directory cluster.
+    pub fn cluster(&self) -> &FileCluster {
+        &self.cluster
+    }
+
+    /// The lock held.
+    pub fn lock(&self) -> &Lock {
+        &self.lock
+    }
+}
+
+impl Cluster for LockedFileCluster {
+    fn describe(&self) -> String {
+        format!("dir:{}", self.cluster.root.display())
+    }
+
+    fn assesses_health(&self) -> bool {
+        false
+    }
+
+    /// A directory stores any kind: there is no discovery to consult.
+    async fn resource(&self, api_version: &str, kind: &str) -> Result<Option<Resource>, crate::cluster::Error> {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        Ok(Some(Resource {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            plural: format!("{}s", kind.to_ascii_lowercase()),
+            namespaced: !gitops_core::schema::schema().is_cluster_scoped(group, kind),
+        }))
+    }
+
+    async fn live_for(
+        &self,
+        app: &AppSpec,
+        desired: &HashSet<ResourceKey>,
+    ) -> Result<Vec<Object>, crate::cluster::Error> {
+        Ok(crate::cluster::select_live(app, desired, self.cluster.list()?))
+    }
+
+    async fn get(&self, key: &ResourceKey) -> Result<Option<Object>, crate::cluster::Error> {
+        Ok(self.cluster.get(key)?)
+    }
+
+    /// Every mode stores the object whole: with no other writers, applying and replacing agree.
+    async fn apply(
+        &self,
+        obj: &Object,
+        _mode: ApplyMode,
+        dry_run: bool,
+    ) -> Result<(Applied, Object), crate::cluster::Error> {
+        if dry_run {
+            let existing = self.cluster.get(&obj.key(""))?;
+            let applied = if existing.is_some() { Applied::Configured } else { Applied::Created };
+            return Ok((applied, obj.clone()));
+        }
+        Ok(self.cluster.apply(&self.lock, obj)?)
+    }
+
+    /// Deletion is immediate: there are no dependents to wait for.
+    async fn delete(
+        &self,
+        key: &ResourceKey,
+        _propagation: Propagation,
+        dry_run: bool,
+    ) -> Result<bool, crate::cluster::Error> {
+        if dry_run {
+            return Ok(self.cluster.get(key)?.is_some());
+        }
+        Ok(self.cluster.delete(&self.lock, key)?)
+    }
+
+    /// Nothing but this sync writes here: nothing changes while it waits.
+    async fn changed(
+        &self,
+        _watched: &[(ResourceKey, Option<String>)],
+        timeout: Duration,
+    ) -> Result<(), crate::cluster::Error> {
+        tokio::time::sleep(timeout).await;
+        Ok(())
     }
 }
 

@@ -1,13 +1,17 @@
 //! The live side of the gitops engine.
 //!
-//! [`FileCluster`] is the embedded default target: a directory that stands in for a cluster,
-//! one YAML file per object at a fixed path, written atomically under a lock, read back with
-//! the fields a server adds (uid, resourceVersion, generation, creationTimestamp).
-//! [`executor`] runs the core's sync operation on it; [`reconcile`] is one pass of the
-//! reconcile loop (render, compare, plan, sync by policy, status). The async `Cluster` trait and the
-//! kube-rs client arrive with the rest of the live side.
+//! - [`Cluster`]: what a sync needs from a live target (discovery, the objects an app tracks,
+//!   get, apply in three modes, delete with a propagation policy, watch for changes);
+//! - [`FileCluster`]: the embedded default target, a directory that stands in for a cluster,
+//!   one YAML file per object at a fixed path, written atomically under a lock, read back with
+//!   the fields a server adds (uid, resourceVersion, generation, creationTimestamp);
+//! - [`KubeCluster`]: a Kubernetes API server through kube-rs (kubeconfig or in-cluster,
+//!   cached discovery, client-side or server-side apply, dry runs, watches);
+//! - [`executor`] runs the core's sync operation on a `Cluster`; [`reconcile`] is one pass of
+//!   the reconcile loop (render, compare, plan, sync by policy, status).
 //!
-//! Path scheme (documented, stable): `<root>/<namespace or _cluster>/<group or core>/<Kind>/<name>.yaml`.
+//! FileCluster path scheme (documented, stable):
+//! `<root>/<namespace or _cluster>/<group or core>/<Kind>/<name>.yaml`.
 //!
 //! ```
 //! use gitops_core::ResourceKey;
@@ -19,8 +23,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client_side;
+pub mod cluster;
 pub mod executor;
 pub mod file_cluster;
+pub mod kube_cluster;
 pub mod reconcile;
 
-pub use file_cluster::{Applied, Error, FileCluster, Lock};
+pub use cluster::{Applied, ApplyMode, Cluster, Resource};
+pub use file_cluster::{Error, FileCluster, Lock, LockedFileCluster};
+pub use kube_cluster::KubeCluster;

@@ -7,19 +7,23 @@
 //! `selfHeal` (Flux always heals). A suspended app is compared but never synced. The status is
 //! written next to the target's objects, atomically, after every pass.
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use gitops_core::Object;
 use gitops_core::app::{self, AppKind, AppSpec};
-use gitops_core::sync::operation::{OperationOptions, OperationPhase, ResultCode, SyncOperation};
+use gitops_core::sync::operation::{OperationOptions, OperationPhase, ResultCode, SyncOperation, TaskResult};
 use gitops_core::sync::options::SyncOptions;
 use gitops_core::sync::prepare::prepare;
 use gitops_core::sync::{Action, SyncPlan};
+use gitops_core::{Object, ResourceKey};
+use gitops_health::{HealthChecks, Member};
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::Cluster;
 use crate::executor::{self, Event};
-use crate::file_cluster::{Error as ClusterError, FileCluster};
+use crate::file_cluster::{Error as FileError, FileCluster};
 
 /// Where desired state comes from: the CLI backs it with gitops-render.
 pub trait DesiredState {
@@ -118,20 +122,19 @@ pub fn out_of_sync(plan: &SyncPlan) -> bool {
     plan.tasks.iter().any(|t| matches!(t.action, Action::Create | Action::Update | Action::Prune))
 }
 
-/// Where the status of `app` is kept in `cluster`.
-fn status_path(cluster: &FileCluster, app: &str) -> std::path::PathBuf {
+/// Where a FileCluster keeps the status of `app`: `<root>/.status/<app>.json`.
+pub fn status_path(cluster: &FileCluster, app: &str) -> std::path::PathBuf {
     cluster.root().join(".status").join(format!("{app}.json"))
 }
 
-/// The status the last pass left, if any.
-pub fn read_status(cluster: &FileCluster, app: &str) -> Result<Option<Status>, ClusterError> {
-    let path = status_path(cluster, app);
-    match std::fs::read_to_string(&path) {
+/// The status the last pass left at `path`, if any.
+pub fn read_status(path: &Path) -> Result<Option<Status>, FileError> {
+    match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| ClusterError::Invalid { key: path.display().to_string(), problem: e.to_string() }),
+            .map_err(|e| FileError::Invalid { key: path.display().to_string(), problem: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ClusterError::Io { path: path.display().to_string(), source }),
+        Err(source) => Err(FileError::Io { path: path.display().to_string(), source }),
     }
 }
 
@@ -144,6 +147,25 @@ pub struct Pass {
     pub synced: bool,
     /// The status it wrote.
     pub status: Status,
+    /// The result of every task of the last sync attempt (empty when it did not sync).
+    pub results: Vec<TaskResult>,
+}
+
+/// A [`Progress`] that says nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn planned(&mut self, _plan: &SyncPlan, _syncing: bool) {}
+    fn step(&mut self, _event: &Event) {}
+}
+
+/// What a pass tells its caller as it goes.
+pub trait Progress {
+    /// The plan is made; `syncing` says whether a sync follows.
+    fn planned(&mut self, plan: &SyncPlan, syncing: bool);
+    /// A sync step was done, or a wait began.
+    fn step(&mut self, event: &Event);
 }
 
 /// What the caller asks of a pass on top of the policy.
@@ -157,18 +179,31 @@ pub struct Request {
     pub dry_run: bool,
     /// Set (by a Ctrl-C handler) to terminate a sync in progress; retries stop too.
     pub stop: Option<&'static AtomicBool>,
+    /// Server-side applies take over fields other managers own.
+    pub force_conflicts: bool,
 }
 
-/// Runs one pass for `app` on `cluster`; progress of a sync goes to `progress`.
-pub fn pass(
+/// Where a pass works: the target, where its status is kept, and the health checks it uses.
+pub struct Target<'a, C> {
+    /// The cluster.
+    pub cluster: &'a C,
+    /// The status file (see [`status_path`] for a FileCluster's).
+    pub status: &'a Path,
+    /// Health checks for waits and for the app's health.
+    pub health: &'a HealthChecks,
+}
+
+/// Runs one pass for `app` on `target`; progress of a sync goes to `progress`.
+pub async fn pass<C: Cluster>(
     app: &AppSpec,
     desired: &mut dyn DesiredState,
-    cluster: &FileCluster,
+    target: &Target<'_, C>,
     policy: Policy,
     request: Request,
-    progress: &mut dyn FnMut(&Event),
+    progress: &mut dyn Progress,
 ) -> Result<Pass, String> {
-    let Request { sync: sync_now, prune, dry_run, stop } = request;
+    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts } = request;
+    let cluster = target.cluster;
     let stopped = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
     let rendered = desired.render()?;
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
@@ -178,9 +213,9 @@ pub fn pass(
     }
     // A retry plans again from the same desired objects: keep a copy only when one may come.
     let kept = app.retry.is_some().then(|| marked.clone());
-    let lock = cluster.lock().map_err(|e| e.to_string())?;
-    let previous = read_status(cluster, &app.name).map_err(|e| e.to_string())?;
-    let live = cluster.list().map_err(|e| e.to_string())?;
+    let keys: HashSet<ResourceKey> = marked.iter().map(|o| o.key(&namespace)).collect();
+    let previous = read_status(target.status).map_err(|e| e.to_string())?;
+    let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let (plan, retry) = prepare(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started)?;
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
@@ -207,7 +242,7 @@ pub fn pass(
     let mut status = Status {
         app: app.name.clone(),
         sync: if drifted { "OutOfSync".into() } else { "Synced".into() },
-        health: format!("Unknown ({})", executor::NOT_ASSESSED),
+        health: String::new(),
         revision: rendered.revision.clone(),
         synced_revision: if drifted { synced_revision } else { Some(rendered.revision.clone()) },
         reconciled_at: now_rfc3339(),
@@ -215,20 +250,24 @@ pub fn pass(
         last_operation: previous.and_then(|s| s.last_operation),
     };
     let plan_copy = plan.clone();
+    progress.planned(&plan_copy, should_sync);
+    let mut results = Vec::new();
     if should_sync {
         let (sync_options, _) =
             SyncOptions::parse(app.sync_options.iter().map(String::as_str)).map_err(|e| e.to_string())?;
-        let options = OperationOptions {
-            dry_run,
-            // Nothing on a FileCluster changes after an apply: no status to wait for.
-            wave_delay: std::time::Duration::ZERO,
-            ..OperationOptions::from_sync_options(&sync_options, prune || policy.prune)
-        };
+        let mut options =
+            OperationOptions { dry_run, ..OperationOptions::from_sync_options(&sync_options, prune || policy.prune) };
+        if !cluster.assesses_health() {
+            // Nothing there changes after an apply: no status to wait for.
+            options.wave_delay = std::time::Duration::ZERO;
+        }
+        let settings = executor::Settings { app, health: target.health, stop, force_conflicts };
         let mut plan = plan;
         let mut retries = 0u32;
         loop {
             let mut op = SyncOperation::new(plan, options.clone(), SystemTime::now());
-            executor::run(&mut op, cluster, &lock, app, stop, progress).map_err(|e| e.to_string())?;
+            executor::run(&mut op, cluster, &settings, &mut |e| progress.step(e)).await.map_err(|e| e.to_string())?;
+            results = op.results().to_vec();
             let succeeded = op.phase() == OperationPhase::Succeeded;
             let will_retry =
                 !succeeded && !dry_run && !stopped() && retry.as_ref().is_some_and(|r| r.should_retry(retries));
@@ -264,18 +303,43 @@ pub fn pass(
             }
             // Argo CD's retry: wait the backoff, then sync again from what the target holds now.
             let wait = retry.as_ref().map_or(std::time::Duration::ZERO, |r| r.delay(retries));
-            std::thread::sleep(wait);
+            tokio::time::sleep(wait).await;
             retries += 1;
-            let live = cluster.list().map_err(|e| e.to_string())?;
+            let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
             let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
             let desired = kept.clone().unwrap_or_default();
             plan = prepare(Some(app), desired, live, None, prune || policy.prune, &rendered.revision, now)?.0;
         }
     }
+    status.health = app_health(cluster, &plan_copy, target.health).await.map_err(|e| e.to_string())?;
     if !dry_run {
         let text = serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n";
-        crate::file_cluster::write_atomic(&status_path(cluster, &app.name), text.as_bytes())
-            .map_err(|e| e.to_string())?;
+        crate::file_cluster::write_atomic(target.status, text.as_bytes()).map_err(|e| e.to_string())?;
     }
-    Ok(Pass { plan: plan_copy, synced: should_sync, status })
+    Ok(Pass { plan: plan_copy, synced: should_sync, status, results })
+}
+
+/// The app's health after the pass, as Argo CD aggregates it over the objects it deploys.
+async fn app_health<C: Cluster>(
+    cluster: &C,
+    plan: &SyncPlan,
+    checks: &HealthChecks,
+) -> Result<String, crate::cluster::Error> {
+    if !cluster.assesses_health() {
+        return Ok(format!("Unknown ({})", executor::NOT_ASSESSED));
+    }
+    let mut members = Vec::new();
+    for t in plan.tasks.iter().filter(|t| !t.is_hook() && !t.is_prune()) {
+        let name = t.key.to_string();
+        members.push(match cluster.get(&t.key).await? {
+            Some(o) => Member::live(name, o.value(), checks.assess(o.value()).health),
+            None => Member::missing(name, t.key.group.clone(), t.key.kind.clone()),
+        });
+    }
+    let health = gitops_health::aggregate(&members);
+    Ok(if health.message.is_empty() {
+        health.status.as_str().to_string()
+    } else {
+        format!("{} ({})", health.status.as_str(), health.message)
+    })
 }

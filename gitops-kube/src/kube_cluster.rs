@@ -1,0 +1,403 @@
+//! `KubeCluster`: a Kubernetes API server, through kube-rs.
+//!
+//! Objects travel as raw JSON (`serde_json::Value`) so that nothing the server returns is
+//! reshaped by typed metadata on the way to the diff. Discovery runs once and is cached; it runs
+//! again (at most once a second) when a kind is not found, because a CRD applied by this very
+//! sync becomes served only once established. Waits use watches on the objects waited for,
+//! from the resourceVersion last seen, so no change between a read and the watch is missed.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use gitops_core::app::{AppKind, AppSpec};
+use gitops_core::sync::options::Propagation;
+use gitops_core::{Object, Origin, ResourceKey};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind, Request, Resource as _, WatchEvent};
+use kube::discovery::{ApiCapabilities, Scope, verbs};
+use kube::{Client, Config, Discovery};
+use serde_json::Value;
+
+use crate::client_side;
+use crate::cluster::{Applied, ApplyMode, Cluster, Error, FIELD_MANAGER, Resource};
+
+/// How often discovery may run again when a kind is not found.
+const REDISCOVER_AFTER: Duration = Duration::from_secs(1);
+/// Objects asked for per list page.
+const PAGE: u32 = 500;
+/// Lists run at once when the whole cluster is listed.
+const PARALLEL_LISTS: usize = 8;
+
+/// A Kubernetes cluster reached through kube-rs.
+pub struct KubeCluster {
+    client: Client,
+    name: String,
+    discovery: tokio::sync::Mutex<Option<(Instant, Arc<Discovery>)>>,
+}
+
+impl std::fmt::Debug for KubeCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeCluster").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+fn config_error(what: impl std::fmt::Display) -> Error {
+    Error::Config(what.to_string())
+}
+
+impl KubeCluster {
+    /// Connects as kubectl would: the kubeconfig at `kubeconfig` (else `$KUBECONFIG`, else
+    /// `~/.kube/config`, else the in-cluster service account), at `context` (else the current one).
+    pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<KubeCluster, Error> {
+        let options = KubeConfigOptions { context: context.map(str::to_string), ..KubeConfigOptions::default() };
+        let (config, name) = match kubeconfig {
+            Some(path) => {
+                let file = Kubeconfig::read_from(path).map_err(|e| config_error(format!("{}: {e}", path.display())))?;
+                let name = options.context.clone().or_else(|| file.current_context.clone()).unwrap_or_default();
+                (Config::from_custom_kubeconfig(file, &options).await.map_err(config_error)?, name)
+            }
+            None if context.is_some() => {
+                (Config::from_kubeconfig(&options).await.map_err(config_error)?, context.unwrap_or("").to_string())
+            }
+            None => {
+                let name =
+                    Kubeconfig::read().ok().and_then(|k| k.current_context).unwrap_or_else(|| "in-cluster".into());
+                (Config::infer().await.map_err(config_error)?, name)
+            }
+        };
+        let client = Client::try_from(config).map_err(config_error)?;
+        Ok(KubeCluster::from_client(client, &name))
+    }
+
+    /// The context [`KubeCluster::connect`] would use, without connecting: `context`, else the
+    /// kubeconfig's current context, else `in-cluster` when there is no kubeconfig.
+    pub fn context_name(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<String, Error> {
+        if let Some(c) = context {
+            return Ok(c.to_string());
+        }
+        let file = match kubeconfig {
+            Some(path) => Kubeconfig::read_from(path).map_err(|e| config_error(format!("{}: {e}", path.display())))?,
+            None => match Kubeconfig::read() {
+                Ok(k) => k,
+                Err(_) => return Ok("in-cluster".into()),
+            },
+        };
+        file.current_context.ok_or_else(|| config_error("the kubeconfig names no current-context; pass kube:CONTEXT"))
+    }
+
+    /// A cluster reached through `client`, named `name` in output.
+    pub fn from_client(client: Client, name: &str) -> KubeCluster {
+        KubeCluster { client, name: name.to_string(), discovery: tokio::sync::Mutex::new(None) }
+    }
+
+    /// The kube-rs client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The cached discovery; run again when `stale` and the last run is older than a second.
+    async fn discovery(&self, stale: bool) -> Result<Arc<Discovery>, Error> {
+        let mut cached = self.discovery.lock().await;
+        if let Some((at, d)) = cached.as_ref()
+            && (!stale || at.elapsed() < REDISCOVER_AFTER)
+        {
+            return Ok(d.clone());
+        }
+        let d = Discovery::new(self.client.clone()).run().await.map_err(transport("discovery"))?;
+        let d = Arc::new(d);
+        *cached = Some((Instant::now(), d.clone()));
+        Ok(d)
+    }
+
+    /// The API of an exact apiVersion and kind.
+    async fn resolve(&self, api_version: &str, kind: &str) -> Result<Option<(ApiResource, ApiCapabilities)>, Error> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        for stale in [false, true] {
+            if let Some(found) = self.discovery(stale).await?.resolve_gvk(&gvk) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The preferred API of a group and kind (a key carries no version).
+    async fn resolve_key(&self, key: &ResourceKey) -> Result<Option<(ApiResource, ApiCapabilities)>, Error> {
+        for stale in [false, true] {
+            let d = self.discovery(stale).await?;
+            if let Some(found) = d.get(&key.group).and_then(|g| g.recommended_kind(&key.kind)) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    fn request(ar: &ApiResource, caps: &ApiCapabilities, namespace: &str) -> Request {
+        let ns = (caps.scope == Scope::Namespaced && !namespace.is_empty()).then_some(namespace);
+        Request::new(DynamicObject::url_path(ar, ns))
+    }
+
+    /// The object as the engine holds it: the server leaves apiVersion and kind out of list items.
+    fn object(&self, mut value: Value, ar: &ApiResource) -> Object {
+        if let Value::Object(map) = &mut value {
+            map.entry("apiVersion").or_insert_with(|| ar.api_version.clone().into());
+            map.entry("kind").or_insert_with(|| ar.kind.clone().into());
+        }
+        Object::new(value, Origin::inline(&format!("kube:{}", self.name)))
+    }
+
+    async fn get_raw(
+        &self,
+        ar: &ApiResource,
+        caps: &ApiCapabilities,
+        key: &ResourceKey,
+    ) -> Result<Option<Value>, Error> {
+        let req = Self::request(ar, caps, &key.namespace).get(&key.name, &Default::default()).map_err(build(key))?;
+        match self.client.request::<Value>(req).await {
+            Ok(v) => Ok(Some(v)),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(api_error(&key.to_string(), e)),
+        }
+    }
+
+    /// Every object of one resource (all namespaces), page by page.
+    async fn list_all(&self, ar: &ApiResource, labels: Option<&str>) -> Result<Vec<Object>, Error> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default().limit(PAGE);
+            if let Some(l) = labels {
+                lp = lp.labels(l);
+            }
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let req = Request::new(DynamicObject::url_path(ar, None)).list(&lp).map_err(build(&ar.plural))?;
+            let page: Value =
+                self.client.request(req).await.map_err(|e| api_error(&format!("list {}", ar.plural), e))?;
+            let items = match page.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                _ => Vec::new(),
+            };
+            out.extend(items.into_iter().map(|v| self.object(v, ar)));
+            token = page
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn write(&self, obj: &Object, mode: ApplyMode, dry_run: bool) -> Result<(Applied, Object), Error> {
+        let key = obj.key("").to_string();
+        let (ar, caps) = self
+            .resolve(obj.api_version(), obj.kind())
+            .await?
+            .ok_or_else(|| Error::UnknownKind { api_version: obj.api_version().into(), kind: obj.kind().into() })?;
+        let request = Self::request(&ar, &caps, obj.namespace());
+        let name = obj.name();
+        let failed = |e| api_error(&key, e);
+        let stored = |v: Value| self.object(v, &ar);
+        match mode {
+            ApplyMode::ServerSide { force } => {
+                let mut pp = PatchParams::apply(FIELD_MANAGER);
+                pp.force = force;
+                pp.dry_run = dry_run;
+                let req = request.patch(name, &pp, &Patch::Apply(obj.value())).map_err(build(&key))?;
+                let v: Value = self.client.request(req).await.map_err(failed)?;
+                Ok((Applied::ServerSideApplied, stored(v)))
+            }
+            ApplyMode::ClientSide | ApplyMode::Replace => {
+                let live = self.get_raw(&ar, &caps, &obj.key("")).await?;
+                let pp = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
+                let desired = if mode == ApplyMode::ClientSide {
+                    client_side::with_last_applied(obj.value())
+                } else {
+                    obj.value().clone()
+                };
+                let Some(live) = live else {
+                    let body = serde_json::to_vec(&desired).map_err(|e| encode(&key, e))?;
+                    let v: Value =
+                        self.client.request(request.create(&pp, body).map_err(build(&key))?).await.map_err(failed)?;
+                    return Ok((Applied::Created, stored(v)));
+                };
+                if mode == ApplyMode::Replace {
+                    let mut desired = desired;
+                    if let (Some(rv), Some(Value::Object(meta))) =
+                        (live.pointer("/metadata/resourceVersion").cloned(), desired.get_mut("metadata"))
+                    {
+                        meta.insert("resourceVersion".into(), rv);
+                    }
+                    let body = serde_json::to_vec(&desired).map_err(|e| encode(&key, e))?;
+                    let v: Value = self
+                        .client
+                        .request(request.replace(name, &pp, body).map_err(build(&key))?)
+                        .await
+                        .map_err(failed)?;
+                    let applied = if same_version(&live, &v) { Applied::Unchanged } else { Applied::Configured };
+                    return Ok((applied, stored(v)));
+                }
+                let patch = client_side::merge_patch(client_side::last_applied(&live).as_ref(), &desired, &live);
+                if patch.as_object().is_some_and(|m| m.is_empty()) {
+                    return Ok((Applied::Unchanged, stored(live)));
+                }
+                let pp = PatchParams { dry_run, field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+                let req = request.patch(name, &pp, &Patch::Merge(&patch)).map_err(build(&key))?;
+                let v: Value = self.client.request(req).await.map_err(failed)?;
+                let applied = if same_version(&live, &v) { Applied::Unchanged } else { Applied::Configured };
+                Ok((applied, stored(v)))
+            }
+        }
+    }
+}
+
+fn same_version(a: &Value, b: &Value) -> bool {
+    let rv = |v: &Value| v.pointer("/metadata/resourceVersion").cloned();
+    rv(a).is_some() && rv(a) == rv(b)
+}
+
+fn transport(context: &'static str) -> impl Fn(kube::Error) -> Error {
+    move |e| Error::Transport { context: context.to_string(), message: e.to_string() }
+}
+
+fn build<'a>(what: &'a (impl std::fmt::Display + ?Sized)) -> impl Fn(kube::core::request::Error) -> Error + 'a {
+    move |e| Error::Transport { context: what.to_string(), message: format!("cannot build the request: {e}") }
+}
+
+fn encode(key: &str, e: serde_json::Error) -> Error {
+    Error::Transport { context: key.to_string(), message: format!("cannot encode the object: {e}") }
+}
+
+/// The server's refusal in its own words; a server-side apply conflict is its own error.
+fn api_error(key: &str, e: kube::Error) -> Error {
+    match e {
+        kube::Error::Api(s) if s.code == 409 && s.message.starts_with("Apply failed") => {
+            Error::Conflict { key: key.to_string(), message: s.message.clone() }
+        }
+        kube::Error::Api(s) => Error::Refused { key: key.to_string(), message: s.message.clone(), code: s.code },
+        other => Error::Transport { context: key.to_string(), message: other.to_string() },
+    }
+}
+
+impl Cluster for KubeCluster {
+    fn describe(&self) -> String {
+        format!("kube:{}", self.name)
+    }
+
+    fn assesses_health(&self) -> bool {
+        true
+    }
+
+    async fn resource(&self, api_version: &str, kind: &str) -> Result<Option<Resource>, Error> {
+        Ok(self.resolve(api_version, kind).await?.map(|(ar, caps)| Resource {
+            api_version: ar.api_version,
+            kind: ar.kind,
+            plural: ar.plural,
+            namespaced: caps.scope == Scope::Namespaced,
+        }))
+    }
+
+    /// Argo CD apps track by annotation, which no selector can find: every listable kind is
+    /// listed, as Argo CD's cluster cache does. Flux apps track by label, so the server filters;
+    /// kinds of desired objects are listed whole, as those objects are adopted if untracked.
+    async fn live_for(&self, app: &AppSpec, desired: &HashSet<ResourceKey>) -> Result<Vec<Object>, Error> {
+        let discovery = self.discovery(false).await?;
+        let desired_kinds: HashSet<(&str, &str)> =
+            desired.iter().map(|k| (k.group.as_str(), k.kind.as_str())).collect();
+        let flux_selector = format!("kustomize.toolkit.fluxcd.io/name={}", app.name);
+        let mut lists = Vec::new();
+        for group in discovery.groups() {
+            for (ar, caps) in group.recommended_resources() {
+                if !caps.supports_operation(verbs::LIST) || ar.kind == "Event" {
+                    continue;
+                }
+                let wanted = desired_kinds.contains(&(ar.group.as_str(), ar.kind.as_str()));
+                let labels = match app.kind {
+                    _ if wanted => None,
+                    AppKind::FluxKustomization => Some(flux_selector.clone()),
+                    AppKind::ArgoApplication => None,
+                };
+                lists.push((ar, labels));
+            }
+        }
+        let pages: Vec<Vec<Object>> = futures::stream::iter(lists)
+            .map(|(ar, labels)| async move { self.list_all(&ar, labels.as_deref()).await })
+            .buffer_unordered(PARALLEL_LISTS)
+            .try_collect()
+            .await?;
+        let mut objects: Vec<Object> = pages.into_iter().flatten().collect();
+        objects.sort_by_key(|o| o.key(""));
+        Ok(crate::cluster::select_live(app, desired, objects))
+    }
+
+    async fn get(&self, key: &ResourceKey) -> Result<Option<Object>, Error> {
+        let Some((ar, caps)) = self.resolve_key(key).await? else { return Ok(None) };
+        Ok(self.get_raw(&ar, &caps, key).await?.map(|v| self.object(v, &ar)))
+    }
+
+    async fn apply(&self, obj: &Object, mode: ApplyMode, dry_run: bool) -> Result<(Applied, Object), Error> {
+        self.write(obj, mode, dry_run).await
+    }
+
+    async fn delete(&self, key: &ResourceKey, propagation: Propagation, dry_run: bool) -> Result<bool, Error> {
+        let Some((ar, caps)) = self.resolve_key(key).await? else { return Ok(false) };
+        let mut dp = match propagation {
+            Propagation::Foreground => DeleteParams::foreground(),
+            Propagation::Background => DeleteParams::background(),
+            Propagation::Orphan => DeleteParams::orphan(),
+        };
+        dp.dry_run = dry_run;
+        let req = Self::request(&ar, &caps, &key.namespace).delete(&key.name, &dp).map_err(build(key))?;
+        match self.client.request_text(req).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(api_error(&key.to_string(), e)),
+        }
+    }
+
+    async fn changed(&self, watched: &[(ResourceKey, Option<String>)], timeout: Duration) -> Result<(), Error> {
+        let mut streams = Vec::new();
+        for (key, rv) in watched {
+            let Some((ar, caps)) = self.resolve_key(key).await? else { continue };
+            let wp = WatchParams::default().fields(&format!("metadata.name={}", key.name)).timeout(290);
+            // Without a version (the object did not exist) any event is news: watch from "now"
+            // would miss a creation between the read and the watch, so start from the start.
+            let version = rv.clone().unwrap_or_else(|| "0".into());
+            let req = Self::request(&ar, &caps, &key.namespace).watch(&wp, &version).map_err(build(key))?;
+            let events = self.client.request_events::<Value>(req).await.map_err(|e| api_error(&key.to_string(), e))?;
+            let key = key.clone();
+            let seen = rv.clone();
+            streams.push(
+                events
+                    .filter(move |e: &Result<WatchEvent<Value>, kube::Error>| {
+                        // A fresh watch replays the object as ADDED: that is news only if it is new.
+                        let news = match e {
+                            Ok(WatchEvent::Added(v) | WatchEvent::Modified(v) | WatchEvent::Deleted(v)) => {
+                                v.pointer("/metadata/resourceVersion").and_then(Value::as_str) != seen.as_deref()
+                            }
+                            Ok(WatchEvent::Bookmark(_)) => false,
+                            Ok(WatchEvent::Error(_)) | Err(_) => true,
+                        };
+                        std::future::ready(news)
+                    })
+                    .map(move |e| (key.clone(), e.is_ok()))
+                    .boxed(),
+            );
+        }
+        if streams.is_empty() {
+            tokio::time::sleep(timeout).await;
+            return Ok(());
+        }
+        let mut all = futures::stream::select_all(streams);
+        // A timeout, an event, an error or a closed watch all mean: look again.
+        let _ = tokio::time::timeout(timeout, all.next()).await;
+        Ok(())
+    }
+}
