@@ -469,6 +469,7 @@ fn request(args: &SyncArgs, sync: bool) -> Request {
         dry_run: args.dry_run,
         stop: Some(stop_flag()),
         force_conflicts: args.force_conflicts,
+        wave_delay: None,
     }
 }
 

@@ -267,3 +267,76 @@ fn ctrl_c_stops_a_watch_cleanly() {
     assert_eq!(status.code(), Some(130), "{seen}{rest:?}");
     assert!(rest.iter().any(|l| l.contains("stopped after 1 passes")), "{rest:?}");
 }
+
+#[test]
+fn the_readme_example_syncs_into_a_kubernetes_cluster_through_kube_rs() {
+    let server = std::sync::Arc::new(
+        gitops_standin::ApiServer::builder().controller_delay(std::time::Duration::from_millis(50)).start(),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig("standin", "default")).expect("write");
+    let app = dir.path().join("api-server-production.yaml");
+    std::fs::copy(crate::repo().join("examples/gitops-repo/argocd/api-server-production.yaml"), &app)
+        .expect("copy app");
+    let args = [
+        "sync",
+        "--app",
+        app.to_str().expect("utf-8"),
+        "--local",
+        "examples/gitops-repo",
+        "--target",
+        "kube:standin",
+        "--kubeconfig",
+        kubeconfig.to_str().expect("utf-8"),
+        "--customizations",
+        "examples/gitops-repo/apps/api-server/health",
+    ];
+    // The backup operator the example's CR needs: its Lua check waits for a completed backup.
+    let operator = {
+        let server = std::sync::Arc::clone(&server);
+        std::thread::spawn(move || {
+            for _ in 0..600 {
+                if let Some(mut backup) =
+                    server.get("ops.example.com/v1", "Backup", "api-prod", "prod-api-server-nightly")
+                {
+                    backup["status"] =
+                        serde_json::json!({"phase": "Completed", "lastSuccessfulTime": "2026-11-27T01:00:00Z"});
+                    server.insert(backup, "backup-operator");
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            false
+        })
+    };
+    let first = gitops(&args, None);
+    assert!(operator.join().expect("operator"), "the Backup was created");
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    let text = out(&first);
+    assert!(text.contains("-> kube:standin"), "{text}");
+    assert!(text.contains("Last backup completed at"), "the Lua check decided: {text}");
+    assert!(text.contains("Synced: successfully synced"), "{text}");
+    assert!(text.contains("KIND") && text.contains("RESULT"), "a summary table: {text}");
+    assert!(server.get("apps/v1", "Deployment", "api-prod", "prod-api-server").is_some(), "{text}");
+    assert!(server.get("ops.example.com/v1", "Backup", "api-prod", "prod-api-server-nightly").is_some(), "{text}");
+    let applies: Vec<_> = server.requests().into_iter().filter(|r| r.method == "PATCH").collect();
+    assert!(applies.iter().all(|r| r.param("fieldManager") == Some("gitops")), "ServerSideApply=true: {applies:?}");
+    let second = gitops(&args, None);
+    assert_eq!(second.status.code(), Some(0), "{}{}", out(&second), err(&second));
+    assert!(out(&second).contains("Synced: nothing to apply"), "{}", out(&second));
+    let status = gitops(
+        &[
+            "status",
+            "--app",
+            app.to_str().expect("utf-8"),
+            "--target",
+            "kube:standin",
+            "--kubeconfig",
+            kubeconfig.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(status.status.code(), Some(0), "{}{}", out(&status), err(&status));
+    assert!(out(&status).contains("health:      Healthy"), "{}", out(&status));
+}

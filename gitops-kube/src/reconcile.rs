@@ -181,6 +181,8 @@ pub struct Request {
     pub stop: Option<&'static AtomicBool>,
     /// Server-side applies take over fields other managers own.
     pub force_conflicts: bool,
+    /// Argo CD's `ARGOCD_SYNC_WAVE_DELAY` (default 2 s) on a target that assesses health.
+    pub wave_delay: Option<std::time::Duration>,
 }
 
 /// Where a pass works: the target, where its status is kept, and the health checks it uses.
@@ -202,7 +204,7 @@ pub async fn pass<C: Cluster>(
     request: Request,
     progress: &mut dyn Progress,
 ) -> Result<Pass, String> {
-    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts } = request;
+    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts, wave_delay } = request;
     let cluster = target.cluster;
     let stopped = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
     let rendered = desired.render()?;
@@ -257,6 +259,9 @@ pub async fn pass<C: Cluster>(
             SyncOptions::parse(app.sync_options.iter().map(String::as_str)).map_err(|e| e.to_string())?;
         let mut options =
             OperationOptions { dry_run, ..OperationOptions::from_sync_options(&sync_options, prune || policy.prune) };
+        if let Some(delay) = wave_delay {
+            options.wave_delay = delay;
+        }
         if !cluster.assesses_health() {
             // Nothing there changes after an apply: no status to wait for.
             options.wave_delay = std::time::Duration::ZERO;

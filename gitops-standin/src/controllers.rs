@@ -215,6 +215,28 @@ fn desired_status(obj: &Value) -> Option<Value> {
             })
         }
         ("", "Namespace") => json!({"phase": "Active"}),
+        // No metrics behind it: the autoscaler settles at its minimum, able to scale.
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            let at = obj["spec"]["minReplicas"].as_i64().unwrap_or(1);
+            json!({
+                "currentReplicas": at,
+                "desiredReplicas": at,
+                "conditions": [
+                    condition("AbleToScale", true, "ReadyForNewScale", "recommended size matches current size"),
+                    condition("ScalingActive", true, "ValidMetricFound", "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)"),
+                    condition("ScalingLimited", false, "DesiredWithinRange", "the desired count is within the acceptable range"),
+                ],
+            })
+        }
+        // As if every selected pod were healthy: one disruption allowed.
+        ("policy", "PodDisruptionBudget") => json!({
+            "observedGeneration": generation,
+            "currentHealthy": 2,
+            "desiredHealthy": 1,
+            "disruptionsAllowed": 1,
+            "expectedPods": 2,
+            "conditions": [condition("DisruptionAllowed", true, "SufficientPods", "")],
+        }),
         ("", "PersistentVolumeClaim") => {
             let mut s = json!({"phase": "Bound"});
             if let Some(modes) = obj["spec"]["accessModes"].as_array() {
