@@ -37,6 +37,7 @@ fn app() -> AppSpec {
         sync_options: Vec::new(),
         automated: Some(Automated { prune: true, self_heal: true, allow_empty: false }),
         retry: None,
+        rollout: Default::default(),
         unused: Vec::new(),
     }
 }

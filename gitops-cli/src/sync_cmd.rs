@@ -203,7 +203,8 @@ impl App {
     fn status_path(&self) -> Result<PathBuf, String> {
         match &self.target {
             TargetSpec::Dir(root) => Ok(reconcile::status_path(&FileCluster::new(root), &self.spec.name)),
-            TargetSpec::Kube(context) => {
+            TargetSpec::Kube(_) => {
+                let context = self.kube_context()?;
                 let context = KubeCluster::context_name(self.kubeconfig.as_deref(), context.as_deref())
                     .map_err(|e| e.to_string())?;
                 let dir: String = context
@@ -212,6 +213,21 @@ impl App {
                     .collect();
                 Ok(self.status_dir.join(format!("kube-{dir}")).join(format!("{}.json", self.spec.name)))
             }
+        }
+    }
+
+    /// The kubeconfig context of a kube target: the one named in `--target kube:CONTEXT`,
+    /// else the one reaching the Application's destination, else the current one (`None`).
+    fn kube_context(&self) -> Result<Option<String>, String> {
+        match &self.target {
+            TargetSpec::Kube(Some(c)) => Ok(Some(c.clone())),
+            TargetSpec::Kube(None) => KubeCluster::context_for_destination(
+                self.kubeconfig.as_deref(),
+                self.spec.rollout.destination_name.as_deref(),
+                self.spec.rollout.destination_server.as_deref(),
+            )
+            .map_err(|e| e.to_string()),
+            TargetSpec::Dir(_) => Ok(None),
         }
     }
 
@@ -437,12 +453,15 @@ async fn run_pass(app: &mut App, request: Request, out: &mut dyn Write) -> Resul
             let cluster = FileCluster::new(root).locked().map_err(|e| e.to_string())?;
             run_pass_on(app, &cluster, request, out).await
         }
-        TargetSpec::Kube(context) => {
+        TargetSpec::Kube(_) => {
             let cluster = match app.kube.take() {
                 Some(c) => c,
-                None => KubeCluster::connect(app.kubeconfig.as_deref(), context.as_deref())
-                    .await
-                    .map_err(|e| e.to_string())?,
+                None => {
+                    let context = app.kube_context()?;
+                    KubeCluster::connect(app.kubeconfig.as_deref(), context.as_deref())
+                        .await
+                        .map_err(|e| e.to_string())?
+                }
             };
             let pass = run_pass_on(app, &cluster, request, out).await;
             app.kube = Some(cluster);
@@ -500,15 +519,21 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
         loop {
             n += 1;
             let mut out = anstream::stdout().lock();
-            if let Err(e) = run_pass(&mut app, request, &mut out).await {
-                let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
-            }
+            let failed = match run_pass(&mut app, request, &mut out).await {
+                Ok(pass) => exit_code(&pass) != ExitCode::SUCCESS,
+                Err(e) => {
+                    let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
+                    true
+                }
+            };
             drop(out);
             if args.passes.is_some_and(|max| n >= max) {
                 return Ok(ExitCode::SUCCESS);
             }
+            // Flux tries again sooner after a failure when the Kustomization says so.
+            let wait = if failed { app.spec.rollout.retry_interval.unwrap_or(interval) } else { interval };
             // Sleeps in slices so that Ctrl-C is answered at once.
-            let until = tokio::time::Instant::now() + interval;
+            let until = tokio::time::Instant::now() + wait;
             while !stopped() && tokio::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(50).min(until - tokio::time::Instant::now())).await;
             }

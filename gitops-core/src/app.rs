@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::ignore::IgnoreRuleSpec;
-use crate::object::Object;
+use crate::object::{Object, ResourceKey};
 
 /// Which tool's application object was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +39,29 @@ pub struct AppSpec {
     pub automated: Option<Automated>,
     /// `syncPolicy.retry` as written (see [`crate::sync::retry`]).
     pub retry: Option<Value>,
+    /// Where the app goes and what a sync waits for beyond its waves.
+    pub rollout: Rollout,
     /// Spec fields present but not used by a diff (reported so nothing is silently lost).
     pub unused: Vec<String>,
+}
+
+/// Where an app goes and what its sync waits for, beyond what the diff needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rollout {
+    /// Argo CD's `spec.destination.server`: the API server URL.
+    pub destination_server: Option<String>,
+    /// Argo CD's `spec.destination.name`: the cluster's name.
+    pub destination_name: Option<String>,
+    /// Flux's `spec.wait`: after the apply, every applied object must become ready.
+    pub wait: bool,
+    /// Flux's `spec.healthChecks`: these objects must become ready after the apply.
+    pub health_checks: Vec<ResourceKey>,
+    /// Flux's `spec.timeout`: how long the apply and the health checks may take.
+    pub timeout: Option<std::time::Duration>,
+    /// Flux's `spec.retryInterval`: when to try again after a failure.
+    pub retry_interval: Option<std::time::Duration>,
+    /// Flux's `spec.dependsOn`, as `namespace/name`: Kustomizations that must be ready first.
+    pub depends_on: Vec<String>,
 }
 
 /// Argo CD's `syncPolicy.automated`.
@@ -92,12 +113,101 @@ pub fn read(source: &str, objects: &[Object]) -> Result<AppSpec, Error> {
 }
 
 const ARGO_USED: &[&str] = &["destination", "ignoreDifferences", "syncPolicy"];
-const FLUX_USED: &[&str] = &["targetNamespace", "prune"];
+const FLUX_USED: &[&str] =
+    &["targetNamespace", "prune", "wait", "healthChecks", "timeout", "retryInterval", "dependsOn"];
 
 fn unused(spec: Option<&Value>, used: &[&str]) -> Vec<String> {
     spec.and_then(Value::as_object)
         .map(|m| m.keys().filter(|k| !used.contains(&k.as_str())).map(|k| format!("spec.{k}")).collect())
         .unwrap_or_default()
+}
+
+fn field_error(o: &Object, field: &str, problem: impl Into<String>) -> Error {
+    Error::Field { origin: o.origin().to_string(), field: field.to_string(), problem: problem.into() }
+}
+
+/// A string at `pointer` under `spec`, if set; the field is named as `spec.a.b` in errors.
+fn optional_string(spec: Option<&Value>, pointer: &str, o: &Object) -> Result<Option<String>, Error> {
+    match spec.and_then(|s| s.pointer(pointer)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
+        Some(_) => Err(field_error(o, &format!("spec{}", pointer.replace('/', ".")), "not a string")),
+    }
+}
+
+/// A Go duration (`5m`, `1h30m`) at `spec.<field>`, if set.
+fn optional_duration(spec: Option<&Value>, field: &str, o: &Object) -> Result<Option<std::time::Duration>, Error> {
+    let Some(text) = optional_string(spec, &format!("/{field}"), o)? else { return Ok(None) };
+    crate::quantity::go_duration_nanos(&text)
+        .filter(|n| *n > 0)
+        .map(|n| Some(std::time::Duration::from_nanos(n.unsigned_abs())))
+        .ok_or_else(|| {
+            field_error(o, &format!("spec.{field}"), format!("`{text}` is not a duration such as 30s or 5m"))
+        })
+}
+
+/// Flux's wait, health checks, timeout, retry interval and dependencies. References that name
+/// no namespace are in the Kustomization's own, as Flux reads them.
+fn flux_rollout(o: &Object) -> Result<Rollout, Error> {
+    let spec = o.value().get("spec");
+    let own_namespace = o.namespace().to_string();
+    let wait = match spec.and_then(|s| s.get("wait")) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(field_error(o, "spec.wait", "not a boolean")),
+    };
+    let list = |field: &str| -> Result<Vec<serde_json::Map<String, Value>>, Error> {
+        match spec.and_then(|s| s.get(field)) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    item.as_object().cloned().ok_or_else(|| field_error(o, &format!("spec.{field}[{i}]"), "not a map"))
+                })
+                .collect(),
+            Some(_) => Err(field_error(o, &format!("spec.{field}"), "not a list")),
+        }
+    };
+    let text = |item: &serde_json::Map<String, Value>, field: &str, at: &str| -> Result<String, Error> {
+        match item.get(field) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(field_error(o, &format!("{at}.{field}"), "not a string")),
+        }
+    };
+    let mut health_checks = Vec::new();
+    for (i, item) in list("healthChecks")?.iter().enumerate() {
+        let at = format!("spec.healthChecks[{i}]");
+        let (api_version, kind, name) =
+            (text(item, "apiVersion", &at)?, text(item, "kind", &at)?, text(item, "name", &at)?);
+        if kind.is_empty() || name.is_empty() {
+            return Err(field_error(o, &at, "needs a kind and a name"));
+        }
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let namespace = Some(text(item, "namespace", &at)?).filter(|n| !n.is_empty()).unwrap_or(own_namespace.clone());
+        let cluster_scoped = crate::schema::schema().is_cluster_scoped(group, &kind);
+        let namespace = if cluster_scoped { String::new() } else { namespace };
+        health_checks.push(ResourceKey::new(group, &kind, &namespace, &name));
+    }
+    let mut depends_on = Vec::new();
+    for (i, item) in list("dependsOn")?.iter().enumerate() {
+        let at = format!("spec.dependsOn[{i}]");
+        let name = text(item, "name", &at)?;
+        if name.is_empty() {
+            return Err(field_error(o, &at, "needs a name"));
+        }
+        let namespace = Some(text(item, "namespace", &at)?).filter(|n| !n.is_empty()).unwrap_or(own_namespace.clone());
+        depends_on.push(format!("{namespace}/{name}"));
+    }
+    Ok(Rollout {
+        wait,
+        health_checks,
+        timeout: optional_duration(spec, "timeout", o)?,
+        retry_interval: optional_duration(spec, "retryInterval", o)?,
+        depends_on,
+        ..Rollout::default()
+    })
 }
 
 fn read_argo(o: &Object) -> Result<AppSpec, Error> {
@@ -137,6 +247,11 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
         sync_options,
         automated,
         retry: policy.and_then(|p| p.get("retry")).filter(|r| !r.is_null()).cloned(),
+        rollout: Rollout {
+            destination_server: optional_string(spec, "/destination/server", o)?,
+            destination_name: optional_string(spec, "/destination/name", o)?,
+            ..Rollout::default()
+        },
         unused: unused(spec, ARGO_USED),
     })
 }
@@ -175,6 +290,7 @@ fn read_flux(o: &Object) -> Result<AppSpec, Error> {
         // Flux reconciles on its own; drift is always reverted.
         automated: Some(Automated { prune, self_heal: true, allow_empty: false }),
         retry: None,
+        rollout: flux_rollout(o)?,
         unused: unused(spec, FLUX_USED),
     })
 }
@@ -309,5 +425,46 @@ mod tests {
         .unwrap();
         let e = read("a.yaml", &bad).unwrap_err().to_string();
         assert!(e.contains("field `spec.ignoreDifferences`: unknown field `jsonPointer`"), "{e}");
+    }
+
+    #[test]
+    fn reads_where_an_app_goes_and_what_its_sync_waits_for() {
+        let argo = manifest::parse(
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec: {destination: {name: prod-eu, server: 'https://10.0.0.1:6443'}}\n",
+        )
+        .unwrap();
+        let rollout = read("app.yaml", &argo).unwrap().rollout;
+        assert_eq!(rollout.destination_name.as_deref(), Some("prod-eu"));
+        assert_eq!(rollout.destination_server.as_deref(), Some("https://10.0.0.1:6443"));
+
+        let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  wait: true\n  timeout: 2m30s\n  retryInterval: 1m\n  healthChecks:\n  - {apiVersion: apps/v1, kind: Deployment, name: web, namespace: shop}\n  - {apiVersion: v1, kind: Namespace, name: shop}\n  - {apiVersion: v1, kind: ConfigMap, name: settings}\n  dependsOn: [{name: infra}, {name: crds, namespace: platform}]\n";
+        let app = read("k.yaml", &manifest::parse("k.yaml", flux).unwrap()).unwrap();
+        let r = &app.rollout;
+        assert!(r.wait);
+        assert_eq!(r.timeout, Some(std::time::Duration::from_secs(150)));
+        assert_eq!(r.retry_interval, Some(std::time::Duration::from_secs(60)));
+        let checks: Vec<String> = r.health_checks.iter().map(ToString::to_string).collect();
+        let expected = [
+            ResourceKey::new("apps", "Deployment", "shop", "web"),
+            ResourceKey::new("", "Namespace", "", "shop"),
+            ResourceKey::new("", "ConfigMap", "flux-system", "settings"),
+        ];
+        assert_eq!(checks, expected.iter().map(ToString::to_string).collect::<Vec<_>>());
+        assert_eq!(r.depends_on, ["flux-system/infra", "platform/crds"]);
+        assert!(app.unused.is_empty(), "{:?}", app.unused);
+
+        for (bad, field) in [
+            ("timeout: soon", "spec.timeout"),
+            ("wait: 'yes'", "spec.wait"),
+            ("healthChecks: [{kind: Deployment}]", "spec.healthChecks[0]"),
+            ("dependsOn: [{name: 3}]", "spec.dependsOn[0].name"),
+        ] {
+            let text = format!(
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: k}}\nspec: {{{bad}}}\n"
+            );
+            let e = read("k.yaml", &manifest::parse("k.yaml", &text).unwrap()).unwrap_err().to_string();
+            assert!(e.contains(&format!("field `{field}`")), "{bad}: {e}");
+        }
     }
 }

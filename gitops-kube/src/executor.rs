@@ -60,6 +60,8 @@ pub struct Settings<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Server-side applies take over fields other managers own (`--force-conflicts`).
     pub force_conflicts: bool,
+    /// When to terminate the operation if it has not ended (Flux's `spec.timeout`).
+    pub deadline: Option<Instant>,
 }
 
 /// Drives `op` to its end on `cluster`, calling `progress` after each step.
@@ -80,7 +82,8 @@ pub async fn run<C: Cluster>(
     // The stop request is looked at only before asking for the next step: work handed out
     // must be done and reported, or the operation would wait for it forever.
     let mut next = |op: &mut SyncOperation| {
-        if !terminated && settings.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+        let late = settings.deadline.is_some_and(|d| Instant::now() >= d);
+        if !terminated && (late || settings.stop.is_some_and(|s| s.load(Ordering::SeqCst))) {
             op.terminate();
             terminated = true;
         }
@@ -292,6 +295,37 @@ async fn observe<C: Cluster>(
     Ok(watched)
 }
 
+/// Waits until every object of `keys` is ready (healthy, or with no health check), as Flux's
+/// `wait` and `healthChecks` ask, or until `deadline`; says which were not, in Flux's words.
+pub async fn await_ready<C: Cluster>(
+    cluster: &C,
+    keys: &[ResourceKey],
+    checks: &HealthChecks,
+    deadline: Instant,
+    stop: Option<&AtomicBool>,
+) -> Result<(), String> {
+    loop {
+        let mut pending = Vec::new();
+        let mut watched = Vec::new();
+        for key in keys {
+            let live = cluster.get(key).await.map_err(|e| e.to_string())?;
+            let (observed, _) = live.as_ref().map_or((Observed::Missing, String::new()), |o| assessed(checks, o));
+            if !matches!(observed, Observed::Healthy | Observed::NoCheck) {
+                pending.push(format!("{key} status: '{observed:?}'"));
+            }
+            watched.push((key.clone(), live.as_ref().and_then(resource_version)));
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= deadline || stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            return Err(format!("timeout waiting for: [{}]", pending.join(", ")));
+        }
+        cluster.changed(&watched, POLL.min(deadline - now)).await.map_err(|e| e.to_string())?;
+    }
+}
+
 /// An object's health as the operation takes it.
 fn assessed(checks: &HealthChecks, o: &Object) -> (Observed, String) {
     let a = checks.assess(o.value());
@@ -360,6 +394,7 @@ mod tests {
             sync_options: Vec::new(),
             automated: None,
             retry: None,
+            rollout: Default::default(),
             unused: Vec::new(),
         };
         let desired = manifest::parse(
@@ -373,7 +408,8 @@ mod tests {
         let stop = AtomicBool::new(true);
         let mut events = Vec::new();
         let checks = HealthChecks::default();
-        let settings = Settings { app: &app, health: &checks, stop: Some(&stop), force_conflicts: false };
+        let settings =
+            Settings { app: &app, health: &checks, stop: Some(&stop), force_conflicts: false, deadline: None };
         run(&mut op, &cluster, &settings, &mut |e| events.push(e.clone())).await.unwrap();
         assert_eq!(op.phase(), OperationPhase::Failed);
         assert!(events.is_empty(), "{events:?}");

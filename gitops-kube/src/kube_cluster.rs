@@ -89,6 +89,44 @@ impl KubeCluster {
         file.current_context.ok_or_else(|| config_error("the kubeconfig names no current-context; pass kube:CONTEXT"))
     }
 
+    /// The context that reaches an Argo CD Application's destination: the context called
+    /// `name` (`spec.destination.name`), else the one whose cluster's server is `server`
+    /// (`spec.destination.server`); `None` for neither, or for `https://kubernetes.default.svc`
+    /// (the cluster Argo CD runs in: the current context here).
+    pub fn context_for_destination(
+        kubeconfig: Option<&Path>,
+        name: Option<&str>,
+        server: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let server = server.filter(|s| s.trim_end_matches('/') != "https://kubernetes.default.svc");
+        if name.is_none() && server.is_none() {
+            return Ok(None);
+        }
+        let file = match kubeconfig {
+            Some(path) => Kubeconfig::read_from(path).map_err(|e| config_error(format!("{}: {e}", path.display())))?,
+            None => Kubeconfig::read().map_err(config_error)?,
+        };
+        if let Some(name) = name {
+            return match file.contexts.iter().find(|c| c.name == name) {
+                Some(c) => Ok(Some(c.name.clone())),
+                None => Err(config_error(format!(
+                    "spec.destination.name `{name}` is not a context of the kubeconfig; pass --target kube:CONTEXT"
+                ))),
+            };
+        }
+        let server = server.unwrap_or_default().trim_end_matches('/');
+        let cluster = file.clusters.iter().find(|c| {
+            c.cluster.as_ref().and_then(|c| c.server.as_deref()).map(|s| s.trim_end_matches('/')) == Some(server)
+        });
+        let context = cluster
+            .and_then(|cl| file.contexts.iter().find(|c| c.context.as_ref().is_some_and(|ctx| ctx.cluster == cl.name)));
+        context.map(|c| Some(c.name.clone())).ok_or_else(|| {
+            config_error(format!(
+                "no kubeconfig context reaches spec.destination.server `{server}`; pass --target kube:CONTEXT"
+            ))
+        })
+    }
+
     /// A cluster reached through `client`, named `name` in output.
     pub fn from_client(client: Client, name: &str) -> KubeCluster {
         KubeCluster { client, name: name.to_string(), discovery: tokio::sync::Mutex::new(None) }

@@ -223,7 +223,10 @@ pub async fn pass<C: Cluster>(
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
     let drifted = out_of_sync(&plan);
     let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
-    let (should_sync, why) = if !plan.errors.is_empty() {
+    let waiting_on = unready_dependency(app, target.status);
+    let (should_sync, why) = if let Some(dependency) = waiting_on {
+        (false, format!("dependency '{dependency}' is not ready"))
+    } else if !plan.errors.is_empty() {
         (false, format!("sync refused: {}", plan.errors.join("; ")))
     } else if !drifted {
         let n = plan.tasks.iter().filter(|t| t.action == Action::Unchanged).count();
@@ -266,18 +269,38 @@ pub async fn pass<C: Cluster>(
             // Nothing there changes after an apply: no status to wait for.
             options.wave_delay = std::time::Duration::ZERO;
         }
-        let settings = executor::Settings { app, health: target.health, stop, force_conflicts };
+        let timeout = app.rollout.timeout;
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let settings = executor::Settings { app, health: target.health, stop, force_conflicts, deadline };
         let mut plan = plan;
         let mut retries = 0u32;
         loop {
             let mut op = SyncOperation::new(plan, options.clone(), SystemTime::now());
             executor::run(&mut op, cluster, &settings, &mut |e| progress.step(e)).await.map_err(|e| e.to_string())?;
             results = op.results().to_vec();
-            let succeeded = op.phase() == OperationPhase::Succeeded;
+            let mut succeeded = op.phase() == OperationPhase::Succeeded;
+            let mut message = op.message().to_string();
+            if let Some(t) = timeout.filter(|_| deadline.is_some_and(|d| std::time::Instant::now() >= d) && !succeeded)
+            {
+                message.push_str(&format!(" (timeout of {t:?} exceeded)"));
+            }
+            // Flux's `wait` and `healthChecks`: the apply succeeded, now the objects must be ready.
+            let ready: Vec<ResourceKey> = if app.rollout.wait {
+                op.tasks().iter().filter(|t| !t.is_hook() && !t.is_prune()).map(|t| t.key.clone()).collect()
+            } else {
+                app.rollout.health_checks.clone()
+            };
+            if succeeded && !dry_run && !ready.is_empty() && cluster.assesses_health() {
+                let limit = timeout.unwrap_or(std::time::Duration::from_secs(300));
+                let until = deadline.unwrap_or_else(|| std::time::Instant::now() + limit);
+                if let Err(e) = executor::await_ready(cluster, &ready, target.health, until, stop).await {
+                    succeeded = false;
+                    message = format!("health check failed after {limit:?}: {e}");
+                }
+            }
             let will_retry =
                 !succeeded && !dry_run && !stopped() && retry.as_ref().is_some_and(|r| r.should_retry(retries));
             let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
-            let mut message = op.message().to_string();
             if will_retry {
                 let at = retry.as_ref().map_or(SystemTime::now(), |r| r.next_retry_at(SystemTime::now(), retries + 1));
                 message.push_str(&gitops_core::sync::retry::retrying_suffix(retries + 1, at));
@@ -285,7 +308,7 @@ pub async fn pass<C: Cluster>(
                 message.push_str(&gitops_core::sync::retry::retried_suffix(retries));
             }
             status.last_operation = Some(LastOperation {
-                phase: format!("{:?}", op.phase()),
+                phase: if succeeded { format!("{:?}", op.phase()) } else { format!("{:?}", OperationPhase::Failed) },
                 message,
                 revision: rendered.revision.clone(),
                 synced: count(ResultCode::Synced),
@@ -346,5 +369,21 @@ async fn app_health<C: Cluster>(
         health.status.as_str().to_string()
     } else {
         format!("{} ({})", health.status.as_str(), health.message)
+    })
+}
+
+/// The first of the app's dependencies (Flux's `dependsOn`) whose last pass, as its status next
+/// to this app's records it, did not leave it synced and healthy (or healthy as far as the
+/// target can tell).
+fn unready_dependency<'a>(app: &'a AppSpec, status: &Path) -> Option<&'a str> {
+    app.rollout.depends_on.iter().map(String::as_str).find(|dependency| {
+        let name = dependency.rsplit_once('/').map_or(*dependency, |(_, n)| n);
+        let ready = read_status(&status.with_file_name(format!("{name}.json"))).ok().flatten().is_some_and(|s| {
+            let succeeded = s.last_operation.as_ref().is_none_or(|op| op.phase == "Succeeded");
+            s.sync == "Synced"
+                && succeeded
+                && (s.health.starts_with("Healthy") || s.health.contains(executor::NOT_ASSESSED))
+        });
+        !ready
     })
 }

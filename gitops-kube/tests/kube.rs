@@ -49,6 +49,7 @@ fn app(kind: AppKind, name: &str) -> AppSpec {
         sync_options: Vec::new(),
         automated: None,
         retry: None,
+        rollout: Default::default(),
         unused: Vec::new(),
     }
 }
@@ -407,4 +408,89 @@ async fn a_real_cluster_when_one_is_configured() {
     assert_eq!(cluster.apply(&cm, ApplyMode::ClientSide, false).await.expect("again").0, Applied::Unchanged);
     assert!(cluster.get(&cm.key("")).await.expect("get").is_some());
     cluster.delete(&namespace.key(""), Propagation::Foreground, false).await.expect("cleanup");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn flux_health_checks_fail_a_sync_whose_objects_never_become_ready_and_dependents_wait() {
+    let server = ApiServer::builder().controller_delay(Duration::from_millis(50)).start();
+    namespace(&server, "shop");
+    let (cluster, dir) = connect(&server).await;
+    const DESIRED: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, annotations: {standin.gitops.dev/unhealthy: "true"}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: 'web:1'}]}
+"#;
+    let mut spec = app(AppKind::FluxKustomization, "infra");
+    spec.automated = Some(Automated { prune: true, self_heal: true, allow_empty: false });
+    spec.rollout.health_checks = vec![ResourceKey::new("apps", "Deployment", "shop", "web")];
+    spec.rollout.timeout = Some(Duration::from_secs(2));
+    let status = dir.path().join("infra.json");
+    let checks = HealthChecks::default();
+    let target = Target { cluster: &cluster, status: &status, health: &checks };
+    let pass = reconcile::pass(
+        &spec,
+        &mut Fixed(DESIRED),
+        &target,
+        Policy::of(&spec, false),
+        Request::default(),
+        &mut Log::default(),
+    )
+    .await
+    .unwrap();
+    let op = pass.status.last_operation.as_ref().expect("synced");
+    assert_eq!(op.phase, "Failed", "{op:?}");
+    assert!(
+        op.message.starts_with(
+            "health check failed after 2s: timeout waiting for: [apps/Deployment/shop/web status: 'Degraded']"
+        ),
+        "{}",
+        op.message
+    );
+
+    // An app that depends on it is compared, not synced, while it is not ready.
+    let mut dependent = app(AppKind::FluxKustomization, "apps");
+    dependent.automated = spec.automated;
+    dependent.rollout.depends_on = vec!["flux-system/infra".into()];
+    let status = dir.path().join("apps.json");
+    let target = Target { cluster: &cluster, status: &status, health: &checks };
+    let desired = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: shop}\n";
+    let mut fixed = Fixed(Box::leak(desired.to_string().into_boxed_str()));
+    let pass = reconcile::pass(
+        &dependent,
+        &mut fixed,
+        &target,
+        Policy::of(&dependent, false),
+        Request::default(),
+        &mut Log::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!pass.synced);
+    assert_eq!(pass.status.message, "dependency 'flux-system/infra' is not ready");
+    assert!(server.get("v1", "ConfigMap", "shop", "app").is_none());
+}
+
+#[test]
+fn an_applications_destination_picks_the_kubeconfig_context() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters:\n- {name: dev-cluster, cluster: {server: 'https://dev.example:6443'}}\n- {name: prod-cluster, cluster: {server: 'https://prod.example:6443/'}}\ncontexts:\n- {name: dev, context: {cluster: dev-cluster, user: u}}\n- {name: prod, context: {cluster: prod-cluster, user: u}}\nusers:\n- {name: u, user: {token: t}}\n",
+    )
+    .expect("write");
+    let pick =
+        |name: Option<&str>, server: Option<&str>| KubeCluster::context_for_destination(Some(&path), name, server);
+    assert_eq!(pick(Some("prod"), None).unwrap().as_deref(), Some("prod"));
+    assert_eq!(pick(None, Some("https://prod.example:6443")).unwrap().as_deref(), Some("prod"));
+    assert_eq!(pick(None, Some("https://kubernetes.default.svc")).unwrap(), None, "the current context");
+    assert_eq!(pick(None, None).unwrap(), None);
+    let e = pick(Some("staging"), None).unwrap_err().to_string();
+    assert!(e.contains("spec.destination.name `staging`") && e.contains("--target kube:CONTEXT"), "{e}");
+    let e = pick(None, Some("https://nowhere:6443")).unwrap_err().to_string();
+    assert!(e.contains("https://nowhere:6443"), "{e}");
 }
