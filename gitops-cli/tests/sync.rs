@@ -216,7 +216,12 @@ fn manual_and_suspended_apps_are_compared_not_synced() {
     let o = run(dir.path(), "reconcile", &[]);
     assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     assert!(out(&o).contains("suspended, so not synced"), "{}", out(&o));
-    assert!(out(&o).contains("not supported yet, without effect: spec.dependsOn"), "{}", out(&o));
+    assert!(!out(&o).contains("not supported"), "{}", out(&o));
+    std::fs::write(dir.path().join("app.yaml"), flux.replace("suspend: true", "suspend: false")).expect("write");
+    let o = run(dir.path(), "reconcile", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("OutOfSync: dependency 'flux-system/infra' is not ready"), "{}", out(&o));
+    assert!(stored(dir.path(), "shop/core/ConfigMap/settings.yaml").is_none());
 }
 
 #[test]

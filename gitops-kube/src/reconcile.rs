@@ -223,7 +223,8 @@ pub async fn pass<C: Cluster>(
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
     let drifted = out_of_sync(&plan);
     let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
-    let waiting_on = unready_dependency(app, target.status);
+    // A suspended app is only compared, whatever its dependencies.
+    let waiting_on = if policy.suspended { None } else { unready_dependency(app, target.status) };
     let (should_sync, why) = if let Some(dependency) = waiting_on {
         (false, format!("dependency '{dependency}' is not ready"))
     } else if !plan.errors.is_empty() {
