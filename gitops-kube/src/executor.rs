@@ -271,26 +271,25 @@ async fn observe<C: Cluster>(
     cluster: &C,
     checks: &HealthChecks,
 ) -> Result<Vec<(ResourceKey, Option<String>)>, Error> {
-    let mut watched = Vec::new();
-    for &i in health {
-        if !cluster.assesses_health() {
+    if !cluster.assesses_health() {
+        for &i in health {
             let _ = op.observe(i, Observed::Healthy, NOT_ASSESSED);
-            continue;
         }
-        let key = op.tasks()[i].key.clone();
-        let live = cluster.get(&key).await?;
+    }
+    let health: &[usize] = if cluster.assesses_health() { health } else { &[] };
+    // Read side by side: a wave may wait on many objects.
+    let keys: Vec<ResourceKey> = health.iter().chain(deletions).map(|&i| op.tasks()[i].key.clone()).collect();
+    let lives = futures::future::join_all(keys.iter().map(|k| cluster.get(k))).await;
+    let mut watched = Vec::new();
+    for ((n, &i), live) in health.iter().chain(deletions).enumerate().zip(lives) {
+        let live = live?;
         let (observed, message) = match &live {
             None => (Observed::Missing, String::new()),
+            Some(_) if n >= health.len() => (Observed::Progressing, String::new()),
             Some(o) => assessed(checks, o),
         };
         let _ = op.observe(i, observed, &message);
-        watched.push((key, live.as_ref().and_then(resource_version)));
-    }
-    for &i in deletions {
-        let key = op.tasks()[i].key.clone();
-        let live = cluster.get(&key).await?;
-        let _ = op.observe(i, if live.is_none() { Observed::Missing } else { Observed::Progressing }, "");
-        watched.push((key, live.as_ref().and_then(resource_version)));
+        watched.push((op.tasks()[i].key.clone(), live.as_ref().and_then(resource_version)));
     }
     Ok(watched)
 }

@@ -29,6 +29,8 @@ use crate::cluster::{Applied, ApplyMode, Cluster, Error, FIELD_MANAGER, Resource
 const REDISCOVER_AFTER: Duration = Duration::from_secs(1);
 /// Objects asked for per list page.
 const PAGE: u32 = 500;
+/// Objects watched at once while waiting.
+const WATCHES: usize = 16;
 /// Lists run at once when the whole cluster is listed.
 const PARALLEL_LISTS: usize = 8;
 
@@ -362,11 +364,18 @@ impl Cluster for KubeCluster {
                     AppKind::FluxKustomization => Some(flux_selector.clone()),
                     AppKind::ArgoApplication => None,
                 };
-                lists.push((ar, labels));
+                lists.push((ar, labels, wanted));
             }
         }
         let pages: Vec<Vec<Object>> = futures::stream::iter(lists)
-            .map(|(ar, labels)| async move { self.list_all(&ar, labels.as_deref()).await })
+            .map(|(ar, labels, wanted)| async move {
+                match self.list_all(&ar, labels.as_deref()).await {
+                    // A kind this account may not list (or that went away) holds nothing this app
+                    // can prune; a kind the app deploys must be readable, so that error stands.
+                    Err(Error::Refused { code: 403..=405, .. }) if !wanted => Ok(Vec::new()),
+                    other => other,
+                }
+            })
             .buffer_unordered(PARALLEL_LISTS)
             .try_collect()
             .await?;
@@ -402,7 +411,8 @@ impl Cluster for KubeCluster {
 
     async fn changed(&self, watched: &[(ResourceKey, Option<String>)], timeout: Duration) -> Result<(), Error> {
         let mut streams = Vec::new();
-        for (key, rv) in watched {
+        // One watch per object, for a few: the rest are looked at again after the timeout anyway.
+        for (key, rv) in watched.iter().take(WATCHES) {
             let Some((ar, caps)) = self.resolve_key(key).await? else { continue };
             let wp = WatchParams::default().fields(&format!("metadata.name={}", key.name)).timeout(290);
             // Without a version (the object did not exist) any event is news: watch from "now"

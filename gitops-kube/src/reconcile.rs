@@ -4,8 +4,9 @@
 //! crate never depends on the renderers), lists what the target holds, compares and plans, and
 //! syncs when the policy says so, as Argo CD's automated sync decides: an out-of-sync app is
 //! synced when its revision is new, and, for drift at a revision already synced, only with
-//! `selfHeal` (Flux always heals). A suspended app is compared but never synced. The status is
-//! written next to the target's objects, atomically, after every pass.
+//! `selfHeal` (Flux always heals). A suspended app is compared but never synced, and a Flux app
+//! waits for its `dependsOn`. The status is written, atomically, after every pass to the path
+//! the caller gives (a FileCluster keeps it next to its objects, see [`status_path`]).
 
 use std::collections::HashSet;
 use std::path::Path;

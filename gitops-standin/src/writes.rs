@@ -331,6 +331,11 @@ pub(crate) fn replace(
         return Err(ApiError::conflict(&kind.group, &kind.plural, name));
     }
     let obj = prepare(kind, namespace, Some(name), Some(&old.obj), body, opts.scope)?;
+    update(store, kind, &old, obj, opts)
+}
+
+/// Stores `obj` over `old` as an update by the request's field manager.
+fn update(store: &mut Store, kind: &Kind, old: &Stored, obj: Value, opts: WriteOpts<'_>) -> Result<Value, ApiError> {
     let mut managed = old.managed.clone();
     apply::record_update(
         &mut managed,
@@ -341,7 +346,7 @@ pub(crate) fn replace(
         kind.status,
         opts.scope,
     );
-    commit(store, kind, Some(&old), obj, managed, opts.dry_run, true)
+    commit(store, kind, Some(old), obj, managed, opts.dry_run, true)
 }
 
 /// PATCH; returns the HTTP code (201 when an apply created the object) and the object.
@@ -382,17 +387,7 @@ pub(crate) fn patch(
         }
     }
     let obj = prepare(kind, namespace, Some(name), Some(&old.obj), obj, opts.scope)?;
-    let mut managed = old.managed.clone();
-    apply::record_update(
-        &mut managed,
-        Some(&old.obj),
-        &obj,
-        opts.manager,
-        &kind.api_version(),
-        kind.status,
-        opts.scope,
-    );
-    Ok((200, commit(store, kind, Some(&old), obj, managed, opts.dry_run, true)?))
+    Ok((200, update(store, kind, &old, obj, opts)?))
 }
 
 fn apply_patch(
