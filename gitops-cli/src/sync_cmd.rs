@@ -275,7 +275,8 @@ struct Printer<'a> {
     assesses_health: bool,
     total: usize,
     done: usize,
-    bar: bool,
+    /// The width of the bar on screen (0: none).
+    bar: usize,
     error: Option<std::io::Error>,
 }
 
@@ -288,10 +289,12 @@ impl Printer<'_> {
         }
     }
 
+    /// Blanks the bar with spaces: escape sequences would be stripped under NO_COLOR.
     fn clear_bar(&mut self) {
-        if self.bar {
-            self.write(format_args!("\r\x1b[2K"));
-            self.bar = false;
+        if self.bar > 0 {
+            let blank = " ".repeat(self.bar);
+            self.write(format_args!("\r{blank}\r"));
+            self.bar = 0;
         }
     }
 
@@ -300,12 +303,14 @@ impl Printer<'_> {
             return;
         }
         const WIDTH: usize = 24;
-        let filled = (self.done * WIDTH / self.total).min(WIDTH);
+        // Hook deletions are steps too, beyond the plan's tasks.
+        let done = self.done.min(self.total);
+        let filled = done * WIDTH / self.total;
         let note: String = note.chars().take(60).collect();
-        let bar = format!("[{}{}] {}/{} {note}", "=".repeat(filled), " ".repeat(WIDTH - filled), self.done, self.total);
+        let bar = format!("[{}{}] {done}/{} {note}", "=".repeat(filled), " ".repeat(WIDTH - filled), self.total);
         self.clear_bar();
         self.write(format_args!("{bar}"));
-        self.bar = true;
+        self.bar = bar.chars().count();
     }
 }
 
@@ -385,7 +390,7 @@ async fn run_pass_on<C: Cluster>(
     let checks = app.checks.clone();
     let tty = std::io::stdout().is_terminal();
     let mut printer =
-        Printer { out, tty, assesses_health: cluster.assesses_health(), total: 0, done: 0, bar: false, error: None };
+        Printer { out, tty, assesses_health: cluster.assesses_health(), total: 0, done: 0, bar: 0, error: None };
     let target = Target { cluster, status: &status, health: &checks };
     let pass = reconcile::pass(&spec, app, &target, policy, request, &mut printer).await;
     printer.clear_bar();

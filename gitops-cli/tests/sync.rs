@@ -345,3 +345,33 @@ fn the_readme_example_syncs_into_a_kubernetes_cluster_through_kube_rs() {
     assert_eq!(status.status.code(), Some(0), "{}{}", out(&status), err(&status));
     assert!(out(&status).contains("health:      Healthy"), "{}", out(&status));
 }
+
+#[test]
+fn a_terminal_gets_a_progress_bar_under_the_step_lines() {
+    let dir = setup(true);
+    let app = dir.path().join("app.yaml");
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    let command = format!(
+        "{} sync --app {} --local {}",
+        env!("CARGO_BIN_EXE_gitops"),
+        app.to_str().expect("utf-8"),
+        dir.path().to_str().expect("utf-8")
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run `script` (util-linux)");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("[======                  ] 1/4 "), "a bar after the first step: {text:?}");
+    let blank = format!("\r{}\r", " ".repeat("[============            ] 2/4 ".len()));
+    assert!(
+        text.contains(&format!("{blank}  apply        ConfigMap shop/settings: created")),
+        "lines clear the bar: {text:?}"
+    );
+    assert!(text.contains("[========================] 4/4 "), "{text:?}");
+    // Piped output gets no bar.
+    assert!(!out(&sync(dir.path(), &[])).contains('\r'));
+}
