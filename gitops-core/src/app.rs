@@ -62,6 +62,8 @@ pub struct Rollout {
     pub retry_interval: Option<std::time::Duration>,
     /// Flux's `spec.dependsOn`, as `namespace/name`: Kustomizations that must be ready first.
     pub depends_on: Vec<String>,
+    /// The app object's own namespace (`metadata.namespace`): Flux labels what it applies with it.
+    pub app_namespace: String,
 }
 
 /// Argo CD's `syncPolicy.automated`.
@@ -206,6 +208,7 @@ fn flux_rollout(o: &Object) -> Result<Rollout, Error> {
         timeout: optional_duration(spec, "timeout", o)?,
         retry_interval: optional_duration(spec, "retryInterval", o)?,
         depends_on,
+        app_namespace: own_namespace,
         ..Rollout::default()
     })
 }
@@ -250,6 +253,7 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
         rollout: Rollout {
             destination_server: optional_string(spec, "/destination/server", o)?,
             destination_name: optional_string(spec, "/destination/name", o)?,
+            app_namespace: o.namespace().to_string(),
             ..Rollout::default()
         },
         unused: unused(spec, ARGO_USED),

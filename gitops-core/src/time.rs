@@ -37,3 +37,28 @@ mod tests {
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
     }
 }
+
+/// A duration as Go's `time.Duration.String` writes it for whole seconds (`2s`, `2m30s`,
+/// `5m0s`, `1h0m0s`), as Flux's messages show durations; fractions of a second are dropped.
+pub fn go_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod go_duration_tests {
+    use std::time::Duration;
+
+    #[test]
+    fn writes_durations_as_go_does() {
+        // Go: time.Duration(n * time.Second).String()
+        for (secs, text) in [(0, "0s"), (2, "2s"), (150, "2m30s"), (300, "5m0s"), (3600, "1h0m0s"), (3723, "1h2m3s")] {
+            assert_eq!(super::go_duration(Duration::from_secs(secs)), text);
+        }
+    }
+}

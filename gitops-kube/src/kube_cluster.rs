@@ -217,13 +217,11 @@ impl KubeCluster {
                 lp = lp.continue_token(t);
             }
             let req = Request::new(DynamicObject::url_path(ar, None)).list(&lp).map_err(build(&ar.plural))?;
-            let page: Value =
+            let mut page: Value =
                 self.client.request(req).await.map_err(|e| api_error(&format!("list {}", ar.plural), e))?;
-            let items = match page.get("items") {
-                Some(Value::Array(items)) => items.clone(),
-                _ => Vec::new(),
-            };
-            out.extend(items.into_iter().map(|v| self.object(v, ar)));
+            if let Some(Value::Array(items)) = page.get_mut("items").map(Value::take) {
+                out.extend(items.into_iter().map(|v| self.object(v, ar)));
+            }
             token = page
                 .pointer("/metadata/continue")
                 .and_then(Value::as_str)

@@ -212,7 +212,7 @@ pub async fn pass<C: Cluster>(
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
     let mut marked = rendered.objects;
     for o in &mut marked {
-        app::mark_tracked(o, app, &namespace, "");
+        app::mark_tracked(o, app, &namespace, &app.rollout.app_namespace);
     }
     // A retry plans again from the same desired objects: keep a copy only when one may come.
     let kept = app.retry.is_some().then(|| marked.clone());
@@ -284,7 +284,7 @@ pub async fn pass<C: Cluster>(
             let mut message = op.message().to_string();
             if let Some(t) = timeout.filter(|_| deadline.is_some_and(|d| std::time::Instant::now() >= d) && !succeeded)
             {
-                message.push_str(&format!(" (timeout of {t:?} exceeded)"));
+                message.push_str(&format!(" (timeout of {} exceeded)", gitops_core::time::go_duration(t)));
             }
             // Flux's `wait` and `healthChecks`: the apply succeeded, now the objects must be ready.
             let ready: Vec<ResourceKey> = if app.rollout.wait {
@@ -297,7 +297,7 @@ pub async fn pass<C: Cluster>(
                 let until = deadline.unwrap_or_else(|| std::time::Instant::now() + limit);
                 if let Err(e) = executor::await_ready(cluster, &ready, target.health, until, stop).await {
                     succeeded = false;
-                    message = format!("health check failed after {limit:?}: {e}");
+                    message = format!("health check failed after {}: {e}", gitops_core::time::go_duration(limit));
                 }
             }
             let will_retry =

@@ -428,6 +428,7 @@ spec:
     spec.automated = Some(Automated { prune: true, self_heal: true, allow_empty: false });
     spec.rollout.health_checks = vec![ResourceKey::new("apps", "Deployment", "shop", "web")];
     spec.rollout.timeout = Some(Duration::from_secs(2));
+    spec.rollout.app_namespace = "flux-system".into();
     let status = dir.path().join("infra.json");
     let checks = HealthChecks::default();
     let target = Target { cluster: &cluster, status: &status, health: &checks };
@@ -450,6 +451,10 @@ spec:
         "{}",
         op.message
     );
+
+    let web = server.get("apps/v1", "Deployment", "shop", "web").expect("applied");
+    assert_eq!(web["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "infra");
+    assert_eq!(web["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/namespace"], "flux-system");
 
     // An app that depends on it is compared, not synced, while it is not ready.
     let mut dependent = app(AppKind::FluxKustomization, "apps");
