@@ -82,6 +82,11 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
             config.options.clone()
         }
     };
+    // Flux applies every object as it is: Argo CD's and Helm's hook and wave annotations mean
+    // nothing to it (it orders by kind alone).
+    let flux = config.app.is_some_and(|a| a.kind == app::AppKind::FluxKustomization);
+    let role_of = |v: &Value| if flux { Role::Resource } else { hooks::role(v) };
+    let wave_of = |v: &Value| if flux { 0 } else { hooks::wave(v) };
     for r in resources {
         match (r.desired.as_ref(), r.live.as_ref()) {
             (Some(desired), live) => {
@@ -97,7 +102,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                 }
                 let (options, warnings) = resource_options(&r.key, desired)?;
                 out.warnings.extend(warnings.into_iter().map(|w| format!("{}: {w}", r.key)));
-                match hooks::role(desired.value()) {
+                match role_of(desired.value()) {
                     Role::Skip => {
                         out.skipped.push(Skipped { key: r.key.clone(), reason: format!("{}: Skip", hooks::HOOK) })
                     }
@@ -120,7 +125,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                         };
                         let mut apply = apply_options(&options);
                         apply.replace |= replace_live;
-                        let wave = hooks::wave(desired.value());
+                        let wave = wave_of(desired.value());
                         let live_exists = live.is_some();
                         let task = Task {
                             key: r.key,
@@ -144,7 +149,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                         .push(Skipped { key: r.key.clone(), reason: "not tracked by this app: never pruned".into() });
                     continue;
                 }
-                if !matches!(hooks::role(live.value()), Role::Resource | Role::Skip) {
+                if !matches!(role_of(live.value()), Role::Resource | Role::Skip) {
                     out.skipped.push(Skipped {
                         key: r.key.clone(),
                         reason: "a hook from an earlier sync: hooks are deleted by their policy, not pruned".into(),
@@ -168,7 +173,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                 let task = Task {
                     key: r.key.clone(),
                     phase: Phase::Sync,
-                    wave: hooks::wave(live.value()),
+                    wave: wave_of(live.value()),
                     action,
                     reason,
                     delete_policies: Vec::new(),

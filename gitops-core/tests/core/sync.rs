@@ -489,3 +489,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_flux_app_applies_argo_hooks_and_waves_as_plain_objects() {
+    let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop, namespace: flux-system}\nspec: {targetNamespace: shop, prune: true}\n";
+    let flux = app::read("k.yaml", &manifest::parse("k.yaml", text).unwrap()).unwrap();
+    let desired = manifest::parse(
+        "d.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/sync-wave: '-3'}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {argocd.argoproj.io/sync-wave: '5', helm.sh/hook: pre-install}}\n",
+    )
+    .unwrap();
+    let (planned, _) =
+        gitops_core::sync::prepare::prepare(Some(&flux), desired.clone(), Vec::new(), None, false, "r", 0).unwrap();
+    for t in &planned.tasks {
+        assert_eq!((t.phase, t.wave, t.action), (Phase::Sync, 0, Action::Create), "{t:?}");
+    }
+    assert_eq!(planned.tasks.len(), 2);
+    // The same objects in an Argo CD app are a PreSync hook and a Helm hook.
+    let argo = argo_app("shop");
+    let (planned, _) =
+        gitops_core::sync::prepare::prepare(Some(&argo), desired, Vec::new(), None, false, "r", 0).unwrap();
+    assert!(planned.tasks.iter().all(|t| t.phase == Phase::PreSync), "{:?}", planned.tasks);
+}
