@@ -69,7 +69,7 @@ pub struct Settings<'a> {
 /// When `stop` becomes true (Ctrl-C), the operation is terminated as Argo CD terminates one: no
 /// new work starts, running hooks are deleted, and it ends Failed; the results say what was not
 /// done. Errors are failures to read the cluster that stop the run; a refused object is reported
-/// to the operation as a failed task instead.
+/// to the operation as a failed task instead; failed reads while waiting are reported and retried.
 pub async fn run<C: Cluster>(
     op: &mut SyncOperation,
     cluster: &C,
@@ -132,7 +132,17 @@ pub async fn run<C: Cluster>(
                 }
             }
             Step::Wait { health, deletions, message } => {
-                let watched = observe(op, &health, &deletions, cluster, settings.health).await?;
+                // A failed read while waiting (the API server restarting, a timeout) is reported and
+                // read again: the operation only ends by its own rules, a stop or its deadline.
+                let watched = match observe(op, &health, &deletions, cluster, settings.health).await {
+                    Ok(watched) => watched,
+                    Err(e) => {
+                        let key = ResourceKey::new("", "", "", "");
+                        progress(&Event { verb: "wait", key, outcome: format!("cannot read: {e}"), failed: true });
+                        waiting_for = None;
+                        Vec::new()
+                    }
+                };
                 let again = next(op);
                 let Step::Wait { message: still, .. } = &again else {
                     step = again;
