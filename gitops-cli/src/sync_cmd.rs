@@ -324,10 +324,11 @@ fn place_of(k: &ResourceKey) -> String {
 
 impl Progress for Printer<'_> {
     fn planned(&mut self, plan: &SyncPlan, syncing: bool) {
-        if syncing || !plan.errors.is_empty() {
-            let mut text = Vec::new();
-            let _ = plan_cmd::print_text(&mut text, plan);
-            self.write(format_args!("{}", String::from_utf8_lossy(&text)));
+        if (syncing || !plan.errors.is_empty())
+            && self.error.is_none()
+            && let Err(e) = plan_cmd::print_text(&mut self.out, plan)
+        {
+            self.error = Some(e);
         }
         if syncing {
             self.total = plan.tasks.len();

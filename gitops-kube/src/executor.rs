@@ -98,8 +98,9 @@ pub async fn run<C: Cluster>(
                     await_kinds(op, &ids, cluster, settings.stop).await?;
                 }
                 let jobs: Vec<_> = ids.iter().map(|&i| apply_job(op, i, settings.force_conflicts)).collect();
+                let crds = crds_in_sync(op);
                 let results =
-                    futures::future::join_all(jobs.iter().map(|job| apply_one(op, job, cluster, dry_run))).await;
+                    futures::future::join_all(jobs.iter().map(|job| apply_one(&crds, job, cluster, dry_run))).await;
                 for (job, result) in jobs.iter().zip(results) {
                     let hook = op.tasks()[job.index].is_hook();
                     progress(&event(op, job.index, if hook { "hook" } else { "apply" }, result.clone()));
@@ -197,14 +198,14 @@ fn with_namespace(target: Value, task: &Task) -> Object {
 }
 
 async fn apply_one<C: Cluster>(
-    op: &SyncOperation,
+    crds: &[(&str, &str, usize)],
     job: &ApplyJob,
     cluster: &C,
     dry_run: bool,
 ) -> Result<String, String> {
     let Some(obj) = &job.object else { return Err("nothing to apply (no desired object)".into()) };
     if dry_run
-        && crd_in_sync(op, obj).is_some()
+        && crd_for(crds, obj.value()).is_some()
         && cluster.resource(obj.api_version(), obj.kind()).await.ok().flatten().is_none()
     {
         return Ok("checked (dry run; its CRD is created by this sync)".into());
@@ -220,16 +221,26 @@ fn dry(dry_run: bool, outcome: &str) -> String {
     if dry_run { format!("{outcome} (dry run)") } else { outcome.to_string() }
 }
 
-/// The CRD task of this sync that defines `obj`'s kind, if any.
-fn crd_in_sync(op: &SyncOperation, obj: &Object) -> Option<usize> {
-    op.tasks().iter().position(|t| {
-        t.key.group == "apiextensions.k8s.io"
-            && t.key.kind == "CustomResourceDefinition"
-            && t.target.as_ref().is_some_and(|crd| {
-                crd.pointer("/spec/group").and_then(Value::as_str) == Some(obj.group())
-                    && crd.pointer("/spec/names/kind").and_then(Value::as_str) == Some(obj.kind())
-            })
-    })
+/// The kinds the CRDs of this sync define: `(group, kind, CRD task)`. Read once per step, so
+/// that matching objects against them does not scan every task for every object.
+fn crds_in_sync(op: &SyncOperation) -> Vec<(&str, &str, usize)> {
+    op.tasks()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.key.group == "apiextensions.k8s.io" && t.key.kind == "CustomResourceDefinition")
+        .filter_map(|(i, t)| {
+            let crd = t.target.as_ref()?;
+            Some((crd.pointer("/spec/group")?.as_str()?, crd.pointer("/spec/names/kind")?.as_str()?, i))
+        })
+        .collect()
+}
+
+/// The CRD task among `crds` that defines the kind of `target`, if any.
+fn crd_for(crds: &[(&str, &str, usize)], target: &Value) -> Option<usize> {
+    let api_version = target.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let kind = target.get("kind").and_then(Value::as_str).unwrap_or_default();
+    crds.iter().find(|(g, k, _)| *g == group && *k == kind).map(|&(_, _, i)| i)
 }
 
 /// Waits until the kinds of `ids` whose CRDs this sync applied are served (Argo CD relies on
@@ -242,14 +253,16 @@ async fn await_kinds<C: Cluster>(
     stop: Option<&AtomicBool>,
 ) -> Result<(), Error> {
     let deadline = Instant::now() + CRD_TIMEOUT;
+    let crds = crds_in_sync(op);
     let mut waiting: Vec<(String, String, ResourceKey)> = Vec::new();
     let mut seen = HashSet::new();
     for &i in ids {
         let Some(target) = op.tasks()[i].target.as_ref() else { continue };
-        let obj = Object::new(target.clone(), Origin::inline("desired"));
-        let Some(crd) = crd_in_sync(op, &obj) else { continue };
-        if seen.insert((obj.api_version().to_string(), obj.kind().to_string())) {
-            waiting.push((obj.api_version().to_string(), obj.kind().to_string(), op.tasks()[crd].key.clone()));
+        let Some(crd) = crd_for(&crds, target) else { continue };
+        let text = |field: &str| target.get(field).and_then(Value::as_str).unwrap_or_default().to_string();
+        let (api_version, kind) = (text("apiVersion"), text("kind"));
+        if seen.insert((api_version.clone(), kind.clone())) {
+            waiting.push((api_version, kind, op.tasks()[crd].key.clone()));
         }
     }
     while !waiting.is_empty() && Instant::now() < deadline && !stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
@@ -287,9 +300,8 @@ async fn observe<C: Cluster>(
         }
     }
     let health: &[usize] = if cluster.assesses_health() { health } else { &[] };
-    // Read side by side: a wave may wait on many objects.
     let keys: Vec<ResourceKey> = health.iter().chain(deletions).map(|&i| op.tasks()[i].key.clone()).collect();
-    let lives = futures::future::join_all(keys.iter().map(|k| cluster.get(k))).await;
+    let lives = read_all(cluster, &keys).await;
     let mut watched = Vec::new();
     for ((n, &i), live) in health.iter().chain(deletions).enumerate().zip(lives) {
         let live = live?;
@@ -316,8 +328,8 @@ pub async fn await_ready<C: Cluster>(
     loop {
         let mut pending = Vec::new();
         let mut watched = Vec::new();
-        for key in keys {
-            let live = cluster.get(key).await.map_err(|e| e.to_string())?;
+        for (key, live) in keys.iter().zip(read_all(cluster, keys).await) {
+            let live = live.map_err(|e| e.to_string())?;
             let (observed, _) = live.as_ref().map_or((Observed::Missing, String::new()), |o| assessed(checks, o));
             if !matches!(observed, Observed::Healthy | Observed::NoCheck) {
                 pending.push(format!("{key} status: '{observed:?}'"));
@@ -333,6 +345,11 @@ pub async fn await_ready<C: Cluster>(
         }
         cluster.changed(&watched, POLL.min(deadline - now)).await.map_err(|e| e.to_string())?;
     }
+}
+
+/// Reads `keys` side by side: a wave (or a Flux `wait`) may wait on many objects.
+pub(crate) async fn read_all<C: Cluster>(cluster: &C, keys: &[ResourceKey]) -> Vec<Result<Option<Object>, Error>> {
+    futures::future::join_all(keys.iter().map(|k| cluster.get(k))).await
 }
 
 /// An object's health as the operation takes it.

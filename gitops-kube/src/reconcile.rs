@@ -8,7 +8,7 @@
 //! waits for its `dependsOn`. The status is written, atomically, after every pass to the path
 //! the caller gives (a FileCluster keeps it next to its objects, see [`status_path`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -219,6 +219,10 @@ pub async fn pass<C: Cluster>(
     let keys: HashSet<ResourceKey> = marked.iter().map(|o| o.key(&namespace)).collect();
     let previous = read_status(target.status).map_err(|e| e.to_string())?;
     let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
+    // Unless the pass writes, the objects listed now are what the app's health is judged on:
+    // kept so that they need not be read again (only where health is assessed at all).
+    let listed: Option<HashMap<ResourceKey, Object>> =
+        cluster.assesses_health().then(|| live.iter().map(|o| (o.key(&namespace), o.clone())).collect());
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let (plan, retry) = prepare(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started)?;
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
@@ -341,7 +345,8 @@ pub async fn pass<C: Cluster>(
             plan = prepare(Some(app), desired, live, None, prune || policy.prune, &rendered.revision, now)?.0;
         }
     }
-    status.health = app_health(cluster, &plan_copy, target.health).await.map_err(|e| e.to_string())?;
+    let listed = listed.filter(|_| !should_sync || dry_run);
+    status.health = app_health(cluster, &plan_copy, target.health, listed).await.map_err(|e| e.to_string())?;
     if !dry_run {
         let text = serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n";
         crate::file_cluster::write_atomic(target.status, text.as_bytes()).map_err(|e| e.to_string())?;
@@ -354,16 +359,23 @@ async fn app_health<C: Cluster>(
     cluster: &C,
     plan: &SyncPlan,
     checks: &HealthChecks,
+    listed: Option<HashMap<ResourceKey, Object>>,
 ) -> Result<String, crate::cluster::Error> {
     if !cluster.assesses_health() {
         return Ok(format!("Unknown ({})", executor::NOT_ASSESSED));
     }
+    let keys: Vec<ResourceKey> =
+        plan.tasks.iter().filter(|t| !t.is_hook() && !t.is_prune()).map(|t| t.key.clone()).collect();
+    let lives = match listed {
+        Some(mut listed) => keys.iter().map(|k| Ok(listed.remove(k))).collect(),
+        None => executor::read_all(cluster, &keys).await,
+    };
     let mut members = Vec::new();
-    for t in plan.tasks.iter().filter(|t| !t.is_hook() && !t.is_prune()) {
-        let name = t.key.to_string();
-        members.push(match cluster.get(&t.key).await? {
+    for (key, live) in keys.into_iter().zip(lives) {
+        let name = key.to_string();
+        members.push(match live? {
             Some(o) => Member::live(name, o.value(), checks.assess(o.value()).health),
-            None => Member::missing(name, t.key.group.clone(), t.key.kind.clone()),
+            None => Member::missing(name, key.group, key.kind),
         });
     }
     let health = gitops_health::aggregate(&members);
