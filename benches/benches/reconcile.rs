@@ -58,7 +58,7 @@ fn main() {
     let pass = |desired: &mut Directory| {
         // The lock is taken per pass, as `gitops watch` does.
         let locked = FileCluster::new(target.path()).locked().expect("lock");
-        let status = reconcile::status_path(&cluster, &app.name);
+        let status = reconcile::status_path(&cluster, &app.name).expect("a valid app name");
         let target = Target { cluster: &locked, status: &status, health: &checks };
         runtime.block_on(reconcile::pass(&app, desired, &target, policy, Request::default(), &mut Silent))
     };

@@ -19,3 +19,10 @@ pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
 pub fn diff_config(app: Option<&AppSpec>, namespace: Option<&String>) -> DiffConfig {
     app::diff_config(app, namespace.map(String::as_str))
 }
+
+/// Parses a `-n NAMESPACE` argument: namespaces are RFC 1123 labels, as the API server has them.
+pub fn namespace_arg(s: &str) -> Result<String, String> {
+    gitops_core::names::check_namespace_field("namespace", s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.rule.describe().to_string())
+}

@@ -21,7 +21,7 @@ pub struct DiffArgs {
     /// Live state: a file, a directory or `-` (objects as the API server returns them).
     pub live: String,
     /// Destination namespace for objects that do not name one.
-    #[arg(long, short = 'n', value_name = "NS")]
+    #[arg(long, short = 'n', value_name = "NS", value_parser = crate::app_input::namespace_arg)]
     pub namespace: Option<String>,
     /// A YAML list of ignoreDifferences entries, as in an Application's spec.
     #[arg(long, value_name = "FILE")]

@@ -25,7 +25,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE")]
     pub app: Option<PathBuf>,
     /// Destination namespace for objects that do not name one.
-    #[arg(long, short = 'n', value_name = "NS")]
+    #[arg(long, short = 'n', value_name = "NS", value_parser = crate::app_input::namespace_arg)]
     pub namespace: Option<String>,
     /// Prune even if the app's sync policy does not (as a manual sync with "Prune" ticked).
     #[arg(long)]

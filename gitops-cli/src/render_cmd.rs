@@ -57,7 +57,7 @@ pub struct RenderArgs {
     #[arg(long, value_name = "NAME")]
     pub release_name: Option<String>,
     /// Helm: the namespace to render for.
-    #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
+    #[arg(long, short = 'n', value_name = "NS", default_value = "default", value_parser = crate::app_input::namespace_arg)]
     pub namespace: String,
     /// Helm: a value file, relative to the chart (repeatable; later files win).
     #[arg(long = "values", value_name = "FILE")]

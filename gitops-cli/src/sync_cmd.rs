@@ -202,7 +202,9 @@ impl App {
     /// Where the status of this app on this target is kept.
     fn status_path(&self) -> Result<PathBuf, String> {
         match &self.target {
-            TargetSpec::Dir(root) => Ok(reconcile::status_path(&FileCluster::new(root), &self.spec.name)),
+            TargetSpec::Dir(root) => {
+                reconcile::status_path(&FileCluster::new(root), &self.spec.name).map_err(|e| e.to_string())
+            }
             TargetSpec::Kube(_) => {
                 let context = self.kube_context()?;
                 let context = KubeCluster::context_name(self.kubeconfig.as_deref(), context.as_deref())
@@ -423,6 +425,9 @@ async fn run_pass_on<C: Cluster>(
     if cluster.assesses_health() {
         writeln!(out, "health: {}", s.health).map_err(w)?;
     }
+    if let Some(e) = &pass.status_error {
+        writeln!(out, "{RED}status not saved{RESET}: {e}").map_err(w)?;
+    }
     Ok(pass)
 }
 
@@ -456,7 +461,12 @@ fn print_summary(out: &mut dyn Write, pass: &Pass) -> std::io::Result<()> {
 async fn run_pass(app: &mut App, request: Request, out: &mut dyn Write) -> Result<Pass, String> {
     match app.target.clone() {
         TargetSpec::Dir(root) => {
-            let cluster = FileCluster::new(root).locked().map_err(|e| e.to_string())?;
+            // A dry run writes nothing, so it takes no lock: the target may be read-only.
+            let cluster = if request.dry_run {
+                FileCluster::new(root).for_dry_run()
+            } else {
+                FileCluster::new(root).locked().map_err(|e| e.to_string())?
+            };
             run_pass_on(app, &cluster, request, out).await
         }
         TargetSpec::Kube(_) => {
@@ -480,7 +490,7 @@ fn exit_code(pass: &Pass) -> ExitCode {
     let failed = pass.status.last_operation.as_ref().is_some_and(|op| pass.synced && op.phase != "Succeeded");
     if stopped() {
         ExitCode::from(130)
-    } else if failed || !pass.plan.errors.is_empty() || pass.status.sync != "Synced" {
+    } else if failed || !pass.plan.errors.is_empty() || pass.status.sync != "Synced" || pass.status_error.is_some() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

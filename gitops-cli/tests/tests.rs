@@ -3,12 +3,14 @@
 //! - `health`: the table and JSON outputs, lookup options, exit codes, and `health test`.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `render`: the directory source, its options, outputs, refusals, and apps fetched from Git.
+//! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
 mod diff;
 mod health;
 mod plan;
 mod render;
+mod safety;
 mod sync;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::ignore::IgnoreRuleSpec;
+use crate::names;
 use crate::object::{Object, ResourceKey};
 
 /// Which tool's application object was read.
@@ -102,14 +103,32 @@ pub enum Error {
     },
 }
 
-/// Finds the first Application or Kustomization among `objects` and reads it.
+/// Finds the first Application or Kustomization among `objects` and reads it. Its name and
+/// namespaces must pass the API server's rules: they end up in object namespaces, tracking ids
+/// and the paths where a FileCluster keeps status.
 pub fn read(source: &str, objects: &[Object]) -> Result<AppSpec, Error> {
     for o in objects {
-        match (o.group(), o.kind()) {
-            ("argoproj.io", "Application") => return read_argo(o),
-            ("kustomize.toolkit.fluxcd.io", "Kustomization") => return read_flux(o),
-            _ => {}
+        let (spec, namespace_field) = match (o.group(), o.kind()) {
+            ("argoproj.io", "Application") => (read_argo(o)?, "spec.destination.namespace"),
+            ("kustomize.toolkit.fluxcd.io", "Kustomization") => (read_flux(o)?, "spec.targetNamespace"),
+            _ => continue,
+        };
+        let invalid = |e: names::Error| field_error(o, e.field, e.reason());
+        names::check_app_name("metadata.name", &spec.name).map_err(invalid)?;
+        if !o.namespace().is_empty() {
+            names::check_namespace(o.namespace()).map_err(invalid)?;
         }
+        if let Some(ns) = &spec.destination_namespace {
+            names::check_namespace_field(namespace_field, ns).map_err(invalid)?;
+        }
+        for dependency in &spec.rollout.depends_on {
+            let (namespace, name) = dependency.rsplit_once('/').unwrap_or(("", dependency));
+            names::check_app_name("spec.dependsOn.name", name).map_err(invalid)?;
+            if !namespace.is_empty() {
+                names::check_namespace_field("spec.dependsOn.namespace", namespace).map_err(invalid)?;
+            }
+        }
+        return Ok(spec);
     }
     Err(Error::NotFound { source_name: source.to_string() })
 }

@@ -7,6 +7,7 @@
 //! - [`diff`]: the [`Comparator`] (normalize, ignore, predict, compare, patch);
 //! - [`ignore`]: `ignoreDifferences` rules (JSON pointers, jq, managed-fields managers);
 //! - [`settings`]: the diff keys of Argo CD's `argocd-cm`;
+//! - [`names`]: the API server's rules for groups, kinds, namespaces and names;
 //! - [`app`]: the parts of Argo CD Applications and Flux Kustomizations a diff needs;
 //! - [`report`]: unified YAML diffs and the stable JSON report.
 //!
@@ -76,6 +77,7 @@ mod json;
 pub mod manifest;
 pub mod mask;
 pub mod merge;
+pub mod names;
 pub mod normalize;
 pub mod object;
 pub mod quantity;

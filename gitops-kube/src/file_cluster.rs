@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use gitops_core::app::AppSpec;
 use gitops_core::sync::options::Propagation;
-use gitops_core::{Object, ResourceKey, manifest};
+use gitops_core::{Object, ResourceKey, manifest, names};
 use serde_json::{Map, Value};
 
 pub use crate::cluster::Applied;
@@ -101,9 +101,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io_at(&tmp))?;
-        f.write_all(bytes).map_err(io_at(&tmp))?;
-        f.sync_all().map_err(io_at(&tmp))?;
+        // Errors name the file being written, not its temporary name.
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io_at(path))?;
+        f.write_all(bytes).map_err(io_at(path))?;
+        f.sync_all().map_err(io_at(path))?;
         std::fs::rename(&tmp, path).map_err(io_at(path))?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(io_at(dir))
     })();
@@ -111,6 +112,34 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Whether a file name is one of [`write_atomic`]'s temporary files written by another process
+/// than this one.
+fn foreign_temporary(name: &str) -> bool {
+    let Some((_, tail)) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")) else { return false };
+    let Some((pid, n)) = tail.split_once('-') else { return false };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(pid) && digits(n) && pid.parse::<u32>().ok() != Some(std::process::id())
+}
+
+/// Removes the temporary files of writers that died mid-write, under `dir` (the cluster root,
+/// its status directory and its object directories, at most four levels down). Called with the
+/// lock held: every writer holds it while it writes, so another process's temporary file can only
+/// be a dead one's (this process's own may be in flight on another thread, and are left).
+/// Best effort: a file that cannot be removed stays hidden from reads, as before.
+fn sweep_temporary(dir: &Path, depth: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else { continue };
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if kind.is_dir() && depth < 3 {
+            sweep_temporary(&entry.path(), depth + 1);
+        } else if kind.is_file() && foreign_temporary(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A fresh uid in the form Kubernetes uses (a random UUID, version 4). Uniqueness is what
@@ -134,24 +163,6 @@ fn new_uid() -> String {
         b >> 48,
         b & 0xffff_ffff_ffff
     )
-}
-
-/// Why a name would be refused by an API server, if it would: most kinds require an RFC 1123
-/// subdomain (lowercase alphanumerics, `-` and `.`, starting and ending alphanumeric, at most
-/// 253 characters). Refusing here also keeps every name a safe file name.
-fn invalid_name(name: &str) -> Option<String> {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name.chars().all(ok_char)
-        && edge(name.chars().next())
-        && edge(name.chars().last());
-    (!valid).then(|| {
-        format!(
-            "metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-        )
-    })
 }
 
 /// The object without the fields a server owns, to tell whether an apply changes anything.
@@ -181,11 +192,20 @@ impl FileCluster {
         FileCluster { root: root.into() }
     }
 
-    /// Where the object with this key is stored.
-    pub fn path_for(&self, key: &ResourceKey) -> PathBuf {
+    /// Where the object with this key is stored: `<root>/<namespace>/<group>/<kind>/<name>.yaml`
+    /// (`_cluster` and `core` standing for the empty namespace and group). Every part must pass
+    /// the API server's rules first ([`names::check_key`]), so none can hold a separator or
+    /// `..` and every path stays inside the root; a name may not start with `.` either, since
+    /// such files are hidden from [`FileCluster::list`].
+    pub fn path_for(&self, key: &ResourceKey) -> Result<PathBuf, Error> {
+        let invalid = |problem: String| Error::Invalid { key: key.to_string(), problem };
+        names::check_key(key).map_err(|e| invalid(e.to_string()))?;
+        if key.name.starts_with('.') {
+            return Err(invalid("metadata.name: a FileCluster cannot store a name starting with '.'".into()));
+        }
         let ns = if key.namespace.is_empty() { CLUSTER_DIR } else { &key.namespace };
         let group = if key.group.is_empty() { CORE_DIR } else { &key.group };
-        self.root.join(ns).join(group).join(&key.kind).join(format!("{}.yaml", key.name))
+        Ok(self.root.join(ns).join(group).join(&key.kind).join(format!("{}.yaml", key.name)))
     }
 
     /// The cluster's directory.
@@ -193,13 +213,15 @@ impl FileCluster {
         &self.root
     }
 
-    /// Takes the cluster's write lock, waiting while another sync holds it.
+    /// Takes the cluster's write lock, waiting while another sync holds it. Temporary files a
+    /// killed writer left behind are removed once the lock is held.
     pub fn lock(&self) -> Result<Lock, Error> {
         std::fs::create_dir_all(&self.root).map_err(io_at(&self.root))?;
         let path = self.root.join(LOCK_FILE);
         let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_at(&path))?;
         file.lock().map_err(io_at(&path))?;
         let root = self.root.canonicalize().map_err(io_at(&self.root))?;
+        sweep_temporary(&root, 0);
         Ok(Lock { _file: file, root })
     }
 
@@ -214,7 +236,7 @@ impl FileCluster {
 
     /// The stored object with this key, if any.
     pub fn get(&self, key: &ResourceKey) -> Result<Option<Object>, Error> {
-        let path = self.path_for(key);
+        let path = self.path_for(key)?;
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -236,9 +258,7 @@ impl FileCluster {
                 problem: "a namespaced object needs metadata.namespace to be stored".into(),
             });
         }
-        if let Some(problem) = invalid_name(&key.name) {
-            return Err(Error::Invalid { key: key.to_string(), problem });
-        }
+        crate::server_rules::check(obj).map_err(|problem| Error::Invalid { key: key.to_string(), problem })?;
         let existing = self.get(&key)?;
         let mut value = obj.value().clone();
         let Value::Object(map) = &mut value else {
@@ -299,7 +319,7 @@ impl FileCluster {
     /// behind are removed.
     pub fn delete(&self, lock: &Lock, key: &ResourceKey) -> Result<bool, Error> {
         self.check_lock(lock)?;
-        let path = self.path_for(key);
+        let path = self.path_for(key)?;
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -324,7 +344,7 @@ impl FileCluster {
         }
         let text = serde_saphyr::to_string(&*value)
             .map_err(|e| Error::Invalid { key: key.to_string(), problem: format!("cannot be written as YAML: {e}") })?;
-        write_atomic(&self.path_for(key), text.as_bytes())
+        write_atomic(&self.path_for(key)?, text.as_bytes())
     }
 
     /// The next resourceVersion: a cluster-wide counter, bumped on every write.
@@ -390,18 +410,26 @@ impl FileCluster {
 }
 
 /// A [`FileCluster`] with its lock held: the [`Cluster`] the executor and the reconcile loop
-/// write to, so that a whole sync (or pass) runs under one lock.
+/// write to, so that a whole sync (or pass) runs under one lock. Made by
+/// [`FileCluster::for_dry_run`], it holds no lock and refuses every write that is not a dry run,
+/// so a dry run works on a directory it may not write to.
 #[derive(Debug)]
 pub struct LockedFileCluster {
     cluster: FileCluster,
-    lock: Lock,
+    lock: Option<Lock>,
 }
 
 impl FileCluster {
     /// Takes the lock (waiting while another sync holds it) for a whole sync.
     pub fn locked(self) -> Result<LockedFileCluster, Error> {
         let lock = self.lock()?;
-        Ok(LockedFileCluster { cluster: self, lock })
+        Ok(LockedFileCluster { cluster: self, lock: Some(lock) })
+    }
+
+    /// The cluster for a dry run: no lock is taken and nothing is written (a real write is an
+    /// error), so the directory may be read-only.
+    pub fn for_dry_run(self) -> LockedFileCluster {
+        LockedFileCluster { cluster: self, lock: None }
     }
 }
 
@@ -411,9 +439,16 @@ impl LockedFileCluster {
         &self.cluster
     }
 
-    /// The lock held.
-    pub fn lock(&self) -> &Lock {
-        &self.lock
+    /// The lock held, or none for a dry run's cluster.
+    pub fn lock(&self) -> Option<&Lock> {
+        self.lock.as_ref()
+    }
+
+    fn write_lock(&self, key: &ResourceKey) -> Result<&Lock, Error> {
+        self.lock.as_ref().ok_or_else(|| Error::Invalid {
+            key: key.to_string(),
+            problem: "this FileCluster was opened for a dry run: it refuses writes".into(),
+        })
     }
 }
 
@@ -456,12 +491,15 @@ impl Cluster for LockedFileCluster {
         _mode: ApplyMode,
         dry_run: bool,
     ) -> Result<(Applied, Object), crate::cluster::Error> {
+        let key = obj.key("");
         if dry_run {
-            let existing = self.cluster.get(&obj.key(""))?;
+            // A server validates a dry run as it validates a write.
+            crate::server_rules::check(obj).map_err(|problem| Error::Invalid { key: key.to_string(), problem })?;
+            let existing = self.cluster.get(&key)?;
             let applied = if existing.is_some() { Applied::Configured } else { Applied::Created };
             return Ok((applied, obj.clone()));
         }
-        Ok(self.cluster.apply(&self.lock, obj)?)
+        Ok(self.cluster.apply(self.write_lock(&key)?, obj)?)
     }
 
     /// Deletion is immediate: there are no dependents to wait for.
@@ -474,7 +512,7 @@ impl Cluster for LockedFileCluster {
         if dry_run {
             return Ok(self.cluster.get(key)?.is_some());
         }
-        Ok(self.cluster.delete(&self.lock, key)?)
+        Ok(self.cluster.delete(self.write_lock(key)?, key)?)
     }
 
     /// Nothing but this sync writes here: nothing changes while it waits.
@@ -622,15 +660,58 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = FileCluster::new(dir.path());
         let key = ResourceKey::new("", "ConfigMap", "web", "settings");
-        let p = c.path_for(&key);
+        let p = c.path_for(&key).unwrap();
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: web}\n").unwrap();
-        let ns = c.path_for(&ResourceKey::new("", "Namespace", "", "web"));
+        let ns = c.path_for(&ResourceKey::new("", "Namespace", "", "web")).unwrap();
         std::fs::create_dir_all(ns.parent().unwrap()).unwrap();
         std::fs::write(&ns, "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n").unwrap();
         let keys: Vec<String> = c.list().unwrap().iter().map(|o| o.key("").to_string()).collect();
         assert_eq!(keys, ["/Namespace//web", "/ConfigMap/web/settings"]);
         std::fs::write(&p, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: web}\n").unwrap();
         assert!(matches!(c.list(), Err(Error::Misplaced { .. })));
+    }
+
+    #[test]
+    fn temporary_files_of_a_dead_writer_go_when_the_lock_is_next_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = FileCluster::new(dir.path());
+        let key = ResourceKey::new("", "ConfigMap", "web", "settings");
+        let kind_dir = c.path_for(&key).unwrap().parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&kind_dir).unwrap();
+        std::fs::create_dir_all(dir.path().join(".status")).unwrap();
+        let dead = [
+            kind_dir.join(".settings.yaml.tmp-4000000000-0"),
+            dir.path().join("..resource-version.tmp-4000000001-7"),
+            dir.path().join(".status/.shop.json.tmp-4000000002-1"),
+        ];
+        let own = kind_dir.join(format!(".other.yaml.tmp-{}-3", std::process::id()));
+        let unrelated = kind_dir.join(".notes.tmp-x-y");
+        for f in dead.iter().chain([&own, &unrelated]) {
+            std::fs::write(f, "half a fi").unwrap();
+        }
+        drop(c.lock().unwrap());
+        for f in &dead {
+            assert!(!f.exists(), "{} is left", f.display());
+        }
+        assert!(own.exists(), "this process's own may be in flight");
+        assert!(unrelated.exists(), "only write_atomic's temporary names are removed");
+    }
+
+    #[test]
+    fn a_dry_run_cluster_refuses_real_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = FileCluster::new(dir.path().join("absent")).for_dry_run();
+        let cm = object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: web}\n");
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (applied, _) = rt.block_on(c.apply(&cm, ApplyMode::ClientSide, true)).unwrap();
+        assert_eq!(applied, Applied::Created);
+        let e = rt.block_on(c.apply(&cm, ApplyMode::ClientSide, false)).unwrap_err();
+        assert!(e.to_string().contains("opened for a dry run"), "{e}");
+        let bad =
+            object("apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: web}\ndata: {k: 'not base64!'}\n");
+        let e = rt.block_on(c.apply(&bad, ApplyMode::ClientSide, true)).unwrap_err();
+        assert!(e.to_string().contains("data.k: the value (not shown) is not valid base64"), "{e}");
+        assert!(!dir.path().join("absent").exists());
     }
 }

@@ -51,6 +51,42 @@ fn config_error(what: impl std::fmt::Display) -> Error {
     Error::Config(what.to_string())
 }
 
+/// An error from reading or using a kubeconfig, told without its contents: a kubeconfig holds
+/// tokens and keys, and kube-rs's parser quotes the lines around a syntax error. What is kept:
+/// the file, the line and column, and the parser's reason with every quoted part dropped.
+fn kubeconfig_error(path: Option<&Path>, e: impl std::fmt::Display) -> Error {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let mut reason = String::with_capacity(first.len());
+    let mut quote: Option<char> = None;
+    for c in first.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '"' | '\'' | '`') => {
+                quote = Some(c);
+                reason.push('…');
+            }
+            None => reason.push(c),
+        }
+    }
+    // A base64 decoder names the offending byte by its value.
+    if let Some(at) = reason.find("Invalid symbol ") {
+        reason.truncate(at);
+        reason.push_str("an invalid symbol");
+    }
+    let file = path.map_or_else(|| "kubeconfig".to_string(), |p| p.display().to_string());
+    Error::Config(format!("{file}: {} (contents not shown: a kubeconfig holds credentials)", reason.trim_end()))
+}
+
+/// Reads the kubeconfig at `path` (else the default one), with errors that never quote it.
+fn read_kubeconfig(path: Option<&Path>) -> Result<Kubeconfig, Error> {
+    match path {
+        Some(p) => Kubeconfig::read_from(p).map_err(|e| kubeconfig_error(Some(p), e)),
+        None => Kubeconfig::read().map_err(|e| kubeconfig_error(None, e)),
+    }
+}
+
 impl KubeCluster {
     /// Connects as kubectl would: the kubeconfig at `kubeconfig` (else `$KUBECONFIG`, else
     /// `~/.kube/config`, else the in-cluster service account), at `context` (else the current one).
@@ -58,20 +94,23 @@ impl KubeCluster {
         let options = KubeConfigOptions { context: context.map(str::to_string), ..KubeConfigOptions::default() };
         let (config, name) = match kubeconfig {
             Some(path) => {
-                let file = Kubeconfig::read_from(path).map_err(|e| config_error(format!("{}: {e}", path.display())))?;
+                let file = read_kubeconfig(Some(path))?;
                 let name = options.context.clone().or_else(|| file.current_context.clone()).unwrap_or_default();
-                (Config::from_custom_kubeconfig(file, &options).await.map_err(config_error)?, name)
+                let config = Config::from_custom_kubeconfig(file, &options).await;
+                (config.map_err(|e| kubeconfig_error(Some(path), e))?, name)
             }
             None if context.is_some() => {
-                (Config::from_kubeconfig(&options).await.map_err(config_error)?, context.unwrap_or("").to_string())
+                let config = Config::from_kubeconfig(&options).await.map_err(|e| kubeconfig_error(None, e))?;
+                (config, context.unwrap_or("").to_string())
             }
             None => {
                 let name =
                     Kubeconfig::read().ok().and_then(|k| k.current_context).unwrap_or_else(|| "in-cluster".into());
-                (Config::infer().await.map_err(config_error)?, name)
+                (Config::infer().await.map_err(|e| kubeconfig_error(None, e))?, name)
             }
         };
-        let client = Client::try_from(config).map_err(config_error)?;
+        // Credentials are decoded only now: errors here may quote them too.
+        let client = Client::try_from(config).map_err(|e| kubeconfig_error(kubeconfig, e))?;
         Ok(KubeCluster::from_client(client, &name))
     }
 
@@ -82,7 +121,7 @@ impl KubeCluster {
             return Ok(c.to_string());
         }
         let file = match kubeconfig {
-            Some(path) => Kubeconfig::read_from(path).map_err(|e| config_error(format!("{}: {e}", path.display())))?,
+            Some(path) => read_kubeconfig(Some(path))?,
             None => match Kubeconfig::read() {
                 Ok(k) => k,
                 Err(_) => return Ok("in-cluster".into()),
@@ -105,8 +144,8 @@ impl KubeCluster {
             return Ok(None);
         }
         let file = match kubeconfig {
-            Some(path) => Kubeconfig::read_from(path).map_err(|e| config_error(format!("{}: {e}", path.display())))?,
-            None => Kubeconfig::read().map_err(config_error)?,
+            Some(path) => read_kubeconfig(Some(path))?,
+            None => read_kubeconfig(None)?,
         };
         if let Some(name) = name {
             return match file.contexts.iter().find(|c| c.name == name) {
@@ -165,8 +204,10 @@ impl KubeCluster {
         Ok(None)
     }
 
-    /// The preferred API of a group and kind (a key carries no version).
+    /// The preferred API of a group and kind (a key carries no version). A key the API server
+    /// would refuse is refused here, before its parts become a URL path.
     async fn resolve_key(&self, key: &ResourceKey) -> Result<Option<(ApiResource, ApiCapabilities)>, Error> {
+        check_identity(key, None)?;
         for stale in [false, true] {
             let d = self.discovery(stale).await?;
             if let Some(found) = d.get(&key.group).and_then(|g| g.recommended_kind(&key.kind)) {
@@ -234,6 +275,7 @@ impl KubeCluster {
     }
 
     async fn write(&self, obj: &Object, mode: ApplyMode, dry_run: bool) -> Result<(Applied, Object), Error> {
+        check_identity(&obj.key(""), Some(obj.api_version()))?;
         let key = obj.key("").to_string();
         let (ar, caps) = self
             .resolve(obj.api_version(), obj.kind())
@@ -294,6 +336,17 @@ impl KubeCluster {
             }
         }
     }
+}
+
+/// Refuses, as the API server would (422 Invalid), an identity whose parts break its rules:
+/// such parts would otherwise be pasted into a URL path (`..` segments included).
+fn check_identity(key: &ResourceKey, api_version: Option<&str>) -> Result<(), Error> {
+    let checked = api_version.map_or(Ok(()), gitops_core::names::check_api_version);
+    checked.and_then(|()| gitops_core::names::check_key(key)).map_err(|e| Error::Refused {
+        key: key.to_string(),
+        message: e.to_string(),
+        code: 422,
+    })
 }
 
 fn same_version(a: &Value, b: &Value) -> bool {

@@ -17,8 +17,11 @@
 //! use gitops_core::ResourceKey;
 //! use gitops_kube::FileCluster;
 //! let c = FileCluster::new("/tmp/cluster");
-//! let p = c.path_for(&ResourceKey::new("apps", "Deployment", "web", "frontend"));
+//! let p = c.path_for(&ResourceKey::new("apps", "Deployment", "web", "frontend"))?;
 //! assert!(p.ends_with("web/apps/Deployment/frontend.yaml"));
+//! // Parts an API server would refuse never become paths.
+//! assert!(c.path_for(&ResourceKey::new("", "ConfigMap", "../../etc", "x")).is_err());
+//! # Ok::<(), gitops_kube::Error>(())
 //! ```
 
 #![forbid(unsafe_code)]
@@ -29,6 +32,7 @@ pub mod executor;
 pub mod file_cluster;
 pub mod kube_cluster;
 pub mod reconcile;
+mod server_rules;
 
 pub use cluster::{Applied, ApplyMode, Cluster, Resource};
 pub use file_cluster::{Error, FileCluster, Lock, LockedFileCluster};

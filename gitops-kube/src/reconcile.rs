@@ -123,9 +123,12 @@ pub fn out_of_sync(plan: &SyncPlan) -> bool {
     plan.tasks.iter().any(|t| matches!(t.action, Action::Create | Action::Update | Action::Prune))
 }
 
-/// Where a FileCluster keeps the status of `app`: `<root>/.status/<app>.json`.
-pub fn status_path(cluster: &FileCluster, app: &str) -> std::path::PathBuf {
-    cluster.root().join(".status").join(format!("{app}.json"))
+/// Where a FileCluster keeps the status of `app`: `<root>/.status/<app>.json`. The name must
+/// be one an API server accepts for an app (an RFC 1123 subdomain), so the path stays inside.
+pub fn status_path(cluster: &FileCluster, app: &str) -> Result<std::path::PathBuf, FileError> {
+    gitops_core::names::check_app_name("metadata.name", app)
+        .map_err(|e| FileError::Invalid { key: format!("app {app:?}"), problem: e.to_string() })?;
+    Ok(cluster.root().join(".status").join(format!("{app}.json")))
 }
 
 /// The status the last pass left at `path`, if any.
@@ -150,6 +153,9 @@ pub struct Pass {
     pub status: Status,
     /// The result of every task of the last sync attempt (empty when it did not sync).
     pub results: Vec<TaskResult>,
+    /// Why the status could not be saved (a full disk, say), if it could not: the pass itself
+    /// is still reported whole.
+    pub status_error: Option<String>,
 }
 
 /// A [`Progress`] that says nothing.
@@ -347,11 +353,13 @@ pub async fn pass<C: Cluster>(
     }
     let listed = listed.filter(|_| !should_sync || dry_run);
     status.health = app_health(cluster, &plan_copy, target.health, listed).await.map_err(|e| e.to_string())?;
-    if !dry_run {
+    let status_error = if dry_run {
+        None
+    } else {
         let text = serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n";
-        crate::file_cluster::write_atomic(target.status, text.as_bytes()).map_err(|e| e.to_string())?;
-    }
-    Ok(Pass { plan: plan_copy, synced: should_sync, status, results })
+        crate::file_cluster::write_atomic(target.status, text.as_bytes()).err().map(|e| e.to_string())
+    };
+    Ok(Pass { plan: plan_copy, synced: should_sync, status, results, status_error })
 }
 
 /// The app's health after the pass, as Argo CD aggregates it over the objects it deploys.
@@ -392,12 +400,14 @@ async fn app_health<C: Cluster>(
 fn unready_dependency<'a>(app: &'a AppSpec, status: &Path) -> Option<&'a str> {
     app.rollout.depends_on.iter().map(String::as_str).find(|dependency| {
         let name = dependency.rsplit_once('/').map_or(*dependency, |(_, n)| n);
-        let ready = read_status(&status.with_file_name(format!("{name}.json"))).ok().flatten().is_some_and(|s| {
-            let succeeded = s.last_operation.as_ref().is_none_or(|op| op.phase == "Succeeded");
-            s.sync == "Synced"
-                && succeeded
-                && (s.health.starts_with("Healthy") || s.health.contains(executor::NOT_ASSESSED))
-        });
+        // `app::read` refuses such names; checked again because the name becomes a path.
+        let ready = gitops_core::names::check_app_name("spec.dependsOn", name).is_ok()
+            && read_status(&status.with_file_name(format!("{name}.json"))).ok().flatten().is_some_and(|s| {
+                let succeeded = s.last_operation.as_ref().is_none_or(|op| op.phase == "Succeeded");
+                s.sync == "Synced"
+                    && succeeded
+                    && (s.health.starts_with("Healthy") || s.health.contains(executor::NOT_ASSESSED))
+            });
         !ready
     })
 }

@@ -53,6 +53,14 @@ pub enum Error {
         /// The path.
         path: String,
     },
+    /// An input is larger than [`MAX_INPUT_BYTES`].
+    #[error("{path}: larger than {limit} MiB, the most gitops reads from one file or from standard input")]
+    TooLarge {
+        /// The file, or `-`.
+        path: String,
+        /// The limit, in MiB.
+        limit: u64,
+    },
     /// A manifest is invalid.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
@@ -94,9 +102,29 @@ pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
+/// The most read from one manifest file or from standard input: 256 MiB, far above any real
+/// manifest set, but a bound, so that `gitops diff - < /dev/zero` ends with an error instead of
+/// exhausting memory.
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
+
+/// Reads at most [`MAX_INPUT_BYTES`] from `input` as UTF-8 text; `name` names it in errors.
+pub fn read_bounded(mut input: impl Read, name: &str) -> Result<String, Error> {
+    let mut bytes = Vec::new();
+    input
+        .by_ref()
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::Io { path: name.to_string(), source })?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(Error::TooLarge { path: name.to_string(), limit: MAX_INPUT_BYTES >> 20 });
+    }
+    String::from_utf8(bytes).map_err(|_| Error::NotText { path: name.to_string() })
+}
+
 fn read_text(path: &Path) -> Result<String, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-    String::from_utf8(bytes).map_err(|_| Error::NotText { path: path.display().to_string() })
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+    read_bounded(file, &name)
 }
 
 /// Reads all objects from a file, a directory, or `-` (standard input).
@@ -114,8 +142,7 @@ pub fn load(path: &str) -> Result<Vec<Object>, Error> {
 /// live set never has to be held in memory at once.
 pub fn for_each_object(path: &str, mut each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
     if path == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|source| Error::Io { path: "-".into(), source })?;
+        let text = read_bounded(std::io::stdin().lock(), "-")?;
         return manifest::for_each("-", &text, |o| each(o).map_err(|e| into_manifest_error(e, "-")))
             .map_err(Error::from);
     }
