@@ -159,7 +159,7 @@ impl App {
             local: args.local.clone(),
             target: target_spec(args.target.as_deref(), app_dir)?,
             kubeconfig: args.kubeconfig.clone(),
-            status_dir: app_dir.join(".gitops/status"),
+            status_dir: beside_app(app_dir, "status")?,
             checks: health_checks(args.customizations.as_deref(), args.argocd_cm.as_deref())?,
             kube: None,
         })
@@ -213,7 +213,17 @@ impl App {
                     .chars()
                     .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
                     .collect();
-                Ok(self.status_dir.join(format!("kube-{dir}")).join(format!("{}.json", self.spec.name)))
+                let dir = self.status_dir.join(format!("kube-{dir}"));
+                let file = dir.join(format!("{}.json", self.spec.name));
+                for p in [&dir, &file] {
+                    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+                        return Err(format!(
+                            "{}: is a symlink; gitops does not follow links to its status",
+                            p.display()
+                        ));
+                    }
+                }
+                Ok(file)
             }
         }
     }
@@ -254,9 +264,25 @@ impl DesiredState for App {
     }
 }
 
+/// `<app dir>/.gitops/<leaf>`, the default place of a target or of kube status, refused when a
+/// part of it is a symlink: the app file's directory is usually a repository, which can commit a
+/// link there that leads writes anywhere. A target chosen with `--target dir:PATH` is trusted.
+fn beside_app(app_dir: &Path, leaf: &str) -> Result<PathBuf, String> {
+    let dir = app_dir.join(".gitops");
+    for p in [dir.clone(), dir.join(leaf)] {
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "{}: is a symlink; gitops does not follow links at its default target (pass --target dir:PATH)",
+                p.display()
+            ));
+        }
+    }
+    Ok(dir.join(leaf))
+}
+
 fn target_spec(target: Option<&str>, app_dir: &Path) -> Result<TargetSpec, String> {
     match target {
-        None => Ok(TargetSpec::Dir(app_dir.join(".gitops/cluster"))),
+        None => Ok(TargetSpec::Dir(beside_app(app_dir, "cluster")?)),
         Some(t) if t.starts_with("dir:") && t.len() > 4 => Ok(TargetSpec::Dir(PathBuf::from(&t[4..]))),
         Some("kube") => Ok(TargetSpec::Kube(None)),
         Some(t) if t.starts_with("kube:") && t.len() > 5 => Ok(TargetSpec::Kube(Some(t[5..].to_string()))),

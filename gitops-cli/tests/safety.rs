@@ -259,3 +259,23 @@ fn a_full_disk_ends_the_sync_with_exit_1_and_its_summary() {
     let listed = c.list().expect("every stored file reads whole");
     assert!(listed.len() < 40, "the disk was not full: {}", listed.len());
 }
+
+#[test]
+fn a_repository_cannot_link_the_default_target_elsewhere() {
+    let dir = repo(&app("shop", "shop"), CONFIG_MAP);
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join(".gitops")).expect("mkdir");
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(".gitops/cluster")).expect("symlink");
+    let o = sync(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains(".gitops/cluster: is a symlink"), "{}", err(&o));
+    assert_eq!(files(elsewhere.path()), Vec::<PathBuf>::new());
+    // A link inside the target (a committed `.gitops/cluster/shop`) is not followed either.
+    std::fs::remove_file(dir.path().join(".gitops/cluster")).expect("rm");
+    std::fs::create_dir_all(dir.path().join(".gitops/cluster")).expect("mkdir");
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(".gitops/cluster/shop")).expect("symlink");
+    let o = sync(dir.path(), &[]);
+    assert_ne!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(format!("{}{}", out(&o), err(&o)).contains("is a symlink"), "{}{}", out(&o), err(&o));
+    assert_eq!(files(elsewhere.path()), Vec::<PathBuf>::new());
+}

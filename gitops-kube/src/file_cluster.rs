@@ -55,6 +55,15 @@ pub enum Error {
         /// This cluster's directory.
         wanted: String,
     },
+    /// Something in the cluster's tree is a symlink or a special file: a FileCluster holds only
+    /// plain directories and regular files, so no link can lead a read or a write out of it.
+    #[error("{path}: is {what}; a FileCluster holds only plain directories and regular files and follows no links")]
+    NotPlain {
+        /// The entry.
+        path: String,
+        /// What it is (`a symlink`, `a FIFO`, ...).
+        what: &'static str,
+    },
     /// A stored file holds an object whose key does not match its path.
     #[error("{path}: holds {found}, but its path says {expected}")]
     Misplaced {
@@ -208,6 +217,37 @@ impl FileCluster {
         Ok(self.root.join(ns).join(group).join(&key.kind).join(format!("{}.yaml", key.name)))
     }
 
+    /// [`FileCluster::path_for`], after checking that nothing on the way from the root (nor
+    /// the file, if it exists) is a symlink or a special file.
+    fn plain_path_for(&self, key: &ResourceKey) -> Result<PathBuf, Error> {
+        let path = self.path_for(key)?;
+        self.check_plain(&path)?;
+        Ok(path)
+    }
+
+    /// Checks that every existing entry from the root down to `path` is a plain directory, and
+    /// `path` itself, if it exists, a regular file. A repository can commit symlinks where the
+    /// default target (`.gitops/cluster` next to the app file) lies; none is followed.
+    pub(crate) fn check_plain(&self, path: &Path) -> Result<(), Error> {
+        let Ok(rel) = path.strip_prefix(&self.root) else { return Ok(()) };
+        let mut at = self.root.clone();
+        let parts: Vec<_> = rel.components().collect();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            let meta = match std::fs::symlink_metadata(&at) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(source) => return Err(Error::Io { path: at.display().to_string(), source }),
+            };
+            let last = i + 1 == parts.len();
+            let ft = meta.file_type();
+            if ft.is_symlink() || (last && !ft.is_file()) || (!last && !ft.is_dir()) {
+                return Err(Error::NotPlain { path: at.display().to_string(), what: describe(ft) });
+            }
+        }
+        Ok(())
+    }
+
     /// The cluster's directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -236,7 +276,7 @@ impl FileCluster {
 
     /// The stored object with this key, if any.
     pub fn get(&self, key: &ResourceKey) -> Result<Option<Object>, Error> {
-        let path = self.path_for(key)?;
+        let path = self.plain_path_for(key)?;
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -319,7 +359,7 @@ impl FileCluster {
     /// behind are removed.
     pub fn delete(&self, lock: &Lock, key: &ResourceKey) -> Result<bool, Error> {
         self.check_lock(lock)?;
-        let path = self.path_for(key)?;
+        let path = self.plain_path_for(key)?;
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -344,7 +384,7 @@ impl FileCluster {
         }
         let text = serde_saphyr::to_string(&*value)
             .map_err(|e| Error::Invalid { key: key.to_string(), problem: format!("cannot be written as YAML: {e}") })?;
-        write_atomic(&self.path_for(key)?, text.as_bytes())
+        write_atomic(&self.plain_path_for(key)?, text.as_bytes())
     }
 
     /// The next resourceVersion: a cluster-wide counter, bumped on every write.
@@ -367,16 +407,32 @@ impl FileCluster {
         if !self.root.exists() {
             return Ok(out);
         }
-        // Hidden entries (the lock, the version counter, app status) are not objects.
-        let visible = |p: &PathBuf| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        for ns in read_dir_sorted(&self.root)?.into_iter().filter(|p| p.is_dir() && visible(p)) {
-            for group in read_dir_sorted(&ns)? {
-                for kind in read_dir_sorted(&group)? {
-                    for file in read_dir_sorted(&kind)? {
-                        // Temporary files of a write in progress (or of a crashed one) are hidden.
-                        let hidden = file.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-                        if hidden || file.extension().and_then(|e| e.to_str()) != Some("yaml") {
+        // Hidden entries (the lock, the version counter, app status, temporary files of a write
+        // in progress or of a crashed one) are not objects; other files between the levels are
+        // not either. A link or special file anywhere is an error: none is followed.
+        let hidden = |p: &Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let dirs = |dir: &Path| -> Result<Vec<PathBuf>, Error> {
+            let mut out = Vec::new();
+            for (p, ft) in read_dir_sorted(dir)? {
+                if hidden(&p) || ft.is_file() {
+                    continue;
+                }
+                if !ft.is_dir() {
+                    return Err(Error::NotPlain { path: p.display().to_string(), what: describe(ft) });
+                }
+                out.push(p);
+            }
+            Ok(out)
+        };
+        for ns in dirs(&self.root)? {
+            for group in dirs(&ns)? {
+                for kind in dirs(&group)? {
+                    for (file, ft) in read_dir_sorted(&kind)? {
+                        if hidden(&file) || file.extension().and_then(|e| e.to_str()) != Some("yaml") {
                             continue;
+                        }
+                        if !ft.is_file() {
+                            return Err(Error::NotPlain { path: file.display().to_string(), what: describe(ft) });
                         }
                         let text = std::fs::read_to_string(&file)
                             .map_err(|source| Error::Io { path: file.display().to_string(), source })?;
@@ -526,11 +582,35 @@ impl Cluster for LockedFileCluster {
     }
 }
 
-fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// The entries of `dir` with their types (links not followed), sorted by path.
+fn read_dir_sorted(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType)>, Error> {
     let io = |source| Error::Io { path: dir.display().to_string(), source };
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    out.sort();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let ft = entry.file_type().map_err(|source| Error::Io { path: entry.path().display().to_string(), source })?;
+        out.push((entry.path(), ft));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// What a directory entry that is neither a plain directory nor a regular file is.
+fn describe(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_symlink() {
+        "a symlink"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else if ft.is_dir() {
+        "a directory where a file belongs"
+    } else {
+        "a file where a directory belongs"
+    }
 }
 
 #[cfg(test)]
@@ -713,5 +793,39 @@ mod tests {
         let e = rt.block_on(c.apply(&bad, ApplyMode::ClientSide, true)).unwrap_err();
         assert!(e.to_string().contains("data.k: the value (not shown) is not valid base64"), "{e}");
         assert!(!dir.path().join("absent").exists());
+    }
+
+    #[test]
+    fn links_and_special_files_in_the_tree_are_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let c = FileCluster::new(dir.path().join("cluster"));
+        let lock = c.lock().unwrap();
+        let cm =
+            |ns: &str| object(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a, namespace: {ns}}}\n"));
+        // A namespace directory that is a link out.
+        std::os::unix::fs::symlink(&outside, dir.path().join("cluster/shop")).unwrap();
+        let e = c.apply(&lock, &cm("shop")).unwrap_err();
+        assert!(matches!(e, Error::NotPlain { what: "a symlink", .. }), "{e}");
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "nothing written through the link");
+        assert!(matches!(c.list(), Err(Error::NotPlain { .. })));
+        assert!(c.get(&cm("shop").key("")).is_err());
+        std::fs::remove_file(dir.path().join("cluster/shop")).unwrap();
+        // An object file that is a link to a file elsewhere is neither read nor replaced.
+        c.apply(&lock, &cm("web")).unwrap();
+        let file = c.path_for(&cm("web").key("")).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(outside.join("secret"), "token: hunter2\n").unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), &file).unwrap();
+        assert!(c.get(&cm("web").key("")).unwrap_err().to_string().contains("is a symlink"));
+        assert!(c.delete(&lock, &cm("web").key("")).is_err());
+        assert_eq!(std::fs::read_to_string(outside.join("secret")).unwrap(), "token: hunter2\n");
+        std::fs::remove_file(&file).unwrap();
+        // A FIFO is refused, not opened (opening it would block).
+        let fifo = c.path_for(&ResourceKey::new("", "ConfigMap", "web", "b")).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(c.list().unwrap_err().to_string().contains("is a FIFO"));
+        assert!(c.get(&ResourceKey::new("", "ConfigMap", "web", "b")).unwrap_err().to_string().contains("is a FIFO"));
     }
 }

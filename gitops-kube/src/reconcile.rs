@@ -128,7 +128,9 @@ pub fn out_of_sync(plan: &SyncPlan) -> bool {
 pub fn status_path(cluster: &FileCluster, app: &str) -> Result<std::path::PathBuf, FileError> {
     gitops_core::names::check_app_name("metadata.name", app)
         .map_err(|e| FileError::Invalid { key: format!("app {app:?}"), problem: e.to_string() })?;
-    Ok(cluster.root().join(".status").join(format!("{app}.json")))
+    let path = cluster.root().join(".status").join(format!("{app}.json"));
+    cluster.check_plain(&path)?;
+    Ok(path)
 }
 
 /// The status the last pass left at `path`, if any.
