@@ -9,7 +9,7 @@ use gitops_core::manifest;
 /// Reads the Argo CD Application or Flux Kustomization in `path`, if one is given.
 pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
     let Some(p) = path else { return Ok(None) };
-    let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let text = gitops_render::regular::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
     let objects = manifest::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())?;
     app::read(&p.display().to_string(), &objects).map(Some).map_err(|e| e.to_string())
 }

@@ -1,6 +1,6 @@
 //! `gitops diff DESIRED LIVE`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -57,11 +57,11 @@ pub enum Format {
     Summary,
 }
 
-fn read_file(path: &PathBuf) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+fn read_file(path: &Path) -> Result<String, String> {
+    gitops_render::regular::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn single_document(path: &PathBuf) -> Result<Value, String> {
+fn single_document(path: &Path) -> Result<Value, String> {
     let text = read_file(path)?;
     let docs = yaml::parse_documents(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null))

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use gitops_core::settings::Settings;
 use gitops_health::scripts::ScriptTree;
 use gitops_health::{CheckSource, HealthChecks, HealthStatus, Member, aggregate, testfile};
+use gitops_render::regular;
 use serde_json::{Value, json};
 
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
@@ -156,7 +157,7 @@ pub(crate) fn health_checks(customizations: Option<&Path>, argocd_cm: Option<&Pa
         checks = checks.with_tree(read_tree(dir)?);
     }
     if let Some(p) = argocd_cm {
-        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let text = regular::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
         let cm = testfile::first_document(&text).map_err(|e| format!("{}: {e}", p.display()))?;
         let settings = Settings::from_config_map(&cm).map_err(|e| format!("{}: {e}", p.display()))?;
         checks = checks.with_settings(&settings).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -169,7 +170,7 @@ fn read_tree(dir: &Path) -> Result<ScriptTree, String> {
     let mut tree = ScriptTree::new();
     for file in files_named(dir, "health.lua")? {
         let rel = relative(dir, &file);
-        let source = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let source = regular::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         tree.insert(&rel, &source, &file.display().to_string()).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     Ok(tree)
@@ -182,9 +183,10 @@ fn relative(root: &Path, file: &Path) -> String {
 }
 
 /// Files called `name` under `dir`, sorted; hidden entries and symlinked directories are
-/// skipped (no cycles, no wandering out of the tree).
+/// skipped (no cycles, no wandering out of the tree). They are read with
+/// `regular::read_to_string`, which refuses a FIFO or device without blocking on it.
 fn files_named(dir: &Path, name: &str) -> Result<Vec<PathBuf>, String> {
-    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let meta = regular::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if !meta.is_dir() {
         return Err(format!("{}: not a directory", dir.display()));
     }
@@ -233,7 +235,7 @@ fn run_tests(dir: &Path) -> Result<ExitCode, String> {
     for test_file in &tests {
         let shown = relative(dir, test_file);
         let base = test_file.parent().unwrap_or(dir);
-        let cases = std::fs::read_to_string(test_file)
+        let cases = regular::read_to_string(test_file)
             .map_err(|e| e.to_string())
             .and_then(|text| testfile::parse(&text).map_err(|e| e.to_string()));
         let cases = match cases {
@@ -246,7 +248,7 @@ fn run_tests(dir: &Path) -> Result<ExitCode, String> {
         for case in cases {
             let what = format!("{shown} tests[{}] ({})", case.index, case.input_path);
             let input = base.join(&case.input_path);
-            let obj = std::fs::read_to_string(&input)
+            let obj = regular::read_to_string(&input)
                 .map_err(|e| format!("{}: {e}", input.display()))
                 .and_then(|t| testfile::first_document(&t).map_err(|e| format!("{}: {e}", input.display())));
             let obj = match obj {

@@ -12,6 +12,7 @@ use gitops_render::helm::{self, Helm, HelmOptions, Parameter};
 use gitops_render::kustomize;
 use gitops_render::output;
 use gitops_render::plugin::Plugin;
+use gitops_render::regular;
 use gitops_render::root::RepoRoot;
 use gitops_render::source;
 
@@ -20,8 +21,9 @@ use gitops_render::source;
 pub struct RenderArgs {
     /// A kustomization directory (built natively, byte for byte as `kubectl kustomize`), a Helm
     /// chart directory (it holds Chart.yaml; rendered with `helm template`, GITOPS_HELM or
-    /// `helm` on the PATH), a directory of manifests (Argo CD's directory source), or one
-    /// manifest file.
+    /// `helm` on the PATH), a directory of manifests (Argo CD's directory source: only .yaml,
+    /// .yml and .json files), one manifest file (whatever its extension, as `kubectl apply -f`
+    /// reads it), or `-` for standard input (at most 256 MiB).
     #[arg(required_unless_present = "app", conflicts_with = "app")]
     pub path: Option<String>,
     /// Render what this Argo CD Application (or Flux Kustomization with its GitRepository, in
@@ -158,7 +160,7 @@ pub(crate) fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
 }
 
 pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    let text = regular::read_to_string(Path::new(file)).map_err(|e| format!("{file}: {e}"))?;
     gitops_core::manifest::parse(file, &text).map_err(|e| e.to_string())
 }
 
@@ -184,8 +186,16 @@ fn render_app(app_file: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Obje
 }
 
 fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
+    if path == "-" {
+        let objects = gitops_core::manifest::parse(
+            "-",
+            &gitops_render::read_bounded(std::io::stdin().lock(), "-").map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        return Ok(Rendered::Objects(objects));
+    }
     let path = Path::new(path);
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = regular::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (base, name) = if meta.is_dir() {
         (path.to_path_buf(), None)
     } else {
@@ -204,7 +214,15 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
         rel = if rel.is_empty() { n } else { format!("{rel}/{n}") };
     }
     let rel = if rel.is_empty() { ".".to_string() } else { rel };
-    let objects = if meta.is_dir() && base.join("Chart.yaml").is_file() {
+    if !meta.is_dir() {
+        // Named on the command line, a file is read whatever its name, as `kubectl apply -f`
+        // reads it; only files met inside a directory must look like manifests (Argo CD's rule).
+        // Still through the root: a symlink out of it is refused.
+        let text = root.read(&rel).map_err(|e| e.to_string())?;
+        let objects = gitops_core::manifest::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())?;
+        return Ok(Rendered::Objects(objects));
+    }
+    let objects = if base.join("Chart.yaml").is_file() {
         let release = args.release_name.clone().unwrap_or_else(|| {
             base_real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "release-name".into())
         });
@@ -220,7 +238,7 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
         };
         helm::render(&root, &rel, &options, &Helm::from_env()).map_err(|e| e.to_string())?
     } else {
-        if meta.is_dir() && app::kustomization_file(&base).is_some() {
+        if app::kustomization_file(&base).is_some() {
             let order = args.reorder.map(|r| match r {
                 Reorder::Legacy => kustomize::Order::Legacy,
                 Reorder::None => kustomize::Order::Fifo,

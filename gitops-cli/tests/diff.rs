@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::{err, gitops, out};
+use crate::{err, gitops, gitops_within, mkfifo, out};
 
 const DESIRED: &str = "examples/shop/desired";
 const LIVE: &str = "examples/shop/live";
@@ -110,4 +110,28 @@ fn duplicate_desired_keys_name_both_origins() {
         e.contains("/ConfigMap/default/dup is defined twice") && e.contains("a.yaml") && e.contains("b.yaml"),
         "{e}"
     );
+}
+
+#[test]
+fn fifos_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipe = dir.path().join("pipe.yaml");
+    mkfifo(&pipe);
+    std::fs::create_dir(dir.path().join("live")).expect("mkdir");
+    mkfifo(&dir.path().join("live/pipe.yaml"));
+    let p = pipe.to_str().expect("utf-8");
+    let live = dir.path().join("live");
+    let live = live.to_str().expect("utf-8");
+    for args in [
+        &["diff", p, LIVE][..],
+        &["diff", DESIRED, live],
+        &["diff", DESIRED, LIVE, "--app", p],
+        &["diff", DESIRED, LIVE, "--ignore-differences", p],
+        &["diff", DESIRED, LIVE, "--argocd-cm", p],
+        &["plan", p, LIVE],
+    ] {
+        let o = gitops_within(args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(err(&o).contains("pipe.yaml: is a FIFO, not a regular file"), "{args:?}: {}", err(&o));
+    }
 }

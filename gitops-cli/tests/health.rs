@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::{err, gitops, out};
+use crate::{err, gitops, gitops_within, mkfifo, out};
 
 const LIVE: &str = "examples/health/live";
 const CUSTOM: &str = "examples/health/customizations";
@@ -120,4 +120,27 @@ fn test_runner_reports_failures_as_argo_does() {
 
     let o = gitops(&["health", "test", "no/such/dir"], None);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn fifos_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipe = dir.path().join("pipe.yaml");
+    mkfifo(&pipe);
+    let scripts = dir.path().join("scripts/example.com/Gadget");
+    std::fs::create_dir_all(&scripts).expect("mkdir");
+    mkfifo(&scripts.join("health.lua"));
+    let p = pipe.to_str().expect("utf-8");
+    let s = dir.path().join("scripts");
+    let s = s.to_str().expect("utf-8");
+    for args in [
+        &["health", p][..],
+        &["health", LIVE, "--argocd-cm", p],
+        &["health", LIVE, "--customizations", s],
+        &["health", "test", s],
+    ] {
+        let o = gitops_within(args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(err(&o).contains("is a FIFO, not a regular file"), "{args:?}: {}", err(&o));
+    }
 }

@@ -4,7 +4,7 @@ use std::os::unix::fs::symlink;
 
 use serde_json::Value;
 
-use crate::{err, gitops, gitops_env, out};
+use crate::{err, gitops, gitops_env, gitops_within, mkfifo, out};
 
 #[test]
 fn renders_a_directory_as_yaml_that_reads_back() {
@@ -145,4 +145,77 @@ fn a_kustomization_renders_as_kubectl_kustomize_prints_it() {
         assert!(kubectl.status.success());
         assert_eq!(out(&o), String::from_utf8_lossy(&kubectl.stdout), "{extra:?}");
     }
+}
+
+#[test]
+fn a_file_named_on_the_command_line_is_read_whatever_its_extension_and_dash_is_standard_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cm = |n: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\n");
+    std::fs::write(dir.path().join("manifest.txt"), cm("from-txt")).expect("write");
+    std::fs::write(dir.path().join("a.yaml"), cm("from-yaml")).expect("write");
+    // As `kubectl apply -f manifest.txt` reads it.
+    let o = gitops(&["render", dir.path().join("manifest.txt").to_str().expect("utf-8")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("name: from-txt"), "{}", out(&o));
+    // Inside a directory, only .yaml, .yml and .json are manifests, as in Argo CD.
+    let o = gitops(&["render", dir.path().to_str().expect("utf-8")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("name: from-yaml") && !out(&o).contains("from-txt"), "{}", out(&o));
+    // `-` is standard input, as for `gitops diff`.
+    let o = gitops(&["render", "-", "-o", "json"], Some(&cm("from-stdin")));
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: Vec<Value> = serde_json::from_str(&out(&o)).expect("JSON");
+    assert_eq!(v[0]["metadata"]["name"], "from-stdin");
+    let o = gitops(&["render", "-"], Some("kind: ConfigMap\n"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("-: document 1"), "{}", err(&o));
+}
+
+#[test]
+fn standard_input_is_read_up_to_a_limit() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args(["render", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // gitops stops reading past the limit and exits; the broken pipe that follows is expected.
+    let writer = std::thread::spawn(move || {
+        let chunk = format!("# {}\n", "x".repeat(1 << 20));
+        for _ in 0..257 {
+            if stdin.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let o = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        err(&o).trim(),
+        "gitops: error: -: larger than 256 MiB, the most gitops reads from one file or from standard input"
+    );
+}
+
+#[test]
+fn special_files_and_symlink_loops_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n").expect("write");
+    let pipe = dir.path().join("pipe.yaml");
+    mkfifo(&pipe);
+    let (d, p) = (dir.path().to_str().expect("utf-8"), pipe.to_str().expect("utf-8"));
+    for args in [&["render", d][..], &["render", p], &["render", "--app", p]] {
+        let o = gitops_within(args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(err(&o).contains("pipe.yaml: is a FIFO, not a regular file"), "{args:?}: {}", err(&o));
+    }
+    std::fs::remove_file(&pipe).expect("rm");
+    symlink("b.yaml", dir.path().join("a-loop.yaml")).expect("symlink");
+    symlink("a-loop.yaml", dir.path().join("b.yaml")).expect("symlink");
+    let o = gitops_within(&["render", d], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("a-loop.yaml: a symlink loop (a-loop.yaml -> b.yaml -> a-loop.yaml)"), "{}", err(&o));
 }

@@ -1,8 +1,11 @@
 //! End-to-end tests of the `gitops` binary. Table of contents:
-//! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors.
-//! - `health`: the table and JSON outputs, lookup options, exit codes, and `health test`.
+//! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
+//!   FIFOs refused (named on the command line or met in a directory) without blocking.
+//! - `health`: the table and JSON outputs, lookup options, exit codes, `health test`, and FIFOs
+//!   refused without blocking.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
-//! - `render`: the directory source, its options, outputs, refusals, and apps fetched from Git.
+//! - `render`: the directory source, its options, outputs, refusals, apps fetched from Git, a
+//!   single file whatever its extension, standard input (capped), and special files refused.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
@@ -15,6 +18,7 @@ mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root (for the bundled example).
 pub fn repo() -> PathBuf {
@@ -48,4 +52,34 @@ pub fn out(o: &Output) -> String {
 /// stderr as text.
 pub fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `gitops` as [`gitops`] does, but fails the test if it is still running after 20 s (and
+/// stops it): an input that blocks (a FIFO nobody writes to) fails instead of hanging the suite.
+pub fn gitops_within(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops"));
+    cmd.args(args).current_dir(repo()).env("NO_COLOR", "1");
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn gitops");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("wait for gitops").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gitops {args:?} was still running after 20 s: it blocked");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("wait for gitops")
+}
+
+/// Makes a FIFO at `path` with the `mkfifo` program.
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
 }

@@ -1,21 +1,37 @@
 //! Helm charts, rendered by `helm template` as Argo CD renders them.
 //!
-//! The chart, its value files and `--set-file` files are all resolved through the strict
-//! loader: a value file may sit anywhere inside the repository (`../values/prod.yaml`), never
-//! outside it (Argo CD's 2022 advisory). Remote value files are refused. Inline values go
-//! through a temporary file, after the value files, then `--set`, `--set-string` and
-//! `--set-file` parameters, as Argo CD passes them. CRDs are included unless `skip_crds`.
-//! The `helm` program is `GITOPS_HELM` when set, else `helm` on the PATH.
+//! The chart, its value files and `--set-file` files are all read through the strict loader:
+//! a value file may sit anywhere inside the repository (`../values/prod.yaml`), never outside
+//! it (Argo CD's 2022 advisory). Remote value files are refused. Inline values go through a
+//! temporary file, after the value files, then `--set`, `--set-string` and `--set-file`
+//! parameters, as Argo CD passes them. CRDs are included unless `skip_crds`. The `helm`
+//! program is `GITOPS_HELM` when set, else `helm` on the PATH.
+//!
+//! Helm never sees the repository. It follows symlinks anywhere in a chart (templates,
+//! `Chart.yaml`, `files/` read by `.Files.Get`, `charts/`, `crds/`, `.helmignore`), out of the
+//! repository too, so checking paths and then pointing helm at the chart would leave every
+//! file helm reads unchecked, and a check before helm's own read could be overtaken by a
+//! change in between. Instead the chart directory is copied, through the strict loader, into
+//! a private temporary directory (symlinks inside the repository become plain files; links
+//! out of it, FIFOs and other special files, symlink loops and directory cycles are refused,
+//! naming the path), value and `--set-file` files are copied beside it, and helm renders the
+//! copy. Charts are small (Helm itself caps a chart at 100 MiB); the copy is bounded by
+//! [`CHART_LIMITS`].
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use gitops_core::{Object, manifest};
 
 use crate::process;
-use crate::root::{self, RepoRoot};
+use crate::root::{self, Limits, RepoRoot};
+
+/// The most a chart's copy may hold: Helm's own cap on a chart's expanded size, and a number
+/// of files and directories no real chart comes near (symlinks inside the repository that
+/// lead to one directory many times over would otherwise copy it that many times).
+pub const CHART_LIMITS: Limits = Limits { bytes: 100 << 20, entries: 10_000 };
 
 /// A Helm parameter (`spec.source.helm.parameters`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,12 +131,29 @@ fn beside(chart: &str, file: &str) -> Result<String, Error> {
     Ok(if chart.is_empty() || chart == "." { file.to_string() } else { format!("{chart}/{file}") })
 }
 
+/// Copies repository file `rel` into `dir` (created), keeping its name, through the strict
+/// loader; the copy's path.
+fn stage(root: &RepoRoot, rel: &str, dir: &Path) -> Result<PathBuf, Error> {
+    let mut from = root.open(rel)?;
+    std::fs::create_dir_all(dir).map_err(Error::Io)?;
+    let name = Path::new(rel).file_name().map_or_else(|| "file".into(), |n| n.to_os_string());
+    let to = dir.join(name);
+    let mut file = std::fs::File::create_new(&to).map_err(Error::Io)?;
+    std::io::copy(&mut from, &mut file).map_err(|source| root::Error::Io { path: rel.to_string(), source })?;
+    Ok(to)
+}
+
 /// Renders the chart at `chart` (a directory inside `root`).
 pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(chart)?;
+    // Removed when dropped, after helm has run.
+    let work = tempfile::Builder::new().prefix("gitops-helm-").tempdir().map_err(Error::Io)?;
+    // Under its own name: helm's messages and `.Chart` lookups may show the directory.
+    let copy = work.path().join("chart").join(dir.file_name().unwrap_or("chart".as_ref()));
+    root.copy_tree(chart, &copy, CHART_LIMITS)?;
     let mut cmd = Command::new(&helm.program);
     cmd.envs(helm.env.iter().map(|(k, v)| (k, v)));
-    cmd.arg("template").arg(&dir).arg("--name-template").arg(&options.release_name);
+    cmd.arg("template").arg(&copy).arg("--name-template").arg(&options.release_name);
     if !options.namespace.is_empty() {
         cmd.arg("--namespace").arg(&options.namespace);
     }
@@ -130,27 +163,23 @@ pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) 
     for v in &options.api_versions {
         cmd.arg("--api-versions").arg(v);
     }
-    for f in &options.value_files {
-        cmd.arg("--values").arg(root.resolve(&beside(chart, f)?)?);
+    for (i, f) in options.value_files.iter().enumerate() {
+        let staged = stage(root, &beside(chart, f)?, &work.path().join(format!("values/{i}")))?;
+        cmd.arg("--values").arg(staged);
     }
-    // Kept until helm has run.
-    let inline = match options.values.as_deref().filter(|v| !v.trim().is_empty()) {
-        Some(text) => {
-            let mut f =
-                tempfile::Builder::new().prefix("gitops-values-").suffix(".yaml").tempfile().map_err(Error::Io)?;
-            f.write_all(text.as_bytes()).map_err(Error::Io)?;
-            cmd.arg("--values").arg(f.path());
-            Some(f)
-        }
-        None => None,
-    };
+    if let Some(text) = options.values.as_deref().filter(|v| !v.trim().is_empty()) {
+        let path = work.path().join("inline-values.yaml");
+        let mut f = std::fs::File::create_new(&path).map_err(Error::Io)?;
+        f.write_all(text.as_bytes()).map_err(Error::Io)?;
+        cmd.arg("--values").arg(path);
+    }
     for p in &options.parameters {
         let flag = if p.force_string { "--set-string" } else { "--set" };
         cmd.arg(flag).arg(format!("{}={}", p.name, p.value));
     }
-    for (name, file) in &options.file_parameters {
-        let path = root.resolve(&beside(chart, file)?)?;
-        cmd.arg("--set-file").arg(format!("{name}={}", path.display()));
+    for (i, (name, file)) in options.file_parameters.iter().enumerate() {
+        let staged = stage(root, &beside(chart, file)?, &work.path().join(format!("set-file/{i}")))?;
+        cmd.arg("--set-file").arg(format!("{name}={}", staged.display()));
     }
     if !options.skip_crds {
         cmd.arg("--include-crds");
@@ -162,13 +191,12 @@ pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) 
         process::Failure::Spawn(e) => Error::Io(e),
         process::Failure::Timeout => Error::Timeout(helm.timeout),
     })?;
-    drop(inline);
     if !done.status.success() {
-        return Err(Error::Failed {
-            chart: chart.to_string(),
-            stderr: process::clip(&String::from_utf8_lossy(&done.stderr), 4096),
-        });
+        // Paths into the copy mean nothing to the user; the chart's own path does.
+        let stderr = String::from_utf8_lossy(&done.stderr).replace(&copy.display().to_string(), chart);
+        return Err(Error::Failed { chart: chart.to_string(), stderr: process::clip(&stderr, 4096) });
     }
+    drop(work);
     let text = String::from_utf8_lossy(&done.stdout);
     manifest::parse(&format!("helm template {chart}"), &text)
         .map_err(|source| Error::Output { chart: chart.to_string(), source })

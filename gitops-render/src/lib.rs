@@ -7,7 +7,8 @@
 //! `helm template`; [`plugin`] runs config management plugins; [`source`] reads an Argo CD
 //! Application's or a Flux Kustomization's source, and [`app`] fetches and renders it;
 //! [`kustomize`] builds kustomizations natively, byte for byte as `kubectl kustomize`;
-//! [`output`] writes rendered objects.
+//! [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
+//! only those (a FIFO, a socket or a device is refused without blocking).
 //!
 //! ```no_run
 //! let objects = gitops_render::load("examples/guestbook/desired")?;
@@ -25,6 +26,7 @@ pub mod kustomize;
 pub mod output;
 pub mod plugin;
 mod process;
+pub mod regular;
 pub mod root;
 pub mod source;
 
@@ -71,29 +73,36 @@ pub fn is_manifest_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
-/// The manifest files under `path` (itself if it is a file), sorted by path so output
-/// order never depends on the file system. Hidden entries (`.git`, ...) are skipped.
+/// The manifest files under `path` (itself if it is a file, whatever its name), sorted by path
+/// so output order never depends on the file system. Hidden entries (`.git`, ...) are skipped;
+/// a directory reached twice through symlinks is read once (so a symlink back to an ancestor
+/// cannot loop); a FIFO, socket or device is refused without being opened.
 pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
-    let io = |source| Error::Io { path: path.display().to_string(), source };
-    let meta = std::fs::metadata(path).map_err(io)?;
+    let io = |p: &Path| {
+        let path = p.display().to_string();
+        move |source| Error::Io { path, source }
+    };
+    let meta = regular::metadata(path).map_err(io(path))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut out = Vec::new();
+    let mut visited = std::collections::HashSet::new();
+    visited.insert(path.canonicalize().map_err(io(path))?);
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
             let p = entry.path();
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
-            let ft = std::fs::metadata(&p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+            let ft = regular::metadata(&p).map_err(io(&p))?;
             if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() && is_manifest_file(&p) {
+                if visited.insert(p.canonicalize().map_err(io(&p))?) {
+                    stack.push(p);
+                }
+            } else if is_manifest_file(&p) {
                 out.push(p);
             }
         }
@@ -123,7 +132,7 @@ pub fn read_bounded(mut input: impl Read, name: &str) -> Result<String, Error> {
 
 fn read_text(path: &Path) -> Result<String, Error> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+    let file = regular::open(path).map_err(|source| Error::Io { path: name.clone(), source })?;
     read_bounded(file, &name)
 }
 
@@ -247,6 +256,31 @@ mod tests {
             let names: Vec<String> =
                 load(dir.path().to_str().unwrap()).unwrap().iter().map(|o| o.name().to_string()).collect();
             assert_eq!(names, ["a", "z", "m"], "sorted by path: b/c/z.yaml before b/m.json");
+        }
+    }
+
+    #[test]
+    fn special_files_are_refused_and_symlinked_directories_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cm = |n: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\n");
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/x.yaml"), cm("x")).unwrap();
+        // A symlink back to an ancestor, and a second way into `a`.
+        std::os::unix::fs::symlink("..", dir.path().join("a/up")).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
+        let names: Vec<String> =
+            load(dir.path().to_str().unwrap()).unwrap().iter().map(|o| o.name().to_string()).collect();
+        assert_eq!(names, ["x"]);
+        let fifo = dir.path().join("pipe.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (d, f) = (dir.path().to_str().unwrap().to_string(), fifo.to_str().unwrap().to_string());
+        std::thread::spawn(move || {
+            let _ = tx.send((load(&d).map(|_| ()), load(&f).map(|_| ())));
+        });
+        let (in_dir, named) = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("blocked on the FIFO");
+        for e in [in_dir.unwrap_err(), named.unwrap_err()] {
+            assert_eq!(e.to_string(), format!("{}: is a FIFO, not a regular file", fifo.display()));
         }
     }
 

@@ -6,7 +6,11 @@
 //! `ARGOCD_APP_SOURCE_TARGET_REVISION`), the app's plugin environment with the `ARGOCD_ENV_`
 //! prefix Argo CD adds, and parameters as `PARAM_<NAME>`. It runs with a timeout (then it is
 //! killed) and its standard error is reported when it fails. The source path goes through the
-//! strict loader, so a plugin never runs outside the repository.
+//! strict loader, so a plugin never runs outside the repository, and the directory is checked
+//! in full before the plugin starts (as Argo CD checks a repository for symlinks out of it
+//! before any tool runs): a symlink leading out of the repository, a FIFO or other special
+//! file, a symlink loop or a directory cycle anywhere below it is refused, naming the path. A
+//! plugin is a program: what it reads beyond its directory is up to it.
 
 use std::process::Command;
 use std::time::Duration;
@@ -157,6 +161,7 @@ impl Plugin {
 /// Runs `plugin` in `path` (inside `root`) and parses what it prints.
 pub fn render(root: &RepoRoot, path: &str, plugin: &Plugin, ctx: &PluginContext) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(path)?;
+    root.check_tree(path)?;
     let mut cmd = Command::new(&plugin.command);
     cmd.args(&plugin.args)
         .current_dir(&dir)

@@ -6,9 +6,20 @@
 //! given by a manifest, an Application or a plugin is refused, with a clear error and before
 //! anything is read, when it is absolute, when `..` climbs out of the root, or when a
 //! symlink on the way (file or directory) points out of it. Symlinks that stay inside the
-//! repository are followed.
+//! repository are followed. Anything that is not a regular file or a directory (a FIFO, a
+//! socket, a device) is refused before it is opened, so a hostile tree cannot make a read
+//! block, and a symlink loop is named as the loop.
+//!
+//! Programs that read a tree on their own (helm) are not handed the repository: they get a
+//! private copy made by [`RepoRoot::copy_tree`], in which every file went through these checks
+//! and in-repository symlinks became plain files, so nothing they follow can lead out, and
+//! nothing can change between our check and their read.
 
+use std::fs::File;
+use std::io;
 use std::path::{Component, Path, PathBuf};
+
+use crate::regular::{self, NotRegular};
 
 /// A path that may not be read.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +52,31 @@ pub enum Error {
         /// Where it leads.
         target: String,
     },
+    /// A FIFO, a socket or a device where a file or directory is expected.
+    #[error("{path}: is {what}, not a regular file")]
+    Special {
+        /// The path as given.
+        path: String,
+        /// What it is: "a FIFO", "a socket", "a character device", "a block device".
+        what: &'static str,
+    },
+    /// A directory that leads back to one of the directories it is in (a symlink to an
+    /// ancestor), met where the tree has to be walked in full.
+    #[error("directory cycle through {path} (it leads back to {target})")]
+    Cycle {
+        /// The directory (a symlink), relative to the root.
+        path: String,
+        /// The ancestor it leads back to, relative to the root.
+        target: String,
+    },
+    /// A tree too large to copy.
+    #[error("{path}: too large to copy (more than {limit})")]
+    TooLarge {
+        /// The directory being copied, relative to the root.
+        path: String,
+        /// The limit it went past.
+        limit: String,
+    },
     /// The path cannot be read.
     #[error("{path}: {source}")]
     Io {
@@ -49,6 +85,35 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+/// An I/O error met on `path`: a [`NotRegular`] it carries becomes [`Error::Special`].
+fn io_error(path: &str, source: io::Error) -> Error {
+    match NotRegular::of(&source) {
+        Some(NotRegular { what }) => Error::Special { path: path.to_string(), what },
+        None => Error::Io { path: path.to_string(), source },
+    }
+}
+
+/// How much [`RepoRoot::copy_tree`] copies at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of file content.
+    pub bytes: u64,
+    /// Files and directories.
+    pub entries: usize,
+}
+
+/// A file or directory met by [`RepoRoot::walk`].
+struct Met<'a> {
+    /// Its path below the directory walked, `/`-separated.
+    below: &'a str,
+    /// Its path relative to the root, for messages.
+    shown: &'a str,
+    /// Its real path (symlinks resolved; inside the root).
+    real: &'a Path,
+    /// Whether it is a directory (else a regular file).
+    dir: bool,
 }
 
 /// A repository checked out on disk.
@@ -108,8 +173,13 @@ impl RepoRoot {
         }
         found.sort();
         for f in found {
-            if let Some(e) = b.add(&f) {
-                return Err(bad(e));
+            // Read as any repository file is (a `.sourceignore` that is a FIFO, or a symlink
+            // out of the repository, is refused), then handed over line by line as
+            // `GitignoreBuilder::add` would.
+            let rel = self.relative(&f);
+            let text = self.read(&rel)?;
+            for line in text.lines() {
+                b.add_line(Some(f.clone()), line).map_err(bad)?;
             }
         }
         for line in extra.unwrap_or("").lines() {
@@ -126,6 +196,16 @@ impl RepoRoot {
     /// The root directory.
     pub fn path(&self) -> &Path {
         &self.root
+    }
+
+    /// `path` (below the root) relative to the root, with `/` separators.
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// Resolves a path relative to the root (`/`-separated, as written in a manifest) to the
@@ -147,11 +227,12 @@ impl RepoRoot {
             }
         }
         let joined = self.root.join(given);
-        let real = joined.canonicalize().map_err(|source| Error::Io { path: rel.to_string(), source })?;
+        let real = joined.canonicalize().map_err(|e| io_error(rel, regular::explain_loop(&joined, e)))?;
         if !real.starts_with(&self.root) {
             return Err(Error::Symlink { path: rel.to_string(), target: real.display().to_string() });
         }
-        if real != self.root && self.ignored(&real, real.is_dir()) {
+        let meta = regular::metadata(&real).map_err(|e| io_error(rel, e))?;
+        if real != self.root && self.ignored(&real, meta.is_dir()) {
             let source =
                 std::io::Error::new(std::io::ErrorKind::NotFound, "excluded from the source by its ignore rules");
             return Err(Error::Io { path: rel.to_string(), source });
@@ -162,7 +243,21 @@ impl RepoRoot {
     /// Reads a text file inside the root.
     pub fn read(&self, rel: &str) -> Result<String, Error> {
         let path = self.resolve(rel)?;
-        std::fs::read_to_string(&path).map_err(|source| Error::Io { path: rel.to_string(), source })
+        let bytes = regular::open_with(&path, true).and_then(|mut f| {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut f, &mut bytes).map(|_| bytes)
+        });
+        let bytes = bytes.map_err(|e| io_error(rel, e))?;
+        String::from_utf8(bytes).map_err(|_| Error::Io {
+            path: rel.to_string(),
+            source: io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"),
+        })
+    }
+
+    /// Opens a regular file inside the root for reading.
+    pub fn open(&self, rel: &str) -> Result<File, Error> {
+        let path = self.resolve(rel)?;
+        regular::open_with(&path, true).map_err(|e| io_error(rel, e))
     }
 
     /// The files under directory `rel` (itself included if it is a file), sorted by path,
@@ -171,38 +266,22 @@ impl RepoRoot {
     /// or a directory, is an error.
     pub fn files(&self, rel: &str, recurse: bool) -> Result<Vec<String>, Error> {
         let start = self.resolve(rel)?;
-        let rel_of = |p: &Path| {
-            p.strip_prefix(&self.root)
-                .unwrap_or(p)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/")
-        };
         if start.is_file() {
-            return Ok(vec![rel_of(&start)]);
+            return Ok(vec![self.relative(&start)]);
         }
         let mut out = Vec::new();
         let mut visited = std::collections::HashSet::new();
         visited.insert(start.clone());
         let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
-            let io = |source| Error::Io { path: rel_of(&dir), source };
-            for entry in std::fs::read_dir(&dir).map_err(io)? {
-                let entry = entry.map_err(|source| Error::Io { path: rel_of(&dir), source })?;
-                if entry.file_name().to_string_lossy().starts_with('.') {
+            for (path, is_dir) in self.entries(&dir)? {
+                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) || self.ignored(&path, is_dir)
+                {
                     continue;
                 }
-                let path = entry.path();
-                if self.ignored(&path, entry.file_type().is_ok_and(|t| t.is_dir())) {
-                    continue;
-                }
-                let shown = rel_of(&path);
-                let real = path.canonicalize().map_err(|source| Error::Io { path: shown.clone(), source })?;
-                if !real.starts_with(&self.root) {
-                    return Err(Error::Symlink { path: shown, target: real.display().to_string() });
-                }
-                if real.is_dir() {
+                let shown = self.relative(&path);
+                let (real, meta) = self.inside(&path, &shown)?;
+                if meta.is_dir() {
                     // A directory reached twice (a symlink inside the root to another part of
                     // it, or to an ancestor) is walked once, so a cycle cannot loop.
                     if recurse && visited.insert(real) {
@@ -216,5 +295,120 @@ impl RepoRoot {
         out.sort();
         out.dedup();
         Ok(out)
+    }
+
+    /// The entries of `dir` in name order (so the first error met is always the same one),
+    /// each with whether it is a directory itself (not through a symlink).
+    fn entries(&self, dir: &Path) -> Result<Vec<(PathBuf, bool)>, Error> {
+        let io = |source| Error::Io { path: self.relative(dir), source };
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            out.push((entry.path(), entry.file_type().is_ok_and(|t| t.is_dir())));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The real path and metadata of `path` (met walking the root; `shown` names it): refused
+    /// when it leads out of the root or is not a regular file or directory.
+    fn inside(&self, path: &Path, shown: &str) -> Result<(PathBuf, std::fs::Metadata), Error> {
+        let real = path.canonicalize().map_err(|e| io_error(shown, regular::explain_loop(path, e)))?;
+        if !real.starts_with(&self.root) {
+            return Err(Error::Symlink { path: shown.to_string(), target: real.display().to_string() });
+        }
+        let meta = regular::metadata(&real).map_err(|e| io_error(shown, e))?;
+        Ok((real, meta))
+    }
+
+    /// Walks directory `rel` in full, hidden entries included (only `.git` and what the source
+    /// ignore rules leave out are skipped), handing every file and directory to `visit`,
+    /// parents before children. Refuses, naming the path, a symlink out of the root, a special
+    /// file, a symlink loop, and a directory that leads back to one it is in (a copy of it
+    /// would never end, and helm would walk it without end).
+    fn walk(&self, rel: &str, visit: &mut dyn FnMut(Met<'_>) -> Result<(), Error>) -> Result<(), Error> {
+        let start = self.resolve(rel)?;
+        if !start.is_dir() {
+            return Err(Error::Io { path: rel.to_string(), source: io::Error::from_raw_os_error(libc::ENOTDIR) });
+        }
+        // Walked by the names the repository shows (symlinks kept), so errors name those. With
+        // `..` in `rel` those names could lead elsewhere than the resolved directory (`link/..`
+        // is the link's target's parent), so then the resolved directory itself is walked.
+        let base = if rel.split('/').any(|c| c == "..") {
+            start.clone()
+        } else {
+            rel.split('/').filter(|c| !c.is_empty() && *c != ".").fold(self.root.clone(), |p, c| p.join(c))
+        };
+        // Each directory still to walk: its path, its path below `rel`, and the real
+        // directories from `rel` down to it (a cycle is one of them met again).
+        let mut stack = vec![(base, String::new(), vec![start])];
+        while let Some((dir, below, chain)) = stack.pop() {
+            for (path, is_dir) in self.entries(&dir)? {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if name == ".git" || self.ignored(&path, is_dir) {
+                    continue;
+                }
+                let shown = self.relative(&path);
+                let sub = if below.is_empty() { name } else { format!("{below}/{name}") };
+                let (real, meta) = self.inside(&path, &shown)?;
+                if meta.is_dir() {
+                    if chain.contains(&real) {
+                        return Err(Error::Cycle { path: shown, target: self.relative(&real) });
+                    }
+                    visit(Met { below: &sub, shown: &shown, real: &real, dir: true })?;
+                    let mut chain = chain.clone();
+                    chain.push(real);
+                    stack.push((path, sub, chain));
+                } else {
+                    visit(Met { below: &sub, shown: &shown, real: &real, dir: false })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every file and directory below directory `rel` as [`RepoRoot::copy_tree`] would
+    /// copy them, reading nothing: for programs that are run in a directory of the repository
+    /// and read it on their own (plugins).
+    pub fn check_tree(&self, rel: &str) -> Result<(), Error> {
+        self.walk(rel, &mut |_| Ok(()))
+    }
+
+    /// Copies directory `rel` into `dest` (created; it must not exist), through the same
+    /// checks as every read: symlinks that stay inside the repository are copied as the files
+    /// and directories they lead to, and anything leading out of it, a special file, a symlink
+    /// loop or a directory cycle is refused, naming the path. Hidden files are copied (a
+    /// chart's `.helmignore`); `.git` and what the source ignore rules leave out are not.
+    /// Stops with [`Error::TooLarge`] past `limits`.
+    pub fn copy_tree(&self, rel: &str, dest: &Path, limits: Limits) -> Result<(), Error> {
+        let out = |path: &Path| {
+            let shown = path.display().to_string();
+            move |source| Error::Io { path: shown, source }
+        };
+        std::fs::create_dir_all(dest.parent().unwrap_or(dest)).map_err(out(dest))?;
+        std::fs::create_dir(dest).map_err(out(dest))?;
+        let (mut bytes, mut entries) = (0u64, 0usize);
+        let too_large = |limit: String| Error::TooLarge { path: rel.to_string(), limit };
+        self.walk(rel, &mut |met| {
+            entries += 1;
+            if entries > limits.entries {
+                return Err(too_large(format!("{} files and directories", limits.entries)));
+            }
+            let to = dest.join(met.below);
+            if met.dir {
+                return std::fs::create_dir(&to).map_err(out(&to));
+            }
+            let from = regular::open_with(met.real, true).map_err(|e| io_error(met.shown, e))?;
+            let mut target = File::create_new(&to).map_err(out(&to))?;
+            // One byte past what is left tells "exactly at the limit" from "over it".
+            let left = limits.bytes - bytes;
+            let copied =
+                io::copy(&mut io::Read::take(from, left + 1), &mut target).map_err(|e| io_error(met.shown, e))?;
+            if copied > left {
+                return Err(too_large(format!("{} MiB", limits.bytes >> 20)));
+            }
+            bytes += copied;
+            Ok(())
+        })
     }
 }

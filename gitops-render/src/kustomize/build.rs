@@ -12,7 +12,7 @@ use super::resource::{Id, ResMap, Resource};
 use super::schema::Schema;
 use super::{Error, Options, Order, fieldspecs, namerefs, order, remote, replace, transform, yaml};
 use crate::git::{self, Reference};
-use crate::root::RepoRoot;
+use crate::root::{self, RepoRoot};
 
 /// One build in progress.
 pub(super) struct Builder<'a> {
@@ -85,11 +85,17 @@ impl<'a> Builder<'a> {
 
     /// The kustomization file in `dir`: exactly one of kustomize's names.
     fn find_file(&self, dir: &str) -> Result<String, Error> {
-        let present: Vec<&str> = file::FILE_NAMES
-            .iter()
-            .copied()
-            .filter(|name| self.root.resolve(&join(dir, name)).is_ok_and(|p| p.is_file()))
-            .collect();
+        let mut present: Vec<&str> = Vec::new();
+        for name in file::FILE_NAMES {
+            match self.root.resolve(&join(dir, name)) {
+                Ok(p) if p.is_file() => present.push(name),
+                // Present but unreadable as a file: say so rather than "no kustomization file".
+                Err(root::Error::Special { path, what }) => {
+                    return Err(Error::File { file: path, problem: format!("is {what}, not a regular file") });
+                }
+                _ => {}
+            }
+        }
         match present.as_slice() {
             [one] => Ok(join(dir, one)),
             [] => Err(Error::File {
@@ -152,7 +158,7 @@ impl<'a> Builder<'a> {
 
     fn read_bytes(&self, dir: &str, rel: &str, file: &str, field: &str) -> Result<Vec<u8>, Error> {
         let real = self.resolve_file(dir, rel, file, field)?;
-        std::fs::read(&real).map_err(|e| self.field_error(file, field, format!("{rel}: {e}")))
+        crate::regular::read(&real).map_err(|e| self.field_error(file, field, format!("{rel}: {e}")))
     }
 
     fn read_text(&self, dir: &str, rel: &str, file: &str, field: &str) -> Result<String, Error> {

@@ -26,13 +26,13 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A repository with `files` committed on `main`; returns its directory and the commit.
-struct Repo {
+pub(crate) struct Repo {
     _dir: tempfile::TempDir,
-    path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl Repo {
-    fn new() -> Repo {
+    pub(crate) fn new() -> Repo {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("repo");
         std::fs::create_dir(&path).expect("mkdir");
@@ -40,23 +40,23 @@ impl Repo {
         Repo { _dir: dir, path }
     }
 
-    fn commit(&self, files: &[(&str, &str)]) -> String {
+    pub(crate) fn commit(&self, files: &[(&str, &str)]) -> String {
         write(&self.path, files);
         git(&self.path, &["add", "-A"]);
         git(&self.path, &["commit", "-q", "-m", "c"]);
         git(&self.path, &["rev-parse", "HEAD"])
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("file://{}", self.path.display())
     }
 }
 
-fn parse(text: &str) -> Vec<Object> {
+pub(crate) fn parse(text: &str) -> Vec<Object> {
     gitops_core::manifest::parse("app.yaml", text).expect("app parses")
 }
 
-fn renderers(cache: &Path) -> Renderers {
+pub(crate) fn renderers(cache: &Path) -> Renderers {
     Renderers { cache: Cache::new(cache), helm: Helm::from_env(), plugins: Vec::new() }
 }
 
@@ -64,7 +64,7 @@ fn names(objects: &[Object]) -> Vec<&str> {
     objects.iter().map(Object::name).collect()
 }
 
-fn argo(url: &str, revision: &str, path: &str, extra: &str) -> String {
+pub(crate) fn argo(url: &str, revision: &str, path: &str, extra: &str) -> String {
     format!(
         "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: prod}}\n  source:\n    repoURL: {url}\n    targetRevision: {revision}\n    path: {path}\n{extra}"
     )

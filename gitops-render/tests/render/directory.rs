@@ -61,3 +61,15 @@ fn a_directory_outside_the_repository_is_refused() {
     let e = directory::render(&root, "../other", &DirectoryOptions::default()).expect_err("escape");
     assert_eq!(e.to_string(), "../other: leaves the repository root");
 }
+
+#[test]
+fn a_fifo_among_the_manifests_is_refused_without_blocking() {
+    let dir = repo();
+    crate::mkfifo(&dir.path().join("apps/pipe.yaml"));
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let e = crate::within(std::time::Duration::from_secs(10), move || {
+        directory::render(&root, "apps", &DirectoryOptions::default())
+    })
+    .expect_err("FIFO");
+    assert_eq!(e.to_string(), "apps/pipe.yaml: is a FIFO, not a regular file");
+}

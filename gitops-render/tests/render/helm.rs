@@ -139,3 +139,164 @@ fn value_files_outside_the_repository_are_refused_before_helm_runs() {
         assert!(matches!(e, Error::Path(_) | Error::Remote(_)), "{bad}: {e}");
     }
 }
+
+/// A directory outside any repository: what a hostile chart would like helm to print.
+fn outside() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stolen = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\ndata: {password: s3cr3t}\n";
+    write(
+        dir.path(),
+        &[
+            ("secret.yaml", stolen),
+            ("templates/stolen.yaml", stolen),
+            ("Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\ndescription: s3cr3t\n"),
+            ("values.yaml", "replicas: 1\nimage: {repository: nginx, tag: \"1\"}\ncolor: s3cr3t\n"),
+            ("secret.txt", "s3cr3t"),
+            ("helmignore", "# s3cr3t\n*.bak\n"),
+            ("sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            ("sub/templates/stolen.yaml", stolen),
+        ],
+    );
+    dir
+}
+
+/// A template that prints `files/secret.txt` through `.Files.Get`.
+const FILES_GET: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: files}\ndata:\n  content: {{ .Files.Get \"files/secret.txt\" | quote }}\n";
+
+#[test]
+fn chart_files_symlinked_out_of_the_repository_are_refused_before_helm_reads_them() {
+    let out = outside();
+    let real_out = out.path().canonicalize().expect("canonical");
+    // (the chart file replaced by a symlink, its target outside)
+    let cases = [
+        ("templates/leak.yaml", "secret.yaml"),
+        ("templates", "templates"),
+        ("Chart.yaml", "Chart.yaml"),
+        ("values.yaml", "values.yaml"),
+        ("files/secret.txt", "secret.txt"),
+        (".helmignore", "helmignore"),
+        ("crds/leak.yaml", "secret.yaml"),
+        ("charts/sub", "sub"),
+    ];
+    for (file, target) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        chart(dir.path());
+        write(dir.path(), &[("charts/web/templates/files.yaml", FILES_GET), ("charts/web/files/keep.txt", "x")]);
+        let link = dir.path().join("charts/web").join(file);
+        if link.is_dir() {
+            std::fs::remove_dir_all(&link).expect("rm dir");
+        } else if link.exists() {
+            std::fs::remove_file(&link).expect("rm file");
+        }
+        std::fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
+        std::os::unix::fs::symlink(out.path().join(target), &link).expect("symlink");
+        let root = RepoRoot::new(dir.path()).expect("root");
+        let options = HelmOptions { release_name: "shop".into(), namespace: "prod".into(), ..Default::default() };
+        let e = helm::render(&root, "charts/web", &options, &helm()).expect_err(file);
+        let text = e.to_string();
+        assert!(matches!(e, Error::Path(_)), "{file}: {text}");
+        let expected = format!(
+            "charts/web/{file}: a symlink points outside the repository (to {})",
+            real_out.join(target).display()
+        );
+        assert_eq!(text, expected, "{file}");
+        assert!(!text.contains("s3cr3t"), "{file}: {text}");
+    }
+}
+
+#[test]
+fn symlinks_that_stay_in_the_repository_keep_working_in_a_chart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    chart(dir.path());
+    write(
+        dir.path(),
+        &[
+            ("shared/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\n"),
+            ("shared/files/secret.txt", "not a secret"),
+            ("charts/web/templates/files.yaml", FILES_GET),
+        ],
+    );
+    std::os::unix::fs::symlink(
+        "../../../shared/templates/cm.yaml",
+        dir.path().join("charts/web/templates/shared.yaml"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink("../../shared/files", dir.path().join("charts/web/files")).expect("symlink");
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions { release_name: "shop".into(), namespace: "prod".into(), ..Default::default() };
+    let objects = helm::render(&root, "charts/web", &options, &helm()).expect("render");
+    let names: Vec<&str> = objects.iter().map(|o| o.name()).collect();
+    assert_eq!(names, ["widgets.example.com", "shop-web", "files", "shared"]);
+    assert_eq!(objects[2].value()["data"]["content"], "not a secret");
+}
+
+#[test]
+fn a_chart_from_git_with_a_committed_symlink_out_is_refused() {
+    use gitops_render::app;
+    use gitops_render::source;
+
+    use crate::app::{Repo, argo, parse, renderers};
+
+    let out = outside();
+    let real_out = out.path().canonicalize().expect("canonical");
+    let repo = Repo::new();
+    chart(&repo.path);
+    std::os::unix::fs::symlink(out.path().join("secret.yaml"), repo.path.join("charts/web/templates/leak.yaml"))
+        .expect("symlink");
+    let leaky = repo.commit(&[]);
+    let cache = tempfile::tempdir().expect("cache");
+    let mut with = renderers(cache.path());
+    with.helm = helm();
+    let source = source::read(&parse(&argo(&repo.url(), &leaky, "charts/web", ""))).expect("source");
+    let e = app::render(&source, None, &with).expect_err("symlink out").to_string();
+    let expected = format!(
+        "charts/web/templates/leak.yaml: a symlink points outside the repository (to {})",
+        real_out.join("secret.yaml").display()
+    );
+    assert_eq!(e, expected);
+    // The same link pointing inside the checkout renders.
+    std::fs::remove_file(repo.path.join("charts/web/templates/leak.yaml")).expect("rm");
+    write(&repo.path, &[("shared/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\n")]);
+    std::os::unix::fs::symlink("../../../shared/cm.yaml", repo.path.join("charts/web/templates/leak.yaml"))
+        .expect("symlink");
+    let fixed = repo.commit(&[]);
+    let source = source::read(&parse(&argo(&repo.url(), &fixed, "charts/web", ""))).expect("source");
+    let r = app::render(&source, None, &with).expect("render");
+    assert!(r.objects.iter().any(|o| o.name() == "shared"), "{:?}", r.objects);
+}
+
+#[test]
+fn special_files_in_a_chart_or_its_value_files_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    chart(dir.path());
+    crate::mkfifo(&dir.path().join("charts/web/templates/pipe.yaml"));
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions { release_name: "shop".into(), namespace: "prod".into(), ..Default::default() };
+    let (r, o) = (root.clone(), options.clone());
+    let e = crate::within(Duration::from_secs(30), move || helm::render(&r, "charts/web", &o, &helm()))
+        .expect_err("FIFO in the chart");
+    assert_eq!(e.to_string(), "charts/web/templates/pipe.yaml: is a FIFO, not a regular file");
+    std::fs::remove_file(dir.path().join("charts/web/templates/pipe.yaml")).expect("rm");
+    crate::mkfifo(&dir.path().join("values/pipe.yaml"));
+    for options in [
+        HelmOptions { value_files: vec!["../../values/pipe.yaml".into()], ..options.clone() },
+        HelmOptions { file_parameters: vec![("banner".into(), "../../values/pipe.yaml".into())], ..options },
+    ] {
+        let r = root.clone();
+        let e = crate::within(Duration::from_secs(30), move || helm::render(&r, "charts/web", &options, &helm()))
+            .expect_err("FIFO as a value file");
+        assert_eq!(e.to_string(), "charts/web/../../values/pipe.yaml: is a FIFO, not a regular file");
+    }
+}
+
+#[test]
+fn a_directory_cycle_in_a_chart_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    chart(dir.path());
+    std::os::unix::fs::symlink("..", dir.path().join("charts/web/templates/again")).expect("symlink");
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions { release_name: "shop".into(), ..Default::default() };
+    let e = crate::within(Duration::from_secs(60), move || helm::render(&root, "charts/web", &options, &helm()))
+        .expect_err("cycle");
+    assert_eq!(e.to_string(), "directory cycle through charts/web/templates/again (it leads back to charts/web)");
+}

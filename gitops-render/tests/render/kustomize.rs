@@ -196,3 +196,31 @@ fn remote_bases_come_through_the_git_cache_as_kubectl_fetches_them() {
     let e = kustomize::render(&root, ".", &Options::default()).expect_err("plain URL").to_string();
     assert!(e.contains("kustomization.yaml: `resources[0]`: `https://example.com/app.yaml`: cannot tell"), "{e}");
 }
+
+#[test]
+fn fifos_named_by_a_kustomization_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::mkfifo(&dir.path().join("pipe.yaml"));
+    crate::mkfifo(&dir.path().join("pipe.env"));
+    crate::mkfifo(&dir.path().join("fifo/kustomization.yaml"));
+    let cases = [
+        ("resources: [pipe.yaml]\n", "kustomization.yaml: `resources[0]`: pipe.yaml: is a FIFO, not a regular file"),
+        (
+            "configMapGenerator:\n- name: c\n  envs: [pipe.env]\n",
+            "kustomization.yaml: `configMapGenerator[0]`: pipe.env: is a FIFO, not a regular file",
+        ),
+        (
+            "resources: [fifo]\n",
+            "fifo/kustomization.yaml: is a FIFO, not a regular file (reached from kustomization.yaml `resources[0]`)",
+        ),
+    ];
+    for (kustomization, expected) in cases {
+        std::fs::write(dir.path().join("kustomization.yaml"), kustomization).expect("write");
+        let root = RepoRoot::new(dir.path()).expect("root");
+        let e = crate::within(std::time::Duration::from_secs(10), move || {
+            kustomize::render(&root, ".", &Options::default())
+        })
+        .expect_err(kustomization);
+        assert_eq!(e.to_string(), expected);
+    }
+}

@@ -1,9 +1,10 @@
 //! Integration tests of gitops-render. Table of contents:
-//! - `root`: the strict loader: `..`, absolute paths and symlinks out of the repository are
-//!   refused before anything is read;
+//! - `root`: the strict loader: `..`, absolute paths, symlinks out of the repository and
+//!   special files (FIFOs, sockets) are refused before anything is read; symlink loops are
+//!   named shortly;
 //! - `directory`: Argo CD's directory source (recurse, include, exclude, order);
 //! - `helm`: charts through a real Helm engine (values precedence, namespace, CRDs, errors,
-//!   value files confined to the repository);
+//!   value files and every chart file confined to the repository, locally and from Git);
 //! - `plugin`: config management plugins (environment, failures, timeouts, confinement);
 //! - `app`: Argo CD Applications and Flux Kustomizations fetched from real repositories
 //!   (revisions and overrides, semver refs, source ignore, plugins, charts, refusals);
@@ -18,6 +19,7 @@ mod plugin;
 mod root;
 
 use std::path::Path;
+use std::time::Duration;
 
 /// Writes `files` (path, content) under `dir`, creating parents.
 pub fn write(dir: &Path, files: &[(&str, &str)]) {
@@ -31,4 +33,21 @@ pub fn write(dir: &Path, files: &[(&str, &str)]) {
 /// A ConfigMap manifest.
 pub fn cm(name: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{a: b}}\n")
+}
+
+/// Makes a FIFO at `path` (with the `mkfifo` program: no unsafe code, no extra crate).
+pub fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let status = std::process::Command::new("mkfifo").arg(path).status().expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// Runs `f` on a thread of its own and fails the test if it has not returned within `limit`:
+/// a read that blocks (on a FIFO nobody writes to) fails instead of hanging the suite.
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).unwrap_or_else(|_| panic!("still running after {limit:?}: it blocked"))
 }

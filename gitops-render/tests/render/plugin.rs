@@ -87,3 +87,23 @@ fn a_plugin_never_runs_outside_the_repository() {
     }
     assert!(!marker.exists(), "the plugin must not have run");
 }
+
+#[test]
+fn a_plugin_source_with_a_symlink_out_or_a_fifo_is_refused_before_the_plugin_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), &[("secret.txt", "s3cr3t"), ("repo/app/a.yaml", "")]);
+    let root = RepoRoot::new(dir.path().join("repo")).expect("root");
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}; cat * >/dev/null", marker.display());
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), dir.path().join("repo/app/secret.txt")).expect("symlink");
+    let e = plugin::render(&root, "app", &sh(&script, 5_000), &ctx()).expect_err("symlink out");
+    assert!(matches!(e, Error::Path(_)), "{e}");
+    assert!(e.to_string().starts_with("app/secret.txt: a symlink points outside the repository"), "{e}");
+    std::fs::remove_file(dir.path().join("repo/app/secret.txt")).expect("rm");
+    crate::mkfifo(&dir.path().join("repo/app/pipe.yaml"));
+    let (r, s) = (root.clone(), script.clone());
+    let e = crate::within(Duration::from_secs(10), move || plugin::render(&r, "app", &sh(&s, 5_000), &ctx()))
+        .expect_err("FIFO");
+    assert_eq!(e.to_string(), "app/pipe.yaml: is a FIFO, not a regular file");
+    assert!(!marker.exists(), "the plugin must not have run");
+}
