@@ -135,3 +135,50 @@ fn fifos_are_refused_without_blocking() {
         assert!(err(&o).contains("pipe.yaml: is a FIFO, not a regular file"), "{args:?}: {}", err(&o));
     }
 }
+
+/// A failing jq rule on a Secret must not print its values, in any output format: not the
+/// error's value (`error(.data.password)`), not a type error quoting it, not a reason that
+/// differs with it. The diff itself masks them as always.
+#[test]
+fn jq_rule_failures_never_print_secret_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: db, namespace: default}}\ntype: Opaque\ndata: {{password: {value}, user: YWRtaW4=}}\n"
+        )
+    };
+    // base64 of "s3cr3t-hunter2" and of "an0ther-value"
+    let (live_value, desired_value) = ("czNjcjN0LWh1bnRlcjI=", "YW4wdGhlci12YWx1ZQ==");
+    std::fs::write(dir.path().join("live.yaml"), secret(live_value)).expect("write");
+    std::fs::write(dir.path().join("desired.yaml"), secret(desired_value)).expect("write");
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        r#"- kind: Secret
+  jqPathExpressions:
+  - '.data | keys | .[]'
+  - 'error(.data.password)'
+  - '.data.password | error'
+  - 'tostring | error'
+  - '.data.password | .x'
+  - 'select(.data.password | startswith("czNj")) | error'
+"#,
+    )
+    .expect("write");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let mut seen_warning = false;
+    for format in [&["-o", "diff", "--explain"][..], &["-o", "summary", "--explain"], &["-o", "json"], &["-o", "yaml"]]
+    {
+        let mut args = vec!["diff".to_string(), path("desired.yaml"), path("live.yaml")];
+        args.extend(["--ignore-differences".to_string(), path("rules.yaml")]);
+        args.extend(format.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = gitops(&args, None);
+        assert_eq!(o.status.code(), Some(1), "{format:?}: {}{}", out(&o), err(&o));
+        let all = format!("{}{}", out(&o), err(&o));
+        for needle in [live_value, desired_value, "czNjcjN0", "s3cr3t", "hunter2", "YW4wdGhlci", "an0ther"] {
+            assert!(!all.contains(needle), "{format:?} shows {needle}: {all}");
+        }
+        seen_warning |= all.contains("failed on this Secret");
+    }
+    assert!(seen_warning, "the failing rules are reported");
+}

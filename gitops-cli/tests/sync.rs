@@ -131,6 +131,71 @@ fn objects_the_app_does_not_own_are_never_pruned_and_an_empty_render_prunes_noth
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// Objects that carry the app's marks without being the app's: a ReplicaSet the Deployment
+/// made (instance label and its own tracking id copied from the template by a chart, plus an
+/// owner reference) and a ConfigMap whose tracking id was copied from `settings`. Argo CD
+/// manages root objects only, and only those whose tracking id names themselves: `diff` must
+/// not report them for pruning and `sync --prune` must leave them alone, while a genuinely
+/// stale object of the app is still pruned.
+#[test]
+fn owned_objects_and_copied_tracking_ids_are_neither_reported_nor_pruned() {
+    let dir = setup(false);
+    assert_eq!(sync(dir.path(), &[]).status.code(), Some(0));
+    let cluster = dir.path().join(".gitops/cluster");
+    let replica_set = cluster.join("shop/apps/ReplicaSet/web-5d4f.yaml");
+    std::fs::create_dir_all(replica_set.parent().expect("parent")).expect("mkdir");
+    std::fs::write(
+        &replica_set,
+        "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-5d4f\n  namespace: shop\n  labels: {app.kubernetes.io/instance: shop}\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:apps/ReplicaSet:shop/web-5d4f'}\n  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: 0b8c, controller: true}]\nspec:\n  selector: {matchLabels: {app: web}}\n",
+    )
+    .expect("write");
+    let copy = cluster.join("shop/core/ConfigMap/copy.yaml");
+    std::fs::write(
+        &copy,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: copy\n  namespace: shop\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/settings'}\n",
+    )
+    .expect("write");
+    let stale = cluster.join("shop/core/ConfigMap/stale.yaml");
+    std::fs::write(
+        &stale,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stale\n  namespace: shop\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/stale'}\n",
+    )
+    .expect("write");
+
+    let app = dir.path().join("app.yaml");
+    let desired = dir.path().join("deploy");
+    let args = |format: &'static str| {
+        vec![
+            "diff".to_string(),
+            desired.display().to_string(),
+            cluster.display().to_string(),
+            "--app".to_string(),
+            app.display().to_string(),
+            "-o".to_string(),
+            format.to_string(),
+        ]
+    };
+    for format in ["json", "summary"] {
+        let argv = args(format);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let o = gitops(&argv, None);
+        assert_eq!(o.status.code(), Some(1), "the stale ConfigMap differs: {}{}", out(&o), err(&o));
+        let text = out(&o);
+        assert!(!text.contains("web-5d4f") && !text.contains("/copy"), "{text}");
+        assert!(text.contains("ConfigMap/shop/stale"), "{text}");
+    }
+    let o = gitops(&args("json").iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let report: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
+    assert_eq!(report["summary"]["requiresPruning"], 1, "{report}");
+
+    let o = sync(dir.path(), &["--prune"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("ConfigMap shop/stale: pruned"), "{}", out(&o));
+    assert!(!stale.exists(), "the app's own stale object is pruned");
+    assert!(replica_set.exists(), "an owned object is never pruned: {}", out(&o));
+    assert!(copy.exists(), "a copied tracking id is not this object's: {}", out(&o));
+}
+
 #[test]
 fn the_readme_example_syncs_and_then_has_nothing_to_do() {
     let target = tempfile::tempdir().expect("tempdir");

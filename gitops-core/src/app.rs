@@ -318,20 +318,169 @@ fn read_flux(o: &Object) -> Result<AppSpec, Error> {
     })
 }
 
-/// Whether a live object belongs to this application: Argo CD's tracking annotation
-/// (`<app>:<group>/<kind>:<namespace>/<name>`) or instance label, or Flux's
-/// `kustomize.toolkit.fluxcd.io/name` label. Only such objects may be reported for pruning.
-pub fn is_tracked_by(o: &Object, app: &AppSpec) -> bool {
-    match app.kind {
-        AppKind::ArgoApplication => {
-            let by_annotation = o
-                .annotation(crate::diff::TRACKING_ID)
-                .and_then(|id| id.split_once(':'))
-                .is_some_and(|(name, _)| name == app.name || name.rsplit_once('_').is_some_and(|(_, n)| n == app.name));
-            by_annotation || o.label("app.kubernetes.io/instance") == Some(app.name.as_str())
-        }
-        AppKind::FluxKustomization => o.label("kustomize.toolkit.fluxcd.io/name") == Some(app.name.as_str()),
+/// Argo CD's annotation naming the Argo CD installation that applied an object.
+pub const INSTALLATION_ID: &str = "argocd.argoproj.io/installation-id";
+/// Argo CD's instance label (label-based tracking).
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+/// Flux's label naming the Kustomization that applied an object.
+pub const FLUX_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
+
+/// Argo CD's tracking id, `<app>:<group>/<kind>:<namespace>/<name>`, as Argo CD parses it
+/// (`util/argo/resource_tracking.go` `ParseAppInstanceValue`): split at the first two colons
+/// (so a name may hold colons), each of the last two parts split at exactly one slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingId<'a> {
+    /// The app's instance name: `<app>`, or `<app namespace>_<app>` for apps outside the
+    /// control plane's namespace.
+    pub app: &'a str,
+    /// API group of the object it names (empty for the core group).
+    pub group: &'a str,
+    /// Kind of the object it names.
+    pub kind: &'a str,
+    /// Namespace of the object it names (for cluster-scoped objects, the app's destination).
+    pub namespace: &'a str,
+    /// Name of the object it names.
+    pub name: &'a str,
+}
+
+impl<'a> TrackingId<'a> {
+    /// Parses a tracking id; `None` for any other shape, which Argo CD does not read as
+    /// tracking at all.
+    pub fn parse(text: &'a str) -> Option<TrackingId<'a>> {
+        let mut parts = text.splitn(3, ':');
+        let (app, group_kind, namespace_name) = (parts.next()?, parts.next()?, parts.next()?);
+        let one_slash = |s: &'a str| s.split_once('/').filter(|(_, rest)| !rest.contains('/'));
+        let (group, kind) = one_slash(group_kind)?;
+        let (namespace, name) = one_slash(namespace_name)?;
+        Some(TrackingId { app, group, kind, namespace, name })
     }
+
+    /// Whether the id names `o` itself, as Argo CD's `isSelfReferencedObj` decides
+    /// (`controller/state.go`): name, group and kind equal, and the namespace equal unless
+    /// the object has none (cluster-scoped objects carry the app's destination namespace).
+    /// An id copied onto another object names that other object and fails this.
+    pub fn names(&self, o: &Object) -> bool {
+        (o.namespace() == self.namespace || o.namespace().is_empty())
+            && o.name() == self.name
+            && o.group() == self.group
+            && o.kind() == self.kind
+    }
+}
+
+/// Why a live object is not a root object, if it is not: it names owners in
+/// `metadata.ownerReferences`, or Argo CD infers an owner for it
+/// (gitops-engine `pkg/cache/references.go` `resolveResourceReferences`): core `Endpoints`
+/// belong to the Service of their name, service-account token Secrets to their ServiceAccount,
+/// OLM `ClusterServiceVersion`s to their `olm.operatorGroup`. Argo CD only ever manages root
+/// objects (`GetManagedLiveObjs` keeps those with no owner references): the rest are made
+/// and removed by their owner, which is what any prune of them would fight.
+pub fn owner_of(o: &Object) -> Option<String> {
+    let meta = o.metadata();
+    let owners = meta.and_then(|m| m.get("ownerReferences"));
+    match owners {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(refs)) if refs.is_empty() => {}
+        Some(Value::Array(refs)) => {
+            let first = &refs[0];
+            let text = |f: &str| first.get(f).and_then(Value::as_str).unwrap_or("?");
+            let more = if refs.len() > 1 { format!(" (and {} more)", refs.len() - 1) } else { String::new() };
+            return Some(format!("{} {}{more}", text("kind"), text("name")));
+        }
+        // Malformed owner references still mean someone else may own it: never ours to delete.
+        Some(_) => return Some("an owner (malformed metadata.ownerReferences)".into()),
+    }
+    match (o.group(), o.kind()) {
+        ("", "Endpoints") => Some(format!("Service {} (Endpoints belong to their Service)", o.name())),
+        ("", "Secret") => {
+            let is_token = o.value().get("type").and_then(Value::as_str) == Some("kubernetes.io/service-account-token");
+            let account = o.annotation("kubernetes.io/service-account.name").filter(|n| !n.is_empty());
+            let uid = o.annotation("kubernetes.io/service-account.uid").filter(|u| !u.is_empty());
+            match (is_token, account, uid) {
+                (true, Some(account), Some(_)) => Some(format!("ServiceAccount {account} (its token Secret)")),
+                _ => None,
+            }
+        }
+        ("operators.coreos.com", "ClusterServiceVersion") => {
+            o.annotation("olm.operatorGroup").filter(|g| !g.is_empty()).map(|g| format!("OperatorGroup {g} (OLM)"))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `instance` (an instance label or the app part of a tracking id) names `app`:
+/// its name, or `<namespace>_<name>` with the app's own namespace (Argo CD's
+/// `InstanceName` for apps outside the control plane's namespace). Another namespace's app
+/// of the same name is another app.
+fn names_app(instance: &str, app: &AppSpec) -> bool {
+    instance == app.name
+        || (!app.rollout.app_namespace.is_empty()
+            && instance.strip_prefix(app.rollout.app_namespace.as_str()).and_then(|r| r.strip_prefix('_'))
+                == Some(app.name.as_str()))
+}
+
+/// The refusal for an object another app (or none) tracks.
+const NOT_TRACKED: &str = "not tracked by this app: never pruned";
+
+/// Why a live object may not be pruned (nor reported as requiring pruning), if it may not:
+/// the one check every prune path makes, from the diff's extraneous objects to the plan's
+/// prune tasks and the executor's last look before a delete.
+///
+/// Rules, as Argo CD applies them:
+/// - only root objects: not one with owners ([`owner_of`]);
+/// - with a tracking id (annotation `argocd.argoproj.io/tracking-id`), it decides, whatever the
+///   instance label says (annotation and annotation+label tracking): it must parse, name the
+///   object itself ([`TrackingId::names`], so a copied annotation does not count) and, with
+///   `app`, name the app; an object stamped with an installation id belongs to another
+///   Argo CD installation;
+/// - without one, for an Argo CD app, the instance label `app.kubernetes.io/instance` must
+///   name the app (label tracking); for a Flux Kustomization, its name label must.
+///
+/// Without `app` (a diff of two snapshots), only the first two rules apply.
+pub fn prune_refusal(o: &Object, app: Option<&AppSpec>) -> Option<String> {
+    if let Some(owner) = owner_of(o) {
+        return Some(format!("owned by {owner}: its owner manages it, never pruned"));
+    }
+    let annotation = o.annotation(crate::diff::TRACKING_ID);
+    let is_flux = app.is_some_and(|a| a.kind == AppKind::FluxKustomization);
+    if let Some(text) = annotation
+        && !is_flux
+    {
+        let Some(id) = TrackingId::parse(text) else {
+            return Some(format!(
+                "its tracking id `{text}` is not `<app>:<group>/<kind>:<namespace>/<name>`: never pruned"
+            ));
+        };
+        if !id.names(o) {
+            return Some(format!(
+                "its tracking id names {}/{} {}/{}, not this object (a copied annotation): never pruned",
+                id.group, id.kind, id.namespace, id.name
+            ));
+        }
+        if o.annotation(INSTALLATION_ID).is_some_and(|i| !i.is_empty()) {
+            return Some("applied by another Argo CD installation (installation-id): never pruned".into());
+        }
+        return match app {
+            Some(a) if !names_app(id.app, a) => Some(NOT_TRACKED.to_string()),
+            _ => None,
+        };
+    }
+    let app = app?;
+    let label = match app.kind {
+        AppKind::ArgoApplication => o.label(INSTANCE_LABEL),
+        AppKind::FluxKustomization => o.label(FLUX_NAME_LABEL),
+    };
+    let tracked = match app.kind {
+        AppKind::ArgoApplication => label.is_some_and(|l| names_app(l, app)),
+        AppKind::FluxKustomization => label == Some(app.name.as_str()),
+    };
+    (!tracked).then(|| NOT_TRACKED.to_string())
+}
+
+/// Whether a live object belongs to this application and may be pruned by it: see
+/// [`prune_refusal`], of which this is the yes/no answer. Only such objects may be reported
+/// for pruning or deleted.
+pub fn is_tracked_by(o: &Object, app: &AppSpec) -> bool {
+    prune_refusal(o, Some(app)).is_none()
 }
 
 /// The diff settings of an app: its destination namespace (unless `namespace` overrides it)
@@ -391,14 +540,14 @@ pub fn mark_tracked(o: &mut Object, app: &AppSpec, namespace: &str, flux_namespa
     }
 }
 
-/// The application a live object is tracked by, if any (whichever app that is): the name
-/// in Argo CD's tracking annotation, else its instance label, else Flux's name label.
+/// The application a live object is tracked by, if any (whichever app that is): the app of
+/// Argo CD's tracking id (its name, without the `<namespace>_` of an instance name), else its
+/// instance label, else Flux's name label.
 pub fn tracking_app(o: &Object) -> Option<&str> {
-    if let Some((name, _)) = o.annotation(crate::diff::TRACKING_ID).and_then(|id| id.split_once(':')) {
-        // `<namespace>_<app>` when apps live in several namespaces.
-        return Some(name.rsplit_once('_').map(|(_, n)| n).unwrap_or(name));
+    if let Some(id) = o.annotation(crate::diff::TRACKING_ID).and_then(TrackingId::parse) {
+        return Some(id.app.rsplit_once('_').map(|(_, n)| n).unwrap_or(id.app));
     }
-    o.label("app.kubernetes.io/instance").or_else(|| o.label("kustomize.toolkit.fluxcd.io/name"))
+    o.label(INSTANCE_LABEL).or_else(|| o.label(FLUX_NAME_LABEL))
 }
 
 /// Sets `metadata.namespace` of every namespaced object, as Flux's `targetNamespace` does.
@@ -489,5 +638,144 @@ mod tests {
             let e = read("k.yaml", &manifest::parse("k.yaml", &text).unwrap()).unwrap_err().to_string();
             assert!(e.contains(&format!("field `{field}`")), "{bad}: {e}");
         }
+    }
+
+    fn live(text: &str) -> Object {
+        manifest::parse("live", text).unwrap().remove(0)
+    }
+
+    fn argo_app(namespace: &str) -> AppSpec {
+        let text = format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: {namespace}}}\nspec: {{}}\n"
+        );
+        read("app.yaml", &manifest::parse("app.yaml", &text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn only_root_objects_whose_tracking_names_themselves_may_be_pruned() {
+        let app = argo_app("argocd");
+        let owned = live(
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-5d4f\n  namespace: shop\n  labels: {app.kubernetes.io/instance: shop}\n  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u1, controller: true}]\n",
+        );
+        let reason = prune_refusal(&owned, Some(&app)).expect("an owned object is never pruned");
+        assert!(reason.contains("owned by Deployment web"), "{reason}");
+        assert!(prune_refusal(&owned, None).is_some(), "not even without an app");
+        assert!(!is_tracked_by(&owned, &app));
+
+        let copied = live(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: copy\n  namespace: shop\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/settings'}\n",
+        );
+        let reason = prune_refusal(&copied, Some(&app)).expect("a copied id names another object");
+        assert!(reason.contains("/ConfigMap shop/settings, not this object"), "{reason}");
+        assert!(prune_refusal(&copied, None).is_some());
+
+        let cases = [
+            // The core group is the empty group part; namespaces must match.
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/settings'}}\n",
+                true,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:apps/ConfigMap:shop/settings'}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:other/settings'}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:/Secret:shop/settings'}}\n",
+                false,
+            ),
+            // Cluster-scoped objects carry the app's destination namespace in their id.
+            (
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:/Namespace:shop/shop'}}\n",
+                true,
+            ),
+            (
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, annotations: {argocd.argoproj.io/tracking-id: 'shop:rbac.authorization.k8s.io/ClusterRole:/r'}}\n",
+                true,
+            ),
+            // A name may hold colons; a slash more is another shape.
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 'a:b', namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/a:b'}}\n",
+                true,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/settings/x'}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: shop}}\n",
+                false,
+            ),
+            // The id decides over the label, and names the app (`<namespace>_<app>` for apps
+            // outside the control plane's namespace: another namespace is another app).
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, labels: {app.kubernetes.io/instance: shop}, annotations: {argocd.argoproj.io/tracking-id: 'other:/ConfigMap:shop/settings'}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'team-b_shop:/ConfigMap:shop/settings'}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/settings', argocd.argoproj.io/installation-id: other}}\n",
+                false,
+            ),
+            // Label tracking.
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, labels: {app.kubernetes.io/instance: shop}}\n",
+                true,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, labels: {app.kubernetes.io/instance: shop2}}\n",
+                false,
+            ),
+            // Owners Argo CD infers: Endpoints of a Service, a ServiceAccount's token Secret.
+            (
+                "apiVersion: v1\nkind: Endpoints\nmetadata: {name: web, namespace: shop, labels: {app.kubernetes.io/instance: shop}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/service-account-token\nmetadata: {name: t, namespace: shop, labels: {app.kubernetes.io/instance: shop}, annotations: {kubernetes.io/service-account.name: default, kubernetes.io/service-account.uid: u2}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop, labels: {app.kubernetes.io/instance: shop}, ownerReferences: []}\n",
+                true,
+            ),
+        ];
+        for (text, prunable) in cases {
+            let o = live(text);
+            assert_eq!(
+                prune_refusal(&o, Some(&app)).is_none(),
+                prunable,
+                "{text}: {:?}",
+                prune_refusal(&o, Some(&app))
+            );
+        }
+
+        let in_team_a = argo_app("team-a");
+        for (id, ok) in [("team-a_shop", true), ("shop", true), ("team-b_shop", false), ("team-a_shop2", false)] {
+            let o = live(&format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: s, namespace: shop, annotations: {{argocd.argoproj.io/tracking-id: '{id}:/ConfigMap:shop/s'}}}}\n"
+            ));
+            assert_eq!(is_tracked_by(&o, &in_team_a), ok, "{id}");
+        }
+    }
+
+    #[test]
+    fn flux_objects_are_tracked_by_label_and_roots_only() {
+        let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec: {prune: true}\n";
+        let app = read("k.yaml", &manifest::parse("k.yaml", text).unwrap()).unwrap();
+        let root = live(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: a, labels: {kustomize.toolkit.fluxcd.io/name: apps}}\n",
+        );
+        assert!(is_tracked_by(&root, &app));
+        let owned = live(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a, labels: {kustomize.toolkit.fluxcd.io/name: apps}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: u}]}\n",
+        );
+        assert!(!is_tracked_by(&owned, &app));
     }
 }

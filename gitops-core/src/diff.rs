@@ -379,6 +379,12 @@ impl Comparator {
         let mut orig = match (&d, &l) {
             (Some(_), Some(lv)) => match last_applied(lv) {
                 Some(Ok(o)) => Some(prepare(o)),
+                // A Secret's last-applied configuration holds its values, and a parser's
+                // message may quote the text it stopped at: for Secrets, only the fact.
+                Some(Err(_)) if group.is_empty() && kind == "Secret" => {
+                    warnings.push(format!("live {LAST_APPLIED} cannot be read; compared two-way"));
+                    None
+                }
                 Some(Err(e)) => {
                     warnings.push(format!("live {LAST_APPLIED} is not valid JSON ({e}); compared two-way"));
                     None
@@ -592,6 +598,15 @@ impl<'a> DiffSession<'a> {
             self.skipped.push(Skipped { key, reason: format!("live {reason}: run by syncs, never pruned") });
             return Ok(None);
         }
+        // Argo CD manages root objects only, and with annotation tracking only objects whose
+        // id names themselves: a ReplicaSet a Deployment made, or a ConfigMap carrying a
+        // copied tracking id, is nobody's to prune even though it carries the app's marks.
+        if desired.is_none()
+            && let Some(reason) = crate::app::prune_refusal(&live, None)
+        {
+            self.skipped.push(Skipped { key, reason: format!("live object {reason}") });
+            return Ok(None);
+        }
         self.comparator.compare_owned(desired, Some(live)).map(Some)
     }
 
@@ -786,5 +801,91 @@ mod tests {
         assert!(!text.contains("b2xk") && !text.contains("bmV3"), "{text}");
         assert_eq!(r.predicted_live()["data"]["p"], "++++++++");
         assert_eq!(r.normalized_live["data"]["p"], "++++++++++++");
+    }
+
+    /// A rule that fails on a Secret must not bring its values into a warning, in any way:
+    /// not as the error's value, not in a type error, and not by the choice of words (the
+    /// same text for every value).
+    #[test]
+    fn failing_jq_rules_never_reveal_secret_values() {
+        let rules = [
+            ".data | keys | .[]",
+            "error(.data.password)",
+            ".data.password | error",
+            "tostring | error",
+            ".data.password | .x",
+            ".data.password[]",
+            "select(.data.password | startswith(\"czNj\")) | error",
+            "if (.data.password | startswith(\"czNj\")) then error(\"a\") else .data.password[] end",
+        ];
+        let config = DiffConfig {
+            ignore_differences: vec![IgnoreRuleSpec {
+                kind: "Secret".into(),
+                jq_path_expressions: rules.iter().map(|r| r.to_string()).collect(),
+                ..Default::default()
+            }],
+            ..DiffConfig::default()
+        };
+        let c = Comparator::new(config).unwrap();
+        let secret = |value: &str| {
+            obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "type": "Opaque",
+                "data": {"password": value},
+                "metadata": {"name": "db", "annotations": {LAST_APPLIED: format!("{{\"data\": !!bool {value}")}}}))
+        };
+        let mut texts = Vec::new();
+        for value in ["czNjcjN0LXZhbHVl", "b3RoZXItdmFsdWU="] {
+            let live = secret(value);
+            let desired = obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                "data": {"password": "bmV3"}}));
+            let r = c.compare(Some(&desired), Some(&live)).unwrap();
+            let shown =
+                format!("{:?} {}", r.warnings, serde_json::to_string(&crate::report::ObjectReport::of(&r)).unwrap());
+            for needle in [value, &value[..8], "bmV3"] {
+                assert!(!shown.contains(needle), "{needle} in {shown}");
+            }
+            assert!(r.warnings[0].ends_with("cannot be read; compared two-way"), "{:?}", r.warnings);
+            let per_rule: Vec<Option<&String>> =
+                rules.iter().map(|rule| r.warnings.iter().find(|w| w.contains(&format!("`{rule}`")))).collect();
+            assert!(per_rule.iter().filter(|w| w.is_some()).count() >= rules.len() - 1, "{:?}", r.warnings);
+            texts.push(per_rule.into_iter().map(|w| w.cloned()).collect::<Vec<_>>());
+        }
+        // The oracle rules fail on one value and not the other; a rule's text, where it
+        // appears, is the same whatever the value.
+        for (a, b) in texts[0].iter().zip(&texts[1]) {
+            if let (Some(a), Some(b)) = (a, b) {
+                assert_eq!(a, b);
+            }
+            for w in a.iter().chain(b) {
+                assert!(w.ends_with("(the reason is not shown for Secrets, as it can depend on their values)"), "{w}");
+            }
+        }
+
+        // On other kinds the reason is given, still without values.
+        let config = DiffConfig {
+            ignore_differences: vec![IgnoreRuleSpec {
+                kind: "ConfigMap".into(),
+                jq_path_expressions: vec!["error(.data.k)".into(), ".data | to_entries".into()],
+                ..Default::default()
+            }],
+            ..DiffConfig::default()
+        };
+        let c = Comparator::new(config).unwrap();
+        let cm =
+            obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v4lu3"}}));
+        let r = c.compare(Some(&cm), Some(&cm)).unwrap();
+        assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].ends_with(
+                "failed: the expression raised an error (`error`, or a type error such as indexing a string)"
+            ),
+            "{}",
+            r.warnings[0]
+        );
+        assert!(
+            r.warnings[1].contains("a path expression must yield paths, this one yields values"),
+            "{}",
+            r.warnings[1]
+        );
+        assert!(!format!("{:?}", r.warnings).contains("v4lu3"));
     }
 }

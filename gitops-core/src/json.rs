@@ -10,15 +10,28 @@ use std::fmt;
 
 use crate::yaml::{Document, SyntaxError, float_number};
 
+/// Where a JSON stream stopped being JSON: the error, and how much was read before it, so
+/// the caller can read the rest as YAML (flow-style YAML starts with `{` too).
+#[derive(Debug)]
+pub(crate) struct Stopped {
+    /// What the JSON reader found.
+    pub error: SyntaxError,
+    /// Values read (and handed over) before the error.
+    pub documents: usize,
+    /// Byte offset just after the last value read (0 if none).
+    pub read_to: usize,
+}
+
 /// Reads every top-level JSON value of `text` (a stream of concatenated values).
 pub(crate) fn for_each_document<E>(
     text: &str,
     mut each: impl FnMut(Document) -> Result<(), E>,
-) -> Result<Result<(), E>, SyntaxError> {
+) -> Result<Result<(), E>, Stopped> {
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Canonical>();
     let mut index = 0usize;
     // Lines are counted incrementally so a long stream is read in linear time.
     let (mut counted_to, mut line) = (0usize, 1usize);
+    let mut read_to = 0usize;
     loop {
         let start = skip_ws(text, stream.byte_offset());
         if start >= text.len() {
@@ -35,14 +48,16 @@ pub(crate) fn for_each_document<E>(
                     return Ok(Err(e));
                 }
                 index += 1;
+                read_to = stream.byte_offset();
             }
             Some(Err(e)) => {
-                return Err(SyntaxError {
+                let error = SyntaxError {
                     document: index,
                     line: e.line().max(1),
                     column: e.column().max(1),
                     message: strip_position(&e.to_string()),
-                });
+                };
+                return Err(Stopped { error, documents: index, read_to });
             }
         }
     }
@@ -61,9 +76,6 @@ fn skip_ws(text: &str, mut at: usize) -> usize {
     let b = text.as_bytes();
     while at < b.len() && matches!(b[at], b' ' | b'\t' | b'\r' | b'\n') {
         at += 1;
-    }
-    if text[at..].starts_with('\u{feff}') {
-        at += 3;
     }
     at
 }
@@ -150,7 +162,8 @@ mod tests {
         for_each_document(text, |d| {
             out.push(d);
             Ok::<(), ()>(())
-        })?
+        })
+        .map_err(|stopped| stopped.error)?
         .unwrap();
         Ok(out)
     }

@@ -269,4 +269,25 @@ mod tests {
             "/ConfigMap/default/x is defined twice: at a.yaml: document 1 (line 1) and at a.yaml: document 2 (line 5)"
         );
     }
+
+    #[test]
+    fn flow_style_json_and_byte_order_marks() {
+        let objs =
+            parse("f.yaml", "{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {on: yes}}\n").unwrap();
+        assert_eq!(objs[0].name(), "x");
+        assert_eq!(objs[0].value()["data"]["on"], serde_json::json!(true));
+        let json = "\u{feff}{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"j\"}}";
+        assert_eq!(parse("f.json", json).unwrap()[0].name(), "j");
+        assert_eq!(
+            parse("f.yaml", "\u{feff}apiVersion: v1\nkind: ConfigMap\nmetadata: {name: z}\n").unwrap()[0].name(),
+            "z"
+        );
+        let e = parse("f.json", "{\"apiVersion\": \"v1\",\n \"kind\": [\"ConfigMap\"}\n").unwrap_err().to_string();
+        assert!(e.starts_with("f.json: document 1: line 2 column "), "{e}");
+        let cm = |n: &str| {
+            format!("{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"{n}\"}}}}\n")
+        };
+        let e = parse("f.json", &format!("{}{}{{\"c\": }}\n", cm("a"), cm("b"))).unwrap_err().to_string();
+        assert!(e.starts_with("f.json: document 3: line 3 column 7: expected value"), "{e}");
+    }
 }

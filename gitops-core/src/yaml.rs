@@ -8,8 +8,17 @@
 //! fast, which matters when a diff reads tens of thousands of objects.
 //!
 //! Guarantees: never panics on any input; duplicate mapping keys are an error; `<<` merge
-//! keys are applied; aliases are expanded under a node budget so a "billion laughs"
-//! document fails instead of exhausting memory; every error carries a line and column.
+//! keys are applied; aliases are expanded under a node budget per document (so a "billion
+//! laughs" document fails instead of exhausting memory, while a long stream of documents that
+//! each use a few aliases reads fine), and under a larger one for the whole stream; every
+//! error carries a line and column. A UTF-8 byte order mark at the start is skipped.
+//!
+//! Text that starts with `{` or `[` is read as JSON first (fast, and JSON's own error
+//! messages), and as YAML when it is not JSON: flow-style YAML such as
+//! `{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}` starts the same way. The rule
+//! is Kubernetes' (`k8s.io/apimachinery/pkg/util/yaml` `YAMLOrJSONDecoder`): once two JSON
+//! values were read the stream is JSON and its error stands; otherwise reading goes on as
+//! YAML after the values already read.
 
 use granit_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
@@ -43,47 +52,119 @@ pub struct SyntaxError {
 /// Nesting deeper than this is refused: no manifest needs it and it bounds recursion.
 const MAX_DEPTH: usize = 256;
 
+/// How far aliases may expand a document and a stream, in nodes (a scalar, or a list or
+/// mapping itself, counts one).
+#[derive(Debug, Clone, Copy)]
+struct AliasLimits {
+    /// Expansion any document may use, however short.
+    document_base: usize,
+    /// Expansion a document may use per character of its text read so far: aliases of what
+    /// is written out are fine, exponential growth is not.
+    per_char: usize,
+    /// Expansion all documents of a stream may use together, beyond `per_char` for each
+    /// character of the stream: a stream of many small alias bombs is refused too, as the
+    /// documents a caller keeps add up.
+    stream_base: usize,
+}
+
+const ALIAS_LIMITS: AliasLimits = AliasLimits { document_base: 100_000, per_char: 4, stream_base: 10_000_000 };
+
+/// Where a YAML reading starts in the caller's text, when it continues after JSON values.
+#[derive(Debug, Clone, Copy, Default)]
+struct Start {
+    /// Documents before it.
+    documents: usize,
+    /// Lines before it.
+    lines: usize,
+    /// Characters before it on its own line.
+    column: usize,
+}
+
 /// Reads every non-empty document of `text` and hands it to `each`, in order.
 ///
 /// JSON input (first non-blank character `{` or `[`) takes a fast path through `serde_json`
-/// with the same guarantees (duplicate keys refused, numbers canonical).
+/// with the same guarantees (duplicate keys refused, numbers canonical), and falls back to
+/// YAML when it is not JSON (see the module documentation). A leading byte order mark is
+/// skipped.
 pub fn for_each_document<E>(
     text: &str,
     mut each: impl FnMut(Document) -> Result<(), E>,
 ) -> Result<Result<(), E>, SyntaxError> {
-    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return crate::json::for_each_document(text, each);
+    // Editors on Windows write a BOM; it is not part of the content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let trimmed = text.trim_start_matches([' ', '\t', '\r', '\n']);
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return for_each_yaml(text, Start::default(), ALIAS_LIMITS, each);
     }
-    let mut builder = Builder::new(text.len());
+    let stopped = match crate::json::for_each_document(text, &mut each) {
+        Ok(done) => return Ok(done),
+        Err(stopped) => stopped,
+    };
+    if stopped.documents > 1 {
+        return Err(stopped.error);
+    }
+    // As Kubernetes does, the rest is read from the next line (or the next non-blank
+    // character, if the line goes on) after the last JSON value.
+    let bytes = text.as_bytes();
+    let mut from = stopped.read_to;
+    while from < bytes.len() && matches!(bytes[from], b' ' | b'\t' | b'\r') {
+        from += 1;
+    }
+    if from < bytes.len() && bytes[from] == b'\n' {
+        from += 1;
+    }
+    let before = &text[..from];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let start = Start {
+        documents: stopped.documents,
+        lines: before.bytes().filter(|b| *b == b'\n').count(),
+        column: before[line_start..].chars().count(),
+    };
+    match for_each_yaml(&text[from..], start, ALIAS_LIMITS, each) {
+        Ok(done) => Ok(done),
+        // Neither reads it: the error found further into the text says more (JSON's on a tie:
+        // flow-style YAML is the rarer of the two).
+        Err(yaml) if (yaml.line, yaml.column) > (stopped.error.line, stopped.error.column) => Err(yaml),
+        Err(_) => Err(stopped.error),
+    }
+}
+
+/// Reads YAML documents; positions and indices are shifted by `start`.
+fn for_each_yaml<E>(
+    text: &str,
+    start: Start,
+    limits: AliasLimits,
+    mut each: impl FnMut(Document) -> Result<(), E>,
+) -> Result<Result<(), E>, SyntaxError> {
+    let mut builder = Builder::new(text.len(), limits);
     let mut parser = Parser::new_from_str(text);
     let mut document = 0usize;
+    let index = |document: usize| start.documents + document.saturating_sub(1);
+    let position = |line: usize, col: usize| {
+        let column = if line <= 1 { col + start.column } else { col };
+        (line + start.lines, column + 1)
+    };
     while let Some(next) = parser.next_event() {
         let (event, span) = match next {
             Ok(ok) => ok,
             Err(e) => {
                 let m = e.marker();
-                return Err(SyntaxError {
-                    document: document.saturating_sub(1),
-                    line: m.line(),
-                    column: m.col() + 1,
-                    message: e.info().to_string(),
-                });
+                let (line, column) = position(m.line(), m.col());
+                return Err(SyntaxError { document: index(document), line, column, message: e.info().to_string() });
             }
         };
-        let line = span.start.line();
-        let column = span.start.col() + 1;
-        let at = |message: String| SyntaxError { document: document.saturating_sub(1), line, column, message };
+        let (line, column) = position(span.start.line(), span.start.col());
+        let at = |message: String| SyntaxError { document: index(document), line, column, message };
         match event {
             Event::DocumentStart(..) => {
                 document += 1;
-                builder.start_document();
+                builder.start_document(span.start.index());
             }
             Event::DocumentEnd => {
                 if let Some((value, first_line)) = builder.finish_document()
                     && !value.is_null()
                 {
-                    let doc = Document { index: document - 1, line: first_line, value };
+                    let doc = Document { index: index(document), line: first_line, value };
                     if let Err(e) = each(doc) {
                         return Ok(Err(e));
                     }
@@ -106,7 +187,7 @@ pub fn for_each_document<E>(
                 builder.open(Open::Map(MapBuilder::default()), anchor, line).map_err(&at)?
             }
             Event::SequenceEnd | Event::MappingEnd => builder.close().map_err(&at)?,
-            Event::Alias(id) => builder.alias(id).map_err(&at)?,
+            Event::Alias(id) => builder.alias(id, span.start.index()).map_err(&at)?,
             _ => {}
         }
     }
@@ -148,26 +229,36 @@ struct Builder {
     anchors: Vec<(usize, Value, usize)>,
     root: Option<Value>,
     first_line: usize,
-    /// Nodes still allowed, counting alias expansions at their full size.
-    budget: usize,
+    limits: AliasLimits,
+    /// Alias expansion (in nodes) still allowed for the rest of the stream.
+    stream_budget: usize,
+    /// Alias expansion (in nodes) of the current document so far.
+    document_expansion: usize,
+    /// Character offset where the current document starts.
+    document_start: usize,
 }
 
 impl Builder {
-    fn new(input_len: usize) -> Self {
+    fn new(input_len: usize, limits: AliasLimits) -> Self {
         Builder {
             stack: Vec::new(),
             anchors: Vec::new(),
             root: None,
             first_line: 0,
-            budget: input_len.saturating_mul(4).saturating_add(100_000),
+            limits,
+            stream_budget: input_len.saturating_mul(limits.per_char).saturating_add(limits.stream_base),
+            document_expansion: 0,
+            document_start: 0,
         }
     }
 
-    fn start_document(&mut self) {
+    fn start_document(&mut self, at: usize) {
         self.stack.clear();
         self.anchors.clear();
         self.root = None;
         self.first_line = 0;
+        self.document_expansion = 0;
+        self.document_start = at;
     }
 
     fn finish_document(&mut self) -> Option<(Value, usize)> {
@@ -179,11 +270,24 @@ impl Builder {
         matches!(self.stack.last(), Some(Frame { open: Open::Map(m), .. }) if m.key.is_none())
     }
 
-    fn spend(&mut self, n: usize) -> Result<(), String> {
-        self.budget = self
-            .budget
-            .checked_sub(n)
-            .ok_or_else(|| "document expands to too many nodes (alias bomb?); refusing to read it".to_string())?;
+    /// Counts an alias expansion of `n` nodes at character offset `at` against the budgets
+    /// of the document and of the stream. Nodes written out need no budget: the text bounds
+    /// them.
+    fn spend_alias(&mut self, n: usize, at: usize) -> Result<(), String> {
+        self.document_expansion = self.document_expansion.saturating_add(n);
+        let read = at.saturating_sub(self.document_start);
+        let allowed = read.saturating_mul(self.limits.per_char).saturating_add(self.limits.document_base);
+        if self.document_expansion > allowed {
+            return Err(format!(
+                "document expands to too many nodes through aliases (more than {allowed} at this point; \
+                 an alias bomb?); refusing to read it"
+            ));
+        }
+        self.stream_budget = self.stream_budget.checked_sub(n).ok_or_else(|| {
+            "the documents of this stream together expand to too many nodes through aliases; \
+             refusing to read further (split the stream into several files)"
+                .to_string()
+        })?;
         Ok(())
     }
 
@@ -191,7 +295,6 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
-        self.spend(1)?;
         if self.stack.is_empty() && self.root.is_none() && self.first_line == 0 {
             self.first_line = line;
         }
@@ -216,7 +319,7 @@ impl Builder {
         self.place(value, frame.anchor, 0)
     }
 
-    fn alias(&mut self, id: usize) -> Result<(), String> {
+    fn alias(&mut self, id: usize, at: usize) -> Result<(), String> {
         let (value, size) = self
             .anchors
             .iter()
@@ -224,12 +327,11 @@ impl Builder {
             .find(|(a, _, _)| *a == id)
             .map(|(_, v, s)| (v.clone(), *s))
             .ok_or("alias to an unknown anchor")?;
-        self.spend(size)?;
+        self.spend_alias(size, at)?;
         self.place(value, 0, size)
     }
 
     fn node(&mut self, value: Value, anchor: usize, line: usize) -> Result<(), String> {
-        self.spend(1)?;
         if self.stack.is_empty() && self.first_line == 0 {
             self.first_line = line;
         }
@@ -517,5 +619,91 @@ mod tests {
     fn tags() {
         let v = one("a: !!str 1\nb: !!int \"7\"\nc: !custom yes\n");
         assert_eq!(v, json!({"a": "1", "b": 7, "c": true}));
+    }
+
+    /// A document of the kind the 2 000-document regression had: a list written out once and
+    /// aliased many times. Each expands to about six nodes per character of its text, which
+    /// exhausted a budget shared by the whole stream after a fraction of the documents.
+    fn aliasing_document(i: usize) -> String {
+        let base: Vec<String> = (0..40).map(|n| n.to_string()).collect();
+        format!("---\nname: doc-{i}\nbase: &b [{}]\ncopies: [{}]\n", base.join(", "), vec!["*b"; 60].join(", "))
+    }
+
+    #[test]
+    fn the_alias_budget_is_per_document() {
+        let text: String = (0..2000).map(aliasing_document).collect();
+        let docs = parse_documents(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(docs.len(), 2000);
+        assert_eq!(docs[1999].value["copies"][59][39], json!(39));
+        assert_eq!(docs[1999].index, 1999);
+    }
+
+    #[test]
+    fn alias_budgets_bound_a_document_and_a_stream() {
+        let limits = AliasLimits { document_base: 1_000, per_char: 1, stream_base: 5_000 };
+        let read = |text: &str| {
+            let mut n = 0;
+            for_each_yaml(text, Start::default(), limits, |_| {
+                n += 1;
+                Ok::<(), ()>(())
+            })
+            .map(|r| r.map(|()| n).unwrap_or(0))
+        };
+        // 10 × 10 × 10 nodes from a few dozen characters: over the document's budget.
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+        let e = read(bomb).unwrap_err();
+        assert!(e.message.contains("document expands to too many nodes"), "{e}");
+        assert_eq!((e.document, e.line), (0, 3));
+        // Each document may use its own budget: a heavy one does not starve the next.
+        let heavy = "---\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n";
+        assert_eq!(read(&heavy.repeat(4)), Ok(4));
+        // Many documents, each within its budget, still add up to the stream's.
+        let e = read(&heavy.repeat(40)).unwrap_err();
+        assert!(e.message.contains("documents of this stream together expand"), "{e}");
+        assert!(e.document > 4, "{e:?}");
+    }
+
+    #[test]
+    fn flow_style_yaml_is_yaml_and_json_stays_json() {
+        assert_eq!(one("{a: 1, b: yes, c: 0644, 'd': \"x\"}"), json!({"a": 1, "b": true, "c": 420, "d": "x"}));
+        assert_eq!(
+            one("  \n{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n"),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
+        );
+        assert_eq!(one("[a, {b: on}]"), json!(["a", {"b": true}]));
+        // A flow document after a JSON one, separated as YAML separates documents.
+        let docs = parse_documents("{\"a\": 1}\n---\n{b: 2}\n").unwrap();
+        let got: Vec<(usize, usize, &Value)> = docs.iter().map(|d| (d.index, d.line, &d.value)).collect();
+        assert_eq!(got, vec![(0, 1, &json!({"a": 1})), (1, 3, &json!({"b": 2}))]);
+        // JSON keeps JSON's rules and speed: big numbers, duplicate keys, streams of values.
+        assert_eq!(
+            one("{\"n\": 18446744073709551616, \"f\": 1.0, \"s\": \"yes\"}"),
+            json!({"n": 18446744073709551616.0, "f": 1, "s": "yes"})
+        );
+        let e = parse_documents("{\"a\": 1,\n \"a\": 2}").unwrap_err();
+        assert!(e.message.contains("duplicate key `a`"), "{e}");
+        assert_eq!((e.document, e.line), (0, 2));
+        let e = parse_documents("{a: 1, a: 2}").unwrap_err();
+        assert!(e.message.contains("duplicate key `a`"), "{e}");
+        assert_eq!(parse_documents("{\"a\": 1}\n{\"a\": 2}\n").unwrap().len(), 2);
+        // Two JSON values make a JSON stream: its error stands, YAML is not tried.
+        let e = parse_documents("{\"a\": 1}\n{\"b\": 2}\n{c: 3}\n").unwrap_err();
+        assert_eq!((e.document, e.line), (2, 3));
+        assert!(e.message.contains("key must be a string"), "{e}");
+        // Neither JSON nor YAML: the error further into the text, with its position.
+        let e = parse_documents("{\"a\": 1,\n \"b\": [1, 2}\n").unwrap_err();
+        assert_eq!((e.document, e.line), (0, 2), "{e}");
+        let e = parse_documents("{apiVersion: v1, kind: ConfigMap,\n metadata: {name: [x}}\n").unwrap_err();
+        assert_eq!((e.document, e.line), (0, 2), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert_eq!(one("\u{feff}{\"a\": 1}"), json!({"a": 1}));
+        assert_eq!(one("\u{feff}\n  {\"a\": 1}\n"), json!({"a": 1}));
+        assert_eq!(one("\u{feff}a: 1\n"), json!({"a": 1}));
+        assert_eq!(one("\u{feff}{a: 1}"), json!({"a": 1}));
+        let docs = parse_documents("\u{feff}---\na: 1\n---\nb: 2\n").unwrap();
+        assert_eq!(docs.iter().map(|d| (d.index, d.line)).collect::<Vec<_>>(), vec![(0, 2), (1, 4)]);
     }
 }

@@ -7,9 +7,12 @@
 //!
 //! Tracking, as Argo CD and Flux record it and as every prune checks it again just before
 //! deleting: Argo CD apps own objects whose annotation `argocd.argoproj.io/tracking-id` is
-//! `<app>:<group>/<kind>:<namespace>/<name>` (or, for apps deployed with the older label method,
-//! whose label `app.kubernetes.io/instance` is the app's name); Flux Kustomizations own objects
-//! labelled `kustomize.toolkit.fluxcd.io/name: <app>`. See [`gitops_core::app::is_tracked_by`].
+//! `<app>:<group>/<kind>:<namespace>/<name>` and names the object itself (or, for apps deployed
+//! with the older label method, whose label `app.kubernetes.io/instance` is the app's name);
+//! Flux Kustomizations own objects labelled `kustomize.toolkit.fluxcd.io/name: <app>`. Only root
+//! objects are ever owned: one with `metadata.ownerReferences` (a ReplicaSet of a Deployment,
+//! its Pods) is its owner's, never listed as the app's and never pruned. The one check is
+//! [`gitops_core::app::prune_refusal`]; [`gitops_core::app::is_tracked_by`] is its yes/no form.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -174,7 +177,8 @@ pub trait Cluster {
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// Keeps, of `objects`, those the app tracks or that sit at a desired key: what
+/// Keeps, of `objects`, those the app tracks (root objects only, see
+/// [`gitops_core::app::prune_refusal`]) or that sit at a desired key: what
 /// [`Cluster::live_for`] returns.
 pub fn select_live(app: &AppSpec, desired: &HashSet<ResourceKey>, objects: Vec<Object>) -> Vec<Object> {
     objects.into_iter().filter(|o| is_tracked_by(o, app) || desired.contains(&o.key(""))).collect()

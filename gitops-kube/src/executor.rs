@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use gitops_core::app::{AppSpec, is_tracked_by};
+use gitops_core::app::{AppSpec, prune_refusal};
 use gitops_core::sync::operation::{Observed, Step, SyncOperation};
 use gitops_core::sync::options::Propagation;
 use gitops_core::sync::task::Task;
@@ -386,8 +386,8 @@ async fn prune<C: Cluster>(
     let key = &op.tasks()[i].key;
     let Some(live) = cluster.get(key).await.map_err(|e| e.to_string())? else { return Ok("already gone".into()) };
     // Checked again at the moment of deletion, whatever the plan said.
-    if !is_tracked_by(&live, app) {
-        return Err(format!("not pruned: {key} is not tracked by app {}", app.name));
+    if let Some(reason) = prune_refusal(&live, Some(app)) {
+        return Err(format!("not pruned: {key}: {reason} (app {})", app.name));
     }
     match cluster.delete(key, propagation, dry_run).await {
         Ok(_) => Ok(dry(dry_run, "pruned")),
@@ -441,5 +441,43 @@ mod tests {
         assert!(events.is_empty(), "{events:?}");
         assert!(op.results().iter().all(|r| r.code.is_none()), "nothing ran");
         assert!(cluster.cluster().list().unwrap().is_empty());
+    }
+
+    /// The plan said prune, but by the time of the delete the object has an owner (or a
+    /// caller built the plan itself): the executor's own look refuses it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_prune_of_an_object_that_has_an_owner_at_delete_time_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = FileCluster::new(dir.path()).locked().unwrap();
+        let app = AppSpec {
+            kind: AppKind::ArgoApplication,
+            name: "shop".into(),
+            destination_namespace: Some("shop".into()),
+            force_namespace: false,
+            ignore_differences: Vec::new(),
+            sync_options: Vec::new(),
+            automated: None,
+            retry: None,
+            rollout: Default::default(),
+            unused: Vec::new(),
+        };
+        let stale = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stale\n  namespace: shop\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/stale'}\n";
+        let live = manifest::parse("live", stale).unwrap();
+        let keep = manifest::parse("d", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n").unwrap();
+        let (plan, _) = prepare(Some(&app), keep, live, None, true, "rev", 0).unwrap();
+        assert!(plan.tasks.iter().any(|t| t.key.name == "stale" && t.action == gitops_core::sync::Action::Prune));
+        let owned =
+            format!("{stale}  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: u1}}]\n");
+        let owned = manifest::parse("live", &owned).unwrap().remove(0);
+        cluster.cluster().apply(cluster.lock().expect("locked"), &owned).unwrap();
+        let options = OperationOptions { wave_delay: std::time::Duration::ZERO, ..OperationOptions::default() };
+        let mut op = SyncOperation::new(plan, options, SystemTime::now());
+        let checks = HealthChecks::default();
+        let settings = Settings { app: &app, health: &checks, stop: None, force_conflicts: false, deadline: None };
+        let mut events = Vec::new();
+        run(&mut op, &cluster, &settings, &mut |e| events.push(e.clone())).await.unwrap();
+        let refused = events.iter().find(|e| e.key.name == "stale").expect("the prune ran");
+        assert!(refused.failed && refused.outcome.contains("owned by Deployment web"), "{events:?}");
+        assert!(cluster.cluster().get(&ResourceKey::new("", "ConfigMap", "shop", "stale")).unwrap().is_some());
     }
 }

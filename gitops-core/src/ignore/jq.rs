@@ -152,8 +152,9 @@ const SIZE_LIMIT_BASE: usize = 10_000;
 const SIZE_LIMIT_PER_INPUT_VALUE: usize = 4;
 /// Values the expression builds may nest a little deeper than inputs.
 const MAX_BUILT_DEPTH: usize = MAX_INPUT_DEPTH + 64;
-/// Error messages embed jq values (jaq prints whole inputs), so cut them.
-const MAX_MESSAGE_CHARS: usize = 300;
+/// How much of a runtime error is rendered to recognise jaq's "invalid path expression"
+/// (the message continues with the input, which is never shown).
+const PATH_ERROR_PREFIX: &str = "invalid path expression with input ";
 /// How much of an over-long expression is kept in [`JqError::TooLong`].
 const TOO_LONG_EXCERPT_CHARS: usize = 80;
 
@@ -291,6 +292,10 @@ const REGEX_FUNCTIONS: &[&str] = &["test", "match", "capture", "scan", "splits",
 /// Prefix keywords on which jaq's parser recurses (besides brackets).
 const NESTING_KEYWORDS: &[&str] = &["try", "catch", "if", "reduce", "foreach", "def", "label", "as"];
 
+/// Message of the error `__sz` raises on a value over the size limit. Like [`TIMEOUT_MARK`]
+/// it is only seen by `catch` handlers: the run's `oversized` flag decides what we report.
+const OVERSIZED_MARK: &str = "ignoreDifferences jq size limit exceeded";
+
 /// Message of the error `__t` raises once the deadline has passed. It is only
 /// seen by `catch` handlers: the run's `expired` flag decides what we report.
 const TIMEOUT_MARK: &str = "ignoreDifferences jq time budget exceeded";
@@ -333,13 +338,15 @@ pub enum JqError {
         /// What is undefined.
         message: String,
     },
-    /// Evaluating the expression on an object failed.
-    #[error("jq expression `{expr}` failed: {message}")]
+    /// Evaluating the expression on an object failed. The error says why in general terms
+    /// only: never with a value from the object (a rule can make an error out of any value,
+    /// a Secret's included, e.g. `error(.data.password)`).
+    #[error("jq expression `{expr}` failed: {reason}")]
     Eval {
         /// The expression.
         expr: String,
-        /// The runtime error (values in it are shortened).
-        message: String,
+        /// Why, without any value of the object.
+        reason: EvalFailure,
     },
     /// Evaluating the expression took longer than its budget.
     #[error("jq expression `{expr}` did not finish within its time budget of {budget:?}")]
@@ -357,6 +364,42 @@ pub enum JqError {
         /// Its length in bytes.
         len: usize,
     },
+}
+
+/// Why evaluating an expression on an object failed, in words that hold no value of the
+/// object: runtime errors of jq embed whatever value they were raised with or choked on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalFailure {
+    /// `error`, `error(msg)`, or a type error (indexing a string, iterating a number, ...).
+    Raised,
+    /// The expression computes values instead of selecting parts of the object.
+    NotAPath,
+    /// A path element is neither a key nor a whole-number index or slice.
+    BadPathElement,
+    /// A value the expression builds outgrew the limit set for this object.
+    TooLarge,
+    /// The object nests deeper than the evaluator accepts.
+    TooDeep,
+    /// The jq evaluator failed on its own (a panic or unexpected control flow).
+    Internal,
+}
+
+impl std::fmt::Display for EvalFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EvalFailure::Raised => {
+                "the expression raised an error (`error`, or a type error such as indexing a string)"
+            }
+            EvalFailure::NotAPath => {
+                "a path expression must yield paths, this one yields values (it computes a new value \
+                 instead of selecting one from the object)"
+            }
+            EvalFailure::BadPathElement => "a path element is neither a key nor a whole-number index",
+            EvalFailure::TooLarge => "the expression builds a value larger than the limit for this object",
+            EvalFailure::TooDeep => "the object nests more than 256 levels deep",
+            EvalFailure::Internal => "internal error in the jq evaluator",
+        })
+    }
 }
 
 /// A compiled path expression: compile once per rule, evaluate many times.
@@ -442,7 +485,7 @@ impl JqPathExpr {
             None => converter.whole(value, 0),
         };
         let Some(input) = input else {
-            return Err(self.eval_error(format!("the object nests more than {MAX_INPUT_DEPTH} levels deep")));
+            return Err(self.eval_error(EvalFailure::TooDeep));
         };
         let state = RunState {
             lut: &self.filter.lut,
@@ -460,8 +503,8 @@ impl JqPathExpr {
                 Ok(found)
             }
             Ok(Err(Failure::Timeout)) => Err(JqError::Timeout { expr: self.source.clone(), budget }),
-            Ok(Err(Failure::Eval(message))) => Err(self.eval_error(message)),
-            Err(_) => Err(self.eval_error("internal error in the jq evaluator".to_owned())),
+            Ok(Err(Failure::Eval(reason))) => Err(self.eval_error(reason)),
+            Err(_) => Err(self.eval_error(EvalFailure::Internal)),
         }
     }
 
@@ -476,7 +519,7 @@ impl JqPathExpr {
                 Ok(path) => path,
                 Err(exn) => return Err(state.failure(exn)),
             };
-            let elems = path_elems(&path).map_err(Failure::Eval)?;
+            let elems = path_elems(&path).ok_or(Failure::Eval(EvalFailure::BadPathElement))?;
             resolve(value, None, &elems, &mut Vec::new(), &mut found);
         }
         // A `try` may have swallowed our errors and let the run end.
@@ -484,20 +527,20 @@ impl JqPathExpr {
             return Err(Failure::Timeout);
         }
         if state.oversized.get() {
-            return Err(Failure::Eval(state.oversized_message()));
+            return Err(Failure::Eval(EvalFailure::TooLarge));
         }
         Ok(found)
     }
 
-    fn eval_error(&self, message: String) -> JqError {
-        JqError::Eval { expr: self.source.clone(), message }
+    fn eval_error(&self, reason: EvalFailure) -> JqError {
+        JqError::Eval { expr: self.source.clone(), reason }
     }
 }
 
 /// Why an evaluation stopped early.
 enum Failure {
     Timeout,
-    Eval(String),
+    Eval(EvalFailure),
 }
 
 // ---------------------------------------------------------------------------
@@ -1246,40 +1289,31 @@ impl RunState<'_> {
             Ok(())
         } else {
             self.oversized.set(true);
-            Err(Exn::from(jaq_core::Error::str(self.oversized_message())))
+            Err(Exn::from(jaq_core::Error::str(OVERSIZED_MARK)))
         }
     }
 
-    fn oversized_message(&self) -> String {
-        format!(
-            "the expression builds a value that is too large (limit: {} values, strings \
-             counting one per 16 bytes) or nested deeper than {MAX_BUILT_DEPTH} levels",
-            self.size_limit
-        )
-    }
-
+    /// Classifies a runtime error. Its message is never kept: jq errors embed the value
+    /// they were raised with (`error(.data.password)`) or choked on (`cannot index "…"`).
     fn failure(&self, exn: Exn<'_, Val>) -> Failure {
         if self.expired.get() {
             return Failure::Timeout;
         }
         if self.oversized.get() {
-            return Failure::Eval(self.oversized_message());
+            return Failure::Eval(EvalFailure::TooLarge);
         }
         let Ok(error) = exn.get_err() else {
             // Halts and internal control flow cannot be reached from the
             // allowed subset.
-            return Failure::Eval("unexpected control flow in the jq evaluator".to_owned());
+            return Failure::Eval(EvalFailure::Internal);
         };
-        // Values in messages are input parts or size-checked, so rendering
-        // them is bounded; `display` cuts them short anyway.
-        let mut message = match error.into_val() {
-            Val::TStr(text) | Val::BStr(text) => excerpt(&String::from_utf8_lossy(&text), MAX_MESSAGE_CHARS),
-            other => display(&other, MAX_MESSAGE_CHARS),
-        };
-        if message.starts_with("invalid path expression") {
-            message.push_str(" (the expression computes a new value instead of selecting one from the object)");
+        // Only the start is rendered, enough to recognise jaq's own wording.
+        let start = display_error(&error, PATH_ERROR_PREFIX.len());
+        if start.starts_with(PATH_ERROR_PREFIX) {
+            Failure::Eval(EvalFailure::NotAPath)
+        } else {
+            Failure::Eval(EvalFailure::Raised)
         }
-        Failure::Eval(message)
     }
 }
 
@@ -1720,23 +1754,25 @@ enum Elem<'v> {
     Absent,
 }
 
-fn path_elems(path: &Val) -> Result<Vec<Elem<'_>>, String> {
+/// The elements of a path `path()` produced; `None` when one is not a key, an integer
+/// index or a slice (the caller reports that without the value).
+fn path_elems(path: &Val) -> Option<Vec<Elem<'_>>> {
     let Val::Arr(items) = path else {
-        return Err(format!("path() returned {}, not an array", short(path)));
+        return None;
     };
     items.iter().map(elem).collect()
 }
 
-fn elem(v: &Val) -> Result<Elem<'_>, String> {
+fn elem(v: &Val) -> Option<Elem<'_>> {
     match v {
-        Val::TStr(bytes) | Val::BStr(bytes) => Ok(match std::str::from_utf8(bytes) {
+        Val::TStr(bytes) | Val::BStr(bytes) => Some(match std::str::from_utf8(bytes) {
             Ok(key) => Elem::Key(key),
             Err(_) => Elem::Absent,
         }),
         Val::Num(n) => match int_of(n) {
-            Int::Fits(i) => Ok(Elem::Index(i)),
-            Int::Below | Int::Above => Ok(Elem::Absent),
-            Int::Fraction => Err(format!("path index {} is not an integer", short(v))),
+            Int::Fits(i) => Some(Elem::Index(i)),
+            Int::Below | Int::Above => Some(Elem::Absent),
+            Int::Fraction => None,
         },
         Val::Obj(bounds) => {
             let (mut start, mut end) = (None, None);
@@ -1748,21 +1784,19 @@ fn elem(v: &Val) -> Result<Elem<'_>, String> {
                         // Slicing clamps out-of-range bounds anyway.
                         Int::Below => Some(isize::MIN),
                         Int::Above => Some(isize::MAX),
-                        Int::Fraction => {
-                            return Err(format!("slice bound {} is not an integer", short(bound)));
-                        }
+                        Int::Fraction => return None,
                     },
-                    _ => return Err(format!("slice bound {} is not a number", short(bound))),
+                    _ => return None,
                 };
                 match key {
                     Val::TStr(k) if &k[..] == b"start" => start = bound,
                     Val::TStr(k) if &k[..] == b"end" => end = bound,
-                    _ => return Err(format!("unexpected path element {}", short(v))),
+                    _ => return None,
                 }
             }
-            Ok(Elem::Slice(start, end))
+            Some(Elem::Slice(start, end))
         }
-        _ => Err(format!("path element {} is neither a key nor an index", short(v))),
+        _ => None,
     }
 }
 
@@ -1863,13 +1897,9 @@ fn resolve(
     }
 }
 
-/// A value rendered for an error message, shortened.
-fn short(v: &Val) -> String {
-    display(v, 60)
-}
-
-/// Renders `value` as JSON, stopping after `max` characters (plus `…`).
-fn display(value: &Val, max: usize) -> String {
+/// The first `max` characters of a runtime error's message (plus `…`), rendered without
+/// walking the rest of the value it may embed.
+fn display_error(value: &jaq_core::Error<Val>, max: usize) -> String {
     struct Bounded {
         out: String,
         left: usize,
@@ -2043,22 +2073,24 @@ mod tests {
     #[test]
     fn type_errors_are_eval_errors() {
         match eval_err(".spec.replicas.x", &deployment()) {
-            JqError::Eval { message, expr } => {
-                assert!(message.contains("cannot index 3"), "{message}");
+            JqError::Eval { reason, expr } => {
+                assert_eq!(reason, EvalFailure::Raised);
                 assert_eq!(expr, ".spec.replicas.x");
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(eval_err(".metadata.name[]", &deployment()), JqError::Eval { .. }));
         match eval_err(r#"error("custom failure")"#, &json!({})) {
-            JqError::Eval { message, .. } => assert_eq!(message, "custom failure"),
+            JqError::Eval { reason, .. } => assert_eq!(reason, EvalFailure::Raised),
             other => panic!("{other:?}"),
         }
+        // jaq's own message is recognised, a user's look-alike is just an error.
         match eval_err(".metadata.labels | to_entries", &deployment()) {
-            JqError::Eval { message, .. } => {
-                assert!(message.starts_with("invalid path expression"), "{message}");
-                assert!(message.chars().count() < MAX_MESSAGE_CHARS + 120, "{message}");
-            }
+            JqError::Eval { reason, .. } => assert_eq!(reason, EvalFailure::NotAPath),
+            other => panic!("{other:?}"),
+        }
+        match eval_err(r#"error("invalid path expression with input x")"#, &json!({})) {
+            JqError::Eval { reason, .. } => assert_eq!(reason, EvalFailure::Raised),
             other => panic!("{other:?}"),
         }
         // Optional access swallows the error.
@@ -2501,9 +2533,7 @@ mod tests {
             let result = compiled.paths(&deployment(), BUDGET);
             assert!(started.elapsed() < Duration::from_secs(2), "{expr}: {:?}", started.elapsed());
             match result {
-                Err(JqError::Eval { message, .. }) => {
-                    assert!(message.contains("builds a value that is too large"), "{expr}: {message}")
-                }
+                Err(JqError::Eval { reason, .. }) => assert_eq!(reason, EvalFailure::TooLarge, "{expr}"),
                 other => panic!("{expr}: {other:?}"),
             }
         }
@@ -2512,6 +2542,43 @@ mod tests {
         let expr = r#".spec.template.spec.containers[] | select([.name, .image] | contains(["sidecar"]))"#;
         assert_eq!(paths(expr, &deployment()).len(), 2);
         assert_eq!(paths("select([..] | length > 10)", &deployment()).len(), 1);
+    }
+
+    /// Runtime errors embed the value they were raised with or choked on; none of that may
+    /// reach a message, whatever the expression does with the object.
+    #[test]
+    fn runtime_errors_never_carry_values_of_the_object() {
+        let secret = "s3cr3t-Pa55w0rd";
+        let object = json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "data": {"password": secret, "n": 1.5}, "list": [secret],
+        });
+        let exprs = [
+            "error(.data.password)",
+            ".data.password | error",
+            "tostring | error",
+            ".data | keys | .[]",
+            ".data.password | .x",
+            ".data.password[]",
+            ".data.password | tojson",
+            ".[.data.password]",
+            ".list[.data.n]",
+            ".data.password + 1",
+            "try error(.data.password) catch error",
+            "error({a: .data.password})",
+            ".data | to_entries",
+            "getpath([.data.password, 1.5])",
+        ];
+        let mut failed = 0;
+        for expr in exprs {
+            let compiled = JqPathExpr::compile(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+            let Err(err) = compiled.paths(&object, BUDGET) else { continue };
+            failed += 1;
+            let text = err.to_string();
+            assert!(!text.contains(secret) && !text.contains("5w0rd"), "{expr}: {text}");
+            assert!(text.starts_with(&format!("jq expression `{expr}` failed: ")), "{text}");
+        }
+        assert!(failed >= exprs.len() - 2, "only {failed} of the expressions failed");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use jq::{JqError, JqPathExpr, PathToken};
+pub use jq::{EvalFailure, JqError, JqPathExpr, PathToken};
 
 /// One `ignoreDifferences` entry, as written in an Application or argocd-cm.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +186,9 @@ impl IgnoreRule {
 /// The rules that apply to one object, borrowed from the full set.
 pub(crate) struct Applicable<'a> {
     pub rules: Vec<&'a IgnoreRule>,
+    /// Whether the object is a core Secret: a failing rule's warning then says the same
+    /// whatever happened, as what happened can depend on the Secret's values.
+    secret: bool,
 }
 
 impl<'a> Applicable<'a> {
@@ -196,7 +199,10 @@ impl<'a> Applicable<'a> {
         namespace: &str,
         name: &str,
     ) -> Applicable<'a> {
-        Applicable { rules: rules.iter().filter(|r| r.matches(group, kind, namespace, name)).collect() }
+        Applicable {
+            rules: rules.iter().filter(|r| r.matches(group, kind, namespace, name)).collect(),
+            secret: group.is_empty() && kind == "Secret",
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -232,7 +238,8 @@ impl<'a> Applicable<'a> {
     /// Removes the ignored paths from `desired`, `live` and `orig`. Paths where desired (or
     /// orig) and live differed are recorded in `report`. A jq expression that fails on this
     /// object (a runtime error or its time budget) is skipped for it, with a warning, as
-    /// Argo CD skips and logs it.
+    /// Argo CD skips and logs it. Warnings name the rule and a reason, never a value of the
+    /// object; for a Secret not even the reason, which a rule can make depend on a value.
     pub(crate) fn remove_paths(
         &self,
         desired: Option<&mut Value>,
@@ -257,7 +264,7 @@ impl<'a> Applicable<'a> {
                         match expr.paths(v, jq_budget) {
                             Ok(p) => *paths = p,
                             Err(e) => {
-                                warnings.push(format!("ignore rule {} skipped for this object: {e}", rule.source));
+                                warnings.push(skip_warning(&rule.source, expr, &e, self.secret));
                                 continue 'expressions;
                             }
                         }
@@ -266,6 +273,22 @@ impl<'a> Applicable<'a> {
                 remove_per_side(&mut sides, per_side, &rule.source, expr.source(), report);
             }
         }
+    }
+}
+
+/// The warning for a jq expression skipped on one object. [`JqError`]s of evaluation hold
+/// the expression and a value-free reason; for a Secret the reason is left out too, so the
+/// text is the same whatever the Secret holds (`select(.data.x | startswith("a")) | error`
+/// versus a timeout or a type error would otherwise tell values apart).
+fn skip_warning(source: &RuleSource, expr: &JqPathExpr, error: &JqError, secret: bool) -> String {
+    if secret {
+        format!(
+            "ignore rule {source} skipped for this object: jq expression `{}` failed on this Secret (the reason \
+             is not shown for Secrets, as it can depend on their values)",
+            expr.source()
+        )
+    } else {
+        format!("ignore rule {source} skipped for this object: {error}")
     }
 }
 

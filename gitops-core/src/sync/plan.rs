@@ -2,7 +2,7 @@
 //! ordered tasks Argo CD would run, each with its action and the reason for it.
 //!
 //! Safety rules hold here, before anything is touched: only live objects this app tracks are
-//! pruned; a render that is empty while the app still has objects is refused unless
+//! pruned, and only root objects whose tracking names themselves ([`app::prune_refusal`]); a render that is empty while the app still has objects is refused unless
 //! `allowEmpty` is set; an object another app tracks is reported (and refused with
 //! `FailOnSharedResource=true`).
 
@@ -32,7 +32,8 @@ pub struct PlanResource {
 #[derive(Debug, Clone, Default)]
 pub struct PlanConfig<'a> {
     /// The app: its tracking decides what may be pruned and what is shared. Without one,
-    /// every live object given is taken as the app's own.
+    /// every live object given is taken as the app's own, except those no app may prune
+    /// (owned objects, copied tracking ids: see [`app::prune_refusal`]).
     pub app: Option<&'a AppSpec>,
     /// App-level sync options.
     pub options: SyncOptions,
@@ -144,9 +145,8 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                 }
             }
             (None, Some(live)) => {
-                if config.app.is_some_and(|a| !app::is_tracked_by(live, a)) {
-                    out.skipped
-                        .push(Skipped { key: r.key.clone(), reason: "not tracked by this app: never pruned".into() });
+                if let Some(reason) = app::prune_refusal(live, config.app) {
+                    out.skipped.push(Skipped { key: r.key.clone(), reason });
                     continue;
                 }
                 if !matches!(role_of(live.value()), Role::Resource | Role::Skip) {

@@ -235,6 +235,29 @@ fn only_tracked_objects_are_pruned_and_shared_ones_are_reported() {
     assert_eq!(p.errors, ["Shared resource found: /ConfigMap/default/shared is also tracked by app other"]);
 }
 
+/// A ReplicaSet a Deployment made carries the app's instance label (copied from the template
+/// by a chart) and a ConfigMap carries a tracking id copied from another object: Argo CD
+/// manages neither, so no plan prunes them, with or without an app.
+#[test]
+fn owned_objects_and_copied_tracking_ids_are_never_pruned() {
+    let app = argo_app("shop");
+    let replica_set = res(
+        "",
+        "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-5d4f\n  namespace: default\n  labels: {app.kubernetes.io/instance: shop}\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:apps/ReplicaSet:default/web-5d4f'}\n  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u1}]\n",
+        false,
+    );
+    let copied = res("", &cm("copy", "argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:default/settings'"), false);
+    let ours = res("", &cm("ours", "argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:default/ours'"), false);
+    for config in [PlanConfig { app: Some(&app), ..config() }, PlanConfig { allow_empty: true, ..config() }] {
+        let p = plan(vec![replica_set.clone(), copied.clone(), ours.clone()], &config).unwrap();
+        assert_eq!(steps(&p), ["Sync/0/ours:Prune"]);
+        let reasons: Vec<&str> = p.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.contains("owned by Deployment web")), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.contains("not this object")), "{reasons:?}");
+    }
+}
+
 #[test]
 fn an_empty_render_does_not_prune_everything_unless_allowed() {
     let gone = res("", &cm("a", ""), false);
