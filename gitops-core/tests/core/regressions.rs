@@ -49,7 +49,8 @@ fn owned_objects_and_copied_tracking_ids_are_not_extraneous() {
 }
 
 /// The fuzz corpora hold hand-made hostile inputs (alias bombs across a stream, flow-style
-/// YAML, byte order marks, Secrets with unreadable last-applied configurations): each must
+/// YAML, byte order marks, Secrets with unreadable last-applied configurations, identities
+/// aiming out of a FileCluster): each must
 /// parse or fail cleanly, and a set compared with itself must be in sync, as the fuzz
 /// targets check. Runs only where the corpora are checked out.
 #[test]
@@ -76,5 +77,18 @@ fn fuzz_corpus_inputs_hold_the_fuzz_targets_properties() {
             assert!(!comparator.compare(Some(o), Some(o)).unwrap().is_modified(), "{name}");
         }
         let _ = comparator.diff(desired, live);
+    }
+    // Identities: group, kind, namespace, name and apiVersion, one per line. Whatever passes the
+    // API server's rules must be safe as a path component.
+    let safe = |s: &str| !s.contains(['/', '\0']) && s != "." && s != "..";
+    for (name, text) in read("identity") {
+        let mut parts = text.splitn(5, '\n');
+        let mut next = || parts.next().unwrap_or("").to_string();
+        let key = gitops_core::ResourceKey { group: next(), kind: next(), namespace: next(), name: next() };
+        if gitops_core::names::check_key(&key).is_ok() {
+            for part in [&key.group, &key.kind, &key.namespace, &key.name] {
+                assert!(safe(part), "{name}: {part:?} passed the rules");
+            }
+        }
     }
 }
