@@ -23,18 +23,42 @@
 //! a script may even change `string` without the next one noticing. `obj` is built lazily
 //! (see `convert.rs`): a script pays for the fields it reads, not for managedFields or the
 //! pod template it never looks at; `pairs`, `next` and `rawget` see the whole table. Only
-//! `pairs` over a library table (`pairs(string)`) differs from Argo CD: it lists nothing. A time budget (default 1 s, checked every few thousand VM instructions with the
-//! JIT off so the check always fires) and a memory cap bound every evaluation; a state that
-//! hit either is discarded.
+//! `pairs` over a library table (`pairs(string)`) differs from Argo CD: it lists nothing.
 //!
-//! What cannot be bounded: a single C library call such as a pathological `string.find`
-//! pattern runs to completion before the budget is checked (Argo CD shares this limit).
+//! A time budget (default 1 s) and a memory cap bound every evaluation; a state that hit
+//! either is discarded. The budget is checked by a count hook every 256 VM instructions, with
+//! the JIT off so the hook always fires. The hook never runs inside a C call, so the library
+//! functions whose cost is not bounded by a small constant are not LuaJIT's own:
+//! - `string.find`, `match`, `gmatch` and `gsub` run on `pattern.rs`, a Lua 5.1 pattern
+//!   matcher with LuaJIT's exact semantics (results, captures, error texts and when errors
+//!   are raised, the nesting limit), whose every step is charged to the evaluation, so a
+//!   backtracking pattern ends with the budget error like an infinite loop; a plain `find`
+//!   is a linear-time search (LuaJIT's is quadratic). See `strlib.rs`.
+//! - `table.sort` without a comparator compares through a Lua function, so the hook runs
+//!   during a sort; the sort itself (LuaJIT's) and so its order and errors are unchanged.
+//! - `string.rep`, `sub`, `upper`, `lower`, `reverse`, `format`, `tonumber`,
+//!   `table.concat`, `table.maxn` and long `table.insert` shifts look at the clock before
+//!   starting on a long input, and `os.date` at every call with its format capped at
+//!   1024 bytes, so a loop of such calls cannot run far between two hook checks.
+//! - `table.insert(t, pos, v)` with `pos` outside `1..#t+1` stores `v` at `pos` and moves
+//!   nothing, as gopher-lua (Argo CD's VM) does: LuaJIT moved every element from `#t` down
+//!   to `pos`, and wraps positions past 2^31 to -2^31 (`table.insert({}, 2^53, 1)` ran a
+//!   minute).
+//!
+//! The rest are cheap per call (`unpack`, `select`, `string.byte`/`char` stop at 8000
+//! values) or bounded by the memory cap. What remains is the cost of single VM instructions
+//! on long strings (a comparison, a concatenation, arithmetic on a numeric string: linear
+//! in the string, milliseconds near the cap): a loop of them overruns the budget by up to
+//! 256 such instructions, a fraction of a second at the default cap.
+//!
 //! Times are UTC: a pure crate has no time-zone database.
 
 mod clock;
 mod convert;
 mod oslib;
+mod pattern;
 mod state;
+mod strlib;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;

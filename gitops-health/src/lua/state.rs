@@ -10,12 +10,17 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, VmState};
 use serde_json::Value;
 
 use super::convert::Objects;
-use super::{Error, Libraries, Limits, Script, oslib};
+use super::{Error, Libraries, Limits, Script, oslib, strlib};
 use crate::status::{Health, HealthStatus};
 
-/// How often the budget is checked: rare enough to cost nothing, often enough that a spent
-/// budget is noticed within microseconds.
-const CHECK_EVERY: u32 = 4096;
+/// How often (in VM instructions) the hook checks the budget. Most instructions take
+/// nanoseconds, but one instruction on a string near the memory cap (a comparison, a
+/// concatenation, arithmetic on a numeric string) takes up to tens of milliseconds, and a
+/// loop of them runs this many between two checks. At 256, arithmetic on a 30 MB numeric
+/// string in a loop overran a 1 s budget by 0.4 s (at 4096: by over 20 s); a bundled script
+/// (a few hundred instructions) still pays for a check or two, and a loop of plain
+/// arithmetic about a fifth more.
+const CHECK_EVERY: u32 = 256;
 
 /// Compiled scripts kept per state (Argo CD keeps 1024 too); past that the cache restarts.
 const MAX_COMPILED: usize = 1024;
@@ -23,12 +28,29 @@ const MAX_COMPILED: usize = 1024;
 /// Argo CD's message for a status outside the six it knows.
 const INVALID_STATUS: &str = "Lua returned an invalid health status";
 
-/// Per-evaluation facts the hook and the `os` functions read.
+/// Per-evaluation facts the hook and the host functions read.
 pub(super) struct Budget {
     pub(super) deadline: Cell<Instant>,
     pub(super) expired: Cell<bool>,
     pub(super) started: Cell<Instant>,
     pub(super) now: Cell<i64>,
+    /// Work the host functions did in this evaluation (see `strlib.rs`).
+    pub(super) steps: Cell<u64>,
+    /// The step count at which they look at the clock next.
+    pub(super) next_check: Cell<u64>,
+    /// The state's memory cap in bytes (0: none), for output built outside Lua's heap.
+    pub(super) memory: Cell<usize>,
+}
+
+impl Budget {
+    /// Is the time budget spent? Once it is, it stays spent for the evaluation (so that
+    /// `pcall` cannot swallow it).
+    pub(super) fn spent(&self) -> bool {
+        if !self.expired.get() && Instant::now() >= self.deadline.get() {
+            self.expired.set(true);
+        }
+        self.expired.get()
+    }
 }
 
 pub(super) struct State {
@@ -88,20 +110,23 @@ impl State {
             expired: Cell::new(false),
             started: Cell::new(now),
             now: Cell::new(0),
+            steps: Cell::new(0),
+            next_check: Cell::new(0),
+            memory: Cell::new(memory),
         });
         let (time, date, clock) = oslib::functions(&lua)?;
+        let host = strlib::functions(&lua)?;
         let expired =
             lua.create_function(|lua, ()| Ok(lua.app_data_ref::<Budget>().is_some_and(|b| b.expired.get())))?;
         let (tag, lazy, runner): (Table, Table, Function) = lua
             .load(include_str!("prelude.lua"))
             .set_name("=prelude")
             .set_mode(ChunkMode::Text)
-            .call((open, time, date, clock, expired))?;
+            .call((open, time, date, clock, expired, host))?;
         if std::env::var("NOHOOK").is_err() {
             lua.set_hook(HookTriggers::new().every_nth_instruction(CHECK_EVERY), |lua, _| {
                 let Some(budget) = lua.app_data_ref::<Budget>() else { return Ok(VmState::Continue) };
-                if budget.expired.get() || Instant::now() >= budget.deadline.get() {
-                    budget.expired.set(true);
+                if budget.spent() {
                     return Err(mlua::Error::runtime("time budget exceeded"));
                 }
                 Ok(VmState::Continue)
@@ -150,6 +175,9 @@ impl State {
             budget.deadline.set(start + limits.time);
             budget.expired.set(false);
             budget.now.set(now);
+            budget.steps.set(0);
+            budget.next_check.set(0);
+            budget.memory.set(limits.memory);
         }
         let objects = Objects::new(self.tag.clone(), self.lazy.clone());
         // With a memory limit set, mlua guards every table write with a protected call, which

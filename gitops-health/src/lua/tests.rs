@@ -353,3 +353,384 @@ fn engines_are_usable_from_many_threads() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded library functions: the same answers as LuaJIT's own, and the budget holds.
+// ---------------------------------------------------------------------------------------
+
+/// Runs every string and table function under test on `obj.cases` (pairs of subject and
+/// pattern) and on a fixed list of odd calls, and writes down every result and error text.
+/// The same chunk runs in our engine and in a plain LuaJIT state with LuaJIT's own functions.
+const FIDELITY: &str = r##"
+local out = {}
+local function ser(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do
+    local v = select(i, ...)
+    -- Bytes past ASCII as numbers, so that the message is UTF-8.
+    parts[i] = type(v) == "string" and (string.format("%q", v):gsub("[\128-\255]", string.byte)) or tostring(v)
+  end
+  return n .. ":" .. table.concat(parts, ",")
+end
+local function put(...) out[#out + 1] = ser(...) end
+for _, case in ipairs(obj.cases) do
+  local s, p = case[1], case[2]
+  put(pcall(string.find, s, p))
+  put(pcall(string.find, s, p, 2))
+  put(pcall(string.find, s, p, -3))
+  put(pcall(string.find, s, p, 40))
+  put(pcall(string.find, s, p, 1, true))
+  put(pcall(string.match, s, p))
+  put(pcall(string.match, s, p, -2))
+  put(pcall(function()
+    local all, n = {}, 0
+    for a, b, c in string.gmatch(s, p) do
+      n = n + 1
+      all[n] = ser(a, b, c)
+      if n > 40 then break end
+    end
+    return table.concat(all, ";")
+  end))
+  put(pcall(string.gsub, s, p, "<%0|%1>"))
+  put(pcall(string.gsub, s, p, "%%%x%"))
+  put(pcall(string.gsub, s, p, "-", 2))
+  put(pcall(string.gsub, s, p, function(...) return "[" .. ser(...) .. "]" end))
+  put(pcall(string.gsub, s, p, { a = "A", [""] = 7, b = false }))
+  put(pcall(string.gsub, s, p, function() return nil end, 1))
+  -- Errors raised at the caller's line, not through pcall.
+  put(pcall(function() local a, b = string.find(s, p); return a, b end))
+  put(pcall(function() local r = s:gsub(p, "%2"); return r end))
+end
+
+local odd = {
+  function() return string.find() end,
+  function() return string.find("abc") end,
+  function() local x = string.find(nil, "a"); return x end,
+  function() local x = ("abc"):find({}); return x end,
+  function() local x = string.find("abc", "b", "x"); return x end,
+  function() return string.find("abc", "b", "2") end,
+  function() return string.find("abc", "b", " 0x2 ") end,
+  function() return string.find(12345, 34) end,
+  function() return string.find("a.b", ".", 1, 0) end,
+  function() return string.find("a.b", ".", 1, false) end,
+  function() return string.find("abc", "", 10) end,
+  function() return string.find("abc", "", -10) end,
+  function() return string.find("abc", "c", 2^31) end,
+  function() return string.find("abc", "a", 2^53) end,
+  function() return string.find("abc", "a", 0/0) end,
+  function() return string.find("a\0b\0c", "b\0c") end,
+  function() return string.find("a\0b\0c", "%z") end,
+  function() return string.find("xa\0b", "a\0z.") end,
+  function() return string.match("key = value", "(%w+)%s*=%s*(%w+)") end,
+  function() return string.match("hello", "()ll()") end,
+  function() return string.match("hello", "(h)(e)(l)(l)(o)") end,
+  function() return string.match("  trim  ", "^%s*(.-)%s*$") end,
+  function() return string.match("[[x]]", "%[(%b[])%]") end,
+  function() return string.match("THE (quick) fox", "%f[%a]%a+%f[%A]", 5) end,
+  function() return string.match(string.rep("a", 300), string.rep("a?", 250)) end,
+  function() return string.match("a", string.rep("(", 33)) end,
+  function() return string.match("a", "(a") end,
+  function() return string.match("a", "%") end,
+  function() return string.match("a", "a%") end,
+  function() return string.match("a", "[a") end,
+  function() return string.match("a", "[%") end,
+  function() return string.match("]", "[]]") end,
+  function() return string.match("^", "[^^]") end,
+  function() return string.match("-", "[a-]") end,
+  function() return string.match("a-z", "[%a-z]+") end,
+  function() return string.match("\v\f", "%s+") end,
+  function() return string.match("\200\255", "[\128-\255]+") end,
+  function() return string.match("\200", "%A") end,
+  function() return string.match("abab", "(ab)%1") end,
+  function() return string.match("aa", "()%1") end,
+  function() return string.match("aa", "(a%1)") end,
+  function() return string.match("x", "%0") end,
+  function() return string.match("x", "%b") end,
+  function() return string.match("x", "%bx") end,
+  function() return string.match("''", "%b''") end,
+  function() return string.match("ab", "%f") end,
+  function() return string.match("ab", "%fa") end,
+  function() return string.match("ab", "%f[") end,
+  function() return string.match("ab$", "b$") end,
+  function() return string.match("ab$", "$") end,
+  function() return string.match("ab", "^") end,
+  function() return string.gsub("hello world", "o", "0", 1) end,
+  function() return string.gsub("hello", "", "-") end,
+  function() return string.gsub("hello", "^h", "H") end,
+  function() return string.gsub("hello", "^x", "H") end,
+  function() return string.gsub("abc", "%w", "%1%1") end,
+  function() return string.gsub("abc", "(%w)", "%2") end,
+  function() return string.gsub("abc", "()", "%1") end,
+  function() return string.gsub("abc", "b", "%") end,
+  function() return string.gsub("abc", "b", 5) end,
+  function() return string.gsub("abc", "b", true) end,
+  function() return string.gsub("abc", "b") end,
+  function() return string.gsub("abc", "b", "x", "1") end,
+  function() return string.gsub("abc", "b", "x", "y") end,
+  function() return string.gsub("abc", "b", "x", 2^32 + 1) end,
+  function() return string.gsub("abc", "b", "x", 2^53) end,
+  function() return string.gsub("abc", "b", "x", -1) end,
+  function() return string.gsub("abc", "b", {b = {}}) end,
+  function() return string.gsub("abc", "b", {b = 1.5}) end,
+  function() return string.gsub("abc", "(b)(", {}) end,
+  function() return string.gsub("abc", "%w", function(c) if c == "b" then error("boom") end end) end,
+  function()
+    local ok, e = pcall(string.gsub, "abc", "%w", function(c) error({c}) end)
+    return ok, type(e), e[1]
+  end,
+  function() return string.gsub("abc", "%w", setmetatable({}, {__index = function(t, k) return k:upper() end})) end,
+  function() return string.gsub(123, 2, 9) end,
+  function() local n = 0; for w in ("one two  three"):gmatch("%a+") do n = n + #w end; return n end,
+  function() local r = {}; for k, v in string.gmatch("a=1, b=2", "(%w+)=(%w+)") do r[#r + 1] = k .. v end; return table.concat(r) end,
+  function() local r = {}; for a in string.gmatch("abc", "") do r[#r + 1] = a end; return #r end,
+  function() local r = {}; for a in string.gmatch("^a^a", "^a") do r[#r + 1] = a end; return #r end,
+  function() for a in string.gmatch("abc", "[") do end end,
+  function() return string.gmatch() end,
+  function() local it = string.gmatch("ab", "."); it(); it(); return it(), it() end,
+  function() return string.rep("ab", 3, ",") end,
+  function() return string.rep("ab", -1), string.rep("", 2^40), string.rep("x", 2^31) end,
+  function() return string.rep() end,
+  function() return string.upper("abc"), string.lower("ABC"), string.reverse("abc"), string.sub("hello", 2, -2) end,
+  function() return string.upper() end,
+  function() return string.format("%5.2f|%d|%s|%q|%x", 3.14159, 42.9, "s", "a\nb", 255) end,
+  function() return string.format("%099999d", 1) end,
+  function() return string.format() end,
+  function() return tonumber("0x10"), tonumber(" 12 "), tonumber("z", 36), tonumber("1e2"), tonumber({}) end,
+  function() return tonumber() end,
+  function() local t = {3, 1, 2}; table.sort(t); return table.concat(t, ",") end,
+  function() local t = {"b", "c", "a"}; table.sort(t, function(a, b) return a > b end); return table.concat(t) end,
+  function()
+    local t = {}
+    for i = 1, 50 do t[i] = {k = i % 4, id = i} end
+    table.sort(t, function(a, b) return a.k < b.k end)
+    local ids = {}
+    for i, v in ipairs(t) do ids[i] = v.id end
+    return table.concat(ids, ",")
+  end,
+  function()
+    local mt = {__lt = function(a, b) return a.v < b.v end}
+    local t = {}
+    for i = 1, 20 do t[i] = setmetatable({v = (i * 7) % 11}, mt) end
+    table.sort(t)
+    local vs = {}
+    for i, v in ipairs(t) do vs[i] = v.v end
+    return table.concat(vs, ",")
+  end,
+  function() table.sort({1, "x"}) end,
+  function() table.sort({{}, {}}) end,
+  function() local x = {}; table.sort({x, x}) end,
+  function() table.sort({3, 2, 1, 5, 4}, function(a, b) return true end) end,
+  function() table.sort() end,
+  function() table.sort({}, 5) end,
+  function() local t = {1, 2, 3}; table.insert(t, 2, "x"); table.insert(t, "y"); return table.concat(t, ",") end,
+  function() local t = {1, 2, 3}; table.insert(t, 4, "x"); table.insert(t, 10, "z"); return table.concat(t, ","), t[10] end,
+  function() local t = {1, 2, 3}; table.insert(t, 2.7, "x"); return table.concat(t, ",") end,
+  function() local t = {1, 2, 3}; table.insert(t, "2", "x"); return table.concat(t, ",") end,
+  function() table.insert({}, 1, 2, 3) end,
+  function() table.insert(nil, 1) end,
+  function() table.insert({}, "x", 1) end,
+  function() table.insert({}) end,
+  function() return table.concat({1, 2, 3}, ", ", 2), table.concat({}, "x"), table.concat({"a"}, "x", 1, 1) end,
+  function() return table.concat({1, {}, 3}) end,
+  function() return table.concat({}, "", 1, 2^31) end,
+  function() return table.maxn({1, 2, [10] = 3}), table.maxn({}) end,
+  function() return table.remove({1, 2, 3}, 1), table.remove({}) end,
+  function() return select("#", unpack({1, 2, 3})), unpack({1, 2, 3}, 2) end,
+}
+for i, f in ipairs(odd) do
+  put(i, pcall(f))
+end
+return {status = "Healthy", message = table.concat(out, "\n")}
+"##;
+
+/// The reference: the same chunk on LuaJIT's own library functions, with no hook.
+fn luajit_reference(cases: &[(String, String)]) -> String {
+    use mlua::{LuaOptions, StdLib};
+    let lua = mlua::Lua::new_with(StdLib::STRING | StdLib::TABLE | StdLib::MATH, LuaOptions::default()).unwrap();
+    let list = lua.create_table().unwrap();
+    for (i, (s, p)) in cases.iter().enumerate() {
+        let pair = lua.create_sequence_from([lua.create_string(s).unwrap(), lua.create_string(p).unwrap()]).unwrap();
+        list.raw_set(i + 1, pair).unwrap();
+    }
+    let obj = lua.create_table().unwrap();
+    obj.raw_set("cases", list).unwrap();
+    lua.globals().raw_set("obj", obj).unwrap();
+    let result: mlua::Table = lua.load(FIDELITY).set_name("=<string>").eval().unwrap();
+    result.get::<String>("message").unwrap()
+}
+
+fn ours(cases: &[(String, String)]) -> String {
+    let obj = json!({"cases": cases.iter().map(|(s, p)| json!([s, p])).collect::<Vec<_>>()});
+    let engine = Engine::new(Limits { time: Duration::from_secs(120), ..Limits::default() });
+    engine.evaluate(&trusted(FIDELITY), &obj).unwrap().unwrap().message
+}
+
+fn assert_same(cases: &[(String, String)]) {
+    let (want, got) = (luajit_reference(cases), ours(cases));
+    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+        assert_eq!(g, w, "line {i}");
+    }
+    assert_eq!(got.lines().count(), want.lines().count());
+}
+
+#[test]
+fn string_functions_answer_as_luajit_does_on_chosen_cases() {
+    let cases: Vec<(String, String)> = [
+        ("hello world", "o"),
+        ("hello world", "(o)(.)"),
+        ("hello world", "%w+"),
+        ("hello world", "^(%w+)"),
+        ("  x  ", "^%s*(.-)%s*$"),
+        ("a,b,,c", "([^,]*)"),
+        ("f(a(b)c)d", "%b()"),
+        ("THE (quick) fox", "%f[%a]%a+"),
+        ("key=val", "(%w+)=(%w*)"),
+        ("aaa", "a-"),
+        ("aaa", "a-$"),
+        ("aaab", "a*b"),
+        ("aaab", "a+?"),
+        ("ab12cd", "%d+"),
+        ("ab12cd", "[%a]+"),
+        ("ab12cd", "[^%d]"),
+        ("x.y.z", "%."),
+        ("x.y.z", "."),
+        ("", ""),
+        ("", "x*"),
+        ("abc", "()"),
+        ("abc", "(()a)"),
+        ("abab", "(ab)%1"),
+        ("a.b", "a.b"),
+        ("a+b", "a+b"),
+        ("2023-11-14T22:13:20Z", "(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)"),
+        ("v1.2.3-rc.1", "^v?(%d+)%.(%d+)%.(%d+)(.*)$"),
+        ("a\0b", "a\0."),
+        ("a\0b", "%z"),
+        ("a\0b", "[%z]"),
+        ("a\0b", "\0"),
+    ]
+    .iter()
+    .map(|(s, p)| (s.to_string(), p.to_string()))
+    .collect();
+    assert_same(&cases);
+}
+
+#[test]
+fn string_functions_answer_as_luajit_does_on_random_cases() {
+    // Patterns built from every kind of item (and broken ones), subjects from the bytes they
+    // talk about; small enough that LuaJIT's own matcher finishes at once.
+    const TOKENS: [&str; 44] = [
+        "a", "b", "x", ".", "%a", "%d", "%s", "%w", "%p", "%x", "%l", "%u", "%c", "%g", "%z", "%A", "%S", "%%", "[ab]",
+        "[^a]", "[a-c]", "[%a_]", "[]]", "(", ")", "()", "%b()", "%f[%w]", "%f[%W]", "%1", "%2", "*", "+", "-", "?",
+        "^", "$", "%", "[", "]", "%.", "-?", "%bab", "%]",
+    ];
+    const BYTES: &[u8] = b"aab b()x1_-.%[]A9\t";
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut cases = Vec::new();
+    for _ in 0..1500 {
+        let tokens = 1 + next() % 6;
+        let p: String = (0..tokens).map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize]).collect();
+        let len = next() % 12;
+        let s: String = (0..len).map(|_| BYTES[(next() % BYTES.len() as u64) as usize] as char).collect();
+        cases.push((s, p));
+    }
+    assert_same(&cases);
+}
+
+/// Scripts that ran for minutes in one C call (or in a loop of long calls) before these
+/// functions were bounded, and whether they now end with the budget error (`true`) or end
+/// at once (`false`: the call is refused or no longer long).
+const HOSTILE: [(&str, bool); 24] = [
+    ("table.insert({}, 2^53, 1)", false),
+    ("table.insert({}, -2^31, 1)", false),
+    ("local f = string.rep('%Y', 5e5); for i = 1, 200 do os.date(f) end", false),
+    ("local f = string.rep('%Y', 512); while true do os.date(f) end", true),
+    ("string.find(string.rep('a', 40), string.rep('a*', 20) .. 'b')", true),
+    ("string.find(string.rep('a', 3000), string.rep('a-', 100) .. 'b')", true),
+    ("string.match(string.rep('a', 40), string.rep('(a*)', 20) .. 'b')", true),
+    ("for x in string.gmatch(string.rep('a', 40), string.rep('a*', 20) .. 'b') do end", true),
+    ("string.gsub(string.rep('a', 40), string.rep('a*', 20) .. 'b', '')", true),
+    ("string.gsub(string.rep('a', 40), string.rep('a*', 20) .. 'b', function() end)", true),
+    ("string.gsub(string.rep('a', 1e5), 'a-b', '')", true),
+    ("string.find(string.rep('a', 1e5), '[' .. string.rep('b', 1e5) .. ']+c')", true),
+    ("string.find(string.rep('a', 1e6), string.rep('a', 5e5) .. 'b', 1, true)", false),
+    ("string.find(string.rep('a', 1e6), string.rep('a', 5e5) .. 'b')", false),
+    ("string.find(string.rep('(', 2e5), '%b()')", true),
+    ("local s = string.rep('x', 1e7); while true do local t = s:rep(1) end", true),
+    ("local s = string.rep('1', 1e7); while true do tonumber(s) end", true),
+    ("local t = {}; for i = 1, 2e6 do t[i] = 'x' end; while true do table.concat(t) end", true),
+    ("local t = {}; for i = 1, 1e6 do t[i] = i end; while true do table.insert(t, 1, 0) end", true),
+    ("local t = {}; for i = 1, 1e6 do t[i] = i end; while true do table.maxn(t) end", true),
+    ("local t = {}; for i = 1, 2e6 do t[i] = (i * 7919) % 1000003 end; table.sort(t)", true),
+    ("local s = string.rep('x', 1e7); local t = {}; for i = 1, 200 do t[i] = s end; table.sort(t)", true),
+    // Single VM instructions on long strings: the hook's pace (CHECK_EVERY) bounds these.
+    ("local s = '1'; for i = 1, 23 do s = s .. s end; while true do local x = s + 0 end", true),
+    ("local s = 'x'; for i = 1, 23 do s = s .. s end; while true do local x = s < s end", true),
+];
+
+#[test]
+fn hostile_scripts_end_within_the_budget() {
+    let budget = Duration::from_millis(100);
+    let engine = Engine::new(Limits { time: budget, ..Limits::default() });
+    for (src, times_out) in HOSTILE {
+        for script in [trusted(src), restricted(src)] {
+            if script.libraries() == Libraries::Restricted && (src.contains("string.") || src.contains("os.")) {
+                continue;
+            }
+            let start = Instant::now();
+            let got = engine.evaluate(&script, &json!({}));
+            let took = start.elapsed();
+            if times_out {
+                assert_eq!(got, Err(Error::Timeout(budget)), "{src}");
+            } else {
+                assert_ne!(got, Err(Error::Timeout(budget)), "{src}");
+            }
+            // A few times the budget: generous for a debug build on a busy machine.
+            assert!(took < budget * 15, "{src} took {took:?}");
+        }
+    }
+}
+
+#[test]
+fn an_os_date_format_is_capped() {
+    let e = eval(&trusted("return os.date(string.rep('x', 1025))"), &json!({})).unwrap_err();
+    assert!(e.to_string().contains("format longer than 1024 bytes"), "{e}");
+    assert_eq!(
+        message("return {status='Healthy', message=tostring(#os.date(string.rep('x', 1024)))}", json!({})),
+        "1024"
+    );
+}
+
+#[test]
+fn insert_outside_the_sequence_stores_at_that_key_as_gopher_lua_does() {
+    let src = r#"
+        local t = {1, 2, 3}
+        table.insert(t, 0, "z")
+        table.insert(t, -5, "m")
+        table.insert(t, 2^40, "big")
+        table.insert(t, 7, "seven")
+        return {status = 'Healthy', message = table.concat({table.concat(t, ","), t[0], t[-5], t[2^40], t[7]}, " ")}
+    "#;
+    assert_eq!(message(src, json!({})), "1,2,3 z m big seven");
+    for script in [trusted("table.insert({}, 0/0, 1)"), restricted("table.insert({}, 0/0, 1)")] {
+        let e = eval(&script, &json!({})).unwrap_err().to_string();
+        assert_eq!(e, "<string>:1: bad argument #2 to 'insert' (position is NaN)");
+    }
+}
+
+#[test]
+fn gsub_output_is_held_to_the_memory_cap() {
+    let engine = Engine::new(Limits { memory: 8 << 20, ..Limits::default() });
+    let src = "return {status = string.gsub(string.rep('a', 1e5), 'a', string.rep('b', 1e3))}";
+    assert_eq!(engine.evaluate(&trusted(src), &json!({})), Err(Error::Memory(8 << 20)));
+    let caught = "local ok, e = pcall(string.gsub, string.rep('a', 1e5), 'a', string.rep('b', 1e3)); \
+                  return {status = 'Healthy', message = tostring(ok) .. ' ' .. tostring(e)}";
+    let got = engine.evaluate(&trusted(caught), &json!({})).unwrap().unwrap();
+    assert_eq!(got.message, "false not enough memory");
+}

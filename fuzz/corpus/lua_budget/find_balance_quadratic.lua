@@ -1,0 +1,1 @@
+return string.find(string.rep('(', 2e5), '%b()')

@@ -1,0 +1,1 @@
+return string.find(string.rep('a', 40), string.rep('a*', 20) .. 'b')
