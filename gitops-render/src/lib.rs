@@ -117,23 +117,35 @@ pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
 pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 
 /// Reads at most [`MAX_INPUT_BYTES`] from `input` as UTF-8 text; `name` names it in errors.
-pub fn read_bounded(mut input: impl Read, name: &str) -> Result<String, Error> {
-    let mut bytes = Vec::new();
+pub fn read_bounded(input: impl Read, name: &str) -> Result<String, Error> {
+    read_bounded_sized(input, name, 0)
+}
+
+/// [`read_bounded`] into a buffer made for `expected` bytes: a file's length, so that it is read
+/// in one call and not in a series of growing ones (a `Take` hides the file's size from std).
+fn read_bounded_sized(input: impl Read, name: &str, expected: u64) -> Result<String, Error> {
+    let too_large = || Error::TooLarge { path: name.to_string(), limit: MAX_INPUT_BYTES >> 20 };
+    if expected > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
+    // One byte more than expected, so that reaching the end needs no second, growing read.
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).saturating_add(1));
     input
-        .by_ref()
         .take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|source| Error::Io { path: name.to_string(), source })?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(Error::TooLarge { path: name.to_string(), limit: MAX_INPUT_BYTES >> 20 });
+        return Err(too_large());
     }
     String::from_utf8(bytes).map_err(|_| Error::NotText { path: name.to_string() })
 }
 
 fn read_text(path: &Path) -> Result<String, Error> {
     let name = path.display().to_string();
-    let file = regular::open(path).map_err(|source| Error::Io { path: name.clone(), source })?;
-    read_bounded(file, &name)
+    let io = |source| Error::Io { path: name.clone(), source };
+    let file = regular::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    read_bounded_sized(file, &name, len)
 }
 
 /// Reads all objects from a file, a directory, or `-` (standard input).
