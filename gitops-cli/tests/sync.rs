@@ -95,13 +95,21 @@ fn drift_is_reverted_and_removed_manifests_pruned_only_when_allowed() {
         let without_web: Vec<&str> = MANIFESTS.split("---\n").filter(|d| !d.contains("kind: Deployment")).collect();
         std::fs::write(dir.path().join("deploy/all.yaml"), without_web.join("---\n")).expect("write");
         let o = sync(dir.path(), &[]);
-        assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+        // A prune left undone keeps the app OutOfSync (Argo CD's requiresPruning), so exit 1.
+        assert_eq!(o.status.code(), Some(if prune { 0 } else { 1 }), "{}", out(&o));
         assert!(out(&o).contains("ConfigMap shop/settings: configured"), "{}", out(&o));
         assert!(std::fs::read_to_string(&cm).expect("read").contains("mode: blue"), "drift reverted");
         let web = stored(dir.path(), "shop/apps/Deployment/web.yaml");
         assert_eq!(web.is_none(), prune, "pruned only with prune on: {}", out(&o));
         if !prune {
+            assert!(out(&o).contains("OutOfSync: "), "{}", out(&o));
+            let status = gitops(&["status", "--app", dir.path().join("app.yaml").to_str().expect("utf-8")], None);
+            assert!(out(&status).contains("sync:        OutOfSync"), "{}", out(&status));
+            let again = sync(dir.path(), &[]);
+            assert_eq!(again.status.code(), Some(1), "{}", out(&again));
+            assert!(out(&again).contains("1 object requires pruning, which this sync does not do"), "{}", out(&again));
             let o = sync(dir.path(), &["--prune"]);
+            assert_eq!(o.status.code(), Some(0), "{}", out(&o));
             assert!(out(&o).contains("apps/Deployment shop/web: pruned"), "{}", out(&o));
             assert!(stored(dir.path(), "shop/apps/Deployment/web.yaml").is_none());
         }
@@ -439,4 +447,26 @@ fn a_terminal_gets_a_progress_bar_under_the_step_lines() {
     assert!(text.contains("[========================] 4/4 "), "{text:?}");
     // Piped output gets no bar.
     assert!(!out(&sync(dir.path(), &[])).contains('\r'));
+}
+
+/// Found syncing public examples: with `CreateNamespace=true` the second sync planned `create
+/// Namespace` again (the namespace it made is tracked by no app, so it was never listed), and so
+/// every pass re-ran the PreSync hooks.
+#[test]
+fn a_second_sync_with_create_namespace_applies_nothing() {
+    let dir = setup(true);
+    let manifests: Vec<&str> = MANIFESTS.split("---\n").filter(|d| !d.contains("kind: Namespace")).collect();
+    std::fs::write(dir.path().join("deploy/all.yaml"), manifests.join("---\n")).expect("write");
+    let app = std::fs::read_to_string(dir.path().join("app.yaml")).expect("read");
+    std::fs::write(dir.path().join("app.yaml"), format!("{app}    syncOptions: [CreateNamespace=true]\n"))
+        .expect("write");
+    let first = sync(dir.path(), &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", out(&first));
+    assert!(out(&first).contains("Namespace shop: created"), "{}", out(&first));
+    for _ in 0..2 {
+        let again = sync(dir.path(), &[]);
+        assert_eq!(again.status.code(), Some(0), "{}", out(&again));
+        assert!(out(&again).contains("Synced: nothing to apply"), "{}", out(&again));
+        assert!(!out(&again).contains("hook"), "no hook runs again: {}", out(&again));
+    }
 }

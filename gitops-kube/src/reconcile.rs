@@ -118,6 +118,10 @@ fn now_rfc3339() -> String {
     gitops_core::time::rfc3339(i64::try_from(secs).unwrap_or(0))
 }
 
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
 /// Whether anything is out of sync (hooks alone are not).
 pub fn out_of_sync(plan: &SyncPlan) -> bool {
     plan.tasks.iter().any(|t| matches!(t.action, Action::Create | Action::Update | Action::Prune))
@@ -224,7 +228,12 @@ pub async fn pass<C: Cluster>(
     }
     // A retry plans again from the same desired objects: keep a copy only when one may come.
     let kept = app.retry.is_some().then(|| marked.clone());
-    let keys: HashSet<ResourceKey> = marked.iter().map(|o| o.key(&namespace)).collect();
+    let mut keys: HashSet<ResourceKey> = marked.iter().map(|o| o.key(&namespace)).collect();
+    // With `CreateNamespace=true`, whether the destination namespace exists decides whether the
+    // sync makes it: it is looked up with the desired objects (it is tracked by no app).
+    if SyncOptions::parse(app.sync_options.iter().map(String::as_str)).is_ok_and(|(o, _)| o.create_namespace) {
+        keys.insert(ResourceKey::new("", "Namespace", "", &namespace));
+    }
     let previous = read_status(target.status).map_err(|e| e.to_string())?;
     let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
     // Unless the pass writes, the objects listed now are what the app's health is judged on:
@@ -235,6 +244,10 @@ pub async fn pass<C: Cluster>(
     let (plan, retry) = prepare(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started)?;
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
     let drifted = out_of_sync(&plan);
+    // Objects only the app's prune would remove keep it OutOfSync (as Argo CD's requiresPruning
+    // does) whether or not this pass syncs: a sync without prune leaves them.
+    let unpruned = plan.tasks.iter().filter(|t| t.action == Action::PruneSkipped).count();
+    let after_sync = |synced: bool| if synced && unpruned == 0 { "Synced" } else { "OutOfSync" };
     let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
     // A suspended app is only compared, whatever its dependencies.
     let waiting_on = if policy.suspended { None } else { unready_dependency(app, target.status) };
@@ -244,7 +257,14 @@ pub async fn pass<C: Cluster>(
         (false, format!("sync refused: {}", plan.errors.join("; ")))
     } else if !drifted {
         let n = plan.tasks.iter().filter(|t| t.action == Action::Unchanged).count();
-        (false, format!("nothing to apply ({n} objects in sync)"))
+        let mut why = format!("nothing to apply ({n} {} in sync)", plural(n, "object", "objects"));
+        if unpruned > 0 {
+            why.push_str(&format!(
+                "; {unpruned} {} pruning, which this sync does not do",
+                plural(unpruned, "object requires", "objects require")
+            ));
+        }
+        (false, why)
     } else if sync_now {
         (true, "sync requested".to_string())
     } else if policy.suspended {
@@ -260,7 +280,7 @@ pub async fn pass<C: Cluster>(
     };
     let mut status = Status {
         app: app.name.clone(),
-        sync: if drifted { "OutOfSync".into() } else { "Synced".into() },
+        sync: after_sync(!drifted).into(),
         health: String::new(),
         revision: rendered.revision.clone(),
         synced_revision: if drifted { synced_revision } else { Some(rendered.revision.clone()) },
@@ -337,7 +357,7 @@ pub async fn pass<C: Cluster>(
                 finished_at: now_rfc3339(),
             });
             if succeeded && !dry_run {
-                status.sync = "Synced".into();
+                status.sync = after_sync(true).into();
                 status.synced_revision = Some(rendered.revision.clone());
             }
             if !will_retry {

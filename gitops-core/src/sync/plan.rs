@@ -144,6 +144,9 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                     }
                 }
             }
+            // The namespace `CreateNamespace=true` made is the sync's, not a resource of the app:
+            // it is neither pruned nor reported, only looked at so that it is not made twice.
+            (None, Some(_)) if config.options.create_namespace && r.key == namespace_key => {}
             (None, Some(live)) => {
                 if let Some(reason) = app::prune_refusal(live, config.app) {
                     out.skipped.push(Skipped { key: r.key.clone(), reason });
