@@ -6,6 +6,8 @@
 //! `allowEmpty` is set; an object another app tracks is reported (and refused with
 //! `FailOnSharedResource=true`).
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::hooks::{self, Role};
@@ -88,6 +90,10 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
     let flux = config.app.is_some_and(|a| a.kind == app::AppKind::FluxKustomization);
     let role_of = |v: &Value| if flux { Role::Resource } else { hooks::role(v) };
     let wave_of = |v: &Value| if flux { 0 } else { hooks::wave(v) };
+    // Names a `generateName` hook instance may not take: live objects (an instance left by a
+    // sync earlier in the same second has the same name) and instances named in this plan.
+    let mut taken: HashSet<ResourceKey> =
+        resources.iter().filter(|r| r.live.is_some()).map(|r| r.key.clone()).collect();
     for r in resources {
         match (r.desired.as_ref(), r.live.as_ref()) {
             (Some(desired), live) => {
@@ -110,7 +116,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                     Role::Ignored(reason) => out.skipped.push(Skipped { key: r.key.clone(), reason }),
                     Role::Hook(phases) => {
                         for phase in phases {
-                            let task = hook_task(&r, desired, phase, &options, config);
+                            let task = hook_task(&r, desired, phase, &options, config, &mut taken);
                             push(&mut out, task, false);
                         }
                     }
@@ -238,13 +244,29 @@ fn apply_options(o: &SyncOptions) -> ApplyOptions {
     }
 }
 
-fn hook_task(r: &PlanResource, desired: &Object, phase: Phase, options: &SyncOptions, config: &PlanConfig) -> Task {
+fn hook_task(
+    r: &PlanResource,
+    desired: &Object,
+    phase: Phase,
+    options: &SyncOptions,
+    config: &PlanConfig,
+    taken: &mut HashSet<ResourceKey>,
+) -> Task {
     let mut key = r.key.clone();
     let mut target = desired.value().clone();
     if key.name.is_empty() {
         let generate =
             desired.value().get("metadata").and_then(|m| m.get("generateName")).and_then(Value::as_str).unwrap_or("");
-        key.name = hooks::instance_name(generate, &config.revision, phase, config.started_at);
+        // Argo CD's name, from the sync's start in seconds; a name already taken (two syncs in
+        // one second, or two hooks of one generateName and phase) moves to the next second's,
+        // so that no instance is mistaken for one that already ran.
+        // At most `taken.len()` names can be taken, so one of these offsets is free.
+        for offset in 0..=taken.len() as i64 {
+            key.name = hooks::instance_name(generate, &config.revision, phase, config.started_at.wrapping_add(offset));
+            if taken.insert(key.clone()) {
+                break;
+            }
+        }
         if let Some(Value::Object(meta)) = target.get_mut("metadata") {
             meta.insert("name".into(), Value::String(key.name.clone()));
         }

@@ -31,11 +31,16 @@ pub fn prepare(
         app::force_namespace(&mut desired, &namespace);
     }
     let mut resources: BTreeMap<ResourceKey, PlanResource> = BTreeMap::new();
+    // Objects named only by `generateName` (hooks) share the key of an empty name: each is its
+    // own resource, never paired with a live object nor merged with another.
+    let mut nameless = Vec::new();
     for o in desired {
         let key = o.key(&namespace);
-        if let Some(existing) = resources.get(&key).and_then(|r| r.desired.as_ref())
-            && !key.name.is_empty()
-        {
+        if key.name.is_empty() {
+            nameless.push(PlanResource { key, desired: Some(o), live: None, modified: false });
+            continue;
+        }
+        if let Some(existing) = resources.get(&key).and_then(|r| r.desired.as_ref()) {
             return Err(manifest::Error::duplicate(key.clone(), existing.origin(), o.origin()).to_string());
         }
         resources.insert(key.clone(), PlanResource { key, desired: Some(o), live: None, modified: false });
@@ -74,7 +79,7 @@ pub fn prepare(
         revision: revision.to_string(),
         started_at,
     };
-    let resources: Vec<PlanResource> = resources.into_values().collect();
+    let resources: Vec<PlanResource> = resources.into_values().chain(nameless).collect();
     let mut planned = plan(resources, &plan_config).map_err(|e| e.to_string())?;
     planned.warnings.splice(0..0, option_warnings);
     Ok((planned, retry))

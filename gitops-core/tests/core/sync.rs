@@ -203,6 +203,48 @@ fn create_namespace_adds_a_presync_namespace() {
     assert_eq!(steps(&p), ["PreSync/0/default:Create", "Sync/0/a:Create"]);
 }
 
+#[test]
+fn create_namespace_makes_no_namespace_that_exists_and_never_prunes_it() {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n";
+    let p =
+        plan(vec![res(&cm("a", ""), "", false), res("", ns, false)], &with_options(&["CreateNamespace=true"])).unwrap();
+    assert_eq!(steps(&p), ["Sync/0/a:Create"]);
+    assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+}
+
+/// Two syncs within one second gave a `generateName` hook the same name as the instance the
+/// first left; and two hooks of one generateName and phase got one name.
+#[test]
+fn generated_hook_names_never_take_a_name_already_taken() {
+    let gen_job = |annotations: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: gen-\n  namespace: default\n  annotations: {{argocd.argoproj.io/hook: PreSync{annotations}}}\nspec: {{}}\n"
+        )
+    };
+    let left = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: gen-abcdef0-presync-1700000000\n  namespace: default\n  annotations: {argocd.argoproj.io/hook: PreSync}\n";
+    let p = plan(
+        vec![
+            res(&gen_job(""), "", false),
+            res(&gen_job(", argocd.argoproj.io/sync-wave: '1'"), "", false),
+            res("", left, false),
+        ],
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(
+        steps(&p),
+        ["PreSync/0/gen-abcdef0-presync-1700000001:HookCreate", "PreSync/1/gen-abcdef0-presync-1700000002:HookCreate"]
+    ); // Through `prepare`, which pairs objects by key: two nameless hooks stay two.
+    let desired = vec![obj(&gen_job("")), obj(&gen_job(", argocd.argoproj.io/sync-wave: '1'"))];
+    let (p, _) =
+        gitops_core::sync::prepare::prepare(None, desired, vec![obj(left)], None, false, "abcdef0123", 1_700_000_000)
+            .unwrap();
+    assert_eq!(
+        steps(&p),
+        ["PreSync/0/gen-abcdef0-presync-1700000001:HookCreate", "PreSync/1/gen-abcdef0-presync-1700000002:HookCreate"]
+    );
+}
+
 fn argo_app(name: &str) -> AppSpec {
     let text = format!(
         "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec: {{destination: {{namespace: default}}}}\n"
