@@ -291,6 +291,49 @@ impl FileCluster {
     /// that changes nothing writes nothing. Namespaced objects must name their namespace.
     pub fn apply(&self, lock: &Lock, obj: &Object) -> Result<(Applied, Object), Error> {
         self.check_lock(lock)?;
+        let (key, existing, mut value) = self.incoming(obj)?;
+        let old = existing.as_ref().map(Object::value);
+        if let Some(old) = old
+            && content(old) == content(&value)
+        {
+            return Ok((Applied::Unchanged, existing.unwrap_or_else(|| obj.clone())));
+        }
+        let kept = |f: &str| old.and_then(|o| o.get("metadata")).and_then(|m| m.get(f)).cloned();
+        let generation = match old {
+            None => 1,
+            Some(o) => {
+                let g = o.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+                if spec_part(o) == spec_part(&value) { g } else { g + 1 }
+            }
+        };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if let Some(Value::Object(meta)) = value.get_mut("metadata") {
+            meta.insert("uid".into(), kept("uid").unwrap_or_else(|| Value::String(new_uid())));
+            meta.insert("generation".into(), Value::from(generation));
+            let created = kept("creationTimestamp")
+                .unwrap_or_else(|| Value::String(gitops_core::time::rfc3339(i64::try_from(now).unwrap_or(0))));
+            meta.insert("creationTimestamp".into(), created);
+        }
+        self.store(&key, &mut value)?;
+        let action = if existing.is_some() { Applied::Configured } else { Applied::Created };
+        Ok((action, Object::new(value, obj.origin().clone())))
+    }
+
+    /// What [`FileCluster::apply`] would do with `obj`, checked as it checks it, without writing:
+    /// a server's dry run.
+    pub fn dry_apply(&self, obj: &Object) -> Result<Applied, Error> {
+        let (_, existing, value) = self.incoming(obj)?;
+        Ok(match existing {
+            None => Applied::Created,
+            Some(old) if content(old.value()) == content(&value) => Applied::Unchanged,
+            Some(_) => Applied::Configured,
+        })
+    }
+
+    /// An object about to be applied, checked as a server checks it, with what is stored under
+    /// its key and its value as it would be stored: without the fields a server owns, and with
+    /// the stored object's status.
+    fn incoming(&self, obj: &Object) -> Result<(ResourceKey, Option<Object>, Value), Error> {
         let key = obj.key("");
         if !obj.is_cluster_scoped() && key.namespace.is_empty() {
             return Err(Error::Invalid {
@@ -312,34 +355,10 @@ impl FileCluster {
         for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"] {
             meta.remove(f);
         }
-        let old = existing.as_ref().map(Object::value);
-        let kept = |f: &str| old.and_then(|o| o.get("metadata")).and_then(|m| m.get(f)).cloned();
-        if let Some(status) = old.and_then(|o| o.get("status")) {
+        if let Some(status) = existing.as_ref().and_then(|o| o.value().get("status")) {
             map.insert("status".into(), status.clone());
         }
-        if let Some(old) = old
-            && content(old) == content(&value)
-        {
-            return Ok((Applied::Unchanged, existing.unwrap_or_else(|| obj.clone())));
-        }
-        let generation = match old {
-            None => 1,
-            Some(o) => {
-                let g = o.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-                if spec_part(o) == spec_part(&value) { g } else { g + 1 }
-            }
-        };
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if let Some(Value::Object(meta)) = value.get_mut("metadata") {
-            meta.insert("uid".into(), kept("uid").unwrap_or_else(|| Value::String(new_uid())));
-            meta.insert("generation".into(), Value::from(generation));
-            let created = kept("creationTimestamp")
-                .unwrap_or_else(|| Value::String(gitops_core::time::rfc3339(i64::try_from(now).unwrap_or(0))));
-            meta.insert("creationTimestamp".into(), created);
-        }
-        self.store(&key, &mut value)?;
-        let action = if existing.is_some() { Applied::Configured } else { Applied::Created };
-        Ok((action, Object::new(value, obj.origin().clone())))
+        Ok((key, existing, value))
     }
 
     /// Sets the status of a stored object (what a controller would do; used by tests and by
@@ -547,15 +566,11 @@ impl Cluster for LockedFileCluster {
         _mode: ApplyMode,
         dry_run: bool,
     ) -> Result<(Applied, Object), crate::cluster::Error> {
-        let key = obj.key("");
         if dry_run {
-            // A server validates a dry run as it validates a write.
-            crate::server_rules::check(obj).map_err(|problem| Error::Invalid { key: key.to_string(), problem })?;
-            let existing = self.cluster.get(&key)?;
-            let applied = if existing.is_some() { Applied::Configured } else { Applied::Created };
-            return Ok((applied, obj.clone()));
+            // A server validates a dry run as it validates a write, and tells what it would do.
+            return Ok((self.cluster.dry_apply(obj)?, obj.clone()));
         }
-        Ok(self.cluster.apply(self.write_lock(&key)?, obj)?)
+        Ok(self.cluster.apply(self.write_lock(&obj.key(""))?, obj)?)
     }
 
     /// Deletion is immediate: there are no dependents to wait for.
@@ -776,6 +791,22 @@ mod tests {
         }
         assert!(own.exists(), "this process's own may be in flight");
         assert!(unrelated.exists(), "only write_atomic's temporary names are removed");
+    }
+
+    #[test]
+    fn a_dry_apply_says_what_an_apply_would_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = FileCluster::new(dir.path());
+        let cm = |v: &str| {
+            object(&format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a, namespace: web}}\ndata: {{k: '{v}'}}\n"
+            ))
+        };
+        assert_eq!(c.dry_apply(&cm("1")).unwrap(), Applied::Created);
+        c.apply(&c.lock().unwrap(), &cm("1")).unwrap();
+        assert_eq!(c.dry_apply(&cm("1")).unwrap(), Applied::Unchanged);
+        assert_eq!(c.dry_apply(&cm("2")).unwrap(), Applied::Configured);
+        assert_eq!(c.get(&cm("1").key("")).unwrap().unwrap().value()["data"]["k"], "1", "nothing written");
     }
 
     #[test]
