@@ -23,7 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// GitOps reconciliation engine: compare what Git declares with what runs.
 #[derive(Parser, Debug)]
-#[command(name = "gitops", version, about, long_about = None)]
+#[command(name = "gitops", version, about, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,6 +69,30 @@ enum Command {
     /// Exit status: 0 when Synced, 1 otherwise, 2 when there is no status yet.
     Status(sync_cmd::AppArgs),
 }
+
+/// The top-level `--help`: the whole tool in a few lines.
+const LONG_ABOUT: &str = "\
+GitOps reconciliation engine: the engine inside Argo CD and Flux, as one command.
+
+It takes a desired state (manifests from a directory or a Git revision: plain YAML, Kustomize,
+Helm) and a live state (a Kubernetes cluster, or a directory standing in for one) and tells what
+differs, the way Argo CD would, whether the objects are healthy, and in what order a sync would
+apply, prune and run hooks; then it runs that sync, once or as a reconcile loop. It reads Argo CD
+Applications and Flux Kustomizations (with their GitRepository) as they are.";
+
+const AFTER_HELP: &str = "\
+Checks on files, no cluster needed:
+  gitops render PATH                     what a directory, overlay or chart renders to
+  gitops diff DESIRED LIVE               what differs (exit 1 when anything does)
+  gitops health LIVE                     health of live objects, with Argo CD's checks and Lua scripts
+  gitops plan DESIRED LIVE               the sync Argo CD would run, step by step
+Running an app (an Argo CD Application or a Flux Kustomization file):
+  gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
+  gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
+Targets (--target): dir:PATH, a directory standing in for a cluster (the default:
+.gitops/cluster next to the app file), or kube[:CONTEXT] through the kubeconfig.
+Exit status: 0 in sync / healthy / done, 1 differences / unhealthy / failed, 2 bad usage or input.
+See `gitops COMMAND --help` for each command.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
