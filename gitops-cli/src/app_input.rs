@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use gitops_core::app::{self, AppSpec};
 use gitops_core::diff::DiffConfig;
-use gitops_core::manifest;
+use gitops_core::{Object, manifest};
 
 /// Reads the Argo CD Application or Flux Kustomization in `path`, if one is given.
 pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
@@ -25,4 +25,11 @@ pub fn namespace_arg(s: &str) -> Result<String, String> {
     gitops_core::names::check_namespace_field("namespace", s)
         .map(|()| s.to_string())
         .map_err(|e| e.rule.describe().to_string())
+}
+
+/// The objects of an app file with only the chosen app left among them (`name`, else the only
+/// one; several and no name is an error naming them), so that every reader sees that app.
+pub fn one_app(file: &str, objects: Vec<Object>, name: Option<&str>) -> Result<Vec<Object>, String> {
+    let chosen = app::select(file, &objects, name).map_err(|e| e.to_string())?.clone();
+    Ok(objects.into_iter().filter(|o| !app::is_app(o)).chain(std::iter::once(chosen)).collect())
 }

@@ -31,6 +31,9 @@ pub struct RenderArgs {
     /// commit it resolved to is printed on standard error.
     #[arg(long, value_name = "FILE")]
     pub app: Option<String>,
+    /// With --app: the app to render when FILE holds several.
+    #[arg(long, value_name = "NAME", requires = "app")]
+    pub name: Option<String>,
     /// With --app: this revision (branch, tag, commit) instead of the app's.
     #[arg(long, value_name = "REV", requires = "app")]
     pub revision: Option<String>,
@@ -165,7 +168,8 @@ pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, Strin
 }
 
 fn render_app(app_file: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Object>, String> {
-    let source = source::read(&read_objects(app_file)?).map_err(|e| e.to_string())?;
+    let objects = crate::app_input::one_app(app_file, read_objects(app_file)?, args.name.as_deref())?;
+    let source = source::read(&objects).map_err(|e| e.to_string())?;
     let mut plugins = Vec::new();
     for file in &args.plugins {
         for o in read_objects(file)? {

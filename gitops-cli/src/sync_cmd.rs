@@ -55,6 +55,9 @@ pub struct AppArgs {
     /// An Argo CD Application, or a Flux Kustomization with its GitRepository, in one file.
     #[arg(long, value_name = "FILE")]
     pub app: String,
+    /// The app to use when FILE holds several (several Flux Kustomizations, say).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Render from this local checkout of the app's repository instead of fetching it (as
     /// `argocd app sync --local`); the app's path is taken inside it.
     #[arg(long, value_name = "DIR")]
@@ -136,14 +139,10 @@ struct App {
 
 impl App {
     fn read(args: &AppArgs) -> Result<App, String> {
-        let objects = read_objects(&args.app)?;
+        let objects = crate::app_input::one_app(&args.app, read_objects(&args.app)?, args.name.as_deref())?;
         let spec = app::read(&args.app, &objects).map_err(|e| e.to_string())?;
         let source = source::read(&objects).map_err(|e| e.to_string())?;
-        let object = objects
-            .iter()
-            .find(|o| o.name() == spec.name && matches!(o.kind(), "Application" | "Kustomization"))
-            .cloned()
-            .ok_or_else(|| format!("{}: the app object is missing", args.app))?;
+        let object = app::select(&args.app, &objects, None).map_err(|e| e.to_string())?.clone();
         let cache = cache_dir(args.cache.as_ref()).ok().map(Cache::new);
         let renderers = Renderers {
             cache: cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache"))),

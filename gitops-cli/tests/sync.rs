@@ -470,3 +470,18 @@ fn a_second_sync_with_create_namespace_applies_nothing() {
         assert!(!out(&again).contains("hook"), "no hook runs again: {}", out(&again));
     }
 }
+
+/// Several apps in one `--app` file: the one named by `--name`, never the first by chance.
+#[test]
+fn several_apps_in_one_file_need_a_name() {
+    let dir = setup(true);
+    let app = std::fs::read_to_string(dir.path().join("app.yaml")).expect("read");
+    let other = app.replace("name: shop,", "name: shop-canary,");
+    std::fs::write(dir.path().join("app.yaml"), format!("{app}---\n{other}")).expect("write");
+    let o = sync(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains("holds 2 apps (shop, shop-canary); name the one to use (--name NAME)"), "{}", err(&o));
+    let o = sync(dir.path(), &["--name", "shop-canary"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).starts_with("shop-canary -> "), "{}", out(&o));
+}

@@ -91,6 +91,24 @@ pub enum Error {
         /// The source read.
         source_name: String,
     },
+    /// Several apps, and none chosen: which one is meant is never guessed.
+    #[error("{source_name}: holds {} apps ({}); name the one to use (--name NAME)", names.len(), names.join(", "))]
+    Ambiguous {
+        /// The source read.
+        source_name: String,
+        /// The names of the apps found.
+        names: Vec<String>,
+    },
+    /// The app asked for by name is not among the objects.
+    #[error("{source_name}: no app named {name} (found: {})", if found.is_empty() { "none".to_string() } else { found.join(", ") })]
+    NoSuchApp {
+        /// The source read.
+        source_name: String,
+        /// The name asked for.
+        name: String,
+        /// The names of the apps found.
+        found: Vec<String>,
+    },
     /// A field has the wrong shape.
     #[error("{origin}: field `{field}`: {problem}")]
     Field {
@@ -103,34 +121,60 @@ pub enum Error {
     },
 }
 
-/// Finds the first Application or Kustomization among `objects` and reads it. Its name and
-/// namespaces must pass the API server's rules: they end up in object namespaces, tracking ids
-/// and the paths where a FileCluster keeps status.
-pub fn read(source: &str, objects: &[Object]) -> Result<AppSpec, Error> {
-    for o in objects {
-        let (spec, namespace_field) = match (o.group(), o.kind()) {
-            ("argoproj.io", "Application") => (read_argo(o)?, "spec.destination.namespace"),
-            ("kustomize.toolkit.fluxcd.io", "Kustomization") => (read_flux(o)?, "spec.targetNamespace"),
-            _ => continue,
-        };
-        let invalid = |e: names::Error| field_error(o, e.field, e.reason());
-        names::check_app_name("metadata.name", &spec.name).map_err(invalid)?;
-        if !o.namespace().is_empty() {
-            names::check_namespace(o.namespace()).map_err(invalid)?;
-        }
-        if let Some(ns) = &spec.destination_namespace {
-            names::check_namespace_field(namespace_field, ns).map_err(invalid)?;
-        }
-        for dependency in &spec.rollout.depends_on {
-            let (namespace, name) = dependency.rsplit_once('/').unwrap_or(("", dependency));
-            names::check_app_name("spec.dependsOn.name", name).map_err(invalid)?;
-            if !namespace.is_empty() {
-                names::check_namespace_field("spec.dependsOn.namespace", namespace).map_err(invalid)?;
-            }
-        }
-        return Ok(spec);
+/// Whether `o` is an app: an Argo CD Application or a Flux Kustomization.
+pub fn is_app(o: &Object) -> bool {
+    matches!((o.group(), o.kind()), ("argoproj.io", "Application") | ("kustomize.toolkit.fluxcd.io", "Kustomization"))
+}
+
+/// The app among `objects`: the one called `name`, else the only one. Several apps and no
+/// name is an error naming them all, never the first by chance.
+pub fn select<'a>(source: &str, objects: &'a [Object], name: Option<&str>) -> Result<&'a Object, Error> {
+    let apps: Vec<&Object> = objects.iter().filter(|o| is_app(o)).collect();
+    let names = || apps.iter().map(|o| o.name().to_string()).collect::<Vec<_>>();
+    match name {
+        Some(name) => apps.iter().copied().find(|o| o.name() == name).ok_or_else(|| Error::NoSuchApp {
+            source_name: source.to_string(),
+            name: name.to_string(),
+            found: names(),
+        }),
+        None => match apps.as_slice() {
+            [] => Err(Error::NotFound { source_name: source.to_string() }),
+            [one] => Ok(one),
+            _ => Err(Error::Ambiguous { source_name: source.to_string(), names: names() }),
+        },
     }
-    Err(Error::NotFound { source_name: source.to_string() })
+}
+
+/// Reads the Application or Kustomization among `objects` (the only one: see [`read_named`]
+/// to choose among several). Its name and namespaces must pass the API server's rules: they
+/// end up in object namespaces, tracking ids and the paths where a FileCluster keeps status.
+pub fn read(source: &str, objects: &[Object]) -> Result<AppSpec, Error> {
+    read_named(source, objects, None)
+}
+
+/// [`read`] of the app called `name` (or of the only one, without a name).
+pub fn read_named(source: &str, objects: &[Object], name: Option<&str>) -> Result<AppSpec, Error> {
+    let o = select(source, objects, name)?;
+    let (spec, namespace_field) = match (o.group(), o.kind()) {
+        ("argoproj.io", "Application") => (read_argo(o)?, "spec.destination.namespace"),
+        _ => (read_flux(o)?, "spec.targetNamespace"),
+    };
+    let invalid = |e: names::Error| field_error(o, e.field, e.reason());
+    names::check_app_name("metadata.name", &spec.name).map_err(invalid)?;
+    if !o.namespace().is_empty() {
+        names::check_namespace(o.namespace()).map_err(invalid)?;
+    }
+    if let Some(ns) = &spec.destination_namespace {
+        names::check_namespace_field(namespace_field, ns).map_err(invalid)?;
+    }
+    for dependency in &spec.rollout.depends_on {
+        let (namespace, name) = dependency.rsplit_once('/').unwrap_or(("", dependency));
+        names::check_app_name("spec.dependsOn.name", name).map_err(invalid)?;
+        if !namespace.is_empty() {
+            names::check_namespace_field("spec.dependsOn.namespace", namespace).map_err(invalid)?;
+        }
+    }
+    Ok(spec)
 }
 
 const ARGO_USED: &[&str] = &["destination", "ignoreDifferences", "syncPolicy"];
@@ -239,6 +283,13 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
         field: field.to_string(),
         problem,
     };
+    // Argo CD refuses an Application with no destination: where would it sync to?
+    if spec.and_then(|s| s.get("destination")).is_none_or(Value::is_null) {
+        return Err(field_err(
+            "spec.destination",
+            "missing: an Application names where it syncs to (server or name, and namespace)".into(),
+        ));
+    }
     let namespace = match spec.and_then(|s| s.pointer("/destination/namespace")) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
@@ -592,7 +643,7 @@ mod tests {
         assert!(app.force_namespace);
         let bad = manifest::parse(
             "a.yaml",
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec: {ignoreDifferences: [{kind: Deployment, jsonPointer: [/x]}]}\n",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec: {destination: {namespace: a}, ignoreDifferences: [{kind: Deployment, jsonPointer: [/x]}]}\n",
         )
         .unwrap();
         let e = read("a.yaml", &bad).unwrap_err().to_string();
@@ -646,7 +697,7 @@ mod tests {
 
     fn argo_app(namespace: &str) -> AppSpec {
         let text = format!(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: {namespace}}}\nspec: {{}}\n"
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: {namespace}}}\nspec: {{destination: {{namespace: shop}}}}\n"
         );
         read("app.yaml", &manifest::parse("app.yaml", &text).unwrap()).unwrap()
     }
@@ -777,5 +828,28 @@ mod tests {
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a, labels: {kustomize.toolkit.fluxcd.io/name: apps}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: u}]}\n",
         );
         assert!(!is_tracked_by(&owned, &app));
+    }
+
+    #[test]
+    fn several_apps_are_never_chosen_by_chance_and_an_application_needs_a_destination() {
+        let kustomization = |name: &str| {
+            format!(
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec: {{path: ./{name}, sourceRef: {{kind: GitRepository, name: repo}}}}\n"
+            )
+        };
+        let objs =
+            manifest::parse("k.yaml", &format!("{}---\n{}", kustomization("infra"), kustomization("apps"))).unwrap();
+        let e = read("k.yaml", &objs).unwrap_err().to_string();
+        assert_eq!(e, "k.yaml: holds 2 apps (infra, apps); name the one to use (--name NAME)");
+        assert_eq!(read_named("k.yaml", &objs, Some("apps")).unwrap().name, "apps");
+        let e = read_named("k.yaml", &objs, Some("web")).unwrap_err().to_string();
+        assert_eq!(e, "k.yaml: no app named web (found: infra, apps)");
+        let nowhere = manifest::parse(
+            "a.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec: {source: {path: .}}\n",
+        )
+        .unwrap();
+        let e = read("a.yaml", &nowhere).unwrap_err().to_string();
+        assert!(e.contains("field `spec.destination`: missing"), "{e}");
     }
 }

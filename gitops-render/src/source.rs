@@ -72,21 +72,31 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(*k)).and_then(Value::as_str)
 }
 
-/// Reads the source of the first Argo CD Application, or Flux Kustomization (with the
-/// GitRepository it names, which must be among `objects`).
+/// Reads the source of the Argo CD Application, or Flux Kustomization (with the GitRepository
+/// it names, which must be among `objects`): the only one, see [`read_named`] to choose.
 pub fn read(objects: &[Object]) -> Result<Source, Error> {
-    for o in objects {
-        match (o.group(), o.kind()) {
-            ("argoproj.io", "Application") => return read_argo(o),
-            ("kustomize.toolkit.fluxcd.io", "Kustomization") => return read_flux(o, objects),
-            _ => {}
-        }
+    read_named(objects, None)
+}
+
+/// [`read`] of the app called `name` (or of the only one, without a name).
+pub fn read_named(objects: &[Object], name: Option<&str>) -> Result<Source, Error> {
+    use gitops_core::app::Error as AppError;
+    let o = gitops_core::app::select("--app", objects, name).map_err(|e| {
+        let (field, problem) = match e {
+            AppError::Ambiguous { names, .. } => {
+                ("metadata.name", format!("{} apps ({}); name the one to use", names.len(), names.join(", ")))
+            }
+            AppError::NoSuchApp { name, found, .. } => {
+                ("metadata.name", format!("no app named {name} (found: {})", found.join(", ")))
+            }
+            _ => ("kind", "no Argo CD Application or Flux Kustomization found".to_string()),
+        };
+        Error { origin: "--app".into(), field: field.into(), problem }
+    })?;
+    match o.kind() {
+        "Application" => read_argo(o),
+        _ => read_flux(o, objects),
     }
-    Err(Error {
-        origin: "--app".into(),
-        field: "kind".into(),
-        problem: "no Argo CD Application or Flux Kustomization found".into(),
-    })
 }
 
 fn read_argo(o: &Object) -> Result<Source, Error> {
