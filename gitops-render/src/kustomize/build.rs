@@ -112,14 +112,15 @@ impl<'a> Builder<'a> {
     fn load(&mut self, dir: &str) -> Result<(String, Kustomization), Error> {
         let path = self.find_file(dir)?;
         let text = self.root.read(&path).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
-        let docs =
-            yaml::parse_stream(&path, &text).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
-        let doc = match docs.as_slice() {
-            [one] => one,
-            [] => return Err(Error::File { file: path, problem: "the kustomization is empty".into() }),
-            _ => return Err(Error::File { file: path, problem: "holds several YAML documents; keep one".into() }),
-        };
-        let k = file::read(doc).map_err(|e| Error::Field { file: path.clone(), field: e.field, problem: e.problem })?;
+        // kustomize reads only the first document of the file, with sigs.k8s.io/yaml.
+        let doc = yaml::parse_kustomization(&path, &text)
+            .map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?
+            .unwrap_or(Value::Null);
+        if file::is_empty(&doc) {
+            return Err(Error::File { file: path, problem: "the kustomization is empty".into() });
+        }
+        let k =
+            file::read(&doc).map_err(|e| Error::Field { file: path.clone(), field: e.field, problem: e.problem })?;
         if self.schema.is_none()
             && let Some(openapi) = &k.openapi_path
         {
@@ -310,9 +311,10 @@ impl<'a> Builder<'a> {
         for (i, rel) in k.configurations.iter().enumerate() {
             let field = format!("configurations[{i}]");
             let text = self.read_text(dir, rel, path, &field)?;
-            // kustomize reads the first document of a configurations file only.
-            if let Some(doc) = yaml::parse_stream(rel, &text).map_err(|e| self.field_error(path, &field, e))?.first() {
-                self.config.merge_configuration(doc).map_err(|e| self.field_error(path, &field, e))?;
+            // kustomize reads a configurations file as it reads the kustomization (first document
+            // only, sigs.k8s.io/yaml).
+            if let Some(doc) = yaml::parse_kustomization(rel, &text).map_err(|e| self.field_error(path, &field, e))? {
+                self.config.merge_configuration(&doc).map_err(|e| self.field_error(path, &field, e))?;
             }
         }
         for (i, rel) in k.crds.iter().enumerate() {

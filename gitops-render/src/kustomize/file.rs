@@ -203,11 +203,16 @@ impl<'a> Fields<'a> {
         Ok(Fields { map, prefix: prefix.to_string() })
     }
 
+    /// Go's JSON decoder sets a field from every key that names it, in the order of the JSON
+    /// text, which `sigs.k8s.io/yaml` writes with sorted keys: so among keys differing only in
+    /// case, the greatest in byte order wins (`nameprefix` over `namePrefix`); a `null` sets
+    /// nothing.
     fn get(&self, name: &str) -> Option<&'a Value> {
         self.map
-            .get(name)
-            .or_else(|| self.map.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v).next_back())
-            .filter(|v| !v.is_null())
+            .iter()
+            .filter(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_null())
+            .max_by(|(a, _), (b, _)| a.cmp(b))
+            .map(|(_, v)| v)
     }
 
     fn path(&self, name: &str) -> String {
@@ -217,10 +222,9 @@ impl<'a> Fields<'a> {
     fn string(&self, name: &str) -> Result<Option<String>> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => scalar_string(v).map(Some).ok_or_else(|| FieldError {
-                field: self.path(name),
-                problem: "must be a string (quote numbers and booleans)".into(),
-            }),
+            Some(v) => scalar_string(v)
+                .map(Some)
+                .ok_or_else(|| FieldError { field: self.path(name), problem: NOT_A_STRING.into() }),
         }
     }
 
@@ -257,23 +261,33 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Go's JSON decoder fills one map from every key naming the field (`commonLabels` and
+    /// `commonlabels` add up), in sorted key order.
     fn string_map(&self, name: &str) -> Result<BTreeMap<String, String>> {
-        match self.get(name) {
-            None => Ok(BTreeMap::new()),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::Null => Ok((k.clone(), String::new())),
-                    v => scalar_string(v).map(|s| (k.clone(), s)).ok_or_else(|| FieldError {
+        let mut keys: Vec<(&String, &Value)> =
+            self.map.iter().filter(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_null()).collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = BTreeMap::new();
+        for (_, value) in keys {
+            let Value::Object(m) = value else { return fail(self.path(name), "must be a map of strings") };
+            for (k, v) in m {
+                let text = match v {
+                    Value::Null => String::new(),
+                    v => scalar_string(v).ok_or_else(|| FieldError {
                         field: format!("{}.{k}", self.path(name)),
-                        problem: "must be a string (quote numbers and booleans)".into(),
-                    }),
-                })
-                .collect(),
-            Some(_) => fail(self.path(name), "must be a map of strings"),
+                        problem: NOT_A_STRING.into(),
+                    })?,
+                };
+                out.insert(k.clone(), text);
+            }
         }
+        Ok(out)
     }
 }
+
+/// kustomize reads its kustomization as YAML 1.1, where more words than `true` are booleans.
+const NOT_A_STRING: &str =
+    "must be a string (quote numbers and booleans; unquoted yes, no, on, off, y and n are booleans here)";
 
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
@@ -419,6 +433,25 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
     k.vars = f.list("vars")?.to_vec();
     k.replacements = f.list("replacements")?.to_vec();
     Ok(k)
+}
+
+/// kustomize refuses a kustomization whose decoded form is all zero values: every field absent,
+/// `null`, `""` or `false` (`kind` and `apiVersion` do not count), where the legacy `bases` and
+/// `imageTags` count as absent when empty, because they are folded into `resources` and `images`.
+/// An empty list or map elsewhere (`resources: []`) is not empty.
+pub fn is_empty(doc: &Value) -> bool {
+    let Value::Object(map) = doc else { return doc.is_null() };
+    map.iter().all(|(key, value)| {
+        let legacy = key.eq_ignore_ascii_case("bases") || key.eq_ignore_ascii_case("imageTags");
+        key.eq_ignore_ascii_case("kind")
+            || key.eq_ignore_ascii_case("apiVersion")
+            || match value {
+                Value::Null | Value::Bool(false) => true,
+                Value::String(s) => s.is_empty(),
+                Value::Array(items) => legacy && items.is_empty(),
+                _ => false,
+            }
+    })
 }
 
 /// Applies an app's overrides to the top kustomization, as `kustomize edit` would write them.

@@ -242,6 +242,14 @@ fn set_pairs<'s>(
     specs: impl Iterator<Item = &'s FieldSpec> + Clone,
     pairs: &BTreeMap<String, String>,
 ) -> Result<(), String> {
+    if !acc.items.is_empty()
+        && let Some(key) = pairs.keys().find(|k| !yaml::plain_key_reads_as_string(k))
+    {
+        return Err(format!(
+            "key `{key}`: kustomize writes it unquoted and reads it back as a number, boolean, null or \
+             timestamp, so the object cannot be converted to JSON (kubectl kustomize fails the same way)"
+        ));
+    }
     for r in &mut acc.items {
         let (api, kind) = (r.api_version().to_string(), r.kind().to_string());
         for (n, (key, value)) in pairs.iter().enumerate() {
