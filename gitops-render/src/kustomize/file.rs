@@ -575,11 +575,13 @@ fn read_selector(value: &Value, field: &str) -> Result<Selector> {
 fn read_patch(item: &Value, field: &str, modern: bool) -> Result<Patch> {
     let known: &[&str] = if modern { &["path", "patch", "target", "options"] } else { &["path", "patch", "target"] };
     let p = Fields::new(item, field, known)?;
-    let source = match (p.string("path")?, p.string("patch")?) {
+    // kustomize treats a blank inline patch as no patch at all.
+    let inline = p.string("patch")?.filter(|t| !t.trim().is_empty());
+    let source = match (p.string("path")?, inline) {
         (Some(_), Some(_)) => return fail(field, "give either `path` or `patch`, not both"),
         (Some(path), None) => PatchSource::Path(path),
         (None, Some(text)) => PatchSource::Inline(text),
-        (None, None) => return fail(field, "needs `path` or `patch`"),
+        (None, None) => return fail(field, "needs `path` or `patch` (a blank `patch` counts as none)"),
     };
     let target = p.get("target").map(|t| read_selector(t, &p.path("target"))).transpose()?;
     if !modern && target.is_none() {

@@ -95,7 +95,35 @@ pub fn patch(acc: &mut ResMap, source: &str, text: &str, p: &Patch, schema: &Sch
         Some(t) => Some(select::compile(t).map_err(|(field, e)| format!("target.{field}: {e}"))?),
         None => None,
     };
+    let legacy_json = p.field.starts_with("patchesJson6902");
+    // kustomize v5.5 reads a `patches` file that is exactly empty as a JSON 6902 patch without
+    // operations: with a target it changes nothing, without one it needs a target. Any other
+    // text that holds no patch (blank lines, comments, `---`, `null`, `[]`) parses both as an
+    // empty strategic-merge patch and as an empty operation list, which kustomize refuses.
+    if text.is_empty() && !legacy_json {
+        return match &target {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "{source}: the patch file is empty: kustomize reads it as a JSON 6902 patch, which needs a `target`"
+            )),
+        };
+    }
     let docs = yaml::parse_stream(source, text).map_err(|e| e.to_string())?;
+    let no_ops = match docs.as_slice() {
+        [] => true,
+        [Value::Array(ops)] => ops.is_empty(),
+        _ => false,
+    };
+    if no_ops {
+        return Err(if legacy_json {
+            format!("{source}: patch appears to be empty (no JSON 6902 operations)")
+        } else {
+            format!(
+                "{source}: holds no patch: kustomize reads it both as an empty strategic-merge patch and as an \
+                 empty JSON 6902 patch, and refuses it (illegally qualifies as both an SM and JSON patch)"
+            )
+        });
+    }
     if let [Value::Array(ops)] = docs.as_slice() {
         let Some(target) = &target else { return Err("a JSON 6902 patch needs a `target`".into()) };
         for r in acc.items.iter_mut().filter(|r| target.matches(r)) {
@@ -108,9 +136,6 @@ pub fn patch(acc: &mut ResMap, source: &str, text: &str, p: &Patch, schema: &Sch
             }
         }
         return Ok(());
-    }
-    if docs.is_empty() {
-        return Err("patch appears to be empty".into());
     }
     if docs.iter().any(|d| !d.is_object()) {
         return Err("neither a strategic-merge patch (YAML maps) nor a JSON 6902 patch (a list of operations)".into());
