@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use super::buildmeta::{self, BuildMetadata, Origin, Place};
 use super::file::{self, FileKind, Kustomization, PatchSource, SortOptions};
 use super::generators::{self, Behavior};
 use super::resource::{Id, ResMap, Resource};
@@ -30,6 +33,10 @@ pub(super) struct Builder<'a> {
     vars: Vec<Value>,
     /// How many remote bases lead here.
     remote_depth: usize,
+    /// The top kustomization's `buildMetadata`, when it asks for any.
+    meta: Option<BuildMetadata>,
+    /// Where the kustomization being built sits, for origins.
+    place: Place,
 }
 
 /// Joins a kustomization directory and a path written in it, lexically (as Go's
@@ -53,6 +60,17 @@ pub(super) fn join(dir: &str, rel: &str) -> String {
     if out.is_empty() { ".".to_string() } else { out.join("/") }
 }
 
+/// Go's `path.Join(dir, entry)`, as kustomize joins origin paths: cleaned, and empty (not `.`)
+/// when both parts are.
+pub(super) fn join_origin(dir: &str, entry: &str) -> String {
+    if dir.is_empty() && entry.is_empty() { String::new() } else { join(dir, entry) }
+}
+
+/// The file name of a kustomization file path (`base/kustomization.yaml` → `kustomization.yaml`).
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 /// How deep remote bases may refer to further remote bases.
 const MAX_REMOTE_DEPTH: usize = 8;
 
@@ -67,6 +85,8 @@ impl<'a> Builder<'a> {
             sort: None,
             vars: Vec::new(),
             remote_depth: 0,
+            meta: None,
+            place: Place::default(),
         }
     }
 
@@ -191,6 +211,7 @@ impl<'a> Builder<'a> {
         let mut k = k;
         if top {
             self.sort = k.sort_options.clone();
+            self.meta = BuildMetadata::from_options(&k.build_metadata);
             file::apply_overrides(&mut k, &self.options.overrides).map_err(|e| Error::Field {
                 file: path.clone(),
                 field: e.field,
@@ -206,11 +227,30 @@ impl<'a> Builder<'a> {
             }
             let sub = join(dir, entry);
             self.root.resolve(&sub).map_err(|e| self.field_error(&path, field, e))?;
-            self.run(&sub, acc, FileKind::Component, false).map_err(|e| e.within(&path, field))?;
+            let outer = self.enter(entry);
+            let result = self.run(&sub, acc, FileKind::Component, false);
+            self.place.dir = outer;
+            result.map_err(|e| e.within(&path, field))?;
         }
         self.transform(dir, &path, &k, acc)?;
         self.stack.pop();
         Ok(path)
+    }
+
+    /// Moves the origin place into `entry` (a base or component directory written in the
+    /// current kustomization); returns the place to go back to.
+    fn enter(&mut self, entry: &str) -> String {
+        let inner = join_origin(&self.place.dir, entry);
+        std::mem::replace(&mut self.place.dir, inner)
+    }
+
+    /// With `buildMetadata`, records that the transformer `by`, configured in the kustomization
+    /// file `path`, ran over everything accumulated.
+    fn ran(&self, acc: &mut ResMap, path: &str, by: &'static str) {
+        if self.meta.is_some() {
+            let origin: Arc<Origin> = Arc::new(self.place.configured(file_name(path), by));
+            buildmeta::record_transformer(&mut acc.items, &origin);
+        }
     }
 
     fn accumulate_resources(
@@ -231,16 +271,21 @@ impl<'a> Builder<'a> {
             let real = self.root.resolve(&sub).map_err(|e| self.field_error(path, field, e))?;
             if real.is_dir() {
                 let mut base = ResMap::default();
-                self.run(&sub, &mut base, FileKind::Kustomization, false).map_err(|e| e.within(path, field))?;
+                let outer = self.enter(entry);
+                let result = self.run(&sub, &mut base, FileKind::Kustomization, false);
+                self.place.dir = outer;
+                result.map_err(|e| e.within(path, field))?;
                 for r in base.items {
                     acc.add(r, self.schema()).map_err(|e| self.field_error(path, field, e))?;
                 }
                 continue;
             }
             let text = self.read_text(dir, entry, path, field)?;
+            let origin = self.meta.map(|_| Arc::new(self.place.file(entry)));
             for obj in self.parse_resources(&sub, &text, path, field)? {
-                acc.add(Resource::new(obj, sub.clone()), self.schema())
-                    .map_err(|e| self.field_error(path, field, e))?;
+                let mut r = Resource::new(obj, sub.clone());
+                r.meta_origin.clone_from(&origin);
+                acc.add(r, self.schema()).map_err(|e| self.field_error(path, field, e))?;
             }
         }
         Ok(())
@@ -264,6 +309,13 @@ impl<'a> Builder<'a> {
         nested.remote_depth = self.remote_depth + 1;
         nested.schema = self.schema.take();
         nested.config = self.config.clone();
+        nested.meta = self.meta;
+        // Origins inside a remote base are paths from the repository's root, with its URL and ref.
+        nested.place = Place {
+            dir: if remote.path == "." { String::new() } else { remote.path.clone() },
+            repo: git::scrub(&remote.repo),
+            reference: remote.revision.clone().unwrap_or_default(),
+        };
         let mut base = ResMap::default();
         let result = nested.run(&remote.path, &mut base, FileKind::Kustomization, false);
         self.schema = nested.schema.take();
@@ -349,6 +401,13 @@ impl<'a> Builder<'a> {
                 Behavior::Create => {
                     let mut r = Resource::new(generated.object, path.to_string());
                     r.hash = Some(generated.hash);
+                    if self.meta.is_some() {
+                        let by = match args.kind {
+                            generators::Kind::ConfigMap => "ConfigMapGenerator",
+                            generators::Kind::Secret => "SecretGenerator",
+                        };
+                        r.meta_origin = Some(Arc::new(self.place.configured(file_name(path), by)));
+                    }
                     acc.add(r, self.schema()).map_err(|e| {
                         self.field_error(path, field, format!("{e}; to change it, set behavior to merge or replace"))
                     })?;
@@ -392,41 +451,63 @@ impl<'a> Builder<'a> {
             transform::strategic_merge(acc, doc, None, false, false, self.schema())
                 .map_err(|e| self.field_error(path, field, e))?;
         }
+        if !k.patches_strategic_merge.is_empty() {
+            self.ran(acc, path, "PatchStrategicMergeTransformer");
+        }
         for p in &k.patches {
             let (source, text) = self.patch_text(dir, path, &p.source, &p.field)?;
             transform::patch(acc, &source, &text, p, self.schema()).map_err(|e| self.field_error(path, &p.field, e))?;
+            self.ran(acc, path, "PatchTransformer");
         }
         if let Some(ns) = &k.namespace {
             transform::namespace(acc, ns, &self.config, self.schema())
                 .map_err(|e| self.field_error(path, "namespace", e))?;
+            self.ran(acc, path, "NamespaceTransformer");
         }
         if k.name_prefix.is_some() || k.name_suffix.is_some() {
             transform::prefix_suffix(acc, k.name_prefix.as_deref(), k.name_suffix.as_deref(), &self.config)
                 .map_err(|e| self.field_error(path, "namePrefix", e))?;
+            // kustomize runs the prefix and the suffix as two transformers, each only when set.
+            if k.name_prefix.as_deref().is_some_and(|p| !p.is_empty()) {
+                self.ran(acc, path, "PrefixTransformer");
+            }
+            if k.name_suffix.as_deref().is_some_and(|s| !s.is_empty()) {
+                self.ran(acc, path, "SuffixTransformer");
+            }
         }
         for (i, labels) in k.labels.iter().enumerate() {
             transform::labels(acc, labels, &self.config)
                 .map_err(|e| self.field_error(path, &format!("labels[{i}]"), e))?;
+            self.ran(acc, path, "LabelTransformer");
         }
         if !k.common_labels.is_empty() {
             transform::common_labels(acc, &k.common_labels, &self.config)
                 .map_err(|e| self.field_error(path, "commonLabels", e))?;
         }
+        // kustomize configures a commonLabels transformer whenever `labels` or `commonLabels`
+        // is set, even with no common labels.
+        if !k.common_labels.is_empty() || !k.labels.is_empty() {
+            self.ran(acc, path, "LabelTransformer");
+        }
         if !k.common_annotations.is_empty() {
             transform::annotations(acc, &k.common_annotations, &self.config)
                 .map_err(|e| self.field_error(path, "commonAnnotations", e))?;
+            self.ran(acc, path, "AnnotationsTransformer");
         }
         for p in &k.patches_json6902 {
             let (source, text) = self.patch_text(dir, path, &p.source, &p.field)?;
             transform::patch(acc, &source, &text, p, self.schema()).map_err(|e| self.field_error(path, &p.field, e))?;
+            self.ran(acc, path, "PatchJson6902Transformer");
         }
         for (i, r) in k.replicas.iter().enumerate() {
             transform::replicas(acc, r, &self.config)
                 .map_err(|e| self.field_error(path, &format!("replicas[{i}]"), e))?;
+            self.ran(acc, path, "ReplicaCountTransformer");
         }
         for (i, image) in k.images.iter().enumerate() {
             transform::images(acc, image, &self.config)
                 .map_err(|e| self.field_error(path, &format!("images[{i}]"), e))?;
+            self.ran(acc, path, "ImageTagTransformer");
         }
         if !k.replacements.is_empty() {
             let mut entries = Vec::new();
@@ -446,6 +527,7 @@ impl<'a> Builder<'a> {
                 }
             }
             replace::replacements(acc, &entries).map_err(|e| self.field_error(path, "replacements", e))?;
+            self.ran(acc, path, "ReplacementTransformer");
         }
         self.vars.extend(k.vars.iter().cloned());
         Ok(())
@@ -492,6 +574,18 @@ impl<'a> Builder<'a> {
             let first = first.unwrap_or_else(|| to_strings(order::ORDER_FIRST));
             let last = last.unwrap_or_else(|| to_strings(order::ORDER_LAST));
             order::legacy(&mut acc.items, &first, &last);
+        }
+        if let Some(meta) = self.meta {
+            buildmeta::annotate(&mut acc.items, meta);
+        }
+        // kustomize rewrites every object's annotations after removing its internal ones, and
+        // an empty (or null) map is left out (fixture 193-buildmetadata-unknown-option-prints-nothing).
+        for r in &mut acc.items {
+            if let Some(Value::Object(m)) = r.obj.get_mut("metadata")
+                && m.get("annotations").is_some_and(|a| a.is_null() || a.as_object().is_some_and(|a| a.is_empty()))
+            {
+                m.remove("annotations");
+            }
         }
         Ok(())
     }

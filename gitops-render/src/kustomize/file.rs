@@ -178,6 +178,8 @@ pub struct Kustomization {
     pub generator_options: Option<generators::Options>,
     /// `sortOptions`.
     pub sort_options: Option<SortOptions>,
+    /// `buildMetadata`.
+    pub build_metadata: Vec<String>,
     /// `vars`, as written.
     pub vars: Vec<Value>,
     /// `replacements`, as written.
@@ -346,11 +348,6 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
             return fail(unsupported, "not supported by the native renderer (no Helm or plugins inside kustomize)");
         }
     }
-    if let Some(meta) = f.get("buildMetadata")
-        && meta.as_array().is_none_or(|a| !a.is_empty())
-    {
-        return fail("buildMetadata", "not supported by the native renderer");
-    }
     let mut k = Kustomization { kind: read_kind(&f)?, ..Default::default() };
     let entries = |field: &str| -> Result<Vec<(String, String)>> {
         Ok(f.strings(field)?.into_iter().enumerate().map(|(i, item)| (format!("{field}[{i}]"), item)).collect())
@@ -374,7 +371,8 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
     }
     k.name_prefix = f.string("namePrefix")?;
     k.name_suffix = f.string("nameSuffix")?;
-    k.namespace = f.string("namespace")?;
+    // kustomize skips its namespace transformer for an empty namespace.
+    k.namespace = f.string("namespace")?.filter(|n| !n.is_empty());
     k.common_labels = f.string_map("commonLabels")?;
     k.common_annotations = f.string_map("commonAnnotations")?;
     for (i, item) in f.list("labels")?.iter().enumerate() {
@@ -430,6 +428,7 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
     if let Some(sort) = f.get("sortOptions") {
         k.sort_options = Some(read_sort(sort)?);
     }
+    k.build_metadata = f.strings("buildMetadata")?;
     k.vars = f.list("vars")?.to_vec();
     k.replacements = f.list("replacements")?.to_vec();
     Ok(k)

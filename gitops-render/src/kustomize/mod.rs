@@ -21,6 +21,7 @@
 //! ```
 
 mod build;
+mod buildmeta;
 pub mod fieldspecs;
 mod file;
 pub mod generators;

@@ -191,6 +191,17 @@ fn remote_bases_come_through_the_git_cache_as_kubectl_fetches_them() {
         let e = kustomize::render(&root, ".", &Options::default()).expect_err("no cache, no remote").to_string();
         assert!(e.contains("`resources[0]`") && e.contains("need a Git cache"), "{e}");
     }
+    // buildMetadata: origins inside a remote base name the repository, its ref and paths from its root.
+    let meta = format!("buildMetadata: [originAnnotations, transformerAnnotations]\nresources:\n- {url}?ref=v1\n");
+    std::fs::write(overlay.join("kustomization.yaml"), meta).expect("write");
+    let want = kubectl(&overlay, false);
+    assert!(want.status.success(), "{}", String::from_utf8_lossy(&want.stderr));
+    let root = RepoRoot::new(&overlay).expect("root");
+    let options =
+        Options { git: Some(gitops_render::git::Cache::new(work.path().join("cache"))), ..Options::default() };
+    let got = kustomize::render(&root, ".", &options).expect("remote base builds");
+    assert_eq!(got, String::from_utf8_lossy(&want.stdout));
+    assert!(got.contains("ref: v1") && got.contains("path: deploy/base/app.yaml"), "{got}");
     std::fs::write(overlay.join("kustomization.yaml"), "resources:\n- https://example.com/app.yaml\n").expect("write");
     let root = RepoRoot::new(&overlay).expect("root");
     let e = kustomize::render(&root, ".", &Options::default()).expect_err("plain URL").to_string();
