@@ -2,6 +2,7 @@
 //! first, generators, then the built-in transformers in kustomize's fixed order; at the top,
 //! hash suffixes, name references, local-config removal and the output order.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -25,8 +26,11 @@ pub(super) struct Builder<'a> {
     stack: Vec<String>,
     /// A custom OpenAPI schema: the top kustomization's, else the first base's that has one.
     schema: Option<Schema>,
-    /// Field specs: the built-ins plus every `configurations` and `crds` file met.
-    pub(super) config: fieldspecs::Config,
+    /// Field specs of the kustomization being built: the built-ins, its `configurations` and
+    /// `crds` files, and those its bases and components ended with (kustomize keeps them in each
+    /// kustomization's accumulator and merges a base's into its parent's, so a sibling base
+    /// never sees them). Borrowed from the built-in table until something adds to it.
+    pub(super) config: Cow<'static, fieldspecs::Config>,
     /// The top kustomization's `sortOptions`.
     sort: Option<SortOptions>,
     /// `vars` of every kustomization met, resolved at the top.
@@ -81,7 +85,7 @@ impl<'a> Builder<'a> {
             options,
             stack: Vec::new(),
             schema: None,
-            config: fieldspecs::Config::builtin().clone(),
+            config: Cow::Borrowed(fieldspecs::Config::builtin()),
             sort: None,
             vars: Vec::new(),
             remote_depth: 0,
@@ -272,9 +276,14 @@ impl<'a> Builder<'a> {
             if real.is_dir() {
                 let mut base = ResMap::default();
                 let outer = self.enter(entry);
+                let outer_config = std::mem::replace(&mut self.config, Cow::Borrowed(fieldspecs::Config::builtin()));
                 let result = self.run(&sub, &mut base, FileKind::Kustomization, false);
                 self.place.dir = outer;
+                let theirs = std::mem::replace(&mut self.config, outer_config);
                 result.map_err(|e| e.within(path, field))?;
+                if let Cow::Owned(theirs) = &theirs {
+                    self.config.to_mut().merge_config(theirs).map_err(|e| self.field_error(path, field, e))?;
+                }
                 for r in base.items {
                     acc.add(r, self.schema()).map_err(|e| self.field_error(path, field, e))?;
                 }
@@ -308,7 +317,7 @@ impl<'a> Builder<'a> {
         let mut nested = Builder::new(&root, self.options);
         nested.remote_depth = self.remote_depth + 1;
         nested.schema = self.schema.take();
-        nested.config = self.config.clone();
+        // A remote base starts from the built-in field specs, as a local base does.
         nested.meta = self.meta;
         // Origins inside a remote base are paths from the repository's root, with its URL and ref.
         nested.place = Place {
@@ -319,9 +328,11 @@ impl<'a> Builder<'a> {
         let mut base = ResMap::default();
         let result = nested.run(&remote.path, &mut base, FileKind::Kustomization, false);
         self.schema = nested.schema.take();
-        self.config = nested.config;
-        self.vars.extend(nested.vars);
         result.map_err(|e| e.within(path, field))?;
+        if let Cow::Owned(theirs) = &nested.config {
+            self.config.to_mut().merge_config(theirs).map_err(|e| self.field_error(path, field, e))?;
+        }
+        self.vars.extend(nested.vars);
         let shown = git::scrub(&remote.repo);
         Ok(base
             .items
@@ -366,14 +377,15 @@ impl<'a> Builder<'a> {
             // kustomize reads a configurations file as it reads the kustomization (first document
             // only, sigs.k8s.io/yaml).
             if let Some(doc) = yaml::parse_kustomization(rel, &text).map_err(|e| self.field_error(path, &field, e))? {
-                self.config.merge_configuration(&doc).map_err(|e| self.field_error(path, &field, e))?;
+                self.config.to_mut().merge_configuration(&doc).map_err(|e| self.field_error(path, &field, e))?;
             }
         }
         for (i, rel) in k.crds.iter().enumerate() {
             let field = format!("crds[{i}]");
             let text = self.read_text(dir, rel, path, &field)?;
             for doc in yaml::parse_stream(rel, &text).map_err(|e| self.field_error(path, &field, e))? {
-                namerefs::add_crd_references(&mut self.config, &doc).map_err(|e| self.field_error(path, &field, e))?;
+                namerefs::add_crd_references(self.config.to_mut(), &doc)
+                    .map_err(|e| self.field_error(path, &field, e))?;
             }
         }
         Ok(())

@@ -307,11 +307,13 @@ fn set_pairs<'s>(
 
 /// One `labels` entry.
 pub fn labels(acc: &mut ResMap, labels: &Labels, config: &Config) -> Result<(), String> {
-    let mut specs: Vec<FieldSpec> =
-        config.label_specs(labels.include_selectors, labels.include_templates).cloned().collect();
+    let mut fields = Vec::with_capacity(labels.fields.len());
     for (i, f) in labels.fields.iter().enumerate() {
-        specs.push(fieldspecs::parse_field_spec(f).map_err(|e| format!("fields[{i}]: {e}"))?);
+        fields.push(fieldspecs::parse_field_spec(f).map_err(|e| format!("fields[{i}]: {e}"))?);
     }
+    let specs = config
+        .label_entry_specs(labels.include_selectors, labels.include_templates, fields)
+        .map_err(|e| format!("fields: {e}"))?;
     set_pairs(acc, specs.iter(), &labels.pairs)
 }
 
