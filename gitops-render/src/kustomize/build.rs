@@ -541,6 +541,7 @@ impl<'a> Builder<'a> {
             replace::replacements(acc, &entries).map_err(|e| self.field_error(path, "replacements", e))?;
             self.ran(acc, path, "ReplacementTransformer");
         }
+        replace::bind_vars(acc, &k.vars, self.schema()).map_err(|e| self.field_error(path, "vars", e))?;
         self.vars.extend(k.vars.iter().cloned());
         Ok(())
     }

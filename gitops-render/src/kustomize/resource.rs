@@ -93,6 +93,8 @@ pub struct Resource {
     pub meta_origin: Option<Arc<Origin>>,
     /// With `buildMetadata`: the transformers that ran over it, in order.
     pub transformations: Vec<Arc<Origin>>,
+    /// The `vars` whose objref names this object (bound where each var is declared).
+    pub ref_vars: Vec<String>,
 }
 
 impl Resource {
@@ -108,6 +110,7 @@ impl Resource {
             links: Vec::new(),
             meta_origin: None,
             transformations: Vec::new(),
+            ref_vars: Vec::new(),
         }
     }
 
