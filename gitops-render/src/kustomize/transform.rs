@@ -234,8 +234,14 @@ pub fn prefix_suffix(
         if fieldspecs::skips_name_change(&orig.api_version, &orig.kind) {
             continue;
         }
-        r.prefixes.push(p.to_string());
-        r.suffixes.push(s.to_string());
+        // kustomize runs a prefix (suffix) transformer only when one is set, and it records the
+        // prefix (suffix) on each object it renames: the context name references compare.
+        if !p.is_empty() {
+            r.prefixes.push(p.to_string());
+        }
+        if !s.is_empty() {
+            r.suffixes.push(s.to_string());
+        }
         if p.is_empty() && s.is_empty() {
             continue;
         }
