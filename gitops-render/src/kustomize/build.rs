@@ -133,8 +133,14 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn load(&mut self, dir: &str) -> Result<(String, Kustomization), Error> {
-        let path = self.find_file(dir)?;
+    fn load(&mut self, dir: &str, top: bool) -> Result<(String, Kustomization), Error> {
+        let path = match self.find_file(dir) {
+            Ok(path) => path,
+            Err(_) if top && self.options.generate_missing && !self.has_any_kustomization_file(dir) => {
+                return self.generated(dir);
+            }
+            Err(e) => return Err(e),
+        };
         let text = self.root.read(&path).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
         // kustomize reads only the first document of the file, with sigs.k8s.io/yaml.
         let doc = yaml::parse_kustomization(&path, &text)
@@ -155,6 +161,33 @@ impl<'a> Builder<'a> {
                 .next()
                 .unwrap_or(Value::Null);
             self.schema = Some(Schema::from_openapi(&doc).map_err(|e| self.field_error(&path, "openapi.path", e))?);
+        }
+        Ok((path, k))
+    }
+
+    fn has_any_kustomization_file(&self, dir: &str) -> bool {
+        file::FILE_NAMES.iter().any(|name| self.root.resolve(&join(dir, name)).is_ok_and(|p| p.exists()))
+    }
+
+    /// The kustomization Flux generates for a directory without one: its manifests and the
+    /// subdirectories that hold a kustomization, as `resources`. Named as the file Flux writes.
+    fn generated(&mut self, dir: &str) -> Result<(String, Kustomization), Error> {
+        let resources = super::generated_resources(self.root, dir)?;
+        let path = join(dir, "kustomization.yaml");
+        let k = Kustomization {
+            resources: resources
+                .into_iter()
+                .enumerate()
+                .map(|(i, entry)| (format!("resources[{i}] (generated)"), entry))
+                .collect(),
+            ..Kustomization::default()
+        };
+        if k.resources.is_empty() && self.options.overrides == super::Overrides::default() {
+            return Err(Error::File {
+                file: dir.to_string(),
+                problem: "no kustomization file and no manifests: the kustomization Flux generates here is empty"
+                    .into(),
+            });
         }
         Ok((path, k))
     }
@@ -201,7 +234,7 @@ impl<'a> Builder<'a> {
             });
         }
         self.stack.push(dir.to_string());
-        let (path, k) = self.load(dir)?;
+        let (path, k) = self.load(dir, top)?;
         let kind = k.kind.unwrap_or(FileKind::Kustomization);
         if kind != expect {
             let problem = match kind {

@@ -92,12 +92,53 @@ pub struct Options {
     pub overrides: Overrides,
     /// Where remote bases (Git URLs) are fetched; without it they are refused.
     pub git: Option<crate::git::Cache>,
+    /// Flux: when the top directory has no kustomization file, build the one Flux's
+    /// kustomize-controller generates (see [`generated_resources`]) instead of failing.
+    pub generate_missing: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { order: None, restrict_to_kustomization_dir: true, overrides: Overrides::default(), git: None }
+        Options {
+            order: None,
+            restrict_to_kustomization_dir: true,
+            overrides: Overrides::default(),
+            git: None,
+            generate_missing: false,
+        }
     }
+}
+
+/// The `resources` Flux's kustomize-controller writes into the kustomization it generates for a
+/// path without one (fluxcd/pkg `kustomize` generator): the directory is walked as Go's
+/// `filepath.Walk` walks it (depth first, names in byte order, files and directories
+/// interleaved); a subdirectory holding a kustomization file (`kustomization.yaml`,
+/// `kustomization.yml` or `Kustomization`) is listed as a directory and not entered; other
+/// subdirectories are entered; files ending in `.yaml` or `.yml` (exactly; not `.json`, not
+/// `.YAML`) are listed. Paths are `./`-relative to `dir`, as Flux writes them. This is the
+/// layout `flux bootstrap` writes: `clusters/<name>/` holds `flux-system/` (a kustomization)
+/// and the cluster's own manifests.
+pub fn generated_resources(root: &RepoRoot, dir: &str) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let shown = |e: crate::root::Error| Error::File { file: dir.to_string(), problem: e.to_string() };
+    root.walk_in_order(dir, &mut |below, is_dir| {
+        let path = build::join(dir, below);
+        if is_dir {
+            let has_kustomization =
+                FILE_NAMES.iter().any(|name| root.resolve(&build::join(&path, name)).is_ok_and(|p| p.is_file()));
+            if has_kustomization {
+                out.push(format!("./{below}"));
+                return Ok(false);
+            }
+            return Ok(true);
+        }
+        if below.ends_with(".yaml") || below.ends_with(".yml") {
+            out.push(format!("./{below}"));
+        }
+        Ok(true)
+    })
+    .map_err(shown)?;
+    Ok(out)
 }
 
 /// Why a kustomization could not be built.
