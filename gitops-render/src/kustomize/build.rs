@@ -70,6 +70,14 @@ pub(super) fn join_origin(dir: &str, entry: &str) -> String {
     if dir.is_empty() && entry.is_empty() { String::new() } else { join(dir, entry) }
 }
 
+/// kustomize's name for the builtin generator of `kind`, as origins print it.
+fn generator_kind(kind: generators::Kind) -> &'static str {
+    match kind {
+        generators::Kind::ConfigMap => "ConfigMapGenerator",
+        generators::Kind::Secret => "SecretGenerator",
+    }
+}
+
 /// The file name of a kustomization file path (`base/kustomization.yaml` → `kustomization.yaml`).
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -447,10 +455,7 @@ impl<'a> Builder<'a> {
                     let mut r = Resource::new(generated.object, path.to_string());
                     r.hash = Some(generated.hash);
                     if self.meta.is_some() {
-                        let by = match args.kind {
-                            generators::Kind::ConfigMap => "ConfigMapGenerator",
-                            generators::Kind::Secret => "SecretGenerator",
-                        };
+                        let by = generator_kind(args.kind);
                         r.meta_origin = Some(Arc::new(self.place.configured(file_name(path), by)));
                     }
                     acc.add(r, self.schema()).map_err(|e| {
@@ -476,6 +481,13 @@ impl<'a> Builder<'a> {
                                 problem: e.to_string(),
                             })?;
                     existing.hash = Some(flag);
+                    // kustomize keeps the origin of what a merge went into, but a replacement
+                    // comes from this generator (its transformations stay either way).
+                    if behavior == Behavior::Replace && self.meta.is_some() {
+                        let by = generator_kind(args.kind);
+                        let origin = Arc::new(self.place.configured(file_name(path), by));
+                        acc.items[*i].meta_origin = Some(origin);
+                    }
                 }
             }
         }

@@ -1,14 +1,20 @@
 //! Native Kustomize: builds a kustomization as `kubectl kustomize` does, byte for byte, with no
 //! binary and through the strict loader (nothing outside the repository is read).
 //!
-//! The pipeline follows kustomize's: per kustomization, resources (files, directories, nested
-//! kustomizations) are accumulated depth first, then generators, then components, then the
-//! built-in transformers in kustomize's fixed order (patchesStrategicMerge, patches, namespace,
-//! namePrefix/nameSuffix, labels and commonLabels, commonAnnotations, patchesJson6902,
-//! replicas, images); at the top, generated names get their content hash, name references are
-//! fixed, `config.kubernetes.io/local-config` objects are dropped, and the output is ordered
-//! (legacy by default, as the CLI; fifo on request or by `sortOptions`). Fields this renderer
-//! does not support are refused by name, never ignored.
+//! The reference is the `kubectl kustomize` of this machine image: kubectl v1.32.4, kustomize
+//! v5.5.0. The pipeline follows kustomize's: per kustomization, the file is read as kustomize
+//! reads it (go-yaml v2 through `sigs.k8s.io/yaml`, see [`yaml::parse_kustomization`]), resources
+//! (files, directories, nested kustomizations) are accumulated depth first, then generators,
+//! then components, then the built-in transformers in kustomize's fixed order
+//! (patchesStrategicMerge, patches, namespace, namePrefix/nameSuffix, labels and commonLabels,
+//! commonAnnotations, patchesJson6902, replicas, images, replacements), then its `vars` are bound
+//! to their objects; field specs (`configurations`, `crds`) live in each kustomization's scope and
+//! reach its parents. At the top, generated names get their content hash, name references are
+//! fixed, vars are resolved, `config.kubernetes.io/local-config` objects are dropped, the output
+//! is ordered (legacy by default, as the CLI; fifo on request or by `sortOptions`), and
+//! `buildMetadata` annotations and labels are written. Fields this renderer does not support are
+//! refused by name, never ignored. For Flux, a path without a kustomization file is built from
+//! the one Flux generates ([`generated_resources`]).
 //!
 //! ```no_run
 //! use gitops_render::kustomize::{self, Options};
