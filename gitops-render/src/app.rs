@@ -3,8 +3,10 @@
 //!
 //! Argo CD and Flux differ in three places, all kept: Flux applies its source ignore rules
 //! (`.sourceignore`, its defaults, `spec.ignore`), Argo CD does not; a Flux path without a
-//! kustomization file is rendered as every manifest below it (Flux generates a kustomization
-//! listing them), where Argo CD's default directory source does not recurse; and Flux builds
+//! kustomization file is built from the kustomization Flux generates (its `.yaml`/`.yml`
+//! manifests, and its subdirectories that hold a kustomization, as resources; see
+//! [`kustomize::generated_resources`]), where Argo CD's default directory source does not
+//! recurse; and Flux builds
 //! kustomizations in accumulation order without kustomize's load restrictor, Argo CD in
 //! `kustomize build`'s legacy order with it.
 
@@ -148,7 +150,9 @@ fn render_tree(
             };
             plugin::render(&root, &source.path, plugin, &context)?
         }
-        Renderer::Kustomize(_) | Renderer::Auto if kustomization_file(&dir).is_some() => {
+        // Flux builds every path through kustomize, generating a kustomization where the path
+        // has none (its manifests and the subdirectories that hold one).
+        Renderer::Kustomize(_) | Renderer::Auto if kustomization_file(&dir).is_some() || source.source_ignore => {
             let overrides = match &source.renderer {
                 Renderer::Kustomize(o) => o.clone(),
                 _ => Default::default(),
@@ -161,21 +165,17 @@ fn render_tree(
                 restrict_to_kustomization_dir: !flux,
                 overrides,
                 git: Some(with.cache.clone()),
+                generate_missing: flux,
             };
             let values = kustomize::build(&root, &source.path, &options)?;
             let origin = format!("{} {}", git::scrub(&source.repo_url), source.path);
             values.into_iter().map(|v| Object::new(v, gitops_core::Origin::inline(&origin))).collect()
         }
-        Renderer::Kustomize(_) if !source.source_ignore => {
+        Renderer::Kustomize(_) => {
             return Err(Error::Unsupported {
                 path: source.path.clone(),
                 what: "a kustomize source without a kustomization file".into(),
             });
-        }
-        Renderer::Kustomize(_) => {
-            // Flux generates a kustomization listing every manifest below the path.
-            let options = DirectoryOptions { recurse: source.source_ignore, ..Default::default() };
-            directory::render(&root, &source.path, &options)?
         }
         Renderer::Auto if dir.join("Chart.yaml").is_file() => {
             let options = HelmOptions {

@@ -367,6 +367,43 @@ impl RepoRoot {
         Ok(())
     }
 
+    /// Walks directory `rel` in Go's `filepath.Walk` order: depth first, the entries of each
+    /// directory in name order, a directory's contents right after it. Hidden entries are
+    /// walked (`.git` and what the source ignore rules leave out are not); a symlink is not
+    /// followed into a directory, as `Walk` does not (reading a file through [`RepoRoot::read`]
+    /// keeps it inside the root). `visit` gets each entry's path relative to `rel` and whether it is a directory;
+    /// returning `false` for a directory skips its contents.
+    pub fn walk_in_order(
+        &self,
+        rel: &str,
+        visit: &mut dyn FnMut(&str, bool) -> Result<bool, Error>,
+    ) -> Result<(), Error> {
+        let start = self.resolve(rel)?;
+        if !start.is_dir() {
+            return Err(Error::Io { path: rel.to_string(), source: io::Error::from_raw_os_error(libc::ENOTDIR) });
+        }
+        self.walk_dir(&start, "", visit)
+    }
+
+    fn walk_dir(
+        &self,
+        dir: &Path,
+        below: &str,
+        visit: &mut dyn FnMut(&str, bool) -> Result<bool, Error>,
+    ) -> Result<(), Error> {
+        for (path, is_dir) in self.entries(dir)? {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name == ".git" || self.ignored(&path, is_dir) {
+                continue;
+            }
+            let sub = if below.is_empty() { name } else { format!("{below}/{name}") };
+            if visit(&sub, is_dir)? && is_dir {
+                self.walk_dir(&path, &sub, visit)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every file and directory below directory `rel` as [`RepoRoot::copy_tree`] would
     /// copy them, reading nothing: for programs that are run in a directory of the repository
     /// and read it on their own (plugins).

@@ -2,10 +2,14 @@
 //! first, generators, then the built-in transformers in kustomize's fixed order; at the top,
 //! hash suffixes, name references, local-config removal and the output order.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use super::buildmeta::{self, BuildMetadata, Origin, Place};
 use super::file::{self, FileKind, Kustomization, PatchSource, SortOptions};
 use super::generators::{self, Behavior};
 use super::resource::{Id, ResMap, Resource};
@@ -22,14 +26,21 @@ pub(super) struct Builder<'a> {
     stack: Vec<String>,
     /// A custom OpenAPI schema: the top kustomization's, else the first base's that has one.
     schema: Option<Schema>,
-    /// Field specs: the built-ins plus every `configurations` and `crds` file met.
-    pub(super) config: fieldspecs::Config,
+    /// Field specs of the kustomization being built: the built-ins, its `configurations` and
+    /// `crds` files, and those its bases and components ended with (kustomize keeps them in each
+    /// kustomization's accumulator and merges a base's into its parent's, so a sibling base
+    /// never sees them). Borrowed from the built-in table until something adds to it.
+    pub(super) config: Cow<'static, fieldspecs::Config>,
     /// The top kustomization's `sortOptions`.
     sort: Option<SortOptions>,
     /// `vars` of every kustomization met, resolved at the top.
     vars: Vec<Value>,
     /// How many remote bases lead here.
     remote_depth: usize,
+    /// The top kustomization's `buildMetadata`, when it asks for any.
+    meta: Option<BuildMetadata>,
+    /// Where the kustomization being built sits, for origins.
+    place: Place,
 }
 
 /// Joins a kustomization directory and a path written in it, lexically (as Go's
@@ -53,6 +64,25 @@ pub(super) fn join(dir: &str, rel: &str) -> String {
     if out.is_empty() { ".".to_string() } else { out.join("/") }
 }
 
+/// Go's `path.Join(dir, entry)`, as kustomize joins origin paths: cleaned, and empty (not `.`)
+/// when both parts are.
+pub(super) fn join_origin(dir: &str, entry: &str) -> String {
+    if dir.is_empty() && entry.is_empty() { String::new() } else { join(dir, entry) }
+}
+
+/// kustomize's name for the builtin generator of `kind`, as origins print it.
+fn generator_kind(kind: generators::Kind) -> &'static str {
+    match kind {
+        generators::Kind::ConfigMap => "ConfigMapGenerator",
+        generators::Kind::Secret => "SecretGenerator",
+    }
+}
+
+/// The file name of a kustomization file path (`base/kustomization.yaml` → `kustomization.yaml`).
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 /// How deep remote bases may refer to further remote bases.
 const MAX_REMOTE_DEPTH: usize = 8;
 
@@ -63,10 +93,12 @@ impl<'a> Builder<'a> {
             options,
             stack: Vec::new(),
             schema: None,
-            config: fieldspecs::Config::builtin().clone(),
+            config: Cow::Borrowed(fieldspecs::Config::builtin()),
             sort: None,
             vars: Vec::new(),
             remote_depth: 0,
+            meta: None,
+            place: Place::default(),
         }
     }
 
@@ -109,17 +141,24 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn load(&mut self, dir: &str) -> Result<(String, Kustomization), Error> {
-        let path = self.find_file(dir)?;
-        let text = self.root.read(&path).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
-        let docs =
-            yaml::parse_stream(&path, &text).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
-        let doc = match docs.as_slice() {
-            [one] => one,
-            [] => return Err(Error::File { file: path, problem: "the kustomization is empty".into() }),
-            _ => return Err(Error::File { file: path, problem: "holds several YAML documents; keep one".into() }),
+    fn load(&mut self, dir: &str, top: bool) -> Result<(String, Kustomization), Error> {
+        let path = match self.find_file(dir) {
+            Ok(path) => path,
+            Err(_) if top && self.options.generate_missing && !self.has_any_kustomization_file(dir) => {
+                return self.generated(dir);
+            }
+            Err(e) => return Err(e),
         };
-        let k = file::read(doc).map_err(|e| Error::Field { file: path.clone(), field: e.field, problem: e.problem })?;
+        let text = self.root.read(&path).map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?;
+        // kustomize reads only the first document of the file, with sigs.k8s.io/yaml.
+        let doc = yaml::parse_kustomization(&path, &text)
+            .map_err(|e| Error::File { file: path.clone(), problem: e.to_string() })?
+            .unwrap_or(Value::Null);
+        if file::is_empty(&doc) {
+            return Err(Error::File { file: path, problem: "the kustomization is empty".into() });
+        }
+        let k =
+            file::read(&doc).map_err(|e| Error::Field { file: path.clone(), field: e.field, problem: e.problem })?;
         if self.schema.is_none()
             && let Some(openapi) = &k.openapi_path
         {
@@ -130,6 +169,33 @@ impl<'a> Builder<'a> {
                 .next()
                 .unwrap_or(Value::Null);
             self.schema = Some(Schema::from_openapi(&doc).map_err(|e| self.field_error(&path, "openapi.path", e))?);
+        }
+        Ok((path, k))
+    }
+
+    fn has_any_kustomization_file(&self, dir: &str) -> bool {
+        file::FILE_NAMES.iter().any(|name| self.root.resolve(&join(dir, name)).is_ok_and(|p| p.exists()))
+    }
+
+    /// The kustomization Flux generates for a directory without one: its manifests and the
+    /// subdirectories that hold a kustomization, as `resources`. Named as the file Flux writes.
+    fn generated(&mut self, dir: &str) -> Result<(String, Kustomization), Error> {
+        let resources = super::generated_resources(self.root, dir)?;
+        let path = join(dir, "kustomization.yaml");
+        let k = Kustomization {
+            resources: resources
+                .into_iter()
+                .enumerate()
+                .map(|(i, entry)| (format!("resources[{i}] (generated)"), entry))
+                .collect(),
+            ..Kustomization::default()
+        };
+        if k.resources.is_empty() && self.options.overrides == super::Overrides::default() {
+            return Err(Error::File {
+                file: dir.to_string(),
+                problem: "no kustomization file and no manifests: the kustomization Flux generates here is empty"
+                    .into(),
+            });
         }
         Ok((path, k))
     }
@@ -176,7 +242,7 @@ impl<'a> Builder<'a> {
             });
         }
         self.stack.push(dir.to_string());
-        let (path, k) = self.load(dir)?;
+        let (path, k) = self.load(dir, top)?;
         let kind = k.kind.unwrap_or(FileKind::Kustomization);
         if kind != expect {
             let problem = match kind {
@@ -190,6 +256,7 @@ impl<'a> Builder<'a> {
         let mut k = k;
         if top {
             self.sort = k.sort_options.clone();
+            self.meta = BuildMetadata::from_options(&k.build_metadata);
             file::apply_overrides(&mut k, &self.options.overrides).map_err(|e| Error::Field {
                 file: path.clone(),
                 field: e.field,
@@ -205,11 +272,30 @@ impl<'a> Builder<'a> {
             }
             let sub = join(dir, entry);
             self.root.resolve(&sub).map_err(|e| self.field_error(&path, field, e))?;
-            self.run(&sub, acc, FileKind::Component, false).map_err(|e| e.within(&path, field))?;
+            let outer = self.enter(entry);
+            let result = self.run(&sub, acc, FileKind::Component, false);
+            self.place.dir = outer;
+            result.map_err(|e| e.within(&path, field))?;
         }
         self.transform(dir, &path, &k, acc)?;
         self.stack.pop();
         Ok(path)
+    }
+
+    /// Moves the origin place into `entry` (a base or component directory written in the
+    /// current kustomization); returns the place to go back to.
+    fn enter(&mut self, entry: &str) -> String {
+        let inner = join_origin(&self.place.dir, entry);
+        std::mem::replace(&mut self.place.dir, inner)
+    }
+
+    /// With `buildMetadata`, records that the transformer `by`, configured in the kustomization
+    /// file `path`, ran over everything accumulated.
+    fn ran(&self, acc: &mut ResMap, path: &str, by: &'static str) {
+        if self.meta.is_some() {
+            let origin: Arc<Origin> = Arc::new(self.place.configured(file_name(path), by));
+            buildmeta::record_transformer(&mut acc.items, &origin);
+        }
     }
 
     fn accumulate_resources(
@@ -230,16 +316,26 @@ impl<'a> Builder<'a> {
             let real = self.root.resolve(&sub).map_err(|e| self.field_error(path, field, e))?;
             if real.is_dir() {
                 let mut base = ResMap::default();
-                self.run(&sub, &mut base, FileKind::Kustomization, false).map_err(|e| e.within(path, field))?;
+                let outer = self.enter(entry);
+                let outer_config = std::mem::replace(&mut self.config, Cow::Borrowed(fieldspecs::Config::builtin()));
+                let result = self.run(&sub, &mut base, FileKind::Kustomization, false);
+                self.place.dir = outer;
+                let theirs = std::mem::replace(&mut self.config, outer_config);
+                result.map_err(|e| e.within(path, field))?;
+                if let Cow::Owned(theirs) = &theirs {
+                    self.config.to_mut().merge_config(theirs).map_err(|e| self.field_error(path, field, e))?;
+                }
                 for r in base.items {
                     acc.add(r, self.schema()).map_err(|e| self.field_error(path, field, e))?;
                 }
                 continue;
             }
             let text = self.read_text(dir, entry, path, field)?;
+            let origin = self.meta.map(|_| Arc::new(self.place.file(entry)));
             for obj in self.parse_resources(&sub, &text, path, field)? {
-                acc.add(Resource::new(obj, sub.clone()), self.schema())
-                    .map_err(|e| self.field_error(path, field, e))?;
+                let mut r = Resource::new(obj, sub.clone());
+                r.meta_origin.clone_from(&origin);
+                acc.add(r, self.schema()).map_err(|e| self.field_error(path, field, e))?;
             }
         }
         Ok(())
@@ -262,13 +358,22 @@ impl<'a> Builder<'a> {
         let mut nested = Builder::new(&root, self.options);
         nested.remote_depth = self.remote_depth + 1;
         nested.schema = self.schema.take();
-        nested.config = self.config.clone();
+        // A remote base starts from the built-in field specs, as a local base does.
+        nested.meta = self.meta;
+        // Origins inside a remote base are paths from the repository's root, with its URL and ref.
+        nested.place = Place {
+            dir: if remote.path == "." { String::new() } else { remote.path.clone() },
+            repo: git::scrub(&remote.repo),
+            reference: remote.revision.clone().unwrap_or_default(),
+        };
         let mut base = ResMap::default();
         let result = nested.run(&remote.path, &mut base, FileKind::Kustomization, false);
         self.schema = nested.schema.take();
-        self.config = nested.config;
-        self.vars.extend(nested.vars);
         result.map_err(|e| e.within(path, field))?;
+        if let Cow::Owned(theirs) = &nested.config {
+            self.config.to_mut().merge_config(theirs).map_err(|e| self.field_error(path, field, e))?;
+        }
+        self.vars.extend(nested.vars);
         let shown = git::scrub(&remote.repo);
         Ok(base
             .items
@@ -310,16 +415,18 @@ impl<'a> Builder<'a> {
         for (i, rel) in k.configurations.iter().enumerate() {
             let field = format!("configurations[{i}]");
             let text = self.read_text(dir, rel, path, &field)?;
-            // kustomize reads the first document of a configurations file only.
-            if let Some(doc) = yaml::parse_stream(rel, &text).map_err(|e| self.field_error(path, &field, e))?.first() {
-                self.config.merge_configuration(doc).map_err(|e| self.field_error(path, &field, e))?;
+            // kustomize reads a configurations file as it reads the kustomization (first document
+            // only, sigs.k8s.io/yaml).
+            if let Some(doc) = yaml::parse_kustomization(rel, &text).map_err(|e| self.field_error(path, &field, e))? {
+                self.config.to_mut().merge_configuration(&doc).map_err(|e| self.field_error(path, &field, e))?;
             }
         }
         for (i, rel) in k.crds.iter().enumerate() {
             let field = format!("crds[{i}]");
             let text = self.read_text(dir, rel, path, &field)?;
             for doc in yaml::parse_stream(rel, &text).map_err(|e| self.field_error(path, &field, e))? {
-                namerefs::add_crd_references(&mut self.config, &doc).map_err(|e| self.field_error(path, &field, e))?;
+                namerefs::add_crd_references(self.config.to_mut(), &doc)
+                    .map_err(|e| self.field_error(path, &field, e))?;
             }
         }
         Ok(())
@@ -347,6 +454,10 @@ impl<'a> Builder<'a> {
                 Behavior::Create => {
                     let mut r = Resource::new(generated.object, path.to_string());
                     r.hash = Some(generated.hash);
+                    if self.meta.is_some() {
+                        let by = generator_kind(args.kind);
+                        r.meta_origin = Some(Arc::new(self.place.configured(file_name(path), by)));
+                    }
                     acc.add(r, self.schema()).map_err(|e| {
                         self.field_error(path, field, format!("{e}; to change it, set behavior to merge or replace"))
                     })?;
@@ -370,6 +481,13 @@ impl<'a> Builder<'a> {
                                 problem: e.to_string(),
                             })?;
                     existing.hash = Some(flag);
+                    // kustomize keeps the origin of what a merge went into, but a replacement
+                    // comes from this generator (its transformations stay either way).
+                    if behavior == Behavior::Replace && self.meta.is_some() {
+                        let by = generator_kind(args.kind);
+                        let origin = Arc::new(self.place.configured(file_name(path), by));
+                        acc.items[*i].meta_origin = Some(origin);
+                    }
                 }
             }
         }
@@ -390,41 +508,63 @@ impl<'a> Builder<'a> {
             transform::strategic_merge(acc, doc, None, false, false, self.schema())
                 .map_err(|e| self.field_error(path, field, e))?;
         }
+        if !k.patches_strategic_merge.is_empty() {
+            self.ran(acc, path, "PatchStrategicMergeTransformer");
+        }
         for p in &k.patches {
             let (source, text) = self.patch_text(dir, path, &p.source, &p.field)?;
             transform::patch(acc, &source, &text, p, self.schema()).map_err(|e| self.field_error(path, &p.field, e))?;
+            self.ran(acc, path, "PatchTransformer");
         }
         if let Some(ns) = &k.namespace {
             transform::namespace(acc, ns, &self.config, self.schema())
                 .map_err(|e| self.field_error(path, "namespace", e))?;
+            self.ran(acc, path, "NamespaceTransformer");
         }
         if k.name_prefix.is_some() || k.name_suffix.is_some() {
             transform::prefix_suffix(acc, k.name_prefix.as_deref(), k.name_suffix.as_deref(), &self.config)
                 .map_err(|e| self.field_error(path, "namePrefix", e))?;
+            // kustomize runs the prefix and the suffix as two transformers, each only when set.
+            if k.name_prefix.as_deref().is_some_and(|p| !p.is_empty()) {
+                self.ran(acc, path, "PrefixTransformer");
+            }
+            if k.name_suffix.as_deref().is_some_and(|s| !s.is_empty()) {
+                self.ran(acc, path, "SuffixTransformer");
+            }
         }
         for (i, labels) in k.labels.iter().enumerate() {
             transform::labels(acc, labels, &self.config)
                 .map_err(|e| self.field_error(path, &format!("labels[{i}]"), e))?;
+            self.ran(acc, path, "LabelTransformer");
         }
         if !k.common_labels.is_empty() {
             transform::common_labels(acc, &k.common_labels, &self.config)
                 .map_err(|e| self.field_error(path, "commonLabels", e))?;
         }
+        // kustomize configures a commonLabels transformer whenever `labels` or `commonLabels`
+        // is set, even with no common labels.
+        if !k.common_labels.is_empty() || !k.labels.is_empty() {
+            self.ran(acc, path, "LabelTransformer");
+        }
         if !k.common_annotations.is_empty() {
             transform::annotations(acc, &k.common_annotations, &self.config)
                 .map_err(|e| self.field_error(path, "commonAnnotations", e))?;
+            self.ran(acc, path, "AnnotationsTransformer");
         }
         for p in &k.patches_json6902 {
             let (source, text) = self.patch_text(dir, path, &p.source, &p.field)?;
             transform::patch(acc, &source, &text, p, self.schema()).map_err(|e| self.field_error(path, &p.field, e))?;
+            self.ran(acc, path, "PatchJson6902Transformer");
         }
         for (i, r) in k.replicas.iter().enumerate() {
             transform::replicas(acc, r, &self.config)
                 .map_err(|e| self.field_error(path, &format!("replicas[{i}]"), e))?;
+            self.ran(acc, path, "ReplicaCountTransformer");
         }
         for (i, image) in k.images.iter().enumerate() {
             transform::images(acc, image, &self.config)
                 .map_err(|e| self.field_error(path, &format!("images[{i}]"), e))?;
+            self.ran(acc, path, "ImageTagTransformer");
         }
         if !k.replacements.is_empty() {
             let mut entries = Vec::new();
@@ -444,7 +584,9 @@ impl<'a> Builder<'a> {
                 }
             }
             replace::replacements(acc, &entries).map_err(|e| self.field_error(path, "replacements", e))?;
+            self.ran(acc, path, "ReplacementTransformer");
         }
+        replace::bind_vars(acc, &k.vars, self.schema()).map_err(|e| self.field_error(path, "vars", e))?;
         self.vars.extend(k.vars.iter().cloned());
         Ok(())
     }
@@ -490,6 +632,18 @@ impl<'a> Builder<'a> {
             let first = first.unwrap_or_else(|| to_strings(order::ORDER_FIRST));
             let last = last.unwrap_or_else(|| to_strings(order::ORDER_LAST));
             order::legacy(&mut acc.items, &first, &last);
+        }
+        if let Some(meta) = self.meta {
+            buildmeta::annotate(&mut acc.items, meta);
+        }
+        // kustomize rewrites every object's annotations after removing its internal ones, and
+        // an empty (or null) map is left out (fixture 193-buildmetadata-unknown-option-prints-nothing).
+        for r in &mut acc.items {
+            if let Some(Value::Object(m)) = r.obj.get_mut("metadata")
+                && m.get("annotations").is_some_and(|a| a.is_null() || a.as_object().is_some_and(|a| a.is_empty()))
+            {
+                m.remove("annotations");
+            }
         }
         Ok(())
     }

@@ -307,6 +307,35 @@ impl Config {
         self.merge_references(references)
     }
 
+    /// Merges the configuration a base (or remote base) ended with into this one, as kustomize
+    /// merges a base's accumulator into its parent's: table by table, each spec not already
+    /// listed joins (a different `create` for the same path is an error), then each table is
+    /// sorted again.
+    pub fn merge_config(&mut self, other: &Config) -> Result<(), Error> {
+        for &table in CONFIG_TABLES {
+            let incoming = match table {
+                Table::NamePrefix => &other.name_prefix,
+                Table::NameSuffix => &other.name_suffix,
+                Table::Namespace => &other.namespace,
+                Table::CommonLabels => &other.common_labels,
+                Table::Labels => &other.labels,
+                Table::TemplateLabels => &other.template_labels,
+                Table::CommonAnnotations => &other.common_annotations,
+                Table::VarReference => &other.var_references,
+                Table::Images => &other.images,
+                Table::Replicas => &other.replicas,
+            };
+            let current = self.table_mut(table);
+            merge_specs(current, incoming.clone(), table.key())?;
+            current.sort_by(|a, b| a.gvk.kustomize_cmp(&b.gvk));
+        }
+        for reference in &other.name_references {
+            merge_reference(&mut self.name_references, reference.clone())?;
+        }
+        self.name_references.sort_by(|a, b| a.gvk.kustomize_cmp(&b.gvk));
+        Ok(())
+    }
+
     /// The `namespace` specs for an object: those that apply, less `metadata/name` unless the
     /// apiVersion is exactly `v1` (kustomize renames only core Namespace objects).
     pub fn namespace_specs<'s, 'k>(
@@ -331,6 +360,31 @@ impl Config {
             (&self.metadata_labels, &[])
         };
         base.iter().chain(templates).chain(&self.labels)
+    }
+
+    /// The specs of one `labels` entry with its own `fields`: kustomize starts from `fields` and
+    /// merges the built-in specs into them, so a field spec for the same path decides (a
+    /// `MyApp` `metadata/labels` spec keeps the label off every other kind) and one with another
+    /// `create` is an error, as in kustomize ("failed to merge labels: conflicting fieldspecs").
+    pub fn label_entry_specs(
+        &self,
+        include_selectors: bool,
+        include_templates: bool,
+        mut fields: Vec<FieldSpec>,
+    ) -> Result<Vec<FieldSpec>, Error> {
+        if fields.is_empty() {
+            return Ok(self.label_specs(include_selectors, include_templates).cloned().collect());
+        }
+        let (base, templates): (&[FieldSpec], &[FieldSpec]) = if include_selectors {
+            (&self.common_labels, &[])
+        } else if include_templates {
+            (&self.metadata_labels, &self.template_labels)
+        } else {
+            (&self.metadata_labels, &[])
+        };
+        merge_specs(&mut fields, base.iter().chain(templates).cloned().collect(), "labels")?;
+        fields.extend(self.labels.iter().cloned());
+        Ok(fields)
     }
 
     fn table_mut(&mut self, table: Table) -> &mut Vec<FieldSpec> {

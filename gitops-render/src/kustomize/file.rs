@@ -178,6 +178,8 @@ pub struct Kustomization {
     pub generator_options: Option<generators::Options>,
     /// `sortOptions`.
     pub sort_options: Option<SortOptions>,
+    /// `buildMetadata`.
+    pub build_metadata: Vec<String>,
     /// `vars`, as written.
     pub vars: Vec<Value>,
     /// `replacements`, as written.
@@ -203,11 +205,16 @@ impl<'a> Fields<'a> {
         Ok(Fields { map, prefix: prefix.to_string() })
     }
 
+    /// Go's JSON decoder sets a field from every key that names it, in the order of the JSON
+    /// text, which `sigs.k8s.io/yaml` writes with sorted keys: so among keys differing only in
+    /// case, the greatest in byte order wins (`nameprefix` over `namePrefix`); a `null` sets
+    /// nothing.
     fn get(&self, name: &str) -> Option<&'a Value> {
         self.map
-            .get(name)
-            .or_else(|| self.map.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v).next_back())
-            .filter(|v| !v.is_null())
+            .iter()
+            .filter(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_null())
+            .max_by(|(a, _), (b, _)| a.cmp(b))
+            .map(|(_, v)| v)
     }
 
     fn path(&self, name: &str) -> String {
@@ -217,10 +224,9 @@ impl<'a> Fields<'a> {
     fn string(&self, name: &str) -> Result<Option<String>> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => scalar_string(v).map(Some).ok_or_else(|| FieldError {
-                field: self.path(name),
-                problem: "must be a string (quote numbers and booleans)".into(),
-            }),
+            Some(v) => scalar_string(v)
+                .map(Some)
+                .ok_or_else(|| FieldError { field: self.path(name), problem: NOT_A_STRING.into() }),
         }
     }
 
@@ -257,23 +263,33 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Go's JSON decoder fills one map from every key naming the field (`commonLabels` and
+    /// `commonlabels` add up), in sorted key order.
     fn string_map(&self, name: &str) -> Result<BTreeMap<String, String>> {
-        match self.get(name) {
-            None => Ok(BTreeMap::new()),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::Null => Ok((k.clone(), String::new())),
-                    v => scalar_string(v).map(|s| (k.clone(), s)).ok_or_else(|| FieldError {
+        let mut keys: Vec<(&String, &Value)> =
+            self.map.iter().filter(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_null()).collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = BTreeMap::new();
+        for (_, value) in keys {
+            let Value::Object(m) = value else { return fail(self.path(name), "must be a map of strings") };
+            for (k, v) in m {
+                let text = match v {
+                    Value::Null => String::new(),
+                    v => scalar_string(v).ok_or_else(|| FieldError {
                         field: format!("{}.{k}", self.path(name)),
-                        problem: "must be a string (quote numbers and booleans)".into(),
-                    }),
-                })
-                .collect(),
-            Some(_) => fail(self.path(name), "must be a map of strings"),
+                        problem: NOT_A_STRING.into(),
+                    })?,
+                };
+                out.insert(k.clone(), text);
+            }
         }
+        Ok(out)
     }
 }
+
+/// kustomize reads its kustomization as YAML 1.1, where more words than `true` are booleans.
+const NOT_A_STRING: &str =
+    "must be a string (quote numbers and booleans; unquoted yes, no, on, off, y and n are booleans here)";
 
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
@@ -332,11 +348,6 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
             return fail(unsupported, "not supported by the native renderer (no Helm or plugins inside kustomize)");
         }
     }
-    if let Some(meta) = f.get("buildMetadata")
-        && meta.as_array().is_none_or(|a| !a.is_empty())
-    {
-        return fail("buildMetadata", "not supported by the native renderer");
-    }
     let mut k = Kustomization { kind: read_kind(&f)?, ..Default::default() };
     let entries = |field: &str| -> Result<Vec<(String, String)>> {
         Ok(f.strings(field)?.into_iter().enumerate().map(|(i, item)| (format!("{field}[{i}]"), item)).collect())
@@ -360,7 +371,8 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
     }
     k.name_prefix = f.string("namePrefix")?;
     k.name_suffix = f.string("nameSuffix")?;
-    k.namespace = f.string("namespace")?;
+    // kustomize skips its namespace transformer for an empty namespace.
+    k.namespace = f.string("namespace")?.filter(|n| !n.is_empty());
     k.common_labels = f.string_map("commonLabels")?;
     k.common_annotations = f.string_map("commonAnnotations")?;
     for (i, item) in f.list("labels")?.iter().enumerate() {
@@ -416,9 +428,29 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
     if let Some(sort) = f.get("sortOptions") {
         k.sort_options = Some(read_sort(sort)?);
     }
+    k.build_metadata = f.strings("buildMetadata")?;
     k.vars = f.list("vars")?.to_vec();
     k.replacements = f.list("replacements")?.to_vec();
     Ok(k)
+}
+
+/// kustomize refuses a kustomization whose decoded form is all zero values: every field absent,
+/// `null`, `""` or `false` (`kind` and `apiVersion` do not count), where the legacy `bases` and
+/// `imageTags` count as absent when empty, because they are folded into `resources` and `images`.
+/// An empty list or map elsewhere (`resources: []`) is not empty.
+pub fn is_empty(doc: &Value) -> bool {
+    let Value::Object(map) = doc else { return doc.is_null() };
+    map.iter().all(|(key, value)| {
+        let legacy = key.eq_ignore_ascii_case("bases") || key.eq_ignore_ascii_case("imageTags");
+        key.eq_ignore_ascii_case("kind")
+            || key.eq_ignore_ascii_case("apiVersion")
+            || match value {
+                Value::Null | Value::Bool(false) => true,
+                Value::String(s) => s.is_empty(),
+                Value::Array(items) => legacy && items.is_empty(),
+                _ => false,
+            }
+    })
 }
 
 /// Applies an app's overrides to the top kustomization, as `kustomize edit` would write them.
@@ -542,11 +574,13 @@ fn read_selector(value: &Value, field: &str) -> Result<Selector> {
 fn read_patch(item: &Value, field: &str, modern: bool) -> Result<Patch> {
     let known: &[&str] = if modern { &["path", "patch", "target", "options"] } else { &["path", "patch", "target"] };
     let p = Fields::new(item, field, known)?;
-    let source = match (p.string("path")?, p.string("patch")?) {
+    // kustomize treats a blank inline patch as no patch at all.
+    let inline = p.string("patch")?.filter(|t| !t.trim().is_empty());
+    let source = match (p.string("path")?, inline) {
         (Some(_), Some(_)) => return fail(field, "give either `path` or `patch`, not both"),
         (Some(path), None) => PatchSource::Path(path),
         (None, Some(text)) => PatchSource::Inline(text),
-        (None, None) => return fail(field, "needs `path` or `patch`"),
+        (None, None) => return fail(field, "needs `path` or `patch` (a blank `patch` counts as none)"),
     };
     let target = p.get("target").map(|t| read_selector(t, &p.path("target"))).transpose()?;
     if !modern && target.is_none() {

@@ -1,14 +1,20 @@
 //! Native Kustomize: builds a kustomization as `kubectl kustomize` does, byte for byte, with no
 //! binary and through the strict loader (nothing outside the repository is read).
 //!
-//! The pipeline follows kustomize's: per kustomization, resources (files, directories, nested
-//! kustomizations) are accumulated depth first, then generators, then components, then the
-//! built-in transformers in kustomize's fixed order (patchesStrategicMerge, patches, namespace,
-//! namePrefix/nameSuffix, labels and commonLabels, commonAnnotations, patchesJson6902,
-//! replicas, images); at the top, generated names get their content hash, name references are
-//! fixed, `config.kubernetes.io/local-config` objects are dropped, and the output is ordered
-//! (legacy by default, as the CLI; fifo on request or by `sortOptions`). Fields this renderer
-//! does not support are refused by name, never ignored.
+//! The reference is the `kubectl kustomize` of this machine image: kubectl v1.32.4, kustomize
+//! v5.5.0. The pipeline follows kustomize's: per kustomization, the file is read as kustomize
+//! reads it (go-yaml v2 through `sigs.k8s.io/yaml`, see [`yaml::parse_kustomization`]), resources
+//! (files, directories, nested kustomizations) are accumulated depth first, then generators,
+//! then components, then the built-in transformers in kustomize's fixed order
+//! (patchesStrategicMerge, patches, namespace, namePrefix/nameSuffix, labels and commonLabels,
+//! commonAnnotations, patchesJson6902, replicas, images, replacements), then its `vars` are bound
+//! to their objects; field specs (`configurations`, `crds`) live in each kustomization's scope and
+//! reach its parents. At the top, generated names get their content hash, name references are
+//! fixed, vars are resolved, `config.kubernetes.io/local-config` objects are dropped, the output
+//! is ordered (legacy by default, as the CLI; fifo on request or by `sortOptions`), and
+//! `buildMetadata` annotations and labels are written. Fields this renderer does not support are
+//! refused by name, never ignored. For Flux, a path without a kustomization file is built from
+//! the one Flux generates ([`generated_resources`]).
 //!
 //! ```no_run
 //! use gitops_render::kustomize::{self, Options};
@@ -21,6 +27,7 @@
 //! ```
 
 mod build;
+mod buildmeta;
 pub mod fieldspecs;
 mod file;
 pub mod generators;
@@ -91,12 +98,53 @@ pub struct Options {
     pub overrides: Overrides,
     /// Where remote bases (Git URLs) are fetched; without it they are refused.
     pub git: Option<crate::git::Cache>,
+    /// Flux: when the top directory has no kustomization file, build the one Flux's
+    /// kustomize-controller generates (see [`generated_resources`]) instead of failing.
+    pub generate_missing: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { order: None, restrict_to_kustomization_dir: true, overrides: Overrides::default(), git: None }
+        Options {
+            order: None,
+            restrict_to_kustomization_dir: true,
+            overrides: Overrides::default(),
+            git: None,
+            generate_missing: false,
+        }
     }
+}
+
+/// The `resources` Flux's kustomize-controller writes into the kustomization it generates for a
+/// path without one (fluxcd/pkg `kustomize` generator): the directory is walked as Go's
+/// `filepath.Walk` walks it (depth first, names in byte order, files and directories
+/// interleaved); a subdirectory holding a kustomization file (`kustomization.yaml`,
+/// `kustomization.yml` or `Kustomization`) is listed as a directory and not entered; other
+/// subdirectories are entered; files ending in `.yaml` or `.yml` (exactly; not `.json`, not
+/// `.YAML`) are listed. Paths are `./`-relative to `dir`, as Flux writes them. This is the
+/// layout `flux bootstrap` writes: `clusters/<name>/` holds `flux-system/` (a kustomization)
+/// and the cluster's own manifests.
+pub fn generated_resources(root: &RepoRoot, dir: &str) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let shown = |e: crate::root::Error| Error::File { file: dir.to_string(), problem: e.to_string() };
+    root.walk_in_order(dir, &mut |below, is_dir| {
+        let path = build::join(dir, below);
+        if is_dir {
+            let has_kustomization =
+                FILE_NAMES.iter().any(|name| root.resolve(&build::join(&path, name)).is_ok_and(|p| p.is_file()));
+            if has_kustomization {
+                out.push(format!("./{below}"));
+                return Ok(false);
+            }
+            return Ok(true);
+        }
+        if below.ends_with(".yaml") || below.ends_with(".yml") {
+            out.push(format!("./{below}"));
+        }
+        Ok(true)
+    })
+    .map_err(shown)?;
+    Ok(out)
 }
 
 /// Why a kustomization could not be built.

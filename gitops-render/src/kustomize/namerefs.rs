@@ -2,10 +2,15 @@
 //! in a Deployment's `envFrom`, a ServiceAccount in a RoleBinding's subjects...) is rewritten to
 //! that object's final name, whatever prefixes, suffixes and hashes it got.
 //!
-//! A referrer's value may be any name the object ever had. Candidates must be of the referred
-//! kind (a `roleRef` also names which kind) and, unless cluster-scoped, in the referrer's
-//! namespace; between look-alikes, the one renamed with the same prefixes and suffixes as the
-//! referrer wins; a reference that still fits several different objects is an error.
+//! kustomize's sieve, step by step: a candidate must be of the referred kind and have been
+//! renamed from the referrer's value (an object never renamed is no candidate: nothing to fix);
+//! a `roleRef` also names the kind and group; unless the referrer is cluster-scoped, the
+//! candidate must be in the referrer's namespace (cluster-scoped candidates and ServiceAccounts
+//! always pass). One left wins; otherwise only those whose prefixes and suffixes end like the
+//! referrer's stay, and none left means the reference is left alone; several with one name
+//! pick the first, several names are an error. A `{name, namespace}` map (RoleBinding subjects,
+//! webhook services) first narrows the candidates to its namespace: the objects originally
+//! there, else those there now.
 
 use gitops_core::schema::split_api_version;
 use serde_json::Value;
@@ -18,9 +23,11 @@ use super::schema::Schema;
 struct Candidate {
     kind: String,
     api_version: String,
-    names: Vec<String>,
-    /// Every namespace it has had (a subject may still name the original one).
-    namespaces: Vec<String>,
+    /// Names it had before a rename (kustomize's previous ids; the current one is not among them).
+    previous_names: Vec<String>,
+    /// Kinds and groups of those previous ids, for a `roleRef`.
+    previous_kinds: Vec<(String, String)>,
+    original_namespace: String,
     name: String,
     namespace: String,
     cluster: bool,
@@ -32,8 +39,33 @@ fn gvk_selects(gvk: &Gvk, api_version: &str, kind: &str) -> bool {
     FieldSpec { gvk: gvk.clone(), path: String::new(), create: false }.applies_to(api_version, kind)
 }
 
+/// Where an object is, for kustomize's "could this referrer refer to it" subset.
+struct Scope {
+    /// Effective (`""` is `default`) original namespace.
+    original: String,
+    /// Effective current namespace.
+    current: String,
+    /// Current namespace as written.
+    raw: String,
+    cluster: bool,
+}
+
+fn effective(ns: &str) -> &str {
+    if ns.is_empty() { "default" } else { ns }
+}
+
 /// Rewrites every name reference in `acc`.
 pub fn fix(acc: &mut ResMap, config: &Config, schema: &Schema) -> Result<(), String> {
+    let scopes: Vec<Scope> = acc
+        .items
+        .iter()
+        .map(|r| Scope {
+            original: effective(&r.original().namespace).to_string(),
+            current: effective(r.namespace()).to_string(),
+            raw: r.namespace().to_string(),
+            cluster: schema.is_cluster_scoped(r.api_version(), r.kind()),
+        })
+        .collect();
     for reference in &config.name_references {
         let candidates: Vec<Candidate> = acc
             .items
@@ -42,8 +74,9 @@ pub fn fix(acc: &mut ResMap, config: &Config, schema: &Schema) -> Result<(), Str
             .map(|r| Candidate {
                 kind: r.kind().to_string(),
                 api_version: r.api_version().to_string(),
-                names: r.ids().map(|id| id.name).collect(),
-                namespaces: r.ids().map(|id| id.namespace).collect(),
+                previous_names: r.history.iter().map(|id| id.name.clone()).collect(),
+                previous_kinds: r.history.iter().map(|id| (id.kind.clone(), id.group().to_string())).collect(),
+                original_namespace: r.original().namespace,
                 name: r.name().to_string(),
                 namespace: r.namespace().to_string(),
                 cluster: schema.is_cluster_scoped(r.api_version(), r.kind()),
@@ -55,7 +88,7 @@ pub fn fix(acc: &mut ResMap, config: &Config, schema: &Schema) -> Result<(), Str
             continue;
         }
         for r in &mut acc.items {
-            fix_referrer(r, reference, &candidates, schema)?;
+            fix_referrer(r, reference, &candidates, &scopes, schema)?;
         }
     }
     Ok(())
@@ -65,6 +98,7 @@ fn fix_referrer(
     r: &mut Resource,
     reference: &NameReference,
     candidates: &[Candidate],
+    scopes: &[Scope],
     schema: &Schema,
 ) -> Result<(), String> {
     let (api, kind) = (r.api_version().to_string(), r.kind().to_string());
@@ -77,15 +111,30 @@ fn fix_referrer(
         cluster: schema.is_cluster_scoped(&api, &kind),
         prefixes: r.prefixes.clone(),
         suffixes: r.suffixes.clone(),
-        role_ref_kind: r.obj.pointer("/roleRef/kind").and_then(Value::as_str).map(str::to_string),
+        // kustomize ignores a roleRef lacking its kind or apiGroup.
+        role_ref: r
+            .obj
+            .pointer("/roleRef/kind")
+            .and_then(Value::as_str)
+            .zip(r.obj.pointer("/roleRef/apiGroup").and_then(Value::as_str))
+            .map(|(k, g)| (k.to_string(), g.to_string())),
+        // A RoleBinding may refer to ServiceAccounts in the namespaces its subjects name.
+        subject_namespaces: match (kind.as_str(), r.obj.get("subjects")) {
+            ("RoleBinding", Some(Value::Array(subjects))) => subjects
+                .iter()
+                .filter(|s| s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"))
+                .filter_map(|s| s.get("namespace").and_then(Value::as_str).map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        },
         shown: r.id().shown(),
     };
     for spec in specs {
-        let role_ref = spec.path.starts_with("roleRef");
+        let role_ref = spec.path.ends_with("roleRef/name");
         fieldspecs::visit(&mut r.obj, &spec.path, false, &mut |node| {
-            rewrite(node, candidates, &ctx, role_ref).map_err(fieldspecs::Error::from_message)
+            rewrite(node, candidates, scopes, &ctx, role_ref).map_err(fieldspecs::Error::from_message)
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{} `{}`: {e}", ctx.shown, spec.path))?;
     }
     Ok(())
 }
@@ -95,20 +144,40 @@ struct Referrer {
     cluster: bool,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
-    role_ref_kind: Option<String>,
+    /// The roleRef's kind and apiGroup.
+    role_ref: Option<(String, String)>,
+    subject_namespaces: Vec<String>,
     shown: String,
 }
 
-fn rewrite(node: &mut Value, candidates: &[Candidate], ctx: &Referrer, role_ref: bool) -> Result<(), String> {
+impl Referrer {
+    /// kustomize's `SubsetThatCouldBeReferencedByResource`: a cluster-scoped referrer may refer
+    /// to anything; a namespaced one to cluster-scoped objects, objects in its namespace, and
+    /// (a RoleBinding) objects in the namespaces its ServiceAccount subjects name.
+    fn may_refer_to(&self, cluster: bool, current: &str, raw: &str) -> bool {
+        self.cluster
+            || cluster
+            || effective(&self.namespace) == current
+            || self.subject_namespaces.iter().any(|n| n == raw)
+    }
+}
+
+fn rewrite(
+    node: &mut Value,
+    candidates: &[Candidate],
+    scopes: &[Scope],
+    ctx: &Referrer,
+    role_ref: bool,
+) -> Result<(), String> {
     match node {
         Value::String(old) => {
-            if let Some(c) = choose(old, None, candidates, ctx, role_ref)? {
+            if let Some(c) = choose(old, None, candidates, scopes, ctx, role_ref)? {
                 *old = c.name.clone();
             }
         }
         Value::Array(items) => {
             for item in items {
-                rewrite(item, candidates, ctx, role_ref)?;
+                rewrite(item, candidates, scopes, ctx, role_ref)?;
             }
         }
         Value::Object(map) => {
@@ -116,7 +185,7 @@ fn rewrite(node: &mut Value, candidates: &[Candidate], ctx: &Referrer, role_ref:
             // written there narrows the candidates and follows the chosen one.
             let Some(old) = map.get("name").and_then(Value::as_str).map(str::to_string) else { return Ok(()) };
             let ns = map.get("namespace").and_then(Value::as_str).map(str::to_string);
-            if let Some(c) = choose(&old, ns.as_deref(), candidates, ctx, role_ref)? {
+            if let Some(c) = choose(&old, ns.as_deref(), candidates, scopes, ctx, role_ref)? {
                 map.insert("name".into(), Value::String(c.name.clone()));
                 if !c.namespace.is_empty() {
                     map.insert("namespace".into(), Value::String(c.namespace.clone()));
@@ -132,48 +201,54 @@ fn choose<'c>(
     old: &str,
     namespace: Option<&str>,
     candidates: &'c [Candidate],
+    scopes: &[Scope],
     ctx: &Referrer,
     role_ref: bool,
 ) -> Result<Option<&'c Candidate>, String> {
-    let mut hits: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| c.names.iter().any(|n| n == old))
-        .filter(|c| match namespace {
-            Some(ns) => c.cluster || c.namespaces.iter().any(|n| same_namespace(ns, n)),
-            None => {
-                c.cluster || ctx.cluster || c.kind == "ServiceAccount" || same_namespace(&ctx.namespace, &c.namespace)
-            }
-        })
-        .collect();
-    // A roleRef names its kind; it only decides between several candidates.
-    if role_ref
-        && hits.len() > 1
-        && let Some(kind) = ctx.role_ref_kind.as_deref()
-    {
-        let of_kind: Vec<&Candidate> = hits.iter().copied().filter(|c| c.kind == kind).collect();
-        if !of_kind.is_empty() {
-            hits = of_kind;
-        }
+    let mut pool: Vec<&Candidate> =
+        candidates.iter().filter(|c| ctx.may_refer_to(c.cluster, effective(&c.namespace), &c.namespace)).collect();
+    if let Some(ns) = namespace {
+        // kustomize groups every object the referrer may refer to (of any kind) by original
+        // namespace; only if none was originally in `ns` does it look at current namespaces.
+        let by_original =
+            scopes.iter().any(|s| !s.cluster && s.original == ns && ctx.may_refer_to(s.cluster, &s.current, &s.raw));
+        pool.retain(|c| !c.cluster && effective(if by_original { &c.original_namespace } else { &c.namespace }) == ns);
     }
-    if hits.len() > 1 {
-        let same_context: Vec<&Candidate> =
-            hits.iter().copied().filter(|c| c.prefixes == ctx.prefixes && c.suffixes == ctx.suffixes).collect();
-        if !same_context.is_empty() {
-            hits = same_context;
-        }
+    pool.retain(|c| c.previous_names.iter().any(|n| n == old));
+    if role_ref && let Some((kind, group)) = &ctx.role_ref {
+        pool.retain(|c| c.previous_kinds.iter().any(|(k, g)| k == kind && (group.is_empty() || g == group)));
     }
-    match hits.as_slice() {
+    if !ctx.cluster {
+        pool.retain(|c| c.cluster || c.kind == "ServiceAccount" || same_namespace(&ctx.namespace, &c.namespace));
+    }
+    if pool.len() > 1 {
+        pool.retain(|c| same_ending(&c.prefixes, &ctx.prefixes) && same_ending(&c.suffixes, &ctx.suffixes));
+    }
+    match pool.as_slice() {
         [] => Ok(None),
-        [one] => Ok(Some(one)),
-        [first, rest @ ..] if rest.iter().all(|c| c.name == first.name && c.namespace == first.namespace) => {
-            Ok(Some(first))
-        }
+        [first, rest @ ..] if rest.iter().all(|c| c.name == first.name) => Ok(Some(first)),
         many => Err(format!(
-            "{}: found multiple possible referrals for `{old}`: {}",
-            ctx.shown,
-            many.iter().map(|c| format!("{} {}/{}", c.api_version, c.kind, c.name)).collect::<Vec<_>>().join(", ")
+            "found multiple possible referrals for `{old}`: {}",
+            many.iter()
+                .map(|c| format!("{} {}/{}{}", c.api_version, c.kind, c.name, in_namespace(&c.namespace)))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
+}
+
+fn in_namespace(ns: &str) -> String {
+    if ns.is_empty() { String::new() } else { format!(" in namespace {ns}") }
+}
+
+/// kustomize's `SameEndingSubSlice`: the shorter list is the end of the longer one (two empty
+/// lists agree; an empty and a non-empty one do not).
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
 }
 
 /// Adds the name references a `crds:` file declares: OpenAPI definitions (kustomize's format:

@@ -249,49 +249,81 @@ fn set_value(slot: &mut Value, value: &Value, opts: &ValueOptions) {
     *slot = Value::String(parts.join(d));
 }
 
-/// A `vars` entry, resolved.
-struct Var {
-    name: String,
-    value: Value,
+/// The name of a `vars` entry, checked.
+fn var_name(v: &Value) -> Result<&str, String> {
+    v.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| "a var needs a `name`".to_string())
 }
 
-/// Resolves `vars` (collected from every layer) and substitutes `$(NAME)` in the fields the
-/// var references name.
-pub fn vars(acc: &mut ResMap, vars: &[Value], references: &[FieldSpec]) -> Result<(), String> {
-    let mut resolved: Vec<Var> = Vec::new();
-    for v in vars {
-        let name = v.get("name").and_then(Value::as_str).ok_or("a var needs a `name`")?.to_string();
-        if resolved.iter().any(|r| r.name == name) {
-            return Err(format!("var '{name}' already encountered"));
-        }
+/// Binds the `vars` a kustomization declares to the one object each names, as kustomize does
+/// when it takes them in (after that kustomization's transformers, before any parent's): the
+/// objref's group, version (from `apiVersion`, else `group` and `version`), kind and name must
+/// equal one of the ids the object has had, exactly (no apiVersion means an empty version,
+/// which matches nothing); the namespace counts only when the objref gives one (or the kind is
+/// cluster-scoped). Several matches are an error; none leaves the var unbound, which fails
+/// when it is resolved.
+pub fn bind_vars(acc: &mut ResMap, declared: &[Value], schema: &super::schema::Schema) -> Result<(), String> {
+    for v in declared {
+        let name = var_name(v)?;
         let objref = v.get("objref").ok_or_else(|| format!("var '{name}': missing `objref`"))?;
-        let want = |k: &str| objref.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-        let (group, version) = match want("apiVersion").map(split_api_version) {
-            Some((g, v)) => (Some(g), Some(v)),
-            None => (want("group"), want("version")),
+        let field = |k: &str| objref.get(k).and_then(Value::as_str).unwrap_or("");
+        let (group, version) = match field("apiVersion") {
+            "" => (field("group"), field("version")),
+            api => split_api_version(api),
         };
-        let hits: Vec<&Resource> = acc
-            .items
-            .iter()
-            .filter(|r| {
-                r.ids().any(|id| {
-                    want("kind").is_none_or(|k| k == id.kind)
-                        && want("name").is_none_or(|n| n == id.name)
-                        && want("namespace").is_none_or(|n| super::resource::same_namespace(n, &id.namespace))
-                        && group.is_none_or(|g| g == id.group())
-                        && version.is_none_or(|v| v == id.version())
+        let (kind, ref_name, namespace) = (field("kind"), field("name"), field("namespace"));
+        let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let with_namespace = !namespace.is_empty() || schema.is_cluster_scoped(&api_version, kind);
+        let hits: Vec<usize> = (0..acc.items.len())
+            .filter(|&i| {
+                acc.items[i].ids().any(|id| {
+                    id.kind == kind
+                        && id.name == ref_name
+                        && id.group() == group
+                        && id.version() == version
+                        && (!with_namespace || super::resource::same_namespace(namespace, &id.namespace))
                 })
             })
             .collect();
-        let r = match hits.as_slice() {
-            [one] => *one,
-            [] => return Err(format!("var '{name}' cannot be mapped to a field in the set of known resources")),
-            _ => return Err(format!("var '{name}': unable to disambiguate its objref")),
+        match hits.as_slice() {
+            [] => {}
+            [one] => acc.items[*one].ref_vars.push(name.to_string()),
+            many => {
+                return Err(format!(
+                    "var '{name}': its objref matches {} objects ({}): unable to disambiguate; give the objref a \
+                     namespace (or the right apiVersion)",
+                    many.len(),
+                    many.iter().map(|&i| acc.items[i].id().shown()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `vars` (declared by every kustomization, bound by [`bind_vars`]) and substitutes
+/// `$(NAME)` in the fields the var references name, as kustomize's refvar filter does: only
+/// string values change; a value that is exactly `$(NAME)` takes the var's value with its type
+/// (a port stays a number), elsewhere the value is printed into the text; `$$` is a literal `$`;
+/// an undeclared `$(NAME)` stays as written.
+pub fn vars(acc: &mut ResMap, vars: &[Value], references: &[FieldSpec]) -> Result<(), String> {
+    let mut resolved: Vec<(String, Value)> = Vec::new();
+    for v in vars {
+        let name = var_name(v)?;
+        if resolved.iter().any(|(n, _)| n == name) {
+            return Err(format!("var '{name}' already encountered"));
+        }
+        let Some(r) = acc.items.iter().find(|r| r.ref_vars.iter().any(|n| n == name)) else {
+            return Err(format!(
+                "var '{name}' cannot be mapped to a field in the set of known resources (no object had exactly \
+                 its objref's apiVersion, kind and name where it was declared; without apiVersion the version is empty)"
+            ));
         };
-        let path = v.pointer("/fieldref/fieldpath").and_then(Value::as_str).unwrap_or("metadata.name");
-        let path = path.replace('[', ".[");
-        let value = get(&r.obj, &path).ok_or_else(|| format!("var '{name}': field `{path}` not found"))?;
-        resolved.push(Var { name, value });
+        let path = v.pointer("/fieldref/fieldpath").and_then(Value::as_str).filter(|p| !p.is_empty());
+        let path = path.unwrap_or("metadata.name");
+        let value = var_field(&r.obj, path).cloned().ok_or_else(|| {
+            format!("var '{name}': field `{path}` not found in {} (the field kustomize looks up)", r.id().shown())
+        })?;
+        resolved.push((name.to_string(), value));
     }
     if resolved.is_empty() {
         return Ok(());
@@ -309,23 +341,104 @@ pub fn vars(acc: &mut ResMap, vars: &[Value], references: &[FieldSpec]) -> Resul
     Ok(())
 }
 
-fn substitute(slot: &mut Value, vars: &[Var]) {
+/// A var's `fieldpath`, as kustomize reads it: split at every dot; `name[2]` is the list
+/// `name` and its element 2; a number indexes a list and a `[key=value]` piece picks the first
+/// element whose `key` is `value`. Anything else is a map key, so `containers[name=web]` is a
+/// key that never exists (kustomize fails there too).
+fn var_field<'v>(obj: &'v Value, path: &str) -> Option<&'v Value> {
+    let mut node = obj;
+    for piece in path.split('.') {
+        let (field, index) = match piece.strip_suffix(']').and_then(|p| p.split_once('[')) {
+            Some((field, index))
+                if !field.is_empty() && !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                (field, Some(index))
+            }
+            _ => (piece, None),
+        };
+        for part in std::iter::once(field).chain(index) {
+            node = match node {
+                Value::Object(map) => map.get(part)?,
+                Value::Array(items) => match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                    Some(selector) => {
+                        let (key, want) = selector.split_once('=')?;
+                        items.iter().find(|i| element_matches(i, key, want))?
+                    }
+                    None => items.get(part.parse::<usize>().ok()?)?,
+                },
+                _ => return None,
+            };
+        }
+    }
+    Some(node)
+}
+
+fn substitute(slot: &mut Value, vars: &[(String, Value)]) {
     match slot {
         Value::String(s) => {
-            if let Some(var) = vars.iter().find(|v| *s == format!("$({})", v.name)) {
-                *slot = var.value.clone();
-                return;
+            if let Some(v) = expand(s, vars) {
+                *slot = v;
             }
-            let mut text = s.clone();
-            for v in vars {
-                text = text.replace(&format!("$({})", v.name), &text_of(&v.value));
-            }
-            *s = text;
         }
         Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, vars)),
         Value::Object(map) => map.values_mut().for_each(|i| substitute(i, vars)),
         _ => {}
     }
+}
+
+/// Kubernetes' `$(VAR)` expansion as kustomize forks it; `None` when nothing changes.
+fn expand(input: &str, vars: &[(String, Value)]) -> Option<Value> {
+    if !input.contains('$') {
+        return None;
+    }
+    let lookup = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let bytes = input.as_bytes();
+    let mut out = String::with_capacity(input.len());
+    let (mut checkpoint, mut cursor) = (0usize, 0usize);
+    while cursor < bytes.len() {
+        if bytes[cursor] == b'$' && cursor + 1 < bytes.len() {
+            out.push_str(&input[checkpoint..cursor]);
+            let rest = &input[cursor + 1..];
+            let advance = match rest.as_bytes()[0] {
+                b'$' => {
+                    out.push('$');
+                    1
+                }
+                b'(' => match rest.find(')') {
+                    Some(close) => {
+                        let name = &rest[1..close];
+                        match lookup(name) {
+                            // The whole value is one reference: it takes the var's type.
+                            Some(v) if input.len() == name.len() + 3 => return Some(v.clone()),
+                            Some(v) => out.push_str(&text_of(v)),
+                            None => {
+                                out.push_str("$(");
+                                out.push_str(name);
+                                out.push(')');
+                            }
+                        }
+                        close + 1
+                    }
+                    None => {
+                        out.push_str("$(");
+                        1
+                    }
+                },
+                _ => {
+                    // `$` and the next character are copied as they are.
+                    let c = rest.chars().next().map_or(1, char::len_utf8);
+                    out.push('$');
+                    out.push_str(&rest[..c]);
+                    c
+                }
+            };
+            cursor += advance;
+            checkpoint = cursor + 1;
+        }
+        cursor += 1;
+    }
+    out.push_str(input.get(checkpoint..).unwrap_or(""));
+    (out != input).then_some(Value::String(out))
 }
 
 #[cfg(test)]

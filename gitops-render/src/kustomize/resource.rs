@@ -6,6 +6,9 @@
 use gitops_core::schema::split_api_version;
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use super::buildmeta::Origin;
 use super::schema::Schema;
 
 /// One id: apiVersion, kind, name, namespace (as written; compare with [`same_namespace`]).
@@ -86,6 +89,12 @@ pub struct Resource {
     pub origin: String,
     /// Fields that share one YAML node in kustomize (see `shared`), as JSON pointers.
     pub links: Vec<Vec<String>>,
+    /// With `buildMetadata`: the file or generator it came from.
+    pub meta_origin: Option<Arc<Origin>>,
+    /// With `buildMetadata`: the transformers that ran over it, in order.
+    pub transformations: Vec<Arc<Origin>>,
+    /// The `vars` whose objref names this object (bound where each var is declared).
+    pub ref_vars: Vec<String>,
 }
 
 impl Resource {
@@ -99,6 +108,9 @@ impl Resource {
             hash: None,
             origin: origin.into(),
             links: Vec::new(),
+            meta_origin: None,
+            transformations: Vec::new(),
+            ref_vars: Vec::new(),
         }
     }
 

@@ -95,7 +95,35 @@ pub fn patch(acc: &mut ResMap, source: &str, text: &str, p: &Patch, schema: &Sch
         Some(t) => Some(select::compile(t).map_err(|(field, e)| format!("target.{field}: {e}"))?),
         None => None,
     };
+    let legacy_json = p.field.starts_with("patchesJson6902");
+    // kustomize v5.5 reads a `patches` file that is exactly empty as a JSON 6902 patch without
+    // operations: with a target it changes nothing, without one it needs a target. Any other
+    // text that holds no patch (blank lines, comments, `---`, `null`, `[]`) parses both as an
+    // empty strategic-merge patch and as an empty operation list, which kustomize refuses.
+    if text.is_empty() && !legacy_json {
+        return match &target {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "{source}: the patch file is empty: kustomize reads it as a JSON 6902 patch, which needs a `target`"
+            )),
+        };
+    }
     let docs = yaml::parse_stream(source, text).map_err(|e| e.to_string())?;
+    let no_ops = match docs.as_slice() {
+        [] => true,
+        [Value::Array(ops)] => ops.is_empty(),
+        _ => false,
+    };
+    if no_ops {
+        return Err(if legacy_json {
+            format!("{source}: patch appears to be empty (no JSON 6902 operations)")
+        } else {
+            format!(
+                "{source}: holds no patch: kustomize reads it both as an empty strategic-merge patch and as an \
+                 empty JSON 6902 patch, and refuses it (illegally qualifies as both an SM and JSON patch)"
+            )
+        });
+    }
     if let [Value::Array(ops)] = docs.as_slice() {
         let Some(target) = &target else { return Err("a JSON 6902 patch needs a `target`".into()) };
         for r in acc.items.iter_mut().filter(|r| target.matches(r)) {
@@ -108,9 +136,6 @@ pub fn patch(acc: &mut ResMap, source: &str, text: &str, p: &Patch, schema: &Sch
             }
         }
         return Ok(());
-    }
-    if docs.is_empty() {
-        return Err("patch appears to be empty".into());
     }
     if docs.iter().any(|d| !d.is_object()) {
         return Err("neither a strategic-merge patch (YAML maps) nor a JSON 6902 patch (a list of operations)".into());
@@ -209,8 +234,14 @@ pub fn prefix_suffix(
         if fieldspecs::skips_name_change(&orig.api_version, &orig.kind) {
             continue;
         }
-        r.prefixes.push(p.to_string());
-        r.suffixes.push(s.to_string());
+        // kustomize runs a prefix (suffix) transformer only when one is set, and it records the
+        // prefix (suffix) on each object it renames: the context name references compare.
+        if !p.is_empty() {
+            r.prefixes.push(p.to_string());
+        }
+        if !s.is_empty() {
+            r.suffixes.push(s.to_string());
+        }
         if p.is_empty() && s.is_empty() {
             continue;
         }
@@ -242,6 +273,14 @@ fn set_pairs<'s>(
     specs: impl Iterator<Item = &'s FieldSpec> + Clone,
     pairs: &BTreeMap<String, String>,
 ) -> Result<(), String> {
+    if !acc.items.is_empty()
+        && let Some(key) = pairs.keys().find(|k| !yaml::plain_key_reads_as_string(k))
+    {
+        return Err(format!(
+            "key `{key}`: kustomize writes it unquoted and reads it back as a number, boolean, null or \
+             timestamp, so the object cannot be converted to JSON (kubectl kustomize fails the same way)"
+        ));
+    }
     for r in &mut acc.items {
         let (api, kind) = (r.api_version().to_string(), r.kind().to_string());
         for (n, (key, value)) in pairs.iter().enumerate() {
@@ -274,11 +313,13 @@ fn set_pairs<'s>(
 
 /// One `labels` entry.
 pub fn labels(acc: &mut ResMap, labels: &Labels, config: &Config) -> Result<(), String> {
-    let mut specs: Vec<FieldSpec> =
-        config.label_specs(labels.include_selectors, labels.include_templates).cloned().collect();
+    let mut fields = Vec::with_capacity(labels.fields.len());
     for (i, f) in labels.fields.iter().enumerate() {
-        specs.push(fieldspecs::parse_field_spec(f).map_err(|e| format!("fields[{i}]: {e}"))?);
+        fields.push(fieldspecs::parse_field_spec(f).map_err(|e| format!("fields[{i}]: {e}"))?);
     }
+    let specs = config
+        .label_entry_specs(labels.include_selectors, labels.include_templates, fields)
+        .map_err(|e| format!("fields: {e}"))?;
     set_pairs(acc, specs.iter(), &labels.pairs)
 }
 

@@ -84,6 +84,35 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Value>, Error> {
     Ok(out)
 }
 
+/// Which Go YAML reader kustomize uses for a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// kyaml (go-yaml v3): resource, patch and most other files.
+    Kyaml,
+    /// `sigs.k8s.io/yaml` (go-yaml v2, YAML 1.1, then `encoding/json`): the kustomization file
+    /// itself and `configurations` files.
+    SigsV2,
+}
+
+/// Parses a kustomization (or `configurations`) file as kustomize reads it: `sigs.k8s.io/yaml`'s
+/// `YAMLToJSON`, which is go-yaml v2. Only the first document counts (what follows is never
+/// read); scalars resolve by YAML 1.1, so `yes`, `y`, `on`, `off`, `n`, `no` are booleans (a
+/// label value `yes` is refused later, as kustomize refuses it) and timestamps stay strings;
+/// a repeated key is no error, the last one wins; mapping keys of any scalar type become strings
+/// at every level; a `<<` merge overwrites the keys before it. `None` for an empty document.
+pub fn parse_kustomization(source: &str, text: &str) -> Result<Option<Value>, Error> {
+    let text: Cow<'_, str> = if text.contains("\r\n") { text.replace("\r\n", "\n").into() } else { text.into() };
+    let mut builder = Builder::new(text.len());
+    builder.dialect = Dialect::SigsV2;
+    let fail =
+        |line: usize, problem: String| Error::Invalid { source_name: source.to_string(), document: 1, line, problem };
+    let value = parse_first_document(&text, 0, &mut builder).map_err(|(l, p)| fail(l, p))?;
+    if let Some(v) = &value {
+        check_printable(v).map_err(|p| fail(builder.first_line, p))?;
+    }
+    Ok(value)
+}
+
 /// One piece of the stream between document separators.
 struct Chunk<'a> {
     text: &'a str,
@@ -179,12 +208,13 @@ fn parse_first_document(
                         ));
                     }
                 }
-                let value = if style == ScalarStyle::Folded && !builder.expects_key() {
-                    Cow::Owned(refold_like_kyaml(&value))
-                } else {
-                    value
-                };
-                let scalar = resolve_v3(&value, style, tag.as_deref()).map_err(at)?;
+                let value =
+                    if style == ScalarStyle::Folded && builder.dialect == Dialect::Kyaml && !builder.expects_key() {
+                        Cow::Owned(refold_like_kyaml(&value))
+                    } else {
+                        value
+                    };
+                let scalar = resolve(builder.dialect, &value, style, tag.as_deref()).map_err(at)?;
                 builder.node(scalar, anchor, line).map_err(at)?;
             }
             Event::SequenceStart(_, anchor, _) => builder.open(Open::Seq(Vec::new()), anchor, line).map_err(at)?,
@@ -264,6 +294,7 @@ struct Builder {
     /// Nodes still allowed, counting alias expansions at their full size, so an alias bomb
     /// fails instead of exhausting memory.
     budget: usize,
+    dialect: Dialect,
 }
 
 impl Builder {
@@ -274,6 +305,7 @@ impl Builder {
             root: None,
             first_line: 0,
             budget: input_len.saturating_mul(4).saturating_add(100_000),
+            dialect: Dialect::Kyaml,
         }
     }
 
@@ -380,8 +412,36 @@ impl Builder {
             self.root = Some(node.into_value()?);
             return Ok(());
         };
+        let v2 = self.dialect == Dialect::SigsV2;
         match &mut top.open {
             Open::Seq(items) => items.push(node.into_value()?),
+            Open::Map(m) if v2 => match m.key.take() {
+                None => match node {
+                    Node::Scalar(s) => m.key = Some((s, line)),
+                    Node::Value(_) => return Err("a mapping key must be a scalar, not a list or mapping".into()),
+                },
+                // go-yaml v2 merges where the `<<` stands: its keys overwrite those before it,
+                // and keys after it overwrite them; in a list the earlier mappings win.
+                Some((key, _)) if key.merge => match node.into_value()? {
+                    Value::Object(source) => m.map.extend(source),
+                    Value::Array(items) => {
+                        for item in items.into_iter().rev() {
+                            let Value::Object(source) = item else {
+                                return Err("a `<<` merge list may only hold mappings".into());
+                            };
+                            m.map.extend(source);
+                        }
+                    }
+                    _ => return Err("a `<<` merge key needs a mapping or a list of mappings".into()),
+                },
+                Some((key, key_line)) => {
+                    let text = key.into_v2_key().ok_or_else(|| {
+                        format!("key on line {key_line} is null; kustomize cannot use it as a map key")
+                    })?;
+                    // A repeated key is no error for go-yaml v2 outside strict mode: the last wins.
+                    m.map.insert(text, node.into_value()?);
+                }
+            },
             Open::Map(m) => match m.key.take() {
                 None => match node {
                     Node::Scalar(s) => m.key = Some((s, line)),
@@ -583,7 +643,11 @@ enum Resolved {
     Str,
 }
 
-fn resolve_v3(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar, String> {
+fn resolve(dialect: Dialect, text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar, String> {
+    let resolve_plain = match dialect {
+        Dialect::Kyaml => resolve_plain_v3,
+        Dialect::SigsV2 => resolve_plain_v2,
+    };
     let string = |string_key| Ok(Scalar::new(Value::String(text.to_string()), text, string_key));
     let core = match tag {
         None => None,
@@ -598,14 +662,14 @@ fn resolve_v3(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scala
         if style != ScalarStyle::Plain {
             return string(true);
         }
-        let mut scalar = plain_scalar(text);
+        let mut scalar = plain_scalar(resolve_plain(text), text);
         scalar.merge = text == "<<";
         return Ok(scalar);
     };
-    let resolved = || resolve_plain_v3(text);
+    let resolved = || resolve_plain(text);
     let typed = |value| Ok(Scalar::new(value, text, false));
     let wrong = |name: &str| {
-        let found = match resolve_plain_v3(text) {
+        let found = match resolve_plain(text) {
             Resolved::Null => "null",
             Resolved::Bool(_) => "bool",
             Resolved::Int(_) => "int",
@@ -640,7 +704,7 @@ fn resolve_v3(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scala
             Some(t) => typed(Value::String(t.rfc3339_nano())),
             None => wrong("timestamp"),
         },
-        _ => Ok(plain_scalar(text)),
+        _ => Ok(plain_scalar(resolve_plain(text), text)),
     }
 }
 
@@ -658,6 +722,18 @@ impl Scalar {
         Scalar { value, source_text, string_key, merge: false, invalid: None }
     }
 
+    /// The key this scalar makes for `sigs.k8s.io/yaml`, which turns keys of every type into
+    /// strings (numbers in Go's formatting); `None` for a null key, which it refuses.
+    fn into_v2_key(self) -> Option<String> {
+        match self.value {
+            Value::String(s) => Some(s),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) if n.is_f64() => Some(go_format_g(n.as_f64().unwrap_or(0.0))),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
     /// The key this scalar makes in a JSON object: its source text, as kyaml's conversion of
     /// the document root stringifies non-string keys.
     fn into_key_text(self) -> String {
@@ -669,8 +745,8 @@ impl Scalar {
     }
 }
 
-fn plain_scalar(text: &str) -> Scalar {
-    let value = match resolve_plain_v3(text) {
+fn plain_scalar(resolved: Resolved, text: &str) -> Scalar {
+    let value = match resolved {
         Resolved::Null => Value::Null,
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(n) => Value::Number(n),
@@ -687,6 +763,53 @@ fn plain_scalar(text: &str) -> Scalar {
         Resolved::Str => return Scalar::new(Value::String(text.to_string()), text, true),
     };
     Scalar::new(value, text, false)
+}
+
+/// go-yaml v2's `resolve("", text)` for a plain scalar, as `sigs.k8s.io/yaml` turns it into
+/// JSON: YAML 1.1 booleans, timestamps kept as their text (v2 decodes them into `interface{}` as
+/// strings), and a float with no fraction written as an integer (Go's JSON encoder prints
+/// `1.0` as `1`, which then decodes into an integer field).
+fn resolve_plain_v2(text: &str) -> Resolved {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Resolved::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Resolved::Bool(false),
+        _ => {}
+    }
+    if text.as_bytes().first().is_some_and(|b| b.is_ascii_digit() || *b == b'+' || *b == b'-')
+        && parse_timestamp(text).is_some()
+    {
+        return Resolved::Str;
+    }
+    let resolved = match text.as_bytes().first() {
+        Some(b'0'..=b'9' | b'+' | b'-') => {
+            let plain: Cow<'_, str> = if text.contains('_') { text.replace('_', "").into() } else { text.into() };
+            match go_parse_int(&plain) {
+                Some(GoInt::Signed(i)) => Resolved::Int(Number::from(i)),
+                Some(GoInt::Unsigned(u)) => Resolved::Int(Number::from(u)),
+                None if is_yaml_style_float(&plain) => go_parse_float(&plain).map_or(Resolved::Str, Resolved::Float),
+                None => match prefixed_fallback(&plain, false) {
+                    Some(GoInt::Signed(i)) => Resolved::Int(Number::from(i)),
+                    Some(GoInt::Unsigned(u)) => Resolved::Int(Number::from(u)),
+                    None => Resolved::Str,
+                },
+            }
+        }
+        _ => resolve_plain_v3(text),
+    };
+    match resolved {
+        Resolved::Float(f) if f.fract() == 0.0 && f.abs() < 1e21 && f.abs() <= i64::MAX as f64 => {
+            Resolved::Int(Number::from(f as i64))
+        }
+        other => other,
+    }
+}
+
+/// Whether kyaml reads `key`, written as a plain (unquoted) mapping key, back as a string.
+/// kustomize's label and annotation transformers write their keys that way, so a key such as
+/// `1`, `true`, `null` or `2024-01-01` comes back as a number, boolean, null or timestamp, and
+/// the object can no longer be converted to JSON.
+pub fn plain_key_reads_as_string(key: &str) -> bool {
+    matches!(resolve_plain_v3(key), Resolved::Str)
 }
 
 /// go-yaml v3's `resolve("", text)` for a plain scalar.
@@ -1892,6 +2015,21 @@ mod tests {
 
     // Stream-level cases; expected output probed with `kubectl kustomize` on the same file.
     const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ";
+
+    #[test]
+    fn kustomization_files_read_as_go_yaml_v2() {
+        let read = |text: &str| parse_kustomization("k.yaml", text).unwrap();
+        assert_eq!(
+            read("a: yes\nb: n\nc: On\nd: 2024-01-02\ne: 2.0\nf: 1.5\ng: 0o12\nh: 1_000\n"),
+            Some(json!({"a": true, "b": false, "c": true, "d": "2024-01-02", "e": 2, "f": 1.5, "g": 10, "h": 1000}))
+        );
+        assert_eq!(read("a: 1\na: 2\n---\n[not yaml\n"), Some(json!({"a": 2})));
+        assert_eq!(read("m: {1: a, true: b, 1.5: c}\n"), Some(json!({"m": {"1": "a", "true": "b", "1.5": "c"}})));
+        assert_eq!(read("m: {a: 1, <<: {a: 2, b: 3}, b: 4}\n"), Some(json!({"m": {"a": 2, "b": 4}})));
+        assert_eq!(read("# nothing\n"), None);
+        assert!(parse_kustomization("k.yaml", "m: {~: a}\n").is_err());
+        assert!(parse_kustomization("k.yaml", "m: .inf\n").is_err());
+    }
 
     #[test]
     fn stream_splitting_follows_kyaml() {

@@ -122,6 +122,36 @@ fn flux_semver_ref_and_source_ignore() {
 }
 
 #[test]
+fn flux_path_without_kustomization_builds_the_kustomization_flux_generates() {
+    let repo = Repo::new();
+    crate::kustomize::flux_bootstrap_tree(&repo.path);
+    repo.commit(&[]);
+    let text = format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: flux-system, namespace: flux-system}}\nspec:\n  url: {}\n  ref: {{branch: main}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: flux-system, namespace: flux-system}}\nspec:\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n  path: ./clusters/prod\n  namePrefix: p-\n",
+        repo.url()
+    );
+    let cache = tempfile::tempdir().expect("cache");
+    let source = source::read(&parse(&text)).expect("source");
+    let r = app::render(&source, None, &renderers(cache.path())).expect("render");
+    // flux-system/ is a kustomization, built as one (not its files read as manifests); the
+    // generated kustomization takes the Flux Kustomization's namePrefix; .json, .md and .YAML
+    // files are not Flux's manifests.
+    assert_eq!(
+        names(&r.objects),
+        [
+            "p-apps",
+            "flux-system",
+            "p-source-controller",
+            "p-flux-system",
+            "p-flux-system",
+            "p-infrastructure",
+            "p-dashboards",
+            "monitoring"
+        ]
+    );
+}
+
+#[test]
 fn plugin_from_its_manifest_gets_the_commit() {
     let repo = Repo::new();
     let sha = repo.commit(&[("app/in.txt", "x")]);

@@ -191,6 +191,17 @@ fn remote_bases_come_through_the_git_cache_as_kubectl_fetches_them() {
         let e = kustomize::render(&root, ".", &Options::default()).expect_err("no cache, no remote").to_string();
         assert!(e.contains("`resources[0]`") && e.contains("need a Git cache"), "{e}");
     }
+    // buildMetadata: origins inside a remote base name the repository, its ref and paths from its root.
+    let meta = format!("buildMetadata: [originAnnotations, transformerAnnotations]\nresources:\n- {url}?ref=v1\n");
+    std::fs::write(overlay.join("kustomization.yaml"), meta).expect("write");
+    let want = kubectl(&overlay, false);
+    assert!(want.status.success(), "{}", String::from_utf8_lossy(&want.stderr));
+    let root = RepoRoot::new(&overlay).expect("root");
+    let options =
+        Options { git: Some(gitops_render::git::Cache::new(work.path().join("cache"))), ..Options::default() };
+    let got = kustomize::render(&root, ".", &options).expect("remote base builds");
+    assert_eq!(got, String::from_utf8_lossy(&want.stdout));
+    assert!(got.contains("ref: v1") && got.contains("path: deploy/base/app.yaml"), "{got}");
     std::fs::write(overlay.join("kustomization.yaml"), "resources:\n- https://example.com/app.yaml\n").expect("write");
     let root = RepoRoot::new(&overlay).expect("root");
     let e = kustomize::render(&root, ".", &Options::default()).expect_err("plain URL").to_string();
@@ -223,4 +234,82 @@ fn fifos_named_by_a_kustomization_are_refused_without_blocking() {
         .expect_err(kustomization);
         assert_eq!(e.to_string(), expected);
     }
+}
+
+/// The tree `flux bootstrap` writes, plus what users add next to it.
+pub(crate) fn flux_bootstrap_tree(dir: &Path) {
+    let ks = |name: &str, path: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m0s\n  path: {path}\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+        )
+    };
+    let components = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: source-controller\n  namespace: flux-system\nspec:\n  selector:\n    matchLabels: {app: source-controller}\n  template:\n    metadata:\n      labels: {app: source-controller}\n    spec:\n      containers:\n      - name: manager\n        image: ghcr.io/fluxcd/source-controller:v1.4.1\n";
+    let sync = format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  url: ssh://git@github.com/org/fleet\n---\n{}",
+        ks("flux-system", "./clusters/prod")
+    );
+    crate::write(
+        dir,
+        &[
+            ("clusters/prod/flux-system/gotk-components.yaml", components),
+            ("clusters/prod/flux-system/gotk-sync.yaml", &sync),
+            (
+                "clusters/prod/flux-system/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n",
+            ),
+            ("clusters/prod/apps.yaml", &ks("apps", "./apps/prod")),
+            ("clusters/prod/infrastructure.yml", &ks("infrastructure", "./infrastructure/prod")),
+            (
+                "clusters/prod/monitoring/namespace.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: monitoring\n",
+            ),
+            ("clusters/prod/monitoring/dashboards/cm.yaml", &crate::cm("dashboards")),
+            ("clusters/prod/monitoring/notes.json", "{\"not\": \"read by Flux\"}"),
+            ("clusters/prod/README.md", "# prod\n"),
+            ("clusters/prod/values.YAML", "not: read\n"),
+        ],
+    );
+}
+
+#[test]
+fn flux_generated_kustomization_lists_manifests_and_kustomization_directories() {
+    let work = tempfile::tempdir().expect("tempdir");
+    flux_bootstrap_tree(work.path());
+    let root = RepoRoot::new(work.path()).expect("root");
+    // Walk order (names in byte order, a directory's contents right after it); a directory with
+    // a kustomization is listed, not entered; only .yaml and .yml files.
+    assert_eq!(
+        kustomize::generated_resources(&root, "clusters/prod").expect("scan"),
+        [
+            "./apps.yaml",
+            "./flux-system",
+            "./infrastructure.yml",
+            "./monitoring/dashboards/cm.yaml",
+            "./monitoring/namespace.yaml"
+        ]
+    );
+    let options = Options { order: Some(Order::Fifo), generate_missing: true, ..Options::default() };
+    let got = kustomize::render(&root, "clusters/prod", &options).expect("Flux builds a path without kustomization");
+    // The same tree with the kustomization Flux writes, built by kubectl as Flux builds it.
+    let resources = kustomize::generated_resources(&root, "clusters/prod").expect("scan");
+    let written = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- {}\n",
+        resources.join("\n- ")
+    );
+    std::fs::write(work.path().join("clusters/prod/kustomization.yaml"), written).expect("write");
+    let want = kubectl(&work.path().join("clusters/prod"), true);
+    assert!(want.status.success(), "{}", String::from_utf8_lossy(&want.stderr));
+    assert_eq!(got, String::from_utf8_lossy(&want.stdout));
+    assert!(
+        got.starts_with("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n"),
+        "{got}"
+    );
+    // Without the option (kustomize's own behaviour) a missing kustomization file is an error.
+    std::fs::remove_file(work.path().join("clusters/prod/kustomization.yaml")).expect("rm");
+    let e = kustomize::render(&root, "clusters/prod", &Options::default()).expect_err("no kustomization").to_string();
+    assert!(e.contains("no kustomization file"), "{e}");
+    // An empty directory generates an empty kustomization, which Flux cannot build either.
+    std::fs::create_dir_all(work.path().join("empty")).expect("mkdir");
+    let e = kustomize::render(&root, "empty", &options).expect_err("empty").to_string();
+    assert!(e.contains("empty"), "{e}");
 }
