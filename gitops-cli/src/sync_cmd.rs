@@ -409,6 +409,14 @@ async fn run_pass_on<C: Cluster>(
     let status = app.status_path()?;
     let policy = Policy::of(&app.spec, app.suspended());
     writeln!(out, "{BOLD}{}{RESET} -> {}", app.spec.name, cluster.describe()).map_err(w)?;
+    if request.sync && app.suspended() {
+        // `flux reconcile` refuses a suspended Kustomization; a sync asked for by hand runs.
+        writeln!(
+            out,
+            "{YELLOW}note{RESET}: the app is suspended (spec.suspend: true); syncing because it was asked for"
+        )
+        .map_err(w)?;
+    }
     let unsupported = app.unsupported();
     if !unsupported.is_empty() {
         writeln!(out, "{YELLOW}note{RESET}: not supported yet, without effect: {}", unsupported.join(", "))

@@ -290,6 +290,16 @@ fn manual_and_suspended_apps_are_compared_not_synced() {
     assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     assert!(out(&o).contains("suspended, so not synced"), "{}", out(&o));
     assert!(!out(&o).contains("not supported"), "{}", out(&o));
+    assert!(!out(&o).contains("note: the app is suspended"), "reconcile just says it is not synced: {}", out(&o));
+    // A sync asked for by hand runs, and says the app is suspended.
+    let o = run(dir.path(), "sync", &[]);
+    assert!(
+        out(&o).contains("note: the app is suspended (spec.suspend: true); syncing because it was asked for"),
+        "{}",
+        out(&o)
+    );
+    assert!(stored(dir.path(), "shop/core/ConfigMap/settings.yaml").is_some(), "{}", out(&o));
+    std::fs::remove_dir_all(dir.path().join(".gitops")).expect("clean");
     std::fs::write(dir.path().join("app.yaml"), flux.replace("suspend: true", "suspend: false")).expect("write");
     let o = run(dir.path(), "reconcile", &[]);
     assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
