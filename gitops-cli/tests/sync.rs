@@ -495,3 +495,19 @@ fn several_apps_in_one_file_need_a_name() {
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert!(out(&o).starts_with("shop-canary -> "), "{}", out(&o));
 }
+
+/// A cluster that cannot be reached is named, with the cause, not just "client error (Connect)".
+#[test]
+fn an_unreachable_cluster_is_named_with_the_cause() {
+    let dir = setup(true);
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\nusers: [{name: dev, user: {token: abc}}]\ncontexts: [{name: dev, context: {cluster: c, user: dev}}]\n",
+    )
+    .expect("write");
+    let o = sync(dir.path(), &["--target", "kube", "--kubeconfig", kubeconfig.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains("at https://127.0.0.1:1/: "), "{}", err(&o));
+    assert!(err(&o).contains("Connection refused"), "{}", err(&o));
+}

@@ -38,6 +38,8 @@ const PARALLEL_LISTS: usize = 8;
 pub struct KubeCluster {
     client: Client,
     name: String,
+    /// The API server's URL, named in transport errors (empty when unknown).
+    server: String,
     discovery: tokio::sync::Mutex<Option<(Instant, Arc<Discovery>)>>,
 }
 
@@ -109,9 +111,10 @@ impl KubeCluster {
                 (Config::infer().await.map_err(|e| kubeconfig_error(None, e))?, name)
             }
         };
+        let server = config.cluster_url.to_string();
         // Credentials are decoded only now: errors here may quote them too.
         let client = Client::try_from(config).map_err(|e| kubeconfig_error(kubeconfig, e))?;
-        Ok(KubeCluster::from_client(client, &name))
+        Ok(KubeCluster { server, ..KubeCluster::from_client(client, &name) })
     }
 
     /// The context [`KubeCluster::connect`] would use, without connecting: `context`, else the
@@ -170,7 +173,7 @@ impl KubeCluster {
 
     /// A cluster reached through `client`, named `name` in output.
     pub fn from_client(client: Client, name: &str) -> KubeCluster {
-        KubeCluster { client, name: name.to_string(), discovery: tokio::sync::Mutex::new(None) }
+        KubeCluster { client, name: name.to_string(), server: String::new(), discovery: tokio::sync::Mutex::new(None) }
     }
 
     /// The kube-rs client.
@@ -186,7 +189,7 @@ impl KubeCluster {
         {
             return Ok(d.clone());
         }
-        let d = Discovery::new(self.client.clone()).run().await.map_err(transport("discovery"))?;
+        let d = Discovery::new(self.client.clone()).run().await.map_err(|e| self.transport("discovery", &e))?;
         let d = Arc::new(d);
         *cached = Some((Instant::now(), d.clone()));
         Ok(d)
@@ -354,8 +357,30 @@ fn same_version(a: &Value, b: &Value) -> bool {
     rv(a).is_some() && rv(a) == rv(b)
 }
 
-fn transport(context: &'static str) -> impl Fn(kube::Error) -> Error {
-    move |e| Error::Transport { context: context.to_string(), message: e.to_string() }
+impl KubeCluster {
+    /// A transport error while doing `context`, naming the server and every cause down the
+    /// chain (kube-rs's own text stops at "client error (Connect)").
+    fn transport(&self, context: &str, e: &kube::Error) -> Error {
+        let context =
+            if self.server.is_empty() { context.to_string() } else { format!("{context} at {}", self.server) };
+        Error::Transport { context, message: causes(e) }
+    }
+}
+
+/// An error and its sources, each once: `client error (Connect): tcp connect error: Connection
+/// refused (os error 111)`.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
 }
 
 fn build<'a>(what: &'a (impl std::fmt::Display + ?Sized)) -> impl Fn(kube::core::request::Error) -> Error + 'a {
@@ -373,7 +398,7 @@ fn api_error(key: &str, e: kube::Error) -> Error {
             Error::Conflict { key: key.to_string(), message: s.message.clone() }
         }
         kube::Error::Api(s) => Error::Refused { key: key.to_string(), message: s.message.clone(), code: s.code },
-        other => Error::Transport { context: key.to_string(), message: other.to_string() },
+        other => Error::Transport { context: key.to_string(), message: causes(&other) },
     }
 }
 
