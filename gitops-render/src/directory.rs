@@ -4,7 +4,8 @@
 //! `exclude` are globs over the path relative to the directory, as Argo CD matches them
 //! (gobwas syntax, `*` crossing `/`, `{a,b}` alternatives): a file must match `include` when
 //! it is given and must not match `exclude`. Only `.yaml`, `.yml` and `.json` files are read;
-//! the output is in path order.
+//! a `.jsonnet` file, which Argo CD renders with Jsonnet, is an error unless excluded. The
+//! output is in path order.
 
 use gitops_core::Object;
 use gitops_core::glob::Glob;
@@ -41,6 +42,14 @@ pub enum Error {
     /// A manifest could not be read.
     #[error(transparent)]
     Manifest(#[from] crate::Error),
+    /// A Jsonnet file, which Argo CD would render and we cannot: never skipped in silence.
+    #[error(
+        "{path}: Jsonnet is not supported (Argo CD's directory source renders .jsonnet files); leave it out with directory.exclude"
+    )]
+    Jsonnet {
+        /// The file, relative to the repository.
+        path: String,
+    },
 }
 
 fn compile(field: &'static str, pattern: &Option<String>) -> Result<Option<Glob>, Error> {
@@ -58,7 +67,8 @@ pub fn files(root: &RepoRoot, path: &str, options: &DirectoryOptions) -> Result<
     let base = if base == "." { "" } else { base };
     let mut out = Vec::new();
     for file in root.files(if base.is_empty() { "." } else { base }, options.recurse)? {
-        if !crate::is_manifest_file(std::path::Path::new(&file)) {
+        let jsonnet = file.ends_with(".jsonnet");
+        if !jsonnet && !crate::is_manifest_file(std::path::Path::new(&file)) {
             continue;
         }
         let relative = if base.is_empty() {
@@ -70,6 +80,9 @@ pub fn files(root: &RepoRoot, path: &str, options: &DirectoryOptions) -> Result<
             || exclude.as_ref().is_some_and(|g| g.matches(relative))
         {
             continue;
+        }
+        if jsonnet {
+            return Err(Error::Jsonnet { path: file });
         }
         out.push(file);
     }

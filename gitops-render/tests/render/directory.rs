@@ -73,3 +73,21 @@ fn a_fifo_among_the_manifests_is_refused_without_blocking() {
     .expect_err("FIFO");
     assert_eq!(e.to_string(), "apps/pipe.yaml: is a FIFO, not a regular file");
 }
+
+#[test]
+fn jsonnet_files_are_refused_not_skipped_unless_excluded() {
+    let dir = repo();
+    write(dir.path(), &[("apps/env/app.jsonnet", "{a: 1}"), ("apps/lib.libsonnet", "{}")]);
+    let root = RepoRoot::new(dir.path()).expect("root");
+    // Not reached without recurse; a .libsonnet is a library, not rendered on its own.
+    assert_eq!(names(&root, "apps", DirectoryOptions::default()), ["a", "b", "c"]);
+    let recurse = DirectoryOptions { recurse: true, ..Default::default() };
+    let e = directory::render(&root, "apps", &recurse).expect_err("jsonnet").to_string();
+    assert_eq!(
+        e,
+        "apps/env/app.jsonnet: Jsonnet is not supported (Argo CD's directory source renders .jsonnet files); leave it \
+         out with directory.exclude"
+    );
+    let excluded = DirectoryOptions { exclude: Some("*.jsonnet".into()), ..recurse };
+    assert_eq!(names(&root, "apps", excluded), ["a", "b", "c", "dev", "prod"]);
+}
