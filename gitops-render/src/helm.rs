@@ -93,6 +93,18 @@ pub enum Error {
         /// What helm printed.
         stderr: String,
     },
+    /// Dependencies the chart declares that are not in its `charts/` directory: helm refuses
+    /// to render (what it would leave out is not known), and so do we.
+    #[error(
+        "helm template {chart}: found in Chart.yaml, but missing in charts/ directory: {}; run `helm dependency build`",
+        missing.join(", ")
+    )]
+    MissingDependencies {
+        /// The chart path.
+        chart: String,
+        /// The dependencies missing.
+        missing: Vec<String>,
+    },
     /// helm's output is not manifests.
     #[error("helm template {chart}: output is not valid manifests: {source}")]
     Output {
@@ -143,6 +155,46 @@ fn stage(root: &RepoRoot, rel: &str, dir: &Path) -> Result<PathBuf, Error> {
     Ok(to)
 }
 
+/// The dependencies `Chart.yaml` (or a v1 chart's `requirements.yaml`) declares that `charts/`
+/// lacks, as `helm template` checks before rendering: a subchart directory counts by its
+/// `Chart.yaml` name, an archive by its file name (`<name>-<version>.tgz`). A file that cannot
+/// be read declares nothing here; helm reports it itself.
+fn missing_dependencies(chart: &Path) -> Vec<String> {
+    let read = |p: &Path| -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(p).ok()?;
+        gitops_core::yaml::parse_documents(&text).ok()?.into_iter().next().map(|d| d.value)
+    };
+    let declared: Vec<String> = [chart.join("Chart.yaml"), chart.join("requirements.yaml")]
+        .iter()
+        .filter_map(|p| read(p))
+        .filter_map(|v| v.get("dependencies").and_then(|d| d.as_array()).cloned())
+        .flatten()
+        .filter_map(|d| d.get("name").and_then(|n| n.as_str()).map(str::to_string))
+        .collect();
+    if declared.is_empty() {
+        return declared;
+    }
+    let mut present = Vec::new();
+    let mut archives = Vec::new();
+    for entry in std::fs::read_dir(chart.join("charts")).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".tgz") {
+            archives.push(stem.to_string());
+        } else if let Some(n) =
+            read(&entry.path().join("Chart.yaml")).and_then(|v| v["name"].as_str().map(str::to_string))
+        {
+            present.push(n);
+        }
+    }
+    declared
+        .into_iter()
+        .filter(|d| {
+            !present.contains(d)
+                && !archives.iter().any(|a| a.strip_prefix(d.as_str()).is_some_and(|v| v.starts_with('-')))
+        })
+        .collect()
+}
+
 /// Renders the chart at `chart` (a directory inside `root`).
 pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(chart)?;
@@ -151,6 +203,10 @@ pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) 
     // Under its own name: helm's messages and `.Chart` lookups may show the directory.
     let copy = work.path().join("chart").join(dir.file_name().unwrap_or("chart".as_ref()));
     root.copy_tree(chart, &copy, CHART_LIMITS)?;
+    let missing = missing_dependencies(&copy);
+    if !missing.is_empty() {
+        return Err(Error::MissingDependencies { chart: chart.to_string(), missing });
+    }
     let mut cmd = Command::new(&helm.program);
     cmd.envs(helm.env.iter().map(|(k, v)| (k, v)));
     cmd.arg("template").arg(&copy).arg("--name-template").arg(&options.release_name);
@@ -200,4 +256,28 @@ pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) 
     let text = String::from_utf8_lossy(&done.stdout);
     manifest::parse(&format!("helm template {chart}"), &text)
         .map_err(|source| Error::Output { chart: chart.to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_count_by_subchart_name_or_archive_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path();
+        std::fs::create_dir_all(chart.join("charts/cache")).unwrap();
+        std::fs::write(
+            chart.join("Chart.yaml"),
+            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies: [{name: redis}, {name: redis-ha}, {name: pg}, {name: mq}]\n",
+        )
+        .unwrap();
+        // A subchart counts by the name its Chart.yaml gives, not by its directory's name.
+        std::fs::write(chart.join("charts/cache/Chart.yaml"), "apiVersion: v2\nname: mq\nversion: 1.0.0\n").unwrap();
+        std::fs::write(chart.join("charts/redis-17.0.0.tgz"), "").unwrap();
+        std::fs::write(chart.join("charts/pgadmin-1.0.0.tgz"), "").unwrap();
+        assert_eq!(missing_dependencies(chart), ["redis-ha", "pg"]);
+        std::fs::write(chart.join("requirements.yaml"), "dependencies: [{name: legacy}]\n").unwrap();
+        assert_eq!(missing_dependencies(chart), ["redis-ha", "pg", "legacy"]);
+    }
 }

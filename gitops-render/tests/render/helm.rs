@@ -97,6 +97,44 @@ fn values_precedence_namespace_and_crds() {
     assert_eq!(skipped.len(), 1);
 }
 
+/// Found syncing public examples: a chart whose dependencies were never built rendered without
+/// them, exit 0. `helm template` refuses it, and so do we; present ones (a subchart directory,
+/// or an archive named `<name>-<version>.tgz`) render.
+#[test]
+fn dependencies_missing_from_charts_are_an_error_as_in_helm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart_yaml = "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- {name: redis, version: 17.0.0, repository: 'https://charts.example.com'}\n- {name: pg, version: 1.0.0, repository: 'https://charts.example.com', condition: pg.enabled}\n";
+    write(
+        dir.path(),
+        &[
+            ("app/Chart.yaml", chart_yaml),
+            ("app/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n"),
+        ],
+    );
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions { release_name: "shop".into(), ..Default::default() };
+    let e = helm::render(&root, "app", &options, &helm()).expect_err("missing dependencies");
+    assert_eq!(
+        e.to_string(),
+        "helm template app: found in Chart.yaml, but missing in charts/ directory: redis, pg; run `helm dependency build`"
+    );
+    write(
+        dir.path(),
+        &[
+            ("app/charts/redis/Chart.yaml", "apiVersion: v2\nname: redis\nversion: 17.0.0\n"),
+            ("app/charts/redis/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: redis}\n"),
+            ("app/charts/pg/Chart.yaml", "apiVersion: v2\nname: pg\nversion: 1.0.0\n"),
+        ],
+    );
+    let mut names: Vec<String> = helm::render(&root, "app", &options, &helm())
+        .expect("dependencies present")
+        .iter()
+        .map(|o| o.name().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["app", "redis"]);
+}
+
 #[test]
 fn helm_errors_are_surfaced() {
     let dir = tempfile::tempdir().expect("tempdir");
