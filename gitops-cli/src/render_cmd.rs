@@ -150,6 +150,20 @@ fn enclosing_repository(dir: &Path) -> Option<PathBuf> {
     start.ancestors().find(|a| a.join(".git").exists()).map(Path::to_path_buf)
 }
 
+/// The root a path is rendered in when `--root` is not given: the Git work tree around it;
+/// outside one, the current directory when the path lies inside it (so `render
+/// overlays/production` may use `../../base`, as `kubectl kustomize` does), else the path itself.
+fn default_root(base: &Path) -> PathBuf {
+    if let Some(work_tree) = enclosing_repository(base) {
+        return work_tree;
+    }
+    let real = |p: &Path| p.canonicalize().ok();
+    match (std::env::current_dir().ok().as_deref().and_then(real), real(base)) {
+        (Some(cwd), Some(base_real)) if base_real.starts_with(&cwd) => cwd,
+        _ => base.to_path_buf(),
+    }
+}
+
 /// The Git cache: `--cache`, else `GITOPS_CACHE`, else `$XDG_CACHE_HOME/gitops` or `~/.cache/gitops`.
 pub(crate) fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
     if let Some(dir) = flag {
@@ -206,9 +220,11 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         (parent.to_path_buf(), path.file_name().map(|n| n.to_string_lossy().into_owned()))
     };
-    let enclosing = enclosing_repository(&base);
-    let root_dir = args.root.as_deref().map(Path::new).or(enclosing.as_deref()).unwrap_or(&base);
-    let root = RepoRoot::new(root_dir).map_err(|e| e.to_string())?;
+    let root_dir = match args.root.as_deref() {
+        Some(root) => PathBuf::from(root),
+        None => default_root(&base),
+    };
+    let root = RepoRoot::new(&root_dir).map_err(|e| e.to_string())?;
     let base_real = base.canonicalize().map_err(|e| format!("{}: {e}", base.display()))?;
     let Ok(inside) = base_real.strip_prefix(root.path()) else {
         return Err(format!("{}: not inside the repository root {}", path.display(), root.path().display()));

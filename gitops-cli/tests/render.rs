@@ -219,3 +219,43 @@ fn special_files_and_symlink_loops_are_refused_without_blocking() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("a-loop.yaml: a symlink loop (a-loop.yaml -> b.yaml -> a-loop.yaml)"), "{}", err(&o));
 }
+
+/// Outside a Git work tree, `render overlays/production` from the top of the layout may use
+/// `../../base` (the current directory is the root, as for `kubectl kustomize`); from inside the
+/// overlay it may not, and the error says which root was used and how to widen it.
+#[test]
+fn outside_a_git_work_tree_the_current_directory_is_the_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let top = dir.path();
+    std::fs::create_dir_all(top.join("base")).expect("mkdir");
+    std::fs::create_dir_all(top.join("overlays/production")).expect("mkdir");
+    std::fs::write(top.join("base/kustomization.yaml"), "resources: [cm.yaml]\n").expect("write");
+    std::fs::write(top.join("base/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n").expect("write");
+    std::fs::write(top.join("overlays/production/kustomization.yaml"), "resources: [../../base]\nnamePrefix: prod-\n")
+        .expect("write");
+    let render = |cwd: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gitops"))
+            .arg("render")
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .expect("run")
+    };
+    let o = render(top, &["overlays/production"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("name: prod-cm"), "{}", out(&o));
+    let overlay = top.join("overlays/production");
+    let o = render(&overlay, &["."]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    let real = overlay.canonicalize().expect("real");
+    assert!(
+        err(&o).contains(&format!(
+            "../../base: leaves the repository root {} (a wider root can be given with --root)",
+            real.display()
+        )),
+        "{}",
+        err(&o)
+    );
+    let o = render(&overlay, &[".", "--root", top.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+}

@@ -127,6 +127,9 @@ fn render_tree(
         source: source_error,
     };
     let mut root = RepoRoot::new(tree).map_err(path_error)?;
+    if commit != "local" {
+        root = root.fetched(&git::scrub(&source.repo_url), commit);
+    }
     if source.source_ignore {
         root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
     }

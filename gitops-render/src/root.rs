@@ -39,18 +39,24 @@ pub enum Error {
         path: String,
     },
     /// `..` leaves the repository.
-    #[error("{path}: leaves the repository root")]
+    #[error("{path}: leaves the repository root {root}{hint}")]
     Escapes {
         /// The path as given.
         path: String,
+        /// The root it leaves: a directory, or a repository and its commit.
+        root: String,
+        /// How to widen it, for a local root.
+        hint: &'static str,
     },
     /// A symlink on the way points out of the repository.
-    #[error("{path}: a symlink points outside the repository (to {target})")]
+    #[error("{path}: a symlink points outside the repository root {root} (to {target})")]
     Symlink {
         /// The path as given.
         path: String,
         /// Where it leads.
         target: String,
+        /// The root it leaves.
+        root: String,
     },
     /// A FIFO, a socket or a device where a file or directory is expected.
     #[error("{path}: is {what}, not a regular file")]
@@ -121,16 +127,28 @@ struct Met<'a> {
 pub struct RepoRoot {
     /// The root, canonical (symlinks resolved), so containment is a prefix test.
     root: PathBuf,
+    /// The root as errors name it: the directory, or the repository and commit it was fetched
+    /// at (never the cache directory, which means nothing to the user).
+    shown: String,
+    /// Whether the root is a local directory the user chose, which `--root` can widen.
+    local: bool,
     /// Flux's source ignore rules: paths they match are not part of the source.
     ignore: Option<ignore::gitignore::Gitignore>,
 }
 
 impl RepoRoot {
+    /// The root as a fetched repository: errors name `url` at `commit`, not the directory.
+    pub fn fetched(mut self, url: &str, commit: &str) -> RepoRoot {
+        self.shown = format!("{url} at {commit}");
+        self.local = false;
+        self
+    }
+
     /// A root at `dir` (which must exist).
     pub fn new(dir: impl AsRef<Path>) -> Result<RepoRoot, Error> {
         let dir = dir.as_ref();
         let root = dir.canonicalize().map_err(|source| Error::Root { root: dir.display().to_string(), source })?;
-        Ok(RepoRoot { root, ignore: None })
+        Ok(RepoRoot { shown: root.display().to_string(), root, local: true, ignore: None })
     }
 
     /// Applies Flux's source ignore rules (`.sourceignore` syntax, which is gitignore's):
@@ -221,7 +239,10 @@ impl RepoRoot {
             match c {
                 Component::Normal(_) => depth += 1,
                 Component::CurDir => {}
-                Component::ParentDir if depth == 0 => return Err(Error::Escapes { path: rel.to_string() }),
+                Component::ParentDir if depth == 0 => {
+                    let hint = if self.local { " (a wider root can be given with --root)" } else { "" };
+                    return Err(Error::Escapes { path: rel.to_string(), root: self.shown.clone(), hint });
+                }
                 Component::ParentDir => depth -= 1,
                 Component::RootDir | Component::Prefix(_) => return Err(Error::Absolute { path: rel.to_string() }),
             }
@@ -229,7 +250,11 @@ impl RepoRoot {
         let joined = self.root.join(given);
         let real = joined.canonicalize().map_err(|e| io_error(rel, regular::explain_loop(&joined, e)))?;
         if !real.starts_with(&self.root) {
-            return Err(Error::Symlink { path: rel.to_string(), target: real.display().to_string() });
+            return Err(Error::Symlink {
+                path: rel.to_string(),
+                target: real.display().to_string(),
+                root: self.shown.clone(),
+            });
         }
         let meta = regular::metadata(&real).map_err(|e| io_error(rel, e))?;
         if real != self.root && self.ignored(&real, meta.is_dir()) {
@@ -315,7 +340,11 @@ impl RepoRoot {
     fn inside(&self, path: &Path, shown: &str) -> Result<(PathBuf, std::fs::Metadata), Error> {
         let real = path.canonicalize().map_err(|e| io_error(shown, regular::explain_loop(path, e)))?;
         if !real.starts_with(&self.root) {
-            return Err(Error::Symlink { path: shown.to_string(), target: real.display().to_string() });
+            return Err(Error::Symlink {
+                path: shown.to_string(),
+                target: real.display().to_string(),
+                root: self.shown.clone(),
+            });
         }
         let meta = regular::metadata(&real).map_err(|e| io_error(shown, e))?;
         Ok((real, meta))

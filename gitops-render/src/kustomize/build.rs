@@ -354,7 +354,9 @@ impl<'a> Builder<'a> {
         }
         let reference = remote.revision.clone().map_or(Reference::Head, Reference::Revision);
         let checkout = cache.checkout(&remote.repo, &reference).map_err(|e| self.field_error(path, field, e))?;
-        let root = RepoRoot::new(&checkout.dir).map_err(|e| self.field_error(path, field, e))?;
+        let root = RepoRoot::new(&checkout.dir)
+            .map_err(|e| self.field_error(path, field, e))?
+            .fetched(&crate::git::scrub(&remote.repo), &checkout.commit);
         let mut nested = Builder::new(&root, self.options);
         nested.remote_depth = self.remote_depth + 1;
         nested.schema = self.schema.take();

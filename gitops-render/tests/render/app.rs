@@ -194,7 +194,8 @@ fn a_chart_is_found_and_rendered_with_the_apps_name_and_namespace() {
     let values = "    helm:\n      valueFiles: [prod.yaml, ../../../outside.yaml]\n";
     let source = source::read(&parse(&argo(&repo.url(), "main", "charts/web", values))).expect("source");
     let e = app::render(&source, None, &with).expect_err("outside").to_string();
-    assert_eq!(e, "charts/web/../../../outside.yaml: leaves the repository root");
+    // A fetched repository is named by its URL and commit, never by the cache directory.
+    assert_eq!(e, format!("charts/web/../../../outside.yaml: leaves the repository root {} at {sha}", repo.url()));
 }
 
 #[test]

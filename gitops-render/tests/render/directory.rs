@@ -59,7 +59,10 @@ fn a_directory_outside_the_repository_is_refused() {
     let dir = repo();
     let root = RepoRoot::new(dir.path().join("apps")).expect("root");
     let e = directory::render(&root, "../other", &DirectoryOptions::default()).expect_err("escape");
-    assert_eq!(e.to_string(), "../other: leaves the repository root");
+    let real = dir.path().join("apps").canonicalize().expect("canonical");
+    let expected =
+        format!("../other: leaves the repository root {} (a wider root can be given with --root)", real.display());
+    assert_eq!(e.to_string(), expected);
 }
 
 #[test]

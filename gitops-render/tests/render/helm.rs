@@ -234,7 +234,8 @@ fn chart_files_symlinked_out_of_the_repository_are_refused_before_helm_reads_the
         let text = e.to_string();
         assert!(matches!(e, Error::Path(_)), "{file}: {text}");
         let expected = format!(
-            "charts/web/{file}: a symlink points outside the repository (to {})",
+            "charts/web/{file}: a symlink points outside the repository root {} (to {})",
+            dir.path().canonicalize().expect("canonical").display(),
             real_out.join(target).display()
         );
         assert_eq!(text, expected, "{file}");
@@ -288,7 +289,8 @@ fn a_chart_from_git_with_a_committed_symlink_out_is_refused() {
     let source = source::read(&parse(&argo(&repo.url(), &leaky, "charts/web", ""))).expect("source");
     let e = app::render(&source, None, &with).expect_err("symlink out").to_string();
     let expected = format!(
-        "charts/web/templates/leak.yaml: a symlink points outside the repository (to {})",
+        "charts/web/templates/leak.yaml: a symlink points outside the repository root {} at {leaky} (to {})",
+        repo.url(),
         real_out.join("secret.yaml").display()
     );
     assert_eq!(e, expected);

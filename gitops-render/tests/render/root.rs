@@ -33,7 +33,10 @@ fn parent_and_absolute_paths_are_refused() {
     for bad in ["../secret.yaml", "app/../../secret.yaml", "app/../../../etc/passwd", ".."] {
         let e = root.read(bad).expect_err(bad);
         assert!(matches!(e, Error::Escapes { .. }), "{bad}: {e}");
-        assert_eq!(e.to_string(), format!("{bad}: leaves the repository root"));
+        let real = repo.path().canonicalize().expect("canonical");
+        let expected =
+            format!("{bad}: leaves the repository root {} (a wider root can be given with --root)", real.display());
+        assert_eq!(e.to_string(), expected);
     }
     let abs = outside.path().join("secret.yaml");
     let e = root.read(abs.to_str().expect("utf-8")).expect_err("absolute");
