@@ -244,9 +244,13 @@ pub async fn pass<C: Cluster>(
     let (plan, retry) = prepare(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started)?;
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
     let drifted = out_of_sync(&plan);
-    // Objects only the app's prune would remove keep it OutOfSync (as Argo CD's requiresPruning
-    // does) whether or not this pass syncs: a sync without prune leaves them.
-    let unpruned = plan.tasks.iter().filter(|t| t.action == Action::PruneSkipped).count();
+    // Objects only the app's prune would remove keep an Argo CD app OutOfSync (requiresPruning)
+    // whether or not this pass syncs: a sync without prune leaves them.
+    // Flux has no OutOfSync: objects it leaves unpruned leave the Kustomization Ready.
+    let unpruned = match app.kind {
+        AppKind::ArgoApplication => plan.tasks.iter().filter(|t| t.action == Action::PruneSkipped).count(),
+        AppKind::FluxKustomization => 0,
+    };
     let after_sync = |synced: bool| if synced && unpruned == 0 { "Synced" } else { "OutOfSync" };
     let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
     // A suspended app is only compared, whatever its dependencies.

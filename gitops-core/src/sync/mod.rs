@@ -9,6 +9,7 @@
 //! - [`operation`]: the sync as a state machine that says what to do next and is fed results;
 //! - [`retry`]: `syncPolicy.retry` and its backoff.
 
+pub mod flux;
 pub mod hooks;
 pub mod operation;
 pub mod options;

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use super::flux::{self, ApplyPolicy};
 use super::hooks::{self, Role};
 use super::options::{PruneMode, SyncOptions};
 use super::order;
@@ -121,9 +122,18 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                         }
                     }
                     Role::Resource => {
+                        let policy = if flux { flux::apply_policy(desired.value()) } else { ApplyPolicy::Override };
+                        if policy == ApplyPolicy::Ignore {
+                            let reason = format!("{}: Ignore (never applied)", flux::SSA);
+                            out.skipped.push(Skipped { key: r.key.clone(), reason });
+                            continue;
+                        }
                         let replace_live = live.is_some_and(|l| live_options(&mut out, &r.key, l).replace);
                         let (action, reason) = match (live, r.modified) {
                             (None, _) => (Action::Create, "not in the cluster".to_string()),
+                            (Some(_), _) if policy == ApplyPolicy::IfNotPresent => {
+                                (Action::Unchanged, format!("exists; not applied ({}: IfNotPresent)", flux::SSA))
+                            }
                             (Some(_), true) => (Action::Update, "differs from the desired state".to_string()),
                             (Some(_), false) if config.options.apply_out_of_sync_only => {
                                 (Action::Unchanged, "in sync; not applied (ApplyOutOfSyncOnly=true)".to_string())
@@ -166,6 +176,22 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                     continue;
                 }
                 let options = live_options(&mut out, &r.key, live);
+                if flux && flux::prune_disabled(live.value()) {
+                    let task = Task {
+                        key: r.key.clone(),
+                        phase: Phase::Sync,
+                        wave: 0,
+                        action: Action::PruneSkipped,
+                        reason: format!("ignored (no prune): {}: disabled", flux::PRUNE),
+                        delete_policies: Vec::new(),
+                        options: apply_options(&options),
+                        target: None,
+                        live_exists: true,
+                        awaits_confirmation: false,
+                    };
+                    push(&mut out, task, false);
+                    continue;
+                }
                 let awaits_confirmation =
                     options.prune == PruneMode::Confirm && config.prune && !config.prune_confirmed;
                 let (action, reason) = match options.prune {

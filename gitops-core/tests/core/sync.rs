@@ -576,3 +576,57 @@ fn a_flux_app_applies_argo_hooks_and_waves_as_plain_objects() {
         gitops_core::sync::prepare::prepare(Some(&argo), desired, Vec::new(), None, false, "r", 0).unwrap();
     assert!(planned.tasks.iter().all(|t| t.phase == Phase::PreSync), "{:?}", planned.tasks);
 }
+
+/// Flux's per-object policies: `ssa: IfNotPresent` creates only, `ssa: Ignore` never applies,
+/// `prune: disabled` (annotation or label) is never pruned; an Argo CD app ignores all of them.
+#[test]
+fn flux_per_object_apply_and_prune_policies() {
+    let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop, namespace: flux-system}\nspec: {targetNamespace: shop, prune: true}\n";
+    let flux = app::read("k.yaml", &manifest::parse("k.yaml", text).unwrap()).unwrap();
+    let cm = |name: &str, extra: &str, data: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\n{extra}data: {{a: '{data}'}}\n"
+        )
+    };
+    let tracked = "  labels: {kustomize.toolkit.fluxcd.io/name: shop}\n";
+    let desired: Vec<Object> = [
+        cm("once", "  annotations: {kustomize.toolkit.fluxcd.io/ssa: IfNotPresent}\n", "new"),
+        cm("fresh", "  annotations: {kustomize.toolkit.fluxcd.io/ssa: ifnotpresent}\n", "new"),
+        cm("ignored", "  annotations: {kustomize.toolkit.fluxcd.io/ssa: Ignore}\n", "new"),
+        cm("job-like", "", "new"),
+    ]
+    .iter()
+    .map(|t| obj(t))
+    .collect();
+    let live: Vec<Object> = [
+        cm("once", tracked, "old"),
+        cm("ignored", tracked, "old"),
+        cm("job-like", tracked, "old"),
+        cm(
+            "kept",
+            "  labels: {kustomize.toolkit.fluxcd.io/name: shop, kustomize.toolkit.fluxcd.io/prune: disabled}\n",
+            "x",
+        ),
+        cm("kept-too", &format!("{tracked}  annotations: {{kustomize.toolkit.fluxcd.io/prune: Disabled}}\n"), "x"),
+        cm("gone", tracked, "x"),
+    ]
+    .iter()
+    .map(|t| obj(t))
+    .collect();
+    let (p, _) =
+        gitops_core::sync::prepare::prepare(Some(&flux), desired.clone(), live.clone(), None, true, "r", 0).unwrap();
+    let step = |name: &str| p.tasks.iter().find(|t| t.key.name == name).map(|t| (t.action, t.options.force));
+    assert_eq!(step("once"), Some((Action::Unchanged, false)), "exists: not applied");
+    assert_eq!(step("fresh"), Some((Action::Create, false)), "missing: created");
+    assert_eq!(step("ignored"), None, "never applied");
+    assert!(p.skipped.iter().any(|s| s.key.name == "ignored" && s.reason.contains("Ignore")), "{:?}", p.skipped);
+    assert_eq!(step("job-like"), Some((Action::Update, false)));
+    assert_eq!(step("kept").map(|s| s.0), Some(Action::PruneSkipped));
+    assert_eq!(step("kept-too").map(|s| s.0), Some(Action::PruneSkipped));
+    assert_eq!(step("gone").map(|s| s.0), Some(Action::Prune));
+    // An Argo CD app reads none of Flux's annotations.
+    let (p, _) =
+        gitops_core::sync::prepare::prepare(Some(&argo_app("shop")), desired, Vec::new(), None, true, "r", 0).unwrap();
+    assert_eq!(p.tasks.len(), 4, "{:?}", p.tasks);
+    assert!(p.tasks.iter().all(|t| t.action == Action::Create && !t.options.force), "{:?}", p.tasks);
+}
