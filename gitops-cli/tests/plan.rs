@@ -87,3 +87,37 @@ fn an_empty_render_is_refused_and_bad_input_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("Prune=maybe"), "{}", err(&o));
 }
+
+#[test]
+fn plans_print_and_list_tasks_in_execution_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (desired, live) = (dir.path().join("desired.yaml"), dir.path().join("live.yaml"));
+    let seed = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: seed\n  namespace: shop\n  annotations: {argocd.argoproj.io/hook: Sync}\n";
+    std::fs::write(&desired, format!("apiVersion: v1\nkind: Service\nmetadata: {{name: api, namespace: shop}}\nspec: {{ports: [{{port: 80}}]}}\n---\n{seed}"))
+        .expect("write");
+    // A Deployment sorts after a Service in Argo CD's kind order, but the sync prunes it first.
+    std::fs::write(
+        &live,
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: legacy, namespace: shop}}\n---\n{seed}"),
+    )
+    .expect("write");
+    let (d, l) = (desired.to_str().expect("utf-8"), live.to_str().expect("utf-8"));
+    let o = gitops(&["plan", d, l, "--prune"], None);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", err(&o));
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle}:\n{text}"));
+    assert!(at("prune         apps/Deployment") < at("delete hook   batch/Job"), "{text}");
+    assert!(at("delete hook   batch/Job") < at("create        Service"), "{text}");
+    assert!(at("create        Service") < at("hook create   batch/Job"), "{text}");
+
+    let o = gitops(&["plan", d, l, "--prune", "-o", "json"], None);
+    let v: Value = serde_json::from_str(&out(&o)).expect("JSON");
+    let order: Vec<(&str, &str)> = v["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| (t["action"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(order, [("prune", "legacy"), ("create", "api"), ("hookCreate", "seed")]);
+    assert_eq!(v["steps"][0]["deleteHooks"], serde_json::json!([2]));
+}
