@@ -36,6 +36,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// Refuse manifests that give a key twice in one mapping (by default the last value wins,
+    /// with a warning naming both lines, as kubectl and Argo CD read them).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Output formats of `gitops plan`.
@@ -47,8 +51,8 @@ pub enum Format {
     Json,
 }
 
-fn load(path: &str) -> Result<Vec<Object>, String> {
-    gitops_render::load(path).map_err(|e| e.to_string())
+fn load(path: &str, reading: &gitops_render::Reading) -> Result<Vec<Object>, String> {
+    gitops_render::load_with(path, reading).map_err(|e| e.to_string())
 }
 
 /// Runs the command; `Err` is a usage or input error (exit 2).
@@ -57,8 +61,10 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
         return Err("DESIRED and LIVE cannot both be read from standard input".into());
     }
     let app = app_input::read_app(args.app.as_ref())?;
-    let desired = load(&args.desired)?;
-    let live = load(&args.live)?;
+    let reading = app_input::reading(args.strict);
+    let desired = load(&args.desired, &reading)?;
+    let live = load(&args.live, &reading)?;
+    app_input::print_warnings(&reading);
     let (planned, retry) =
         planning::build(app.as_ref(), desired, live, args.namespace.as_ref(), args.prune, &args.revision)?;
     let mut out = anstream::stdout().lock();

@@ -29,6 +29,9 @@ pub struct Renderers {
     pub helm: Helm,
     /// The config management plugins the app may name.
     pub plugins: Vec<Plugin>,
+    /// How manifests (files, Helm and plugin output) are read, and the warnings reading them
+    /// gave.
+    pub reading: std::sync::Arc<crate::Reading>,
 }
 
 /// An app's rendered desired state.
@@ -130,8 +133,8 @@ fn render_tree(
     }
     let dir = root.resolve(&source.path).map_err(path_error)?;
     let objects = match &source.renderer {
-        Renderer::Directory(options) => directory::render(&root, &source.path, options)?,
-        Renderer::Helm(options) => helm::render(&root, &source.path, options, &with.helm)?,
+        Renderer::Directory(options) => directory::render_with(&root, &source.path, options, &with.reading)?,
+        Renderer::Helm(options) => helm::render_with(&root, &source.path, options, &with.helm, &with.reading)?,
         Renderer::Plugin { name, env, parameters } => {
             let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {
                 name: name.clone(),
@@ -146,7 +149,7 @@ fn render_tree(
                 env: env.clone(),
                 parameters: parameters.clone(),
             };
-            plugin::render(&root, &source.path, plugin, &context)?
+            plugin::render_with(&root, &source.path, plugin, &context, &with.reading)?
         }
         Renderer::Kustomize(_) | Renderer::Auto if kustomization_file(&dir).is_some() => {
             let overrides = match &source.renderer {
@@ -175,7 +178,7 @@ fn render_tree(
         Renderer::Kustomize(_) => {
             // Flux generates a kustomization listing every manifest below the path.
             let options = DirectoryOptions { recurse: source.source_ignore, ..Default::default() };
-            directory::render(&root, &source.path, &options)?
+            directory::render_with(&root, &source.path, &options, &with.reading)?
         }
         Renderer::Auto if dir.join("Chart.yaml").is_file() => {
             let options = HelmOptions {
@@ -183,9 +186,9 @@ fn render_tree(
                 namespace: source.namespace.clone(),
                 ..Default::default()
             };
-            helm::render(&root, &source.path, &options, &with.helm)?
+            helm::render_with(&root, &source.path, &options, &with.helm, &with.reading)?
         }
-        Renderer::Auto => directory::render(&root, &source.path, &DirectoryOptions::default())?,
+        Renderer::Auto => directory::render_with(&root, &source.path, &DirectoryOptions::default(), &with.reading)?,
     };
     Ok(objects)
 }
