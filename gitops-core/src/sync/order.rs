@@ -84,25 +84,30 @@ pub fn sort(tasks: &mut Vec<Task>) {
     // Argo CD's comparison (phase, wave, kind, name), with namespace and group as last
     // tie-breakers so that the order never depends on input order. The kind's rank is looked
     // up once per task, not once per comparison.
-    let mut keyed: Vec<(Phase, i64, usize, usize)> =
-        tasks.iter().enumerate().map(|(i, t)| (t.phase, t.wave, kind_rank(&t.key.kind), i)).collect();
+    // The step of the wave comes before the kind, so each wave reads prunes, applies, hooks.
+    let mut keyed: Vec<(Phase, i64, u8, usize, usize)> =
+        tasks.iter().enumerate().map(|(i, t)| (t.phase, t.wave, step_of(t), kind_rank(&t.key.kind), i)).collect();
     keyed.sort_by(|a, b| {
-        let (ta, tb) = (&tasks[a.3].key, &tasks[b.3].key);
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
+        let (ta, tb) = (&tasks[a.4].key, &tasks[b.4].key);
+        (a.0, a.1, a.2, a.3)
+            .cmp(&(b.0, b.1, b.2, b.3))
             .then_with(|| (&ta.name, &ta.namespace, &ta.group).cmp(&(&tb.name, &tb.namespace, &tb.group)))
     });
     let mut slots: Vec<Option<Task>> = std::mem::take(tasks).into_iter().map(Some).collect();
-    tasks.extend(keyed.iter().filter_map(|k| slots[k.3].take()));
+    tasks.extend(keyed.iter().filter_map(|k| slots[k.4].take()));
     hoist(
         tasks,
         |t| (t.key.group.is_empty() && t.key.kind == "Namespace").then(|| t.key.name.clone()),
         |t| (!t.key.namespace.is_empty()).then(|| t.key.namespace.clone()),
     );
     hoist(tasks, crd_defines, |t| Some(format!("{}/{}", t.key.group, t.key.kind)));
-    // Stable, so each step keeps the kind order and the hoisting above; applies keep their
-    // relative order, which the operation's kind groups depend on.
-    tasks.sort_by_key(|t| (t.phase, t.wave, step_of(t)));
+    // A hoisted dependency lands before the first task that refers to it, which keeps the steps
+    // in order unless the dependency is itself a hook (a Namespace hook moved ahead of an
+    // apply); then a stable sort puts it back in its step, keeping everything else in place.
+    let step_key = |t: &Task| (t.phase, t.wave, step_of(t));
+    if !tasks.is_sorted_by_key(step_key) {
+        tasks.sort_by_key(step_key);
+    }
 }
 
 /// The step of its wave a task runs in: prunes (and prunes kept) first, then applies, then
