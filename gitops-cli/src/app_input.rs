@@ -14,6 +14,20 @@ pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
     app::read(&p.display().to_string(), &objects).map(Some).map_err(|e| e.to_string())
 }
 
+/// How `--strict` (or its absence) reads manifests: a key given twice in one mapping is
+/// refused, or read as kubectl and Argo CD read it (the last value wins) with a warning.
+pub fn reading(strict: bool) -> gitops_render::Reading {
+    gitops_render::Reading::new(if strict { manifest::Strictness::Strict } else { manifest::Strictness::Lenient })
+}
+
+/// Prints the warnings reading manifests gave, on standard error (standard output holds only
+/// the command's result).
+pub fn print_warnings(reading: &gitops_render::Reading) {
+    for w in reading.take_warnings() {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// The diff settings of an app: its destination namespace (overridden by `-n`) and its
 /// ignoreDifferences.
 pub fn diff_config(app: Option<&AppSpec>, namespace: Option<&String>) -> DiffConfig {

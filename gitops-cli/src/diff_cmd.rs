@@ -42,6 +42,10 @@ pub struct DiffArgs {
     /// Show Secret values instead of masks (never do this in shared logs).
     #[arg(long)]
     pub show_secrets: bool,
+    /// Refuse manifests that give a key twice in one mapping (by default the last value wins,
+    /// with a warning naming both lines, as kubectl and Argo CD read them).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Output formats of `gitops diff`.
@@ -95,7 +99,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     let mut session = DiffSession::new(&comparator);
     let force_namespace = app.as_ref().is_some_and(|a| a.force_namespace);
     let mut failure: Option<String> = None;
-    gitops_render::for_each_object(&args.desired, |mut o| {
+    let reading = app_input::reading(args.strict);
+    gitops_render::for_each_object_with(&args.desired, &reading, |mut o| {
         if force_namespace {
             app::force_namespace(std::slice::from_mut(&mut o), comparator.namespace());
         }
@@ -116,7 +121,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         }
         results.push(r);
     };
-    gitops_render::for_each_object(&args.live, |live| {
+    gitops_render::for_each_object_with(&args.live, &reading, |live| {
         // With an application, a live object outside the desired set counts only if the
         // application tracks it: never report for pruning what this app does not own.
         let untracked = app.as_ref().is_some_and(|a| !app::is_tracked_by(&live, a));
@@ -133,6 +138,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         Ok(())
     })
     .map_err(|e| e.to_string())?;
+    app_input::print_warnings(&reading);
     if let Some(e) = failure {
         return Err(e);
     }

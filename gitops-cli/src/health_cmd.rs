@@ -33,6 +33,10 @@ pub struct HealthArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    /// Refuse manifests that give a key twice in one mapping (by default the last value wins,
+    /// with a warning naming both lines, as kubectl and Argo CD read them).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Subcommands of `gitops health`.
@@ -66,8 +70,9 @@ pub fn run(args: HealthArgs) -> Result<ExitCode, String> {
         return Err("standard input (`-`) can be read only once".into());
     }
     let mut rows = Vec::new();
+    let reading = crate::app_input::reading(args.strict);
     for path in &args.paths {
-        gitops_render::for_each_object(path, |o| {
+        gitops_render::for_each_object_with(path, &reading, |o| {
             let assessment = checks.assess(o.value());
             let key = o.key(o.namespace());
             let member = Member::live(key.to_string(), o.value(), assessment.health.clone());
@@ -76,6 +81,7 @@ pub fn run(args: HealthArgs) -> Result<ExitCode, String> {
         })
         .map_err(|e| e.to_string())?;
     }
+    crate::app_input::print_warnings(&reading);
     let app = aggregate(rows.iter().map(|r| &r.3));
     let mut out = anstream::stdout().lock();
     let written = match args.output {

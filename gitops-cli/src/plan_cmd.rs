@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::sync::{Action, RetryStrategy, SyncPlan};
+use gitops_core::sync::{Action, RetryStrategy, SyncPlan, Task};
 use gitops_core::{Object, ResourceKey};
 use serde_json::{Value, json};
 
@@ -36,6 +36,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// Refuse manifests that give a key twice in one mapping (by default the last value wins,
+    /// with a warning naming both lines, as kubectl and Argo CD read them).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Output formats of `gitops plan`.
@@ -47,8 +51,8 @@ pub enum Format {
     Json,
 }
 
-fn load(path: &str) -> Result<Vec<Object>, String> {
-    gitops_render::load(path).map_err(|e| e.to_string())
+fn load(path: &str, reading: &gitops_render::Reading) -> Result<Vec<Object>, String> {
+    gitops_render::load_with(path, reading).map_err(|e| e.to_string())
 }
 
 /// Runs the command; `Err` is a usage or input error (exit 2).
@@ -57,8 +61,10 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
         return Err("DESIRED and LIVE cannot both be read from standard input".into());
     }
     let app = app_input::read_app(args.app.as_ref())?;
-    let desired = load(&args.desired)?;
-    let live = load(&args.live)?;
+    let reading = app_input::reading(args.strict);
+    let desired = load(&args.desired, &reading)?;
+    let live = load(&args.live, &reading)?;
+    app_input::print_warnings(&reading);
     let (planned, retry) =
         planning::build(app.as_ref(), desired, live, args.namespace.as_ref(), args.prune, &args.revision)?;
     let mut out = anstream::stdout().lock();
@@ -142,9 +148,14 @@ fn report(p: &SyncPlan) -> Value {
     for (i, t) in p.tasks.iter().enumerate() {
         let same = steps.last().is_some_and(|s| s["phase"] == json!(t.phase) && s["wave"] == json!(t.wave));
         if !same {
-            steps.push(json!({"phase": t.phase, "wave": t.wave, "tasks": []}));
+            steps.push(json!({"phase": t.phase, "wave": t.wave, "tasks": [], "deleteHooks": []}));
         }
         if let Some(Value::Array(a)) = steps.last_mut().and_then(|s| s.get_mut("tasks")) {
+            a.push(json!(i));
+        }
+        if t.replaces_earlier_hook()
+            && let Some(Value::Array(a)) = steps.last_mut().and_then(|s| s.get_mut("deleteHooks"))
+        {
             a.push(json!(i));
         }
     }
@@ -159,33 +170,43 @@ fn report(p: &SyncPlan) -> Value {
     })
 }
 
+/// Prints the plan as text, in the order the sync runs it.
 pub(crate) fn print_text(out: &mut impl Write, p: &SyncPlan) -> io::Result<()> {
     let kind_of = |k: &ResourceKey| if k.group.is_empty() { k.kind.clone() } else { format!("{}/{}", k.group, k.kind) };
     let wk = p.tasks.iter().map(|t| kind_of(&t.key).len()).max().unwrap_or(0).max(4);
     let wn = p.tasks.iter().map(|t| t.key.namespace.len()).max().unwrap_or(0).max(9);
     let wm = p.tasks.iter().map(|t| t.key.name.len()).max().unwrap_or(0).max(4);
-    let mut last: Option<(gitops_core::sync::Phase, i64)> = None;
-    for t in &p.tasks {
-        if last != Some((t.phase, t.wave)) {
-            writeln!(out, "{BOLD}{} wave {}{RESET}", t.phase.as_str(), t.wave)?;
-            last = Some((t.phase, t.wave));
-        }
-        let colour = match t.action {
-            Action::Create | Action::HookCreate => GREEN,
-            Action::Update => YELLOW,
-            Action::Prune => RED,
-            Action::PruneSkipped => CYAN,
-            Action::Unchanged => "",
-        };
+    let line = |out: &mut dyn Write, colour: &str, action: &str, t: &Task, reason: &str| {
         writeln!(
             out,
-            "  {colour}{:<13}{RESET} {:<wk$}  {:<wn$}  {:<wm$}  {}",
-            action_text(t.action),
+            "  {colour}{action:<13}{RESET} {:<wk$}  {:<wn$}  {:<wm$}  {reason}",
             kind_of(&t.key),
             t.key.namespace,
             t.key.name,
-            t.reason
-        )?;
+        )
+    };
+    // The tasks come in execution order; the one step that is not a task of its own, deleting
+    // the instances of hooks an earlier sync left, runs after the wave's prunes.
+    for wave in p.tasks.chunk_by(|a, b| (a.phase, a.wave) == (b.phase, b.wave)) {
+        writeln!(out, "{BOLD}{} wave {}{RESET}", wave[0].phase.as_str(), wave[0].wave)?;
+        let prunes = wave.iter().take_while(|t| t.is_prune()).count();
+        for t in &wave[..prunes] {
+            let colour = if t.action == Action::Prune { RED } else { CYAN };
+            line(out, colour, action_text(t.action), t, &t.reason)?;
+        }
+        for t in wave.iter().filter(|t| t.replaces_earlier_hook()) {
+            line(out, RED, "delete hook", t, "the instance an earlier sync left (BeforeHookCreation)")?;
+        }
+        for t in &wave[prunes..] {
+            let colour = match t.action {
+                Action::Create | Action::HookCreate => GREEN,
+                Action::Update => YELLOW,
+                Action::Prune => RED,
+                Action::PruneSkipped => CYAN,
+                Action::Unchanged => "",
+            };
+            line(out, colour, action_text(t.action), t, &t.reason)?;
+        }
     }
     for s in &p.skipped {
         writeln!(out, "skipped {}: {}", s.key, s.reason)?;

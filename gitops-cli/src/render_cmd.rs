@@ -84,6 +84,10 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
     pub output: Format,
+    /// Refuse manifests that give a key twice in one mapping (by default the last value wins,
+    /// with a warning naming both lines, as kubectl and Argo CD read them).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `--reorder` values.
@@ -125,11 +129,13 @@ fn parameters(items: &[String], force_string: bool) -> Result<Vec<Parameter>, St
 
 /// Runs the command; `Err` is a usage or input error (exit 2).
 pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
+    let reading = std::sync::Arc::new(crate::app_input::reading(args.strict));
     let rendered = match (&args.app, &args.path) {
-        (Some(app_file), _) => Rendered::Objects(render_app(app_file, &args)?),
-        (None, Some(path)) => render_path(path, &args)?,
+        (Some(app_file), _) => Rendered::Objects(render_app(app_file, &args, &reading)?),
+        (None, Some(path)) => render_path(path, &args, &reading)?,
         (None, None) => return Err("give a PATH or --app FILE".into()),
     };
+    crate::app_input::print_warnings(&reading);
     let text = match (rendered, args.output) {
         (Rendered::Objects(objects), Format::Yaml) => output::yaml_stream(&objects)?,
         (Rendered::Objects(objects), Format::Json) => output::json_list(&objects),
@@ -181,7 +187,11 @@ pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, Strin
     gitops_core::manifest::parse(file, &text).map_err(|e| e.to_string())
 }
 
-fn render_app(app_file: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Object>, String> {
+fn render_app(
+    app_file: &str,
+    args: &RenderArgs,
+    reading: &std::sync::Arc<gitops_render::Reading>,
+) -> Result<Vec<gitops_core::Object>, String> {
     let objects = crate::app_input::one_app(app_file, read_objects(app_file)?, args.name.as_deref())?;
     let source = source::read(&objects).map_err(|e| e.to_string())?;
     let mut plugins = Vec::new();
@@ -190,7 +200,12 @@ fn render_app(app_file: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Obje
             plugins.push(Plugin::from_manifest(&o).map_err(|e| e.to_string())?);
         }
     }
-    let renderers = Renderers { cache: Cache::new(cache_dir(args.cache.as_ref())?), helm: Helm::from_env(), plugins };
+    let renderers = Renderers {
+        cache: Cache::new(cache_dir(args.cache.as_ref())?),
+        helm: Helm::from_env(),
+        plugins,
+        reading: reading.clone(),
+    };
     let rendered = app::render(&source, args.revision.as_deref(), &renderers).map_err(|e| e.to_string())?;
     eprintln!(
         "{} {} at {} ({}): {} objects",
@@ -203,13 +218,11 @@ fn render_app(app_file: &str, args: &RenderArgs) -> Result<Vec<gitops_core::Obje
     Ok(rendered.objects)
 }
 
-fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
+fn render_path(path: &str, args: &RenderArgs, reading: &gitops_render::Reading) -> Result<Rendered, String> {
     if path == "-" {
-        let objects = gitops_core::manifest::parse(
-            "-",
-            &gitops_render::read_bounded(std::io::stdin().lock(), "-").map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
+        let objects = reading
+            .parse("-", &gitops_render::read_bounded(std::io::stdin().lock(), "-").map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
         return Ok(Rendered::Objects(objects));
     }
     let path = Path::new(path);
@@ -239,7 +252,7 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
         // reads it; only files met inside a directory must look like manifests (Argo CD's rule).
         // Still through the root: a symlink out of it is refused.
         let text = root.read(&rel).map_err(|e| e.to_string())?;
-        let objects = gitops_core::manifest::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())?;
+        let objects = reading.parse(&path.display().to_string(), &text).map_err(|e| e.to_string())?;
         return Ok(Rendered::Objects(objects));
     }
     let objects = if base.join("Chart.yaml").is_file() {
@@ -256,7 +269,7 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
             skip_crds: args.skip_crds,
             ..Default::default()
         };
-        helm::render(&root, &rel, &options, &Helm::from_env()).map_err(|e| e.to_string())?
+        helm::render_with(&root, &rel, &options, &Helm::from_env(), reading).map_err(|e| e.to_string())?
     } else {
         if app::kustomization_file(&base).is_some() {
             let order = args.reorder.map(|r| match r {
@@ -270,7 +283,7 @@ fn render_path(path: &str, args: &RenderArgs) -> Result<Rendered, String> {
         }
         let options =
             DirectoryOptions { recurse: args.recurse, include: args.include.clone(), exclude: args.exclude.clone() };
-        directory::render(&root, &rel, &options).map_err(|e| e.to_string())?
+        directory::render_with(&root, &rel, &options, reading).map_err(|e| e.to_string())?
     };
     Ok(Rendered::Objects(objects))
 }

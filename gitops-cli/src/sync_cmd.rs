@@ -80,6 +80,10 @@ pub struct AppArgs {
     /// The Git cache (default: GITOPS_CACHE, else ~/.cache/gitops).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<String>,
+    /// Refuse manifests that give a key twice in one mapping (by default the last value wins,
+    /// with a warning naming both lines, as kubectl and Argo CD read them).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Arguments of `gitops sync` and `gitops reconcile`.
@@ -148,6 +152,7 @@ impl App {
             cache: cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache"))),
             helm: Helm::from_env(),
             plugins: Vec::new(),
+            reading: Arc::new(crate::app_input::reading(args.strict)),
         };
         let app_dir = Path::new(&args.app).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         Ok(App {
@@ -257,8 +262,9 @@ impl DesiredState for App {
         let rendered = match &self.local {
             Some(dir) => render_app::render_local(&self.source, dir, &self.renderers),
             None => render_app::render(&self.source, None, &self.renderers),
-        }
-        .map_err(|e| e.to_string())?;
+        };
+        crate::app_input::print_warnings(&self.renderers.reading);
+        let rendered = rendered.map_err(|e| e.to_string())?;
         Ok(Rendered { revision: rendered.commit, objects: rendered.objects })
     }
 }

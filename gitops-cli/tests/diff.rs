@@ -85,7 +85,7 @@ fn bad_input_exits_2_naming_file_document_and_field() {
     let o = gitops(&["diff", bad.to_str().unwrap(), LIVE], None);
     assert_eq!(o.status.code(), Some(2));
     let e = err(&o);
-    assert!(e.contains("bad.yaml: document 2 (line 5): missing `metadata.name`"), "{e}");
+    assert!(e.contains("bad.yaml: document 2 (line 7): missing `metadata.name`"), "{e}");
     let o = gitops(&["diff", DESIRED, "no/such/dir"], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("no/such/dir"), "{}", err(&o));
@@ -181,4 +181,39 @@ fn jq_rule_failures_never_print_secret_values() {
         seen_warning |= all.contains("failed on this Secret");
     }
     assert!(seen_warning, "the failing rules are reported");
+}
+
+/// A key given twice is read as kubectl and Argo CD read it (the last wins) with a warning
+/// naming both lines, by every command that reads manifests; `--strict` refuses the file.
+#[test]
+fn duplicate_keys_warn_and_the_last_wins_unless_strict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let desired = dir.path().join("cm.yaml");
+    std::fs::write(
+        &desired,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: default\ndata:\n  mode: blue\n  mode: green\n",
+    )
+    .expect("write");
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: default}\ndata: {mode: green}\n",
+    )
+    .expect("write");
+    let (d, l) = (desired.to_str().expect("utf-8"), live.to_str().expect("utf-8"));
+    let warning = format!("warning: {d}: line 7 and line 8 both set data.mode; the last wins");
+    for args in [vec!["diff", d, l], vec!["plan", d, l], vec!["render", d], vec!["health", d]] {
+        let o = gitops(&args, None);
+        assert!(err(&o).contains(&warning), "{args:?}: {}", err(&o));
+        assert_ne!(o.status.code(), Some(2), "{args:?}: {}", err(&o));
+        let mut strict = args.clone();
+        strict.push("--strict");
+        let o = gitops(&strict, None);
+        assert_eq!(o.status.code(), Some(2), "{strict:?}: {}", out(&o));
+        assert!(err(&o).contains("line 8 column 9: duplicate key `mode`"), "{strict:?}: {}", err(&o));
+    }
+    // The last value is the one compared: live holds it, so nothing differs.
+    let o = gitops(&["diff", d, l], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(gitops(&["render", d], None).stdout.windows(11).any(|w| w == b"mode: green"));
 }

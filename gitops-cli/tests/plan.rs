@@ -87,3 +87,62 @@ fn an_empty_render_is_refused_and_bad_input_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("Prune=maybe"), "{}", err(&o));
 }
+
+#[test]
+fn plans_print_and_list_tasks_in_execution_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (desired, live) = (dir.path().join("desired.yaml"), dir.path().join("live.yaml"));
+    let seed = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: seed\n  namespace: shop\n  annotations: {argocd.argoproj.io/hook: Sync}\n";
+    std::fs::write(&desired, format!("apiVersion: v1\nkind: Service\nmetadata: {{name: api, namespace: shop}}\nspec: {{ports: [{{port: 80}}]}}\n---\n{seed}"))
+        .expect("write");
+    // A Deployment sorts after a Service in Argo CD's kind order, but the sync prunes it first.
+    std::fs::write(
+        &live,
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: legacy, namespace: shop}}\n---\n{seed}"),
+    )
+    .expect("write");
+    let (d, l) = (desired.to_str().expect("utf-8"), live.to_str().expect("utf-8"));
+    let o = gitops(&["plan", d, l, "--prune"], None);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", err(&o));
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle}:\n{text}"));
+    assert!(at("prune         apps/Deployment") < at("delete hook   batch/Job"), "{text}");
+    assert!(at("delete hook   batch/Job") < at("create        Service"), "{text}");
+    assert!(at("create        Service") < at("hook create   batch/Job"), "{text}");
+
+    let o = gitops(&["plan", d, l, "--prune", "-o", "json"], None);
+    let v: Value = serde_json::from_str(&out(&o)).expect("JSON");
+    let order: Vec<(&str, &str)> = v["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| (t["action"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(order, [("prune", "legacy"), ("create", "api"), ("hookCreate", "seed")]);
+    assert_eq!(v["steps"][0]["deleteHooks"], serde_json::json!([2]));
+}
+
+/// A custom kind's scope comes from its CRD (in the desired state or the target), never from a
+/// guess: a ClusterIssuer gets no namespace, and one whose scope nothing tells is refused.
+#[test]
+fn custom_kinds_are_scoped_by_their_crd_or_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issuer =
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: letsencrypt}\nspec: {selfSigned: {}}\n";
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: clusterissuers.cert-manager.io}\nspec: {group: cert-manager.io, scope: Cluster, names: {kind: ClusterIssuer, plural: clusterissuers}, versions: [{name: v1, served: true, storage: true}]}\n";
+    let (desired, live, empty) = (dir.path().join("d.yaml"), dir.path().join("live.yaml"), dir.path().join("e.yaml"));
+    std::fs::write(&desired, issuer).expect("write");
+    std::fs::write(&live, crd).expect("write");
+    std::fs::write(&empty, "").expect("write");
+    let (d, l, e) = (desired.to_str().expect("utf-8"), live.to_str().expect("utf-8"), empty.to_str().expect("utf-8"));
+    // The target holds the CRD: the issuer is cluster-scoped.
+    let o = gitops(&["plan", d, l, "-n", "shop", "-o", "json"], None);
+    let v: Value = serde_json::from_str(&out(&o)).unwrap_or_else(|_| panic!("{}{}", out(&o), err(&o)));
+    let keys: Vec<&str> = v["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["key"].as_str()).collect();
+    assert!(keys.contains(&"cert-manager.io/ClusterIssuer//letsencrypt"), "{keys:?}");
+    // Nothing tells: refused, asking for the CRD.
+    let o = gitops(&["plan", d, e, "-n", "shop"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains("the scope of ClusterIssuer (cert-manager.io) is unknown"), "{}", err(&o));
+    assert!(err(&o).contains("add its CRD"), "{}", err(&o));
+}

@@ -59,18 +59,19 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn identities_an_api_server_refuses_never_become_paths() {
     // Each object aims at a file outside the target `<repo>/.gitops/cluster`; one aims at an
-    // empty file that exists, which the old code overwrote.
+    // empty file that exists, which the old code overwrote. (The custom kinds name their
+    // namespace: without one, or a CRD, its scope is unknown and the whole sync is refused.)
     let hostile = "apiVersion: v1
 kind: ConfigMap
 metadata: {name: x, namespace: '../../escaped-ns'}
 ---
 apiVersion: '../../../outside-grp/v1'
 kind: Foo
-metadata: {name: yy}
+metadata: {name: yy, namespace: shop}
 ---
 apiVersion: v1
 kind: '../../../../victim'
-metadata: {name: zz}
+metadata: {name: zz, namespace: shop}
 ---
 apiVersion: v1
 kind: ConfigMap

@@ -30,6 +30,7 @@ use crate::merge;
 use crate::normalize::{self, NormalizeOptions};
 use crate::object::{Object, Origin, ResourceKey};
 use crate::schema::{Shape, schema, split_api_version};
+use crate::scope::{self, ScopeSource, Scopes};
 use crate::settings::{Settings, StatusField};
 use crate::{defaults, mask};
 
@@ -211,6 +212,9 @@ pub enum Error {
     /// Both sides are absent.
     #[error("nothing to compare: both desired and live are absent")]
     NothingToCompare,
+    /// A desired object of a custom kind names no namespace, and nothing tells its scope.
+    #[error(transparent)]
+    Scope(#[from] crate::scope::Error),
 }
 
 /// What a comparison needs to know.
@@ -513,6 +517,14 @@ pub struct DiffSession<'a> {
     desired: HashMap<ResourceKey, StoredDesired>,
     seen_live: std::collections::HashSet<ResourceKey>,
     skipped: Vec<Skipped>,
+    /// Scopes of custom kinds learnt so far (desired CRDs, then live objects).
+    scopes: Scopes,
+    /// Desired objects of custom kinds with no namespace, waiting until a CRD or a live
+    /// object of their kind tells their scope (their key depends on it).
+    unscoped: Vec<Object>,
+    /// An error met while releasing waiting objects from [`DiffSession::has_desired`],
+    /// reported by the next call that can fail.
+    deferred: Option<Error>,
 }
 
 /// A desired object waiting for its live counterpart: as JSON bytes, which take a fraction
@@ -520,26 +532,40 @@ pub struct DiffSession<'a> {
 struct StoredDesired {
     json: Box<[u8]>,
     origin: Origin,
+    cluster_scoped: Option<bool>,
 }
 
 impl StoredDesired {
     fn store(o: Object) -> StoredDesired {
         let origin = o.origin().clone();
+        let cluster_scoped = o.recorded_scope();
         let json = serde_json::to_vec(o.value()).unwrap_or_default().into_boxed_slice();
-        StoredDesired { json, origin }
+        StoredDesired { json, origin, cluster_scoped }
     }
 
     fn load(self) -> Object {
         // Bytes we serialized ourselves from a valid tree always parse back.
         let value = serde_json::from_slice(&self.json).unwrap_or(Value::Null);
-        Object::new(value, self.origin)
+        let mut o = Object::new(value, self.origin);
+        if let Some(cluster_scoped) = self.cluster_scoped {
+            o.set_cluster_scoped(cluster_scoped);
+        }
+        o
     }
 }
 
 impl<'a> DiffSession<'a> {
     /// An empty session.
     pub fn new(comparator: &'a Comparator) -> DiffSession<'a> {
-        DiffSession { comparator, desired: HashMap::new(), seen_live: Default::default(), skipped: Vec::new() }
+        DiffSession {
+            comparator,
+            desired: HashMap::new(),
+            seen_live: Default::default(),
+            skipped: Vec::new(),
+            scopes: Scopes::new(),
+            unscoped: Vec::new(),
+            deferred: None,
+        }
     }
 
     /// A session holding a whole desired set.
@@ -554,7 +580,21 @@ impl<'a> DiffSession<'a> {
 
     /// Adds a desired object; a second object with the same key is an error naming both
     /// origins. Hooks, `Skip` resources and objects with only `generateName` are set aside.
-    pub fn add_desired(&mut self, o: Object) -> Result<(), Error> {
+    /// An object of a custom kind that names no namespace waits until its scope is known
+    /// (from a CRD in the desired set or a live object of its kind, see [`crate::scope`]).
+    pub fn add_desired(&mut self, mut o: Object) -> Result<(), Error> {
+        if let Some((group, kind)) = self.scopes.learn_crd(&o) {
+            self.release(&group, &kind)?;
+        }
+        if o.recorded_scope().is_none() && scope::needs_scope(&o) && hook_reason(&o).is_none() {
+            match self.scopes.cluster_scoped(o.group(), o.kind()) {
+                Some(cluster_scoped) => o.set_cluster_scoped(cluster_scoped),
+                None => {
+                    self.unscoped.push(o);
+                    return Ok(());
+                }
+            }
+        }
         let key = o.key(&self.comparator.namespace);
         if let Some(reason) = hook_reason(&o) {
             self.skipped.push(Skipped { key, reason });
@@ -572,19 +612,50 @@ impl<'a> DiffSession<'a> {
         Ok(())
     }
 
-    /// Whether a live object has a desired counterpart still waiting to be compared.
-    pub fn has_desired(&self, live: &Object) -> bool {
+    /// Adds the desired objects of `group`/`kind` that waited for their scope, now known.
+    fn release(&mut self, group: &str, kind: &str) -> Result<(), Error> {
+        let (ready, waiting): (Vec<Object>, Vec<Object>) =
+            std::mem::take(&mut self.unscoped).into_iter().partition(|o| o.group() == group && o.kind() == kind);
+        self.unscoped = waiting;
+        ready.into_iter().try_for_each(|o| self.add_desired(o))
+    }
+
+    /// Learns the scope of a live object's kind (a server gives every namespaced object its
+    /// namespace), releasing desired objects that waited for it.
+    fn learn_live(&mut self, live: &Object) -> Result<(), Error> {
+        if scope::is_built_in(live.group(), live.kind())
+            || self.scopes.cluster_scoped(live.group(), live.kind()).is_some()
+        {
+            return Ok(());
+        }
+        self.scopes.observe_live(std::iter::once(live));
+        self.release(live.group(), live.kind())
+    }
+
+    /// Whether a live object has a desired counterpart still waiting to be compared (learning
+    /// the scope of its kind on the way, see [`DiffSession::add_desired`]).
+    pub fn has_desired(&mut self, live: &Object) -> bool {
+        if let Err(e) = self.learn_live(live) {
+            self.deferred.get_or_insert(e);
+        }
         self.desired.contains_key(&self.key_of(live))
     }
 
-    /// The key a live object pairs on.
+    /// The key a live object pairs on (a live object of a custom kind without a namespace is
+    /// cluster-scoped: a server gives every namespaced object its namespace).
     pub fn key_of(&self, live: &Object) -> ResourceKey {
-        live.key(&self.comparator.namespace)
+        let cluster_scoped = live.is_cluster_scoped() || scope::needs_scope(live);
+        live.key_with_scope(&self.comparator.namespace, cluster_scoped)
     }
 
     /// Compares one live object with its desired counterpart (or as extraneous). Returns
     /// `None` for a second live object with a key already seen.
-    pub fn compare_live(&mut self, live: Object) -> Result<Option<ObjectDiff>, Error> {
+    pub fn compare_live(&mut self, mut live: Object) -> Result<Option<ObjectDiff>, Error> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
+        self.learn_live(&live)?;
+        scope::resolve_live_one(&mut live);
         let key = self.key_of(&live);
         if !self.seen_live.insert(key.clone()) {
             return Ok(None);
@@ -612,7 +683,17 @@ impl<'a> DiffSession<'a> {
 
     /// Compares what is left of the desired set (objects missing from live), handing each
     /// result to `each`, and returns the objects that were set aside.
-    pub fn finish(self, mut each: impl FnMut(ObjectDiff)) -> Result<Vec<Skipped>, Error> {
+    pub fn finish(mut self, mut each: impl FnMut(ObjectDiff)) -> Result<Vec<Skipped>, Error> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
+        if let Some(o) = self.unscoped.first() {
+            return Err(Error::Scope(scope::Error {
+                origin: o.origin().to_string(),
+                group: o.group().to_string(),
+                kind: o.kind().to_string(),
+            }));
+        }
         let mut rest: Vec<(ResourceKey, StoredDesired)> = self.desired.into_iter().collect();
         rest.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, d) in rest {

@@ -83,6 +83,7 @@ pub mod object;
 pub mod quantity;
 pub mod report;
 pub mod schema;
+pub mod scope;
 pub mod settings;
 pub mod sync;
 pub mod time;

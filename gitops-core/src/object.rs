@@ -88,13 +88,26 @@ impl fmt::Display for ResourceKey {
 pub struct Object {
     value: Value,
     origin: Origin,
+    /// The scope of a custom kind, once learnt ([`crate::scope`]); built-in kinds use the table.
+    cluster_scoped: Option<bool>,
 }
 
 impl Object {
     /// Wraps a JSON tree that [`crate::manifest`] validated (or that the caller vouches for:
     /// a JSON object with string `apiVersion` and `kind`).
     pub fn new(value: Value, origin: Origin) -> Object {
-        Object { value, origin }
+        Object { value, origin, cluster_scoped: None }
+    }
+
+    /// Records the scope of this object's kind, learnt from a CRD or the target
+    /// ([`crate::scope`]); [`Object::key`] and [`Object::is_cluster_scoped`] follow it.
+    pub fn set_cluster_scoped(&mut self, cluster_scoped: bool) {
+        self.cluster_scoped = Some(cluster_scoped);
+    }
+
+    /// The scope recorded with [`Object::set_cluster_scoped`], if any.
+    pub fn recorded_scope(&self) -> Option<bool> {
+        self.cluster_scoped
     }
 
     /// The JSON tree.
@@ -157,10 +170,11 @@ impl Object {
         self.metadata()?.get("labels")?.get(name)?.as_str()
     }
 
-    /// Whether this kind is cluster-scoped according to the built-in table (custom kinds
-    /// are namespaced unless the caller knows better, see [`Object::key_with_scope`]).
+    /// Whether this kind is cluster-scoped: as recorded ([`Object::set_cluster_scoped`]), else
+    /// according to the built-in table (so a custom kind whose scope was never learnt counts
+    /// as namespaced; [`crate::scope`] learns it).
     pub fn is_cluster_scoped(&self) -> bool {
-        schema().is_cluster_scoped(self.group(), self.kind())
+        self.cluster_scoped.unwrap_or_else(|| schema().is_cluster_scoped(self.group(), self.kind()))
     }
 
     /// The identity of the object. An empty namespace of a namespaced kind becomes

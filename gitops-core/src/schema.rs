@@ -218,6 +218,11 @@ impl Schema {
         versions.iter().find(|(v, _)| v == version).or_else(|| versions.first()).map(|(_, d)| *d)
     }
 
+    /// Whether this group and kind is a built-in kind (of any version).
+    pub fn is_built_in(&self, group: &str, kind: &str) -> bool {
+        self.kinds.get(group).is_some_and(|kinds| kinds.contains_key(kind))
+    }
+
     /// Whether objects of this group and kind live outside namespaces.
     pub fn is_cluster_scoped(&self, group: &str, kind: &str) -> bool {
         self.cluster_scoped.get(group).is_some_and(|kinds| kinds.contains(kind))

@@ -7,7 +7,9 @@
 //! Building the tree directly from events (instead of through serde) is also about twice as
 //! fast, which matters when a diff reads tens of thousands of objects.
 //!
-//! Guarantees: never panics on any input; duplicate mapping keys are an error; `<<` merge
+//! Guarantees: never panics on any input; duplicate mapping keys are an error, or, when the
+//! caller asks for [`DuplicateKeys::LastWins`] (what `sigs.k8s.io/yaml` and so kubectl and
+//! Argo CD do), the last value wins and each repeat is reported with both lines; `<<` merge
 //! keys are applied; aliases are expanded under a node budget per document (so a "billion
 //! laughs" document fails instead of exhausting memory, while a long stream of documents that
 //! each use a few aliases reads fine), and under a larger one for the whole stream; every
@@ -49,6 +51,32 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// What a reader does with a key a mapping gives twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateKeys {
+    /// Refuse the document (a syntax error at the repeat).
+    #[default]
+    Refuse,
+    /// Keep the last value, as go-yaml v2's `Unmarshal` (under `sigs.k8s.io/yaml`, so
+    /// kubectl and Argo CD) and Go's `encoding/json` do, and report the repeat.
+    LastWins,
+}
+
+/// A key a mapping gives twice, read with [`DuplicateKeys::LastWins`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedKey {
+    /// Zero-based index of the document, counted as [`Document::index`].
+    pub document: usize,
+    /// The key's path in the document, such as `metadata.labels.app` or
+    /// `spec.containers[0].image`.
+    pub path: String,
+    /// One-based line of the earlier occurrence, whose value was dropped (0 if it could not
+    /// be found again, e.g. behind an alias).
+    pub first_line: usize,
+    /// One-based line of the occurrence whose value was kept.
+    pub line: usize,
+}
+
 /// Nesting deeper than this is refused: no manifest needs it and it bounds recursion.
 const MAX_DEPTH: usize = 256;
 
@@ -88,13 +116,29 @@ struct Start {
 /// skipped.
 pub fn for_each_document<E>(
     text: &str,
+    each: impl FnMut(Document) -> Result<(), E>,
+) -> Result<Result<(), E>, SyntaxError> {
+    for_each_document_with(text, DuplicateKeys::Refuse, each, &mut Vec::new())
+}
+
+/// [`for_each_document`], with duplicate keys handled as `duplicates` says; the keys given
+/// twice are added to `repeated` once the whole text is read (none are refused: duplicate
+/// keys are refused, as in [`for_each_document`], under [`DuplicateKeys::Refuse`]).
+///
+/// JSON with a key given twice is read again as YAML, which handles the repeat; a JSON stream
+/// of more than two values cannot be (YAML needs `---` between documents), so there the
+/// repeat stays an error.
+pub fn for_each_document_with<E>(
+    text: &str,
+    duplicates: DuplicateKeys,
     mut each: impl FnMut(Document) -> Result<(), E>,
+    repeated: &mut Vec<RepeatedKey>,
 ) -> Result<Result<(), E>, SyntaxError> {
     // Editors on Windows write a BOM; it is not part of the content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let trimmed = text.trim_start_matches([' ', '\t', '\r', '\n']);
     if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
-        return for_each_yaml(text, Start::default(), ALIAS_LIMITS, each);
+        return for_each_yaml(text, Start::default(), ALIAS_LIMITS, duplicates, each, repeated);
     }
     let stopped = match crate::json::for_each_document(text, &mut each) {
         Ok(done) => return Ok(done),
@@ -120,7 +164,7 @@ pub fn for_each_document<E>(
         lines: before.bytes().filter(|b| *b == b'\n').count(),
         column: before[line_start..].chars().count(),
     };
-    match for_each_yaml(&text[from..], start, ALIAS_LIMITS, each) {
+    match for_each_yaml(&text[from..], start, ALIAS_LIMITS, duplicates, each, repeated) {
         Ok(done) => Ok(done),
         // Neither reads it: the error found further into the text says more (JSON's on a tie:
         // flow-style YAML is the rarer of the two).
@@ -134,9 +178,11 @@ fn for_each_yaml<E>(
     text: &str,
     start: Start,
     limits: AliasLimits,
+    duplicates: DuplicateKeys,
     mut each: impl FnMut(Document) -> Result<(), E>,
+    repeated: &mut Vec<RepeatedKey>,
 ) -> Result<Result<(), E>, SyntaxError> {
-    let mut builder = Builder::new(text.len(), limits);
+    let mut builder = Builder::new(text.len(), limits, duplicates);
     let mut parser = Parser::new_from_str(text);
     let mut document = 0usize;
     let index = |document: usize| start.documents + document.saturating_sub(1);
@@ -158,7 +204,7 @@ fn for_each_yaml<E>(
         match event {
             Event::DocumentStart(..) => {
                 document += 1;
-                builder.start_document(span.start.index());
+                builder.start_document(span.start.index(), index(document));
             }
             Event::DocumentEnd => {
                 if let Some((value, first_line)) = builder.finish_document()
@@ -187,11 +233,155 @@ fn for_each_yaml<E>(
                 builder.open(Open::Map(MapBuilder::default()), anchor, line).map_err(&at)?
             }
             Event::SequenceEnd | Event::MappingEnd => builder.close().map_err(&at)?,
-            Event::Alias(id) => builder.alias(id, span.start.index()).map_err(&at)?,
+            Event::Alias(id) => builder.alias(id, span.start.index(), line).map_err(&at)?,
             _ => {}
         }
     }
+    if !builder.repeated.is_empty() {
+        // Rare, so the earlier lines are found by reading the text again rather than by
+        // keeping every key's line while building.
+        let mut found = std::mem::take(&mut builder.repeated);
+        find_first_lines(text, start, &mut found);
+        repeated.extend(found);
+    }
     Ok(Ok(()))
+}
+
+/// One step of a path into a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A path as [`RepeatedKey::path`] spells it.
+fn path_text<'a>(steps: impl Iterator<Item = &'a Step>) -> String {
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Step::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
+    }
+    out
+}
+
+/// The lines (in text order) where each wanted key occurs, by document index and path (as
+/// [`RepeatedKey::path`] spells it), read from the events of `text` (positions shifted by
+/// `start`). Reading stops at the first syntax error: what was found until then is returned.
+fn key_lines(
+    text: &str,
+    start: Start,
+    wanted: std::collections::HashSet<(usize, String)>,
+) -> std::collections::HashMap<(usize, String), Vec<usize>> {
+    let last_document = wanted.iter().map(|(d, _)| *d).max().unwrap_or(0);
+    let mut lines: std::collections::HashMap<(usize, String), Vec<usize>> =
+        wanted.into_iter().map(|k| (k, Vec::new())).collect();
+    // A frame per open collection: mappings hold the key being read (and whether the next
+    // scalar is a key), sequences the index of the next item.
+    enum Frame {
+        Map { key: Option<String> },
+        Seq { next: usize },
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut document = 0usize;
+    let mut parser = Parser::new_from_str(text);
+    let path_of = |stack: &[Frame], last: Option<&str>| -> String {
+        let steps: Vec<Step> = stack
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Map { key } => key.clone().map(Step::Key),
+                Frame::Seq { next } => Some(Step::Index(*next)),
+            })
+            .chain(last.map(|k| Step::Key(k.to_string())))
+            .collect();
+        path_text(steps.iter())
+    };
+    // A value finished: its parent moves on to the next key or item.
+    let advance = |stack: &mut Vec<Frame>| match stack.last_mut() {
+        Some(Frame::Map { key }) => *key = None,
+        Some(Frame::Seq { next }) => *next += 1,
+        None => {}
+    };
+    while let Some(Ok((event, span))) = parser.next_event() {
+        match event {
+            Event::DocumentStart(..) => {
+                document += 1;
+                if start.documents + document - 1 > last_document {
+                    break;
+                }
+                stack.clear();
+            }
+            Event::Scalar(value, ..) => {
+                if let Some(Frame::Map { key: None }) = stack.last() {
+                    let index = start.documents + document.saturating_sub(1);
+                    let path = path_of(&stack[..stack.len() - 1], Some(&value));
+                    if let Some(at) = lines.get_mut(&(index, path)) {
+                        at.push(span.start.line() + start.lines);
+                    }
+                    if let Some(Frame::Map { key }) = stack.last_mut() {
+                        *key = Some(value.to_string());
+                    }
+                } else {
+                    advance(&mut stack);
+                }
+            }
+            Event::Alias(_) => {
+                if let Some(Frame::Map { key: None }) = stack.last() {
+                    // An aliased key: its text is not at hand; the value's frame still needs one.
+                    if let Some(Frame::Map { key }) = stack.last_mut() {
+                        *key = Some(String::new());
+                    }
+                } else {
+                    advance(&mut stack);
+                }
+            }
+            Event::SequenceStart(..) => stack.push(Frame::Seq { next: 0 }),
+            Event::MappingStart(..) => stack.push(Frame::Map { key: None }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                stack.pop();
+                advance(&mut stack);
+            }
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// The line of the key at `path` (spelled as [`RepeatedKey::path`], such as
+/// `metadata.labels.app`) in the document with index `document` of `text`, for pointing an
+/// error at the field it is about. `None` when it cannot be found (the key comes from an
+/// alias or a merge, or the text is a JSON stream YAML cannot read).
+pub fn line_of(text: &str, document: usize, path: &str) -> Option<usize> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let wanted = std::iter::once((document, path.to_string())).collect();
+    // The last occurrence: when a key repeats, its last value is the one read.
+    key_lines(text, Start::default(), wanted).into_values().next()?.last().copied()
+}
+
+/// Fills in [`RepeatedKey::first_line`]: the line of the occurrence before each repeat, found
+/// by reading the events of `text` again (positions shifted by `start`, as the first read).
+fn find_first_lines(text: &str, start: Start, repeated: &mut [RepeatedKey]) {
+    let wanted = repeated.iter().map(|r| (r.document, r.path.clone())).collect();
+    let lines = key_lines(text, start, wanted);
+    // The n-th repeat of a key (in text order, as they were found) follows its n-th
+    // occurrence: occurrences on one line are told apart by order, not by line.
+    let mut seen: std::collections::HashMap<(usize, String), usize> = std::collections::HashMap::new();
+    for r in repeated {
+        let key = (r.document, r.path.clone());
+        let n = seen.entry(key.clone()).or_insert(0);
+        r.first_line = lines.get(&key).and_then(|at| at.get(*n)).copied().unwrap_or(0);
+        *n += 1;
+    }
 }
 
 /// Reads all non-empty documents of `text`.
@@ -214,6 +404,8 @@ enum Open {
 struct MapBuilder {
     map: Map<String, Value>,
     key: Option<String>,
+    /// The line of `key`, for reporting it when it repeats.
+    key_line: usize,
     /// Sources named by `<<` keys, applied when the mapping closes so explicit keys win
     /// wherever they appear.
     merges: Vec<Value>,
@@ -236,11 +428,19 @@ struct Builder {
     document_expansion: usize,
     /// Character offset where the current document starts.
     document_start: usize,
+    /// Index of the current document (as [`Document::index`]).
+    document: usize,
+    duplicates: DuplicateKeys,
+    /// Keys given twice so far (first lines not yet known).
+    repeated: Vec<RepeatedKey>,
 }
 
 impl Builder {
-    fn new(input_len: usize, limits: AliasLimits) -> Self {
+    fn new(input_len: usize, limits: AliasLimits, duplicates: DuplicateKeys) -> Self {
         Builder {
+            document: 0,
+            duplicates,
+            repeated: Vec::new(),
             stack: Vec::new(),
             anchors: Vec::new(),
             root: None,
@@ -252,7 +452,8 @@ impl Builder {
         }
     }
 
-    fn start_document(&mut self, at: usize) {
+    fn start_document(&mut self, at: usize, index: usize) {
+        self.document = index;
         self.stack.clear();
         self.anchors.clear();
         self.root = None;
@@ -316,10 +517,10 @@ impl Builder {
                 Value::Object(m.map)
             }
         };
-        self.place(value, frame.anchor, 0)
+        self.place(value, frame.anchor, 0, 0)
     }
 
-    fn alias(&mut self, id: usize, at: usize) -> Result<(), String> {
+    fn alias(&mut self, id: usize, at: usize, line: usize) -> Result<(), String> {
         let (value, size) = self
             .anchors
             .iter()
@@ -328,21 +529,24 @@ impl Builder {
             .map(|(_, v, s)| (v.clone(), *s))
             .ok_or("alias to an unknown anchor")?;
         self.spend_alias(size, at)?;
-        self.place(value, 0, size)
+        self.place(value, 0, size, line)
     }
 
     fn node(&mut self, value: Value, anchor: usize, line: usize) -> Result<(), String> {
         if self.stack.is_empty() && self.first_line == 0 {
             self.first_line = line;
         }
-        self.place(value, anchor, 1)
+        self.place(value, anchor, 1, line)
     }
 
-    fn place(&mut self, value: Value, anchor: usize, size_hint: usize) -> Result<(), String> {
+    /// Puts a finished value where it belongs; `line` is where it started (0 for collections,
+    /// whose line only matters for the first of a document).
+    fn place(&mut self, value: Value, anchor: usize, size_hint: usize, line: usize) -> Result<(), String> {
         if anchor != 0 {
             let size = if size_hint > 0 { size_hint } else { count_nodes(&value) };
             self.anchors.push((anchor, value.clone(), size));
         }
+        let depth = self.stack.len();
         let Some(top) = self.stack.last_mut() else {
             self.root = Some(value);
             return Ok(());
@@ -350,7 +554,10 @@ impl Builder {
         match &mut top.open {
             Open::Seq(items) => items.push(value),
             Open::Map(m) => match m.key.take() {
-                None => m.key = Some(key_text(value)?),
+                None => {
+                    m.key = Some(key_text(value)?);
+                    m.key_line = line;
+                }
                 Some(key) if key == "<<" => match value {
                     Value::Object(_) => m.merges.push(value),
                     Value::Array(items) => {
@@ -366,13 +573,34 @@ impl Builder {
                 },
                 Some(key) => {
                     if m.map.contains_key(&key) {
-                        return Err(format!("duplicate key `{key}` in a mapping"));
+                        if self.duplicates == DuplicateKeys::Refuse {
+                            return Err(format!("duplicate key `{key}` in a mapping"));
+                        }
+                        let line = m.key_line;
+                        m.map.insert(key.clone(), value);
+                        let path = self.path_to(depth - 1, &key);
+                        self.repeated.push(RepeatedKey { document: self.document, path, first_line: 0, line });
+                        return Ok(());
                     }
                     m.map.insert(key, value);
                 }
             },
         }
         Ok(())
+    }
+
+    /// The path of `key` in the mapping at `depth` of the stack: each enclosing mapping's key
+    /// being read and each enclosing sequence's next index.
+    fn path_to(&self, depth: usize, key: &str) -> String {
+        let steps: Vec<Step> = self.stack[..depth]
+            .iter()
+            .filter_map(|frame| match &frame.open {
+                Open::Map(m) => m.key.clone().map(Step::Key),
+                Open::Seq(items) => Some(Step::Index(items.len())),
+            })
+            .chain(std::iter::once(Step::Key(key.to_string())))
+            .collect();
+        path_text(steps.iter())
     }
 }
 
@@ -589,6 +817,47 @@ mod tests {
         assert!(e.message.contains("duplicate key `b`"), "{e}");
     }
 
+    fn last_wins(text: &str) -> (Vec<Document>, Vec<RepeatedKey>) {
+        let (mut docs, mut repeated) = (Vec::new(), Vec::new());
+        for_each_document_with(
+            text,
+            DuplicateKeys::LastWins,
+            |d| {
+                docs.push(d);
+                Ok::<(), ()>(())
+            },
+            &mut repeated,
+        )
+        .unwrap()
+        .unwrap();
+        (docs, repeated)
+    }
+
+    #[test]
+    fn duplicate_keys_can_take_the_last_value_and_report_both_lines() {
+        let text = "a: 1\n---\nkind: x\nspec:\n  items:\n  - name: a\n    image: one\n    image: two\n  - name: b\nkind: z\nspec2: {k: 1,\n  k: 2, k: 3}\n";
+        let (docs, repeated) = last_wins(text);
+        assert_eq!(
+            docs[1].value,
+            json!({"kind": "z", "spec": {"items": [{"name": "a", "image": "two"}, {"name": "b"}]}, "spec2": {"k": 3}})
+        );
+        let got: Vec<(usize, &str, usize, usize)> =
+            repeated.iter().map(|r| (r.document, r.path.as_str(), r.first_line, r.line)).collect();
+        assert_eq!(
+            got,
+            [(1, "spec.items[0].image", 7, 8), (1, "kind", 3, 10), (1, "spec2.k", 11, 12), (1, "spec2.k", 12, 12)]
+        );
+        // The refusing reader still refuses, at the repeat.
+        assert_eq!(parse_documents(text).unwrap_err().line, 8);
+    }
+
+    #[test]
+    fn json_with_a_repeated_key_is_read_as_yaml_when_the_last_wins() {
+        let (docs, repeated) = last_wins("{\"a\": 1,\n \"a\": {\"b\": 2}}\n");
+        assert_eq!(docs[0].value, json!({"a": {"b": 2}}));
+        assert_eq!((repeated[0].path.as_str(), repeated[0].first_line, repeated[0].line), ("a", 1, 2));
+    }
+
     #[test]
     fn merge_keys_and_anchors() {
         let v = one("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: [*b]\n");
@@ -643,11 +912,12 @@ mod tests {
         let limits = AliasLimits { document_base: 1_000, per_char: 1, stream_base: 5_000 };
         let read = |text: &str| {
             let mut n = 0;
-            for_each_yaml(text, Start::default(), limits, |_| {
+            let each = |_| {
                 n += 1;
                 Ok::<(), ()>(())
-            })
-            .map(|r| r.map(|()| n).unwrap_or(0))
+            };
+            for_each_yaml(text, Start::default(), limits, DuplicateKeys::Refuse, each, &mut Vec::new())
+                .map(|r| r.map(|()| n).unwrap_or(0))
         };
         // 10 × 10 × 10 nodes from a few dozen characters: over the document's budget.
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";

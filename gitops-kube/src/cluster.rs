@@ -137,6 +137,12 @@ pub trait Cluster {
     /// is not found, as a CRD may have just been established); `None` when there is none.
     fn resource(&self, api_version: &str, kind: &str) -> impl Future<Output = Result<Option<Resource>, Error>> + Send;
 
+    /// Whether objects of `kind` in `api_version` are cluster-scoped, as the target knows it
+    /// (discovery, stored CRDs); `None` when it does not know the kind. Desired objects of
+    /// custom kinds that name no namespace are keyed by this ([`gitops_core::scope`]).
+    fn cluster_scoped(&self, api_version: &str, kind: &str)
+    -> impl Future<Output = Result<Option<bool>, Error>> + Send;
+
     /// Every object the app tracks, plus every object at the key of one of `desired`
     /// (tracked or not: applying over it adopts it), keyed as the app keys them.
     fn live_for(

@@ -185,9 +185,13 @@ fn apply_job(op: &SyncOperation, i: usize, force_conflicts: bool) -> ApplyJob {
     ApplyJob { index: i, object, mode, existed: task.live_exists }
 }
 
-/// A namespaced object that names no namespace goes to the one its key says.
+/// A namespaced object that names no namespace goes to the one its key says; an object whose
+/// key has no namespace is cluster-scoped (the plan learnt the scope of custom kinds).
 fn with_namespace(target: Value, task: &Task) -> Object {
     let mut obj = Object::new(target, Origin::inline("desired"));
+    if task.key.namespace.is_empty() {
+        obj.set_cluster_scoped(true);
+    }
     if !task.key.namespace.is_empty()
         && obj.namespace().is_empty()
         && let Some(meta) = obj.value_mut().get_mut("metadata").and_then(|m| m.as_object_mut())

@@ -274,6 +274,30 @@ impl FileCluster {
         Ok(())
     }
 
+    /// The scopes of the custom kinds whose CustomResourceDefinitions are stored here.
+    pub fn crd_scopes(&self) -> Result<gitops_core::scope::Scopes, Error> {
+        let dir = self.root.join("_cluster").join("apiextensions.k8s.io").join("CustomResourceDefinition");
+        let mut scopes = gitops_core::scope::Scopes::new();
+        if !dir.is_dir() {
+            return Ok(scopes);
+        }
+        for (file, ft) in read_dir_sorted(&dir)? {
+            let hidden = file.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden || file.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            if !ft.is_file() {
+                return Err(Error::NotPlain { path: file.display().to_string(), what: describe(ft) });
+            }
+            let text = std::fs::read_to_string(&file)
+                .map_err(|source| Error::Io { path: file.display().to_string(), source })?;
+            for o in manifest::parse(&file.display().to_string(), &text)? {
+                scopes.learn_crd(&o);
+            }
+        }
+        Ok(scopes)
+    }
+
     /// The stored object with this key, if any.
     pub fn get(&self, key: &ResourceKey) -> Result<Option<Object>, Error> {
         let path = self.plain_path_for(key)?;
@@ -547,6 +571,16 @@ impl Cluster for LockedFileCluster {
         }))
     }
 
+    /// Built-in kinds from the schema table, custom kinds from the CRDs stored here: a
+    /// directory has no discovery, and guessing would put a cluster-scoped kind in a namespace.
+    async fn cluster_scoped(&self, api_version: &str, kind: &str) -> Result<Option<bool>, crate::cluster::Error> {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        if gitops_core::scope::is_built_in(group, kind) {
+            return Ok(Some(gitops_core::schema::schema().is_cluster_scoped(group, kind)));
+        }
+        Ok(gitops_core::scope::ScopeSource::cluster_scoped(&self.cluster.crd_scopes()?, group, kind))
+    }
+
     async fn live_for(
         &self,
         app: &AppSpec,
@@ -638,6 +672,28 @@ mod tests {
 
     fn meta<'a>(o: &'a Object, field: &str) -> &'a Value {
         o.value().pointer(&format!("/metadata/{field}")).unwrap_or(&Value::Null)
+    }
+
+    /// The scope of custom kinds comes from the CRDs stored; a cluster-scoped custom object is
+    /// stored without a namespace once its scope is known.
+    #[test]
+    fn stored_crds_tell_the_scope_of_custom_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = FileCluster::new(dir.path().join("cluster"));
+        assert_eq!(c.crd_scopes().unwrap(), gitops_core::scope::Scopes::new());
+        let lock = c.lock().unwrap();
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: clusterissuers.cert-manager.io}\nspec: {group: cert-manager.io, scope: Cluster, names: {kind: ClusterIssuer, plural: clusterissuers}}\n";
+        c.apply(&lock, &object(crd)).unwrap();
+        let scopes = c.crd_scopes().unwrap();
+        assert_eq!(
+            gitops_core::scope::ScopeSource::cluster_scoped(&scopes, "cert-manager.io", "ClusterIssuer"),
+            Some(true)
+        );
+        let mut issuer = object("apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: letsencrypt}\n");
+        assert!(c.apply(&lock, &issuer).is_err(), "a kind of unknown scope without a namespace is refused");
+        issuer.set_cluster_scoped(true);
+        c.apply(&lock, &issuer).unwrap();
+        assert!(dir.path().join("cluster/_cluster/cert-manager.io/ClusterIssuer/letsencrypt.yaml").is_file());
     }
 
     #[test]

@@ -420,6 +420,10 @@ impl Cluster for KubeCluster {
         }))
     }
 
+    async fn cluster_scoped(&self, api_version: &str, kind: &str) -> Result<Option<bool>, Error> {
+        Ok(self.resolve(api_version, kind).await?.map(|(_, caps)| caps.scope == Scope::Cluster))
+    }
+
     /// Argo CD apps track by annotation, which no selector can find: every listable kind is
     /// listed, as Argo CD's cluster cache does. Flux apps track by label, so the server filters;
     /// kinds of desired objects are listed whole, as those objects are adopted if untracked.

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use gitops_core::app::{self, AppKind, AppSpec};
+use gitops_core::scope::{self, ScopeSource};
 use gitops_core::sync::operation::{OperationOptions, OperationPhase, ResultCode, SyncOperation, TaskResult};
 use gitops_core::sync::options::SyncOptions;
 use gitops_core::sync::prepare::prepare;
@@ -223,6 +224,20 @@ pub async fn pass<C: Cluster>(
     let rendered = desired.render()?;
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
     let mut marked = rendered.objects;
+    // The scope of custom kinds that name no namespace: from desired CRDs, else the target.
+    let crds = scope::Scopes::from_crds(marked.iter());
+    let mut known = scope::Scopes::new();
+    for o in marked.iter().filter(|o| scope::needs_scope(o)) {
+        let (group, kind) = (o.group(), o.kind());
+        if crds.cluster_scoped(group, kind).is_none()
+            && known.cluster_scoped(group, kind).is_none()
+            && let Some(cluster_scoped) =
+                cluster.cluster_scoped(o.api_version(), kind).await.map_err(|e| e.to_string())?
+        {
+            known.insert(group, kind, cluster_scoped);
+        }
+    }
+    scope::resolve(&mut marked, &known).map_err(|e| e.to_string())?;
     for o in &mut marked {
         app::mark_tracked(o, app, &namespace, &app.rollout.app_namespace);
     }
@@ -235,7 +250,8 @@ pub async fn pass<C: Cluster>(
         keys.insert(ResourceKey::new("", "Namespace", "", &namespace));
     }
     let previous = read_status(target.status).map_err(|e| e.to_string())?;
-    let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
+    let mut live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
+    scope::resolve_live(&mut live);
     // Unless the pass writes, the objects listed now are what the app's health is judged on:
     // kept so that they need not be read again (only where health is assessed at all).
     let listed: Option<HashMap<ResourceKey, Object>> =

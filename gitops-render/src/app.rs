@@ -31,6 +31,9 @@ pub struct Renderers {
     pub helm: Helm,
     /// The config management plugins the app may name.
     pub plugins: Vec<Plugin>,
+    /// How manifests (files, Helm and plugin output) are read, and the warnings reading them
+    /// gave.
+    pub reading: std::sync::Arc<crate::Reading>,
 }
 
 /// An app's rendered desired state.
@@ -135,8 +138,8 @@ fn render_tree(
     }
     let dir = root.resolve(&source.path).map_err(path_error)?;
     let objects = match &source.renderer {
-        Renderer::Directory(options) => directory::render(&root, &source.path, options)?,
-        Renderer::Helm(options) => helm::render(&root, &source.path, options, &with.helm)?,
+        Renderer::Directory(options) => directory::render_with(&root, &source.path, options, &with.reading)?,
+        Renderer::Helm(options) => helm::render_with(&root, &source.path, options, &with.helm, &with.reading)?,
         Renderer::Plugin { name, env, parameters } => {
             let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {
                 name: name.clone(),
@@ -151,7 +154,7 @@ fn render_tree(
                 env: env.clone(),
                 parameters: parameters.clone(),
             };
-            plugin::render(&root, &source.path, plugin, &context)?
+            plugin::render_with(&root, &source.path, plugin, &context, &with.reading)?
         }
         // Flux builds every path through kustomize, generating a kustomization where the path
         // has none (its manifests and the subdirectories that hold one).
@@ -186,9 +189,9 @@ fn render_tree(
                 namespace: source.namespace.clone(),
                 ..Default::default()
             };
-            helm::render(&root, &source.path, &options, &with.helm)?
+            helm::render_with(&root, &source.path, &options, &with.helm, &with.reading)?
         }
-        Renderer::Auto => directory::render(&root, &source.path, &DirectoryOptions::default())?,
+        Renderer::Auto => directory::render_with(&root, &source.path, &DirectoryOptions::default(), &with.reading)?,
     };
     Ok(objects)
 }

@@ -89,11 +89,22 @@ pub fn files(root: &RepoRoot, path: &str, options: &DirectoryOptions) -> Result<
     Ok(out)
 }
 
-/// Renders `path` (a directory inside `root`) as Argo CD's directory source does.
+/// Renders `path` (a directory inside `root`) as Argo CD's directory source does; a key given
+/// twice in a manifest is an error.
 pub fn render(root: &RepoRoot, path: &str, options: &DirectoryOptions) -> Result<Vec<Object>, Error> {
+    render_with(root, path, options, &crate::Reading::default())
+}
+
+/// [`render`], reading manifests as `reading` says (and adding its warnings there).
+pub fn render_with(
+    root: &RepoRoot,
+    path: &str,
+    options: &DirectoryOptions,
+    reading: &crate::Reading,
+) -> Result<Vec<Object>, Error> {
     let files: Vec<std::path::PathBuf> = files(root, path, options)?.iter().map(|f| root.path().join(f)).collect();
     let mut out = Vec::new();
-    crate::for_each_object_in(&files, |o| {
+    crate::for_each_object_in_with(&files, reading, |o| {
         out.push(o);
         Ok(())
     })?;

@@ -195,8 +195,20 @@ fn missing_dependencies(chart: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Renders the chart at `chart` (a directory inside `root`).
+/// Renders the chart at `chart` (a directory inside `root`); a key given twice in its output
+/// is an error.
 pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) -> Result<Vec<Object>, Error> {
+    render_with(root, chart, options, helm, &crate::Reading::default())
+}
+
+/// [`render`], reading the output as `reading` says (and adding its warnings there).
+pub fn render_with(
+    root: &RepoRoot,
+    chart: &str,
+    options: &HelmOptions,
+    helm: &Helm,
+    reading: &crate::Reading,
+) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(chart)?;
     // Removed when dropped, after helm has run.
     let work = tempfile::Builder::new().prefix("gitops-helm-").tempdir().map_err(Error::Io)?;
@@ -254,7 +266,8 @@ pub fn render(root: &RepoRoot, chart: &str, options: &HelmOptions, helm: &Helm) 
     }
     drop(work);
     let text = String::from_utf8_lossy(&done.stdout);
-    manifest::parse(&format!("helm template {chart}"), &text)
+    reading
+        .parse(&format!("helm template {chart}"), &text)
         .map_err(|source| Error::Output { chart: chart.to_string(), source })
 }
 

@@ -36,6 +36,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use gitops_core::manifest::{Strictness, Warning};
 use gitops_core::{Object, manifest};
 
 /// Why manifests could not be read.
@@ -66,6 +67,55 @@ pub enum Error {
     /// A manifest is invalid.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+}
+
+/// How manifests are read, and what reading them warned about. Shared by reference across
+/// the threads that parse files; warnings gathered from all of them.
+#[derive(Debug, Default)]
+pub struct Reading {
+    strictness: Strictness,
+    warnings: Mutex<Vec<Warning>>,
+}
+
+impl Reading {
+    /// A reading with duplicate keys handled as `strictness` says.
+    pub fn new(strictness: Strictness) -> Reading {
+        Reading { strictness, warnings: Mutex::new(Vec::new()) }
+    }
+
+    /// How duplicate keys are handled.
+    pub fn strictness(&self) -> Strictness {
+        self.strictness
+    }
+
+    /// The warnings so far, in the order they were given, leaving none behind.
+    pub fn take_warnings(&self) -> Vec<Warning> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn add(&self, warnings: Vec<Warning>) {
+        if !warnings.is_empty() {
+            self.warnings.lock().unwrap_or_else(|p| p.into_inner()).extend(warnings);
+        }
+    }
+
+    /// Parses `text` as this reading says, keeping its warnings.
+    pub fn parse(&self, source: &str, text: &str) -> Result<Vec<Object>, manifest::Error> {
+        let parsed = manifest::parse_with(source, text, self.strictness)?;
+        self.add(parsed.warnings);
+        Ok(parsed.objects)
+    }
+
+    fn for_each(
+        &self,
+        source: &str,
+        text: &str,
+        each: impl FnMut(Object) -> Result<(), manifest::Error>,
+    ) -> Result<(), manifest::Error> {
+        let warnings = manifest::for_each_with(source, text, self.strictness, each)?;
+        self.add(warnings);
+        Ok(())
+    }
 }
 
 /// Whether a file name looks like a manifest: `.yaml`, `.yml` or `.json`.
@@ -148,10 +198,16 @@ fn read_text(path: &Path) -> Result<String, Error> {
     read_bounded_sized(file, &name, len)
 }
 
-/// Reads all objects from a file, a directory, or `-` (standard input).
+/// Reads all objects from a file, a directory, or `-` (standard input); a key given twice
+/// is an error.
 pub fn load(path: &str) -> Result<Vec<Object>, Error> {
+    load_with(path, &Reading::default())
+}
+
+/// [`load`], reading manifests as `reading` says (and adding its warnings there).
+pub fn load_with(path: &str, reading: &Reading) -> Result<Vec<Object>, Error> {
     let mut out = Vec::new();
-    for_each_object(path, |o| {
+    for_each_object_with(path, reading, |o| {
         out.push(o);
         Ok(())
     })?;
@@ -160,33 +216,52 @@ pub fn load(path: &str) -> Result<Vec<Object>, Error> {
 
 /// Reads objects from a file, a directory, or `-`, handing each to `each` as soon as its
 /// file is parsed; files are parsed on all cores and delivered in path order, so a large
-/// live set never has to be held in memory at once.
-pub fn for_each_object(path: &str, mut each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
+/// live set never has to be held in memory at once. A key given twice is an error.
+pub fn for_each_object(path: &str, each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
+    for_each_object_with(path, &Reading::default(), each)
+}
+
+/// [`for_each_object`], reading manifests as `reading` says (and adding its warnings there).
+pub fn for_each_object_with(
+    path: &str,
+    reading: &Reading,
+    mut each: impl FnMut(Object) -> Result<(), Error>,
+) -> Result<(), Error> {
     if path == "-" {
         let text = read_bounded(std::io::stdin().lock(), "-")?;
-        return manifest::for_each("-", &text, |o| each(o).map_err(|e| into_manifest_error(e, "-")))
-            .map_err(Error::from);
+        return reading.for_each("-", &text, |o| each(o).map_err(|e| into_manifest_error(e, "-"))).map_err(Error::from);
     }
     let files = manifest_files(Path::new(path))?;
-    for_each_object_in(&files, each)
+    for_each_object_in_with(&files, reading, each)
 }
 
 /// Reads objects from these files (already chosen and ordered), handing each to `each` in
-/// file order; files are parsed on all cores.
-pub fn for_each_object_in(files: &[PathBuf], mut each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
+/// file order; files are parsed on all cores. A key given twice is an error.
+pub fn for_each_object_in(files: &[PathBuf], each: impl FnMut(Object) -> Result<(), Error>) -> Result<(), Error> {
+    for_each_object_in_with(files, &Reading::default(), each)
+}
+
+/// [`for_each_object_in`], reading manifests as `reading` says (and adding its warnings
+/// there, in file order).
+pub fn for_each_object_in_with(
+    files: &[PathBuf],
+    reading: &Reading,
+    mut each: impl FnMut(Object) -> Result<(), Error>,
+) -> Result<(), Error> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
     if threads <= 1 {
         for f in files {
             let text = read_text(f)?;
             let name = f.display().to_string();
-            manifest::for_each(&name, &text, |o| each(o).map_err(|e| into_manifest_error(e, &name)))?;
+            reading.for_each(&name, &text, |o| each(o).map_err(|e| into_manifest_error(e, &name)))?;
         }
         return Ok(());
     }
     let next = AtomicUsize::new(0);
     // Results arrive out of order; a slot per file restores path order. The channel is
     // bounded so readers cannot run far ahead of the consumer.
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<Object>, Error>)>(threads * 2);
+    type Parsed = Result<manifest::Parsed, Error>;
+    let (tx, rx) = mpsc::sync_channel::<(usize, Parsed)>(threads * 2);
     let failed = Mutex::new(false);
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -199,7 +274,9 @@ pub fn for_each_object_in(files: &[PathBuf], mut each: impl FnMut(Object) -> Res
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(f) = files.get(i) else { return };
-                    let result = read_text(f).and_then(|text| Ok(manifest::parse(&f.display().to_string(), &text)?));
+                    let result = read_text(f).and_then(|text| {
+                        Ok(manifest::parse_with(&f.display().to_string(), &text, reading.strictness)?)
+                    });
                     if tx.send((i, result)).is_err() {
                         return;
                     }
@@ -207,7 +284,7 @@ pub fn for_each_object_in(files: &[PathBuf], mut each: impl FnMut(Object) -> Res
             });
         }
         drop(tx);
-        let mut pending: Vec<Option<Result<Vec<Object>, Error>>> = (0..files.len()).map(|_| None).collect();
+        let mut pending: Vec<Option<Parsed>> = (0..files.len()).map(|_| None).collect();
         let mut cursor = 0;
         let mut outcome = Ok(());
         for (i, result) in rx {
@@ -215,7 +292,10 @@ pub fn for_each_object_in(files: &[PathBuf], mut each: impl FnMut(Object) -> Res
             while cursor < pending.len() {
                 let Some(result) = pending[cursor].take() else { break };
                 cursor += 1;
-                let delivered = result.and_then(|objs| objs.into_iter().try_for_each(&mut each));
+                let delivered = result.and_then(|parsed| {
+                    reading.add(parsed.warnings);
+                    parsed.objects.into_iter().try_for_each(&mut each)
+                });
                 if let Err(e) = delivered {
                     *failed.lock().unwrap_or_else(|p| p.into_inner()) = true;
                     outcome = Err(e);

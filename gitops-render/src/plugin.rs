@@ -158,8 +158,20 @@ impl Plugin {
     }
 }
 
-/// Runs `plugin` in `path` (inside `root`) and parses what it prints.
+/// Runs `plugin` in `path` (inside `root`) and parses what it prints; a key given twice is an
+/// error.
 pub fn render(root: &RepoRoot, path: &str, plugin: &Plugin, ctx: &PluginContext) -> Result<Vec<Object>, Error> {
+    render_with(root, path, plugin, ctx, &crate::Reading::default())
+}
+
+/// [`render`], reading the output as `reading` says (and adding its warnings there).
+pub fn render_with(
+    root: &RepoRoot,
+    path: &str,
+    plugin: &Plugin,
+    ctx: &PluginContext,
+    reading: &crate::Reading,
+) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(path)?;
     root.check_tree(path)?;
     let mut cmd = Command::new(&plugin.command);
@@ -192,6 +204,7 @@ pub fn render(root: &RepoRoot, path: &str, plugin: &Plugin, ctx: &PluginContext)
     }
     let out = done.stdout;
     let text = String::from_utf8_lossy(&out);
-    manifest::parse(&format!("plugin {}", plugin.name), &text)
+    reading
+        .parse(&format!("plugin {}", plugin.name), &text)
         .map_err(|source| Error::Output { plugin: plugin.name.clone(), source })
 }

@@ -1,5 +1,6 @@
 //! Argo CD's task order: phase, wave, kind (its fixed table), name; then Namespaces and CRDs
-//! hoisted ahead of what depends on them; prune waves mirrored and `PruneLast`.
+//! hoisted ahead of what depends on them; prune waves mirrored and `PruneLast`; and within a
+//! wave the order the operation works in: prunes, then applies, then hooks.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -72,28 +73,53 @@ pub fn arrange_prunes(tasks: &mut [Task], prune_last: impl Fn(usize) -> bool) {
     }
 }
 
-/// Sorts tasks and hoists dependencies: a Namespace before the first object in it, a CRD
-/// before the first of its custom resources, each taking that object's phase and wave.
+/// Sorts tasks into the order the sync runs them. Argo CD sorts by phase, wave, kind and name
+/// and hoists dependencies (a Namespace before the first object in it, a CRD before the first
+/// of its custom resources, each taking that object's phase and wave); its sync then works
+/// through each wave in steps ([`super::SyncOperation`], gitops-engine's `syncContext.Sync`):
+/// prunes first, then the deletion of hooks replaced under `BeforeHookCreation`, then applies,
+/// then hook creation. The tasks are grouped the same way, each group keeping kind order, so
+/// a plan reads in the order things happen.
 pub fn sort(tasks: &mut Vec<Task>) {
     // Argo CD's comparison (phase, wave, kind, name), with namespace and group as last
     // tie-breakers so that the order never depends on input order. The kind's rank is looked
     // up once per task, not once per comparison.
-    let mut keyed: Vec<(Phase, i64, usize, usize)> =
-        tasks.iter().enumerate().map(|(i, t)| (t.phase, t.wave, kind_rank(&t.key.kind), i)).collect();
+    // The step of the wave comes before the kind, so each wave reads prunes, applies, hooks.
+    let mut keyed: Vec<(Phase, i64, u8, usize, usize)> =
+        tasks.iter().enumerate().map(|(i, t)| (t.phase, t.wave, step_of(t), kind_rank(&t.key.kind), i)).collect();
     keyed.sort_by(|a, b| {
-        let (ta, tb) = (&tasks[a.3].key, &tasks[b.3].key);
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
+        let (ta, tb) = (&tasks[a.4].key, &tasks[b.4].key);
+        (a.0, a.1, a.2, a.3)
+            .cmp(&(b.0, b.1, b.2, b.3))
             .then_with(|| (&ta.name, &ta.namespace, &ta.group).cmp(&(&tb.name, &tb.namespace, &tb.group)))
     });
     let mut slots: Vec<Option<Task>> = std::mem::take(tasks).into_iter().map(Some).collect();
-    tasks.extend(keyed.iter().filter_map(|k| slots[k.3].take()));
+    tasks.extend(keyed.iter().filter_map(|k| slots[k.4].take()));
     hoist(
         tasks,
         |t| (t.key.group.is_empty() && t.key.kind == "Namespace").then(|| t.key.name.clone()),
         |t| (!t.key.namespace.is_empty()).then(|| t.key.namespace.clone()),
     );
     hoist(tasks, crd_defines, |t| Some(format!("{}/{}", t.key.group, t.key.kind)));
+    // A hoisted dependency lands before the first task that refers to it, which keeps the steps
+    // in order unless the dependency is itself a hook (a Namespace hook moved ahead of an
+    // apply); then a stable sort puts it back in its step, keeping everything else in place.
+    let step_key = |t: &Task| (t.phase, t.wave, step_of(t));
+    if !tasks.is_sorted_by_key(step_key) {
+        tasks.sort_by_key(step_key);
+    }
+}
+
+/// The step of its wave a task runs in: prunes (and prunes kept) first, then applies, then
+/// hooks (whose earlier instances are deleted between the prunes and the applies).
+fn step_of(t: &Task) -> u8 {
+    if t.is_prune() {
+        0
+    } else if t.is_hook() {
+        2
+    } else {
+        1
+    }
 }
 
 /// The `group/Kind` a CRD task defines.
@@ -198,6 +224,36 @@ mod tests {
         ];
         sort(&mut t);
         assert_eq!(names(&t), ["shop:PreSync:0", "cfg:PreSync:0", "widgets.example.com:Sync:1", "w:Sync:1"]);
+    }
+
+    #[test]
+    fn within_a_wave_prunes_come_first_then_applies_then_hooks() {
+        let mut t = vec![
+            task("apps", "Deployment", "a", "api", Phase::Sync, 0, Action::Create),
+            task("batch", "Job", "a", "seed", Phase::Sync, 0, Action::HookCreate),
+            task("", "ConfigMap", "a", "legacy", Phase::Sync, 0, Action::Prune),
+            task("", "Service", "a", "api", Phase::Sync, 0, Action::Update),
+            task("", "ConfigMap", "a", "kept", Phase::Sync, 0, Action::PruneSkipped),
+            task("apps", "Deployment", "a", "legacy", Phase::Sync, 0, Action::Prune),
+            task("", "ConfigMap", "a", "cfg", Phase::Sync, 1, Action::Unchanged),
+            task("", "Namespace", "", "a", Phase::Sync, 0, Action::Create),
+        ];
+        sort(&mut t);
+        let got: Vec<String> =
+            t.iter().map(|t| format!("{:?} {} {} {}", t.action, t.key.kind, t.key.name, t.wave)).collect();
+        assert_eq!(
+            got,
+            [
+                "PruneSkipped ConfigMap kept 0",
+                "Prune ConfigMap legacy 0",
+                "Prune Deployment legacy 0",
+                "Create Namespace a 0",
+                "Update Service api 0",
+                "Create Deployment api 0",
+                "HookCreate Job seed 0",
+                "Unchanged ConfigMap cfg 1",
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! From an app, its desired objects and the live ones to a sync plan: the diff with the app's
-//! settings (destination namespace, ignoreDifferences, `RespectIgnoreDifferences`), then the
-//! plan. What `gitops plan` prints, and what a sync or a reconcile pass runs.
+//! From an app, its desired objects and the live ones to a sync plan: the scope of custom kinds
+//! ([`crate::scope`]), the diff with the app's settings (destination namespace,
+//! ignoreDifferences, `RespectIgnoreDifferences`), then the plan. What `gitops plan` prints, and what a sync or a reconcile pass runs.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ use crate::object::{Object, ResourceKey};
 pub fn prepare(
     app: Option<&AppSpec>,
     mut desired: Vec<Object>,
-    live: Vec<Object>,
+    mut live: Vec<Object>,
     namespace: Option<&String>,
     prune: bool,
     revision: &str,
@@ -27,6 +27,12 @@ pub fn prepare(
     let config = app::diff_config(app, namespace.map(String::as_str));
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
     let namespace = comparator.namespace().to_string();
+    // Custom kinds without a namespace are keyed by their scope: from desired CRDs, else from
+    // the live objects (their CRDs, and where the server put objects of the kind).
+    let mut observed = crate::scope::Scopes::new();
+    observed.observe_live(live.iter());
+    crate::scope::resolve_live(&mut live);
+    crate::scope::resolve(&mut desired, &observed).map_err(|e| e.to_string())?;
     if app.is_some_and(|a| a.force_namespace) {
         app::force_namespace(&mut desired, &namespace);
     }

@@ -115,6 +115,12 @@ impl Task {
         self.action == Action::HookCreate
     }
 
+    /// Whether this hook task first deletes the instance an earlier sync left
+    /// (`BeforeHookCreation`), which the sync does before the applies of the hook's wave.
+    pub fn replaces_earlier_hook(&self) -> bool {
+        self.is_hook() && self.live_exists && self.delete_policies.contains(&DeletePolicy::BeforeHookCreation)
+    }
+
     /// Whether this task deletes (or would delete) a live object.
     pub fn is_prune(&self) -> bool {
         matches!(self.action, Action::Prune | Action::PruneSkipped)
@@ -125,8 +131,10 @@ impl Task {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncPlan {
-    /// Every task in execution order: phase, wave, kind order, name (prunes mirrored, Namespaces
-    /// and CRDs hoisted ahead of their dependants).
+    /// Every task in execution order: phase, wave, then the wave's steps (prunes, applies, hooks;
+    /// earlier instances of hooks are deleted between the prunes and the applies), each step in
+    /// kind order, then name (prune waves mirrored, Namespaces and CRDs hoisted ahead of their
+    /// dependants).
     pub tasks: Vec<Task>,
     /// Things a user should know that do not stop the sync (e.g. a shared resource).
     pub warnings: Vec<String>,

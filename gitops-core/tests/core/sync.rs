@@ -129,10 +129,11 @@ fn prune_rules() {
     assert_eq!(
         steps(&p),
         [
+            // Execution order: the wave's prunes (and kept prunes) before its applies.
             "Sync/0/a:Prune",
             "Sync/0/ask:PruneSkipped",
-            "Sync/0/keep:Unchanged",
             "Sync/0/never:PruneSkipped",
+            "Sync/0/keep:Unchanged",
             "Sync/1/last:Prune",
         ]
     );
@@ -347,7 +348,14 @@ fn random_resource() -> impl Strategy<Value = PlanResource> {
                 1 if kind == "Job" => "argocd.argoproj.io/hook: PostSync, ",
                 _ => "",
             };
-            let tracking = if tracked { format!("argocd.argoproj.io/tracking-id: 'shop:x:{name}'") } else { String::new() };
+            // A tracking id that names the object itself: only such objects may be pruned.
+            let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+            let id_ns = if meta_ns.is_empty() { "" } else { ns_name.as_str() };
+            let tracking = if tracked {
+                format!("argocd.argoproj.io/tracking-id: 'shop:{group}/{kind}:{id_ns}/{name}'")
+            } else {
+                String::new()
+            };
             let text = |ann: &str| {
                 format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  {meta_ns}\n  annotations: {{{hook}argocd.argoproj.io/sync-wave: '{wave}', {ann}}}\n{extra}")
             };
@@ -552,6 +560,42 @@ proptest! {
         for entry in log.iter().filter_map(|l| l.strip_prefix("prune:")) {
             prop_assert!(prunable.iter().any(|n| n == entry), "pruned {entry}");
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The plan lists its tasks in the order the sync runs them: every task the operation hands
+    /// out (prune, apply, hook creation) comes later in the plan than the ones handed out
+    /// before it, so a printed plan never shows `create api` above a `prune legacy` that
+    /// runs first.
+    #[test]
+    fn the_plan_is_in_execution_order(mut resources in prop::collection::vec(random_resource(), 0..16)) {
+        resources.sort_by(|a, b| a.key.cmp(&b.key));
+        resources.dedup_by(|a, b| a.key == b.key);
+        let app = argo_app("shop");
+        let p = plan(resources, &PlanConfig { app: Some(&app), allow_empty: true, ..config() }).unwrap();
+        let listed: Vec<String> = p.tasks.iter().map(|t| format!("{:?} {}", t.action, t.key)).collect();
+        let mut op = SyncOperation::new(p, OperationOptions::default(), SystemTime::UNIX_EPOCH);
+        let mut handed_out = Vec::new();
+        let mut now = UNIX_EPOCH;
+        for _ in 0..2_000 {
+            now += Duration::from_secs(3);
+            match op.next(now) {
+                Step::Apply(v) => v.iter().for_each(|i| { handed_out.push(*i); op.applied(*i, Ok(())).unwrap() }),
+                Step::Prune(v) => v.iter().for_each(|i| { handed_out.push(*i); op.pruned(*i, Ok(())).unwrap() }),
+                Step::CreateHooks(v) => v.iter().for_each(|i| { handed_out.push(*i); op.hook_created(*i, Ok(())).unwrap() }),
+                Step::DeleteHooks(v) => v.iter().for_each(|i| op.hook_deleted(*i, Ok(())).unwrap()),
+                Step::Wait { health, deletions, .. } => {
+                    health.iter().for_each(|i| op.observe(*i, Observed::Healthy, "").unwrap());
+                    deletions.iter().for_each(|i| op.observe(*i, Observed::Missing, "").unwrap());
+                }
+                Step::Done => break,
+            }
+        }
+        prop_assert!(op.phase().is_completed(), "{:?}: {}", op.phase(), op.message());
+        prop_assert!(handed_out.windows(2).all(|w| w[0] < w[1]), "ran {:?} of {:?}", handed_out, listed);
     }
 }
 

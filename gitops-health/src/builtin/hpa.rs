@@ -18,11 +18,14 @@ use crate::status::{Health, HealthStatus};
 /// Where the API server keeps a `v1` autoscaler's conditions, which `v1` has no field for.
 const CONDITIONS_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/conditions";
 
-/// The (type, reason) pairs upstream reads as a failure to scale, whatever the condition's status.
-const DEGRADED: [(&str, &str); 8] = [
+/// The (type, reason) pairs upstream reads as a failure to scale, whatever the condition's status: the reasons
+/// the HPA controller gives when it cannot read its target's scale or one of its metrics (every metric source
+/// type has its own `FailedGet...Metric`), cannot compute replicas, or has an unusable selector.
+const DEGRADED: [(&str, &str); 9] = [
     ("AbleToScale", "FailedGetScale"),
     ("AbleToScale", "FailedUpdateScale"),
     ("ScalingActive", "FailedGetResourceMetric"),
+    ("ScalingActive", "FailedGetContainerResourceMetric"),
     ("ScalingActive", "FailedGetObjectMetric"),
     ("ScalingActive", "FailedGetPodsMetric"),
     ("ScalingActive", "FailedGetExternalMetric"),
@@ -56,29 +59,33 @@ pub(super) fn horizontal_pod_autoscaler(obj: &Value, version: &str) -> Result<He
     Ok(decide(all)?)
 }
 
-/// The first condition that says anything decides; an autoscaler no condition speaks for is waiting. Every
-/// condition is read, so a malformed one fails the check even after another has decided.
+/// A failure to scale anywhere in the list decides first (the message of the first one), then the first
+/// condition that says the autoscaler can scale (or is at its limit); an autoscaler no condition speaks for is
+/// waiting. The controller lists `AbleToScale` (usually True) before `ScalingActive`, so reading the list in
+/// one pass and stopping at the first verdict, as Argo CD did until argo-cd PR #26274 (February 2026), would call an
+/// autoscaler that cannot read its metrics healthy. Every condition is read, so a malformed one fails the check
+/// even after another has decided.
 fn decide<'a>(conditions: impl Iterator<Item = Read<HpaCondition<'a>>>) -> Read<Health> {
-    let mut verdict = None;
+    let (mut degraded, mut healthy) = (None, None);
     for condition in conditions {
         let condition = condition?;
-        if verdict.is_none() {
-            verdict = verdict_of(condition);
+        if degraded.is_none() && is_degraded(condition) {
+            degraded = Some(Health::new(HealthStatus::Degraded, condition.message));
+        } else if healthy.is_none() && is_healthy(condition) {
+            healthy = Some(Health::new(HealthStatus::Healthy, condition.message));
         }
     }
-    Ok(verdict.unwrap_or_else(waiting))
+    Ok(degraded.or(healthy).unwrap_or_else(waiting))
 }
 
-/// What one condition says: Degraded for a known failure to scale, Healthy for an autoscaler able to scale
-/// (or at its limit), nothing otherwise.
-fn verdict_of(condition: HpaCondition<'_>) -> Option<Health> {
-    if DEGRADED.contains(&(condition.kind, condition.reason)) {
-        Some(Health::new(HealthStatus::Degraded, condition.message))
-    } else if matches!(condition.kind, "AbleToScale" | "ScalingLimited") && condition.status == "True" {
-        Some(Health::new(HealthStatus::Healthy, condition.message))
-    } else {
-        None
-    }
+/// A known failure to scale.
+fn is_degraded(condition: HpaCondition<'_>) -> bool {
+    DEGRADED.contains(&(condition.kind, condition.reason))
+}
+
+/// An autoscaler able to scale, or held at its limit.
+fn is_healthy(condition: HpaCondition<'_>) -> bool {
+    matches!(condition.kind, "AbleToScale" | "ScalingLimited") && condition.status == "True"
 }
 
 /// A condition as the rules read it, from `status.conditions` or from the `v1` annotation; every field of
@@ -262,14 +269,41 @@ mod tests {
     }
 
     #[test]
-    fn first_deciding_condition_wins() {
+    fn a_failure_anywhere_outranks_an_able_autoscaler() {
         let obj = json!({"status": {"conditions": [
-            {"type": "AbleToScale", "status": "False", "reason": "BackoffBoth"},
+            {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "able"},
+            {"type": "ScalingLimited", "status": "True", "message": "limited"},
             {"type": "ScalingActive", "status": "True", "reason": "FailedGetPodsMetric", "message": "no pods metric"},
-            {"type": "ScalingLimited", "status": "True", "message": "limited"}]}});
+            {"type": "ScalingActive", "status": "False", "reason": "InvalidSelector", "message": "second failure"}]}});
         assert_eq!(
             horizontal_pod_autoscaler(&obj, "v2").ok(),
             Some(Health::new(HealthStatus::Degraded, "no pods metric"))
         );
+        let obj = json!({"status": {"conditions": [
+            {"type": "AbleToScale", "status": "False", "reason": "BackoffBoth"},
+            {"type": "ScalingLimited", "status": "True", "message": "limited"},
+            {"type": "AbleToScale", "status": "True", "message": "able"}]}});
+        assert_eq!(horizontal_pod_autoscaler(&obj, "v2").ok(), Some(Health::new(HealthStatus::Healthy, "limited")));
+    }
+
+    #[test]
+    fn every_metric_failure_reason_is_degraded_in_the_v1_annotation() {
+        let reasons = [
+            ("ScalingActive", "FailedGetObjectMetric"),
+            ("ScalingActive", "FailedGetResourceMetric"),
+            ("ScalingActive", "FailedGetExternalMetric"),
+            ("ScalingActive", "FailedGetPodsMetric"),
+            ("ScalingActive", "FailedGetContainerResourceMetric"),
+            ("AbleToScale", "FailedGetScale"),
+            ("AbleToScale", "FailedUpdateScale"),
+        ];
+        for (kind, reason) in reasons {
+            let annotation = json!([
+                {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "able"},
+                {"type": kind, "status": "False", "reason": reason, "message": reason}
+            ])
+            .to_string();
+            assert_eq!(v1(&annotation).ok(), Some(Health::new(HealthStatus::Degraded, reason)), "{reason}");
+        }
     }
 }

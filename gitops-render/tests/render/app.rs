@@ -57,7 +57,7 @@ pub(crate) fn parse(text: &str) -> Vec<Object> {
 }
 
 pub(crate) fn renderers(cache: &Path) -> Renderers {
-    Renderers { cache: Cache::new(cache), helm: Helm::from_env(), plugins: Vec::new() }
+    Renderers { cache: Cache::new(cache), helm: Helm::from_env(), plugins: Vec::new(), reading: Default::default() }
 }
 
 fn names(objects: &[Object]) -> Vec<&str> {
