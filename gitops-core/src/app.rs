@@ -65,6 +65,9 @@ pub struct Rollout {
     pub depends_on: Vec<String>,
     /// The app object's own namespace (`metadata.namespace`): Flux labels what it applies with it.
     pub app_namespace: String,
+    /// Argo CD's `syncPolicy.managedNamespaceMetadata`: labels and annotations the namespace
+    /// `CreateNamespace=true` makes (or finds) must carry, as `{labels: {..}, annotations: {..}}`.
+    pub managed_namespace_metadata: Option<Value>,
 }
 
 /// Argo CD's `syncPolicy.automated`.
@@ -324,10 +327,34 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
             destination_server: optional_string(spec, "/destination/server", o)?,
             destination_name: optional_string(spec, "/destination/name", o)?,
             app_namespace: o.namespace().to_string(),
+            managed_namespace_metadata: managed_namespace_metadata(policy, &field_err)?,
             ..Rollout::default()
         },
         unused: unused(spec, ARGO_USED),
     })
+}
+
+/// `syncPolicy.managedNamespaceMetadata`, checked: `labels` and `annotations` maps of strings.
+fn managed_namespace_metadata(
+    policy: Option<&Value>,
+    field_err: &dyn Fn(&str, String) -> Error,
+) -> Result<Option<Value>, Error> {
+    let Some(m) = policy.and_then(|p| p.get("managedNamespaceMetadata")).filter(|m| !m.is_null()) else {
+        return Ok(None);
+    };
+    for part in ["labels", "annotations"] {
+        match m.get(part) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) if map.values().all(Value::is_string) => {}
+            Some(_) => {
+                return Err(field_err(
+                    &format!("spec.syncPolicy.managedNamespaceMetadata.{part}"),
+                    "not a map of strings".into(),
+                ));
+            }
+        }
+    }
+    Ok(Some(m.clone()))
 }
 
 fn read_flux(o: &Object) -> Result<AppSpec, Error> {

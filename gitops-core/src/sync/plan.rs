@@ -162,7 +162,24 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
             }
             // The namespace `CreateNamespace=true` made is the sync's, not a resource of the app:
             // it is neither pruned nor reported, only looked at so that it is not made twice.
-            (None, Some(_)) if config.options.create_namespace && r.key == namespace_key => {}
+            (None, Some(live)) if config.options.create_namespace && r.key == namespace_key => {
+                // With managedNamespaceMetadata, an existing namespace still gets its metadata.
+                if let Some(target) = managed_namespace(config, Some(live.value())) {
+                    let task = Task {
+                        key: r.key.clone(),
+                        phase: Phase::PreSync,
+                        wave: 0,
+                        action: Action::Update,
+                        reason: "the destination namespace lacks syncPolicy.managedNamespaceMetadata".into(),
+                        delete_policies: Vec::new(),
+                        options: ApplyOptions::default(),
+                        target: Some(target),
+                        live_exists: true,
+                        awaits_confirmation: false,
+                    };
+                    push(&mut out, task, false);
+                }
+            }
             (None, Some(live)) => {
                 if let Some(reason) = app::prune_refusal(live, config.app) {
                     out.skipped.push(Skipped { key: r.key.clone(), reason });
@@ -239,9 +256,11 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                 reason: "the destination namespace does not exist (CreateNamespace=true)".into(),
                 delete_policies: Vec::new(),
                 options: ApplyOptions::default(),
-                target: Some(serde_json::json!({
-                    "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace},
-                })),
+                target: managed_namespace(config, None).or_else(|| {
+                    Some(serde_json::json!({
+                        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace},
+                    }))
+                }),
                 live_exists: false,
                 awaits_confirmation: false,
             };
@@ -251,6 +270,38 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
     order::arrange_prunes(&mut out.tasks, |i| prune_last.get(i).copied().unwrap_or(false));
     order::sort(&mut out.tasks);
     Ok(out)
+}
+
+/// The destination namespace as `syncPolicy.managedNamespaceMetadata` wants it: built anew
+/// (`live` none), or the live one with the managed labels and annotations set, when any is
+/// missing or different. `None` when there is no such metadata, or nothing to change.
+fn managed_namespace(config: &PlanConfig, live: Option<&Value>) -> Option<Value> {
+    let managed = config.app.and_then(|a| a.rollout.managed_namespace_metadata.as_ref())?;
+    let mut target = match live {
+        Some(l) => serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {
+                "name": config.namespace,
+                "labels": l.pointer("/metadata/labels").cloned().unwrap_or_else(|| serde_json::json!({})),
+                "annotations": l.pointer("/metadata/annotations").cloned().unwrap_or_else(|| serde_json::json!({})),
+            },
+        }),
+        None => serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace}}),
+    };
+    let mut changed = live.is_none();
+    for part in ["labels", "annotations"] {
+        let Some(Value::Object(wanted)) = managed.get(part) else { continue };
+        let Some(meta) = target.get_mut("metadata").and_then(Value::as_object_mut) else { continue };
+        let map = meta.entry(part).or_insert_with(|| serde_json::json!({}));
+        let Some(map) = map.as_object_mut() else { continue };
+        for (k, v) in wanted {
+            if map.get(k) != Some(v) {
+                map.insert(k.clone(), v.clone());
+                changed = true;
+            }
+        }
+    }
+    changed.then_some(target)
 }
 
 /// The app another than ours that tracks this live object, if any.

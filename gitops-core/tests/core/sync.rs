@@ -674,3 +674,33 @@ fn flux_per_object_apply_and_prune_policies() {
     assert_eq!(p.tasks.len(), 4, "{:?}", p.tasks);
     assert!(p.tasks.iter().all(|t| t.action == Action::Create && !t.options.force), "{:?}", p.tasks);
 }
+
+/// `syncPolicy.managedNamespaceMetadata`: the namespace `CreateNamespace=true` makes carries
+/// the labels and annotations; an existing one lacking them is updated; one that has them is
+/// left alone.
+#[test]
+fn managed_namespace_metadata_goes_on_the_created_namespace() {
+    let text = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: argocd}\nspec:\n  destination: {namespace: shop}\n  syncPolicy:\n    syncOptions: [CreateNamespace=true]\n    managedNamespaceMetadata: {labels: {team: web}, annotations: {owner: ops}}\n";
+    let app = app::read("app.yaml", &manifest::parse("app.yaml", text).unwrap()).unwrap();
+    let desired = vec![obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")];
+    let prepare = |live: Vec<Object>| {
+        gitops_core::sync::prepare::prepare(Some(&app), desired.clone(), live, None, false, "r", 0).unwrap().0
+    };
+    let ns_task = |p: &SyncPlan| p.tasks.iter().find(|t| t.key.kind == "Namespace").cloned();
+    let created = ns_task(&prepare(Vec::new())).expect("created");
+    assert_eq!(created.action, Action::Create);
+    let target = created.target.expect("target");
+    assert_eq!(
+        (&target["metadata"]["labels"]["team"], &target["metadata"]["annotations"]["owner"]),
+        (&"web".into(), &"ops".into())
+    );
+    let bare = obj("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {other: x}}\n");
+    let updated = ns_task(&prepare(vec![bare])).expect("updated");
+    assert_eq!(updated.action, Action::Update);
+    let labels = &updated.target.expect("target")["metadata"]["labels"];
+    assert_eq!((&labels["team"], &labels["other"]), (&"web".into(), &"x".into()), "live labels are kept");
+    let done = obj(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {team: web}, annotations: {owner: ops}}\n",
+    );
+    assert!(ns_task(&prepare(vec![done])).is_none(), "nothing to do");
+}
