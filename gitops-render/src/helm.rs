@@ -61,6 +61,8 @@ pub struct HelmOptions {
     pub file_parameters: Vec<(String, String)>,
     /// `skipCrds`.
     pub skip_crds: bool,
+    /// `ignoreMissingValueFiles`: a value file that does not exist is left out, not an error.
+    pub ignore_missing_value_files: bool,
     /// `apiVersions`.
     pub api_versions: Vec<String>,
     /// `kubeVersion`.
@@ -232,7 +234,15 @@ pub fn render_with(
         cmd.arg("--api-versions").arg(v);
     }
     for (i, f) in options.value_files.iter().enumerate() {
-        let staged = stage(root, &beside(chart, f)?, &work.path().join(format!("values/{i}")))?;
+        let staged = match stage(root, &beside(chart, f)?, &work.path().join(format!("values/{i}"))) {
+            // Only a file that is not there is ignored: one leaving the repository still fails.
+            Err(Error::Path(root::Error::Io { source, .. }))
+                if options.ignore_missing_value_files && source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                continue;
+            }
+            staged => staged?,
+        };
         cmd.arg("--values").arg(staged);
     }
     if let Some(text) = options.values.as_deref().filter(|v| !v.trim().is_empty()) {

@@ -260,6 +260,7 @@ fn helm_options(
         parameters,
         file_parameters,
         skip_crds: h.get("skipCrds").and_then(Value::as_bool).unwrap_or(false),
+        ignore_missing_value_files: h.get("ignoreMissingValueFiles").and_then(Value::as_bool).unwrap_or(false),
         api_versions: strings("apiVersions")?,
         kube_version: str_at(h, &["kubeVersion"]).map(str::to_string),
     })

@@ -135,6 +135,30 @@ fn dependencies_missing_from_charts_are_an_error_as_in_helm() {
     assert_eq!(names, ["app", "redis"]);
 }
 
+/// `helm.ignoreMissingValueFiles` leaves out a value file that is not there (and only that: one
+/// leaving the repository still fails).
+#[test]
+fn missing_value_files_are_an_error_unless_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    chart(dir.path());
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions {
+        release_name: "shop".into(),
+        value_files: vec!["prod.yaml".into(), "absent.yaml".into()],
+        ..Default::default()
+    };
+    let e = helm::render(&root, "charts/web", &options, &helm()).expect_err("missing value file");
+    assert!(e.to_string().contains("absent.yaml"), "{e}");
+    let ignoring = HelmOptions { ignore_missing_value_files: true, ..options.clone() };
+    let objects = helm::render(&root, "charts/web", &ignoring, &helm()).expect("missing file left out");
+    assert_eq!(objects.last().expect("deployment").value()["spec"]["replicas"], 3, "prod.yaml still applies");
+    let escaping = HelmOptions { value_files: vec!["../../../../outside.yaml".into()], ..ignoring };
+    assert!(
+        helm::render(&root, "charts/web", &escaping, &helm()).is_err(),
+        "leaving the repository is no missing file"
+    );
+}
+
 #[test]
 fn helm_errors_are_surfaced() {
     let dir = tempfile::tempdir().expect("tempdir");
