@@ -11,7 +11,19 @@ pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
     let Some(p) = path else { return Ok(None) };
     let text = gitops_render::regular::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
     let objects = manifest::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())?;
-    app::read(&p.display().to_string(), &objects).map(Some).map_err(|e| e.to_string())
+    let spec = app::read(&p.display().to_string(), &objects).map_err(|e| e.to_string())?;
+    if let Ok(chosen) = app::select("", &objects, None) {
+        warn_unknown_fields(&p.display().to_string(), chosen);
+    }
+    Ok(Some(spec))
+}
+
+/// Names, on standard error, the fields of the app its kind does not have (a misspelt
+/// `syncPolicy` would otherwise be ignored in silence), with the one most likely meant.
+pub fn warn_unknown_fields(file: &str, app: &Object) {
+    for field in gitops_core::app_fields::unknown(app) {
+        eprintln!("warning: {file}: {field}; it is ignored");
+    }
 }
 
 /// How `--strict` (or its absence) reads manifests: a key given twice in one mapping is
@@ -45,5 +57,6 @@ pub fn namespace_arg(s: &str) -> Result<String, String> {
 /// one; several and no name is an error naming them), so that every reader sees that app.
 pub fn one_app(file: &str, objects: Vec<Object>, name: Option<&str>) -> Result<Vec<Object>, String> {
     let chosen = app::select(file, &objects, name).map_err(|e| e.to_string())?.clone();
+    warn_unknown_fields(file, &chosen);
     Ok(objects.into_iter().filter(|o| !app::is_app(o)).chain(std::iter::once(chosen)).collect())
 }

@@ -185,7 +185,14 @@ impl App {
             "spec.namePrefix",
             "spec.nameSuffix",
         ];
-        self.spec.unused.iter().map(String::as_str).filter(|f| !HANDLED.contains(f)).collect()
+        // Fields the kind does not have at all were named when the app was read.
+        let unknown: Vec<String> = gitops_core::app_fields::unknown(&self.object).into_iter().map(|u| u.path).collect();
+        self.spec
+            .unused
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !HANDLED.contains(f) && !unknown.iter().any(|u| u == f))
+            .collect()
     }
 
     fn suspended(&self) -> bool {

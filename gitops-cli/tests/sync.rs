@@ -511,3 +511,32 @@ fn an_unreachable_cluster_is_named_with_the_cause() {
     assert!(err(&o).contains("at https://127.0.0.1:1/: "), "{}", err(&o));
     assert!(err(&o).contains("Connection refused"), "{}", err(&o));
 }
+
+/// A misspelt field is named, with the one meant, by every verb that reads the app, instead of
+/// being ignored in silence.
+#[test]
+fn misspelt_app_fields_are_named() {
+    let dir = setup(true);
+    let app = std::fs::read_to_string(dir.path().join("app.yaml")).expect("read");
+    let typo = app
+        .replace("  source:", "  sycnPolicy: {}\n  source:")
+        .replace("path: deploy", "path: deploy, targetRevison: v1");
+    std::fs::write(dir.path().join("app.yaml"), typo).expect("write");
+    let app_path = dir.path().join("app.yaml");
+    let app_arg = app_path.to_str().expect("utf-8");
+    let expected = [
+        "spec.source.targetRevison: not a field of an Application (did you mean spec.source.targetRevision?); it is ignored",
+        "spec.sycnPolicy: not a field of an Application (did you mean spec.syncPolicy?); it is ignored",
+    ];
+    let deploy = dir.path().join("deploy");
+    for o in [
+        sync(dir.path(), &[]),
+        gitops(&["diff", deploy.to_str().expect("utf-8"), deploy.to_str().expect("utf-8"), "--app", app_arg], None),
+        gitops(&["status", "--app", app_arg], None),
+    ] {
+        for line in expected {
+            assert!(err(&o).contains(line), "{}", err(&o));
+        }
+        assert!(!out(&o).contains("not supported yet"), "{}", out(&o));
+    }
+}

@@ -69,6 +69,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod app_fields;
 pub mod defaults;
 pub mod diff;
 pub mod glob;
