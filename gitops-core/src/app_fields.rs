@@ -206,33 +206,8 @@ fn walk(
 /// ignored, a swap of two neighbours counting once) of at most a third of its length, and 3.
 fn nearest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (key.chars().count() / 3).clamp(1, 3);
-    known
-        .map(|k| (distance(&key.to_lowercase(), &k.to_lowercase()), k))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, k)| k)
-}
-
-/// Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps.
-fn distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
+    let key = key.to_lowercase();
+    known.map(|k| (strsim::osa_distance(&key, &k.to_lowercase()), k)).filter(|(d, _)| *d <= limit).min().map(|(_, k)| k)
 }
 
 #[cfg(test)]
