@@ -187,6 +187,17 @@ pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, Strin
     gitops_core::manifest::parse(file, &text).map_err(|e| e.to_string())
 }
 
+/// The config management plugins of `--plugin FILE` arguments.
+pub(crate) fn read_plugins(files: &[String]) -> Result<Vec<Plugin>, String> {
+    let mut plugins = Vec::new();
+    for file in files {
+        for o in read_objects(file)? {
+            plugins.push(Plugin::from_manifest(&o).map_err(|e| format!("{file}: {e}"))?);
+        }
+    }
+    Ok(plugins)
+}
+
 fn render_app(
     app_file: &str,
     args: &RenderArgs,
@@ -194,12 +205,7 @@ fn render_app(
 ) -> Result<Vec<gitops_core::Object>, String> {
     let objects = crate::app_input::one_app(app_file, read_objects(app_file)?, args.name.as_deref())?;
     let source = source::read(&objects).map_err(|e| e.to_string())?;
-    let mut plugins = Vec::new();
-    for file in &args.plugins {
-        for o in read_objects(file)? {
-            plugins.push(Plugin::from_manifest(&o).map_err(|e| e.to_string())?);
-        }
-    }
+    let plugins = read_plugins(&args.plugins)?;
     let renderers = Renderers {
         cache: Cache::new(cache_dir(args.cache.as_ref())?),
         helm: Helm::from_env(),

@@ -24,7 +24,7 @@ use gitops_render::source::{self, Source};
 use crate::health_cmd::health_checks;
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
 use crate::plan_cmd;
-use crate::render_cmd::{cache_dir, read_objects};
+use crate::render_cmd::{cache_dir, read_objects, read_plugins};
 
 /// Set by Ctrl-C (SIGINT) or SIGTERM: a sync in progress is terminated, a watch stops.
 static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
@@ -84,6 +84,14 @@ pub struct AppArgs {
     /// with a warning naming both lines, as kubectl and Argo CD read them).
     #[arg(long)]
     pub strict: bool,
+    /// An Argo CD ConfigManagementPlugin manifest (a sidecar's plugin.yaml) the app may name
+    /// (repeatable), as the repo server would have it.
+    #[arg(long = "plugin", value_name = "FILE")]
+    pub plugins: Vec<String>,
+    /// Render this revision (branch, tag, commit) instead of the app's `targetRevision`, as
+    /// `argocd app sync --revision` does.
+    #[arg(long, value_name = "REV", conflicts_with = "local")]
+    pub revision: Option<String>,
 }
 
 /// Arguments of `gitops sync` and `gitops reconcile`.
@@ -132,6 +140,8 @@ struct App {
     object: Object,
     renderers: Renderers,
     local: Option<PathBuf>,
+    /// `--revision`: rendered instead of the app's own.
+    revision: Option<String>,
     target: TargetSpec,
     kubeconfig: Option<PathBuf>,
     /// Where a kube target's status is kept: `.gitops/status` next to the app file.
@@ -151,7 +161,7 @@ impl App {
         let renderers = Renderers {
             cache: cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache"))),
             helm: Helm::from_env(),
-            plugins: Vec::new(),
+            plugins: read_plugins(&args.plugins)?,
             reading: Arc::new(crate::app_input::reading(args.strict)),
         };
         let app_dir = Path::new(&args.app).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -161,6 +171,7 @@ impl App {
             object,
             renderers,
             local: args.local.clone(),
+            revision: args.revision.clone(),
             target: target_spec(args.target.as_deref(), app_dir)?,
             kubeconfig: args.kubeconfig.clone(),
             status_dir: beside_app(app_dir, "status")?,
@@ -268,7 +279,7 @@ impl DesiredState for App {
     fn render(&mut self) -> Result<Rendered, String> {
         let rendered = match &self.local {
             Some(dir) => render_app::render_local(&self.source, dir, &self.renderers),
-            None => render_app::render(&self.source, None, &self.renderers),
+            None => render_app::render(&self.source, self.revision.as_deref(), &self.renderers),
         };
         crate::app_input::print_warnings(&self.renderers.reading);
         let rendered = rendered.map_err(|e| e.to_string())?;

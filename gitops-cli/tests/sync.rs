@@ -540,3 +540,54 @@ fn misspelt_app_fields_are_named() {
         assert!(!out(&o).contains("not supported yet"), "{}", out(&o));
     }
 }
+
+/// `sync --plugin FILE` gives the app the config management plugin it names (and without it,
+/// the error names the flag); `sync --revision REV` renders that revision, as
+/// `argocd app sync --revision` does.
+#[test]
+fn sync_takes_plugins_and_a_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git");
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+    std::fs::write(dir.path().join("app/stage.txt"), "one").expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "one"]);
+    git(&["tag", "v1"]);
+    std::fs::write(dir.path().join("app/stage.txt"), "two").expect("write");
+    git(&["commit", "-qam", "two"]);
+    let plugin = dir.path().join("plugin.yaml");
+    std::fs::write(
+        &plugin,
+        "apiVersion: argoproj.io/v1alpha1\nkind: ConfigManagementPlugin\nmetadata: {name: gen}\nspec:\n  generate:\n    command: [sh, -c]\n    args: ['printf \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: stage}\\ndata: {stage: %s}\\n\" \"$(cat stage.txt)\"']\n",
+    )
+    .expect("write");
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: shop}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: app, plugin: {{name: gen}}}}\n",
+            dir.path().display()
+        ),
+    )
+    .expect("write");
+    let cache = dir.path().join("cache");
+    let base = ["sync", "--app", app.to_str().expect("utf-8"), "--cache", cache.to_str().expect("utf-8")];
+    let o = gitops(&base, None);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains("pass its plugin.yaml with --plugin FILE"), "{}", err(&o));
+    let with_plugin = [&base[..], &["--plugin", plugin.to_str().expect("utf-8"), "--revision", "v1"]].concat();
+    let o = gitops(&with_plugin, None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let stored =
+        std::fs::read_to_string(dir.path().join(".gitops/cluster/shop/core/ConfigMap/stage.yaml")).expect("stored");
+    assert!(stored.contains("stage: one"), "rendered at v1: {stored}");
+}

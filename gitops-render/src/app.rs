@@ -73,7 +73,9 @@ pub enum Error {
     #[error(transparent)]
     Plugin(#[from] plugin::Error),
     /// The app names a plugin that was not given.
-    #[error("spec.source.plugin.name: no plugin `{name}` is configured (known: {known}); pass its plugin.yaml")]
+    #[error(
+        "spec.source.plugin.name: no plugin `{name}` is configured (known: {known}); pass its plugin.yaml with --plugin FILE"
+    )]
     UnknownPlugin {
         /// The name asked for.
         name: String,
