@@ -108,6 +108,11 @@ pub struct SyncArgs {
     /// Server-side applies take over fields another field manager owns.
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Sync only this resource, `GROUP:KIND:NAME` or `GROUP:KIND:NAMESPACE/NAME` (the core
+    /// group is empty: `:ConfigMap:settings`); repeatable. As Argo CD's selective sync, no
+    /// hook runs.
+    #[arg(long = "resource", value_name = "GROUP:KIND:NAME")]
+    pub resources: Vec<gitops_core::sync::select::ResourceSelector>,
 }
 
 /// Arguments of `gitops watch`.
@@ -562,6 +567,7 @@ fn request(args: &SyncArgs, sync: bool) -> Request {
         stop: Some(stop_flag()),
         force_conflicts: args.force_conflicts,
         wave_delay: None,
+        resources: args.resources.clone(),
     }
 }
 
@@ -592,7 +598,7 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
         loop {
             n += 1;
             let mut out = anstream::stdout().lock();
-            let failed = match run_pass(&mut app, request, &mut out).await {
+            let failed = match run_pass(&mut app, request.clone(), &mut out).await {
                 Ok(pass) => exit_code(&pass) != ExitCode::SUCCESS,
                 Err(e) => {
                     let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");

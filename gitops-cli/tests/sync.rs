@@ -591,3 +591,23 @@ fn sync_takes_plugins_and_a_revision() {
         std::fs::read_to_string(dir.path().join(".gitops/cluster/shop/core/ConfigMap/stage.yaml")).expect("stored");
     assert!(stored.contains("stage: one"), "rendered at v1: {stored}");
 }
+
+/// `sync --resource GROUP:KIND:NAME` syncs only what it names and runs no hook, as Argo CD's
+/// selective sync; what it leaves out keeps the app OutOfSync.
+#[test]
+fn a_selective_sync_touches_only_the_named_resources() {
+    let dir = setup(true);
+    let o = sync(dir.path(), &["--resource", ":ConfigMap:shop/settings", "--resource", ":Namespace:shop"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let stdout = out(&o);
+    assert!(stdout.contains("ConfigMap shop/settings: created"), "{stdout}");
+    assert!(!stdout.contains("migrate") && !stdout.contains("Deployment"), "no hook, nothing else: {stdout}");
+    assert!(stored(dir.path(), "shop/apps/Deployment/web.yaml").is_none());
+    assert!(stdout.contains("OutOfSync"), "{stdout}");
+    let o = sync(dir.path(), &["--resource", "apps:Deployment"]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains("expected GROUP:KIND:NAME"), "{}", err(&o));
+    let o = sync(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(stored(dir.path(), "shop/apps/Deployment/web.yaml").is_some());
+}

@@ -18,6 +18,7 @@ use gitops_core::scope::{self, ScopeSource};
 use gitops_core::sync::operation::{OperationOptions, OperationPhase, ResultCode, SyncOperation, TaskResult};
 use gitops_core::sync::options::SyncOptions;
 use gitops_core::sync::prepare::prepare;
+use gitops_core::sync::select::ResourceSelector;
 use gitops_core::sync::{Action, SyncPlan};
 use gitops_core::{Object, ResourceKey};
 use gitops_health::{HealthChecks, Member};
@@ -119,13 +120,32 @@ fn now_rfc3339() -> String {
     gitops_core::time::rfc3339(i64::try_from(secs).unwrap_or(0))
 }
 
+/// A selective sync's plan: only the tasks of the selected resources, no hooks (as Argo CD's
+/// selective sync runs none); with the count of out-of-sync tasks it left out. No selectors
+/// keep the plan whole.
+fn select(mut plan: SyncPlan, resources: &[ResourceSelector]) -> (SyncPlan, usize) {
+    if resources.is_empty() {
+        return (plan, 0);
+    }
+    let chosen = |t: &gitops_core::sync::task::Task| {
+        t.action != Action::HookCreate && resources.iter().any(|r| r.matches(&t.key))
+    };
+    let left_out = plan.tasks.iter().filter(|t| !chosen(t) && out_of_sync_action(t.action)).count();
+    plan.tasks.retain(chosen);
+    (plan, left_out)
+}
+
+fn out_of_sync_action(a: Action) -> bool {
+    matches!(a, Action::Create | Action::Update | Action::Prune)
+}
+
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
 /// Whether anything is out of sync (hooks alone are not).
 pub fn out_of_sync(plan: &SyncPlan) -> bool {
-    plan.tasks.iter().any(|t| matches!(t.action, Action::Create | Action::Update | Action::Prune))
+    plan.tasks.iter().any(|t| out_of_sync_action(t.action))
 }
 
 /// Where a FileCluster keeps the status of `app`: `<root>/.status/<app>.json`. The name must
@@ -183,7 +203,7 @@ pub trait Progress {
 }
 
 /// What the caller asks of a pass on top of the policy.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Request {
     /// Sync whatever the policy says (`gitops sync`), when out of sync.
     pub sync: bool,
@@ -197,6 +217,8 @@ pub struct Request {
     pub force_conflicts: bool,
     /// Argo CD's `ARGOCD_SYNC_WAVE_DELAY` (default 2 s) on a target that assesses health.
     pub wave_delay: Option<std::time::Duration>,
+    /// A selective sync (`--resource`): only these are applied or pruned, and no hook runs.
+    pub resources: Vec<ResourceSelector>,
 }
 
 /// Where a pass works: the target, where its status is kept, and the health checks it uses.
@@ -218,7 +240,7 @@ pub async fn pass<C: Cluster>(
     request: Request,
     progress: &mut dyn Progress,
 ) -> Result<Pass, String> {
-    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts, wave_delay } = request;
+    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts, wave_delay, resources } = request;
     let cluster = target.cluster;
     let stopped = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
     let rendered = desired.render()?;
@@ -258,6 +280,8 @@ pub async fn pass<C: Cluster>(
         cluster.assesses_health().then(|| live.iter().map(|o| (o.key(&namespace), o.clone())).collect());
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let (plan, retry) = prepare(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started)?;
+    // What a selective sync leaves out stays out of sync after it.
+    let (plan, left_out) = select(plan, &resources);
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
     let drifted = out_of_sync(&plan);
     // Objects only the app's prune would remove keep an Argo CD app OutOfSync (requiresPruning)
@@ -267,7 +291,7 @@ pub async fn pass<C: Cluster>(
         AppKind::ArgoApplication => plan.tasks.iter().filter(|t| t.action == Action::PruneSkipped).count(),
         AppKind::FluxKustomization => 0,
     };
-    let after_sync = |synced: bool| if synced && unpruned == 0 { "Synced" } else { "OutOfSync" };
+    let after_sync = |synced: bool| if synced && unpruned == 0 && left_out == 0 { "Synced" } else { "OutOfSync" };
     let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
     // A suspended app is only compared, whatever its dependencies.
     let waiting_on = if policy.suspended { None } else { unready_dependency(app, target.status) };
@@ -390,7 +414,11 @@ pub async fn pass<C: Cluster>(
             let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
             let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
             let desired = kept.clone().unwrap_or_default();
-            plan = prepare(Some(app), desired, live, None, prune || policy.prune, &rendered.revision, now)?.0;
+            plan = select(
+                prepare(Some(app), desired, live, None, prune || policy.prune, &rendered.revision, now)?.0,
+                &resources,
+            )
+            .0;
         }
     }
     let listed = listed.filter(|_| !should_sync || dry_run);

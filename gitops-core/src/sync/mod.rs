@@ -18,6 +18,7 @@ pub mod plan;
 pub mod prepare;
 pub mod respect;
 pub mod retry;
+pub mod select;
 pub mod task;
 
 pub use operation::{Observed, OperationOptions, OperationPhase, Step, SyncOperation};
