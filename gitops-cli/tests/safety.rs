@@ -22,20 +22,12 @@ spec:
 
 const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: blue}\n";
 
-/// A repository: `app.yaml` and `deploy/all.yaml`.
 fn repo(app_yaml: &str, manifests: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("app.yaml"), app_yaml).expect("write");
-    std::fs::create_dir_all(dir.path().join("deploy")).expect("mkdir");
-    std::fs::write(dir.path().join("deploy/all.yaml"), manifests).expect("write");
-    dir
+    crate::app_repo(app_yaml, manifests)
 }
 
 fn sync(dir: &Path, extra: &[&str]) -> std::process::Output {
-    let app = dir.join("app.yaml");
-    let mut args = vec!["sync", "--app", app.to_str().expect("utf-8"), "--local", dir.to_str().expect("utf-8")];
-    args.extend(extra);
-    gitops(&args, None)
+    crate::sync_local(dir, extra)
 }
 
 /// Every file under `dir`, relative to it.

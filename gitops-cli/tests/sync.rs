@@ -46,18 +46,11 @@ spec:
 ";
 
 fn setup(prune: bool) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("app.yaml"), APP.replace("PRUNE", &prune.to_string())).expect("write");
-    std::fs::create_dir_all(dir.path().join("deploy")).expect("mkdir");
-    std::fs::write(dir.path().join("deploy/all.yaml"), MANIFESTS).expect("write");
-    dir
+    crate::app_repo(&APP.replace("PRUNE", &prune.to_string()), MANIFESTS)
 }
 
 fn sync(dir: &Path, extra: &[&str]) -> std::process::Output {
-    let app = dir.join("app.yaml");
-    let mut args = vec!["sync", "--app", app.to_str().expect("utf-8"), "--local", dir.to_str().expect("utf-8")];
-    args.extend(extra);
-    gitops(&args, None)
+    crate::sync_local(dir, extra)
 }
 
 fn stored(dir: &Path, rel: &str) -> Option<String> {

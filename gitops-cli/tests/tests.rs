@@ -83,3 +83,20 @@ pub fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").arg(path).status().expect("run mkfifo");
     assert!(status.success(), "mkfifo {}", path.display());
 }
+
+/// A repository with an app file and its manifests: `app.yaml` and `deploy/all.yaml`.
+pub fn app_repo(app_yaml: &str, manifests: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("app.yaml"), app_yaml).expect("write");
+    std::fs::create_dir_all(dir.path().join("deploy")).expect("mkdir");
+    std::fs::write(dir.path().join("deploy/all.yaml"), manifests).expect("write");
+    dir
+}
+
+/// `gitops sync --app DIR/app.yaml --local DIR`, with extra arguments.
+pub fn sync_local(dir: &Path, extra: &[&str]) -> Output {
+    let app = dir.join("app.yaml");
+    let mut args = vec!["sync", "--app", app.to_str().expect("utf-8"), "--local", dir.to_str().expect("utf-8")];
+    args.extend(extra);
+    gitops(&args, None)
+}

@@ -411,11 +411,9 @@ mod tests {
     use super::*;
     use crate::FileCluster;
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_stop_terminates_the_operation_and_nothing_more_is_applied() {
-        let dir = tempfile::tempdir().unwrap();
-        let cluster = FileCluster::new(dir.path()).locked().unwrap();
-        let app = AppSpec {
+    /// An Argo CD app `shop` syncing into namespace `shop`, with no automation.
+    fn shop_app() -> AppSpec {
+        AppSpec {
             kind: AppKind::ArgoApplication,
             name: "shop".into(),
             destination_namespace: Some("shop".into()),
@@ -426,7 +424,14 @@ mod tests {
             retry: None,
             rollout: Default::default(),
             unused: Vec::new(),
-        };
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stop_terminates_the_operation_and_nothing_more_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = FileCluster::new(dir.path()).locked().unwrap();
+        let app = shop_app();
         let desired = manifest::parse(
             "d",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {argocd.argoproj.io/sync-wave: '1'}}\n",
@@ -453,18 +458,7 @@ mod tests {
     async fn a_prune_of_an_object_that_has_an_owner_at_delete_time_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let cluster = FileCluster::new(dir.path()).locked().unwrap();
-        let app = AppSpec {
-            kind: AppKind::ArgoApplication,
-            name: "shop".into(),
-            destination_namespace: Some("shop".into()),
-            force_namespace: false,
-            ignore_differences: Vec::new(),
-            sync_options: Vec::new(),
-            automated: None,
-            retry: None,
-            rollout: Default::default(),
-            unused: Vec::new(),
-        };
+        let app = shop_app();
         let stale = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stale\n  namespace: shop\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/stale'}\n";
         let live = manifest::parse("live", stale).unwrap();
         let keep = manifest::parse("d", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n").unwrap();

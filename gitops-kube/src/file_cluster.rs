@@ -281,14 +281,7 @@ impl FileCluster {
         if !dir.is_dir() {
             return Ok(scopes);
         }
-        for (file, ft) in read_dir_sorted(&dir)? {
-            let hidden = file.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if hidden || file.extension().and_then(|e| e.to_str()) != Some("yaml") {
-                continue;
-            }
-            if !ft.is_file() {
-                return Err(Error::NotPlain { path: file.display().to_string(), what: describe(ft) });
-            }
+        for file in object_files(&dir)? {
             let text = std::fs::read_to_string(&file)
                 .map_err(|source| Error::Io { path: file.display().to_string(), source })?;
             for o in manifest::parse(&file.display().to_string(), &text)? {
@@ -470,13 +463,7 @@ impl FileCluster {
         for ns in dirs(&self.root)? {
             for group in dirs(&ns)? {
                 for kind in dirs(&group)? {
-                    for (file, ft) in read_dir_sorted(&kind)? {
-                        if hidden(&file) || file.extension().and_then(|e| e.to_str()) != Some("yaml") {
-                            continue;
-                        }
-                        if !ft.is_file() {
-                            return Err(Error::NotPlain { path: file.display().to_string(), what: describe(ft) });
-                        }
+                    for file in object_files(&kind)? {
                         let text = std::fs::read_to_string(&file)
                             .map_err(|source| Error::Io { path: file.display().to_string(), source })?;
                         for o in manifest::parse(&file.display().to_string(), &text)? {
@@ -641,6 +628,23 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType)>, Erro
         out.push((entry.path(), ft));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The object files of a kind directory, sorted: `*.yaml` entries that are not hidden (hidden
+/// ones are temporary files of a write in progress, or of a crashed one), each a regular file.
+fn object_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for (file, ft) in read_dir_sorted(dir)? {
+        let hidden = file.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden || file.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        if !ft.is_file() {
+            return Err(Error::NotPlain { path: file.display().to_string(), what: describe(ft) });
+        }
+        out.push(file);
+    }
     Ok(out)
 }
 
