@@ -93,6 +93,11 @@ pub struct SyncArgs {
     /// Server-side applies take over fields another field manager owns.
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Compare through the API server, as Argo CD's `ServerSideDiff=true` (also turned on by
+    /// the app's annotation `argocd.argoproj.io/compare-options: ServerSideDiff=true`): a
+    /// server-side apply dry run of each object predicts live. Kube targets only.
+    #[arg(long)]
+    pub server_side_diff: bool,
 }
 
 /// Arguments of `gitops watch`.
@@ -182,6 +187,17 @@ impl App {
             "spec.nameSuffix",
         ];
         self.spec.unused.iter().map(String::as_str).filter(|f| !HANDLED.contains(f)).collect()
+    }
+
+    /// Whether passes compare through the API server: asked for with `--server-side-diff` or by
+    /// the app's compare options (`ServerSideDiff=true`, as Argo CD reads them), on a kube target
+    /// (a directory has no server to ask).
+    fn server_side_diff(&self, flag: bool) -> bool {
+        let annotated = self
+            .object
+            .annotation(gitops_core::diff::COMPARE_OPTIONS)
+            .is_some_and(|o| o.split(',').any(|x| x.trim().eq_ignore_ascii_case("ServerSideDiff=true")));
+        matches!(self.target, TargetSpec::Kube(_)) && (flag || annotated)
     }
 
     fn suspended(&self) -> bool {
@@ -523,7 +539,7 @@ fn exit_code(pass: &Pass) -> ExitCode {
     }
 }
 
-fn request(args: &SyncArgs, sync: bool) -> Request {
+fn request(args: &SyncArgs, sync: bool, app: &App) -> Request {
     Request {
         sync,
         prune: args.prune,
@@ -531,6 +547,7 @@ fn request(args: &SyncArgs, sync: bool) -> Request {
         stop: Some(stop_flag()),
         force_conflicts: args.force_conflicts,
         wave_delay: None,
+        server_side_diff: app.server_side_diff(args.server_side_diff),
     }
 }
 
@@ -538,7 +555,8 @@ fn request(args: &SyncArgs, sync: bool) -> Request {
 pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     handle_signals()?;
-    let pass = runtime()?.block_on(run_pass(&mut app, request(&args, true), &mut anstream::stdout().lock()))?;
+    let request = request(&args, true, &app);
+    let pass = runtime()?.block_on(run_pass(&mut app, request, &mut anstream::stdout().lock()))?;
     Ok(if args.dry_run && pass.plan.errors.is_empty() { ExitCode::SUCCESS } else { exit_code(&pass) })
 }
 
@@ -546,7 +564,8 @@ pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
 pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     handle_signals()?;
-    let pass = runtime()?.block_on(run_pass(&mut app, request(&args, false), &mut anstream::stdout().lock()))?;
+    let request = request(&args, false, &app);
+    let pass = runtime()?.block_on(run_pass(&mut app, request, &mut anstream::stdout().lock()))?;
     Ok(exit_code(&pass))
 }
 
@@ -555,7 +574,8 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     let interval = app.interval(args.interval.as_deref())?;
     handle_signals()?;
-    let request = Request { stop: Some(stop_flag()), ..Request::default() };
+    let request =
+        Request { stop: Some(stop_flag()), server_side_diff: app.server_side_diff(false), ..Request::default() };
     runtime()?.block_on(async {
         let mut n = 0u64;
         loop {

@@ -74,6 +74,9 @@ pub enum DiffMode {
     ThreeWay,
     /// One side is absent.
     OneSided,
+    /// Predicted by the API server: a server-side apply dry run of the desired object as the
+    /// app's field manager (Argo CD's server-side diff).
+    ServerSide,
 }
 
 /// The comparison of one object.
@@ -490,6 +493,96 @@ impl Comparator {
         })
     }
 
+    /// Compares live with what the API server predicted an apply of `desired` would leave
+    /// (`predicted`: the answer to a server-side apply dry run as the app's field manager), as
+    /// Argo CD's server-side diff does: both sides normalized the same way, the app's ignore
+    /// rules removed from both, and the server's bookkeeping (`managedFields`,
+    /// `resourceVersion`, `generation` when nothing else moved, the last-applied annotation)
+    /// left out. Server defaults, admission and conversion are then no difference, because the
+    /// server applied them to the prediction itself.
+    ///
+    /// Unlike Argo CD, changes a mutating webhook makes to fields the app does not own count:
+    /// Argo CD reverts them to live's values first (unless `IncludeMutationWebhook=true`).
+    pub fn compare_server_side(
+        &self,
+        desired: &Object,
+        live: &Object,
+        predicted: &Object,
+    ) -> Result<ObjectDiff, Error> {
+        let key = desired.key(&self.namespace);
+        let api_version = desired.api_version().to_string();
+        let (group, _) = split_api_version(&api_version);
+        let kind = desired.kind().to_string();
+        let root = schema().kind(&api_version, &kind);
+        let known = if root.is_none() { self.settings.known_types_of(group, &kind) } else { &[] };
+        let rules = Applicable::select(&self.rules, group, &kind, &key.namespace, &key.name);
+        let mut warnings = Vec::new();
+        let mut ignored = Vec::new();
+        let managed = live.value().pointer("/metadata/managedFields").cloned();
+        let prepare = |o: &Object| {
+            let mut v = o.value().clone();
+            if let Some(Value::Object(meta)) = v.get_mut("metadata") {
+                meta.remove("managedFields");
+                meta.remove("resourceVersion");
+                if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
+                    ann.remove(LAST_APPLIED);
+                }
+                if meta.get("annotations").is_some_and(|a| a.as_object().is_some_and(Map::is_empty)) {
+                    meta.remove("annotations");
+                }
+            }
+            normalize::normalize_structure(&mut v, group, &kind, &self.normalize);
+            if let Some(root) = root {
+                normalize::canonicalize_typed(&mut v, &Shape::Def(root));
+            }
+            if !known.is_empty() {
+                normalize::canonicalize_known_types(&mut v, known);
+            }
+            v
+        };
+        let mut p = prepare(predicted);
+        let mut l = prepare(live);
+        if !rules.is_empty() {
+            if let (Some(Value::Array(entries)), true) = (&managed, rules.has_managers()) {
+                ignore::trust_managers(&mut p, &l, entries, &rules.managers(), &mut ignored);
+            }
+            rules.remove_paths(Some(&mut p), Some(&mut l), None, self.jq_timeout, &mut ignored, &mut warnings);
+        }
+        // The generation moves with any change to the spec: it is a consequence, not a cause.
+        if p.pointer("/metadata/generation") != l.pointer("/metadata/generation") {
+            let without = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(Value::Object(meta)) = v.get_mut("metadata") {
+                    meta.remove("generation");
+                }
+                v
+            };
+            if without(&p) == without(&l)
+                && let (Some(Value::Object(meta)), Some(g)) = (p.get_mut("metadata"), l.pointer("/metadata/generation"))
+            {
+                meta.insert("generation".into(), g.clone());
+            }
+        }
+        let status = if p == l { SyncStatus::Synced } else { SyncStatus::OutOfSync };
+        if !self.reveal_secrets && group.is_empty() && kind == "Secret" {
+            mask::mask_secret_pair(&mut p, &mut l);
+        }
+        let patch = if status == SyncStatus::Synced { json_patch::Patch(Vec::new()) } else { json_patch::diff(&l, &p) };
+        Ok(ObjectDiff {
+            key,
+            status,
+            mode: DiffMode::ServerSide,
+            normalized_live: l,
+            predicted_live: (status != SyncStatus::Synced).then_some(p),
+            patch,
+            ignored,
+            desired_origin: Some(desired.origin().clone()),
+            live_origin: Some(live.origin().clone()),
+            warnings,
+            ignore_extraneous: false,
+        })
+    }
+
     /// Compares a desired set with a live set, pairing objects by key. Hooks and `Skip`
     /// resources in the desired set are left out, as Argo CD leaves them out of sync status.
     pub fn diff(&self, desired: Vec<Object>, live: Vec<Object>) -> Result<AppDiff, Error> {
@@ -513,6 +606,7 @@ pub struct DiffSession<'a> {
     desired: HashMap<ResourceKey, StoredDesired>,
     seen_live: std::collections::HashSet<ResourceKey>,
     skipped: Vec<Skipped>,
+    predicted: HashMap<ResourceKey, Object>,
 }
 
 /// A desired object waiting for its live counterpart: as JSON bytes, which take a fraction
@@ -539,7 +633,13 @@ impl StoredDesired {
 impl<'a> DiffSession<'a> {
     /// An empty session.
     pub fn new(comparator: &'a Comparator) -> DiffSession<'a> {
-        DiffSession { comparator, desired: HashMap::new(), seen_live: Default::default(), skipped: Vec::new() }
+        DiffSession {
+            comparator,
+            desired: HashMap::new(),
+            seen_live: Default::default(),
+            skipped: Vec::new(),
+            predicted: HashMap::new(),
+        }
     }
 
     /// A session holding a whole desired set.
@@ -570,6 +670,13 @@ impl<'a> DiffSession<'a> {
         }
         self.desired.insert(key, StoredDesired::store(o));
         Ok(())
+    }
+
+    /// Objects as the API server predicted an apply would leave them (server-side apply dry
+    /// runs), by key: a pair with a prediction is compared server-side
+    /// ([`Comparator::compare_server_side`]), the others as usual.
+    pub fn set_predictions(&mut self, predicted: HashMap<ResourceKey, Object>) {
+        self.predicted = predicted;
     }
 
     /// Whether a live object has a desired counterpart still waiting to be compared.
@@ -606,6 +713,9 @@ impl<'a> DiffSession<'a> {
         {
             self.skipped.push(Skipped { key, reason: format!("live object {reason}") });
             return Ok(None);
+        }
+        if let (Some(d), Some(p)) = (&desired, self.predicted.get(&key)) {
+            return self.comparator.compare_server_side(d, &live, p).map(Some);
         }
         self.comparator.compare_owned(desired, Some(live)).map(Some)
     }

@@ -288,7 +288,7 @@ metadata:
   name: notify
   annotations: {argocd.argoproj.io/hook: PostSync}
 spec:
-  template: {spec: {restartPolicy: Never, containers: [{name: n, image: 'notify:1'}]}}
+  template: {spec: {restartPolicy: Never, containers: [{name: notify, image: 'notify:1'}]}}
 "#;
 
 #[tokio::test(flavor = "current_thread")]

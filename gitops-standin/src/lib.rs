@@ -46,6 +46,7 @@ mod resources;
 mod selector;
 mod status;
 mod store;
+pub mod testenv;
 mod writes;
 
 use std::net::SocketAddr;
