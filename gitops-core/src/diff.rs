@@ -497,8 +497,7 @@ impl Comparator {
     /// (`predicted`: the answer to a server-side apply dry run as the app's field manager), as
     /// Argo CD's server-side diff does: both sides normalized the same way, the app's ignore
     /// rules removed from both, and the server's bookkeeping (`managedFields`,
-    /// `resourceVersion`, `generation` when nothing else moved, the last-applied annotation)
-    /// left out. Server defaults, admission and conversion are then no difference, because the
+    /// `resourceVersion`, `generation`, the last-applied annotation) left out. Server defaults, admission and conversion are then no difference, because the
     /// server applied them to the prediction itself.
     ///
     /// Unlike Argo CD, changes a mutating webhook makes to fields the app does not own count:
@@ -524,6 +523,8 @@ impl Comparator {
             if let Some(Value::Object(meta)) = v.get_mut("metadata") {
                 meta.remove("managedFields");
                 meta.remove("resourceVersion");
+                // It moves with any change to the spec: a consequence, never a cause.
+                meta.remove("generation");
                 if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
                     ann.remove(LAST_APPLIED);
                 }
@@ -547,21 +548,6 @@ impl Comparator {
                 ignore::trust_managers(&mut p, &l, entries, &rules.managers(), &mut ignored);
             }
             rules.remove_paths(Some(&mut p), Some(&mut l), None, self.jq_timeout, &mut ignored, &mut warnings);
-        }
-        // The generation moves with any change to the spec: it is a consequence, not a cause.
-        if p.pointer("/metadata/generation") != l.pointer("/metadata/generation") {
-            let without = |v: &Value| {
-                let mut v = v.clone();
-                if let Some(Value::Object(meta)) = v.get_mut("metadata") {
-                    meta.remove("generation");
-                }
-                v
-            };
-            if without(&p) == without(&l)
-                && let (Some(Value::Object(meta)), Some(g)) = (p.get_mut("metadata"), l.pointer("/metadata/generation"))
-            {
-                meta.insert("generation".into(), g.clone());
-            }
         }
         let status = if p == l { SyncStatus::Synced } else { SyncStatus::OutOfSync };
         if !self.reveal_secrets && group.is_empty() && kind == "Secret" {

@@ -155,8 +155,9 @@ func up(dir string) error {
 		"--service-account-private-key-file=" + filepath.Join(dir, "sa.key"),
 		"--root-ca-file=" + filepath.Join(dir, "ca.crt"),
 		"--use-service-account-credentials=false",
-		// No metrics API here: an HPA controller would only report FailedGetResourceMetric.
-		"--controllers=*,-horizontalpodautoscaling",
+		// All of them, as a cluster has them. With no metrics API, an HPA reports
+		// AbleToScale True and ScalingActive False (FailedGetResourceMetric).
+		"--controllers=*",
 		"--v=0",
 	}
 	kcm, err := spawn(self, filepath.Join(dir, "kube-controller-manager.log"), append([]string{"kube-controller-manager"}, kcmArgs...))
