@@ -38,5 +38,7 @@ trap 'rm -f "$tmp"' EXIT
   GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$tmp" .
 )
 mv -f "$tmp" "$bin"
+# Each harness change makes a new directory (about 130 MB): keep this one and the one before.
+ls -1dt "${cache%/*}/$k8s"-* 2>/dev/null | tail -n +3 | xargs -r rm -rf
 echo "k8s-testenv/build.sh: built $k8s in $(($(date +%s) - start)) s: $bin" >&2
 echo "$bin"
