@@ -984,4 +984,59 @@ mod tests {
         );
         assert!(!format!("{:?}", r.warnings).contains("v4lu3"));
     }
+
+    #[test]
+    fn server_side_comparison_trusts_the_servers_prediction_and_leaves_its_bookkeeping_out() {
+        let c = Comparator::new(DiffConfig { namespace: "shop".into(), ..DiffConfig::default() }).unwrap();
+        let desired = obj(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 2}}));
+        let live = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "generation": 1, "resourceVersion": "10",
+                "managedFields": [{"manager": "gitops", "operation": "Update"}],
+                "annotations": {LAST_APPLIED: "{}"}},
+            "spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"}}, "status": {"replicas": 2}});
+        // What the server answers a dry run that changes nothing: its own defaults are there
+        // already, and only its bookkeeping moved.
+        let mut same = live.clone();
+        same["metadata"]["resourceVersion"] = json!("11");
+        same["metadata"]["managedFields"] = json!([{"manager": "gitops", "operation": "Apply"}]);
+        let r = c.compare_server_side(&desired, &obj(live.clone()), &obj(same)).unwrap();
+        assert_eq!((r.status, r.mode), (SyncStatus::Synced, DiffMode::ServerSide));
+        assert!(r.patch.0.is_empty());
+
+        let mut scaled = live.clone();
+        scaled["spec"]["replicas"] = json!(5);
+        scaled["metadata"]["generation"] = json!(2);
+        let r = c.compare_server_side(&desired, &obj(live.clone()), &obj(scaled.clone())).unwrap();
+        assert_eq!(r.status, SyncStatus::OutOfSync);
+        assert_eq!(r.changed_paths(), ["/spec/replicas"], "generation follows, it is no cause");
+
+        let ignoring = Comparator::new(DiffConfig {
+            namespace: "shop".into(),
+            ignore_differences: vec![IgnoreRuleSpec {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                json_pointers: vec!["/spec/replicas".into()],
+                ..Default::default()
+            }],
+            ..DiffConfig::default()
+        })
+        .unwrap();
+        let r = ignoring.compare_server_side(&desired, &obj(live), &obj(scaled)).unwrap();
+        assert_eq!(r.status, SyncStatus::Synced, "{:?}", r.patch);
+        assert_eq!(r.ignored.len(), 1);
+    }
+
+    #[test]
+    fn server_side_comparison_masks_secrets() {
+        let c = Comparator::new(DiffConfig::default()).unwrap();
+        let secret = |v: &str| {
+            obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+                "data": {"password": v}}))
+        };
+        let r = c.compare_server_side(&secret("bmV3"), &secret("b2xk"), &secret("bmV3")).unwrap();
+        assert_eq!(r.status, SyncStatus::OutOfSync);
+        let text = format!("{:?} {}", r.patch, r.predicted_live());
+        assert!(!text.contains("bmV3") && !text.contains("b2xk"), "{text}");
+    }
 }
