@@ -4,11 +4,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::app;
+use std::collections::HashSet;
+
+use gitops_core::ResourceKey;
+use gitops_core::app::{self, AppSpec};
 use gitops_core::diff::{AppDiff, Comparator, DiffSession, SyncStatus};
 use gitops_core::ignore::IgnoreRuleSpec;
 use gitops_core::settings::Settings;
 use gitops_core::yaml;
+use gitops_kube::cluster::Cluster;
+use gitops_kube::{KubeCluster, reconcile};
 use serde_json::Value;
 
 use crate::{app_input, output};
@@ -18,8 +23,19 @@ use crate::{app_input, output};
 pub struct DiffArgs {
     /// Desired state: a manifest file, a directory (read recursively) or `-` for stdin.
     pub desired: String,
-    /// Live state: a file, a directory or `-` (objects as the API server returns them).
+    /// Live state: a file, a directory or `-` (objects as the API server returns them), or
+    /// `kube` / `kube:CONTEXT`: the objects in a Kubernetes cluster (with --app, every object the
+    /// app tracks; without, the desired objects' counterparts).
     pub live: String,
+    /// The kubeconfig when LIVE is a cluster (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// When LIVE is a cluster: compare through the API server, as Argo CD's server-side diff
+    /// (`ServerSideDiff=true`): each desired object that exists is server-side applied as a dry
+    /// run (field manager `gitops`, forced) and the server's answer compared with live, so
+    /// defaults, admission and conversion are the server's own.
+    #[arg(long)]
+    pub server_side: bool,
     /// Destination namespace for objects that do not name one.
     #[arg(long, short = 'n', value_name = "NS", value_parser = crate::app_input::namespace_arg)]
     pub namespace: Option<String>,
@@ -93,6 +109,12 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     }
     config.reveal_secrets = args.show_secrets;
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
+    if let Some(context) = cluster_target(&args.live) {
+        return run_on_cluster(&args, app.as_ref(), &comparator, context);
+    }
+    if args.server_side {
+        return Err("--server-side needs a cluster as LIVE (kube or kube:CONTEXT)".into());
+    }
 
     // Desired objects go into the session one by one (kept compact there); live objects are
     // compared as they are read and dropped, so memory stays a small multiple of the input.
@@ -141,6 +163,87 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     app_input::print_warnings(&reading);
     if let Some(e) = failure {
         return Err(e);
+    }
+    let skipped = session.finish(&mut keep).map_err(|e| e.to_string())?;
+    let diff = AppDiff::from_objects(results, skipped);
+    output::print(&diff, args.output, args.explain).map_err(|e| format!("writing output: {e}"))?;
+    Ok(if diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `Some(context)` when LIVE names a cluster: `kube` (the current context) or `kube:CONTEXT`.
+fn cluster_target(live: &str) -> Option<Option<&str>> {
+    match live {
+        "kube" => Some(None),
+        _ => live.strip_prefix("kube:").filter(|c| !c.is_empty()).map(Some),
+    }
+}
+
+/// The diff against a cluster: desired objects are marked with the app's tracking as a sync
+/// would apply them (so what a sync wrote compares equal), live objects are read from the
+/// cluster, and with `--server-side` pairs are compared through server-side apply dry runs.
+fn run_on_cluster(
+    args: &DiffArgs,
+    app: Option<&AppSpec>,
+    comparator: &Comparator,
+    context: Option<&str>,
+) -> Result<ExitCode, String> {
+    let namespace = comparator.namespace().to_string();
+    let mut desired = Vec::new();
+    gitops_render::for_each_object(&args.desired, |o| {
+        desired.push(o);
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(a) = app {
+        if a.force_namespace {
+            app::force_namespace(&mut desired, &namespace);
+        }
+        for o in &mut desired {
+            app::mark_tracked(o, a, &namespace, &a.rollout.app_namespace);
+        }
+    }
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))?;
+    let (live, predicted, warnings) = runtime.block_on(async {
+        let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context).await.map_err(|e| e.to_string())?;
+        let keys: HashSet<ResourceKey> =
+            desired.iter().filter(|o| !o.name().is_empty()).map(|o| o.key(&namespace)).collect();
+        let live = match app {
+            Some(a) => cluster.live_for(a, &keys).await.map_err(|e| e.to_string())?,
+            None => {
+                let mut found = Vec::new();
+                let mut keys: Vec<&ResourceKey> = keys.iter().collect();
+                keys.sort();
+                for k in keys {
+                    found.extend(cluster.get(k).await.map_err(|e| e.to_string())?);
+                }
+                found
+            }
+        };
+        let (predicted, warnings) = if args.server_side {
+            reconcile::predictions(&cluster, &desired, &live, &namespace).await
+        } else {
+            Default::default()
+        };
+        Ok::<_, String>((live, predicted, warnings))
+    })?;
+    for w in &warnings {
+        eprintln!("gitops: warning: {w}");
+    }
+    let mut session = DiffSession::with_desired(comparator, desired).map_err(|e| e.to_string())?;
+    session.set_predictions(predicted);
+    let keep_objects = args.output == Format::Diff;
+    let mut results = Vec::new();
+    let mut keep = |mut r: gitops_core::ObjectDiff| {
+        if !keep_objects || r.status == SyncStatus::Synced {
+            r.drop_objects();
+        }
+        results.push(r);
+    };
+    for l in live {
+        if let Some(r) = session.compare_live(l).map_err(|e| e.to_string())? {
+            keep(r);
+        }
     }
     let skipped = session.finish(&mut keep).map_err(|e| e.to_string())?;
     let diff = AppDiff::from_objects(results, skipped);

@@ -83,6 +83,7 @@ fn explanation(out: &mut impl Write, o: &ObjectDiff) -> io::Result<()> {
         DiffMode::ThreeWay => "three-way, through live's last-applied-configuration (fields removed from Git count)",
         DiffMode::TwoWay => "two-way (no last-applied-configuration: fields only live has never count)",
         DiffMode::OneSided => "one side only",
+        DiffMode::ServerSide => "server-side, predicted by a server-side apply dry run (as Argo CD's ServerSideDiff)",
     };
     writeln!(out, "    mode: {mode}")?;
     if let Some(origin) = &o.desired_origin {

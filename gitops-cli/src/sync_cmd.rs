@@ -113,6 +113,11 @@ pub struct SyncArgs {
     /// hook runs.
     #[arg(long = "resource", value_name = "GROUP:KIND:NAME")]
     pub resources: Vec<gitops_core::sync::select::ResourceSelector>,
+    /// Compare through the API server, as Argo CD's `ServerSideDiff=true` (also turned on by
+    /// the app's annotation `argocd.argoproj.io/compare-options: ServerSideDiff=true`): a
+    /// server-side apply dry run of each object predicts live. Kube targets only.
+    #[arg(long)]
+    pub server_side_diff: bool,
 }
 
 /// Arguments of `gitops watch`.
@@ -209,6 +214,17 @@ impl App {
             .map(String::as_str)
             .filter(|f| !HANDLED.contains(f) && !unknown.iter().any(|u| u == f))
             .collect()
+    }
+
+    /// Whether passes compare through the API server: asked for with `--server-side-diff` or by
+    /// the app's compare options (`ServerSideDiff=true`, as Argo CD reads them), on a kube target
+    /// (a directory has no server to ask).
+    fn server_side_diff(&self, flag: bool) -> bool {
+        let annotated = self
+            .object
+            .annotation(gitops_core::diff::COMPARE_OPTIONS)
+            .is_some_and(|o| o.split(',').any(|x| x.trim().eq_ignore_ascii_case("ServerSideDiff=true")));
+        matches!(self.target, TargetSpec::Kube(_)) && (flag || annotated)
     }
 
     fn suspended(&self) -> bool {
@@ -559,7 +575,7 @@ fn exit_code(pass: &Pass) -> ExitCode {
     }
 }
 
-fn request(args: &SyncArgs, sync: bool) -> Request {
+fn request(args: &SyncArgs, sync: bool, app: &App) -> Request {
     Request {
         sync,
         prune: args.prune,
@@ -568,6 +584,7 @@ fn request(args: &SyncArgs, sync: bool) -> Request {
         force_conflicts: args.force_conflicts,
         wave_delay: None,
         resources: args.resources.clone(),
+        server_side_diff: app.server_side_diff(args.server_side_diff),
     }
 }
 
@@ -575,7 +592,8 @@ fn request(args: &SyncArgs, sync: bool) -> Request {
 pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     handle_signals()?;
-    let pass = runtime()?.block_on(run_pass(&mut app, request(&args, true), &mut anstream::stdout().lock()))?;
+    let request = request(&args, true, &app);
+    let pass = runtime()?.block_on(run_pass(&mut app, request, &mut anstream::stdout().lock()))?;
     Ok(if args.dry_run && pass.plan.errors.is_empty() { ExitCode::SUCCESS } else { exit_code(&pass) })
 }
 
@@ -583,7 +601,8 @@ pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
 pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     handle_signals()?;
-    let pass = runtime()?.block_on(run_pass(&mut app, request(&args, false), &mut anstream::stdout().lock()))?;
+    let request = request(&args, false, &app);
+    let pass = runtime()?.block_on(run_pass(&mut app, request, &mut anstream::stdout().lock()))?;
     Ok(exit_code(&pass))
 }
 
@@ -592,7 +611,8 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
     let interval = app.interval(args.interval.as_deref())?;
     handle_signals()?;
-    let request = Request { stop: Some(stop_flag()), ..Request::default() };
+    let request =
+        Request { stop: Some(stop_flag()), server_side_diff: app.server_side_diff(false), ..Request::default() };
     runtime()?.block_on(async {
         let mut n = 0u64;
         loop {

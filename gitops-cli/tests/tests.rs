@@ -1,4 +1,7 @@
 //! End-to-end tests of the `gitops` binary. Table of contents:
+//! - `apiserver`: the README example and every example app synced into a real API server (the
+//!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
+//!   `--server-side`) Synced; drift seen.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
 //! - `health`: the table and JSON outputs, lookup options, exit codes, `health test`, and FIFOs
@@ -9,6 +12,7 @@
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
+mod apiserver;
 mod diff;
 mod health;
 mod plan;

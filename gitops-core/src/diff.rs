@@ -75,6 +75,9 @@ pub enum DiffMode {
     ThreeWay,
     /// One side is absent.
     OneSided,
+    /// Predicted by the API server: a server-side apply dry run of the desired object as the
+    /// app's field manager (Argo CD's server-side diff).
+    ServerSide,
 }
 
 /// The comparison of one object.
@@ -494,6 +497,82 @@ impl Comparator {
         })
     }
 
+    /// Compares live with what the API server predicted an apply of `desired` would leave
+    /// (`predicted`: the answer to a server-side apply dry run as the app's field manager), as
+    /// Argo CD's server-side diff does: both sides normalized the same way, the app's ignore
+    /// rules removed from both, and the server's bookkeeping (`managedFields`,
+    /// `resourceVersion`, `generation`, the last-applied annotation) left out. Server defaults, admission and conversion are then no difference, because the
+    /// server applied them to the prediction itself.
+    ///
+    /// Unlike Argo CD, changes a mutating webhook makes to fields the app does not own count:
+    /// Argo CD reverts them to live's values first (unless `IncludeMutationWebhook=true`).
+    pub fn compare_server_side(
+        &self,
+        desired: &Object,
+        live: &Object,
+        predicted: &Object,
+    ) -> Result<ObjectDiff, Error> {
+        let key = desired.key(&self.namespace);
+        let api_version = desired.api_version().to_string();
+        let (group, _) = split_api_version(&api_version);
+        let kind = desired.kind().to_string();
+        let root = schema().kind(&api_version, &kind);
+        let known = if root.is_none() { self.settings.known_types_of(group, &kind) } else { &[] };
+        let rules = Applicable::select(&self.rules, group, &kind, &key.namespace, &key.name);
+        let mut warnings = Vec::new();
+        let mut ignored = Vec::new();
+        let managed = live.value().pointer("/metadata/managedFields").cloned();
+        let prepare = |o: &Object| {
+            let mut v = o.value().clone();
+            if let Some(Value::Object(meta)) = v.get_mut("metadata") {
+                meta.remove("managedFields");
+                meta.remove("resourceVersion");
+                // It moves with any change to the spec: a consequence, never a cause.
+                meta.remove("generation");
+                if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
+                    ann.remove(LAST_APPLIED);
+                }
+                if meta.get("annotations").is_some_and(|a| a.as_object().is_some_and(Map::is_empty)) {
+                    meta.remove("annotations");
+                }
+            }
+            normalize::normalize_structure(&mut v, group, &kind, &self.normalize);
+            if let Some(root) = root {
+                normalize::canonicalize_typed(&mut v, &Shape::Def(root));
+            }
+            if !known.is_empty() {
+                normalize::canonicalize_known_types(&mut v, known);
+            }
+            v
+        };
+        let mut p = prepare(predicted);
+        let mut l = prepare(live);
+        if !rules.is_empty() {
+            if let (Some(Value::Array(entries)), true) = (&managed, rules.has_managers()) {
+                ignore::trust_managers(&mut p, &l, entries, &rules.managers(), &mut ignored);
+            }
+            rules.remove_paths(Some(&mut p), Some(&mut l), None, self.jq_timeout, &mut ignored, &mut warnings);
+        }
+        let status = if p == l { SyncStatus::Synced } else { SyncStatus::OutOfSync };
+        if !self.reveal_secrets && group.is_empty() && kind == "Secret" {
+            mask::mask_secret_pair(&mut p, &mut l);
+        }
+        let patch = if status == SyncStatus::Synced { json_patch::Patch(Vec::new()) } else { json_patch::diff(&l, &p) };
+        Ok(ObjectDiff {
+            key,
+            status,
+            mode: DiffMode::ServerSide,
+            normalized_live: l,
+            predicted_live: (status != SyncStatus::Synced).then_some(p),
+            patch,
+            ignored,
+            desired_origin: Some(desired.origin().clone()),
+            live_origin: Some(live.origin().clone()),
+            warnings,
+            ignore_extraneous: false,
+        })
+    }
+
     /// Compares a desired set with a live set, pairing objects by key. Hooks and `Skip`
     /// resources in the desired set are left out, as Argo CD leaves them out of sync status.
     pub fn diff(&self, desired: Vec<Object>, live: Vec<Object>) -> Result<AppDiff, Error> {
@@ -525,6 +604,7 @@ pub struct DiffSession<'a> {
     /// An error met while releasing waiting objects from [`DiffSession::has_desired`],
     /// reported by the next call that can fail.
     deferred: Option<Error>,
+    predicted: HashMap<ResourceKey, Object>,
 }
 
 /// A desired object waiting for its live counterpart: as JSON bytes, which take a fraction
@@ -565,6 +645,7 @@ impl<'a> DiffSession<'a> {
             scopes: Scopes::new(),
             unscoped: Vec::new(),
             deferred: None,
+            predicted: HashMap::new(),
         }
     }
 
@@ -610,6 +691,13 @@ impl<'a> DiffSession<'a> {
         }
         self.desired.insert(key, StoredDesired::store(o));
         Ok(())
+    }
+
+    /// Objects as the API server predicted an apply would leave them (server-side apply dry
+    /// runs), by key: a pair with a prediction is compared server-side
+    /// ([`Comparator::compare_server_side`]), the others as usual.
+    pub fn set_predictions(&mut self, predicted: HashMap<ResourceKey, Object>) {
+        self.predicted = predicted;
     }
 
     /// Adds the desired objects of `group`/`kind` that waited for their scope, now known.
@@ -677,6 +765,9 @@ impl<'a> DiffSession<'a> {
         {
             self.skipped.push(Skipped { key, reason: format!("live object {reason}") });
             return Ok(None);
+        }
+        if let (Some(d), Some(p)) = (&desired, self.predicted.get(&key)) {
+            return self.comparator.compare_server_side(d, &live, p).map(Some);
         }
         self.comparator.compare_owned(desired, Some(live)).map(Some)
     }
@@ -968,5 +1059,60 @@ mod tests {
             r.warnings[1]
         );
         assert!(!format!("{:?}", r.warnings).contains("v4lu3"));
+    }
+
+    #[test]
+    fn server_side_comparison_trusts_the_servers_prediction_and_leaves_its_bookkeeping_out() {
+        let c = Comparator::new(DiffConfig { namespace: "shop".into(), ..DiffConfig::default() }).unwrap();
+        let desired = obj(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 2}}));
+        let live = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "generation": 1, "resourceVersion": "10",
+                "managedFields": [{"manager": "gitops", "operation": "Update"}],
+                "annotations": {LAST_APPLIED: "{}"}},
+            "spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"}}, "status": {"replicas": 2}});
+        // What the server answers a dry run that changes nothing: its own defaults are there
+        // already, and only its bookkeeping moved.
+        let mut same = live.clone();
+        same["metadata"]["resourceVersion"] = json!("11");
+        same["metadata"]["managedFields"] = json!([{"manager": "gitops", "operation": "Apply"}]);
+        let r = c.compare_server_side(&desired, &obj(live.clone()), &obj(same)).unwrap();
+        assert_eq!((r.status, r.mode), (SyncStatus::Synced, DiffMode::ServerSide));
+        assert!(r.patch.0.is_empty());
+
+        let mut scaled = live.clone();
+        scaled["spec"]["replicas"] = json!(5);
+        scaled["metadata"]["generation"] = json!(2);
+        let r = c.compare_server_side(&desired, &obj(live.clone()), &obj(scaled.clone())).unwrap();
+        assert_eq!(r.status, SyncStatus::OutOfSync);
+        assert_eq!(r.changed_paths(), ["/spec/replicas"], "generation follows, it is no cause");
+
+        let ignoring = Comparator::new(DiffConfig {
+            namespace: "shop".into(),
+            ignore_differences: vec![IgnoreRuleSpec {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                json_pointers: vec!["/spec/replicas".into()],
+                ..Default::default()
+            }],
+            ..DiffConfig::default()
+        })
+        .unwrap();
+        let r = ignoring.compare_server_side(&desired, &obj(live), &obj(scaled)).unwrap();
+        assert_eq!(r.status, SyncStatus::Synced, "{:?}", r.patch);
+        assert_eq!(r.ignored.len(), 1);
+    }
+
+    #[test]
+    fn server_side_comparison_masks_secrets() {
+        let c = Comparator::new(DiffConfig::default()).unwrap();
+        let secret = |v: &str| {
+            obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+                "data": {"password": v}}))
+        };
+        let r = c.compare_server_side(&secret("bmV3"), &secret("b2xk"), &secret("bmV3")).unwrap();
+        assert_eq!(r.status, SyncStatus::OutOfSync);
+        let text = format!("{:?} {}", r.patch, r.predicted_live());
+        assert!(!text.contains("bmV3") && !text.contains("b2xk"), "{text}");
     }
 }

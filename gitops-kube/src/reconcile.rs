@@ -17,7 +17,7 @@ use gitops_core::app::{self, AppKind, AppSpec};
 use gitops_core::scope::{self, ScopeSource};
 use gitops_core::sync::operation::{OperationOptions, OperationPhase, ResultCode, SyncOperation, TaskResult};
 use gitops_core::sync::options::SyncOptions;
-use gitops_core::sync::prepare::prepare;
+use gitops_core::sync::prepare::prepare_with;
 use gitops_core::sync::select::ResourceSelector;
 use gitops_core::sync::{Action, SyncPlan};
 use gitops_core::{Object, ResourceKey};
@@ -219,6 +219,10 @@ pub struct Request {
     pub wave_delay: Option<std::time::Duration>,
     /// A selective sync (`--resource`): only these are applied or pruned, and no hook runs.
     pub resources: Vec<ResourceSelector>,
+    /// Compare through the API server (Argo CD's `ServerSideDiff=true`): each desired object
+    /// that exists live is server-side applied as a dry run, and the server's answer compared
+    /// with live (see [`predictions`]).
+    pub server_side_diff: bool,
 }
 
 /// Where a pass works: the target, where its status is kept, and the health checks it uses.
@@ -240,7 +244,8 @@ pub async fn pass<C: Cluster>(
     request: Request,
     progress: &mut dyn Progress,
 ) -> Result<Pass, String> {
-    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts, wave_delay, resources } = request;
+    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts, wave_delay, resources, server_side_diff } =
+        request;
     let cluster = target.cluster;
     let stopped = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
     let rendered = desired.render()?;
@@ -279,7 +284,11 @@ pub async fn pass<C: Cluster>(
     let listed: Option<HashMap<ResourceKey, Object>> =
         cluster.assesses_health().then(|| live.iter().map(|o| (o.key(&namespace), o.clone())).collect());
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let (plan, retry) = prepare(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started)?;
+    let (predicted, ssd_warnings) =
+        if server_side_diff { predictions(cluster, &marked, &live, &namespace).await } else { Default::default() };
+    let (mut plan, retry) =
+        prepare_with(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started, &predicted)?;
+    plan.warnings.extend(ssd_warnings);
     // What a selective sync leaves out stays out of sync after it.
     let (plan, left_out) = select(plan, &resources);
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
@@ -414,8 +423,23 @@ pub async fn pass<C: Cluster>(
             let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
             let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
             let desired = kept.clone().unwrap_or_default();
+            let (predicted, _) = if server_side_diff {
+                predictions(cluster, &desired, &live, &namespace).await
+            } else {
+                Default::default()
+            };
             plan = select(
-                prepare(Some(app), desired, live, None, prune || policy.prune, &rendered.revision, now)?.0,
+                prepare_with(
+                    Some(app),
+                    desired,
+                    live,
+                    None,
+                    prune || policy.prune,
+                    &rendered.revision,
+                    now,
+                    &predicted,
+                )?
+                .0,
                 &resources,
             )
             .0;
@@ -430,6 +454,42 @@ pub async fn pass<C: Cluster>(
         crate::file_cluster::write_atomic(target.status, text.as_bytes()).err().map(|e| e.to_string())
     };
     Ok(Pass { plan: plan_copy, synced: should_sync, status, results, status_error })
+}
+
+/// What the API server says applying each desired object that exists live would leave: a
+/// server-side apply dry run as the app's field manager, forced (a conflict is no prediction),
+/// as Argo CD's server-side diff runs it. Hooks and objects with only `generateName` are not
+/// compared, and objects missing from live need no prediction. An object the server refuses
+/// is compared as usual, with a warning saying why.
+pub async fn predictions<C: Cluster>(
+    cluster: &C,
+    desired: &[Object],
+    live: &[Object],
+    namespace: &str,
+) -> (HashMap<ResourceKey, Object>, Vec<String>) {
+    let existing: HashSet<ResourceKey> = live.iter().map(|o| o.key(namespace)).collect();
+    let mut out = HashMap::new();
+    let mut warnings = Vec::new();
+    for d in desired {
+        let key = d.key(namespace);
+        if d.name().is_empty() || gitops_core::diff::hook_reason(d).is_some() || !existing.contains(&key) {
+            continue;
+        }
+        let mut d = d.clone();
+        if d.namespace().is_empty()
+            && !key.namespace.is_empty()
+            && let Some(serde_json::Value::Object(meta)) = d.value_mut().get_mut("metadata")
+        {
+            meta.insert("namespace".into(), key.namespace.clone().into());
+        }
+        match cluster.apply(&d, crate::cluster::ApplyMode::ServerSide { force: true }, true).await {
+            Ok((_, predicted)) => {
+                out.insert(key, predicted);
+            }
+            Err(e) => warnings.push(format!("server-side diff of {key}: {e}; compared client-side")),
+        }
+    }
+    (out, warnings)
 }
 
 /// The app's health after the pass, as Argo CD aggregates it over the objects it deploys.

@@ -163,6 +163,13 @@ async fn deletes_follow_the_propagation_policy_and_watches_wake_waits() {
     assert!(cluster.delete(&key("owner"), Propagation::Orphan, true).await.unwrap(), "dry run");
     assert!(server.get("v1", "ConfigMap", "shop", "owner").is_some(), "a dry run deletes nothing");
     assert!(cluster.delete(&key("owner"), Propagation::Orphan, false).await.unwrap());
+    // As on a real API server, the owner stays (finalizer `orphan`) until the collector has
+    // un-owned its dependents.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.get(&key("owner")).await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "an orphaning delete finishes");
+        cluster.changed(&[(key("owner"), None)], Duration::from_millis(200)).await.unwrap();
+    }
     let orphan = server.get("v1", "ConfigMap", "shop", "dependent").expect("orphaned, not deleted");
     assert!(orphan["metadata"].get("ownerReferences").is_none_or(|r| r.as_array().is_some_and(Vec::is_empty)));
     let delete = server.requests().into_iter().rfind(|r| r.method == "DELETE").unwrap();
@@ -288,7 +295,7 @@ metadata:
   name: notify
   annotations: {argocd.argoproj.io/hook: PostSync}
 spec:
-  template: {spec: {restartPolicy: Never, containers: [{name: n, image: 'notify:1'}]}}
+  template: {spec: {restartPolicy: Never, containers: [{name: notify, image: 'notify:1'}]}}
 "#;
 
 #[tokio::test(flavor = "current_thread")]

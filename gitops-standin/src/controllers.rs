@@ -266,7 +266,7 @@ fn clean_conditions(mut status: Value) -> Value {
 }
 
 /// Garbage collection until nothing more changes: namespace cleanup, CRD instance cleanup,
-/// foreground deletion, and removal of dependents whose owners are all gone.
+/// foreground and orphan deletion, and removal of dependents whose owners are all gone.
 fn collect_garbage(store: &mut Store) {
     for _ in 0..64 {
         let before = store.rv;
@@ -317,6 +317,29 @@ fn gc_pass(store: &mut Store) {
             for dep in dependents {
                 writes::delete_key(store, &dep, Propagation::Background);
             }
+            continue;
+        }
+        if deleting && finalizers.iter().any(|f| f == "orphan") {
+            let uid = obj["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+            let dependents: Vec<Key> = store
+                .objects
+                .iter()
+                .filter(|(_, s)| writes::owner_uids(&s.obj).any(|u| u == uid))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for dep in dependents {
+                let Some(mut o) = store.get(&dep).map(|s| s.obj.clone()) else { continue };
+                if let Some(refs) = o["metadata"]["ownerReferences"].as_array_mut() {
+                    refs.retain(|r| r["uid"] != uid.as_str());
+                    if refs.is_empty() {
+                        o["metadata"].as_object_mut().map(|m| m.remove("ownerReferences"));
+                    }
+                }
+                writes::internal_put(store, &dep, o);
+            }
+            let mut o = obj.clone();
+            o["metadata"]["finalizers"] = json!(finalizers.into_iter().filter(|f| f != "orphan").collect::<Vec<_>>());
+            writes::internal_put(store, &key, o);
             continue;
         }
         let owners: Vec<&str> = writes::owner_uids(&obj).collect();

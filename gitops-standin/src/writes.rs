@@ -451,7 +451,7 @@ pub(crate) fn delete(
     let uid = meta_str(&old.obj, "uid").to_string();
     let success = status::success(&kind.group, &kind.plural, name, &uid);
     if dry_run {
-        let stays = policy == Propagation::Foreground
+        let stays = policy != Propagation::Background
             || kind.kind == "Namespace" && kind.group.is_empty()
             || has_finalizers(&old.obj);
         return Ok(if stays { marked(&old.obj) } else { success });
@@ -507,7 +507,6 @@ pub(crate) fn delete_key(store: &mut Store, key: &Key, policy: Propagation) -> O
     if !old["metadata"]["deletionTimestamp"].is_null() {
         return Some(old);
     }
-    let uid = meta_str(&old, "uid").to_string();
     if key.kind == "Namespace" && key.group.is_empty() {
         let mut obj = marked(&old);
         apply::set_path(&mut obj, &vec!["spec".into(), "finalizers".into()], json!(["kubernetes"]));
@@ -515,32 +514,23 @@ pub(crate) fn delete_key(store: &mut Store, key: &Key, policy: Propagation) -> O
         store.schedule_gc();
         return internal_put(store, key, obj);
     }
-    if policy == Propagation::Orphan {
-        let dependents: Vec<Key> = store
-            .objects
-            .iter()
-            .filter(|(_, s)| owner_uids(&s.obj).any(|u| u == uid))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for dep in dependents {
-            let Some(mut obj) = store.get(&dep).map(|s| s.obj.clone()) else { continue };
-            if let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() {
-                refs.retain(|r| r["uid"] != uid.as_str());
-                if refs.is_empty() {
-                    obj["metadata"].as_object_mut().map(|m| m.remove("ownerReferences"));
-                }
-            }
-            internal_put(store, &dep, obj);
-        }
-    }
     let mut obj = old.clone();
-    if policy == Propagation::Foreground {
+    // As the real API server: the policy becomes a finalizer that holds the object, being
+    // deleted, until the garbage collector has deleted (`foregroundDeletion`) or un-owned
+    // (`orphan`) its dependents; only then does it go.
+    let finalizer = match policy {
+        Propagation::Foreground => Some("foregroundDeletion"),
+        Propagation::Orphan => Some("orphan"),
+        Propagation::Background => None,
+    };
+    if let Some(finalizer) = finalizer {
         let finalizers = obj["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
-        if !finalizers.iter().any(|f| f == "foregroundDeletion") {
+        if !finalizers.iter().any(|f| f == finalizer) {
             let mut f = finalizers;
-            f.push(json!("foregroundDeletion"));
+            f.push(json!(finalizer));
             obj["metadata"]["finalizers"] = json!(f);
         }
+        store.schedule_gc();
     }
     if has_finalizers(&obj) {
         return internal_put(store, key, marked(&obj));

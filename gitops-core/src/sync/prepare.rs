@@ -2,7 +2,7 @@
 //! ([`crate::scope`]), the diff with the app's settings (destination namespace,
 //! ignoreDifferences, `RespectIgnoreDifferences`), then the plan. What `gitops plan` prints, and what a sync or a reconcile pass runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::options::SyncOptions;
 use super::respect::keep_ignored;
@@ -17,12 +17,29 @@ use crate::object::{Object, ResourceKey};
 /// pruning as a manual sync with "Prune" ticked.
 pub fn prepare(
     app: Option<&AppSpec>,
+    desired: Vec<Object>,
+    live: Vec<Object>,
+    namespace: Option<&String>,
+    prune: bool,
+    revision: &str,
+    started_at: i64,
+) -> Result<(SyncPlan, Option<RetryStrategy>), String> {
+    prepare_with(app, desired, live, namespace, prune, revision, started_at, &HashMap::new())
+}
+
+/// [`prepare`], with objects as the API server predicted an apply would leave them (server-side
+/// apply dry runs, by key): those pairs are compared server-side
+/// ([`Comparator::compare_server_side`]), as Argo CD's `ServerSideDiff=true`.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_with(
+    app: Option<&AppSpec>,
     mut desired: Vec<Object>,
     mut live: Vec<Object>,
     namespace: Option<&String>,
     prune: bool,
     revision: &str,
     started_at: i64,
+    predicted: &HashMap<ResourceKey, Object>,
 ) -> Result<(SyncPlan, Option<RetryStrategy>), String> {
     let config = app::diff_config(app, namespace.map(String::as_str));
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
@@ -62,7 +79,11 @@ pub fn prepare(
             .map_err(|e| format!("app: {e}"))?;
     for r in resources.values_mut() {
         if let (Some(d), Some(l)) = (&mut r.desired, &r.live) {
-            let diff = comparator.compare(Some(d), Some(l)).map_err(|e| e.to_string())?;
+            let diff = match predicted.get(&r.key) {
+                Some(p) => comparator.compare_server_side(d, l, p),
+                None => comparator.compare(Some(d), Some(l)),
+            }
+            .map_err(|e| e.to_string())?;
             r.modified = diff.is_modified();
             if options.respect_ignore_differences {
                 keep_ignored(d.value_mut(), l.value(), diff.ignored.iter().map(|i| i.path.as_str()));

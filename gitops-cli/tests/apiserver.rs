@@ -1,0 +1,253 @@
+//! The `gitops` binary against a real `kube-apiserver` (the `k8s-testenv` harness, started once
+//! for this binary; skipped, loudly, without `GITOPS_TESTENV`):
+//! - the README's example syncs, and a second sync has nothing to do;
+//! - after a sync of every example app, `gitops diff` against the cluster, client-side and
+//!   `--server-side`, says Synced for every object: no false OutOfSync from server defaults;
+//! - drift made by another field manager is OutOfSync in both modes.
+//!
+//! The harness has no kubelet; the namespaces used here carry its pretend-kubelet label, so
+//! Pods "run", Jobs complete and Deployments become available. A stand-in backup operator
+//! completes the example's Backup custom resources (its Lua health check waits for that).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gitops_standin::testenv::{self, TestEnv};
+use kube::api::{Patch, PatchParams};
+use kube::core::Request;
+use serde_json::{Value, json};
+
+use crate::{err, out, repo};
+
+/// Runs `gitops` with `KUBECONFIG` set and stdin fed; fails the test after `secs` (a sync that
+/// waits for readiness that cannot come must fail, not hang the suite).
+fn gitops_kube(env: &TestEnv, args: &[&str], stdin: Option<&str>, secs: u64) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops"));
+    cmd.args(args).current_dir(repo()).env("NO_COLOR", "1").env("KUBECONFIG", env.kubeconfig());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn gitops");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("wait for gitops").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("wait for gitops");
+            panic!("gitops {args:?} still running after {secs} s:\n{}{}", out(&o), err(&o));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("wait for gitops")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+async fn client(env: &TestEnv) -> kube::Client {
+    let file = kube::config::Kubeconfig::read_from(env.kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await.expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// Creates (or labels) namespaces so the harness's pretend kubelet runs their Pods.
+fn kubelet_namespaces(env: &TestEnv, names: &[&str]) {
+    runtime().block_on(async {
+        let client = client(env).await;
+        for name in names {
+            let body = json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": {"k8s-testenv.gitops.dev/kubelet": "true"}}});
+            let pp = PatchParams::apply("test").force();
+            let req = Request::new("/api/v1/namespaces").patch(name, &pp, &Patch::Apply(&body)).expect("request");
+            client.request::<Value>(req).await.unwrap_or_else(|e| panic!("namespace {name}: {e}"));
+        }
+    });
+}
+
+/// The example's backup operator: marks every Backup completed, until `stop`.
+fn backup_operator(env: &'static TestEnv, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            let client = client(env).await;
+            let mut completed = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let list = Request::new("/apis/ops.example.com/v1/backups").list(&Default::default()).expect("list");
+                if let Ok(backups) = client.request::<Value>(list).await {
+                    for b in backups["items"].as_array().into_iter().flatten().filter(|b| b.get("status").is_none()) {
+                        let (ns, name) = (b["metadata"]["namespace"].as_str(), b["metadata"]["name"].as_str());
+                        let (Some(ns), Some(name)) = (ns, name) else { continue };
+                        let status =
+                            json!({"status": {"phase": "Completed", "lastSuccessfulTime": "2026-11-27T01:00:00Z"}});
+                        let path = format!("/apis/ops.example.com/v1/namespaces/{ns}/backups");
+                        let pp = PatchParams { field_manager: Some("backup-operator".into()), ..Default::default() };
+                        let req = Request::new(path).patch_subresource("status", name, &pp, &Patch::Merge(&status));
+                        if client.request::<Value>(req.expect("request")).await.is_ok() {
+                            completed += 1;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            completed
+        })
+    })
+}
+
+/// An app file copied into `dir` (its status is kept beside it), with text replaced.
+fn app_copy(dir: &Path, from: &str, to: &str, replace: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo().join(from)).expect("read app");
+    for (a, b) in replace {
+        assert!(text.contains(a), "{from} has {a}");
+        text = text.replace(a, b);
+    }
+    let path = dir.join(to);
+    std::fs::write(&path, text).expect("write app");
+    path
+}
+
+/// `gitops diff` of a rendered app against the cluster; returns (exit code, output).
+fn diff(env: &TestEnv, rendered: &str, app: &Path, server_side: bool) -> (Option<i32>, String) {
+    let mut args = vec!["diff", "-", "kube:testenv", "--app", app.to_str().expect("utf-8"), "-o", "diff"];
+    if server_side {
+        args.push("--server-side");
+    }
+    let o = gitops_kube(env, &args, Some(rendered), 120);
+    (o.status.code(), format!("{}{}", out(&o), err(&o)))
+}
+
+#[test]
+fn every_example_syncs_into_a_real_api_server_and_then_diffs_synced() {
+    let Some(env) = testenv::or_skip("every_example_syncs_into_a_real_api_server_and_then_diffs_synced") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = app_copy(dir.path(), "examples/plan/app.yaml", "plan.yaml", &[("name: shop", "name: example-plan")]);
+    // A dry run first: its namespace and CRD do not exist yet, and the server checks both.
+    let dry = gitops_kube(
+        env,
+        &["sync", "--dry-run", "--app", plan.to_str().expect("utf-8"), "--local", ".", "--target", "kube:testenv"],
+        None,
+        120,
+    );
+    assert_eq!(dry.status.code(), Some(0), "{}{}", out(&dry), err(&dry));
+    assert!(out(&dry).contains("checked (dry run; its namespace is created by this sync)"), "{}", out(&dry));
+    kubelet_namespaces(env, &["api-prod", "api-staging", "api-dev", "default", "shop"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let operator = backup_operator(env, Arc::clone(&stop));
+    let customizations = "examples/gitops-repo/apps/api-server/health";
+
+    // The README's example, as the README runs it, into the real API server.
+    let production = app_copy(dir.path(), "examples/gitops-repo/argocd/api-server-production.yaml", "prod.yaml", &[]);
+    let sync = |app: &Path, local: &str| {
+        let args = ["sync", "--app", app.to_str().expect("utf-8"), "--local", local, "--target", "kube:testenv"];
+        let mut args = args.to_vec();
+        args.extend(["--customizations", customizations]);
+        gitops_kube(env, &args, None, 300)
+    };
+    let first = sync(&production, "examples/gitops-repo");
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    let text = out(&first);
+    assert!(text.contains("-> kube:testenv"), "{text}");
+    assert!(text.contains("Last backup completed at"), "the Lua check decided: {text}");
+    assert!(text.contains("Synced: successfully synced"), "{text}");
+    let second = sync(&production, "examples/gitops-repo");
+    assert_eq!(second.status.code(), Some(0), "{}{}", out(&second), err(&second));
+    assert!(out(&second).contains("Synced: nothing to apply"), "{}", out(&second));
+
+    // Every example app: synced, then compared by `gitops diff`, both ways.
+    let mut apps: Vec<(PathBuf, &str, String)> =
+        vec![(production, "examples/gitops-repo", "apps/api-server/overlays/production".into())];
+    for (overlay, ns, prefix) in [("staging", "api-staging", "staging"), ("development", "api-dev", "dev")] {
+        let app = app_copy(
+            dir.path(),
+            "examples/gitops-repo/argocd/api-server-production.yaml",
+            &format!("{overlay}.yaml"),
+            &[
+                ("name: api-server-production", &format!("name: api-server-{overlay}")),
+                ("overlays/production", &format!("overlays/{overlay}")),
+                ("namespace: api-prod", &format!("namespace: {ns}")),
+                ("name: prod-api-server", &format!("name: {prefix}-api-server")),
+            ],
+        );
+        apps.push((app, "examples/gitops-repo", format!("apps/api-server/overlays/{overlay}")));
+    }
+    let shop = app_copy(dir.path(), "examples/shop/app.yaml", "shop.yaml", &[("name: shop", "name: example-shop")]);
+    apps.push((shop, ".", "examples/shop/desired".into()));
+    apps.push((plan, ".", "examples/plan/desired".into()));
+
+    let mut failures = Vec::new();
+    for (app, local, path) in &apps {
+        let name = app.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let synced = sync(app, local);
+        if synced.status.code() != Some(0) {
+            failures.push(format!("{name}: sync failed:\n{}{}", out(&synced), err(&synced)));
+            continue;
+        }
+        let rendered = gitops_kube(env, &["render", &format!("{local}/{path}")], None, 60);
+        assert_eq!(rendered.status.code(), Some(0), "{}", err(&rendered));
+        for server_side in [false, true] {
+            let (code, said) = diff(env, &out(&rendered), app, server_side);
+            if code != Some(0) {
+                failures.push(format!("{name} (server-side: {server_side}): not Synced after a sync:\n{said}"));
+            }
+        }
+    }
+
+    // Drift by another field manager is seen both ways.
+    runtime().block_on(async {
+        let client = client(env).await;
+        let pp = PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() };
+        let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "api", "image": "drifted:1"}]}}}});
+        let req = Request::new("/apis/apps/v1/namespaces/api-prod/deployments")
+            .patch("prod-api-server", &pp, &Patch::Strategic(&patch))
+            .expect("request");
+        client.request::<Value>(req).await.expect("drift");
+    });
+    let rendered = gitops_kube(env, &["render", "examples/gitops-repo/apps/api-server/overlays/production"], None, 60);
+    for server_side in [false, true] {
+        let (code, said) = diff(env, &out(&rendered), &apps[0].0, server_side);
+        if code != Some(1) || !said.contains("drifted:1") {
+            failures.push(format!("drift not seen (server-side: {server_side}): {said}"));
+        }
+    }
+
+    // A reconcile pass that compares through the server sees the drift and heals it
+    // (`selfHeal`), after which the server-side diff finds the Deployment as Git has it. The
+    // image now belongs to field manager `kubectl-edit`: taking it back needs force, as in
+    // Argo CD (without it the real server answers with a conflict naming that manager).
+    let healed = gitops_kube(
+        env,
+        &[
+            "reconcile",
+            "--app",
+            apps[0].0.to_str().expect("utf-8"),
+            "--local",
+            "examples/gitops-repo",
+            "--target",
+            "kube:testenv",
+            "--server-side-diff",
+            "--force-conflicts",
+            "--customizations",
+            customizations,
+        ],
+        None,
+        300,
+    );
+    if healed.status.code() != Some(0) || !out(&healed).contains("Synced: successfully synced") {
+        failures.push(format!("reconcile --server-side-diff did not heal:\n{}{}", out(&healed), err(&healed)));
+    }
+    let (code, said) = diff(env, &out(&rendered), &apps[0].0, true);
+    if code != Some(0) {
+        failures.push(format!("still not Synced after healing: {said}"));
+    }
+
+    stop.store(true, Ordering::SeqCst);
+    assert!(operator.join().expect("operator") > 0, "the backup operator completed Backups");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

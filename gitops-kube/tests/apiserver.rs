@@ -1,0 +1,559 @@
+//! `KubeCluster`, the executor and a reconcile pass against a real `kube-apiserver` with etcd and
+//! `kube-controller-manager` (the `k8s-testenv` harness, `tools/k8s-testenv`), started once for
+//! this binary. The same ground as `kube.rs` covers on the stand-in, proven on the real thing:
+//! - discovery, and kinds served or not;
+//! - client-side apply: the last-applied annotation, no-op applies, removed fields;
+//! - server-side apply: field managers, conflicts (with an update manager), force, dry runs;
+//! - deletes with each propagation policy, carried out by the real garbage collector;
+//! - `changed` woken by a controller's status write, and not by bookmarks or nothing;
+//! - the objects an app tracks (Argo CD annotation, Flux label selector);
+//! - a whole sync: a CRD established and waited for, hooks run and deleted, health, a second
+//!   pass that finds every object Synced against the server's defaults; a refused object.
+//!
+//! Each test works in its own namespace. There is no kubelet: Pods stay Pending unless their
+//! namespace carries the harness's pretend-kubelet label ([`KUBELET`]), so tests either scale
+//! to zero, use objects no controller gates, or label the namespace.
+//!
+//! Without `GITOPS_TESTENV` each test says it skipped; with it set, a harness that does not
+//! start fails every test.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use gitops_core::app::{AppKind, AppSpec, Automated};
+use gitops_core::sync::options::Propagation;
+use gitops_core::{Object, ResourceKey, manifest};
+use gitops_health::HealthChecks;
+use gitops_kube::cluster::{Applied, ApplyMode, Cluster, Error};
+use gitops_kube::reconcile::{self, DesiredState, Policy, Progress, Rendered, Request, Target};
+use gitops_kube::{KubeCluster, executor::Event};
+use gitops_standin::testenv::{self, TestEnv};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::core::Request as KubeRequest;
+use serde_json::{Value, json};
+
+/// The namespace label under which the harness marks Pods as run (Jobs' Pods succeed).
+const KUBELET: &str = "k8s-testenv.gitops.dev/kubelet";
+
+fn obj(yaml: &str) -> Object {
+    manifest::parse("test", yaml).expect("parses").remove(0)
+}
+
+/// The control plane, or `None` (the test is skipped, and says so).
+macro_rules! env_or_skip {
+    ($name:expr) => {
+        match testenv::or_skip($name) {
+            Some(env) => env,
+            None => return,
+        }
+    };
+}
+
+async fn connect(env: &TestEnv) -> KubeCluster {
+    KubeCluster::connect(Some(env.kubeconfig()), None).await.expect("connects")
+}
+
+/// A raw kube-rs client, to act as other field managers and controllers would.
+async fn client(env: &TestEnv) -> kube::Client {
+    let file = kube::config::Kubeconfig::read_from(env.kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await.expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// Creates a namespace (labelled for the pretend kubelet when `kubelet`).
+async fn namespace(cluster: &KubeCluster, name: &str, kubelet: bool) {
+    let labels = if kubelet { format!("{{{KUBELET}: 'true'}}") } else { "{}".into() };
+    let ns = obj(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}, labels: {labels}}}\n"));
+    cluster.apply(&ns, ApplyMode::ServerSide { force: true }, false).await.expect("namespace");
+}
+
+/// Creates `body` at the collection `path` as field manager `manager` (an Update, as kubectl
+/// create or a controller would).
+async fn create_as(client: &kube::Client, path: &str, body: &Value, manager: &str) -> Value {
+    let pp = PostParams { dry_run: false, field_manager: Some(manager.into()) };
+    let req = KubeRequest::new(path).create(&pp, serde_json::to_vec(body).unwrap()).unwrap();
+    client.request::<Value>(req).await.unwrap_or_else(|e| panic!("create {path}: {e}"))
+}
+
+/// Merge-patches the object `name` at the collection `path` as field manager `manager`.
+async fn patch_as(client: &kube::Client, path: &str, name: &str, patch: &Value, manager: &str) -> Value {
+    let pp = PatchParams { field_manager: Some(manager.into()), ..Default::default() };
+    let req = KubeRequest::new(path).patch(name, &pp, &Patch::Merge(patch)).unwrap();
+    client.request::<Value>(req).await.unwrap_or_else(|e| panic!("patch {path}/{name}: {e}"))
+}
+
+async fn get(cluster: &KubeCluster, group: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+    cluster.get(&ResourceKey::new(group, kind, ns, name)).await.expect("get").map(Object::into_value)
+}
+
+/// Polls `cond` (with `changed` on `key` between looks) until it holds; fails after `secs`.
+async fn eventually<F, Fut>(what: &str, secs: u64, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond().await {
+        assert!(Instant::now() < deadline, "{what}: not after {secs}s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn app(kind: AppKind, name: &str, ns: &str) -> AppSpec {
+    AppSpec {
+        kind,
+        name: name.into(),
+        destination_namespace: Some(ns.into()),
+        force_namespace: false,
+        ignore_differences: Vec::new(),
+        sync_options: Vec::new(),
+        automated: None,
+        retry: None,
+        rollout: Default::default(),
+        unused: Vec::new(),
+    }
+}
+
+fn managers(v: &Value) -> Vec<String> {
+    v["metadata"]["managedFields"]
+        .as_array()
+        .map(|a| {
+            a.iter().filter_map(|m| Some(format!("{}/{}", m["manager"].as_str()?, m["operation"].as_str()?))).collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn connects_and_discovers_built_in_kinds() {
+    let env = env_or_skip!("connects_and_discovers_built_in_kinds");
+    let cluster = connect(env).await;
+    assert_eq!(cluster.describe(), "kube:testenv");
+    let deploy = cluster.resource("apps/v1", "Deployment").await.unwrap().expect("served");
+    assert_eq!((deploy.plural.as_str(), deploy.namespaced), ("deployments", true));
+    let ns = cluster.resource("v1", "Namespace").await.unwrap().expect("served");
+    assert!(!ns.namespaced);
+    let crd = cluster.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition").await.unwrap();
+    assert!(crd.is_some_and(|c| !c.namespaced));
+    assert_eq!(cluster.resource("example.com/v1", "Gadget").await.unwrap(), None);
+    assert_eq!(cluster.resource("apps/v1beta1", "Deployment").await.unwrap(), None, "long gone from the server");
+    let err = KubeCluster::connect(Some(env.kubeconfig()), Some("nope")).await.expect_err("no such context");
+    assert!(matches!(err, Error::Config(_)), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn client_side_apply_records_what_it_applied_and_removes_what_was_dropped() {
+    let env = env_or_skip!("client_side_apply_records_what_it_applied_and_removes_what_was_dropped");
+    let cluster = connect(env).await;
+    let kube = client(env).await;
+    namespace(&cluster, "csa", false).await;
+    let v1 =
+        obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: csa}\ndata: {a: '1', b: '2'}\n");
+    let (applied, stored) = cluster.apply(&v1, ApplyMode::ClientSide, false).await.unwrap();
+    assert_eq!(applied, Applied::Created);
+    let recorded = stored.annotation(gitops_kube::client_side::LAST_APPLIED).expect("last-applied");
+    assert!(recorded.contains(r#""b":"2""#), "{recorded}");
+    assert_eq!(stored.api_version(), "v1");
+    assert_eq!(managers(stored.value()), ["gitops/Update"]);
+
+    let (again, same) = cluster.apply(&v1, ApplyMode::ClientSide, false).await.unwrap();
+    assert_eq!(again, Applied::Unchanged);
+    assert_eq!(same.value()["metadata"]["resourceVersion"], stored.value()["metadata"]["resourceVersion"]);
+
+    // Someone else adds a key; the next apply drops `b`: only `b` goes.
+    patch_as(&kube, "/api/v1/namespaces/csa/configmaps", "settings", &json!({"data": {"theirs": "t"}}), "kubectl-edit")
+        .await;
+    let v2 = obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: csa}\ndata: {a: '1'}\n");
+    assert_eq!(cluster.apply(&v2, ApplyMode::ClientSide, false).await.unwrap().0, Applied::Configured);
+    let live = get(&cluster, "", "ConfigMap", "csa", "settings").await.unwrap();
+    assert_eq!(live["data"], json!({"a": "1", "theirs": "t"}));
+
+    // A dry run is validated and merged by the server, and stores nothing.
+    let v3 = obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: csa}\ndata: {a: '3'}\n");
+    let (_, predicted) = cluster.apply(&v3, ApplyMode::ClientSide, true).await.unwrap();
+    assert_eq!(predicted.value()["data"]["a"], "3");
+    assert_eq!(get(&cluster, "", "ConfigMap", "csa", "settings").await.unwrap()["data"]["a"], "1");
+    let bad = obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad, namespace: csa}\ndata: {'not a key': x}\n");
+    let err = cluster.apply(&bad, ApplyMode::ClientSide, true).await.expect_err("invalid");
+    assert!(matches!(err, Error::Refused { code: 422, .. }), "{err}");
+
+    // Replace: the object is replaced whole.
+    let (applied, replaced) = cluster.apply(&v1, ApplyMode::Replace, false).await.unwrap();
+    assert_eq!(applied, Applied::Configured);
+    assert_eq!(replaced.value()["data"], json!({"a": "1", "b": "2"}));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn server_side_apply_reports_conflicts_and_forces_only_when_asked() {
+    let env = env_or_skip!("server_side_apply_reports_conflicts_and_forces_only_when_asked");
+    let cluster = connect(env).await;
+    let kube = client(env).await;
+    namespace(&cluster, "ssa", false).await;
+    create_as(
+        &kube,
+        "/apis/apps/v1/namespaces/ssa/deployments",
+        &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ssa"},
+               "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}}),
+        "kubectl",
+    )
+    .await;
+    let desired = obj(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: ssa}\nspec:\n  replicas: 5\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n",
+    );
+    let err = cluster.apply(&desired, ApplyMode::ServerSide { force: false }, false).await.expect_err("conflict");
+    let Error::Conflict { message, .. } = &err else { panic!("{err}") };
+    assert!(message.contains(r#"conflict with "kubectl""#) && message.contains(".spec.replicas"), "{message}");
+    assert!(err.to_string().contains("Force=true"), "says how to resolve it: {err}");
+    let replicas = |v: Option<Value>| v.expect("exists")["spec"]["replicas"].clone();
+    assert_eq!(replicas(get(&cluster, "apps", "Deployment", "ssa", "web").await), 3);
+
+    // A dry run changes nothing, even forced; it returns the object as it would be.
+    let (_, predicted) = cluster.apply(&desired, ApplyMode::ServerSide { force: true }, true).await.unwrap();
+    assert_eq!(predicted.value()["spec"]["replicas"], 5);
+    assert_eq!(replicas(get(&cluster, "apps", "Deployment", "ssa", "web").await), 3);
+
+    let (applied, stored) = cluster.apply(&desired, ApplyMode::ServerSide { force: true }, false).await.unwrap();
+    assert_eq!(applied, Applied::ServerSideApplied);
+    assert_eq!(stored.value()["spec"]["replicas"], 5);
+    assert!(managers(stored.value()).contains(&"gitops/Apply".to_string()), "{:?}", managers(stored.value()));
+    // The server defaulted what the manifest left out.
+    assert_eq!(stored.value()["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(stored.value()["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+
+    // Applying the same again is a no-op for the server: no new resourceVersion.
+    let (_, again) = cluster.apply(&desired, ApplyMode::ServerSide { force: false }, false).await.unwrap();
+    assert_eq!(again.value()["metadata"]["resourceVersion"], stored.value()["metadata"]["resourceVersion"]);
+
+    let missing = obj("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: w, namespace: ssa}\n");
+    let err = cluster.apply(&missing, ApplyMode::ServerSide { force: false }, false).await.expect_err("unknown kind");
+    assert!(matches!(err, Error::UnknownKind { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn deletes_follow_the_propagation_policy_through_the_real_garbage_collector() {
+    let env = env_or_skip!("deletes_follow_the_propagation_policy_through_the_real_garbage_collector");
+    let cluster = connect(env).await;
+    let kube = client(env).await;
+    namespace(&cluster, "gc", false).await;
+    let cms = "/api/v1/namespaces/gc/configmaps";
+    let pair = |owner: &'static str, dependent: &'static str| {
+        let kube = kube.clone();
+        async move {
+            let o = create_as(&kube, cms, &json!({"metadata": {"name": owner}}), "test").await;
+            let uid = o["metadata"]["uid"].clone();
+            create_as(
+                &kube,
+                cms,
+                &json!({"metadata": {"name": dependent,
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": owner, "uid": uid}]}}),
+                "test",
+            )
+            .await;
+        }
+    };
+    let key = |n: &str| ResourceKey::new("", "ConfigMap", "gc", n);
+
+    pair("owner", "dependent").await;
+    assert!(cluster.delete(&key("owner"), Propagation::Orphan, true).await.unwrap(), "dry run");
+    assert!(get(&cluster, "", "ConfigMap", "gc", "owner").await.is_some(), "a dry run deletes nothing");
+    assert!(cluster.delete(&key("owner"), Propagation::Orphan, false).await.unwrap());
+    eventually("the orphaned owner goes", 60, || async {
+        get(&cluster, "", "ConfigMap", "gc", "owner").await.is_none()
+    })
+    .await;
+    let orphan = get(&cluster, "", "ConfigMap", "gc", "dependent").await.expect("orphaned, not deleted");
+    assert!(orphan["metadata"].get("ownerReferences").is_none(), "{orphan}");
+    assert!(!cluster.delete(&key("owner"), Propagation::Background, false).await.unwrap(), "already gone");
+
+    pair("owner2", "dependent2").await;
+    assert!(cluster.delete(&key("owner2"), Propagation::Background, false).await.unwrap());
+    eventually("the collector deletes the dependent", 60, || async {
+        get(&cluster, "", "ConfigMap", "gc", "dependent2").await.is_none()
+    })
+    .await;
+
+    // Foreground: the owner stays, being deleted, until the collector removed its dependents.
+    pair("owner3", "dependent3").await;
+    assert!(cluster.delete(&key("owner3"), Propagation::Foreground, false).await.unwrap());
+    if let Some(owner) = get(&cluster, "", "ConfigMap", "gc", "owner3").await {
+        assert!(owner["metadata"]["deletionTimestamp"].is_string(), "{owner}");
+        assert!(owner["metadata"]["finalizers"].to_string().contains("foregroundDeletion"), "{owner}");
+    }
+    eventually("a foreground delete finishes", 60, || async {
+        get(&cluster, "", "ConfigMap", "gc", "owner3").await.is_none()
+            && get(&cluster, "", "ConfigMap", "gc", "dependent3").await.is_none()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn changed_wakes_on_a_controllers_write_and_not_before() {
+    let env = env_or_skip!("changed_wakes_on_a_controllers_write_and_not_before");
+    let cluster = connect(env).await;
+    namespace(&cluster, "watch", false).await;
+    // The deployment controller writes status (and a ReplicaSet) soon after the create.
+    let web = obj(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: watch}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n",
+    );
+    let (_, stored) = cluster.apply(&web, ApplyMode::ServerSide { force: false }, false).await.unwrap();
+    let rv = gitops_kube::cluster::resource_version(&stored);
+    let t = Instant::now();
+    cluster.changed(&[(web.key(""), rv)], Duration::from_secs(30)).await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20), "woken by the status update after {:?}", t.elapsed());
+    eventually("the controller observes generation 1", 30, || async {
+        let live = get(&cluster, "apps", "Deployment", "watch", "web").await.unwrap();
+        live.pointer("/status/observedGeneration") == Some(&json!(1))
+    })
+    .await;
+
+    // Nothing changes: the wait lasts its timeout (bookmarks and the replayed object are no news).
+    let live = cluster.get(&web.key("")).await.unwrap().unwrap();
+    let t = Instant::now();
+    cluster
+        .changed(&[(web.key(""), gitops_kube::cluster::resource_version(&live))], Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(2900), "no news, yet woken after {:?}", t.elapsed());
+
+    // An object that does not exist yet: its creation wakes the wait.
+    let later = obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later, namespace: watch}\n");
+    let t = Instant::now();
+    let create = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cluster.apply(&later, ApplyMode::ServerSide { force: false }, false).await.unwrap();
+    };
+    let watched = [(later.key(""), None)];
+    let wait = cluster.changed(&watched, Duration::from_secs(20));
+    let (waited, ()) = tokio::join!(wait, create);
+    waited.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10), "woken by the creation after {:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_apps_objects_are_found_by_its_tracking() {
+    let env = env_or_skip!("an_apps_objects_are_found_by_its_tracking");
+    let cluster = connect(env).await;
+    let kube = client(env).await;
+    namespace(&cluster, "track", false).await;
+    let cms = "/api/v1/namespaces/track/configmaps";
+    let cm = |name: &str, meta: Value| {
+        let mut m = json!({"name": name});
+        m.as_object_mut().unwrap().extend(meta.as_object().unwrap().clone());
+        json!({"metadata": m})
+    };
+    let annotated = json!({"annotations": {"argocd.argoproj.io/tracking-id": "tracker:/ConfigMap:track/tracked"}});
+    create_as(&kube, cms, &cm("tracked", annotated), "t").await;
+    let elsewhere = json!({"annotations": {"argocd.argoproj.io/tracking-id": "other:/ConfigMap:track/x"}});
+    create_as(&kube, cms, &cm("someone-elses", elsewhere), "t").await;
+    create_as(&kube, cms, &cm("untracked-desired", json!({})), "t").await;
+    create_as(&kube, cms, &cm("flux", json!({"labels": {"kustomize.toolkit.fluxcd.io/name": "tracker"}})), "t").await;
+    let desired: HashSet<ResourceKey> = [ResourceKey::new("", "ConfigMap", "track", "untracked-desired")].into();
+
+    let names = |objects: Vec<Object>| objects.iter().map(|o| o.name().to_string()).collect::<Vec<_>>();
+    let argo = cluster.live_for(&app(AppKind::ArgoApplication, "tracker", "track"), &desired).await.unwrap();
+    assert_eq!(names(argo), ["tracked", "untracked-desired"]);
+    let flux = cluster.live_for(&app(AppKind::FluxKustomization, "tracker", "track"), &HashSet::new()).await.unwrap();
+    assert_eq!(names(flux), ["flux"]);
+}
+
+/// Desired objects given as text.
+struct Fixed(String);
+
+impl DesiredState for Fixed {
+    fn render(&mut self) -> Result<Rendered, String> {
+        let objects = manifest::parse("desired.yaml", &self.0).map_err(|e| e.to_string())?;
+        Ok(Rendered { revision: "abc123".into(), objects })
+    }
+}
+
+#[derive(Default)]
+struct Log(Vec<Event>);
+
+impl Progress for Log {
+    fn planned(&mut self, _plan: &gitops_core::sync::SyncPlan, _syncing: bool) {}
+    fn step(&mut self, event: &Event) {
+        self.0.push(event.clone());
+    }
+}
+
+/// A CRD and its resource, hooks as Jobs and a Deployment; Pods "run" (the namespace is
+/// labelled for the pretend kubelet), so Jobs complete and the Deployment becomes available.
+const SHOP: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {k8s-testenv.gitops.dev/kubelet: "true"}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: gear}
+spec: {size: 3}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: HookSucceeded}
+spec:
+  template: {spec: {restartPolicy: Never, containers: [{name: m, image: 'migrate:1'}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations: {argocd.argoproj.io/sync-wave: "1"}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: 'web:1', ports: [{containerPort: 8080}], resources: {limits: {cpu: 500m, memory: 128Mi}}}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: notify
+  annotations: {argocd.argoproj.io/hook: PostSync}
+spec:
+  template: {spec: {restartPolicy: Never, containers: [{name: notify, image: 'notify:1'}]}}
+"#;
+
+async fn sync_pass(spec: &AppSpec, desired: &str, cluster: &KubeCluster, request: Request) -> (reconcile::Pass, Log) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = dir.path().join("status.json");
+    let checks = HealthChecks::default();
+    let target = Target { cluster, status: &status, health: &checks };
+    let mut log = Log::default();
+    let pass = reconcile::pass(spec, &mut Fixed(desired.into()), &target, Policy::of(spec, false), request, &mut log)
+        .await
+        .expect("a pass");
+    (pass, log)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_sync_waits_for_crds_runs_hooks_awaits_health_and_then_is_synced() {
+    let env = env_or_skip!("a_sync_waits_for_crds_runs_hooks_awaits_health_and_then_is_synced");
+    let cluster = connect(env).await;
+    let spec = AppSpec {
+        automated: Some(Automated { prune: true, self_heal: true, allow_empty: false }),
+        ..app(AppKind::ArgoApplication, "shop", "shop")
+    };
+    let request = Request { sync: true, wave_delay: Some(Duration::from_millis(100)), ..Request::default() };
+    let (pass, log) = sync_pass(&spec, SHOP, &cluster, request).await;
+    let op = pass.status.last_operation.as_ref().expect("synced");
+    assert_eq!(op.phase, "Succeeded", "{op:?}\n{:#?}", log.0);
+    let said: Vec<String> =
+        log.0.iter().map(|e| format!("{} {}/{}: {}", e.verb, e.key.kind, e.key.name, e.outcome)).collect();
+    let at = |needle: &str| {
+        said.iter().position(|l| l.starts_with(needle)).unwrap_or_else(|| panic!("{needle} in {said:#?}"))
+    };
+    assert!(at("hook Job/migrate: created") < at("apply CustomResourceDefinition/widgets.example.com"));
+    assert!(at("apply CustomResourceDefinition/widgets.example.com") < at("apply Widget/gear"), "{said:#?}");
+    assert!(at("apply Widget/gear") < at("apply Deployment/web"), "waves in order: {said:#?}");
+    assert!(at("apply Deployment/web") < at("hook Job/notify"), "PostSync runs after the Deployment is healthy");
+    assert!(at("hook Job/notify") < at("delete hook Job/migrate"), "HookSucceeded hooks go after success");
+    assert!(get(&cluster, "example.com", "Widget", "shop", "gear").await.is_some());
+    eventually("the hook Job deleted by its policy", 30, || async {
+        get(&cluster, "batch", "Job", "shop", "migrate").await.is_none()
+    })
+    .await;
+    assert!(get(&cluster, "batch", "Job", "shop", "notify").await.is_some(), "no delete policy: kept");
+    let web = get(&cluster, "apps", "Deployment", "shop", "web").await.unwrap();
+    assert_eq!(web["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"], "shop:apps/Deployment:shop/web");
+    assert!(pass.status.health.starts_with("Healthy"), "{}", pass.status.health);
+
+    // The second pass finds nothing to do: the server's defaults are no difference.
+    let (again, _) = sync_pass(&spec, SHOP, &cluster, Request::default()).await;
+    assert!(!again.synced, "{}", again.status.message);
+    assert_eq!(
+        again.status.sync,
+        "Synced",
+        "{:#?}",
+        again.plan.tasks.iter().filter(|t| t.action != gitops_core::sync::Action::Unchanged).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn without_a_kubelet_a_deployment_stays_progressing_and_a_flux_health_check_times_out() {
+    let env = env_or_skip!("without_a_kubelet_a_deployment_stays_progressing_and_a_flux_health_check_times_out");
+    let cluster = connect(env).await;
+    namespace(&cluster, "nokubelet", false).await;
+    let desired = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: nokubelet}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: 'web:1'}]}
+"#;
+    let mut spec = app(AppKind::FluxKustomization, "infra", "nokubelet");
+    spec.automated = Some(Automated { prune: true, self_heal: true, allow_empty: false });
+    spec.rollout.health_checks = vec![ResourceKey::new("apps", "Deployment", "nokubelet", "web")];
+    spec.rollout.timeout = Some(Duration::from_secs(3));
+    spec.rollout.app_namespace = "flux-system".into();
+    let (pass, _) = sync_pass(&spec, desired, &cluster, Request::default()).await;
+    let op = pass.status.last_operation.as_ref().expect("synced");
+    assert_eq!(op.phase, "Failed", "{op:?}");
+    assert!(
+        op.message.starts_with(
+            "health check failed after 3s: timeout waiting for: [apps/Deployment/nokubelet/web status: 'Progressing'"
+        ),
+        "{}",
+        op.message
+    );
+    let web = get(&cluster, "apps", "Deployment", "nokubelet", "web").await.expect("applied");
+    assert_eq!(web["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "infra");
+    assert_eq!(web["status"]["replicas"], 1, "the ReplicaSet made its Pod: {web}");
+    assert!(web["status"].get("availableReplicas").is_none(), "no Pod runs: {web}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_object_fails_its_wave_and_later_waves_never_run() {
+    let env = env_or_skip!("a_refused_object_fails_its_wave_and_later_waves_never_run");
+    let cluster = connect(env).await;
+    namespace(&cluster, "refused", true).await;
+    // The API server refuses the first ConfigMap (an invalid data key) with 422 Invalid.
+    const DESIRED: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: first, annotations: {argocd.argoproj.io/sync-wave: "1"}}
+data: {'not a key': x}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: second, annotations: {argocd.argoproj.io/sync-wave: "2"}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: cleanup
+  annotations: {argocd.argoproj.io/hook: SyncFail}
+spec:
+  template: {spec: {restartPolicy: Never, containers: [{name: c, image: 'cleanup:1'}]}}
+"#;
+    let spec = app(AppKind::ArgoApplication, "refused", "refused");
+    let request = Request { sync: true, wave_delay: Some(Duration::ZERO), ..Request::default() };
+    let (pass, _) = sync_pass(&spec, DESIRED, &cluster, request).await;
+    let op = pass.status.last_operation.as_ref().expect("synced");
+    assert_eq!(op.phase, "Failed", "{op:?}");
+    let refused = pass.results.iter().find(|r| r.key.name == "first").unwrap();
+    assert!(refused.message.contains("not a key"), "the server's reason: {refused:?}");
+    assert!(get(&cluster, "", "ConfigMap", "refused", "second").await.is_none(), "wave 2 never ran");
+    assert!(op.not_done.iter().any(|n| n.contains("second")), "{op:?}");
+    assert!(get(&cluster, "batch", "Job", "refused", "cleanup").await.is_some(), "the SyncFail hook ran");
+    assert_eq!(pass.status.sync, "OutOfSync");
+}
