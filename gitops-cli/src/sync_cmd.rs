@@ -594,7 +594,11 @@ pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
     handle_signals()?;
     let request = request(&args, true, &app);
     let pass = runtime()?.block_on(run_pass(&mut app, request, &mut anstream::stdout().lock()))?;
-    Ok(if args.dry_run && pass.plan.errors.is_empty() { ExitCode::SUCCESS } else { exit_code(&pass) })
+    // A dry run leaves the app as it was (OutOfSync): it succeeds when the server took every
+    // object, and fails, as `argocd app sync --dry-run` does, when one was refused.
+    let dry_run_passed =
+        pass.plan.errors.is_empty() && pass.status.last_operation.as_ref().is_none_or(|op| op.phase == "Succeeded");
+    Ok(if args.dry_run && dry_run_passed { ExitCode::SUCCESS } else { exit_code(&pass) })
 }
 
 /// `gitops reconcile`: one pass of the loop (syncs only as the policy says).

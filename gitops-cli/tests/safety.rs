@@ -16,6 +16,7 @@ metadata: {{name: '{name}', namespace: argocd}}
 spec:
   destination: {{namespace: '{namespace}'}}
   source: {{repoURL: https://git.example.com/shop.git, targetRevision: main, path: deploy}}
+  syncPolicy: {{syncOptions: [CreateNamespace=true]}}
 "
     )
 }

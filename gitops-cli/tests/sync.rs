@@ -567,7 +567,7 @@ fn sync_takes_plugins_and_a_revision() {
     std::fs::write(
         &app,
         format!(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: shop}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: app, plugin: {{name: gen}}}}\n",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: shop}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: app, plugin: {{name: gen}}}}\n  syncPolicy: {{syncOptions: [CreateNamespace=true]}}\n",
             dir.path().display()
         ),
     )
@@ -603,4 +603,56 @@ fn a_selective_sync_touches_only_the_named_resources() {
     let o = sync(dir.path(), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert!(stored(dir.path(), "shop/apps/Deployment/web.yaml").is_some());
+}
+
+/// A FileCluster refuses what an API server refuses: an object in a namespace that does not
+/// exist fails (a dry run too, as on a server), naming the namespace and the two ways out;
+/// the namespaces every cluster starts with are there, and `CreateNamespace=true` makes it.
+#[test]
+fn a_namespace_that_does_not_exist_fails_the_object_as_a_server_would() {
+    let app = |options: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: shop}}\n  source: {{repoURL: https://git.example.com/shop.git, path: deploy}}\n{options}"
+        )
+    };
+    let manifests = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: kube-public}\n";
+    let dir = crate::app_repo(&app(""), manifests);
+    for extra in [&["--dry-run"][..], &[]] {
+        let o = crate::sync_local(dir.path(), extra);
+        let stdout = out(&o);
+        assert_eq!(o.status.code(), Some(1), "{stdout}{}", err(&o));
+        assert!(
+            stdout.contains("namespace \"shop\" does not exist in the cluster directory; add the Namespace to the app or sync with CreateNamespace=true"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("1 synced, 0 pruned, 1 failed"), "kube-public exists from the start: {stdout}");
+    }
+    assert!(!dir.path().join(".gitops/cluster/shop").exists());
+    std::fs::write(dir.path().join("app.yaml"), app("  syncPolicy: {syncOptions: [CreateNamespace=true]}\n"))
+        .expect("write");
+    let o = crate::sync_local(dir.path(), &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("checked (dry run; its namespace is created by this sync)"), "{}", out(&o));
+    let o = crate::sync_local(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(dir.path().join(".gitops/cluster/shop/core/ConfigMap/settings.yaml").is_file());
+}
+
+/// A custom object reaches a FileCluster only after its CRD, as on a server: synced alone it
+/// fails naming the missing CRD; a dry run of the whole app checks it as the CRD is created by
+/// the same sync; the whole app syncs.
+#[test]
+fn a_custom_object_needs_its_crd_in_the_cluster_directory() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: argocd}\nspec:\n  destination: {namespace: default}\n  source: {repoURL: https://git.example.com/shop.git, path: deploy}\n";
+    let manifests = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: backups.ops.example.com}\nspec:\n  group: ops.example.com\n  scope: Namespaced\n  names: {kind: Backup, plural: backups}\n  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]\n---\napiVersion: ops.example.com/v1\nkind: Backup\nmetadata: {name: nightly}\nspec: {schedule: '0 3 * * *'}\n";
+    let dir = crate::app_repo(app, manifests);
+    let o = crate::sync_local(dir.path(), &["--resource", "ops.example.com:Backup:nightly"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("the cluster serves no Backup in ops.example.com/v1"), "{}", out(&o));
+    let o = crate::sync_local(dir.path(), &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("checked (dry run; its CRD is created by this sync)"), "{}", out(&o));
+    let o = crate::sync_local(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(dir.path().join(".gitops/cluster/default/ops.example.com/Backup/nightly.yaml").is_file());
 }

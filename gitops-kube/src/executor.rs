@@ -486,6 +486,8 @@ mod tests {
         let owned =
             format!("{stale}  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: u1}}]\n");
         let owned = manifest::parse("live", &owned).unwrap().remove(0);
+        let namespace = manifest::parse("ns", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n").unwrap();
+        cluster.cluster().apply(cluster.lock().expect("locked"), &namespace[0]).unwrap();
         cluster.cluster().apply(cluster.lock().expect("locked"), &owned).unwrap();
         let options = OperationOptions { wave_delay: std::time::Duration::ZERO, ..OperationOptions::default() };
         let mut op = SyncOperation::new(plan, options, SystemTime::now());

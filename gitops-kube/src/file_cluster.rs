@@ -47,6 +47,28 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A namespaced object whose namespace is not stored: an API server answers 404, so an
+    /// offline sync fails where a real one would.
+    #[error("{key}: {}", missing_namespace(namespace))]
+    NamespaceNotFound {
+        /// The object's key.
+        key: String,
+        /// The missing namespace.
+        namespace: String,
+    },
+    /// A custom object whose CustomResourceDefinition is not stored: a server serves no such
+    /// kind until its CRD is there.
+    #[error(
+        "{key}: the cluster directory holds no CustomResourceDefinition for {kind} in group {group}; add the CRD to the app (or sync it first)"
+    )]
+    UnknownKind {
+        /// The object's key.
+        key: String,
+        /// The object's API group.
+        group: String,
+        /// The object's kind.
+        kind: String,
+    },
     /// A lock from another cluster directory was given.
     #[error("the lock held is for {held}, not for {wanted}")]
     WrongLock {
@@ -76,6 +98,12 @@ pub enum Error {
     },
 }
 
+fn missing_namespace(namespace: &str) -> String {
+    format!(
+        "namespace {namespace:?} does not exist in the cluster directory; add the Namespace to the app or sync with CreateNamespace=true"
+    )
+}
+
 /// A directory standing in for a cluster.
 #[derive(Debug, Clone)]
 pub struct FileCluster {
@@ -84,6 +112,9 @@ pub struct FileCluster {
 
 const CLUSTER_DIR: &str = "_cluster";
 const CORE_DIR: &str = "core";
+/// The namespaces a new cluster holds before anything is applied (as `kube-apiserver` creates
+/// them at start), so an empty directory takes what an empty cluster takes.
+const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 const LOCK_FILE: &str = ".gitops.lock";
 const VERSION_FILE: &str = ".resource-version";
 
@@ -359,6 +390,16 @@ impl FileCluster {
             });
         }
         crate::server_rules::check(obj).map_err(|problem| Error::Invalid { key: key.to_string(), problem })?;
+        if self.serves(obj.group(), obj.kind())?.is_none() {
+            return Err(Error::UnknownKind {
+                key: key.to_string(),
+                group: obj.group().to_string(),
+                kind: obj.kind().to_string(),
+            });
+        }
+        if !key.namespace.is_empty() && !self.namespace_exists(&key.namespace)? {
+            return Err(Error::NamespaceNotFound { key: key.to_string(), namespace: key.namespace.clone() });
+        }
         let existing = self.get(&key)?;
         let mut value = obj.value().clone();
         let Value::Object(map) = &mut value else {
@@ -376,6 +417,23 @@ impl FileCluster {
             map.insert("status".into(), status.clone());
         }
         Ok((key, existing, value))
+    }
+
+    /// Whether this directory takes objects of `group`/`kind`, and if so whether they are
+    /// cluster-scoped: built-in kinds always, custom kinds once their CRD is stored.
+    pub fn serves(&self, group: &str, kind: &str) -> Result<Option<bool>, Error> {
+        if gitops_core::scope::is_built_in(group, kind) {
+            return Ok(Some(gitops_core::schema::schema().is_cluster_scoped(group, kind)));
+        }
+        Ok(gitops_core::scope::ScopeSource::cluster_scoped(&self.crd_scopes()?, group, kind))
+    }
+
+    /// Whether `namespace` is stored, or is one every cluster starts with.
+    pub fn namespace_exists(&self, namespace: &str) -> Result<bool, Error> {
+        if INITIAL_NAMESPACES.contains(&namespace) {
+            return Ok(true);
+        }
+        Ok(self.get(&ResourceKey::new("", "Namespace", "", namespace))?.is_some())
     }
 
     /// Sets the status of a stored object (what a controller would do; used by tests and by
@@ -547,14 +605,14 @@ impl Cluster for LockedFileCluster {
         false
     }
 
-    /// A directory stores any kind: there is no discovery to consult.
+    /// Built-in kinds, and custom kinds whose CRD is stored: the directory's discovery.
     async fn resource(&self, api_version: &str, kind: &str) -> Result<Option<Resource>, crate::cluster::Error> {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        Ok(Some(Resource {
+        Ok(self.cluster.serves(group, kind)?.map(|cluster_scoped| Resource {
             api_version: api_version.to_string(),
             kind: kind.to_string(),
             plural: format!("{}s", kind.to_ascii_lowercase()),
-            namespaced: !gitops_core::schema::schema().is_cluster_scoped(group, kind),
+            namespaced: !cluster_scoped,
         }))
     }
 
@@ -562,10 +620,7 @@ impl Cluster for LockedFileCluster {
     /// directory has no discovery, and guessing would put a cluster-scoped kind in a namespace.
     async fn cluster_scoped(&self, api_version: &str, kind: &str) -> Result<Option<bool>, crate::cluster::Error> {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        if gitops_core::scope::is_built_in(group, kind) {
-            return Ok(Some(gitops_core::schema::schema().is_cluster_scoped(group, kind)));
-        }
-        Ok(gitops_core::scope::ScopeSource::cluster_scoped(&self.cluster.crd_scopes()?, group, kind))
+        Ok(self.cluster.serves(group, kind)?)
     }
 
     async fn live_for(
@@ -587,11 +642,24 @@ impl Cluster for LockedFileCluster {
         _mode: ApplyMode,
         dry_run: bool,
     ) -> Result<(Applied, Object), crate::cluster::Error> {
-        if dry_run {
+        let applied = if dry_run {
             // A server validates a dry run as it validates a write, and tells what it would do.
-            return Ok((self.cluster.dry_apply(obj)?, obj.clone()));
-        }
-        Ok(self.cluster.apply(self.write_lock(&obj.key(""))?, obj)?)
+            self.cluster.dry_apply(obj).map(|a| (a, obj.clone()))
+        } else {
+            self.cluster.apply(self.write_lock(&obj.key(""))?, obj)
+        };
+        applied.map_err(|e| match e {
+            // What a server answers, so the executor treats both targets alike (a dry run of
+            // an object in a namespace the same sync creates is checked, not failed).
+            Error::NamespaceNotFound { key, namespace } => {
+                crate::cluster::Error::Refused { key, message: missing_namespace(&namespace), code: 404 }
+            }
+            Error::UnknownKind { .. } => crate::cluster::Error::UnknownKind {
+                api_version: obj.api_version().to_string(),
+                kind: obj.kind().to_string(),
+            },
+            e => e.into(),
+        })
     }
 
     /// Deletion is immediate: there are no dependents to wait for.
@@ -686,8 +754,18 @@ mod tests {
         let c = FileCluster::new(dir.path().join("cluster"));
         assert_eq!(c.crd_scopes().unwrap(), gitops_core::scope::Scopes::new());
         let lock = c.lock().unwrap();
+        let mut early = object("apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: early}\n");
+        early.set_cluster_scoped(true);
+        let e = c.apply(&lock, &early).unwrap_err();
+        assert!(matches!(e, Error::UnknownKind { .. }), "a custom object before its CRD is refused: {e}");
+        assert!(
+            e.to_string().contains("no CustomResourceDefinition for ClusterIssuer in group cert-manager.io"),
+            "{e}"
+        );
+        assert_eq!(c.serves("cert-manager.io", "ClusterIssuer").unwrap(), None);
         let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: clusterissuers.cert-manager.io}\nspec: {group: cert-manager.io, scope: Cluster, names: {kind: ClusterIssuer, plural: clusterissuers}}\n";
         c.apply(&lock, &object(crd)).unwrap();
+        assert_eq!(c.serves("cert-manager.io", "ClusterIssuer").unwrap(), Some(true));
         let scopes = c.crd_scopes().unwrap();
         assert_eq!(
             gitops_core::scope::ScopeSource::cluster_scoped(&scopes, "cert-manager.io", "ClusterIssuer"),
@@ -705,7 +783,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = FileCluster::new(dir.path().join("cluster"));
         let lock = c.lock().unwrap();
-        let v1 = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 1}\n";
+        let v1 =
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec: {replicas: 1}\n";
         let (action, first) = c.apply(&lock, &object(v1)).unwrap();
         assert_eq!(action, Applied::Created);
         assert_eq!((meta(&first, "generation"), meta(&first, "resourceVersion")), (&Value::from(1), &Value::from("1")));
@@ -726,8 +805,9 @@ mod tests {
         // Metadata alone does not move the generation; the status survives an apply.
         let key = second.key("");
         assert!(c.set_status(&lock, &key, serde_json::json!({"readyReplicas": 3})).unwrap());
-        let labelled =
-            v1.replace("replicas: 1", "replicas: 3").replace("namespace: shop", "namespace: shop, labels: {a: b}");
+        let labelled = v1
+            .replace("replicas: 1", "replicas: 3")
+            .replace("namespace: default", "namespace: default, labels: {a: b}");
         let (_, third) = c.apply(&lock, &object(&labelled)).unwrap();
         assert_eq!((meta(&third, "generation"), meta(&third, "resourceVersion")), (&Value::from(2), &Value::from("4")));
         assert_eq!(third.value()["status"]["readyReplicas"], 3);
@@ -736,9 +816,12 @@ mod tests {
         assert!(c.delete(&lock, &key).unwrap());
         assert!(!c.delete(&lock, &key).unwrap());
         assert!(c.get(&key).unwrap().is_none());
-        assert!(!dir.path().join("cluster/shop").exists(), "empty directories go");
+        assert!(!dir.path().join("cluster/default").exists(), "empty directories go");
         let e = c.apply(&lock, &object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")).unwrap_err();
         assert!(e.to_string().contains("needs metadata.namespace"), "{e}");
+        let e = c.apply(&lock, &object(&v1.replace("namespace: default", "namespace: absent"))).unwrap_err();
+        assert!(matches!(e, Error::NamespaceNotFound { .. }), "{e}");
+        assert!(e.to_string().contains("namespace \"absent\" does not exist"), "{e}");
         let other = FileCluster::new(dir.path().join("other"));
         let e = other.apply(&lock, &object(v1)).unwrap_err();
         assert!(matches!(e, Error::WrongLock { .. }), "{e}");
@@ -776,7 +859,7 @@ mod tests {
         for round in 0.. {
             for i in 0..8 {
                 let yaml = format!(
-                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{i}, namespace: crash}}\ndata: {{round: '{round}', big: {big}}}\n"
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{i}, namespace: default}}\ndata: {{round: '{round}', big: {big}}}\n"
                 );
                 c.apply(&lock, &object(&yaml)).unwrap();
             }
@@ -859,7 +942,7 @@ mod tests {
         let c = FileCluster::new(dir.path());
         let cm = |v: &str| {
             object(&format!(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a, namespace: web}}\ndata: {{k: '{v}'}}\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a, namespace: default}}\ndata: {{k: '{v}'}}\n"
             ))
         };
         assert_eq!(c.dry_apply(&cm("1")).unwrap(), Applied::Created);
@@ -873,14 +956,14 @@ mod tests {
     fn a_dry_run_cluster_refuses_real_writes() {
         let dir = tempfile::tempdir().unwrap();
         let c = FileCluster::new(dir.path().join("absent")).for_dry_run();
-        let cm = object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: web}\n");
+        let cm = object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n");
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let (applied, _) = rt.block_on(c.apply(&cm, ApplyMode::ClientSide, true)).unwrap();
         assert_eq!(applied, Applied::Created);
         let e = rt.block_on(c.apply(&cm, ApplyMode::ClientSide, false)).unwrap_err();
         assert!(e.to_string().contains("opened for a dry run"), "{e}");
         let bad =
-            object("apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: web}\ndata: {k: 'not base64!'}\n");
+            object("apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: default}\ndata: {k: 'not base64!'}\n");
         let e = rt.block_on(c.apply(&bad, ApplyMode::ClientSide, true)).unwrap_err();
         assert!(e.to_string().contains("data.k: the value (not shown) is not valid base64"), "{e}");
         assert!(!dir.path().join("absent").exists());
@@ -895,6 +978,9 @@ mod tests {
         let lock = c.lock().unwrap();
         let cm =
             |ns: &str| object(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a, namespace: {ns}}}\n"));
+        for ns in ["shop", "web"] {
+            c.apply(&lock, &object(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"))).unwrap();
+        }
         // A namespace directory that is a link out.
         std::os::unix::fs::symlink(&outside, dir.path().join("cluster/shop")).unwrap();
         let e = c.apply(&lock, &cm("shop")).unwrap_err();
