@@ -290,6 +290,19 @@ impl RepoRoot {
     /// Hidden entries (`.git`, ...) are skipped; a symlink leading out of the root, to a file
     /// or a directory, is an error.
     pub fn files(&self, rel: &str, recurse: bool) -> Result<Vec<String>, Error> {
+        self.collect(rel, recurse, &|_| true)
+    }
+
+    /// The files under directory `rel` whose name is one of `names`, found as [`RepoRoot::files`]
+    /// finds files when recursing: only those files (and directories, to descend into them)
+    /// are checked, so another file that a symlink leads out of the root, or a FIFO, does not
+    /// stop the walk, as it is never read.
+    pub fn files_named(&self, rel: &str, names: &[&str]) -> Result<Vec<String>, Error> {
+        self.collect(rel, true, &|name| names.contains(&name))
+    }
+
+    /// [`RepoRoot::files`], keeping the files whose name `keep` accepts.
+    fn collect(&self, rel: &str, recurse: bool, keep: &dyn Fn(&str) -> bool) -> Result<Vec<String>, Error> {
         let start = self.resolve(rel)?;
         if start.is_file() {
             return Ok(vec![self.relative(&start)]);
@@ -300,8 +313,13 @@ impl RepoRoot {
         let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
             for (path, is_dir) in self.entries(&dir)? {
-                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) || self.ignored(&path, is_dir)
-                {
+                let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                if name.starts_with('.') || self.ignored(&path, is_dir) {
+                    continue;
+                }
+                // A file left out is never read, so it needs no check; a directory (perhaps
+                // through a symlink) is checked before it is entered.
+                if !keep(&name) && !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
                     continue;
                 }
                 let shown = self.relative(&path);
