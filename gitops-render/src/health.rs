@@ -292,6 +292,18 @@ mod tests {
     }
 
     #[test]
+    fn a_symlinked_alias_does_not_take_the_place_of_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("example.com/Gadget")).unwrap();
+        std::fs::write(dir.path().join("example.com/Gadget/health.lua"), "return nil\n").unwrap();
+        // Walked after every real directory, so the script keeps its own name.
+        std::os::unix::fs::symlink("Gadget", dir.path().join("example.com/Widget")).unwrap();
+        let tree = script_tree(dir.path()).unwrap();
+        assert_eq!(tree.len(), 1);
+        assert!(tree.lookup("example.com", "Gadget").is_some());
+    }
+
+    #[test]
     fn inputs_stay_inside_the_tree() {
         let dir = tempfile::tempdir().unwrap();
         let kind = dir.path().join("example.com/Gadget");

@@ -311,27 +311,42 @@ impl RepoRoot {
         let mut visited = std::collections::HashSet::new();
         visited.insert(start.clone());
         let mut stack = vec![start];
-        while let Some(dir) = stack.pop() {
-            for (path, is_dir) in self.entries(&dir)? {
-                let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-                if name.starts_with('.') || self.ignored(&path, is_dir) {
-                    continue;
-                }
-                // A file left out is never read, so it needs no check; a directory (perhaps
-                // through a symlink) is checked before it is entered.
-                if !keep(&name) && !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    continue;
-                }
-                let shown = self.relative(&path);
-                let (real, meta) = self.inside(&path, &shown)?;
-                if meta.is_dir() {
-                    // A directory reached twice (a symlink inside the root to another part of
-                    // it, or to an ancestor) is walked once, so a cycle cannot loop.
-                    if recurse && visited.insert(real) {
-                        stack.push(path);
+        // Directories reached through a symlink, walked once every real directory has been:
+        // a directory reached twice (a symlink inside the root to another part of it, or to an
+        // ancestor) is walked once, so a cycle cannot loop, and under its own name.
+        let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
+        loop {
+            while let Some(dir) = stack.pop() {
+                for (path, is_dir) in self.entries(&dir)? {
+                    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                    if name.starts_with('.') || self.ignored(&path, is_dir) {
+                        continue;
                     }
-                } else {
-                    out.push(shown);
+                    // A file left out is never read, so it needs no check; a directory (perhaps
+                    // through a symlink) is checked before it is entered.
+                    if !keep(&name) && !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                        continue;
+                    }
+                    let shown = self.relative(&path);
+                    let (real, meta) = self.inside(&path, &shown)?;
+                    if !meta.is_dir() {
+                        out.push(shown);
+                    } else if recurse && is_dir {
+                        if visited.insert(real) {
+                            stack.push(path);
+                        }
+                    } else if recurse {
+                        links.push((path, real));
+                    }
+                }
+            }
+            if links.is_empty() {
+                break;
+            }
+            links.sort();
+            for (path, real) in std::mem::take(&mut links) {
+                if visited.insert(real) {
+                    stack.push(path);
                 }
             }
         }
