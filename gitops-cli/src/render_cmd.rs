@@ -144,11 +144,7 @@ pub(crate) fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
     if let Some(dir) = flag {
         return Ok(PathBuf::from(dir));
     }
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    var("GITOPS_CACHE")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("gitops")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache/gitops")))
-        .ok_or_else(|| "no Git cache directory: set GITOPS_CACHE or pass --cache".into())
+    Cache::default_dir().ok_or_else(|| "no Git cache directory: set GITOPS_CACHE or pass --cache".into())
 }
 
 pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, String> {
