@@ -6,15 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use gitops_render::app::{self, Renderers};
-use gitops_render::directory::{self, DirectoryOptions};
+use gitops_render::directory::DirectoryOptions;
 use gitops_render::git::Cache;
-use gitops_render::helm::{self, Helm, HelmOptions, Parameter};
-use gitops_render::kustomize;
-use gitops_render::output;
+use gitops_render::helm::{Helm, HelmOptions, Parameter};
+use gitops_render::local::{self, PathOptions, RenderedPath};
 use gitops_render::plugin::Plugin;
-use gitops_render::regular;
-use gitops_render::root::RepoRoot;
-use gitops_render::source;
+use gitops_render::{kustomize, output, regular, source};
 
 /// Arguments of `gitops render`.
 #[derive(Args, Debug)]
@@ -99,13 +96,6 @@ pub enum Reorder {
     None,
 }
 
-/// What was rendered: objects, or a kustomization's output (printed byte for byte as
-/// `kubectl kustomize` prints it).
-enum Rendered {
-    Objects(Vec<gitops_core::Object>),
-    Kustomize(Vec<serde_json::Value>),
-}
-
 /// Output formats of `gitops render`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -131,16 +121,16 @@ fn parameters(items: &[String], force_string: bool) -> Result<Vec<Parameter>, St
 pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
     let reading = std::sync::Arc::new(crate::app_input::reading(args.strict));
     let rendered = match (&args.app, &args.path) {
-        (Some(app_file), _) => Rendered::Objects(render_app(app_file, &args, &reading)?),
-        (None, Some(path)) => render_path(path, &args, &reading)?,
+        (Some(app_file), _) => RenderedPath::Objects(render_app(app_file, &args, &reading)?),
+        (None, Some(path)) => local::render_path(path, &path_options(&args)?, &reading).map_err(|e| e.to_string())?,
         (None, None) => return Err("give a PATH or --app FILE".into()),
     };
     crate::app_input::print_warnings(&reading);
     let text = match (rendered, args.output) {
-        (Rendered::Objects(objects), Format::Yaml) => output::yaml_stream(&objects)?,
-        (Rendered::Objects(objects), Format::Json) => output::json_list(&objects),
-        (Rendered::Kustomize(values), Format::Yaml) => kustomize::to_yaml(&values),
-        (Rendered::Kustomize(values), Format::Json) => {
+        (RenderedPath::Objects(objects), Format::Yaml) => output::yaml_stream(&objects).map_err(|e| e.to_string())?,
+        (RenderedPath::Objects(objects), Format::Json) => output::json_list(&objects),
+        (RenderedPath::Kustomize(values), Format::Yaml) => kustomize::to_yaml(&values),
+        (RenderedPath::Kustomize(values), Format::Json) => {
             serde_json::to_string_pretty(&values).map_err(|e| format!("writing JSON: {e}"))? + "\n"
         }
     };
@@ -149,37 +139,12 @@ pub fn run(args: RenderArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The Git working tree PATH lies in (the nearest ancestor holding `.git`), which is the
-/// natural root for an overlay that refers to `../../base`.
-fn enclosing_repository(dir: &Path) -> Option<PathBuf> {
-    let start = dir.canonicalize().ok()?;
-    start.ancestors().find(|a| a.join(".git").exists()).map(Path::to_path_buf)
-}
-
-/// The root a path is rendered in when `--root` is not given: the Git work tree around it;
-/// outside one, the current directory when the path lies inside it (so `render
-/// overlays/production` may use `../../base`, as `kubectl kustomize` does), else the path itself.
-fn default_root(base: &Path) -> PathBuf {
-    if let Some(work_tree) = enclosing_repository(base) {
-        return work_tree;
-    }
-    let real = |p: &Path| p.canonicalize().ok();
-    match (std::env::current_dir().ok().as_deref().and_then(real), real(base)) {
-        (Some(cwd), Some(base_real)) if base_real.starts_with(&cwd) => cwd,
-        _ => base.to_path_buf(),
-    }
-}
-
 /// The Git cache: `--cache`, else `GITOPS_CACHE`, else `$XDG_CACHE_HOME/gitops` or `~/.cache/gitops`.
 pub(crate) fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
     if let Some(dir) = flag {
         return Ok(PathBuf::from(dir));
     }
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    var("GITOPS_CACHE")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("gitops")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache/gitops")))
-        .ok_or_else(|| "no Git cache directory: set GITOPS_CACHE or pass --cache".into())
+    Cache::default_dir().ok_or_else(|| "no Git cache directory: set GITOPS_CACHE or pass --cache".into())
 }
 
 pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, String> {
@@ -224,72 +189,31 @@ fn render_app(
     Ok(rendered.objects)
 }
 
-fn render_path(path: &str, args: &RenderArgs, reading: &gitops_render::Reading) -> Result<Rendered, String> {
-    if path == "-" {
-        let objects = reading
-            .parse("-", &gitops_render::read_bounded(std::io::stdin().lock(), "-").map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-        return Ok(Rendered::Objects(objects));
-    }
-    let path = Path::new(path);
-    let meta = regular::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (base, name) = if meta.is_dir() {
-        (path.to_path_buf(), None)
-    } else {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        (parent.to_path_buf(), path.file_name().map(|n| n.to_string_lossy().into_owned()))
-    };
-    let root_dir = match args.root.as_deref() {
-        Some(root) => PathBuf::from(root),
-        None => default_root(&base),
-    };
-    let root = RepoRoot::new(&root_dir).map_err(|e| e.to_string())?;
-    let base_real = base.canonicalize().map_err(|e| format!("{}: {e}", base.display()))?;
-    let Ok(inside) = base_real.strip_prefix(root.path()) else {
-        return Err(format!("{}: not inside the repository root {}", path.display(), root.path().display()));
-    };
-    let mut rel: String = inside.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-    if let Some(n) = name {
-        rel = if rel.is_empty() { n } else { format!("{rel}/{n}") };
-    }
-    let rel = if rel.is_empty() { ".".to_string() } else { rel };
-    if !meta.is_dir() {
-        // Named on the command line, a file is read whatever its name, as `kubectl apply -f`
-        // reads it; only files met inside a directory must look like manifests (Argo CD's rule).
-        // Still through the root: a symlink out of it is refused.
-        let text = root.read(&rel).map_err(|e| e.to_string())?;
-        let objects = reading.parse(&path.display().to_string(), &text).map_err(|e| e.to_string())?;
-        return Ok(Rendered::Objects(objects));
-    }
-    let objects = if base.join("Chart.yaml").is_file() {
-        let release = args.release_name.clone().unwrap_or_else(|| {
-            base_real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "release-name".into())
-        });
-        let mut params = parameters(&args.set, false)?;
-        params.extend(parameters(&args.set_string, true)?);
-        let options = HelmOptions {
-            release_name: release,
+/// How `gitops render PATH` renders, from its flags.
+fn path_options(args: &RenderArgs) -> Result<PathOptions, String> {
+    let mut parameters = parameters(&args.set, false)?;
+    parameters.extend(self::parameters(&args.set_string, true)?);
+    Ok(PathOptions {
+        root: args.root.as_deref().map(PathBuf::from),
+        directory: DirectoryOptions {
+            recurse: args.recurse,
+            include: args.include.clone(),
+            exclude: args.exclude.clone(),
+        },
+        helm: HelmOptions {
+            release_name: args.release_name.clone().unwrap_or_default(),
             namespace: args.namespace.clone(),
             value_files: args.value_files.clone(),
-            parameters: params,
+            parameters,
             skip_crds: args.skip_crds,
             ..Default::default()
-        };
-        helm::render_with(&root, &rel, &options, &Helm::from_env(), reading).map_err(|e| e.to_string())?
-    } else {
-        if app::kustomization_file(&base).is_some() {
-            let order = args.reorder.map(|r| match r {
-                Reorder::Legacy => kustomize::Order::Legacy,
-                Reorder::None => kustomize::Order::Fifo,
-            });
-            // Only remote bases need it; without one they are refused by name.
-            let git = cache_dir(args.cache.as_ref()).ok().map(Cache::new);
-            let options = kustomize::Options { order, git, ..Default::default() };
-            return kustomize::build(&root, &rel, &options).map(Rendered::Kustomize).map_err(|e| e.to_string());
-        }
-        let options =
-            DirectoryOptions { recurse: args.recurse, include: args.include.clone(), exclude: args.exclude.clone() };
-        directory::render_with(&root, &rel, &options, reading).map_err(|e| e.to_string())?
-    };
-    Ok(Rendered::Objects(objects))
+        },
+        helm_binary: Helm::from_env(),
+        order: args.reorder.map(|r| match r {
+            Reorder::Legacy => kustomize::Order::Legacy,
+            Reorder::None => kustomize::Order::Fifo,
+        }),
+        // Only remote bases need it; without one they are refused by name.
+        git: cache_dir(args.cache.as_ref()).ok().map(Cache::new),
+    })
 }

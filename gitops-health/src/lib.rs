@@ -8,6 +8,8 @@
 //!   this project bundles for the CRDs a GitOps user meets first.
 //! - [`assess`]: which check decides, in Argo CD's precedence, and running it.
 //! - [`aggregate`]: an application's health from its objects'.
+//! - [`report`]: the typed health report of a set of live objects (what `gitops health`
+//!   prints as a table or JSON).
 //! - [`testfile`]: Argo CD's `health_test.yaml` format, for users testing their own scripts.
 //!
 //! ```
@@ -32,10 +34,12 @@ pub mod aggregate;
 pub mod assess;
 pub mod builtin;
 pub mod lua;
+pub mod report;
 pub mod scripts;
 mod status;
 pub mod testfile;
 
 pub use aggregate::{AppHealth, Member, aggregate};
 pub use assess::{Assessment, CheckSource, HealthChecks};
+pub use report::{HealthReport, ObjectHealth};
 pub use status::{Health, HealthStatus};

@@ -10,11 +10,13 @@
 //!
 //! Field names match case-insensitively (Argo CD decodes through JSON into Go structs), an
 //! absent message is `""`, only the first YAML document of an input is used, and status and
-//! message are compared exactly, byte for byte. Reading the files is the caller's job.
+//! message are compared exactly, byte for byte. Reading the files is the caller's job
+//! (`gitops_render::health` walks a directory and reads them); [`run_case`] runs one case.
 
 use serde_json::Value;
 
-use crate::assess::Assessment;
+use crate::assess::{Assessment, HealthChecks};
+use crate::scripts::group_kind_key;
 
 /// A test file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +102,43 @@ pub fn check(case: &TestCase, got: &Assessment) -> Result<(), Mismatch> {
         Ok(())
     } else {
         Err(Mismatch { expected: (case.status.clone(), case.message.clone()), got: (status, message) })
+    }
+}
+
+/// What running one case gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseResult {
+    /// The script gave the expected status and message.
+    Passed,
+    /// The script gave something else.
+    Failed(Mismatch),
+    /// No script in the tree applies to the input's group and kind.
+    NoScript {
+        /// The group/kind key the tree was searched for, as its directories name it.
+        group_kind: String,
+    },
+}
+
+impl CaseResult {
+    /// Whether the case passed.
+    pub fn passed(&self) -> bool {
+        matches!(self, CaseResult::Passed)
+    }
+}
+
+/// Runs `case` on its `input` (the first document of its input file) with the script
+/// `checks` has for the input's group and kind, as Argo CD's test runner does: only a script
+/// decides, never a built-in check.
+pub fn run_case(checks: &HealthChecks, case: &TestCase, input: &Value) -> CaseResult {
+    let api_version = input.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let group = gitops_core::schema::split_api_version(api_version).0;
+    let kind = input.get("kind").and_then(Value::as_str).unwrap_or("");
+    let Some(script) = checks.script_for(group, kind) else {
+        return CaseResult::NoScript { group_kind: group_kind_key(group, kind) };
+    };
+    match check(case, &checks.run(script, input)) {
+        Ok(()) => CaseResult::Passed,
+        Err(m) => CaseResult::Failed(m),
     }
 }
 

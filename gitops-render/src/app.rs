@@ -18,6 +18,7 @@ use crate::directory::{self, DirectoryOptions};
 use crate::git::{self, Cache, Reference};
 use crate::helm::{self, Helm, HelmOptions};
 use crate::kustomize;
+use crate::local::{self, Detected};
 use crate::plugin::{self, Plugin, PluginContext};
 use crate::root::{self, RepoRoot};
 use crate::source::{Renderer, Source};
@@ -95,10 +96,7 @@ pub enum Error {
     },
 }
 
-/// The kustomization file in `dir`, if there is one.
-pub fn kustomization_file(dir: &Path) -> Option<&'static str> {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"].into_iter().find(|n| dir.join(n).is_file())
-}
+pub use crate::local::kustomization_file;
 
 /// Fetches `source` at its revision (or at `revision`, which overrides it) and renders it.
 pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Result<Rendered, Error> {
@@ -138,7 +136,7 @@ fn render_tree(
     if source.source_ignore {
         root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
     }
-    let dir = root.resolve(&source.path).map_err(path_error)?;
+    let detected = local::detect(&root.resolve(&source.path).map_err(path_error)?);
     let objects = match &source.renderer {
         Renderer::Directory(options) => directory::render_with(&root, &source.path, options, &with.reading)?,
         Renderer::Helm(options) => helm::render_with(&root, &source.path, options, &with.helm, &with.reading)?,
@@ -160,7 +158,9 @@ fn render_tree(
         }
         // Flux builds every path through kustomize, generating a kustomization where the path
         // has none (its manifests and the subdirectories that hold one).
-        Renderer::Kustomize(_) | Renderer::Auto if kustomization_file(&dir).is_some() || source.source_ignore => {
+        Renderer::Kustomize(_) | Renderer::Auto
+            if matches!(detected, Detected::Kustomize(_)) || source.source_ignore =>
+        {
             let overrides = match &source.renderer {
                 Renderer::Kustomize(o) => o.clone(),
                 _ => Default::default(),
@@ -185,7 +185,7 @@ fn render_tree(
                 what: "a kustomize source without a kustomization file".into(),
             });
         }
-        Renderer::Auto if dir.join("Chart.yaml").is_file() => {
+        Renderer::Auto if detected == Detected::Helm => {
             let options = HelmOptions {
                 release_name: source.app_name.clone(),
                 namespace: source.namespace.clone(),

@@ -137,6 +137,15 @@ struct Output {
 }
 
 impl Cache {
+    /// Where the cache lives when no directory is given: `GITOPS_CACHE`, else
+    /// `$XDG_CACHE_HOME/gitops`, else `~/.cache/gitops`; `None` when none of them is set.
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        var("GITOPS_CACHE")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("gitops")))
+            .or_else(|| var("HOME").map(|d| d.join(".cache/gitops")))
+    }
+
     /// A cache rooted at `root` (created on first use), with a 5 minute limit per git command.
     pub fn new(root: impl Into<PathBuf>) -> Cache {
         Cache { root: root.into(), timeout: Duration::from_secs(300) }

@@ -7,6 +7,8 @@
 //! `helm template`; [`plugin`] runs config management plugins; [`source`] reads an Argo CD
 //! Application's or a Flux Kustomization's source, and [`app`] fetches and renders it;
 //! [`kustomize`] builds kustomizations natively, byte for byte as `kubectl kustomize`;
+//! [`local`] renders a path on the local disk (root discovery, renderer detection), as
+//! `gitops render PATH` does; [`health`] reads health script trees and runs their tests;
 //! [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
 //! only those (a FIFO, a socket or a device is refused without blocking).
 //!
@@ -21,8 +23,10 @@
 pub mod app;
 pub mod directory;
 pub mod git;
+pub mod health;
 pub mod helm;
 pub mod kustomize;
+pub mod local;
 pub mod output;
 pub mod plugin;
 mod process;

@@ -6,12 +6,24 @@
 use gitops_core::Object;
 use serde_json::Value;
 
+/// An object that cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {problem}")]
+pub struct Error {
+    /// Where the object came from (file and document).
+    pub origin: String,
+    /// What the YAML writer refused.
+    pub problem: String,
+}
+
 /// A YAML stream of the objects, each document starting with `---`.
-pub fn yaml_stream(objects: &[Object]) -> Result<String, String> {
+pub fn yaml_stream(objects: &[Object]) -> Result<String, Error> {
     let mut out = String::new();
     for o in objects {
         out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(o.value()).map_err(|e| format!("{}: {e}", o.origin()))?);
+        let yaml = serde_saphyr::to_string(o.value())
+            .map_err(|e| Error { origin: o.origin().to_string(), problem: e.to_string() })?;
+        out.push_str(&yaml);
         if !out.ends_with('\n') {
             out.push('\n');
         }

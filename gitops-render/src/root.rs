@@ -290,6 +290,19 @@ impl RepoRoot {
     /// Hidden entries (`.git`, ...) are skipped; a symlink leading out of the root, to a file
     /// or a directory, is an error.
     pub fn files(&self, rel: &str, recurse: bool) -> Result<Vec<String>, Error> {
+        self.collect(rel, recurse, &|_| true)
+    }
+
+    /// The files under directory `rel` whose name is one of `names`, found as [`RepoRoot::files`]
+    /// finds files when recursing: only those files (and directories, to descend into them)
+    /// are checked, so another file that a symlink leads out of the root, or a FIFO, does not
+    /// stop the walk, as it is never read.
+    pub fn files_named(&self, rel: &str, names: &[&str]) -> Result<Vec<String>, Error> {
+        self.collect(rel, true, &|name| names.contains(&name))
+    }
+
+    /// [`RepoRoot::files`], keeping the files whose name `keep` accepts.
+    fn collect(&self, rel: &str, recurse: bool, keep: &dyn Fn(&str) -> bool) -> Result<Vec<String>, Error> {
         let start = self.resolve(rel)?;
         if start.is_file() {
             return Ok(vec![self.relative(&start)]);
@@ -298,22 +311,42 @@ impl RepoRoot {
         let mut visited = std::collections::HashSet::new();
         visited.insert(start.clone());
         let mut stack = vec![start];
-        while let Some(dir) = stack.pop() {
-            for (path, is_dir) in self.entries(&dir)? {
-                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) || self.ignored(&path, is_dir)
-                {
-                    continue;
-                }
-                let shown = self.relative(&path);
-                let (real, meta) = self.inside(&path, &shown)?;
-                if meta.is_dir() {
-                    // A directory reached twice (a symlink inside the root to another part of
-                    // it, or to an ancestor) is walked once, so a cycle cannot loop.
-                    if recurse && visited.insert(real) {
-                        stack.push(path);
+        // Directories reached through a symlink, walked once every real directory has been:
+        // a directory reached twice (a symlink inside the root to another part of it, or to an
+        // ancestor) is walked once, so a cycle cannot loop, and under its own name.
+        let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
+        loop {
+            while let Some(dir) = stack.pop() {
+                for (path, is_dir) in self.entries(&dir)? {
+                    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                    if name.starts_with('.') || self.ignored(&path, is_dir) {
+                        continue;
                     }
-                } else {
-                    out.push(shown);
+                    // A file left out is never read, so it needs no check; a directory (perhaps
+                    // through a symlink) is checked before it is entered.
+                    if !keep(&name) && !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                        continue;
+                    }
+                    let shown = self.relative(&path);
+                    let (real, meta) = self.inside(&path, &shown)?;
+                    if !meta.is_dir() {
+                        out.push(shown);
+                    } else if recurse && is_dir {
+                        if visited.insert(real) {
+                            stack.push(path);
+                        }
+                    } else if recurse {
+                        links.push((path, real));
+                    }
+                }
+            }
+            if links.is_empty() {
+                break;
+            }
+            links.sort();
+            for (path, real) in std::mem::take(&mut links) {
+                if visited.insert(real) {
+                    stack.push(path);
                 }
             }
         }

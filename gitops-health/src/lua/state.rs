@@ -123,15 +123,13 @@ impl State {
             .set_name("=prelude")
             .set_mode(ChunkMode::Text)
             .call((open, time, date, clock, expired, host))?;
-        if std::env::var("NOHOOK").is_err() {
-            lua.set_hook(HookTriggers::new().every_nth_instruction(CHECK_EVERY), |lua, _| {
-                let Some(budget) = lua.app_data_ref::<Budget>() else { return Ok(VmState::Continue) };
-                if budget.spent() {
-                    return Err(mlua::Error::runtime("time budget exceeded"));
-                }
-                Ok(VmState::Continue)
-            })?;
-        }
+        lua.set_hook(HookTriggers::new().every_nth_instruction(CHECK_EVERY), |lua, _| {
+            let Some(budget) = lua.app_data_ref::<Budget>() else { return Ok(VmState::Continue) };
+            if budget.spent() {
+                return Err(mlua::Error::runtime("time budget exceeded"));
+            }
+            Ok(VmState::Continue)
+        })?;
         lua.set_memory_limit(memory)?;
         // Every evaluation leaves a little garbage; collecting when the heap has tripled
         // rather than doubled halves the collector's share of an evaluation.
