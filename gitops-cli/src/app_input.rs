@@ -60,3 +60,12 @@ pub fn one_app(file: &str, objects: Vec<Object>, name: Option<&str>) -> Result<V
     warn_unknown_fields(file, &chosen);
     Ok(objects.into_iter().filter(|o| !app::is_app(o)).chain(std::iter::once(chosen)).collect())
 }
+
+/// `Some(context)` when an argument names a cluster: `kube` (the current context) or
+/// `kube:CONTEXT`.
+pub fn cluster_target(live: &str) -> Option<Option<&str>> {
+    match live {
+        "kube" => Some(None),
+        _ => live.strip_prefix("kube:").filter(|c| !c.is_empty()).map(Some),
+    }
+}

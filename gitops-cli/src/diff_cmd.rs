@@ -12,7 +12,6 @@ use gitops_core::diff::{AppDiff, Comparator, DiffSession, SyncStatus};
 use gitops_core::ignore::IgnoreRuleSpec;
 use gitops_core::settings::Settings;
 use gitops_core::yaml;
-use gitops_kube::cluster::Cluster;
 use gitops_kube::{KubeCluster, reconcile};
 use serde_json::Value;
 
@@ -109,7 +108,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     }
     config.reveal_secrets = args.show_secrets;
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
-    if let Some(context) = cluster_target(&args.live) {
+    if let Some(context) = crate::app_input::cluster_target(&args.live) {
         return run_on_cluster(&args, app.as_ref(), &comparator, context);
     }
     if args.server_side {
@@ -170,14 +169,6 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     Ok(if diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// `Some(context)` when LIVE names a cluster: `kube` (the current context) or `kube:CONTEXT`.
-fn cluster_target(live: &str) -> Option<Option<&str>> {
-    match live {
-        "kube" => Some(None),
-        _ => live.strip_prefix("kube:").filter(|c| !c.is_empty()).map(Some),
-    }
-}
-
 /// The diff against a cluster: desired objects are marked with the app's tracking as a sync
 /// would apply them (so what a sync wrote compares equal), live objects are read from the
 /// cluster, and with `--server-side` pairs are compared through server-side apply dry runs.
@@ -208,18 +199,7 @@ fn run_on_cluster(
         let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context).await.map_err(|e| e.to_string())?;
         let keys: HashSet<ResourceKey> =
             desired.iter().filter(|o| !o.name().is_empty()).map(|o| o.key(&namespace)).collect();
-        let live = match app {
-            Some(a) => cluster.live_for(a, &keys).await.map_err(|e| e.to_string())?,
-            None => {
-                let mut found = Vec::new();
-                let mut keys: Vec<&ResourceKey> = keys.iter().collect();
-                keys.sort();
-                for k in keys {
-                    found.extend(cluster.get(k).await.map_err(|e| e.to_string())?);
-                }
-                found
-            }
-        };
+        let live = gitops_kube::cluster::live_objects(&cluster, app, &keys).await.map_err(|e| e.to_string())?;
         let (predicted, warnings) = if args.server_side {
             reconcile::predictions(&cluster, &desired, &live, &namespace).await
         } else {

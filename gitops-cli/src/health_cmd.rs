@@ -4,8 +4,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::collections::{BTreeMap, HashSet};
+
 use clap::{Args, Subcommand, ValueEnum};
+use gitops_core::{Object, ResourceKey, scope};
 use gitops_health::{CheckSource, HealthChecks, HealthReport, HealthStatus, ObjectHealth};
+use gitops_kube::KubeCluster;
+use gitops_kube::cluster::Cluster;
 use gitops_render::health::{self, CaseProblem, Failure, TestRun};
 
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
@@ -17,9 +22,25 @@ pub struct HealthArgs {
     #[command(subcommand)]
     pub command: Option<HealthCommand>,
     /// Live objects: manifest files, directories (read recursively) or `-` for stdin.
+    /// With --live, the desired objects whose live counterparts are assessed.
     /// (A path named `test` must be written `./test`.)
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present_any = ["live"], value_name = "PATH")]
     pub paths: Vec<String>,
+    /// Read the live objects from a cluster, `kube` or `kube:CONTEXT`, as `argocd app get`
+    /// shows their health: the counterparts of the objects in PATH (an absent one is
+    /// Missing), and with --app every object the app tracks.
+    #[arg(long, value_name = "CLUSTER", value_parser = cluster_arg)]
+    pub live: Option<String>,
+    /// The kubeconfig for --live (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --live: an Argo CD Application or Flux Kustomization whose tracked objects are
+    /// assessed; its destination namespace is the default one of PATH's objects.
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub app: Option<PathBuf>,
+    /// With --live: the namespace of PATH's objects that name none.
+    #[arg(long, short = 'n', value_name = "NS", requires = "live", value_parser = crate::app_input::namespace_arg)]
+    pub namespace: Option<String>,
     /// An argocd-cm ConfigMap: its `resource.customizations.health.*` scripts take precedence.
     #[arg(long, value_name = "FILE")]
     pub argocd_cm: Option<PathBuf>,
@@ -66,16 +87,20 @@ pub fn run(args: HealthArgs) -> Result<ExitCode, String> {
     if args.paths.iter().filter(|p| *p == "-").count() > 1 {
         return Err("standard input (`-`) can be read only once".into());
     }
-    let mut objects = Vec::new();
+    let mut read = Vec::new();
     let reading = crate::app_input::reading(args.strict);
     for path in &args.paths {
         gitops_render::for_each_object_with(path, &reading, |o| {
-            objects.push(ObjectHealth::assess(&checks, &o));
+            read.push(o);
             Ok(())
         })
         .map_err(|e| e.to_string())?;
     }
     crate::app_input::print_warnings(&reading);
+    let objects = match args.live.as_deref().and_then(crate::app_input::cluster_target) {
+        Some(context) => live_health(&args, context, &checks, read)?,
+        None => read.iter().map(|o| ObjectHealth::assess(&checks, o)).collect(),
+    };
     let report = HealthReport::new(objects);
     let mut out = anstream::stdout().lock();
     let written = match args.output {
@@ -90,6 +115,53 @@ pub fn run(args: HealthArgs) -> Result<ExitCode, String> {
     };
     written.map_err(|e| format!("writing output: {e}"))?;
     Ok(if report.is_healthy() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn cluster_arg(s: &str) -> Result<String, String> {
+    match crate::app_input::cluster_target(s) {
+        Some(_) => Ok(s.to_string()),
+        None => Err("expected kube or kube:CONTEXT".into()),
+    }
+}
+
+/// The health of the live counterparts of `desired` (absent ones Missing) and, with --app, of
+/// every object the app tracks, read from the cluster.
+fn live_health(
+    args: &HealthArgs,
+    context: Option<&str>,
+    checks: &HealthChecks,
+    desired: Vec<Object>,
+) -> Result<Vec<ObjectHealth>, String> {
+    let app = crate::app_input::read_app(args.app.as_ref())?;
+    let namespace = crate::app_input::diff_config(app.as_ref(), args.namespace.as_ref()).namespace;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))?;
+    let (wanted, live) = runtime.block_on(async {
+        let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context).await.map_err(|e| e.to_string())?;
+        let mut wanted = BTreeMap::new();
+        for o in desired.iter().filter(|o| !o.name().is_empty()) {
+            // The scope of a custom kind is the cluster's to say; a kind it does not serve
+            // holds nothing, so its object is Missing wherever it is looked for.
+            let key = if scope::needs_scope(o) {
+                let cluster_scoped =
+                    cluster.cluster_scoped(o.api_version(), o.kind()).await.map_err(|e| e.to_string())?;
+                o.key_with_scope(&namespace, cluster_scoped.unwrap_or(false))
+            } else {
+                o.key(&namespace)
+            };
+            wanted.insert(key, o.api_version().to_string());
+        }
+        let keys: HashSet<ResourceKey> = wanted.keys().cloned().collect();
+        let live =
+            gitops_kube::cluster::live_objects(&cluster, app.as_ref(), &keys).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((wanted, live))
+    })?;
+    let mut found: BTreeMap<ResourceKey, ObjectHealth> =
+        live.iter().map(|o| (o.key(""), ObjectHealth::assess(checks, o))).collect();
+    for (key, api_version) in wanted {
+        found.entry(key.clone()).or_insert_with(|| ObjectHealth::missing(&api_version, &key));
+    }
+    Ok(found.into_values().collect())
 }
 
 fn colour(status: HealthStatus) -> &'static str {

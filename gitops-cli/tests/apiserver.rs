@@ -171,6 +171,48 @@ fn every_example_syncs_into_a_real_api_server_and_then_diffs_synced() {
     assert_eq!(second.status.code(), Some(0), "{}{}", out(&second), err(&second));
     assert!(out(&second).contains("Synced: nothing to apply"), "{}", out(&second));
 
+    // `gitops health --live`: what the app tracks, read from the cluster, as `argocd app get`
+    // shows it; desired objects the cluster lacks are Missing.
+    let health = gitops_kube(
+        env,
+        &[
+            "health",
+            "--live",
+            "kube:testenv",
+            "--app",
+            production.to_str().expect("utf-8"),
+            "--customizations",
+            customizations,
+        ],
+        None,
+        60,
+    );
+    assert_eq!(health.status.code(), Some(0), "{}{}", out(&health), err(&health));
+    let said = out(&health);
+    assert!(said.contains("Healthy      apps/Deployment") && said.contains("prod-api-server"), "{said}");
+    assert!(said.contains("app health: Healthy"), "{said}");
+    assert!(!said.contains("ReplicaSet"), "owned objects are not the app's: {said}");
+    // As in Argo CD, a Missing object makes the app Missing only when every object is.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: prod-api-server}\n---\n";
+    let never = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: never-synced}\n";
+    for (wanted, code, app_health) in
+        [(format!("{deployment}{never}"), 0, "Healthy"), (never.to_string(), 1, "Missing")]
+    {
+        let args = ["health", "-", "--live", "kube:testenv", "-n", "api-prod", "-o", "json"];
+        let health = gitops_kube(env, &args, Some(&wanted), 60);
+        assert_eq!(health.status.code(), Some(code), "{}{}", out(&health), err(&health));
+        let report: Value = serde_json::from_str(&out(&health)).expect("json");
+        let statuses: Vec<(&str, &str)> = report["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .map(|o| (o["name"].as_str().unwrap_or_default(), o["status"].as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(statuses.first(), Some(&("never-synced", "Missing")), "{report}");
+        assert_eq!(statuses.len(), 1 + usize::from(code == 0), "{report}");
+        assert_eq!(report["health"]["status"], app_health, "{report}");
+    }
+
     // Every example app: synced, then compared by `gitops diff`, both ways.
     let mut apps: Vec<(PathBuf, &str, String)> =
         vec![(production, "examples/gitops-repo", "apps/api-server/overlays/production".into())];

@@ -144,3 +144,36 @@ fn fifos_are_refused_without_blocking() {
         assert!(err(&o).contains("is a FIFO, not a regular file"), "{args:?}: {}", err(&o));
     }
 }
+
+/// `--live` takes a cluster (`kube`, `kube:CONTEXT`) and nothing else; --app and --kubeconfig
+/// only with it; an unreachable cluster is named with its URL.
+#[test]
+fn live_health_reads_a_cluster_and_says_which_when_it_cannot() {
+    let o = gitops(&["health", "--live", "dir:x"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("expected kube or kube:CONTEXT"), "{}", err(&o));
+    let o = gitops(&["health", LIVE, "--app", "examples/shop/app.yaml"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("--live"), "{}", err(&o));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\nusers: [{name: dev, user: {token: abc}}]\ncontexts: [{name: dev, context: {cluster: c, user: dev}}]\n",
+    )
+    .expect("write");
+    let o = gitops(
+        &[
+            "health",
+            "--live",
+            "kube",
+            "--kubeconfig",
+            kubeconfig.to_str().expect("utf-8"),
+            "--app",
+            "examples/shop/app.yaml",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
+    assert!(err(&o).contains("https://127.0.0.1:1/"), "{}", err(&o));
+}

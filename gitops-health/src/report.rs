@@ -61,6 +61,22 @@ impl ObjectHealth {
         }
     }
 
+    /// A desired object the cluster does not hold: `Missing`, as Argo CD shows it.
+    pub fn missing(api_version: &str, key: &ResourceKey) -> ObjectHealth {
+        let member = Member::missing(key.to_string(), key.group.clone(), key.kind.clone());
+        ObjectHealth {
+            api_version: api_version.to_string(),
+            group: key.group.clone(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            status: Some(HealthStatus::Missing),
+            message: Some(String::new()),
+            check: CheckSource::None,
+            member,
+        }
+    }
+
     /// `group/Kind`, or `Kind` for the core group.
     pub fn group_kind(&self) -> String {
         if self.group.is_empty() { self.kind.clone() } else { format!("{}/{}", self.group, self.kind) }

@@ -190,6 +190,26 @@ pub fn select_live(app: &AppSpec, desired: &HashSet<ResourceKey>, objects: Vec<O
     objects.into_iter().filter(|o| is_tracked_by(o, app) || desired.contains(&o.key(""))).collect()
 }
 
+/// The live side of a comparison or a health report: with an app, every object it tracks
+/// or that sits at a desired key ([`Cluster::live_for`]); without, the object at each
+/// desired key that exists, in key order.
+pub async fn live_objects<C: Cluster>(
+    cluster: &C,
+    app: Option<&AppSpec>,
+    desired: &HashSet<ResourceKey>,
+) -> Result<Vec<Object>, Error> {
+    if let Some(app) = app {
+        return cluster.live_for(app, desired).await;
+    }
+    let mut keys: Vec<&ResourceKey> = desired.iter().collect();
+    keys.sort();
+    let mut found = Vec::new();
+    for key in keys {
+        found.extend(cluster.get(key).await?);
+    }
+    Ok(found)
+}
+
 /// The resourceVersion of an object, as [`Cluster::changed`] takes it.
 pub fn resource_version(o: &Object) -> Option<String> {
     o.value().pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).map(str::to_string)
