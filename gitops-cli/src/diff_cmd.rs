@@ -25,7 +25,11 @@ pub struct DiffArgs {
     /// Live state: a file, a directory or `-` (objects as the API server returns them), or
     /// `kube` / `kube:CONTEXT`: the objects in a Kubernetes cluster (with --app, every object the
     /// app tracks; without, the desired objects' counterparts).
-    pub live: String,
+    #[arg(required_unless_present = "live_option", conflicts_with = "live_option")]
+    pub live: Option<String>,
+    /// LIVE as an option, as `gitops health --live` takes it: `--live kube:CONTEXT`.
+    #[arg(long = "live", value_name = "LIVE")]
+    pub live_option: Option<String>,
     /// The kubeconfig when LIVE is a cluster (default: KUBECONFIG, else ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -88,7 +92,8 @@ fn single_document(path: &Path) -> Result<Value, String> {
 
 /// Runs the command; `Err` is a usage or input error (exit 2).
 pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
-    if args.desired == "-" && args.live == "-" {
+    let live = args.live.as_deref().or(args.live_option.as_deref()).unwrap_or_default();
+    if args.desired == "-" && live == "-" {
         return Err("DESIRED and LIVE cannot both be read from standard input".into());
     }
     let app = app_input::read_app(args.app.as_ref())?;
@@ -108,7 +113,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     }
     config.reveal_secrets = args.show_secrets;
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
-    if let Some(context) = crate::app_input::cluster_target(&args.live) {
+    if let Some(context) = crate::app_input::cluster_target(live) {
         return run_on_cluster(&args, app.as_ref(), &comparator, context);
     }
     if args.server_side {
@@ -142,7 +147,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         }
         results.push(r);
     };
-    gitops_render::for_each_object_with(&args.live, &reading, |live| {
+    gitops_render::for_each_object_with(live, &reading, |live| {
         // With an application, a live object outside the desired set counts only if the
         // application tracks it: never report for pruning what this app does not own.
         let untracked = app.as_ref().is_some_and(|a| !app::is_tracked_by(&live, a));

@@ -217,3 +217,15 @@ fn duplicate_keys_warn_and_the_last_wins_unless_strict() {
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert!(gitops(&["render", d], None).stdout.windows(11).any(|w| w == b"mode: green"));
 }
+
+/// LIVE may be given as `--live`, as `gitops health --live` takes it; once, not twice.
+#[test]
+fn live_is_a_positional_or_an_option() {
+    let positional = gitops(&["diff", "examples/shop/desired", "examples/shop/live", "-o", "json"], None);
+    let option = gitops(&["diff", "examples/shop/desired", "--live", "examples/shop/live", "-o", "json"], None);
+    assert_eq!(positional.status.code(), Some(1), "{}", err(&positional));
+    assert_eq!((option.status.code(), out(&option)), (Some(1), out(&positional)));
+    let both = gitops(&["diff", "examples/shop/desired", "examples/shop/live", "--live", "kube"], None);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(err(&both).contains("cannot be used with"), "{}", err(&both));
+}
