@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::options::Propagation;
 use super::task::{Action, DeletePolicy, Phase, SyncPlan, Task};
@@ -69,7 +69,7 @@ impl OperationOptions {
 }
 
 /// Where the operation is, with Argo CD's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OperationPhase {
     /// Work remains.
     Running,
@@ -84,9 +84,33 @@ pub enum OperationPhase {
 }
 
 impl OperationPhase {
+    /// The phase as Argo CD spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationPhase::Running => "Running",
+            OperationPhase::Terminating => "Terminating",
+            OperationPhase::Succeeded => "Succeeded",
+            OperationPhase::Failed => "Failed",
+            OperationPhase::Error => "Error",
+        }
+    }
+
     /// Whether the operation is over.
     pub fn is_completed(self) -> bool {
         matches!(self, OperationPhase::Succeeded | OperationPhase::Failed | OperationPhase::Error)
+    }
+}
+
+impl std::fmt::Display for OperationPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the spelling, as status files and scripts have it.
+impl PartialEq<&str> for OperationPhase {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
