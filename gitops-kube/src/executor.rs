@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use gitops_core::app::{AppSpec, prune_refusal};
-use gitops_core::sync::operation::{Observed, Step, SyncOperation};
+use gitops_core::sync::operation::{Failure, Observed, Step, SyncOperation};
 use gitops_core::sync::options::Propagation;
 use gitops_core::sync::task::Task;
 use gitops_core::{Object, Origin, ResourceKey};
@@ -107,7 +107,7 @@ pub async fn run<C: Cluster>(
                 for (job, result) in jobs.iter().zip(results) {
                     let hook = op.tasks()[job.index].is_hook();
                     progress(&event(op, job.index, if hook { "hook" } else { "apply" }, result.clone()));
-                    let result = result.map(drop);
+                    let result = result.map(drop).map_err(Failure);
                     // Reports are for tasks the operation just handed out, so it cannot refuse them.
                     let _ = if hook { op.hook_created(job.index, result) } else { op.applied(job.index, result) };
                 }
@@ -120,7 +120,7 @@ pub async fn run<C: Cluster>(
                 .await;
                 for (&i, result) in ids.iter().zip(results) {
                     progress(&event(op, i, "prune", result.clone()));
-                    let _ = op.pruned(i, result.map(drop));
+                    let _ = op.pruned(i, result.map(drop).map_err(Failure));
                 }
             }
             Step::DeleteHooks(ids) => {
@@ -132,7 +132,7 @@ pub async fn run<C: Cluster>(
                         Err(e) => Err(e.to_string()),
                     };
                     progress(&event(op, i, "delete hook", result.clone()));
-                    let _ = op.hook_deleted(i, result.map(drop));
+                    let _ = op.hook_deleted(i, result.map(drop).map_err(Failure));
                 }
             }
             Step::Wait { health, deletions, message } => {

@@ -358,7 +358,7 @@ impl FileCluster {
                 problem: "a namespaced object needs metadata.namespace to be stored".into(),
             });
         }
-        crate::server_rules::check(obj).map_err(|problem| Error::Invalid { key: key.to_string(), problem })?;
+        crate::server_rules::check(obj).map_err(|e| Error::Invalid { key: key.to_string(), problem: e.to_string() })?;
         let existing = self.get(&key)?;
         let mut value = obj.value().clone();
         let Value::Object(map) = &mut value else {

@@ -27,7 +27,7 @@ pub mod select;
 pub mod status;
 pub mod task;
 
-pub use operation::{Observed, OperationOptions, OperationPhase, Step, SyncOperation};
+pub use operation::{Failure, Observed, OperationOptions, OperationPhase, Step, SyncOperation};
 pub use plan::{PlanConfig, PlanResource, plan};
 pub use policy::{Decision, Policy};
 pub use report::PlanReport;

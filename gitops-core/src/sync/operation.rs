@@ -11,6 +11,7 @@
 //! for unless it holds hooks (Argo CD's "all tasks run").
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,29 @@ impl OperationOptions {
             prune_propagation: options.prune_propagation,
             ..OperationOptions::default()
         }
+    }
+}
+
+/// Why the cluster refused a request of the operation (an apply, a prune, a hook's creation or
+/// deletion), in the driver's words: recorded as the task's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure(message.to_string())
     }
 }
 
@@ -417,7 +441,7 @@ impl SyncOperation {
     }
 
     /// Reports the apply of a task handed out in [`Step::Apply`].
-    pub fn applied(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn applied(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         self.expect(task, Req::Apply, "apply")?;
         match result {
             Ok(()) => {
@@ -425,14 +449,14 @@ impl SyncOperation {
                 let verb = if self.tasks[task].action == Action::Create { "created" } else { "configured" };
                 self.applied_ok(task, ResultCode::Synced, verb);
             }
-            Err(e) => self.request_failed(task, e),
+            Err(e) => self.request_failed(task, e.0),
         }
         Ok(())
     }
 
     /// Reports the deletion of a task handed out in [`Step::Prune`]. `Ok` means the delete was
     /// accepted; the object may linger (finalizers, foreground deletion) until observed missing.
-    pub fn pruned(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn pruned(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         self.expect(task, Req::Prune, "prune")?;
         match result {
             Ok(()) => {
@@ -440,26 +464,26 @@ impl SyncOperation {
                 // Pruned results are Succeeded at once (Argo CD); only the wave waits for the object.
                 self.results[task].hook_phase = Some(HookPhase::Succeeded);
             }
-            Err(e) => self.request_failed(task, e),
+            Err(e) => self.request_failed(task, e.0),
         }
         Ok(())
     }
 
     /// Reports the creation of a hook handed out in [`Step::CreateHooks`].
-    pub fn hook_created(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn hook_created(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         self.expect(task, Req::Create, "hook creation")?;
         match result {
             Ok(()) => {
                 self.exists[task] = true;
                 self.applied_ok(task, ResultCode::Synced, "created");
             }
-            Err(e) => self.request_failed(task, e),
+            Err(e) => self.request_failed(task, e.0),
         }
         Ok(())
     }
 
     /// Reports the deletion of a hook handed out in [`Step::DeleteHooks`].
-    pub fn hook_deleted(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn hook_deleted(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         if self.st.get(task) == Some(&St::Out(Req::DeleteOld)) {
             match result {
                 Ok(()) => self.st[task] = St::Replacing,
@@ -894,7 +918,7 @@ mod tests {
         fn step(&mut self, op: &mut SyncOperation) -> Step {
             self.secs += 5;
             let step = op.next(UNIX_EPOCH + Duration::from_secs(self.secs));
-            let err = |i: &usize| self.apply_errors.get(i).map_or(Ok(()), |e| Err(e.clone()));
+            let err = |i: &usize| self.apply_errors.get(i).map_or(Ok(()), |e| Err(Failure(e.clone())));
             match &step {
                 Step::Apply(v) => v.iter().for_each(|i| op.applied(*i, err(i)).unwrap()),
                 Step::Prune(v) => v.iter().for_each(|i| op.pruned(*i, Ok(())).unwrap()),
