@@ -5,8 +5,10 @@
 //! syncs when the policy says so, as Argo CD's automated sync decides: an out-of-sync app is
 //! synced when its revision is new, and, for drift at a revision already synced, only with
 //! `selfHeal` (Flux always heals). A suspended app is compared but never synced, and a Flux app
-//! waits for its `dependsOn`. The status is written, atomically, after every pass to the path
-//! the caller gives (a FileCluster keeps it next to its objects, see [`status_path`]).
+//! waits for its `dependsOn`: the decision itself is the core's
+//! ([`gitops_core::sync::policy`]). The status is written, atomically, after every pass to the
+//! path the caller gives (see [`crate::status::StatusStore`]; a FileCluster keeps it next to its
+//! objects, [`status_path`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -21,7 +23,7 @@ use gitops_core::sync::policy::{self, Decision, Situation};
 use gitops_core::sync::prepare::{self, Inputs, prepare};
 use gitops_core::sync::select::ResourceSelector;
 use gitops_core::sync::status::{AppHealth, HealthStatus, SyncStatus};
-use gitops_core::sync::{Action, SyncPlan};
+use gitops_core::sync::{Action, RetryStrategy, SyncPlan};
 use gitops_core::{Object, ResourceKey};
 use gitops_health::{HealthChecks, Member};
 
@@ -227,8 +229,9 @@ pub struct Request {
 pub struct Target<'a, C> {
     /// The cluster.
     pub cluster: &'a C,
-    /// The status file (see [`status_path`] for a FileCluster's,
-    /// [`crate::status::StatusStore`] for every target's).
+    /// The app's status file, as a [`crate::status::StatusStore`] gives it. The statuses of
+    /// the apps it depends on (Flux's `dependsOn`) are read beside it, `<name>.json`, as every
+    /// store keeps them.
     pub status: &'a Path,
     /// Health checks for waits and for the app's health.
     pub health: &'a HealthChecks,
@@ -261,23 +264,7 @@ pub async fn pass<C: Cluster>(
     let cluster = target.cluster;
     let rendered = desired.render().map_err(Error::Render)?;
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
-    let mut marked = rendered.objects;
-    // The scope of custom kinds that name no namespace: from desired CRDs, else the target.
-    let crds = scope::Scopes::from_crds(marked.iter());
-    let mut known = scope::Scopes::new();
-    for o in marked.iter().filter(|o| scope::needs_scope(o)) {
-        let (group, kind) = (o.group(), o.kind());
-        if crds.cluster_scoped(group, kind).is_none()
-            && known.cluster_scoped(group, kind).is_none()
-            && let Some(cluster_scoped) = cluster.cluster_scoped(o.api_version(), kind).await?
-        {
-            known.insert(group, kind, cluster_scoped);
-        }
-    }
-    scope::resolve(&mut marked, &known)?;
-    for o in &mut marked {
-        app::mark_tracked(o, app, &namespace, &app.rollout.app_namespace);
-    }
+    let marked = mark_desired(app, cluster, rendered.objects, &namespace).await?;
     // A retry plans again from the same desired objects: keep a copy only when one may come.
     let kept = app.retry.is_some().then(|| marked.clone());
     let mut keys: HashSet<ResourceKey> = marked.iter().map(|o| o.key(&namespace)).collect();
@@ -334,25 +321,123 @@ pub async fn pass<C: Cluster>(
     progress.planned(&plan_copy, should_sync);
     let mut results = Vec::new();
     if should_sync {
+        let syncing = Syncing {
+            app,
+            cluster,
+            health: target.health,
+            stop: &stop,
+            inputs,
+            namespace: &namespace,
+            keys: &keys,
+            kept,
+            resources: &resources,
+            server_side_diff,
+            retry,
+            dry_run,
+            force_conflicts,
+            wave_delay,
+        };
+        let (operation, last_results) = syncing.run(plan, progress).await?;
+        if operation.succeeded() && !dry_run {
+            status.sync = situation.sync_status(true);
+            status.synced_revision = Some(rendered.revision.clone());
+        }
+        status.last_operation = Some(operation);
+        results = last_results;
+    }
+    let listed = listed.filter(|_| !should_sync || dry_run);
+    status.health = app_health(cluster, &plan_copy, target.health, listed).await?;
+    let status_error = if dry_run {
+        None
+    } else {
+        let text = serde_json::to_string_pretty(&status)? + "\n";
+        crate::file_cluster::write_atomic(target.status, text.as_bytes()).err()
+    };
+    Ok(Pass { plan: plan_copy, decision, synced: should_sync, status, results, status_error })
+}
+
+/// The rendered objects as the pass compares them: custom kinds that name no namespace scoped
+/// (from desired CRDs, else the target), every object marked as the app's.
+async fn mark_desired<C: Cluster>(
+    app: &AppSpec,
+    cluster: &C,
+    mut objects: Vec<Object>,
+    namespace: &str,
+) -> Result<Vec<Object>, Error> {
+    let crds = scope::Scopes::from_crds(objects.iter());
+    let mut known = scope::Scopes::new();
+    for o in objects.iter().filter(|o| scope::needs_scope(o)) {
+        let (group, kind) = (o.group(), o.kind());
+        if crds.cluster_scoped(group, kind).is_none()
+            && known.cluster_scoped(group, kind).is_none()
+            && let Some(cluster_scoped) = cluster.cluster_scoped(o.api_version(), kind).await?
+        {
+            known.insert(group, kind, cluster_scoped);
+        }
+    }
+    scope::resolve(&mut objects, &known)?;
+    for o in &mut objects {
+        app::mark_tracked(o, app, namespace, &app.rollout.app_namespace);
+    }
+    Ok(objects)
+}
+
+/// What the sync of a pass works with.
+struct Syncing<'a, C> {
+    app: &'a AppSpec,
+    cluster: &'a C,
+    health: &'a HealthChecks,
+    stop: &'a CancellationToken,
+    /// How a retry plans again.
+    inputs: Inputs<'a>,
+    namespace: &'a str,
+    /// What a retry reads live again.
+    keys: &'a HashSet<ResourceKey>,
+    /// What a retry plans from.
+    kept: Option<Vec<Object>>,
+    resources: &'a [ResourceSelector],
+    server_side_diff: bool,
+    retry: Option<RetryStrategy>,
+    dry_run: bool,
+    force_conflicts: bool,
+    wave_delay: Option<std::time::Duration>,
+}
+
+impl<C: Cluster> Syncing<'_, C> {
+    /// Runs `plan`, then Flux's readiness checks, and retries as the app's `syncPolicy.retry`
+    /// says (Argo CD's backoff, planning again from what the target holds then). Returns the
+    /// last attempt: the operation as the status keeps it, and every task's result.
+    async fn run(
+        &self,
+        mut plan: SyncPlan,
+        progress: &mut dyn Progress,
+    ) -> Result<(LastOperation, Vec<TaskResult>), Error> {
+        let app = self.app;
         let (sync_options, _) = SyncOptions::parse(app.sync_options.iter().map(String::as_str))?;
-        let mut options =
-            OperationOptions { dry_run, ..OperationOptions::from_sync_options(&sync_options, prune || policy.prune) };
-        if let Some(delay) = wave_delay {
+        let mut options = OperationOptions {
+            dry_run: self.dry_run,
+            ..OperationOptions::from_sync_options(&sync_options, self.inputs.prune)
+        };
+        if let Some(delay) = self.wave_delay {
             options.wave_delay = delay;
         }
-        if !cluster.assesses_health() {
+        if !self.cluster.assesses_health() {
             // Nothing there changes after an apply: no status to wait for.
             options.wave_delay = std::time::Duration::ZERO;
         }
         let timeout = app.rollout.timeout;
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let settings = executor::Settings { app, health: target.health, stop: Some(&stop), force_conflicts, deadline };
-        let mut plan = plan;
+        let settings = executor::Settings {
+            app,
+            health: self.health,
+            stop: Some(self.stop),
+            force_conflicts: self.force_conflicts,
+            deadline,
+        };
         let mut retries = 0u32;
         loop {
             let mut op = SyncOperation::new(plan, options.clone(), SystemTime::now());
-            executor::run(&mut op, cluster, &settings, &mut |e| progress.step(e)).await?;
-            results = op.results().to_vec();
+            executor::run(&mut op, self.cluster, &settings, &mut |e| progress.step(e)).await?;
             let mut succeeded = op.phase() == OperationPhase::Succeeded;
             let mut message = op.message().to_string();
             if let Some(t) = timeout.filter(|_| deadline.is_some_and(|d| std::time::Instant::now() >= d) && !succeeded)
@@ -365,71 +450,59 @@ pub async fn pass<C: Cluster>(
             } else {
                 app.rollout.health_checks.clone()
             };
-            if succeeded && !dry_run && !ready.is_empty() && cluster.assesses_health() {
+            if succeeded && !self.dry_run && !ready.is_empty() && self.cluster.assesses_health() {
                 let limit = timeout.unwrap_or(std::time::Duration::from_secs(300));
                 let until = deadline.unwrap_or_else(|| std::time::Instant::now() + limit);
-                if let Err(e) = executor::await_ready(cluster, &ready, target.health, until, Some(&stop)).await {
+                if let Err(e) = executor::await_ready(self.cluster, &ready, self.health, until, Some(self.stop)).await {
                     succeeded = false;
                     message = format!("health check failed after {}: {e}", gitops_core::time::go_duration(limit));
                 }
             }
             let will_retry = !succeeded
-                && !dry_run
-                && !stop.is_cancelled()
-                && retry.as_ref().is_some_and(|r| r.should_retry(retries));
-            let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
+                && !self.dry_run
+                && !self.stop.is_cancelled()
+                && self.retry.as_ref().is_some_and(|r| r.should_retry(retries));
             if will_retry {
-                let at = retry.as_ref().map_or(SystemTime::now(), |r| r.next_retry_at(SystemTime::now(), retries + 1));
+                let at =
+                    self.retry.as_ref().map_or(SystemTime::now(), |r| r.next_retry_at(SystemTime::now(), retries + 1));
                 message.push_str(&gitops_core::sync::retry::retrying_suffix(retries + 1, at));
             } else {
                 message.push_str(&gitops_core::sync::retry::retried_suffix(retries));
             }
-            status.last_operation = Some(LastOperation {
-                phase: if succeeded { op.phase() } else { OperationPhase::Failed },
-                message,
-                revision: rendered.revision.clone(),
-                synced: count(ResultCode::Synced),
-                pruned: count(ResultCode::Pruned),
-                failed: count(ResultCode::SyncFailed),
-                not_done: op
-                    .results()
-                    .iter()
-                    .filter(|r| r.code.is_none())
-                    .map(|r| format!("{} ({:?})", r.key, r.phase))
-                    .collect(),
-                finished_at: now_rfc3339(),
-            });
-            if succeeded && !dry_run {
-                status.sync = situation.sync_status(true);
-                status.synced_revision = Some(rendered.revision.clone());
-            }
             if !will_retry {
-                break;
+                let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
+                let operation = LastOperation {
+                    phase: if succeeded { op.phase() } else { OperationPhase::Failed },
+                    message,
+                    revision: self.inputs.revision.to_string(),
+                    synced: count(ResultCode::Synced),
+                    pruned: count(ResultCode::Pruned),
+                    failed: count(ResultCode::SyncFailed),
+                    not_done: op
+                        .results()
+                        .iter()
+                        .filter(|r| r.code.is_none())
+                        .map(|r| format!("{} ({:?})", r.key, r.phase))
+                        .collect(),
+                    finished_at: now_rfc3339(),
+                };
+                return Ok((operation, op.results().to_vec()));
             }
             // Argo CD's retry: wait the backoff, then sync again from what the target holds now.
-            let wait = retry.as_ref().map_or(std::time::Duration::ZERO, |r| r.delay(retries));
+            let wait = self.retry.as_ref().map_or(std::time::Duration::ZERO, |r| r.delay(retries));
             tokio::time::sleep(wait).await;
             retries += 1;
-            let live = cluster.live_for(app, &keys).await?;
-            let desired = kept.clone().unwrap_or_default();
-            let (predicted, _) = if server_side_diff {
-                predictions(cluster, &desired, &live, &namespace).await
+            let live = self.cluster.live_for(app, self.keys).await?;
+            let desired = self.kept.clone().unwrap_or_default();
+            let (predicted, _) = if self.server_side_diff {
+                predictions(self.cluster, &desired, &live, self.namespace).await
             } else {
                 Default::default()
             };
-            let again = Inputs { started_at: unix_now(), predicted: Some(&predicted), ..inputs.clone() };
-            plan = select(prepare(&again, desired, live)?.0, &resources).0;
+            let again = Inputs { started_at: unix_now(), predicted: Some(&predicted), ..self.inputs.clone() };
+            plan = select(prepare(&again, desired, live)?.0, self.resources).0;
         }
     }
-    let listed = listed.filter(|_| !should_sync || dry_run);
-    status.health = app_health(cluster, &plan_copy, target.health, listed).await?;
-    let status_error = if dry_run {
-        None
-    } else {
-        let text = serde_json::to_string_pretty(&status)? + "\n";
-        crate::file_cluster::write_atomic(target.status, text.as_bytes()).err()
-    };
-    Ok(Pass { plan: plan_copy, decision, synced: should_sync, status, results, status_error })
 }
 
 /// What the API server says applying each desired object that exists live would leave: a
