@@ -291,13 +291,20 @@ pub enum Ended {
 /// A work queue of apps: each is passed when due, then again after its [`Schedule`].
 pub struct Controller<R> {
     queue: Vec<Entry<R>>,
+    /// Apps that did their passes.
+    finished: Vec<R>,
     stop: CancellationToken,
 }
 
 impl<R: Reconciler> Controller<R> {
     /// An empty queue that runs until `stop` is cancelled.
     pub fn new(stop: CancellationToken) -> Controller<R> {
-        Controller { queue: Vec::new(), stop }
+        Controller { queue: Vec::new(), finished: Vec::new(), stop }
+    }
+
+    /// The apps, finished or not, in no particular order.
+    pub fn into_apps(self) -> Vec<R> {
+        self.finished.into_iter().chain(self.queue.into_iter().map(|e| e.app)).collect()
     }
 
     /// Adds an app, due at once; `limit`: leave the queue after that many passes.
@@ -323,7 +330,7 @@ impl<R: Reconciler> Controller<R> {
             last = entry.passes;
             let verdict = entry.app.reconcile(entry.passes).await;
             if entry.limit.is_some_and(|max| entry.passes >= max) {
-                self.queue.remove(next);
+                self.finished.push(self.queue.remove(next).app);
                 continue;
             }
             entry.due = Instant::now() + entry.schedule.after(verdict);
@@ -369,6 +376,55 @@ mod tests {
         let mut c = Controller::new(stop.clone());
         c.add(Counting { verdicts: Vec::new(), stop_after: Some((2, stop.clone())) }, schedule(), None);
         assert_eq!(c.run().await, Ended::Stopped { passes: 2 });
+    }
+
+    struct Fixed;
+
+    impl DesiredState for Fixed {
+        fn render(&mut self) -> Result<reconcile::Rendered, reconcile::RenderError> {
+            let objects = gitops_core::manifest::parse(
+                "desired.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\n",
+            )?;
+            Ok(reconcile::Rendered { revision: "abc".into(), objects })
+        }
+    }
+
+    /// An app on a FileCluster, driven by the controller: the first pass syncs (a new revision),
+    /// the second finds it in sync, and the status is kept in the cluster's directory.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_controller_drives_an_app_on_a_file_cluster() {
+        struct Driven(AppRunner<Fixed>, Vec<Pass>);
+        impl Reconciler for Driven {
+            async fn reconcile(&mut self, _n: u64) -> Verdict {
+                let pass = self.0.pass(Request::default(), &mut reconcile::Silent).await.expect("pass");
+                let verdict = pass.verdict(false);
+                self.1.push(pass);
+                verdict
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = gitops_core::manifest::parse(
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: argocd}\nspec:\n  destination: {namespace: shop}\n  syncPolicy: {automated: {}}\n",
+        )
+        .expect("app");
+        let spec = app::read("app.yaml", &app).expect("spec");
+        let target = TargetSpec::parse(None, dir.path()).expect("default target");
+        assert_eq!(target, TargetSpec::Dir(dir.path().join(".gitops/cluster")));
+        let runner = AppRunner::new(spec, Fixed, target, None, dir.path(), HealthChecks::default()).expect("runner");
+        let schedule = Schedule::of(&runner.spec, Some(Duration::from_millis(1))).expect("schedule");
+        let mut controller = Controller::new(CancellationToken::new());
+        controller.add(Driven(runner, Vec::new()), schedule, Some(2));
+        assert_eq!(controller.run().await, Ended::Done);
+        let Some(Driven(runner, passes)) = controller.into_apps().pop() else { panic!("the app is kept") };
+        assert_eq!(passes.len(), 2);
+        assert!(passes[0].synced, "{}", passes[0].status.message);
+        assert!(!passes[1].synced, "{}", passes[1].status.message);
+        assert_eq!(passes[1].status.message, "nothing to apply (1 object in sync)");
+        let kept = runner.status_store().expect("store").read("shop").expect("read").expect("kept");
+        assert_eq!(kept.synced_revision.as_deref(), Some("abc"));
+        assert!(dir.path().join(".gitops/cluster/.status/shop.json").is_file());
     }
 
     #[test]
