@@ -21,7 +21,7 @@ const N: usize = 2_000;
 struct Directory(RepoRoot);
 
 impl DesiredState for Directory {
-    fn render(&mut self) -> Result<Rendered, String> {
+    fn render(&mut self) -> Result<Rendered, reconcile::RenderError> {
         let objects = directory::render(&self.0, ".", &DirectoryOptions::default()).map_err(|e| e.to_string())?;
         Ok(Rendered { revision: "bench".into(), objects })
     }
@@ -52,7 +52,7 @@ fn main() {
     let cluster = FileCluster::new(target.path());
     let mut desired = Directory(RepoRoot::new(repo.path()).expect("root"));
     let app = app();
-    let policy = Policy::of(&app, false);
+    let policy = Policy::of(&app);
     let checks = gitops_health::HealthChecks::default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let pass = |desired: &mut Directory| {

@@ -1,10 +1,12 @@
 //! What `diff` and `plan` read alike: the `--app` file and the diff settings it implies.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use gitops_core::app::{self, AppSpec};
 use gitops_core::diff::DiffConfig;
+use gitops_core::settings::Settings;
 use gitops_core::{Object, manifest};
+use serde_json::Value;
 
 /// Reads the Argo CD Application or Flux Kustomization in `path`, if one is given.
 pub fn read_app(path: Option<&PathBuf>) -> Result<Option<AppSpec>, String> {
@@ -68,4 +70,19 @@ pub fn cluster_target(live: &str) -> Option<Option<&str>> {
         "kube" => Some(None),
         _ => live.strip_prefix("kube:").filter(|c| !c.is_empty()).map(Some),
     }
+}
+
+/// The first YAML document of the file at `path` (null for an empty file).
+pub fn single_document(path: &Path) -> Result<Value, String> {
+    let text = gitops_render::regular::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let docs = gitops_core::yaml::parse_documents(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null))
+}
+
+/// The diff settings of an `--argocd-cm` ConfigMap (system-level ignoreDifferences, compare
+/// options, known types); the defaults without one. `diff`, `plan` and `sync` read it alike.
+pub fn argocd_cm_settings(path: Option<&Path>) -> Result<Settings, String> {
+    let Some(p) = path else { return Ok(Settings::default()) };
+    let cm = single_document(p)?;
+    Settings::from_config_map(&cm).map_err(|e| format!("{}: {e}", p.display()))
 }

@@ -1,6 +1,6 @@
 //! `gitops diff DESIRED LIVE`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -10,8 +10,6 @@ use gitops_core::ResourceKey;
 use gitops_core::app::{self, AppSpec};
 use gitops_core::diff::{AppDiff, Comparator, DiffSession, SyncStatus};
 use gitops_core::ignore::IgnoreRuleSpec;
-use gitops_core::settings::Settings;
-use gitops_core::yaml;
 use gitops_kube::{KubeCluster, reconcile};
 use serde_json::Value;
 
@@ -80,16 +78,6 @@ pub enum Format {
     Summary,
 }
 
-fn read_file(path: &Path) -> Result<String, String> {
-    gitops_render::regular::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn single_document(path: &Path) -> Result<Value, String> {
-    let text = read_file(path)?;
-    let docs = yaml::parse_documents(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null))
-}
-
 /// Runs the command; `Err` is a usage or input error (exit 2).
 pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     let live = args.live.as_deref().or(args.live_option.as_deref()).unwrap_or_default();
@@ -99,7 +87,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     let app = app_input::read_app(args.app.as_ref())?;
     let mut config = app_input::diff_config(app.as_ref(), args.namespace.as_ref());
     if let Some(p) = &args.ignore_differences {
-        let value = single_document(p)?;
+        let value = app_input::single_document(p)?;
         let rules: Vec<IgnoreRuleSpec> = match value {
             Value::Null => Vec::new(),
             v => serde_json::from_value(v)
@@ -107,10 +95,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         };
         config.ignore_differences.extend(rules);
     }
-    if let Some(p) = &args.argocd_cm {
-        let cm = single_document(p)?;
-        config.settings = Settings::from_config_map(&cm).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    config.settings = app_input::argocd_cm_settings(args.argocd_cm.as_deref())?;
     config.reveal_secrets = args.show_secrets;
     let comparator = Comparator::new(config).map_err(|e| e.to_string())?;
     if let Some(context) = crate::app_input::cluster_target(live) {

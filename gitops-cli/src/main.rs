@@ -8,7 +8,6 @@ mod diff_cmd;
 mod health_cmd;
 mod output;
 mod plan_cmd;
-mod planning;
 mod render_cmd;
 mod sync_cmd;
 

@@ -114,3 +114,13 @@ fn totals(out: &mut impl Write, diff: &AppDiff) -> io::Result<()> {
         s.synced, s.out_of_sync, s.missing, s.requires_pruning, s.skipped
     )
 }
+
+/// A key's kind as output names it: `group/Kind`, or `Kind` in the core group.
+pub(crate) fn kind_of(k: &gitops_core::ResourceKey) -> String {
+    if k.group.is_empty() { k.kind.clone() } else { format!("{}/{}", k.group, k.kind) }
+}
+
+/// A key's place as output names it: `namespace/name`, or `name` when cluster-scoped.
+pub(crate) fn place_of(k: &gitops_core::ResourceKey) -> String {
+    if k.namespace.is_empty() { k.name.clone() } else { format!("{}/{}", k.namespace, k.name) }
+}

@@ -1,17 +1,17 @@
 //! `gitops plan DESIRED LIVE`.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::sync::{Action, RetryStrategy, SyncPlan, Task};
-use gitops_core::{Object, ResourceKey};
-use serde_json::{Value, json};
+use gitops_core::Object;
+use gitops_core::sync::prepare::{Inputs, prepare};
+use gitops_core::sync::report::{PlanReport, Summary, retry_delays};
+use gitops_core::sync::{Action, SyncPlan, Task};
 
-use crate::output::{BOLD, CYAN, GREEN, RED, RESET, YELLOW};
-use crate::{app_input, planning};
+use crate::app_input;
+use crate::output::{BOLD, CYAN, GREEN, RED, RESET, YELLOW, kind_of};
 
 /// Arguments of `gitops plan`.
 #[derive(Args, Debug)]
@@ -27,6 +27,9 @@ pub struct PlanArgs {
     /// Destination namespace for objects that do not name one.
     #[arg(long, short = 'n', value_name = "NS", value_parser = crate::app_input::namespace_arg)]
     pub namespace: Option<String>,
+    /// An argocd-cm ConfigMap: system-level ignoreDifferences, compare options, known types.
+    #[arg(long, value_name = "FILE")]
+    pub argocd_cm: Option<PathBuf>,
     /// Prune even if the app's sync policy does not (as a manual sync with "Prune" ticked).
     #[arg(long)]
     pub prune: bool,
@@ -65,34 +68,36 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
     let desired = load(&args.desired, &reading)?;
     let live = load(&args.live, &reading)?;
     app_input::print_warnings(&reading);
-    let (planned, retry) =
-        planning::build(app.as_ref(), desired, live, args.namespace.as_ref(), args.prune, &args.revision)?;
+    let inputs = Inputs {
+        app: app.as_ref(),
+        namespace: args.namespace.as_deref(),
+        settings: app_input::argocd_cm_settings(args.argocd_cm.as_deref())?,
+        prune: args.prune,
+        revision: &args.revision,
+        started_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+        predicted: None,
+    };
+    let (planned, retry) = prepare(&inputs, desired, live).map_err(|e| e.to_string())?;
     let mut out = anstream::stdout().lock();
+    let w = |e: io::Error| format!("writing output: {e}");
     match args.output {
         Format::Json => {
-            let mut doc = report(&planned);
-            if let Some(r) = &retry {
-                doc["retry"] = json!({"limit": r.limit, "delaysSeconds": retry_delays(r).iter().map(|d| d.as_secs_f64()).collect::<Vec<_>>()});
-            }
-            serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| format!("writing output: {e}"))?;
-            writeln!(out).map_err(|e| format!("writing output: {e}"))?;
+            serde_json::to_writer_pretty(&mut out, &PlanReport::new(&planned, retry.as_ref()))
+                .map_err(|e| w(e.into()))?;
+            writeln!(out).map_err(w)?;
         }
         Format::Text => {
-            print_text(&mut out, &planned).map_err(|e| format!("writing output: {e}"))?;
+            print_text(&mut out, &planned).map_err(w)?;
             if let Some(r) = &retry {
                 let delays: Vec<String> = retry_delays(r).iter().map(|d| format!("{}s", d.as_secs_f64())).collect();
                 let limit = if r.limit < 0 { "unlimited".to_string() } else { r.limit.to_string() };
-                writeln!(out, "on failure: retried {limit} times, waiting {} ...", delays.join(", "))
-                    .map_err(|e| format!("writing output: {e}"))?;
+                writeln!(out, "on failure: retried {limit} times, waiting {} ...", delays.join(", ")).map_err(w)?;
             }
         }
     }
     Ok(if planned.has_work() || !planned.errors.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-/// The first waits of a retry schedule (up to five; none when retries are off).
-fn retry_delays(r: &RetryStrategy) -> Vec<std::time::Duration> {
-    (0..5u32).take_while(|n| r.should_retry(*n)).map(|n| r.delay(n)).collect()
 }
 
 fn action_text(a: Action) -> &'static str {
@@ -106,73 +111,8 @@ fn action_text(a: Action) -> &'static str {
     }
 }
 
-/// Counts per action, as the summary line and the JSON `summary` give them.
-fn counts(p: &SyncPlan) -> BTreeMap<&'static str, usize> {
-    let mut c = BTreeMap::new();
-    for t in &p.tasks {
-        let name = match t.action {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Unchanged => "unchanged",
-            Action::Prune => "prune",
-            Action::PruneSkipped => "pruneSkipped",
-            Action::HookCreate => "hook",
-        };
-        *c.entry(name).or_insert(0) += 1;
-    }
-    c
-}
-
-/// The stable JSON document of `gitops plan -o json`.
-fn report(p: &SyncPlan) -> Value {
-    let tasks: Vec<Value> = p
-        .tasks
-        .iter()
-        .map(|t| {
-            json!({
-                "key": t.key.to_string(),
-                "group": t.key.group,
-                "kind": t.key.kind,
-                "namespace": t.key.namespace,
-                "name": t.key.name,
-                "phase": t.phase,
-                "wave": t.wave,
-                "action": t.action,
-                "reason": t.reason,
-                "deletePolicies": t.delete_policies,
-                "options": t.options,
-            })
-        })
-        .collect();
-    let mut steps: Vec<Value> = Vec::new();
-    for (i, t) in p.tasks.iter().enumerate() {
-        let same = steps.last().is_some_and(|s| s["phase"] == json!(t.phase) && s["wave"] == json!(t.wave));
-        if !same {
-            steps.push(json!({"phase": t.phase, "wave": t.wave, "tasks": [], "deleteHooks": []}));
-        }
-        if let Some(Value::Array(a)) = steps.last_mut().and_then(|s| s.get_mut("tasks")) {
-            a.push(json!(i));
-        }
-        if t.replaces_earlier_hook()
-            && let Some(Value::Array(a)) = steps.last_mut().and_then(|s| s.get_mut("deleteHooks"))
-        {
-            a.push(json!(i));
-        }
-    }
-    json!({
-        "hasWork": p.has_work(),
-        "summary": counts(p),
-        "steps": steps,
-        "tasks": tasks,
-        "skipped": p.skipped.iter().map(|s| json!({"key": s.key.to_string(), "reason": s.reason})).collect::<Vec<_>>(),
-        "warnings": p.warnings,
-        "errors": p.errors,
-    })
-}
-
 /// Prints the plan as text, in the order the sync runs it.
 pub(crate) fn print_text(out: &mut impl Write, p: &SyncPlan) -> io::Result<()> {
-    let kind_of = |k: &ResourceKey| if k.group.is_empty() { k.kind.clone() } else { format!("{}/{}", k.group, k.kind) };
     let wk = p.tasks.iter().map(|t| kind_of(&t.key).len()).max().unwrap_or(0).max(4);
     let wn = p.tasks.iter().map(|t| t.key.namespace.len()).max().unwrap_or(0).max(9);
     let wm = p.tasks.iter().map(|t| t.key.name.len()).max().unwrap_or(0).max(4);
@@ -217,17 +157,16 @@ pub(crate) fn print_text(out: &mut impl Write, p: &SyncPlan) -> io::Result<()> {
     for e in &p.errors {
         writeln!(out, "{RED}error:{RESET} {e} (the sync would not run)")?;
     }
-    let c = counts(p);
-    let n = |k: &str| c.get(k).copied().unwrap_or(0);
+    let c = Summary::of(p);
     writeln!(
         out,
         "{}: {} to create, {} to update, {} unchanged, {} to prune, {} prune skipped, {} hooks",
         if p.has_work() { "plan" } else { "nothing to do" },
-        n("create"),
-        n("update"),
-        n("unchanged"),
-        n("prune"),
-        n("pruneSkipped"),
-        n("hook")
+        c.create,
+        c.update,
+        c.unchanged,
+        c.prune,
+        c.prune_skipped,
+        c.hook
     )
 }

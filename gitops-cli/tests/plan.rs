@@ -146,3 +146,30 @@ fn custom_kinds_are_scoped_by_their_crd_or_refused() {
     assert!(err(&o).contains("the scope of ClusterIssuer (cert-manager.io) is unknown"), "{}", err(&o));
     assert!(err(&o).contains("add its CRD"), "{}", err(&o));
 }
+
+/// `--argocd-cm` gives plan the system-level diff settings `diff --argocd-cm` applies: a
+/// difference its ignoreDifferences cover is no work.
+#[test]
+fn an_argocd_cm_ignore_rule_leaves_nothing_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deployment = |replicas: u32| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: shop}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: web, image: 'nginx:1.27'}}]}}\n"
+        )
+    };
+    let (desired, live, cm) = (dir.path().join("d.yaml"), dir.path().join("l.yaml"), dir.path().join("cm.yaml"));
+    std::fs::write(&desired, deployment(2)).expect("write");
+    std::fs::write(&live, deployment(5)).expect("write");
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm, namespace: argocd}\ndata:\n  resource.customizations.ignoreDifferences.apps_Deployment: |\n    jsonPointers:\n    - /spec/replicas\n",
+    )
+    .expect("write");
+    let (d, l, c) = (desired.to_str().expect("utf-8"), live.to_str().expect("utf-8"), cm.to_str().expect("utf-8"));
+    let o = gitops(&["plan", d, l], None);
+    assert_eq!(o.status.code(), Some(1), "replicas differ: {}{}", out(&o), err(&o));
+    assert!(out(&o).contains("1 to update"), "{}", out(&o));
+    let o = gitops(&["plan", d, l, "--argocd-cm", c], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("nothing to do: 0 to create, 0 to update, 1 unchanged"), "{}", out(&o));
+}

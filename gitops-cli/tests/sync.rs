@@ -656,3 +656,27 @@ fn a_custom_object_needs_its_crd_in_the_cluster_directory() {
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert!(dir.path().join(".gitops/cluster/default/ops.example.com/Backup/nightly.yaml").is_file());
 }
+
+/// `--argocd-cm` gives a pass argocd-cm's diff settings too: drift its ignoreDifferences cover
+/// is no drift, as `diff --argocd-cm` and `plan --argocd-cm` see it.
+#[test]
+fn an_argocd_cm_ignore_rule_is_no_drift_for_a_pass() {
+    let dir = setup(true);
+    assert_eq!(sync(dir.path(), &[]).status.code(), Some(0));
+    let cm = dir.path().join(".gitops/cluster/shop/core/ConfigMap/settings.yaml");
+    let drifted = std::fs::read_to_string(&cm).expect("read").replace("mode: blue", "mode: green");
+    std::fs::write(&cm, drifted).expect("write");
+    let argocd_cm = dir.path().join("argocd-cm.yaml");
+    std::fs::write(
+        &argocd_cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm, namespace: argocd}\ndata:\n  resource.customizations.ignoreDifferences.ConfigMap: |\n    jsonPointers:\n    - /data/mode\n",
+    )
+    .expect("write");
+    let o = sync(dir.path(), &["--argocd-cm", argocd_cm.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("Synced: nothing to apply (3 objects in sync)"), "{}", out(&o));
+    assert!(std::fs::read_to_string(&cm).expect("read").contains("mode: green"), "ignored, so left");
+    // Without it the drift is reverted.
+    let o = sync(dir.path(), &[]);
+    assert!(out(&o).contains("ConfigMap shop/settings: configured"), "{}", out(&o));
+}

@@ -68,6 +68,11 @@ pub struct Rollout {
     /// Argo CD's `syncPolicy.managedNamespaceMetadata`: labels and annotations the namespace
     /// `CreateNamespace=true` makes (or finds) must carry, as `{labels: {..}, annotations: {..}}`.
     pub managed_namespace_metadata: Option<Value>,
+    /// Flux's `spec.suspend`: the app is compared but never synced on its own.
+    pub suspend: bool,
+    /// Flux's `spec.interval`, the time between reconcile passes, or why it cannot be used.
+    /// Only a loop of passes needs it, so one that cannot be read does not stop a single pass.
+    pub interval: Option<Result<std::time::Duration, Error>>,
 }
 
 /// Argo CD's `syncPolicy.automated`.
@@ -214,6 +219,25 @@ fn optional_duration(spec: Option<&Value>, field: &str, o: &Object) -> Result<Op
         })
 }
 
+/// `spec.suspend`, as a boolean; anything else is read as not suspended, as before it was
+/// typed (a Kustomization's schema refuses it anyway).
+fn suspend(o: &Object) -> bool {
+    o.value().pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// `spec.interval`, if set, as a positive Go duration.
+fn interval(o: &Object) -> Option<Result<std::time::Duration, Error>> {
+    let text = o.value().pointer("/spec/interval")?.as_str()?;
+    Some(
+        crate::quantity::go_duration_nanos(text)
+            .filter(|n| *n > 0)
+            .map(|n| std::time::Duration::from_nanos(n.unsigned_abs()))
+            .ok_or_else(|| {
+                field_error(o, "spec.interval", format!("`{text}` is not a positive duration such as 30s or 3m"))
+            }),
+    )
+}
+
 /// Flux's wait, health checks, timeout, retry interval and dependencies. References that name
 /// no namespace are in the Kustomization's own, as Flux reads them.
 fn flux_rollout(o: &Object) -> Result<Rollout, Error> {
@@ -275,6 +299,8 @@ fn flux_rollout(o: &Object) -> Result<Rollout, Error> {
         retry_interval: optional_duration(spec, "retryInterval", o)?,
         depends_on,
         app_namespace: own_namespace,
+        suspend: suspend(o),
+        interval: interval(o),
         ..Rollout::default()
     })
 }
@@ -328,6 +354,8 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
             destination_name: optional_string(spec, "/destination/name", o)?,
             app_namespace: o.namespace().to_string(),
             managed_namespace_metadata: managed_namespace_metadata(policy, &field_err)?,
+            suspend: suspend(o),
+            interval: interval(o),
             ..Rollout::default()
         },
         unused: unused(spec, ARGO_USED),

@@ -1,6 +1,23 @@
 //! Globs as Argo CD matches group and kind patterns (gobwas/glob with no separator), used by
 //! ignoreDifferences rules and by wildcard health-check keys.
 
+/// What is malformed in a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A `[` class with no `]`.
+    #[error("unclosed `[`")]
+    UnclosedClass,
+    /// A `{` with no `}`.
+    #[error("unclosed `{{`")]
+    UnclosedBrace,
+    /// A `{` inside another.
+    #[error("nested `{{` is not supported")]
+    NestedBrace,
+    /// A backslash with nothing after it.
+    #[error("trailing `\\`")]
+    TrailingBackslash,
+}
+
 /// A glob as gobwas/glob reads group and kind patterns: `*` any run of characters
 /// (including none), `?` one character, `[...]` a class (`[!...]` negated), `{a,b}`
 /// alternatives. Anything else is literal.
@@ -29,7 +46,7 @@ enum GlobPart {
 
 impl Glob {
     /// Compiles a pattern; the error says what is malformed.
-    pub fn new(pattern: &str) -> Result<Glob, String> {
+    pub fn new(pattern: &str) -> Result<Glob, Error> {
         let mut alternatives = vec![Vec::new()];
         let mut chars = pattern.chars().peekable();
         // Brace alternatives are expanded up front; nesting is refused to keep this small.
@@ -47,12 +64,12 @@ impl Glob {
                     let mut ranges = Vec::new();
                     loop {
                         match chars.next() {
-                            None => return Err("unclosed `[`".into()),
+                            None => return Err(Error::UnclosedClass),
                             Some(']') => break,
                             Some(lo) => {
                                 if chars.peek() == Some(&'-') {
                                     chars.next();
-                                    let hi = chars.next().ok_or("unclosed `[`")?;
+                                    let hi = chars.next().ok_or(Error::UnclosedClass)?;
                                     ranges.push((lo, hi));
                                 } else {
                                     ranges.push((lo, lo));
@@ -64,7 +81,7 @@ impl Glob {
                 }
                 '{' => {
                     if in_brace.is_some() {
-                        return Err("nested `{` is not supported".into());
+                        return Err(Error::NestedBrace);
                     }
                     in_brace = Some((std::mem::take(&mut alternatives), vec![Vec::new()]));
                     continue;
@@ -83,7 +100,7 @@ impl Glob {
                         .collect();
                     continue;
                 }
-                '\\' => GlobPart::Literal(chars.next().ok_or("trailing `\\`")?),
+                '\\' => GlobPart::Literal(chars.next().ok_or(Error::TrailingBackslash)?),
                 other => GlobPart::Literal(other),
             };
             match &mut in_brace {
@@ -96,7 +113,7 @@ impl Glob {
             }
         }
         if in_brace.is_some() {
-            return Err("unclosed `{`".into());
+            return Err(Error::UnclosedBrace);
         }
         let simple = match alternatives.as_slice() {
             [parts] if parts.iter().all(|p| *p == GlobPart::Any) && !parts.is_empty() => Some(Simple::Any),

@@ -105,7 +105,7 @@ impl HealthChecks {
                 let glob = Glob::new(&o.group_kind).map_err(|problem| SettingsError {
                     key: o.key.clone(),
                     pattern: o.group_kind.clone(),
-                    problem,
+                    problem: problem.to_string(),
                 })?;
                 self.wildcard.push((glob, script));
             }

@@ -65,6 +65,9 @@ pub enum Error {
     /// The kubeconfig or in-cluster configuration could not be used.
     #[error("cluster configuration: {0}")]
     Config(String),
+    /// A target implemented outside this crate failed, in its own terms.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A kind the cluster serves.

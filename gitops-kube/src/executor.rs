@@ -14,11 +14,10 @@
 //! healthy ("not assessed") and hooks complete once created; the caller's output says so.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use gitops_core::app::{AppSpec, prune_refusal};
-use gitops_core::sync::operation::{Observed, Step, SyncOperation};
+use gitops_core::sync::operation::{Failure, Observed, Step, SyncOperation};
 use gitops_core::sync::options::Propagation;
 use gitops_core::sync::task::Task;
 use gitops_core::{Object, Origin, ResourceKey};
@@ -26,9 +25,10 @@ use gitops_health::{HealthChecks, HealthStatus};
 use serde_json::Value;
 
 use crate::cluster::{Applied, ApplyMode, Cluster, Error, resource_version};
+use crate::controller::CancellationToken;
 
 /// What the health of objects on a target without controllers is reported as.
-pub const NOT_ASSESSED: &str = "health not assessed: a FileCluster has no controllers";
+pub use gitops_core::sync::status::NOT_ASSESSED;
 
 /// The longest a wait goes without looking again (wave delays are measured in time, not events;
 /// a stop request is noticed within it too).
@@ -56,8 +56,8 @@ pub struct Settings<'a> {
     pub app: &'a AppSpec,
     /// The health checks for objects waited on (on a target that assesses health).
     pub health: &'a HealthChecks,
-    /// Set (by a Ctrl-C handler) to terminate the operation.
-    pub stop: Option<&'a AtomicBool>,
+    /// Cancelled (by a Ctrl-C handler) to terminate the operation.
+    pub stop: Option<&'a CancellationToken>,
     /// Server-side applies take over fields other managers own (`--force-conflicts`).
     pub force_conflicts: bool,
     /// When to terminate the operation if it has not ended (Flux's `spec.timeout`).
@@ -66,7 +66,7 @@ pub struct Settings<'a> {
 
 /// Drives `op` to its end on `cluster`, calling `progress` after each step.
 ///
-/// When `stop` becomes true (Ctrl-C), the operation is terminated as Argo CD terminates one: no
+/// When `stop` is cancelled (Ctrl-C), the operation is terminated as Argo CD terminates one: no
 /// new work starts, running hooks are deleted, and it ends Failed; the results say what was not
 /// done. Errors are failures to read the cluster that stop the run; a refused object is reported
 /// to the operation as a failed task instead; failed reads while waiting are reported and retried.
@@ -83,7 +83,7 @@ pub async fn run<C: Cluster>(
     // must be done and reported, or the operation would wait for it forever.
     let mut next = |op: &mut SyncOperation| {
         let late = settings.deadline.is_some_and(|d| Instant::now() >= d);
-        if !terminated && (late || settings.stop.is_some_and(|s| s.load(Ordering::SeqCst))) {
+        if !terminated && (late || settings.stop.is_some_and(CancellationToken::is_cancelled)) {
             op.terminate();
             terminated = true;
         }
@@ -107,7 +107,7 @@ pub async fn run<C: Cluster>(
                 for (job, result) in jobs.iter().zip(results) {
                     let hook = op.tasks()[job.index].is_hook();
                     progress(&event(op, job.index, if hook { "hook" } else { "apply" }, result.clone()));
-                    let result = result.map(drop);
+                    let result = result.map(drop).map_err(Failure);
                     // Reports are for tasks the operation just handed out, so it cannot refuse them.
                     let _ = if hook { op.hook_created(job.index, result) } else { op.applied(job.index, result) };
                 }
@@ -120,7 +120,7 @@ pub async fn run<C: Cluster>(
                 .await;
                 for (&i, result) in ids.iter().zip(results) {
                     progress(&event(op, i, "prune", result.clone()));
-                    let _ = op.pruned(i, result.map(drop));
+                    let _ = op.pruned(i, result.map(drop).map_err(Failure));
                 }
             }
             Step::DeleteHooks(ids) => {
@@ -132,7 +132,7 @@ pub async fn run<C: Cluster>(
                         Err(e) => Err(e.to_string()),
                     };
                     progress(&event(op, i, "delete hook", result.clone()));
-                    let _ = op.hook_deleted(i, result.map(drop));
+                    let _ = op.hook_deleted(i, result.map(drop).map_err(Failure));
                 }
             }
             Step::Wait { health, deletions, message } => {
@@ -273,7 +273,7 @@ async fn await_kinds<C: Cluster>(
     op: &SyncOperation,
     ids: &[usize],
     cluster: &C,
-    stop: Option<&AtomicBool>,
+    stop: Option<&CancellationToken>,
 ) -> Result<(), Error> {
     let deadline = Instant::now() + CRD_TIMEOUT;
     let crds = crds_in_sync(op);
@@ -288,7 +288,7 @@ async fn await_kinds<C: Cluster>(
             waiting.push((api_version, kind, op.tasks()[crd].key.clone()));
         }
     }
-    while !waiting.is_empty() && Instant::now() < deadline && !stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+    while !waiting.is_empty() && Instant::now() < deadline && !stop.is_some_and(CancellationToken::is_cancelled) {
         let mut still = Vec::new();
         for (api_version, kind, crd) in waiting {
             if cluster.resource(&api_version, &kind).await?.is_none() {
@@ -339,6 +339,20 @@ async fn observe<C: Cluster>(
     Ok(watched)
 }
 
+/// Objects did not become ready.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadyError {
+    /// The deadline passed (or a stop came) with these objects not ready, in Flux's words.
+    #[error("timeout waiting for: [{}]", pending.join(", "))]
+    Timeout {
+        /// Each object not ready and its status.
+        pending: Vec<String>,
+    },
+    /// The cluster could not be read or watched.
+    #[error(transparent)]
+    Cluster(#[from] Error),
+}
+
 /// Waits until every object of `keys` is ready (healthy, or with no health check), as Flux's
 /// `wait` and `healthChecks` ask, or until `deadline`; says which were not, in Flux's words.
 pub async fn await_ready<C: Cluster>(
@@ -346,13 +360,13 @@ pub async fn await_ready<C: Cluster>(
     keys: &[ResourceKey],
     checks: &HealthChecks,
     deadline: Instant,
-    stop: Option<&AtomicBool>,
-) -> Result<(), String> {
+    stop: Option<&CancellationToken>,
+) -> Result<(), ReadyError> {
     loop {
         let mut pending = Vec::new();
         let mut watched = Vec::new();
         for (key, live) in keys.iter().zip(read_all(cluster, keys).await) {
-            let live = live.map_err(|e| e.to_string())?;
+            let live = live?;
             let (observed, _) = live.as_ref().map_or((Observed::Missing, String::new()), |o| assessed(checks, o));
             if !matches!(observed, Observed::Healthy | Observed::NoCheck) {
                 pending.push(format!("{key} status: '{observed:?}'"));
@@ -363,10 +377,10 @@ pub async fn await_ready<C: Cluster>(
             return Ok(());
         }
         let now = Instant::now();
-        if now >= deadline || stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
-            return Err(format!("timeout waiting for: [{}]", pending.join(", ")));
+        if now >= deadline || stop.is_some_and(CancellationToken::is_cancelled) {
+            return Err(ReadyError::Timeout { pending });
         }
-        cluster.changed(&watched, POLL.min(deadline - now)).await.map_err(|e| e.to_string())?;
+        cluster.changed(&watched, POLL.min(deadline - now)).await?;
     }
 }
 
@@ -420,12 +434,11 @@ async fn prune<C: Cluster>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicBool;
 
     use gitops_core::app::{AppKind, AppSpec};
     use gitops_core::manifest;
     use gitops_core::sync::operation::{OperationOptions, OperationPhase, SyncOperation};
-    use gitops_core::sync::prepare::prepare;
+    use gitops_core::sync::prepare::{Inputs, prepare};
 
     use super::*;
     use crate::FileCluster;
@@ -456,10 +469,12 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {argocd.argoproj.io/sync-wave: '1'}}\n",
         )
         .unwrap();
-        let (plan, _) = prepare(Some(&app), desired, Vec::new(), None, false, "rev", 0).unwrap();
+        let (plan, _) =
+            prepare(&Inputs { app: Some(&app), revision: "rev", ..Inputs::default() }, desired, Vec::new()).unwrap();
         let options = OperationOptions { wave_delay: std::time::Duration::ZERO, ..OperationOptions::default() };
         let mut op = SyncOperation::new(plan, options, SystemTime::now());
-        let stop = AtomicBool::new(true);
+        let stop = CancellationToken::new();
+        stop.cancel();
         let mut events = Vec::new();
         let checks = HealthChecks::default();
         let settings =
@@ -481,7 +496,9 @@ mod tests {
         let stale = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stale\n  namespace: shop\n  annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:shop/stale'}\n";
         let live = manifest::parse("live", stale).unwrap();
         let keep = manifest::parse("d", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n").unwrap();
-        let (plan, _) = prepare(Some(&app), keep, live, None, true, "rev", 0).unwrap();
+        let (plan, _) =
+            prepare(&Inputs { app: Some(&app), prune: true, revision: "rev", ..Inputs::default() }, keep, live)
+                .unwrap();
         assert!(plan.tasks.iter().any(|t| t.key.name == "stale" && t.action == gitops_core::sync::Action::Prune));
         let owned =
             format!("{stale}  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: u1}}]\n");

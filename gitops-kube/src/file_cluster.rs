@@ -389,7 +389,7 @@ impl FileCluster {
                 problem: "a namespaced object needs metadata.namespace to be stored".into(),
             });
         }
-        crate::server_rules::check(obj).map_err(|problem| Error::Invalid { key: key.to_string(), problem })?;
+        crate::server_rules::check(obj).map_err(|e| Error::Invalid { key: key.to_string(), problem: e.to_string() })?;
         if self.serves(obj.group(), obj.kind())?.is_none() {
             return Err(Error::UnknownKind {
                 key: key.to_string(),

@@ -8,7 +8,10 @@
 //! - [`KubeCluster`]: a Kubernetes API server through kube-rs (kubeconfig or in-cluster,
 //!   cached discovery, client-side or server-side apply, dry runs, watches);
 //! - [`executor`] runs the core's sync operation on a `Cluster`; [`reconcile`] is one pass of
-//!   the reconcile loop (render, compare, plan, sync by policy, status).
+//!   the reconcile loop (render, compare, plan, sync by policy, status);
+//! - [`status`]: where each target keeps its apps' statuses;
+//! - [`controller`]: the loop itself, a work queue of apps on their targets, each passed at its
+//!   interval until a stop ([`controller::CancellationToken`]).
 //!
 //! FileCluster path scheme (documented, stable):
 //! `<root>/<namespace or _cluster>/<group or core>/<Kind>/<name>.yaml`.
@@ -28,11 +31,13 @@
 
 pub mod client_side;
 pub mod cluster;
+pub mod controller;
 pub mod executor;
 pub mod file_cluster;
 pub mod kube_cluster;
 pub mod reconcile;
 mod server_rules;
+pub mod status;
 
 pub use cluster::{Applied, ApplyMode, Cluster, Resource};
 pub use file_cluster::{Error, FileCluster, Lock, LockedFileCluster};

@@ -5,33 +5,43 @@
 //! syncs when the policy says so, as Argo CD's automated sync decides: an out-of-sync app is
 //! synced when its revision is new, and, for drift at a revision already synced, only with
 //! `selfHeal` (Flux always heals). A suspended app is compared but never synced, and a Flux app
-//! waits for its `dependsOn`. The status is written, atomically, after every pass to the path
-//! the caller gives (a FileCluster keeps it next to its objects, see [`status_path`]).
+//! waits for its `dependsOn`: the decision itself is the core's
+//! ([`gitops_core::sync::policy`]). The status is written, atomically, after every pass to the
+//! path the caller gives (see [`crate::status::StatusStore`]; a FileCluster keeps it next to its
+//! objects, [`status_path`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use gitops_core::app::{self, AppKind, AppSpec};
+use gitops_core::app::{self, AppSpec};
 use gitops_core::scope::{self, ScopeSource};
+use gitops_core::settings::Settings;
 use gitops_core::sync::operation::{OperationOptions, OperationPhase, ResultCode, SyncOperation, TaskResult};
 use gitops_core::sync::options::SyncOptions;
-use gitops_core::sync::prepare::prepare_with;
+use gitops_core::sync::policy::{self, Decision, Situation};
+use gitops_core::sync::prepare::{self, Inputs, prepare};
 use gitops_core::sync::select::ResourceSelector;
-use gitops_core::sync::{Action, SyncPlan};
+use gitops_core::sync::status::{AppHealth, HealthStatus, SyncStatus};
+use gitops_core::sync::{Action, RetryStrategy, SyncPlan};
 use gitops_core::{Object, ResourceKey};
 use gitops_health::{HealthChecks, Member};
-use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
+use crate::controller::CancellationToken;
 use crate::executor::{self, Event};
 use crate::file_cluster::{Error as FileError, FileCluster};
+
+pub use gitops_core::sync::policy::{Policy, out_of_sync};
+pub use gitops_core::sync::status::{LastOperation, Status};
+
+/// What a render failed with, from whatever renders for the caller.
+pub type RenderError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Where desired state comes from: the CLI backs it with gitops-render.
 pub trait DesiredState {
     /// Renders the app's objects now.
-    fn render(&mut self) -> Result<Rendered, String>;
+    fn render(&mut self) -> Result<Rendered, RenderError>;
 }
 
 /// A render: the revision it came from and its objects.
@@ -43,76 +53,31 @@ pub struct Rendered {
     pub objects: Vec<Object>,
 }
 
-/// When a pass may sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Policy {
-    /// Sync when out of sync (Argo CD's `automated`; always for Flux).
-    pub automated: bool,
-    /// Prune what the desired state no longer has.
-    pub prune: bool,
-    /// Revert drift at a revision already synced.
-    pub self_heal: bool,
-    /// Compare only (Flux's `suspend`).
-    pub suspended: bool,
-}
-
-impl Policy {
-    /// The policy an app's spec gives; `suspended` comes from the caller.
-    pub fn of(app: &AppSpec, suspended: bool) -> Policy {
-        let automated = app.automated;
-        let flux = app.kind == AppKind::FluxKustomization;
-        Policy {
-            automated: automated.is_some() || flux,
-            prune: automated.is_some_and(|a| a.prune),
-            self_heal: automated.is_some_and(|a| a.self_heal) || flux,
-            suspended,
-        }
-    }
-}
-
-/// The last sync operation, as the status keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LastOperation {
-    /// `Succeeded`, `Failed`, ...
-    pub phase: String,
-    /// The operation's message.
-    pub message: String,
-    /// The revision synced.
-    pub revision: String,
-    /// Objects applied, pruned, failed.
-    pub synced: usize,
-    /// Objects pruned.
-    pub pruned: usize,
-    /// Tasks that failed.
-    pub failed: usize,
-    /// Tasks that never ran (the operation failed or was terminated first).
-    #[serde(default)]
-    pub not_done: Vec<String>,
-    /// When it finished (RFC 3339).
-    pub finished_at: String,
-}
-
-/// An app's status after a pass, as `gitops status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Status {
-    /// The app.
-    pub app: String,
-    /// `Synced` or `OutOfSync` (after the pass's sync, if any).
-    pub sync: String,
-    /// Health; a FileCluster has no controllers, so it is not assessed there.
-    pub health: String,
-    /// The revision last rendered.
-    pub revision: String,
-    /// The revision last synced successfully.
-    pub synced_revision: Option<String>,
-    /// When the pass ran (RFC 3339).
-    pub reconciled_at: String,
-    /// Why the pass did not sync, or what it did.
-    pub message: String,
-    /// The last sync operation.
-    pub last_operation: Option<LastOperation>,
+/// A pass that could not be carried out (a sync that ran and failed is not an error: its
+/// status says so).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The desired state could not be rendered.
+    #[error("{0}")]
+    Render(#[source] RenderError),
+    /// The target could not be read or written.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::Error),
+    /// The scope of a custom kind could not be told.
+    #[error(transparent)]
+    Scope(#[from] gitops_core::scope::Error),
+    /// No plan could be made.
+    #[error(transparent)]
+    Prepare(#[from] prepare::Error),
+    /// The app's sync options are malformed.
+    #[error("app: {0}")]
+    Options(#[from] gitops_core::sync::options::Error),
+    /// The previous status could not be read.
+    #[error(transparent)]
+    Status(#[from] FileError),
+    /// The status could not be written as JSON.
+    #[error("the status cannot be written: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 fn now_rfc3339() -> String {
@@ -130,22 +95,9 @@ fn select(mut plan: SyncPlan, resources: &[ResourceSelector]) -> (SyncPlan, usiz
     let chosen = |t: &gitops_core::sync::task::Task| {
         t.action != Action::HookCreate && resources.iter().any(|r| r.matches(&t.key))
     };
-    let left_out = plan.tasks.iter().filter(|t| !chosen(t) && out_of_sync_action(t.action)).count();
+    let left_out = policy::left_out(&plan, chosen);
     plan.tasks.retain(chosen);
     (plan, left_out)
-}
-
-fn out_of_sync_action(a: Action) -> bool {
-    matches!(a, Action::Create | Action::Update | Action::Prune)
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
-}
-
-/// Whether anything is out of sync (hooks alone are not).
-pub fn out_of_sync(plan: &SyncPlan) -> bool {
-    plan.tasks.iter().any(|t| out_of_sync_action(t.action))
 }
 
 /// Where a FileCluster keeps the status of `app`: `<root>/.status/<app>.json`. The name must
@@ -169,11 +121,25 @@ pub fn read_status(path: &Path) -> Result<Option<Status>, FileError> {
     }
 }
 
+/// How a pass ended, for an exit status or a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// In sync, or synced successfully, and the status saved.
+    Succeeded,
+    /// Out of sync after the pass, a sync failed, the plan had errors, or the status could
+    /// not be saved.
+    Failed,
+    /// A stop came (Ctrl-C).
+    Stopped,
+}
+
 /// What a pass saw and did, for the caller to print.
 #[derive(Debug)]
 pub struct Pass {
     /// The plan it made.
     pub plan: SyncPlan,
+    /// What it decided to do, and why.
+    pub decision: Decision,
     /// Whether it synced.
     pub synced: bool,
     /// The status it wrote.
@@ -182,7 +148,36 @@ pub struct Pass {
     pub results: Vec<TaskResult>,
     /// Why the status could not be saved (a full disk, say), if it could not: the pass itself
     /// is still reported whole.
-    pub status_error: Option<String>,
+    pub status_error: Option<FileError>,
+}
+
+impl Pass {
+    /// Whether the pass ran a sync that did not succeed.
+    pub fn sync_failed(&self) -> bool {
+        self.synced && self.status.last_operation.as_ref().is_some_and(|op| !op.succeeded())
+    }
+
+    /// How the pass ended; `stopped`: a stop came during it.
+    pub fn verdict(&self, stopped: bool) -> Verdict {
+        if stopped {
+            Verdict::Stopped
+        } else if self.sync_failed()
+            || !self.plan.errors.is_empty()
+            || self.status.sync != SyncStatus::Synced
+            || self.status_error.is_some()
+        {
+            Verdict::Failed
+        } else {
+            Verdict::Succeeded
+        }
+    }
+
+    /// How a dry run ended: it leaves the app as it was (OutOfSync), so it succeeds when the
+    /// plan had no errors and the target took every object, and fails, as
+    /// `argocd app sync --dry-run` does, when one was refused.
+    pub fn dry_run_verdict(&self, stopped: bool) -> Verdict {
+        if self.plan.errors.is_empty() && !self.sync_failed() { Verdict::Succeeded } else { self.verdict(stopped) }
+    }
 }
 
 /// A [`Progress`] that says nothing.
@@ -196,6 +191,11 @@ impl Progress for Silent {
 
 /// What a pass tells its caller as it goes.
 pub trait Progress {
+    /// The pass starts on `target` (described as [`Cluster::describe`] does);
+    /// `assesses_health`: whether the target can tell health.
+    fn begin(&mut self, target: &str, assesses_health: bool) {
+        let _ = (target, assesses_health);
+    }
     /// The plan is made; `syncing` says whether a sync follows.
     fn planned(&mut self, plan: &SyncPlan, syncing: bool);
     /// A sync step was done, or a wait began.
@@ -211,8 +211,8 @@ pub struct Request {
     pub prune: bool,
     /// Go through the sync without writing anything (and leave the status alone).
     pub dry_run: bool,
-    /// Set (by a Ctrl-C handler) to terminate a sync in progress; retries stop too.
-    pub stop: Option<&'static AtomicBool>,
+    /// Cancelled (by a Ctrl-C handler) to terminate a sync in progress; retries stop too.
+    pub stop: CancellationToken,
     /// Server-side applies take over fields other managers own.
     pub force_conflicts: bool,
     /// Argo CD's `ARGOCD_SYNC_WAVE_DELAY` (default 2 s) on a target that assesses health.
@@ -223,16 +223,24 @@ pub struct Request {
     /// that exists live is server-side applied as a dry run, and the server's answer compared
     /// with live (see [`predictions`]).
     pub server_side_diff: bool,
+    /// argocd-cm's diff settings (system-level ignoreDifferences, compare options, known types).
+    pub settings: Settings,
 }
 
 /// Where a pass works: the target, where its status is kept, and the health checks it uses.
 pub struct Target<'a, C> {
     /// The cluster.
     pub cluster: &'a C,
-    /// The status file (see [`status_path`] for a FileCluster's).
+    /// The app's status file, as a [`crate::status::StatusStore`] gives it. The statuses of
+    /// the apps it depends on (Flux's `dependsOn`) are read beside it, `<name>.json`, as every
+    /// store keeps them.
     pub status: &'a Path,
     /// Health checks for waits and for the app's health.
     pub health: &'a HealthChecks,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Runs one pass for `app` on `target`; progress of a sync goes to `progress`.
@@ -243,31 +251,22 @@ pub async fn pass<C: Cluster>(
     policy: Policy,
     request: Request,
     progress: &mut dyn Progress,
-) -> Result<Pass, String> {
-    let Request { sync: sync_now, prune, dry_run, stop, force_conflicts, wave_delay, resources, server_side_diff } =
-        request;
+) -> Result<Pass, Error> {
+    let Request {
+        sync: sync_now,
+        prune,
+        dry_run,
+        stop,
+        force_conflicts,
+        wave_delay,
+        resources,
+        server_side_diff,
+        settings,
+    } = request;
     let cluster = target.cluster;
-    let stopped = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
-    let rendered = desired.render()?;
+    let rendered = desired.render().map_err(Error::Render)?;
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
-    let mut marked = rendered.objects;
-    // The scope of custom kinds that name no namespace: from desired CRDs, else the target.
-    let crds = scope::Scopes::from_crds(marked.iter());
-    let mut known = scope::Scopes::new();
-    for o in marked.iter().filter(|o| scope::needs_scope(o)) {
-        let (group, kind) = (o.group(), o.kind());
-        if crds.cluster_scoped(group, kind).is_none()
-            && known.cluster_scoped(group, kind).is_none()
-            && let Some(cluster_scoped) =
-                cluster.cluster_scoped(o.api_version(), kind).await.map_err(|e| e.to_string())?
-        {
-            known.insert(group, kind, cluster_scoped);
-        }
-    }
-    scope::resolve(&mut marked, &known).map_err(|e| e.to_string())?;
-    for o in &mut marked {
-        app::mark_tracked(o, app, &namespace, &app.rollout.app_namespace);
-    }
+    let marked = mark_desired(app, cluster, rendered.objects, &namespace).await?;
     // A retry plans again from the same desired objects: keep a copy only when one may come.
     let kept = app.retry.is_some().then(|| marked.clone());
     let mut keys: HashSet<ResourceKey> = marked.iter().map(|o| o.key(&namespace)).collect();
@@ -276,95 +275,171 @@ pub async fn pass<C: Cluster>(
     if SyncOptions::parse(app.sync_options.iter().map(String::as_str)).is_ok_and(|(o, _)| o.create_namespace) {
         keys.insert(ResourceKey::new("", "Namespace", "", &namespace));
     }
-    let previous = read_status(target.status).map_err(|e| e.to_string())?;
-    let mut live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
+    let previous = read_status(target.status)?;
+    let mut live = cluster.live_for(app, &keys).await?;
     scope::resolve_live(&mut live);
     // Unless the pass writes, the objects listed now are what the app's health is judged on:
     // kept so that they need not be read again (only where health is assessed at all).
     let listed: Option<HashMap<ResourceKey, Object>> =
         cluster.assesses_health().then(|| live.iter().map(|o| (o.key(&namespace), o.clone())).collect());
-    let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let started = unix_now();
     let (predicted, ssd_warnings) =
         if server_side_diff { predictions(cluster, &marked, &live, &namespace).await } else { Default::default() };
+    let inputs = Inputs {
+        app: Some(app),
+        settings,
+        prune: prune || policy.prune,
+        revision: &rendered.revision,
+        ..Inputs::default()
+    };
     let (mut plan, retry) =
-        prepare_with(Some(app), marked, live, None, prune || policy.prune, &rendered.revision, started, &predicted)?;
+        prepare(&Inputs { started_at: started, predicted: Some(&predicted), ..inputs.clone() }, marked, live)?;
     plan.warnings.extend(ssd_warnings);
     // What a selective sync leaves out stays out of sync after it.
     let (plan, left_out) = select(plan, &resources);
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
-    let drifted = out_of_sync(&plan);
-    // Objects only the app's prune would remove keep an Argo CD app OutOfSync (requiresPruning)
-    // whether or not this pass syncs: a sync without prune leaves them.
-    // Flux has no OutOfSync: objects it leaves unpruned leave the Kustomization Ready.
-    let unpruned = match app.kind {
-        AppKind::ArgoApplication => plan.tasks.iter().filter(|t| t.action == Action::PruneSkipped).count(),
-        AppKind::FluxKustomization => 0,
-    };
-    let after_sync = |synced: bool| if synced && unpruned == 0 && left_out == 0 { "Synced" } else { "OutOfSync" };
-    let new_revision = synced_revision.as_deref() != Some(rendered.revision.as_str());
+    let mut situation = Situation::of_plan(&plan, app.kind, left_out);
+    situation.requested = sync_now;
+    situation.revision = rendered.revision.clone();
+    situation.synced_revision = synced_revision.clone();
     // A suspended app is only compared, whatever its dependencies.
-    let waiting_on = if policy.suspended { None } else { unready_dependency(app, target.status) };
-    let (should_sync, why) = if let Some(dependency) = waiting_on {
-        (false, format!("dependency '{dependency}' is not ready"))
-    } else if !plan.errors.is_empty() {
-        (false, format!("sync refused: {}", plan.errors.join("; ")))
-    } else if !drifted {
-        let n = plan.tasks.iter().filter(|t| t.action == Action::Unchanged).count();
-        let mut why = format!("nothing to apply ({n} {} in sync)", plural(n, "object", "objects"));
-        if unpruned > 0 {
-            why.push_str(&format!(
-                "; {unpruned} {} pruning, which this sync does not do",
-                plural(unpruned, "object requires", "objects require")
-            ));
-        }
-        (false, why)
-    } else if sync_now {
-        (true, "sync requested".to_string())
-    } else if policy.suspended {
-        (false, "out of sync; suspended, so not synced".to_string())
-    } else if !policy.automated {
-        (false, "out of sync; no automated sync policy".to_string())
-    } else if new_revision {
-        (true, format!("automated sync to {}", rendered.revision))
-    } else if policy.self_heal {
-        (true, "drift at the synced revision: self-healing".to_string())
-    } else {
-        (false, "out of sync at the synced revision; selfHeal is off".to_string())
-    };
+    if !policy.suspended {
+        situation.unready_dependency = unready_dependency(app, target.status).map(str::to_string);
+    }
+    let decision = policy::decide(policy, &situation);
+    let should_sync = decision.syncs();
+    let drifted = situation.out_of_sync;
     let mut status = Status {
         app: app.name.clone(),
-        sync: after_sync(!drifted).into(),
-        health: String::new(),
+        sync: situation.sync_status(!drifted),
+        health: AppHealth::default(),
         revision: rendered.revision.clone(),
         synced_revision: if drifted { synced_revision } else { Some(rendered.revision.clone()) },
         reconciled_at: now_rfc3339(),
-        message: why,
+        message: decision.to_string(),
         last_operation: previous.and_then(|s| s.last_operation),
     };
     let plan_copy = plan.clone();
     progress.planned(&plan_copy, should_sync);
     let mut results = Vec::new();
     if should_sync {
-        let (sync_options, _) =
-            SyncOptions::parse(app.sync_options.iter().map(String::as_str)).map_err(|e| e.to_string())?;
-        let mut options =
-            OperationOptions { dry_run, ..OperationOptions::from_sync_options(&sync_options, prune || policy.prune) };
-        if let Some(delay) = wave_delay {
+        let syncing = Syncing {
+            app,
+            cluster,
+            health: target.health,
+            stop: &stop,
+            inputs,
+            namespace: &namespace,
+            keys: &keys,
+            kept,
+            resources: &resources,
+            server_side_diff,
+            retry,
+            dry_run,
+            force_conflicts,
+            wave_delay,
+        };
+        let (operation, last_results) = syncing.run(plan, progress).await?;
+        if operation.succeeded() && !dry_run {
+            status.sync = situation.sync_status(true);
+            status.synced_revision = Some(rendered.revision.clone());
+        }
+        status.last_operation = Some(operation);
+        results = last_results;
+    }
+    let listed = listed.filter(|_| !should_sync || dry_run);
+    status.health = app_health(cluster, &plan_copy, target.health, listed).await?;
+    let status_error = if dry_run {
+        None
+    } else {
+        let text = serde_json::to_string_pretty(&status)? + "\n";
+        crate::file_cluster::write_atomic(target.status, text.as_bytes()).err()
+    };
+    Ok(Pass { plan: plan_copy, decision, synced: should_sync, status, results, status_error })
+}
+
+/// The rendered objects as the pass compares them: custom kinds that name no namespace scoped
+/// (from desired CRDs, else the target), every object marked as the app's.
+async fn mark_desired<C: Cluster>(
+    app: &AppSpec,
+    cluster: &C,
+    mut objects: Vec<Object>,
+    namespace: &str,
+) -> Result<Vec<Object>, Error> {
+    let crds = scope::Scopes::from_crds(objects.iter());
+    let mut known = scope::Scopes::new();
+    for o in objects.iter().filter(|o| scope::needs_scope(o)) {
+        let (group, kind) = (o.group(), o.kind());
+        if crds.cluster_scoped(group, kind).is_none()
+            && known.cluster_scoped(group, kind).is_none()
+            && let Some(cluster_scoped) = cluster.cluster_scoped(o.api_version(), kind).await?
+        {
+            known.insert(group, kind, cluster_scoped);
+        }
+    }
+    scope::resolve(&mut objects, &known)?;
+    for o in &mut objects {
+        app::mark_tracked(o, app, namespace, &app.rollout.app_namespace);
+    }
+    Ok(objects)
+}
+
+/// What the sync of a pass works with.
+struct Syncing<'a, C> {
+    app: &'a AppSpec,
+    cluster: &'a C,
+    health: &'a HealthChecks,
+    stop: &'a CancellationToken,
+    /// How a retry plans again.
+    inputs: Inputs<'a>,
+    namespace: &'a str,
+    /// What a retry reads live again.
+    keys: &'a HashSet<ResourceKey>,
+    /// What a retry plans from.
+    kept: Option<Vec<Object>>,
+    resources: &'a [ResourceSelector],
+    server_side_diff: bool,
+    retry: Option<RetryStrategy>,
+    dry_run: bool,
+    force_conflicts: bool,
+    wave_delay: Option<std::time::Duration>,
+}
+
+impl<C: Cluster> Syncing<'_, C> {
+    /// Runs `plan`, then Flux's readiness checks, and retries as the app's `syncPolicy.retry`
+    /// says (Argo CD's backoff, planning again from what the target holds then). Returns the
+    /// last attempt: the operation as the status keeps it, and every task's result.
+    async fn run(
+        &self,
+        mut plan: SyncPlan,
+        progress: &mut dyn Progress,
+    ) -> Result<(LastOperation, Vec<TaskResult>), Error> {
+        let app = self.app;
+        let (sync_options, _) = SyncOptions::parse(app.sync_options.iter().map(String::as_str))?;
+        let mut options = OperationOptions {
+            dry_run: self.dry_run,
+            ..OperationOptions::from_sync_options(&sync_options, self.inputs.prune)
+        };
+        if let Some(delay) = self.wave_delay {
             options.wave_delay = delay;
         }
-        if !cluster.assesses_health() {
+        if !self.cluster.assesses_health() {
             // Nothing there changes after an apply: no status to wait for.
             options.wave_delay = std::time::Duration::ZERO;
         }
         let timeout = app.rollout.timeout;
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let settings = executor::Settings { app, health: target.health, stop, force_conflicts, deadline };
-        let mut plan = plan;
+        let settings = executor::Settings {
+            app,
+            health: self.health,
+            stop: Some(self.stop),
+            force_conflicts: self.force_conflicts,
+            deadline,
+        };
         let mut retries = 0u32;
         loop {
             let mut op = SyncOperation::new(plan, options.clone(), SystemTime::now());
-            executor::run(&mut op, cluster, &settings, &mut |e| progress.step(e)).await.map_err(|e| e.to_string())?;
-            results = op.results().to_vec();
+            executor::run(&mut op, self.cluster, &settings, &mut |e| progress.step(e)).await?;
             let mut succeeded = op.phase() == OperationPhase::Succeeded;
             let mut message = op.message().to_string();
             if let Some(t) = timeout.filter(|_| deadline.is_some_and(|d| std::time::Instant::now() >= d) && !succeeded)
@@ -377,83 +452,59 @@ pub async fn pass<C: Cluster>(
             } else {
                 app.rollout.health_checks.clone()
             };
-            if succeeded && !dry_run && !ready.is_empty() && cluster.assesses_health() {
+            if succeeded && !self.dry_run && !ready.is_empty() && self.cluster.assesses_health() {
                 let limit = timeout.unwrap_or(std::time::Duration::from_secs(300));
                 let until = deadline.unwrap_or_else(|| std::time::Instant::now() + limit);
-                if let Err(e) = executor::await_ready(cluster, &ready, target.health, until, stop).await {
+                if let Err(e) = executor::await_ready(self.cluster, &ready, self.health, until, Some(self.stop)).await {
                     succeeded = false;
                     message = format!("health check failed after {}: {e}", gitops_core::time::go_duration(limit));
                 }
             }
-            let will_retry =
-                !succeeded && !dry_run && !stopped() && retry.as_ref().is_some_and(|r| r.should_retry(retries));
-            let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
+            let will_retry = !succeeded
+                && !self.dry_run
+                && !self.stop.is_cancelled()
+                && self.retry.as_ref().is_some_and(|r| r.should_retry(retries));
             if will_retry {
-                let at = retry.as_ref().map_or(SystemTime::now(), |r| r.next_retry_at(SystemTime::now(), retries + 1));
+                let at =
+                    self.retry.as_ref().map_or(SystemTime::now(), |r| r.next_retry_at(SystemTime::now(), retries + 1));
                 message.push_str(&gitops_core::sync::retry::retrying_suffix(retries + 1, at));
             } else {
                 message.push_str(&gitops_core::sync::retry::retried_suffix(retries));
             }
-            status.last_operation = Some(LastOperation {
-                phase: if succeeded { format!("{:?}", op.phase()) } else { format!("{:?}", OperationPhase::Failed) },
-                message,
-                revision: rendered.revision.clone(),
-                synced: count(ResultCode::Synced),
-                pruned: count(ResultCode::Pruned),
-                failed: count(ResultCode::SyncFailed),
-                not_done: op
-                    .results()
-                    .iter()
-                    .filter(|r| r.code.is_none())
-                    .map(|r| format!("{} ({:?})", r.key, r.phase))
-                    .collect(),
-                finished_at: now_rfc3339(),
-            });
-            if succeeded && !dry_run {
-                status.sync = after_sync(true).into();
-                status.synced_revision = Some(rendered.revision.clone());
-            }
             if !will_retry {
-                break;
+                let count = |code| op.results().iter().filter(|r| r.code == Some(code)).count();
+                let operation = LastOperation {
+                    phase: if succeeded { op.phase() } else { OperationPhase::Failed },
+                    message,
+                    revision: self.inputs.revision.to_string(),
+                    synced: count(ResultCode::Synced),
+                    pruned: count(ResultCode::Pruned),
+                    failed: count(ResultCode::SyncFailed),
+                    not_done: op
+                        .results()
+                        .iter()
+                        .filter(|r| r.code.is_none())
+                        .map(|r| format!("{} ({:?})", r.key, r.phase))
+                        .collect(),
+                    finished_at: now_rfc3339(),
+                };
+                return Ok((operation, op.results().to_vec()));
             }
             // Argo CD's retry: wait the backoff, then sync again from what the target holds now.
-            let wait = retry.as_ref().map_or(std::time::Duration::ZERO, |r| r.delay(retries));
+            let wait = self.retry.as_ref().map_or(std::time::Duration::ZERO, |r| r.delay(retries));
             tokio::time::sleep(wait).await;
             retries += 1;
-            let live = cluster.live_for(app, &keys).await.map_err(|e| e.to_string())?;
-            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-            let desired = kept.clone().unwrap_or_default();
-            let (predicted, _) = if server_side_diff {
-                predictions(cluster, &desired, &live, &namespace).await
+            let live = self.cluster.live_for(app, self.keys).await?;
+            let desired = self.kept.clone().unwrap_or_default();
+            let (predicted, _) = if self.server_side_diff {
+                predictions(self.cluster, &desired, &live, self.namespace).await
             } else {
                 Default::default()
             };
-            plan = select(
-                prepare_with(
-                    Some(app),
-                    desired,
-                    live,
-                    None,
-                    prune || policy.prune,
-                    &rendered.revision,
-                    now,
-                    &predicted,
-                )?
-                .0,
-                &resources,
-            )
-            .0;
+            let again = Inputs { started_at: unix_now(), predicted: Some(&predicted), ..self.inputs.clone() };
+            plan = select(prepare(&again, desired, live)?.0, self.resources).0;
         }
     }
-    let listed = listed.filter(|_| !should_sync || dry_run);
-    status.health = app_health(cluster, &plan_copy, target.health, listed).await.map_err(|e| e.to_string())?;
-    let status_error = if dry_run {
-        None
-    } else {
-        let text = serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n";
-        crate::file_cluster::write_atomic(target.status, text.as_bytes()).err().map(|e| e.to_string())
-    };
-    Ok(Pass { plan: plan_copy, synced: should_sync, status, results, status_error })
 }
 
 /// What the API server says applying each desired object that exists live would leave: a
@@ -498,9 +549,9 @@ async fn app_health<C: Cluster>(
     plan: &SyncPlan,
     checks: &HealthChecks,
     listed: Option<HashMap<ResourceKey, Object>>,
-) -> Result<String, crate::cluster::Error> {
+) -> Result<AppHealth, crate::cluster::Error> {
     if !cluster.assesses_health() {
-        return Ok(format!("Unknown ({})", executor::NOT_ASSESSED));
+        return Ok(AppHealth::not_assessed());
     }
     let keys: Vec<ResourceKey> =
         plan.tasks.iter().filter(|t| !t.is_hook() && !t.is_prune()).map(|t| t.key.clone()).collect();
@@ -517,11 +568,20 @@ async fn app_health<C: Cluster>(
         });
     }
     let health = gitops_health::aggregate(&members);
-    Ok(if health.message.is_empty() {
-        health.status.as_str().to_string()
-    } else {
-        format!("{} ({})", health.status.as_str(), health.message)
-    })
+    Ok(AppHealth::new(app_status(health.status), health.message))
+}
+
+/// The core's name for the health crate's status.
+fn app_status(h: gitops_health::HealthStatus) -> HealthStatus {
+    use gitops_health::HealthStatus as H;
+    match h {
+        H::Healthy => HealthStatus::Healthy,
+        H::Progressing => HealthStatus::Progressing,
+        H::Suspended => HealthStatus::Suspended,
+        H::Missing => HealthStatus::Missing,
+        H::Degraded => HealthStatus::Degraded,
+        H::Unknown => HealthStatus::Unknown,
+    }
 }
 
 /// The first of the app's dependencies (Flux's `dependsOn`) whose last pass, as its status next
@@ -532,12 +592,7 @@ fn unready_dependency<'a>(app: &'a AppSpec, status: &Path) -> Option<&'a str> {
         let name = dependency.rsplit_once('/').map_or(*dependency, |(_, n)| n);
         // `app::read` refuses such names; checked again because the name becomes a path.
         let ready = gitops_core::names::check_app_name("spec.dependsOn", name).is_ok()
-            && read_status(&status.with_file_name(format!("{name}.json"))).ok().flatten().is_some_and(|s| {
-                let succeeded = s.last_operation.as_ref().is_none_or(|op| op.phase == "Succeeded");
-                s.sync == "Synced"
-                    && succeeded
-                    && (s.health.starts_with("Healthy") || s.health.contains(executor::NOT_ASSESSED))
-            });
+            && read_status(&status.with_file_name(format!("{name}.json"))).ok().flatten().is_some_and(|s| s.is_ready());
         !ready
     })
 }

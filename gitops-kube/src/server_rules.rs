@@ -13,11 +13,41 @@ use serde_json::Value;
 /// which it applies to both).
 const MAX_DATA_BYTES: usize = 1 << 20;
 
+/// Why an API server would refuse an object; the caller adds the object's key. No variant
+/// holds a value of the payload.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The apiVersion, kind, namespace or name breaks the server's rules.
+    #[error(transparent)]
+    Name(#[from] names::Error),
+    /// A data map is not a map.
+    #[error("{field}: must be a map of strings to strings")]
+    NotAMap { field: String },
+    /// A data key the server does not accept.
+    #[error(
+        "{field}: Invalid value: {key:?}: a key must be at most 253 characters of letters, digits, \
+         '-', '_' and '.', and must not be '.', '..' or start with '..'"
+    )]
+    Key { field: String, key: String },
+    /// A key in two data maps.
+    #[error("{field}.{key}: the key is also in another data map")]
+    Twice { field: String, key: String },
+    /// A value that is not valid base64.
+    #[error("{field}.{key}: the value (not shown) is not valid base64; an API server cannot decode it")]
+    Base64 { field: String, key: String },
+    /// A value of the wrong type.
+    #[error("{field}.{key}: the value (not shown) must be a {expected}")]
+    NotAString { field: String, key: String, expected: &'static str },
+    /// More data than the server stores.
+    #[error("data: Too long: must have at most {MAX_DATA_BYTES} bytes, has {total}")]
+    TooLong { total: usize },
+}
+
 /// Why an object would be refused; the caller adds the object's key.
-pub(crate) fn check(obj: &Object) -> Result<(), String> {
+pub(crate) fn check(obj: &Object) -> Result<(), Error> {
     let api_version = obj.value().get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    names::check_api_version(api_version).map_err(|e| e.to_string())?;
-    names::check_key(&obj.key("")).map_err(|e| e.to_string())?;
+    names::check_api_version(api_version)?;
+    names::check_key(&obj.key(""))?;
     match (obj.group(), obj.kind()) {
         ("", "Secret") => check_payload(obj.value(), &[("data", Encoding::Base64), ("stringData", Encoding::Text)]),
         ("", "ConfigMap") => check_payload(obj.value(), &[("data", Encoding::Text), ("binaryData", Encoding::Base64)]),
@@ -34,42 +64,39 @@ enum Encoding {
 /// Checks the maps of a payload: string keys as `IsConfigMapKey` has them, values of the
 /// map's encoding (or null, which the server reads as empty), no key twice across the maps,
 /// and at most [`MAX_DATA_BYTES`] in all.
-fn check_payload(v: &Value, maps: &[(&str, Encoding)]) -> Result<(), String> {
+fn check_payload(v: &Value, maps: &[(&str, Encoding)]) -> Result<(), Error> {
     let mut seen = std::collections::HashSet::new();
     let mut total = 0usize;
     for &(field, encoding) in maps {
         let entries = match v.get(field) {
             None | Some(Value::Null) => continue,
             Some(Value::Object(m)) => m,
-            Some(_) => return Err(format!("{field}: must be a map of strings to strings")),
+            Some(_) => return Err(Error::NotAMap { field: field.to_string() }),
         };
         for (key, value) in entries {
             if !is_config_map_key(key) {
-                return Err(format!(
-                    "{field}: Invalid value: {key:?}: a key must be at most 253 characters of letters, digits, \
-                     '-', '_' and '.', and must not be '.', '..' or start with '..'"
-                ));
+                return Err(Error::Key { field: field.to_string(), key: key.clone() });
             }
             // Secret's `stringData` lands in `data`, so a key in both is one key.
             if field != "stringData" && !seen.insert(key.as_str()) {
-                return Err(format!("{field}.{key}: the key is also in another data map"));
+                return Err(Error::Twice { field: field.to_string(), key: key.clone() });
             }
             let len = match (value, encoding) {
                 (Value::Null, _) => 0,
                 (Value::String(s), Encoding::Text) => s.len(),
-                (Value::String(s), Encoding::Base64) => decoded_len(s).ok_or_else(|| {
-                    format!("{field}.{key}: the value (not shown) is not valid base64; an API server cannot decode it")
-                })?,
-                (_, Encoding::Text) => return Err(format!("{field}.{key}: the value (not shown) must be a string")),
-                (_, Encoding::Base64) => {
-                    return Err(format!("{field}.{key}: the value (not shown) must be a base64 string"));
+                (Value::String(s), Encoding::Base64) => {
+                    decoded_len(s).ok_or_else(|| Error::Base64 { field: field.to_string(), key: key.clone() })?
+                }
+                (_, encoding) => {
+                    let expected = if matches!(encoding, Encoding::Text) { "string" } else { "base64 string" };
+                    return Err(Error::NotAString { field: field.to_string(), key: key.clone(), expected });
                 }
             };
             total = total.saturating_add(len);
         }
     }
     if total > MAX_DATA_BYTES {
-        return Err(format!("data: Too long: must have at most {MAX_DATA_BYTES} bytes, has {total}"));
+        return Err(Error::TooLong { total });
     }
     Ok(())
 }
@@ -116,30 +143,34 @@ mod tests {
             ("data: [aGk=]", "data: must be a map"),
             ("data: {'../x': aGk=}", "../x"),
         ] {
-            let e = check(&secret(data)).unwrap_err();
+            let e = check(&secret(data)).unwrap_err().to_string();
             assert!(e.contains(field), "{data}: {e}");
             assert!(!e.contains("hunter2") && !e.contains("aGk="), "{e}");
         }
         let big = format!("data: {{a: {}}}", "QUFB".repeat(350_000));
-        assert!(check(&secret(&big)).unwrap_err().contains("Too long"));
+        assert!(check(&secret(&big)).unwrap_err().to_string().contains("Too long"));
     }
 
     #[test]
     fn config_maps_keep_text_and_binary_keys_apart() {
         let cm = |data: &str| object(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n{data}\n"));
         assert!(check(&cm("data: {a.conf: x}\nbinaryData: {b: aGk=}")).is_ok());
-        assert!(check(&cm("data: {a: x}\nbinaryData: {a: aGk=}")).unwrap_err().contains("also in another"));
-        assert!(check(&cm("binaryData: {b: '%%'}")).unwrap_err().contains("base64"));
-        assert!(check(&cm("data: {a: {b: c}}")).unwrap_err().contains("must be a string"));
+        assert!(check(&cm("data: {a: x}\nbinaryData: {a: aGk=}")).unwrap_err().to_string().contains("also in another"));
+        assert!(check(&cm("binaryData: {b: '%%'}")).unwrap_err().to_string().contains("base64"));
+        assert!(check(&cm("data: {a: {b: c}}")).unwrap_err().to_string().contains("must be a string"));
     }
 
     #[test]
     fn identities_are_checked_as_the_server_checks_them() {
-        let e = check(&object("apiVersion: ../../../outside-grp/v1\nkind: Foo\nmetadata: {name: a}\n")).unwrap_err();
+        let e = check(&object("apiVersion: ../../../outside-grp/v1\nkind: Foo\nmetadata: {name: a}\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("apiVersion: Invalid value"), "{e}");
-        let e = check(&object("apiVersion: v1\nkind: ../../victim\nmetadata: {name: a}\n")).unwrap_err();
+        let e = check(&object("apiVersion: v1\nkind: ../../victim\nmetadata: {name: a}\n")).unwrap_err().to_string();
         assert!(e.starts_with("kind: Invalid value"), "{e}");
-        let e = check(&object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ../x}\n")).unwrap_err();
+        let e = check(&object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ../x}\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("metadata.namespace: Invalid value"), "{e}");
     }
 }

@@ -360,7 +360,7 @@ async fn an_apps_objects_are_found_by_its_tracking() {
 struct Fixed(String);
 
 impl DesiredState for Fixed {
-    fn render(&mut self) -> Result<Rendered, String> {
+    fn render(&mut self) -> Result<Rendered, reconcile::RenderError> {
         let objects = manifest::parse("desired.yaml", &self.0).map_err(|e| e.to_string())?;
         Ok(Rendered { revision: "abc123".into(), objects })
     }
@@ -438,7 +438,7 @@ async fn sync_pass(spec: &AppSpec, desired: &str, cluster: &KubeCluster, request
     let checks = HealthChecks::default();
     let target = Target { cluster, status: &status, health: &checks };
     let mut log = Log::default();
-    let pass = reconcile::pass(spec, &mut Fixed(desired.into()), &target, Policy::of(spec, false), request, &mut log)
+    let pass = reconcile::pass(spec, &mut Fixed(desired.into()), &target, Policy::of(spec), request, &mut log)
         .await
         .expect("a pass");
     (pass, log)
@@ -474,7 +474,7 @@ async fn a_sync_waits_for_crds_runs_hooks_awaits_health_and_then_is_synced() {
     assert!(get(&cluster, "batch", "Job", "shop", "notify").await.is_some(), "no delete policy: kept");
     let web = get(&cluster, "apps", "Deployment", "shop", "web").await.unwrap();
     assert_eq!(web["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"], "shop:apps/Deployment:shop/web");
-    assert!(pass.status.health.starts_with("Healthy"), "{}", pass.status.health);
+    assert!(pass.status.health.to_string().starts_with("Healthy"), "{}", pass.status.health);
 
     // The second pass finds nothing to do: the server's defaults are no difference.
     let (again, _) = sync_pass(&spec, SHOP, &cluster, Request::default()).await;

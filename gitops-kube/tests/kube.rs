@@ -236,7 +236,7 @@ async fn an_apps_objects_are_found_by_its_tracking() {
 struct Fixed(&'static str);
 
 impl DesiredState for Fixed {
-    fn render(&mut self) -> Result<Rendered, String> {
+    fn render(&mut self) -> Result<Rendered, reconcile::RenderError> {
         let objects = manifest::parse("desired.yaml", self.0).map_err(|e| e.to_string())?;
         Ok(Rendered { revision: "abc123".into(), objects })
     }
@@ -311,8 +311,7 @@ async fn a_sync_waits_for_crds_runs_hooks_and_awaits_health() {
     let target = Target { cluster: &cluster, status: &status, health: &checks };
     let request = Request { sync: true, wave_delay: Some(Duration::from_millis(100)), ..Request::default() };
     let mut log = Log::default();
-    let pass =
-        reconcile::pass(&spec, &mut Fixed(SHOP), &target, Policy::of(&spec, false), request, &mut log).await.unwrap();
+    let pass = reconcile::pass(&spec, &mut Fixed(SHOP), &target, Policy::of(&spec), request, &mut log).await.unwrap();
     let op = pass.status.last_operation.as_ref().expect("synced");
     assert_eq!(op.phase, "Succeeded", "{op:?}\n{:#?}", log.0);
     let said: Vec<String> =
@@ -337,16 +336,15 @@ async fn a_sync_waits_for_crds_runs_hooks_and_awaits_health() {
     assert!(server.get("batch/v1", "Job", "shop", "notify").is_some(), "no delete policy: kept");
     let web = server.get("apps/v1", "Deployment", "shop", "web").unwrap();
     assert_eq!(web["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"], "shop:apps/Deployment:shop/web");
-    assert!(pass.status.health.starts_with("Healthy"), "{}", pass.status.health);
+    assert!(pass.status.health.to_string().starts_with("Healthy"), "{}", pass.status.health);
     let written = reconcile::read_status(&status).unwrap().expect("status written");
     assert_eq!(written.synced_revision.as_deref(), Some("abc123"));
 
     // The second pass finds nothing to do.
     let mut log = Log::default();
-    let again =
-        reconcile::pass(&spec, &mut Fixed(SHOP), &target, Policy::of(&spec, false), Request::default(), &mut log)
-            .await
-            .unwrap();
+    let again = reconcile::pass(&spec, &mut Fixed(SHOP), &target, Policy::of(&spec), Request::default(), &mut log)
+        .await
+        .unwrap();
     assert!(!again.synced, "{}", again.status.message);
     assert_eq!(
         again.status.sync,
@@ -383,9 +381,8 @@ spec:
     let target = Target { cluster: &cluster, status: &status, health: &checks };
     let request = Request { sync: true, wave_delay: Some(Duration::ZERO), ..Request::default() };
     let mut log = Log::default();
-    let pass = reconcile::pass(&spec, &mut Fixed(DESIRED), &target, Policy::of(&spec, false), request, &mut log)
-        .await
-        .unwrap();
+    let pass =
+        reconcile::pass(&spec, &mut Fixed(DESIRED), &target, Policy::of(&spec), request, &mut log).await.unwrap();
     let op = pass.status.last_operation.as_ref().expect("synced");
     assert_eq!(op.phase, "Failed", "{op:?}");
     let refused = pass.results.iter().find(|r| r.key.name == "first").unwrap();
@@ -449,7 +446,7 @@ spec:
         &spec,
         &mut Fixed(DESIRED),
         &target,
-        Policy::of(&spec, false),
+        Policy::of(&spec),
         Request::default(),
         &mut Log::default(),
     )
@@ -481,7 +478,7 @@ spec:
         &dependent,
         &mut fixed,
         &target,
-        Policy::of(&dependent, false),
+        Policy::of(&dependent),
         Request::default(),
         &mut Log::default(),
     )

@@ -55,7 +55,9 @@ pub enum Error {
 fn compile(field: &'static str, pattern: &Option<String>) -> Result<Option<Glob>, Error> {
     match pattern.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         None => Ok(None),
-        Some(p) => Glob::new(p).map(Some).map_err(|problem| Error::Glob { field, pattern: p.to_string(), problem }),
+        Some(p) => {
+            Glob::new(p).map(Some).map_err(|e| Error::Glob { field, pattern: p.to_string(), problem: e.to_string() })
+        }
     }
 }
 

@@ -144,7 +144,7 @@ impl IgnoreRule {
                 source_name: source.clone(),
                 field,
                 pattern: pattern.to_string(),
-                problem,
+                problem: problem.to_string(),
             })
         };
         let mut pointers = Vec::with_capacity(spec.json_pointers.len());

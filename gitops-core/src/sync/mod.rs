@@ -7,7 +7,10 @@
 //! - [`prepare`]: from an app, desired and live objects to a plan (the diff, then the plan);
 //! - [`respect`]: `RespectIgnoreDifferences`, the target keeping ignored live values;
 //! - [`operation`]: the sync as a state machine that says what to do next and is fed results;
-//! - [`retry`]: `syncPolicy.retry` and its backoff.
+//! - [`retry`]: `syncPolicy.retry` and its backoff;
+//! - [`policy`]: what a reconcile pass does with its plan (sync, compare only, refuse) and why;
+//! - [`status`]: an app's status after a pass (sync status, health, last operation);
+//! - [`report`]: the stable JSON document of a plan.
 
 pub mod flux;
 pub mod hooks;
@@ -15,13 +18,18 @@ pub mod operation;
 pub mod options;
 pub mod order;
 pub mod plan;
+pub mod policy;
 pub mod prepare;
+pub mod report;
 pub mod respect;
 pub mod retry;
 pub mod select;
+pub mod status;
 pub mod task;
 
-pub use operation::{Observed, OperationOptions, OperationPhase, Step, SyncOperation};
+pub use operation::{Failure, Observed, OperationOptions, OperationPhase, Step, SyncOperation};
 pub use plan::{PlanConfig, PlanResource, plan};
+pub use policy::{Decision, Policy};
+pub use report::PlanReport;
 pub use retry::RetryStrategy;
 pub use task::{Action, ApplyOptions, DeletePolicy, Phase, Skipped, SyncPlan, Task};

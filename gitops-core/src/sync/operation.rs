@@ -11,9 +11,10 @@
 //! for unless it holds hooks (Argo CD's "all tasks run").
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::options::Propagation;
 use super::task::{Action, DeletePolicy, Phase, SyncPlan, Task};
@@ -68,8 +69,31 @@ impl OperationOptions {
     }
 }
 
+/// Why the cluster refused a request of the operation (an apply, a prune, a hook's creation or
+/// deletion), in the driver's words: recorded as the task's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure(message.to_string())
+    }
+}
+
 /// Where the operation is, with Argo CD's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OperationPhase {
     /// Work remains.
     Running,
@@ -84,9 +108,33 @@ pub enum OperationPhase {
 }
 
 impl OperationPhase {
+    /// The phase as Argo CD spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationPhase::Running => "Running",
+            OperationPhase::Terminating => "Terminating",
+            OperationPhase::Succeeded => "Succeeded",
+            OperationPhase::Failed => "Failed",
+            OperationPhase::Error => "Error",
+        }
+    }
+
     /// Whether the operation is over.
     pub fn is_completed(self) -> bool {
         matches!(self, OperationPhase::Succeeded | OperationPhase::Failed | OperationPhase::Error)
+    }
+}
+
+impl std::fmt::Display for OperationPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the spelling, as status files and scripts have it.
+impl PartialEq<&str> for OperationPhase {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -393,7 +441,7 @@ impl SyncOperation {
     }
 
     /// Reports the apply of a task handed out in [`Step::Apply`].
-    pub fn applied(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn applied(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         self.expect(task, Req::Apply, "apply")?;
         match result {
             Ok(()) => {
@@ -401,14 +449,14 @@ impl SyncOperation {
                 let verb = if self.tasks[task].action == Action::Create { "created" } else { "configured" };
                 self.applied_ok(task, ResultCode::Synced, verb);
             }
-            Err(e) => self.request_failed(task, e),
+            Err(e) => self.request_failed(task, e.0),
         }
         Ok(())
     }
 
     /// Reports the deletion of a task handed out in [`Step::Prune`]. `Ok` means the delete was
     /// accepted; the object may linger (finalizers, foreground deletion) until observed missing.
-    pub fn pruned(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn pruned(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         self.expect(task, Req::Prune, "prune")?;
         match result {
             Ok(()) => {
@@ -416,26 +464,26 @@ impl SyncOperation {
                 // Pruned results are Succeeded at once (Argo CD); only the wave waits for the object.
                 self.results[task].hook_phase = Some(HookPhase::Succeeded);
             }
-            Err(e) => self.request_failed(task, e),
+            Err(e) => self.request_failed(task, e.0),
         }
         Ok(())
     }
 
     /// Reports the creation of a hook handed out in [`Step::CreateHooks`].
-    pub fn hook_created(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn hook_created(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         self.expect(task, Req::Create, "hook creation")?;
         match result {
             Ok(()) => {
                 self.exists[task] = true;
                 self.applied_ok(task, ResultCode::Synced, "created");
             }
-            Err(e) => self.request_failed(task, e),
+            Err(e) => self.request_failed(task, e.0),
         }
         Ok(())
     }
 
     /// Reports the deletion of a hook handed out in [`Step::DeleteHooks`].
-    pub fn hook_deleted(&mut self, task: usize, result: Result<(), String>) -> Result<(), Error> {
+    pub fn hook_deleted(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
         if self.st.get(task) == Some(&St::Out(Req::DeleteOld)) {
             match result {
                 Ok(()) => self.st[task] = St::Replacing,
@@ -870,7 +918,7 @@ mod tests {
         fn step(&mut self, op: &mut SyncOperation) -> Step {
             self.secs += 5;
             let step = op.next(UNIX_EPOCH + Duration::from_secs(self.secs));
-            let err = |i: &usize| self.apply_errors.get(i).map_or(Ok(()), |e| Err(e.clone()));
+            let err = |i: &usize| self.apply_errors.get(i).map_or(Ok(()), |e| Err(Failure(e.clone())));
             match &step {
                 Step::Apply(v) => v.iter().for_each(|i| op.applied(*i, err(i)).unwrap()),
                 Step::Prune(v) => v.iter().for_each(|i| op.pruned(*i, Ok(())).unwrap()),

@@ -3,6 +3,7 @@
 use gitops_core::app::{self, AppSpec};
 use gitops_core::manifest;
 use gitops_core::sync::options::SyncOptions;
+use gitops_core::sync::prepare::Inputs;
 use gitops_core::sync::{Action, Phase, PlanConfig, PlanResource, SyncPlan, plan};
 use gitops_core::{Object, ResourceKey};
 use proptest::prelude::*;
@@ -237,9 +238,12 @@ fn generated_hook_names_never_take_a_name_already_taken() {
         ["PreSync/0/gen-abcdef0-presync-1700000001:HookCreate", "PreSync/1/gen-abcdef0-presync-1700000002:HookCreate"]
     ); // Through `prepare`, which pairs objects by key: two nameless hooks stay two.
     let desired = vec![obj(&gen_job("")), obj(&gen_job(", argocd.argoproj.io/sync-wave: '1'"))];
-    let (p, _) =
-        gitops_core::sync::prepare::prepare(None, desired, vec![obj(left)], None, false, "abcdef0123", 1_700_000_000)
-            .unwrap();
+    let (p, _) = gitops_core::sync::prepare::prepare(
+        &Inputs { revision: "abcdef0123", started_at: 1_700_000_000, ..Inputs::default() },
+        desired,
+        vec![obj(left)],
+    )
+    .unwrap();
     assert_eq!(
         steps(&p),
         ["PreSync/0/gen-abcdef0-presync-1700000001:HookCreate", "PreSync/1/gen-abcdef0-presync-1700000002:HookCreate"]
@@ -608,16 +612,24 @@ fn a_flux_app_applies_argo_hooks_and_waves_as_plain_objects() {
         "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/sync-wave: '-3'}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {argocd.argoproj.io/sync-wave: '5', helm.sh/hook: pre-install}}\n",
     )
     .unwrap();
-    let (planned, _) =
-        gitops_core::sync::prepare::prepare(Some(&flux), desired.clone(), Vec::new(), None, false, "r", 0).unwrap();
+    let (planned, _) = gitops_core::sync::prepare::prepare(
+        &Inputs { app: Some(&flux), revision: "r", ..Inputs::default() },
+        desired.clone(),
+        Vec::new(),
+    )
+    .unwrap();
     for t in &planned.tasks {
         assert_eq!((t.phase, t.wave, t.action), (Phase::Sync, 0, Action::Create), "{t:?}");
     }
     assert_eq!(planned.tasks.len(), 2);
     // The same objects in an Argo CD app are a PreSync hook and a Helm hook.
     let argo = argo_app("shop");
-    let (planned, _) =
-        gitops_core::sync::prepare::prepare(Some(&argo), desired, Vec::new(), None, false, "r", 0).unwrap();
+    let (planned, _) = gitops_core::sync::prepare::prepare(
+        &Inputs { app: Some(&argo), revision: "r", ..Inputs::default() },
+        desired,
+        Vec::new(),
+    )
+    .unwrap();
     assert!(planned.tasks.iter().all(|t| t.phase == Phase::PreSync), "{:?}", planned.tasks);
 }
 
@@ -657,8 +669,12 @@ fn flux_per_object_apply_and_prune_policies() {
     .iter()
     .map(|t| obj(t))
     .collect();
-    let (p, _) =
-        gitops_core::sync::prepare::prepare(Some(&flux), desired.clone(), live.clone(), None, true, "r", 0).unwrap();
+    let (p, _) = gitops_core::sync::prepare::prepare(
+        &Inputs { app: Some(&flux), prune: true, revision: "r", ..Inputs::default() },
+        desired.clone(),
+        live.clone(),
+    )
+    .unwrap();
     let step = |name: &str| p.tasks.iter().find(|t| t.key.name == name).map(|t| (t.action, t.options.force));
     assert_eq!(step("once"), Some((Action::Unchanged, false)), "exists: not applied");
     assert_eq!(step("fresh"), Some((Action::Create, false)), "missing: created");
@@ -669,8 +685,12 @@ fn flux_per_object_apply_and_prune_policies() {
     assert_eq!(step("kept-too").map(|s| s.0), Some(Action::PruneSkipped));
     assert_eq!(step("gone").map(|s| s.0), Some(Action::Prune));
     // An Argo CD app reads none of Flux's annotations.
-    let (p, _) =
-        gitops_core::sync::prepare::prepare(Some(&argo_app("shop")), desired, Vec::new(), None, true, "r", 0).unwrap();
+    let (p, _) = gitops_core::sync::prepare::prepare(
+        &Inputs { app: Some(&argo_app("shop")), prune: true, revision: "r", ..Inputs::default() },
+        desired,
+        Vec::new(),
+    )
+    .unwrap();
     assert_eq!(p.tasks.len(), 4, "{:?}", p.tasks);
     assert!(p.tasks.iter().all(|t| t.action == Action::Create && !t.options.force), "{:?}", p.tasks);
 }
@@ -684,7 +704,13 @@ fn managed_namespace_metadata_goes_on_the_created_namespace() {
     let app = app::read("app.yaml", &manifest::parse("app.yaml", text).unwrap()).unwrap();
     let desired = vec![obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")];
     let prepare = |live: Vec<Object>| {
-        gitops_core::sync::prepare::prepare(Some(&app), desired.clone(), live, None, false, "r", 0).unwrap().0
+        gitops_core::sync::prepare::prepare(
+            &Inputs { app: Some(&app), revision: "r", ..Inputs::default() },
+            desired.clone(),
+            live,
+        )
+        .unwrap()
+        .0
     };
     let ns_task = |p: &SyncPlan| p.tasks.iter().find(|t| t.key.kind == "Namespace").cloned();
     let created = ns_task(&prepare(Vec::new())).expect("created");
