@@ -15,6 +15,8 @@
 
 use std::borrow::Cow;
 
+use gitops_core::yaml::go::{self, GoInt};
+use gitops_core::yaml::tree::{Budget, DuplicateKeys, Key, MergeKeys, Rules, ScalarResolver, TreeBuilder};
 use granit_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
@@ -45,9 +47,6 @@ impl Error {
     }
 }
 
-/// Nesting deeper than this is refused: no manifest needs it, and it bounds recursion.
-const MAX_DEPTH: usize = 256;
-
 /// The namespace of `!!` tags.
 const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
@@ -60,7 +59,7 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Value>, Error> {
     // kyaml replaces Windows line ends first, then splits the text itself.
     let text: Cow<'_, str> = if text.contains("\r\n") { text.replace("\r\n", "\n").into() } else { text.into() };
     let mut out = Vec::new();
-    let mut builder = Builder::new(text.len());
+    let mut builder = TreeBuilder::new(Scalars { dialect: Dialect::Kyaml }, text.len());
     for (index, chunk) in split_documents(&text).enumerate() {
         let chunk = chunk.map_err(|(line, problem)| Error::Invalid {
             source_name: source.to_string(),
@@ -77,7 +76,7 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Value>, Error> {
         if let Some(value) =
             parse_first_document(chunk.text, chunk.first_line - 1, &mut builder).map_err(|(l, p)| fail(l, p))?
         {
-            check_printable(&value).map_err(|p| fail(builder.first_line, p))?;
+            check_printable(&value).map_err(|p| fail(builder.first_line(), p))?;
             out.push(value);
         }
     }
@@ -102,13 +101,12 @@ enum Dialect {
 /// at every level; a `<<` merge overwrites the keys before it. `None` for an empty document.
 pub fn parse_kustomization(source: &str, text: &str) -> Result<Option<Value>, Error> {
     let text: Cow<'_, str> = if text.contains("\r\n") { text.replace("\r\n", "\n").into() } else { text.into() };
-    let mut builder = Builder::new(text.len());
-    builder.dialect = Dialect::SigsV2;
+    let mut builder = TreeBuilder::new(Scalars { dialect: Dialect::SigsV2 }, text.len());
     let fail =
         |line: usize, problem: String| Error::Invalid { source_name: source.to_string(), document: 1, line, problem };
     let value = parse_first_document(&text, 0, &mut builder).map_err(|(l, p)| fail(l, p))?;
     if let Some(v) = &value {
-        check_printable(v).map_err(|p| fail(builder.first_line, p))?;
+        check_printable(v).map_err(|p| fail(builder.first_line(), p))?;
     }
     Ok(value)
 }
@@ -175,7 +173,7 @@ fn find_separator(s: &str) -> Option<(usize, usize)> {
 fn parse_first_document(
     text: &str,
     line_offset: usize,
-    builder: &mut Builder,
+    builder: &mut TreeBuilder<Scalars>,
 ) -> Result<Option<Value>, (usize, String)> {
     if let Some(line) = starts_with_document_end(text) {
         return Err((
@@ -184,13 +182,13 @@ fn parse_first_document(
         ));
     }
     let mut parser = Parser::new_from_str(text);
-    builder.start_document();
+    builder.start_document(0, 0);
     let mut started = false;
     while let Some(next) = parser.next_event() {
         let (event, span) = match next {
             Ok(ok) => ok,
             // The document is complete; go-yaml would not have read further.
-            Err(_) if started && builder.stack.is_empty() && builder.root.is_some() => break,
+            Err(_) if started && builder.is_complete() => break,
             Err(e) => return Err((e.marker().line() + line_offset, e.info().to_string())),
         };
         let line = span.start.line() + line_offset;
@@ -208,27 +206,18 @@ fn parse_first_document(
                         ));
                     }
                 }
-                let value =
-                    if style == ScalarStyle::Folded && builder.dialect == Dialect::Kyaml && !builder.expects_key() {
-                        Cow::Owned(refold_like_kyaml(&value))
-                    } else {
-                        value
-                    };
-                let scalar = resolve(builder.dialect, &value, style, tag.as_deref()).map_err(at)?;
-                builder.node(scalar, anchor, line).map_err(at)?;
+                builder.scalar(&value, style, tag.as_deref(), anchor, line).map_err(at)?;
             }
-            Event::SequenceStart(_, anchor, _) => builder.open(Open::Seq(Vec::new()), anchor, line).map_err(at)?,
-            Event::MappingStart(_, anchor, _) => {
-                builder.open(Open::Map(MapBuilder::default()), anchor, line).map_err(at)?
-            }
+            Event::SequenceStart(_, anchor, _) => builder.open_sequence(anchor, line).map_err(at)?,
+            Event::MappingStart(_, anchor, _) => builder.open_mapping(anchor, line).map_err(at)?,
             Event::SequenceEnd | Event::MappingEnd => builder.close(line).map_err(at)?,
-            Event::Alias(id) => builder.alias(id).map_err(at)?,
+            // An aliased key is reported without a line, as kustomize gives none for it.
+            Event::Alias(id) => builder.alias(id, 0, 0).map_err(at)?,
             _ => {}
         }
     }
-    Ok(builder.finish_document().filter(|v| !v.is_null()))
+    Ok(builder.finish_document().map(|(v, _)| v).filter(|v| !v.is_null()))
 }
-
 /// A scalar as go-yaml v3 resolved it: the JSON value plus whether it may key a mapping that
 /// Go's `encoding/json` can print (only `!!str` keys can, below the top level).
 #[derive(Debug, Clone)]
@@ -244,273 +233,99 @@ struct Scalar {
     invalid: Option<&'static str>,
 }
 
-/// A node under construction.
-#[derive(Debug, Clone)]
-enum Node {
-    Scalar(Scalar),
-    Value(Value),
-}
-
-impl Node {
-    fn into_value(self) -> Result<Value, String> {
-        match self {
-            Node::Scalar(Scalar { invalid: Some(why), .. }) => Err(why.to_string()),
-            Node::Scalar(s) => Ok(s.value),
-            Node::Value(v) => Ok(v),
-        }
-    }
-}
-
-enum Open {
-    Seq(Vec<Value>),
-    Map(MapBuilder),
-}
-
-#[derive(Default)]
-struct MapBuilder {
-    map: Map<String, Value>,
-    /// The pending key and the line it was written on.
-    key: Option<(Scalar, usize)>,
-    /// Sources named by `<<` keys, applied when the mapping closes so explicit keys win
-    /// wherever they appear (kyaml's de-anchoring does the same).
-    merges: Vec<Value>,
-    /// A `<<` key was seen.
-    merged: bool,
-    /// Keys Go cannot print in a nested mapping, remembered so the error can name them
-    /// (only an error once we know the mapping is not the document root).
-    bad_key: Option<(String, usize)>,
-}
-
-struct Frame {
-    open: Open,
-    anchor: usize,
-}
-
-struct Builder {
-    stack: Vec<Frame>,
-    anchors: Vec<(usize, Node, usize)>,
-    root: Option<Value>,
-    first_line: usize,
-    /// Nodes still allowed, counting alias expansions at their full size, so an alias bomb
-    /// fails instead of exhausting memory.
-    budget: usize,
+/// The scalars of kustomize's two readers, for the shared tree builder.
+struct Scalars {
     dialect: Dialect,
 }
 
-impl Builder {
-    fn new(input_len: usize) -> Self {
-        Builder {
-            stack: Vec::new(),
-            anchors: Vec::new(),
-            root: None,
-            first_line: 0,
-            budget: input_len.saturating_mul(4).saturating_add(100_000),
-            dialect: Dialect::Kyaml,
-        }
-    }
+impl ScalarResolver for Scalars {
+    type Scalar = Scalar;
 
-    fn start_document(&mut self) {
-        self.stack.clear();
-        self.anchors.clear();
-        self.root = None;
-        self.first_line = 0;
-    }
-
-    fn finish_document(&mut self) -> Option<Value> {
-        self.anchors.clear();
-        self.root.take()
-    }
-
-    fn spend(&mut self, n: usize) -> Result<(), String> {
-        self.budget = self
-            .budget
-            .checked_sub(n)
-            .ok_or_else(|| "document expands to too many nodes (alias bomb?); refusing to read it".to_string())?;
-        Ok(())
-    }
-
-    fn expects_key(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame { open: Open::Map(m), .. }) if m.key.is_none())
-    }
-
-    fn note_first_line(&mut self, line: usize) {
-        if self.stack.is_empty() && self.first_line == 0 {
-            self.first_line = line;
-        }
-    }
-
-    fn open(&mut self, open: Open, anchor: usize, line: usize) -> Result<(), String> {
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
-        }
-        self.spend(1)?;
-        self.note_first_line(line);
-        if let Some(Frame { open: Open::Map(m), .. }) = self.stack.last()
-            && m.key.is_none()
-        {
-            return Err("a mapping key must be a scalar, not a list or mapping".into());
-        }
-        self.stack.push(Frame { open, anchor });
-        Ok(())
-    }
-
-    fn close(&mut self, line: usize) -> Result<(), String> {
-        let frame = self.stack.pop().ok_or("unbalanced collection end")?;
-        let value = match frame.open {
-            Open::Seq(items) => Value::Array(items),
-            Open::Map(mut m) => {
-                if m.key.is_some() {
-                    return Err(format!("mapping key without a value (mapping ends at line {line})"));
-                }
-                // kustomize decodes the document root into map[string]interface{}, which
-                // stringifies keys; nested mappings with a non-string key become
-                // map[interface{}]interface{}, which encoding/json refuses.
-                if let Some((key, key_line)) = m.bad_key.take()
-                    && !self.stack.is_empty()
-                {
-                    return Err(format!(
-                        "key `{key}` (line {key_line}) is not a string; kustomize cannot convert a nested mapping with \
-                         such a key to JSON: quote it"
-                    ));
-                }
-                for source in std::mem::take(&mut m.merges) {
-                    merge_into(&mut m.map, source);
-                }
-                Value::Object(m.map)
-            }
-        };
-        self.place(Node::Value(value), frame.anchor, 0, line)
-    }
-
-    fn alias(&mut self, id: usize) -> Result<(), String> {
-        let (node, size) = self
-            .anchors
-            .iter()
-            .rev()
-            .find(|(a, _, _)| *a == id)
-            .map(|(_, n, s)| (n.clone(), *s))
-            .ok_or("alias to an unknown anchor")?;
-        self.spend(size)?;
-        self.place(node, 0, size, 0)
-    }
-
-    fn node(&mut self, scalar: Scalar, anchor: usize, line: usize) -> Result<(), String> {
-        self.spend(1)?;
-        self.note_first_line(line);
-        self.place(Node::Scalar(scalar), anchor, 1, line)
-    }
-
-    fn place(&mut self, node: Node, anchor: usize, size_hint: usize, line: usize) -> Result<(), String> {
-        if anchor != 0 {
-            let size = match &node {
-                Node::Value(v) if size_hint == 0 => count_nodes(v),
-                _ => size_hint.max(1),
-            };
-            self.anchors.push((anchor, node.clone(), size));
-        }
-        let Some(top) = self.stack.last_mut() else {
-            self.root = Some(node.into_value()?);
-            return Ok(());
-        };
+    fn rules(&self) -> Rules {
         let v2 = self.dialect == Dialect::SigsV2;
-        match &mut top.open {
-            Open::Seq(items) => items.push(node.into_value()?),
-            Open::Map(m) if v2 => match m.key.take() {
-                None => match node {
-                    Node::Scalar(s) => m.key = Some((s, line)),
-                    Node::Value(_) => return Err("a mapping key must be a scalar, not a list or mapping".into()),
-                },
-                // go-yaml v2 merges where the `<<` stands: its keys overwrite those before it,
-                // and keys after it overwrite them; in a list the earlier mappings win.
-                Some((key, _)) if key.merge => match node.into_value()? {
-                    Value::Object(source) => m.map.extend(source),
-                    Value::Array(items) => {
-                        for item in items.into_iter().rev() {
-                            let Value::Object(source) = item else {
-                                return Err("a `<<` merge list may only hold mappings".into());
-                            };
-                            m.map.extend(source);
-                        }
-                    }
-                    _ => return Err("a `<<` merge key needs a mapping or a list of mappings".into()),
-                },
-                Some((key, key_line)) => {
-                    let text = key.into_v2_key().ok_or_else(|| {
-                        format!("key on line {key_line} is null; kustomize cannot use it as a map key")
-                    })?;
-                    // A repeated key is no error for go-yaml v2 outside strict mode: the last wins.
-                    m.map.insert(text, node.into_value()?);
-                }
-            },
-            Open::Map(m) => match m.key.take() {
-                None => match node {
-                    Node::Scalar(s) => m.key = Some((s, line)),
-                    Node::Value(_) => return Err("a mapping key must be a scalar, not a list or mapping".into()),
-                },
-                Some((key, key_line)) if key.merge => {
-                    if m.merged {
-                        return Err(format!(
-                            "second `<<` merge key (line {key_line}) in one mapping; kustomize refuses it"
-                        ));
-                    }
-                    m.merged = true;
-                    add_merge(m, node.into_value()?)?
-                }
-                // kyaml's de-anchoring drops a quoted `"<<"` key together with its value.
-                Some((key, _)) if key.string_key && key.value.as_str() == Some("<<") => {}
-                Some((key, key_line)) => {
-                    let null = key.value.is_null() && !key.string_key;
-                    let string_key = key.string_key;
-                    let text = key.into_key_text();
-                    if null {
-                        return Err(format!("key `{text}` (line {key_line}) is null; kustomize refuses it"));
-                    }
-                    if !string_key && m.bad_key.is_none() {
-                        m.bad_key = Some((text.clone(), key_line));
-                    }
-                    if m.map.contains_key(&text) {
-                        return Err(format!(
-                            "mapping key `{text}` is defined twice (kustomize refuses duplicate keys)"
-                        ));
-                    }
-                    m.map.insert(text, node.into_value()?);
-                }
-            },
-        }
-        Ok(())
-    }
-}
-
-fn add_merge(m: &mut MapBuilder, value: Value) -> Result<(), String> {
-    match value {
-        Value::Object(_) => m.merges.push(value),
-        Value::Array(items) => {
-            // An earlier source in the list wins over a later one.
-            for item in items {
-                if !item.is_object() {
-                    return Err("a `<<` merge list may only hold mappings".into());
-                }
-                m.merges.push(item);
-            }
-        }
-        _ => return Err("a `<<` merge key needs a mapping or a list of mappings".into()),
-    }
-    Ok(())
-}
-
-fn merge_into(map: &mut Map<String, Value>, source: Value) {
-    if let Value::Object(src) = source {
-        for (k, v) in src {
-            map.entry(k).or_insert(v);
+        Rules {
+            // A repeated key is no error for go-yaml v2 outside strict mode: the last wins.
+            duplicates: if v2 { DuplicateKeys::LastWins } else { DuplicateKeys::Refuse },
+            // go-yaml v2 merges where the `<<` stands; kyaml's de-anchoring merges at the end
+            // and refuses a second `<<`.
+            merges: if v2 { MergeKeys::InPlace } else { MergeKeys::DeferredOnce },
+            refuse_collection_key_at_open: true,
+            // Every node counts, alias expansions at their full size, so an alias bomb fails
+            // instead of exhausting memory.
+            budget: Budget { document_base: None, per_char: 4, stream_base: 100_000, count_written: true },
         }
     }
-}
 
-fn count_nodes(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(count_nodes).sum::<usize>(),
-        Value::Object(m) => 1 + m.values().map(count_nodes).sum::<usize>(),
-        _ => 1,
+    fn resolve(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, as_key: bool) -> Result<Scalar, String> {
+        if style == ScalarStyle::Folded && self.dialect == Dialect::Kyaml && !as_key {
+            return resolve(self.dialect, &refold_like_kyaml(text), style, tag);
+        }
+        resolve(self.dialect, text, style, tag)
+    }
+
+    fn value(&self, scalar: Scalar) -> Result<Value, String> {
+        match scalar.invalid {
+            Some(why) => Err(why.to_string()),
+            None => Ok(scalar.value),
+        }
+    }
+
+    fn key(&self, key: Scalar, line: usize) -> Result<Key, String> {
+        if key.merge {
+            return Ok(Key::Merge);
+        }
+        if self.dialect == Dialect::SigsV2 {
+            let text = key
+                .into_v2_key()
+                .ok_or_else(|| format!("key on line {line} is null; kustomize cannot use it as a map key"))?;
+            return Ok(Key::Name { text, string: true });
+        }
+        // kyaml's de-anchoring drops a quoted `"<<"` key together with its value.
+        if key.string_key && key.value.as_str() == Some("<<") {
+            return Ok(Key::Drop);
+        }
+        let null = key.value.is_null() && !key.string_key;
+        let string = key.string_key;
+        let text = key.into_key_text();
+        if null {
+            return Err(format!("key `{text}` (line {line}) is null; kustomize refuses it"));
+        }
+        Ok(Key::Name { text, string })
+    }
+
+    fn key_text(&self, _key: &Scalar) -> Option<String> {
+        // Paths are only for reporting repeated keys, which kustomize does not.
+        None
+    }
+
+    fn duplicate_key(&self, key: &str) -> String {
+        format!("mapping key `{key}` is defined twice (kustomize refuses duplicate keys)")
+    }
+
+    fn key_without_value(&self, end_line: usize) -> String {
+        format!("mapping key without a value (mapping ends at line {end_line})")
+    }
+
+    fn collection_key(&self) -> String {
+        "a mapping key must be a scalar, not a list or mapping".to_string()
+    }
+
+    fn second_merge_key(&self, line: usize) -> String {
+        format!("second `<<` merge key (line {line}) in one mapping; kustomize refuses it")
+    }
+
+    fn nested_non_string_key(&self, key: &str, line: usize) -> Option<String> {
+        // kustomize decodes the document root into map[string]interface{}, which stringifies
+        // keys; nested mappings with a non-string key become map[interface{}]interface{},
+        // which encoding/json refuses.
+        Some(format!(
+            "key `{key}` (line {line}) is not a string; kustomize cannot convert a nested mapping with such a key \
+             to JSON: quote it"
+        ))
+    }
+
+    fn too_many_nodes(&self, _document_allowed: Option<usize>) -> String {
+        "document expands to too many nodes (alias bomb?); refusing to read it".to_string()
     }
 }
 
@@ -783,10 +598,10 @@ fn resolve_plain_v2(text: &str) -> Resolved {
     let resolved = match text.as_bytes().first() {
         Some(b'0'..=b'9' | b'+' | b'-') => {
             let plain: Cow<'_, str> = if text.contains('_') { text.replace('_', "").into() } else { text.into() };
-            match go_parse_int(&plain) {
+            match go::parse_int(&plain) {
                 Some(GoInt::Signed(i)) => Resolved::Int(Number::from(i)),
                 Some(GoInt::Unsigned(u)) => Resolved::Int(Number::from(u)),
-                None if is_yaml_style_float(&plain) => go_parse_float(&plain).map_or(Resolved::Str, Resolved::Float),
+                None if go::is_float_syntax(&plain) => go::parse_float(&plain).map_or(Resolved::Str, Resolved::Float),
                 None => match prefixed_fallback(&plain, false) {
                     Some(GoInt::Signed(i)) => Resolved::Int(Number::from(i)),
                     Some(GoInt::Unsigned(u)) => Resolved::Int(Number::from(u)),
@@ -824,7 +639,7 @@ fn resolve_plain_v3(text: &str) -> Resolved {
         _ => {}
     }
     match text.as_bytes().first() {
-        Some(b'.') => go_parse_float(text).map_or(Resolved::Str, Resolved::Float),
+        Some(b'.') => go::parse_float(text).map_or(Resolved::Str, Resolved::Float),
         Some(b'0'..=b'9' | b'+' | b'-') => resolve_number_like(text),
         _ => Resolved::Str,
     }
@@ -837,13 +652,13 @@ fn resolve_number_like(text: &str) -> Resolved {
         return Resolved::Date(t.rfc3339_nano());
     }
     let plain: Cow<'_, str> = if text.contains('_') { text.replace('_', "").into() } else { text.into() };
-    match go_parse_int(&plain) {
+    match go::parse_int(&plain) {
         Some(GoInt::Signed(i)) => return Resolved::Int(Number::from(i)),
         Some(GoInt::Unsigned(u)) => return Resolved::Int(Number::from(u)),
         None => {}
     }
-    if is_yaml_style_float(&plain)
-        && let Some(f) = go_parse_float(&plain)
+    if go::is_float_syntax(&plain)
+        && let Some(f) = go::parse_float(&plain)
     {
         return Resolved::Float(f);
     }
@@ -860,34 +675,15 @@ fn prefixed_fallback(plain: &str, octal: bool) -> Option<GoInt> {
     let bases: &[(&str, u32)] = if octal { &[("0b", 2), ("0o", 8)] } else { &[("0b", 2)] };
     for &(prefix, radix) in bases {
         if let Some(rest) = plain.strip_prefix(prefix) {
-            return parse_int_radix(rest, radix)
+            return go::parse_int_radix(rest, radix)
                 .map(GoInt::Signed)
-                .or_else(|| parse_uint_radix(rest, radix).map(GoInt::Unsigned));
+                .or_else(|| go::parse_uint_radix(rest, radix).map(GoInt::Unsigned));
         }
         if let Some(rest) = plain.strip_prefix('-').and_then(|p| p.strip_prefix(prefix)) {
-            return parse_int_radix(&format!("-{rest}"), radix).map(GoInt::Signed);
+            return go::parse_int_radix(&format!("-{rest}"), radix).map(GoInt::Signed);
         }
     }
     None
-}
-
-/// `strconv.ParseInt(s, radix, 64)`: an optional sign, then digits.
-fn parse_int_radix(s: &str, radix: u32) -> Option<i64> {
-    let (negative, digits) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let magnitude = parse_uint_radix(digits, radix)?;
-    if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() }
-}
-
-/// `strconv.ParseUint(s, radix, 64)`: digits only, no sign.
-fn parse_uint_radix(s: &str, radix: u32) -> Option<u64> {
-    if s.is_empty() || !s.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u64::from_str_radix(s, radix).ok()
 }
 
 fn decode_binary(text: &str) -> Result<String, String> {
@@ -922,125 +718,6 @@ fn go_lossy_utf8(mut bytes: &[u8]) -> String {
             }
         }
     }
-}
-
-enum GoInt {
-    Signed(i64),
-    Unsigned(u64),
-}
-
-/// `strconv.ParseInt(s, 0, 64)`, falling back to `strconv.ParseUint(s, 0, 64)` as go-yaml does.
-fn go_parse_int(s: &str) -> Option<GoInt> {
-    let (sign, body) = match s.as_bytes().first()? {
-        b'-' => (Some(true), &s[1..]),
-        b'+' => (Some(false), &s[1..]),
-        _ => (None, s),
-    };
-    let magnitude = parse_prefixed_uint(body)?;
-    match sign {
-        Some(true) if magnitude <= i64::MAX as u64 => Some(GoInt::Signed(-(magnitude as i64))),
-        Some(true) if magnitude == i64::MAX as u64 + 1 => Some(GoInt::Signed(i64::MIN)),
-        Some(true) => None,
-        Some(false) => i64::try_from(magnitude).ok().map(GoInt::Signed),
-        None => Some(i64::try_from(magnitude).map_or(GoInt::Unsigned(magnitude), GoInt::Signed)),
-    }
-}
-
-/// An unsigned integer in Go's base-0 syntax (`0x`, `0o`, `0b`, a leading `0` for octal).
-fn parse_prefixed_uint(digits: &str) -> Option<u64> {
-    let lower = |p: &str| digits.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(p));
-    let (radix, body) = if lower("0x") {
-        (16, &digits[2..])
-    } else if lower("0o") {
-        (8, &digits[2..])
-    } else if lower("0b") {
-        (2, &digits[2..])
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        (8, &digits[1..])
-    } else {
-        (10, digits)
-    };
-    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u64::from_str_radix(body, radix).ok()
-}
-
-/// `strconv.ParseFloat` for the decimal syntax YAML scalars use; `None` on overflow, as Go
-/// reports a range error there.
-fn go_parse_float(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
-    let digits_start = i;
-    while b.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-    }
-    let mut mantissa_digits = i - digits_start;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let frac = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        mantissa_digits += i - frac;
-    }
-    if mantissa_digits == 0 {
-        return None;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let exp = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == exp {
-            return None;
-        }
-    }
-    if i != b.len() {
-        return None;
-    }
-    s.parse::<f64>().ok().filter(|f| f.is_finite())
-}
-
-/// go-yaml's float pattern: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn is_yaml_style_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
-    let int_start = i;
-    while b.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-    }
-    let int_digits = i - int_start;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let frac_start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if int_digits == 0 && i == frac_start {
-            return false;
-        }
-    } else if int_digits == 0 {
-        return false;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let exp_start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == exp_start {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1689,14 +1366,14 @@ fn can_use_plain(s: &str) -> bool {
                 | "Null"
                 | "NULL"
         ),
-        b'.' => !matches!(s, ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF") && go_parse_float(s).is_none(),
+        b'.' => !matches!(s, ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF") && go::parse_float(s).is_none(),
         b'+' | b'-' | b'0'..=b'9' => {
             if matches!(s, "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF") || parse_timestamp(s).is_some() {
                 return false;
             }
             let plain: Cow<'_, str> = if s.contains('_') { s.replace('_', "").into() } else { s.into() };
-            if go_parse_int(&plain).is_some()
-                || (is_yaml_style_float(&plain) && go_parse_float(&plain).is_some())
+            if go::parse_int(&plain).is_some()
+                || (go::is_float_syntax(&plain) && go::parse_float(&plain).is_some())
                 || prefixed_fallback(&plain, false).is_some()
             {
                 return false;
