@@ -31,7 +31,7 @@ use granit_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Number, Value};
 
 pub use tree::DuplicateKeys;
-use tree::{Budget, Key, MergeKeys, Rules, ScalarResolver, TreeBuilder};
+use tree::{Budget, Key, MergeKeys, Rules, ScalarResolver, TreeBuilder, TreeError};
 
 /// A document of a YAML or JSON stream, as a JSON tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,7 +181,8 @@ fn for_each_yaml<E>(
             }
         };
         let (line, column) = position(span.start.line(), span.start.col());
-        let at = |message: String| SyntaxError { document: index(document), line, column, message };
+        let at =
+            |problem: TreeError| SyntaxError { document: index(document), line, column, message: problem.to_string() };
         match event {
             Event::DocumentStart(..) => {
                 document += 1;
@@ -389,20 +390,20 @@ impl ScalarResolver for Yaml11 {
         }
     }
 
-    fn resolve(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, as_key: bool) -> Result<Value, String> {
+    fn resolve(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, as_key: bool) -> Result<Value, TreeError> {
         if as_key {
             return Ok(Value::String(text.to_string()));
         }
         let suffix = tag.and_then(|t| if t.is_yaml_core_schema() { Some(t.suffix().to_string()) } else { None });
-        resolve_scalar(text, style, suffix.as_deref())
+        resolve_scalar(text, style, suffix.as_deref()).map_err(TreeError::Refused)
     }
 
-    fn value(&self, scalar: Value) -> Result<Value, String> {
+    fn value(&self, scalar: Value) -> Result<Value, TreeError> {
         Ok(scalar)
     }
 
-    fn key(&self, scalar: Value, _line: usize) -> Result<Key, String> {
-        let text = key_text(scalar)?;
+    fn key(&self, scalar: Value, _line: usize) -> Result<Key, TreeError> {
+        let text = key_text(scalar).map_err(TreeError::Refused)?;
         Ok(if text == "<<" { Key::Merge } else { Key::Name { text, string: true } })
     }
 

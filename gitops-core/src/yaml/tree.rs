@@ -18,6 +18,30 @@ use serde_json::{Map, Value};
 /// Nesting deeper than this is refused: no manifest needs it and it bounds recursion.
 pub const MAX_DEPTH: usize = 256;
 
+/// Why a document cannot become a tree: the builder's own limits and the reader's rules, in
+/// words a user can act on (the reader adds the position).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    /// Lists and mappings nest deeper than [`MAX_DEPTH`].
+    #[error("nesting deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// A list or mapping ends that never started (a parser fault).
+    #[error("unbalanced collection end")]
+    Unbalanced,
+    /// An alias names no anchor defined before it in the document.
+    #[error("alias to an unknown anchor")]
+    UnknownAnchor,
+    /// A `<<` merge list holds something else than mappings.
+    #[error("a `<<` merge list may only hold mappings")]
+    MergeListItem,
+    /// A `<<` merge key's value is neither a mapping nor a list of mappings.
+    #[error("a `<<` merge key needs a mapping or a list of mappings")]
+    MergeValue,
+    /// The reader refuses the document, as the Go reader it imitates does.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// What a mapping key means to a reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
@@ -111,13 +135,19 @@ pub trait ScalarResolver {
     fn rules(&self) -> Rules;
 
     /// Resolves a scalar from its text, style and tag; `as_key` when it is a mapping key.
-    fn resolve(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, as_key: bool) -> Result<Self::Scalar, String>;
+    fn resolve(
+        &self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        as_key: bool,
+    ) -> Result<Self::Scalar, TreeError>;
 
     /// The value of a scalar where it is a value (in a list, under a key, the document root).
-    fn value(&self, scalar: Self::Scalar) -> Result<Value, String>;
+    fn value(&self, scalar: Self::Scalar) -> Result<Value, TreeError>;
 
     /// What a scalar key on `line` means, decided when its value is placed.
-    fn key(&self, scalar: Self::Scalar, line: usize) -> Result<Key, String>;
+    fn key(&self, scalar: Self::Scalar, line: usize) -> Result<Key, TreeError>;
 
     /// The text of a pending key, for the path of a repeated key.
     fn key_text(&self, scalar: &Self::Scalar) -> Option<String>;
@@ -277,26 +307,30 @@ impl<R: ScalarResolver> TreeBuilder<R> {
         std::mem::take(&mut self.repeated)
     }
 
-    fn spend_written(&mut self) -> Result<(), String> {
+    fn spend_written(&mut self) -> Result<(), TreeError> {
         if self.rules.budget.count_written {
-            self.stream_budget = self.stream_budget.checked_sub(1).ok_or_else(|| self.resolver.too_many_nodes(None))?;
+            self.stream_budget = self
+                .stream_budget
+                .checked_sub(1)
+                .ok_or_else(|| TreeError::Refused(self.resolver.too_many_nodes(None)))?;
         }
         Ok(())
     }
 
     /// Counts an alias expansion of `n` nodes at character offset `at` against the budgets
     /// of the document and of the stream.
-    fn spend_alias(&mut self, n: usize, at: usize) -> Result<(), String> {
+    fn spend_alias(&mut self, n: usize, at: usize) -> Result<(), TreeError> {
         let budget = self.rules.budget;
         if let Some(base) = budget.document_base {
             self.document_expansion = self.document_expansion.saturating_add(n);
             let read = at.saturating_sub(self.document_start);
             let allowed = read.saturating_mul(budget.per_char).saturating_add(base);
             if self.document_expansion > allowed {
-                return Err(self.resolver.too_many_nodes(Some(allowed)));
+                return Err(TreeError::Refused(self.resolver.too_many_nodes(Some(allowed))));
             }
         }
-        self.stream_budget = self.stream_budget.checked_sub(n).ok_or_else(|| self.resolver.too_many_nodes(None))?;
+        self.stream_budget =
+            self.stream_budget.checked_sub(n).ok_or_else(|| TreeError::Refused(self.resolver.too_many_nodes(None)))?;
         Ok(())
     }
 
@@ -307,37 +341,37 @@ impl<R: ScalarResolver> TreeBuilder<R> {
     }
 
     /// A list starts, on `line`, with anchor id `anchor` (0 for none).
-    pub fn open_sequence(&mut self, anchor: usize, line: usize) -> Result<(), String> {
+    pub fn open_sequence(&mut self, anchor: usize, line: usize) -> Result<(), TreeError> {
         self.open(Open::Seq(Vec::new()), anchor, line)
     }
 
     /// A mapping starts, on `line`, with anchor id `anchor` (0 for none).
-    pub fn open_mapping(&mut self, anchor: usize, line: usize) -> Result<(), String> {
+    pub fn open_mapping(&mut self, anchor: usize, line: usize) -> Result<(), TreeError> {
         let map = MapBuilder { map: Map::new(), key: None, merges: Vec::new(), merged: false, non_string_key: None };
         self.open(Open::Map(map), anchor, line)
     }
 
-    fn open(&mut self, open: Open<R::Scalar>, anchor: usize, line: usize) -> Result<(), String> {
+    fn open(&mut self, open: Open<R::Scalar>, anchor: usize, line: usize) -> Result<(), TreeError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return Err(TreeError::TooDeep);
         }
         self.spend_written()?;
         self.note_first_line(line);
         if self.rules.refuse_collection_key_at_open && self.expects_key() {
-            return Err(self.resolver.collection_key());
+            return Err(TreeError::Refused(self.resolver.collection_key()));
         }
         self.stack.push(Frame { open, anchor });
         Ok(())
     }
 
     /// The innermost list or mapping ends, on `line`.
-    pub fn close(&mut self, line: usize) -> Result<(), String> {
-        let frame = self.stack.pop().ok_or("unbalanced collection end")?;
+    pub fn close(&mut self, line: usize) -> Result<(), TreeError> {
+        let frame = self.stack.pop().ok_or(TreeError::Unbalanced)?;
         let value = match frame.open {
             Open::Seq(items) => Value::Array(items),
             Open::Map(mut m) => {
                 if m.key.is_some() {
-                    return Err(self.resolver.key_without_value(line));
+                    return Err(TreeError::Refused(self.resolver.key_without_value(line)));
                 }
                 // Only the document root may have such keys (kustomize decodes it into a map
                 // with string keys; nested ones fail Go's JSON encoding).
@@ -345,7 +379,7 @@ impl<R: ScalarResolver> TreeBuilder<R> {
                     && !self.stack.is_empty()
                     && let Some(message) = self.resolver.nested_non_string_key(&key, key_line)
                 {
-                    return Err(message);
+                    return Err(TreeError::Refused(message));
                 }
                 for source in std::mem::take(&mut m.merges) {
                     merge_into(&mut m.map, source);
@@ -357,14 +391,14 @@ impl<R: ScalarResolver> TreeBuilder<R> {
     }
 
     /// An alias to anchor id `id`, at character offset `at` and on `line`.
-    pub fn alias(&mut self, id: usize, at: usize, line: usize) -> Result<(), String> {
+    pub fn alias(&mut self, id: usize, at: usize, line: usize) -> Result<(), TreeError> {
         let (node, size) = self
             .anchors
             .iter()
             .rev()
             .find(|(a, _, _)| *a == id)
             .map(|(_, n, s)| (n.clone(), *s))
-            .ok_or("alias to an unknown anchor")?;
+            .ok_or(TreeError::UnknownAnchor)?;
         self.spend_alias(size, at)?;
         self.place(node, 0, size, line)
     }
@@ -377,14 +411,14 @@ impl<R: ScalarResolver> TreeBuilder<R> {
         tag: Option<&Tag>,
         anchor: usize,
         line: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), TreeError> {
         let scalar = self.resolver.resolve(text, style, tag, self.expects_key())?;
         self.spend_written()?;
         self.note_first_line(line);
         self.place(Node::Scalar(scalar), anchor, 1, line)
     }
 
-    fn value(&self, node: Node<R::Scalar>) -> Result<Value, String> {
+    fn value(&self, node: Node<R::Scalar>) -> Result<Value, TreeError> {
         match node {
             Node::Scalar(s) => self.resolver.value(s),
             Node::Value(v) => Ok(v),
@@ -392,7 +426,7 @@ impl<R: ScalarResolver> TreeBuilder<R> {
     }
 
     /// Puts a finished node where it belongs; `line` is where it started.
-    fn place(&mut self, node: Node<R::Scalar>, anchor: usize, size_hint: usize, line: usize) -> Result<(), String> {
+    fn place(&mut self, node: Node<R::Scalar>, anchor: usize, size_hint: usize, line: usize) -> Result<(), TreeError> {
         if anchor != 0 {
             let size = match &node {
                 Node::Value(v) if size_hint == 0 => count_nodes(v),
@@ -419,7 +453,7 @@ impl<R: ScalarResolver> TreeBuilder<R> {
         let Some((key, key_line)) = m.key.take() else {
             match node {
                 Node::Scalar(s) => m.key = Some((s, line)),
-                Node::Value(_) => return Err(self.resolver.collection_key()),
+                Node::Value(_) => return Err(TreeError::Refused(self.resolver.collection_key())),
             }
             return Ok(());
         };
@@ -427,7 +461,7 @@ impl<R: ScalarResolver> TreeBuilder<R> {
             Key::Drop => {}
             Key::Merge => {
                 if self.rules.merges == MergeKeys::DeferredOnce && m.merged {
-                    return Err(self.resolver.second_merge_key(key_line));
+                    return Err(TreeError::Refused(self.resolver.second_merge_key(key_line)));
                 }
                 m.merged = true;
                 let value = match node {
@@ -446,7 +480,7 @@ impl<R: ScalarResolver> TreeBuilder<R> {
                 }
                 let repeat = m.map.contains_key(&text);
                 if repeat && self.rules.duplicates == DuplicateKeys::Refuse {
-                    return Err(self.resolver.duplicate_key(&text));
+                    return Err(TreeError::Refused(self.resolver.duplicate_key(&text)));
                 }
                 let value = match node {
                     Node::Scalar(s) => self.resolver.value(s)?,
@@ -493,35 +527,35 @@ fn push_key(out: &mut String, key: &str) {
 }
 
 /// A deferred `<<` source: a mapping, or a list of mappings where an earlier one wins.
-fn add_merge(merges: &mut Vec<Value>, value: Value) -> Result<(), String> {
+fn add_merge(merges: &mut Vec<Value>, value: Value) -> Result<(), TreeError> {
     match value {
         Value::Object(_) => merges.push(value),
         Value::Array(items) => {
             for item in items {
                 if !item.is_object() {
-                    return Err("a `<<` merge list may only hold mappings".into());
+                    return Err(TreeError::MergeListItem);
                 }
                 merges.push(item);
             }
         }
-        _ => return Err("a `<<` merge key needs a mapping or a list of mappings".into()),
+        _ => return Err(TreeError::MergeValue),
     }
     Ok(())
 }
 
 /// A `<<` source merged where it stands.
-fn merge_in_place(map: &mut Map<String, Value>, value: Value) -> Result<(), String> {
+fn merge_in_place(map: &mut Map<String, Value>, value: Value) -> Result<(), TreeError> {
     match value {
         Value::Object(source) => map.extend(source),
         Value::Array(items) => {
             for item in items.into_iter().rev() {
                 let Value::Object(source) = item else {
-                    return Err("a `<<` merge list may only hold mappings".into());
+                    return Err(TreeError::MergeListItem);
                 };
                 map.extend(source);
             }
         }
-        _ => return Err("a `<<` merge key needs a mapping or a list of mappings".into()),
+        _ => return Err(TreeError::MergeValue),
     }
     Ok(())
 }

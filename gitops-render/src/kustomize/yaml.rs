@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 
 use gitops_core::yaml::go::{self, GoInt};
-use gitops_core::yaml::tree::{Budget, DuplicateKeys, Key, MergeKeys, Rules, ScalarResolver, TreeBuilder};
+use gitops_core::yaml::tree::{Budget, DuplicateKeys, Key, MergeKeys, Rules, ScalarResolver, TreeBuilder, TreeError};
 use granit_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
@@ -206,13 +206,13 @@ fn parse_first_document(
                         ));
                     }
                 }
-                builder.scalar(&value, style, tag.as_deref(), anchor, line).map_err(at)?;
+                builder.scalar(&value, style, tag.as_deref(), anchor, line).map_err(|e| at(e.to_string()))?;
             }
-            Event::SequenceStart(_, anchor, _) => builder.open_sequence(anchor, line).map_err(at)?,
-            Event::MappingStart(_, anchor, _) => builder.open_mapping(anchor, line).map_err(at)?,
-            Event::SequenceEnd | Event::MappingEnd => builder.close(line).map_err(at)?,
+            Event::SequenceStart(_, anchor, _) => builder.open_sequence(anchor, line).map_err(|e| at(e.to_string()))?,
+            Event::MappingStart(_, anchor, _) => builder.open_mapping(anchor, line).map_err(|e| at(e.to_string()))?,
+            Event::SequenceEnd | Event::MappingEnd => builder.close(line).map_err(|e| at(e.to_string()))?,
             // An aliased key is reported without a line, as kustomize gives none for it.
-            Event::Alias(id) => builder.alias(id, 0, 0).map_err(at)?,
+            Event::Alias(id) => builder.alias(id, 0, 0).map_err(|e| at(e.to_string()))?,
             _ => {}
         }
     }
@@ -256,28 +256,30 @@ impl ScalarResolver for Scalars {
         }
     }
 
-    fn resolve(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, as_key: bool) -> Result<Scalar, String> {
-        if style == ScalarStyle::Folded && self.dialect == Dialect::Kyaml && !as_key {
-            return resolve(self.dialect, &refold_like_kyaml(text), style, tag);
-        }
-        resolve(self.dialect, text, style, tag)
+    fn resolve(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, as_key: bool) -> Result<Scalar, TreeError> {
+        let resolved = if style == ScalarStyle::Folded && self.dialect == Dialect::Kyaml && !as_key {
+            resolve(self.dialect, &refold_like_kyaml(text), style, tag)
+        } else {
+            resolve(self.dialect, text, style, tag)
+        };
+        resolved.map_err(TreeError::Refused)
     }
 
-    fn value(&self, scalar: Scalar) -> Result<Value, String> {
+    fn value(&self, scalar: Scalar) -> Result<Value, TreeError> {
         match scalar.invalid {
-            Some(why) => Err(why.to_string()),
+            Some(why) => Err(TreeError::Refused(why.to_string())),
             None => Ok(scalar.value),
         }
     }
 
-    fn key(&self, key: Scalar, line: usize) -> Result<Key, String> {
+    fn key(&self, key: Scalar, line: usize) -> Result<Key, TreeError> {
         if key.merge {
             return Ok(Key::Merge);
         }
         if self.dialect == Dialect::SigsV2 {
-            let text = key
-                .into_v2_key()
-                .ok_or_else(|| format!("key on line {line} is null; kustomize cannot use it as a map key"))?;
+            let text = key.into_v2_key().ok_or_else(|| {
+                TreeError::Refused(format!("key on line {line} is null; kustomize cannot use it as a map key"))
+            })?;
             return Ok(Key::Name { text, string: true });
         }
         // kyaml's de-anchoring drops a quoted `"<<"` key together with its value.
@@ -288,7 +290,7 @@ impl ScalarResolver for Scalars {
         let string = key.string_key;
         let text = key.into_key_text();
         if null {
-            return Err(format!("key `{text}` (line {line}) is null; kustomize refuses it"));
+            return Err(TreeError::Refused(format!("key `{text}` (line {line}) is null; kustomize refuses it")));
         }
         Ok(Key::Name { text, string })
     }
