@@ -11,17 +11,17 @@
 
 /// A remote base, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remote {
+pub(crate) struct Remote {
     /// The repository URL for git.
-    pub repo: String,
+    pub(crate) repo: String,
     /// The directory inside the repository (`.` for its root).
-    pub path: String,
+    pub(crate) path: String,
     /// The revision (`ref=`), if given; the default branch otherwise.
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
 }
 
 /// Whether a `resources` entry is a remote reference rather than a local path.
-pub fn is_remote(entry: &str) -> bool {
+pub(crate) fn is_remote(entry: &str) -> bool {
     entry.contains("://")
         || entry.starts_with("git::")
         || entry.starts_with("git@")
@@ -31,7 +31,7 @@ pub fn is_remote(entry: &str) -> bool {
 const SHORTHAND_HOSTS: [&str; 3] = ["github.com", "gitlab.com", "bitbucket.org"];
 
 /// Reads a remote reference; `Err` says why it is not a Git repository URL we can fetch.
-pub fn parse(entry: &str) -> Result<Remote, String> {
+pub(crate) fn parse(entry: &str) -> Result<Remote, String> {
     let entry = entry.strip_prefix("git::").unwrap_or(entry);
     let (location, query) = entry.split_once('?').unwrap_or((entry, ""));
     let mut revision = None;

@@ -10,7 +10,7 @@ use super::resource::{Resource, same_namespace};
 
 /// A compiled selector.
 #[derive(Debug)]
-pub struct Compiled {
+pub(crate) struct Compiled {
     group: Option<Regex>,
     version: Option<Regex>,
     kind: Option<Regex>,
@@ -21,7 +21,7 @@ pub struct Compiled {
 }
 
 /// Compiles `selector`; errors name the part that is malformed (`kind`, `labelSelector`...).
-pub fn compile(selector: &Selector) -> Result<Compiled, (String, String)> {
+pub(crate) fn compile(selector: &Selector) -> Result<Compiled, (String, String)> {
     let re = |field: &str, text: &str| -> Result<Option<Regex>, (String, String)> {
         if text.is_empty() {
             return Ok(None);
@@ -43,7 +43,7 @@ pub fn compile(selector: &Selector) -> Result<Compiled, (String, String)> {
 
 impl Compiled {
     /// Whether `r` is selected. Name and namespace match the original or the current value.
-    pub fn matches(&self, r: &Resource) -> bool {
+    pub(crate) fn matches(&self, r: &Resource) -> bool {
         let hit = |re: &Option<Regex>, value: &str| re.as_ref().is_none_or(|re| re.is_match(value));
         let api = r.api_version();
         let (group, version) = split_api_version(api);

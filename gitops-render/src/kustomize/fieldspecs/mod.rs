@@ -25,12 +25,12 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::OnceLock;
 
-pub use gitops_core::schema::split_api_version;
+pub(crate) use gitops_core::schema::split_api_version;
 
 use super::order::{ORDER_FIRST, ORDER_LAST};
-pub use parse::parse_field_spec;
+pub(crate) use parse::parse_field_spec;
 use serde_json::Value;
-pub use walk::visit;
+pub(crate) use walk::visit;
 
 use parse::{CONFIG_KEYS, CONFIG_TABLES, Table, describe, known_keys, parse_references, parse_specs};
 use tables::{
@@ -40,7 +40,7 @@ use tables::{
 
 /// Why a field spec could not be followed or a configuration not merged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The path runs into a scalar where it has to go on into a map or a list.
     #[error(
         "field `{path}`: `{at}` is {found}, but the path goes on below it (kustomize: expected sequence or mapping node)"
@@ -94,7 +94,7 @@ pub enum Error {
 
 impl Error {
     /// An error a visitor callback reports as it is.
-    pub fn from_message(message: String) -> Error {
+    pub(crate) fn from_message(message: String) -> Error {
         Error::Message(message)
     }
 
@@ -105,30 +105,30 @@ impl Error {
 
 /// A group/version/kind selector; an empty part matches anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Gvk {
+pub(crate) struct Gvk {
     /// The API group (`apps`); empty matches any group, the core group included.
-    pub group: String,
+    pub(crate) group: String,
     /// The version (`v1`); empty matches any.
-    pub version: String,
+    pub(crate) version: String,
     /// The kind (`Deployment`); empty matches any.
-    pub kind: String,
+    pub(crate) kind: String,
 }
 
 impl Gvk {
     /// A selector from its three parts.
-    pub fn new(group: &str, version: &str, kind: &str) -> Gvk {
+    pub(crate) fn new(group: &str, version: &str, kind: &str) -> Gvk {
         Gvk { group: group.to_string(), version: version.to_string(), kind: kind.to_string() }
     }
 
     /// Whether an object of this apiVersion and kind is selected.
-    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+    pub(crate) fn matches(&self, api_version: &str, kind: &str) -> bool {
         let (group, version) = split_api_version(api_version);
         self.selects(group, version, kind)
     }
 
     /// Whether `self`, taken as an object's id, is selected by `selector` (kustomize's
     /// `IsSelected`): every non-empty part of `selector` equals the same part of `self`.
-    pub fn is_selected_by(&self, selector: &Gvk) -> bool {
+    pub(crate) fn is_selected_by(&self, selector: &Gvk) -> bool {
         selector.selects(&self.group, &self.version, &self.kind)
     }
 
@@ -140,7 +140,7 @@ impl Gvk {
 
     /// Kustomize's table order (`Gvk.IsLessThan`): kind rank first, then the
     /// `group_version_kind` string with empty parts spelled `~G`, `~V`, `~K`.
-    pub fn kustomize_cmp(&self, other: &Gvk) -> Ordering {
+    pub(crate) fn kustomize_cmp(&self, other: &Gvk) -> Ordering {
         kind_rank(&self.kind).cmp(&kind_rank(&other.kind)).then_with(|| self.sort_string().cmp(&other.sort_string()))
     }
 
@@ -178,23 +178,23 @@ fn kind_rank(kind: &str) -> i32 {
 
 /// One field spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldSpec {
+pub(crate) struct FieldSpec {
     /// Which objects it applies to.
-    pub gvk: Gvk,
+    pub(crate) gvk: Gvk,
     /// Slash-separated path; `\/` is a slash inside a key, a `[]` suffix marks a list.
-    pub path: String,
+    pub(crate) path: String,
     /// Whether missing maps (and the last field) are created.
-    pub create: bool,
+    pub(crate) create: bool,
 }
 
 impl FieldSpec {
     /// A field spec from its parts.
-    pub fn new(group: &str, version: &str, kind: &str, path: &str, create: bool) -> FieldSpec {
+    pub(crate) fn new(group: &str, version: &str, kind: &str, path: &str, create: bool) -> FieldSpec {
         FieldSpec { gvk: Gvk::new(group, version, kind), path: path.to_string(), create }
     }
 
     /// Whether it applies to an object of this apiVersion and kind.
-    pub fn applies_to(&self, api_version: &str, kind: &str) -> bool {
+    pub(crate) fn applies_to(&self, api_version: &str, kind: &str) -> bool {
         self.gvk.matches(api_version, kind)
     }
 }
@@ -208,50 +208,50 @@ impl fmt::Display for FieldSpec {
 
 /// A kind that is referred to by name, and the fields that refer to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameReference {
+pub(crate) struct NameReference {
     /// The referred kind.
-    pub gvk: Gvk,
+    pub(crate) gvk: Gvk,
     /// The fields naming it. A path ending at a map (`subjects`, `webhooks/clientConfig/service`,
     /// Node `spec/configSource/configMap`) refers by that map's `name` and `namespace`.
-    pub referrers: Vec<FieldSpec>,
+    pub(crate) referrers: Vec<FieldSpec>,
 }
 
 /// The field spec tables a build uses: the built-ins plus any `configurations:` files.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub(crate) struct Config {
     /// `commonLabels`, and `labels` entries with `includeSelectors`.
-    pub common_labels: Vec<FieldSpec>,
+    pub(crate) common_labels: Vec<FieldSpec>,
     /// `labels` entries with `includeTemplates`, besides [`Config::metadata_labels`].
-    pub template_labels: Vec<FieldSpec>,
+    pub(crate) template_labels: Vec<FieldSpec>,
     /// Every `labels` entry: `metadata/labels`.
-    pub metadata_labels: Vec<FieldSpec>,
+    pub(crate) metadata_labels: Vec<FieldSpec>,
     /// Every `labels` entry, whatever its flags: the `labels` key of `configurations` files
     /// (empty built in; `commonLabels` ignores it).
-    pub labels: Vec<FieldSpec>,
+    pub(crate) labels: Vec<FieldSpec>,
     /// `commonAnnotations`.
-    pub common_annotations: Vec<FieldSpec>,
+    pub(crate) common_annotations: Vec<FieldSpec>,
     /// `namePrefix`: every field listed gets the prefix (built in: `metadata/name`), on objects
     /// [`skips_name_change`] does not exempt.
-    pub name_prefix: Vec<FieldSpec>,
+    pub(crate) name_prefix: Vec<FieldSpec>,
     /// `nameSuffix`, as [`Config::name_prefix`].
-    pub name_suffix: Vec<FieldSpec>,
+    pub(crate) name_suffix: Vec<FieldSpec>,
     /// `namespace`; filter it with [`Config::namespace_specs`]. `metadata/namespace` is only for
     /// objects not known to be cluster-scoped; `subjects` only moves subjects named `default`.
-    pub namespace: Vec<FieldSpec>,
+    pub(crate) namespace: Vec<FieldSpec>,
     /// `images`.
-    pub images: Vec<FieldSpec>,
+    pub(crate) images: Vec<FieldSpec>,
     /// `replicas`.
-    pub replicas: Vec<FieldSpec>,
+    pub(crate) replicas: Vec<FieldSpec>,
     /// Name references, fixed once at the top of a build.
-    pub name_references: Vec<NameReference>,
+    pub(crate) name_references: Vec<NameReference>,
     /// `vars`: the fields where `$(VAR)` is expanded.
-    pub var_references: Vec<FieldSpec>,
+    pub(crate) var_references: Vec<FieldSpec>,
 }
 
 /// Whether `namePrefix`/`nameSuffix` leave this object alone (kustomize checks the object's
 /// original id): any CustomResourceDefinition or Namespace, and APIService in
 /// `apiregistration.k8s.io`. Cluster-scoped kinds such as ClusterRole are renamed.
-pub fn skips_name_change(api_version: &str, kind: &str) -> bool {
+pub(crate) fn skips_name_change(api_version: &str, kind: &str) -> bool {
     let (group, _) = split_api_version(api_version);
     kind == "CustomResourceDefinition"
         || kind == "Namespace"
@@ -260,7 +260,7 @@ pub fn skips_name_change(api_version: &str, kind: &str) -> bool {
 
 impl Config {
     /// kustomize's built-in tables.
-    pub fn builtin() -> &'static Config {
+    pub(crate) fn builtin() -> &'static Config {
         static BUILTIN: OnceLock<Config> = OnceLock::new();
         BUILTIN.get_or_init(|| Config {
             common_labels: specs(COMMON_LABELS),
@@ -290,7 +290,7 @@ impl Config {
     /// error if the two disagree on `create`; name references of a kind already listed join
     /// its referrers. Keys are matched as Go's JSON decoder does (exact, then ignoring case)
     /// and unknown keys are errors, as in kustomize.
-    pub fn merge_configuration(&mut self, doc: &Value) -> Result<(), Error> {
+    pub(crate) fn merge_configuration(&mut self, doc: &Value) -> Result<(), Error> {
         let map = match doc {
             Value::Null => return Ok(()),
             Value::Object(map) => map,
@@ -324,7 +324,7 @@ impl Config {
     /// merges a base's accumulator into its parent's: table by table, each spec not already
     /// listed joins (a different `create` for the same path is an error), then each table is
     /// sorted again.
-    pub fn merge_config(&mut self, other: &Config) -> Result<(), Error> {
+    pub(crate) fn merge_config(&mut self, other: &Config) -> Result<(), Error> {
         for &table in CONFIG_TABLES {
             let incoming = match table {
                 Table::NamePrefix => &other.name_prefix,
@@ -351,7 +351,7 @@ impl Config {
 
     /// The `namespace` specs for an object: those that apply, less `metadata/name` unless the
     /// apiVersion is exactly `v1` (kustomize renames only core Namespace objects).
-    pub fn namespace_specs<'s, 'k>(
+    pub(crate) fn namespace_specs<'s, 'k>(
         &'s self,
         api_version: &'k str,
         kind: &'k str,
@@ -364,7 +364,7 @@ impl Config {
     /// The specs of one `labels` entry (before its own `fields`): `includeSelectors` means the
     /// `commonLabels` table, `includeTemplates` adds the pod-template paths to `metadata/labels`;
     /// the `labels` key of `configurations` files joins every entry.
-    pub fn label_specs(&self, include_selectors: bool, include_templates: bool) -> impl Iterator<Item = &FieldSpec> {
+    pub(crate) fn label_specs(&self, include_selectors: bool, include_templates: bool) -> impl Iterator<Item = &FieldSpec> {
         let (base, templates): (&[FieldSpec], &[FieldSpec]) = if include_selectors {
             (&self.common_labels, &[])
         } else if include_templates {
@@ -379,7 +379,7 @@ impl Config {
     /// merges the built-in specs into them, so a field spec for the same path decides (a
     /// `MyApp` `metadata/labels` spec keeps the label off every other kind) and one with another
     /// `create` is an error, as in kustomize ("failed to merge labels: conflicting fieldspecs").
-    pub fn label_entry_specs(
+    pub(crate) fn label_entry_specs(
         &self,
         include_selectors: bool,
         include_templates: bool,

@@ -59,7 +59,7 @@ pub(super) const REFERENCE_KEYS: &[&str] = &["group", "version", "kind", "fieldS
 /// Parses one field spec as kustomize decodes it: keys `group`, `version`, `kind`, `path`,
 /// `create` (case-insensitive, unknown keys refused); numbers and booleans in the string
 /// fields read as their text, `null` as empty or false.
-pub fn parse_field_spec(value: &Value) -> Result<FieldSpec, Error> {
+pub(crate) fn parse_field_spec(value: &Value) -> Result<FieldSpec, Error> {
     parse_spec(value, "")
 }
 

@@ -17,7 +17,7 @@ use super::parse::describe;
 /// `null` last field is still passed to `f` (kustomize's map setters leave it alone, its
 /// scalar setters overwrite it). A scalar where the path has to go on is an error, as is an
 /// empty field name, exactly where kustomize errors.
-pub fn visit(
+pub(crate) fn visit(
     obj: &mut Value,
     path: &str,
     create: bool,

@@ -24,7 +24,7 @@ use std::borrow::Cow;
 
 pub use emitter::write_document;
 use gitops_core::yaml::tree::TreeBuilder;
-pub use scalars::plain_key_reads_as_string;
+pub(crate) use scalars::plain_key_reads_as_string;
 use serde_json::Value;
 
 use reader::{Scalars, parse_first_document, split_documents};
@@ -122,7 +122,7 @@ pub fn parse_kustomization(source: &str, text: &str) -> Result<Option<Value>, Er
 /// reader rejects them), keys with a NEL, and a NEL right before `---` or `...`.
 /// [`parse_stream`] applies it to every document; call it on values built another way (for
 /// example generated from file contents) before [`write_document`], which cannot fail.
-pub fn check_printable(value: &Value) -> Result<(), String> {
+pub(crate) fn check_printable(value: &Value) -> Result<(), String> {
     let bad =
         |s: &str| s.chars().find(|&c| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'));
     match value {
