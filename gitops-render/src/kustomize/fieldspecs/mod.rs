@@ -364,7 +364,11 @@ impl Config {
     /// The specs of one `labels` entry (before its own `fields`): `includeSelectors` means the
     /// `commonLabels` table, `includeTemplates` adds the pod-template paths to `metadata/labels`;
     /// the `labels` key of `configurations` files joins every entry.
-    pub(crate) fn label_specs(&self, include_selectors: bool, include_templates: bool) -> impl Iterator<Item = &FieldSpec> {
+    pub(crate) fn label_specs(
+        &self,
+        include_selectors: bool,
+        include_templates: bool,
+    ) -> impl Iterator<Item = &FieldSpec> {
         let (base, templates): (&[FieldSpec], &[FieldSpec]) = if include_selectors {
             (&self.common_labels, &[])
         } else if include_templates {

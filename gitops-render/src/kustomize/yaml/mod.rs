@@ -82,7 +82,7 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Value>, Error> {
         if let Some(value) =
             parse_first_document(chunk.text, chunk.first_line - 1, &mut builder).map_err(|(l, p)| fail(l, p))?
         {
-            check_printable(&value).map_err(|p| fail(builder.first_line(), p))?;
+            check_printable(&value).map_err(|p| fail(builder.first_line(), p.to_string()))?;
             out.push(value);
         }
     }
@@ -112,9 +112,26 @@ pub fn parse_kustomization(source: &str, text: &str) -> Result<Option<Value>, Er
         |line: usize, problem: String| Error::Invalid { source_name: source.to_string(), document: 1, line, problem };
     let value = parse_first_document(&text, 0, &mut builder).map_err(|(l, p)| fail(l, p))?;
     if let Some(v) = &value {
-        check_printable(v).map_err(|p| fail(builder.first_line(), p))?;
+        check_printable(v).map_err(|p| fail(builder.first_line(), p.to_string()))?;
     }
     Ok(value)
+}
+
+/// A value `kubectl kustomize` fails to print.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Unprintable {
+    /// A string holds DEL, a C1 control (but NEL) or U+FFFE/U+FFFF.
+    #[error("string contains control character U+{0:04X}, which kustomize cannot print")]
+    ControlInString(u32),
+    /// A string has a document marker right after a NEL.
+    #[error("string {0:?} has `---` or `...` right after a NEL (U+0085), which kustomize cannot print")]
+    MarkerAfterNel(String),
+    /// A key holds DEL, a C1 control (but NEL) or U+FFFE/U+FFFF.
+    #[error("key contains control character U+{0:04X}, which kustomize cannot print")]
+    ControlInKey(u32),
+    /// A key holds a NEL.
+    #[error("key {0:?} contains a NEL (U+0085) line break, which kustomize cannot print")]
+    NelInKey(String),
 }
 
 /// Refuses values `kubectl kustomize` fails to print, naming the problem: strings with DEL, C1
@@ -122,33 +139,28 @@ pub fn parse_kustomization(source: &str, text: &str) -> Result<Option<Value>, Er
 /// reader rejects them), keys with a NEL, and a NEL right before `---` or `...`.
 /// [`parse_stream`] applies it to every document; call it on values built another way (for
 /// example generated from file contents) before [`write_document`], which cannot fail.
-pub(crate) fn check_printable(value: &Value) -> Result<(), String> {
+pub(crate) fn check_printable(value: &Value) -> Result<(), Unprintable> {
     let bad =
         |s: &str| s.chars().find(|&c| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'));
     match value {
         Value::String(s) => {
             if let Some(c) = bad(s) {
-                return Err(format!(
-                    "string contains control character U+{:04X}, which kustomize cannot print",
-                    c as u32
-                ));
+                return Err(Unprintable::ControlInString(c as u32));
             }
             if nel_before_document_marker(s) {
-                return Err(format!(
-                    "string {s:?} has `---` or `...` right after a NEL (U+0085), which kustomize cannot print"
-                ));
+                return Err(Unprintable::MarkerAfterNel(s.clone()));
             }
             Ok(())
         }
         Value::Array(a) => a.iter().try_for_each(check_printable),
         Value::Object(m) => m.iter().try_for_each(|(k, v)| {
             if let Some(c) = bad(k) {
-                return Err(format!("key contains control character U+{:04X}, which kustomize cannot print", c as u32));
+                return Err(Unprintable::ControlInKey(c as u32));
             }
             // Go's JSON leaves NEL unescaped and go-yaml then reads it as a line break inside
             // the key, which a flow mapping key may not contain.
             if k.contains('\u{85}') {
-                return Err(format!("key {k:?} contains a NEL (U+0085) line break, which kustomize cannot print"));
+                return Err(Unprintable::NelInKey(k.clone()));
             }
             check_printable(v)
         }),
