@@ -85,6 +85,7 @@ pub mod quantity;
 pub mod report;
 pub mod schema;
 pub mod scope;
+pub mod selector;
 pub mod settings;
 pub mod sync;
 pub mod time;

@@ -23,18 +23,18 @@ use super::resource::Resource;
 
 /// The `buildMetadata` options of the top kustomization.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BuildMetadata {
+pub(crate) struct BuildMetadata {
     /// `originAnnotations`.
-    pub origin: bool,
+    pub(crate) origin: bool,
     /// `transformerAnnotations`.
-    pub transformers: bool,
+    pub(crate) transformers: bool,
     /// `managedByLabel`.
-    pub managed_by: bool,
+    pub(crate) managed_by: bool,
 }
 
 impl BuildMetadata {
     /// Reads the option list; `None` when it is empty (no tracking at all).
-    pub fn from_options(options: &[String]) -> Option<BuildMetadata> {
+    pub(crate) fn from_options(options: &[String]) -> Option<BuildMetadata> {
         if options.is_empty() {
             return None;
         }
@@ -50,34 +50,34 @@ impl BuildMetadata {
 /// kustomize's `Origin`: a file an object was read from, or the generator or transformer (and
 /// the kustomization configuring it) that made or changed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// The file, from the top kustomization's directory (or the remote repository's root).
-    pub path: String,
+    pub(crate) path: String,
     /// A remote base's repository.
-    pub repo: String,
+    pub(crate) repo: String,
     /// A remote base's ref.
-    pub reference: String,
+    pub(crate) reference: String,
     /// The kustomization file configuring the generator or transformer.
-    pub configured_in: String,
+    pub(crate) configured_in: String,
     /// The builtin generator or transformer, e.g. `ConfigMapGenerator`.
-    pub configured_by: &'static str,
+    pub(crate) configured_by: &'static str,
 }
 
 /// Where the kustomization being built sits, for origins: its directory as a path from the top
 /// kustomization's directory (or from a remote repository's root), and the remote repository.
 #[derive(Debug, Clone, Default)]
-pub struct Place {
+pub(crate) struct Place {
     /// The directory, Go `path.Join` style (`""` at the top).
-    pub dir: String,
+    pub(crate) dir: String,
     /// The remote repository, if any.
-    pub repo: String,
+    pub(crate) repo: String,
     /// Its ref.
-    pub reference: String,
+    pub(crate) reference: String,
 }
 
 impl Place {
     /// The origin of a resource file named `entry` here.
-    pub fn file(&self, entry: &str) -> Origin {
+    pub(crate) fn file(&self, entry: &str) -> Origin {
         Origin {
             path: super::build::join_origin(&self.dir, entry),
             repo: self.repo.clone(),
@@ -87,7 +87,7 @@ impl Place {
     }
 
     /// The origin of a generator or transformer configured in `file_name` here.
-    pub fn configured(&self, file_name: &str, by: &'static str) -> Origin {
+    pub(crate) fn configured(&self, file_name: &str, by: &'static str) -> Origin {
         Origin {
             repo: self.repo.clone(),
             reference: self.reference.clone(),
@@ -100,7 +100,7 @@ impl Place {
 
 /// What kustomize does after each transformer: an object without an origin is taken to be made
 /// by it; every other object records it as a transformation.
-pub fn record_transformer(items: &mut [Resource], origin: &Arc<Origin>) {
+pub(crate) fn record_transformer(items: &mut [Resource], origin: &Arc<Origin>) {
     for r in items {
         match &r.meta_origin {
             None => r.meta_origin = Some(origin.clone()),
@@ -111,10 +111,10 @@ pub fn record_transformer(items: &mut [Resource], origin: &Arc<Origin>) {
 
 /// The value of `app.kubernetes.io/managed-by`: kustomize writes `kustomize-<its version>`, and
 /// the kustomize built into kubectl knows no version of its own, so kubectl writes `(devel)`.
-pub const MANAGED_BY: &str = "kustomize-(devel)";
+pub(crate) const MANAGED_BY: &str = "kustomize-(devel)";
 
 /// Writes what `meta` asks for into the objects, at the end of a build.
-pub fn annotate(items: &mut [Resource], meta: BuildMetadata) {
+pub(crate) fn annotate(items: &mut [Resource], meta: BuildMetadata) {
     for r in items {
         let origin = r.meta_origin.take();
         let transformations = std::mem::take(&mut r.transformations);

@@ -19,11 +19,11 @@ pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "K
 
 /// A problem in a kustomization file: the field and what is wrong. The caller adds the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     /// The field path, e.g. `patches[2].target.kind`.
-    pub field: String,
+    pub(crate) field: String,
     /// What is wrong.
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 type Result<T> = std::result::Result<T, FieldError>;
@@ -34,7 +34,7 @@ fn fail<T>(field: impl Into<String>, problem: impl Into<String>) -> Result<T> {
 
 /// `Kustomization` or `Component`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     /// `kind: Kustomization` (or no kind).
     Kustomization,
     /// `kind: Component`.
@@ -43,41 +43,41 @@ pub enum FileKind {
 
 /// A patch's target selector.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selector {
+pub(crate) struct Selector {
     /// Group (a regular expression; empty matches any).
-    pub group: String,
+    pub(crate) group: String,
     /// Version (a regular expression).
-    pub version: String,
+    pub(crate) version: String,
     /// Kind (a regular expression).
-    pub kind: String,
+    pub(crate) kind: String,
     /// Name (a regular expression, matched against the original or the current name).
-    pub name: String,
+    pub(crate) name: String,
     /// Namespace (a regular expression).
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// A label selector.
-    pub label_selector: String,
+    pub(crate) label_selector: String,
     /// An annotation selector.
-    pub annotation_selector: String,
+    pub(crate) annotation_selector: String,
 }
 
 /// One entry of `patches`, `patchesStrategicMerge` or `patchesJson6902`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Patch {
+pub(crate) struct Patch {
     /// Where it was written, e.g. `patches[1]`.
-    pub field: String,
+    pub(crate) field: String,
     /// A file (relative to the kustomization) or inline text.
-    pub source: PatchSource,
+    pub(crate) source: PatchSource,
     /// The target selector, if any.
-    pub target: Option<Selector>,
+    pub(crate) target: Option<Selector>,
     /// `options.allowNameChange`.
-    pub allow_name_change: bool,
+    pub(crate) allow_name_change: bool,
     /// `options.allowKindChange`.
-    pub allow_kind_change: bool,
+    pub(crate) allow_kind_change: bool,
 }
 
 /// Where a patch's text comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PatchSource {
+pub(crate) enum PatchSource {
     /// A file, relative to the kustomization directory.
     Path(String),
     /// Inline text.
@@ -86,44 +86,44 @@ pub enum PatchSource {
 
 /// One `images` entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Image {
+pub(crate) struct Image {
     /// The image name to match (a regular expression, as kustomize uses it).
-    pub name: String,
+    pub(crate) name: String,
     /// The replacement name.
-    pub new_name: String,
+    pub(crate) new_name: String,
     /// The replacement tag.
-    pub new_tag: String,
+    pub(crate) new_tag: String,
     /// The replacement digest.
-    pub digest: String,
+    pub(crate) digest: String,
     /// A suffix appended to the tag.
-    pub tag_suffix: String,
+    pub(crate) tag_suffix: String,
 }
 
 /// One `labels` entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Labels {
+pub(crate) struct Labels {
     /// The labels.
-    pub pairs: BTreeMap<String, String>,
+    pub(crate) pairs: BTreeMap<String, String>,
     /// Also selectors (and templates).
-    pub include_selectors: bool,
+    pub(crate) include_selectors: bool,
     /// Also pod templates.
-    pub include_templates: bool,
+    pub(crate) include_templates: bool,
     /// Extra field specs (`fields`), as written.
-    pub fields: Vec<Value>,
+    pub(crate) fields: Vec<Value>,
 }
 
 /// One `replicas` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Replicas {
+pub(crate) struct Replicas {
     /// The resource name.
-    pub name: String,
+    pub(crate) name: String,
     /// The count.
-    pub count: i64,
+    pub(crate) count: i64,
 }
 
 /// `sortOptions`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SortOptions {
+pub(crate) enum SortOptions {
     /// `order: legacy`, with its kind lists.
     Legacy {
         /// `legacySortOptions.orderFirst`.
@@ -137,53 +137,53 @@ pub enum SortOptions {
 
 /// A kustomization file, read.
 #[derive(Debug, Clone, Default)]
-pub struct Kustomization {
+pub(crate) struct Kustomization {
     /// `kind`.
-    pub kind: Option<FileKind>,
+    pub(crate) kind: Option<FileKind>,
     /// `resources` then `bases`.
-    pub resources: Vec<(String, String)>,
+    pub(crate) resources: Vec<(String, String)>,
     /// `components`.
-    pub components: Vec<(String, String)>,
+    pub(crate) components: Vec<(String, String)>,
     /// `crds`.
-    pub crds: Vec<String>,
+    pub(crate) crds: Vec<String>,
     /// `configurations`.
-    pub configurations: Vec<String>,
+    pub(crate) configurations: Vec<String>,
     /// `openapi.path`.
-    pub openapi_path: Option<String>,
+    pub(crate) openapi_path: Option<String>,
     /// `namePrefix`.
-    pub name_prefix: Option<String>,
+    pub(crate) name_prefix: Option<String>,
     /// `nameSuffix`.
-    pub name_suffix: Option<String>,
+    pub(crate) name_suffix: Option<String>,
     /// `namespace`.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// `commonLabels`.
-    pub common_labels: BTreeMap<String, String>,
+    pub(crate) common_labels: BTreeMap<String, String>,
     /// `labels`.
-    pub labels: Vec<Labels>,
+    pub(crate) labels: Vec<Labels>,
     /// `commonAnnotations`.
-    pub common_annotations: BTreeMap<String, String>,
+    pub(crate) common_annotations: BTreeMap<String, String>,
     /// `patchesStrategicMerge`.
-    pub patches_strategic_merge: Vec<Patch>,
+    pub(crate) patches_strategic_merge: Vec<Patch>,
     /// `patches`.
-    pub patches: Vec<Patch>,
+    pub(crate) patches: Vec<Patch>,
     /// `patchesJson6902`.
-    pub patches_json6902: Vec<Patch>,
+    pub(crate) patches_json6902: Vec<Patch>,
     /// `images` then `imageTags`.
-    pub images: Vec<Image>,
+    pub(crate) images: Vec<Image>,
     /// `replicas`.
-    pub replicas: Vec<Replicas>,
+    pub(crate) replicas: Vec<Replicas>,
     /// `configMapGenerator` then `secretGenerator`, with the field each came from.
-    pub generators: Vec<(String, generators::Args)>,
+    pub(crate) generators: Vec<(String, generators::Args)>,
     /// `generatorOptions`.
-    pub generator_options: Option<generators::Options>,
+    pub(crate) generator_options: Option<generators::Options>,
     /// `sortOptions`.
-    pub sort_options: Option<SortOptions>,
+    pub(crate) sort_options: Option<SortOptions>,
     /// `buildMetadata`.
-    pub build_metadata: Vec<String>,
+    pub(crate) build_metadata: Vec<String>,
     /// `vars`, as written.
-    pub vars: Vec<Value>,
+    pub(crate) vars: Vec<Value>,
     /// `replacements`, as written.
-    pub replacements: Vec<Value>,
+    pub(crate) replacements: Vec<Value>,
 }
 
 /// Looks fields up the way Go's JSON decoder does: an exact match first, then any match
@@ -339,7 +339,7 @@ const TOP: &[&str] = &[
 ];
 
 /// Reads a kustomization from its parsed YAML.
-pub fn read(doc: &Value) -> Result<Kustomization> {
+pub(crate) fn read(doc: &Value) -> Result<Kustomization> {
     let f = Fields::new(doc, "", TOP)?;
     for unsupported in
         ["helmGlobals", "helmCharts", "helmChartInflationGenerator", "generators", "transformers", "validators"]
@@ -438,7 +438,7 @@ pub fn read(doc: &Value) -> Result<Kustomization> {
 /// `null`, `""` or `false` (`kind` and `apiVersion` do not count), where the legacy `bases` and
 /// `imageTags` count as absent when empty, because they are folded into `resources` and `images`.
 /// An empty list or map elsewhere (`resources: []`) is not empty.
-pub fn is_empty(doc: &Value) -> bool {
+pub(crate) fn is_empty(doc: &Value) -> bool {
     let Value::Object(map) = doc else { return doc.is_null() };
     map.iter().all(|(key, value)| {
         let legacy = key.eq_ignore_ascii_case("bases") || key.eq_ignore_ascii_case("imageTags");
@@ -454,7 +454,7 @@ pub fn is_empty(doc: &Value) -> bool {
 }
 
 /// Applies an app's overrides to the top kustomization, as `kustomize edit` would write them.
-pub fn apply_overrides(k: &mut Kustomization, o: &super::Overrides) -> Result<()> {
+pub(crate) fn apply_overrides(k: &mut Kustomization, o: &super::Overrides) -> Result<()> {
     if let Some(p) = &o.name_prefix {
         k.name_prefix = Some(p.clone());
     }

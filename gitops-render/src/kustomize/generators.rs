@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 /// A generator problem. Every message names the generator (`configMapGenerator "name"`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The entry has no `name`.
     #[error("a {field} entry has no `name`; every generated object needs one")]
     MissingName {
@@ -97,7 +97,7 @@ pub enum Error {
 
 /// Which object a generator makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `configMapGenerator` → `ConfigMap`.
     #[default]
     ConfigMap,
@@ -107,7 +107,7 @@ pub enum Kind {
 
 impl Kind {
     /// The kustomization field that holds generators of this kind.
-    pub fn field(self) -> &'static str {
+    pub(crate) fn field(self) -> &'static str {
         match self {
             Kind::ConfigMap => "configMapGenerator",
             Kind::Secret => "secretGenerator",
@@ -115,7 +115,7 @@ impl Kind {
     }
 
     /// The Kubernetes `kind` of the generated object.
-    pub fn object_kind(self) -> &'static str {
+    pub(crate) fn object_kind(self) -> &'static str {
         match self {
             Kind::ConfigMap => "ConfigMap",
             Kind::Secret => "Secret",
@@ -125,7 +125,7 @@ impl Kind {
 
 /// `behavior`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Behavior {
+pub(crate) enum Behavior {
     /// `create` (the default): the object must not exist yet.
     #[default]
     Create,
@@ -142,7 +142,7 @@ impl Behavior {
     /// "unspecified", which it treats exactly like `create` (probed: `behavior: foo` and
     /// `behavior: Merge` both generate a fresh object). Kept for byte-for-byte conformance; the
     /// `Result` leaves room to turn this into an error without changing callers.
-    pub fn parse(text: &str) -> Result<Behavior, Error> {
+    pub(crate) fn parse(text: &str) -> Result<Behavior, Error> {
         Ok(match text {
             "merge" => Behavior::Merge,
             "replace" => Behavior::Replace,
@@ -153,54 +153,54 @@ impl Behavior {
 
 /// `generatorOptions` or a generator's `options`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Options {
+pub(crate) struct Options {
     /// Labels added to the generated object.
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
     /// Annotations added to the generated object.
-    pub annotations: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
     /// `disableNameSuffixHash`.
-    pub disable_name_suffix_hash: Option<bool>,
+    pub(crate) disable_name_suffix_hash: Option<bool>,
     /// `immutable`.
-    pub immutable: Option<bool>,
+    pub(crate) immutable: Option<bool>,
 }
 
 /// One generator entry. `envs` already includes the legacy `env` field (appended by the caller).
 #[derive(Debug, Clone, Default)]
-pub struct Args {
+pub(crate) struct Args {
     /// ConfigMap or Secret.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// `name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `namespace` (`None` when absent or empty).
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// `behavior`.
-    pub behavior: Behavior,
+    pub(crate) behavior: Behavior,
     /// `envs` (then the legacy `env`).
-    pub envs: Vec<String>,
+    pub(crate) envs: Vec<String>,
     /// `literals`.
-    pub literals: Vec<String>,
+    pub(crate) literals: Vec<String>,
     /// `files`.
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// `type` (Secrets only; `None` means `Opaque`).
-    pub secret_type: Option<String>,
+    pub(crate) secret_type: Option<String>,
     /// `options`.
-    pub options: Option<Options>,
+    pub(crate) options: Option<Options>,
 }
 
 /// A generated object and whether it gets the content-hash name suffix.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Generated {
+pub(crate) struct Generated {
     /// The ConfigMap or Secret.
-    pub object: Value,
+    pub(crate) object: Value,
     /// Whether the top level appends `-<hash_suffix(object)>` to its name.
-    pub hash: bool,
+    pub(crate) hash: bool,
 }
 
 /// Builds the object of one generator. `global` is the kustomization's `generatorOptions`.
 /// `read` reads a file named by `files`/`envs` (relative to the kustomization; the caller's
 /// strict loader confines it and its error text names the path); its errors are wrapped with
 /// the generator's name and field.
-pub fn generate(
+pub(crate) fn generate(
     args: &Args,
     global: Option<&Options>,
     read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
@@ -223,7 +223,7 @@ pub fn generate(
 /// the new ones. Everything else of the existing object (`immutable`, a Secret's `type` or
 /// `stringData`, extra fields) is dropped, as kustomize does. The result is hashed only if both
 /// sides wanted the hash (probed: either side's `disableNameSuffixHash: true` wins).
-pub fn merge_into(
+pub(crate) fn merge_into(
     existing: &mut Value,
     existing_hash: bool,
     new: &Generated,
@@ -258,7 +258,7 @@ pub fn merge_into(
 /// A missing or null field hashes as `""`, a scalar as its text. Any kind other than `Secret`
 /// takes the ConfigMap shape (kustomize refuses to hash other kinds; only generated objects,
 /// which are ConfigMaps or Secrets, reach this).
-pub fn hash_suffix(object: &Value) -> String {
+pub(crate) fn hash_suffix(object: &Value) -> String {
     let field = |name: &str| object.get(name);
     let kind = field("kind").map(scalar_text).unwrap_or_default();
     let is_secret = kind == "Secret";

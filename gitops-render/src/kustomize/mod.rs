@@ -28,18 +28,18 @@
 
 mod build;
 mod buildmeta;
-pub mod fieldspecs;
+mod fieldspecs;
 mod file;
-pub mod generators;
+mod generators;
 mod namerefs;
 mod order;
 mod remote;
 mod replace;
 mod resource;
-pub mod schema;
+mod schema;
 mod select;
 mod shared;
-pub mod smp;
+mod smp;
 mod transform;
 pub mod yaml;
 

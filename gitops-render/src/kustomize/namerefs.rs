@@ -55,7 +55,7 @@ fn effective(ns: &str) -> &str {
 }
 
 /// Rewrites every name reference in `acc`.
-pub fn fix(acc: &mut ResMap, config: &Config, schema: &Schema) -> Result<(), String> {
+pub(crate) fn fix(acc: &mut ResMap, config: &Config, schema: &Schema) -> Result<(), String> {
     let scopes: Vec<Scope> = acc
         .items
         .iter()
@@ -256,7 +256,7 @@ fn same_ending(a: &[String], b: &[String]) -> bool {
 /// properties carry `x-kubernetes-object-ref-kind` (and optionally `-api-version` and
 /// `-name-key`). Properties are followed through `$ref` into the other definitions; each kind
 /// is a definition with `apiVersion` and `kind` properties, named by its last segment.
-pub fn add_crd_references(config: &mut Config, doc: &Value) -> Result<(), String> {
+pub(crate) fn add_crd_references(config: &mut Config, doc: &Value) -> Result<(), String> {
     let defs = match doc.get("definitions") {
         Some(Value::Object(d)) => d,
         _ => doc.as_object().ok_or("not a map of OpenAPI definitions")?,

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use super::resource::Resource;
 
 /// kustomize's default `orderFirst`.
-pub const ORDER_FIRST: &[&str] = &[
+pub(crate) const ORDER_FIRST: &[&str] = &[
     "Namespace",
     "ResourceQuota",
     "StorageClass",
@@ -32,12 +32,12 @@ pub const ORDER_FIRST: &[&str] = &[
 ];
 
 /// kustomize's default `orderLast`.
-pub const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+pub(crate) const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
 
 /// Sorts in legacy order with these kind lists: kinds in `first` lead in that order, kinds in
 /// `last` close in that order, others sit between by group/version/kind; then by namespace and
 /// name. The sort is stable, so equal ids keep accumulation order.
-pub fn legacy(items: &mut Vec<Resource>, first: &[String], last: &[String]) {
+pub(crate) fn legacy(items: &mut Vec<Resource>, first: &[String], last: &[String]) {
     let rank = |kind: &str| -> i64 {
         if let Some(i) = first.iter().position(|k| k == kind) {
             return i as i64 - first.len() as i64;

@@ -9,19 +9,39 @@
 //! repository). A leading `git::` is dropped, as kustomize drops it. `ref` (or `version`)
 //! selects the revision; `timeout` and `submodules` are accepted and ignored.
 
+/// Why a reference is not a Git repository URL we can fetch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RemoteError {
+    /// A query parameter kustomize does not know.
+    #[error("unknown query parameter `{0}` (kustomize knows ref, version, timeout, submodules)")]
+    UnknownParameter(String),
+    /// A scheme that is not a Git transport.
+    #[error("`{0}://` is not a Git transport")]
+    NotGit(String),
+    /// Neither a URL nor a Git shorthand.
+    #[error("not a URL")]
+    NotUrl,
+    /// A hosting shorthand without `org/repo`.
+    #[error("names no repository (expected host/org/repo)")]
+    NoRepository,
+    /// Nothing separates the repository from the path in it.
+    #[error("cannot tell the repository from the path in it: separate them with `//` (repo//path)")]
+    Ambiguous,
+}
+
 /// A remote base, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remote {
+pub(crate) struct Remote {
     /// The repository URL for git.
-    pub repo: String,
+    pub(crate) repo: String,
     /// The directory inside the repository (`.` for its root).
-    pub path: String,
+    pub(crate) path: String,
     /// The revision (`ref=`), if given; the default branch otherwise.
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
 }
 
 /// Whether a `resources` entry is a remote reference rather than a local path.
-pub fn is_remote(entry: &str) -> bool {
+pub(crate) fn is_remote(entry: &str) -> bool {
     entry.contains("://")
         || entry.starts_with("git::")
         || entry.starts_with("git@")
@@ -31,7 +51,7 @@ pub fn is_remote(entry: &str) -> bool {
 const SHORTHAND_HOSTS: [&str; 3] = ["github.com", "gitlab.com", "bitbucket.org"];
 
 /// Reads a remote reference; `Err` says why it is not a Git repository URL we can fetch.
-pub fn parse(entry: &str) -> Result<Remote, String> {
+pub(crate) fn parse(entry: &str) -> Result<Remote, RemoteError> {
     let entry = entry.strip_prefix("git::").unwrap_or(entry);
     let (location, query) = entry.split_once('?').unwrap_or((entry, ""));
     let mut revision = None;
@@ -40,27 +60,25 @@ pub fn parse(entry: &str) -> Result<Remote, String> {
             Some(("ref" | "version", v)) if !v.is_empty() => revision = Some(v.to_string()),
             Some(("timeout" | "submodules", _)) => {}
             _ => {
-                return Err(format!(
-                    "unknown query parameter `{pair}` (kustomize knows ref, version, timeout, submodules)"
-                ));
+                return Err(RemoteError::UnknownParameter(pair.to_string()));
             }
         }
     }
     let (prefix, rest) = match location.split_once("://") {
         Some((scheme @ ("https" | "http" | "ssh" | "git" | "file"), rest)) => (format!("{scheme}://"), rest),
-        Some((scheme, _)) => return Err(format!("`{scheme}://` is not a Git transport")),
+        Some((scheme, _)) => return Err(RemoteError::NotGit(scheme.to_string())),
         None if location.starts_with("git@") => (String::new(), location),
         None if SHORTHAND_HOSTS.iter().any(|h| location.starts_with(&format!("{h}/"))) => {
             ("https://".to_string(), location)
         }
-        None => return Err("not a URL".into()),
+        None => return Err(RemoteError::NotUrl),
     };
     let (repo, path) = split_repo(&prefix, rest)?;
     Ok(Remote { repo, path, revision })
 }
 
 /// Splits host-and-path into the repository and the directory inside it.
-fn split_repo(prefix: &str, rest: &str) -> Result<(String, String), String> {
+fn split_repo(prefix: &str, rest: &str) -> Result<(String, String), RemoteError> {
     let clean = |p: &str| {
         let p = p.trim_matches('/');
         if p.is_empty() { ".".to_string() } else { p.to_string() }
@@ -79,7 +97,7 @@ fn split_repo(prefix: &str, rest: &str) -> Result<(String, String), String> {
     if SHORTHAND_HOSTS.contains(&host) {
         let segments: Vec<&str> = rest.split('/').collect();
         if segments.len() < 3 {
-            return Err("names no repository (expected host/org/repo)".into());
+            return Err(RemoteError::NoRepository);
         }
         let repo = segments[..3].join("/");
         return Ok((format!("{prefix}{repo}"), clean(&segments[3..].join("/"))));
@@ -87,7 +105,7 @@ fn split_repo(prefix: &str, rest: &str) -> Result<(String, String), String> {
     if prefix == "file://" {
         return Ok((format!("{prefix}{rest}"), ".".into()));
     }
-    Err("cannot tell the repository from the path in it: separate them with `//` (repo//path)".into())
+    Err(RemoteError::Ambiguous)
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ fn options(v: Option<&Value>) -> ValueOptions {
 }
 
 /// Applies `replacements` entries (files already inlined) to `acc`.
-pub fn replacements(acc: &mut ResMap, entries: &[Value]) -> Result<(), String> {
+pub(crate) fn replacements(acc: &mut ResMap, entries: &[Value]) -> Result<(), String> {
     for (i, entry) in entries.iter().enumerate() {
         // A replacement sets the target node in place: fields sharing it follow.
         let snaps: Vec<_> = acc.items.iter().map(super::shared::snapshot).collect();
@@ -261,7 +261,7 @@ fn var_name(v: &Value) -> Result<&str, String> {
 /// which matches nothing); the namespace counts only when the objref gives one (or the kind is
 /// cluster-scoped). Several matches are an error; none leaves the var unbound, which fails
 /// when it is resolved.
-pub fn bind_vars(acc: &mut ResMap, declared: &[Value], schema: &super::schema::Schema) -> Result<(), String> {
+pub(crate) fn bind_vars(acc: &mut ResMap, declared: &[Value], schema: &super::schema::Schema) -> Result<(), String> {
     for v in declared {
         let name = var_name(v)?;
         let objref = v.get("objref").ok_or_else(|| format!("var '{name}': missing `objref`"))?;
@@ -305,7 +305,7 @@ pub fn bind_vars(acc: &mut ResMap, declared: &[Value], schema: &super::schema::S
 /// string values change; a value that is exactly `$(NAME)` takes the var's value with its type
 /// (a port stays a number), elsewhere the value is printed into the text; `$$` is a literal `$`;
 /// an undeclared `$(NAME)` stays as written.
-pub fn vars(acc: &mut ResMap, vars: &[Value], references: &[FieldSpec]) -> Result<(), String> {
+pub(crate) fn vars(acc: &mut ResMap, vars: &[Value], references: &[FieldSpec]) -> Result<(), String> {
     let mut resolved: Vec<(String, Value)> = Vec::new();
     for v in vars {
         let name = var_name(v)?;

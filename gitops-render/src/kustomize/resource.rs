@@ -13,20 +13,20 @@ use super::schema::Schema;
 
 /// One id: apiVersion, kind, name, namespace (as written; compare with [`same_namespace`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id {
+pub(crate) struct Id {
     /// `apiVersion`.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// `kind`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// `metadata.name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `metadata.namespace` (empty when absent).
-    pub namespace: String,
+    pub(crate) namespace: String,
 }
 
 impl Id {
     /// The id of an object as it stands.
-    pub fn of(obj: &Value) -> Id {
+    pub(crate) fn of(obj: &Value) -> Id {
         Id {
             api_version: top(obj, "apiVersion").to_string(),
             kind: top(obj, "kind").to_string(),
@@ -36,17 +36,17 @@ impl Id {
     }
 
     /// `group` of the apiVersion (empty for the core group).
-    pub fn group(&self) -> &str {
+    pub(crate) fn group(&self) -> &str {
         split_api_version(&self.api_version).0
     }
 
     /// `version` of the apiVersion.
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         split_api_version(&self.api_version).1
     }
 
     /// As kustomize prints an id in messages: `Kind.version.group/name.namespace`.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         let group = if self.group().is_empty() { "[noGrp]" } else { self.group() };
         let ns = if self.namespace.is_empty() { "[noNs]" } else { &self.namespace };
         format!("{}.{}.{}/{}.{}", self.kind, self.version(), group, self.name, ns)
@@ -65,7 +65,7 @@ fn meta<'v>(obj: &'v Value, field: &str) -> &'v str {
 }
 
 /// Whether two namespaces are the same for kustomize: empty and `default` are one.
-pub fn same_namespace(a: &str, b: &str) -> bool {
+pub(crate) fn same_namespace(a: &str, b: &str) -> bool {
     fn effective(s: &str) -> &str {
         if s.is_empty() { "default" } else { s }
     }
@@ -74,32 +74,32 @@ pub fn same_namespace(a: &str, b: &str) -> bool {
 
 /// A resource being built.
 #[derive(Debug, Clone)]
-pub struct Resource {
+pub(crate) struct Resource {
     /// The object.
-    pub obj: Value,
+    pub(crate) obj: Value,
     /// Earlier ids, oldest first (the original is the first, when the object was renamed).
-    pub history: Vec<Id>,
+    pub(crate) history: Vec<Id>,
     /// Name prefixes applied, innermost first.
-    pub prefixes: Vec<String>,
+    pub(crate) prefixes: Vec<String>,
     /// Name suffixes applied, innermost first.
-    pub suffixes: Vec<String>,
+    pub(crate) suffixes: Vec<String>,
     /// For a generated ConfigMap or Secret: whether it gets the hash suffix.
-    pub hash: Option<bool>,
+    pub(crate) hash: Option<bool>,
     /// Where it came from, for messages.
-    pub origin: String,
+    pub(crate) origin: String,
     /// Fields that share one YAML node in kustomize (see `shared`), as JSON pointers.
-    pub links: Vec<Vec<String>>,
+    pub(crate) links: Vec<Vec<String>>,
     /// With `buildMetadata`: the file or generator it came from.
-    pub meta_origin: Option<Arc<Origin>>,
+    pub(crate) meta_origin: Option<Arc<Origin>>,
     /// With `buildMetadata`: the transformers that ran over it, in order.
-    pub transformations: Vec<Arc<Origin>>,
+    pub(crate) transformations: Vec<Arc<Origin>>,
     /// The `vars` whose objref names this object (bound where each var is declared).
-    pub ref_vars: Vec<String>,
+    pub(crate) ref_vars: Vec<String>,
 }
 
 impl Resource {
     /// A resource read from `origin`.
-    pub fn new(obj: Value, origin: impl Into<String>) -> Resource {
+    pub(crate) fn new(obj: Value, origin: impl Into<String>) -> Resource {
         Resource {
             obj,
             history: Vec::new(),
@@ -115,42 +115,42 @@ impl Resource {
     }
 
     /// The current id.
-    pub fn id(&self) -> Id {
+    pub(crate) fn id(&self) -> Id {
         Id::of(&self.obj)
     }
 
     /// The original id (before any rename).
-    pub fn original(&self) -> Id {
+    pub(crate) fn original(&self) -> Id {
         self.history.first().cloned().unwrap_or_else(|| self.id())
     }
 
     /// The current id and every earlier one, newest first.
-    pub fn ids(&self) -> impl Iterator<Item = Id> + '_ {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = Id> + '_ {
         std::iter::once(self.id()).chain(self.history.iter().rev().cloned())
     }
 
     /// `apiVersion`.
-    pub fn api_version(&self) -> &str {
+    pub(crate) fn api_version(&self) -> &str {
         top(&self.obj, "apiVersion")
     }
 
     /// `kind`.
-    pub fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         top(&self.obj, "kind")
     }
 
     /// `metadata.name`.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         meta(&self.obj, "name")
     }
 
     /// `metadata.namespace` (empty when absent).
-    pub fn namespace(&self) -> &str {
+    pub(crate) fn namespace(&self) -> &str {
         meta(&self.obj, "namespace")
     }
 
     /// Records the current id before a change that renames the object.
-    pub fn remember(&mut self) {
+    pub(crate) fn remember(&mut self) {
         let id = self.id();
         if self.history.last() != Some(&id) {
             self.history.push(id);
@@ -158,7 +158,7 @@ impl Resource {
     }
 
     /// Sets `metadata.<field>` (a string), creating `metadata` if needed.
-    pub fn set_meta(&mut self, field: &str, value: String) {
+    pub(crate) fn set_meta(&mut self, field: &str, value: String) {
         if let Value::Object(obj) = &mut self.obj {
             let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
             if !meta.is_object() {
@@ -171,7 +171,7 @@ impl Resource {
     }
 
     /// Whether `id` names this resource now (compared in place, without copying the id).
-    pub fn is_now(&self, id: &Id, schema: &Schema) -> bool {
+    pub(crate) fn is_now(&self, id: &Id, schema: &Schema) -> bool {
         self.kind() == id.kind
             && self.api_version() == id.api_version
             && self.name() == id.name
@@ -179,14 +179,14 @@ impl Resource {
     }
 
     /// Whether `id` names this resource now or under an earlier id.
-    pub fn answers_to(&self, id: &Id, schema: &Schema) -> bool {
+    pub(crate) fn answers_to(&self, id: &Id, schema: &Schema) -> bool {
         self.is_now(id, schema) || self.history.iter().any(|mine| same_id(mine, id, schema))
     }
 }
 
 /// Whether two ids name the same object: same apiVersion and kind, same name, and the same
 /// namespace unless the kind is cluster-scoped.
-pub fn same_id(a: &Id, b: &Id, schema: &Schema) -> bool {
+pub(crate) fn same_id(a: &Id, b: &Id, schema: &Schema) -> bool {
     a.kind == b.kind
         && a.api_version == b.api_version
         && a.name == b.name
@@ -195,14 +195,14 @@ pub fn same_id(a: &Id, b: &Id, schema: &Schema) -> bool {
 
 /// Resources in accumulation order.
 #[derive(Debug, Clone, Default)]
-pub struct ResMap {
+pub(crate) struct ResMap {
     /// The resources.
-    pub items: Vec<Resource>,
+    pub(crate) items: Vec<Resource>,
 }
 
 impl ResMap {
     /// Appends, refusing a second resource with the same current id.
-    pub fn add(&mut self, r: Resource, schema: &Schema) -> Result<(), String> {
+    pub(crate) fn add(&mut self, r: Resource, schema: &Schema) -> Result<(), String> {
         let id = r.id();
         if let Some(existing) = self.items.iter().find(|e| e.is_now(&id, schema)) {
             return Err(format!(
@@ -217,7 +217,7 @@ impl ResMap {
     }
 
     /// The positions of resources that answer to `id` (now or before).
-    pub fn find(&self, id: &Id, schema: &Schema) -> Vec<usize> {
+    pub(crate) fn find(&self, id: &Id, schema: &Schema) -> Vec<usize> {
         (0..self.items.len()).filter(|&i| self.items[i].answers_to(id, schema)).collect()
     }
 }

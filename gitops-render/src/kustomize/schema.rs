@@ -16,7 +16,7 @@ const BUILTIN_TABLE: &str = include_str!("../../data/kustomize-schema.json");
 
 /// Errors reading a custom OpenAPI schema.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The document has no `definitions` object, so it is not an OpenAPI v2 (swagger) document.
     #[error(
         "openapi schema has no `definitions` object; kustomize's `openapi.path` needs an OpenAPI v2 (swagger) document"
@@ -26,7 +26,7 @@ pub enum Error {
 
 /// How an associative or plain list merges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListMerge<'a> {
+pub(crate) enum ListMerge<'a> {
     /// The patch's list replaces the target's (no `merge` strategy, or no schema).
     Replace,
     /// Merged as a set of primitive values (`merge` strategy without keys, e.g. `finalizers`).
@@ -54,7 +54,7 @@ enum Shape {
 /// The type information kustomize uses: its embedded Kubernetes v1.21.2 OpenAPI schema, or a
 /// custom one from a kustomization's `openapi: {path: ...}`.
 #[derive(Debug)]
-pub struct Schema {
+pub(crate) struct Schema {
     /// `apiVersion/kind` to root definition index.
     kinds: HashMap<String, usize>,
     /// `apiVersion/kind` of cluster-scoped kinds.
@@ -67,7 +67,7 @@ pub struct Schema {
 
 /// A type in a schema (a definition), used to walk down an object alongside its value.
 #[derive(Clone, Copy)]
-pub struct TypeRef<'a> {
+pub(crate) struct TypeRef<'a> {
     schema: &'a Schema,
     shape: &'a Shape,
 }
@@ -80,7 +80,7 @@ impl std::fmt::Debug for TypeRef<'_> {
 
 impl<'a> TypeRef<'a> {
     /// The type of field `name` of this object (or of any value of this map), if typed.
-    pub fn field(self, name: &str) -> Option<TypeRef<'a>> {
+    pub(crate) fn field(self, name: &str) -> Option<TypeRef<'a>> {
         let shape = match self.shape {
             Shape::Def(i) => self.schema.defs.get(*i)?.get(name)?,
             Shape::Map(inner) => inner,
@@ -91,7 +91,7 @@ impl<'a> TypeRef<'a> {
     }
 
     /// The type of this list's elements, if typed.
-    pub fn elements(self) -> Option<TypeRef<'a>> {
+    pub(crate) fn elements(self) -> Option<TypeRef<'a>> {
         match self.shape {
             Shape::List { item, .. } => Some(TypeRef { schema: self.schema, shape: item }),
             _ => None,
@@ -99,7 +99,7 @@ impl<'a> TypeRef<'a> {
     }
 
     /// How this list merges ([`ListMerge::Replace`] when this is not a list).
-    pub fn list_merge(self) -> ListMerge<'a> {
+    pub(crate) fn list_merge(self) -> ListMerge<'a> {
         match self.shape {
             Shape::List { merge: Some(keys), .. } if keys.is_empty() => ListMerge::Set,
             Shape::List { merge: Some(keys), .. } => ListMerge::Keys(keys),
@@ -110,7 +110,7 @@ impl<'a> TypeRef<'a> {
 
 impl Schema {
     /// kustomize's built-in schema (Kubernetes v1.21.2), parsed on first use.
-    pub fn builtin() -> &'static Schema {
+    pub(crate) fn builtin() -> &'static Schema {
         static BUILTIN: OnceLock<Schema> = OnceLock::new();
         BUILTIN.get_or_init(|| {
             let table: Value =
@@ -121,7 +121,7 @@ impl Schema {
 
     /// A schema read from an OpenAPI v2 (swagger) document, as `openapi.path` gives one; it
     /// replaces the built-in one entirely (spec §1.18).
-    pub fn from_openapi(doc: &Value) -> Result<Schema, Error> {
+    pub(crate) fn from_openapi(doc: &Value) -> Result<Schema, Error> {
         let definitions = doc.get("definitions").and_then(Value::as_object).ok_or(Error::NoDefinitions)?;
         let mut builder = Builder::new(definitions.keys().map(String::as_str));
         for (i, def) in definitions.values().enumerate() {
@@ -146,14 +146,14 @@ impl Schema {
     }
 
     /// The root type of `apiVersion`+`kind` (exact match, as kyaml looks it up), if known.
-    pub fn root(&self, api_version: &str, kind: &str) -> Option<TypeRef<'_>> {
+    pub(crate) fn root(&self, api_version: &str, kind: &str) -> Option<TypeRef<'_>> {
         let index = *self.kinds.get(&format!("{api_version}/{kind}"))?;
         Some(TypeRef { schema: self, shape: self.def_shapes.get(index)? })
     }
 
     /// Whether this apiVersion+kind is known to be cluster-scoped (the namespace transformer
     /// leaves those alone; unknown kinds are namespaced).
-    pub fn is_cluster_scoped(&self, api_version: &str, kind: &str) -> bool {
+    pub(crate) fn is_cluster_scoped(&self, api_version: &str, kind: &str) -> bool {
         self.cluster.contains(&format!("{api_version}/{kind}"))
     }
 

@@ -16,16 +16,16 @@ use serde_json::Value;
 use super::resource::Resource;
 
 /// The values of every linked field before a step.
-pub struct Snapshot(Vec<Vec<Option<Value>>>);
+pub(crate) struct Snapshot(Vec<Vec<Option<Value>>>);
 
 /// Records the linked fields' values of `r`.
-pub fn snapshot(r: &Resource) -> Snapshot {
+pub(crate) fn snapshot(r: &Resource) -> Snapshot {
     Snapshot(r.links.iter().map(|group| group.iter().map(|p| r.obj.pointer(p).cloned()).collect()).collect())
 }
 
 /// After a step: where one field of a group changed, the shared node changed, so every field
 /// of the group that still exists takes the new value.
-pub fn propagate(r: &mut Resource, before: &Snapshot) {
+pub(crate) fn propagate(r: &mut Resource, before: &Snapshot) {
     for (group, old) in r.links.iter().zip(&before.0) {
         let changed = group
             .iter()
@@ -43,12 +43,12 @@ pub fn propagate(r: &mut Resource, before: &Snapshot) {
 
 /// A placeholder written where a pass creates a new field, so the fields that get the same
 /// new node can be found afterwards. It cannot come from YAML input (a NUL character).
-pub fn placeholder(n: usize) -> String {
+pub(crate) fn placeholder(n: usize) -> String {
     format!("\u{0}gitops-shared-node-{n}")
 }
 
 /// Replaces every `placeholder` in `r` with `value` and records the fields as one group.
-pub fn settle(r: &mut Resource, placeholder: &str, value: &Value) {
+pub(crate) fn settle(r: &mut Resource, placeholder: &str, value: &Value) {
     let mut found = Vec::new();
     find(&r.obj, placeholder, &mut String::new(), &mut found);
     for p in &found {

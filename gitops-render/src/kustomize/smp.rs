@@ -17,7 +17,7 @@ const PATCH: &str = "$patch";
 
 /// Errors applying a strategic-merge patch.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// `$patch` with a value other than `delete`, `replace` or `merge` (kyaml's message).
     #[error("unknown patch strategy '{value}' at {path} in strategic-merge patch")]
     UnknownDirective {
@@ -48,7 +48,7 @@ pub enum Error {
 /// `patchesStrategicMerge` do (kyaml merge2, spec §4). `ty` is the target's root type (None: no
 /// schema, so every list is replaced). Returns Ok(false) when the patch deletes the whole object
 /// (`$patch: delete` at the root). Does NOT restore name/kind/namespace (the caller does).
-pub fn apply(target: &mut Value, patch: &Value, ty: Option<TypeRef<'_>>) -> Result<bool, Error> {
+pub(crate) fn apply(target: &mut Value, patch: &Value, ty: Option<TypeRef<'_>>) -> Result<bool, Error> {
     let Value::Object(patch) = patch else { return Err(Error::NotAMap { got: kind_name(patch) }) };
     let mut path = Vec::new();
     match directive(patch, &path)? {

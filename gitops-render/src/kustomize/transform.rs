@@ -14,7 +14,7 @@ use super::{select, shared, smp, yaml};
 
 /// Applies one strategic-merge patch document: to every resource `target` selects, or, without
 /// a target, to the one resource the document's own id names (now or before a rename).
-pub fn strategic_merge(
+pub(crate) fn strategic_merge(
     acc: &mut ResMap,
     doc: &Value,
     target: Option<&select::Compiled>,
@@ -90,7 +90,7 @@ fn restore_identity(r: &mut super::resource::Resource, before: &Id, allow_name: 
 
 /// One `patches` (or `patchesJson6902`) entry: its text is a strategic-merge patch (one or
 /// more YAML documents) or a JSON 6902 operation list, never both.
-pub fn patch(acc: &mut ResMap, source: &str, text: &str, p: &Patch, schema: &Schema) -> Result<(), String> {
+pub(crate) fn patch(acc: &mut ResMap, source: &str, text: &str, p: &Patch, schema: &Schema) -> Result<(), String> {
     let target = match &p.target {
         Some(t) => Some(select::compile(t).map_err(|(field, e)| format!("target.{field}: {e}"))?),
         None => None,
@@ -174,7 +174,7 @@ fn json6902(obj: &mut Value, ops: &[Value]) -> Result<(), String> {
 
 /// Sets the namespace of every resource not known to be cluster-scoped, and the other fields
 /// kustomize's namespace transformer owns.
-pub fn namespace(acc: &mut ResMap, ns: &str, config: &Config, schema: &Schema) -> Result<(), String> {
+pub(crate) fn namespace(acc: &mut ResMap, ns: &str, config: &Config, schema: &Schema) -> Result<(), String> {
     for r in &mut acc.items {
         let before = r.id();
         let cluster = schema.is_cluster_scoped(&before.api_version, &before.kind);
@@ -222,7 +222,7 @@ fn set_default_subjects(obj: &mut Value, ns: &str) {
 
 /// `namePrefix` and `nameSuffix`, on every kind but those kustomize skips (judged by the
 /// original id), at `metadata/name` and any other name field spec that applies.
-pub fn prefix_suffix(
+pub(crate) fn prefix_suffix(
     acc: &mut ResMap,
     prefix: Option<&str>,
     suffix: Option<&str>,
@@ -312,7 +312,7 @@ fn set_pairs<'s>(
 }
 
 /// One `labels` entry.
-pub fn labels(acc: &mut ResMap, labels: &Labels, config: &Config) -> Result<(), String> {
+pub(crate) fn labels(acc: &mut ResMap, labels: &Labels, config: &Config) -> Result<(), String> {
     let mut fields = Vec::with_capacity(labels.fields.len());
     for (i, f) in labels.fields.iter().enumerate() {
         fields.push(fieldspecs::parse_field_spec(f).map_err(|e| format!("fields[{i}]: {e}"))?);
@@ -324,17 +324,17 @@ pub fn labels(acc: &mut ResMap, labels: &Labels, config: &Config) -> Result<(), 
 }
 
 /// `commonLabels`.
-pub fn common_labels(acc: &mut ResMap, pairs: &BTreeMap<String, String>, config: &Config) -> Result<(), String> {
+pub(crate) fn common_labels(acc: &mut ResMap, pairs: &BTreeMap<String, String>, config: &Config) -> Result<(), String> {
     set_pairs(acc, config.common_labels.iter(), pairs)
 }
 
 /// `commonAnnotations`.
-pub fn annotations(acc: &mut ResMap, pairs: &BTreeMap<String, String>, config: &Config) -> Result<(), String> {
+pub(crate) fn annotations(acc: &mut ResMap, pairs: &BTreeMap<String, String>, config: &Config) -> Result<(), String> {
     set_pairs(acc, config.common_annotations.iter(), pairs)
 }
 
 /// One `replicas` entry: every workload that has (or had) this name.
-pub fn replicas(acc: &mut ResMap, entry: &Replicas, config: &Config) -> Result<(), String> {
+pub(crate) fn replicas(acc: &mut ResMap, entry: &Replicas, config: &Config) -> Result<(), String> {
     let mut hit = false;
     for r in &mut acc.items {
         if !r.ids().any(|id| id.name == entry.name) {
@@ -361,7 +361,7 @@ pub fn replicas(acc: &mut ResMap, entry: &Replicas, config: &Config) -> Result<(
 
 /// One `images` entry: every container image it matches, anywhere in `containers` and
 /// `initContainers` lists, and at the image field specs. CRDs are never touched.
-pub fn images(acc: &mut ResMap, image: &Image, config: &Config) -> Result<(), String> {
+pub(crate) fn images(acc: &mut ResMap, image: &Image, config: &Config) -> Result<(), String> {
     // kustomize builds this pattern unescaped: the name is a live regular expression.
     let pattern = format!("^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$", image.name);
     let Ok(re) = Regex::new(&pattern) else { return Ok(()) };
