@@ -78,7 +78,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let key = op.tasks()[id].key.clone();
                     log.push(format!("delete {key}"));
                     cluster.remove(&key);
-                    let done = if op.tasks()[id].is_prune() { op.pruned(id, Ok(())) } else { op.hook_deleted(id, Ok(())) };
+                    let done =
+                        if op.tasks()[id].is_prune() { op.pruned(id, Ok(())) } else { op.hook_deleted(id, Ok(())) };
                     done?;
                 }
             }

@@ -1,15 +1,27 @@
 //! The pure core of the gitops engine: manifests, normalization, and a desired-versus-live
 //! diff as faithful as Argo CD's, with no I/O and no async runtime.
 //!
-//! Main modules:
-//! - [`manifest`]: YAML/JSON text in, [`Object`]s out, with origins and clear errors;
-//! - [`object`]: objects and their identity, [`ResourceKey`];
-//! - [`diff`]: the [`Comparator`] (normalize, ignore, predict, compare, patch);
-//! - [`ignore`]: `ignoreDifferences` rules (JSON pointers, jq, managed-fields managers);
-//! - [`settings`]: the diff keys of Argo CD's `argocd-cm`;
-//! - [`names`]: the API server's rules for groups, kinds, namespaces and names;
-//! - [`app`]: the parts of Argo CD Applications and Flux Kustomizations a diff needs;
-//! - [`report`]: unified YAML diffs and the stable JSON report.
+//! Modules, from text to decisions:
+//! - reading: [`manifest`] (YAML/JSON text in, [`Object`]s out, with origins and clear
+//!   errors), [`yaml`] (the YAML 1.1 reader and the one event-to-tree builder, generic over a
+//!   scalar resolver), [`object`] (objects and their identity, [`ResourceKey`]), [`names`]
+//!   (the API server's rules for groups, kinds, namespaces and names);
+//! - Kubernetes facts: [`schema`] (built-in kinds, scopes, strategic-merge keys), [`scope`]
+//!   (the scope of custom kinds, learnt from CRDs), [`defaults`] (what the API server fills
+//!   in, per API group), [`quantity`] and [`time`] (canonical quantities, durations and
+//!   timestamps), [`selector`] (label selectors);
+//! - comparing: [`normalize`], [`merge`] (strategic-merge and JSON patches), [`diff`] (the
+//!   [`Comparator`]: normalize, ignore, predict, compare), [`ignore`] (`ignoreDifferences`:
+//!   JSON pointers, jq, managed-fields managers), [`mask`] (Secret values), [`report`]
+//!   (unified YAML diffs and the stable JSON report), [`settings`] (the diff keys of
+//!   Argo CD's `argocd-cm`), [`glob`] (Argo CD's resource globs);
+//! - apps: [`app`] (Argo CD Applications and Flux Kustomizations as a sync needs them),
+//!   [`app_fields`] (their known fields, to name misspelt ones);
+//! - syncing: [`sync`] (options, plan, the sans-IO [`sync::operation::SyncOperation`],
+//!   retries, the reconcile [`sync::policy`], app [`sync::status`] and the plan report).
+//!
+//! Examples to start from (`cargo run -p gitops-core --example NAME`): `diff_files` compares
+//! two manifest files; `sync_by_hand` drives a sync operation against an in-memory cluster.
 //!
 //! # Example
 //!

@@ -7,10 +7,13 @@
 //! - [`scripts`]: script trees in Argo CD's `resource_customizations` layout, and the checks
 //!   this project bundles for the CRDs a GitOps user meets first.
 //! - [`assess`]: which check decides, in Argo CD's precedence, and running it.
-//! - [`aggregate`]: an application's health from its objects'.
+//! - [`aggregate`](mod@aggregate): an application's health from its objects'.
 //! - [`report`]: the typed health report of a set of live objects (what `gitops health`
 //!   prints as a table or JSON).
 //! - [`testfile`]: Argo CD's `health_test.yaml` format, for users testing their own scripts.
+//!
+//! Example to start from: `cargo run -p gitops-health --example custom_lua_check` assesses a
+//! custom resource with your own Lua check next to the built-ins.
 //!
 //! ```
 //! use gitops_health::{HealthChecks, HealthStatus};

@@ -11,7 +11,11 @@
 //!   the reconcile loop (render, compare, plan, sync by policy, status);
 //! - [`status`]: where each target keeps its apps' statuses;
 //! - [`controller`]: the loop itself, a work queue of apps on their targets, each passed at its
-//!   interval until a stop ([`controller::CancellationToken`]).
+//!   interval until a stop ([`controller::CancellationToken`]);
+//! - [`client_side`]: `kubectl apply`'s three-way patch with the last-applied annotation.
+//!
+//! Example to start from: `cargo run -p gitops-kube --example controller_on_file_cluster` runs
+//! the controller for an automated app on a FileCluster, with desired state from memory.
 //!
 //! FileCluster path scheme (documented, stable):
 //! `<root>/<namespace or _cluster>/<group or core>/<Kind>/<name>.yaml`.

@@ -13,7 +13,7 @@
 //! only those (a FIFO, a socket or a device is refused without blocking).
 //!
 //! ```no_run
-//! let objects = gitops_render::load("examples/guestbook/desired")?;
+//! let objects = gitops_render::load("examples/shop/desired")?;
 //! println!("{} objects", objects.len());
 //! # Ok::<(), gitops_render::Error>(())
 //! ```
