@@ -4,13 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use std::collections::HashSet;
-
-use gitops_core::ResourceKey;
-use gitops_core::app::{self, AppSpec};
-use gitops_core::diff::{AppDiff, Comparator, DiffSession, SyncStatus};
+use gitops_core::app::AppSpec;
+use gitops_core::diff::Comparator;
 use gitops_core::ignore::IgnoreRuleSpec;
-use gitops_kube::{KubeCluster, reconcile};
+use gitops_kube::{KubeCluster, inspect};
 use serde_json::Value;
 
 use crate::{app_input, output};
@@ -105,56 +102,12 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         return Err("--server-side needs a cluster as LIVE (kube or kube:CONTEXT)".into());
     }
 
-    // Desired objects go into the session one by one (kept compact there); live objects are
-    // compared as they are read and dropped, so memory stays a small multiple of the input.
-    let mut session = DiffSession::new(&comparator);
-    let force_namespace = app.as_ref().is_some_and(|a| a.force_namespace);
-    let mut failure: Option<String> = None;
     let reading = app_input::reading(args.strict);
-    gitops_render::for_each_object_with(&args.desired, &reading, |mut o| {
-        if force_namespace {
-            app::force_namespace(std::slice::from_mut(&mut o), comparator.namespace());
-        }
-        if let Err(e) = session.add_desired(o) {
-            failure.get_or_insert(e.to_string());
-        }
-        Ok(())
-    })
-    .map_err(|e| e.to_string())?;
-    if let Some(e) = failure.take() {
-        return Err(e);
-    }
-    let keep_objects = args.output == Format::Diff;
-    let mut results = Vec::new();
-    let mut keep = |mut r: gitops_core::ObjectDiff| {
-        if !keep_objects || r.status == SyncStatus::Synced {
-            r.drop_objects();
-        }
-        results.push(r);
-    };
-    gitops_render::for_each_object_with(live, &reading, |live| {
-        // With an application, a live object outside the desired set counts only if the
-        // application tracks it: never report for pruning what this app does not own.
-        let untracked = app.as_ref().is_some_and(|a| !app::is_tracked_by(&live, a));
-        if untracked && !session.has_desired(&live) {
-            return Ok(());
-        }
-        match session.compare_live(live) {
-            Ok(Some(r)) => keep(r),
-            Ok(None) => {}
-            Err(e) => {
-                failure.get_or_insert(e.to_string());
-            }
-        }
-        Ok(())
-    })
-    .map_err(|e| e.to_string())?;
+    let keep_changed = args.output == Format::Diff;
+    let diff =
+        gitops_render::compare::diff_paths(&comparator, &args.desired, live, app.as_ref(), &reading, keep_changed);
     app_input::print_warnings(&reading);
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let skipped = session.finish(&mut keep).map_err(|e| e.to_string())?;
-    let diff = AppDiff::from_objects(results, skipped);
+    let diff = diff.map_err(|e| e.to_string())?;
     output::print(&diff, args.output, args.explain).map_err(|e| format!("writing output: {e}"))?;
     Ok(if diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -168,55 +121,24 @@ fn run_on_cluster(
     comparator: &Comparator,
     context: Option<&str>,
 ) -> Result<ExitCode, String> {
-    let namespace = comparator.namespace().to_string();
     let mut desired = Vec::new();
     gitops_render::for_each_object(&args.desired, |o| {
         desired.push(o);
         Ok(())
     })
     .map_err(|e| e.to_string())?;
-    if let Some(a) = app {
-        if a.force_namespace {
-            app::force_namespace(&mut desired, &namespace);
-        }
-        for o in &mut desired {
-            app::mark_tracked(o, a, &namespace, &a.rollout.app_namespace);
-        }
-    }
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))?;
-    let (live, predicted, warnings) = runtime.block_on(async {
+    let keep_changed = args.output == Format::Diff;
+    let compared = runtime.block_on(async {
         let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context).await.map_err(|e| e.to_string())?;
-        let keys: HashSet<ResourceKey> =
-            desired.iter().filter(|o| !o.name().is_empty()).map(|o| o.key(&namespace)).collect();
-        let live = gitops_kube::cluster::live_objects(&cluster, app, &keys).await.map_err(|e| e.to_string())?;
-        let (predicted, warnings) = if args.server_side {
-            reconcile::predictions(&cluster, &desired, &live, &namespace).await
-        } else {
-            Default::default()
-        };
-        Ok::<_, String>((live, predicted, warnings))
+        inspect::diff(&cluster, comparator, app, desired, args.server_side, keep_changed)
+            .await
+            .map_err(|e| e.to_string())
     })?;
-    for w in &warnings {
+    for w in &compared.warnings {
         eprintln!("gitops: warning: {w}");
     }
-    let mut session = DiffSession::with_desired(comparator, desired).map_err(|e| e.to_string())?;
-    session.set_predictions(predicted);
-    let keep_objects = args.output == Format::Diff;
-    let mut results = Vec::new();
-    let mut keep = |mut r: gitops_core::ObjectDiff| {
-        if !keep_objects || r.status == SyncStatus::Synced {
-            r.drop_objects();
-        }
-        results.push(r);
-    };
-    for l in live {
-        if let Some(r) = session.compare_live(l).map_err(|e| e.to_string())? {
-            keep(r);
-        }
-    }
-    let skipped = session.finish(&mut keep).map_err(|e| e.to_string())?;
-    let diff = AppDiff::from_objects(results, skipped);
-    output::print(&diff, args.output, args.explain).map_err(|e| format!("writing output: {e}"))?;
-    Ok(if diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    output::print(&compared.diff, args.output, args.explain).map_err(|e| format!("writing output: {e}"))?;
+    Ok(if compared.diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

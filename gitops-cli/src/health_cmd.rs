@@ -4,13 +4,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use std::collections::{BTreeMap, HashSet};
-
 use clap::{Args, Subcommand, ValueEnum};
-use gitops_core::{Object, ResourceKey, scope};
+use gitops_core::Object;
 use gitops_health::{CheckSource, HealthChecks, HealthReport, HealthStatus, ObjectHealth};
-use gitops_kube::KubeCluster;
-use gitops_kube::cluster::Cluster;
+use gitops_kube::{KubeCluster, inspect};
 use gitops_render::health::{self, CaseProblem, Failure, TestRun};
 
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
@@ -97,11 +94,10 @@ pub fn run(args: HealthArgs) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     }
     crate::app_input::print_warnings(&reading);
-    let objects = match args.live.as_deref().and_then(crate::app_input::cluster_target) {
+    let report = match args.live.as_deref().and_then(crate::app_input::cluster_target) {
         Some(context) => live_health(&args, context, &checks, read)?,
-        None => read.iter().map(|o| ObjectHealth::assess(&checks, o)).collect(),
+        None => HealthReport::new(read.iter().map(|o| ObjectHealth::assess(&checks, o)).collect()),
     };
-    let report = HealthReport::new(objects);
     let mut out = anstream::stdout().lock();
     let written = match args.output {
         Format::Json => {
@@ -131,37 +127,15 @@ fn live_health(
     context: Option<&str>,
     checks: &HealthChecks,
     desired: Vec<Object>,
-) -> Result<Vec<ObjectHealth>, String> {
+) -> Result<HealthReport, String> {
     let app = crate::app_input::read_app(args.app.as_ref())?;
     let namespace = crate::app_input::diff_config(app.as_ref(), args.namespace.as_ref()).namespace;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))?;
-    let (wanted, live) = runtime.block_on(async {
+    runtime.block_on(async {
         let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context).await.map_err(|e| e.to_string())?;
-        let mut wanted = BTreeMap::new();
-        for o in desired.iter().filter(|o| !o.name().is_empty()) {
-            // The scope of a custom kind is the cluster's to say; a kind it does not serve
-            // holds nothing, so its object is Missing wherever it is looked for.
-            let key = if scope::needs_scope(o) {
-                let cluster_scoped =
-                    cluster.cluster_scoped(o.api_version(), o.kind()).await.map_err(|e| e.to_string())?;
-                o.key_with_scope(&namespace, cluster_scoped.unwrap_or(false))
-            } else {
-                o.key(&namespace)
-            };
-            wanted.insert(key, o.api_version().to_string());
-        }
-        let keys: HashSet<ResourceKey> = wanted.keys().cloned().collect();
-        let live =
-            gitops_kube::cluster::live_objects(&cluster, app.as_ref(), &keys).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((wanted, live))
-    })?;
-    let mut found: BTreeMap<ResourceKey, ObjectHealth> =
-        live.iter().map(|o| (o.key(""), ObjectHealth::assess(checks, o))).collect();
-    for (key, api_version) in wanted {
-        found.entry(key.clone()).or_insert_with(|| ObjectHealth::missing(&api_version, &key));
-    }
-    Ok(found.into_values().collect())
+        inspect::health(&cluster, checks, app.as_ref(), &desired, &namespace).await.map_err(|e| e.to_string())
+    })
 }
 
 fn colour(status: HealthStatus) -> &'static str {

@@ -120,6 +120,14 @@ impl ObjectDiff {
         self.predicted_live = None;
     }
 
+    /// Keeps the objects only where a report shows them: when `keep_changed` and the object
+    /// differs. Streams of many objects stay small.
+    pub fn slim(&mut self, keep_changed: bool) {
+        if !keep_changed || self.status == SyncStatus::Synced {
+            self.drop_objects();
+        }
+    }
+
     /// Whether the object differs (anything but Synced).
     pub fn is_modified(&self) -> bool {
         self.status != SyncStatus::Synced

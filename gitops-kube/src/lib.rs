@@ -12,6 +12,8 @@
 //! - [`status`]: where each target keeps its apps' statuses;
 //! - [`controller`]: the loop itself, a work queue of apps on their targets, each passed at its
 //!   interval until a stop ([`controller::CancellationToken`]);
+//! - [`inspect`]: read-only looks at a cluster, its diff against desired objects and the
+//!   health of what it holds (`gitops diff` and `gitops health` against a cluster);
 //! - [`client_side`]: `kubectl apply`'s three-way patch with the last-applied annotation.
 //!
 //! Example to start from: `cargo run -p gitops-kube --example controller_on_file_cluster` runs
@@ -38,6 +40,7 @@ pub mod cluster;
 pub mod controller;
 pub mod executor;
 pub mod file_cluster;
+pub mod inspect;
 pub mod kube_cluster;
 pub mod reconcile;
 mod server_rules;

@@ -9,7 +9,7 @@
 //! [`kustomize`] builds kustomizations natively, byte for byte as `kubectl kustomize`;
 //! [`local`] renders a path on the local disk (root discovery, renderer detection), as
 //! `gitops render PATH` does; [`health`] reads health script trees and runs their tests;
-//! [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
+//! [`compare`] diffs two manifest streams read from paths; [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
 //! only those (a FIFO, a socket or a device is refused without blocking).
 //!
 //! ```no_run
@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod compare;
 pub mod directory;
 pub mod git;
 pub mod health;
