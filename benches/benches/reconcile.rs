@@ -44,12 +44,22 @@ fn app() -> AppSpec {
 
 fn main() {
     let repo = tempfile::tempdir().expect("tempdir");
+    let mut namespaces = std::collections::BTreeSet::new();
     for (i, (desired, _)) in gitops_benches::pairs(N).into_iter().enumerate() {
+        namespaces.insert(desired.namespace().to_string());
         let text = gitops_core::report::display_yaml(desired.value());
         std::fs::write(repo.path().join(format!("{i:05}.yaml")), text).expect("write");
     }
     let target = tempfile::tempdir().expect("tempdir");
     let cluster = FileCluster::new(target.path());
+    // The namespaces exist in the cluster before the app arrives, as a FileCluster (like a
+    // server) refuses objects in namespaces it does not hold.
+    let lock = cluster.lock().expect("lock");
+    for ns in namespaces.iter().filter(|ns| !ns.is_empty()).chain([&"bench".to_string()]) {
+        let text = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n");
+        cluster.apply(&lock, &gitops_core::manifest::parse("ns", &text).expect("namespace")[0]).expect("namespace");
+    }
+    drop(lock);
     let mut desired = Directory(RepoRoot::new(repo.path()).expect("root"));
     let app = app();
     let policy = Policy::of(&app);
