@@ -625,6 +625,45 @@ mod tests {
         assert!(cluster.cluster().list().unwrap().is_empty());
     }
 
+    /// `Replace=true,Force=true` deletes and creates an object that differs (a new uid); a dry
+    /// run says so and deletes nothing; an object that does not exist yet is just created.
+    #[tokio::test(flavor = "current_thread")]
+    async fn replace_and_force_recreate_an_existing_object_and_a_dry_run_only_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = FileCluster::new(dir.path()).locked().unwrap();
+        let app = AppSpec { sync_options: vec!["Replace=true".into(), "Force=true".into()], ..shop_app() };
+        let namespace = manifest::parse("ns", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n").unwrap();
+        cluster.cluster().apply(cluster.lock().expect("locked"), &namespace[0]).unwrap();
+        let key = ResourceKey::new("", "ConfigMap", "shop", "a");
+        let uid = || {
+            let live = cluster.cluster().get(&key).unwrap().expect("there");
+            live.value().pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string)
+        };
+        let sync = async |data: &str, dry_run: bool| {
+            let text = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{k: '{data}'}}\n");
+            let live = cluster.cluster().list().unwrap().into_iter().filter(|o| o.kind() == "ConfigMap").collect();
+            let inputs = Inputs { app: Some(&app), revision: "rev", ..Inputs::default() };
+            let (plan, _) = prepare(&inputs, manifest::parse("d", &text).unwrap(), live).unwrap();
+            let options =
+                OperationOptions { wave_delay: std::time::Duration::ZERO, dry_run, ..OperationOptions::default() };
+            let mut op = SyncOperation::new(plan, options, SystemTime::now());
+            let checks = HealthChecks::default();
+            let settings = Settings { app: &app, health: &checks, stop: None, force_conflicts: false, deadline: None };
+            let mut events = Vec::new();
+            run(&mut op, &cluster, &settings, &mut |e| events.push(e.clone())).await.unwrap();
+            assert_eq!(op.phase(), OperationPhase::Succeeded, "{events:?}");
+            events.into_iter().filter(|e| e.key.name == "a").map(|e| e.outcome).collect::<Vec<_>>()
+        };
+        assert_eq!(sync("1", false).await, ["created"]);
+        let first = uid();
+        assert_eq!(sync("2", true).await, ["would be recreated (dry run; Replace=true, Force=true)"]);
+        assert_eq!(uid(), first, "a dry run deletes nothing");
+        assert_eq!(sync("2", false).await, ["recreated (Replace=true, Force=true)"]);
+        assert_ne!(uid(), first, "a new object");
+        let live = cluster.cluster().get(&key).unwrap().expect("there");
+        assert_eq!(live.value().pointer("/data/k"), Some(&Value::from("2")));
+    }
+
     /// The plan said prune, but by the time of the delete the object has an owner (or a
     /// caller built the plan itself): the executor's own look refuses it.
     #[tokio::test(flavor = "current_thread")]

@@ -534,7 +534,7 @@ async fn flux_force_recreates_a_deployment_whose_selector_changed() {
         let mut log = Log::default();
         let pass =
             reconcile::pass(&spec, &mut Fixed(desired), &target, Policy::of(&spec), request, &mut log).await.unwrap();
-        let phase = pass.status.last_operation.as_ref().expect("synced").phase.clone();
+        let phase = pass.status.last_operation.as_ref().expect("synced").phase;
         let said = log.0.iter().filter(|e| e.key.kind == "Deployment").map(|e| e.outcome.clone()).collect::<Vec<_>>();
         outcomes.push((phase, said, uid()));
     }
