@@ -8,7 +8,10 @@
 //! - `changed` woken by a controller's status write, and not by bookmarks or nothing;
 //! - the objects an app tracks (Argo CD annotation, Flux label selector);
 //! - a whole sync: a CRD established and waited for, hooks run and deleted, health, a second
-//!   pass that finds every object Synced against the server's defaults; a refused object.
+//!   pass that finds every object Synced against the server's defaults; a refused object;
+//! - recreation on an immutable-field refusal (a Deployment's selector): Flux's force annotation
+//!   and `spec.force`, Argo CD's `Force=true` and `Force=true,Replace=true`, dry runs, and the old
+//!   object put back when its replacement is refused.
 //!
 //! Each test works in its own namespace. There is no kubelet: Pods stay Pending unless their
 //! namespace carries the harness's pretend-kubelet label ([`KUBELET`]), so tests either scale
@@ -630,6 +633,19 @@ async fn flux_force_recreates_a_deployment_whose_selector_changed() {
     assert!(said_of_web(&log).iter().any(|s| s.starts_with("recreated (")), "{:?}", said_of_web(&log));
     let again = get(&cluster, "apps", "Deployment", "fluxforce", "web").await.expect("created again");
     assert_ne!(uid(&again), uid(&live));
+
+    // Flux's rule takes any 422 for an immutable field: an invalid value deletes the object too,
+    // and its replacement is refused; the old object is then created again, as kubectl does.
+    let invalid = web("fluxforce", "web4", "").replace("image: 'web:1'", "image: 'web:1', imagePullPolicy: Sometimes");
+    let (pass, log) = sync_pass(&spec, &invalid, &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Failed", "{:#?}", log.0);
+    let said = said_of_web(&log);
+    assert!(
+        said.iter().any(|s| s.contains("but creating it failed") && s.ends_with("the old object was created again")),
+        "{said:?}"
+    );
+    let restored = get(&cluster, "apps", "Deployment", "fluxforce", "web").await.expect("put back");
+    assert_eq!(restored["spec"]["selector"]["matchLabels"]["app"], "web3", "the old object");
 }
 
 /// Argo CD: no option, the refusal stands; `Force=true` (client-side apply) recreates on the
