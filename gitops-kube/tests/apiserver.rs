@@ -562,10 +562,11 @@ spec:
 }
 
 /// A Deployment in `ns` selecting `app: <selector>` (a selector cannot change once created),
-/// with `extra` metadata lines.
+/// with `extra` metadata lines; scaled to zero, so it is healthy with no kubelet and makes no
+/// Pods for the controllers to churn on while other tests run.
 fn web(ns: &str, selector: &str, extra: &str) -> String {
     format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\n{extra}spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {selector}}}}}\n  template:\n    metadata: {{labels: {{app: {selector}}}}}\n    spec: {{containers: [{{name: web, image: 'web:1'}}]}}\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\n{extra}spec:\n  replicas: 0\n  selector: {{matchLabels: {{app: {selector}}}}}\n  template:\n    metadata: {{labels: {{app: {selector}}}}}\n    spec: {{containers: [{{name: web, image: 'web:1'}}]}}\n"
     )
 }
 
@@ -585,8 +586,10 @@ fn said_of_web(log: &Log) -> Vec<String> {
 async fn flux_force_recreates_a_deployment_whose_selector_changed() {
     let env = env_or_skip!("flux_force_recreates_a_deployment_whose_selector_changed");
     let cluster = connect(env).await;
-    namespace(&cluster, "fluxforce", true).await;
-    let mut spec = app(AppKind::FluxKustomization, "infra", "fluxforce");
+    namespace(&cluster, "fluxforce", false).await;
+    // Flux tracks by label across namespaces: an app name no other test uses, or each would
+    // prune the other's Deployment.
+    let mut spec = app(AppKind::FluxKustomization, "fluxforce", "fluxforce");
     spec.automated = Some(Automated { prune: true, self_heal: true, allow_empty: false });
     spec.rollout.app_namespace = "flux-system".into();
     let request = || Request { sync: true, wave_delay: Some(Duration::ZERO), ..Request::default() };
@@ -624,7 +627,7 @@ async fn flux_force_recreates_a_deployment_whose_selector_changed() {
     let live = get(&cluster, "apps", "Deployment", "fluxforce", "web").await.expect("created again");
     assert_ne!(uid(&live), first, "a new object");
     assert_eq!(live["spec"]["selector"]["matchLabels"]["app"], "web2");
-    assert_eq!(live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "infra", "tracked as before");
+    assert_eq!(live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "fluxforce", "tracked as before");
 
     // The Kustomization's `spec.force: true` does the same for every object.
     spec.rollout.force = true;
@@ -655,7 +658,7 @@ async fn flux_force_recreates_a_deployment_whose_selector_changed() {
 async fn argo_force_recreates_a_deployment_whose_selector_changed() {
     let env = env_or_skip!("argo_force_recreates_a_deployment_whose_selector_changed");
     let cluster = connect(env).await;
-    namespace(&cluster, "argoforce", true).await;
+    namespace(&cluster, "argoforce", false).await;
     let with = |options: &[&str]| AppSpec {
         sync_options: options.iter().map(|o| o.to_string()).collect(),
         ..app(AppKind::ArgoApplication, "forced", "argoforce")
