@@ -68,6 +68,9 @@ pub struct Rollout {
     /// Argo CD's `syncPolicy.managedNamespaceMetadata`: labels and annotations the namespace
     /// `CreateNamespace=true` makes (or finds) must carry, as `{labels: {..}, annotations: {..}}`.
     pub managed_namespace_metadata: Option<Value>,
+    /// Flux's `spec.force`: an object whose update the API server refuses because an immutable
+    /// field changed is deleted and created again (see [`crate::sync::flux::recreate`]).
+    pub force: bool,
     /// Flux's `spec.suspend`: the app is compared but never synced on its own.
     pub suspend: bool,
     /// Flux's `spec.interval`, the time between reconcile passes, or why it cannot be used.
@@ -187,7 +190,7 @@ pub fn read_named(source: &str, objects: &[Object], name: Option<&str>) -> Resul
 
 const ARGO_USED: &[&str] = &["destination", "ignoreDifferences", "syncPolicy"];
 const FLUX_USED: &[&str] =
-    &["targetNamespace", "prune", "wait", "healthChecks", "timeout", "retryInterval", "dependsOn"];
+    &["targetNamespace", "prune", "wait", "healthChecks", "timeout", "retryInterval", "dependsOn", "force"];
 
 fn unused(spec: Option<&Value>, used: &[&str]) -> Vec<String> {
     spec.and_then(Value::as_object)
@@ -248,6 +251,11 @@ fn flux_rollout(o: &Object) -> Result<Rollout, Error> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(field_error(o, "spec.wait", "not a boolean")),
     };
+    let force = match spec.and_then(|s| s.get("force")) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(field_error(o, "spec.force", "not a boolean")),
+    };
     let list = |field: &str| -> Result<Vec<serde_json::Map<String, Value>>, Error> {
         match spec.and_then(|s| s.get(field)) {
             None | Some(Value::Null) => Ok(Vec::new()),
@@ -299,6 +307,7 @@ fn flux_rollout(o: &Object) -> Result<Rollout, Error> {
         retry_interval: optional_duration(spec, "retryInterval", o)?,
         depends_on,
         app_namespace: own_namespace,
+        force,
         suspend: suspend(o),
         interval: interval(o),
         ..Rollout::default()
@@ -696,6 +705,7 @@ mod tests {
         let app = read("k.yaml", &objs).unwrap();
         assert_eq!(app.destination_namespace.as_deref(), Some("web"));
         assert!(app.force_namespace);
+        assert!(!app.rollout.force, "spec.force is off unless set");
         let bad = manifest::parse(
             "a.yaml",
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec: {destination: {namespace: a}, ignoreDifferences: [{kind: Deployment, jsonPointer: [/x]}]}\n",
@@ -716,10 +726,11 @@ mod tests {
         assert_eq!(rollout.destination_name.as_deref(), Some("prod-eu"));
         assert_eq!(rollout.destination_server.as_deref(), Some("https://10.0.0.1:6443"));
 
-        let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  wait: true\n  timeout: 2m30s\n  retryInterval: 1m\n  healthChecks:\n  - {apiVersion: apps/v1, kind: Deployment, name: web, namespace: shop}\n  - {apiVersion: v1, kind: Namespace, name: shop}\n  - {apiVersion: v1, kind: ConfigMap, name: settings}\n  dependsOn: [{name: infra}, {name: crds, namespace: platform}]\n";
+        let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  wait: true\n  force: true\n  timeout: 2m30s\n  retryInterval: 1m\n  healthChecks:\n  - {apiVersion: apps/v1, kind: Deployment, name: web, namespace: shop}\n  - {apiVersion: v1, kind: Namespace, name: shop}\n  - {apiVersion: v1, kind: ConfigMap, name: settings}\n  dependsOn: [{name: infra}, {name: crds, namespace: platform}]\n";
         let app = read("k.yaml", &manifest::parse("k.yaml", flux).unwrap()).unwrap();
         let r = &app.rollout;
         assert!(r.wait);
+        assert!(r.force, "spec.force is read");
         assert_eq!(r.timeout, Some(std::time::Duration::from_secs(150)));
         assert_eq!(r.retry_interval, Some(std::time::Duration::from_secs(60)));
         let checks: Vec<String> = r.health_checks.iter().map(ToString::to_string).collect();
@@ -735,6 +746,7 @@ mod tests {
         for (bad, field) in [
             ("timeout: soon", "spec.timeout"),
             ("wait: 'yes'", "spec.wait"),
+            ("force: 'yes'", "spec.force"),
             ("healthChecks: [{kind: Deployment}]", "spec.healthChecks[0]"),
             ("dependsOn: [{name: 3}]", "spec.dependsOn[0].name"),
         ] {

@@ -53,6 +53,10 @@ pub enum Error {
         message: String,
         /// The HTTP status code.
         code: u16,
+        /// The status reason (`Invalid`, `Conflict`, `AlreadyExists`...; empty when the server
+        /// gave none): 409 is both `Conflict` and `AlreadyExists`, and only the first may lead
+        /// to recreating an object ([`gitops_core::sync::options::is_immutable_refusal`]).
+        reason: String,
     },
     /// The cluster could not be reached or answered something unreadable.
     #[error("{context}: {message}")]

@@ -5,6 +5,10 @@
 //!   (client-side apply, server-side apply as `gitops`, or replace);
 //! - an object whose kind the cluster does not serve yet, and whose CRD this sync applied, waits
 //!   (watching the CRD) until the CRD is established and its kind is served;
+//! - an object whose task says so is recreated: deleted (background propagation), waited for
+//!   until gone, and applied again, when the server refuses its update as immutable (Flux's
+//!   `force`, Argo CD's `Force=true`), or whenever it exists (`Replace=true,Force=true`); see
+//!   [`Recreate`];
 //! - hooks are created like other objects; their completion is their health;
 //! - before a prune the live object is read again and deleted only if this app still tracks it:
 //!   nothing the app does not own is ever pruned; deletes use the operation's propagation;
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use gitops_core::app::{AppSpec, prune_refusal};
 use gitops_core::sync::operation::{Failure, Observed, Step, SyncOperation};
-use gitops_core::sync::options::Propagation;
+use gitops_core::sync::options::{Propagation, Recreate};
 use gitops_core::sync::task::Task;
 use gitops_core::{Object, Origin, ResourceKey};
 use gitops_health::{HealthChecks, HealthStatus};
@@ -36,6 +40,9 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// How long an object waits for the CRD of its kind to be established.
 const CRD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long an object being recreated may take to go (its finalizers run first).
+const RECREATE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One step done, for progress output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +108,7 @@ pub async fn run<C: Cluster>(
                 let crds = crds_in_sync(op);
                 let namespaces = namespaces_created(op);
                 let results = futures::future::join_all(
-                    jobs.iter().map(|job| apply_one(&crds, &namespaces, job, cluster, dry_run)),
+                    jobs.iter().map(|job| apply_one(&crds, &namespaces, job, cluster, dry_run, settings.stop)),
                 )
                 .await;
                 for (job, result) in jobs.iter().zip(results) {
@@ -170,9 +177,12 @@ pub async fn run<C: Cluster>(
 /// One object to write, taken out of the operation so that writes can run side by side.
 struct ApplyJob {
     index: usize,
+    /// The task's key, as the app keys the object (what deletes and reads take).
+    key: ResourceKey,
     object: Option<Object>,
     mode: ApplyMode,
     existed: bool,
+    recreate: Recreate,
 }
 
 fn apply_job(op: &SyncOperation, i: usize, force_conflicts: bool) -> ApplyJob {
@@ -185,7 +195,14 @@ fn apply_job(op: &SyncOperation, i: usize, force_conflicts: bool) -> ApplyJob {
     } else {
         ApplyMode::ClientSide
     };
-    ApplyJob { index: i, object, mode, existed: task.live_exists }
+    ApplyJob {
+        index: i,
+        key: task.key.clone(),
+        object,
+        mode,
+        existed: task.live_exists,
+        recreate: task.options.recreate,
+    }
 }
 
 /// A namespaced object that names no namespace goes to the one its key says; an object whose
@@ -210,6 +227,7 @@ async fn apply_one<C: Cluster>(
     job: &ApplyJob,
     cluster: &C,
     dry_run: bool,
+    stop: Option<&CancellationToken>,
 ) -> Result<String, String> {
     let Some(obj) = &job.object else { return Err("nothing to apply (no desired object)".into()) };
     if dry_run
@@ -217,6 +235,24 @@ async fn apply_one<C: Cluster>(
         && cluster.resource(obj.api_version(), obj.kind()).await.ok().flatten().is_none()
     {
         return Ok("checked (dry run; its CRD is created by this sync)".into());
+    }
+    // `kubectl replace --force`: the object is deleted and created, whatever its update would do.
+    if job.existed && job.recreate == Recreate::Always {
+        let why = "Replace=true, Force=true".to_string();
+        if dry_run {
+            // Still checked by the server, as the replace it stands for; a refusal as immutable
+            // is what the recreation is for, so it does not fail the dry run.
+            return match cluster.apply(obj, job.mode, true).await {
+                Ok(_) => Ok(format!("would be recreated (dry run; {why})")),
+                Err(Error::Refused { code, reason, message, .. })
+                    if gitops_core::sync::options::is_immutable_refusal(code, &reason, &message) =>
+                {
+                    Ok(format!("would be recreated (dry run; {why})"))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+        }
+        return recreate(obj, job, cluster, stop, why).await;
     }
     match cluster.apply(obj, job.mode, dry_run).await {
         Ok((Applied::ServerSideApplied, _)) if !job.existed => Ok(dry(dry_run, "created")),
@@ -226,8 +262,111 @@ async fn apply_one<C: Cluster>(
         Err(Error::Refused { code: 404, .. }) if dry_run && namespaces.contains(obj.namespace()) => {
             Ok("checked (dry run; its namespace is created by this sync)".into())
         }
+        // Flux's force and `kubectl apply --force`: an update the server refuses as one the
+        // object cannot take is done by deleting it and creating it anew. Only an object that
+        // existed: a refused creation has nothing to recreate.
+        Err(Error::Refused { code, reason, message, .. })
+            if job.existed && job.recreate.after_refusal(code, &reason, &message) =>
+        {
+            let why = format!("immutable field changed: {message}");
+            // A dry run never deletes: it says what the sync would do.
+            if dry_run {
+                Ok(format!("would be recreated (dry run; {why})"))
+            } else {
+                recreate(obj, job, cluster, stop, why).await
+            }
+        }
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Deletes the object of `job`, waits until it is gone, and applies `obj` in its place; `why`
+/// goes into the outcome (`recreated (why)`).
+///
+/// The delete propagates in the background, as Flux and kubectl delete for a recreation: the
+/// object goes at once and the garbage collector removes its dependants (a Deployment's
+/// ReplicaSets and Pods) after, so the new object is not held up by them, and the old Pods
+/// keep serving until the new ones start. Foreground would keep the object, and so the name,
+/// until every dependant is gone (no garbage collector, no end). The new object does not adopt
+/// the old dependants: they still name the old one as their controller.
+///
+/// Should the new object be refused once the old is gone, the old one is created again, as
+/// `kubectl apply --force` does, so that a refused sync does not leave less than it found.
+async fn recreate<C: Cluster>(
+    obj: &Object,
+    job: &ApplyJob,
+    cluster: &C,
+    stop: Option<&CancellationToken>,
+    why: String,
+) -> Result<String, String> {
+    let key = &job.key;
+    let old = cluster.get(key).await.map_err(|e| format!("{why}; cannot read it to recreate it: {e}"))?;
+    if let Some(old) = &old {
+        cluster
+            .delete(key, Propagation::Background, false)
+            .await
+            .map_err(|e| format!("{why}; cannot delete it to recreate it: {e}"))?;
+        await_gone(cluster, key, old, stop).await.map_err(|e| format!("{why}; deleted to be recreated, but {e}"))?;
+    }
+    match cluster.apply(obj, job.mode, false).await {
+        Ok(_) => Ok(format!("recreated ({why})")),
+        Err(e) => {
+            let Some(old) = old else { return Err(e.to_string()) };
+            let restored = match cluster.apply(&restorable(old), ApplyMode::Replace, false).await {
+                Ok(_) => "the old object was created again".to_string(),
+                Err(r) => format!("the old object could not be created again either: {r}"),
+            };
+            Err(format!("deleted to be recreated ({why}), but creating it failed: {e}; {restored}"))
+        }
+    }
+}
+
+/// Waits until `old` is gone from `key` (or another object, with another uid, took its place).
+async fn await_gone<C: Cluster>(
+    cluster: &C,
+    key: &ResourceKey,
+    old: &Object,
+    stop: Option<&CancellationToken>,
+) -> Result<(), String> {
+    let uid = |o: &Object| o.value().pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
+    let old_uid = uid(old);
+    let deadline = Instant::now() + RECREATE_TIMEOUT;
+    loop {
+        let Some(live) = cluster.get(key).await.map_err(|e| format!("cannot read it: {e}"))? else { return Ok(()) };
+        if old_uid.is_some() && uid(&live) != old_uid {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= deadline || stop.is_some_and(CancellationToken::is_cancelled) {
+            let finalizers = live.value().pointer("/metadata/finalizers").map(Value::to_string);
+            let held = finalizers.map(|f| format!(" (finalizers: {f})")).unwrap_or_default();
+            return Err(format!("it is still there after {}s{held}", RECREATE_TIMEOUT.as_secs()));
+        }
+        let watched = [(key.clone(), resource_version(&live))];
+        cluster.changed(&watched, POLL.min(deadline - now)).await.map_err(|e| format!("cannot watch it: {e}"))?;
+    }
+}
+
+/// The object as it was, to create again: what the server sets on creation is left out.
+fn restorable(mut old: Object) -> Object {
+    if let Some(meta) = old.value_mut().get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
+            meta.remove(field);
+        }
+    }
+    if let Some(o) = old.value_mut().as_object_mut() {
+        o.remove("status");
+    }
+    old
 }
 
 /// The namespaces this sync creates (Namespace tasks, `CreateNamespace=true` included, of
@@ -484,6 +623,45 @@ mod tests {
         assert!(events.is_empty(), "{events:?}");
         assert!(op.results().iter().all(|r| r.code.is_none()), "nothing ran");
         assert!(cluster.cluster().list().unwrap().is_empty());
+    }
+
+    /// `Replace=true,Force=true` deletes and creates an object that differs (a new uid); a dry
+    /// run says so and deletes nothing; an object that does not exist yet is just created.
+    #[tokio::test(flavor = "current_thread")]
+    async fn replace_and_force_recreate_an_existing_object_and_a_dry_run_only_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = FileCluster::new(dir.path()).locked().unwrap();
+        let app = AppSpec { sync_options: vec!["Replace=true".into(), "Force=true".into()], ..shop_app() };
+        let namespace = manifest::parse("ns", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n").unwrap();
+        cluster.cluster().apply(cluster.lock().expect("locked"), &namespace[0]).unwrap();
+        let key = ResourceKey::new("", "ConfigMap", "shop", "a");
+        let uid = || {
+            let live = cluster.cluster().get(&key).unwrap().expect("there");
+            live.value().pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string)
+        };
+        let sync = async |data: &str, dry_run: bool| {
+            let text = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{k: '{data}'}}\n");
+            let live = cluster.cluster().list().unwrap().into_iter().filter(|o| o.kind() == "ConfigMap").collect();
+            let inputs = Inputs { app: Some(&app), revision: "rev", ..Inputs::default() };
+            let (plan, _) = prepare(&inputs, manifest::parse("d", &text).unwrap(), live).unwrap();
+            let options =
+                OperationOptions { wave_delay: std::time::Duration::ZERO, dry_run, ..OperationOptions::default() };
+            let mut op = SyncOperation::new(plan, options, SystemTime::now());
+            let checks = HealthChecks::default();
+            let settings = Settings { app: &app, health: &checks, stop: None, force_conflicts: false, deadline: None };
+            let mut events = Vec::new();
+            run(&mut op, &cluster, &settings, &mut |e| events.push(e.clone())).await.unwrap();
+            assert_eq!(op.phase(), OperationPhase::Succeeded, "{events:?}");
+            events.into_iter().filter(|e| e.key.name == "a").map(|e| e.outcome).collect::<Vec<_>>()
+        };
+        assert_eq!(sync("1", false).await, ["created"]);
+        let first = uid();
+        assert_eq!(sync("2", true).await, ["would be recreated (dry run; Replace=true, Force=true)"]);
+        assert_eq!(uid(), first, "a dry run deletes nothing");
+        assert_eq!(sync("2", false).await, ["recreated (Replace=true, Force=true)"]);
+        assert_ne!(uid(), first, "a new object");
+        let live = cluster.cluster().get(&key).unwrap().expect("there");
+        assert_eq!(live.value().pointer("/data/k"), Some(&Value::from("2")));
     }
 
     /// The plan said prune, but by the time of the delete the object has an owner (or a

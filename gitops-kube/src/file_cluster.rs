@@ -651,9 +651,12 @@ impl Cluster for LockedFileCluster {
         applied.map_err(|e| match e {
             // What a server answers, so the executor treats both targets alike (a dry run of
             // an object in a namespace the same sync creates is checked, not failed).
-            Error::NamespaceNotFound { key, namespace } => {
-                crate::cluster::Error::Refused { key, message: missing_namespace(&namespace), code: 404 }
-            }
+            Error::NamespaceNotFound { key, namespace } => crate::cluster::Error::Refused {
+                key,
+                message: missing_namespace(&namespace),
+                code: 404,
+                reason: "NotFound".into(),
+            },
             Error::UnknownKind { .. } => crate::cluster::Error::UnknownKind {
                 api_version: obj.api_version().to_string(),
                 kind: obj.kind().to_string(),

@@ -349,6 +349,7 @@ fn check_identity(key: &ResourceKey, api_version: Option<&str>) -> Result<(), Er
         key: key.to_string(),
         message: e.to_string(),
         code: 422,
+        reason: "Invalid".into(),
     })
 }
 
@@ -397,7 +398,9 @@ fn api_error(key: &str, e: kube::Error) -> Error {
         kube::Error::Api(s) if s.code == 409 && s.message.starts_with("Apply failed") => {
             Error::Conflict { key: key.to_string(), message: s.message.clone() }
         }
-        kube::Error::Api(s) => Error::Refused { key: key.to_string(), message: s.message.clone(), code: s.code },
+        kube::Error::Api(s) => {
+            Error::Refused { key: key.to_string(), message: s.message.clone(), code: s.code, reason: s.reason.clone() }
+        }
         other => Error::Transport { context: key.to_string(), message: causes(&other) },
     }
 }

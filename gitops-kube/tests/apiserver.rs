@@ -8,7 +8,10 @@
 //! - `changed` woken by a controller's status write, and not by bookmarks or nothing;
 //! - the objects an app tracks (Argo CD annotation, Flux label selector);
 //! - a whole sync: a CRD established and waited for, hooks run and deleted, health, a second
-//!   pass that finds every object Synced against the server's defaults; a refused object.
+//!   pass that finds every object Synced against the server's defaults; a refused object;
+//! - recreation on an immutable-field refusal (a Deployment's selector): Flux's force annotation
+//!   and `spec.force`, Argo CD's `Force=true` and `Force=true,Replace=true`, dry runs, and the old
+//!   object put back when its replacement is refused.
 //!
 //! Each test works in its own namespace. There is no kubelet: Pods stay Pending unless their
 //! namespace carries the harness's pretend-kubelet label ([`KUBELET`]), so tests either scale
@@ -556,4 +559,148 @@ spec:
     assert!(op.not_done.iter().any(|n| n.contains("second")), "{op:?}");
     assert!(get(&cluster, "batch", "Job", "refused", "cleanup").await.is_some(), "the SyncFail hook ran");
     assert_eq!(pass.status.sync, "OutOfSync");
+}
+
+/// A Deployment in `ns` selecting `app: <selector>` (a selector cannot change once created),
+/// with `extra` metadata lines; scaled to zero, so it is healthy with no kubelet and makes no
+/// Pods for the controllers to churn on while other tests run.
+fn web(ns: &str, selector: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\n{extra}spec:\n  replicas: 0\n  selector: {{matchLabels: {{app: {selector}}}}}\n  template:\n    metadata: {{labels: {{app: {selector}}}}}\n    spec: {{containers: [{{name: web, image: 'web:1'}}]}}\n"
+    )
+}
+
+fn uid(v: &Value) -> String {
+    v["metadata"]["uid"].as_str().expect("a uid").to_string()
+}
+
+/// What the sync said of the Deployment `web`.
+fn said_of_web(log: &Log) -> Vec<String> {
+    log.0.iter().filter(|e| e.key.kind == "Deployment" && e.key.name == "web").map(|e| e.outcome.clone()).collect()
+}
+
+/// A changed `spec.selector` is refused by the API server (422, "field is immutable"): without
+/// force the sync fails naming the field; Flux's `kustomize.toolkit.fluxcd.io/force: enabled`
+/// deletes the Deployment, waits until it is gone and creates it again (a new uid).
+#[tokio::test(flavor = "current_thread")]
+async fn flux_force_recreates_a_deployment_whose_selector_changed() {
+    let env = env_or_skip!("flux_force_recreates_a_deployment_whose_selector_changed");
+    let cluster = connect(env).await;
+    namespace(&cluster, "fluxforce", false).await;
+    // Flux tracks by label across namespaces: an app name no other test uses, or each would
+    // prune the other's Deployment.
+    let mut spec = app(AppKind::FluxKustomization, "fluxforce", "fluxforce");
+    spec.automated = Some(Automated { prune: true, self_heal: true, allow_empty: false });
+    spec.rollout.app_namespace = "flux-system".into();
+    let request = || Request { sync: true, wave_delay: Some(Duration::ZERO), ..Request::default() };
+    let (pass, log) = sync_pass(&spec, &web("fluxforce", "web", ""), &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Succeeded", "{:#?}", log.0);
+    let first = uid(&get(&cluster, "apps", "Deployment", "fluxforce", "web").await.expect("created"));
+
+    let (pass, log) = sync_pass(&spec, &web("fluxforce", "web2", ""), &cluster, request()).await;
+    let op = pass.status.last_operation.as_ref().expect("synced");
+    assert_eq!(op.phase, "Failed", "without force the refusal stands: {op:?}");
+    let refused = pass.results.iter().find(|r| r.key.name == "web").expect("a result");
+    assert!(
+        refused.message.contains("spec.selector") && refused.message.contains("field is immutable"),
+        "the server's words: {refused:?}"
+    );
+    assert!(said_of_web(&log).iter().all(|s| !s.contains("recreated")), "{:?}", said_of_web(&log));
+    assert_eq!(uid(&get(&cluster, "apps", "Deployment", "fluxforce", "web").await.unwrap()), first, "untouched");
+
+    // A dry run says what would happen and deletes nothing.
+    let forced = web("fluxforce", "web2", "  annotations: {kustomize.toolkit.fluxcd.io/force: enabled}\n");
+    let dry = Request { dry_run: true, ..request() };
+    let (_, log) = sync_pass(&spec, &forced, &cluster, dry).await;
+    let said = said_of_web(&log);
+    assert!(said.iter().any(|s| s.starts_with("would be recreated (dry run; immutable field changed: ")), "{said:?}");
+    assert_eq!(uid(&get(&cluster, "apps", "Deployment", "fluxforce", "web").await.unwrap()), first, "a dry run");
+
+    let (pass, log) = sync_pass(&spec, &forced, &cluster, request()).await;
+    let op = pass.status.last_operation.as_ref().expect("synced");
+    assert_eq!(op.phase, "Succeeded", "{op:?}\n{:#?}", log.0);
+    let said = said_of_web(&log);
+    assert!(
+        said.iter().any(|s| s.starts_with("recreated (immutable field changed: ") && s.contains("field is immutable")),
+        "{said:?}"
+    );
+    let live = get(&cluster, "apps", "Deployment", "fluxforce", "web").await.expect("created again");
+    assert_ne!(uid(&live), first, "a new object");
+    assert_eq!(live["spec"]["selector"]["matchLabels"]["app"], "web2");
+    assert_eq!(live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "fluxforce", "tracked as before");
+
+    // The Kustomization's `spec.force: true` does the same for every object.
+    spec.rollout.force = true;
+    let (pass, log) = sync_pass(&spec, &web("fluxforce", "web3", ""), &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Succeeded", "{:#?}", log.0);
+    assert!(said_of_web(&log).iter().any(|s| s.starts_with("recreated (")), "{:?}", said_of_web(&log));
+    let again = get(&cluster, "apps", "Deployment", "fluxforce", "web").await.expect("created again");
+    assert_ne!(uid(&again), uid(&live));
+
+    // Flux's rule takes any 422 for an immutable field: an invalid value deletes the object too,
+    // and its replacement is refused; the old object is then created again, as kubectl does.
+    let invalid = web("fluxforce", "web4", "").replace("image: 'web:1'", "image: 'web:1', imagePullPolicy: Sometimes");
+    let (pass, log) = sync_pass(&spec, &invalid, &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Failed", "{:#?}", log.0);
+    let said = said_of_web(&log);
+    assert!(
+        said.iter().any(|s| s.contains("but creating it failed") && s.ends_with("the old object was created again")),
+        "{said:?}"
+    );
+    let restored = get(&cluster, "apps", "Deployment", "fluxforce", "web").await.expect("put back");
+    assert_eq!(restored["spec"]["selector"]["matchLabels"]["app"], "web3", "the old object");
+}
+
+/// Argo CD: no option, the refusal stands; `Force=true` (client-side apply) recreates on the
+/// refusal as `kubectl apply --force` does; `Force=true,Replace=true` is `kubectl replace
+/// --force`, delete then create.
+#[tokio::test(flavor = "current_thread")]
+async fn argo_force_recreates_a_deployment_whose_selector_changed() {
+    let env = env_or_skip!("argo_force_recreates_a_deployment_whose_selector_changed");
+    let cluster = connect(env).await;
+    namespace(&cluster, "argoforce", false).await;
+    let with = |options: &[&str]| AppSpec {
+        sync_options: options.iter().map(|o| o.to_string()).collect(),
+        ..app(AppKind::ArgoApplication, "forced", "argoforce")
+    };
+    let request = || Request { sync: true, wave_delay: Some(Duration::ZERO), ..Request::default() };
+    let live_uid = || async { uid(&get(&cluster, "apps", "Deployment", "argoforce", "web").await.expect("there")) };
+    let (pass, log) = sync_pass(&with(&[]), &web("argoforce", "web", ""), &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Succeeded", "{:#?}", log.0);
+    let first = live_uid().await;
+
+    let (pass, _) = sync_pass(&with(&[]), &web("argoforce", "web2", ""), &cluster, request()).await;
+    let op = pass.status.last_operation.as_ref().expect("synced");
+    assert_eq!(op.phase, "Failed", "{op:?}");
+    let refused = pass.results.iter().find(|r| r.key.name == "web").expect("a result");
+    assert!(refused.message.contains("field is immutable"), "{refused:?}");
+    assert_eq!(live_uid().await, first);
+
+    // With server-side apply, Force=true only takes over fields: the refusal stands.
+    let ssa = with(&["ServerSideApply=true", "Force=true"]);
+    let (pass, _) = sync_pass(&ssa, &web("argoforce", "web2", ""), &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Failed");
+    assert_eq!(live_uid().await, first);
+
+    let (pass, log) = sync_pass(&with(&["Force=true"]), &web("argoforce", "web2", ""), &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Succeeded", "{:#?}", log.0);
+    assert!(
+        said_of_web(&log).iter().any(|s| s.starts_with("recreated (immutable field changed: ")),
+        "{:?}",
+        said_of_web(&log)
+    );
+    let second = live_uid().await;
+    assert_ne!(second, first);
+
+    let replace = with(&["Force=true", "Replace=true"]);
+    let (pass, log) = sync_pass(&replace, &web("argoforce", "web3", ""), &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Succeeded", "{:#?}", log.0);
+    assert!(said_of_web(&log).contains(&"recreated (Replace=true, Force=true)".to_string()), "{:?}", said_of_web(&log));
+    let third = get(&cluster, "apps", "Deployment", "argoforce", "web").await.expect("there");
+    assert_ne!(uid(&third), second);
+    assert_eq!(third["spec"]["selector"]["matchLabels"]["app"], "web3");
+    assert_eq!(
+        third["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
+        "forced:apps/Deployment:argoforce/web"
+    );
 }

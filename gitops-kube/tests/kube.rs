@@ -509,3 +509,43 @@ fn an_applications_destination_picks_the_kubeconfig_context() {
     let e = pick(None, Some("https://nowhere:6443")).unwrap_err().to_string();
     assert!(e.contains("https://nowhere:6443"), "{e}");
 }
+
+/// The stand-in refuses a changed Deployment selector as the real server does; Flux's
+/// `force: enabled` label recreates the Deployment (the real-server test is in `apiserver.rs`).
+#[tokio::test(flavor = "current_thread")]
+async fn flux_force_recreates_a_deployment_whose_selector_changed() {
+    const V1: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n";
+    const V2: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web2}}\n  template:\n    metadata: {labels: {app: web2}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n";
+    const FORCED: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop, labels: {kustomize.toolkit.fluxcd.io/force: enabled}}\nspec:\n  selector: {matchLabels: {app: web2}}\n  template:\n    metadata: {labels: {app: web2}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n";
+    let server = ApiServer::start();
+    namespace(&server, "shop");
+    let (cluster, dir) = connect(&server).await;
+    let spec = AppSpec {
+        automated: Some(Automated { prune: true, self_heal: true, allow_empty: false }),
+        ..app(AppKind::FluxKustomization, "shop")
+    };
+    let status = dir.path().join("status.json");
+    let checks = HealthChecks::default();
+    let target = Target { cluster: &cluster, status: &status, health: &checks };
+    let uid = || server.get("apps/v1", "Deployment", "shop", "web").expect("there")["metadata"]["uid"].clone();
+    let mut outcomes = Vec::new();
+    for desired in [V1, V2, FORCED] {
+        let request = Request { sync: true, wave_delay: Some(Duration::ZERO), ..Request::default() };
+        let mut log = Log::default();
+        let pass =
+            reconcile::pass(&spec, &mut Fixed(desired), &target, Policy::of(&spec), request, &mut log).await.unwrap();
+        let phase = pass.status.last_operation.as_ref().expect("synced").phase;
+        let said = log.0.iter().filter(|e| e.key.kind == "Deployment").map(|e| e.outcome.clone()).collect::<Vec<_>>();
+        outcomes.push((phase, said, uid()));
+    }
+    let [(created, _, first), (refused, said, same), (forced, recreated, new)] = &outcomes[..] else { unreachable!() };
+    assert_eq!(
+        (created.as_str(), refused.as_str(), forced.as_str()),
+        ("Succeeded", "Failed", "Succeeded"),
+        "{outcomes:#?}"
+    );
+    assert!(said.iter().any(|s| s.contains("spec.selector") && s.contains("field is immutable")), "{said:?}");
+    assert_eq!(first, same, "the refusal stands without force");
+    assert!(recreated.iter().any(|s| s.starts_with("recreated (immutable field changed: ")), "{recreated:?}");
+    assert_ne!(first, new, "a new object");
+}

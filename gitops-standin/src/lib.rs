@@ -31,6 +31,9 @@
 //!   DaemonSet, ReplicaSet or Pod: it never becomes ready (`Progressing` False with reason
 //!   `ProgressDeadlineExceeded`; Pods stay not Ready).
 //!
+//! Admission knows one immutable field: a Deployment's `spec.selector` cannot change (`422
+//! Invalid`, `spec.selector: Invalid value: ...: field is immutable`, as the real server says).
+//!
 //! # Simplifications
 //!
 //! Field ownership treats lists as atomic leaves (no associative list keys); strategic merge patch is a

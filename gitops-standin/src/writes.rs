@@ -148,6 +148,17 @@ fn validate(kind: &Kind, obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The one immutable field the stand-in knows, as the real server words its refusal: a
+/// Deployment's `spec.selector` (enough to test recreating objects without a real server).
+fn immutable(kind: &Kind, old: &Value, obj: &Value) -> Result<(), ApiError> {
+    let selector = |o: &Value| o["spec"]["selector"].clone();
+    if kind.group == "apps" && kind.kind == "Deployment" && selector(old) != selector(obj) {
+        let text = format!("Invalid value: {}: field is immutable", selector(obj));
+        return Err(ApiError::invalid(&kind.group, &kind.kind, meta_str(obj, "name"), "spec.selector", &text));
+    }
+    Ok(())
+}
+
 fn check_namespace(store: &Store, kind: &Kind, namespace: &str) -> Result<(), ApiError> {
     if !kind.namespaced {
         return Ok(());
@@ -194,6 +205,9 @@ pub(crate) fn commit(
     schedule: bool,
 ) -> Result<Value, ApiError> {
     validate(kind, &obj)?;
+    if let Some(old) = old {
+        immutable(kind, &old.obj, &obj)?;
+    }
     apply::prune(&mut managed, &obj, kind.status);
     if let Some(old) = old {
         if comparable(&old.obj) == comparable(&obj) && apply::same_ownership(&old.managed, &managed) {

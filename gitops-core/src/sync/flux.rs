@@ -2,6 +2,11 @@
 //! `.../prune` annotations a manifest may carry, as kustomize-controller reads them (values
 //! compared without regard to case).
 //!
+//! `force: enabled` (annotation or label), like the Kustomization's `spec.force: true`, makes an
+//! update the API server refuses because an immutable field changed (a Deployment's
+//! `spec.selector`, a Job's `spec.template`) delete the object, wait until it is gone and apply
+//! it again ([`recreate`]; the executor carries it out and says "recreated" and why).
+//!
 //! ```
 //! use gitops_core::sync::flux::{self, ApplyPolicy};
 //! let v = serde_json::json!({"metadata": {"annotations": {"kustomize.toolkit.fluxcd.io/ssa": "ifnotpresent"}}});
@@ -10,9 +15,12 @@
 
 use serde_json::Value;
 
+use super::options::Recreate;
+
 /// The annotation choosing how an object is applied.
 pub const SSA: &str = "kustomize.toolkit.fluxcd.io/ssa";
-/// The annotation that recreates an object whose immutable fields changed.
+/// The annotation (or label) that, `enabled`, recreates an object whose update the API server
+/// refuses because an immutable field changed.
 pub const FORCE: &str = "kustomize.toolkit.fluxcd.io/force";
 /// The annotation (or label) that keeps an object from being pruned.
 pub const PRUNE: &str = "kustomize.toolkit.fluxcd.io/prune";
@@ -53,10 +61,19 @@ pub fn apply_policy(o: &Value) -> ApplyPolicy {
     }
 }
 
-/// Whether the object is to be recreated when an immutable field changes (`force: enabled`).
-/// Read for callers; the executor does not recreate objects yet.
+/// Whether the object asks to be recreated when an immutable field changes: the annotation or
+/// the label `kustomize.toolkit.fluxcd.io/force: enabled` (Flux's force selector matches both).
 pub fn force(o: &Value) -> bool {
-    is(meta(o, "annotations", FORCE), "enabled")
+    is(meta(o, "annotations", FORCE), "enabled") || is(meta(o, "labels", FORCE), "enabled")
+}
+
+/// How Flux recreates an object: on an update the API server refuses as immutable
+/// ([`super::options::is_immutable_refusal`]), when the Kustomization says `spec.force: true`
+/// (`spec_force`) or the desired or the live object carries [`FORCE`] (kustomize-controller
+/// looks at both, so a live object marked by hand is recreated too); never otherwise, and the
+/// refusal is the sync's error.
+pub fn recreate(spec_force: bool, desired: &Value, live: Option<&Value>) -> Recreate {
+    if spec_force || force(desired) || live.is_some_and(force) { Recreate::OnImmutable } else { Recreate::Never }
 }
 
 /// Whether pruning the object is disabled, by annotation or label (`prune: disabled`), or by
@@ -65,4 +82,25 @@ pub fn prune_disabled(o: &Value) -> bool {
     is(meta(o, "annotations", PRUNE), "disabled")
         || is(meta(o, "labels", PRUNE), "disabled")
         || is(meta(o, "annotations", RECONCILE), "disabled")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn force_is_read_from_the_spec_the_annotation_or_the_label_of_either_side() {
+        let plain = json!({"metadata": {"name": "web"}});
+        let annotated = json!({"metadata": {"annotations": {FORCE: "Enabled"}}});
+        let labelled = json!({"metadata": {"labels": {FORCE: "enabled"}}});
+        let disabled = json!({"metadata": {"annotations": {FORCE: "disabled"}}});
+        assert_eq!(recreate(false, &plain, None), Recreate::Never);
+        assert_eq!(recreate(false, &plain, Some(&plain)), Recreate::Never);
+        assert_eq!(recreate(false, &disabled, None), Recreate::Never);
+        assert_eq!(recreate(true, &plain, None), Recreate::OnImmutable);
+        assert_eq!(recreate(false, &annotated, None), Recreate::OnImmutable);
+        assert_eq!(recreate(false, &labelled, None), Recreate::OnImmutable);
+        assert_eq!(recreate(false, &plain, Some(&labelled)), Recreate::OnImmutable);
+    }
 }

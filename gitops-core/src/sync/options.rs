@@ -34,6 +34,91 @@ pub enum Propagation {
     Orphan,
 }
 
+/// When an object that exists is deleted and created again instead of being updated in place.
+///
+/// Some fields cannot change once an object exists (a Deployment's `spec.selector`, a Job's
+/// `spec.template`, a Service's `spec.clusterIP`, a StatefulSet's volume claim templates); the
+/// API server refuses such an update. Flux's `force` and `kubectl apply --force` (Argo CD's
+/// `Force=true`) delete the object and create it anew then; `kubectl replace --force` (Argo CD's
+/// `Replace=true,Force=true`) always does. The executor carries this out; deciding it is here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Recreate {
+    /// Updated in place; a refused update is the sync's error (the default).
+    #[default]
+    Never,
+    /// Updated in place; recreated when the server refuses the update as one the object cannot
+    /// take ([`is_immutable_refusal`]): Flux's `force`, Argo CD's `Force=true` with client-side
+    /// apply.
+    OnImmutable,
+    /// Deleted and created whenever it is written while it exists: Argo CD's
+    /// `Replace=true,Force=true` (`kubectl replace --force`).
+    Always,
+}
+
+impl Recreate {
+    /// What Argo CD's options ask for: `Force=true` recreates with `Replace=true` always, with
+    /// client-side apply on a refused patch; with `ServerSideApply=true` it only takes over
+    /// conflicting fields (`--force-conflicts`), as Argo CD does, so nothing is recreated.
+    pub fn for_argo(o: &SyncOptions) -> Recreate {
+        match (o.force, o.replace, o.server_side_apply.unwrap_or(false)) {
+            (false, _, _) => Recreate::Never,
+            (true, true, _) => Recreate::Always,
+            (true, false, true) => Recreate::Never,
+            (true, false, false) => Recreate::OnImmutable,
+        }
+    }
+
+    /// Whether an update the server refused (HTTP `code`, status `reason` such as `Invalid`,
+    /// empty when none, and `message`) is followed by deleting the object and creating it again.
+    pub fn after_refusal(self, code: u16, reason: &str, message: &str) -> bool {
+        match self {
+            Recreate::Never => false,
+            // `Always` writes by recreating; a refusal then is the creation's own.
+            Recreate::Always => false,
+            Recreate::OnImmutable => is_immutable_refusal(code, reason, message),
+        }
+    }
+
+    /// Whether this is [`Recreate::Never`] (plans leave it out of their JSON then).
+    pub fn is_never(&self) -> bool {
+        *self == Recreate::Never
+    }
+}
+
+/// Whether the server refused a write as one an existing object cannot take, by the rule
+/// Flux's `ssa` package (`errors.IsImmutableError`) and `kubectl apply --force` share: a
+/// `Conflict` (409) or `Invalid` (422) status, or a message that says something `is immutable`
+/// or names an `immutable field` (what admission webhooks and CEL rules answer, whatever
+/// their code). A status with no reason is judged by its code, as apimachinery does.
+///
+/// The rule is Flux's, false positives included: an update refused for an invalid value is
+/// `Invalid` too, and the object is then deleted although its replacement will be refused as
+/// well; the executor puts the old object back in that case, as `kubectl apply --force` does.
+pub fn is_immutable_refusal(code: u16, reason: &str, message: &str) -> bool {
+    let by_status = match reason {
+        "Invalid" | "Conflict" => true,
+        "" | "Unknown" => matches!(code, 409 | 422),
+        _ => false,
+    };
+    by_status || says_immutable(message)
+}
+
+/// Flux's patterns `is\simmutable` and `immutable\sfield`: the words with one whitespace
+/// character between them.
+fn says_immutable(message: &str) -> bool {
+    let (before, after) = ("is", "field");
+    message.match_indices("immutable").any(|(at, word)| {
+        let head = &message[..at];
+        let tail = &message[at + word.len()..];
+        let spaced_before = head.chars().next_back().is_some_and(char::is_whitespace)
+            && head[..head.len() - head.chars().next_back().map_or(0, char::len_utf8)].ends_with(before);
+        let spaced_after = tail.chars().next().is_some_and(char::is_whitespace)
+            && tail[tail.chars().next().map_or(0, char::len_utf8)..].starts_with(after);
+        spaced_before || spaced_after
+    })
+}
+
 /// Sync options, at app level or resolved for one resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -178,6 +263,49 @@ mod tests {
         assert_eq!(res.prune, PruneMode::Confirm);
         assert_eq!(res.server_side_apply, Some(false));
         assert!(res.replace && res.apply_out_of_sync_only);
+    }
+
+    #[test]
+    fn argo_force_recreates_with_replace_always_and_with_client_side_apply_on_refusal() {
+        let of = |items: &[&str]| Recreate::for_argo(&SyncOptions::parse(items.iter().copied()).unwrap().0);
+        assert_eq!(of(&[]), Recreate::Never);
+        assert_eq!(of(&["Replace=true"]), Recreate::Never);
+        assert_eq!(of(&["Force=true"]), Recreate::OnImmutable);
+        assert_eq!(of(&["Force=true", "Replace=true"]), Recreate::Always);
+        assert_eq!(of(&["Force=true", "Replace=true", "ServerSideApply=true"]), Recreate::Always);
+        // With server-side apply, Force=true takes over conflicting fields and nothing more.
+        assert_eq!(of(&["Force=true", "ServerSideApply=true"]), Recreate::Never);
+        assert_eq!(of(&["Force=true", "ServerSideApply=false"]), Recreate::OnImmutable);
+    }
+
+    #[test]
+    fn immutable_refusals_follow_fluxs_rule() {
+        let selector = "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: \
+                        v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web2\"}}: field is immutable";
+        assert!(is_immutable_refusal(422, "Invalid", selector));
+        // Invalid or Conflict alone is enough (a StatefulSet's forbidden update names no word).
+        assert!(is_immutable_refusal(422, "Invalid", "StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates"));
+        assert!(is_immutable_refusal(409, "Conflict", "the object has been modified"));
+        assert!(is_immutable_refusal(422, "", "no reason given"));
+        assert!(!is_immutable_refusal(409, "AlreadyExists", "configmaps \"a\" already exists"));
+        assert!(!is_immutable_refusal(403, "Forbidden", "forbidden"));
+        assert!(!is_immutable_refusal(404, "NotFound", "not found"));
+        // Webhooks and CEL rules answer in words, with whatever code.
+        assert!(is_immutable_refusal(403, "Forbidden", "admission webhook denied: spec.size is immutable"));
+        assert!(is_immutable_refusal(400, "BadRequest", "cannot update immutable\tfield spec.size"));
+        assert!(!is_immutable_refusal(400, "BadRequest", "an immutable object"));
+        assert!(!is_immutable_refusal(400, "BadRequest", "an immutable-field, not it"));
+        // No word boundary, as in Flux's regular expression: `this immutable` matches.
+        assert!(is_immutable_refusal(400, "BadRequest", "this immutable thing"));
+    }
+
+    #[test]
+    fn only_force_on_immutable_recreates_after_a_refusal() {
+        let m = "field is immutable";
+        assert!(Recreate::OnImmutable.after_refusal(422, "Invalid", m));
+        assert!(!Recreate::Never.after_refusal(422, "Invalid", m));
+        assert!(!Recreate::Always.after_refusal(422, "Invalid", m), "a refusal of the creation itself stands");
+        assert!(!Recreate::OnImmutable.after_refusal(404, "NotFound", "namespaces \"x\" not found"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::flux::{self, ApplyPolicy};
 use super::hooks::{self, Role};
-use super::options::{PruneMode, SyncOptions};
+use super::options::{PruneMode, Recreate, SyncOptions};
 use super::order;
 use super::task::{Action, ApplyOptions, Phase, Skipped, SyncPlan, Task};
 use crate::app::{self, AppSpec};
@@ -142,6 +142,14 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                         };
                         let mut apply = apply_options(&options);
                         apply.replace |= replace_live;
+                        // Flux has no Replace or Force sync options: its own force decides; for
+                        // Argo CD, `Replace=true` on the live object counts as on the desired one.
+                        apply.recreate = if flux {
+                            let spec_force = config.app.is_some_and(|a| a.rollout.force);
+                            flux::recreate(spec_force, desired.value(), live.map(Object::value))
+                        } else {
+                            Recreate::for_argo(&SyncOptions { replace: apply.replace, ..options.clone() })
+                        };
                         let wave = wave_of(desired.value());
                         let live_exists = live.is_some();
                         let task = Task {
@@ -318,6 +326,7 @@ fn apply_options(o: &SyncOptions) -> ApplyOptions {
         server_side_apply: o.server_side_apply.unwrap_or(false),
         skip_validation: o.skip_validation,
         skip_dry_run_on_missing_resource: o.skip_dry_run_on_missing_resource,
+        recreate: Recreate::for_argo(o),
     }
 }
 

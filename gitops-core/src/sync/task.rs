@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::options::Recreate;
 use crate::object::ResourceKey;
 
 /// A sync phase, in Argo CD's order (PreSync < Sync < PostSync < SyncFail).
@@ -77,6 +78,10 @@ pub struct ApplyOptions {
     pub skip_validation: bool,
     /// `SkipDryRunOnMissingResource=true`.
     pub skip_dry_run_on_missing_resource: bool,
+    /// Whether an existing object is deleted and created again: Argo CD's `Force=true` (see
+    /// [`Recreate::for_argo`]), or Flux's `spec.force` and `kustomize.toolkit.fluxcd.io/force`.
+    #[serde(skip_serializing_if = "Recreate::is_never")]
+    pub recreate: Recreate,
 }
 
 /// One step of a sync: an object, the phase and wave it runs in, and what is done to it.

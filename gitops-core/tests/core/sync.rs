@@ -695,6 +695,61 @@ fn flux_per_object_apply_and_prune_policies() {
     assert!(p.tasks.iter().all(|t| t.action == Action::Create && !t.options.force), "{:?}", p.tasks);
 }
 
+/// Who is recreated on an immutable-field refusal: a Flux app's objects with `spec.force` or the
+/// `force: enabled` annotation or label (on either side), an Argo CD app's with `Force=true`
+/// (always with `Replace=true`; never with `ServerSideApply=true`, where it takes over fields).
+#[test]
+fn force_plans_recreation_as_flux_and_argo_cd_do() {
+    use gitops_core::sync::options::Recreate;
+    let kustomization = |force: &str| {
+        let text = format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: shop, namespace: flux-system}}\nspec: {{targetNamespace: shop{force}}}\n"
+        );
+        app::read("k.yaml", &manifest::parse("k.yaml", &text).unwrap()).unwrap()
+    };
+    let cm = |name: &str, meta: &str| {
+        obj(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\n{meta}data: {{a: b}}\n"
+        ))
+    };
+    let desired = vec![
+        cm("plain", ""),
+        cm("annotated", "  annotations: {kustomize.toolkit.fluxcd.io/force: enabled}\n"),
+        cm("labelled", "  labels: {kustomize.toolkit.fluxcd.io/force: Enabled}\n"),
+        cm("live-marked", ""),
+    ];
+    let live = vec![cm("live-marked", "  annotations: {kustomize.toolkit.fluxcd.io/force: enabled}\n")];
+    let recreate = |app: &AppSpec, desired: Vec<Object>, live: Vec<Object>| {
+        let inputs = Inputs { app: Some(app), revision: "r", ..Inputs::default() };
+        let (p, _) = gitops_core::sync::prepare::prepare(&inputs, desired, live).unwrap();
+        p.tasks.iter().map(|t| (t.key.name.clone(), t.options.recreate)).collect::<Vec<_>>()
+    };
+    let of = |list: &[(String, Recreate)], name: &str| list.iter().find(|(n, _)| n == name).map(|(_, r)| *r);
+    let flux = recreate(&kustomization(""), desired.clone(), live.clone());
+    assert_eq!(of(&flux, "plain"), Some(Recreate::Never));
+    assert_eq!(of(&flux, "annotated"), Some(Recreate::OnImmutable));
+    assert_eq!(of(&flux, "labelled"), Some(Recreate::OnImmutable));
+    assert_eq!(of(&flux, "live-marked"), Some(Recreate::OnImmutable), "the live object's mark counts");
+    let forced = recreate(&kustomization(", force: true"), desired.clone(), live.clone());
+    assert!(forced.iter().all(|(_, r)| *r == Recreate::OnImmutable), "{forced:?}");
+
+    let argo = |options: &str| {
+        let text = format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec: {{destination: {{namespace: shop}}, syncPolicy: {{syncOptions: [{options}]}}}}\n"
+        );
+        app::read("app.yaml", &manifest::parse("app.yaml", &text).unwrap()).unwrap()
+    };
+    let one = |app: &AppSpec, meta: &str| of(&recreate(app, vec![cm("web", meta)], Vec::new()), "web");
+    assert_eq!(one(&argo(""), ""), Some(Recreate::Never), "Flux's annotations mean nothing to Argo CD");
+    assert_eq!(one(&argo("Force=true"), ""), Some(Recreate::OnImmutable));
+    assert_eq!(one(&argo("'Force=true', 'Replace=true'"), ""), Some(Recreate::Always));
+    assert_eq!(one(&argo("'Force=true', 'ServerSideApply=true'"), ""), Some(Recreate::Never));
+    let replace = "  annotations: {argocd.argoproj.io/sync-options: 'Replace=true'}\n";
+    assert_eq!(one(&argo("Force=true"), replace), Some(Recreate::Always), "options merge per resource");
+    let annotated = "  annotations: {kustomize.toolkit.fluxcd.io/force: enabled}\n";
+    assert_eq!(one(&argo(""), annotated), Some(Recreate::Never));
+}
+
 /// `syncPolicy.managedNamespaceMetadata`: the namespace `CreateNamespace=true` makes carries
 /// the labels and annotations; an existing one lacking them is updated; one that has them is
 /// left alone.
