@@ -30,6 +30,7 @@ pub mod tree;
 use granit_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Number, Value};
 
+use crate::json::Stopped;
 pub use tree::DuplicateKeys;
 use tree::{Budget, Key, MergeKeys, Rules, ScalarResolver, TreeBuilder, TreeError};
 
@@ -106,9 +107,9 @@ pub fn for_each_document<E>(
 /// twice are added to `repeated` once the whole text is read (none are refused: duplicate
 /// keys are refused, as in [`for_each_document`], under [`DuplicateKeys::Refuse`]).
 ///
-/// JSON with a key given twice is read again as YAML, which handles the repeat; a JSON stream
-/// of more than two values cannot be (YAML needs `---` between documents), so there the
-/// repeat stays an error.
+/// A JSON value with a key given twice is read again, on its own, as YAML, which handles the
+/// repeat; the values after it are read as JSON again, so a repeat is handled alike in every
+/// value of a stream.
 pub fn for_each_document_with<E>(
     text: &str,
     duplicates: DuplicateKeys,
@@ -121,9 +122,43 @@ pub fn for_each_document_with<E>(
     if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
         return for_each_yaml(text, Start::default(), ALIAS_LIMITS, duplicates, each, repeated);
     }
-    let stopped = match crate::json::for_each_document(text, &mut each) {
-        Ok(done) => return Ok(done),
-        Err(stopped) => stopped,
+    let mut json_from = 0usize;
+    let mut shift = Start::default();
+    let stopped = loop {
+        let stopped = match crate::json::for_each_document(&text[json_from..], |mut d: Document| {
+            d.index += shift.documents;
+            d.line += shift.lines;
+            each(d)
+        }) {
+            Ok(done) => return Ok(done),
+            Err(stopped) => stopped,
+        };
+        let value_from = json_from + stopped.read_to;
+        let documents = shift.documents + stopped.documents;
+        let value_to = (duplicates == DuplicateKeys::LastWins && stopped.error.message.starts_with("duplicate key"))
+            .then(|| json_value_end(text, value_from))
+            .flatten();
+        let Some(value_to) = value_to else {
+            let mut error = stopped.error;
+            if error.line <= 1 {
+                error.column += shift.column;
+            }
+            error.line += shift.lines;
+            error.document += shift.documents;
+            break Stopped { error, documents, read_to: value_from };
+        };
+        if let Err(e) = for_each_yaml(
+            &text[value_from..value_to],
+            start_at(text, value_from, documents),
+            ALIAS_LIMITS,
+            duplicates,
+            &mut each,
+            repeated,
+        )? {
+            return Ok(Err(e));
+        }
+        json_from = value_to;
+        shift = start_at(text, value_to, documents + 1);
     };
     if stopped.documents > 1 {
         return Err(stopped.error);
@@ -138,19 +173,34 @@ pub fn for_each_document_with<E>(
     if from < bytes.len() && bytes[from] == b'\n' {
         from += 1;
     }
-    let before = &text[..from];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let start = Start {
-        documents: stopped.documents,
-        lines: before.bytes().filter(|b| *b == b'\n').count(),
-        column: before[line_start..].chars().count(),
-    };
+    let start = start_at(text, from, stopped.documents);
     match for_each_yaml(&text[from..], start, ALIAS_LIMITS, duplicates, each, repeated) {
         Ok(done) => Ok(done),
         // Neither reads it: the error found further into the text says more (JSON's on a tie:
         // flow-style YAML is the rarer of the two).
         Err(yaml) if (yaml.line, yaml.column) > (stopped.error.line, stopped.error.column) => Err(yaml),
         Err(_) => Err(stopped.error),
+    }
+}
+
+/// Where a reading from byte `at` of `text` starts, after `documents` documents.
+fn start_at(text: &str, at: usize, documents: usize) -> Start {
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Start {
+        documents,
+        lines: before.bytes().filter(|b| *b == b'\n').count(),
+        column: before[line_start..].chars().count(),
+    }
+}
+
+/// The byte just after the JSON value that starts (after blanks) at `from`, when it is one;
+/// keys are not checked here.
+fn json_value_end(text: &str, from: usize) -> Option<usize> {
+    let mut stream = serde_json::Deserializer::from_str(&text[from..]).into_iter::<serde::de::IgnoredAny>();
+    match stream.next() {
+        Some(Ok(_)) => Some(from + stream.byte_offset()),
+        _ => None,
     }
 }
 
@@ -704,5 +754,39 @@ mod tests {
         assert_eq!(one("\u{feff}{a: 1}"), json!({"a": 1}));
         let docs = parse_documents("\u{feff}---\na: 1\n---\nb: 2\n").unwrap();
         assert_eq!(docs.iter().map(|d| (d.index, d.line)).collect::<Vec<_>>(), vec![(0, 2), (1, 4)]);
+    }
+
+    /// A key given twice is read as kubectl reads it (the last wins) in every value of a JSON
+    /// stream, not only the first two: the value is read on its own, and the stream goes on.
+    #[test]
+    fn a_repeated_key_in_any_value_of_a_json_stream_is_read_alike() {
+        let text = "{\"a\": 1}\n{\"b\": 1, \"b\": 2}\n{\"c\": 3}\n  {\"d\": 1, \"d\": [4]} {\"e\": 5}\n";
+        let mut docs = Vec::new();
+        let mut repeated = Vec::new();
+        let each = |d: Document| {
+            docs.push((d.index, d.line, d.value));
+            Ok::<(), ()>(())
+        };
+        for_each_document_with(text, DuplicateKeys::LastWins, each, &mut repeated).unwrap().unwrap();
+        assert_eq!(
+            docs,
+            [
+                (0, 1, json!({"a": 1})),
+                (1, 2, json!({"b": 2})),
+                (2, 3, json!({"c": 3})),
+                (3, 4, json!({"d": [4]})),
+                (4, 4, json!({"e": 5}))
+            ]
+        );
+        let found: Vec<(usize, &str, usize)> = repeated.iter().map(|r| (r.document, r.path.as_str(), r.line)).collect();
+        assert_eq!(found, [(1, "b", 2), (3, "d", 4)]);
+        // Refused, the error is where the first repeat is.
+        let e = parse_documents(text).unwrap_err();
+        assert_eq!((e.document, e.line), (1, 2), "{e}");
+        // A stream that breaks after a repeat still says where.
+        let broken = "{\"a\": 1}\n{\"b\": 1, \"b\": 2}\n{\"c\": }\n";
+        let e =
+            for_each_document_with(broken, DuplicateKeys::LastWins, |_| Ok::<(), ()>(()), &mut Vec::new()).unwrap_err();
+        assert_eq!((e.document, e.line), (2, 3), "{e}");
     }
 }
