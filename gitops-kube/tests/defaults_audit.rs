@@ -21,6 +21,7 @@ use gitops_core::diff::{Comparator, DiffConfig, SyncStatus};
 use gitops_core::object::Origin;
 use gitops_core::{Object, manifest};
 use gitops_kube::KubeCluster;
+use gitops_kube::client_side::LAST_APPLIED;
 use gitops_kube::cluster::Cluster;
 use gitops_standin::testenv;
 use kube::api::PostParams;
@@ -175,11 +176,24 @@ async fn every_fixture_is_synced_against_what_the_server_would_store() {
                 }
             };
             compared += 1;
-            let live_object = Object::new(live.clone(), Origin::inline("dry-run create"));
-            match comparator.compare(Some(&object), Some(&live_object)) {
-                Ok(diff) if diff.status == SyncStatus::Synced => {}
-                Ok(diff) => failures.push(describe(&file, &object, "against its dry run", &diff)),
-                Err(e) => failures.push(format!("{file}: compare failed: {e}")),
+            // Compared two-way (as created by `kubectl create` or server-side apply) and
+            // three-way (as left by a client-side apply, which records the manifest in the
+            // last-applied annotation): both must find nothing.
+            let mut applied = live.clone();
+            if let Some(Value::Object(metadata)) = applied.get_mut("metadata") {
+                let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+                if let Value::Object(annotations) = annotations {
+                    let recorded = serde_json::to_string(object.value()).unwrap();
+                    annotations.insert(LAST_APPLIED.into(), Value::String(recorded));
+                }
+            }
+            for (how, live) in [("two-way", &live), ("three-way", &applied)] {
+                let live_object = Object::new(live.clone(), Origin::inline("dry-run create"));
+                match comparator.compare(Some(&object), Some(&live_object)) {
+                    Ok(diff) if diff.status == SyncStatus::Synced => {}
+                    Ok(diff) => failures.push(describe(&file, &object, &format!("against its dry run ({how})"), &diff)),
+                    Err(e) => failures.push(format!("{file}: compare failed: {e}")),
+                }
             }
             for negative in negatives.iter().filter(|n| n.file == file) {
                 negatives_checked += 1;
