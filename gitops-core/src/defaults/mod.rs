@@ -36,9 +36,12 @@
 //!   `ports[].nodePort`, `healthCheckNodePort` (they depend on the cluster's ranges and
 //!   free addresses);
 //! - admission-plugin values: PVC `storageClassName` (default StorageClass), Pod
-//!   `serviceAccountName: default` and its token volume and mounts, default tolerations,
+//!   `serviceAccountName: default` and its token volume and mounts,
 //!   `priority`/`preemptionPolicy`, `overhead`, LimitRange-driven requests and limits, Ingress
-//!   `ingressClassName` (they depend on other objects in the cluster);
+//!   `ingressClassName` (they depend on other objects in the cluster). The one exception is
+//!   `DefaultTolerationSeconds`: its two Pod tolerations follow from the Pod alone, and because
+//!   `tolerations` is an atomic list a Pod manifest with tolerations of its own could never
+//!   compare equal without them;
 //! - Job `spec.selector` and the generated `controller-uid`/`job-name` labels (they embed the
 //!   Job's uid); the user's template labels *are* copied to an unlabelled Job;
 //! - controller-written annotations (`deployment.kubernetes.io/revision`,

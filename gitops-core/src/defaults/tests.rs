@@ -95,6 +95,7 @@ fn image_pull_policy_table() {
 fn pod_minimal() {
     let mut expected = pod_spec_out();
     expected["enableServiceLinks"] = json!(true);
+    expected["tolerations"] = default_tolerations();
     check(
         "",
         "v1",
@@ -280,9 +281,50 @@ fn pod_user_values_kept() {
                               "successThreshold": 1, "failureThreshold": 4}
         }],
         "volumes": [{"name": "s", "secret": {"secretName": "s", "defaultMode": 0}},
-                    {"name": "h", "hostPath": {"path": "/x", "type": "Directory"}}]
+                    {"name": "h", "hostPath": {"path": "/x", "type": "Directory"}}],
+        "tolerations": [{"operator": "Exists"}]
     });
     check("", "v1", "Pod", json!({"spec": spec}), json!({"spec": spec}));
+}
+
+/// The two tolerations `DefaultTolerationSeconds` appends, in its order.
+fn default_tolerations() -> Value {
+    json!([
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    ])
+}
+
+#[test]
+fn pod_default_toleration_seconds() {
+    let tolerations = |input: Value| {
+        defaulted("", "v1", "Pod", json!({"spec": {"tolerations": input}}))["spec"]["tolerations"].clone()
+    };
+    // Appended after the user's own, which stay first and as written (the list is atomic, so
+    // a manifest with tolerations must predict the server's whole list).
+    let user = json!({"key": "dedicated", "operator": "Equal", "value": "web", "effect": "NoSchedule"});
+    let mut expected = vec![user.clone()];
+    expected.extend(default_tolerations().as_array().unwrap().iter().cloned());
+    assert_eq!(tolerations(json!([user])), json!(expected));
+    assert_eq!(tolerations(Value::Null), default_tolerations());
+    // A toleration for the taint, with NoExecute or any effect, or one for every key, suffices.
+    let not_ready = json!({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 30});
+    assert_eq!(tolerations(json!([not_ready])), json!([not_ready, default_tolerations()[1]]));
+    let everything = json!([{"operator": "Exists"}]);
+    assert_eq!(tolerations(everything.clone()), everything);
+    let any_key_no_execute = json!([{"operator": "Exists", "effect": "NoExecute"}]);
+    assert_eq!(tolerations(any_key_no_execute.clone()), any_key_no_execute);
+    // Another effect does not count for the taint.
+    let no_schedule = json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoSchedule"});
+    assert_eq!(
+        tolerations(json!([no_schedule])),
+        json!([no_schedule, default_tolerations()[0], default_tolerations()[1]])
+    );
+    // Only Pods: the plugin admits Pods, not the templates of workloads.
+    let template = defaulted("", "v1", "PodTemplate", json!({"template": {"spec": {}}}));
+    assert_eq!(template["template"]["spec"].get("tolerations"), None);
+    // Not a list: left for validation.
+    assert_eq!(tolerations(json!("x")), json!("x"));
 }
 
 #[test]
