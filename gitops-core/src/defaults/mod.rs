@@ -161,12 +161,12 @@ pub fn apply(group: &str, version: &str, kind: &str, obj: &mut Value) {
         }
         ("resource.k8s.io", "ResourceClaim") if resource::is_dra_version(version) => {
             if let Some(spec) = child(root, "spec") {
-                resource::resource_claim_spec(spec);
+                resource::resource_claim_spec(version, spec);
             }
         }
         ("resource.k8s.io", "ResourceClaimTemplate") if resource::is_dra_version(version) => {
             if let Some(spec) = path(root, &["spec", "spec"]) {
-                resource::resource_claim_spec(spec);
+                resource::resource_claim_spec(version, spec);
             }
         }
         ("certificates.k8s.io", "PodCertificateRequest") if version == "v1beta1" => {

@@ -1114,8 +1114,10 @@ fn resource_claims_and_pod_certificate_requests() {
             {"name": "any", "firstAvailable": [{"name": "a", "deviceClassName": "x", "tolerations": [{"key": "k"}]}]}
         ]}}}}),
         json!({"spec": {"spec": {"devices": {"requests": [
-            {"name": "gpu", "exactly": {"deviceClassName": "gpu", "tolerations": [{"key": "k", "operator": "Exists"}, {"key": "k2", "value": "v", "operator": "Equal"}]}},
-            {"name": "any", "firstAvailable": [{"name": "a", "deviceClassName": "x", "tolerations": [{"key": "k", "operator": "Equal"}]}]}
+            {"name": "gpu", "exactly": {"deviceClassName": "gpu", "allocationMode": "ExactCount", "count": 1,
+                "tolerations": [{"key": "k", "operator": "Exists"}, {"key": "k2", "value": "v", "operator": "Equal"}]}},
+            {"name": "any", "firstAvailable": [{"name": "a", "deviceClassName": "x", "allocationMode": "ExactCount", "count": 1,
+                "tolerations": [{"key": "k", "operator": "Equal"}]}]}
         ]}}}}),
     );
     check(
@@ -1123,7 +1125,8 @@ fn resource_claims_and_pod_certificate_requests() {
         "v1beta1",
         "ResourceClaim",
         json!({"spec": {"devices": {"requests": [{"name": "gpu", "deviceClassName": "gpu", "tolerations": [{"key": "k"}]}]}}}),
-        json!({"spec": {"devices": {"requests": [{"name": "gpu", "deviceClassName": "gpu", "tolerations": [{"key": "k", "operator": "Equal"}]}]}}}),
+        json!({"spec": {"devices": {"requests": [{"name": "gpu", "deviceClassName": "gpu", "allocationMode": "ExactCount", "count": 1,
+            "tolerations": [{"key": "k", "operator": "Equal"}]}]}}}),
     );
     check(
         "certificates.k8s.io",
@@ -1132,6 +1135,47 @@ fn resource_claims_and_pod_certificate_requests() {
         json!({"spec": {"signerName": "x/y"}}),
         json!({"spec": {"signerName": "x/y", "maxExpirationSeconds": 86400}}),
     );
+}
+
+#[test]
+fn device_request_allocation_mode() {
+    // v1 and v1beta2: on `exactly` and on each alternative; `count` only for ExactCount, and
+    // a count the user set (not zero) stays.
+    for version in ["v1", "v1beta2"] {
+        check(
+            "resource.k8s.io",
+            version,
+            "ResourceClaim",
+            json!({"spec": {"devices": {"requests": [
+                {"name": "a", "exactly": {"deviceClassName": "c"}},
+                {"name": "b", "exactly": {"deviceClassName": "c", "allocationMode": "All"}},
+                {"name": "c", "exactly": {"deviceClassName": "c", "count": 3}},
+                {"name": "d", "firstAvailable": [{"name": "x", "deviceClassName": "c"}, {"name": "y", "deviceClassName": "c", "allocationMode": "All"}]}
+            ]}}}),
+            json!({"spec": {"devices": {"requests": [
+                {"name": "a", "exactly": {"deviceClassName": "c", "allocationMode": "ExactCount", "count": 1}},
+                {"name": "b", "exactly": {"deviceClassName": "c", "allocationMode": "All"}},
+                {"name": "c", "exactly": {"deviceClassName": "c", "count": 3, "allocationMode": "ExactCount"}},
+                {"name": "d", "firstAvailable": [
+                    {"name": "x", "deviceClassName": "c", "allocationMode": "ExactCount", "count": 1},
+                    {"name": "y", "deviceClassName": "c", "allocationMode": "All"}
+                ]}
+            ]}}}),
+        );
+    }
+    // v1beta1: the request itself, only when it names a class (otherwise it has alternatives,
+    // and the mode belongs to them); v1's `exactly`-less request is not touched.
+    check(
+        "resource.k8s.io",
+        "v1beta1",
+        "ResourceClaim",
+        json!({"spec": {"devices": {"requests": [{"name": "d", "firstAvailable": [{"name": "x", "deviceClassName": "c"}]}]}}}),
+        json!({"spec": {"devices": {"requests": [{"name": "d", "firstAvailable": [
+            {"name": "x", "deviceClassName": "c", "allocationMode": "ExactCount", "count": 1}
+        ]}]}}}),
+    );
+    let flat = json!({"spec": {"devices": {"requests": [{"name": "a", "deviceClassName": "c"}]}}});
+    check("resource.k8s.io", "v1", "ResourceClaim", flat.clone(), flat);
 }
 
 #[test]
