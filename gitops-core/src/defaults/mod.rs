@@ -121,10 +121,18 @@ pub fn apply(group: &str, version: &str, kind: &str, obj: &mut Value) {
                 set_default(parameters, "scope", json!("Cluster"));
             }
         }
-        ("discovery.k8s.io", "EndpointSlice") => each_object_in_list(root, "ports", |port| {
-            set_default(port, "name", json!(""));
-            set_default(port, "protocol", json!("TCP"));
-        }),
+        ("discovery.k8s.io", "EndpointSlice") => {
+            each_object_in_list(root, "ports", |port| {
+                set_default(port, "name", json!(""));
+                set_default(port, "protocol", json!("TCP"));
+            });
+            // `conditions` is a struct, not a pointer: `omitempty` does not drop it, so every
+            // endpoint is served with at least `conditions: {}`, and `endpoints` is an atomic
+            // list that a manifest's replaces whole.
+            each_object_in_list(root, "endpoints", |endpoint| {
+                set_default(endpoint, "conditions", json!({}));
+            });
+        }
         ("storage.k8s.io", "StorageClass") => {
             set_default(root, "reclaimPolicy", json!("Delete"));
             set_default(root, "volumeBindingMode", json!("Immediate"));

@@ -1179,6 +1179,24 @@ fn device_request_allocation_mode() {
 }
 
 #[test]
+fn endpoint_slice_conditions() {
+    // The struct is always served; `endpoints` is atomic, so a manifest's list must predict it.
+    check(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        json!({"addressType": "IPv4", "endpoints": [
+            {"addresses": ["10.0.0.1"]},
+            {"addresses": ["10.0.0.2"], "conditions": {"ready": false}}
+        ]}),
+        json!({"addressType": "IPv4", "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {}},
+            {"addresses": ["10.0.0.2"], "conditions": {"ready": false}}
+        ]}),
+    );
+}
+
+#[test]
 fn unknown_kinds_and_groups_are_left_alone() {
     let obj = json!({"spec": {"template": template_in(), "replicas": null}});
     for (group, version, kind) in [
