@@ -23,7 +23,7 @@
 //!
 //! Kinds are matched by group and kind. Versions matter only where their defaults differ:
 //! HorizontalPodAutoscaler (`v1` vs `v2`/`v2beta2`), webhook configurations, admission
-//! policies, CustomResourceDefinition and flow control (`v1` only: their beta versions had other
+//! policies (validating and mutating), CustomResourceDefinition and flow control (`v1` only: their beta versions had other
 //! defaults). The removed beta versions of `apps` and `batch` kinds get the `v1` rules; the
 //! `extensions` group is left alone (its defaults differed and it is no longer served).
 //!
@@ -151,7 +151,12 @@ pub fn apply(group: &str, version: &str, kind: &str, obj: &mut Value) {
         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") if version == "v1" => {
             admissionregistration::validating_admission_policy(root);
         }
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") if version == "v1" => {
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy") if version == "v1" => {
+            admissionregistration::mutating_admission_policy(root);
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding" | "MutatingAdmissionPolicyBinding")
+            if version == "v1" =>
+        {
             if let Some(resources) = path(root, &["spec", "matchResources"]) {
                 admissionregistration::match_resources(resources);
             }

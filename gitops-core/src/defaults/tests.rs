@@ -1040,6 +1040,47 @@ fn admission_policies() {
 }
 
 #[test]
+fn mutating_admission_policies() {
+    // Rules without a scope were OutOfSync against the server's `scope: "*"`.
+    check(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingAdmissionPolicy",
+        json!({"spec": {"reinvocationPolicy": "Never",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE"], "resources": ["configmaps"]}]},
+            "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": "[]"}}]}}),
+        json!({"spec": {
+            "reinvocationPolicy": "Never",
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                   "resources": ["configmaps"], "scope": "*"}],
+                "matchPolicy": "Equivalent", "namespaceSelector": {}, "objectSelector": {}
+            },
+            "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": "[]"}}]
+        }}),
+    );
+    check(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingAdmissionPolicyBinding",
+        json!({"spec": {"policyName": "p", "matchResources": {"excludeResourceRules": [{"resources": ["pods"]}]}}}),
+        json!({"spec": {"policyName": "p", "matchResources": {
+            "excludeResourceRules": [{"resources": ["pods"], "scope": "*"}],
+            "matchPolicy": "Equivalent", "namespaceSelector": {}, "objectSelector": {}
+        }}}),
+    );
+    // Values the user set stay, and the alpha and beta versions are not touched.
+    let set = json!({"spec": {"failurePolicy": "Ignore", "reinvocationPolicy": "IfNeeded",
+        "matchConstraints": {"resourceRules": [{"scope": "Namespaced"}], "matchPolicy": "Exact",
+            "namespaceSelector": {"matchLabels": {"a": "b"}}, "objectSelector": {}}}});
+    check("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicy", set.clone(), set);
+    let beta = json!({"spec": {"matchConstraints": {"resourceRules": [{"resources": ["pods"]}]}}});
+    check("admissionregistration.k8s.io", "v1beta1", "MutatingAdmissionPolicy", beta.clone(), beta);
+}
+
+#[test]
 fn custom_resource_definition() {
     check(
         "apiextensions.k8s.io",
@@ -1251,6 +1292,8 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration"),
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"),
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicyBinding"),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
     ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"),
     ("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"),
