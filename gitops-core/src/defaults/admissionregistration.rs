@@ -39,6 +39,12 @@ pub(super) fn validating_admission_policy(root: &mut Object) {
     }
 }
 
+/// MutatingAdmissionPolicy v1: the same failure policy and match constraints as the validating
+/// kind (`reinvocationPolicy` has no default: the server requires it).
+pub(super) fn mutating_admission_policy(root: &mut Object) {
+    validating_admission_policy(root);
+}
+
 /// MatchResources of admission policies and their bindings; the rules inside are the same Go
 /// type as webhook rules and get the same scope default.
 pub(super) fn match_resources(resources: &mut Object) {

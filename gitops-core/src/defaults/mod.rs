@@ -23,7 +23,7 @@
 //!
 //! Kinds are matched by group and kind. Versions matter only where their defaults differ:
 //! HorizontalPodAutoscaler (`v1` vs `v2`/`v2beta2`), webhook configurations, admission
-//! policies, CustomResourceDefinition and flow control (`v1` only: their beta versions had other
+//! policies (validating and mutating), CustomResourceDefinition and flow control (`v1` only: their beta versions had other
 //! defaults). The removed beta versions of `apps` and `batch` kinds get the `v1` rules; the
 //! `extensions` group is left alone (its defaults differed and it is no longer served).
 //!
@@ -36,9 +36,12 @@
 //!   `ports[].nodePort`, `healthCheckNodePort` (they depend on the cluster's ranges and
 //!   free addresses);
 //! - admission-plugin values: PVC `storageClassName` (default StorageClass), Pod
-//!   `serviceAccountName: default` and its token volume and mounts, default tolerations,
+//!   `serviceAccountName: default` and its token volume and mounts,
 //!   `priority`/`preemptionPolicy`, `overhead`, LimitRange-driven requests and limits, Ingress
-//!   `ingressClassName` (they depend on other objects in the cluster);
+//!   `ingressClassName` (they depend on other objects in the cluster). The one exception is
+//!   `DefaultTolerationSeconds`: its two Pod tolerations follow from the Pod alone, and because
+//!   `tolerations` is an atomic list a Pod manifest with tolerations of its own could never
+//!   compare equal without them;
 //! - Job `spec.selector` and the generated `controller-uid`/`job-name` labels (they embed the
 //!   Job's uid); the user's template labels *are* copied to an unlabelled Job;
 //! - controller-written annotations (`deployment.kubernetes.io/revision`,
@@ -118,10 +121,18 @@ pub fn apply(group: &str, version: &str, kind: &str, obj: &mut Value) {
                 set_default(parameters, "scope", json!("Cluster"));
             }
         }
-        ("discovery.k8s.io", "EndpointSlice") => each_object_in_list(root, "ports", |port| {
-            set_default(port, "name", json!(""));
-            set_default(port, "protocol", json!("TCP"));
-        }),
+        ("discovery.k8s.io", "EndpointSlice") => {
+            each_object_in_list(root, "ports", |port| {
+                set_default(port, "name", json!(""));
+                set_default(port, "protocol", json!("TCP"));
+            });
+            // `conditions` is a struct, not a pointer: `omitempty` does not drop it, so every
+            // endpoint is served with at least `conditions: {}`, and `endpoints` is an atomic
+            // list that a manifest's replaces whole.
+            each_object_in_list(root, "endpoints", |endpoint| {
+                set_default(endpoint, "conditions", json!({}));
+            });
+        }
         ("storage.k8s.io", "StorageClass") => {
             set_default(root, "reclaimPolicy", json!("Delete"));
             set_default(root, "volumeBindingMode", json!("Immediate"));
@@ -140,7 +151,12 @@ pub fn apply(group: &str, version: &str, kind: &str, obj: &mut Value) {
         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") if version == "v1" => {
             admissionregistration::validating_admission_policy(root);
         }
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") if version == "v1" => {
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy") if version == "v1" => {
+            admissionregistration::mutating_admission_policy(root);
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding" | "MutatingAdmissionPolicyBinding")
+            if version == "v1" =>
+        {
             if let Some(resources) = path(root, &["spec", "matchResources"]) {
                 admissionregistration::match_resources(resources);
             }
@@ -158,12 +174,12 @@ pub fn apply(group: &str, version: &str, kind: &str, obj: &mut Value) {
         }
         ("resource.k8s.io", "ResourceClaim") if resource::is_dra_version(version) => {
             if let Some(spec) = child(root, "spec") {
-                resource::resource_claim_spec(spec);
+                resource::resource_claim_spec(version, spec);
             }
         }
         ("resource.k8s.io", "ResourceClaimTemplate") if resource::is_dra_version(version) => {
             if let Some(spec) = path(root, &["spec", "spec"]) {
-                resource::resource_claim_spec(spec);
+                resource::resource_claim_spec(version, spec);
             }
         }
         ("certificates.k8s.io", "PodCertificateRequest") if version == "v1beta1" => {

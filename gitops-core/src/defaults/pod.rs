@@ -13,6 +13,7 @@ pub(super) fn pod(root: &mut Object) {
     };
     pod_spec(spec);
     set_default(spec, "enableServiceLinks", json!(true));
+    default_toleration_seconds(spec);
     let host_network = spec.get("hostNetwork") == Some(&Value::Bool(true));
     for list in ["containers", "initContainers"] {
         each_object_in_list(spec, list, |container| {
@@ -32,6 +33,36 @@ pub(super) fn pod(root: &mut Object) {
                 });
             }
         });
+    }
+}
+
+/// The taints the `DefaultTolerationSeconds` admission plugin (on by default) makes every Pod
+/// tolerate for 300 s (its flags' defaults). `tolerations` is an atomic list, so a manifest that
+/// lists its own replaces live's whole list in the prediction: without these, every Pod with
+/// tolerations would be OutOfSync against what the server stored. Like the plugin, a toleration
+/// the Pod already has for the taint (its key, or an empty key, with `NoExecute` or any effect)
+/// means nothing is added for it.
+fn default_toleration_seconds(spec: &mut Object) {
+    const TAINTS: [&str; 2] = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
+    let tolerated = |taint: &str| {
+        spec.get("tolerations").and_then(Value::as_array).is_some_and(|list| {
+            list.iter().filter_map(Value::as_object).any(|t| {
+                let key = str_at(t, "key").unwrap_or_default();
+                let effect = str_at(t, "effect").unwrap_or_default();
+                (key == taint || key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
+            })
+        })
+    };
+    let missing: Vec<&str> = TAINTS.into_iter().filter(|taint| !tolerated(taint)).collect();
+    if missing.is_empty() {
+        return;
+    }
+    // A `tolerations` value that is not a list is left for validation to reject.
+    set_default(spec, "tolerations", json!([]));
+    if let Some(Value::Array(list)) = spec.get_mut("tolerations") {
+        for taint in missing {
+            list.push(json!({"key": taint, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
     }
 }
 

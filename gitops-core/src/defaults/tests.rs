@@ -95,6 +95,7 @@ fn image_pull_policy_table() {
 fn pod_minimal() {
     let mut expected = pod_spec_out();
     expected["enableServiceLinks"] = json!(true);
+    expected["tolerations"] = default_tolerations();
     check(
         "",
         "v1",
@@ -280,9 +281,50 @@ fn pod_user_values_kept() {
                               "successThreshold": 1, "failureThreshold": 4}
         }],
         "volumes": [{"name": "s", "secret": {"secretName": "s", "defaultMode": 0}},
-                    {"name": "h", "hostPath": {"path": "/x", "type": "Directory"}}]
+                    {"name": "h", "hostPath": {"path": "/x", "type": "Directory"}}],
+        "tolerations": [{"operator": "Exists"}]
     });
     check("", "v1", "Pod", json!({"spec": spec}), json!({"spec": spec}));
+}
+
+/// The two tolerations `DefaultTolerationSeconds` appends, in its order.
+fn default_tolerations() -> Value {
+    json!([
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    ])
+}
+
+#[test]
+fn pod_default_toleration_seconds() {
+    let tolerations = |input: Value| {
+        defaulted("", "v1", "Pod", json!({"spec": {"tolerations": input}}))["spec"]["tolerations"].clone()
+    };
+    // Appended after the user's own, which stay first and as written (the list is atomic, so
+    // a manifest with tolerations must predict the server's whole list).
+    let user = json!({"key": "dedicated", "operator": "Equal", "value": "web", "effect": "NoSchedule"});
+    let mut expected = vec![user.clone()];
+    expected.extend(default_tolerations().as_array().unwrap().iter().cloned());
+    assert_eq!(tolerations(json!([user])), json!(expected));
+    assert_eq!(tolerations(Value::Null), default_tolerations());
+    // A toleration for the taint, with NoExecute or any effect, or one for every key, suffices.
+    let not_ready = json!({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 30});
+    assert_eq!(tolerations(json!([not_ready])), json!([not_ready, default_tolerations()[1]]));
+    let everything = json!([{"operator": "Exists"}]);
+    assert_eq!(tolerations(everything.clone()), everything);
+    let any_key_no_execute = json!([{"operator": "Exists", "effect": "NoExecute"}]);
+    assert_eq!(tolerations(any_key_no_execute.clone()), any_key_no_execute);
+    // Another effect does not count for the taint.
+    let no_schedule = json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoSchedule"});
+    assert_eq!(
+        tolerations(json!([no_schedule])),
+        json!([no_schedule, default_tolerations()[0], default_tolerations()[1]])
+    );
+    // Only Pods: the plugin admits Pods, not the templates of workloads.
+    let template = defaulted("", "v1", "PodTemplate", json!({"template": {"spec": {}}}));
+    assert_eq!(template["template"]["spec"].get("tolerations"), None);
+    // Not a list: left for validation.
+    assert_eq!(tolerations(json!("x")), json!("x"));
 }
 
 #[test]
@@ -998,6 +1040,47 @@ fn admission_policies() {
 }
 
 #[test]
+fn mutating_admission_policies() {
+    // Rules without a scope were OutOfSync against the server's `scope: "*"`.
+    check(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingAdmissionPolicy",
+        json!({"spec": {"reinvocationPolicy": "Never",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE"], "resources": ["configmaps"]}]},
+            "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": "[]"}}]}}),
+        json!({"spec": {
+            "reinvocationPolicy": "Never",
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                   "resources": ["configmaps"], "scope": "*"}],
+                "matchPolicy": "Equivalent", "namespaceSelector": {}, "objectSelector": {}
+            },
+            "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": "[]"}}]
+        }}),
+    );
+    check(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingAdmissionPolicyBinding",
+        json!({"spec": {"policyName": "p", "matchResources": {"excludeResourceRules": [{"resources": ["pods"]}]}}}),
+        json!({"spec": {"policyName": "p", "matchResources": {
+            "excludeResourceRules": [{"resources": ["pods"], "scope": "*"}],
+            "matchPolicy": "Equivalent", "namespaceSelector": {}, "objectSelector": {}
+        }}}),
+    );
+    // Values the user set stay, and the alpha and beta versions are not touched.
+    let set = json!({"spec": {"failurePolicy": "Ignore", "reinvocationPolicy": "IfNeeded",
+        "matchConstraints": {"resourceRules": [{"scope": "Namespaced"}], "matchPolicy": "Exact",
+            "namespaceSelector": {"matchLabels": {"a": "b"}}, "objectSelector": {}}}});
+    check("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicy", set.clone(), set);
+    let beta = json!({"spec": {"matchConstraints": {"resourceRules": [{"resources": ["pods"]}]}}});
+    check("admissionregistration.k8s.io", "v1beta1", "MutatingAdmissionPolicy", beta.clone(), beta);
+}
+
+#[test]
 fn custom_resource_definition() {
     check(
         "apiextensions.k8s.io",
@@ -1072,8 +1155,10 @@ fn resource_claims_and_pod_certificate_requests() {
             {"name": "any", "firstAvailable": [{"name": "a", "deviceClassName": "x", "tolerations": [{"key": "k"}]}]}
         ]}}}}),
         json!({"spec": {"spec": {"devices": {"requests": [
-            {"name": "gpu", "exactly": {"deviceClassName": "gpu", "tolerations": [{"key": "k", "operator": "Exists"}, {"key": "k2", "value": "v", "operator": "Equal"}]}},
-            {"name": "any", "firstAvailable": [{"name": "a", "deviceClassName": "x", "tolerations": [{"key": "k", "operator": "Equal"}]}]}
+            {"name": "gpu", "exactly": {"deviceClassName": "gpu", "allocationMode": "ExactCount", "count": 1,
+                "tolerations": [{"key": "k", "operator": "Exists"}, {"key": "k2", "value": "v", "operator": "Equal"}]}},
+            {"name": "any", "firstAvailable": [{"name": "a", "deviceClassName": "x", "allocationMode": "ExactCount", "count": 1,
+                "tolerations": [{"key": "k", "operator": "Equal"}]}]}
         ]}}}}),
     );
     check(
@@ -1081,7 +1166,8 @@ fn resource_claims_and_pod_certificate_requests() {
         "v1beta1",
         "ResourceClaim",
         json!({"spec": {"devices": {"requests": [{"name": "gpu", "deviceClassName": "gpu", "tolerations": [{"key": "k"}]}]}}}),
-        json!({"spec": {"devices": {"requests": [{"name": "gpu", "deviceClassName": "gpu", "tolerations": [{"key": "k", "operator": "Equal"}]}]}}}),
+        json!({"spec": {"devices": {"requests": [{"name": "gpu", "deviceClassName": "gpu", "allocationMode": "ExactCount", "count": 1,
+            "tolerations": [{"key": "k", "operator": "Equal"}]}]}}}),
     );
     check(
         "certificates.k8s.io",
@@ -1089,6 +1175,65 @@ fn resource_claims_and_pod_certificate_requests() {
         "PodCertificateRequest",
         json!({"spec": {"signerName": "x/y"}}),
         json!({"spec": {"signerName": "x/y", "maxExpirationSeconds": 86400}}),
+    );
+}
+
+#[test]
+fn device_request_allocation_mode() {
+    // v1 and v1beta2: on `exactly` and on each alternative; `count` only for ExactCount, and
+    // a count the user set (not zero) stays.
+    for version in ["v1", "v1beta2"] {
+        check(
+            "resource.k8s.io",
+            version,
+            "ResourceClaim",
+            json!({"spec": {"devices": {"requests": [
+                {"name": "a", "exactly": {"deviceClassName": "c"}},
+                {"name": "b", "exactly": {"deviceClassName": "c", "allocationMode": "All"}},
+                {"name": "c", "exactly": {"deviceClassName": "c", "count": 3}},
+                {"name": "d", "firstAvailable": [{"name": "x", "deviceClassName": "c"}, {"name": "y", "deviceClassName": "c", "allocationMode": "All"}]}
+            ]}}}),
+            json!({"spec": {"devices": {"requests": [
+                {"name": "a", "exactly": {"deviceClassName": "c", "allocationMode": "ExactCount", "count": 1}},
+                {"name": "b", "exactly": {"deviceClassName": "c", "allocationMode": "All"}},
+                {"name": "c", "exactly": {"deviceClassName": "c", "count": 3, "allocationMode": "ExactCount"}},
+                {"name": "d", "firstAvailable": [
+                    {"name": "x", "deviceClassName": "c", "allocationMode": "ExactCount", "count": 1},
+                    {"name": "y", "deviceClassName": "c", "allocationMode": "All"}
+                ]}
+            ]}}}),
+        );
+    }
+    // v1beta1: the request itself, only when it names a class (otherwise it has alternatives,
+    // and the mode belongs to them); v1's `exactly`-less request is not touched.
+    check(
+        "resource.k8s.io",
+        "v1beta1",
+        "ResourceClaim",
+        json!({"spec": {"devices": {"requests": [{"name": "d", "firstAvailable": [{"name": "x", "deviceClassName": "c"}]}]}}}),
+        json!({"spec": {"devices": {"requests": [{"name": "d", "firstAvailable": [
+            {"name": "x", "deviceClassName": "c", "allocationMode": "ExactCount", "count": 1}
+        ]}]}}}),
+    );
+    let flat = json!({"spec": {"devices": {"requests": [{"name": "a", "deviceClassName": "c"}]}}});
+    check("resource.k8s.io", "v1", "ResourceClaim", flat.clone(), flat);
+}
+
+#[test]
+fn endpoint_slice_conditions() {
+    // The struct is always served; `endpoints` is atomic, so a manifest's list must predict it.
+    check(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        json!({"addressType": "IPv4", "endpoints": [
+            {"addresses": ["10.0.0.1"]},
+            {"addresses": ["10.0.0.2"], "conditions": {"ready": false}}
+        ]}),
+        json!({"addressType": "IPv4", "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {}},
+            {"addresses": ["10.0.0.2"], "conditions": {"ready": false}}
+        ]}),
     );
 }
 
@@ -1147,6 +1292,8 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration"),
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"),
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicyBinding"),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
     ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"),
     ("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"),
