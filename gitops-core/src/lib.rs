@@ -15,6 +15,7 @@
 //!   JSON pointers, jq, managed-fields managers), [`mask`] (Secret values), [`report`]
 //!   (unified YAML diffs and the stable JSON report), [`settings`] (the diff keys of
 //!   Argo CD's `argocd-cm`), [`glob`] (Argo CD's resource globs);
+//! - [`health`]: Argo CD's health statuses and their order, shared by checks and app status;
 //! - apps: [`app`] (Argo CD Applications and Flux Kustomizations as a sync needs them),
 //!   [`app_fields`] (their known fields, to name misspelt ones);
 //! - syncing: [`sync`] (options, plan, the sans-IO [`sync::operation::SyncOperation`],
@@ -85,6 +86,7 @@ pub mod app_fields;
 pub mod defaults;
 pub mod diff;
 pub mod glob;
+pub mod health;
 pub mod ignore;
 mod json;
 pub mod manifest;

@@ -22,7 +22,7 @@ use gitops_core::sync::options::SyncOptions;
 use gitops_core::sync::policy::{self, Decision, Situation};
 use gitops_core::sync::prepare::{self, Inputs, prepare};
 use gitops_core::sync::select::ResourceSelector;
-use gitops_core::sync::status::{AppHealth, HealthStatus, SyncStatus};
+use gitops_core::sync::status::{AppHealth, SyncStatus};
 use gitops_core::sync::{Action, RetryStrategy, SyncPlan};
 use gitops_core::{Object, ResourceKey};
 use gitops_health::{HealthChecks, Member};
@@ -568,20 +568,7 @@ async fn app_health<C: Cluster>(
         });
     }
     let health = gitops_health::aggregate(&members);
-    Ok(AppHealth::new(app_status(health.status), health.message))
-}
-
-/// The core's name for the health crate's status.
-fn app_status(h: gitops_health::HealthStatus) -> HealthStatus {
-    use gitops_health::HealthStatus as H;
-    match h {
-        H::Healthy => HealthStatus::Healthy,
-        H::Progressing => HealthStatus::Progressing,
-        H::Suspended => HealthStatus::Suspended,
-        H::Missing => HealthStatus::Missing,
-        H::Degraded => HealthStatus::Degraded,
-        H::Unknown => HealthStatus::Unknown,
-    }
+    Ok(AppHealth::new(health.status, health.message))
 }
 
 /// The first of the app's dependencies (Flux's `dependsOn`) whose last pass, as its status next

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub use crate::health::HealthStatus;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::operation::OperationPhase;
@@ -47,58 +49,6 @@ impl fmt::Display for SyncStatus {
 impl PartialEq<&str> for SyncStatus {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
-    }
-}
-
-/// An app's health, with Argo CD's names (the health crate has its own per-object type; the
-/// core cannot depend on it, so the driver converts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HealthStatus {
-    /// Working as intended.
-    Healthy,
-    /// Not yet healthy, may become so.
-    Progressing,
-    /// Suspended or paused on purpose.
-    Suspended,
-    /// Expected but absent.
-    Missing,
-    /// Failed, or cannot become healthy without help.
-    Degraded,
-    /// Cannot be told.
-    Unknown,
-}
-
-impl HealthStatus {
-    const ALL: [HealthStatus; 6] = [
-        HealthStatus::Healthy,
-        HealthStatus::Progressing,
-        HealthStatus::Suspended,
-        HealthStatus::Missing,
-        HealthStatus::Degraded,
-        HealthStatus::Unknown,
-    ];
-
-    /// The status as Argo CD spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HealthStatus::Healthy => "Healthy",
-            HealthStatus::Progressing => "Progressing",
-            HealthStatus::Suspended => "Suspended",
-            HealthStatus::Missing => "Missing",
-            HealthStatus::Degraded => "Degraded",
-            HealthStatus::Unknown => "Unknown",
-        }
-    }
-
-    /// Parses a status spelled exactly as Argo CD does.
-    pub fn parse(s: &str) -> Option<HealthStatus> {
-        HealthStatus::ALL.into_iter().find(|h| h.as_str() == s)
-    }
-}
-
-impl fmt::Display for HealthStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
