@@ -41,6 +41,9 @@ const POLL: Duration = Duration::from_secs(1);
 /// How long an object waits for the CRD of its kind to be established.
 const CRD_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How the outcome of a recreated object starts (`recreated (why)`).
+const RECREATED: &str = "recreated (";
+
 /// How long an object being recreated may take to go (its finalizers run first).
 const RECREATE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -114,9 +117,15 @@ pub async fn run<C: Cluster>(
                 for (job, result) in jobs.iter().zip(results) {
                     let hook = op.tasks()[job.index].is_hook();
                     progress(&event(op, job.index, if hook { "hook" } else { "apply" }, result.clone()));
-                    let result = result.map(drop).map_err(Failure);
                     // Reports are for tasks the operation just handed out, so it cannot refuse them.
-                    let _ = if hook { op.hook_created(job.index, result) } else { op.applied(job.index, result) };
+                    let _ = match result {
+                        Ok(outcome) if !hook && !dry_run && outcome.starts_with(RECREATED) => {
+                            let why = outcome[RECREATED.len()..].trim_end_matches(')');
+                            op.recreated(job.index, why)
+                        }
+                        result if hook => op.hook_created(job.index, result.map(drop).map_err(Failure)),
+                        result => op.applied(job.index, result.map(drop).map_err(Failure)),
+                    };
                 }
             }
             Step::Prune(ids) => {
@@ -309,7 +318,7 @@ async fn recreate<C: Cluster>(
         await_gone(cluster, key, old, stop).await.map_err(|e| format!("{why}; deleted to be recreated, but {e}"))?;
     }
     match cluster.apply(obj, job.mode, false).await {
-        Ok(_) => Ok(format!("recreated ({why})")),
+        Ok(_) => Ok(format!("{RECREATED}{why})")),
         Err(e) => {
             let Some(old) = old else { return Err(e.to_string()) };
             let restored = match cluster.apply(&restorable(old), ApplyMode::Replace, false).await {
@@ -639,6 +648,7 @@ mod tests {
             let live = cluster.cluster().get(&key).unwrap().expect("there");
             live.value().pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string)
         };
+        let recreated_result = std::cell::RefCell::new(None);
         let sync = async |data: &str, dry_run: bool| {
             let text = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{k: '{data}'}}\n");
             let live = cluster.cluster().list().unwrap().into_iter().filter(|o| o.kind() == "ConfigMap").collect();
@@ -652,6 +662,7 @@ mod tests {
             let mut events = Vec::new();
             run(&mut op, &cluster, &settings, &mut |e| events.push(e.clone())).await.unwrap();
             assert_eq!(op.phase(), OperationPhase::Succeeded, "{events:?}");
+            *recreated_result.borrow_mut() = op.results().iter().find(|r| r.key.name == "a").map(|r| r.message.clone());
             events.into_iter().filter(|e| e.key.name == "a").map(|e| e.outcome).collect::<Vec<_>>()
         };
         assert_eq!(sync("1", false).await, ["created"]);
@@ -659,6 +670,8 @@ mod tests {
         assert_eq!(sync("2", true).await, ["would be recreated (dry run; Replace=true, Force=true)"]);
         assert_eq!(uid(), first, "a dry run deletes nothing");
         assert_eq!(sync("2", false).await, ["recreated (Replace=true, Force=true)"]);
+        let result = recreated_result.borrow().clone();
+        assert_eq!(result.as_deref(), Some("recreated (Replace=true, Force=true)"), "the task's result says it too");
         assert_ne!(uid(), first, "a new object");
         let live = cluster.cluster().get(&key).unwrap().expect("there");
         assert_eq!(live.value().pointer("/data/k"), Some(&Value::from("2")));

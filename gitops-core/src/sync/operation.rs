@@ -454,6 +454,16 @@ impl SyncOperation {
         Ok(())
     }
 
+    /// Reports an apply of a task handed out in [`Step::Apply`] that the driver carried out by
+    /// deleting the live object and creating it again (`Replace=true,Force=true`, or Flux's
+    /// `force` on an immutable field); `why` says so in the task's result, as the step said it.
+    pub fn recreated(&mut self, task: usize, why: &str) -> Result<(), Error> {
+        self.expect(task, Req::Apply, "apply")?;
+        self.exists[task] = true;
+        self.applied_ok(task, ResultCode::Synced, &format!("recreated ({why})"));
+        Ok(())
+    }
+
     /// Reports the deletion of a task handed out in [`Step::Prune`]. `Ok` means the delete was
     /// accepted; the object may linger (finalizers, foreground deletion) until observed missing.
     pub fn pruned(&mut self, task: usize, result: Result<(), Failure>) -> Result<(), Error> {
