@@ -124,6 +124,7 @@ pub fn for_each_document_with<E>(
     }
     let mut json_from = 0usize;
     let mut shift = Start::default();
+    let mut cursor = Cursor::default();
     let stopped = loop {
         let stopped = match crate::json::for_each_document(&text[json_from..], |mut d: Document| {
             d.index += shift.documents;
@@ -149,7 +150,7 @@ pub fn for_each_document_with<E>(
         };
         if let Err(e) = for_each_yaml(
             &text[value_from..value_to],
-            start_at(text, value_from, documents),
+            cursor.start(text, value_from, documents),
             ALIAS_LIMITS,
             duplicates,
             &mut each,
@@ -158,7 +159,7 @@ pub fn for_each_document_with<E>(
             return Ok(Err(e));
         }
         json_from = value_to;
-        shift = start_at(text, value_to, documents + 1);
+        shift = cursor.start(text, value_to, documents + 1);
     };
     if stopped.documents > 1 {
         return Err(stopped.error);
@@ -173,7 +174,7 @@ pub fn for_each_document_with<E>(
     if from < bytes.len() && bytes[from] == b'\n' {
         from += 1;
     }
-    let start = start_at(text, from, stopped.documents);
+    let start = cursor.start(text, from, stopped.documents);
     match for_each_yaml(&text[from..], start, ALIAS_LIMITS, duplicates, each, repeated) {
         Ok(done) => Ok(done),
         // Neither reads it: the error found further into the text says more (JSON's on a tie:
@@ -183,14 +184,32 @@ pub fn for_each_document_with<E>(
     }
 }
 
-/// Where a reading from byte `at` of `text` starts, after `documents` documents.
-fn start_at(text: &str, at: usize, documents: usize) -> Start {
-    let before = &text[..at];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Start {
-        documents,
-        lines: before.bytes().filter(|b| *b == b'\n').count(),
-        column: before[line_start..].chars().count(),
+/// Positions in a text, counted as a reading moves forward through it, so that finding
+/// where each of many readings starts stays linear in the text's length.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// The byte counted to.
+    at: usize,
+    /// Lines before it.
+    lines: usize,
+    /// Characters before it on its own line.
+    column: usize,
+}
+
+impl Cursor {
+    /// Where a reading from byte `at` of `text` starts (never before the last one asked),
+    /// after `documents` documents.
+    fn start(&mut self, text: &str, at: usize, documents: usize) -> Start {
+        let passed = &text[self.at.min(at)..at];
+        match passed.rfind('\n') {
+            Some(last) => {
+                self.lines += passed.bytes().filter(|b| *b == b'\n').count();
+                self.column = passed[last + 1..].chars().count();
+            }
+            None => self.column += passed.chars().count(),
+        }
+        self.at = self.at.max(at);
+        Start { documents, lines: self.lines, column: self.column }
     }
 }
 
