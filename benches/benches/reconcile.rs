@@ -29,16 +29,9 @@ impl DesiredState for Directory {
 
 fn app() -> AppSpec {
     AppSpec {
-        kind: AppKind::ArgoApplication,
-        name: "bench".into(),
         destination_namespace: Some("bench".into()),
-        force_namespace: false,
-        ignore_differences: Vec::new(),
-        sync_options: Vec::new(),
         automated: Some(Automated { prune: true, self_heal: true, allow_empty: false }),
-        retry: None,
-        rollout: Default::default(),
-        unused: Vec::new(),
+        ..AppSpec::new(AppKind::ArgoApplication, "bench")
     }
 }
 

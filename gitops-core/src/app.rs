@@ -46,6 +46,25 @@ pub struct AppSpec {
     pub unused: Vec<String>,
 }
 
+impl AppSpec {
+    /// An app of `kind` named `name` with nothing else set (no destination, options,
+    /// automation or retry), for callers that build one by hand rather than [`read`] it.
+    pub fn new(kind: AppKind, name: impl Into<String>) -> AppSpec {
+        AppSpec {
+            kind,
+            name: name.into(),
+            destination_namespace: None,
+            force_namespace: false,
+            ignore_differences: Vec::new(),
+            sync_options: Vec::new(),
+            automated: None,
+            retry: None,
+            rollout: Rollout::default(),
+            unused: Vec::new(),
+        }
+    }
+}
+
 /// Where an app goes and what its sync waits for, beyond what the diff needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rollout {

@@ -593,18 +593,7 @@ mod tests {
 
     /// An Argo CD app `shop` syncing into namespace `shop`, with no automation.
     fn shop_app() -> AppSpec {
-        AppSpec {
-            kind: AppKind::ArgoApplication,
-            name: "shop".into(),
-            destination_namespace: Some("shop".into()),
-            force_namespace: false,
-            ignore_differences: Vec::new(),
-            sync_options: Vec::new(),
-            automated: None,
-            retry: None,
-            rollout: Default::default(),
-            unused: Vec::new(),
-        }
+        AppSpec { destination_namespace: Some("shop".into()), ..AppSpec::new(AppKind::ArgoApplication, "shop") }
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -103,18 +103,7 @@ where
 }
 
 fn app(kind: AppKind, name: &str, ns: &str) -> AppSpec {
-    AppSpec {
-        kind,
-        name: name.into(),
-        destination_namespace: Some(ns.into()),
-        force_namespace: false,
-        ignore_differences: Vec::new(),
-        sync_options: Vec::new(),
-        automated: None,
-        retry: None,
-        rollout: Default::default(),
-        unused: Vec::new(),
-    }
+    AppSpec { destination_namespace: Some(ns.into()), ..AppSpec::new(kind, name) }
 }
 
 fn managers(v: &Value) -> Vec<String> {

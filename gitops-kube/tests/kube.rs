@@ -40,18 +40,7 @@ fn namespace(server: &ApiServer, name: &str) {
 }
 
 fn app(kind: AppKind, name: &str) -> AppSpec {
-    AppSpec {
-        kind,
-        name: name.into(),
-        destination_namespace: Some("shop".into()),
-        force_namespace: false,
-        ignore_differences: Vec::new(),
-        sync_options: Vec::new(),
-        automated: None,
-        retry: None,
-        rollout: Default::default(),
-        unused: Vec::new(),
-    }
+    AppSpec { destination_namespace: Some("shop".into()), ..AppSpec::new(kind, name) }
 }
 
 #[tokio::test(flavor = "current_thread")]

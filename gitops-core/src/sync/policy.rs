@@ -311,18 +311,7 @@ mod tests {
 
     #[test]
     fn flux_always_heals_and_argo_follows_its_policy() {
-        let mut app = AppSpec {
-            kind: AppKind::FluxKustomization,
-            name: "shop".into(),
-            destination_namespace: None,
-            force_namespace: false,
-            ignore_differences: Vec::new(),
-            sync_options: Vec::new(),
-            automated: None,
-            retry: None,
-            rollout: Default::default(),
-            unused: Vec::new(),
-        };
+        let mut app = AppSpec::new(AppKind::FluxKustomization, "shop");
         assert_eq!(Policy::of(&app), Policy { automated: true, prune: false, self_heal: true, suspended: false });
         app.kind = AppKind::ArgoApplication;
         assert_eq!(Policy::of(&app), Policy::default());
