@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::app::AppSpec;
+use gitops_core::app::{AppKind, AppSpec};
 use gitops_core::diff::Comparator;
 use gitops_core::ignore::IgnoreRuleSpec;
 use gitops_kube::{KubeCluster, inspect};
@@ -132,9 +132,9 @@ fn run_on_cluster(
     let keep_changed = args.output == Format::Diff;
     let compared = runtime.block_on(async {
         let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context).await.map_err(|e| e.to_string())?;
-        inspect::diff(&cluster, comparator, app, desired, args.server_side, keep_changed)
-            .await
-            .map_err(|e| e.to_string())
+        // Flux finds drift by server-side apply dry runs: so does a diff of a Flux app.
+        let server_side = args.server_side || app.is_some_and(|a| a.kind == AppKind::FluxKustomization);
+        inspect::diff(&cluster, comparator, app, desired, server_side, keep_changed).await.map_err(|e| e.to_string())
     })?;
     for w in &compared.warnings {
         eprintln!("gitops: warning: {w}");

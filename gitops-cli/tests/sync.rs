@@ -680,3 +680,47 @@ fn an_argocd_cm_ignore_rule_is_no_drift_for_a_pass() {
     let o = sync(dir.path(), &[]);
     assert!(out(&o).contains("ConfigMap shop/settings: configured"), "{}", out(&o));
 }
+
+/// The tree `flux bootstrap` writes: `clusters/dev/apps.yaml` names the GitRepository that lives
+/// in `clusters/dev/flux-system/gotk-sync.yaml`. It is found there (and said so); the second
+/// sync applies nothing. Without it anywhere, the error names where it was looked for.
+#[test]
+fn a_flux_bootstrap_tree_finds_its_git_repository_beside_the_app() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let write = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "clusters/dev/flux-system/gotk-sync.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {url: 'https://git.example.com/fleet.git', ref: {branch: main}}\n",
+    );
+    write(
+        "clusters/dev/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  interval: 10m\n  path: ./apps/dev\n  prune: true\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    );
+    write("apps/dev/kustomization.yaml", "namespace: web\nresources: [ns.yaml, cm.yaml]\n");
+    write("apps/dev/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n");
+    write("apps/dev/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: '1'}\n");
+    let app = root.join("clusters/dev/apps.yaml");
+    let target = format!("dir:{}", root.join("cluster").display());
+    let args = ["sync", "--app", app.to_str().unwrap(), "--local", root.to_str().unwrap(), "--target", &target];
+    let first = gitops(&args, None);
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    assert!(err(&first).contains("GitRepository flux-system/flux-system read from "), "{}", err(&first));
+    assert!(out(&first).contains("ConfigMap web/web: created"), "{}", out(&first));
+    let again = gitops(&args, None);
+    assert!(out(&again).contains("Synced: nothing to apply (2 objects in sync)"), "{}", out(&again));
+
+    std::fs::remove_file(root.join("clusters/dev/flux-system/gotk-sync.yaml")).expect("rm");
+    let missing = gitops(&args, None);
+    assert_eq!(missing.status.code(), Some(2), "{}", err(&missing));
+    assert!(
+        err(&missing).contains("no GitRepository flux-system/flux-system in YAML files under "),
+        "{}",
+        err(&missing)
+    );
+    assert!(err(&missing).contains("GitRepository `flux-system` is not among the objects given"), "{}", err(&missing));
+}

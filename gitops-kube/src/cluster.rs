@@ -99,13 +99,17 @@ pub enum ApplyMode {
     ServerSide {
         /// Take over conflicting fields.
         force: bool,
+        /// First take over the fields kubectl and earlier client-side applies manage, and drop
+        /// kubectl's last-applied record, as Flux's kustomize-controller does
+        /// ([`gitops_core::sync::flux::takeover_patch`]), so that the apply removes the fields
+        /// the manifest no longer has. Not done on a dry run (it would be a write).
+        take_over: bool,
     },
     /// `kubectl replace`: the object is replaced whole (or created) (`Replace=true`).
     Replace,
 }
 
-/// The field manager gitops applies as.
-pub const FIELD_MANAGER: &str = "gitops";
+pub use gitops_core::sync::FIELD_MANAGER;
 
 /// What an apply did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -125,14 +125,17 @@ impl Schedule {
     }
 }
 
-/// Whether passes compare through the API server: asked for (`--server-side-diff`) or by the
-/// app's compare options (`ServerSideDiff=true`, as Argo CD reads them), on a kube target (a
+/// Whether passes compare through the API server: asked for (`--server-side-diff`), by the
+/// app's compare options (`ServerSideDiff=true`, as Argo CD reads them), or because the app is a
+/// Flux Kustomization (kustomize-controller finds drift by server-side apply dry runs, and only
+/// they see that fields kubectl still owns stay when Flux applies), on a kube target (a
 /// directory has no server to ask).
 pub fn server_side_diff(target: &TargetSpec, app: &gitops_core::Object, asked: bool) -> bool {
     let annotated = app
         .annotation(gitops_core::diff::COMPARE_OPTIONS)
         .is_some_and(|o| o.split(',').any(|x| x.trim().eq_ignore_ascii_case("ServerSideDiff=true")));
-    matches!(target, TargetSpec::Kube(_)) && (asked || annotated)
+    let flux = app.group() == "kustomize.toolkit.fluxcd.io";
+    matches!(target, TargetSpec::Kube(_)) && (asked || annotated || flux)
 }
 
 /// Spec fields nothing here acts on yet, to be said out loud rather than dropped: fields the

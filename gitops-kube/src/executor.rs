@@ -197,10 +197,13 @@ struct ApplyJob {
 fn apply_job(op: &SyncOperation, i: usize, force_conflicts: bool) -> ApplyJob {
     let task = &op.tasks()[i];
     let object = task.target.clone().map(|target| with_namespace(target, task));
-    let mode = if task.options.replace {
+    let mode = if let Some(flux) = task.options.flux {
+        // kustomize-controller always forces ownership.
+        ApplyMode::ServerSide { force: true, take_over: flux.take_over }
+    } else if task.options.replace {
         ApplyMode::Replace
     } else if task.options.server_side_apply {
-        ApplyMode::ServerSide { force: task.options.force || force_conflicts }
+        ApplyMode::ServerSide { force: task.options.force || force_conflicts, take_over: false }
     } else {
         ApplyMode::ClientSide
     };

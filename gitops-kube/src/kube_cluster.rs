@@ -289,7 +289,23 @@ impl KubeCluster {
         let failed = |e| api_error(&key, e);
         let stored = |v: Value| self.object(v, &ar);
         match mode {
-            ApplyMode::ServerSide { force } => {
+            ApplyMode::ServerSide { force, take_over } => {
+                if take_over
+                    && !dry_run
+                    && let Some(live) = self.get_raw(&ar, &caps, &obj.key("")).await?
+                    && let Some(patch) = gitops_core::sync::flux::takeover_patch(&live, FIELD_MANAGER)
+                {
+                    // kube's typed JSON patch is tied to another json-patch version: the
+                    // request is built as a merge patch and given the JSON patch's type and body.
+                    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+                    let mut req = request.patch(name, &pp, &Patch::Merge(Value::Null)).map_err(build(&key))?;
+                    req.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/json-patch+json"),
+                    );
+                    *req.body_mut() = serde_json::to_vec(&patch).map_err(|e| encode(&key, e))?;
+                    let _: Value = self.client.request(req).await.map_err(failed)?;
+                }
                 let mut pp = PatchParams::apply(FIELD_MANAGER);
                 pp.force = force;
                 pp.dry_run = dry_run;

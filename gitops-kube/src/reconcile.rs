@@ -533,7 +533,7 @@ pub async fn predictions<C: Cluster>(
         {
             meta.insert("namespace".into(), key.namespace.clone().into());
         }
-        match cluster.apply(&d, crate::cluster::ApplyMode::ServerSide { force: true }, true).await {
+        match cluster.apply(&d, crate::cluster::ApplyMode::ServerSide { force: true, take_over: false }, true).await {
             Ok((_, predicted)) => {
                 out.insert(key, predicted);
             }

@@ -67,7 +67,7 @@ async fn client(env: &TestEnv) -> kube::Client {
 async fn namespace(cluster: &KubeCluster, name: &str, kubelet: bool) {
     let labels = if kubelet { format!("{{{KUBELET}: 'true'}}") } else { "{}".into() };
     let ns = obj(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}, labels: {labels}}}\n"));
-    cluster.apply(&ns, ApplyMode::ServerSide { force: true }, false).await.expect("namespace");
+    cluster.apply(&ns, ApplyMode::ServerSide { force: true, take_over: false }, false).await.expect("namespace");
 }
 
 /// Creates `body` at the collection `path` as field manager `manager` (an Update, as kubectl
@@ -192,7 +192,10 @@ async fn server_side_apply_reports_conflicts_and_forces_only_when_asked() {
     let desired = obj(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: ssa}\nspec:\n  replicas: 5\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n",
     );
-    let err = cluster.apply(&desired, ApplyMode::ServerSide { force: false }, false).await.expect_err("conflict");
+    let err = cluster
+        .apply(&desired, ApplyMode::ServerSide { force: false, take_over: false }, false)
+        .await
+        .expect_err("conflict");
     let Error::Conflict { message, .. } = &err else { panic!("{err}") };
     assert!(message.contains(r#"conflict with "kubectl""#) && message.contains(".spec.replicas"), "{message}");
     assert!(err.to_string().contains("Force=true"), "says how to resolve it: {err}");
@@ -200,11 +203,13 @@ async fn server_side_apply_reports_conflicts_and_forces_only_when_asked() {
     assert_eq!(replicas(get(&cluster, "apps", "Deployment", "ssa", "web").await), 3);
 
     // A dry run changes nothing, even forced; it returns the object as it would be.
-    let (_, predicted) = cluster.apply(&desired, ApplyMode::ServerSide { force: true }, true).await.unwrap();
+    let (_, predicted) =
+        cluster.apply(&desired, ApplyMode::ServerSide { force: true, take_over: false }, true).await.unwrap();
     assert_eq!(predicted.value()["spec"]["replicas"], 5);
     assert_eq!(replicas(get(&cluster, "apps", "Deployment", "ssa", "web").await), 3);
 
-    let (applied, stored) = cluster.apply(&desired, ApplyMode::ServerSide { force: true }, false).await.unwrap();
+    let (applied, stored) =
+        cluster.apply(&desired, ApplyMode::ServerSide { force: true, take_over: false }, false).await.unwrap();
     assert_eq!(applied, Applied::ServerSideApplied);
     assert_eq!(stored.value()["spec"]["replicas"], 5);
     assert!(managers(stored.value()).contains(&"gitops/Apply".to_string()), "{:?}", managers(stored.value()));
@@ -214,12 +219,16 @@ async fn server_side_apply_reports_conflicts_and_forces_only_when_asked() {
 
     // Applying the same again is a no-op for the server: the spec and its generation stay.
     // (Not the resourceVersion: the deployment controller may write the status in between.)
-    let (_, again) = cluster.apply(&desired, ApplyMode::ServerSide { force: false }, false).await.unwrap();
+    let (_, again) =
+        cluster.apply(&desired, ApplyMode::ServerSide { force: false, take_over: false }, false).await.unwrap();
     assert_eq!(again.value()["metadata"]["generation"], stored.value()["metadata"]["generation"]);
     assert_eq!(again.value()["spec"], stored.value()["spec"]);
 
     let missing = obj("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: w, namespace: ssa}\n");
-    let err = cluster.apply(&missing, ApplyMode::ServerSide { force: false }, false).await.expect_err("unknown kind");
+    let err = cluster
+        .apply(&missing, ApplyMode::ServerSide { force: false, take_over: false }, false)
+        .await
+        .expect_err("unknown kind");
     assert!(matches!(err, Error::UnknownKind { .. }), "{err}");
 }
 
@@ -289,7 +298,8 @@ async fn changed_wakes_on_a_controllers_write_and_not_before() {
     let web = obj(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: watch}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n",
     );
-    let (_, stored) = cluster.apply(&web, ApplyMode::ServerSide { force: false }, false).await.unwrap();
+    let (_, stored) =
+        cluster.apply(&web, ApplyMode::ServerSide { force: false, take_over: false }, false).await.unwrap();
     let rv = gitops_kube::cluster::resource_version(&stored);
     let t = Instant::now();
     cluster.changed(&[(web.key(""), rv)], Duration::from_secs(30)).await.unwrap();
@@ -314,7 +324,7 @@ async fn changed_wakes_on_a_controllers_write_and_not_before() {
     let t = Instant::now();
     let create = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        cluster.apply(&later, ApplyMode::ServerSide { force: false }, false).await.unwrap();
+        cluster.apply(&later, ApplyMode::ServerSide { force: false, take_over: false }, false).await.unwrap();
     };
     let watched = [(later.key(""), None)];
     let wait = cluster.changed(&watched, Duration::from_secs(20));
@@ -694,4 +704,71 @@ async fn argo_force_recreates_a_deployment_whose_selector_changed() {
         third["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
         "forced:apps/Deployment:argoforce/web"
     );
+}
+
+/// Flux applies server-side and first takes over what kubectl left (its last-applied record,
+/// the fields its managers own), so a key Git dropped goes; `ssa: Merge` leaves kubectl's fields
+/// alone. Drift is found by server-side dry runs, so a second pass applies nothing.
+#[tokio::test(flavor = "current_thread")]
+async fn flux_takes_over_what_kubectl_applied_unless_merge() {
+    let env = env_or_skip!("flux_takes_over_what_kubectl_applied_unless_merge");
+    let cluster = connect(env).await;
+    let raw = client(env).await;
+    namespace(&cluster, "fluxssa", false).await;
+    let path = "/api/v1/namespaces/fluxssa/configmaps";
+    // As `kubectl apply` made them: the record, and kubectl's manager owning every key.
+    for (name, data) in [("cfg", json!({"a": "1", "b": "2"})), ("kept", json!({"a": "1", "extra": "x"}))] {
+        let record = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "fluxssa"}, "data": data});
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": record.to_string()}},
+            "data": data});
+        create_as(&raw, path, &body, "kubectl-client-side-apply").await;
+    }
+    let desired = r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: fluxssa}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kept, namespace: fluxssa, annotations: {kustomize.toolkit.fluxcd.io/ssa: Merge}}
+data: {a: "1"}
+"#;
+    let mut spec = app(AppKind::FluxKustomization, "fluxssa", "fluxssa");
+    spec.automated = Some(Automated { prune: true, self_heal: true, allow_empty: false });
+    spec.rollout.app_namespace = "flux-system".into();
+    let request =
+        || Request { sync: true, server_side_diff: true, wave_delay: Some(Duration::ZERO), ..Request::default() };
+    let (pass, log) = sync_pass(&spec, desired, &cluster, request()).await;
+    assert_eq!(pass.status.last_operation.as_ref().expect("synced").phase, "Succeeded", "{:#?}", log.0);
+
+    let cfg = get(&cluster, "", "ConfigMap", "fluxssa", "cfg").await.expect("cfg");
+    assert_eq!(cfg["data"], json!({"a": "1"}), "the key Git dropped is gone");
+    assert!(
+        cfg["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none(),
+        "{cfg:#}"
+    );
+    assert_eq!(managers(&cfg), ["gitops/Apply"], "{cfg:#}");
+
+    let kept = get(&cluster, "", "ConfigMap", "fluxssa", "kept").await.expect("kept");
+    assert_eq!(kept["data"], json!({"a": "1", "extra": "x"}), "Merge keeps kubectl's key");
+    assert!(kept["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_some());
+    assert!(managers(&kept).contains(&"kubectl-client-side-apply/Update".to_string()), "{kept:#}");
+
+    // The second pass finds both in sync and writes nothing.
+    let versions =
+        |a: &Value, b: &Value| (a["metadata"]["resourceVersion"].clone(), b["metadata"]["resourceVersion"].clone());
+    let before = versions(&cfg, &kept);
+    let (pass, log) = sync_pass(&spec, desired, &cluster, request()).await;
+    assert_eq!(pass.status.sync, gitops_core::sync::status::SyncStatus::Synced, "{:#?}", log.0);
+    let applied: Vec<_> = log
+        .0
+        .iter()
+        .filter(|e| e.verb == "apply" && e.outcome != "unchanged")
+        .map(|e| (&e.key.name, &e.outcome))
+        .collect();
+    assert!(applied.is_empty(), "nothing applied the second time: {applied:?}");
+    let cfg = get(&cluster, "", "ConfigMap", "fluxssa", "cfg").await.unwrap();
+    let kept = get(&cluster, "", "ConfigMap", "fluxssa", "kept").await.unwrap();
+    assert_eq!(versions(&cfg, &kept), before);
 }

@@ -107,18 +107,22 @@ async fn server_side_apply_reports_conflicts_and_forces_only_when_asked() {
     let desired = obj(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  replicas: 5\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n",
     );
-    let err = cluster.apply(&desired, ApplyMode::ServerSide { force: false }, false).await.expect_err("conflict");
+    let err = cluster
+        .apply(&desired, ApplyMode::ServerSide { force: false, take_over: false }, false)
+        .await
+        .expect_err("conflict");
     let Error::Conflict { message, .. } = &err else { panic!("{err}") };
     assert!(message.contains(r#"conflict with "kubectl""#) && message.contains(".spec.replicas"), "{message}");
     assert!(err.to_string().contains("Force=true"), "says how to resolve it: {err}");
     assert_eq!(server.get("apps/v1", "Deployment", "shop", "web").unwrap()["spec"]["replicas"], 3);
 
     // A dry run changes nothing, even forced.
-    cluster.apply(&desired, ApplyMode::ServerSide { force: true }, true).await.unwrap();
+    cluster.apply(&desired, ApplyMode::ServerSide { force: true, take_over: false }, true).await.unwrap();
     assert_eq!(server.get("apps/v1", "Deployment", "shop", "web").unwrap()["spec"]["replicas"], 3);
 
     server.clear_requests();
-    let (applied, _) = cluster.apply(&desired, ApplyMode::ServerSide { force: true }, false).await.unwrap();
+    let (applied, _) =
+        cluster.apply(&desired, ApplyMode::ServerSide { force: true, take_over: false }, false).await.unwrap();
     assert_eq!(applied, Applied::ServerSideApplied);
     let live = server.get("apps/v1", "Deployment", "shop", "web").unwrap();
     assert_eq!(live["spec"]["replicas"], 5);
@@ -130,7 +134,10 @@ async fn server_side_apply_reports_conflicts_and_forces_only_when_asked() {
     assert_eq!((patch.param("fieldManager"), patch.param("force")), (Some("gitops"), Some("true")));
 
     let missing = obj("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\n");
-    let err = cluster.apply(&missing, ApplyMode::ServerSide { force: false }, false).await.expect_err("unknown kind");
+    let err = cluster
+        .apply(&missing, ApplyMode::ServerSide { force: false, take_over: false }, false)
+        .await
+        .expect_err("unknown kind");
     assert!(matches!(err, Error::UnknownKind { .. }), "{err}");
 }
 
@@ -170,7 +177,8 @@ async fn deletes_follow_the_propagation_policy_and_watches_wake_waits() {
     let web = obj(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'web:1'}]}\n",
     );
-    let (_, stored) = cluster.apply(&web, ApplyMode::ServerSide { force: false }, false).await.unwrap();
+    let (_, stored) =
+        cluster.apply(&web, ApplyMode::ServerSide { force: false, take_over: false }, false).await.unwrap();
     let rv = gitops_kube::cluster::resource_version(&stored);
     let t = Instant::now();
     cluster.changed(&[(web.key(""), rv)], Duration::from_secs(20)).await.unwrap();
@@ -399,7 +407,10 @@ async fn a_real_cluster_when_one_is_configured() {
     let cluster = KubeCluster::connect(Some(std::path::Path::new(&path)), None).await.expect("connects");
     let ns = format!("gitops-test-{}", std::process::id());
     let namespace = obj(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"));
-    cluster.apply(&namespace, ApplyMode::ServerSide { force: false }, false).await.expect("namespace");
+    cluster
+        .apply(&namespace, ApplyMode::ServerSide { force: false, take_over: false }, false)
+        .await
+        .expect("namespace");
     let cm = obj(&format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: probe, namespace: {ns}}}\ndata: {{a: '1'}}\n"
     ));

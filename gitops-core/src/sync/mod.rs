@@ -27,9 +27,13 @@ pub mod select;
 pub mod status;
 pub mod task;
 
+/// The field manager gitops writes as (server-side applies, and the updates of client-side
+/// apply): the name the API server records in `metadata.managedFields`.
+pub const FIELD_MANAGER: &str = "gitops";
+
 pub use operation::{Failure, Observed, OperationOptions, OperationPhase, Step, SyncOperation};
 pub use plan::{PlanConfig, PlanResource, plan};
 pub use policy::{Decision, Policy};
 pub use report::PlanReport;
 pub use retry::RetryStrategy;
-pub use task::{Action, ApplyOptions, DeletePolicy, Phase, Skipped, SyncPlan, Task};
+pub use task::{Action, ApplyOptions, DeletePolicy, FluxApply, Phase, Skipped, SyncPlan, Task};

@@ -14,7 +14,7 @@ use super::flux::{self, ApplyPolicy};
 use super::hooks::{self, Role};
 use super::options::{PruneMode, Recreate, SyncOptions};
 use super::order;
-use super::task::{Action, ApplyOptions, Phase, Skipped, SyncPlan, Task};
+use super::task::{Action, ApplyOptions, FluxApply, Phase, Skipped, SyncPlan, Task};
 use crate::app::{self, AppSpec};
 use crate::object::{Object, ResourceKey};
 
@@ -128,27 +128,43 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                             out.skipped.push(Skipped { key: r.key.clone(), reason });
                             continue;
                         }
-                        let replace_live = live.is_some_and(|l| live_options(&mut out, &r.key, l).replace);
+                        let replace_live = !flux && live.is_some_and(|l| live_options(&mut out, &r.key, l).replace);
+                        let take_over = flux && flux::takes_over(desired.value(), live.map(Object::value));
                         let (action, reason) = match (live, r.modified) {
                             (None, _) => (Action::Create, "not in the cluster".to_string()),
                             (Some(_), _) if policy == ApplyPolicy::IfNotPresent => {
                                 (Action::Unchanged, format!("exists; not applied ({}: IfNotPresent)", flux::SSA))
                             }
                             (Some(_), true) => (Action::Update, "differs from the desired state".to_string()),
+                            // kustomize-controller applies whenever its cleanup had something to
+                            // do, so that fields kubectl left behind go now, not at the next change.
+                            (Some(l), false)
+                                if take_over && flux::takeover_patch(l.value(), super::FIELD_MANAGER).is_some() =>
+                            {
+                                (Action::Update, taken_over_reason(l.value()))
+                            }
                             (Some(_), false) if config.options.apply_out_of_sync_only => {
                                 (Action::Unchanged, "in sync; not applied (ApplyOutOfSyncOnly=true)".to_string())
                             }
                             (Some(_), false) => (Action::Unchanged, "in sync".to_string()),
                         };
-                        let mut apply = apply_options(&options);
-                        apply.replace |= replace_live;
-                        // Flux has no Replace or Force sync options: its own force decides; for
-                        // Argo CD, `Replace=true` on the live object counts as on the desired one.
-                        apply.recreate = if flux {
+                        // Flux reads none of Argo CD's sync options: it applies server-side and
+                        // its own force decides recreation. For Argo CD, `Replace=true` on the
+                        // live object counts as on the desired one.
+                        let apply = if flux {
                             let spec_force = config.app.is_some_and(|a| a.rollout.force);
-                            flux::recreate(spec_force, desired.value(), live.map(Object::value))
+                            ApplyOptions {
+                                server_side_apply: true,
+                                recreate: flux::recreate(spec_force, desired.value(), live.map(Object::value)),
+                                flux: Some(FluxApply { take_over }),
+                                ..ApplyOptions::default()
+                            }
                         } else {
-                            Recreate::for_argo(&SyncOptions { replace: apply.replace, ..options.clone() })
+                            let mut apply = apply_options(&options);
+                            apply.replace |= replace_live;
+                            apply.recreate =
+                                Recreate::for_argo(&SyncOptions { replace: apply.replace, ..options.clone() });
+                            apply
                         };
                         let wave = wave_of(desired.value());
                         let live_exists = live.is_some();
@@ -327,7 +343,28 @@ fn apply_options(o: &SyncOptions) -> ApplyOptions {
         skip_validation: o.skip_validation,
         skip_dry_run_on_missing_resource: o.skip_dry_run_on_missing_resource,
         recreate: Recreate::for_argo(o),
+        flux: None,
     }
+}
+
+/// Why an in-sync object of a Flux app is applied anyway: what the cleanup found.
+fn taken_over_reason(live: &Value) -> String {
+    let mut found: Vec<String> = Vec::new();
+    for key in flux::CLEANUP_ANNOTATIONS {
+        if live.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get(key)).is_some() {
+            found.push(format!("annotation {key}"));
+        }
+    }
+    for key in flux::CLEANUP_LABELS {
+        if live.get("metadata").and_then(|m| m.get("labels")).and_then(|a| a.get(key)).is_some() {
+            found.push(format!("label {key}"));
+        }
+    }
+    let managers = flux::taken_over_managers(live, super::FIELD_MANAGER);
+    if !managers.is_empty() {
+        found.push(format!("fields managed by {}", managers.join(", ")));
+    }
+    format!("in sync, but Flux's apply takes over what other tools left: {}", found.join("; "))
 }
 
 fn hook_task(

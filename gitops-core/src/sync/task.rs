@@ -82,6 +82,19 @@ pub struct ApplyOptions {
     /// [`Recreate::for_argo`]), or Flux's `spec.force` and `kustomize.toolkit.fluxcd.io/force`.
     #[serde(skip_serializing_if = "Recreate::is_never")]
     pub recreate: Recreate,
+    /// A Flux app's object: applied server-side with conflicts forced, as kustomize-controller
+    /// applies (the Argo CD options above do not apply to it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flux: Option<FluxApply>,
+}
+
+/// How kustomize-controller applies an object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FluxApply {
+    /// Before the apply, the fields kubectl and earlier client-side applies manage are taken
+    /// over ([`super::flux::takeover_patch`]); false for `kustomize.toolkit.fluxcd.io/ssa: Merge`.
+    pub take_over: bool,
 }
 
 /// One step of a sync: an object, the phase and wave it runs in, and what is done to it.
