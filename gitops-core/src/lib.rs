@@ -19,7 +19,9 @@
 //! - apps: [`app`] (Argo CD Applications and Flux Kustomizations as a sync needs them),
 //!   [`app_fields`] (their known fields, to name misspelt ones);
 //! - syncing: [`sync`] (options, plan, the sans-IO [`sync::operation::SyncOperation`],
-//!   retries, the reconcile [`sync::policy`], app [`sync::status`] and the plan report).
+//!   retries, the reconcile [`sync::policy`], app [`sync::status`] and the plan report);
+//! - fleets: [`fleet`] (Argo CD's cluster registry and destination resolution, apps produced
+//!   by apps, app-of-apps and `dependsOn` cycles and order, resources two apps claim).
 //!
 //! Examples to start from (`cargo run -p gitops-core --example NAME`): `diff_files` compares
 //! two manifest files; `sync_by_hand` drives a sync operation against an in-memory cluster.
@@ -85,6 +87,7 @@ pub mod app;
 pub mod app_fields;
 pub mod defaults;
 pub mod diff;
+pub mod fleet;
 pub mod glob;
 pub mod health;
 pub mod ignore;
