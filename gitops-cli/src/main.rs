@@ -5,6 +5,7 @@
 
 mod app_input;
 mod diff_cmd;
+mod fleet_cmd;
 mod health_cmd;
 mod output;
 mod plan_cmd;

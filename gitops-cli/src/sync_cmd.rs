@@ -36,7 +36,7 @@ static SIGNALLED: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBo
 /// terminated, a watch stops. Without them a signal would kill the process between two steps:
 /// every file would still be whole, but nothing would say what was done. A second signal exits
 /// at once (status 130), for a sync that does not stop.
-fn stop_on_signals() -> Result<CancellationToken, String> {
+pub(crate) fn stop_on_signals() -> Result<CancellationToken, String> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&SIGNALLED))
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&SIGNALLED)))
@@ -66,9 +66,10 @@ pub struct AppArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Render from this local checkout of the app's repository instead of fetching it (as
-    /// `argocd app sync --local`); the app's path is taken inside it.
-    #[arg(long, value_name = "DIR")]
-    pub local: Option<PathBuf>,
+    /// `argocd app sync --local`); the app's path is taken inside it. `URL=DIR` (repeatable)
+    /// serves the repository URL from DIR, for the app and every app it produces.
+    #[arg(long, value_name = "[URL=]DIR")]
+    pub local: Vec<crate::fleet_cmd::Local>,
     /// Where the app goes: `dir:PATH`, a FileCluster (default: `.gitops/cluster` next to the
     /// app file), or `kube[:CONTEXT]`, a Kubernetes cluster (the kubeconfig's current context,
     /// or CONTEXT).
@@ -98,7 +99,7 @@ pub struct AppArgs {
     pub plugins: Vec<String>,
     /// Render this revision (branch, tag, commit) instead of the app's `targetRevision`, as
     /// `argocd app sync --revision` does.
-    #[arg(long, value_name = "REV", conflicts_with = "local")]
+    #[arg(long, value_name = "REV")]
     pub revision: Option<String>,
 }
 
@@ -143,7 +144,7 @@ pub struct WatchArgs {
 }
 
 /// Renders the app's desired state through gitops-render.
-struct Desired {
+pub(crate) struct Desired {
     source: Source,
     renderers: Renderers,
     local: Option<PathBuf>,
@@ -164,20 +165,36 @@ impl DesiredState for Desired {
 }
 
 /// An app, read, on its target.
-struct App {
-    runner: AppRunner<Desired>,
+pub(crate) struct App {
+    pub(crate) runner: AppRunner<Desired>,
     /// The app object as written.
-    object: gitops_core::Object,
+    pub(crate) object: gitops_core::Object,
     /// argocd-cm's diff settings.
     settings: gitops_core::settings::Settings,
 }
 
 impl App {
-    fn read(args: &AppArgs) -> Result<App, String> {
+    pub(crate) fn read(args: &AppArgs) -> Result<App, String> {
         let objects = crate::app_input::one_app(&args.app, read_objects(&args.app)?, args.name.as_deref())?;
-        let spec = app::read(&args.app, &objects).map_err(|e| e.to_string())?;
-        let source = source::read(&objects).map_err(|e| e.to_string())?;
-        let object = app::select(&args.app, &objects, None).map_err(|e| e.to_string())?.clone();
+        let app_dir = Path::new(&args.app).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let target = TargetSpec::parse(args.target.as_deref(), app_dir).map_err(|e| e.to_string())?;
+        App::build(args, &args.app, &objects, target, app_dir, true)
+    }
+
+    /// The app among `objects` (read from `origin`), going to `target`, with the command's
+    /// options; `own_local`: a `--local DIR` without a URL is this app's checkout (the app named
+    /// on the command line, not the apps it produces).
+    pub(crate) fn build(
+        args: &AppArgs,
+        origin: &str,
+        objects: &[gitops_core::Object],
+        target: TargetSpec,
+        app_dir: &Path,
+        own_local: bool,
+    ) -> Result<App, String> {
+        let spec = app::read(origin, objects).map_err(|e| e.to_string())?;
+        let source = source::read(objects).map_err(|e| e.to_string())?;
+        let object = app::select(origin, objects, None).map_err(|e| e.to_string())?.clone();
         let cache = cache_dir(args.cache.as_ref()).ok().map(Cache::new);
         let renderers = Renderers {
             cache: cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache"))),
@@ -185,9 +202,9 @@ impl App {
             plugins: read_plugins(&args.plugins)?,
             reading: Arc::new(crate::app_input::reading(args.strict)),
         };
-        let app_dir = Path::new(&args.app).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let desired = Desired { source, renderers, local: args.local.clone(), revision: args.revision.clone() };
-        let target = TargetSpec::parse(args.target.as_deref(), app_dir).map_err(|e| e.to_string())?;
+        let local = crate::fleet_cmd::local_for(&args.local, &source.repo_url, own_local);
+        let revision = if own_local { args.revision.clone() } else { None };
+        let desired = Desired { source, renderers, local, revision };
         let checks = health_checks(args.customizations.as_deref(), args.argocd_cm.as_deref())?;
         let runner = AppRunner::new(spec, desired, target, args.kubeconfig.clone(), app_dir, checks)
             .map_err(|e| e.to_string())?;
@@ -196,7 +213,7 @@ impl App {
     }
 
     /// A request for a pass of this app.
-    fn request(&self, stop: CancellationToken, server_side_diff: bool) -> Request {
+    pub(crate) fn request(&self, stop: CancellationToken, server_side_diff: bool) -> Request {
         Request {
             stop,
             server_side_diff: controller::server_side_diff(&self.runner.target, &self.object, server_side_diff),
@@ -207,7 +224,7 @@ impl App {
 
     /// Runs one pass and prints it: the plan when it syncs, each step as it is done, a summary
     /// table, and the outcome.
-    async fn pass(&mut self, request: Request, out: &mut dyn Write) -> Result<Pass, String> {
+    pub(crate) async fn pass(&mut self, request: Request, out: &mut dyn Write) -> Result<Pass, String> {
         let w = |e: std::io::Error| format!("writing output: {e}");
         let spec = &self.runner.spec;
         let mut printer = Printer {
@@ -408,7 +425,7 @@ fn print_summary(out: &mut dyn Write, pass: &Pass) -> std::io::Result<()> {
     Ok(())
 }
 
-fn exit_code(verdict: Verdict) -> ExitCode {
+pub(crate) fn exit_code(verdict: Verdict) -> ExitCode {
     match verdict {
         Verdict::Succeeded => ExitCode::SUCCESS,
         Verdict::Failed => ExitCode::from(1),
@@ -417,7 +434,7 @@ fn exit_code(verdict: Verdict) -> ExitCode {
 }
 
 /// The async runtime of one command: one thread, as one sync drives one cluster.
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))
 }
 
@@ -443,9 +460,10 @@ pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
     once(args, true)
 }
 
-/// `gitops reconcile`: one pass of the loop (syncs only as the policy says).
+/// `gitops reconcile`: one pass of the loop (syncs only as the policy says), then one of every
+/// app the app produced, recursively (see [`crate::fleet_cmd`]).
 pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
-    once(args, false)
+    crate::fleet_cmd::reconcile(args)
 }
 
 /// The app as the controller drives it: each pass printed, a pass that cannot run reported.

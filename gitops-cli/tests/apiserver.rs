@@ -144,7 +144,7 @@ fn every_example_syncs_into_a_real_api_server_and_then_diffs_synced() {
     // real HPA reports ScalingActive=False (FailedGetResourceMetric), which Argo CD (and we) call
     // Degraded; the examples are about syncing, not autoscaling.
     let checks = dir.path().join("health");
-    copy_dir(std::path::Path::new("examples/gitops-repo/apps/api-server/health"), &checks);
+    crate::copy_dir(std::path::Path::new("examples/gitops-repo/apps/api-server/health"), &checks);
     std::fs::create_dir_all(checks.join("autoscaling/HorizontalPodAutoscaler")).expect("mkdir");
     std::fs::write(
         checks.join("autoscaling/HorizontalPodAutoscaler/health.lua"),
@@ -303,17 +303,4 @@ fn every_example_syncs_into_a_real_api_server_and_then_diffs_synced() {
     stop.store(true, Ordering::SeqCst);
     assert!(operator.join().expect("operator") > 0, "the backup operator completed Backups");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-/// Copies a directory tree (plain files and directories).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(crate::repo().join(from)).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&from.join(entry.file_name()), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }

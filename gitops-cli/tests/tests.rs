@@ -4,6 +4,8 @@
 //!   `--server-side`) Synced; drift seen.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
+//! - `fleet`: `reconcile` of a root app and the apps it produces (App-of-Apps to two clusters,
+//!   a Flux tree with dependsOn), settling in one run; an unknown cluster named.
 //! - `health`: the table and JSON outputs, lookup options, exit codes, `health test`, and FIFOs
 //!   refused without blocking.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
@@ -14,6 +16,7 @@
 
 mod apiserver;
 mod diff;
+mod fleet;
 mod health;
 mod plan;
 mod render;
@@ -103,4 +106,17 @@ pub fn sync_local(dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["sync", "--app", app.to_str().expect("utf-8"), "--local", dir.to_str().expect("utf-8")];
     args.extend(extra);
     gitops(&args, None)
+}
+
+/// Copies the directory `from` (relative to the repository root, or absolute) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(repo().join(from)).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&from.join(entry.file_name()), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }

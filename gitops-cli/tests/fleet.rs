@@ -1,0 +1,78 @@
+//! `gitops reconcile` of a root app and the fleet it produces, on FileClusters (examples/fleet).
+
+use std::path::Path;
+
+use super::{copy_dir, err, gitops, out, repo};
+
+const FLEET_URL: &str = "https://git.example.com/fleet.git";
+
+fn reconcile(app: &Path, checkout: &Path, hub: &Path) -> std::process::Output {
+    let local = format!("{FLEET_URL}={}", checkout.display());
+    let target = format!("dir:{}", hub.display());
+    gitops(&["reconcile", "--app", app.to_str().unwrap(), "--local", &local, "--target", &target], None)
+}
+
+/// The App-of-Apps: the root puts three Applications and a cluster Secret into the hub; each
+/// Application goes to its cluster (in-cluster is the hub, `prod` the FileCluster beside it);
+/// the second run applies nothing anywhere. An Application naming an unregistered cluster gets
+/// Argo CD's message and the others go on.
+#[test]
+fn an_app_of_apps_deploys_to_two_clusters_and_settles() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkout = dir.path().join("fleet");
+    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let hub = dir.path().join("hub");
+    let root = checkout.join("root.yaml");
+    let first = reconcile(&root, &checkout, &hub);
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    let text = out(&first);
+    assert!(text.contains("controller CRDs installed"), "{text}");
+    for line in ["guestbook-dev -> dir:", "guestbook-prod -> dir:", "redis-prod -> dir:"] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    let prod = dir.path().join("clusters/prod");
+    assert!(prod.join("guestbook/apps/Deployment/guestbook.yaml").is_file(), "prod got guestbook: {text}");
+    assert!(prod.join("redis/apps/Deployment/redis.yaml").is_file(), "prod got redis");
+    assert!(hub.join("guestbook/apps/Deployment/dev-guestbook.yaml").is_file(), "the hub got dev");
+    assert!(!hub.join("guestbook/apps/Deployment/guestbook.yaml").exists(), "prod's app stays off the hub");
+
+    let again = reconcile(&root, &checkout, &hub);
+    let text = out(&again);
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 4, "root and three apps: {text}");
+
+    let staging = std::fs::read_to_string(checkout.join("apps/redis-prod.yaml"))
+        .unwrap()
+        .replace("redis-prod", "redis-staging")
+        .replace("name: prod", "name: staging");
+    std::fs::write(checkout.join("apps/redis-staging.yaml"), staging).unwrap();
+    let unknown = reconcile(&root, &checkout, &hub);
+    let text = out(&unknown);
+    assert_eq!(unknown.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Application argocd/redis-staging")
+            && text.contains("there are no clusters with this name: staging"),
+        "{text}"
+    );
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 3, "the other apps went on: {text}");
+}
+
+/// A Flux tree: the bootstrap Kustomization manages itself (no cycle), and `apps` waits for
+/// `infra` (`dependsOn`), which is passed first, so one run settles the fleet.
+#[test]
+fn a_flux_tree_passes_dependencies_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkout = dir.path().join("fleet");
+    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let hub = dir.path().join("hub");
+    let root = checkout.join("flux/clusters/dev/flux-system/gotk-sync.yaml");
+    let first = reconcile(&root, &checkout, &hub);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}{}", err(&first));
+    let (infra, apps) = (text.find("infra -> dir:").expect("infra"), text.find("apps -> dir:").expect("apps"));
+    assert!(infra < apps, "infra first: {text}");
+    assert!(!text.contains("not ready") && !text.contains("cycle"), "{text}");
+    assert!(hub.join("podinfo/core/ConfigMap/podinfo.yaml").is_file(), "apps deployed: {text}");
+    let again = reconcile(&root, &checkout, &hub);
+    assert_eq!(out(&again).matches("Synced: nothing to apply").count(), 3, "{}", out(&again));
+}
