@@ -1,28 +1,17 @@
 //! The fleet from one root app: `gitops reconcile --app ROOT` passes ROOT, then every app ROOT
-//! produced (Argo CD Applications in the controller namespace, Flux Kustomizations), each on the
-//! cluster its destination names, then the apps those produced, until no new app appears.
-//!
-//! The root's target is the hub: the apps it produces are objects there, and so are the cluster
-//! Secrets (`argocd.argoproj.io/secret-type: cluster`) that name the other clusters. On a
-//! FileCluster hub at `DIR`, the cluster registered as NAME is the FileCluster at
-//! `<parent of DIR>/clusters/NAME` (so the default hub `.gitops/cluster` has its spokes at
-//! `.gitops/clusters/NAME`), and `in-cluster` is the hub itself. What each app decides, and how
-//! it renders, syncs and records its status, is the library's; this finds the apps and prints.
+//! produced, each on the cluster its destination names, then the apps those produced, until no
+//! new app appears. Which apps, where they go, in which order and what a removed app takes with
+//! it are the library's (`gitops_kube::fleet`); this builds each app's renderer and prints.
 
-use std::collections::HashSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use gitops_core::Object;
-use gitops_core::app;
-use gitops_core::fleet::children::{self, ChildApp, ChildKind};
-use gitops_core::fleet::cluster::{ClusterRegistry, IN_CLUSTER_SERVER};
-use gitops_core::fleet::graph::{AppId, FleetGraph};
 use gitops_kube::FileCluster;
 use gitops_kube::controller::TargetSpec;
-use gitops_kube::reconcile::{Pass, Request, Verdict};
+use gitops_kube::fleet::{self, Member, Next, Walk};
+use gitops_kube::reconcile::{Request, Verdict};
 
 use crate::output::{BOLD, RED, RESET};
 use crate::sync_cmd::{App, SyncArgs, exit_code, runtime, stop_on_signals};
@@ -100,17 +89,6 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let mut root = App::read(&args.app)?;
     let stop = stop_on_signals()?;
     let mut out = anstream::stdout().lock();
-    // The root's target is the hub: Argo CD and Flux run there, so it serves their kinds.
-    if let TargetSpec::Dir(hub) = &root.runner.target
-        && !args.dry_run
-    {
-        let installed = gitops_kube::hub::install_controller_crds(&FileCluster::new(hub))
-            .map_err(|e| format!("{}: installing the controllers' CRDs: {e}", hub.display()))?;
-        if !installed.is_empty() {
-            let _ =
-                writeln!(out, "hub {}: {} controller CRDs installed (Argo CD, Flux)", hub.display(), installed.len());
-        }
-    }
     let request = |app: &App| Request {
         sync: false,
         prune: args.prune,
@@ -120,65 +98,65 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
         ..app.request(stop.clone(), args.server_side_diff)
     };
     let runtime = runtime()?;
-    let first = request(&root);
-    let pass = runtime.block_on(root.pass(first, &mut out))?;
-    let mut verdict = pass.verdict(stop.is_cancelled());
     let TargetSpec::Dir(hub) = root.runner.target.clone() else {
         // A kube hub (Applications as custom resources, cluster Secrets from the API server)
         // comes with the controller's hub; one app is reconciled meanwhile.
-        return Ok(exit_code(verdict));
+        let pass = runtime.block_on(root.pass(request(&root), &mut out))?;
+        return Ok(exit_code(pass.verdict(stop.is_cancelled())));
     };
-    let root_id = (kind_of(&root.object), root.object.namespace().to_string(), root.runner.spec.name.clone());
-    let mut seen: HashSet<(ChildKind, String, String)> = HashSet::new();
-    if let Some(k) = root_id.0 {
-        seen.insert((k, root_id.1.clone(), root_id.2.clone()));
+    // The root's target is the hub: Argo CD and Flux run there, so it serves their kinds.
+    if !args.dry_run {
+        let installed = gitops_kube::hub::install_controller_crds(&FileCluster::new(&hub))
+            .map_err(|e| format!("{}: installing the controllers' CRDs: {e}", hub.display()))?;
+        if !installed.is_empty() {
+            let _ =
+                writeln!(out, "hub {}: {} controller CRDs installed (Argo CD, Flux)", hub.display(), installed.len());
+        }
     }
-    let mut queue = vec![(root.runner.spec.clone(), root.runner.spec.name.clone())];
+    let mut walk = Walk::new(&hub, &root.runner.spec, &root.object);
+    let fail = |e: fleet::Error| e.to_string();
+    let before = walk.produced(&root.runner.spec).map_err(fail)?.0;
+    let pass = runtime.block_on(root.pass(request(&root), &mut out))?;
+    let mut verdict = pass.verdict(stop.is_cancelled());
+    let after = walk.passed(&root.runner.spec).map_err(fail)?;
     let mut rows = Vec::new();
-    while let Some((parent, parent_name)) = queue.pop() {
+    cascade(&mut out, before, &after, args.dry_run, &mut rows);
+    while let Some(next) = walk.next() {
         if stop.is_cancelled() {
             break;
         }
-        let hub_objects = FileCluster::new(&hub).list().map_err(|e| format!("{}: {e}", hub.display()))?;
-        let produced: Vec<Object> = hub_objects.iter().filter(|o| app::is_tracked_by(o, &parent)).cloned().collect();
-        let default_ns = parent.destination_namespace.clone().unwrap_or_else(|| "default".into());
-        let found = children::find_children(&produced, &default_ns, children::DEFAULT_CONTROLLER_NAMESPACE);
-        for (child, why) in &found.not_reconciled {
-            rows.push(Row { app: child.name.clone(), target: String::new(), outcome: Err(why.to_string()) });
-        }
-        let (registry, secret_errors) = ClusterRegistry::from_objects(&hub_objects);
-        for e in secret_errors {
-            let _ = writeln!(out, "{RED}cluster secret{RESET}: {e}");
-        }
-        for child in in_dependency_order(found.apps, &produced, &default_ns) {
-            let id = (child.kind, child.namespace.clone(), child.name.clone());
-            let label = format!("{} {}/{}", child.kind.kind(), child.namespace, child.name);
-            if !matches!(child.kind, ChildKind::Application | ChildKind::Kustomization) {
+        let member = match next {
+            Next::Condition(c) => {
+                verdict = worse(verdict, Verdict::Failed);
+                rows.push(Row { app: c.app, target: String::new(), outcome: Err(c.message) });
                 continue;
             }
-            // An app that manages its own manifest (the flux-system Kustomization of `flux
-            // bootstrap`, a root Application listing itself) is not a cycle.
-            if child.name == parent.name && child.namespace == parent.rollout.app_namespace {
-                continue;
+            Next::Pass(member) => member,
+        };
+        let target = member.target.display().to_string();
+        let label = member.id.to_string();
+        let before = walk.produced(&member.spec).map_err(fail)?.0;
+        let built = App::build(
+            &args.app,
+            &member.origin,
+            &member.objects,
+            TargetSpec::Dir(member.target.clone()),
+            &member.target,
+            false,
+        );
+        let _ = writeln!(out);
+        let outcome = built.and_then(|mut app| runtime.block_on(app.pass(request(&app), &mut out)));
+        match outcome {
+            Ok(pass) => {
+                verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
+                let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
+                rows.push(Row { app: label, target, outcome: Ok(status) });
+                let after = walk.passed(&member.spec).map_err(fail)?;
+                cascade(&mut out, before, &after, args.dry_run, &mut rows);
             }
-            if !seen.insert(id) {
-                let why = format!("already part of the fleet; produced again by {parent_name} (a cycle of apps?)");
-                rows.push(Row { app: label, target: String::new(), outcome: Err(why) });
-                continue;
-            }
-            let Some(object) = hub_objects.iter().find(|o| o.key("") == child.key).cloned() else { continue };
-            let outcome = child_pass(&args, &hub, &hub_objects, &registry, object, &request, &runtime, &mut out);
-            match outcome {
-                Ok((app, pass, target)) => {
-                    verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
-                    let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
-                    rows.push(Row { app: label, target, outcome: Ok(status) });
-                    queue.push((app.runner.spec.clone(), app.runner.spec.name.clone()));
-                }
-                Err(e) => {
-                    verdict = worse(verdict, Verdict::Failed);
-                    rows.push(Row { app: label, target: String::new(), outcome: Err(e) });
-                }
+            Err(e) => {
+                verdict = worse(verdict, Verdict::Failed);
+                rows.push(Row { app: label, target, outcome: Err(e) });
             }
         }
     }
@@ -188,25 +166,32 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     Ok(exit_code(verdict))
 }
 
-/// The apps a parent produced, each after the Flux Kustomizations it `dependsOn` (so that a
-/// dependency is passed, and can be ready, before its dependents), else in the order found.
-fn in_dependency_order(apps: Vec<ChildApp>, produced: &[Object], default_ns: &str) -> Vec<ChildApp> {
-    let mut graph = FleetGraph::new();
-    for o in produced {
-        graph.add_object(o, default_ns);
+/// The apps a pass removed from the hub: with Argo CD's resources finalizer (or a pruning Flux
+/// Kustomization) their resources are deleted too; without, they are left, and said so.
+fn cascade(out: &mut dyn Write, before: Vec<Member>, after: &[Member], dry_run: bool, rows: &mut Vec<Row>) {
+    for gone in fleet::removed(before, after) {
+        let target = gone.target.display().to_string();
+        let (app, outcome) = (gone.id.to_string(), Ok(("Deleted".to_string(), "-".to_string())));
+        if !fleet::cascades(&gone) {
+            let _ = writeln!(out, "{app} removed; its resources on {target} are left (no resources finalizer)");
+        } else if dry_run {
+            let _ = writeln!(out, "{app} removed; its resources on {target} would be deleted (dry run)");
+        } else {
+            match fleet::delete_resources(&gone) {
+                Ok(keys) => {
+                    let _ = writeln!(out, "{app} removed; {} of its resources deleted from {target}", keys.len());
+                    for k in keys {
+                        let _ = writeln!(out, "  delete       {k}");
+                    }
+                }
+                Err(e) => {
+                    rows.push(Row { app, target, outcome: Err(format!("deleting its resources: {e}")) });
+                    continue;
+                }
+            }
+        }
+        rows.push(Row { app, target, outcome });
     }
-    let ready = graph.ready_order();
-    let rank = |c: &ChildApp| {
-        let id = AppId::from(c);
-        ready.order.iter().chain(&ready.stuck).position(|a| *a == id).unwrap_or(usize::MAX)
-    };
-    let mut apps = apps;
-    apps.sort_by_key(|c| rank(c));
-    apps
-}
-
-fn kind_of(o: &Object) -> Option<ChildKind> {
-    ChildKind::of(o.group(), o.kind())
 }
 
 fn worse(a: Verdict, b: Verdict) -> Verdict {
@@ -215,55 +200,6 @@ fn worse(a: Verdict, b: Verdict) -> Verdict {
         (Verdict::Failed, _) | (_, Verdict::Failed) => Verdict::Failed,
         _ => Verdict::Succeeded,
     }
-}
-
-/// One produced app: read from the hub (a Flux Kustomization with the GitRepositories there),
-/// its destination resolved through the hub's cluster Secrets, and passed.
-#[allow(clippy::too_many_arguments)]
-fn child_pass(
-    args: &SyncArgs,
-    hub: &Path,
-    hub_objects: &[Object],
-    registry: &ClusterRegistry,
-    object: Object,
-    request: &dyn Fn(&App) -> Request,
-    runtime: &tokio::runtime::Runtime,
-    out: &mut dyn Write,
-) -> Result<(App, Pass, String), String> {
-    let origin = format!("{} (in {})", object.key(""), hub.display());
-    let mut objects: Vec<Object> = hub_objects
-        .iter()
-        .filter(|o| o.group() == "source.toolkit.fluxcd.io" && o.namespace() == object.namespace())
-        .cloned()
-        .collect();
-    objects.push(object.clone());
-    let spec = app::read(&origin, &objects).map_err(|e| e.to_string())?;
-    let target = match spec.kind {
-        app::AppKind::ArgoApplication => {
-            let server = spec.rollout.destination_server.as_deref();
-            let name = spec.rollout.destination_name.as_deref();
-            let cluster = registry.resolve(server, name).map_err(|e| e.to_string())?;
-            if cluster.server.trim_end_matches('/') == IN_CLUSTER_SERVER {
-                hub.to_path_buf()
-            } else {
-                spoke_dir(hub, &cluster.name)?
-            }
-        }
-        // Flux applies into the cluster it runs in (spec.kubeConfig is refused when read).
-        app::AppKind::FluxKustomization => hub.to_path_buf(),
-    };
-    let shown = target.display().to_string();
-    let mut app = App::build(&args.app, &origin, &objects, TargetSpec::Dir(target.clone()), &target, false)?;
-    let _ = writeln!(out);
-    let pass = runtime.block_on(app.pass(request(&app), out))?;
-    Ok((app, pass, shown))
-}
-
-/// The FileCluster of the registered cluster `name`: `<parent of hub>/clusters/<name>`.
-fn spoke_dir(hub: &Path, name: &str) -> Result<PathBuf, String> {
-    gitops_core::names::check_app_name("cluster name", name).map_err(|e| e.to_string())?;
-    let parent = hub.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Ok(parent.join("clusters").join(name))
 }
 
 fn print_fleet(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {

@@ -55,6 +55,33 @@ fn an_app_of_apps_deploys_to_two_clusters_and_settles() {
         "{text}"
     );
     assert_eq!(text.matches("Synced: nothing to apply").count(), 3, "the other apps went on: {text}");
+
+    // Removed from Git: pruned from the hub by the root, and with Argo CD's resources finalizer
+    // its resources go too; without the finalizer they stay.
+    std::fs::remove_file(checkout.join("apps/redis-staging.yaml")).unwrap();
+    let dev = checkout.join("apps/guestbook-dev.yaml");
+    std::fs::write(
+        &dev,
+        std::fs::read_to_string(&dev).unwrap().replace("  finalizers: [resources-finalizer.argocd.argoproj.io]\n", ""),
+    )
+    .unwrap();
+    let first_change = reconcile(&root, &checkout, &hub);
+    assert_eq!(first_change.status.code(), Some(0), "{}", out(&first_change));
+    assert!(
+        out(&first_change).contains("update        argoproj.io/Application  argocd     guestbook-dev"),
+        "the finalizer dropped: {}",
+        out(&first_change)
+    );
+    std::fs::remove_file(&dev).unwrap();
+    std::fs::remove_file(checkout.join("apps/redis-prod.yaml")).unwrap();
+    let removed = reconcile(&root, &checkout, &hub);
+    let text = out(&removed);
+    assert_eq!(removed.status.code(), Some(0), "{text}");
+    assert!(text.contains("Application argocd/redis-prod removed; 1 of its resources deleted from "), "{text}");
+    assert!(!prod.join("redis/apps/Deployment/redis.yaml").exists(), "{text}");
+    assert!(text.contains("Application argocd/guestbook-dev removed; its resources on "), "{text}");
+    assert!(hub.join("guestbook/apps/Deployment/dev-guestbook.yaml").is_file(), "left without the finalizer");
+    assert!(prod.join("guestbook/apps/Deployment/guestbook.yaml").is_file(), "the other apps are untouched");
 }
 
 /// A Flux tree: the bootstrap Kustomization manages itself (no cycle), and `apps` waits for

@@ -636,12 +636,24 @@ impl Cluster for LockedFileCluster {
     }
 
     /// Every mode stores the object whole: with no other writers, applying and replacing agree.
+    /// A client-side apply also records what it applied in kubectl's last-applied annotation,
+    /// as `kubectl apply` does, so that a field later dropped from the manifest shows in the
+    /// three-way diff (and is removed by the next apply) as on a real cluster.
     async fn apply(
         &self,
         obj: &Object,
-        _mode: ApplyMode,
+        mode: ApplyMode,
         dry_run: bool,
     ) -> Result<(Applied, Object), crate::cluster::Error> {
+        let recorded;
+        let obj = if mode == ApplyMode::ClientSide {
+            let mut o = obj.clone();
+            *o.value_mut() = crate::client_side::with_last_applied(obj.value());
+            recorded = o;
+            &recorded
+        } else {
+            obj
+        };
         let applied = if dry_run {
             // A server validates a dry run as it validates a write, and tells what it would do.
             self.cluster.dry_apply(obj).map(|a| (a, obj.clone()))

@@ -40,6 +40,7 @@ pub mod cluster;
 pub mod controller;
 pub mod executor;
 pub mod file_cluster;
+pub mod fleet;
 pub mod hub;
 pub mod inspect;
 pub mod kube_cluster;

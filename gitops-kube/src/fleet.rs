@@ -1,0 +1,299 @@
+//! A fleet on a FileCluster hub: the apps a root app produced, where each goes, in which order
+//! they are passed, and what happens to the resources of an app that was removed.
+//!
+//! The hub is the cluster Argo CD and Flux run in. The apps are objects there: Argo CD
+//! Applications in the controller namespace, Flux Kustomizations (with the GitRepositories beside
+//! them). An Application's destination is resolved through the cluster Secrets in the hub, as
+//! Argo CD resolves it: `in-cluster` is the hub, a registered cluster NAME is the FileCluster at
+//! `<parent of the hub>/clusters/NAME`. A Kustomization applies into the hub.
+//!
+//! [`Walk`] is the order of passes, without doing them: the caller passes each [`Member`] it is
+//! given (rendering and printing are the caller's) and tells the walk what each pass left, so the
+//! apps that app produced are walked next. Apps that produce themselves (the `flux-system`
+//! Kustomization of `flux bootstrap`) are not cycles; an app produced a second time, an unknown
+//! cluster and an unreadable app are [`Condition`]s, and the rest of the fleet goes on.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use gitops_core::app::{self, AppKind, AppSpec};
+use gitops_core::fleet::children::{self, ChildApp, ChildKind};
+use gitops_core::fleet::cluster::{ClusterRegistry, IN_CLUSTER_SERVER};
+use gitops_core::fleet::graph::{AppId, FleetGraph};
+use gitops_core::sync::options::SyncOptions;
+use gitops_core::{Object, ResourceKey};
+
+use crate::file_cluster::{self, FileCluster};
+
+/// Argo CD's finalizer that deletes an Application's resources with it (and its foreground and
+/// background variants).
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+/// What went wrong reading the hub or a cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The hub or a cluster directory could not be read or written.
+    #[error("{path}: {source}")]
+    Cluster {
+        /// The FileCluster's directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: file_cluster::Error,
+    },
+}
+
+fn cluster_error(path: &Path) -> impl Fn(file_cluster::Error) -> Error + '_ {
+    move |source| Error::Cluster { path: path.display().to_string(), source }
+}
+
+/// An app of the fleet, read from the hub and ready to be passed.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Which app.
+    pub id: AppId,
+    /// Where it was read from, for messages (`argoproj.io/Application argocd/web (in HUB)`).
+    pub origin: String,
+    /// The app object and the sources beside it (a Flux Kustomization's GitRepositories).
+    pub objects: Vec<Object>,
+    /// The app, read.
+    pub spec: AppSpec,
+    /// The FileCluster it goes to.
+    pub target: PathBuf,
+}
+
+/// An app of the fleet that is not passed, and why (as Argo CD and Flux would say it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The app, as `Kind namespace/name`.
+    pub app: String,
+    /// Why.
+    pub message: String,
+}
+
+/// The next thing a walk asks of its caller.
+#[derive(Debug)]
+pub enum Next {
+    /// Pass this app, then call [`Walk::passed`] with it.
+    Pass(Member),
+    /// This app is not passed.
+    Condition(Condition),
+}
+
+/// The order in which a fleet's apps are passed, from a root app on a FileCluster hub.
+#[derive(Debug)]
+pub struct Walk {
+    hub: PathBuf,
+    controller_namespace: String,
+    queue: VecDeque<Next>,
+    seen: HashSet<AppId>,
+}
+
+impl Walk {
+    /// A walk of the apps `root` (read from `root_object`) produces on the hub at `hub`.
+    pub fn new(hub: impl Into<PathBuf>, root: &AppSpec, root_object: &Object) -> Walk {
+        let mut seen = HashSet::new();
+        if let Some(id) = AppId::of(root_object, &root.rollout.app_namespace) {
+            seen.insert(id);
+        }
+        Walk {
+            hub: hub.into(),
+            controller_namespace: children::DEFAULT_CONTROLLER_NAMESPACE.to_string(),
+            queue: VecDeque::new(),
+            seen,
+        }
+    }
+
+    /// The next app to pass, or condition to report; `None` when the fleet is walked.
+    pub fn next(&mut self) -> Option<Next> {
+        self.queue.pop_front()
+    }
+
+    /// After a pass of `spec` (the root, or a member given by [`Walk::next`]): the apps it
+    /// produced in the hub are walked next, each after the Kustomizations it `dependsOn`.
+    /// Returns every app it has now (to compare with [`Walk::produced`] before the pass).
+    pub fn passed(&mut self, spec: &AppSpec) -> Result<Vec<Member>, Error> {
+        let (members, conditions) = self.produced(spec)?;
+        self.queue.extend(conditions.into_iter().map(Next::Condition));
+        for m in &members {
+            if self.seen.insert(m.id.clone()) {
+                self.queue.push_back(Next::Pass(m.clone()));
+            } else {
+                let message = format!("already part of the fleet; produced again by {} (a cycle of apps?)", spec.name);
+                self.queue.push_back(Next::Condition(Condition { app: m.id.to_string(), message }));
+            }
+        }
+        Ok(members)
+    }
+
+    /// The apps `parent` has in the hub now, in dependency order, with the conditions of those
+    /// that cannot be passed (not reconciled where they are, unknown cluster, unreadable).
+    pub fn produced(&self, parent: &AppSpec) -> Result<(Vec<Member>, Vec<Condition>), Error> {
+        let hub = FileCluster::new(&self.hub);
+        let objects = hub.list().map_err(cluster_error(&self.hub))?;
+        let produced: Vec<Object> = objects.iter().filter(|o| app::is_tracked_by(o, parent)).cloned().collect();
+        let default_ns = parent.destination_namespace.clone().unwrap_or_else(|| "default".into());
+        let found = children::find_children(&produced, &default_ns, &self.controller_namespace);
+        let mut conditions: Vec<Condition> = found
+            .not_reconciled
+            .iter()
+            .map(|(c, why)| Condition { app: AppId::from(c).to_string(), message: why.to_string() })
+            .collect();
+        let (registry, secret_errors) = ClusterRegistry::from_objects(&objects);
+        conditions.extend(
+            secret_errors.into_iter().map(|e| Condition { app: "cluster secret".into(), message: e.to_string() }),
+        );
+        let mut members = Vec::new();
+        for child in in_dependency_order(found.apps, &produced, &default_ns) {
+            // ApplicationSets and HelmReleases are apps of their own kind (not passed here yet);
+            // sources are read with the Kustomizations that name them.
+            if !matches!(child.kind, ChildKind::Application | ChildKind::Kustomization) {
+                continue;
+            }
+            // An app that manages its own manifest is not a cycle.
+            if child.name == parent.name && child.namespace == parent.rollout.app_namespace {
+                continue;
+            }
+            let Some(object) = objects.iter().find(|o| o.key("") == child.key) else { continue };
+            match self.member(&objects, &registry, object) {
+                Ok(m) => members.push(m),
+                Err(message) => conditions.push(Condition { app: AppId::from(&child).to_string(), message }),
+            }
+        }
+        Ok((members, conditions))
+    }
+
+    fn member(&self, hub_objects: &[Object], registry: &ClusterRegistry, object: &Object) -> Result<Member, String> {
+        let origin = format!("{} (in {})", object.key(""), self.hub.display());
+        let mut objects: Vec<Object> = hub_objects
+            .iter()
+            .filter(|o| o.group() == "source.toolkit.fluxcd.io" && o.namespace() == object.namespace())
+            .cloned()
+            .collect();
+        objects.push(object.clone());
+        let spec = app::read(&origin, &objects).map_err(|e| e.to_string())?;
+        let target = match spec.kind {
+            AppKind::ArgoApplication => {
+                let server = spec.rollout.destination_server.as_deref();
+                let name = spec.rollout.destination_name.as_deref();
+                let cluster = registry.resolve(server, name).map_err(|e| e.to_string())?;
+                if cluster.server.trim_end_matches('/') == IN_CLUSTER_SERVER {
+                    self.hub.clone()
+                } else {
+                    spoke_dir(&self.hub, &cluster.name)?
+                }
+            }
+            // Flux applies into the cluster it runs in (`spec.kubeConfig` is refused when read).
+            AppKind::FluxKustomization => self.hub.clone(),
+        };
+        let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
+        Ok(Member { id, origin, objects, spec, target })
+    }
+}
+
+/// The FileCluster of the registered cluster `name`: `<parent of the hub>/clusters/<name>`.
+pub fn spoke_dir(hub: &Path, name: &str) -> Result<PathBuf, String> {
+    gitops_core::names::check_app_name("cluster name", name).map_err(|e| e.to_string())?;
+    let parent = hub.parent().unwrap_or(Path::new(""));
+    Ok(parent.join("clusters").join(name))
+}
+
+/// The apps a parent produced, each after the Flux Kustomizations it `dependsOn` (so that a
+/// dependency is passed, and can be ready, before its dependents), else in the order found.
+fn in_dependency_order(mut apps: Vec<ChildApp>, produced: &[Object], default_ns: &str) -> Vec<ChildApp> {
+    let mut graph = FleetGraph::new();
+    for o in produced {
+        graph.add_object(o, default_ns);
+    }
+    let ready = graph.ready_order();
+    let rank = |c: &ChildApp| {
+        let id = AppId::from(c);
+        ready.order.iter().chain(&ready.stuck).position(|a| *a == id).unwrap_or(usize::MAX)
+    };
+    apps.sort_by_key(|c| rank(c));
+    apps
+}
+
+/// Whether removing `member`'s app object deletes its resources: an Application with Argo CD's
+/// resources finalizer (without it they are left, as in Argo CD), a Kustomization with
+/// `spec.prune` that is not suspended (Flux's default deletion policy mirrors prune).
+pub fn cascades(member: &Member) -> bool {
+    match member.spec.kind {
+        AppKind::ArgoApplication => member.objects.iter().filter(|o| o.kind() == "Application").any(|o| {
+            o.value()
+                .pointer("/metadata/finalizers")
+                .and_then(|f| f.as_array())
+                .is_some_and(|f| f.iter().filter_map(|v| v.as_str()).any(|f| f.starts_with(RESOURCES_FINALIZER)))
+        }),
+        AppKind::FluxKustomization => member.spec.automated.is_some_and(|a| a.prune) && !member.spec.rollout.suspend,
+    }
+}
+
+/// Deletes the resources `member` tracks on its target, as Argo CD's finalizer (or Flux's
+/// garbage collection) does when the app is deleted: objects it does not own, objects another
+/// owner manages, and objects marked `Delete=false` (Argo CD) or `prune: disabled` (Flux) are
+/// kept. Returns what was deleted.
+pub fn delete_resources(member: &Member) -> Result<Vec<ResourceKey>, Error> {
+    let cluster = FileCluster::new(&member.target);
+    let lock = cluster.lock().map_err(cluster_error(&member.target))?;
+    let mut deleted = Vec::new();
+    for o in cluster.list().map_err(cluster_error(&member.target))? {
+        if !app::is_tracked_by(&o, &member.spec) || kept_on_delete(&o, &member.spec) {
+            continue;
+        }
+        let key = o.key("");
+        if cluster.delete(&lock, &key).map_err(cluster_error(&member.target))? {
+            deleted.push(key);
+        }
+    }
+    Ok(deleted)
+}
+
+fn kept_on_delete(o: &Object, spec: &AppSpec) -> bool {
+    match spec.kind {
+        AppKind::ArgoApplication => {
+            SyncOptions::default().for_resource(o.value()).is_ok_and(|(options, _)| options.keep_on_delete)
+        }
+        AppKind::FluxKustomization => gitops_core::sync::flux::prune_disabled(o.value()),
+    }
+}
+
+/// The apps of `before` (what a parent produced before its pass) that the pass removed from the
+/// hub: their resources go with them when [`cascades`] says so.
+pub fn removed(before: Vec<Member>, after: &[Member]) -> Vec<Member> {
+    let kept: HashSet<&AppId> = after.iter().map(|m| &m.id).collect();
+    before.into_iter().filter(|m| !kept.contains(&m.id)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gitops_core::manifest;
+
+    fn objects(yaml: &str) -> Vec<Object> {
+        manifest::parse("test", yaml).unwrap()
+    }
+
+    #[test]
+    fn the_finalizer_decides_whether_an_applications_resources_go_with_it() {
+        let with = objects(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a, namespace: argocd, finalizers: [resources-finalizer.argocd.argoproj.io/background]}\nspec: {destination: {server: 'https://kubernetes.default.svc', namespace: a}, source: {repoURL: 'https://x/r.git', path: p}}\n",
+        );
+        let spec = app::read("test", &with).unwrap();
+        let id = AppId::of(&with[0], "argocd").unwrap();
+        let member = Member { id, origin: "test".into(), objects: with.clone(), spec, target: "t".into() };
+        assert!(cascades(&member));
+        let mut without = member.clone();
+        without.objects[0].value_mut()["metadata"].as_object_mut().unwrap().remove("finalizers");
+        assert!(!cascades(&without));
+        assert_eq!(removed(vec![member.clone()], std::slice::from_ref(&member)).len(), 0);
+        assert_eq!(removed(vec![member], &[]).len(), 1);
+    }
+
+    #[test]
+    fn spokes_live_beside_the_hub_and_their_names_cannot_leave_it() {
+        assert_eq!(spoke_dir(Path::new("/f/hub"), "prod").unwrap(), Path::new("/f/clusters/prod"));
+        assert_eq!(spoke_dir(Path::new("hub"), "prod").unwrap(), Path::new("clusters/prod"));
+        assert!(spoke_dir(Path::new("/f/hub"), "../etc").is_err());
+    }
+}
