@@ -75,7 +75,7 @@ pub struct Condition {
 #[derive(Debug)]
 pub enum Next {
     /// Pass this app, then call [`Walk::passed`] with it.
-    Pass(Member),
+    Pass(Box<Member>),
     /// This app is not passed.
     Condition(Condition),
 }
@@ -104,11 +104,6 @@ impl Walk {
         }
     }
 
-    /// The next app to pass, or condition to report; `None` when the fleet is walked.
-    pub fn next(&mut self) -> Option<Next> {
-        self.queue.pop_front()
-    }
-
     /// After a pass of `spec` (the root, or a member given by [`Walk::next`]): the apps it
     /// produced in the hub are walked next, each after the Kustomizations it `dependsOn`.
     /// Returns every app it has now (to compare with [`Walk::produced`] before the pass).
@@ -117,7 +112,7 @@ impl Walk {
         self.queue.extend(conditions.into_iter().map(Next::Condition));
         for m in &members {
             if self.seen.insert(m.id.clone()) {
-                self.queue.push_back(Next::Pass(m.clone()));
+                self.queue.push_back(Next::Pass(Box::new(m.clone())));
             } else {
                 let message = format!("already part of the fleet; produced again by {} (a cycle of apps?)", spec.name);
                 self.queue.push_back(Next::Condition(Condition { app: m.id.to_string(), message }));
@@ -188,6 +183,16 @@ impl Walk {
         };
         let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
         Ok(Member { id, origin, objects, spec, target })
+    }
+}
+
+/// The next app to pass, or condition to report; `None` when the fleet is walked (until a
+/// [`Walk::passed`] adds more).
+impl Iterator for Walk {
+    type Item = Next;
+
+    fn next(&mut self) -> Option<Next> {
+        self.queue.pop_front()
     }
 }
 
