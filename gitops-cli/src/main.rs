@@ -7,6 +7,7 @@ mod app_input;
 mod diff_cmd;
 mod fleet_cmd;
 mod health_cmd;
+mod hub_cmd;
 mod output;
 mod plan_cmd;
 mod render_cmd;
@@ -68,6 +69,18 @@ enum Command {
     ///
     /// Exit status: 0 when Synced, 1 otherwise, 2 when there is no status yet.
     Status(sync_cmd::AppArgs),
+    /// The hub's Argo CD Applications, as `argocd app list|get|delete` show and delete them.
+    #[command(subcommand)]
+    App(hub_cmd::AppCommand),
+    /// The hub's Flux objects, as `flux get kustomizations|helmreleases` list them.
+    #[command(subcommand)]
+    Get(hub_cmd::GetCommand),
+    /// Suspends a Flux Kustomization in the hub (compared, never synced), as `flux suspend`.
+    #[command(subcommand)]
+    Suspend(hub_cmd::SuspendCommand),
+    /// Resumes a suspended Flux Kustomization in the hub, as `flux resume`.
+    #[command(subcommand)]
+    Resume(hub_cmd::SuspendCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -89,6 +102,10 @@ Checks on files, no cluster needed:
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
+A fleet (apps that make apps, many clusters; the hub is the root app's target):
+  gitops reconcile --app ROOT --local URL=DIR   the root, then every app it produced, recursively
+  gitops app list / get NAME / delete NAME      the hub's Applications (as argocd app ...)
+  gitops get kustomizations [-A]                the hub's Kustomizations; suspend / resume kustomization NAME
 Targets (--target): dir:PATH, a directory standing in for a cluster (the default:
 .gitops/cluster next to the app file), or kube[:CONTEXT] through the kubeconfig.
 Exit status: 0 in sync / healthy / done, 1 differences / unhealthy / failed, 2 bad usage or input.
@@ -105,6 +122,10 @@ fn main() -> ExitCode {
         Command::Reconcile(args) => sync_cmd::reconcile(args),
         Command::Watch(args) => sync_cmd::watch(args),
         Command::Status(args) => sync_cmd::status(args),
+        Command::App(command) => hub_cmd::app(command),
+        Command::Get(command) => hub_cmd::get(command),
+        Command::Suspend(command) => hub_cmd::suspend(command, true),
+        Command::Resume(command) => hub_cmd::suspend(command, false),
     };
     match result {
         Ok(code) => code,

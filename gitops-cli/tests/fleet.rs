@@ -103,3 +103,70 @@ fn a_flux_tree_passes_dependencies_first() {
     let again = reconcile(&root, &checkout, &hub);
     assert_eq!(out(&again).matches("Synced: nothing to apply").count(), 3, "{}", out(&again));
 }
+
+/// The hub's apps as `argocd app list|get|delete` and `flux get|suspend|resume` show them.
+#[test]
+fn the_hub_verbs_list_get_delete_suspend_and_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkout = dir.path().join("fleet");
+    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let hub = dir.path().join("hub");
+    let first = reconcile(&checkout.join("root.yaml"), &checkout, &hub);
+    assert_eq!(first.status.code(), Some(0), "{}", out(&first));
+    let hub_arg = format!("dir:{}", hub.display());
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--hub", &hub_arg]);
+        gitops(&all, None)
+    };
+
+    let list = run(&["app", "list", "-o", "json"]);
+    let apps: serde_json::Value = serde_json::from_str(&out(&list)).expect("json");
+    let names: Vec<&str> = apps.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["guestbook-dev", "guestbook-prod", "redis-prod"]);
+    assert_eq!(apps[1]["destination"], serde_json::json!({"server": "", "name": "prod", "namespace": "guestbook"}));
+    assert_eq!((apps[1]["sync"].as_str(), apps[1]["revision"].as_str()), (Some("Synced"), Some("local")));
+    let table = out(&run(&["app", "list"]));
+    assert!(table.starts_with("NAME  ") && table.contains("argocd/guestbook-prod  prod "), "{table}");
+    assert!(table.contains("Auto-Prune"), "{table}");
+
+    let get = run(&["app", "get", "guestbook-prod"]);
+    let text = out(&get);
+    assert_eq!(get.status.code(), Some(0), "{text}");
+    assert!(text.contains("apps   Deployment  guestbook  guestbook  Synced"), "{text}");
+    assert!(
+        !text.contains("Namespace              guestbook"),
+        "the namespace the sync made is not a resource: {text}"
+    );
+    let missing = run(&["app", "get", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(err(&missing).contains("application 'nope' not found in the hub"), "{}", err(&missing));
+
+    let prod = dir.path().join("clusters/prod");
+    let orphan = run(&["app", "delete", "guestbook-prod", "--cascade=orphan"]);
+    assert!(out(&orphan).contains("application 'guestbook-prod' deleted; its resources left"), "{}", out(&orphan));
+    assert!(prod.join("guestbook/apps/Deployment/guestbook.yaml").is_file());
+    let cascade = run(&["app", "delete", "redis-prod"]);
+    assert!(out(&cascade).contains("1 of its resources deleted"), "{}", out(&cascade));
+    assert!(!prod.join("redis/apps/Deployment/redis.yaml").exists());
+    let names = out(&run(&["app", "list", "-o", "json"]));
+    assert!(!names.contains("redis-prod") && !names.contains("guestbook-prod"), "{names}");
+
+    // Flux: the tree of the example, its Kustomizations listed, one suspended and resumed.
+    let flux_hub = dir.path().join("flux-hub");
+    let root = checkout.join("flux/clusters/dev/flux-system/gotk-sync.yaml");
+    assert_eq!(reconcile(&root, &checkout, &flux_hub).status.code(), Some(0));
+    let flux_arg = format!("dir:{}", flux_hub.display());
+    let flux = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--hub", &flux_arg]);
+        out(&gitops(&all, None))
+    };
+    let listed = flux(&["get", "kustomizations"]);
+    assert!(listed.starts_with("NAME "), "{listed}");
+    assert!(listed.contains("infra        local     False      True   Applied revision: local"), "{listed}");
+    assert!(flux(&["get", "ks", "-A"]).starts_with("NAMESPACE "));
+    assert_eq!(flux(&["suspend", "kustomization", "apps"]), "► Kustomization flux-system/apps suspended\n");
+    assert!(flux(&["get", "ks"]).contains("apps         local     True "), "{}", flux(&["get", "ks"]));
+    assert_eq!(flux(&["resume", "ks", "apps"]), "► Kustomization flux-system/apps resumed\n");
+}

@@ -150,39 +150,12 @@ impl Walk {
                 continue;
             }
             let Some(object) = objects.iter().find(|o| o.key("") == child.key) else { continue };
-            match self.member(&objects, &registry, object) {
+            match member(&self.hub, &objects, &registry, object) {
                 Ok(m) => members.push(m),
                 Err(message) => conditions.push(Condition { app: AppId::from(&child).to_string(), message }),
             }
         }
         Ok((members, conditions))
-    }
-
-    fn member(&self, hub_objects: &[Object], registry: &ClusterRegistry, object: &Object) -> Result<Member, String> {
-        let origin = format!("{} (in {})", object.key(""), self.hub.display());
-        let mut objects: Vec<Object> = hub_objects
-            .iter()
-            .filter(|o| o.group() == "source.toolkit.fluxcd.io" && o.namespace() == object.namespace())
-            .cloned()
-            .collect();
-        objects.push(object.clone());
-        let spec = app::read(&origin, &objects).map_err(|e| e.to_string())?;
-        let target = match spec.kind {
-            AppKind::ArgoApplication => {
-                let server = spec.rollout.destination_server.as_deref();
-                let name = spec.rollout.destination_name.as_deref();
-                let cluster = registry.resolve(server, name).map_err(|e| e.to_string())?;
-                if cluster.server.trim_end_matches('/') == IN_CLUSTER_SERVER {
-                    self.hub.clone()
-                } else {
-                    spoke_dir(&self.hub, &cluster.name)?
-                }
-            }
-            // Flux applies into the cluster it runs in (`spec.kubeConfig` is refused when read).
-            AppKind::FluxKustomization => self.hub.clone(),
-        };
-        let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
-        Ok(Member { id, origin, objects, spec, target })
     }
 }
 
@@ -194,6 +167,78 @@ impl Iterator for Walk {
     fn next(&mut self) -> Option<Next> {
         self.queue.pop_front()
     }
+}
+
+/// The app `object` of the hub at `hub` (holding `hub_objects`), read, with the FileCluster its
+/// destination resolves to through `registry`; why not, as Argo CD or Flux would say it.
+pub fn member(
+    hub: &Path,
+    hub_objects: &[Object],
+    registry: &ClusterRegistry,
+    object: &Object,
+) -> Result<Member, String> {
+    let origin = format!("{} (in {})", object.key(""), hub.display());
+    let mut objects: Vec<Object> = hub_objects
+        .iter()
+        .filter(|o| o.group() == "source.toolkit.fluxcd.io" && o.namespace() == object.namespace())
+        .cloned()
+        .collect();
+    objects.push(object.clone());
+    let spec = app::read(&origin, &objects).map_err(|e| e.to_string())?;
+    let target = match spec.kind {
+        AppKind::ArgoApplication => {
+            let server = spec.rollout.destination_server.as_deref();
+            let name = spec.rollout.destination_name.as_deref();
+            let cluster = registry.resolve(server, name).map_err(|e| e.to_string())?;
+            if cluster.server.trim_end_matches('/') == IN_CLUSTER_SERVER {
+                hub.to_path_buf()
+            } else {
+                spoke_dir(hub, &cluster.name)?
+            }
+        }
+        // Flux applies into the cluster it runs in (`spec.kubeConfig` is refused when read).
+        AppKind::FluxKustomization => hub.to_path_buf(),
+    };
+    let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
+    Ok(Member { id, origin, objects, spec, target })
+}
+
+/// An app found in a hub, whatever produced it.
+#[derive(Debug, Clone)]
+pub struct HubApp {
+    /// Which app.
+    pub id: AppId,
+    /// The app object as the hub holds it.
+    pub object: Object,
+    /// The app read and placed, or why it cannot be.
+    pub member: Result<Member, String>,
+    /// What its last pass left, if one ran.
+    pub status: Option<crate::reconcile::Status>,
+}
+
+/// Every app of the hub at `hub`: Argo CD Applications in the controller namespace and Flux
+/// Kustomizations, in name order (namespace, then name), with the status of their last pass.
+pub fn hub_apps(hub: &Path) -> Result<Vec<HubApp>, Error> {
+    let objects = FileCluster::new(hub).list().map_err(cluster_error(hub))?;
+    let (registry, _) = ClusterRegistry::from_objects(&objects);
+    let mut apps = Vec::new();
+    for object in &objects {
+        let Some(kind) = ChildKind::of(object.group(), object.kind()) else { continue };
+        let argo_here = kind == ChildKind::Application && object.namespace() == children::DEFAULT_CONTROLLER_NAMESPACE;
+        if !(argo_here || kind == ChildKind::Kustomization) {
+            continue;
+        }
+        let Some(id) = AppId::of(object, object.namespace()) else { continue };
+        let member = member(hub, &objects, &registry, object);
+        let status = member.as_ref().ok().and_then(|m| {
+            crate::status::StatusStore::FileCluster(FileCluster::new(&m.target)).read(&m.spec.name).ok().flatten()
+        });
+        apps.push(HubApp { id, object: object.clone(), member, status });
+    }
+    apps.sort_by(|a, b| {
+        (&a.id.namespace, &a.id.name, a.id.kind.kind()).cmp(&(&b.id.namespace, &b.id.name, b.id.kind.kind()))
+    });
+    Ok(apps)
 }
 
 /// The FileCluster of the registered cluster `name`: `<parent of the hub>/clusters/<name>`.
@@ -261,6 +306,56 @@ fn kept_on_delete(o: &Object, spec: &AppSpec) -> bool {
         }
         AppKind::FluxKustomization => gitops_core::sync::flux::prune_disabled(o.value()),
     }
+}
+
+/// What deleting an app does to its resources, as `argocd app delete --cascade` /
+/// `--propagation-policy` say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cascade {
+    /// The resources are deleted, then the app (Argo CD's default, foreground).
+    Foreground,
+    /// The app is deleted and its resources after it (on a FileCluster, at once).
+    Background,
+    /// Only the app is deleted; its resources stay.
+    Orphan,
+}
+
+/// Deletes `app` from the hub at `hub`, and its resources first unless `cascade` is
+/// [`Cascade::Orphan`] (a Flux Kustomization only when it prunes, as Flux's deletion policy
+/// says). Returns the resources deleted. An app its parent still has in Git comes back at the
+/// parent's next pass, as in Argo CD.
+pub fn delete_app(hub: &Path, app: &HubApp, cascade: Cascade) -> Result<Vec<ResourceKey>, Error> {
+    let mut deleted = Vec::new();
+    if let Ok(member) = &app.member {
+        let with_resources = match member.spec.kind {
+            AppKind::ArgoApplication => cascade != Cascade::Orphan,
+            AppKind::FluxKustomization => cascade != Cascade::Orphan && cascades(member),
+        };
+        if with_resources {
+            deleted = delete_resources(member)?;
+        }
+    }
+    let cluster = FileCluster::new(hub);
+    let lock = cluster.lock().map_err(cluster_error(hub))?;
+    cluster.delete(&lock, &app.object.key("")).map_err(cluster_error(hub))?;
+    Ok(deleted)
+}
+
+/// Sets a Flux Kustomization's (or any app object's) `spec.suspend` in the hub, as `flux
+/// suspend|resume kustomization` do; false when it already was so (nothing written).
+pub fn set_suspend(hub: &Path, app: &HubApp, suspend: bool) -> Result<bool, Error> {
+    let current = app.object.value().pointer("/spec/suspend").and_then(serde_json::Value::as_bool).unwrap_or(false);
+    if current == suspend {
+        return Ok(false);
+    }
+    let mut object = app.object.clone();
+    if let Some(spec) = object.value_mut().get_mut("spec").and_then(serde_json::Value::as_object_mut) {
+        spec.insert("suspend".into(), suspend.into());
+    }
+    let cluster = FileCluster::new(hub);
+    let lock = cluster.lock().map_err(cluster_error(hub))?;
+    cluster.apply(&lock, &object).map_err(cluster_error(hub))?;
+    Ok(true)
 }
 
 /// The apps of `before` (what a parent produced before its pass) that the pass removed from the

@@ -22,7 +22,7 @@ use gitops_core::sync::options::SyncOptions;
 use gitops_core::sync::policy::{self, Decision, Situation};
 use gitops_core::sync::prepare::{self, Inputs, prepare};
 use gitops_core::sync::select::ResourceSelector;
-use gitops_core::sync::status::{AppHealth, SyncStatus};
+use gitops_core::sync::status::{AppHealth, HealthStatus, ResourceStatus, SyncStatus};
 use gitops_core::sync::{Action, RetryStrategy, SyncPlan};
 use gitops_core::{Object, ResourceKey};
 use gitops_health::{HealthChecks, Member};
@@ -318,6 +318,7 @@ pub async fn pass<C: Cluster>(
         reconciled_at: now_rfc3339(),
         message: decision.to_string(),
         last_operation: previous.and_then(|s| s.last_operation),
+        resources: Vec::new(),
     };
     let plan_copy = plan.clone();
     progress.planned(&plan_copy, should_sync);
@@ -348,7 +349,10 @@ pub async fn pass<C: Cluster>(
         results = last_results;
     }
     let listed = listed.filter(|_| !should_sync || dry_run);
-    status.health = app_health(cluster, &plan_copy, target.health, listed).await?;
+    let (health, healths) = app_health(cluster, &plan_copy, target.health, listed).await?;
+    status.health = health;
+    let synced_now = !dry_run && status.last_operation.as_ref().is_some_and(|o| o.succeeded()) && should_sync;
+    status.resources = resource_statuses(&plan_copy, synced_now, &healths);
     let status_error = if dry_run {
         None
     } else {
@@ -543,15 +547,51 @@ pub async fn predictions<C: Cluster>(
     (out, warnings)
 }
 
-/// The app's health after the pass, as Argo CD aggregates it over the objects it deploys.
+/// The app's resources as the pass leaves them: what the plan found, then what the sync did
+/// (`synced`: it ran and succeeded), with each one's health where it was assessed. Hooks are
+/// not resources of the app; a pruned object is gone.
+fn resource_statuses(
+    plan: &SyncPlan,
+    synced: bool,
+    healths: &HashMap<ResourceKey, HealthStatus>,
+) -> Vec<ResourceStatus> {
+    let mut out = Vec::new();
+    // The namespace `CreateNamespace=true` makes is the sync's, not a resource of the app (and
+    // it is planned only while it is missing), as Argo CD leaves it out of the app's resources.
+    let made_namespace =
+        |t: &&gitops_core::sync::Task| t.phase == gitops_core::sync::Phase::PreSync && t.key.kind == "Namespace";
+    for t in plan.tasks.iter().filter(|t| !t.is_hook() && !made_namespace(t)) {
+        let (status, message) = match t.action {
+            Action::Prune if synced => continue,
+            Action::Prune | Action::PruneSkipped => (SyncStatus::OutOfSync, format!("requires pruning: {}", t.reason)),
+            Action::Create | Action::Update if synced => (SyncStatus::Synced, String::new()),
+            Action::Create | Action::Update => (SyncStatus::OutOfSync, t.reason.clone()),
+            Action::Unchanged | Action::HookCreate => (SyncStatus::Synced, String::new()),
+        };
+        let k = &t.key;
+        out.push(ResourceStatus {
+            group: k.group.clone(),
+            kind: k.kind.clone(),
+            namespace: k.namespace.clone(),
+            name: k.name.clone(),
+            status,
+            health: healths.get(k).copied(),
+            message,
+        });
+    }
+    out
+}
+
+/// The app's health after the pass, as Argo CD aggregates it over the objects it deploys, and
+/// each object's own.
 async fn app_health<C: Cluster>(
     cluster: &C,
     plan: &SyncPlan,
     checks: &HealthChecks,
     listed: Option<HashMap<ResourceKey, Object>>,
-) -> Result<AppHealth, crate::cluster::Error> {
+) -> Result<(AppHealth, HashMap<ResourceKey, HealthStatus>), crate::cluster::Error> {
     if !cluster.assesses_health() {
-        return Ok(AppHealth::not_assessed());
+        return Ok((AppHealth::not_assessed(), HashMap::new()));
     }
     let keys: Vec<ResourceKey> =
         plan.tasks.iter().filter(|t| !t.is_hook() && !t.is_prune()).map(|t| t.key.clone()).collect();
@@ -560,15 +600,26 @@ async fn app_health<C: Cluster>(
         None => executor::read_all(cluster, &keys).await,
     };
     let mut members = Vec::new();
+    let mut each = HashMap::new();
     for (key, live) in keys.into_iter().zip(lives) {
         let name = key.to_string();
         members.push(match live? {
-            Some(o) => Member::live(name, o.value(), checks.assess(o.value()).health),
-            None => Member::missing(name, key.group, key.kind),
+            Some(o) => {
+                let health = checks.assess(o.value()).health;
+                // An object no check applies to has no health of its own (Argo CD leaves it out).
+                if let Some(h) = &health {
+                    each.insert(key, h.status);
+                }
+                Member::live(name, o.value(), health)
+            }
+            None => {
+                each.insert(key.clone(), HealthStatus::Missing);
+                Member::missing(name, key.group, key.kind)
+            }
         });
     }
     let health = gitops_health::aggregate(&members);
-    Ok(AppHealth::new(health.status, health.message))
+    Ok((AppHealth::new(health.status, health.message), each))
 }
 
 /// The first of the app's dependencies (Flux's `dependsOn`) whose last pass, as its status next

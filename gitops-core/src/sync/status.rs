@@ -172,6 +172,31 @@ pub struct Status {
     pub message: String,
     /// The last sync operation.
     pub last_operation: Option<LastOperation>,
+    /// The app's resources after the pass, as `argocd app get` lists them (hooks left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceStatus>,
+}
+
+/// One resource of an app after a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    /// The API group (empty for the core group).
+    pub group: String,
+    /// The kind.
+    pub kind: String,
+    /// The namespace (empty when cluster-scoped).
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+    /// Whether it matches its desired state (`OutOfSync` also when it only waits for pruning).
+    pub status: SyncStatus,
+    /// Its health, where the target can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+    /// Why it is out of sync, or what the pass did to it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 impl Status {

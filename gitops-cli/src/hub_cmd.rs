@@ -1,0 +1,434 @@
+//! The fleet's apps as `argocd app ...` and `flux get|suspend|resume ...` show and change them:
+//! `gitops app list|get|delete`, `gitops get kustomizations|helmreleases`, `gitops suspend|resume
+//! kustomization`. They read the hub (`--hub dir:PATH`, the FileCluster a root app was
+//! reconciled into); which apps it holds, where they go and what their last pass left are the
+//! library's (`gitops_kube::fleet`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use gitops_kube::fleet::{self, Cascade, HubApp};
+use serde_json::{Value, json};
+
+/// Where the hub is.
+#[derive(Args, Debug)]
+pub struct HubArgs {
+    /// The hub: `dir:PATH`, the FileCluster the root app was reconciled into (default:
+    /// `.gitops/cluster`, the default target of an app file in the current directory).
+    #[arg(long, value_name = "dir:PATH", default_value = "dir:.gitops/cluster")]
+    pub hub: String,
+}
+
+impl HubArgs {
+    fn path(&self) -> Result<PathBuf, String> {
+        match self.hub.strip_prefix("dir:") {
+            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+            _ if self.hub == "kube" || self.hub.starts_with("kube:") => {
+                Err(format!("--hub {}: a Kubernetes hub is not supported yet; use dir:PATH", self.hub))
+            }
+            _ => Err(format!("--hub {}: expected dir:PATH", self.hub)),
+        }
+    }
+
+    fn apps(&self) -> Result<(PathBuf, Vec<HubApp>), String> {
+        let path = self.path()?;
+        if !path.is_dir() {
+            return Err(format!("--hub {}: no such directory (reconcile a root app into it first)", self.hub));
+        }
+        let apps = fleet::hub_apps(&path).map_err(|e| e.to_string())?;
+        Ok((path, apps))
+    }
+}
+
+/// `gitops app ...`.
+#[derive(Subcommand, Debug)]
+pub enum AppCommand {
+    /// The hub's Argo CD Applications, as `argocd app list` shows them.
+    List {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// Output: a table (`wide` is the same table), or `json`: a list of {name, namespace,
+        /// kind, project, destination {server, name, namespace}, sync, health, revision,
+        /// conditions}.
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: ListFormat,
+    },
+    /// One Application: its source, destination and status, and its resources with their sync
+    /// status and health, as `argocd app get` shows them.
+    Get {
+        /// The Application's name.
+        name: String,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+    /// Deletes an Application from the hub, and its resources with it (unless
+    /// `--cascade=orphan`), as `argocd app delete` does.
+    Delete {
+        /// The Application's name.
+        name: String,
+        /// What happens to its resources: deleted first (`foreground`, the default), after it
+        /// (`background`), or left (`orphan`; `false` is accepted too).
+        #[arg(long, value_name = "POLICY", default_value = "foreground", value_parser = parse_cascade)]
+        cascade: Cascade,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+}
+
+/// `app list` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A table.
+    Table,
+    /// The same table (as `argocd app list -o wide`).
+    Wide,
+    /// A JSON list.
+    Json,
+}
+
+fn parse_cascade(s: &str) -> Result<Cascade, String> {
+    match s {
+        "foreground" | "true" => Ok(Cascade::Foreground),
+        "background" => Ok(Cascade::Background),
+        "orphan" | "false" => Ok(Cascade::Orphan),
+        _ => Err(format!("`{s}`: expected foreground, background or orphan")),
+    }
+}
+
+/// `gitops get ...` (as `flux get`).
+#[derive(Subcommand, Debug)]
+pub enum GetCommand {
+    /// Flux Kustomizations: NAME, REVISION, SUSPENDED, READY, MESSAGE.
+    #[command(alias = "ks", alias = "kustomization")]
+    Kustomizations(FluxListArgs),
+    /// Flux HelmReleases: NAME, REVISION, SUSPENDED, READY, MESSAGE.
+    #[command(alias = "hr", alias = "helmrelease")]
+    Helmreleases(FluxListArgs),
+}
+
+/// What `gitops get kustomizations` lists.
+#[derive(Args, Debug)]
+pub struct FluxListArgs {
+    /// Every namespace (a NAMESPACE column first).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// The namespace (default: flux-system).
+    #[arg(short, long, default_value = "flux-system")]
+    pub namespace: String,
+    #[command(flatten)]
+    pub hub: HubArgs,
+}
+
+/// `gitops suspend|resume kustomization NAME`.
+#[derive(Subcommand, Debug)]
+pub enum SuspendCommand {
+    /// A Flux Kustomization: `spec.suspend` set (it is compared, never synced) or cleared.
+    #[command(alias = "ks")]
+    Kustomization {
+        /// Its name.
+        name: String,
+        /// Its namespace.
+        #[arg(short, long, default_value = "flux-system")]
+        namespace: String,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+}
+
+/// `gitops app ...`.
+pub fn app(command: AppCommand) -> Result<ExitCode, String> {
+    let mut out = anstream::stdout().lock();
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    match command {
+        AppCommand::List { hub, output } => {
+            let (_, apps) = hub.apps()?;
+            let apps: Vec<&HubApp> = apps.iter().filter(|a| is_application(a)).collect();
+            if output == ListFormat::Json {
+                let list: Vec<Value> = apps.iter().map(|a| app_json(a)).collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&list).unwrap_or_default()).map_err(w)?;
+            } else {
+                print_app_table(&mut out, &apps).map_err(w)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AppCommand::Get { name, hub } => {
+            let (_, apps) = hub.apps()?;
+            let app = find_application(&apps, &name)?;
+            print_app(&mut out, app).map_err(w)?;
+            let synced = app.status.as_ref().is_some_and(|s| s.is_synced());
+            Ok(if synced { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        AppCommand::Delete { name, cascade, hub } => {
+            let (path, apps) = hub.apps()?;
+            let app = find_application(&apps, &name)?;
+            let deleted = fleet::delete_app(&path, app, cascade).map_err(|e| e.to_string())?;
+            for k in &deleted {
+                writeln!(out, "  delete       {k}").map_err(w)?;
+            }
+            let what = if cascade == Cascade::Orphan {
+                "its resources left".to_string()
+            } else {
+                format!("{} of its resources deleted", deleted.len())
+            };
+            writeln!(out, "application '{name}' deleted; {what}").map_err(w)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `gitops get ...`.
+pub fn get(command: GetCommand) -> Result<ExitCode, String> {
+    let mut out = anstream::stdout().lock();
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    match command {
+        GetCommand::Kustomizations(args) => {
+            let (_, apps) = args.hub.apps()?;
+            let rows: Vec<[String; 6]> = apps
+                .iter()
+                .filter(|a| a.id.kind.kind() == "Kustomization")
+                .filter(|a| args.all_namespaces || a.id.namespace == args.namespace)
+                .map(flux_row)
+                .collect();
+            print_flux_table(&mut out, &rows, args.all_namespaces).map_err(w)?;
+        }
+        GetCommand::Helmreleases(args) => {
+            // HelmReleases are listed from the hub; reconciling them as apps comes with issue 13.
+            let path = args.hub.path()?;
+            let objects = gitops_kube::FileCluster::new(&path).list().map_err(|e| e.to_string())?;
+            let rows: Vec<[String; 6]> = objects
+                .iter()
+                .filter(|o| o.group() == "helm.toolkit.fluxcd.io" && o.kind() == "HelmRelease")
+                .filter(|o| args.all_namespaces || o.namespace() == args.namespace)
+                .map(|o| {
+                    let suspended = o.value().pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+                    [
+                        o.namespace().to_string(),
+                        o.name().to_string(),
+                        String::new(),
+                        if suspended { "True" } else { "False" }.into(),
+                        "Unknown".into(),
+                        "not reconciled: HelmReleases are not run as apps yet".into(),
+                    ]
+                })
+                .collect();
+            print_flux_table(&mut out, &rows, args.all_namespaces).map_err(w)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gitops suspend ...` (`suspend`) or `gitops resume ...`.
+pub fn suspend(command: SuspendCommand, suspend: bool) -> Result<ExitCode, String> {
+    let SuspendCommand::Kustomization { name, namespace, hub } = command;
+    let (path, apps) = hub.apps()?;
+    let app = apps
+        .iter()
+        .find(|a| a.id.kind.kind() == "Kustomization" && a.id.name == name && a.id.namespace == namespace)
+        .ok_or_else(|| format!("Kustomization {namespace}/{name} not found in the hub {}", path.display()))?;
+    let changed = fleet::set_suspend(&path, app, suspend).map_err(|e| e.to_string())?;
+    let (verb, state) = if suspend { ("suspended", "suspended") } else { ("resumed", "not suspended") };
+    if changed {
+        println!("► Kustomization {namespace}/{name} {verb}");
+    } else {
+        println!("Kustomization {namespace}/{name} was already {state}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_application(a: &HubApp) -> bool {
+    a.id.kind.kind() == "Application"
+}
+
+fn find_application<'a>(apps: &'a [HubApp], name: &str) -> Result<&'a HubApp, String> {
+    // `argocd app get ns/name` and `name` both name an app.
+    let (ns, name) = name.split_once('/').map_or((None, name), |(n, a)| (Some(n), a));
+    apps.iter()
+        .find(|a| is_application(a) && a.id.name == name && ns.is_none_or(|n| a.id.namespace == n))
+        .ok_or_else(|| format!("application '{name}' not found in the hub"))
+}
+
+fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {
+    o.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// What `argocd app list` says of the sync policy.
+fn sync_policy(o: &Value) -> &'static str {
+    match o.pointer("/spec/syncPolicy/automated") {
+        Some(a) if a.get("prune").and_then(Value::as_bool) == Some(true) => "Auto-Prune",
+        Some(a) if !a.is_null() => "Auto",
+        _ => "Manual",
+    }
+}
+
+fn conditions(a: &HubApp) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Err(e) = &a.member {
+        out.push(e.clone());
+    }
+    if let Some(op) = a.status.as_ref().and_then(|s| s.last_operation.as_ref()).filter(|o| !o.succeeded()) {
+        out.push(format!("sync {}: {}", op.phase, op.message));
+    }
+    out
+}
+
+fn sync_and_health(a: &HubApp) -> (String, String) {
+    match &a.status {
+        Some(s) => (s.sync.to_string(), s.health.status.to_string()),
+        None => ("Unknown".into(), "Unknown".into()),
+    }
+}
+
+fn app_json(a: &HubApp) -> Value {
+    let o = a.object.value();
+    let (sync, health) = sync_and_health(a);
+    json!({
+        "name": a.id.name,
+        "namespace": a.id.namespace,
+        "kind": "Application",
+        "project": text(o, "/spec/project"),
+        "destination": {
+            "server": text(o, "/spec/destination/server"),
+            "name": text(o, "/spec/destination/name"),
+            "namespace": text(o, "/spec/destination/namespace"),
+        },
+        "sync": sync,
+        "health": health,
+        "revision": a.status.as_ref().map(|s| s.revision.clone()).unwrap_or_default(),
+        "conditions": conditions(a),
+    })
+}
+
+fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let mut l: String = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}  ")).collect();
+        l.truncate(l.trim_end().len());
+        l
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for r in rows {
+        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+fn print_app_table(out: &mut dyn Write, apps: &[&HubApp]) -> std::io::Result<()> {
+    let header = [
+        "NAME",
+        "CLUSTER",
+        "NAMESPACE",
+        "PROJECT",
+        "STATUS",
+        "HEALTH",
+        "SYNCPOLICY",
+        "CONDITIONS",
+        "REPO",
+        "PATH",
+        "TARGET",
+    ];
+    let rows: Vec<Vec<String>> = apps
+        .iter()
+        .map(|a| {
+            let o = a.object.value();
+            let (sync, health) = sync_and_health(a);
+            let cluster = [text(o, "/spec/destination/server"), text(o, "/spec/destination/name")]
+                .into_iter()
+                .find(|c| !c.is_empty())
+                .unwrap_or("")
+                .to_string();
+            let conditions = conditions(a);
+            vec![
+                format!("{}/{}", a.id.namespace, a.id.name),
+                cluster,
+                text(o, "/spec/destination/namespace").into(),
+                text(o, "/spec/project").into(),
+                sync,
+                health,
+                sync_policy(o).into(),
+                if conditions.is_empty() { "<none>".into() } else { conditions.join("; ") },
+                text(o, "/spec/source/repoURL").into(),
+                text(o, "/spec/source/path").into(),
+                text(o, "/spec/source/targetRevision").into(),
+            ]
+        })
+        .collect();
+    table(out, &header, &rows)
+}
+
+fn print_app(out: &mut dyn Write, a: &HubApp) -> std::io::Result<()> {
+    let o = a.object.value();
+    let (sync, health) = sync_and_health(a);
+    let field = |out: &mut dyn Write, k: &str, v: &str| writeln!(out, "{:<15}{v}", format!("{k}:"));
+    field(out, "Name", &format!("{}/{}", a.id.namespace, a.id.name))?;
+    field(out, "Project", text(o, "/spec/project"))?;
+    let server = [text(o, "/spec/destination/server"), text(o, "/spec/destination/name")]
+        .into_iter()
+        .find(|c| !c.is_empty())
+        .unwrap_or("");
+    field(out, "Server", server)?;
+    field(out, "Namespace", text(o, "/spec/destination/namespace"))?;
+    if let Ok(m) = &a.member {
+        field(out, "Target", &m.target.display().to_string())?;
+    }
+    field(out, "Repo", text(o, "/spec/source/repoURL"))?;
+    field(out, "Target Rev", text(o, "/spec/source/targetRevision"))?;
+    field(out, "Path", text(o, "/spec/source/path"))?;
+    field(out, "SyncPolicy", sync_policy(o))?;
+    let revision = a.status.as_ref().map(|s| s.revision.as_str()).unwrap_or("");
+    field(out, "Sync Status", &format!("{sync} (revision {revision})"))?;
+    field(out, "Health Status", &health)?;
+    for c in conditions(a) {
+        field(out, "Condition", &c)?;
+    }
+    let Some(status) = &a.status else {
+        return writeln!(out, "\nNo pass has run yet: `gitops reconcile --app ROOT` first.");
+    };
+    writeln!(out)?;
+    let rows: Vec<Vec<String>> = status
+        .resources
+        .iter()
+        .map(|r| {
+            vec![
+                r.group.clone(),
+                r.kind.clone(),
+                r.namespace.clone(),
+                r.name.clone(),
+                r.status.to_string(),
+                r.health.map(|h| h.to_string()).unwrap_or_default(),
+                r.message.clone(),
+            ]
+        })
+        .collect();
+    table(out, &["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "MESSAGE"], &rows)
+}
+
+fn flux_row(a: &HubApp) -> [String; 6] {
+    let o = a.object.value();
+    let suspended = o.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+    let (ready, message) = match (&a.member, &a.status) {
+        (Err(e), _) => ("False".to_string(), e.clone()),
+        (Ok(_), None) => ("Unknown".into(), "not reconciled yet".into()),
+        (Ok(_), Some(s)) if s.is_ready() => ("True".into(), format!("Applied revision: {}", s.revision)),
+        (Ok(_), Some(s)) => ("False".into(), s.message.clone()),
+    };
+    let revision = a.status.as_ref().map(|s| s.revision.clone()).unwrap_or_default();
+    [
+        a.id.namespace.clone(),
+        a.id.name.clone(),
+        revision,
+        if suspended { "True" } else { "False" }.into(),
+        ready,
+        message,
+    ]
+}
+
+fn print_flux_table(out: &mut dyn Write, rows: &[[String; 6]], all_namespaces: bool) -> std::io::Result<()> {
+    let skip = usize::from(!all_namespaces);
+    let header = ["NAMESPACE", "NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"];
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r[skip..].to_vec()).collect();
+    table(out, &header[skip..], &rows)
+}
