@@ -115,10 +115,11 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     }
     let mut walk = Walk::new(&hub, &root.runner.spec, &root.object);
     let fail = |e: fleet::Error| e.to_string();
-    let before = walk.produced(&root.runner.spec).map_err(fail)?.0;
+    root.runner.list_cache = Some(walk.cache().clone());
+    let before = walk.produced(&root.runner.spec, &hub).map_err(fail)?.0;
     let pass = runtime.block_on(root.pass(request(&root), &mut out))?;
     let mut verdict = pass.verdict(stop.is_cancelled());
-    let after = walk.passed(&root.runner.spec).map_err(fail)?;
+    let after = walk.passed(&root.runner.spec, &hub).map_err(fail)?;
     let mut rows = Vec::new();
     cascade(&mut out, before, &after, args.dry_run, &mut rows);
     while let Some(next) = walk.next() {
@@ -135,7 +136,7 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
         };
         let target = member.target.display().to_string();
         let label = member.id.to_string();
-        let before = walk.produced(&member.spec).map_err(fail)?.0;
+        let before = walk.produced(&member.spec, &member.target).map_err(fail)?.0;
         let built = App::build(
             &args.app,
             &member.origin,
@@ -145,13 +146,16 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
             false,
         );
         let _ = writeln!(out);
-        let outcome = built.and_then(|mut app| runtime.block_on(app.pass(request(&app), &mut out)));
+        let outcome = built.and_then(|mut app| {
+            app.runner.list_cache = Some(walk.cache().clone());
+            runtime.block_on(app.pass(request(&app), &mut out))
+        });
         match outcome {
             Ok(pass) => {
                 verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
                 let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
                 rows.push(Row { app: label, target, outcome: Ok(status) });
-                let after = walk.passed(&member.spec).map_err(fail)?;
+                let after = walk.passed(&member.spec, &member.target).map_err(fail)?;
                 cascade(&mut out, before, &after, args.dry_run, &mut rows);
             }
             Err(e) => {

@@ -198,7 +198,13 @@ pub trait Cluster {
 /// [`gitops_core::app::prune_refusal`]) or that sit at a desired key: what
 /// [`Cluster::live_for`] returns.
 pub fn select_live(app: &AppSpec, desired: &HashSet<ResourceKey>, objects: Vec<Object>) -> Vec<Object> {
-    objects.into_iter().filter(|o| is_tracked_by(o, app) || desired.contains(&o.key(""))).collect()
+    objects.into_iter().filter(|o| is_live_for(o, app, desired)).collect()
+}
+
+/// Whether `o` is on the live side of `app`'s comparison: it tracks it, or it sits at a
+/// desired key (see [`select_live`]).
+pub fn is_live_for(o: &Object, app: &AppSpec, desired: &HashSet<ResourceKey>) -> bool {
+    is_tracked_by(o, app) || desired.contains(&o.key(""))
 }
 
 /// The live side of a comparison or a health report: with an app, every object it tracks

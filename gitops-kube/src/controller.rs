@@ -174,6 +174,8 @@ pub struct AppRunner<D> {
     pub status_dir: PathBuf,
     /// Health checks for waits and for the app's health.
     pub checks: HealthChecks,
+    /// Listings of a FileCluster target shared with other apps' passes (a fleet's walk).
+    pub list_cache: Option<crate::file_cluster::ListCache>,
     kube: Option<KubeCluster>,
 }
 
@@ -188,7 +190,7 @@ impl<D: DesiredState> AppRunner<D> {
         checks: HealthChecks,
     ) -> Result<AppRunner<D>, Error> {
         let status_dir = beside_app(app_dir, "status")?;
-        Ok(AppRunner { spec, desired, target, kubeconfig, status_dir, checks, kube: None })
+        Ok(AppRunner { spec, desired, target, kubeconfig, status_dir, checks, list_cache: None, kube: None })
     }
 
     /// The kubeconfig context of a kube target: the one named in `kube:CONTEXT`, else the one
@@ -228,11 +230,11 @@ impl<D: DesiredState> AppRunner<D> {
     pub async fn pass(&mut self, request: Request, progress: &mut dyn Progress) -> Result<Pass, Error> {
         match self.target.clone() {
             TargetSpec::Dir(root) => {
-                let cluster = if request.dry_run {
-                    FileCluster::new(root).for_dry_run()
-                } else {
-                    FileCluster::new(root).locked()?
-                };
+                let mut cluster = FileCluster::new(root);
+                if let Some(cache) = &self.list_cache {
+                    cluster = cluster.with_cache(cache.clone());
+                }
+                let cluster = if request.dry_run { cluster.for_dry_run() } else { cluster.locked()? };
                 self.pass_on(&cluster, request, progress).await
             }
             TargetSpec::Kube(_) => {

@@ -12,9 +12,10 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use gitops_core::app::AppSpec;
@@ -108,7 +109,19 @@ fn missing_namespace(namespace: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct FileCluster {
     root: PathBuf,
+    cache: Option<ListCache>,
 }
+
+/// Listings of FileClusters shared by the passes of one walk of a fleet, where each app's pass
+/// would otherwise read and parse its whole cluster again (quadratic in the apps of a cluster).
+/// A listing is used again while the cluster's resourceVersion counter, which every write
+/// through a FileCluster bumps (in any process), is unchanged; files edited by hand are seen by
+/// the next walk, not within one.
+#[derive(Debug, Clone, Default)]
+pub struct ListCache(Arc<Mutex<HashMap<PathBuf, Listing>>>);
+
+/// A cluster's objects as read when its resourceVersion counter stood at the first field.
+type Listing = (u64, Arc<Vec<Object>>);
 
 const CLUSTER_DIR: &str = "_cluster";
 const CORE_DIR: &str = "core";
@@ -229,7 +242,7 @@ fn spec_part(v: &Value) -> Value {
 impl FileCluster {
     /// A file cluster rooted at `root` (created on first write, later).
     pub fn new(root: impl Into<PathBuf>) -> FileCluster {
-        FileCluster { root: root.into() }
+        FileCluster { root: root.into(), cache: None }
     }
 
     /// Where the object with this key is stored: `<root>/<namespace>/<group>/<kind>/<name>.yaml`
@@ -481,15 +494,26 @@ impl FileCluster {
         write_atomic(&self.plain_path_for(key)?, text.as_bytes())
     }
 
+    /// This cluster, its listings kept in `cache` (see [`ListCache`]).
+    pub fn with_cache(mut self, cache: ListCache) -> FileCluster {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The resourceVersion counter as it stands (0 before the first write).
+    fn version(&self) -> Result<u64, Error> {
+        let path = self.root.join(VERSION_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(t.trim().parse::<u64>().unwrap_or(0)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(source) => Err(Error::Io { path: path.display().to_string(), source }),
+        }
+    }
+
     /// The next resourceVersion: a cluster-wide counter, bumped on every write.
     fn next_version(&self) -> Result<u64, Error> {
         let path = self.root.join(VERSION_FILE);
-        let current = match std::fs::read_to_string(&path) {
-            Ok(t) => t.trim().parse::<u64>().unwrap_or(0),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(source) => return Err(Error::Io { path: path.display().to_string(), source }),
-        };
-        let next = current + 1;
+        let next = self.version()? + 1;
         write_atomic(&path, format!("{next}\n").as_bytes())?;
         Ok(next)
     }
@@ -497,6 +521,28 @@ impl FileCluster {
     /// Every stored object, ordered by key. A file whose content does not match its path is
     /// an error: the path is the object's identity.
     pub fn list(&self) -> Result<Vec<Object>, Error> {
+        Ok(self.list_shared()?.as_ref().clone())
+    }
+
+    /// [`FileCluster::list`], shared: from the cache when one is set and nothing was written
+    /// since it was filled.
+    pub fn list_shared(&self) -> Result<Arc<Vec<Object>>, Error> {
+        let Some(cache) = &self.cache else { return Ok(Arc::new(self.read_all()?)) };
+        let version = self.version()?;
+        let cached = cache.0.lock().ok().and_then(|m| m.get(&self.root).cloned());
+        if let Some((v, objects)) = cached
+            && v == version
+        {
+            return Ok(objects);
+        }
+        let objects = Arc::new(self.read_all()?);
+        if let Ok(mut m) = cache.0.lock() {
+            m.insert(self.root.clone(), (version, objects.clone()));
+        }
+        Ok(objects)
+    }
+
+    fn read_all(&self) -> Result<Vec<Object>, Error> {
         let mut out = Vec::new();
         if !self.root.exists() {
             return Ok(out);
@@ -628,7 +674,8 @@ impl Cluster for LockedFileCluster {
         app: &AppSpec,
         desired: &HashSet<ResourceKey>,
     ) -> Result<Vec<Object>, crate::cluster::Error> {
-        Ok(crate::cluster::select_live(app, desired, self.cluster.list()?))
+        let all = self.cluster.list_shared()?;
+        Ok(all.iter().filter(|o| crate::cluster::is_live_for(o, app, desired)).cloned().collect())
     }
 
     async fn get(&self, key: &ResourceKey) -> Result<Option<Object>, crate::cluster::Error> {
@@ -965,6 +1012,28 @@ mod tests {
         assert_eq!(c.dry_apply(&cm("1")).unwrap(), Applied::Unchanged);
         assert_eq!(c.dry_apply(&cm("2")).unwrap(), Applied::Configured);
         assert_eq!(c.get(&cm("1").key("")).unwrap().unwrap().value()["data"]["k"], "1", "nothing written");
+    }
+
+    #[test]
+    fn a_shared_listing_is_read_again_after_any_write_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ListCache::default();
+        let reader = FileCluster::new(dir.path()).with_cache(cache.clone());
+        let writer = FileCluster::new(dir.path());
+        let cm = |name: &str| {
+            object(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: default}}\n"))
+        };
+        writer.apply(&writer.lock().unwrap(), &cm("a")).unwrap();
+        let first = reader.list_shared().unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(Arc::ptr_eq(&first, &reader.list_shared().unwrap()), "nothing written: the same listing");
+        // A write through any FileCluster (here one without the cache) bumps the counter.
+        writer.apply(&writer.lock().unwrap(), &cm("b")).unwrap();
+        assert_eq!(reader.list_shared().unwrap().len(), 2);
+        writer.delete(&writer.lock().unwrap(), &cm("a").key("")).unwrap();
+        assert_eq!(reader.list().unwrap().len(), 1);
+        // Without a cache every listing reads the directory.
+        assert!(!Arc::ptr_eq(&writer.list_shared().unwrap(), &writer.list_shared().unwrap()));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use gitops_core::fleet::graph::{AppId, FleetGraph};
 use gitops_core::sync::options::SyncOptions;
 use gitops_core::{Object, ResourceKey};
 
-use crate::file_cluster::{self, FileCluster};
+use crate::file_cluster::{self, FileCluster, ListCache};
 
 /// Argo CD's finalizer that deletes an Application's resources with it (and its foreground and
 /// background variants).
@@ -87,6 +87,7 @@ pub struct Walk {
     controller_namespace: String,
     queue: VecDeque<Next>,
     seen: HashSet<AppId>,
+    cache: ListCache,
 }
 
 impl Walk {
@@ -101,14 +102,23 @@ impl Walk {
             controller_namespace: children::DEFAULT_CONTROLLER_NAMESPACE.to_string(),
             queue: VecDeque::new(),
             seen,
+            cache: ListCache::default(),
         }
     }
 
-    /// After a pass of `spec` (the root, or a member given by [`Walk::next`]): the apps it
-    /// produced in the hub are walked next, each after the Kustomizations it `dependsOn`.
-    /// Returns every app it has now (to compare with [`Walk::produced`] before the pass).
-    pub fn passed(&mut self, spec: &AppSpec) -> Result<Vec<Member>, Error> {
-        let (members, conditions) = self.produced(spec)?;
+    /// The listings of the hub and the clusters kept for this walk: give it to each pass's
+    /// FileCluster ([`FileCluster::with_cache`]), so that a cluster is read once per change
+    /// rather than once per app.
+    pub fn cache(&self) -> &ListCache {
+        &self.cache
+    }
+
+    /// After a pass of `spec` on `target` (the root on the hub, or a member given by
+    /// [`Walk::next`]): the apps it produced in the hub are walked next, each after the
+    /// Kustomizations it `dependsOn`. Returns every app it has now (to compare with
+    /// [`Walk::produced`] before the pass).
+    pub fn passed(&mut self, spec: &AppSpec, target: &Path) -> Result<Vec<Member>, Error> {
+        let (members, conditions) = self.produced(spec, target)?;
         self.queue.extend(conditions.into_iter().map(Next::Condition));
         for m in &members {
             if self.seen.insert(m.id.clone()) {
@@ -121,11 +131,16 @@ impl Walk {
         Ok(members)
     }
 
-    /// The apps `parent` has in the hub now, in dependency order, with the conditions of those
-    /// that cannot be passed (not reconciled where they are, unknown cluster, unreadable).
-    pub fn produced(&self, parent: &AppSpec) -> Result<(Vec<Member>, Vec<Condition>), Error> {
-        let hub = FileCluster::new(&self.hub);
-        let objects = hub.list().map_err(cluster_error(&self.hub))?;
+    /// The apps `parent` (which goes to `target`) has in the hub now, in dependency order, with
+    /// the conditions of those that cannot be passed (not reconciled where they are, unknown
+    /// cluster, unreadable). An app on another cluster produces none: apps are read from the hub
+    /// only (as Argo CD and Flux only watch their own cluster), and the hub is not read for it.
+    pub fn produced(&self, parent: &AppSpec, target: &Path) -> Result<(Vec<Member>, Vec<Condition>), Error> {
+        if target != self.hub {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let hub = FileCluster::new(&self.hub).with_cache(self.cache.clone());
+        let objects = hub.list_shared().map_err(cluster_error(&self.hub))?;
         let produced: Vec<Object> = objects.iter().filter(|o| app::is_tracked_by(o, parent)).cloned().collect();
         let default_ns = parent.destination_namespace.clone().unwrap_or_else(|| "default".into());
         let found = children::find_children(&produced, &default_ns, &self.controller_namespace);

@@ -49,5 +49,5 @@ mod server_rules;
 pub mod status;
 
 pub use cluster::{Applied, ApplyMode, Cluster, Resource};
-pub use file_cluster::{Error, FileCluster, Lock, LockedFileCluster};
+pub use file_cluster::{Error, FileCluster, ListCache, Lock, LockedFileCluster};
 pub use kube_cluster::KubeCluster;
