@@ -116,6 +116,9 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let mut walk = Walk::new(&hub, &root.runner.spec, &root.object);
     let fail = |e: fleet::Error| e.to_string();
     root.runner.list_cache = Some(walk.cache().clone());
+    // Every app of this pass fetches a repository and revision once.
+    let git = root.cache().for_one_pass();
+    root.share_cache(&git);
     let before = walk.produced(&root.runner.spec, &hub).map_err(fail)?.0;
     let pass = runtime.block_on(root.pass(request(&root), &mut out))?;
     let mut verdict = pass.verdict(stop.is_cancelled());
@@ -148,6 +151,7 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
         let _ = writeln!(out);
         let outcome = built.and_then(|mut app| {
             app.runner.list_cache = Some(walk.cache().clone());
+            app.share_cache(&git);
             runtime.block_on(app.pass(request(&app), &mut out))
         });
         match outcome {

@@ -150,16 +150,32 @@ pub(crate) struct Desired {
     local: Option<PathBuf>,
     /// `--revision`: rendered instead of the app's own.
     revision: Option<String>,
+    /// The commit last rendered from Git and what it rendered to: the same commit of the same
+    /// source renders the same (as Argo CD's repo-server caches manifests by commit), so a pass
+    /// that finds it again does not render it again.
+    last: Option<(String, Vec<gitops_core::Object>)>,
 }
 
 impl DesiredState for Desired {
     fn render(&mut self) -> Result<Rendered, RenderError> {
         let rendered = match &self.local {
+            // A local checkout has no commit to know it by: it is read every time.
             Some(dir) => render_app::render_local(&self.source, dir, &self.renderers),
-            None => render_app::render(&self.source, self.revision.as_deref(), &self.renderers),
+            None => {
+                let (checkout, reference) = render_app::fetch(&self.source, self.revision.as_deref(), &self.renderers)?;
+                if let Some((commit, objects)) = &self.last
+                    && *commit == checkout.commit
+                {
+                    return Ok(Rendered { revision: commit.clone(), objects: objects.clone() });
+                }
+                render_app::render_checkout(&self.source, &checkout, &reference, &self.renderers)
+            }
         };
         crate::app_input::print_warnings(&self.renderers.reading);
         let rendered = rendered?;
+        if self.local.is_none() {
+            self.last = Some((rendered.commit.clone(), rendered.objects.clone()));
+        }
         Ok(Rendered { revision: rendered.commit, objects: rendered.objects })
     }
 }
@@ -204,12 +220,23 @@ impl App {
         };
         let local = crate::fleet_cmd::local_for(&args.local, &source.repo_url, own_local);
         let revision = if own_local { args.revision.clone() } else { None };
-        let desired = Desired { source, renderers, local, revision };
+        let desired = Desired { source, renderers, local, revision, last: None };
         let checks = health_checks(args.customizations.as_deref(), args.argocd_cm.as_deref())?;
         let runner = AppRunner::new(spec, desired, target, args.kubeconfig.clone(), app_dir, checks)
             .map_err(|e| e.to_string())?;
         let settings = crate::app_input::argocd_cm_settings(args.argocd_cm.as_deref())?;
         Ok(App { runner, object, settings })
+    }
+
+    /// Fetches through `cache` (a fleet's walk shares one, so each repository and revision is
+    /// fetched once per pass).
+    pub(crate) fn share_cache(&mut self, cache: &Cache) {
+        self.runner.desired.renderers.cache = cache.clone();
+    }
+
+    /// The Git cache this app fetches through.
+    pub(crate) fn cache(&self) -> &Cache {
+        &self.runner.desired.renderers.cache
     }
 
     /// A request for a pass of this app.

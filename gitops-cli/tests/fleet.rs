@@ -170,3 +170,82 @@ fn the_hub_verbs_list_get_delete_suspend_and_resume() {
     assert!(flux(&["get", "ks"]).contains("apps         local     True "), "{}", flux(&["get", "ks"]));
     assert_eq!(flux(&["resume", "ks", "apps"]), "► Kustomization flux-system/apps resumed\n");
 }
+
+/// A commit is rendered once: the passes of `gitops watch` that find the same commit of the
+/// same source keep what it rendered (a counting plugin says how often it ran), as Argo CD's
+/// repo-server keeps manifests by commit; a new process renders again.
+#[test]
+fn a_watched_app_renders_each_commit_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("app")).expect("mkdir");
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("git");
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(
+        repo.join("app/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: counted}\ndata: {a: '1'}\n",
+    )
+    .expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "one"]);
+    let counter = dir.path().join("renders.txt");
+    let plugin = dir.path().join("plugin.yaml");
+    std::fs::write(
+        &plugin,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ConfigManagementPlugin\nmetadata: {{name: count}}\nspec:\n  generate:\n    command: [sh, -c]\n    args: ['echo run >> {}; cat cm.yaml']\n",
+            counter.display()
+        ),
+    )
+    .expect("write");
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: counted, namespace: argocd}}\nspec:\n  destination: {{server: 'https://kubernetes.default.svc', namespace: default}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: app, plugin: {{name: count}}}}\n  syncPolicy: {{automated: {{prune: true}}}}\n",
+            repo.display()
+        ),
+    )
+    .expect("write");
+    let cache = dir.path().join("cache");
+    let args = [
+        "watch",
+        "--app",
+        app.to_str().unwrap(),
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--interval",
+        "1s",
+        "--passes",
+        "3",
+    ];
+    let o = gitops(&args, None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(out(&o).matches("counted -> ").count(), 3, "three passes: {}", out(&o));
+    let runs = || std::fs::read_to_string(&counter).unwrap_or_default().lines().count();
+    assert_eq!(runs(), 1, "one commit, one render: {}", out(&o));
+    let o = gitops(
+        &[
+            "reconcile",
+            "--app",
+            app.to_str().unwrap(),
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(runs(), 2, "a new process renders again");
+}

@@ -15,7 +15,7 @@ use std::path::Path;
 use gitops_core::Object;
 
 use crate::directory::{self, DirectoryOptions};
-use crate::git::{self, Cache, Reference};
+use crate::git::{self, Cache, Checkout, Reference};
 use crate::helm::{self, Helm, HelmOptions};
 use crate::kustomize;
 use crate::local::{self, Detected};
@@ -100,13 +100,29 @@ pub use crate::local::kustomization_file;
 
 /// Fetches `source` at its revision (or at `revision`, which overrides it) and renders it.
 pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Result<Rendered, Error> {
+    let (checkout, reference) = fetch(source, revision, with)?;
+    render_checkout(source, &checkout, &reference, with)
+}
+
+/// Fetches `source` at its revision (or at `revision`, which overrides it), without rendering
+/// it: a caller that rendered this commit before may keep what it rendered.
+pub fn fetch(source: &Source, revision: Option<&str>, with: &Renderers) -> Result<(Checkout, Reference), Error> {
     let reference = match revision {
         Some(r) => Reference::Revision(r.to_string()),
         None => source.revision.clone(),
     };
-    let checkout = with.cache.checkout(&source.repo_url, &reference)?;
-    let objects = render_tree(source, &checkout.dir, &checkout.commit, &revision_text(&reference), with)?;
-    Ok(Rendered { commit: checkout.commit, reference: checkout.reference, objects })
+    Ok((with.cache.checkout(&source.repo_url, &reference)?, reference))
+}
+
+/// Renders `source` from `checkout`, fetched for `reference` ([`fetch`]).
+pub fn render_checkout(
+    source: &Source,
+    checkout: &Checkout,
+    reference: &Reference,
+    with: &Renderers,
+) -> Result<Rendered, Error> {
+    let objects = render_tree(source, &checkout.dir, &checkout.commit, &revision_text(reference), with)?;
+    Ok(Rendered { commit: checkout.commit.clone(), reference: checkout.reference.clone(), objects })
 }
 
 /// Renders `source` from a local checkout of its repository at `dir` instead of fetching it

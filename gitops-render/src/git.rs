@@ -16,12 +16,14 @@
 //!
 //! Credentials (`user:password@` in URLs) are scrubbed from every error text.
 
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -127,6 +129,8 @@ pub enum Error {
 pub struct Cache {
     root: PathBuf,
     timeout: Duration,
+    /// Checkouts made by this pass, by URL and reference (see [`Cache::for_one_pass`]).
+    memo: Option<Arc<Mutex<HashMap<String, Checkout>>>>,
 }
 
 /// What a finished git process left behind.
@@ -148,7 +152,14 @@ impl Cache {
 
     /// A cache rooted at `root` (created on first use), with a 5 minute limit per git command.
     pub fn new(root: impl Into<PathBuf>) -> Cache {
-        Cache { root: root.into(), timeout: Duration::from_secs(300) }
+        Cache { root: root.into(), timeout: Duration::from_secs(300), memo: None }
+    }
+
+    /// This cache, remembering for as long as it (or a clone) lives what each URL and reference
+    /// resolved to, so that the apps of one pass of a fleet fetch each repository and revision
+    /// once, as Argo CD's repo-server does. Take a new one for each pass: a branch moves.
+    pub fn for_one_pass(&self) -> Cache {
+        Cache { memo: Some(Arc::default()), ..self.clone() }
     }
 
     /// Sets the limit for each git command; a command past it is killed with its children.
@@ -159,6 +170,19 @@ impl Cache {
 
     /// Fetches `url` (file://, git://, http(s)://, ssh, or a local path) and checks out `reference`.
     pub fn checkout(&self, url: &str, reference: &Reference) -> Result<Checkout, Error> {
+        let Some(memo) = &self.memo else { return self.fetch_and_checkout(url, reference) };
+        let key = format!("{url}\0{reference:?}");
+        if let Some(done) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(done);
+        }
+        let done = self.fetch_and_checkout(url, reference)?;
+        if let Ok(mut m) = memo.lock() {
+            m.insert(key, done.clone());
+        }
+        Ok(done)
+    }
+
+    fn fetch_and_checkout(&self, url: &str, reference: &Reference) -> Result<Checkout, Error> {
         let shown = scrub(url);
         if url.is_empty() || url.starts_with('-') {
             // A leading `-` would be read by git as an option.
@@ -602,6 +626,25 @@ mod tests {
 
     fn read(checkout: &Checkout, file: &str) -> String {
         fs::read_to_string(checkout.dir.join(file)).expect("read")
+    }
+
+    /// One pass fetches a URL and reference once: a branch moved after its first checkout, or
+    /// a remote gone, is not seen until the next pass (a new `for_one_pass`), while a plain cache
+    /// fetches every time.
+    #[test]
+    fn a_pass_fetches_each_url_and_reference_once() {
+        let f = Fixture::new();
+        let first = f.commit("app.yaml", "v: 2\n");
+        let pass = f.cache.for_one_pass();
+        let main = Reference::Branch("main".into());
+        assert_eq!(pass.checkout(&f.url, &main).unwrap().commit, first);
+        let moved = f.commit("app.yaml", "v: 3\n");
+        assert_eq!(pass.checkout(&f.url, &main).unwrap().commit, first, "the same pass: not fetched again");
+        assert_eq!(pass.clone().checkout(&f.url, &main).unwrap().commit, first, "clones share the pass");
+        assert_eq!(f.cache.for_one_pass().checkout(&f.url, &main).unwrap().commit, moved, "the next pass");
+        fs::rename(f.tmp.path().join("remote.git"), f.tmp.path().join("gone.git")).unwrap();
+        assert!(pass.checkout(&f.url, &main).is_ok(), "remembered");
+        assert!(f.cache.checkout(&f.url, &main).is_err(), "a plain cache fetches, and the remote is gone");
     }
 
     #[test]
