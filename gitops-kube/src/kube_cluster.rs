@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use gitops_core::app::{AppKind, AppSpec};
+use gitops_core::fleet::cluster::RegisteredCluster;
 use gitops_core::sync::options::Propagation;
 use gitops_core::{Object, Origin, ResourceKey};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchParams};
@@ -40,6 +41,9 @@ pub struct KubeCluster {
     name: String,
     /// The API server's URL, named in transport errors (empty when unknown).
     server: String,
+    /// `cluster NAME (SERVER)` for a cluster registered with Argo CD: what `describe` and
+    /// transport errors name it by.
+    registered: Option<String>,
     discovery: tokio::sync::Mutex<Option<(Instant, Arc<Discovery>)>>,
 }
 
@@ -57,28 +61,9 @@ fn config_error(what: impl std::fmt::Display) -> Error {
 /// tokens and keys, and kube-rs's parser quotes the lines around a syntax error. What is kept:
 /// the file, the line and column, and the parser's reason with every quoted part dropped.
 fn kubeconfig_error(path: Option<&Path>, e: impl std::fmt::Display) -> Error {
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or_default();
-    let mut reason = String::with_capacity(first.len());
-    let mut quote: Option<char> = None;
-    for c in first.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if matches!(c, '"' | '\'' | '`') => {
-                quote = Some(c);
-                reason.push('…');
-            }
-            None => reason.push(c),
-        }
-    }
-    // A base64 decoder names the offending byte by its value.
-    if let Some(at) = reason.find("Invalid symbol ") {
-        reason.truncate(at);
-        reason.push_str("an invalid symbol");
-    }
+    let reason = crate::registered::redact(&e);
     let file = path.map_or_else(|| "kubeconfig".to_string(), |p| p.display().to_string());
-    Error::Config(format!("{file}: {} (contents not shown: a kubeconfig holds credentials)", reason.trim_end()))
+    Error::Config(format!("{file}: {reason} (contents not shown: a kubeconfig holds credentials)"))
 }
 
 /// Reads the kubeconfig at `path` (else the default one), with errors that never quote it.
@@ -171,9 +156,34 @@ impl KubeCluster {
         })
     }
 
+    /// Connects to a cluster registered with Argo CD (a cluster Secret), with the server, TLS
+    /// settings and credentials its `config` gives, as Argo CD's `RESTConfig()` reads them
+    /// ([`crate::registered`] says how each field is used). Discovery runs at the first use and
+    /// is cached, as for [`KubeCluster::connect`]. [`Cluster::describe`] and transport errors
+    /// name it `cluster NAME (SERVER)`; no error shows a token, password or key.
+    pub async fn connect_registered(cluster: &RegisteredCluster) -> Result<KubeCluster, Error> {
+        let described = crate::registered::describe(cluster);
+        let config = crate::registered::config_for(cluster).await.map_err(|e| Error::Config(e.to_string()))?;
+        let server = config.cluster_url.to_string();
+        // Keys and certificates are decoded only now: the reason is told without its quotes.
+        let client = Client::try_from(config).map_err(|e| {
+            Error::Config(format!(
+                "{described}: config.tlsClientConfig (certData, keyData) or the exec plugin cannot be used: {}",
+                crate::registered::redact(&causes(&e))
+            ))
+        })?;
+        Ok(KubeCluster { server, registered: Some(described), ..KubeCluster::from_client(client, &cluster.name) })
+    }
+
     /// A cluster reached through `client`, named `name` in output.
     pub fn from_client(client: Client, name: &str) -> KubeCluster {
-        KubeCluster { client, name: name.to_string(), server: String::new(), discovery: tokio::sync::Mutex::new(None) }
+        KubeCluster {
+            client,
+            name: name.to_string(),
+            server: String::new(),
+            registered: None,
+            discovery: tokio::sync::Mutex::new(None),
+        }
     }
 
     /// The kube-rs client.
@@ -378,15 +388,39 @@ impl KubeCluster {
     /// A transport error while doing `context`, naming the server and every cause down the
     /// chain (kube-rs's own text stops at "client error (Connect)").
     fn transport(&self, context: &str, e: &kube::Error) -> Error {
-        let context =
-            if self.server.is_empty() { context.to_string() } else { format!("{context} at {}", self.server) };
-        Error::Transport { context, message: causes(e) }
+        let context = match (&self.registered, self.server.is_empty()) {
+            (Some(described), _) => format!("{context} at {described}"),
+            (None, true) => context.to_string(),
+            (None, false) => format!("{context} at {}", self.server),
+        };
+        let message = match e {
+            // kube-rs's text is the status struct; what the operator needs is which credentials.
+            kube::Error::Api(s) if s.code == 401 => {
+                let which = if self.registered.is_some() {
+                    "the cluster secret's credentials (bearerToken, username/password, client certificate or exec plugin)"
+                } else {
+                    "the kubeconfig user's credentials"
+                };
+                format!("401 Unauthorized: the API server did not accept {which}; renew or replace them")
+            }
+            other => {
+                let mut text = causes(other);
+                if self.registered.is_some() && text.contains("invalid peer certificate") {
+                    text.push_str(
+                        "; the server's certificate does not verify against config.tlsClientConfig.caData (the \
+                         system's roots when it is empty): fix caData or serverName",
+                    );
+                }
+                text
+            }
+        };
+        Error::Transport { context, message }
     }
 }
 
 /// An error and its sources, each once: `client error (Connect): tcp connect error: Connection
 /// refused (os error 111)`.
-fn causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -423,7 +457,7 @@ fn api_error(key: &str, e: kube::Error) -> Error {
 
 impl Cluster for KubeCluster {
     fn describe(&self) -> String {
-        format!("kube:{}", self.name)
+        self.registered.clone().unwrap_or_else(|| format!("kube:{}", self.name))
     }
 
     fn assesses_health(&self) -> bool {

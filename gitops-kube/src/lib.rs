@@ -14,7 +14,10 @@
 //!   interval until a stop ([`controller::CancellationToken`]);
 //! - [`inspect`]: read-only looks at a cluster, its diff against desired objects and the
 //!   health of what it holds (`gitops diff` and `gitops health` against a cluster);
-//! - [`client_side`]: `kubectl apply`'s three-way patch with the last-applied annotation.
+//! - [`client_side`]: `kubectl apply`'s three-way patch with the last-applied annotation;
+//! - [`registered`]: a cluster registered with Argo CD (its cluster Secret) as a kube-rs
+//!   configuration, for [`KubeCluster::connect_registered`];
+//! - [`lease`]: leader election on a `coordination.k8s.io/v1` Lease, as client-go's.
 //!
 //! Example to start from: `cargo run -p gitops-kube --example controller_on_file_cluster` runs
 //! the controller for an automated app on a FileCluster, with desired state from memory.
@@ -44,7 +47,9 @@ pub mod fleet;
 pub mod hub;
 pub mod inspect;
 pub mod kube_cluster;
+pub mod lease;
 pub mod reconcile;
+pub mod registered;
 mod server_rules;
 pub mod status;
 
