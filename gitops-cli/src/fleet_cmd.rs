@@ -9,12 +9,12 @@ use std::process::ExitCode;
 use std::str::FromStr;
 
 use gitops_kube::FileCluster;
-use gitops_kube::controller::TargetSpec;
+use gitops_kube::controller::{CancellationToken, TargetSpec};
 use gitops_kube::fleet::{self, Member, Next, Walk};
 use gitops_kube::reconcile::{Request, Verdict};
 
 use crate::output::{BOLD, RED, RESET};
-use crate::sync_cmd::{App, SyncArgs, exit_code, runtime, stop_on_signals};
+use crate::sync_cmd::{App, AppArgs, SyncArgs, exit_code, runtime, stop_on_signals};
 
 /// A `--local` argument: the app's own checkout (`DIR`), or a repository served from a
 /// directory (`URL=DIR`).
@@ -78,99 +78,174 @@ struct Row {
     outcome: Result<(String, String), String>,
 }
 
+/// How the passes of a fleet run: `reconcile`'s flags (`watch` takes the defaults).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PassOptions {
+    pub(crate) prune: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) force_conflicts: bool,
+    pub(crate) resources: Vec<gitops_core::sync::select::ResourceSelector>,
+    pub(crate) server_side_diff: bool,
+}
+
+impl PassOptions {
+    fn of(args: &SyncArgs) -> PassOptions {
+        PassOptions {
+            prune: args.prune,
+            dry_run: args.dry_run,
+            force_conflicts: args.force_conflicts,
+            resources: args.resources.clone(),
+            server_side_diff: args.server_side_diff,
+        }
+    }
+}
+
+/// A root app and the fleet it produces, passed together.
+pub(crate) struct Fleet {
+    app_args: AppArgs,
+    root: App,
+    options: PassOptions,
+}
+
+impl Fleet {
+    /// The root app of the command line.
+    pub(crate) fn read(app_args: &AppArgs, options: PassOptions) -> Result<Fleet, String> {
+        if app_args.local.iter().filter(|l| matches!(l, Local::Own(_))).count() > 1 {
+            return Err("--local DIR given twice; other repositories are given as --local URL=DIR".into());
+        }
+        if app_args.revision.is_some() && app_args.local.iter().any(|l| matches!(l, Local::Own(_))) {
+            return Err("--revision and --local DIR cannot be used together".into());
+        }
+        let root = App::read(app_args)?;
+        Ok(Fleet { app_args: app_args.clone(), root, options })
+    }
+
+    /// The root app.
+    pub(crate) fn root(&self) -> &App {
+        &self.root
+    }
+
+    fn request(&self, app: &App, stop: &CancellationToken) -> Request {
+        let o = &self.options;
+        Request {
+            sync: false,
+            prune: o.prune,
+            dry_run: o.dry_run,
+            force_conflicts: o.force_conflicts,
+            resources: o.resources.clone(),
+            ..app.request(stop.clone(), o.server_side_diff)
+        }
+    }
+
+    /// One pass of the root, then of every app it produced, recursively, each printed; then a
+    /// table of the fleet. On a kube target only the root is passed (a kube hub is not walked
+    /// yet).
+    pub(crate) async fn pass(&mut self, stop: &CancellationToken, out: &mut dyn Write) -> Result<Verdict, String> {
+        let dry_run = self.options.dry_run;
+        let TargetSpec::Dir(hub) = self.root.runner.target.clone() else {
+            let request = self.request(&self.root, stop);
+            let pass = self.root.pass(request, out).await?;
+            return Ok(pass.verdict(stop.is_cancelled()));
+        };
+        // The root's target is the hub when the root goes to the cluster it runs in (a Flux
+        // Kustomization always does; an Application whose destination is in-cluster): Argo CD
+        // and Flux run there, so it serves their kinds.
+        if !dry_run && runs_in_its_target(&self.root.runner.spec) {
+            let installed = gitops_kube::hub::install_controller_crds(&FileCluster::new(&hub))
+                .map_err(|e| format!("{}: installing the controllers' CRDs: {e}", hub.display()))?;
+            if !installed.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "hub {}: {} controller CRDs installed (Argo CD, Flux)",
+                    hub.display(),
+                    installed.len()
+                );
+            }
+        }
+        let mut walk = Walk::new(&hub, &self.root.runner.spec, &self.root.object);
+        let fail = |e: fleet::Error| e.to_string();
+        self.root.runner.list_cache = Some(walk.cache().clone());
+        // Every app of this pass fetches a repository and revision once.
+        let git = self.root.cache().for_one_pass();
+        self.root.share_cache(&git);
+        let before = walk.produced(&self.root.runner.spec, &hub).map_err(fail)?.0;
+        let request = self.request(&self.root, stop);
+        let pass = self.root.pass(request, out).await?;
+        let mut verdict = pass.verdict(stop.is_cancelled());
+        let after = walk.passed(&self.root.runner.spec, &hub).map_err(fail)?;
+        let mut rows = Vec::new();
+        cascade(out, before, &after, dry_run, &mut rows);
+        while let Some(next) = walk.next() {
+            if stop.is_cancelled() {
+                break;
+            }
+            let member = match next {
+                Next::Condition(c) => {
+                    verdict = worse(verdict, Verdict::Failed);
+                    rows.push(Row { app: c.app, target: String::new(), outcome: Err(c.message) });
+                    continue;
+                }
+                Next::Pass(member) => member,
+            };
+            let target = member.target.display().to_string();
+            let label = member.id.to_string();
+            let before = walk.produced(&member.spec, &member.target).map_err(fail)?.0;
+            let _ = writeln!(out);
+            let outcome = match App::build(
+                &self.app_args,
+                &member.origin,
+                &member.objects,
+                TargetSpec::Dir(member.target.clone()),
+                &member.target,
+                false,
+            ) {
+                Ok(mut app) => {
+                    app.runner.list_cache = Some(walk.cache().clone());
+                    app.share_cache(&git);
+                    let request = self.request(&app, stop);
+                    app.pass(request, out).await
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(pass) => {
+                    verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
+                    let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
+                    rows.push(Row { app: label, target, outcome: Ok(status) });
+                    let after = walk.passed(&member.spec, &member.target).map_err(fail)?;
+                    cascade(out, before, &after, dry_run, &mut rows);
+                }
+                Err(e) => {
+                    verdict = worse(verdict, Verdict::Failed);
+                    rows.push(Row { app: label, target, outcome: Err(e) });
+                }
+            }
+        }
+        if !rows.is_empty() {
+            print_fleet(out, &rows).map_err(|e| format!("writing output: {e}"))?;
+        }
+        Ok(verdict)
+    }
+}
+
+/// Whether `app` goes to the cluster its controller runs in: a Flux Kustomization (no
+/// `kubeConfig`), or an Application whose destination is in-cluster.
+fn runs_in_its_target(app: &gitops_core::app::AppSpec) -> bool {
+    use gitops_core::fleet::cluster::{IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
+    match app.kind {
+        gitops_core::app::AppKind::FluxKustomization => true,
+        gitops_core::app::AppKind::ArgoApplication => {
+            app.rollout.destination_server.as_deref().is_some_and(|s| s.trim_end_matches('/') == IN_CLUSTER_SERVER)
+                || app.rollout.destination_name.as_deref() == Some(IN_CLUSTER_NAME)
+        }
+    }
+}
+
 /// `gitops reconcile`: the root's pass, then the fleet it produced.
 pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
-    if args.app.local.iter().filter(|l| matches!(l, Local::Own(_))).count() > 1 {
-        return Err("--local DIR given twice; other repositories are given as --local URL=DIR".into());
-    }
-    if args.app.revision.is_some() && args.app.local.iter().any(|l| matches!(l, Local::Own(_))) {
-        return Err("--revision and --local DIR cannot be used together".into());
-    }
-    let mut root = App::read(&args.app)?;
+    let mut fleet = Fleet::read(&args.app, PassOptions::of(&args))?;
     let stop = stop_on_signals()?;
-    let mut out = anstream::stdout().lock();
-    let request = |app: &App| Request {
-        sync: false,
-        prune: args.prune,
-        dry_run: args.dry_run,
-        force_conflicts: args.force_conflicts,
-        resources: args.resources.clone(),
-        ..app.request(stop.clone(), args.server_side_diff)
-    };
-    let runtime = runtime()?;
-    let TargetSpec::Dir(hub) = root.runner.target.clone() else {
-        // A kube hub (Applications as custom resources, cluster Secrets from the API server)
-        // comes with the controller's hub; one app is reconciled meanwhile.
-        let pass = runtime.block_on(root.pass(request(&root), &mut out))?;
-        return Ok(exit_code(pass.verdict(stop.is_cancelled())));
-    };
-    // The root's target is the hub: Argo CD and Flux run there, so it serves their kinds.
-    if !args.dry_run {
-        let installed = gitops_kube::hub::install_controller_crds(&FileCluster::new(&hub))
-            .map_err(|e| format!("{}: installing the controllers' CRDs: {e}", hub.display()))?;
-        if !installed.is_empty() {
-            let _ =
-                writeln!(out, "hub {}: {} controller CRDs installed (Argo CD, Flux)", hub.display(), installed.len());
-        }
-    }
-    let mut walk = Walk::new(&hub, &root.runner.spec, &root.object);
-    let fail = |e: fleet::Error| e.to_string();
-    root.runner.list_cache = Some(walk.cache().clone());
-    // Every app of this pass fetches a repository and revision once.
-    let git = root.cache().for_one_pass();
-    root.share_cache(&git);
-    let before = walk.produced(&root.runner.spec, &hub).map_err(fail)?.0;
-    let pass = runtime.block_on(root.pass(request(&root), &mut out))?;
-    let mut verdict = pass.verdict(stop.is_cancelled());
-    let after = walk.passed(&root.runner.spec, &hub).map_err(fail)?;
-    let mut rows = Vec::new();
-    cascade(&mut out, before, &after, args.dry_run, &mut rows);
-    while let Some(next) = walk.next() {
-        if stop.is_cancelled() {
-            break;
-        }
-        let member = match next {
-            Next::Condition(c) => {
-                verdict = worse(verdict, Verdict::Failed);
-                rows.push(Row { app: c.app, target: String::new(), outcome: Err(c.message) });
-                continue;
-            }
-            Next::Pass(member) => member,
-        };
-        let target = member.target.display().to_string();
-        let label = member.id.to_string();
-        let before = walk.produced(&member.spec, &member.target).map_err(fail)?.0;
-        let built = App::build(
-            &args.app,
-            &member.origin,
-            &member.objects,
-            TargetSpec::Dir(member.target.clone()),
-            &member.target,
-            false,
-        );
-        let _ = writeln!(out);
-        let outcome = built.and_then(|mut app| {
-            app.runner.list_cache = Some(walk.cache().clone());
-            app.share_cache(&git);
-            runtime.block_on(app.pass(request(&app), &mut out))
-        });
-        match outcome {
-            Ok(pass) => {
-                verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
-                let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
-                rows.push(Row { app: label, target, outcome: Ok(status) });
-                let after = walk.passed(&member.spec, &member.target).map_err(fail)?;
-                cascade(&mut out, before, &after, args.dry_run, &mut rows);
-            }
-            Err(e) => {
-                verdict = worse(verdict, Verdict::Failed);
-                rows.push(Row { app: label, target, outcome: Err(e) });
-            }
-        }
-    }
-    if !rows.is_empty() {
-        print_fleet(&mut out, &rows).map_err(|e| format!("writing output: {e}"))?;
-    }
+    let verdict = runtime()?.block_on(fleet.pass(&stop, &mut anstream::stdout().lock()))?;
     Ok(exit_code(verdict))
 }
 

@@ -57,7 +57,7 @@ pub(crate) fn stop_on_signals() -> Result<CancellationToken, String> {
 }
 
 /// The app and where it goes: what every command here takes.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct AppArgs {
     /// An Argo CD Application, or a Flux Kustomization with its GitRepository, in one file.
     #[arg(long, value_name = "FILE")]
@@ -493,17 +493,18 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     crate::fleet_cmd::reconcile(args)
 }
 
-/// The app as the controller drives it: each pass printed, a pass that cannot run reported.
+/// The app, and the fleet it produces, as the controller drives them: each pass printed, a
+/// pass that cannot run reported.
 struct Watched {
-    app: App,
-    request: Request,
+    fleet: crate::fleet_cmd::Fleet,
+    stop: CancellationToken,
 }
 
 impl Reconciler for Watched {
     async fn reconcile(&mut self, n: u64) -> Verdict {
         let mut out = anstream::stdout().lock();
-        match self.app.pass(self.request.clone(), &mut out).await {
-            Ok(pass) => pass.verdict(self.request.stop.is_cancelled()),
+        match self.fleet.pass(&self.stop, &mut out).await {
+            Ok(verdict) => verdict,
             Err(e) => {
                 let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
                 Verdict::Failed
@@ -514,13 +515,12 @@ impl Reconciler for Watched {
 
 /// `gitops watch`: a pass every interval. A failing pass is reported and retried at the next.
 pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
-    let app = App::read(&args.app)?;
+    let fleet = crate::fleet_cmd::Fleet::read(&args.app, Default::default())?;
     let interval = args.interval.as_deref().map(controller::parse_interval).transpose().map_err(|e| e.to_string())?;
-    let schedule = Schedule::of(&app.runner.spec, interval).map_err(|e| e.to_string())?;
+    let schedule = Schedule::of(&fleet.root().runner.spec, interval).map_err(|e| e.to_string())?;
     let stop = stop_on_signals()?;
-    let request = app.request(stop.clone(), false);
-    let mut controller = Controller::new(stop);
-    controller.add(Watched { app, request }, schedule, args.passes);
+    let mut controller = Controller::new(stop.clone());
+    controller.add(Watched { fleet, stop }, schedule, args.passes);
     match runtime()?.block_on(controller.run()) {
         Ended::Done => Ok(ExitCode::SUCCESS),
         Ended::Stopped { passes } => {

@@ -249,3 +249,34 @@ fn a_watched_app_renders_each_commit_once() {
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert_eq!(runs(), 2, "a new process renders again");
 }
+
+/// `gitops watch` passes the whole fleet each interval: the first pass deploys it, the second
+/// finds every app in sync.
+#[test]
+fn watch_passes_the_whole_fleet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkout = dir.path().join("fleet");
+    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let local = format!("{FLEET_URL}={}", checkout.display());
+    let target = format!("dir:{}", dir.path().join("hub").display());
+    let root = checkout.join("root.yaml");
+    let args = [
+        "watch",
+        "--app",
+        root.to_str().unwrap(),
+        "--local",
+        &local,
+        "--target",
+        &target,
+        "--interval",
+        "1s",
+        "--passes",
+        "2",
+    ];
+    let o = gitops(&args, None);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
+    assert_eq!(text.matches("guestbook-prod -> dir:").count(), 2, "{text}");
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 4, "the second pass: {text}");
+    assert!(dir.path().join("clusters/prod/redis/apps/Deployment/redis.yaml").is_file(), "{text}");
+}
