@@ -13,10 +13,12 @@ use std::time::Duration;
 use clap::Args;
 use gitops_core::app;
 use gitops_core::sync::SyncPlan;
+use gitops_kube::KubeCluster;
 use gitops_kube::controller::{
     self, AppRunner, CancellationToken, Controller, Ended, Reconciler, Schedule, TargetSpec,
 };
 use gitops_kube::executor::{Event, NOT_ASSESSED};
+use gitops_kube::lease::{LeaderState, LeaseLock};
 use gitops_kube::reconcile::{DesiredState, Pass, Progress, RenderError, Rendered, Request, Verdict};
 use gitops_render::app::{self as render_app, Renderers};
 use gitops_render::git::Cache;
@@ -141,6 +143,14 @@ pub struct WatchArgs {
     /// Stop after this many passes (default: run until stopped).
     #[arg(long, value_name = "N")]
     pub passes: Option<u64>,
+    /// On a kube target, pass only while holding a `coordination.k8s.io` Lease, so that two
+    /// controllers never reconcile the same fleet (as Flux's controllers elect a leader).
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// The Lease, `NAMESPACE/NAME` (default: the app object's namespace, else `default`, and
+    /// `gitops-<app>`).
+    #[arg(long, value_name = "NAMESPACE/NAME", requires = "leader_elect")]
+    pub lease: Option<String>,
 }
 
 /// Renders the app's desired state through gitops-render.
@@ -498,11 +508,35 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
 struct Watched {
     fleet: crate::fleet_cmd::Fleet,
     stop: CancellationToken,
+    /// With `--leader-elect`: the Lease, and the cluster it lives in.
+    lease: Option<(LeaseLock, KubeCluster)>,
 }
 
 impl Reconciler for Watched {
     async fn reconcile(&mut self, n: u64) -> Verdict {
         let mut out = anstream::stdout().lock();
+        if let Some((lock, cluster)) = &self.lease {
+            let skipped = match lock.try_acquire_or_renew(cluster.client()).await {
+                Ok(LeaderState::Leading { acquired: true, .. }) => {
+                    let _ = writeln!(out, "leading: Lease {} acquired by {}", lock.describe(), lock.identity);
+                    None
+                }
+                Ok(LeaderState::Leading { .. }) => None,
+                Ok(LeaderState::Following { holder, expires }) => Some(format!(
+                    "{holder} holds it (until {} unless renewed)",
+                    gitops_kube::lease::format_micro_time(expires)
+                )),
+                Ok(LeaderState::LostRace) => Some("another candidate took it this round".into()),
+                Err(e) => {
+                    let _ = writeln!(out, "{RED}pass {n} failed{RESET}: {e}");
+                    return Verdict::Failed;
+                }
+            };
+            if let Some(why) = skipped {
+                let _ = writeln!(out, "not the leader: Lease {}: {why}; pass {n} skipped", lock.describe());
+                return Verdict::Succeeded;
+            }
+        }
         match self.fleet.pass(&self.stop, &mut out).await {
             Ok(verdict) => verdict,
             Err(e) => {
@@ -519,15 +553,59 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
     let interval = args.interval.as_deref().map(controller::parse_interval).transpose().map_err(|e| e.to_string())?;
     let schedule = Schedule::of(&fleet.root().runner.spec, interval).map_err(|e| e.to_string())?;
     let stop = stop_on_signals()?;
+    let runtime = runtime()?;
+    let lease =
+        if args.leader_elect { Some(runtime.block_on(lease_for(&args, &fleet, schedule.interval))?) } else { None };
     let mut controller = Controller::new(stop.clone());
-    controller.add(Watched { fleet, stop }, schedule, args.passes);
-    match runtime()?.block_on(controller.run()) {
+    controller.add(Watched { fleet, stop, lease }, schedule, args.passes);
+    let ended = runtime.block_on(controller.run());
+    // Let another candidate take over at once, as client-go's ReleaseOnCancel does.
+    if let Some(Watched { lease: Some((lock, cluster)), .. }) = controller.into_apps().pop()
+        && let Err(e) = runtime.block_on(lock.release(cluster.client()))
+    {
+        eprintln!("gitops: warning: releasing {}: {e}", lock.describe());
+    }
+    match ended {
         Ended::Done => Ok(ExitCode::SUCCESS),
         Ended::Stopped { passes } => {
             let _ = writeln!(anstream::stdout().lock(), "{YELLOW}stopped{RESET} after {passes} passes");
             Ok(ExitCode::from(130))
         }
     }
+}
+
+/// The Lease of `--leader-elect`, on the app's kube target. It is renewed at the start of each
+/// pass, so it lasts two intervals and a minute: a leader that stops passing is replaced after
+/// that long.
+async fn lease_for(
+    args: &WatchArgs,
+    fleet: &crate::fleet_cmd::Fleet,
+    interval: Duration,
+) -> Result<(LeaseLock, KubeCluster), String> {
+    let runner = &fleet.root().runner;
+    if !matches!(runner.target, TargetSpec::Kube(_)) {
+        return Err("--leader-elect needs a kube target (a dir target is locked for each pass already)".into());
+    }
+    let app = fleet.root();
+    let (namespace, name) = match &args.lease {
+        Some(l) => l
+            .split_once('/')
+            .map(|(n, m)| (n.to_string(), m.to_string()))
+            .ok_or_else(|| format!("--lease {l}: expected NAMESPACE/NAME"))?,
+        None => {
+            let ns = app.object.namespace();
+            (if ns.is_empty() { "default".to_string() } else { ns.to_string() }, format!("gitops-{}", runner.spec.name))
+        }
+    };
+    gitops_core::names::check_app_name("--lease namespace", &namespace).map_err(|e| e.to_string())?;
+    gitops_core::names::check_app_name("--lease name", &name).map_err(|e| e.to_string())?;
+    let context = runner.kube_context().map_err(|e| e.to_string())?;
+    let cluster =
+        KubeCluster::connect(runner.kubeconfig.as_deref(), context.as_deref()).await.map_err(|e| e.to_string())?;
+    let host = std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+    let identity = format!("{}_{}", host.unwrap_or_else(|| "gitops".into()), std::process::id());
+    let duration = interval * 2 + Duration::from_secs(60);
+    Ok((LeaseLock::new(&namespace, &name, &identity, duration), cluster))
 }
 
 /// `gitops status`: what the last pass left.

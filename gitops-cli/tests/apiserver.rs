@@ -3,7 +3,9 @@
 //! - the README's example syncs, and a second sync has nothing to do;
 //! - after a sync of every example app, `gitops diff` against the cluster, client-side and
 //!   `--server-side`, says Synced for every object: no false OutOfSync from server defaults;
-//! - drift made by another field manager is OutOfSync in both modes.
+//! - drift made by another field manager is OutOfSync in both modes;
+//! - `gitops watch --leader-elect`: of two controllers on one Lease only the holder passes, and
+//!   a controller that ends releases it, so the next one leads at once.
 //!
 //! The harness has no kubelet; the namespaces used here carry its pretend-kubelet label, so
 //! Pods "run", Jobs complete and Deployments become available. A stand-in backup operator
@@ -303,4 +305,91 @@ fn every_example_syncs_into_a_real_api_server_and_then_diffs_synced() {
     stop.store(true, Ordering::SeqCst);
     assert!(operator.join().expect("operator") > 0, "the backup operator completed Backups");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Spawns `gitops` with `KUBECONFIG` set, without waiting.
+fn spawn_gitops(env: &TestEnv, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env("KUBECONFIG", env.kubeconfig())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gitops")
+}
+
+#[test]
+fn two_watchers_on_one_lease_take_turns_and_never_pass_together() {
+    let Some(env) = testenv::or_skip("two_watchers_on_one_lease_take_turns_and_never_pass_together") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("src")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("src/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: elected}\ndata: {a: '1'}\n",
+    )
+    .expect("write");
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: elected, namespace: default}\nspec:\n  destination: {server: 'https://kubernetes.default.svc', namespace: default}\n  source: {repoURL: 'https://git.example.com/elected.git', path: src}\n  syncPolicy: {automated: {prune: true}}\n",
+    )
+    .expect("write");
+    let src = dir.path().display().to_string();
+    let watch = |passes: &str, interval: &str| {
+        let args = [
+            "watch",
+            "--app",
+            app.to_str().unwrap(),
+            "--local",
+            &src,
+            "--target",
+            "kube:testenv",
+            "--leader-elect",
+            "--interval",
+            interval,
+            "--passes",
+            passes,
+        ];
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let args_a = watch("3", "2s");
+    let a = spawn_gitops(env, &args_a.iter().map(String::as_str).collect::<Vec<_>>());
+    // B starts while A holds the Lease (A took it at its first pass).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lease_held = || {
+        runtime().block_on(async {
+            let req = Request::new("/apis/coordination.k8s.io/v1/namespaces/default/leases")
+                .get("gitops-elected", &Default::default())
+                .expect("request");
+            client(env).await.request::<Value>(req).await.ok().is_some_and(|l| {
+                l.pointer("/spec/holderIdentity").and_then(Value::as_str).is_some_and(|h| !h.is_empty())
+            })
+        })
+    };
+    while !lease_held() {
+        assert!(Instant::now() < deadline, "A never took the Lease");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let args_b = watch("1", "1s");
+    let b = gitops_kube(env, &args_b.iter().map(String::as_str).collect::<Vec<_>>(), None, 60);
+    let a = a.wait_with_output().expect("wait for A");
+    let (text_a, text_b) = (out(&a), out(&b));
+    assert_eq!(a.status.code(), Some(0), "{text_a}{}", err(&a));
+    assert_eq!(b.status.code(), Some(0), "{text_b}{}", err(&b));
+    assert!(text_a.contains("leading: Lease default/gitops-elected acquired by "), "{text_a}");
+    assert_eq!(text_a.matches("elected -> kube").count(), 3, "A passed three times: {text_a}");
+    assert!(
+        text_b.contains("not the leader: Lease default/gitops-elected: ") && text_b.contains(" holds it (until "),
+        "{text_b}"
+    );
+    assert!(!text_b.contains("elected -> kube"), "B never passed: {text_b}");
+    // A released the Lease when it ended: the next controller leads at once.
+    let c = gitops_kube(env, &args_b.iter().map(String::as_str).collect::<Vec<_>>(), None, 60);
+    let text_c = out(&c);
+    assert!(text_c.contains("leading: ") && text_c.contains("elected -> kube"), "{text_c}{}", err(&c));
 }
