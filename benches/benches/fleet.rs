@@ -14,7 +14,7 @@ use gitops_benches::median;
 use gitops_core::Object;
 use gitops_core::app::{AppKind, AppSpec, Automated};
 use gitops_kube::FileCluster;
-use gitops_kube::fleet::{Next, Walk};
+use gitops_kube::fleet::{Hub, Next, Place, Walk};
 use gitops_kube::reconcile::{self, DesiredState, Pass, Policy, Rendered, Request, Silent, Target};
 use gitops_render::directory::{self, DirectoryOptions};
 use gitops_render::root::RepoRoot;
@@ -153,17 +153,26 @@ fn pass_one(
 /// One full pass: the root, then every app it produced. Returns how many apps synced.
 fn full_pass(runtime: &tokio::runtime::Runtime, fleet: &Fleet) -> (usize, usize) {
     let root = root_spec();
-    let mut walk = Walk::new(&fleet.hub, &root, &fleet.root_object);
+    let hub = Place::Dir(fleet.hub.clone());
+    let mut walk = Walk::new(Hub::Dir(fleet.hub.clone()), &root, &fleet.root_object);
     let mut synced = usize::from(pass_one(runtime, &walk, &root, &fleet.repo, "root", &fleet.hub).synced);
-    walk.passed(&root, &fleet.hub).expect("walk");
+    let objects = walk.dir_objects().expect("hub");
+    walk.passed(&root, &hub, &objects);
     let mut apps = 0;
     while let Some(next) = walk.next() {
         let Next::Pass(member) = next else { panic!("a condition: {next:?}") };
+        let Place::Dir(target) = &member.target else { panic!("a FileCluster: {:?}", member.target) };
         let path = format!("apps/{}", member.spec.name);
-        let pass = pass_one(runtime, &walk, &member.spec, &fleet.repo, &path, &member.target);
+        let pass = pass_one(runtime, &walk, &member.spec, &fleet.repo, &path, target);
         synced += usize::from(pass.synced);
         apps += 1;
-        walk.passed(&member.spec, &member.target).expect("walk");
+        // Apps on a spoke produce none, and the hub is not read for them.
+        let objects = if member.target.is(&Hub::Dir(fleet.hub.clone())) {
+            walk.dir_objects().expect("hub")
+        } else {
+            Default::default()
+        };
+        walk.passed(&member.spec, &member.target, &objects);
     }
     (apps, synced)
 }

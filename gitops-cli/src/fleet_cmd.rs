@@ -4,14 +4,17 @@
 //! it are the library's (`gitops_kube::fleet`); this builds each app's renderer and prints.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use gitops_kube::FileCluster;
+use gitops_core::Object;
+use gitops_core::fleet::children;
 use gitops_kube::controller::{CancellationToken, TargetSpec};
-use gitops_kube::fleet::{self, Member, Next, Walk};
+use gitops_kube::fleet::{self, Hub, Member, Next, Place, Walk};
 use gitops_kube::reconcile::{Request, Verdict};
+use gitops_kube::{FileCluster, KubeCluster};
 
 use crate::output::{BOLD, RED, RESET};
 use crate::sync_cmd::{App, AppArgs, SyncArgs, exit_code, runtime, stop_on_signals};
@@ -105,7 +108,17 @@ pub(crate) struct Fleet {
     app_args: AppArgs,
     root: App,
     options: PassOptions,
+    /// A kube hub, connected on first use (its apps and cluster Secrets are listed from it).
+    hub_cluster: Option<KubeCluster>,
 }
+
+/// The kinds a kube hub's fleet is made of: `(apiVersion, kind, namespace, label selector)`.
+const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
+    ("argoproj.io/v1alpha1", "Application", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", None, None),
+    ("source.toolkit.fluxcd.io/v1", "GitRepository", None, None),
+    ("v1", "Secret", Some(children::DEFAULT_CONTROLLER_NAMESPACE), Some("argocd.argoproj.io/secret-type=cluster")),
+];
 
 impl Fleet {
     /// The root app of the command line.
@@ -117,7 +130,7 @@ impl Fleet {
             return Err("--revision and --local DIR cannot be used together".into());
         }
         let root = App::read(app_args)?;
-        Ok(Fleet { app_args: app_args.clone(), root, options })
+        Ok(Fleet { app_args: app_args.clone(), root, options, hub_cluster: None })
     }
 
     /// The root app.
@@ -137,44 +150,78 @@ impl Fleet {
         }
     }
 
+    /// The kube hub, connected as the root's target is.
+    async fn hub_cluster(&mut self) -> Result<&KubeCluster, String> {
+        if self.hub_cluster.is_none() {
+            let runner = &self.root.runner;
+            let context = runner.kube_context().map_err(|e| e.to_string())?;
+            let cluster = KubeCluster::connect(runner.kubeconfig.as_deref(), context.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            self.hub_cluster = Some(cluster);
+        }
+        self.hub_cluster.as_ref().ok_or_else(|| "the hub is not connected".to_string())
+    }
+
+    /// The hub's objects an app on `place` may have produced (none when it is not the hub).
+    async fn hub_objects(&mut self, walk: &Walk, hub: &Hub, place: &Place) -> Result<Arc<Vec<Object>>, String> {
+        if !place.is(hub) {
+            return Ok(Arc::default());
+        }
+        if let Hub::Dir(_) = hub {
+            return walk.dir_objects().map_err(|e| e.to_string());
+        }
+        let cluster = self.hub_cluster().await?;
+        let mut objects = Vec::new();
+        for (api_version, kind, namespace, labels) in HUB_KINDS {
+            let listed = cluster.list_kind(api_version, kind, *namespace, *labels).await;
+            objects.extend(listed.map_err(|e| format!("listing the hub's {kind}s: {e}"))?);
+        }
+        Ok(Arc::new(objects))
+    }
+
     /// One pass of the root, then of every app it produced, recursively, each printed; then a
-    /// table of the fleet. On a kube target only the root is passed (a kube hub is not walked
-    /// yet).
+    /// table of the fleet.
     pub(crate) async fn pass(&mut self, stop: &CancellationToken, out: &mut dyn Write) -> Result<Verdict, String> {
         let dry_run = self.options.dry_run;
-        let TargetSpec::Dir(hub) = self.root.runner.target.clone() else {
-            let request = self.request(&self.root, stop);
-            let pass = self.root.pass(request, out).await?;
-            return Ok(pass.verdict(stop.is_cancelled()));
+        let (hub, root_place) = match &self.root.runner.target {
+            TargetSpec::Dir(p) => (Hub::Dir(p.clone()), Place::Dir(p.clone())),
+            TargetSpec::Kube(_) => (Hub::Kube, Place::Hub),
+            TargetSpec::Registered(c) => (Hub::Kube, Place::Cluster(c.clone())),
         };
         // The root's target is the hub when the root goes to the cluster it runs in (a Flux
         // Kustomization always does; an Application whose destination is in-cluster): Argo CD
-        // and Flux run there, so it serves their kinds.
-        if !dry_run && runs_in_its_target(&self.root.runner.spec) {
-            let installed = gitops_kube::hub::install_controller_crds(&FileCluster::new(&hub))
-                .map_err(|e| format!("{}: installing the controllers' CRDs: {e}", hub.display()))?;
+        // and Flux run there, so a FileCluster hub serves their kinds.
+        if let Hub::Dir(dir) = &hub
+            && !dry_run
+            && runs_in_its_target(&self.root.runner.spec)
+        {
+            let installed = gitops_kube::hub::install_controller_crds(&FileCluster::new(dir))
+                .map_err(|e| format!("{}: installing the controllers' CRDs: {e}", dir.display()))?;
             if !installed.is_empty() {
                 let _ = writeln!(
                     out,
                     "hub {}: {} controller CRDs installed (Argo CD, Flux)",
-                    hub.display(),
+                    dir.display(),
                     installed.len()
                 );
             }
         }
-        let mut walk = Walk::new(&hub, &self.root.runner.spec, &self.root.object);
-        let fail = |e: fleet::Error| e.to_string();
+        let mut walk = Walk::new(hub.clone(), &self.root.runner.spec, &self.root.object);
         self.root.runner.list_cache = Some(walk.cache().clone());
         // Every app of this pass fetches a repository and revision once.
         let git = self.root.cache().for_one_pass();
         self.root.share_cache(&git);
-        let before = walk.produced(&self.root.runner.spec, &hub).map_err(fail)?.0;
+        let root_spec = self.root.runner.spec.clone();
+        let objects = self.hub_objects(&walk, &hub, &root_place).await?;
+        let before = walk.produced(&root_spec, &root_place, &objects).0;
         let request = self.request(&self.root, stop);
         let pass = self.root.pass(request, out).await?;
         let mut verdict = pass.verdict(stop.is_cancelled());
-        let after = walk.passed(&self.root.runner.spec, &hub).map_err(fail)?;
+        let objects = self.hub_objects(&walk, &hub, &root_place).await?;
+        let after = walk.passed(&root_spec, &root_place, &objects);
         let mut rows = Vec::new();
-        cascade(out, before, &after, dry_run, &mut rows);
+        self.cascade(out, before, &after, &mut rows).await;
         while let Some(next) = walk.next() {
             if stop.is_cancelled() {
                 break;
@@ -187,18 +234,17 @@ impl Fleet {
                 }
                 Next::Pass(member) => member,
             };
-            let target = member.target.display().to_string();
+            let target = member.target.describe();
             let label = member.id.to_string();
-            let before = walk.produced(&member.spec, &member.target).map_err(fail)?.0;
+            let objects = self.hub_objects(&walk, &hub, &member.target).await?;
+            let before = walk.produced(&member.spec, &member.target, &objects).0;
             let _ = writeln!(out);
-            let outcome = match App::build(
-                &self.app_args,
-                &member.origin,
-                &member.objects,
-                TargetSpec::Dir(member.target.clone()),
-                &member.target,
-                false,
-            ) {
+            let (spec, app_dir) = match &member.target {
+                Place::Dir(p) => (TargetSpec::Dir(p.clone()), p.clone()),
+                Place::Hub => (self.root.runner.target.clone(), self.root_dir()),
+                Place::Cluster(c) => (TargetSpec::Registered(c.clone()), self.root_dir()),
+            };
+            let outcome = match App::build(&self.app_args, &member.origin, &member.objects, spec, &app_dir, false) {
                 Ok(mut app) => {
                     app.runner.list_cache = Some(walk.cache().clone());
                     app.share_cache(&git);
@@ -212,8 +258,9 @@ impl Fleet {
                     verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
                     let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
                     rows.push(Row { app: label, target, outcome: Ok(status) });
-                    let after = walk.passed(&member.spec, &member.target).map_err(fail)?;
-                    cascade(out, before, &after, dry_run, &mut rows);
+                    let objects = self.hub_objects(&walk, &hub, &member.target).await?;
+                    let after = walk.passed(&member.spec, &member.target, &objects);
+                    self.cascade(out, before, &after, &mut rows).await;
                 }
                 Err(e) => {
                     verdict = worse(verdict, Verdict::Failed);
@@ -225,6 +272,58 @@ impl Fleet {
             print_fleet(out, &rows).map_err(|e| format!("writing output: {e}"))?;
         }
         Ok(verdict)
+    }
+
+    /// The directory of the root app file (where statuses of apps on Kubernetes clusters are kept).
+    fn root_dir(&self) -> PathBuf {
+        Path::new(&self.app_args.app)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+
+    /// The apps a pass removed from the hub: with Argo CD's resources finalizer (or a pruning
+    /// Flux Kustomization) their resources are deleted too; without, they are left, and said so.
+    async fn cascade(&mut self, out: &mut dyn Write, before: Vec<Member>, after: &[Member], rows: &mut Vec<Row>) {
+        for gone in fleet::removed(before, after) {
+            let target = gone.target.describe();
+            let app = gone.id.to_string();
+            if !fleet::cascades(&gone) {
+                let _ = writeln!(out, "{app} removed; its resources on {target} are left (no resources finalizer)");
+            } else if self.options.dry_run {
+                let _ = writeln!(out, "{app} removed; its resources on {target} would be deleted (dry run)");
+            } else {
+                match self.delete_resources(&gone).await {
+                    Ok(keys) => {
+                        let _ = writeln!(out, "{app} removed; {} of its resources deleted from {target}", keys.len());
+                        for k in keys {
+                            let _ = writeln!(out, "  delete       {k}");
+                        }
+                    }
+                    Err(e) => {
+                        rows.push(Row { app, target, outcome: Err(format!("deleting its resources: {e}")) });
+                        continue;
+                    }
+                }
+            }
+            rows.push(Row { app, target, outcome: Ok(("Deleted".to_string(), "-".to_string())) });
+        }
+    }
+
+    async fn delete_resources(&mut self, gone: &Member) -> Result<Vec<gitops_core::ResourceKey>, String> {
+        let propagation = fleet::propagation(gone);
+        match &gone.target {
+            Place::Dir(dir) => fleet::delete_resources_in_dir(dir, gone).map_err(|e| e.to_string()),
+            Place::Hub => {
+                let cluster = self.hub_cluster().await?;
+                fleet::delete_resources(cluster, gone, propagation).await.map_err(|e| e.to_string())
+            }
+            Place::Cluster(c) => {
+                let cluster = KubeCluster::connect_registered(c).await.map_err(|e| e.to_string())?;
+                fleet::delete_resources(&cluster, gone, propagation).await.map_err(|e| e.to_string())
+            }
+        }
     }
 }
 
@@ -247,34 +346,6 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let stop = stop_on_signals()?;
     let verdict = runtime()?.block_on(fleet.pass(&stop, &mut anstream::stdout().lock()))?;
     Ok(exit_code(verdict))
-}
-
-/// The apps a pass removed from the hub: with Argo CD's resources finalizer (or a pruning Flux
-/// Kustomization) their resources are deleted too; without, they are left, and said so.
-fn cascade(out: &mut dyn Write, before: Vec<Member>, after: &[Member], dry_run: bool, rows: &mut Vec<Row>) {
-    for gone in fleet::removed(before, after) {
-        let target = gone.target.display().to_string();
-        let (app, outcome) = (gone.id.to_string(), Ok(("Deleted".to_string(), "-".to_string())));
-        if !fleet::cascades(&gone) {
-            let _ = writeln!(out, "{app} removed; its resources on {target} are left (no resources finalizer)");
-        } else if dry_run {
-            let _ = writeln!(out, "{app} removed; its resources on {target} would be deleted (dry run)");
-        } else {
-            match fleet::delete_resources(&gone) {
-                Ok(keys) => {
-                    let _ = writeln!(out, "{app} removed; {} of its resources deleted from {target}", keys.len());
-                    for k in keys {
-                        let _ = writeln!(out, "  delete       {k}");
-                    }
-                }
-                Err(e) => {
-                    rows.push(Row { app, target, outcome: Err(format!("deleting its resources: {e}")) });
-                    continue;
-                }
-            }
-        }
-        rows.push(Row { app, target, outcome });
-    }
 }
 
 fn worse(a: Verdict, b: Verdict) -> Verdict {

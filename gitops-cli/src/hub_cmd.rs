@@ -372,7 +372,7 @@ fn print_app(out: &mut dyn Write, a: &HubApp) -> std::io::Result<()> {
     field(out, "Server", server)?;
     field(out, "Namespace", text(o, "/spec/destination/namespace"))?;
     if let Ok(m) = &a.member {
-        field(out, "Target", &m.target.display().to_string())?;
+        field(out, "Target", &m.target.describe())?;
     }
     field(out, "Repo", text(o, "/spec/source/repoURL"))?;
     field(out, "Target Rev", text(o, "/spec/source/targetRevision"))?;

@@ -684,6 +684,23 @@ pub fn tracking_app(o: &Object) -> Option<&str> {
     o.label(INSTANCE_LABEL).or_else(|| o.label(FLUX_NAME_LABEL))
 }
 
+/// Every app name a live object's tracking marks could name (its tracking id's app, its
+/// instance label, its Flux name label; an instance name `<namespace>_<name>` gives `<name>`):
+/// an object [`is_tracked_by`] an app always lists the app's name here, so an index by these
+/// names finds an app's objects without looking at every object.
+pub fn tracking_names(o: &Object) -> Vec<&str> {
+    let mut names = Vec::with_capacity(3);
+    let annotation = o.annotation(crate::diff::TRACKING_ID);
+    let id_app = annotation.and_then(|t| t.split_once(':').map(|(app, _)| app));
+    for mark in [id_app, o.label(INSTANCE_LABEL), o.label(FLUX_NAME_LABEL)].into_iter().flatten() {
+        let name = mark.rsplit_once('_').map_or(mark, |(_, n)| n);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 /// Sets `metadata.namespace` of every namespaced object, as Flux's `targetNamespace` does.
 pub fn force_namespace(objects: &mut [Object], namespace: &str) {
     for o in objects.iter_mut() {

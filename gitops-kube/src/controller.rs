@@ -55,12 +55,14 @@ pub enum Error {
 }
 
 /// Where an app goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TargetSpec {
     /// A FileCluster directory.
     Dir(PathBuf),
     /// A Kubernetes cluster: a kubeconfig context, or the current one.
     Kube(Option<String>),
+    /// A cluster registered with an Argo CD cluster Secret (a spoke of a kube hub).
+    Registered(Box<gitops_core::fleet::cluster::RegisteredCluster>),
 }
 
 impl TargetSpec {
@@ -82,6 +84,7 @@ impl TargetSpec {
             TargetSpec::Dir(root) => root.display().to_string(),
             TargetSpec::Kube(None) => "kube (current context)".into(),
             TargetSpec::Kube(Some(c)) => format!("kube:{c}"),
+            TargetSpec::Registered(c) => crate::registered::describe(c),
         }
     }
 }
@@ -135,7 +138,7 @@ pub fn server_side_diff(target: &TargetSpec, app: &gitops_core::Object, asked: b
         .annotation(gitops_core::diff::COMPARE_OPTIONS)
         .is_some_and(|o| o.split(',').any(|x| x.trim().eq_ignore_ascii_case("ServerSideDiff=true")));
     let flux = app.group() == "kustomize.toolkit.fluxcd.io";
-    matches!(target, TargetSpec::Kube(_)) && (asked || annotated || flux)
+    matches!(target, TargetSpec::Kube(_) | TargetSpec::Registered(_)) && (asked || annotated || flux)
 }
 
 /// Spec fields nothing here acts on yet, to be said out loud rather than dropped: fields the
@@ -203,7 +206,7 @@ impl<D: DesiredState> AppRunner<D> {
                 self.spec.rollout.destination_name.as_deref(),
                 self.spec.rollout.destination_server.as_deref(),
             )?),
-            TargetSpec::Dir(_) => Ok(None),
+            TargetSpec::Dir(_) | TargetSpec::Registered(_) => Ok(None),
         }
     }
 
@@ -215,6 +218,9 @@ impl<D: DesiredState> AppRunner<D> {
                 let context = self.kube_context()?;
                 let context = KubeCluster::context_name(self.kubeconfig.as_deref(), context.as_deref())?;
                 Ok(StatusStore::Beside { dir: self.status_dir.clone(), context })
+            }
+            TargetSpec::Registered(c) => {
+                Ok(StatusStore::Beside { dir: self.status_dir.clone(), context: format!("cluster-{}", c.name) })
             }
         }
     }
@@ -237,10 +243,11 @@ impl<D: DesiredState> AppRunner<D> {
                 let cluster = if request.dry_run { cluster.for_dry_run() } else { cluster.locked()? };
                 self.pass_on(&cluster, request, progress).await
             }
-            TargetSpec::Kube(_) => {
-                let cluster = match self.kube.take() {
-                    Some(c) => c,
-                    None => {
+            TargetSpec::Kube(_) | TargetSpec::Registered(_) => {
+                let cluster = match (self.kube.take(), &self.target) {
+                    (Some(c), _) => c,
+                    (None, TargetSpec::Registered(c)) => KubeCluster::connect_registered(c).await?,
+                    (None, _) => {
                         let context = self.kube_context()?;
                         KubeCluster::connect(self.kubeconfig.as_deref(), context.as_deref()).await?
                     }

@@ -118,10 +118,32 @@ pub struct FileCluster {
 /// through a FileCluster bumps (in any process), is unchanged; files edited by hand are seen by
 /// the next walk, not within one.
 #[derive(Debug, Clone, Default)]
-pub struct ListCache(Arc<Mutex<HashMap<PathBuf, Listing>>>);
+pub struct ListCache(Arc<Mutex<HashMap<PathBuf, Arc<Listing>>>>);
 
-/// A cluster's objects as read when its resourceVersion counter stood at the first field.
-type Listing = (u64, Arc<Vec<Object>>);
+/// A cluster's objects as read at one value of its resourceVersion counter, indexed by the app
+/// names their tracking marks name and by key, so that an app's objects are found without
+/// looking at every object of the cluster.
+#[derive(Debug)]
+struct Listing {
+    version: u64,
+    objects: Arc<Vec<Object>>,
+    by_app: HashMap<String, Vec<usize>>,
+    by_key: HashMap<ResourceKey, usize>,
+}
+
+impl Listing {
+    fn new(version: u64, objects: Vec<Object>) -> Listing {
+        let mut by_app: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_key = HashMap::with_capacity(objects.len());
+        for (i, o) in objects.iter().enumerate() {
+            for name in gitops_core::app::tracking_names(o) {
+                by_app.entry(name.to_string()).or_default().push(i);
+            }
+            by_key.insert(o.key(""), i);
+        }
+        Listing { version, objects: Arc::new(objects), by_app, by_key }
+    }
+}
 
 const CLUSTER_DIR: &str = "_cluster";
 const CORE_DIR: &str = "core";
@@ -527,19 +549,47 @@ impl FileCluster {
     /// [`FileCluster::list`], shared: from the cache when one is set and nothing was written
     /// since it was filled.
     pub fn list_shared(&self) -> Result<Arc<Vec<Object>>, Error> {
-        let Some(cache) = &self.cache else { return Ok(Arc::new(self.read_all()?)) };
+        match self.listing()? {
+            Some(listing) => Ok(listing.objects.clone()),
+            None => Ok(Arc::new(self.read_all()?)),
+        }
+    }
+
+    /// The cached listing, read again when something was written since (none without a cache).
+    fn listing(&self) -> Result<Option<Arc<Listing>>, Error> {
+        let Some(cache) = &self.cache else { return Ok(None) };
         let version = self.version()?;
         let cached = cache.0.lock().ok().and_then(|m| m.get(&self.root).cloned());
-        if let Some((v, objects)) = cached
-            && v == version
+        if let Some(listing) = cached
+            && listing.version == version
         {
-            return Ok(objects);
+            return Ok(Some(listing));
         }
-        let objects = Arc::new(self.read_all()?);
+        let listing = Arc::new(Listing::new(version, self.read_all()?));
         if let Ok(mut m) = cache.0.lock() {
-            m.insert(self.root.clone(), (version, objects.clone()));
+            m.insert(self.root.clone(), listing.clone());
         }
-        Ok(objects)
+        Ok(Some(listing))
+    }
+
+    /// The objects `app` tracks and those at its `desired` keys, in key order (what
+    /// [`Cluster::live_for`] answers); through the cached index when there is a cache.
+    pub fn live_for(&self, app: &AppSpec, desired: &HashSet<ResourceKey>) -> Result<Vec<Object>, Error> {
+        let Some(listing) = self.listing()? else {
+            let all = self.read_all()?;
+            return Ok(all.into_iter().filter(|o| crate::cluster::is_live_for(o, app, desired)).collect());
+        };
+        let mut found: Vec<usize> = listing.by_app.get(&app.name).cloned().unwrap_or_default();
+        found.extend(desired.iter().filter_map(|k| listing.by_key.get(k).copied()));
+        found.sort_unstable();
+        found.dedup();
+        let objects = &listing.objects;
+        Ok(found
+            .into_iter()
+            .map(|i| &objects[i])
+            .filter(|o| crate::cluster::is_live_for(o, app, desired))
+            .cloned()
+            .collect())
     }
 
     fn read_all(&self) -> Result<Vec<Object>, Error> {
@@ -674,8 +724,7 @@ impl Cluster for LockedFileCluster {
         app: &AppSpec,
         desired: &HashSet<ResourceKey>,
     ) -> Result<Vec<Object>, crate::cluster::Error> {
-        let all = self.cluster.list_shared()?;
-        Ok(all.iter().filter(|o| crate::cluster::is_live_for(o, app, desired)).cloned().collect())
+        Ok(self.cluster.live_for(app, desired)?)
     }
 
     async fn get(&self, key: &ResourceKey) -> Result<Option<Object>, crate::cluster::Error> {
@@ -1034,6 +1083,34 @@ mod tests {
         assert_eq!(reader.list().unwrap().len(), 1);
         // Without a cache every listing reads the directory.
         assert!(!Arc::ptr_eq(&writer.list_shared().unwrap(), &writer.list_shared().unwrap()));
+    }
+
+    #[test]
+    fn the_indexed_live_set_is_the_scanned_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = FileCluster::new(dir.path());
+        let lock = writer.lock().unwrap();
+        let docs = [
+            "metadata: {name: by-id, namespace: default, annotations: {argocd.argoproj.io/tracking-id: 'argocd_shop:/ConfigMap:default/by-id'}}",
+            "metadata: {name: by-label, namespace: default, labels: {app.kubernetes.io/instance: shop}}",
+            "metadata: {name: copied, namespace: default, annotations: {argocd.argoproj.io/tracking-id: 'shop:/ConfigMap:default/other'}}",
+            "metadata: {name: other-app, namespace: default, labels: {app.kubernetes.io/instance: web}}",
+            "metadata: {name: desired-only, namespace: default}",
+            "metadata: {name: untracked, namespace: default}",
+        ];
+        for d in docs {
+            writer.apply(&lock, &object(&format!("apiVersion: v1\nkind: ConfigMap\n{d}\n"))).unwrap();
+        }
+        drop(lock);
+        let mut app = AppSpec::new(gitops_core::app::AppKind::ArgoApplication, "shop");
+        app.rollout.app_namespace = "argocd".into();
+        let desired: HashSet<ResourceKey> = [ResourceKey::new("", "ConfigMap", "default", "desired-only")].into();
+        let names = |objects: Vec<Object>| objects.iter().map(|o| o.name().to_string()).collect::<Vec<_>>();
+        let scanned = names(writer.live_for(&app, &desired).unwrap());
+        let indexed =
+            names(FileCluster::new(dir.path()).with_cache(ListCache::default()).live_for(&app, &desired).unwrap());
+        assert_eq!(scanned, ["by-id", "by-label", "desired-only"]);
+        assert_eq!(indexed, scanned);
     }
 
     #[test]

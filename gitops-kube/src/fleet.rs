@@ -1,11 +1,13 @@
-//! A fleet on a FileCluster hub: the apps a root app produced, where each goes, in which order
-//! they are passed, and what happens to the resources of an app that was removed.
+//! A fleet on a hub: the apps a root app produced, where each goes, in which order they are
+//! passed, and what happens to the resources of an app that was removed.
 //!
-//! The hub is the cluster Argo CD and Flux run in. The apps are objects there: Argo CD
-//! Applications in the controller namespace, Flux Kustomizations (with the GitRepositories beside
-//! them). An Application's destination is resolved through the cluster Secrets in the hub, as
-//! Argo CD resolves it: `in-cluster` is the hub, a registered cluster NAME is the FileCluster at
-//! `<parent of the hub>/clusters/NAME`. A Kustomization applies into the hub.
+//! The hub is the cluster Argo CD and Flux run in: a FileCluster ([`Hub::Dir`]) or a Kubernetes
+//! cluster ([`Hub::Kube`]). The apps are objects there: Argo CD Applications in the controller
+//! namespace, Flux Kustomizations (with the GitRepositories beside them). An Application's
+//! destination is resolved through the cluster Secrets in the hub, as Argo CD resolves it:
+//! `in-cluster` is the hub; a registered cluster NAME is, for a FileCluster hub, the FileCluster
+//! at `<parent of the hub>/clusters/NAME`, and for a Kubernetes hub the cluster its Secret
+//! describes ([`Place::Cluster`]). A Kustomization applies into the hub.
 //!
 //! [`Walk`] is the order of passes, without doing them: the caller passes each [`Member`] it is
 //! given (rendering and printing are the caller's) and tells the walk what each pass left, so the
@@ -15,14 +17,16 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gitops_core::app::{self, AppKind, AppSpec};
 use gitops_core::fleet::children::{self, ChildApp, ChildKind};
 use gitops_core::fleet::cluster::{ClusterRegistry, IN_CLUSTER_SERVER};
 use gitops_core::fleet::graph::{AppId, FleetGraph};
-use gitops_core::sync::options::SyncOptions;
+use gitops_core::sync::options::{Propagation, SyncOptions};
 use gitops_core::{Object, ResourceKey};
 
+use crate::cluster::Cluster;
 use crate::file_cluster::{self, FileCluster, ListCache};
 
 /// Argo CD's finalizer that deletes an Application's resources with it (and its foreground and
@@ -47,6 +51,47 @@ fn cluster_error(path: &Path) -> impl Fn(file_cluster::Error) -> Error + '_ {
     move |source| Error::Cluster { path: path.display().to_string(), source }
 }
 
+/// The kind of hub a fleet runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hub {
+    /// A FileCluster directory; its spokes are FileClusters beside it.
+    Dir(PathBuf),
+    /// A Kubernetes cluster (its objects are listed by the caller); its spokes are the
+    /// clusters its cluster Secrets describe.
+    Kube,
+}
+
+/// Where an app of the fleet goes.
+#[derive(Debug, Clone)]
+pub enum Place {
+    /// A FileCluster (the hub's, or a spoke's beside it).
+    Dir(PathBuf),
+    /// The Kubernetes hub itself (in-cluster).
+    Hub,
+    /// A cluster registered with a cluster Secret in a Kubernetes hub.
+    Cluster(Box<gitops_core::fleet::cluster::RegisteredCluster>),
+}
+
+impl Place {
+    /// Where output says the app goes.
+    pub fn describe(&self) -> String {
+        match self {
+            Place::Dir(p) => p.display().to_string(),
+            Place::Hub => "the hub".into(),
+            Place::Cluster(c) => format!("cluster {} ({})", c.name, c.server),
+        }
+    }
+
+    /// Whether this is the hub `hub`, where apps produce apps.
+    pub fn is(&self, hub: &Hub) -> bool {
+        match (self, hub) {
+            (Place::Dir(p), Hub::Dir(h)) => p == h,
+            (Place::Hub, Hub::Kube) => true,
+            _ => false,
+        }
+    }
+}
+
 /// An app of the fleet, read from the hub and ready to be passed.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -58,8 +103,8 @@ pub struct Member {
     pub objects: Vec<Object>,
     /// The app, read.
     pub spec: AppSpec,
-    /// The FileCluster it goes to.
-    pub target: PathBuf,
+    /// Where it goes.
+    pub target: Place,
 }
 
 /// An app of the fleet that is not passed, and why (as Argo CD and Flux would say it).
@@ -83,7 +128,7 @@ pub enum Next {
 /// The order in which a fleet's apps are passed, from a root app on a FileCluster hub.
 #[derive(Debug)]
 pub struct Walk {
-    hub: PathBuf,
+    hub: Hub,
     controller_namespace: String,
     queue: VecDeque<Next>,
     seen: HashSet<AppId>,
@@ -91,14 +136,14 @@ pub struct Walk {
 }
 
 impl Walk {
-    /// A walk of the apps `root` (read from `root_object`) produces on the hub at `hub`.
-    pub fn new(hub: impl Into<PathBuf>, root: &AppSpec, root_object: &Object) -> Walk {
+    /// A walk of the apps `root` (read from `root_object`) produces on `hub`.
+    pub fn new(hub: Hub, root: &AppSpec, root_object: &Object) -> Walk {
         let mut seen = HashSet::new();
         if let Some(id) = AppId::of(root_object, &root.rollout.app_namespace) {
             seen.insert(id);
         }
         Walk {
-            hub: hub.into(),
+            hub,
             controller_namespace: children::DEFAULT_CONTROLLER_NAMESPACE.to_string(),
             queue: VecDeque::new(),
             seen,
@@ -113,12 +158,23 @@ impl Walk {
         &self.cache
     }
 
+    /// The objects of a FileCluster hub (shared through the walk's cache); a Kubernetes hub's
+    /// are listed by the caller.
+    pub fn dir_objects(&self) -> Result<Arc<Vec<Object>>, Error> {
+        match &self.hub {
+            Hub::Dir(path) => {
+                FileCluster::new(path).with_cache(self.cache.clone()).list_shared().map_err(cluster_error(path))
+            }
+            Hub::Kube => Ok(Arc::default()),
+        }
+    }
+
     /// After a pass of `spec` on `target` (the root on the hub, or a member given by
-    /// [`Walk::next`]): the apps it produced in the hub are walked next, each after the
-    /// Kustomizations it `dependsOn`. Returns every app it has now (to compare with
-    /// [`Walk::produced`] before the pass).
-    pub fn passed(&mut self, spec: &AppSpec, target: &Path) -> Result<Vec<Member>, Error> {
-        let (members, conditions) = self.produced(spec, target)?;
+    /// [`Walk::next`]), given the hub's objects now: the apps it produced there are walked
+    /// next, each after the Kustomizations it `dependsOn`. Returns every app it has now (to
+    /// compare with [`Walk::produced`] before the pass).
+    pub fn passed(&mut self, spec: &AppSpec, target: &Place, hub_objects: &[Object]) -> Vec<Member> {
+        let (members, conditions) = self.produced(spec, target, hub_objects);
         self.queue.extend(conditions.into_iter().map(Next::Condition));
         for m in &members {
             if self.seen.insert(m.id.clone()) {
@@ -128,19 +184,18 @@ impl Walk {
                 self.queue.push_back(Next::Condition(Condition { app: m.id.to_string(), message }));
             }
         }
-        Ok(members)
+        members
     }
 
-    /// The apps `parent` (which goes to `target`) has in the hub now, in dependency order, with
-    /// the conditions of those that cannot be passed (not reconciled where they are, unknown
-    /// cluster, unreadable). An app on another cluster produces none: apps are read from the hub
-    /// only (as Argo CD and Flux only watch their own cluster), and the hub is not read for it.
-    pub fn produced(&self, parent: &AppSpec, target: &Path) -> Result<(Vec<Member>, Vec<Condition>), Error> {
-        if target != self.hub {
-            return Ok((Vec::new(), Vec::new()));
+    /// The apps `parent` (which goes to `target`) has among the hub's objects, in dependency
+    /// order, with the conditions of those that cannot be passed (not reconciled where they
+    /// are, unknown cluster, unreadable). An app on another cluster produces none: apps are read
+    /// from the hub only, as Argo CD and Flux only watch their own cluster.
+    pub fn produced(&self, parent: &AppSpec, target: &Place, hub_objects: &[Object]) -> (Vec<Member>, Vec<Condition>) {
+        if !target.is(&self.hub) {
+            return (Vec::new(), Vec::new());
         }
-        let hub = FileCluster::new(&self.hub).with_cache(self.cache.clone());
-        let objects = hub.list_shared().map_err(cluster_error(&self.hub))?;
+        let objects = hub_objects;
         let produced: Vec<Object> = objects.iter().filter(|o| app::is_tracked_by(o, parent)).cloned().collect();
         let default_ns = parent.destination_namespace.clone().unwrap_or_else(|| "default".into());
         let found = children::find_children(&produced, &default_ns, &self.controller_namespace);
@@ -149,7 +204,7 @@ impl Walk {
             .iter()
             .map(|(c, why)| Condition { app: AppId::from(c).to_string(), message: why.to_string() })
             .collect();
-        let (registry, secret_errors) = ClusterRegistry::from_objects(&objects);
+        let (registry, secret_errors) = ClusterRegistry::from_objects(objects);
         conditions.extend(
             secret_errors.into_iter().map(|e| Condition { app: "cluster secret".into(), message: e.to_string() }),
         );
@@ -165,12 +220,12 @@ impl Walk {
                 continue;
             }
             let Some(object) = objects.iter().find(|o| o.key("") == child.key) else { continue };
-            match member(&self.hub, &objects, &registry, object) {
+            match member(&self.hub, objects, &registry, object) {
                 Ok(m) => members.push(m),
                 Err(message) => conditions.push(Condition { app: AppId::from(&child).to_string(), message }),
             }
         }
-        Ok((members, conditions))
+        (members, conditions)
     }
 }
 
@@ -184,15 +239,23 @@ impl Iterator for Walk {
     }
 }
 
-/// The app `object` of the hub at `hub` (holding `hub_objects`), read, with the FileCluster its
-/// destination resolves to through `registry`; why not, as Argo CD or Flux would say it.
+/// The app `object` of `hub` (holding `hub_objects`), read, with the place its destination
+/// resolves to through `registry`; why not, as Argo CD or Flux would say it.
 pub fn member(
-    hub: &Path,
+    hub: &Hub,
     hub_objects: &[Object],
     registry: &ClusterRegistry,
     object: &Object,
 ) -> Result<Member, String> {
-    let origin = format!("{} (in {})", object.key(""), hub.display());
+    let shown = match hub {
+        Hub::Dir(p) => p.display().to_string(),
+        Hub::Kube => "the hub".into(),
+    };
+    let origin = format!("{} (in {shown})", object.key(""));
+    let at_hub = || match hub {
+        Hub::Dir(p) => Place::Dir(p.clone()),
+        Hub::Kube => Place::Hub,
+    };
     let mut objects: Vec<Object> = hub_objects
         .iter()
         .filter(|o| o.group() == "source.toolkit.fluxcd.io" && o.namespace() == object.namespace())
@@ -205,14 +268,14 @@ pub fn member(
             let server = spec.rollout.destination_server.as_deref();
             let name = spec.rollout.destination_name.as_deref();
             let cluster = registry.resolve(server, name).map_err(|e| e.to_string())?;
-            if cluster.server.trim_end_matches('/') == IN_CLUSTER_SERVER {
-                hub.to_path_buf()
-            } else {
-                spoke_dir(hub, &cluster.name)?
+            match hub {
+                _ if cluster.server.trim_end_matches('/') == IN_CLUSTER_SERVER => at_hub(),
+                Hub::Dir(p) => Place::Dir(spoke_dir(p, &cluster.name)?),
+                Hub::Kube => Place::Cluster(Box::new(cluster.clone())),
             }
         }
         // Flux applies into the cluster it runs in (`spec.kubeConfig` is refused when read).
-        AppKind::FluxKustomization => hub.to_path_buf(),
+        AppKind::FluxKustomization => at_hub(),
     };
     let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
     Ok(Member { id, origin, objects, spec, target })
@@ -244,9 +307,12 @@ pub fn hub_apps(hub: &Path) -> Result<Vec<HubApp>, Error> {
             continue;
         }
         let Some(id) = AppId::of(object, object.namespace()) else { continue };
-        let member = member(hub, &objects, &registry, object);
-        let status = member.as_ref().ok().and_then(|m| {
-            crate::status::StatusStore::FileCluster(FileCluster::new(&m.target)).read(&m.spec.name).ok().flatten()
+        let member = member(&Hub::Dir(hub.to_path_buf()), &objects, &registry, object);
+        let status = member.as_ref().ok().and_then(|m| match &m.target {
+            Place::Dir(dir) => {
+                crate::status::StatusStore::FileCluster(FileCluster::new(dir)).read(&m.spec.name).ok().flatten()
+            }
+            _ => None,
         });
         apps.push(HubApp { id, object: object.clone(), member, status });
     }
@@ -294,24 +360,56 @@ pub fn cascades(member: &Member) -> bool {
     }
 }
 
-/// Deletes the resources `member` tracks on its target, as Argo CD's finalizer (or Flux's
-/// garbage collection) does when the app is deleted: objects it does not own, objects another
-/// owner manages, and objects marked `Delete=false` (Argo CD) or `prune: disabled` (Flux) are
-/// kept. Returns what was deleted.
-pub fn delete_resources(member: &Member) -> Result<Vec<ResourceKey>, Error> {
-    let cluster = FileCluster::new(&member.target);
-    let lock = cluster.lock().map_err(cluster_error(&member.target))?;
+/// Deletes the resources `member` tracks on `cluster` (its target), as Argo CD's finalizer (or
+/// Flux's garbage collection) does when the app is deleted, with `propagation`: see
+/// [`deleted_with`] for what is kept. Returns what was deleted.
+pub async fn delete_resources<C: Cluster>(
+    cluster: &C,
+    member: &Member,
+    propagation: Propagation,
+) -> Result<Vec<ResourceKey>, crate::cluster::Error> {
     let mut deleted = Vec::new();
-    for o in cluster.list().map_err(cluster_error(&member.target))? {
-        if !app::is_tracked_by(&o, &member.spec) || kept_on_delete(&o, &member.spec) {
-            continue;
-        }
+    for o in cluster.live_for(&member.spec, &HashSet::new()).await? {
         let key = o.key("");
-        if cluster.delete(&lock, &key).map_err(cluster_error(&member.target))? {
+        if deleted_with(&o, member) && cluster.delete(&key, propagation, false).await? {
             deleted.push(key);
         }
     }
     Ok(deleted)
+}
+
+/// How an app's resources are deleted with it: in the background with Argo CD's
+/// `resources-finalizer.argocd.argoproj.io/background`, else in the foreground (Argo CD's
+/// default, and the plain finalizer's).
+pub fn propagation(member: &Member) -> Propagation {
+    let background = member.objects.iter().any(|o| {
+        o.value()
+            .pointer("/metadata/finalizers")
+            .and_then(|f| f.as_array())
+            .is_some_and(|f| f.iter().any(|v| v.as_str() == Some("resources-finalizer.argocd.argoproj.io/background")))
+    });
+    if background { Propagation::Background } else { Propagation::Foreground }
+}
+
+/// [`delete_resources`] on the FileCluster at `dir`, under its lock, without a runtime (for
+/// callers that are not async; deletion there is immediate whatever the propagation).
+pub fn delete_resources_in_dir(dir: &Path, member: &Member) -> Result<Vec<ResourceKey>, Error> {
+    let cluster = FileCluster::new(dir);
+    let lock = cluster.lock().map_err(cluster_error(dir))?;
+    let mut deleted = Vec::new();
+    for o in cluster.list().map_err(cluster_error(dir))? {
+        let key = o.key("");
+        if deleted_with(&o, member) && cluster.delete(&lock, &key).map_err(cluster_error(dir))? {
+            deleted.push(key);
+        }
+    }
+    Ok(deleted)
+}
+
+/// Whether `o` goes when `member` is deleted: it tracks the app, and is not marked
+/// `Delete=false` (Argo CD) or `prune: disabled` (Flux).
+pub fn deleted_with(o: &Object, member: &Member) -> bool {
+    app::is_tracked_by(o, &member.spec) && !kept_on_delete(o, &member.spec)
 }
 
 fn kept_on_delete(o: &Object, spec: &AppSpec) -> bool {
@@ -341,13 +439,15 @@ pub enum Cascade {
 /// parent's next pass, as in Argo CD.
 pub fn delete_app(hub: &Path, app: &HubApp, cascade: Cascade) -> Result<Vec<ResourceKey>, Error> {
     let mut deleted = Vec::new();
-    if let Ok(member) = &app.member {
+    if let Ok(member) = &app.member
+        && let Place::Dir(dir) = &member.target
+    {
         let with_resources = match member.spec.kind {
             AppKind::ArgoApplication => cascade != Cascade::Orphan,
             AppKind::FluxKustomization => cascade != Cascade::Orphan && cascades(member),
         };
         if with_resources {
-            deleted = delete_resources(member)?;
+            deleted = delete_resources_in_dir(dir, member)?;
         }
     }
     let cluster = FileCluster::new(hub);
@@ -396,7 +496,7 @@ mod tests {
         );
         let spec = app::read("test", &with).unwrap();
         let id = AppId::of(&with[0], "argocd").unwrap();
-        let member = Member { id, origin: "test".into(), objects: with.clone(), spec, target: "t".into() };
+        let member = Member { id, origin: "test".into(), objects: with.clone(), spec, target: Place::Dir("t".into()) };
         assert!(cascades(&member));
         let mut without = member.clone();
         without.objects[0].value_mut()["metadata"].as_object_mut().unwrap().remove("finalizers");

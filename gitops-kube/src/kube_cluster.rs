@@ -258,6 +258,24 @@ impl KubeCluster {
         }
     }
 
+    /// Every object of `kind` in `api_version` (in every namespace, or in `namespace`),
+    /// optionally selected by `labels`; none when the cluster does not serve the kind (a hub
+    /// without Flux has no Kustomizations).
+    pub async fn list_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: Option<&str>,
+    ) -> Result<Vec<Object>, Error> {
+        let Some((ar, _)) = self.resolve(api_version, kind).await? else { return Ok(Vec::new()) };
+        let mut objects = self.list_all(&ar, labels).await?;
+        if let Some(ns) = namespace {
+            objects.retain(|o| o.namespace() == ns);
+        }
+        Ok(objects)
+    }
+
     /// Every object of one resource (all namespaces), page by page.
     async fn list_all(&self, ar: &ApiResource, labels: Option<&str>) -> Result<Vec<Object>, Error> {
         let mut out = Vec::new();
