@@ -232,6 +232,20 @@ impl Fleet {
                     rows.push(Row { app: c.app, target: String::new(), outcome: Err(c.message) });
                     continue;
                 }
+                Next::Finalize(member) => {
+                    if let Err(e) = self.finalize(out, &member).await {
+                        verdict = worse(verdict, Verdict::Failed);
+                        rows.push(Row {
+                            app: member.id.to_string(),
+                            target: member.target.describe(),
+                            outcome: Err(e),
+                        });
+                    } else {
+                        let outcome = Ok(("Deleted".to_string(), "-".to_string()));
+                        rows.push(Row { app: member.id.to_string(), target: member.target.describe(), outcome });
+                    }
+                    continue;
+                }
                 Next::Pass(member) => member,
             };
             let target = member.target.describe();
@@ -257,6 +271,12 @@ impl Fleet {
                 Ok(pass) => {
                     verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
                     let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
+                    if hub == Hub::Kube
+                        && !dry_run
+                        && let Err(e) = self.write_status(&member, &pass.status).await
+                    {
+                        let _ = writeln!(out, "{RED}{label}{RESET}: writing its status: {e}");
+                    }
                     rows.push(Row { app: label, target, outcome: Ok(status) });
                     let objects = self.hub_objects(&walk, &hub, &member.target).await?;
                     let after = walk.passed(&member.spec, &member.target, &objects);
@@ -309,6 +329,50 @@ impl Fleet {
             }
             rows.push(Row { app, target, outcome: Ok(("Deleted".to_string(), "-".to_string())) });
         }
+    }
+
+    /// Writes what `member`'s pass left into its app object's status on the kube hub, as Argo CD
+    /// and Flux report on the objects they reconcile (`kubectl get applications`, a parent's
+    /// health check, `flux get` read it there).
+    async fn write_status(&mut self, member: &Member, status: &gitops_kube::reconcile::Status) -> Result<(), String> {
+        let Some(object) = member.objects.last() else { return Ok(()) };
+        let value = match member.spec.kind {
+            gitops_core::app::AppKind::ArgoApplication => gitops_core::fleet::status::application_status(status),
+            gitops_core::app::AppKind::FluxKustomization => {
+                let generation = object.value().pointer("/metadata/generation").and_then(serde_json::Value::as_i64);
+                gitops_core::fleet::status::kustomization_status(status, generation.unwrap_or(0))
+            }
+        };
+        let key = object.key("");
+        let hub = self.hub_cluster().await?;
+        hub.patch_status(&key, &value).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// An app being deleted on a kube hub, as its controller finalizes it: its resources
+    /// deleted when its finalizer says so, then the finalizer removed, so the object goes.
+    async fn finalize(&mut self, out: &mut dyn Write, member: &Member) -> Result<(), String> {
+        let app = member.id.to_string();
+        let target = member.target.describe();
+        let finalizers = fleet::controller_finalizers(member);
+        if self.options.dry_run {
+            let _ =
+                writeln!(out, "{app} is being deleted; its finalizers {finalizers:?} would be carried out (dry run)");
+            return Ok(());
+        }
+        if fleet::cascades(member) && !finalizers.is_empty() {
+            let keys = self.delete_resources(member).await?;
+            let _ = writeln!(out, "{app} deleted; {} of its resources deleted from {target}", keys.len());
+            for k in keys {
+                let _ = writeln!(out, "  delete       {k}");
+            }
+        } else {
+            let _ = writeln!(out, "{app} deleted; its resources on {target} are left (no resources finalizer)");
+        }
+        if let Some(key) = member.objects.last().map(|o| o.key("")) {
+            let hub = self.hub_cluster().await?;
+            hub.remove_finalizers(&key, &finalizers).await.map_err(|e| format!("removing its finalizers: {e}"))?;
+        }
+        Ok(())
     }
 
     async fn delete_resources(&mut self, gone: &Member) -> Result<Vec<gitops_core::ResourceKey>, String> {

@@ -5,7 +5,10 @@
 //!   `--server-side`, says Synced for every object: no false OutOfSync from server defaults;
 //! - drift made by another field manager is OutOfSync in both modes;
 //! - `gitops watch --leader-elect`: of two controllers on one Lease only the holder passes, and
-//!   a controller that ends releases it, so the next one leads at once.
+//!   a controller that ends releases it, so the next one leads at once;
+//! - a fleet on a kube hub: a root Application's children go to the hub and to a cluster its
+//!   cluster Secret registers (token and CA, as Argo CD stores them); a second run changes
+//!   nothing; a child removed from Git takes its resources with it (resources finalizer).
 //!
 //! The harness has no kubelet; the namespaces used here carry its pretend-kubelet label, so
 //! Pods "run", Jobs complete and Deployments become available. A stand-in backup operator
@@ -392,4 +395,133 @@ fn two_watchers_on_one_lease_take_turns_and_never_pass_together() {
     let c = gitops_kube(env, &args_b.iter().map(String::as_str).collect::<Vec<_>>(), None, 60);
     let text_c = out(&c);
     assert!(text_c.contains("leading: ") && text_c.contains("elected -> kube"), "{text_c}{}", err(&c));
+}
+
+/// The fleet of a root Application on a real API server as its hub: one child goes in-cluster,
+/// one to the cluster `spoke`, registered by a cluster Secret that points at the same server
+/// with the harness's token and CA (so it is reached through `connect_registered`).
+#[test]
+fn a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades() {
+    let Some(env) = testenv::or_skip("a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades") else {
+        return;
+    };
+    // The hub runs Argo CD: its Application CRD is installed (as `install.yaml` would).
+    runtime().block_on(async {
+        let client = client(env).await;
+        for (group, kind, plural, versions) in gitops_kube::hub::CONTROLLER_KINDS {
+            let crd = gitops_kube::hub::controller_crd(group, kind, plural, versions);
+            let name = crd["metadata"]["name"].as_str().unwrap().to_string();
+            let req = Request::new("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+                .patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&crd))
+                .expect("request");
+            client.request::<Value>(req).await.unwrap_or_else(|e| panic!("CRD {name}: {e}"));
+        }
+    });
+    let kubeconfig = std::fs::read_to_string(env.kubeconfig()).expect("kubeconfig");
+    let field =
+        |key: &str| kubeconfig.lines().find_map(|l| l.trim().strip_prefix(key)).map(str::trim).expect(key).to_string();
+    let (server, ca, token) = (field("server:"), field("certificate-authority-data:"), field("token:"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    const URL: &str = "https://git.example.com/kube-fleet.git";
+    write(
+        "root.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: kroot, namespace: argocd}}\nspec:\n  source: {{repoURL: '{URL}', path: apps}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: argocd}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}, syncOptions: [CreateNamespace=true, PrunePropagationPolicy=background]}}\n"
+        ),
+    );
+    let child = |name: &str, destination: &str, finalizer: bool| {
+        let finalizers = if finalizer { ", finalizers: [resources-finalizer.argocd.argoproj.io]" } else { "" };
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd{finalizers}}}\nspec:\n  source: {{repoURL: '{URL}', path: {name}}}\n  destination: {{{destination}, namespace: {name}}}\n  syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        )
+    };
+    write("apps/hub-app.yaml", &child("hub-app", "server: 'https://kubernetes.default.svc'", false));
+    write("apps/spoke-app.yaml", &child("spoke-app", "name: spoke", true));
+    let config = json!({"bearerToken": token, "tlsClientConfig": {"caData": ca}}).to_string();
+    write(
+        "apps/cluster-spoke.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: cluster-spoke, namespace: argocd, labels: {{argocd.argoproj.io/secret-type: cluster}}}}\nstringData:\n  name: spoke\n  server: '{server}'\n  config: '{config}'\n"
+        ),
+    );
+    for app in ["hub-app", "spoke-app"] {
+        write(
+            &format!("{app}/cm.yaml"),
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {app}}}\ndata: {{from: {app}}}\n"),
+        );
+    }
+    let local = format!("{URL}={}", dir.path().display());
+    let root = dir.path().join("root.yaml");
+    let args = ["reconcile", "--app", root.to_str().unwrap(), "--local", &local, "--target", "kube:testenv"];
+    let first = gitops_kube(env, &args, None, 120);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}{}", err(&first));
+    assert!(text.contains("hub-app -> kube:testenv"), "{text}");
+    assert!(text.contains(&format!("spoke-app -> cluster spoke ({server})")), "{text}");
+    let cm = |ns: &str| {
+        runtime().block_on(async {
+            let req = Request::new(format!("/api/v1/namespaces/{ns}/configmaps")).get(ns, &Default::default()).unwrap();
+            client(env).await.request::<Value>(req).await.ok()
+        })
+    };
+    assert_eq!(cm("hub-app").expect("on the hub")["data"]["from"], "hub-app");
+    assert_eq!(cm("spoke-app").expect("on the spoke")["data"]["from"], "spoke-app");
+
+    let again = gitops_kube(env, &args, None, 120);
+    let text = out(&again);
+    assert_eq!(again.status.code(), Some(0), "{text}{}", err(&again));
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 3, "{text}");
+    // Each child's pass wrote its status into its Application, so the root (whose health check
+    // reads them, as an App-of-Apps parent's does) is Healthy now.
+    assert!(
+        text.starts_with(
+            "kroot -> kube:testenv\nSynced: nothing to apply (3 objects in sync)\nrevision: local\nhealth: Healthy\n"
+        ),
+        "{text}"
+    );
+    let status = runtime().block_on(async {
+        let req = Request::new("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications")
+            .get("spoke-app", &Default::default())
+            .unwrap();
+        client(env).await.request::<Value>(req).await.expect("spoke-app")["status"].clone()
+    });
+    assert_eq!(
+        (status["sync"]["status"].as_str(), status["health"]["status"].as_str()),
+        (Some("Synced"), Some("Healthy"))
+    );
+    assert_eq!(status["resources"][0]["name"], "spoke-app", "{status:#}");
+
+    std::fs::remove_file(dir.path().join("apps/spoke-app.yaml")).expect("rm");
+    let removed = gitops_kube(env, &args, None, 120);
+    let text = out(&removed);
+    assert_eq!(removed.status.code(), Some(0), "{text}{}", err(&removed));
+    assert!(
+        text.contains("Application argocd/spoke-app deleted; 1 of its resources deleted from cluster spoke"),
+        "{text}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cm("spoke-app").is_some() {
+        assert!(Instant::now() < deadline, "the spoke's ConfigMap is still there");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cm("hub-app").is_some(), "the other app is untouched");
+    // The finalizer removed, the Application goes from the hub (pruned in the background: a
+    // foreground deletion would wait for the garbage collector to notice the new kind first).
+    let app = || {
+        runtime().block_on(async {
+            let req = Request::new("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications")
+                .get("spoke-app", &Default::default())
+                .unwrap();
+            client(env).await.request::<Value>(req).await.ok()
+        })
+    };
+    while let Some(left) = app() {
+        assert!(Instant::now() < deadline, "the Application is still there: {left:#}\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -105,6 +105,9 @@ pub struct Member {
     pub spec: AppSpec,
     /// Where it goes.
     pub target: Place,
+    /// It is being deleted (a Kubernetes hub keeps it, with `metadata.deletionTimestamp`, until
+    /// the finalizers its controller owns are removed): it is finalized, not passed.
+    pub deleting: bool,
 }
 
 /// An app of the fleet that is not passed, and why (as Argo CD and Flux would say it).
@@ -123,6 +126,9 @@ pub enum Next {
     Pass(Box<Member>),
     /// This app is not passed.
     Condition(Condition),
+    /// This app is being deleted: delete its resources if [`cascades`] says so, then remove
+    /// [`controller_finalizers`] from it.
+    Finalize(Box<Member>),
 }
 
 /// The order in which a fleet's apps are passed, from a root app on a FileCluster hub.
@@ -178,7 +184,8 @@ impl Walk {
         self.queue.extend(conditions.into_iter().map(Next::Condition));
         for m in &members {
             if self.seen.insert(m.id.clone()) {
-                self.queue.push_back(Next::Pass(Box::new(m.clone())));
+                let next = if m.deleting { Next::Finalize } else { Next::Pass };
+                self.queue.push_back(next(Box::new(m.clone())));
             } else {
                 let message = format!("already part of the fleet; produced again by {} (a cycle of apps?)", spec.name);
                 self.queue.push_back(Next::Condition(Condition { app: m.id.to_string(), message }));
@@ -278,7 +285,8 @@ pub fn member(
         AppKind::FluxKustomization => at_hub(),
     };
     let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
-    Ok(Member { id, origin, objects, spec, target })
+    let deleting = object.value().pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
+    Ok(Member { id, origin, objects, spec, target, deleting })
 }
 
 /// An app found in a hub, whatever produced it.
@@ -377,6 +385,23 @@ pub async fn delete_resources<C: Cluster>(
     }
     Ok(deleted)
 }
+
+/// The finalizers of `member`'s app object that the engine, as its controller, removes once it
+/// has deleted what they hold: Argo CD's resources finalizer (and its variants) and Flux's.
+pub fn controller_finalizers(member: &Member) -> Vec<String> {
+    let app = member.objects.last();
+    let finalizers = app.and_then(|o| o.value().pointer("/metadata/finalizers")).and_then(|f| f.as_array());
+    finalizers
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str())
+        .filter(|f| f.starts_with(RESOURCES_FINALIZER) || *f == FLUX_FINALIZER)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Flux's finalizer on its objects (removed by its controller once the object is cleaned up).
+pub const FLUX_FINALIZER: &str = "finalizers.fluxcd.io";
 
 /// How an app's resources are deleted with it: in the background with Argo CD's
 /// `resources-finalizer.argocd.argoproj.io/background`, else in the foreground (Argo CD's
@@ -496,7 +521,16 @@ mod tests {
         );
         let spec = app::read("test", &with).unwrap();
         let id = AppId::of(&with[0], "argocd").unwrap();
-        let member = Member { id, origin: "test".into(), objects: with.clone(), spec, target: Place::Dir("t".into()) };
+        let member = Member {
+            id,
+            origin: "test".into(),
+            objects: with.clone(),
+            spec,
+            target: Place::Dir("t".into()),
+            deleting: false,
+        };
+        assert_eq!(controller_finalizers(&member), ["resources-finalizer.argocd.argoproj.io/background"]);
+        assert_eq!(propagation(&member), Propagation::Background);
         assert!(cascades(&member));
         let mut without = member.clone();
         without.objects[0].value_mut()["metadata"].as_object_mut().unwrap().remove("finalizers");

@@ -258,6 +258,50 @@ impl KubeCluster {
         }
     }
 
+    /// Removes `finalizers` from the object at `key`, as the controller that owns them does once
+    /// its cleanup is done (the object then goes, if it was being deleted). The write carries
+    /// the resourceVersion read, so a finalizer another controller added meanwhile is not lost
+    /// (a conflict is an error; the next pass tries again). Returns whether anything was removed.
+    pub async fn remove_finalizers(&self, key: &ResourceKey, finalizers: &[String]) -> Result<bool, Error> {
+        let Some((ar, caps)) = self.resolve_key(key).await? else { return Ok(false) };
+        let Some(live) = self.get_raw(&ar, &caps, key).await? else { return Ok(false) };
+        let current: Vec<&str> = live
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(|f| f.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let kept: Vec<&str> = current.iter().copied().filter(|f| !finalizers.iter().any(|r| r == f)).collect();
+        if kept.len() == current.len() {
+            return Ok(false);
+        }
+        let version = live.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+        let patch = serde_json::json!({"metadata": {"finalizers": kept, "resourceVersion": version}});
+        let name = key.to_string();
+        let req = Self::request(&ar, &caps, &key.namespace)
+            .patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .map_err(build(&name))?;
+        let _: Value = self.client.request(req).await.map_err(|e| api_error(&name, e))?;
+        Ok(true)
+    }
+
+    /// Writes `status` into the status subresource of the object at `key` (a controller's
+    /// report on a custom resource it owns: an Application's or a Kustomization's status).
+    /// Returns false when there is no such object or kind.
+    pub async fn patch_status(&self, key: &ResourceKey, status: &Value) -> Result<bool, Error> {
+        let Some((ar, caps)) = self.resolve_key(key).await? else { return Ok(false) };
+        let name = key.to_string();
+        let patch = serde_json::json!({"status": status});
+        let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+        let req = Self::request(&ar, &caps, &key.namespace)
+            .patch_subresource("status", &key.name, &pp, &Patch::Merge(&patch))
+            .map_err(build(&name))?;
+        match self.client.request::<Value>(req).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(api_error(&name, e)),
+        }
+    }
+
     /// Every object of `kind` in `api_version` (in every namespace, or in `namespace`),
     /// optionally selected by `labels`; none when the cluster does not serve the kind (a hub
     /// without Flux has no Kustomizations).

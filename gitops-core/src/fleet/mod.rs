@@ -5,7 +5,9 @@
 //!   object reaches a remote cluster with;
 //! - [`children`]: the apps an app renders, and those their controller will not reconcile;
 //! - [`graph`]: the fleet as a graph: app-of-apps and `dependsOn` cycles, the `dependsOn`
-//!   order with Flux's messages, and resources two apps both claim.
+//!   order with Flux's messages, and resources two apps both claim;
+//! - [`status`]: an app's status as its controller writes it into an Application or a
+//!   Kustomization.
 //!
 //! All of it is pure: objects in, decisions out.
 //!
@@ -64,3 +66,4 @@
 pub mod children;
 pub mod cluster;
 pub mod graph;
+pub mod status;
