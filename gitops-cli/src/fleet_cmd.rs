@@ -3,20 +3,22 @@
 //! new app appears. Which apps, where they go, in which order and what a removed app takes with
 //! it are the library's (`gitops_kube::fleet`); this builds each app's renderer and prints.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use gitops_core::Object;
 use gitops_core::fleet::children;
+use gitops_core::fleet::graph::{AppId, claims};
+use gitops_core::{Object, ResourceKey};
 use gitops_kube::controller::{CancellationToken, TargetSpec};
 use gitops_kube::fleet::{self, Hub, Member, Next, Place, Walk};
 use gitops_kube::reconcile::{Request, Verdict};
 use gitops_kube::{FileCluster, KubeCluster};
 
-use crate::output::{BOLD, RED, RESET};
+use crate::output::{BOLD, RED, RESET, YELLOW};
 use crate::sync_cmd::{App, AppArgs, SyncArgs, exit_code, runtime, stop_on_signals};
 
 /// A `--local` argument: the app's own checkout (`DIR`), or a repository served from a
@@ -216,12 +218,31 @@ impl Fleet {
         let objects = self.hub_objects(&walk, &hub, &root_place).await?;
         let before = walk.produced(&root_spec, &root_place, &objects).0;
         let request = self.request(&self.root, stop);
-        let pass = self.root.pass(request, out).await?;
-        let mut verdict = pass.verdict(stop.is_cancelled());
+        let mut rows = Vec::new();
+        let mut claimed: BTreeMap<String, Vec<(AppId, Vec<ResourceKey>)>> = BTreeMap::new();
+        let root_id = AppId::of(&self.root.object, self.root.object.namespace());
+        let root_pass = self.root.pass(request, out).await;
+        let root_ran = root_pass.is_ok();
+        let mut verdict = match root_pass {
+            Ok(pass) => {
+                if let Some(id) = root_id {
+                    claimed.entry(root_place.describe()).or_default().push((id, resource_keys(&pass.status)));
+                }
+                pass.verdict(stop.is_cancelled())
+            }
+            // The apps already in the hub are still passed (each is an app of its own, as in
+            // Argo CD), but nothing is pruned or deleted on the root's failure.
+            Err(e) => {
+                let app = root_id.map_or_else(|| root_spec.name.clone(), |id| id.to_string());
+                rows.push(Row { app, target: root_place.describe(), outcome: Err(e) });
+                Verdict::Failed
+            }
+        };
         let objects = self.hub_objects(&walk, &hub, &root_place).await?;
         let after = walk.passed(&root_spec, &root_place, &objects);
-        let mut rows = Vec::new();
-        self.cascade(out, before, &after, &mut rows).await;
+        if root_ran {
+            self.cascade(out, before, &after, &mut rows).await;
+        }
         while let Some(next) = walk.next() {
             if stop.is_cancelled() {
                 break;
@@ -277,6 +298,7 @@ impl Fleet {
                     {
                         let _ = writeln!(out, "{RED}{label}{RESET}: writing its status: {e}");
                     }
+                    claimed.entry(target.clone()).or_default().push((member.id.clone(), resource_keys(&pass.status)));
                     rows.push(Row { app: label, target, outcome: Ok(status) });
                     let objects = self.hub_objects(&walk, &hub, &member.target).await?;
                     let after = walk.passed(&member.spec, &member.target, &objects);
@@ -290,6 +312,18 @@ impl Fleet {
         }
         if !rows.is_empty() {
             print_fleet(out, &rows).map_err(|e| format!("writing output: {e}"))?;
+        }
+        // As Argo CD's SharedResourceWarning: a resource two apps of the fleet both manage on
+        // one cluster is said, naming them (each sync makes it its own again).
+        for (place, apps) in &claimed {
+            for (key, owners) in claims(apps) {
+                let owners: Vec<String> = owners.iter().map(|a| a.namespaced_name()).collect();
+                let _ = writeln!(
+                    out,
+                    "{YELLOW}warning{RESET}: {key} on {place} is part of applications {}",
+                    owners.join(" and ")
+                );
+            }
         }
         Ok(verdict)
     }
@@ -410,6 +444,11 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let stop = stop_on_signals()?;
     let verdict = runtime()?.block_on(fleet.pass(&stop, &mut anstream::stdout().lock()))?;
     Ok(exit_code(verdict))
+}
+
+/// The resources a pass left its app with.
+fn resource_keys(status: &gitops_kube::reconcile::Status) -> Vec<ResourceKey> {
+    status.resources.iter().map(|r| ResourceKey::new(&r.group, &r.kind, &r.namespace, &r.name)).collect()
 }
 
 fn worse(a: Verdict, b: Verdict) -> Verdict {

@@ -280,3 +280,64 @@ fn watch_passes_the_whole_fleet() {
     assert_eq!(text.matches("Synced: nothing to apply").count(), 4, "the second pass: {text}");
     assert!(dir.path().join("clusters/prod/redis/apps/Deployment/redis.yaml").is_file(), "{text}");
 }
+
+/// Bad input in a fleet: an app that produces an app already in the fleet (a cycle), an app
+/// whose spec cannot be read, and two apps claiming one resource are each named, and the rest
+/// of the fleet goes on; a root that cannot render prunes nothing, and its apps still pass.
+#[test]
+fn a_fleet_names_cycles_bad_apps_and_shared_resources_and_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo_dir = dir.path().join("repo");
+    let write = |rel: &str, text: &str| {
+        let path = repo_dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let app = |name: &str, path: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\nspec:\n  source: {{repoURL: '{FLEET_URL}', path: {path}}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: {name}}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        )
+    };
+    write("root.yaml", &app("root", "apps").replace("namespace: root}", "namespace: argocd}"));
+    write("apps/a.yaml", &app("a", "a"));
+    write("apps/ok.yaml", &app("ok", "ok"));
+    write(
+        "apps/broken.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: broken, namespace: argocd}\nspec:\n  source: {repoURL: 'https://git.example.com/fleet.git', path: ok}\n",
+    );
+    write("a/b.yaml", &app("b", "b"));
+    write("b/a.yaml", &app("a", "a"));
+    write(
+        "ok/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: shared}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shared}\n",
+    );
+    let hub = dir.path().join("hub");
+    let root = repo_dir.join("root.yaml");
+    let first = reconcile(&root, &repo_dir, &hub);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(1), "{text}{}", err(&first));
+    assert!(
+        text.contains("Application argocd/a")
+            && text.contains("already part of the fleet; produced again by b (a cycle of apps?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Application argocd/broken") && text.contains("spec.destination"),
+        "the unreadable app is named with its field: {text}"
+    );
+    assert!(text.contains("ok -> dir:"), "the rest goes on: {text}");
+    assert!(
+        text.contains("warning: argoproj.io/Application/argocd/a on ")
+            && text.contains("is part of applications argocd/b and argocd/root"),
+        "two apps claim one Application: {text}"
+    );
+
+    // A root that cannot render: nothing is pruned, and the apps in the hub still pass.
+    write("apps/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [not, a, name]}\n");
+    let failed = reconcile(&root, &repo_dir, &hub);
+    let text = out(&failed);
+    assert_eq!(failed.status.code(), Some(1), "{text}");
+    assert!(text.contains("ok -> dir:") && text.contains("Synced: nothing to apply"), "{text}");
+    assert!(!text.contains("removed;") && !text.contains("prune "), "nothing pruned: {text}");
+    assert!(hub.join("argocd/argoproj.io/Application/ok.yaml").is_file());
+}
