@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use gitops_core::fleet::children;
 use gitops_core::fleet::graph::{AppId, claims};
 use gitops_core::{Object, ResourceKey};
 use gitops_kube::controller::{CancellationToken, TargetSpec};
@@ -114,14 +113,6 @@ pub(crate) struct Fleet {
     hub_cluster: Option<KubeCluster>,
 }
 
-/// The kinds a kube hub's fleet is made of: `(apiVersion, kind, namespace, label selector)`.
-const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
-    ("argoproj.io/v1alpha1", "Application", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
-    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", None, None),
-    ("source.toolkit.fluxcd.io/v1", "GitRepository", None, None),
-    ("v1", "Secret", Some(children::DEFAULT_CONTROLLER_NAMESPACE), Some("argocd.argoproj.io/secret-type=cluster")),
-];
-
 impl Fleet {
     /// The root app of the command line.
     pub(crate) fn read(app_args: &AppArgs, options: PassOptions) -> Result<Fleet, String> {
@@ -175,7 +166,7 @@ impl Fleet {
         }
         let cluster = self.hub_cluster().await?;
         let mut objects = Vec::new();
-        for (api_version, kind, namespace, labels) in HUB_KINDS {
+        for (api_version, kind, namespace, labels) in fleet::HUB_KINDS {
             let listed = cluster.list_kind(api_version, kind, *namespace, *labels).await;
             objects.extend(listed.map_err(|e| format!("listing the hub's {kind}s: {e}"))?);
         }

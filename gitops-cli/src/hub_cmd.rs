@@ -1,7 +1,8 @@
 //! The fleet's apps as `argocd app ...` and `flux get|suspend|resume ...` show and change them:
 //! `gitops app list|get|delete`, `gitops get kustomizations|helmreleases`, `gitops suspend|resume
 //! kustomization`. They read the hub (`--hub dir:PATH`, the FileCluster a root app was
-//! reconciled into); which apps it holds, where they go and what their last pass left are the
+//! reconciled into, or `--hub kube[:CONTEXT]`, a Kubernetes hub, where each app's status is its
+//! object's); which apps it holds, where they go and what their last pass left are the
 //! library's (`gitops_kube::fleet`).
 
 use std::io::Write;
@@ -9,37 +10,108 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use gitops_kube::fleet::{self, Cascade, HubApp};
+use gitops_core::sync::options::Propagation;
+use gitops_kube::KubeCluster;
+use gitops_kube::cluster::Cluster;
+use gitops_kube::fleet::{self, Cascade, Hub, HubApp, Place};
 use serde_json::{Value, json};
+
+use crate::sync_cmd::runtime;
 
 /// Where the hub is.
 #[derive(Args, Debug)]
 pub struct HubArgs {
     /// The hub: `dir:PATH`, the FileCluster the root app was reconciled into (default:
-    /// `.gitops/cluster`, the default target of an app file in the current directory).
-    #[arg(long, value_name = "dir:PATH", default_value = "dir:.gitops/cluster")]
+    /// `.gitops/cluster`, the default target of an app file in the current directory), or
+    /// `kube[:CONTEXT]`, a Kubernetes cluster running the fleet.
+    #[arg(long, value_name = "dir:PATH|kube[:CONTEXT]", default_value = "dir:.gitops/cluster")]
     pub hub: String,
+    /// The kubeconfig for `--hub kube` (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// An open hub.
+enum Opened {
+    Dir(PathBuf),
+    Kube(Box<KubeCluster>, tokio::runtime::Runtime),
 }
 
 impl HubArgs {
-    fn path(&self) -> Result<PathBuf, String> {
+    fn open(&self) -> Result<Opened, String> {
+        if let Some(context) = crate::app_input::cluster_target(&self.hub) {
+            let rt = runtime()?;
+            let cluster = rt
+                .block_on(KubeCluster::connect(self.kubeconfig.as_deref(), context))
+                .map_err(|e| format!("--hub {}: {e}", self.hub))?;
+            return Ok(Opened::Kube(Box::new(cluster), rt));
+        }
         match self.hub.strip_prefix("dir:") {
-            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-            _ if self.hub == "kube" || self.hub.starts_with("kube:") => {
-                Err(format!("--hub {}: a Kubernetes hub is not supported yet; use dir:PATH", self.hub))
+            Some(p) if !p.is_empty() => {
+                let path = PathBuf::from(p);
+                if !path.is_dir() {
+                    return Err(format!("--hub {}: no such directory (reconcile a root app into it first)", self.hub));
+                }
+                Ok(Opened::Dir(path))
             }
-            _ => Err(format!("--hub {}: expected dir:PATH", self.hub)),
+            _ => Err(format!("--hub {}: expected dir:PATH or kube[:CONTEXT]", self.hub)),
         }
     }
 
-    fn apps(&self) -> Result<(PathBuf, Vec<HubApp>), String> {
-        let path = self.path()?;
-        if !path.is_dir() {
-            return Err(format!("--hub {}: no such directory (reconcile a root app into it first)", self.hub));
-        }
-        let apps = fleet::hub_apps(&path).map_err(|e| e.to_string())?;
-        Ok((path, apps))
+    fn apps(&self) -> Result<(Opened, Vec<HubApp>), String> {
+        let opened = self.open()?;
+        let apps = match &opened {
+            Opened::Dir(path) => fleet::hub_apps(path).map_err(|e| e.to_string())?,
+            Opened::Kube(cluster, rt) => {
+                let objects = rt.block_on(list_hub(cluster, fleet::HUB_KINDS))?;
+                fleet::apps_of(&Hub::Kube, &objects, |_, o| gitops_core::fleet::status::status_of(o))
+            }
+        };
+        Ok((opened, apps))
     }
+}
+
+async fn list_hub(
+    cluster: &KubeCluster,
+    kinds: &[(&str, &str, Option<&str>, Option<&str>)],
+) -> Result<Vec<gitops_core::Object>, String> {
+    let mut objects = Vec::new();
+    for (api_version, kind, namespace, labels) in kinds {
+        let listed = cluster.list_kind(api_version, kind, *namespace, *labels).await;
+        objects.extend(listed.map_err(|e| format!("listing the hub's {kind}s: {e}"))?);
+    }
+    Ok(objects)
+}
+
+/// Deletes `app` from a Kubernetes hub as `argocd app delete` does: its resources first
+/// (unless orphaned), then the finalizers the engine owns, then the object.
+async fn delete_on_kube(
+    hub: &KubeCluster,
+    app: &HubApp,
+    cascade: Cascade,
+) -> Result<Vec<gitops_core::ResourceKey>, String> {
+    let mut deleted = Vec::new();
+    let e = |e: gitops_kube::cluster::Error| e.to_string();
+    if let Ok(member) = &app.member
+        && cascade != Cascade::Orphan
+        && (member.spec.kind == gitops_core::app::AppKind::ArgoApplication || fleet::cascades(member))
+    {
+        let propagation =
+            if cascade == Cascade::Background { Propagation::Background } else { Propagation::Foreground };
+        deleted = match &member.target {
+            Place::Cluster(c) => {
+                let spoke = KubeCluster::connect_registered(c).await.map_err(e)?;
+                fleet::delete_resources(&spoke, member, propagation).await.map_err(e)?
+            }
+            _ => fleet::delete_resources(hub, member, propagation).await.map_err(e)?,
+        };
+    }
+    let key = app.object.key("");
+    if let Ok(member) = &app.member {
+        hub.remove_finalizers(&key, &fleet::controller_finalizers(member)).await.map_err(e)?;
+    }
+    hub.delete(&key, Propagation::Background, false).await.map_err(e)?;
+    Ok(deleted)
 }
 
 /// `gitops app ...`.
@@ -161,9 +233,12 @@ pub fn app(command: AppCommand) -> Result<ExitCode, String> {
             Ok(if synced { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         AppCommand::Delete { name, cascade, hub } => {
-            let (path, apps) = hub.apps()?;
+            let (opened, apps) = hub.apps()?;
             let app = find_application(&apps, &name)?;
-            let deleted = fleet::delete_app(&path, app, cascade).map_err(|e| e.to_string())?;
+            let deleted = match &opened {
+                Opened::Dir(path) => fleet::delete_app(path, app, cascade).map_err(|e| e.to_string())?,
+                Opened::Kube(cluster, rt) => rt.block_on(delete_on_kube(cluster, app, cascade))?,
+            };
             for k in &deleted {
                 writeln!(out, "  delete       {k}").map_err(w)?;
             }
@@ -195,8 +270,12 @@ pub fn get(command: GetCommand) -> Result<ExitCode, String> {
         }
         GetCommand::Helmreleases(args) => {
             // HelmReleases are listed from the hub; reconciling them as apps comes with issue 13.
-            let path = args.hub.path()?;
-            let objects = gitops_kube::FileCluster::new(&path).list().map_err(|e| e.to_string())?;
+            let objects = match args.hub.open()? {
+                Opened::Dir(path) => gitops_kube::FileCluster::new(&path).list().map_err(|e| e.to_string())?,
+                Opened::Kube(cluster, rt) => {
+                    rt.block_on(list_hub(&cluster, &[("helm.toolkit.fluxcd.io/v2", "HelmRelease", None, None)]))?
+                }
+            };
             let rows: Vec<[String; 6]> = objects
                 .iter()
                 .filter(|o| o.group() == "helm.toolkit.fluxcd.io" && o.kind() == "HelmRelease")
@@ -222,12 +301,21 @@ pub fn get(command: GetCommand) -> Result<ExitCode, String> {
 /// `gitops suspend ...` (`suspend`) or `gitops resume ...`.
 pub fn suspend(command: SuspendCommand, suspend: bool) -> Result<ExitCode, String> {
     let SuspendCommand::Kustomization { name, namespace, hub } = command;
-    let (path, apps) = hub.apps()?;
+    let (opened, apps) = hub.apps()?;
     let app = apps
         .iter()
         .find(|a| a.id.kind.kind() == "Kustomization" && a.id.name == name && a.id.namespace == namespace)
-        .ok_or_else(|| format!("Kustomization {namespace}/{name} not found in the hub {}", path.display()))?;
-    let changed = fleet::set_suspend(&path, app, suspend).map_err(|e| e.to_string())?;
+        .ok_or_else(|| format!("Kustomization {namespace}/{name} not found in the hub {}", hub.hub))?;
+    let changed = match &opened {
+        Opened::Dir(path) => fleet::set_suspend(path, app, suspend).map_err(|e| e.to_string())?,
+        Opened::Kube(cluster, rt) => {
+            let current = app.object.value().pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+            current != suspend
+                && rt
+                    .block_on(cluster.merge_patch(&app.object.key(""), &json!({"spec": {"suspend": suspend}})))
+                    .map_err(|e| e.to_string())?
+        }
+    };
     let (verb, state) = if suspend { ("suspended", "suspended") } else { ("resumed", "not suspended") };
     if changed {
         println!("► Kustomization {namespace}/{name} {verb}");

@@ -495,6 +495,16 @@ fn a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades() {
         (Some("Synced"), Some("Healthy"))
     );
     assert_eq!(status["resources"][0]["name"], "spoke-app", "{status:#}");
+    // The hub's apps as `argocd app list` shows them, from the statuses written there.
+    let list = gitops_kube(env, &["app", "list", "--hub", "kube:testenv", "-o", "json"], None, 60);
+    let apps: Value = serde_json::from_str(&out(&list)).unwrap_or_else(|e| panic!("{e}: {}{}", out(&list), err(&list)));
+    let seen: Vec<(&str, &str, &str)> = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["sync"].as_str().unwrap(), a["health"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("hub-app", "Synced", "Healthy"), ("spoke-app", "Synced", "Healthy")]);
 
     std::fs::remove_file(dir.path().join("apps/spoke-app.yaml")).expect("rm");
     let removed = gitops_kube(env, &args, None, 120);
@@ -522,6 +532,18 @@ fn a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades() {
     };
     while let Some(left) = app() {
         assert!(Instant::now() < deadline, "the Application is still there: {left:#}\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // `app delete` on the kube hub: its resources first, then the Application.
+    let deleted = gitops_kube(env, &["app", "delete", "hub-app", "--hub", "kube:testenv"], None, 60);
+    assert!(
+        out(&deleted).contains("application 'hub-app' deleted; 1 of its resources deleted"),
+        "{}{}",
+        out(&deleted),
+        err(&deleted)
+    );
+    while cm("hub-app").is_some() {
+        assert!(Instant::now() < deadline + Duration::from_secs(30), "hub-app's ConfigMap is still there");
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -302,32 +302,53 @@ pub struct HubApp {
     pub status: Option<crate::reconcile::Status>,
 }
 
+/// The kinds a Kubernetes hub's fleet is made of, as `(apiVersion, kind, namespace, label
+/// selector)`: what a caller lists from the hub for a [`Walk`] or [`apps_of`].
+pub const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
+    ("argoproj.io/v1alpha1", "Application", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", None, None),
+    ("source.toolkit.fluxcd.io/v1", "GitRepository", None, None),
+    ("v1", "Secret", Some(children::DEFAULT_CONTROLLER_NAMESPACE), Some("argocd.argoproj.io/secret-type=cluster")),
+];
+
 /// Every app of the hub at `hub`: Argo CD Applications in the controller namespace and Flux
-/// Kustomizations, in name order (namespace, then name), with the status of their last pass.
+/// Kustomizations, in name order (namespace, then name), with the status of their last pass
+/// (kept in the FileCluster each goes to).
 pub fn hub_apps(hub: &Path) -> Result<Vec<HubApp>, Error> {
     let objects = FileCluster::new(hub).list().map_err(cluster_error(hub))?;
-    let (registry, _) = ClusterRegistry::from_objects(&objects);
+    Ok(apps_of(&Hub::Dir(hub.to_path_buf()), &objects, |m, _| match &m.target {
+        Place::Dir(dir) => {
+            crate::status::StatusStore::FileCluster(FileCluster::new(dir)).read(&m.spec.name).ok().flatten()
+        }
+        _ => None,
+    }))
+}
+
+/// Every app among a hub's `objects` (see [`hub_apps`]), with the status `status_of` finds
+/// for it (on a Kubernetes hub, the app object's own status:
+/// [`gitops_core::fleet::status::status_of`]).
+pub fn apps_of(
+    hub: &Hub,
+    objects: &[Object],
+    status_of: impl Fn(&Member, &Object) -> Option<crate::reconcile::Status>,
+) -> Vec<HubApp> {
+    let (registry, _) = ClusterRegistry::from_objects(objects);
     let mut apps = Vec::new();
-    for object in &objects {
+    for object in objects {
         let Some(kind) = ChildKind::of(object.group(), object.kind()) else { continue };
         let argo_here = kind == ChildKind::Application && object.namespace() == children::DEFAULT_CONTROLLER_NAMESPACE;
         if !(argo_here || kind == ChildKind::Kustomization) {
             continue;
         }
         let Some(id) = AppId::of(object, object.namespace()) else { continue };
-        let member = member(&Hub::Dir(hub.to_path_buf()), &objects, &registry, object);
-        let status = member.as_ref().ok().and_then(|m| match &m.target {
-            Place::Dir(dir) => {
-                crate::status::StatusStore::FileCluster(FileCluster::new(dir)).read(&m.spec.name).ok().flatten()
-            }
-            _ => None,
-        });
+        let member = member(hub, objects, &registry, object);
+        let status = member.as_ref().ok().and_then(|m| status_of(m, object));
         apps.push(HubApp { id, object: object.clone(), member, status });
     }
     apps.sort_by(|a, b| {
         (&a.id.namespace, &a.id.name, a.id.kind.kind()).cmp(&(&b.id.namespace, &b.id.name, b.id.kind.kind()))
     });
-    Ok(apps)
+    apps
 }
 
 /// The FileCluster of the registered cluster `name`: `<parent of the hub>/clusters/<name>`.

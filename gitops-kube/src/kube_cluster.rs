@@ -284,6 +284,22 @@ impl KubeCluster {
         Ok(true)
     }
 
+    /// Merge-patches the object at `key` (as `kubectl patch --type=merge`, as field manager
+    /// `gitops`): `flux suspend`'s `spec.suspend`, say. Returns false when there is no such object.
+    pub async fn merge_patch(&self, key: &ResourceKey, patch: &Value) -> Result<bool, Error> {
+        let Some((ar, caps)) = self.resolve_key(key).await? else { return Ok(false) };
+        let name = key.to_string();
+        let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+        let req = Self::request(&ar, &caps, &key.namespace)
+            .patch(&key.name, &pp, &Patch::Merge(patch))
+            .map_err(build(&name))?;
+        match self.client.request::<Value>(req).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(api_error(&name, e)),
+        }
+    }
+
     /// Writes `status` into the status subresource of the object at `key` (a controller's
     /// report on a custom resource it owns: an Application's or a Kustomization's status).
     /// Returns false when there is no such object or kind.

@@ -59,6 +59,61 @@ pub fn kustomization_status(s: &Status, generation: i64) -> Value {
     })
 }
 
+/// The status a pass left, as read back from an app object on a Kubernetes hub (what
+/// [`application_status`] or [`kustomization_status`] wrote, or what Argo CD or Flux wrote);
+/// `None` before any controller reported on it.
+pub fn status_of(app: &crate::Object) -> Option<Status> {
+    let status = app.value().get("status").filter(|s| s.is_object())?;
+    let text = |p: &str| status.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let file = if app.kind() == "Kustomization" {
+        let ready = status["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready")?;
+        let ok = ready["status"] == "True";
+        json!({
+            "app": app.name(),
+            "sync": if ok { "Synced" } else { "OutOfSync" },
+            "health": if ok { "Healthy" } else { "Unknown" },
+            "revision": text("/lastAttemptedRevision"),
+            "syncedRevision": text("/lastAppliedRevision"),
+            "reconciledAt": ready["lastTransitionTime"].as_str().unwrap_or(""),
+            "message": ready["message"].as_str().unwrap_or(""),
+            "lastOperation": null,
+        })
+    } else {
+        let health = match text("/health/message") {
+            m if m.is_empty() => text("/health/status"),
+            m => format!("{} ({m})", text("/health/status")),
+        };
+        let last = status.get("operationState").filter(|o| o.is_object()).map(|o| {
+            json!({
+                "phase": o["phase"].as_str().unwrap_or("Running"),
+                "message": o["message"].as_str().unwrap_or(""),
+                "revision": o.pointer("/syncResult/revision").and_then(Value::as_str).unwrap_or(""),
+                "synced": 0, "pruned": 0, "failed": 0,
+                "finishedAt": o["finishedAt"].as_str().unwrap_or(""),
+            })
+        });
+        json!({
+            "app": app.name(),
+            "sync": status.pointer("/sync/status").and_then(Value::as_str).unwrap_or("Unknown"),
+            "health": if health.is_empty() { "Unknown".to_string() } else { health },
+            "revision": text("/sync/revision"),
+            "syncedRevision": null,
+            "reconciledAt": text("/reconciledAt"),
+            "message": "",
+            "lastOperation": last,
+            "resources": status.get("resources").cloned().unwrap_or(json!([])).as_array().map(|r| {
+                r.iter().map(|e| json!({
+                    "group": e["group"].as_str().unwrap_or(""), "kind": e["kind"].as_str().unwrap_or(""),
+                    "namespace": e["namespace"].as_str().unwrap_or(""), "name": e["name"].as_str().unwrap_or(""),
+                    "status": e["status"].as_str().unwrap_or("Unknown"),
+                    "health": e.pointer("/health/status").cloned().unwrap_or(Value::Null),
+                })).collect::<Vec<_>>()
+            }),
+        })
+    };
+    serde_json::from_value(file).ok()
+}
+
 /// Whether a Kustomization status says Ready (for messages and tests).
 pub fn is_ready(status: &Value) -> bool {
     status["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
@@ -108,6 +163,27 @@ mod tests {
         assert_eq!(s["resources"][0]["health"], json!({"status": "Healthy"}));
         assert_eq!(sync_of(&s), SyncStatus::Synced);
         assert!(s.get("operationState").is_none());
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let app = |kind: &str, status: Value| {
+            crate::Object::new(
+                json!({"apiVersion": "x/v1", "kind": kind, "metadata": {"name": "web"}, "status": status}),
+                crate::object::Origin::inline("test"),
+            )
+        };
+        let mut written = status(SyncStatus::Synced, HealthStatus::Healthy);
+        let back = status_of(&app("Application", application_status(&written))).expect("a status");
+        assert_eq!(
+            (back.sync, back.health.status, back.revision.as_str()),
+            (SyncStatus::Synced, HealthStatus::Healthy, "abc")
+        );
+        assert_eq!(back.resources, written.resources);
+        written.sync = SyncStatus::OutOfSync;
+        let back = status_of(&app("Kustomization", kustomization_status(&written, 1))).expect("a status");
+        assert_eq!((back.sync, back.message.as_str()), (SyncStatus::OutOfSync, "nothing to apply"));
+        assert!(status_of(&app("Application", Value::Null)).is_none());
     }
 
     #[test]
