@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use gitops_core::fleet::graph::{AppId, claims};
 use gitops_core::{Object, ResourceKey};
+use gitops_kube::cluster::Cluster;
 use gitops_kube::controller::{CancellationToken, TargetSpec};
 use gitops_kube::fleet::{self, Hub, Member, Next, Place, Walk};
 use gitops_kube::reconcile::{Request, Verdict};
@@ -180,7 +181,12 @@ impl Fleet {
         let (hub, root_place) = match &self.root.runner.target {
             TargetSpec::Dir(p) => (Hub::Dir(p.clone()), Place::Dir(p.clone())),
             TargetSpec::Kube(_) => (Hub::Kube, Place::Hub),
-            TargetSpec::Registered(c) => (Hub::Kube, Place::Cluster(c.clone())),
+            // A root reached otherwise is not on a hub the engine lists: it alone is passed.
+            _ => {
+                let request = self.request(&self.root, stop);
+                let pass = self.root.pass(request, out).await?;
+                return Ok(pass.verdict(stop.is_cancelled()));
+            }
         };
         // The root's target is the hub when the root goes to the cluster it runs in (a Flux
         // Kustomization always does; an Application whose destination is in-cluster): Argo CD
@@ -201,6 +207,8 @@ impl Fleet {
             }
         }
         let mut walk = Walk::new(hub.clone(), &self.root.runner.spec, &self.root.object);
+        // Every app's status is kept where the root's is: on the hub.
+        let hub_statuses = self.root.runner.status_store().map_err(|e| e.to_string())?;
         self.root.runner.list_cache = Some(walk.cache().clone());
         // Every app of this pass fetches a repository and revision once.
         let git = self.root.cache().for_one_pass();
@@ -214,6 +222,7 @@ impl Fleet {
         let root_id = AppId::of(&self.root.object, self.root.object.namespace());
         let root_pass = self.root.pass(request, out).await;
         let root_ran = root_pass.is_ok();
+        let root_status = root_pass.as_ref().ok().map(|p| p.status.clone());
         let mut verdict = match root_pass {
             Ok(pass) => {
                 if let Some(id) = root_id {
@@ -230,6 +239,15 @@ impl Fleet {
             }
         };
         let objects = self.hub_objects(&walk, &hub, &root_place).await?;
+        // A root that manages its own object (`flux bootstrap`'s flux-system) reports on it too.
+        if hub == Hub::Kube
+            && !dry_run
+            && let Some(status) = &root_status
+            && let Some(own) = objects.iter().find(|o| o.key("") == self.root.object.key(""))
+            && let Err(e) = self.write_status(own, &objects, status).await
+        {
+            let _ = writeln!(out, "{RED}{}{RESET}: writing its status: {e}", root_spec.name);
+        }
         let after = walk.passed(&root_spec, &root_place, &objects);
         if root_ran {
             self.cascade(out, before, &after, &mut rows).await;
@@ -265,14 +283,14 @@ impl Fleet {
             let objects = self.hub_objects(&walk, &hub, &member.target).await?;
             let before = walk.produced(&member.spec, &member.target, &objects).0;
             let _ = writeln!(out);
-            let (spec, app_dir) = match &member.target {
-                Place::Dir(p) => (TargetSpec::Dir(p.clone()), p.clone()),
-                Place::Hub => (self.root.runner.target.clone(), self.root_dir()),
-                Place::Cluster(c) => (TargetSpec::Registered(c.clone()), self.root_dir()),
-            };
-            let outcome = match App::build(&self.app_args, &member.origin, &member.objects, spec, &app_dir, false) {
+            let placed = self.target_for(&member.target).await;
+            let built = placed.and_then(|(spec, app_dir)| {
+                App::build(&self.app_args, &member.origin, &member.objects, spec, &app_dir, false)
+            });
+            let outcome = match built {
                 Ok(mut app) => {
                     app.runner.list_cache = Some(walk.cache().clone());
+                    app.runner.status_store_override = Some(hub_statuses.clone());
                     app.share_cache(&git);
                     let request = self.request(&app, stop);
                     app.pass(request, out).await
@@ -285,7 +303,8 @@ impl Fleet {
                     let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
                     if hub == Hub::Kube
                         && !dry_run
-                        && let Err(e) = self.write_status(&member, &pass.status).await
+                        && let Some(object) = member.objects.last()
+                        && let Err(e) = self.write_status(object, &member.objects, &pass.status).await
                     {
                         let _ = writeln!(out, "{RED}{label}{RESET}: writing its status: {e}");
                     }
@@ -359,18 +378,37 @@ impl Fleet {
     /// Writes what `member`'s pass left into its app object's status on the kube hub, as Argo CD
     /// and Flux report on the objects they reconcile (`kubectl get applications`, a parent's
     /// health check, `flux get` read it there).
-    async fn write_status(&mut self, member: &Member, status: &gitops_kube::reconcile::Status) -> Result<(), String> {
-        let Some(object) = member.objects.last() else { return Ok(()) };
-        let value = match member.spec.kind {
-            gitops_core::app::AppKind::ArgoApplication => gitops_core::fleet::status::application_status(status),
-            gitops_core::app::AppKind::FluxKustomization => {
-                let generation = object.value().pointer("/metadata/generation").and_then(serde_json::Value::as_i64);
-                gitops_core::fleet::status::kustomization_status(status, generation.unwrap_or(0))
-            }
-        };
-        let key = object.key("");
+    /// A Flux app's GitRepository (found among `sources`) gets the status source-controller
+    /// would give it for the revision fetched.
+    async fn write_status(
+        &mut self,
+        object: &Object,
+        sources: &[Object],
+        status: &gitops_kube::reconcile::Status,
+    ) -> Result<(), String> {
+        use gitops_core::fleet::status::{application_status, git_repository_status, kustomization_status};
+        let generation = |o: &Object| o.value().pointer("/metadata/generation").and_then(serde_json::Value::as_i64);
         let hub = self.hub_cluster().await?;
-        hub.patch_status(&key, &value).await.map(|_| ()).map_err(|e| e.to_string())
+        let value = if object.kind() == "Kustomization" {
+            let source = object.value().pointer("/spec/sourceRef/name").and_then(serde_json::Value::as_str);
+            if let Some(repo) = sources.iter().find(|o| {
+                o.kind() == "GitRepository" && Some(o.name()) == source && o.namespace() == object.namespace()
+            }) {
+                let repo_status =
+                    git_repository_status(&status.revision, &status.reconciled_at, generation(repo).unwrap_or(0));
+                hub.patch_status(&repo.key(""), &repo_status).await.map_err(|e| e.to_string())?;
+            }
+            let waits = object.value().pointer("/spec/wait").and_then(serde_json::Value::as_bool).unwrap_or(false)
+                || object
+                    .value()
+                    .pointer("/spec/healthChecks")
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|h| !h.is_empty());
+            kustomization_status(status, generation(object).unwrap_or(0), waits)
+        } else {
+            application_status(status)
+        };
+        hub.patch_status(&object.key(""), &value).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// An app being deleted on a kube hub, as its controller finalizes it: its resources
@@ -402,17 +440,44 @@ impl Fleet {
 
     async fn delete_resources(&mut self, gone: &Member) -> Result<Vec<gitops_core::ResourceKey>, String> {
         let propagation = fleet::propagation(gone);
-        match &gone.target {
-            Place::Dir(dir) => fleet::delete_resources_in_dir(dir, gone).map_err(|e| e.to_string()),
-            Place::Hub => {
+        let err = |e: gitops_kube::cluster::Error| e.to_string();
+        match self.target_for(&gone.target).await?.0 {
+            TargetSpec::Dir(dir) => fleet::delete_resources_in_dir(&dir, gone).map_err(|e| e.to_string()),
+            TargetSpec::Kube(_) => {
                 let cluster = self.hub_cluster().await?;
-                fleet::delete_resources(cluster, gone, propagation).await.map_err(|e| e.to_string())
+                fleet::delete_resources(cluster, gone, propagation).await.map_err(err)
             }
-            Place::Cluster(c) => {
-                let cluster = KubeCluster::connect_registered(c).await.map_err(|e| e.to_string())?;
-                fleet::delete_resources(&cluster, gone, propagation).await.map_err(|e| e.to_string())
+            TargetSpec::Registered(c) => {
+                let cluster = KubeCluster::connect_registered(&c).await.map_err(err)?;
+                fleet::delete_resources(&cluster, gone, propagation).await.map_err(err)
+            }
+            TargetSpec::Kubeconfig { name, text } => {
+                let cluster = KubeCluster::connect_kubeconfig_text(text.expose(), &name).await.map_err(err)?;
+                fleet::delete_resources(&cluster, gone, propagation).await.map_err(err)
             }
         }
+    }
+
+    /// The target of an app placed at `place`, and the directory its status is kept beside:
+    /// a FileCluster's own, else the root app file's. A Flux kubeConfig Secret is read from the
+    /// hub now (its kubeconfig is never printed).
+    async fn target_for(&mut self, place: &Place) -> Result<(TargetSpec, PathBuf), String> {
+        Ok(match place {
+            Place::Dir(p) => (TargetSpec::Dir(p.clone()), p.clone()),
+            Place::Hub => (self.root.runner.target.clone(), self.root_dir()),
+            Place::Cluster(c) => (TargetSpec::Registered(c.clone()), self.root_dir()),
+            Place::Kubeconfig { namespace, secret, key } => {
+                let hub = self.hub_cluster().await?;
+                let at = ResourceKey::new("", "Secret", namespace, secret);
+                let name = format!("Secret {namespace}/{secret}");
+                let found = hub.get(&at).await.map_err(|e| format!("reading the kubeConfig {name}: {e}"))?;
+                let object = found.ok_or_else(|| format!("the kubeConfig {name} does not exist in the hub"))?;
+                let text =
+                    gitops_core::fleet::cluster::flux_kubeconfig(&object, key.as_deref()).map_err(|e| e.to_string())?;
+                let text = gitops_core::fleet::cluster::Sensitive::new(text);
+                (TargetSpec::Kubeconfig { name, text }, self.root_dir())
+            }
+        })
     }
 }
 

@@ -8,7 +8,8 @@
 //!   a controller that ends releases it, so the next one leads at once;
 //! - a fleet on a kube hub: a root Application's children go to the hub and to a cluster its
 //!   cluster Secret registers (token and CA, as Argo CD stores them); a second run changes
-//!   nothing; a child removed from Git takes its resources with it (resources finalizer).
+//!   nothing; a child removed from Git takes its resources with it (resources finalizer); the
+//!   hub verbs read it; a Flux Kustomization reaches a cluster through its kubeConfig Secret.
 //!
 //! The harness has no kubelet; the namespaces used here carry its pretend-kubelet label, so
 //! Pods "run", Jobs complete and Deployments become available. A stand-in backup operator
@@ -546,4 +547,76 @@ fn a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades() {
         assert!(Instant::now() < deadline + Duration::from_secs(30), "hub-app's ConfigMap is still there");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A Flux tree on a kube hub whose child Kustomization names a kubeConfig Secret: the child is
+/// synced into the cluster that kubeconfig reaches (here the same server, through the harness's
+/// kubeconfig stored in the Secret), and a second run changes nothing.
+#[test]
+fn a_flux_kustomization_reaches_its_cluster_through_its_kubeconfig_secret() {
+    let Some(env) = testenv::or_skip("a_flux_kustomization_reaches_its_cluster_through_its_kubeconfig_secret") else {
+        return;
+    };
+    runtime().block_on(async {
+        let client = client(env).await;
+        for (group, kind, plural, versions) in gitops_kube::hub::CONTROLLER_KINDS {
+            let crd = gitops_kube::hub::controller_crd(group, kind, plural, versions);
+            let name = crd["metadata"]["name"].as_str().unwrap().to_string();
+            let req = Request::new("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+                .patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&crd))
+                .expect("request");
+            client.request::<Value>(req).await.unwrap_or_else(|e| panic!("CRD {name}: {e}"));
+        }
+    });
+    let kubeconfig = std::fs::read_to_string(env.kubeconfig()).expect("kubeconfig");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    const URL: &str = "https://git.example.com/flux-remote.git";
+    write(
+        "clusters/hub/sync.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: flux-system}}\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: fleet, namespace: flux-system}}\nspec: {{url: '{URL}', ref: {{branch: main}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: hubroot, namespace: flux-system}}\nspec: {{interval: 10m, path: ./clusters/hub, prune: true, sourceRef: {{kind: GitRepository, name: fleet}}}}\n"
+        ),
+    );
+    let indented: String = kubeconfig.lines().map(|l| format!("    {l}\n")).collect();
+    write(
+        "clusters/hub/remote.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: remote-kubeconfig, namespace: flux-system}}\nstringData:\n  value: |\n{indented}---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: remote, namespace: flux-system}}\nspec:\n  interval: 10m\n  path: ./remote\n  prune: true\n  sourceRef: {{kind: GitRepository, name: fleet}}\n  kubeConfig: {{secretRef: {{name: remote-kubeconfig}}}}\n"
+        ),
+    );
+    write(
+        "remote/all.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-remote}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: remote, namespace: flux-remote}\ndata: {via: kubeconfig}\n",
+    );
+    let local = format!("{URL}={}", dir.path().display());
+    let root = dir.path().join("clusters/hub/sync.yaml");
+    let args = ["reconcile", "--app", root.to_str().unwrap(), "--local", &local, "--target", "kube:testenv"];
+    let first = gitops_kube(env, &args, None, 120);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}{}", err(&first));
+    assert!(text.contains("remote -> kube:Secret flux-system/remote-kubeconfig"), "{text}");
+    assert!(!text.contains("clusters:") && !text.contains("token"), "the kubeconfig is never printed: {text}");
+    let cm = runtime().block_on(async {
+        let req = Request::new("/api/v1/namespaces/flux-remote/configmaps").get("remote", &Default::default()).unwrap();
+        client(env).await.request::<Value>(req).await.ok()
+    });
+    assert_eq!(cm.expect("deployed through the kubeconfig")["data"]["via"], "kubeconfig");
+    let again = gitops_kube(env, &args, None, 120);
+    let text = out(&again);
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 2, "{text}");
+    // Statuses written as Flux's controllers would: the root (which manages itself), its
+    // child and their GitRepository are Ready, so the root is Healthy on the second run.
+    assert!(
+        text.starts_with(
+            "hubroot -> kube:testenv\nSynced: nothing to apply (5 objects in sync)\nrevision: local\nhealth: Healthy\n"
+        ),
+        "{text}"
+    );
+    let listed = gitops_kube(env, &["get", "kustomizations", "--hub", "kube:testenv"], None, 60);
+    assert!(out(&listed).contains("remote   local     False      True   Applied revision: local"), "{}", out(&listed));
 }

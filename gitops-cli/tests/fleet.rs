@@ -341,3 +341,28 @@ fn a_fleet_names_cycles_bad_apps_and_shared_resources_and_goes_on() {
     assert!(!text.contains("removed;") && !text.contains("prune "), "nothing pruned: {text}");
     assert!(hub.join("argocd/argoproj.io/Application/ok.yaml").is_file());
 }
+
+/// Offline, a Flux Kustomization's `spec.kubeConfig.secretRef` names its cluster: the
+/// FileCluster `clusters/NAME` beside the hub.
+#[test]
+fn a_kustomization_with_a_kubeconfig_goes_to_the_cluster_named_after_its_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkout = dir.path().join("fleet");
+    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let apps = checkout.join("flux/clusters/dev/apps.yaml");
+    let text = std::fs::read_to_string(&apps).unwrap();
+    std::fs::write(&apps, format!("{text}  kubeConfig: {{secretRef: {{name: staging}}}}\n")).unwrap();
+    std::fs::write(
+        checkout.join("flux/apps/namespace.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: podinfo}\n",
+    )
+    .unwrap();
+    let hub = dir.path().join("hub");
+    let root = checkout.join("flux/clusters/dev/flux-system/gotk-sync.yaml");
+    let o = reconcile(&root, &checkout, &hub);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
+    assert!(text.contains(&format!("apps -> dir:{}", dir.path().join("clusters/staging").display())), "{text}");
+    assert!(dir.path().join("clusters/staging/podinfo/core/ConfigMap/podinfo.yaml").is_file(), "{text}");
+    assert!(!hub.join("podinfo/core/ConfigMap/podinfo.yaml").exists());
+}

@@ -92,9 +92,22 @@ pub struct Rollout {
     pub force: bool,
     /// Flux's `spec.suspend`: the app is compared but never synced on its own.
     pub suspend: bool,
+    /// Flux's `spec.kubeConfig.secretRef`: the Secret (in the Kustomization's namespace) whose
+    /// kubeconfig reaches the cluster the app goes to, and the key that holds it (Flux's
+    /// `value`, then `value.yaml`, when none is given).
+    pub kube_config: Option<KubeConfigRef>,
     /// Flux's `spec.interval`, the time between reconcile passes, or why it cannot be used.
     /// Only a loop of passes needs it, so one that cannot be read does not stop a single pass.
     pub interval: Option<Result<std::time::Duration, Error>>,
+}
+
+/// Where a Flux Kustomization's kubeconfig is: `spec.kubeConfig.secretRef`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeConfigRef {
+    /// The Secret's name.
+    pub secret: String,
+    /// The key, when the Kustomization names one.
+    pub key: Option<String>,
 }
 
 /// Argo CD's `syncPolicy.automated`.
@@ -208,8 +221,17 @@ pub fn read_named(source: &str, objects: &[Object], name: Option<&str>) -> Resul
 }
 
 const ARGO_USED: &[&str] = &["destination", "ignoreDifferences", "syncPolicy"];
-const FLUX_USED: &[&str] =
-    &["targetNamespace", "prune", "wait", "healthChecks", "timeout", "retryInterval", "dependsOn", "force"];
+const FLUX_USED: &[&str] = &[
+    "targetNamespace",
+    "prune",
+    "wait",
+    "healthChecks",
+    "timeout",
+    "retryInterval",
+    "dependsOn",
+    "force",
+    "kubeConfig",
+];
 
 fn unused(spec: Option<&Value>, used: &[&str]) -> Vec<String> {
     spec.and_then(Value::as_object)
@@ -319,9 +341,27 @@ fn flux_rollout(o: &Object) -> Result<Rollout, Error> {
         let namespace = Some(text(item, "namespace", &at)?).filter(|n| !n.is_empty()).unwrap_or(own_namespace.clone());
         depends_on.push(format!("{namespace}/{name}"));
     }
+    let kube_config = match spec.and_then(|s| s.get("kubeConfig")).filter(|k| !k.is_null()) {
+        None => None,
+        Some(k) => {
+            let secret = k.pointer("/secretRef/name").and_then(Value::as_str).filter(|n| !n.is_empty());
+            let Some(secret) = secret else {
+                return Err(field_error(
+                    o,
+                    "spec.kubeConfig.secretRef.name",
+                    "missing (configMapRef is not supported)",
+                ));
+            };
+            names::check_app_name("spec.kubeConfig.secretRef.name", secret)
+                .map_err(|e| field_error(o, "spec.kubeConfig.secretRef.name", e.to_string()))?;
+            let key = k.pointer("/secretRef/key").and_then(Value::as_str).filter(|k| !k.is_empty());
+            Some(KubeConfigRef { secret: secret.to_string(), key: key.map(str::to_string) })
+        }
+    };
     Ok(Rollout {
         wait,
         health_checks,
+        kube_config,
         timeout: optional_duration(spec, "timeout", o)?,
         retry_interval: optional_duration(spec, "retryInterval", o)?,
         depends_on,

@@ -63,6 +63,14 @@ pub enum TargetSpec {
     Kube(Option<String>),
     /// A cluster registered with an Argo CD cluster Secret (a spoke of a kube hub).
     Registered(Box<gitops_core::fleet::cluster::RegisteredCluster>),
+    /// The cluster a kubeconfig reaches (a Flux Kustomization's `spec.kubeConfig`), its current
+    /// context; `name` says where it came from.
+    Kubeconfig {
+        /// Where the kubeconfig came from (`Secret ns/name`), for output and status files.
+        name: String,
+        /// The kubeconfig text.
+        text: gitops_core::fleet::cluster::Sensitive<String>,
+    },
 }
 
 impl TargetSpec {
@@ -85,6 +93,7 @@ impl TargetSpec {
             TargetSpec::Kube(None) => "kube (current context)".into(),
             TargetSpec::Kube(Some(c)) => format!("kube:{c}"),
             TargetSpec::Registered(c) => crate::registered::describe(c),
+            TargetSpec::Kubeconfig { name, .. } => format!("the kubeconfig of {name}"),
         }
     }
 }
@@ -138,7 +147,7 @@ pub fn server_side_diff(target: &TargetSpec, app: &gitops_core::Object, asked: b
         .annotation(gitops_core::diff::COMPARE_OPTIONS)
         .is_some_and(|o| o.split(',').any(|x| x.trim().eq_ignore_ascii_case("ServerSideDiff=true")));
     let flux = app.group() == "kustomize.toolkit.fluxcd.io";
-    matches!(target, TargetSpec::Kube(_) | TargetSpec::Registered(_)) && (asked || annotated || flux)
+    !matches!(target, TargetSpec::Dir(_)) && (asked || annotated || flux)
 }
 
 /// Spec fields nothing here acts on yet, to be said out loud rather than dropped: fields the
@@ -179,6 +188,10 @@ pub struct AppRunner<D> {
     pub checks: HealthChecks,
     /// Listings of a FileCluster target shared with other apps' passes (a fleet's walk).
     pub list_cache: Option<crate::file_cluster::ListCache>,
+    /// Where the status is kept instead of the target's own store: a fleet keeps every app's
+    /// status on its hub (as Argo CD and Flux keep it in the app objects there), so that a
+    /// Kustomization finds the status of one it `dependsOn` whichever cluster each goes to.
+    pub status_store_override: Option<StatusStore>,
     kube: Option<KubeCluster>,
 }
 
@@ -193,7 +206,17 @@ impl<D: DesiredState> AppRunner<D> {
         checks: HealthChecks,
     ) -> Result<AppRunner<D>, Error> {
         let status_dir = beside_app(app_dir, "status")?;
-        Ok(AppRunner { spec, desired, target, kubeconfig, status_dir, checks, list_cache: None, kube: None })
+        Ok(AppRunner {
+            spec,
+            desired,
+            target,
+            kubeconfig,
+            status_dir,
+            checks,
+            list_cache: None,
+            status_store_override: None,
+            kube: None,
+        })
     }
 
     /// The kubeconfig context of a kube target: the one named in `kube:CONTEXT`, else the one
@@ -206,12 +229,15 @@ impl<D: DesiredState> AppRunner<D> {
                 self.spec.rollout.destination_name.as_deref(),
                 self.spec.rollout.destination_server.as_deref(),
             )?),
-            TargetSpec::Dir(_) | TargetSpec::Registered(_) => Ok(None),
+            TargetSpec::Dir(_) | TargetSpec::Registered(_) | TargetSpec::Kubeconfig { .. } => Ok(None),
         }
     }
 
     /// Where the statuses of the target's apps are kept.
     pub fn status_store(&self) -> Result<StatusStore, Error> {
+        if let Some(store) = &self.status_store_override {
+            return Ok(store.clone());
+        }
         match &self.target {
             TargetSpec::Dir(root) => Ok(StatusStore::FileCluster(FileCluster::new(root))),
             TargetSpec::Kube(_) => {
@@ -221,6 +247,9 @@ impl<D: DesiredState> AppRunner<D> {
             }
             TargetSpec::Registered(c) => {
                 Ok(StatusStore::Beside { dir: self.status_dir.clone(), context: format!("cluster-{}", c.name) })
+            }
+            TargetSpec::Kubeconfig { name, .. } => {
+                Ok(StatusStore::Beside { dir: self.status_dir.clone(), context: format!("kubeconfig-{name}") })
             }
         }
     }
@@ -243,10 +272,13 @@ impl<D: DesiredState> AppRunner<D> {
                 let cluster = if request.dry_run { cluster.for_dry_run() } else { cluster.locked()? };
                 self.pass_on(&cluster, request, progress).await
             }
-            TargetSpec::Kube(_) | TargetSpec::Registered(_) => {
+            TargetSpec::Kube(_) | TargetSpec::Registered(_) | TargetSpec::Kubeconfig { .. } => {
                 let cluster = match (self.kube.take(), &self.target) {
                     (Some(c), _) => c,
                     (None, TargetSpec::Registered(c)) => KubeCluster::connect_registered(c).await?,
+                    (None, TargetSpec::Kubeconfig { name, text }) => {
+                        KubeCluster::connect_kubeconfig_text(text.expose(), name).await?
+                    }
                     (None, _) => {
                         let context = self.kube_context()?;
                         KubeCluster::connect(self.kubeconfig.as_deref(), context.as_deref()).await?

@@ -70,6 +70,17 @@ pub enum Place {
     Hub,
     /// A cluster registered with a cluster Secret in a Kubernetes hub.
     Cluster(Box<gitops_core::fleet::cluster::RegisteredCluster>),
+    /// The cluster a Flux Kustomization's `spec.kubeConfig.secretRef` reaches, from a
+    /// Kubernetes hub: the Secret `namespace/secret` holds the kubeconfig (the caller reads it:
+    /// [`gitops_core::fleet::cluster::flux_kubeconfig`]).
+    Kubeconfig {
+        /// The Secret's namespace (the Kustomization's).
+        namespace: String,
+        /// The Secret's name.
+        secret: String,
+        /// The key that holds the kubeconfig, when the Kustomization names one.
+        key: Option<String>,
+    },
 }
 
 impl Place {
@@ -79,6 +90,7 @@ impl Place {
             Place::Dir(p) => p.display().to_string(),
             Place::Hub => "the hub".into(),
             Place::Cluster(c) => format!("cluster {} ({})", c.name, c.server),
+            Place::Kubeconfig { namespace, secret, .. } => format!("the kubeconfig of Secret {namespace}/{secret}"),
         }
     }
 
@@ -281,8 +293,17 @@ pub fn member(
                 Hub::Kube => Place::Cluster(Box::new(cluster.clone())),
             }
         }
-        // Flux applies into the cluster it runs in (`spec.kubeConfig` is refused when read).
-        AppKind::FluxKustomization => at_hub(),
+        // Flux applies into the cluster it runs in, or the one its kubeConfig Secret reaches;
+        // offline, that cluster is the FileCluster named after the Secret.
+        AppKind::FluxKustomization => match (&spec.rollout.kube_config, hub) {
+            (None, _) => at_hub(),
+            (Some(kc), Hub::Dir(p)) => Place::Dir(spoke_dir(p, &kc.secret)?),
+            (Some(kc), Hub::Kube) => Place::Kubeconfig {
+                namespace: object.namespace().to_string(),
+                secret: kc.secret.clone(),
+                key: kc.key.clone(),
+            },
+        },
     };
     let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
     let deleting = object.value().pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
@@ -313,15 +334,11 @@ pub const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
 
 /// Every app of the hub at `hub`: Argo CD Applications in the controller namespace and Flux
 /// Kustomizations, in name order (namespace, then name), with the status of their last pass
-/// (kept in the FileCluster each goes to).
+/// (kept on the hub).
 pub fn hub_apps(hub: &Path) -> Result<Vec<HubApp>, Error> {
     let objects = FileCluster::new(hub).list().map_err(cluster_error(hub))?;
-    Ok(apps_of(&Hub::Dir(hub.to_path_buf()), &objects, |m, _| match &m.target {
-        Place::Dir(dir) => {
-            crate::status::StatusStore::FileCluster(FileCluster::new(dir)).read(&m.spec.name).ok().flatten()
-        }
-        _ => None,
-    }))
+    let statuses = crate::status::StatusStore::FileCluster(FileCluster::new(hub));
+    Ok(apps_of(&Hub::Dir(hub.to_path_buf()), &objects, |m, _| statuses.read(&m.spec.name).ok().flatten()))
 }
 
 /// Every app among a hub's `objects` (see [`hub_apps`]), with the status `status_of` finds

@@ -102,6 +102,20 @@ impl KubeCluster {
         Ok(KubeCluster { server, ..KubeCluster::from_client(client, &name) })
     }
 
+    /// Connects with the kubeconfig `text` at its current context, as Flux connects with a
+    /// Kustomization's `spec.kubeConfig` Secret; `name` says where it came from (errors name it,
+    /// never quote the text).
+    pub async fn connect_kubeconfig_text(text: &str, name: &str) -> Result<KubeCluster, Error> {
+        let shown = Path::new(name);
+        let file = Kubeconfig::from_yaml(text).map_err(|e| kubeconfig_error(Some(shown), e))?;
+        let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| kubeconfig_error(Some(shown), e))?;
+        let server = config.cluster_url.to_string();
+        let client = Client::try_from(config).map_err(|e| kubeconfig_error(Some(shown), e))?;
+        Ok(KubeCluster { server, ..KubeCluster::from_client(client, name) })
+    }
+
     /// The context [`KubeCluster::connect`] would use, without connecting: `context`, else the
     /// kubeconfig's current context, else `in-cluster` when there is no kubeconfig.
     pub fn context_name(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<String, Error> {

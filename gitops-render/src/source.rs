@@ -319,7 +319,8 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
 /// A Flux Kustomization's fields that change the kustomization; fields Flux applies after the
 /// build (`postBuild`, `components`) and decryption are refused by name.
 fn flux_overrides(k: &Object, spec: &Value, err: &dyn Fn(&Object, &str, &str) -> Error) -> Result<Overrides, Error> {
-    for field in ["postBuild", "components", "decryption", "kubeConfig"] {
+    // `kubeConfig` is where the app goes, not how it renders (see `gitops_core::app::KubeConfigRef`).
+    for field in ["postBuild", "components", "decryption"] {
         if spec.get(field).is_some_and(|v| !v.is_null()) {
             return Err(err(k, &format!("spec.{field}"), "not supported yet"));
         }

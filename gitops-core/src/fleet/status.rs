@@ -39,10 +39,11 @@ pub fn application_status(s: &Status) -> Value {
 }
 
 /// The `status` of a Flux Kustomization with `metadata.generation` `generation`: a `Ready`
-/// condition (`True` with `Applied revision: R` when the pass left the app synced and healthy,
-/// else `False` with the pass's message), the revisions applied and attempted.
-pub fn kustomization_status(s: &Status, generation: i64) -> Value {
-    let ready = s.is_ready();
+/// condition (`True` with `Applied revision: R` when the pass left the app synced and, if it
+/// `waits` (`spec.wait` or `spec.healthChecks`), healthy, as kustomize-controller decides; else
+/// `False` with the pass's message), the revisions applied and attempted.
+pub fn kustomization_status(s: &Status, generation: i64, waits: bool) -> Value {
+    let ready = if waits { s.is_ready() } else { s.is_synced() };
     let (condition, reason, message) = if ready {
         ("True", "ReconciliationSucceeded", format!("Applied revision: {}", s.revision))
     } else {
@@ -55,6 +56,21 @@ pub fn kustomization_status(s: &Status, generation: i64) -> Value {
         "conditions": [{
             "type": "Ready", "status": condition, "reason": reason, "message": message,
             "lastTransitionTime": s.reconciled_at, "observedGeneration": generation,
+        }],
+    })
+}
+
+/// The `status` of a Flux GitRepository (generation `generation`) whose `revision` a pass
+/// fetched at `at` (RFC 3339): an artifact and a `Ready` condition, as source-controller reports
+/// them, so that `flux get sources git` and health checks see the source ready.
+pub fn git_repository_status(revision: &str, at: &str, generation: i64) -> Value {
+    json!({
+        "observedGeneration": generation,
+        "artifact": {"revision": revision, "lastUpdateTime": at},
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "Succeeded",
+            "message": format!("stored artifact for revision '{revision}'"),
+            "lastTransitionTime": at, "observedGeneration": generation,
         }],
     })
 }
@@ -181,19 +197,23 @@ mod tests {
         );
         assert_eq!(back.resources, written.resources);
         written.sync = SyncStatus::OutOfSync;
-        let back = status_of(&app("Kustomization", kustomization_status(&written, 1))).expect("a status");
+        let back = status_of(&app("Kustomization", kustomization_status(&written, 1, true))).expect("a status");
         assert_eq!((back.sync, back.message.as_str()), (SyncStatus::OutOfSync, "nothing to apply"));
         assert!(status_of(&app("Application", Value::Null)).is_none());
     }
 
     #[test]
     fn a_kustomization_is_ready_only_when_synced_and_healthy() {
-        let ready = kustomization_status(&status(SyncStatus::Synced, HealthStatus::Healthy), 3);
+        let ready = kustomization_status(&status(SyncStatus::Synced, HealthStatus::Healthy), 3, true);
         assert!(is_ready(&ready));
         assert_eq!(ready["conditions"][0]["message"], "Applied revision: abc");
         assert_eq!(ready["observedGeneration"], 3);
-        let not = kustomization_status(&status(SyncStatus::OutOfSync, HealthStatus::Healthy), 3);
+        let not = kustomization_status(&status(SyncStatus::OutOfSync, HealthStatus::Healthy), 3, false);
         assert!(!is_ready(&not));
+        let progressing = kustomization_status(&status(SyncStatus::Synced, HealthStatus::Progressing), 3, false);
+        assert!(is_ready(&progressing), "without wait, applied is Ready");
+        let waiting = kustomization_status(&status(SyncStatus::Synced, HealthStatus::Progressing), 3, true);
+        assert!(!is_ready(&waiting));
         assert_eq!(not["conditions"][0]["message"], "nothing to apply");
     }
 }
