@@ -520,3 +520,115 @@ fn print_flux_table(out: &mut dyn Write, rows: &[[String; 6]], all_namespaces: b
     let rows: Vec<Vec<String>> = rows.iter().map(|r| r[skip..].to_vec()).collect();
     table(out, &header[skip..], &rows)
 }
+
+/// `gitops reconcile kustomization|application NAME`: one app of the hub, passed now (as
+/// `flux reconcile kustomization NAME` asks its controller to), with what it produced.
+#[derive(clap::Parser, Debug)]
+#[command(name = "gitops reconcile", about = "Pass one app of a hub now, as `flux reconcile kustomization NAME` does.")]
+pub struct ReconcileOne {
+    #[command(subcommand)]
+    pub what: OneKind,
+}
+
+/// Which kind of app.
+#[derive(Subcommand, Debug)]
+pub enum OneKind {
+    /// A Flux Kustomization of the hub.
+    #[command(alias = "ks")]
+    Kustomization(OneArgs),
+    /// An Argo CD Application of the hub.
+    #[command(alias = "app")]
+    Application(OneArgs),
+}
+
+/// The app and how to render it.
+#[derive(Args, Debug)]
+pub struct OneArgs {
+    /// Its name.
+    pub name: String,
+    /// Its namespace (default: flux-system for a Kustomization, argocd for an Application).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Fetch its source first (as `flux reconcile --with-source`); sources are always fetched
+    /// here, so this is accepted for scripts written for flux.
+    #[arg(long)]
+    pub with_source: bool,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// `URL=DIR` (repeatable): serve the repository URL from DIR.
+    #[arg(long, value_name = "URL=DIR")]
+    pub local: Vec<crate::fleet_cmd::Local>,
+    /// The Git cache (default: GITOPS_CACHE, else ~/.cache/gitops).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<String>,
+    /// An Argo CD ConfigManagementPlugin manifest the app may name (repeatable).
+    #[arg(long = "plugin", value_name = "FILE")]
+    pub plugins: Vec<String>,
+}
+
+/// `gitops reconcile kustomization|application NAME`.
+pub fn reconcile_one(cli: ReconcileOne) -> Result<ExitCode, String> {
+    let (kind, args) = match cli.what {
+        OneKind::Kustomization(a) => ("Kustomization", a),
+        OneKind::Application(a) => ("Application", a),
+    };
+    let namespace =
+        args.namespace.clone().unwrap_or_else(|| if kind == "Application" { "argocd" } else { "flux-system" }.into());
+    let (opened, apps) = args.hub.apps()?;
+    let found = apps
+        .iter()
+        .find(|a| a.id.kind.kind() == kind && a.id.name == args.name && a.id.namespace == namespace)
+        .ok_or_else(|| format!("{kind} {namespace}/{} not found in the hub {}", args.name, args.hub.hub))?;
+    let member = found.member.clone()?;
+    let (target, status_store) = match (&opened, &member.target) {
+        (Opened::Dir(hub), Place::Dir(dir)) => (
+            gitops_kube::controller::TargetSpec::Dir(dir.clone()),
+            gitops_kube::status::StatusStore::FileCluster(gitops_kube::FileCluster::new(hub)),
+        ),
+        (Opened::Kube(..), Place::Hub) => {
+            let context = self::hub_context(&args.hub.hub);
+            let name = KubeCluster::context_name(args.hub.kubeconfig.as_deref(), context.as_deref())
+                .map_err(|e| e.to_string())?;
+            (
+                gitops_kube::controller::TargetSpec::Kube(context),
+                gitops_kube::status::StatusStore::Beside { dir: ".gitops/status".into(), context: name },
+            )
+        }
+        (_, place) => {
+            return Err(format!(
+                "{kind} {namespace}/{} goes to {}: reconcile it through its root app (gitops reconcile --app ROOT)",
+                args.name,
+                place.describe()
+            ));
+        }
+    };
+    let app_args = crate::sync_cmd::AppArgs {
+        app: member.origin.clone(),
+        name: None,
+        local: args.local.clone(),
+        target: None,
+        kubeconfig: args.hub.kubeconfig.clone(),
+        customizations: None,
+        argocd_cm: None,
+        cache: args.cache.clone(),
+        strict: false,
+        plugins: args.plugins.clone(),
+        revision: None,
+    };
+    let dir = std::path::Path::new(".");
+    let mut app = crate::sync_cmd::App::build(&app_args, &member.origin, &member.objects, target, dir, false)?;
+    app.runner.status_store_override = Some(status_store);
+    let stop = crate::sync_cmd::stop_on_signals()?;
+    let request = app.request(stop.clone(), false);
+    let rt = match opened {
+        Opened::Kube(_, rt) => rt,
+        Opened::Dir(_) => runtime()?,
+    };
+    let pass = rt.block_on(app.pass(request, &mut anstream::stdout().lock()))?;
+    Ok(crate::sync_cmd::exit_code(pass.verdict(stop.is_cancelled())))
+}
+
+/// The context of `--hub kube[:CONTEXT]`.
+fn hub_context(hub: &str) -> Option<String> {
+    crate::app_input::cluster_target(hub).flatten().map(str::to_string)
+}

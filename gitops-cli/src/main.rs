@@ -60,6 +60,8 @@ enum Command {
     Sync(sync_cmd::SyncArgs),
     /// One pass of the reconcile loop (as `flux reconcile --with-source`): render, compare,
     /// and sync only as the app's policy says (automated, selfHeal, suspend); writes the status.
+    /// Then every app it produced (a fleet), recursively. `gitops reconcile kustomization|application
+    /// NAME --hub HUB` passes one app of a hub instead.
     ///
     /// Exit status: 0 when Synced after the pass, 1 otherwise, 2 on bad usage or input.
     Reconcile(sync_cmd::SyncArgs),
@@ -112,6 +114,16 @@ Exit status: 0 in sync / healthy / done, 1 differences / unhealthy / failed, 2 b
 See `gitops COMMAND --help` for each command.";
 
 fn main() -> ExitCode {
+    // `gitops reconcile kustomization|application NAME` (flux's and argocd's shape) has its own
+    // parser: `gitops reconcile --app FILE` keeps its required flag.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let one = ["kustomization", "ks", "application", "app"];
+    if argv.get(1).is_some_and(|a| a == "reconcile") && argv.get(2).is_some_and(|a| one.iter().any(|o| a == *o)) {
+        let cli = hub_cmd::ReconcileOne::parse_from(
+            std::iter::once("gitops reconcile".into()).chain(argv[2..].iter().cloned()),
+        );
+        return finish(hub_cmd::reconcile_one(cli));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Diff(args) => diff_cmd::run(args),
@@ -127,6 +139,11 @@ fn main() -> ExitCode {
         Command::Suspend(command) => hub_cmd::suspend(command, true),
         Command::Resume(command) => hub_cmd::suspend(command, false),
     };
+    finish(result)
+}
+
+/// The exit status of a command's result, with its error printed.
+fn finish(result: Result<ExitCode, String>) -> ExitCode {
     match result {
         Ok(code) => code,
         // The reader went away (`gitops diff ... | head`): nothing more to say, as ripgrep and

@@ -169,6 +169,17 @@ fn the_hub_verbs_list_get_delete_suspend_and_resume() {
     assert_eq!(flux(&["suspend", "kustomization", "apps"]), "► Kustomization flux-system/apps suspended\n");
     assert!(flux(&["get", "ks"]).contains("apps         local     True "), "{}", flux(&["get", "ks"]));
     assert_eq!(flux(&["resume", "ks", "apps"]), "► Kustomization flux-system/apps resumed\n");
+
+    // One app of the hub, now, as `flux reconcile kustomization NAME` (and the same for an
+    // Application).
+    let local = format!("{FLEET_URL}={}", checkout.display());
+    let one = flux(&["reconcile", "kustomization", "apps", "--with-source", "--local", &local]);
+    assert!(one.starts_with("apps -> dir:") && one.contains("Synced: nothing to apply"), "{one}");
+    let app_one = gitops(&["reconcile", "app", "guestbook-dev", "--hub", &hub_arg, "--local", &local], None);
+    assert!(out(&app_one).starts_with("guestbook-dev -> dir:"), "{}{}", out(&app_one), err(&app_one));
+    let missing = gitops(&["reconcile", "ks", "nope", "--hub", &flux_arg], None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(err(&missing).contains("Kustomization flux-system/nope not found in the hub"), "{}", err(&missing));
 }
 
 /// A commit is rendered once: the passes of `gitops watch` that find the same commit of the
