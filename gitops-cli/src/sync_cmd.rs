@@ -143,6 +143,10 @@ pub struct WatchArgs {
     /// Stop after this many passes (default: run until stopped).
     #[arg(long, value_name = "N")]
     pub passes: Option<u64>,
+    /// Move each wait at random by up to this percent of it, either way, so that controllers
+    /// started together do not pass together (as Flux's `--interval-jitter-percentage`).
+    #[arg(long, value_name = "PERCENT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub interval_jitter: u32,
     /// On a kube target, pass only while holding a `coordination.k8s.io` Lease, so that two
     /// controllers never reconcile the same fleet (as Flux's controllers elect a leader).
     #[arg(long)]
@@ -551,7 +555,10 @@ impl Reconciler for Watched {
 pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
     let fleet = crate::fleet_cmd::Fleet::read(&args.app, Default::default())?;
     let interval = args.interval.as_deref().map(controller::parse_interval).transpose().map_err(|e| e.to_string())?;
-    let schedule = Schedule::of(&fleet.root().runner.spec, interval).map_err(|e| e.to_string())?;
+    let schedule = Schedule {
+        jitter_percent: args.interval_jitter,
+        ..Schedule::of(&fleet.root().runner.spec, interval).map_err(|e| e.to_string())?
+    };
     let stop = stop_on_signals()?;
     let runtime = runtime()?;
     let lease =

@@ -114,6 +114,10 @@ pub struct Schedule {
     /// The time before the next pass after one that failed (Flux's `retryInterval`; else the
     /// interval).
     pub retry_interval: Option<Duration>,
+    /// How far, in percent of the wait, each wait is moved at random either way, so that many
+    /// apps (or controllers) started together do not pass together (Flux's controllers'
+    /// `--interval-jitter-percentage`, 5 by default there); 0 keeps waits exact.
+    pub jitter_percent: u32,
 }
 
 impl Schedule {
@@ -125,7 +129,7 @@ impl Schedule {
             (None, Some(i)) => i.clone()?,
             (None, None) => DEFAULT_INTERVAL,
         };
-        Ok(Schedule { interval, retry_interval: app.rollout.retry_interval })
+        Ok(Schedule { interval, retry_interval: app.rollout.retry_interval, jitter_percent: 0 })
     }
 
     /// How long to wait after a pass that ended so.
@@ -135,6 +139,20 @@ impl Schedule {
             Verdict::Failed | Verdict::Stopped => self.retry_interval.unwrap_or(self.interval),
         }
     }
+
+    /// [`Schedule::after`], moved by `unit` (in -1..=1) times [`Schedule::jitter_percent`] of it.
+    pub fn jittered(&self, verdict: Verdict, unit: f64) -> Duration {
+        let wait = self.after(verdict);
+        let share = f64::from(self.jitter_percent.min(100)) / 100.0 * unit.clamp(-1.0, 1.0);
+        wait.mul_f64(1.0 + share)
+    }
+}
+
+/// A number in -1..=1 that differs from call to call (the jitter of a wait needs no better).
+fn unit_sample() -> f64 {
+    use std::hash::BuildHasher;
+    let bits = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    (bits % 2_000_001) as f64 / 1_000_000.0 - 1.0
 }
 
 /// Whether passes compare through the API server: asked for (`--server-side-diff`), by the
@@ -377,7 +395,7 @@ impl<R: Reconciler> Controller<R> {
                 self.finished.push(self.queue.remove(next).app);
                 continue;
             }
-            entry.due = Instant::now() + entry.schedule.after(verdict);
+            entry.due = Instant::now() + entry.schedule.jittered(verdict, unit_sample());
         }
     }
 }
@@ -403,7 +421,7 @@ mod tests {
     }
 
     fn schedule() -> Schedule {
-        Schedule { interval: Duration::from_millis(1), retry_interval: None }
+        Schedule { interval: Duration::from_millis(1), retry_interval: None, jitter_percent: 0 }
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -473,9 +491,21 @@ mod tests {
 
     #[test]
     fn a_failure_waits_the_retry_interval() {
-        let s = Schedule { interval: Duration::from_secs(60), retry_interval: Some(Duration::from_secs(5)) };
+        let s = Schedule {
+            interval: Duration::from_secs(60),
+            retry_interval: Some(Duration::from_secs(5)),
+            jitter_percent: 0,
+        };
         assert_eq!(s.after(Verdict::Succeeded), Duration::from_secs(60));
         assert_eq!(s.after(Verdict::Failed), Duration::from_secs(5));
+        assert_eq!(s.jittered(Verdict::Succeeded, 1.0), Duration::from_secs(60), "no jitter asked");
+        let j = Schedule { jitter_percent: 10, ..s };
+        assert_eq!(j.jittered(Verdict::Succeeded, 1.0), Duration::from_secs(66));
+        assert_eq!(j.jittered(Verdict::Succeeded, -1.0), Duration::from_secs(54));
+        assert_eq!(j.jittered(Verdict::Failed, 0.0), Duration::from_secs(5));
+        let samples: Vec<f64> = (0..50).map(|_| unit_sample()).collect();
+        assert!(samples.iter().all(|u| (-1.0..=1.0).contains(u)));
+        assert!(samples.windows(2).any(|w| w[0] != w[1]), "the samples vary");
         assert!(parse_interval("0s").is_err());
         assert_eq!(parse_interval("1m30s").unwrap(), Duration::from_secs(90));
     }
