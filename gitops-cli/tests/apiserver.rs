@@ -311,6 +311,21 @@ fn every_example_syncs_into_a_real_api_server_and_then_diffs_synced() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// Installs Argo CD's and Flux's CRDs (the ones a hub serves) on the harness's server.
+fn install_controller_crds(env: &TestEnv) {
+    runtime().block_on(async {
+        let client = client(env).await;
+        for (group, kind, plural, versions) in gitops_kube::hub::CONTROLLER_KINDS {
+            let crd = gitops_kube::hub::controller_crd(group, kind, plural, versions);
+            let name = crd["metadata"]["name"].as_str().unwrap().to_string();
+            let req = Request::new("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+                .patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&crd))
+                .expect("request");
+            client.request::<Value>(req).await.unwrap_or_else(|e| panic!("CRD {name}: {e}"));
+        }
+    });
+}
+
 /// Spawns `gitops` with `KUBECONFIG` set, without waiting.
 fn spawn_gitops(env: &TestEnv, args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_gitops"))
@@ -406,18 +421,8 @@ fn a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades() {
     let Some(env) = testenv::or_skip("a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades") else {
         return;
     };
-    // The hub runs Argo CD: its Application CRD is installed (as `install.yaml` would).
-    runtime().block_on(async {
-        let client = client(env).await;
-        for (group, kind, plural, versions) in gitops_kube::hub::CONTROLLER_KINDS {
-            let crd = gitops_kube::hub::controller_crd(group, kind, plural, versions);
-            let name = crd["metadata"]["name"].as_str().unwrap().to_string();
-            let req = Request::new("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
-                .patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&crd))
-                .expect("request");
-            client.request::<Value>(req).await.unwrap_or_else(|e| panic!("CRD {name}: {e}"));
-        }
-    });
+    // The hub runs Argo CD and Flux: their CRDs are installed (as their install manifests do).
+    install_controller_crds(env);
     let kubeconfig = std::fs::read_to_string(env.kubeconfig()).expect("kubeconfig");
     let field =
         |key: &str| kubeconfig.lines().find_map(|l| l.trim().strip_prefix(key)).map(str::trim).expect(key).to_string();
@@ -557,17 +562,7 @@ fn a_flux_kustomization_reaches_its_cluster_through_its_kubeconfig_secret() {
     let Some(env) = testenv::or_skip("a_flux_kustomization_reaches_its_cluster_through_its_kubeconfig_secret") else {
         return;
     };
-    runtime().block_on(async {
-        let client = client(env).await;
-        for (group, kind, plural, versions) in gitops_kube::hub::CONTROLLER_KINDS {
-            let crd = gitops_kube::hub::controller_crd(group, kind, plural, versions);
-            let name = crd["metadata"]["name"].as_str().unwrap().to_string();
-            let req = Request::new("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
-                .patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&crd))
-                .expect("request");
-            client.request::<Value>(req).await.unwrap_or_else(|e| panic!("CRD {name}: {e}"));
-        }
-    });
+    install_controller_crds(env);
     let kubeconfig = std::fs::read_to_string(env.kubeconfig()).expect("kubeconfig");
     let dir = tempfile::tempdir().expect("tempdir");
     let write = |rel: &str, text: &str| {

@@ -6,6 +6,14 @@ use super::{copy_dir, err, gitops, out, repo};
 
 const FLEET_URL: &str = "https://git.example.com/fleet.git";
 
+/// A copy of `examples/fleet` (its repository, served as FLEET_URL) in a new directory.
+fn example_checkout() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkout = dir.path().join("fleet");
+    copy_dir(&repo().join("examples/fleet"), &checkout);
+    (dir, checkout)
+}
+
 fn reconcile(app: &Path, checkout: &Path, hub: &Path) -> std::process::Output {
     let local = format!("{FLEET_URL}={}", checkout.display());
     let target = format!("dir:{}", hub.display());
@@ -18,9 +26,7 @@ fn reconcile(app: &Path, checkout: &Path, hub: &Path) -> std::process::Output {
 /// Argo CD's message and the others go on.
 #[test]
 fn an_app_of_apps_deploys_to_two_clusters_and_settles() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let checkout = dir.path().join("fleet");
-    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let (dir, checkout) = example_checkout();
     let hub = dir.path().join("hub");
     let root = checkout.join("root.yaml");
     let first = reconcile(&root, &checkout, &hub);
@@ -88,9 +94,7 @@ fn an_app_of_apps_deploys_to_two_clusters_and_settles() {
 /// `infra` (`dependsOn`), which is passed first, so one run settles the fleet.
 #[test]
 fn a_flux_tree_passes_dependencies_first() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let checkout = dir.path().join("fleet");
-    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let (dir, checkout) = example_checkout();
     let hub = dir.path().join("hub");
     let root = checkout.join("flux/clusters/dev/flux-system/gotk-sync.yaml");
     let first = reconcile(&root, &checkout, &hub);
@@ -107,9 +111,7 @@ fn a_flux_tree_passes_dependencies_first() {
 /// The hub's apps as `argocd app list|get|delete` and `flux get|suspend|resume` show them.
 #[test]
 fn the_hub_verbs_list_get_delete_suspend_and_resume() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let checkout = dir.path().join("fleet");
-    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let (dir, checkout) = example_checkout();
     let hub = dir.path().join("hub");
     let first = reconcile(&checkout.join("root.yaml"), &checkout, &hub);
     assert_eq!(first.status.code(), Some(0), "{}", out(&first));
@@ -190,15 +192,7 @@ fn a_watched_app_renders_each_commit_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join("app")).expect("mkdir");
-    let git = |args: &[&str]| {
-        let o = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .expect("git");
-        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    };
+    let git = |args: &[&str]| crate::git_in(&repo, args);
     git(&["init", "-q"]);
     std::fs::write(
         repo.join("app/cm.yaml"),
@@ -265,9 +259,7 @@ fn a_watched_app_renders_each_commit_once() {
 /// finds every app in sync.
 #[test]
 fn watch_passes_the_whole_fleet() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let checkout = dir.path().join("fleet");
-    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let (dir, checkout) = example_checkout();
     let local = format!("{FLEET_URL}={}", checkout.display());
     let target = format!("dir:{}", dir.path().join("hub").display());
     let root = checkout.join("root.yaml");
@@ -357,9 +349,7 @@ fn a_fleet_names_cycles_bad_apps_and_shared_resources_and_goes_on() {
 /// FileCluster `clusters/NAME` beside the hub.
 #[test]
 fn a_kustomization_with_a_kubeconfig_goes_to_the_cluster_named_after_its_secret() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let checkout = dir.path().join("fleet");
-    copy_dir(&repo().join("examples/fleet"), &checkout);
+    let (dir, checkout) = example_checkout();
     let apps = checkout.join("flux/clusters/dev/apps.yaml");
     let text = std::fs::read_to_string(&apps).unwrap();
     std::fs::write(&apps, format!("{text}  kubeConfig: {{secretRef: {{name: staging}}}}\n")).unwrap();

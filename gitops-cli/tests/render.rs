@@ -84,16 +84,7 @@ fn an_app_is_fetched_from_git_and_its_commit_reported() {
     let work = tempfile::tempdir().expect("tempdir");
     let repo = work.path().join("repo");
     std::fs::create_dir_all(repo.join("deploy")).expect("mkdir");
-    let git = |args: &[&str]| {
-        let o = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .expect("git");
-        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    };
+    let git = |args: &[&str]| crate::git_in(&repo, args);
     git(&["init", "-q"]);
     std::fs::write(repo.join("deploy/a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n")
         .expect("write");

@@ -541,13 +541,7 @@ fn misspelt_app_fields_are_named() {
 fn sync_takes_plugins_and_a_revision() {
     let dir = tempfile::tempdir().expect("tempdir");
     let git = |args: &[&str]| {
-        let o = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .expect("git");
-        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        crate::git_in(dir.path(), args);
     };
     git(&["init", "-q"]);
     std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
