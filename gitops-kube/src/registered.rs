@@ -300,17 +300,7 @@ mod tests {
     use gitops_core::fleet::cluster::{AwsAuthConfig, ClusterConfig, ExecProviderConfig, Sensitive, TlsClientConfig};
 
     fn cluster(config: ClusterConfig) -> RegisteredCluster {
-        RegisteredCluster {
-            name: "prod".into(),
-            server: "https://prod.example.com:6443".into(),
-            namespaces: Vec::new(),
-            cluster_resources: false,
-            project: String::new(),
-            config,
-            labels: Default::default(),
-            annotations: Default::default(),
-            secret: None,
-        }
+        RegisteredCluster::new("prod", "https://prod.example.com:6443", config)
     }
 
     fn user(k: &Kubeconfig) -> &AuthInfo {
@@ -426,30 +416,21 @@ mod tests {
 
     #[tokio::test]
     async fn unusable_pem_names_the_field_without_its_contents() {
-        let e = config_for(&cluster(ClusterConfig {
-            tls_client_config: TlsClientConfig {
-                ca_data: b"-----BEGIN CERTIFICATE-----\nsecretish\n".to_vec(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }))
-        .await
-        .unwrap_err()
-        .to_string();
-        assert!(e.starts_with("cluster prod (https://prod.example.com:6443): config.tlsClientConfig.caData:"), "{e}");
-        assert!(!e.contains("secretish"), "{e}");
-        let e = config_for(&cluster(ClusterConfig {
-            tls_client_config: TlsClientConfig {
-                ca_data: b"-----BEGIN CERTIFICATE-----\nsecretish\n-----END CERTIFICATE-----\n".to_vec(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }))
-        .await
-        .unwrap_err()
-        .to_string();
-        assert!(e.starts_with("cluster prod (https://prod.example.com:6443): config.tlsClientConfig.caData:"), "{e}");
-        assert!(!e.contains("secretish"), "{e}");
+        for pem in [
+            "-----BEGIN CERTIFICATE-----\nsecretish\n",
+            "-----BEGIN CERTIFICATE-----\nsecretish\n-----END CERTIFICATE-----\n",
+        ] {
+            let tls = TlsClientConfig { ca_data: pem.as_bytes().to_vec(), ..Default::default() };
+            let e = config_for(&cluster(ClusterConfig { tls_client_config: tls, ..Default::default() }))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("cluster prod (https://prod.example.com:6443): config.tlsClientConfig.caData:"),
+                "{e}"
+            );
+            assert!(!e.contains("secretish"), "{e}");
+        }
         let e = config_for(&RegisteredCluster { server: "not a url".into(), ..cluster(ClusterConfig::default()) })
             .await
             .unwrap_err();

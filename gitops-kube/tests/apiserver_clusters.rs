@@ -61,17 +61,7 @@ fn harness(env: &TestEnv) -> Harness {
 
 /// A cluster registered as Argo CD would hold it, named `testenv`.
 fn registered(server: &str, config: ClusterConfig) -> RegisteredCluster {
-    RegisteredCluster {
-        name: "testenv".into(),
-        server: server.into(),
-        namespaces: Vec::new(),
-        cluster_resources: false,
-        project: String::new(),
-        config,
-        labels: Default::default(),
-        annotations: Default::default(),
-        secret: None,
-    }
+    RegisteredCluster::new("testenv", server, config)
 }
 
 fn tls(ca: &[u8]) -> TlsClientConfig {

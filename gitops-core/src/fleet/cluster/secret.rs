@@ -122,6 +122,22 @@ pub struct RegisteredCluster {
 }
 
 impl RegisteredCluster {
+    /// A cluster named `name` at `server`, reached with `config`, registered by hand (no
+    /// Secret, no namespace limit, no labels), as an embedder or a test builds one.
+    pub fn new(name: impl Into<String>, server: impl Into<String>, config: ClusterConfig) -> RegisteredCluster {
+        RegisteredCluster {
+            name: name.into(),
+            server: server.into(),
+            namespaces: Vec::new(),
+            cluster_resources: false,
+            project: String::new(),
+            config,
+            labels: Default::default(),
+            annotations: Default::default(),
+            secret: None,
+        }
+    }
+
     /// Reads an Argo CD cluster secret. Values come from `stringData` over `data` (base64), as
     /// the API server merges them when the secret is written.
     pub fn from_secret(secret: &Object) -> Result<RegisteredCluster, SecretError> {
