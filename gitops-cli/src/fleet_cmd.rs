@@ -168,8 +168,13 @@ impl Fleet {
         let cluster = self.hub_cluster().await?;
         let mut objects = Vec::new();
         for (api_version, kind, namespace, labels) in fleet::HUB_KINDS {
-            let listed = cluster.list_kind(api_version, kind, *namespace, *labels).await;
-            objects.extend(listed.map_err(|e| format!("listing the hub's {kind}s: {e}"))?);
+            match cluster.list_kind(api_version, kind, *namespace, *labels).await {
+                Ok(listed) => objects.extend(listed),
+                // An account that may not list a kind (say, cluster Secrets) has no fleet of
+                // it: the root is still reconciled.
+                Err(gitops_kube::cluster::Error::Refused { code: 403 | 404 | 405, .. }) => {}
+                Err(e) => return Err(format!("listing the hub's {kind}s: {e}")),
+            }
         }
         Ok(Arc::new(objects))
     }
@@ -238,6 +243,7 @@ impl Fleet {
                 Verdict::Failed
             }
         };
+        let root_error = if root_ran { None } else { rows.last().and_then(|r| r.outcome.clone().err()) };
         let objects = self.hub_objects(&walk, &hub, &root_place).await?;
         // A root that manages its own object (`flux bootstrap`'s flux-system) reports on it too.
         if hub == Hub::Kube
@@ -251,6 +257,11 @@ impl Fleet {
         let after = walk.passed(&root_spec, &root_place, &objects);
         if root_ran {
             self.cascade(out, before, &after, &mut rows).await;
+        } else if let Some(e) = root_error
+            && walk.is_done()
+        {
+            // An app that is no fleet fails as a single pass does.
+            return Err(e);
         }
         while let Some(next) = walk.next() {
             if stop.is_cancelled() {
@@ -317,6 +328,9 @@ impl Fleet {
                 Err(e) => {
                     verdict = worse(verdict, Verdict::Failed);
                     rows.push(Row { app: label, target, outcome: Err(e) });
+                    // What it produced before is still walked; nothing is deleted for it.
+                    let objects = self.hub_objects(&walk, &hub, &member.target).await?;
+                    walk.passed(&member.spec, &member.target, &objects);
                 }
             }
         }

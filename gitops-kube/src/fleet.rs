@@ -176,6 +176,11 @@ impl Walk {
         &self.cache
     }
 
+    /// Whether nothing is left to pass or report (until a [`Walk::passed`] adds more).
+    pub fn is_done(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// The objects of a FileCluster hub (shared through the walk's cache); a Kubernetes hub's
     /// are listed by the caller.
     pub fn dir_objects(&self) -> Result<Arc<Vec<Object>>, Error> {
