@@ -236,6 +236,18 @@ mod tests {
     }
 
     #[test]
+    fn child_selectors_apply_and_child_templates_are_ignored() {
+        let spec = json!({"generators": [
+            {"list": {"elements": [{"env": "dev"}, {"env": "prod"}], "template": {"metadata": {"name": "ignored"}}},
+             "selector": {"matchLabels": {"env": "prod"}}},
+            list(json!([{"app": "web"}])),
+        ]});
+        let got = run(Mode::Flat, "matrix", spec).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].to_value(), json!({"env": "prod", "app": "web"}), "no template key leaks into params");
+    }
+
+    #[test]
     fn merge_is_a_left_join_on_merge_keys_later_children_winning() {
         let spec = json!({"mergeKeys": ["name"], "generators": [
             list(json!([{"name": "a", "v": "base"}, {"name": "b", "v": "base"}])),

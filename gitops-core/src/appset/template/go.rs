@@ -80,10 +80,30 @@ impl GoOptions {
 
 /// Parses and executes `text` against `data` (numbers in `data` are taken as `float64`).
 pub fn render(text: &str, data: &Value, options: GoOptions) -> Result<String, GoError> {
+    render_data(text, &GoData::new(data), options)
+}
+
+/// Template data prepared once for many templates: a JSON value with every number a Go
+/// `float64`, as `encoding/json` decodes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoData(Value);
+
+impl GoData {
+    /// Prepares `data`.
+    pub fn new(data: &Value) -> GoData {
+        GoData(as_float_numbers(data))
+    }
+}
+
+/// [`render`] with prepared data.
+pub fn render_data(text: &str, data: &GoData, options: GoOptions) -> Result<String, GoError> {
+    if !text.contains("{{") {
+        return Ok(text.to_string());
+    }
     let nodes = parse(text)?;
-    let data = as_float_numbers(data);
-    let mut exec = Exec { options, vars: vec![("$".to_string(), Some(data.clone()))], out: String::new() };
-    exec.walk(&nodes, &Some(data))?;
+    let root = Some(data.0.clone());
+    let mut exec = Exec { options, vars: vec![("$".to_string(), root.clone())], out: String::new() };
+    exec.walk(&nodes, &root)?;
     Ok(exec.out)
 }
 
@@ -1320,7 +1340,12 @@ fn slugify(vals: &[Val]) -> Result<Val, GoError> {
     if !text.is_ascii() {
         return Err(GoError::Unsupported("slugify of non-ASCII text (transliteration)".into()));
     }
-    let normalized = normalize(&text);
+    let max = usize::try_from(max).map_err(|_| call_err(name, "maximum length must not be negative"))?;
+    let mut normalized = normalize(&text);
+    // gosimple/slug cuts first when smart truncation is off, then cleans up.
+    if !smart && normalized.len() >= max {
+        normalized.truncate(max);
+    }
     let mut slug = String::new();
     for c in normalized.chars() {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
@@ -1330,15 +1355,10 @@ fn slugify(vals: &[Val]) -> Result<Val, GoError> {
         }
     }
     let mut slug = slug.trim_end_matches('-').to_string();
-    let max = usize::try_from(max).unwrap_or(0);
-    if max > 0 && slug.len() > max {
-        if smart {
-            let cut = slug[..=max.min(slug.len() - 1)].rfind('-').filter(|&i| i > 0).unwrap_or(max);
-            slug.truncate(cut.min(max));
-        } else {
-            slug.truncate(max);
-        }
-        slug = slug.trim_end_matches('-').to_string();
+    // Smart truncation: at the last `-` at or before the limit, else at the limit.
+    if smart && max > 0 && slug.len() > max {
+        let cut = slug[..=max].rfind('-').unwrap_or(max);
+        slug.truncate(cut);
     }
     Ok(Some(Value::String(slug)))
 }
@@ -1445,6 +1465,10 @@ mod tests {
             ("{{ print .name 1 2 }}", "web1 2"),
             ("{{ (index .path.segments 0) | upper }}", "APPS"),
             ("{{ slugify \"Hello World_Foo\" }}", "hello-world-foo"),
+            ("{{ slugify 12 \"alpha-beta-gamma\" }}", "alpha-beta"),
+            ("{{ slugify 12 false \"alpha-beta-gamma\" }}", "alpha-beta-g"),
+            ("{{ slugify 5 \"abcdefgh\" }}", "abcde"),
+            ("{{ slugify 6 false \"a.b..c-d\" }}", "a-b-c"),
             ("{{ ternary \"a\" \"b\" true }}", "a"),
             ("{{ b64enc \"hi\" }}", "aGk="),
         ];

@@ -77,32 +77,47 @@ impl Engine {
 
     /// Renders one string; `field` names it in errors.
     pub fn render_str(&self, field: &str, text: &str, params: &Params) -> Result<String, TemplateError> {
-        match self.mode {
-            Mode::Flat => {
-                let flat = params.flattened();
-                flat::render(text, &flat).map_err(|source| TemplateError::Flat { field: field.to_string(), source })
-            }
-            Mode::Go => go::render(text, &params.to_value(), self.options)
-                .map_err(|source| TemplateError::Go { field: field.to_string(), source }),
-        }
+        self.render_prepared(field, text, &self.prepare(params))
     }
 
     /// Renders every string (and map key) of `value`; `field` is the path of `value` itself.
     pub fn render_value(&self, field: &str, value: &Value, params: &Params) -> Result<Value, TemplateError> {
+        self.render_value_prepared(field, value, &self.prepare(params))
+    }
+
+    fn prepare(&self, params: &Params) -> Prepared {
+        match (self.mode, params) {
+            (Mode::Flat, Params::Flat(m)) => Prepared::Flat(m.clone()),
+            (Mode::Flat, go) => Prepared::Flat(go.flattened()),
+            (Mode::Go, p) => Prepared::Go(go::GoData::new(&p.to_value())),
+        }
+    }
+
+    fn render_prepared(&self, field: &str, text: &str, data: &Prepared) -> Result<String, TemplateError> {
+        match data {
+            Prepared::Flat(flat) => {
+                flat::render(text, flat).map_err(|source| TemplateError::Flat { field: field.to_string(), source })
+            }
+            Prepared::Go(data) => go::render_data(text, data, self.options)
+                .map_err(|source| TemplateError::Go { field: field.to_string(), source }),
+        }
+    }
+
+    fn render_value_prepared(&self, field: &str, value: &Value, data: &Prepared) -> Result<Value, TemplateError> {
         match value {
-            Value::String(s) => Ok(Value::String(self.render_str(field, s, params)?)),
+            Value::String(s) => Ok(Value::String(self.render_prepared(field, s, data)?)),
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| self.render_value(&format!("{field}[{i}]"), v, params))
+                .map(|(i, v)| self.render_value_prepared(&format!("{field}[{i}]"), v, data))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             Value::Object(m) => {
                 let mut out = Map::new();
                 for (k, v) in m {
                     let path = if field.is_empty() { k.clone() } else { format!("{field}.{k}") };
-                    let key = self.render_str(&format!("{field}{{{k}}}"), k, params)?;
-                    let rendered = self.render_value(&path, v, params)?;
+                    let key = self.render_prepared(&format!("{field}{{{k}}}"), k, data)?;
+                    let rendered = self.render_value_prepared(&path, v, data)?;
                     if out.insert(key.clone(), rendered).is_some() {
                         return Err(TemplateError::DuplicateKey { field: field.to_string(), key });
                     }
@@ -112,6 +127,12 @@ impl Engine {
             other => Ok(other.clone()),
         }
     }
+}
+
+/// Parameters in the shape the engine reads, prepared once per Application.
+enum Prepared {
+    Flat(std::collections::BTreeMap<String, String>),
+    Go(go::GoData),
 }
 
 /// Go's zero value test as mergo uses it: null, `false`, `0`, `""`, `[]` and `{}` are empty.
@@ -227,7 +248,18 @@ fn read_patch(text: &str) -> Result<Value, TemplateError> {
     let docs = crate::yaml::parse_documents(text).map_err(|e| TemplateError::Patch(e.to_string()))?;
     match docs.as_slice() {
         [] => Ok(Value::Object(Map::new())),
-        [one] if one.value.is_object() => Ok(one.value.clone()),
+        [one] if one.value.is_object() => {
+            // It must read as an Application: its metadata and spec are objects.
+            for key in ["metadata", "spec"] {
+                match one.value.get(key) {
+                    None | Some(Value::Null) | Some(Value::Object(_)) => {}
+                    Some(other) => {
+                        return Err(TemplateError::Patch(format!("`{key}` is {}, not an object", kind_name(other))));
+                    }
+                }
+            }
+            Ok(one.value.clone())
+        }
         [one] => Err(TemplateError::Patch(format!("it is {}, not an object", kind_name(&one.value)))),
         _ => Err(TemplateError::Patch("it has several documents".into())),
     }
@@ -346,5 +378,8 @@ mod tests {
 
         let bad = RenderContext { template_patch: Some("- a\n- b\n"), ..cx() };
         assert!(matches!(render_application(&engine, &template, &p, &bad), Err(TemplateError::Patch(_))));
+        let bad = RenderContext { template_patch: Some("spec: just-text\n"), ..cx() };
+        let e = render_application(&engine, &template, &p, &bad).unwrap_err();
+        assert!(e.to_string().contains("`spec` is a string, not an object"), "{e}");
     }
 }
