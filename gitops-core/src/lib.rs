@@ -21,7 +21,8 @@
 //! - syncing: [`sync`] (options, plan, the sans-IO [`sync::operation::SyncOperation`],
 //!   retries, the reconcile [`sync::policy`], app [`sync::status`] and the plan report);
 //! - fleets: [`fleet`] (Argo CD's cluster registry and destination resolution, apps produced
-//!   by apps, app-of-apps and `dependsOn` cycles and order, resources two apps claim).
+//!   by apps, app-of-apps and `dependsOn` cycles and order, resources two apps claim),
+//!   [`appset`] (ApplicationSets: generators, templates, the Applications they generate).
 //!
 //! Examples to start from (`cargo run -p gitops-core --example NAME`): `diff_files` compares
 //! two manifest files; `sync_by_hand` drives a sync operation against an in-memory cluster.
@@ -85,6 +86,7 @@
 
 pub mod app;
 pub mod app_fields;
+pub mod appset;
 pub mod defaults;
 pub mod diff;
 pub mod fleet;
