@@ -172,7 +172,7 @@ impl Fleet {
                 Ok(listed) => objects.extend(listed),
                 // An account that may not list a kind (say, cluster Secrets) has no fleet of
                 // it: the root is still reconciled.
-                Err(gitops_kube::cluster::Error::Refused { code: 403 | 404 | 405, .. }) => {}
+                Err(gitops_kube::cluster::Error::Refused { code: 403..=405, .. }) => {}
                 Err(e) => return Err(format!("listing the hub's {kind}s: {e}")),
             }
         }
