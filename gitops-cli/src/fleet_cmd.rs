@@ -165,6 +165,11 @@ impl Fleet {
         if let Hub::Dir(_) = hub {
             return walk.dir_objects().map_err(|e| e.to_string());
         }
+        self.kube_hub_objects().await
+    }
+
+    /// The fleet objects of a kube hub ([`fleet::HUB_KINDS`]), listed now.
+    async fn kube_hub_objects(&mut self) -> Result<Arc<Vec<Object>>, String> {
         let cluster = self.hub_cluster().await?;
         let mut objects = Vec::new();
         for (api_version, kind, namespace, labels) in fleet::HUB_KINDS {
@@ -284,6 +289,17 @@ impl Fleet {
                     } else {
                         let outcome = Ok(("Deleted".to_string(), "-".to_string()));
                         rows.push(Row { app: member.id.to_string(), target: member.target.describe(), outcome });
+                    }
+                    continue;
+                }
+                Next::Generate(appset) => {
+                    match self.generate(out, &appset, &hub, dry_run).await {
+                        Ok(objects) => walk.generated(&appset, &objects),
+                        Err(e) => {
+                            verdict = worse(verdict, Verdict::Failed);
+                            let app = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
+                            rows.push(Row { app, target: String::new(), outcome: Err(e) });
+                        }
                     }
                     continue;
                 }
@@ -425,6 +441,130 @@ impl Fleet {
         hub.patch_status(&object.key(""), &value).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
+    /// Runs an ApplicationSet as Argo CD's ApplicationSet controller does: its generators over the
+    /// hub's cluster Secrets and the repositories it names (served by `--local URL=DIR`, else
+    /// fetched), its Applications written into the hub per its `applicationsSync` policy
+    /// (those it no longer generates deleted, with their resources when their finalizer says
+    /// so). Returns the hub's objects afterwards.
+    async fn generate(
+        &mut self,
+        out: &mut dyn Write,
+        appset: &Object,
+        hub: &Hub,
+        dry_run: bool,
+    ) -> Result<Arc<Vec<Object>>, String> {
+        use gitops_core::appset::{self, Inputs, MemoryRepositories, SyncPolicy};
+        let label = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
+        let place = match hub {
+            Hub::Dir(p) => Place::Dir(p.clone()),
+            Hub::Kube => Place::Hub,
+        };
+        let objects = match hub {
+            Hub::Dir(p) => Arc::new(FileCluster::new(p).list().map_err(|e| e.to_string())?),
+            Hub::Kube => self.kube_hub_objects().await?,
+        };
+        let (registry, _) = gitops_core::fleet::cluster::ClusterRegistry::from_objects(&objects);
+        let mut repositories = MemoryRepositories::default();
+        for (url, revision) in git_generators(appset.value()) {
+            let dir = match crate::fleet_cmd::local_for(&self.app_args.local, &url, false) {
+                Some(dir) => dir,
+                None => {
+                    let reference = match revision.as_str() {
+                        "" | "HEAD" => gitops_render::git::Reference::Head,
+                        r => gitops_render::git::Reference::Revision(r.to_string()),
+                    };
+                    self.root.cache().checkout(&url, &reference).map_err(|e| format!("{label}: {e}"))?.dir
+                }
+            };
+            repositories.insert(&url, &revision, tree_of(&dir));
+        }
+        let inputs =
+            Inputs { clusters: Some(&registry), repositories: Some(&repositories), new_git_file_globbing: false };
+        let generation = appset::generate_all(appset, &inputs).map_err(|e| e.to_string())?;
+        for e in &generation.errors {
+            let _ = writeln!(out, "{YELLOW}warning{RESET}: {e}");
+        }
+        let policy = SyncPolicy::of(appset).map_err(|e| e.to_string())?;
+        let existing: Vec<Object> = objects.iter().filter(|o| o.kind() == "Application").cloned().collect();
+        let plan = generation.plan(appset.name(), &existing, policy);
+        let names = |v: &[Object]| v.iter().map(|o| o.name().to_string()).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            out,
+            "\n{label}: {} generated; create [{}], update [{}], delete [{}]{}",
+            generation.apps.len(),
+            names(&plan.create),
+            names(&plan.update),
+            names(&plan.delete),
+            if plan.conflicts.is_empty() {
+                String::new()
+            } else {
+                format!("; left alone (owned elsewhere): {}", plan.conflicts.join(", "))
+            }
+        );
+        if dry_run {
+            return Ok(objects);
+        }
+        let (target, _) = self.target_for(&place).await?;
+        let mut writes: Vec<(Object, bool)> =
+            plan.create.iter().chain(&plan.update).map(|o| (o.clone(), true)).collect();
+        writes.extend(plan.delete.iter().map(|o| (o.clone(), false)));
+        for gone in &plan.delete {
+            let member = gitops_kube::fleet::member(hub, &objects, &registry, gone);
+            if let Ok(member) = member
+                && gitops_kube::fleet::cascades(&member)
+                && matches!(hub, Hub::Dir(_))
+            {
+                // A FileCluster deletes at once: the resources go first, as the finalizer would
+                // have them (a kube hub keeps the app until the walk finalizes it).
+                let keys = self.delete_resources(&member).await?;
+                let _ = writeln!(out, "{label}: {} of {}'s resources deleted", keys.len(), gone.name());
+            }
+        }
+        self.write_hub(&target, &writes).await.map_err(|e| format!("{label}: {e}"))?;
+        Ok(match hub {
+            Hub::Dir(p) => Arc::new(FileCluster::new(p).list().map_err(|e| e.to_string())?),
+            Hub::Kube => self.kube_hub_objects().await?,
+        })
+    }
+
+    /// Applies (`true`) or deletes (`false`) objects in the hub, as a controller writes its own
+    /// objects.
+    async fn write_hub(&mut self, target: &TargetSpec, writes: &[(Object, bool)]) -> Result<(), String> {
+        use gitops_kube::cluster::ApplyMode;
+        // A controller writes its objects whole, with no kubectl record of what it applied.
+        const CONTROLLER_WRITE: ApplyMode = ApplyMode::ServerSide { force: true, take_over: false };
+        let err = |e: gitops_kube::cluster::Error| e.to_string();
+        match target {
+            TargetSpec::Dir(dir) => {
+                let cluster = FileCluster::new(dir).locked().map_err(|e| e.to_string())?;
+                for (o, apply) in writes {
+                    if *apply {
+                        cluster.apply(o, CONTROLLER_WRITE, false).await.map_err(err)?;
+                    } else {
+                        cluster
+                            .delete(&o.key(""), gitops_core::sync::options::Propagation::Background, false)
+                            .await
+                            .map_err(err)?;
+                    }
+                }
+            }
+            _ => {
+                let cluster = self.hub_cluster().await?;
+                for (o, apply) in writes {
+                    if *apply {
+                        cluster.apply(o, CONTROLLER_WRITE, false).await.map_err(err)?;
+                    } else {
+                        cluster
+                            .delete(&o.key(""), gitops_core::sync::options::Propagation::Background, false)
+                            .await
+                            .map_err(err)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// An app being deleted on a kube hub, as its controller finalizes it: its resources
     /// deleted when its finalizer says so, then the finalizer removed, so the object goes.
     async fn finalize(&mut self, out: &mut dyn Write, member: &Member) -> Result<(), String> {
@@ -514,6 +654,59 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let stop = stop_on_signals()?;
     let verdict = runtime()?.block_on(fleet.pass(&stop, &mut anstream::stdout().lock()))?;
     Ok(exit_code(verdict))
+}
+
+/// The `(repoURL, revision)` of every git generator in an ApplicationSet (nested in matrix and
+/// merge generators too).
+fn git_generators(value: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![value.get("spec").and_then(|s| s.get("generators")).cloned().unwrap_or_default()];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Array(items) => stack.extend(items),
+            serde_json::Value::Object(map) => {
+                if let Some(git) = map.get("git")
+                    && let Some(url) = git.get("repoURL").and_then(serde_json::Value::as_str)
+                {
+                    let revision = git.get("revision").and_then(serde_json::Value::as_str).unwrap_or("");
+                    out.push((url.to_string(), revision.to_string()));
+                }
+                stack.extend(map.into_iter().filter(|(k, _)| k != "git").map(|(_, v)| v));
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The files and directories under `root` (no `.git`), as the git generator reads a checkout:
+/// YAML and JSON files with their contents, others listed only.
+fn tree_of(root: &Path) -> gitops_core::appset::MemoryTree {
+    let mut tree = gitops_core::appset::MemoryTree::default();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(kind) = e.file_type() else { continue };
+            let Ok(rel) = path.strip_prefix(root) else { continue };
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            if kind.is_symlink() || rel == ".git" {
+                continue;
+            }
+            if kind.is_dir() {
+                tree.add_directory(&rel);
+                stack.push(path);
+            } else if kind.is_file() {
+                let data = path.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
+                let content = if data { gitops_render::regular::read(&path).unwrap_or_default() } else { Vec::new() };
+                tree.add_file(rel, content);
+            }
+        }
+    }
+    tree
 }
 
 /// The resources a pass left its app with.

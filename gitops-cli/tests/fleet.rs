@@ -45,7 +45,8 @@ fn an_app_of_apps_deploys_to_two_clusters_and_settles() {
     let again = reconcile(&root, &checkout, &hub);
     let text = out(&again);
     assert_eq!(again.status.code(), Some(0), "{text}");
-    assert_eq!(text.matches("Synced: nothing to apply").count(), 4, "root and three apps: {text}");
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 6, "root, three apps, two generated: {text}");
+    assert!(text.contains("ApplicationSet argocd/overlays: 2 generated; create [], update [], delete []"), "{text}");
 
     let staging = std::fs::read_to_string(checkout.join("apps/redis-prod.yaml"))
         .unwrap()
@@ -60,7 +61,7 @@ fn an_app_of_apps_deploys_to_two_clusters_and_settles() {
             && text.contains("there are no clusters with this name: staging"),
         "{text}"
     );
-    assert_eq!(text.matches("Synced: nothing to apply").count(), 3, "the other apps went on: {text}");
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 5, "the other apps went on: {text}");
 
     // Removed from Git: pruned from the hub by the root, and with Argo CD's resources finalizer
     // its resources go too; without the finalizer they stay.
@@ -74,7 +75,7 @@ fn an_app_of_apps_deploys_to_two_clusters_and_settles() {
     let first_change = reconcile(&root, &checkout, &hub);
     assert_eq!(first_change.status.code(), Some(0), "{}", out(&first_change));
     assert!(
-        out(&first_change).contains("update        argoproj.io/Application  argocd     guestbook-dev"),
+        out(&first_change).contains("guestbook-dev   differs from the desired state"),
         "the finalizer dropped: {}",
         out(&first_change)
     );
@@ -125,7 +126,7 @@ fn the_hub_verbs_list_get_delete_suspend_and_resume() {
     let list = run(&["app", "list", "-o", "json"]);
     let apps: serde_json::Value = serde_json::from_str(&out(&list)).expect("json");
     let names: Vec<&str> = apps.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["guestbook-dev", "guestbook-prod", "redis-prod"]);
+    assert_eq!(names, ["guestbook-dev", "guestbook-prod", "overlay-dev", "overlay-prod", "redis-prod"]);
     assert_eq!(apps[1]["destination"], serde_json::json!({"server": "", "name": "prod", "namespace": "guestbook"}));
     assert_eq!((apps[1]["sync"].as_str(), apps[1]["revision"].as_str()), (Some("Synced"), Some("local")));
     let table = out(&run(&["app", "list"]));
@@ -280,7 +281,7 @@ fn watch_passes_the_whole_fleet() {
     let text = out(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
     assert_eq!(text.matches("guestbook-prod -> dir:").count(), 2, "{text}");
-    assert_eq!(text.matches("Synced: nothing to apply").count(), 4, "the second pass: {text}");
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 6, "the second pass: {text}");
     assert!(dir.path().join("clusters/prod/redis/apps/Deployment/redis.yaml").is_file(), "{text}");
 }
 
@@ -366,4 +367,45 @@ fn a_kustomization_with_a_kubeconfig_goes_to_the_cluster_named_after_its_secret(
     assert!(text.contains(&format!("apps -> dir:{}", dir.path().join("clusters/staging").display())), "{text}");
     assert!(dir.path().join("clusters/staging/podinfo/core/ConfigMap/podinfo.yaml").is_file(), "{text}");
     assert!(!hub.join("podinfo/core/ConfigMap/podinfo.yaml").exists());
+}
+
+/// An ApplicationSet in the hub generates its Applications (git directories over the
+/// repository), which are walked like the others; a directory removed from Git removes its
+/// Application, and with the finalizer the generator adds, its resources.
+#[test]
+fn an_applicationset_generates_apps_that_are_walked_and_removed_with_their_directory() {
+    let (dir, checkout) = example_checkout();
+    let staging = checkout.join("overlays/staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join("kustomization.yaml"), "resources: [../../base/guestbook]\nnamePrefix: staging-\n")
+        .unwrap();
+    let hub = dir.path().join("hub");
+    let root = checkout.join("root.yaml");
+    let first = reconcile(&root, &checkout, &hub);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}{}", err(&first));
+    assert!(
+        text.contains(
+            "ApplicationSet argocd/overlays: 3 generated; create [overlay-dev, overlay-prod, overlay-staging]"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("overlay-staging -> dir:"), "{text}");
+    let app = hub.join("argocd/argoproj.io/Application/overlay-staging.yaml");
+    let stored = std::fs::read_to_string(&app).expect("generated");
+    assert!(
+        stored.contains("kind: ApplicationSet") && stored.contains("resources-finalizer.argocd.argoproj.io"),
+        "{stored}"
+    );
+    let deployment = hub.join("overlay-staging/apps/Deployment/staging-guestbook.yaml");
+    assert!(deployment.is_file(), "{text}");
+
+    std::fs::remove_dir_all(&staging).unwrap();
+    let second = reconcile(&root, &checkout, &hub);
+    let text = out(&second);
+    assert_eq!(second.status.code(), Some(0), "{text}{}", err(&second));
+    assert!(text.contains("create [], update [], delete [overlay-staging]"), "{text}");
+    assert!(text.contains("ApplicationSet argocd/overlays: 2 of overlay-staging's resources deleted"), "{text}");
+    assert!(!app.exists() && !deployment.exists(), "{text}");
+    assert!(hub.join("overlay-dev/apps/Deployment/dev-guestbook.yaml").is_file(), "the others stay");
 }

@@ -141,6 +141,10 @@ pub enum Next {
     /// This app is being deleted: delete its resources if [`cascades`] says so, then remove
     /// [`controller_finalizers`] from it.
     Finalize(Box<Member>),
+    /// This ApplicationSet (an object of the hub) is to generate its Applications
+    /// ([`gitops_core::appset`]); the caller writes them into the hub, then calls
+    /// [`Walk::generated`] so they are walked.
+    Generate(Box<Object>),
 }
 
 /// The order in which a fleet's apps are passed, from a root app on a FileCluster hub.
@@ -197,8 +201,15 @@ impl Walk {
     /// next, each after the Kustomizations it `dependsOn`. Returns every app it has now (to
     /// compare with [`Walk::produced`] before the pass).
     pub fn passed(&mut self, spec: &AppSpec, target: &Place, hub_objects: &[Object]) -> Vec<Member> {
-        let (members, conditions) = self.produced(spec, target, hub_objects);
+        let ((members, conditions), appsets) = self.produced_with_appsets(spec, target, hub_objects);
         self.queue.extend(conditions.into_iter().map(Next::Condition));
+        for appset in appsets {
+            if let Some(id) = AppId::of(&appset, appset.namespace())
+                && self.seen.insert(id)
+            {
+                self.queue.push_back(Next::Generate(Box::new(appset)));
+            }
+        }
         for m in &members {
             if self.seen.insert(m.id.clone()) {
                 let next = if m.deleting { Next::Finalize } else { Next::Pass };
@@ -216,8 +227,19 @@ impl Walk {
     /// are, unknown cluster, unreadable). An app on another cluster produces none: apps are read
     /// from the hub only, as Argo CD and Flux only watch their own cluster.
     pub fn produced(&self, parent: &AppSpec, target: &Place, hub_objects: &[Object]) -> (Vec<Member>, Vec<Condition>) {
+        self.produced_with_appsets(parent, target, hub_objects).0
+    }
+
+    /// [`Walk::produced`], and the ApplicationSets `parent` put in the hub.
+    fn produced_with_appsets(
+        &self,
+        parent: &AppSpec,
+        target: &Place,
+        hub_objects: &[Object],
+    ) -> ((Vec<Member>, Vec<Condition>), Vec<Object>) {
+        let mut generate = Vec::new();
         if !target.is(&self.hub) {
-            return (Vec::new(), Vec::new());
+            return ((Vec::new(), Vec::new()), generate);
         }
         let objects = hub_objects;
         let produced: Vec<Object> = objects.iter().filter(|o| app::is_tracked_by(o, parent)).cloned().collect();
@@ -233,6 +255,10 @@ impl Walk {
             secret_errors.into_iter().map(|e| Condition { app: "cluster secret".into(), message: e.to_string() }),
         );
         let mut members = Vec::new();
+        for child in found.apps.iter().filter(|c| c.kind == ChildKind::ApplicationSet) {
+            let Some(object) = objects.iter().find(|o| o.key("") == child.key) else { continue };
+            generate.push(object.clone());
+        }
         for child in in_dependency_order(found.apps, &produced, &default_ns) {
             // ApplicationSets and HelmReleases are apps of their own kind (not passed here yet);
             // sources are read with the Kustomizations that name them.
@@ -249,7 +275,29 @@ impl Walk {
                 Err(message) => conditions.push(Condition { app: AppId::from(&child).to_string(), message }),
             }
         }
-        (members, conditions)
+        ((members, conditions), generate)
+    }
+
+    /// After the caller wrote the Applications of `appset` into the hub (now holding
+    /// `hub_objects`): those it controls are walked next.
+    pub fn generated(&mut self, appset: &Object, hub_objects: &[Object]) {
+        let (registry, _) = ClusterRegistry::from_objects(hub_objects);
+        let owned = hub_objects.iter().filter(|o| {
+            o.kind() == "Application"
+                && o.namespace() == self.controller_namespace
+                && gitops_core::appset::plan::is_owned_by(o, appset.name())
+        });
+        for object in owned {
+            let Some(id) = AppId::of(object, object.namespace()) else { continue };
+            if !self.seen.insert(id.clone()) {
+                continue;
+            }
+            self.queue.push_back(match member(&self.hub, hub_objects, &registry, object) {
+                Ok(m) if m.deleting => Next::Finalize(Box::new(m)),
+                Ok(m) => Next::Pass(Box::new(m)),
+                Err(message) => Next::Condition(Condition { app: id.to_string(), message }),
+            });
+        }
     }
 }
 
