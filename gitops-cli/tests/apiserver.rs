@@ -9,7 +9,8 @@
 //! - a fleet on a kube hub: a root Application's children go to the hub and to a cluster its
 //!   cluster Secret registers (token and CA, as Argo CD stores them); a second run changes
 //!   nothing; a child removed from Git takes its resources with it (resources finalizer); the
-//!   hub verbs read it; a Flux Kustomization reaches a cluster through its kubeConfig Secret.
+//!   hub verbs read it; a Flux Kustomization reaches a cluster through its kubeConfig Secret;
+//!   an ApplicationSet generates, walks and removes its Applications there.
 //!
 //! The harness has no kubelet; the namespaces used here carry its pretend-kubelet label, so
 //! Pods "run", Jobs complete and Deployments become available. A stand-in backup operator
@@ -614,4 +615,67 @@ fn a_flux_kustomization_reaches_its_cluster_through_its_kubeconfig_secret() {
     );
     let listed = gitops_kube(env, &["get", "kustomizations", "--hub", "kube:testenv"], None, 60);
     assert!(out(&listed).contains("remote   local     False      True   Applied revision: local"), "{}", out(&listed));
+}
+
+/// An ApplicationSet on a kube hub: its Applications are generated, written into the hub (owned
+/// by it) and walked; the second run changes nothing; an element removed from its list deletes
+/// its Application, whose resources finalizer the walk then carries out.
+#[test]
+fn an_applicationset_on_a_kube_hub_generates_walks_and_removes_apps() {
+    let Some(env) = testenv::or_skip("an_applicationset_on_a_kube_hub_generates_walks_and_removes_apps") else {
+        return;
+    };
+    install_controller_crds(env);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    const URL: &str = "https://git.example.com/appset-fleet.git";
+    write(
+        "root.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: asroot, namespace: argocd}}\nspec:\n  source: {{repoURL: '{URL}', path: apps}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: argocd}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    );
+    let appset = |elements: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: teams, namespace: argocd}}\nspec:\n  generators:\n  - list:\n      elements: [{elements}]\n  template:\n    metadata: {{name: 'team-{{{{team}}}}'}}\n    spec:\n      project: default\n      source: {{repoURL: '{URL}', path: team}}\n      destination: {{server: 'https://kubernetes.default.svc', namespace: 'team-{{{{team}}}}'}}\n      syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        )
+    };
+    write("apps/teams.yaml", &appset("{team: red}, {team: blue}"));
+    write("team/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: team}\ndata: {a: '1'}\n");
+    let local = format!("{URL}={}", dir.path().display());
+    let root = dir.path().join("root.yaml");
+    let args = ["reconcile", "--app", root.to_str().unwrap(), "--local", &local, "--target", "kube:testenv"];
+    let first = gitops_kube(env, &args, None, 120);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}{}", err(&first));
+    assert!(text.contains("ApplicationSet argocd/teams: 2 generated; create [team-blue, team-red]"), "{text}");
+    let cm = |ns: &str| {
+        runtime().block_on(async {
+            let req =
+                Request::new(format!("/api/v1/namespaces/{ns}/configmaps")).get("team", &Default::default()).unwrap();
+            client(env).await.request::<Value>(req).await.ok()
+        })
+    };
+    assert!(cm("team-red").is_some() && cm("team-blue").is_some(), "{text}");
+
+    let again = gitops_kube(env, &args, None, 120);
+    let text = out(&again);
+    assert!(text.contains("ApplicationSet argocd/teams: 2 generated; create [], update [], delete []"), "{text}");
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 3, "{text}");
+
+    write("apps/teams.yaml", &appset("{team: red}"));
+    let removed = gitops_kube(env, &args, None, 120);
+    let text = out(&removed);
+    assert_eq!(removed.status.code(), Some(0), "{text}{}", err(&removed));
+    assert!(text.contains("delete [team-blue]"), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cm("team-blue").is_some() {
+        assert!(Instant::now() < deadline, "team-blue's ConfigMap is still there: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cm("team-red").is_some(), "{text}");
 }
