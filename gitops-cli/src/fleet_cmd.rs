@@ -537,30 +537,9 @@ impl Fleet {
         match target {
             TargetSpec::Dir(dir) => {
                 let cluster = FileCluster::new(dir).locked().map_err(|e| e.to_string())?;
-                for (o, apply) in writes {
-                    if *apply {
-                        cluster.apply(o, CONTROLLER_WRITE, false).await.map_err(err)?;
-                    } else {
-                        cluster
-                            .delete(&o.key(""), gitops_core::sync::options::Propagation::Background, false)
-                            .await
-                            .map_err(err)?;
-                    }
-                }
+                write_all(&cluster, writes, CONTROLLER_WRITE).await.map_err(err)?;
             }
-            _ => {
-                let cluster = self.hub_cluster().await?;
-                for (o, apply) in writes {
-                    if *apply {
-                        cluster.apply(o, CONTROLLER_WRITE, false).await.map_err(err)?;
-                    } else {
-                        cluster
-                            .delete(&o.key(""), gitops_core::sync::options::Propagation::Background, false)
-                            .await
-                            .map_err(err)?;
-                    }
-                }
-            }
+            _ => write_all(self.hub_cluster().await?, writes, CONTROLLER_WRITE).await.map_err(err)?,
         }
         Ok(())
     }
@@ -654,6 +633,22 @@ pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
     let stop = stop_on_signals()?;
     let verdict = runtime()?.block_on(fleet.pass(&stop, &mut anstream::stdout().lock()))?;
     Ok(exit_code(verdict))
+}
+
+/// Applies (`true`) or deletes (`false`, in the background) each object on `cluster`.
+async fn write_all<C: Cluster>(
+    cluster: &C,
+    writes: &[(Object, bool)],
+    mode: gitops_kube::cluster::ApplyMode,
+) -> Result<(), gitops_kube::cluster::Error> {
+    for (o, apply) in writes {
+        if *apply {
+            cluster.apply(o, mode, false).await?;
+        } else {
+            cluster.delete(&o.key(""), gitops_core::sync::options::Propagation::Background, false).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The `(repoURL, revision)` of every git generator in an ApplicationSet (nested in matrix and

@@ -429,11 +429,7 @@ fn a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades() {
         |key: &str| kubeconfig.lines().find_map(|l| l.trim().strip_prefix(key)).map(str::trim).expect(key).to_string();
     let (server, ca, token) = (field("server:"), field("certificate-authority-data:"), field("token:"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
     const URL: &str = "https://git.example.com/kube-fleet.git";
     write(
         "root.yaml",
@@ -569,11 +565,7 @@ fn a_flux_kustomization_reaches_its_cluster_through_its_kubeconfig_secret() {
     install_controller_crds(env);
     let kubeconfig = std::fs::read_to_string(env.kubeconfig()).expect("kubeconfig");
     let dir = tempfile::tempdir().expect("tempdir");
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
     const URL: &str = "https://git.example.com/flux-remote.git";
     write(
         "clusters/hub/sync.yaml",
@@ -630,11 +622,7 @@ fn an_applicationset_on_a_kube_hub_generates_walks_and_removes_apps() {
     };
     install_controller_crds(env);
     let dir = tempfile::tempdir().expect("tempdir");
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
     const URL: &str = "https://git.example.com/appset-fleet.git";
     write(
         "root.yaml",

@@ -292,11 +292,7 @@ fn watch_passes_the_whole_fleet() {
 fn a_fleet_names_cycles_bad_apps_and_shared_resources_and_goes_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo_dir = dir.path().join("repo");
-    let write = |rel: &str, text: &str| {
-        let path = repo_dir.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| crate::write_under(&repo_dir, rel, text);
     let app = |name: &str, path: &str| {
         format!(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\nspec:\n  source: {{repoURL: '{FLEET_URL}', path: {path}}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: {name}}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}, syncOptions: [CreateNamespace=true]}}\n"

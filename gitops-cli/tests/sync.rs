@@ -682,11 +682,7 @@ fn an_argocd_cm_ignore_rule_is_no_drift_for_a_pass() {
 fn a_flux_bootstrap_tree_finds_its_git_repository_beside_the_app() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    let write = |rel: &str, text: &str| {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| crate::write_under(root, rel, text);
     write(
         "clusters/dev/flux-system/gotk-sync.yaml",
         "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {url: 'https://git.example.com/fleet.git', ref: {branch: main}}\n",

@@ -133,3 +133,10 @@ pub fn git_in(dir: &Path, args: &[&str]) -> String {
     assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
+
+/// Writes `text` to `rel` under `root`, making the directories it needs.
+pub fn write_under(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
