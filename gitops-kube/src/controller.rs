@@ -274,7 +274,7 @@ impl<D: DesiredState> AppRunner<D> {
 
     /// Where this app's status is kept.
     pub fn status_path(&self) -> Result<PathBuf, Error> {
-        Ok(self.status_store()?.path(&self.spec.name)?)
+        Ok(self.status_store()?.path(&self.spec.status_name())?)
     }
 
     /// Runs one pass on the target: a FileCluster under its lock for the pass (none for a dry
@@ -484,9 +484,9 @@ mod tests {
         assert!(passes[0].synced, "{}", passes[0].status.message);
         assert!(!passes[1].synced, "{}", passes[1].status.message);
         assert_eq!(passes[1].status.message, "nothing to apply (1 object in sync)");
-        let kept = runner.status_store().expect("store").read("shop").expect("read").expect("kept");
+        let kept = runner.status_store().expect("store").read("application_argocd_shop").expect("read").expect("kept");
         assert_eq!(kept.synced_revision.as_deref(), Some("abc"));
-        assert!(dir.path().join(".gitops/cluster/.status/shop.json").is_file());
+        assert!(dir.path().join(".gitops/cluster/.status/application_argocd_shop.json").is_file());
     }
 
     #[test]

@@ -392,7 +392,7 @@ pub const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
 pub fn hub_apps(hub: &Path) -> Result<Vec<HubApp>, Error> {
     let objects = FileCluster::new(hub).list().map_err(cluster_error(hub))?;
     let statuses = crate::status::StatusStore::FileCluster(FileCluster::new(hub));
-    Ok(apps_of(&Hub::Dir(hub.to_path_buf()), &objects, |m, _| statuses.read(&m.spec.name).ok().flatten()))
+    Ok(apps_of(&Hub::Dir(hub.to_path_buf()), &objects, |m, _| statuses.read(&m.spec.status_name()).ok().flatten()))
 }
 
 /// Every app among a hub's `objects` (see [`hub_apps`]), with the status `status_of` finds
