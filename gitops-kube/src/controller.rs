@@ -149,7 +149,7 @@ impl Schedule {
 }
 
 /// A number in -1..=1 that differs from call to call (the jitter of a wait needs no better).
-fn unit_sample() -> f64 {
+pub(crate) fn unit_sample() -> f64 {
     use std::hash::BuildHasher;
     let bits = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
     (bits % 2_000_001) as f64 / 1_000_000.0 - 1.0
@@ -328,6 +328,13 @@ pub trait Reconciler {
     /// Runs pass number `n` (from 1) and says how it ended; a pass that could not run at all
     /// is a failure (the caller reports why).
     fn reconcile(&mut self, n: u64) -> impl Future<Output = Verdict>;
+
+    /// When it wants its next pass, if it knows better than its [`Schedule`] (a fleet whose
+    /// apps each keep their own interval: [`crate::schedules::Schedules`]); the controller then
+    /// wakes it at that time instead.
+    fn next_due(&self) -> Option<Instant> {
+        None
+    }
 }
 
 struct Entry<R> {
@@ -395,7 +402,10 @@ impl<R: Reconciler> Controller<R> {
                 self.finished.push(self.queue.remove(next).app);
                 continue;
             }
-            entry.due = Instant::now() + entry.schedule.jittered(verdict, unit_sample());
+            entry.due = entry
+                .app
+                .next_due()
+                .unwrap_or_else(|| Instant::now() + entry.schedule.jittered(verdict, unit_sample()));
         }
     }
 }
