@@ -3,7 +3,7 @@
 //! new app appears. Which apps, where they go, in which order and what a removed app takes with
 //! it are the library's (`gitops_kube::fleet`); this builds each app's renderer and prints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -146,6 +146,9 @@ pub(crate) struct Fleet {
     options: PassOptions,
     /// A kube hub, connected on first use (its apps and cluster Secrets are listed from it).
     hub_cluster: Option<KubeCluster>,
+    /// The Kubernetes clusters the apps went to, by place: the apps on one share its
+    /// connection and discovery, as Argo CD's apps share its cluster cache.
+    connected: HashMap<String, KubeCluster>,
 }
 
 impl Fleet {
@@ -158,7 +161,7 @@ impl Fleet {
             return Err("--revision and --local DIR cannot be used together".into());
         }
         let root = App::read(app_args)?;
-        Ok(Fleet { app_args: app_args.clone(), root, options, hub_cluster: None })
+        Ok(Fleet { app_args: app_args.clone(), root, options, hub_cluster: None, connected: HashMap::new() })
     }
 
     /// The root app.
@@ -403,6 +406,9 @@ impl Fleet {
         let request = self.request(&self.root, stop);
         let root_id = AppId::of(&self.root.object, self.root.object.namespace());
         let root_pass = self.root.pass(request, out).await;
+        if let Some(cluster) = self.root.runner.connected() {
+            self.connected.entry(root_place.describe()).or_insert_with(|| cluster.clone());
+        }
         let verdict = root_pass.as_ref().map_or(Verdict::Failed, |p| p.verdict(stop.is_cancelled()));
         if let Some(schedules) = &mut self.options.schedules {
             schedules.passed(&self.root.object, &root_spec, true, verdict);
@@ -463,7 +469,11 @@ impl Fleet {
             let built = placed.and_then(|(spec, app_dir)| {
                 App::build(&self.app_args, &member.origin, &member.objects, spec, &app_dir, false)
             });
+            let shared_cluster = self.connected.get(&member.target.describe()).cloned();
             let built = built.map(|mut app| {
+                if let Some(cluster) = shared_cluster {
+                    app.runner.share_cluster(cluster);
+                }
                 app.runner.list_cache = Some(walk.cache().clone());
                 app.runner.status_store_override = Some(shared.statuses.clone());
                 app.share_cache(&shared.git);
@@ -478,7 +488,11 @@ impl Fleet {
             for (member, before, built) in prepared {
                 let _ = writeln!(out);
                 let outcome = match built {
-                    Ok((mut app, request)) => app.pass(request, out).await,
+                    Ok((mut app, request)) => {
+                        let outcome = app.pass(request, out).await;
+                        self.keep_connection(&member.target, &app);
+                        outcome
+                    }
                     Err(e) => Err(e),
                 };
                 passed.push((member, before, outcome));
@@ -495,11 +509,21 @@ impl Fleet {
         });
         let outcomes = futures::future::join_all(runs).await;
         let mut passed = Vec::new();
-        for ((member, before, _), (outcome, printed)) in prepared.into_iter().zip(outcomes) {
+        for ((member, before, built), (outcome, printed)) in prepared.into_iter().zip(outcomes) {
             out.write_all(&printed).map_err(|e| format!("writing output: {e}"))?;
+            if let Ok((app, _)) = &built {
+                self.keep_connection(&member.target, app);
+            }
             passed.push((member, before, outcome));
         }
         Ok(passed)
+    }
+
+    /// Keeps the Kubernetes cluster `app` connected to on `place` for the next apps there.
+    fn keep_connection(&mut self, place: &Place, app: &App) {
+        if let Some(cluster) = app.runner.connected() {
+            self.connected.entry(place.describe()).or_insert_with(|| cluster.clone());
+        }
     }
 
     /// The directory of the root app file (where statuses of apps on Kubernetes clusters are kept).

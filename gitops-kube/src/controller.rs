@@ -277,6 +277,17 @@ impl<D: DesiredState> AppRunner<D> {
         Ok(self.status_store()?.path(&self.spec.status_name())?)
     }
 
+    /// Passes through `cluster` (a clone of one already connected, sharing its connection and
+    /// discovery, as a fleet's apps on one cluster do) instead of connecting on first use.
+    pub fn share_cluster(&mut self, cluster: KubeCluster) {
+        self.kube = Some(cluster);
+    }
+
+    /// The Kubernetes cluster its passes went through, once connected.
+    pub fn connected(&self) -> Option<&KubeCluster> {
+        self.kube.as_ref()
+    }
+
     /// Runs one pass on the target: a FileCluster under its lock for the pass (none for a dry
     /// run, which writes nothing: the target may be read-only), or the Kubernetes cluster
     /// (connected on first use).
