@@ -35,6 +35,9 @@ const WATCHES: usize = 16;
 /// Lists run at once when the whole cluster is listed.
 const PARALLEL_LISTS: usize = 8;
 
+/// What discovery found, and when.
+type Discovered = (Instant, Arc<Discovery>);
+
 /// A Kubernetes cluster reached through kube-rs. A clone shares the connection and what
 /// discovery found.
 #[derive(Clone)]
@@ -47,7 +50,7 @@ pub struct KubeCluster {
     /// transport errors name it by.
     registered: Option<String>,
     /// Shared by the clones: apps of a fleet on one cluster discover its kinds once.
-    discovery: Arc<tokio::sync::Mutex<Option<(Instant, Arc<Discovery>)>>>,
+    discovery: Arc<tokio::sync::Mutex<Option<Discovered>>>,
 }
 
 impl std::fmt::Debug for KubeCluster {
