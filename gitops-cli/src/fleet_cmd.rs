@@ -3,7 +3,7 @@
 //! new app appears. Which apps, where they go, in which order and what a removed app takes with
 //! it are the library's (`gitops_kube::fleet`); this builds each app's renderer and prints.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -95,9 +95,12 @@ struct Report {
 
 /// What every app of one pass of the fleet shares: where statuses are kept (the hub), and the
 /// Git cache that fetches a repository and revision once.
+#[derive(Clone)]
 struct Shared {
     statuses: gitops_kube::status::StatusStore,
     git: gitops_render::git::Cache,
+    /// The hub's AppProjects for this batch (none when `--project` rules instead).
+    projects: Option<Arc<crate::project_cmd::Projects>>,
 }
 
 /// How the passes of a fleet run: `reconcile`'s flags (`watch` takes the defaults).
@@ -270,12 +273,17 @@ impl Fleet {
             schedules.begin();
         }
         let mut report = Report::default();
-        let shared = Shared { statuses: hub_statuses, git };
+        let shared = Shared { statuses: hub_statuses, git, projects: None };
+        // Invalid AppProjects, said once per pass.
+        let mut said = BTreeSet::new();
         let mut verdict = Verdict::Succeeded;
         // In a watch, the apps not due are walked (what they produced may be) but not passed.
         let mut not_due = 0;
         let mut apps = vec![self.root.object.key("")];
         if self.options.is_due(&self.root.object) {
+            if let Some(projects) = self.hub_projects(&walk, &hub, &mut said, out).await? {
+                self.root.projects = Some(projects);
+            }
             verdict = self.pass_root(stop, out, &mut walk, &hub, &root_place, &mut report).await?;
         } else {
             not_due += 1;
@@ -325,7 +333,8 @@ impl Fleet {
                     }
                 }
             }
-            let passes = self.pass_members(stop, out, &walk, &hub, &shared, due).await?;
+            let projects = if due.is_empty() { None } else { self.hub_projects(&walk, &hub, &mut said, out).await? };
+            let passes = self.pass_members(stop, out, &walk, &hub, &Shared { projects, ..shared.clone() }, due).await?;
             for (member, before, outcome) in passes {
                 let target = member.target.describe();
                 let label = member.id.to_string();
@@ -478,6 +487,9 @@ impl Fleet {
                 app.runner.status_store_override = Some(shared.statuses.clone());
                 app.share_cache(&shared.git);
                 app.progress_bar = !together;
+                if shared.projects.is_some() {
+                    app.projects = shared.projects.clone();
+                }
                 let request = self.request(&app, stop);
                 (app, request)
             });
@@ -517,6 +529,33 @@ impl Fleet {
             passed.push((member, before, outcome));
         }
         Ok(passed)
+    }
+
+    /// The hub's AppProjects (and cluster Secrets) now, for the Applications' project rules;
+    /// none when `--project` files were given (they rule instead). A project that does not
+    /// read is said once per pass.
+    async fn hub_projects(
+        &mut self,
+        walk: &Walk,
+        hub: &Hub,
+        said: &mut BTreeSet<String>,
+        out: &mut dyn Write,
+    ) -> Result<Option<Arc<crate::project_cmd::Projects>>, String> {
+        if !self.app_args.project.is_empty() {
+            return Ok(None);
+        }
+        let objects = match hub {
+            Hub::Dir(_) => walk.dir_objects().map_err(|e| e.to_string())?,
+            Hub::Kube => self.kube_hub_objects().await?,
+        };
+        let mut errors = Vec::new();
+        let projects = crate::project_cmd::Projects::of_hub(&objects, &mut errors);
+        for e in errors {
+            if said.insert(e.clone()) {
+                let _ = writeln!(out, "{YELLOW}warning{RESET}: {e}");
+            }
+        }
+        Ok(Some(projects))
     }
 
     /// Keeps the Kubernetes cluster `app` connected to on `place` for the next apps there.

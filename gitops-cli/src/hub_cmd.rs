@@ -388,7 +388,7 @@ fn app_json(a: &HubApp) -> Value {
     })
 }
 
-fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+pub(crate) fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
         .collect();
@@ -614,9 +614,20 @@ pub fn reconcile_one(cli: ReconcileOne) -> Result<ExitCode, String> {
         strict: false,
         plugins: args.plugins.clone(),
         revision: None,
+        project: Vec::new(),
     };
     let dir = std::path::Path::new(".");
     let mut app = crate::sync_cmd::App::build(&app_args, &member.origin, &member.objects, target, dir, false)?;
+    // The hub's AppProjects rule its Applications.
+    let hub_objects = match &opened {
+        Opened::Dir(hub) => gitops_kube::FileCluster::new(hub).list().map_err(|e| e.to_string())?,
+        Opened::Kube(cluster, rt) => rt.block_on(list_hub(cluster, fleet::HUB_KINDS))?,
+    };
+    let mut project_errors = Vec::new();
+    app.projects = Some(crate::project_cmd::Projects::of_hub(&hub_objects, &mut project_errors));
+    for e in project_errors {
+        eprintln!("gitops: warning: {e}");
+    }
     app.runner.status_store_override = Some(status_store);
     let stop = crate::sync_cmd::stop_on_signals()?;
     let request = app.request(stop.clone(), false);

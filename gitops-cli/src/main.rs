@@ -10,6 +10,7 @@ mod health_cmd;
 mod hub_cmd;
 mod output;
 mod plan_cmd;
+mod project_cmd;
 mod render_cmd;
 mod sync_cmd;
 
@@ -83,6 +84,10 @@ enum Command {
     /// Resumes a suspended Flux Kustomization in the hub, as `flux resume`.
     #[command(subcommand)]
     Resume(hub_cmd::SuspendCommand),
+    /// Argo CD AppProjects: sync windows (`windows list|check`) and whether an app is
+    /// `allowed` by its project.
+    #[command(subcommand)]
+    Project(project_cmd::ProjectCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -138,6 +143,7 @@ fn main() -> ExitCode {
         Command::Get(command) => hub_cmd::get(command),
         Command::Suspend(command) => hub_cmd::suspend(command, true),
         Command::Resume(command) => hub_cmd::suspend(command, false),
+        Command::Project(command) => project_cmd::run(command),
     };
     finish(result)
 }

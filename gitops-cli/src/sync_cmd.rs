@@ -103,6 +103,11 @@ pub struct AppArgs {
     /// `argocd app sync --revision` does.
     #[arg(long, value_name = "REV")]
     pub revision: Option<String>,
+    /// A file of Argo CD AppProjects (repeatable): an Application's project rules (sources,
+    /// destinations, resource kinds, sync windows) are enforced on every sync. In a fleet the
+    /// hub's AppProjects are used.
+    #[arg(long, value_name = "FILE")]
+    pub project: Vec<String>,
 }
 
 /// Arguments of `gitops sync` and `gitops reconcile`.
@@ -228,6 +233,8 @@ pub(crate) struct App {
     /// A progress bar under the step lines on a terminal (not when the output is kept to be
     /// printed later, as a fleet's apps passing together do).
     pub(crate) progress_bar: bool,
+    /// The AppProjects its rules come from (`--project`, or the hub's), when any are known.
+    pub(crate) projects: Option<Arc<crate::project_cmd::Projects>>,
 }
 
 impl App {
@@ -266,7 +273,8 @@ impl App {
         let runner = AppRunner::new(spec, desired, target, args.kubeconfig.clone(), app_dir, checks)
             .map_err(|e| e.to_string())?;
         let settings = crate::app_input::argocd_cm_settings(args.argocd_cm.as_deref())?;
-        Ok(App { runner, object, settings, progress_bar: true })
+        let projects = crate::project_cmd::Projects::read(&args.project)?;
+        Ok(App { runner, object, settings, progress_bar: true, projects })
     }
 
     /// Fetches through `cache` (a fleet's walk shares one, so each repository and revision is
@@ -286,6 +294,7 @@ impl App {
             stop,
             server_side_diff: controller::server_side_diff(&self.runner.target, &self.object, server_side_diff),
             settings: self.settings.clone(),
+            project: self.projects.as_ref().and_then(|p| p.rules(&self.object)),
             ..Request::default()
         }
     }

@@ -9,6 +9,7 @@
 //! - `health`: the table and JSON outputs, lookup options, exit codes, `health test`, and FIFOs
 //!   refused without blocking.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
+//! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
 //! - `render`: the directory source, its options, outputs, refusals, apps fetched from Git, a
 //!   single file whatever its extension, standard input (capped), and special files refused.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
@@ -19,6 +20,7 @@ mod diff;
 mod fleet;
 mod health;
 mod plan;
+mod project;
 mod render;
 mod safety;
 mod sync;

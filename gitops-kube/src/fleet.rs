@@ -419,6 +419,7 @@ pub struct HubApp {
 pub const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("argoproj.io/v1alpha1", "Application", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
     ("argoproj.io/v1alpha1", "ApplicationSet", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
+    ("argoproj.io/v1alpha1", "AppProject", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
     ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", None, None),
     ("source.toolkit.fluxcd.io/v1", "GitRepository", None, None),
     ("v1", "Secret", Some(children::DEFAULT_CONTROLLER_NAMESPACE), Some("argocd.argoproj.io/secret-type=cluster")),

@@ -226,6 +226,10 @@ pub struct Request {
     pub server_side_diff: bool,
     /// argocd-cm's diff settings (system-level ignoreDifferences, compare options, known types).
     pub settings: Settings,
+    /// The app's AppProject rules: a plan they refuse is not run, and a sync their windows
+    /// hold back waits (an Argo CD Application; none for a Flux app, or when no project is
+    /// known).
+    pub project: Option<gitops_core::project::ProjectRules>,
 }
 
 /// Where a pass works: the target, where its status is kept, and the health checks it uses.
@@ -263,6 +267,7 @@ pub async fn pass<C: Cluster>(
         resources,
         server_side_diff,
         settings,
+        project,
     } = request;
     let cluster = target.cluster;
     let rendered = desired.render().map_err(Error::Render)?;
@@ -296,6 +301,9 @@ pub async fn pass<C: Cluster>(
     let (mut plan, retry) =
         prepare(&Inputs { started_at: started, predicted: Some(&predicted), ..inputs.clone() }, marked, live)?;
     plan.warnings.extend(ssd_warnings);
+    if let Some(rules) = &project {
+        plan.errors.extend(rules.plan_errors(&plan));
+    }
     // What a selective sync leaves out stays out of sync after it.
     let (plan, left_out) = select(plan, &resources);
     let synced_revision = previous.as_ref().and_then(|s| s.synced_revision.clone());
@@ -303,6 +311,10 @@ pub async fn pass<C: Cluster>(
     situation.requested = sync_now;
     situation.revision = rendered.revision.clone();
     situation.synced_revision = synced_revision.clone();
+    if let Some(rules) = &project {
+        let window = rules.window(sync_now, started);
+        situation.window_block = (!window.allowed).then_some(window.reason);
+    }
     // A suspended app is only compared, whatever its dependencies.
     if !policy.suspended {
         situation.unready_dependency = unready_dependency(app, target.status).map(str::to_string);

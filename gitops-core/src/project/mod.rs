@@ -56,6 +56,7 @@ use serde_json::Value;
 
 use crate::glob::Glob;
 use crate::object::Object;
+use crate::sync::{Action, SyncPlan};
 use windows::{Decision, Subject, SyncWindow};
 
 /// The project an Application names when it names none, and the one Argo CD creates.
@@ -400,13 +401,15 @@ impl AppProject {
 
     /// Whether `dest` (with its namespace) is among `destinations`, and no `!` entry denies it;
     /// with `permitOnlyProjectScopedClusters`, only clusters in `project_clusters` (name,
-    /// server) are.
+    /// server) are. A destination naming no cluster (an app whose cluster the command line
+    /// chose, `--target`) is judged on its namespace alone.
     pub fn destination_permitted(&self, dest: &Destination, project_clusters: &[(String, String)]) -> bool {
         let mut any = false;
         let mut denied = false;
+        let chosen_elsewhere = dest.name.is_empty() && dest.server.is_empty();
         for item in &self.destinations {
-            let name = !dest.name.is_empty() && negatable_match(&item.name, &dest.name);
-            let server = !dest.server.is_empty() && negatable_match(&item.server, &dest.server);
+            let name = chosen_elsewhere || (!dest.name.is_empty() && negatable_match(&item.name, &dest.name));
+            let server = chosen_elsewhere || (!dest.server.is_empty() && negatable_match(&item.server, &dest.server));
             let namespace = negatable_match(&item.namespace, &dest.namespace);
             if (server || name) && namespace {
                 any = true;
@@ -421,6 +424,7 @@ impl AppProject {
             return false;
         }
         !self.permit_only_project_scoped_clusters
+            || chosen_elsewhere
             || project_clusters
                 .iter()
                 .any(|(n, s)| (!n.is_empty() && *n == dest.name) || (!s.is_empty() && *s == dest.server))
@@ -522,6 +526,66 @@ impl AppProject {
                 .iter()
                 .any(|(g, k, n)| [(g, group), (k, kind), (n, name)].iter().all(|(p, v)| p.is_empty() || glob_ok(p, v)))
         })
+    }
+}
+
+/// What a sync of one Application checks against its project: its AppProject (none when the
+/// project does not exist) and the app-level conditions found.
+#[derive(Debug, Clone)]
+pub struct ProjectRules {
+    /// The project, when it exists.
+    pub project: Option<AppProject>,
+    /// The app, as the rules read it.
+    pub app: AppRef,
+    /// The app-level conditions (`InvalidSpecError` messages): a sync may not run while any.
+    pub conditions: Vec<String>,
+}
+
+impl ProjectRules {
+    /// The rules for `app` among `projects` (the hub's AppProjects): its project, else the
+    /// implicit `default` one, else the condition Argo CD gives an app whose project is
+    /// missing.
+    pub fn for_app(
+        projects: &[AppProject],
+        app: AppRef,
+        controller_namespace: &str,
+        project_clusters: &[(String, String)],
+    ) -> ProjectRules {
+        let found = projects.iter().find(|p| p.name == app.project).cloned();
+        let project = found.or_else(|| (app.project == DEFAULT_PROJECT).then(AppProject::default_project));
+        let conditions = match &project {
+            Some(p) => p.check_app(&app, controller_namespace, project_clusters),
+            None => vec![format!("Application referencing project {} which does not exist", app.project)],
+        };
+        ProjectRules { project, app, conditions }
+    }
+
+    /// Why the plan may not run: each app-level condition (`InvalidSpecError: ...`), then each
+    /// object the project does not permit (`KEY: resource ... is not permitted ...`), as Argo
+    /// CD refuses the sync before it applies anything.
+    pub fn plan_errors(&self, plan: &SyncPlan) -> Vec<String> {
+        let mut errors: Vec<String> = self.conditions.iter().map(|c| format!("InvalidSpecError: {c}")).collect();
+        let Some(project) = &self.project else { return errors };
+        for task in &plan.tasks {
+            if matches!(task.action, Action::PruneSkipped) {
+                continue;
+            }
+            let k = &task.key;
+            if let Some(why) = project.resource_refusal(&k.group, &k.kind, &k.name, &k.namespace, &self.app.destination)
+            {
+                errors.push(format!("{k}: {why}"));
+            }
+        }
+        errors
+    }
+
+    /// Whether the sync windows let a sync run at `now` (Unix seconds); `manual`: asked for
+    /// by hand. A missing project has no windows.
+    pub fn window(&self, manual: bool, now: i64) -> Decision {
+        match &self.project {
+            Some(p) => p.sync_decision(&self.app, manual, now),
+            None => windows::decide(&[], manual, now),
+        }
     }
 }
 

@@ -44,6 +44,9 @@ fn destinations_match_server_or_name_and_namespace_with_negations() {
     let strict = project(&format!("  destinations: [{{server: '{IN_CLUSTER}', namespace: 'team-a-*'}}]\n"));
     assert!(!strict.destination_permitted(&Destination::new(IN_CLUSTER, "", "team-b"), &[]));
     assert!(!strict.destination_permitted(&Destination::new("https://other", "", "team-a-x"), &[]));
+    let anywhere = Destination::new("", "", "team-a-web");
+    assert!(strict.destination_permitted(&anywhere, &[]), "a cluster chosen by --target: the namespace decides");
+    assert!(!strict.destination_permitted(&Destination::new("", "", "kube-system"), &[]));
     let scoped = project("  permitOnlyProjectScopedClusters: true\n  destinations: [{server: '*', namespace: '*'}]\n");
     let dest = Destination::new("https://prod.example", "prod", "web");
     assert!(!scoped.destination_permitted(&dest, &[]));

@@ -82,6 +82,8 @@ pub enum Refusal {
     DependencyNotReady(String),
     /// The plan has errors; the sync would not run.
     InvalidPlan(Vec<String>),
+    /// The project's sync windows do not let it run now (why).
+    SyncWindow(String),
 }
 
 /// What a pass does with its plan.
@@ -112,6 +114,7 @@ impl fmt::Display for Decision {
         match self {
             Decision::Refuse(Refusal::DependencyNotReady(d)) => write!(f, "dependency '{d}' is not ready"),
             Decision::Refuse(Refusal::InvalidPlan(errors)) => write!(f, "sync refused: {}", errors.join("; ")),
+            Decision::Refuse(Refusal::SyncWindow(why)) => write!(f, "Sync operation blocked by sync window: {why}"),
             Decision::CompareOnly(CompareReason::InSync { in_sync, unpruned }) => {
                 write!(f, "nothing to apply ({in_sync} {} in sync)", plural(*in_sync, "object", "objects"))?;
                 if *unpruned > 0 {
@@ -156,6 +159,8 @@ pub struct Situation {
     pub revision: String,
     /// The revision last synced successfully, if any.
     pub synced_revision: Option<String>,
+    /// Why the project's sync windows hold a sync back now, if they do.
+    pub window_block: Option<String>,
 }
 
 impl Situation {
@@ -179,8 +184,16 @@ impl Situation {
     }
 }
 
-/// Decides what a pass does.
+/// Decides what a pass does: a sync the windows hold back is refused.
 pub fn decide(policy: Policy, s: &Situation) -> Decision {
+    let decision = decide_ignoring_windows(policy, s);
+    match &s.window_block {
+        Some(why) if decision.syncs() => Decision::Refuse(Refusal::SyncWindow(why.clone())),
+        _ => decision,
+    }
+}
+
+fn decide_ignoring_windows(policy: Policy, s: &Situation) -> Decision {
     let new_revision = s.synced_revision.as_deref() != Some(s.revision.as_str());
     // A suspended app is only compared, whatever its dependencies.
     if let Some(d) = s.unready_dependency.as_ref().filter(|_| !policy.suspended) {
@@ -284,6 +297,18 @@ mod tests {
         assert!(!decide(automated(true), &Situation { requested: true, ..s.clone() }).syncs());
         let suspended = Policy { suspended: true, ..automated(true) };
         assert_eq!(decide(suspended, &s), Decision::CompareOnly(CompareReason::Suspended));
+    }
+
+    #[test]
+    fn a_sync_window_holds_back_only_a_sync() {
+        let blocked = |s: Situation| Situation { window_block: Some("blocked by active deny window #0".into()), ..s };
+        let d = decide(automated(true), &blocked(drifted("b", Some("a"))));
+        assert_eq!(d.to_string(), "Sync operation blocked by sync window: blocked by active deny window #0");
+        assert!(!d.syncs());
+        let in_sync = Situation { out_of_sync: false, ..blocked(drifted("b", Some("b"))) };
+        assert!(matches!(decide(automated(true), &in_sync), Decision::CompareOnly(_)), "nothing to hold back");
+        let manual = decide(Policy { automated: false, ..automated(false) }, &blocked(drifted("b", None)));
+        assert!(matches!(manual, Decision::CompareOnly(CompareReason::Manual)));
     }
 
     #[test]
