@@ -1,5 +1,7 @@
-//! Rendering an app: fetch its [`Source`] at a revision into the Git cache, then render its
-//! path with the renderer its source section names, through the strict loader.
+//! Rendering an app: fetch its [`Source`] at a revision into the Git cache (or, for a chart
+//! of a Helm chart repository, the chart version its `targetRevision` selects into the chart
+//! cache, see [`chart_repo`]), then render its path with the renderer its source section
+//! names, through the strict loader.
 //!
 //! Argo CD and Flux differ in three places, all kept: Flux applies its source ignore rules
 //! (`.sourceignore`, its defaults, `spec.ignore`), Argo CD does not; a Flux path without a
@@ -14,6 +16,7 @@ use std::path::Path;
 
 use gitops_core::Object;
 
+use crate::chart_repo::{self, ChartRepos};
 use crate::directory::{self, DirectoryOptions};
 use crate::git::{self, Cache, Checkout, Reference};
 use crate::helm::{self, Helm, HelmOptions};
@@ -28,6 +31,9 @@ use crate::source::{Renderer, Source};
 pub struct Renderers {
     /// Where repositories are fetched to.
     pub cache: Cache,
+    /// Where charts of chart repositories are fetched from and cached, with their
+    /// credentials.
+    pub charts: ChartRepos,
     /// How to run `helm template`.
     pub helm: Helm,
     /// The config management plugins the app may name.
@@ -54,6 +60,9 @@ pub enum Error {
     /// The repository or revision could not be fetched.
     #[error(transparent)]
     Git(#[from] git::Error),
+    /// The chart could not be had from its chart repository.
+    #[error(transparent)]
+    Chart(#[from] chart_repo::Error),
     /// The path was refused or is missing in the checkout.
     #[error("{url} at {commit}: {source}")]
     Path {
@@ -106,11 +115,21 @@ pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Resu
 
 /// Fetches `source` at its revision (or at `revision`, which overrides it), without rendering
 /// it: a caller that rendered this commit before may keep what it rendered.
+///
+/// A chart of a chart repository is fetched as a checkout too: its directory, its version as
+/// the commit (as Argo CD reports a chart's revision) and `<chart> <version>` as the
+/// reference.
 pub fn fetch(source: &Source, revision: Option<&str>, with: &Renderers) -> Result<(Checkout, Reference), Error> {
     let reference = match revision {
         Some(r) => Reference::Revision(r.to_string()),
         None => source.revision.clone(),
     };
+    if let Some(chart) = &source.chart {
+        let fetched = with.charts.fetch(&source.repo_url, chart, &revision_text(&reference))?;
+        let checkout =
+            Checkout { reference: format!("{chart} {}", fetched.version), commit: fetched.version, dir: fetched.dir };
+        return Ok((checkout, reference));
+    }
     Ok((with.cache.checkout(&source.repo_url, &reference)?, reference))
 }
 
@@ -128,6 +147,12 @@ pub fn render_checkout(
 /// Renders `source` from a local checkout of its repository at `dir` instead of fetching it
 /// (as `argocd app sync --local` does); the commit is reported as `local`.
 pub fn render_local(source: &Source, dir: &Path, with: &Renderers) -> Result<Rendered, Error> {
+    if let Some(chart) = &source.chart {
+        return Err(Error::Unsupported {
+            path: chart.clone(),
+            what: "a local checkout for a chart of a chart repository".into(),
+        });
+    }
     let objects = render_tree(source, dir, "local", &revision_text(&source.revision), with)?;
     Ok(Rendered { commit: "local".into(), reference: dir.display().to_string(), objects })
 }
@@ -146,7 +171,9 @@ fn render_tree(
         source: source_error,
     };
     let mut root = RepoRoot::new(tree).map_err(path_error)?;
-    if commit != "local" {
+    if let Some(chart) = &source.chart {
+        root = root.fetched(&format!("{} chart {chart}", git::scrub(&source.repo_url)), commit);
+    } else if commit != "local" {
         root = root.fetched(&git::scrub(&source.repo_url), commit);
     }
     if source.source_ignore {
