@@ -4,8 +4,8 @@
 //! and `flate2` crates (digests computed for real either way).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -44,13 +44,41 @@ impl Server {
         Server { url, hits }
     }
 
+    /// The server over HTTPS, with the certificate and key (PEM) given.
+    pub fn start_tls(root: &Path, cert_pem: &[u8], key_pem: &[u8]) -> Server {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem).collect::<Result<_, _>>().expect("certificate");
+        let key = PrivateKeyDer::from_pem_slice(key_pem).expect("key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server config");
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("https://{}", listener.local_addr().expect("addr"));
+        let hits = Arc::new(Mutex::new(HashMap::new()));
+        let (root, counted) = (root.to_path_buf(), Arc::clone(&hits));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&config)) else { continue };
+                serve(rustls::StreamOwned::new(conn, stream), &root, None, &counted);
+            }
+        });
+        Server { url, hits }
+    }
+
     /// How many requests asked for `path`.
     pub fn hits(&self, path: &str) -> usize {
         self.hits.lock().expect("hits").get(path).copied().unwrap_or(0)
     }
 }
 
-fn serve(stream: TcpStream, root: &Path, auth: Option<&str>, hits: &Mutex<HashMap<String, usize>>) {
+fn serve<S: Read + Write>(stream: S, root: &Path, auth: Option<&str>, hits: &Mutex<HashMap<String, usize>>) {
     let mut reader = BufReader::new(stream);
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
@@ -273,6 +301,83 @@ fn basic_auth_is_sent_to_the_repository() {
         .expect("authenticated");
     assert_eq!(fetched.version, "1.0.0");
     assert_eq!(server.hits("/web-1.0.0.tgz"), 1, "the archive was asked for once, with credentials");
+}
+
+/// A CA and a certificate it signed for 127.0.0.1, made by `openssl`: (CA, cert, key) PEM.
+fn certificates(dir: &Path) -> (String, Vec<u8>, Vec<u8>) {
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=gitops test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(&[&["req"][..], &ec, &["-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    let read = |f: &str| std::fs::read(dir.join(f)).expect("read");
+    (String::from_utf8(read("ca.pem")).expect("pem"), read("srv.pem"), read("srv.key"))
+}
+
+#[test]
+fn an_https_repository_is_trusted_through_its_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_repo(&dir.path().join("repo"), &["1.0.0"]);
+    let (ca, cert, key) = certificates(dir.path());
+    let server = Server::start_tls(&dir.path().join("repo"), &cert, &key);
+    let cache = tempfile::tempdir().expect("cache");
+    let e = ChartRepos::new(cache.path()).fetch(&server.url, "web", "1.0.0").expect_err("unknown CA");
+    assert!(matches!(e, Error::Unreachable { .. }), "{e}");
+    assert!(e.to_string().to_lowercase().contains("unknown"), "names the untrusted issuer: {e}");
+    let creds = |c: Credentials| vec![RepoCredentials { url: server.url.clone(), prefix: false, credentials: c }];
+    let trusted = Credentials { ca_pem: Some(ca), ..Default::default() };
+    let fetched = ChartRepos::new(cache.path()).with_credentials(creds(trusted)).fetch(&server.url, "web", "1.0.0");
+    assert_eq!(fetched.expect("trusted through the CA").version, "1.0.0");
+    let insecure = Credentials { insecure: true, ..Default::default() };
+    let repos = ChartRepos::new(tempfile::tempdir().expect("cache").path()).with_credentials(creds(insecure));
+    assert_eq!(repos.resolve(&server.url, "web", "1.0.0").expect("insecure").version, "1.0.0");
+    let bad = Credentials { ca_pem: Some("not a certificate".into()), ..Default::default() };
+    let e = ChartRepos::new(cache.path()).with_credentials(creds(bad)).fetch(&server.url, "web", "1.0.0");
+    assert!(e.expect_err("bad CA").to_string().contains("credentials: CA: no PEM certificate found"));
 }
 
 #[test]
