@@ -354,7 +354,10 @@ impl ChartRepos {
     /// The version of `chart` that `wanted` (an Argo CD `targetRevision`) selects in the
     /// repository's index.
     pub fn resolve(&self, repo_url: &str, chart: &str, wanted: &str) -> Result<ChartVersion, Error> {
-        let repo = Repo::new(repo_url, self)?;
+        self.resolve_in(&Repo::new(repo_url, self)?, chart, wanted)
+    }
+
+    fn resolve_in(&self, repo: &Repo, chart: &str, wanted: &str) -> Result<ChartVersion, Error> {
         let index = repo.get(&repo.index_url(), "index.yaml", INDEX_LIMIT, false)?;
         let entries = parse_index(&index, chart).map_err(|reason| Error::BadIndex { repo: repo.shown(), reason })?;
         let entries = entries.ok_or_else(|| Error::NoChart { repo: repo.shown(), chart: chart.to_string() })?;
@@ -384,8 +387,8 @@ impl ChartRepos {
     /// Resolves `chart` at `wanted` ([`ChartRepos::resolve`]) and returns its extracted
     /// directory, downloading and verifying it unless the cache has it.
     pub fn fetch(&self, repo_url: &str, chart: &str, wanted: &str) -> Result<FetchedChart, Error> {
-        let found = self.resolve(repo_url, chart, wanted)?;
         let repo = Repo::new(repo_url, self)?;
+        let found = self.resolve_in(&repo, chart, wanted)?;
         let archive_error = |reason: String| Error::BadArchive {
             repo: repo.shown(),
             chart: chart.to_string(),
@@ -810,15 +813,12 @@ fn extract(archive: &[u8], into: &Path) -> Result<(), String> {
 /// The path of an archive entry under the chart directory (its first component dropped), or
 /// `None` for an entry at the top level; refused if it is absolute or climbs.
 fn inside(name: &str) -> Result<Option<PathBuf>, String> {
-    let path = Path::new(name);
     let mut out = PathBuf::new();
-    let mut first = true;
-    for c in path.components() {
+    let mut top = true;
+    for c in Path::new(name).components() {
         match c {
-            Component::Normal(part) if first => {
-                let _ = part;
-                first = false;
-            }
+            // The archive's top directory, whatever its name: Helm's loader drops it too.
+            Component::Normal(_) if top => top = false,
             Component::Normal(part) => out.push(part),
             Component::CurDir => {}
             Component::ParentDir => return Err(format!("{name}: refers to a parent directory")),

@@ -233,6 +233,23 @@ fn a_chart_is_downloaded_once_and_verified() {
 }
 
 #[test]
+fn an_entry_without_a_digest_is_downloaded_at_each_fetch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_repo(dir.path(), &["1.0.0"]);
+    let index = std::fs::read_to_string(dir.path().join("index.yaml")).expect("index");
+    let without: String =
+        index.lines().filter(|l| !l.trim_start().starts_with("digest:")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("index.yaml"), without).expect("index");
+    let server = Server::start(dir.path(), None);
+    let cache = tempfile::tempdir().expect("cache");
+    let repos = ChartRepos::new(cache.path());
+    for _ in 0..2 {
+        assert!(repos.fetch(&server.url, "web", "1.0.0").expect("fetch").downloaded, "nothing to know it by");
+    }
+    assert_eq!(server.hits("/web-1.0.0.tgz"), 2);
+}
+
+#[test]
 fn a_digest_mismatch_is_refused_and_not_cached() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_repo(dir.path(), &["1.0.0"]);
