@@ -182,7 +182,9 @@ fn render_tree(
     let detected = local::detect(&root.resolve(&source.path).map_err(path_error)?);
     let objects = match &source.renderer {
         Renderer::Directory(options) => directory::render_with(&root, &source.path, options, &with.reading)?,
-        Renderer::Helm(options) => helm::render_with(&root, &source.path, options, &with.helm, &with.reading)?,
+        Renderer::Helm(options) => {
+            helm::render_from(&root, &source.path, options, &with.helm, &with.reading, Some(&with.charts))?
+        }
         Renderer::Plugin { name, env, parameters } => {
             let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {
                 name: name.clone(),
@@ -234,7 +236,7 @@ fn render_tree(
                 namespace: source.namespace.clone(),
                 ..Default::default()
             };
-            helm::render_with(&root, &source.path, &options, &with.helm, &with.reading)?
+            helm::render_from(&root, &source.path, &options, &with.helm, &with.reading, Some(&with.charts))?
         }
         Renderer::Auto => directory::render_with(&root, &source.path, &DirectoryOptions::default(), &with.reading)?,
     };

@@ -146,6 +146,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A dependency of a chart cannot be built.
+    #[error("chart {chart}: dependency `{dependency}`: {reason}")]
+    Dependency {
+        /// The chart that declares it.
+        chart: String,
+        /// The dependency's name (`*` for all).
+        dependency: String,
+        /// Why.
+        reason: String,
+    },
     /// The credentials given cannot be used.
     #[error("chart repository {repo}: credentials: {reason}")]
     Credentials {
@@ -401,28 +411,7 @@ impl ChartRepos {
         {
             return Ok(FetchedChart { dir, version: found.version, digest: digest.clone(), downloaded: false });
         }
-        let what = format!("chart `{chart}` {}", found.version);
-        let cached = found.digest.as_ref().map(|d| self.root.join("archives").join(format!("{d}.tgz")));
-        let (bytes, downloaded) = match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
-            Some(bytes) if Some(sha256_hex(&bytes)) == found.digest => (bytes, false),
-            _ => (repo.get(&found.url, &what, CHART_LIMITS.bytes, true)?, true),
-        };
-        let actual = sha256_hex(&bytes);
-        if let Some(expected) = &found.digest
-            && *expected != actual
-        {
-            return Err(Error::DigestMismatch(Box::new(Mismatch {
-                repo: repo.shown(),
-                chart: chart.to_string(),
-                version: found.version,
-                url: scrub(&found.url),
-                expected: expected.clone(),
-                actual,
-            })));
-        }
-        if downloaded && let Some(path) = &cached {
-            self.write_whole(path, &bytes)?;
-        }
+        let (bytes, actual, downloaded) = self.archive(&repo, &found)?;
         let target = trees.join(&actual);
         if chart_dir(&target).is_none() {
             let tmp = self.root.join("tmp");
@@ -441,6 +430,113 @@ impl ChartRepos {
         }
         let dir = chart_dir(&target).ok_or_else(|| archive_error("no chart directory".into()))?;
         Ok(FetchedChart { dir, version: found.version, digest: actual, downloaded })
+    }
+
+    /// The archive of `found`: from the cache when its digest is known and the cached copy
+    /// has it, else downloaded, verified and cached. With its sha256, and whether it was
+    /// downloaded.
+    fn archive(&self, repo: &Repo, found: &ChartVersion) -> Result<(Vec<u8>, String, bool), Error> {
+        let what = format!("chart `{}` {}", found.name, found.version);
+        let cached = found.digest.as_ref().map(|d| self.root.join("archives").join(format!("{d}.tgz")));
+        let (bytes, downloaded) = match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
+            Some(bytes) if Some(sha256_hex(&bytes)) == found.digest => (bytes, false),
+            _ => (repo.get(&found.url, &what, CHART_LIMITS.bytes, true)?, true),
+        };
+        let actual = sha256_hex(&bytes);
+        if let Some(expected) = &found.digest
+            && *expected != actual
+        {
+            return Err(Error::DigestMismatch(Box::new(Mismatch {
+                repo: repo.shown(),
+                chart: found.name.clone(),
+                version: found.version.clone(),
+                url: scrub(&found.url),
+                expected: expected.clone(),
+                actual,
+            })));
+        }
+        if downloaded && let Some(path) = &cached {
+            self.write_whole(path, &bytes)?;
+        }
+        Ok((bytes, actual, downloaded))
+    }
+
+    /// Puts into `chart/charts/` the archives of the dependencies named in `missing` that
+    /// `Chart.yaml` (or a v1 chart's `requirements.yaml`) declares, as `helm dependency build`
+    /// does: each from its chart repository, at the version `Chart.lock` (`requirements.lock`)
+    /// pins, else the highest that its version range admits; verified like any chart. The
+    /// archive is named `<name>-<version>.tgz`; aliases and conditions are helm's business at
+    /// render time. A lock whose dependencies are not those of `Chart.yaml` (names and
+    /// repositories, in order) is refused as out of sync, as helm refuses it (helm compares a
+    /// digest of both; this compares the lists). Dependencies from OCI registries, from
+    /// repositories named (`@name`, `alias:name`) rather than given by URL, or from a local
+    /// `file://` path are refused by name.
+    pub fn build_dependencies(&self, chart: &Path, missing: &[String]) -> Result<Vec<String>, Error> {
+        let read = |name: &str| -> Option<serde_json::Value> {
+            let text = std::fs::read_to_string(chart.join(name)).ok()?;
+            gitops_core::yaml::parse_documents(&text).ok()?.into_iter().next().map(|d| d.value)
+        };
+        let shown = chart.file_name().map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
+        let bad = |dependency: &str, reason: String| Error::Dependency {
+            chart: shown.clone(),
+            dependency: dependency.to_string(),
+            reason,
+        };
+        let (declared, lock) = match read("Chart.yaml").and_then(|c| c.get("dependencies").cloned()) {
+            Some(d) => (d, read("Chart.lock")),
+            None => (
+                read("requirements.yaml").and_then(|r| r.get("dependencies").cloned()).unwrap_or_default(),
+                read("requirements.lock"),
+            ),
+        };
+        let declared = declared.as_array().cloned().unwrap_or_default();
+        let field = |d: &serde_json::Value, k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let locked = lock.map(|l| l.get("dependencies").and_then(|d| d.as_array()).cloned().unwrap_or_default());
+        if let Some(locked) = &locked {
+            let key =
+                |d: &serde_json::Value| (field(d, "name"), field(d, "repository").trim_end_matches('/').to_string());
+            if locked.len() != declared.len() || locked.iter().zip(&declared).any(|(l, d)| key(l) != key(d)) {
+                return Err(bad(
+                    "*",
+                    "Chart.lock is out of sync with the dependencies of Chart.yaml; run `helm dependency update`"
+                        .into(),
+                ));
+            }
+        }
+        let mut added = Vec::new();
+        for (i, d) in declared.iter().enumerate() {
+            let name = field(d, "name");
+            if !missing.contains(&name) {
+                continue;
+            }
+            let repository = field(d, "repository");
+            let lower = repository.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                let why = if lower.starts_with("oci://") {
+                    "dependencies from OCI registries are not supported yet".to_string()
+                } else if lower.starts_with("file://") || repository.is_empty() {
+                    "a local dependency must be in the chart's charts/ directory".to_string()
+                } else {
+                    format!("repository `{repository}` is not a URL; give the chart repository's URL")
+                };
+                return Err(bad(&name, why));
+            }
+            let wanted = match locked.as_ref().and_then(|l| l.get(i)) {
+                Some(l) => field(l, "version"),
+                None => field(d, "version"),
+            };
+            let repo = Repo::new(&repository, self)?;
+            let found = self.resolve_in(&repo, &name, &wanted)?;
+            let (bytes, _, _) = self.archive(&repo, &found)?;
+            let file = format!("{name}-{}.tgz", found.version);
+            let charts = chart.join("charts");
+            mkdir(&charts)?;
+            if !charts.join(&file).exists() {
+                self.write_whole(&charts.join(&file), &bytes)?;
+                added.push(file);
+            }
+        }
+        Ok(added)
     }
 
     /// Writes `bytes` to `path` through a temporary file and a rename: never half a file.

@@ -511,3 +511,81 @@ fn a_large_index_is_read_quickly() {
     eprintln!("index of {} bytes resolved in {took:?}", index.len());
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
 }
+
+/// An umbrella chart whose dependencies are in a chart repository, not in `charts/`: fetched
+/// as `helm dependency build` fetches them (ranges, `Chart.lock`), then `alias` and `condition`
+/// applied by helm.
+#[test]
+fn umbrella_chart_dependencies_are_fetched_from_their_repository() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_repo(&dir.path().join("repo"), &["1.0.0", "1.2.3", "2.0.0"]);
+    let server = Server::start(&dir.path().join("repo"), None);
+    let work = dir.path().join("git");
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n- {{name: web, version: 1.x, repository: '{0}', alias: front}}\n- {{name: web, version: '~1.2.0', repository: '{0}/', alias: back, condition: back.enabled}}\n",
+        server.url
+    );
+    write(
+        &work,
+        &[
+            ("shop/Chart.yaml", chart_yaml.as_str()),
+            ("shop/values.yaml", "front: {color: red}\nback: {enabled: false}\n"),
+        ],
+    );
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  destination: {namespace: prod}\n  source: {repoURL: 'https://git.example.com/shop.git', path: shop}\n";
+    let source = source::read(&parse(app)).expect("source");
+    let cache = tempfile::tempdir().expect("cache");
+    let mut with = renderers(cache.path());
+    with.helm = crate::helm::helm();
+    let r = app::render_local(&source, &work, &with).expect("render with dependencies");
+    let [cm] = r.objects.as_slice() else { panic!("front only (back disabled): {:?}", r.objects) };
+    assert_eq!(
+        (cm.value()["data"]["version"].as_str(), cm.value()["data"]["color"].as_str()),
+        (Some("1.2.3"), Some("red"))
+    );
+    assert!(!work.join("shop/charts").exists(), "the dependencies go into helm's copy, not the repository");
+    assert_eq!(server.hits("/web-1.2.3.tgz"), 1, "the same archive serves both aliases");
+
+    // Chart.lock pins the versions.
+    let lock = format!(
+        "dependencies:\n- {{name: web, repository: '{0}', version: 1.0.0}}\n- {{name: web, repository: '{0}/', version: 1.0.0}}\ndigest: sha256:0\n",
+        server.url
+    );
+    write(&work, &[("shop/Chart.lock", lock.as_str())]);
+    let r = app::render_local(&source, &work, &with).expect("render from the lock");
+    assert_eq!(r.objects[0].value()["data"]["version"], "1.0.0");
+    write(
+        &work,
+        &[(
+            "shop/Chart.lock",
+            &format!("dependencies:\n- {{name: web, repository: '{}', version: 1.0.0}}\n", server.url),
+        )],
+    );
+    let e = app::render_local(&source, &work, &with).expect_err("lock out of sync").to_string();
+    assert_eq!(
+        e,
+        "chart shop: dependency `*`: Chart.lock is out of sync with the dependencies of Chart.yaml; run `helm dependency update`"
+    );
+    std::fs::remove_file(work.join("shop/Chart.lock")).expect("rm");
+
+    // Dependencies that cannot be fetched are named.
+    for (repository, problem) in [
+        ("oci://registry.example.com/charts", "dependencies from OCI registries are not supported yet"),
+        ("@stable", "repository `@stable` is not a URL; give the chart repository's URL"),
+        ("file://../web", "a local dependency must be in the chart's charts/ directory"),
+    ] {
+        let text = format!(
+            "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n- {{name: web, version: 1.x, repository: '{repository}'}}\n"
+        );
+        write(&work, &[("shop/Chart.yaml", text.as_str())]);
+        let e = app::render_local(&source, &work, &with).expect_err(repository).to_string();
+        assert_eq!(e, format!("chart shop: dependency `web`: {problem}"));
+    }
+    let text = format!(
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n- {{name: web, version: 5.x, repository: '{}'}}\n",
+        server.url
+    );
+    write(&work, &[("shop/Chart.yaml", text.as_str())]);
+    let e = app::render_local(&source, &work, &with).expect_err("5.x").to_string();
+    assert!(e.contains("no version of chart `web` matches `5.x`"), "{e}");
+}
