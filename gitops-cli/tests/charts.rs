@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::{err, gitops_env, out};
 
-/// Serves the files under `root` on 127.0.0.1; the requests per path are counted.
-fn serve(root: &Path) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+/// Serves the files under `root` on 127.0.0.1 (to requests with the `Authorization` header
+/// `auth`, if given); the requests per path are counted.
+fn serve(root: &Path, auth: Option<&str>) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    let auth = auth.map(str::to_string);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let hits = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
@@ -24,13 +26,18 @@ fn serve(root: &Path) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
             let mut request = String::new();
             let _ = reader.read_line(&mut request);
             let mut line = String::new();
+            let mut authorized = auth.is_none();
             while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.trim().is_empty() {
+                if let Some((k, v)) = line.split_once(':') {
+                    authorized |= k.eq_ignore_ascii_case("authorization") && Some(v.trim()) == auth.as_deref();
+                }
                 line.clear();
             }
             let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
             *counted.lock().expect("hits").entry(path.clone()).or_default() += 1;
             let file = root.join(path.trim_start_matches('/'));
             let (status, body) = match std::fs::read(&file) {
+                _ if !authorized => ("401 Unauthorized", Vec::new()),
                 Ok(body) if !path.contains("..") => ("200 OK", body),
                 _ => ("404 Not Found", Vec::new()),
             };
@@ -117,7 +124,7 @@ fn an_application_of_a_chart_repository_renders_and_syncs_once() {
     let repo = work.path().join("charts");
     std::fs::create_dir_all(&repo).expect("mkdir");
     chart_repository(&repo, &["1.0.0", "1.2.3", "1.3.0-rc.1", "2.0.0"]);
-    let (url, hits) = serve(&repo);
+    let (url, hits) = serve(&repo, None);
     let app = work.path().join("app.yaml");
     std::fs::write(
         &app,
@@ -161,4 +168,38 @@ fn an_application_of_a_chart_repository_renders_and_syncs_once() {
         "{}",
         err(&o)
     );
+}
+
+#[test]
+fn repository_credentials_come_from_argo_cd_secrets() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    chart_repository(&repo, &["1.0.0"]);
+    // deploy:s3cr3t
+    let (url, _) = serve(&repo, Some("Basic ZGVwbG95OnMzY3IzdA=="));
+    let app = work.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: '{url}', chart: web, targetRevision: 1.0.0}}\n"),
+    )
+    .expect("write app");
+    let secrets = work.path().join("repos.yaml");
+    std::fs::write(
+        &secrets,
+        format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: charts, namespace: argocd, labels: {{argocd.argoproj.io/secret-type: repository}}}}\nstringData: {{type: helm, url: '{url}', username: deploy, password: s3cr3t}}\n"),
+    )
+    .expect("write secrets");
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cache = work.path().join("cache");
+    let (app, cache, secrets) =
+        (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"), secrets.to_str().expect("utf-8"));
+    let o = gitops_env(&["render", "--app", app, "--cache", cache], None, &env);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("HTTP 401 (check the repository's username and password)"), "{}", err(&o));
+    let o = gitops_env(&["render", "--app", app, "--cache", cache, "--repo-creds", secrets], None, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("version: \"1.0.0\""), "{}", out(&o));
+    assert!(!err(&o).contains("s3cr3t"));
 }

@@ -165,6 +165,12 @@ fn render_tree(
     target_revision: &str,
     with: &Renderers,
 ) -> Result<Vec<Object>, Error> {
+    // A chart of a chart repository renders from the tree holding its directory, under its
+    // own name: messages name the chart, and value files stay inside it.
+    let (tree, path) = match (&source.chart, tree.parent(), tree.file_name().and_then(|n| n.to_str())) {
+        (Some(_), Some(parent), Some(name)) => (parent, name),
+        _ => (tree, source.path.as_str()),
+    };
     let path_error = |source_error| Error::Path {
         url: git::scrub(&source.repo_url),
         commit: commit.to_string(),
@@ -179,11 +185,11 @@ fn render_tree(
     if source.source_ignore {
         root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
     }
-    let detected = local::detect(&root.resolve(&source.path).map_err(path_error)?);
+    let detected = local::detect(&root.resolve(path).map_err(path_error)?);
     let objects = match &source.renderer {
-        Renderer::Directory(options) => directory::render_with(&root, &source.path, options, &with.reading)?,
+        Renderer::Directory(options) => directory::render_with(&root, path, options, &with.reading)?,
         Renderer::Helm(options) => {
-            helm::render_from(&root, &source.path, options, &with.helm, &with.reading, Some(&with.charts))?
+            helm::render_from(&root, path, options, &with.helm, &with.reading, Some(&with.charts))?
         }
         Renderer::Plugin { name, env, parameters } => {
             let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {
@@ -199,7 +205,7 @@ fn render_tree(
                 env: env.clone(),
                 parameters: parameters.clone(),
             };
-            plugin::render_with(&root, &source.path, plugin, &context, &with.reading)?
+            plugin::render_with(&root, path, plugin, &context, &with.reading)?
         }
         // Flux builds every path through kustomize, generating a kustomization where the path
         // has none (its manifests and the subdirectories that hold one).
@@ -220,13 +226,13 @@ fn render_tree(
                 git: Some(with.cache.clone()),
                 generate_missing: flux,
             };
-            let values = kustomize::build(&root, &source.path, &options)?;
-            let origin = format!("{} {}", git::scrub(&source.repo_url), source.path);
+            let values = kustomize::build(&root, path, &options)?;
+            let origin = format!("{} {}", git::scrub(&source.repo_url), path);
             values.into_iter().map(|v| Object::new(v, gitops_core::Origin::inline(&origin))).collect()
         }
         Renderer::Kustomize(_) => {
             return Err(Error::Unsupported {
-                path: source.path.clone(),
+                path: path.to_string(),
                 what: "a kustomize source without a kustomization file".into(),
             });
         }
@@ -236,9 +242,9 @@ fn render_tree(
                 namespace: source.namespace.clone(),
                 ..Default::default()
             };
-            helm::render_from(&root, &source.path, &options, &with.helm, &with.reading, Some(&with.charts))?
+            helm::render_from(&root, path, &options, &with.helm, &with.reading, Some(&with.charts))?
         }
-        Renderer::Auto => directory::render_with(&root, &source.path, &DirectoryOptions::default(), &with.reading)?,
+        Renderer::Auto => directory::render_with(&root, path, &DirectoryOptions::default(), &with.reading)?,
     };
     Ok(objects)
 }

@@ -243,8 +243,8 @@ pub struct RepoCredentials {
 
 impl Credentials {
     /// The credentials of an Argo CD repository Secret (`repository` or `repo-creds`, `data` in
-    /// base64 or `stringData`); `None` for another object or a Secret of another type (`git`,
-    /// `oci`).
+    /// base64 or `stringData`) of `type: helm`; `None` for another object or a Secret of another
+    /// type (`git`, the default, or `oci`).
     pub fn from_secret(o: &Object) -> Option<RepoCredentials> {
         if o.kind() != "Secret" || !o.group().is_empty() {
             return None;
@@ -264,7 +264,8 @@ impl Credentials {
             let bytes = base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()?;
             String::from_utf8(bytes).ok()
         };
-        if field("type").is_some_and(|t| t != "helm") {
+        // Argo CD reads a Secret without a type as a Git repository's.
+        if field("type").as_deref() != Some("helm") {
             return None;
         }
         Some(RepoCredentials {
@@ -1036,7 +1037,7 @@ mod tests {
     fn credentials_come_from_argo_cd_repository_secrets() {
         let objects = gitops_core::manifest::parse(
             "secrets.yaml",
-            "apiVersion: v1\nkind: Secret\nmetadata: {name: a, labels: {argocd.argoproj.io/secret-type: repository}}\nstringData: {type: helm, url: 'https://charts.example.com/', username: u, password: p, insecure: 'true'}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b, labels: {argocd.argoproj.io/secret-type: repo-creds}}\ndata: {url: aHR0cHM6Ly9jaGFydHMuZXhhbXBsZS5jb20=, username: YWxs, password: eA==}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: c, labels: {argocd.argoproj.io/secret-type: repository}}\nstringData: {type: git, url: 'https://charts.example.com/git'}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a, labels: {argocd.argoproj.io/secret-type: repository}}\nstringData: {type: helm, url: 'https://charts.example.com/', username: u, password: p, insecure: 'true'}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b, labels: {argocd.argoproj.io/secret-type: repo-creds}}\ndata: {type: aGVsbQ==, url: aHR0cHM6Ly9jaGFydHMuZXhhbXBsZS5jb20=, username: YWxs, password: eA==}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: c, labels: {argocd.argoproj.io/secret-type: repository}}\nstringData: {type: git, url: 'https://charts.example.com/git'}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: e, labels: {argocd.argoproj.io/secret-type: repository}}\nstringData: {url: 'https://charts.example.com/untyped'}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n",
         )
         .expect("parse");
         let creds: Vec<RepoCredentials> = objects.iter().filter_map(Credentials::from_secret).collect();
