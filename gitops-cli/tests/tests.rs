@@ -3,7 +3,8 @@
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
 //!   `--server-side`) Synced; drift seen.
 //! - `charts`: an Argo CD Application of a chart from a chart repository on loopback HTTP,
-//!   rendered and synced twice into a directory (downloaded once, nothing to apply again).
+//!   rendered and synced twice into a directory (downloaded once, nothing to apply again);
+//!   basic auth from `--repo-creds` Secrets.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
 //! - `fleet`: `reconcile` of a root app and the apps it produces (App-of-Apps to two clusters,

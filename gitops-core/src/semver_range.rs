@@ -946,6 +946,24 @@ mod tests {
         assert!(Constraints::parse(&vec!["1.0.0"; MAX_CONSTRAINT_GROUPS].join("||")).is_ok());
     }
 
+    proptest::proptest! {
+        /// Whatever the text, reading and matching answer without panicking.
+        #[test]
+        fn any_text_is_read_without_panicking(
+            constraint in "([ 0-9xX*.,|<>=!~^vV+a-z-]|\\PC){0,48}",
+            version in "([0-9vV.+a-z-]|\\PC){0,20}",
+        ) {
+            let parsed = Version::parse(&version);
+            let _ = Version::parse_strict(&version);
+            if let Ok(c) = Constraints::parse(&constraint) {
+                let _ = c.to_string();
+                if let Ok(v) = &parsed {
+                    let _ = c.matches(v);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_hyphen_without_spaces_is_a_prerelease() {
         // Masterminds reads `1.2-1.4` as the version 1.2 with the prerelease `1.4`.
