@@ -392,6 +392,15 @@ impl ChartRepos {
             .as_deref()
             .map(|d| d.trim().trim_start_matches("sha256:").to_ascii_lowercase())
             .filter(|d| !d.is_empty());
+        // It names files in the cache: anything but a sha256 is refused, never used as a path.
+        if let Some(d) = &digest
+            && !(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(Error::BadIndex {
+                repo: repo.shown(),
+                reason: format!("chart `{chart}` {version}: digest `{d}` is not a sha256 (64 hex digits)"),
+            });
+        }
         Ok(ChartVersion { name: chart.to_string(), version, digest, url: resolve_url(&repo.base, url) })
     }
 

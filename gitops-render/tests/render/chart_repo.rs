@@ -269,6 +269,10 @@ fn a_digest_mismatch_is_refused_and_not_cached() {
         )
     );
     assert!(!cache.path().join("trees").exists() && !cache.path().join("archives").exists(), "nothing cached");
+    // A digest is a file name in the cache: one that is not a sha256 is refused.
+    std::fs::write(dir.path().join("index.yaml"), index.replace(&good, "../../../../tmp/evil")).expect("index");
+    let e = repos.fetch(&server.url, "web", "1.0.0").expect_err("digest as a path");
+    assert!(e.to_string().ends_with("digest `../../../../tmp/evil` is not a sha256 (64 hex digits)"), "{e}");
 }
 
 #[test]
