@@ -869,8 +869,10 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
 /// `into`; within [`CHART_LIMITS`].
 fn extract(archive: &[u8], into: &Path) -> Result<(), String> {
     std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
-    // Bounded whatever the archive claims: a gzip bomb stops at the limit.
-    let gz = flate2::read::GzDecoder::new(archive).take(CHART_LIMITS.bytes + (1 << 20));
+    // Bounded whatever the archive claims: a gzip bomb stops at the limit (contents, plus room
+    // for the headers of as many entries as allowed).
+    let room = CHART_LIMITS.bytes + 1024 * CHART_LIMITS.entries as u64 + (1 << 20);
+    let gz = flate2::read::GzDecoder::new(archive).take(room);
     let mut tar = tar::Archive::new(gz);
     let mut total: u64 = 0;
     let mut count = 0usize;
@@ -894,7 +896,9 @@ fn extract(archive: &[u8], into: &Path) -> Result<(), String> {
         }
         let rel = inside(&name)?;
         let Some(rel) = rel else { continue };
-        total += entry.header().size().unwrap_or(0);
+        // `size()`: the size a PAX header gives, where there is one.
+        let size = entry.size();
+        total += size;
         if total > CHART_LIMITS.bytes {
             return Err(format!("larger than {} bytes expanded", CHART_LIMITS.bytes));
         }
@@ -905,7 +909,7 @@ fn extract(archive: &[u8], into: &Path) -> Result<(), String> {
         let mut file = std::fs::File::create_new(&path).map_err(|e| format!("{name}: {e}"))?;
         let copied =
             std::io::copy(&mut (&mut entry).take(CHART_LIMITS.bytes), &mut file).map_err(|e| format!("{name}: {e}"))?;
-        if copied != entry.header().size().unwrap_or(copied) {
+        if copied != size {
             return Err(format!("{name}: truncated"));
         }
         files += 1;
