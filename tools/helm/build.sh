@@ -6,7 +6,7 @@
 #
 # go.mod pins helm (a `tool` directive: `go build helm.sh/helm/v4/cmd/helm` inside this module)
 # and go.sum every module it needs. Cache:
-# ${XDG_CACHE_HOME:-$HOME/.cache}/gitops/helm/<helm version>-<hash of go.mod and go.sum>/helm.
+# ${XDG_CACHE_HOME:-$HOME/.cache}/gitops/helm/<helm version>-<hash of go.mod, go.sum, this script>/helm.
 # Go's module and build caches (GOMODCACHE, GOCACHE) are Go's own, in $HOME too. The first
 # build on a machine downloads the modules and compiles helm (see README, "Testing").
 set -euo pipefail
@@ -16,7 +16,8 @@ if [ -z "$helm" ]; then
   echo "helm/build.sh: go.mod does not require helm.sh/helm/v4" >&2
   exit 1
 fi
-hash="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
+# This script too: its build flags decide what the binary is.
+hash="$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/gitops/helm/$helm-$hash"
 bin="$cache/helm"
 if [ -x "$bin" ]; then
