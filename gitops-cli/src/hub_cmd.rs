@@ -613,6 +613,7 @@ pub fn reconcile_one(cli: ReconcileOne) -> Result<ExitCode, String> {
         cache: args.cache.clone(),
         strict: false,
         plugins: args.plugins.clone(),
+        repo_creds: Vec::new(),
         revision: None,
         project: Vec::new(),
     };

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use gitops_render::app::{self, Renderers};
+use gitops_render::chart_repo::{self, ChartRepos};
 use gitops_render::directory::DirectoryOptions;
 use gitops_render::git::Cache;
 use gitops_render::helm::{Helm, HelmOptions, Parameter};
@@ -42,6 +43,10 @@ pub struct RenderArgs {
     /// app may name (repeatable).
     #[arg(long = "plugin", value_name = "FILE", requires = "app")]
     pub plugins: Vec<String>,
+    /// Argo CD repository Secrets (`argocd.argoproj.io/secret-type: repository` or
+    /// `repo-creds`, `type: helm`) with the credentials of chart repositories (repeatable).
+    #[arg(long = "repo-creds", value_name = "FILE", requires = "app")]
+    pub repo_creds: Vec<String>,
     /// Descend into subdirectories (Argo CD's `directory.recurse`; off by default, as there).
     #[arg(long)]
     pub recurse: bool,
@@ -152,6 +157,16 @@ pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, Strin
     gitops_core::manifest::parse(file, &text).map_err(|e| e.to_string())
 }
 
+/// Chart repositories, cached beside the Git cache, with the credentials of `--repo-creds
+/// FILE` arguments (Argo CD repository Secrets; other objects in the files are passed over).
+pub(crate) fn chart_repos(cache: &Cache, files: &[String]) -> Result<ChartRepos, String> {
+    let mut credentials = Vec::new();
+    for file in files {
+        credentials.extend(read_objects(file)?.iter().filter_map(chart_repo::Credentials::from_secret));
+    }
+    Ok(ChartRepos::new(cache.root().join("charts")).with_credentials(credentials))
+}
+
 /// The config management plugins of `--plugin FILE` arguments.
 pub(crate) fn read_plugins(files: &[String]) -> Result<Vec<Plugin>, String> {
     let mut plugins = Vec::new();
@@ -171,8 +186,10 @@ fn render_app(
     let objects = crate::app_input::one_app(app_file, read_objects(app_file)?, args.name.as_deref())?;
     let source = source::read(&objects).map_err(|e| e.to_string())?;
     let plugins = read_plugins(&args.plugins)?;
+    let cache = Cache::new(cache_dir(args.cache.as_ref())?);
     let renderers = Renderers {
-        cache: Cache::new(cache_dir(args.cache.as_ref())?),
+        charts: chart_repos(&cache, &args.repo_creds)?,
+        cache,
         helm: Helm::from_env(),
         plugins,
         reading: reading.clone(),

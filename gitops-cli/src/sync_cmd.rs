@@ -99,6 +99,10 @@ pub struct AppArgs {
     /// (repeatable), as the repo server would have it.
     #[arg(long = "plugin", value_name = "FILE")]
     pub plugins: Vec<String>,
+    /// Argo CD repository Secrets (`argocd.argoproj.io/secret-type: repository` or
+    /// `repo-creds`, `type: helm`) with the credentials of chart repositories (repeatable).
+    #[arg(long = "repo-creds", value_name = "FILE")]
+    pub repo_creds: Vec<String>,
     /// Render this revision (branch, tag, commit) instead of the app's `targetRevision`, as
     /// `argocd app sync --revision` does.
     #[arg(long, value_name = "REV")]
@@ -260,8 +264,10 @@ impl App {
         let source = source::read(objects).map_err(|e| e.to_string())?;
         let object = app::select(origin, objects, None).map_err(|e| e.to_string())?.clone();
         let cache = cache_dir(args.cache.as_ref()).ok().map(Cache::new);
+        let cache = cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache")));
         let renderers = Renderers {
-            cache: cache.unwrap_or_else(|| Cache::new(std::env::temp_dir().join("gitops-cache"))),
+            charts: crate::render_cmd::chart_repos(&cache, &args.repo_creds)?,
+            cache,
             helm: Helm::from_env(),
             plugins: read_plugins(&args.plugins)?,
             reading: Arc::new(crate::app_input::reading(args.strict)),

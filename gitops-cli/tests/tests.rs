@@ -2,6 +2,9 @@
 //! - `apiserver`: the README example and every example app synced into a real API server (the
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
 //!   `--server-side`) Synced; drift seen.
+//! - `charts`: an Argo CD Application of a chart from a chart repository on loopback HTTP,
+//!   rendered and synced twice into a directory (downloaded once, nothing to apply again);
+//!   basic auth from `--repo-creds` Secrets.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
 //! - `fleet`: `reconcile` of a root app and the apps it produces (App-of-Apps to two clusters,
@@ -16,6 +19,7 @@
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
 mod apiserver;
+mod charts;
 mod diff;
 mod fleet;
 mod health;

@@ -9,7 +9,8 @@
 //! - Kubernetes facts: [`schema`] (built-in kinds, scopes, strategic-merge keys), [`scope`]
 //!   (the scope of custom kinds, learnt from CRDs), [`defaults`] (what the API server fills
 //!   in, per API group), [`quantity`] and [`time`] (canonical quantities, durations and
-//!   timestamps), [`selector`] (label selectors);
+//!   timestamps), [`selector`] (label selectors), [`semver_range`] (Masterminds semver versions
+//!   and constraints, as Helm, Argo CD and Flux read them);
 //! - comparing: [`normalize`], [`merge`] (strategic-merge and JSON patches), [`diff`] (the
 //!   [`Comparator`]: normalize, ignore, predict, compare), [`ignore`] (`ignoreDifferences`:
 //!   JSON pointers, jq, managed-fields managers), [`mask`] (Secret values), [`report`]
@@ -106,6 +107,7 @@ pub mod report;
 pub mod schema;
 pub mod scope;
 pub mod selector;
+pub mod semver_range;
 pub mod settings;
 pub mod sync;
 pub mod time;

@@ -1,5 +1,7 @@
-//! Rendering an app: fetch its [`Source`] at a revision into the Git cache, then render its
-//! path with the renderer its source section names, through the strict loader.
+//! Rendering an app: fetch its [`Source`] at a revision into the Git cache (or, for a chart
+//! of a Helm chart repository, the chart version its `targetRevision` selects into the chart
+//! cache, see [`chart_repo`]), then render its path with the renderer its source section
+//! names, through the strict loader.
 //!
 //! Argo CD and Flux differ in three places, all kept: Flux applies its source ignore rules
 //! (`.sourceignore`, its defaults, `spec.ignore`), Argo CD does not; a Flux path without a
@@ -14,6 +16,7 @@ use std::path::Path;
 
 use gitops_core::Object;
 
+use crate::chart_repo::{self, ChartRepos};
 use crate::directory::{self, DirectoryOptions};
 use crate::git::{self, Cache, Checkout, Reference};
 use crate::helm::{self, Helm, HelmOptions};
@@ -28,6 +31,9 @@ use crate::source::{Renderer, Source};
 pub struct Renderers {
     /// Where repositories are fetched to.
     pub cache: Cache,
+    /// Where charts of chart repositories are fetched from and cached, with their
+    /// credentials.
+    pub charts: ChartRepos,
     /// How to run `helm template`.
     pub helm: Helm,
     /// The config management plugins the app may name.
@@ -54,6 +60,9 @@ pub enum Error {
     /// The repository or revision could not be fetched.
     #[error(transparent)]
     Git(#[from] git::Error),
+    /// The chart could not be had from its chart repository.
+    #[error(transparent)]
+    Chart(#[from] chart_repo::Error),
     /// The path was refused or is missing in the checkout.
     #[error("{url} at {commit}: {source}")]
     Path {
@@ -106,11 +115,21 @@ pub fn render(source: &Source, revision: Option<&str>, with: &Renderers) -> Resu
 
 /// Fetches `source` at its revision (or at `revision`, which overrides it), without rendering
 /// it: a caller that rendered this commit before may keep what it rendered.
+///
+/// A chart of a chart repository is fetched as a checkout too: its directory, its version as
+/// the commit (as Argo CD reports a chart's revision) and `<chart> <version>` as the
+/// reference.
 pub fn fetch(source: &Source, revision: Option<&str>, with: &Renderers) -> Result<(Checkout, Reference), Error> {
     let reference = match revision {
         Some(r) => Reference::Revision(r.to_string()),
         None => source.revision.clone(),
     };
+    if let Some(chart) = &source.chart {
+        let fetched = with.charts.fetch(&source.repo_url, chart, &revision_text(&reference))?;
+        let checkout =
+            Checkout { reference: format!("{chart} {}", fetched.version), commit: fetched.version, dir: fetched.dir };
+        return Ok((checkout, reference));
+    }
     Ok((with.cache.checkout(&source.repo_url, &reference)?, reference))
 }
 
@@ -128,6 +147,12 @@ pub fn render_checkout(
 /// Renders `source` from a local checkout of its repository at `dir` instead of fetching it
 /// (as `argocd app sync --local` does); the commit is reported as `local`.
 pub fn render_local(source: &Source, dir: &Path, with: &Renderers) -> Result<Rendered, Error> {
+    if let Some(chart) = &source.chart {
+        return Err(Error::Unsupported {
+            path: chart.clone(),
+            what: "a local checkout for a chart of a chart repository".into(),
+        });
+    }
     let objects = render_tree(source, dir, "local", &revision_text(&source.revision), with)?;
     Ok(Rendered { commit: "local".into(), reference: dir.display().to_string(), objects })
 }
@@ -140,22 +165,32 @@ fn render_tree(
     target_revision: &str,
     with: &Renderers,
 ) -> Result<Vec<Object>, Error> {
+    // A chart of a chart repository renders from the tree holding its directory, under its
+    // own name: messages name the chart, and value files stay inside it.
+    let (tree, path) = match (&source.chart, tree.parent(), tree.file_name().and_then(|n| n.to_str())) {
+        (Some(_), Some(parent), Some(name)) => (parent, name),
+        _ => (tree, source.path.as_str()),
+    };
     let path_error = |source_error| Error::Path {
         url: git::scrub(&source.repo_url),
         commit: commit.to_string(),
         source: source_error,
     };
     let mut root = RepoRoot::new(tree).map_err(path_error)?;
-    if commit != "local" {
+    if let Some(chart) = &source.chart {
+        root = root.fetched(&format!("{} chart {chart}", git::scrub(&source.repo_url)), commit);
+    } else if commit != "local" {
         root = root.fetched(&git::scrub(&source.repo_url), commit);
     }
     if source.source_ignore {
         root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
     }
-    let detected = local::detect(&root.resolve(&source.path).map_err(path_error)?);
+    let detected = local::detect(&root.resolve(path).map_err(path_error)?);
     let objects = match &source.renderer {
-        Renderer::Directory(options) => directory::render_with(&root, &source.path, options, &with.reading)?,
-        Renderer::Helm(options) => helm::render_with(&root, &source.path, options, &with.helm, &with.reading)?,
+        Renderer::Directory(options) => directory::render_with(&root, path, options, &with.reading)?,
+        Renderer::Helm(options) => {
+            helm::render_from(&root, path, options, &with.helm, &with.reading, Some(&with.charts))?
+        }
         Renderer::Plugin { name, env, parameters } => {
             let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {
                 name: name.clone(),
@@ -170,7 +205,7 @@ fn render_tree(
                 env: env.clone(),
                 parameters: parameters.clone(),
             };
-            plugin::render_with(&root, &source.path, plugin, &context, &with.reading)?
+            plugin::render_with(&root, path, plugin, &context, &with.reading)?
         }
         // Flux builds every path through kustomize, generating a kustomization where the path
         // has none (its manifests and the subdirectories that hold one).
@@ -191,13 +226,13 @@ fn render_tree(
                 git: Some(with.cache.clone()),
                 generate_missing: flux,
             };
-            let values = kustomize::build(&root, &source.path, &options)?;
-            let origin = format!("{} {}", git::scrub(&source.repo_url), source.path);
+            let values = kustomize::build(&root, path, &options)?;
+            let origin = format!("{} {}", git::scrub(&source.repo_url), path);
             values.into_iter().map(|v| Object::new(v, gitops_core::Origin::inline(&origin))).collect()
         }
         Renderer::Kustomize(_) => {
             return Err(Error::Unsupported {
-                path: source.path.clone(),
+                path: path.to_string(),
                 what: "a kustomize source without a kustomization file".into(),
             });
         }
@@ -207,9 +242,9 @@ fn render_tree(
                 namespace: source.namespace.clone(),
                 ..Default::default()
             };
-            helm::render_with(&root, &source.path, &options, &with.helm, &with.reading)?
+            helm::render_from(&root, path, &options, &with.helm, &with.reading, Some(&with.charts))?
         }
-        Renderer::Auto => directory::render_with(&root, &source.path, &DirectoryOptions::default(), &with.reading)?,
+        Renderer::Auto => directory::render_with(&root, path, &DirectoryOptions::default(), &with.reading)?,
     };
     Ok(objects)
 }

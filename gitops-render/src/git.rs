@@ -27,6 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use gitops_core::semver_range::{Constraints, Version};
+
 /// What to check out (Argo CD's `targetRevision` and Flux GitRepository `ref`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
@@ -148,6 +150,11 @@ impl Cache {
         var("GITOPS_CACHE")
             .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("gitops")))
             .or_else(|| var("HOME").map(|d| d.join(".cache/gitops")))
+    }
+
+    /// The directory the cache is rooted at.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// A cache rooted at `root` (created on first use), with a 5 minute limit per git command.
@@ -407,18 +414,20 @@ impl Repo<'_> {
     /// The highest tag (leading `v` allowed) that satisfies `range`. Tags only need their tips,
     /// so the shallow fetch is enough.
     fn resolve_semver(&self, range: &str) -> Result<(String, String), Error> {
-        let reqs = parse_range(range).map_err(|reason| Error::InvalidReference {
+        // Flux reads `ref.semver` with Masterminds/semver: a bare version is exact, not `^`.
+        let constraints = Constraints::parse(range).map_err(|e| Error::InvalidReference {
             url: self.shown.to_owned(),
             revision: range.to_owned(),
-            reason,
+            reason: e.to_string(),
         })?;
         self.fetch(false)?;
         let tags = self.git_ok("for-each-ref", &["for-each-ref", "--format=%(refname:strip=2)", "refs/tags"])?;
         let best = tags
             .lines()
             .filter_map(|tag| {
-                let version = semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
-                reqs.iter().any(|req| req.matches(&version)).then_some((version, tag))
+                // As Flux's `version.ParseVersion`: strict semver, one leading `v` allowed.
+                let version = Version::parse_strict(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
+                constraints.matches(&version).then_some((version, tag))
             })
             .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)));
         match best {
@@ -466,53 +475,6 @@ impl Repo<'_> {
             Err(e) => Err(Error::Io { path: target, source: e }),
         }
     }
-}
-
-/// Reads a Masterminds-style range (what Flux accepts) as alternatives of `semver` requirements:
-/// `||` separates alternatives; within one, comparators are separated by spaces or commas; an
-/// operator may stand apart from its version (`>= 1.2`); `a - b` is `>=a, <=b`; a bare version
-/// is an exact match (the `semver` crate would read it as `^`); a leading `v` is dropped.
-fn parse_range(range: &str) -> Result<Vec<semver::VersionReq>, String> {
-    let version = |t: &str| {
-        t.strip_prefix(['v', 'V']).filter(|r| r.starts_with(|c: char| c.is_ascii_digit())).unwrap_or(t).to_owned()
-    };
-    let mut out = Vec::new();
-    for alternative in range.split("||") {
-        let tokens: Vec<&str> = alternative.split([' ', ',', '\t']).filter(|t| !t.is_empty()).collect();
-        if tokens.is_empty() {
-            return Err("an empty alternative in the range".to_owned());
-        }
-        let mut comparators = Vec::new();
-        let mut i = 0;
-        while i < tokens.len() {
-            let token = tokens[i];
-            if tokens.get(i + 1) == Some(&"-") {
-                let upper = tokens.get(i + 2).ok_or("`-` without an upper bound")?;
-                comparators.push(format!(">={}", version(token)));
-                comparators.push(format!("<={}", version(upper)));
-                i += 3;
-                continue;
-            }
-            let split = token.find(|c: char| !matches!(c, '<' | '>' | '=' | '~' | '^' | '!')).unwrap_or(token.len());
-            let (op, rest) = token.split_at(split);
-            let (op, rest) = if rest.is_empty() {
-                i += 1;
-                (op, *tokens.get(i).ok_or_else(|| format!("`{op}` without a version"))?)
-            } else {
-                (op, rest)
-            };
-            if op == "!=" {
-                return Err("`!=` is not supported".to_owned());
-            }
-            let wildcard = rest == "*" || rest.split('.').any(|p| matches!(p, "x" | "X" | "*"));
-            let op = if op.is_empty() && !wildcard { "=" } else { op };
-            comparators.push(format!("{op}{}", version(rest)));
-            i += 1;
-        }
-        let text = comparators.join(", ");
-        out.push(semver::VersionReq::parse(&text).map_err(|e| format!("not a semver range: {e}"))?);
-    }
-    Ok(out)
 }
 
 /// Removes write permission from every regular file below `dir` (symlinks are not followed).

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use gitops_core::{Object, manifest};
 
+use crate::chart_repo::ChartRepos;
 use crate::process;
 use crate::root::{self, Limits, RepoRoot};
 
@@ -107,6 +108,9 @@ pub enum Error {
         /// The dependencies missing.
         missing: Vec<String>,
     },
+    /// A dependency could not be fetched from its chart repository.
+    #[error(transparent)]
+    Dependency(Box<crate::chart_repo::Error>),
     /// helm's output is not manifests.
     #[error("helm template {chart}: output is not valid manifests: {source}")]
     Output {
@@ -211,13 +215,33 @@ pub fn render_with(
     helm: &Helm,
     reading: &crate::Reading,
 ) -> Result<Vec<Object>, Error> {
+    render_from(root, chart, options, helm, reading, None)
+}
+
+/// [`render_with`], and the dependencies the chart declares but its `charts/` lacks fetched
+/// from their chart repositories through `repos` (as `helm dependency build`, see
+/// [`ChartRepos::build_dependencies`]) before helm runs; without `repos` they are an error.
+pub fn render_from(
+    root: &RepoRoot,
+    chart: &str,
+    options: &HelmOptions,
+    helm: &Helm,
+    reading: &crate::Reading,
+    repos: Option<&ChartRepos>,
+) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(chart)?;
     // Removed when dropped, after helm has run.
     let work = tempfile::Builder::new().prefix("gitops-helm-").tempdir().map_err(Error::Io)?;
     // Under its own name: helm's messages and `.Chart` lookups may show the directory.
     let copy = work.path().join("chart").join(dir.file_name().unwrap_or("chart".as_ref()));
     root.copy_tree(chart, &copy, CHART_LIMITS)?;
-    let missing = missing_dependencies(&copy);
+    let mut missing = missing_dependencies(&copy);
+    if let Some(repos) = repos
+        && !missing.is_empty()
+    {
+        repos.build_dependencies(&copy, &missing).map_err(|e| Error::Dependency(Box::new(e)))?;
+        missing = missing_dependencies(&copy);
+    }
     if !missing.is_empty() {
         return Err(Error::MissingDependencies { chart: chart.to_string(), missing });
     }

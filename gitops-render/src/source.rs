@@ -2,7 +2,7 @@
 //! or a Flux `Kustomization` with its `GitRepository`.
 //!
 //! Unsupported fields are refused with the field named, never dropped: a multi-source app, a
-//! Helm chart from a chart repository, Jsonnet, remote value files.
+//! chart from an OCI registry, Jsonnet, remote value files.
 
 use gitops_core::Object;
 use serde_json::Value;
@@ -42,12 +42,15 @@ pub struct Source {
     pub app_name: String,
     /// The destination namespace.
     pub namespace: String,
-    /// The repository.
+    /// The repository: a Git repository, or a Helm chart repository when `chart` is set.
     pub repo_url: String,
-    /// The revision (Argo CD's `targetRevision`, or the GitRepository's `ref`).
+    /// The revision (Argo CD's `targetRevision`, or the GitRepository's `ref`); for a chart,
+    /// the version or version range as written ([`Reference::Revision`], empty for the latest).
     pub revision: Reference,
-    /// The path inside the repository.
+    /// The path inside the repository (`.` for a chart).
     pub path: String,
+    /// Argo CD's `chart`: the chart of the Helm chart repository `repo_url` to render.
+    pub chart: Option<String>,
     /// Whether Flux's source ignore rules apply (`.sourceignore` files and Flux's defaults).
     pub source_ignore: bool,
     /// Flux `GitRepository.spec.ignore` (.sourceignore syntax), if any.
@@ -110,13 +113,26 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         return Err(err("spec.sources", "multi-source applications are not supported yet; use spec.source"));
     }
     let src = spec.get("source").ok_or_else(|| err("spec.source", "missing"))?;
-    if src.get("chart").is_some_and(|c| !c.is_null()) {
-        return Err(err("spec.source.chart", "charts from a Helm repository are not supported yet; use a Git path"));
-    }
     let repo_url = str_at(src, &["repoURL"]).ok_or_else(|| err("spec.source.repoURL", "missing"))?.to_string();
-    let revision =
-        Reference::Revision(str_at(src, &["targetRevision"]).filter(|r| !r.is_empty()).unwrap_or("HEAD").into());
-    let path = str_at(src, &["path"]).filter(|p| !p.is_empty()).unwrap_or(".").to_string();
+    let chart = match src.get("chart") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) if !c.trim().is_empty() => Some(c.trim().to_string()),
+        Some(_) => return Err(err("spec.source.chart", "must be a chart name")),
+    };
+    let target = str_at(src, &["targetRevision"]).map(str::trim).filter(|r| !r.is_empty());
+    let (revision, path) = if chart.is_some() {
+        if repo_url.trim().to_ascii_lowercase().starts_with("oci://") || !repo_url.contains("://") {
+            return Err(err(
+                "spec.source.repoURL",
+                "charts are fetched from HTTP(S) chart repositories only; OCI registries are not supported yet",
+            ));
+        }
+        // A chart's version or range, as written: empty is the latest release.
+        (Reference::Revision(target.unwrap_or("").into()), ".".to_string())
+    } else {
+        let path = str_at(src, &["path"]).filter(|p| !p.is_empty()).unwrap_or(".").to_string();
+        (Reference::Revision(target.unwrap_or("HEAD").into()), path)
+    };
     let namespace = str_at(spec, &["destination", "namespace"]).unwrap_or("").to_string();
     let sections: Vec<&str> = ["directory", "helm", "kustomize", "plugin"]
         .into_iter()
@@ -124,6 +140,9 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         .collect();
     if sections.len() > 1 {
         return Err(err("spec.source", &format!("has both `{}` and `{}`; give one", sections[0], sections[1])));
+    }
+    if let (Some(_), Some(other)) = (&chart, sections.iter().find(|s| **s != "helm")) {
+        return Err(err(&format!("spec.source.{other}"), "a chart from a chart repository is rendered by Helm only"));
     }
     let renderer = match sections.first().copied() {
         None => Renderer::Auto,
@@ -171,6 +190,7 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         repo_url,
         revision,
         path,
+        chart,
         source_ignore: false,
         ignore: None,
         renderer,
@@ -310,6 +330,7 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         repo_url: url,
         revision,
         path,
+        chart: None,
         source_ignore: true,
         ignore: str_at(rspec, &["ignore"]).map(str::to_string),
         renderer: Renderer::Kustomize(flux_overrides(k, spec, &err)?),
@@ -371,10 +392,34 @@ mod tests {
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  sources: [{repoURL: x}]\n",
         );
         assert_eq!(read(&multi).unwrap_err().field, "spec.sources");
-        let chart = parse(
+        let oci = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: oci://registry.example.com/charts, chart: web}\n",
+        );
+        assert_eq!(read(&oci).unwrap_err().field, "spec.source.repoURL");
+        let kustomized = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: https://charts.example.com, chart: web, kustomize: {namePrefix: x-}}\n",
+        );
+        assert_eq!(read(&kustomized).unwrap_err().field, "spec.source.kustomize");
+    }
+
+    #[test]
+    fn argo_application_from_a_chart_repository() {
+        let app = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  destination: {namespace: prod}\n  source:\n    repoURL: https://charts.example.com/stable\n    chart: web\n    targetRevision: 1.2.x\n    path: ignored\n    helm: {releaseName: web, valueFiles: [values-prod.yaml]}\n",
+        );
+        let s = read(&app).expect("source");
+        assert_eq!(s.chart.as_deref(), Some("web"));
+        assert_eq!((s.revision, s.path.as_str()), (Reference::Revision("1.2.x".into()), "."));
+        let Renderer::Helm(h) = s.renderer else { panic!("helm") };
+        assert_eq!(
+            (h.release_name.as_str(), h.value_files.as_slice()),
+            ("web", ["values-prod.yaml".to_string()].as_slice())
+        );
+        let latest = parse(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: https://charts.example.com, chart: web}\n",
         );
-        assert_eq!(read(&chart).unwrap_err().field, "spec.source.chart");
+        let s = read(&latest).expect("source");
+        assert_eq!((s.revision, s.renderer), (Reference::Revision(String::new()), Renderer::Auto));
     }
 
     #[test]

@@ -57,7 +57,13 @@ pub(crate) fn parse(text: &str) -> Vec<Object> {
 }
 
 pub(crate) fn renderers(cache: &Path) -> Renderers {
-    Renderers { cache: Cache::new(cache), helm: Helm::from_env(), plugins: Vec::new(), reading: Default::default() }
+    Renderers {
+        cache: Cache::new(cache),
+        charts: gitops_render::chart_repo::ChartRepos::new(cache.join("charts")),
+        helm: Helm::from_env(),
+        plugins: Vec::new(),
+        reading: Default::default(),
+    }
 }
 
 fn names(objects: &[Object]) -> Vec<&str> {
@@ -119,6 +125,15 @@ fn flux_semver_ref_and_source_ignore() {
     let r = app::render(&source, None, &renderers(cache.path())).expect("render");
     assert_eq!((r.commit.as_str(), r.reference.as_str()), (v1_1.as_str(), "refs/tags/v1.1.0"));
     assert_eq!(names(&r.objects), ["a", "b"], ".sourceignore and spec.ignore leave scratch and drafts out");
+    // Masterminds' reading: a bare version is exact (Cargo's would take 1.1.0 as `^1.0.0`), and a
+    // prerelease tag passes only a range that names a prerelease.
+    git(&repo.path, &["tag", "v1.2.0-rc.1", &v1_1]);
+    for (range, tag) in [("1.0.0", "v1.0.0"), ("1.x", "v1.1.0"), (">=1.0.0-0 <2.0.0", "v1.2.0-rc.1")] {
+        let exact = text.replace("'>=1.0.0 <2.0.0'", &format!("'{range}'"));
+        let source = source::read(&parse(&exact)).expect("source");
+        let r = app::render(&source, None, &renderers(cache.path())).expect("render");
+        assert_eq!(r.reference, format!("refs/tags/{tag}"), "{range}");
+    }
 }
 
 #[test]

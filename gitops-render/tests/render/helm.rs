@@ -1,4 +1,5 @@
-//! Helm charts through a real Helm engine: Helm's Go SDK (PyPI `helm-python-sdk`) behind a
+//! Helm charts through a real Helm engine: the real `helm` CLI when `GITOPS_HELM` names it (CI
+//! builds it with `tools/helm/build.sh`), else Helm's Go SDK (PyPI `helm-python-sdk`) behind a
 //! `helm template`-compatible shim (`tools/helm-shim/helm`), installed here on first use.
 
 use std::path::{Path, PathBuf};
@@ -10,9 +11,13 @@ use gitops_render::root::RepoRoot;
 
 use crate::write;
 
-/// A Helm engine: the pinned SDK, installed once per target directory with pip (PyPI is reachable here and
-/// in CI). A failure to install fails the tests: they are not skipped silently.
+/// A Helm engine: the `helm` that `GITOPS_HELM` names, else the shim on the pinned SDK,
+/// installed once per target directory with pip (PyPI is reachable here). A failure to install
+/// fails the tests: they are not skipped silently.
 pub fn helm() -> Helm {
+    if let Some(program) = real_helm() {
+        return Helm { program, env: Vec::new(), timeout: Duration::from_secs(60) };
+    }
     static SDK: OnceLock<PathBuf> = OnceLock::new();
     let sdk = SDK.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-python-sdk-0.2.2");
@@ -38,6 +43,11 @@ pub fn helm() -> Helm {
         env: vec![("HELM_SHIM_PYTHONPATH".into(), sdk.display().to_string())],
         timeout: Duration::from_secs(60),
     }
+}
+
+/// The real helm CLI, when `GITOPS_HELM` names it.
+pub fn real_helm() -> Option<PathBuf> {
+    std::env::var_os("GITOPS_HELM").filter(|p| !p.is_empty()).map(PathBuf::from)
 }
 
 /// A chart under `charts/web` with a CRD, value files beside it and shared values outside it.
@@ -288,9 +298,13 @@ fn symlinks_that_stay_in_the_repository_keep_working_in_a_chart() {
     let root = RepoRoot::new(dir.path()).expect("root");
     let options = HelmOptions { release_name: "shop".into(), namespace: "prod".into(), ..Default::default() };
     let objects = helm::render(&root, "charts/web", &options, &helm()).expect("render");
-    let names: Vec<&str> = objects.iter().map(|o| o.name()).collect();
-    assert_eq!(names, ["widgets.example.com", "shop-web", "files", "shared"]);
-    assert_eq!(objects[2].value()["data"]["content"], "not a secret");
+    // CRDs come first; the order of the rest is helm's (real helm sorts by kind, the shim by
+    // template path), which the engine does not rely on.
+    let mut names: Vec<&str> = objects.iter().map(|o| o.name()).collect();
+    names[1..].sort_unstable();
+    assert_eq!(names, ["widgets.example.com", "files", "shared", "shop-web"]);
+    let files = objects.iter().find(|o| o.name() == "files").expect("files");
+    assert_eq!(files.value()["data"]["content"], "not a secret");
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! - `directory`: Argo CD's directory source (recurse, include, exclude, order);
 //! - `helm`: charts through a real Helm engine (values precedence, namespace, CRDs, errors,
 //!   value files and every chart file confined to the repository, locally and from Git);
+//! - `chart_repo`: charts from a chart repository on loopback HTTP (version ranges and
+//!   prereleases, digests, the cache, basic auth, HTTPS with a CA, named errors, hostile
+//!   archives, an Application rendered from one, umbrella chart dependencies);
 //! - `plugin`: config management plugins (environment, failures, timeouts, confinement);
 //! - `app`: Argo CD Applications and Flux Kustomizations fetched from real repositories
 //!   (revisions and overrides, semver refs, source ignore, plugins, charts, refusals);
@@ -12,6 +15,7 @@
 //!   over the fixture corpus (both orders) and the error fixtures.
 
 mod app;
+mod chart_repo;
 mod directory;
 mod helm;
 mod kustomize;

@@ -1,0 +1,205 @@
+//! An Argo CD Application whose source is a chart of a Helm chart repository, served over
+//! loopback HTTP by a static file server started here: rendered, then synced twice into a
+//! directory target. The chart archives are made by `tar`, or by `helm package` when
+//! `GITOPS_HELM` names the real helm; the index's digests by `sha256sum`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use crate::{err, gitops_env, out};
+
+/// Serves the files under `root` on 127.0.0.1 (to requests with the `Authorization` header
+/// `auth`, if given); the requests per path are counted.
+fn serve(root: &Path, auth: Option<&str>) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    let auth = auth.map(str::to_string);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let hits = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
+    let (root, counted) = (root.to_path_buf(), Arc::clone(&hits));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut line = String::new();
+            let mut authorized = auth.is_none();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.trim().is_empty() {
+                if let Some((k, v)) = line.split_once(':') {
+                    authorized |= k.eq_ignore_ascii_case("authorization") && Some(v.trim()) == auth.as_deref();
+                }
+                line.clear();
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            *counted.lock().expect("hits").entry(path.clone()).or_default() += 1;
+            let file = root.join(path.trim_start_matches('/'));
+            let (status, body) = match std::fs::read(&file) {
+                _ if !authorized => ("401 Unauthorized", Vec::new()),
+                Ok(body) if !path.contains("..") => ("200 OK", body),
+                _ => ("404 Not Found", Vec::new()),
+            };
+            let mut stream = reader.into_inner();
+            let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+        }
+    });
+    (url, hits)
+}
+
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.output().expect("run");
+    assert!(o.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `web` at each version into the repository directory `repo`, with an `index.yaml`.
+fn chart_repository(repo: &Path, versions: &[&str]) {
+    let src = tempfile::tempdir().expect("tempdir");
+    let mut entries = String::new();
+    for v in versions {
+        let chart = src.path().join(v).join("web");
+        std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+        std::fs::write(chart.join("Chart.yaml"), format!("apiVersion: v2\nname: web\nversion: {v}\n")).expect("w");
+        std::fs::write(chart.join("values.yaml"), "color: blue\n").expect("write");
+        std::fs::write(
+            chart.join("templates/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata:\n  version: {{ .Chart.Version | quote }}\n  color: {{ .Values.color | quote }}\n",
+        )
+        .expect("write");
+        let archive = repo.join(format!("web-{v}.tgz"));
+        match real_helm() {
+            Some(helm) => run(Command::new(helm).arg("package").arg(&chart).arg("-d").arg(repo)),
+            None => {
+                run(Command::new("tar").arg("-czf").arg(&archive).arg("-C").arg(chart.parent().expect("p")).arg("web"))
+            }
+        };
+        let digest = run(Command::new("sha256sum").arg(&archive));
+        let digest = digest.split_whitespace().next().expect("digest");
+        entries.push_str(&format!("  - {{name: web, version: {v}, urls: [web-{v}.tgz], digest: {digest}}}\n"));
+    }
+    match real_helm() {
+        Some(helm) => {
+            run(Command::new(helm).arg("repo").arg("index").arg(repo));
+        }
+        None => std::fs::write(repo.join("index.yaml"), format!("apiVersion: v1\nentries:\n  web:\n{entries}"))
+            .expect("index"),
+    }
+}
+
+fn real_helm() -> Option<PathBuf> {
+    std::env::var_os("GITOPS_HELM").filter(|p| !p.is_empty()).map(PathBuf::from)
+}
+
+/// The environment that gives `gitops` a Helm engine: none when `GITOPS_HELM` is set (it is
+/// inherited), else the `helm template` shim on Helm's Go SDK, installed once with pip (as
+/// gitops-render's tests do; a failure fails the test).
+fn helm_env() -> Vec<(String, String)> {
+    if real_helm().is_some() {
+        return Vec::new();
+    }
+    let sdk = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-python-sdk-0.2.2");
+    if !sdk.join("helm_python").is_dir() {
+        let tmp = sdk.with_extension(format!("tmp{}", std::process::id()));
+        let status = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target"])
+            .arg(&tmp)
+            .arg("helm-python-sdk==0.2.2")
+            .status()
+            .expect("run pip (python3 is needed for the Helm tests)");
+        assert!(status.success(), "pip could not install helm-python-sdk for the Helm tests");
+        if std::fs::rename(&tmp, &sdk).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    let shim = crate::repo().join("tools/helm-shim/helm");
+    vec![("GITOPS_HELM".into(), shim.display().to_string()), ("HELM_SHIM_PYTHONPATH".into(), sdk.display().to_string())]
+}
+
+#[test]
+fn an_application_of_a_chart_repository_renders_and_syncs_once() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    chart_repository(&repo, &["1.0.0", "1.2.3", "1.3.0-rc.1", "2.0.0"]);
+    let (url, hits) = serve(&repo, None);
+    let app = work.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: shop}}\n  source:\n    repoURL: {url}\n    chart: web\n    targetRevision: 1.x\n    helm:\n      parameters: [{{name: color, value: green}}]\n  syncPolicy: {{syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    )
+    .expect("write app");
+    let cache = work.path().join("cache");
+    let target = format!("dir:{}", work.path().join("cluster").display());
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (app, cache) = (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"));
+
+    let o = gitops_env(&["render", "--app", app, "--cache", cache], None, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("version: \"1.2.3\"") && out(&o).contains("color: green"), "{}", out(&o));
+    assert!(err(&o).contains(&format!("shop {url} at web 1.2.3 (1.2.3): 1 objects")), "{}", err(&o));
+
+    let o = gitops_env(&["sync", "--app", app, "--cache", cache, "--target", &target], None, &env);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("ConfigMap shop/web: created"), "{}", out(&o));
+    let stored = std::fs::read_to_string(work.path().join("cluster/shop/core/ConfigMap/web.yaml")).expect("stored");
+    assert!(stored.contains("version: \"1.2.3\""), "{stored}");
+
+    let again = gitops_env(&["sync", "--app", app, "--cache", cache, "--target", &target], None, &env);
+    assert_eq!(again.status.code(), Some(0), "{}{}", out(&again), err(&again));
+    assert!(out(&again).contains("Synced: nothing to apply (1 object in sync)"), "{}", out(&again));
+    let hits = hits.lock().expect("hits");
+    assert_eq!(hits.get("/web-1.2.3.tgz"), Some(&1), "downloaded once for three runs: {hits:?}");
+    assert_eq!(hits.get("/index.yaml"), Some(&3), "{hits:?}");
+    drop(hits);
+
+    // A range nothing matches is an input error naming the repository, chart and range.
+    let bad = std::fs::read_to_string(app).expect("app").replace("targetRevision: 1.x", "targetRevision: 3.x");
+    std::fs::write(app, bad).expect("write");
+    let o = gitops_env(&["render", "--app", app, "--cache", cache], None, &env);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains(&format!("chart repository {url}: no version of chart `web` matches `3.x`")),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn repository_credentials_come_from_argo_cd_secrets() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    chart_repository(&repo, &["1.0.0"]);
+    // deploy:s3cr3t
+    let (url, _) = serve(&repo, Some("Basic ZGVwbG95OnMzY3IzdA=="));
+    let app = work.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: '{url}', chart: web, targetRevision: 1.0.0}}\n"),
+    )
+    .expect("write app");
+    let secrets = work.path().join("repos.yaml");
+    std::fs::write(
+        &secrets,
+        format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: charts, namespace: argocd, labels: {{argocd.argoproj.io/secret-type: repository}}}}\nstringData: {{type: helm, url: '{url}', username: deploy, password: s3cr3t}}\n"),
+    )
+    .expect("write secrets");
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cache = work.path().join("cache");
+    let (app, cache, secrets) =
+        (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"), secrets.to_str().expect("utf-8"));
+    let o = gitops_env(&["render", "--app", app, "--cache", cache], None, &env);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("HTTP 401 (check the repository's username and password)"), "{}", err(&o));
+    let o = gitops_env(&["render", "--app", app, "--cache", cache, "--repo-creds", secrets], None, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("version: \"1.0.0\""), "{}", out(&o));
+    assert!(!err(&o).contains("s3cr3t"));
+}
