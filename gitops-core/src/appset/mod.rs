@@ -205,6 +205,19 @@ fn id(appset: &Object) -> String {
 /// template error fails the whole generation, while invalid Applications are left out and
 /// reported in [`Generation::errors`].
 pub fn generate_all(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, Error> {
+    let mut out = run(appset, inputs, true)?;
+    out.apps.sort_by(|a, b| a.name().cmp(b.name()));
+    Ok(out)
+}
+
+/// Generates the Applications of `appset` as `argocd appset generate` previews them: in
+/// generation order (generator by generator, parameter set by parameter set), with
+/// destinations not checked against the clusters; otherwise as [`generate_all`].
+pub fn generate_preview(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, Error> {
+    run(appset, inputs, false)
+}
+
+fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result<Generation, Error> {
     let appset_id = id(appset);
     let spec_err = |field: &str, message: &str| Error::Spec {
         appset: appset_id.clone(),
@@ -326,7 +339,7 @@ pub fn generate_all(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, 
             out.errors.push(ValidationError::BadName { name, reason: e.reason() });
             continue;
         }
-        if let Some(registry) = inputs.clusters {
+        if let Some(registry) = inputs.clusters.filter(|_| check_destinations) {
             let server = app.pointer("/spec/destination/server").and_then(Value::as_str);
             let dest_name = app.pointer("/spec/destination/name").and_then(Value::as_str);
             if let Err(e) = registry.resolve(server, dest_name) {
@@ -336,7 +349,6 @@ pub fn generate_all(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, 
         }
         out.apps.push(into_application(app, appset));
     }
-    out.apps.sort_by(|a, b| a.name().cmp(b.name()));
     out.errors.sort();
     Ok(out)
 }
