@@ -2,6 +2,9 @@
 //! - `apiserver`: the README example and every example app synced into a real API server (the
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
 //!   `--server-side`) Synced; drift seen.
+//! - `appset`: `appset generate` of every seed-style ApplicationSet (list, clusters with values,
+//!   git directories and files from real repositories, matrix, pull request previews and
+//!   scmProvider against provider APIs served on 127.0.0.1), its errors; `appset list|get`.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
 //! - `fleet`: `reconcile` of a root app and the apps it produces (App-of-Apps to two clusters,
@@ -15,6 +18,7 @@
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
 mod apiserver;
+mod appset;
 mod diff;
 mod fleet;
 mod health;

@@ -19,11 +19,12 @@ fn auth(token: &str) -> Auth {
     if token.is_empty() { Auth::None } else { Auth::Authorization("token", token.to_string()) }
 }
 
-/// Every item of a listing at `url` (which has its own query).
+/// Every item of a listing at `url`.
 fn all_pages(http: &Http, url: &str, token: &str, insecure: bool) -> Result<Vec<Value>, Error> {
     let mut items = Vec::new();
+    let sep = if url.contains('?') { '&' } else { '?' };
     for page in 1..=super::MAX_PAGES {
-        let page_url = format!("{url}&page={page}&limit={LIMIT}");
+        let page_url = format!("{url}{sep}page={page}&limit={LIMIT}");
         let got = list(&page_url, http.get_found(&page_url, &auth(token), &[], insecure)?.body)?;
         if got.is_empty() {
             return Ok(items);
@@ -79,11 +80,11 @@ pub(crate) fn repositories(
     clone_protocol: &str,
     insecure: bool,
 ) -> Result<Vec<ScmRepository>, Error> {
-    let url = format!("{}orgs/{}/repos?", base(api), segment(owner));
+    let url = format!("{}orgs/{}/repos", base(api), segment(owner));
     let mut out = Vec::new();
     for repo in all_pages(http, &url, token, insecure)? {
         let name = text(&repo, "/name");
-        let labels_url = format!("{}repos/{}/{}/labels?", base(api), segment(owner), segment(&name));
+        let labels_url = format!("{}repos/{}/{}/labels", base(api), segment(owner), segment(&name));
         let labels = all_pages(http, &labels_url, token, insecure)?.iter().map(|l| text(l, "/name")).collect();
         let url_field = if clone_protocol == "https" { "/html_url" } else { "/ssh_url" };
         out.push(ScmRepository {
@@ -122,7 +123,7 @@ pub(crate) fn branches(
         }
         return Ok(vec![ScmRepository { branch: repo.branch.clone(), ..at(&page.body) }]);
     }
-    Ok(all_pages(http, &format!("{root}?"), token, insecure)?.iter().map(at).collect())
+    Ok(all_pages(http, &root, token, insecure)?.iter().map(at).collect())
 }
 
 /// Whether `path` (a file or a directory) exists in `repo` at its branch.
