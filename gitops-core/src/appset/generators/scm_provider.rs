@@ -306,9 +306,12 @@ mod tests {
     use crate::appset::generators::Inputs;
     use crate::appset::template::Engine;
 
+    /// A branch and the paths it holds.
+    type Branch = (&'static str, Vec<&'static str>);
+
     /// Repositories with branches and the paths each branch holds; records what was asked.
     struct Org {
-        repos: Vec<(ScmRepository, Vec<(&'static str, Vec<&'static str>)>)>,
+        repos: Vec<(ScmRepository, Vec<Branch>)>,
         asked: RefCell<Vec<String>>,
     }
 
