@@ -309,7 +309,9 @@ fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result
     }
 
     let mut out = Generation::default();
-    let mut first_of: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // Names borrowed from the generated apps: ten thousand Applications are ten thousand
+    // strings not copied twice.
+    let mut first_of: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut duplicated: BTreeSet<String> = BTreeSet::new();
     for (app, index, set) in &generated {
         let name = str_at(app, "metadata", "name");
@@ -317,27 +319,31 @@ fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result
             out.errors.push(ValidationError::NoName { index: *index, set: *set });
             continue;
         }
-        out.names.insert(name.to_string());
-        if let Some(&(first_index, first_set)) = first_of.get(name) {
-            duplicated.insert(name.to_string());
-            out.errors.push(ValidationError::Duplicate {
-                name: name.to_string(),
-                first_index,
-                first_set,
-                second_index: *index,
-                second_set: *set,
-            });
-        } else {
-            first_of.insert(name.to_string(), (*index, *set));
+        match first_of.entry(name) {
+            std::collections::btree_map::Entry::Occupied(first) => {
+                let (first_index, first_set) = *first.get();
+                duplicated.insert(name.to_string());
+                out.errors.push(ValidationError::Duplicate {
+                    name: name.to_string(),
+                    first_index,
+                    first_set,
+                    second_index: *index,
+                    second_set: *set,
+                });
+            }
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert((*index, *set));
+            }
         }
     }
+    out.names = first_of.into_keys().map(str::to_string).collect();
     for (app, _, _) in generated {
-        let name = str_at(&app, "metadata", "name").to_string();
-        if name.is_empty() || duplicated.contains(&name) {
+        let name = str_at(&app, "metadata", "name");
+        if name.is_empty() || duplicated.contains(name) {
             continue;
         }
-        if let Err(e) = crate::names::check_app_name("metadata.name", &name) {
-            out.errors.push(ValidationError::BadName { name, reason: e.reason() });
+        if let Err(e) = crate::names::check_app_name("metadata.name", name) {
+            out.errors.push(ValidationError::BadName { name: name.to_string(), reason: e.reason() });
             continue;
         }
         if let Some(registry) = inputs.clusters.filter(|_| check_destinations) {
@@ -345,7 +351,7 @@ fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result
             let server = destination.and_then(|d| d.get("server")).and_then(Value::as_str);
             let dest_name = destination.and_then(|d| d.get("name")).and_then(Value::as_str);
             if let Err(e) = registry.resolve(server, dest_name) {
-                out.errors.push(ValidationError::Destination { name, reason: e.to_string() });
+                out.errors.push(ValidationError::Destination { name: name.to_string(), reason: e.to_string() });
                 continue;
             }
         }

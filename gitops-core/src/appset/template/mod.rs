@@ -107,9 +107,8 @@ impl Engine {
             Prepared::Flat(flat) => {
                 flat::render(text, flat).map_err(|source| TemplateError::Flat { field: at.path(), source })
             }
-            Prepared::Go(data) => {
-                go::render_data(text, data, self.options).map_err(|source| TemplateError::Go { field: at.path(), source })
-            }
+            Prepared::Go(data) => go::render_data(text, data, self.options)
+                .map_err(|source| TemplateError::Go { field: at.path(), source }),
         }
     }
 
