@@ -86,7 +86,7 @@ spec:
       destination: {{server: '{server}', namespace: '{basename}'}}
       syncPolicy: {{automated: {{prune: true}}}}
 "#,
-        env = if go { p("metadata.labels.env") } else { p("metadata.labels.env") },
+        env = p("metadata.labels.env"),
         basename = p("path.basename"),
         name = p("name"),
         values_env = p("values.env"),
