@@ -892,3 +892,76 @@ spec:
     ok(&o);
     assert_eq!(names(&apps), ["shop-main"]);
 }
+
+/// scmProvider over a Gitea organization: repositories and their labels paged until an empty
+/// page, every branch (`allBranches`), `pathsExist` asked at each branch, `ssh` URLs by default.
+#[test]
+fn scm_provider_over_a_gitea_organization() {
+    let server = Server::start(|seen, _| {
+        if seen.headers.get("authorization").map(String::as_str) != Some("token gitea-org-token") {
+            return unauthorized();
+        }
+        let first = seen.query.get("page").map(String::as_str) == Some("1");
+        let page = |items: Value| (200, vec![], if first { items } else { json!([]) });
+        match seen.path.as_str() {
+            "/api/v1/orgs/acme/repos" => page(json!([{"id": 201, "name": "web", "default_branch": "main",
+                "ssh_url": "git@gitea.example:acme/web.git", "html_url": "https://gitea.example/acme/web"}])),
+            "/api/v1/repos/acme/web/labels" => page(json!([{"name": "team-a"}, {"name": "deploy"}])),
+            "/api/v1/repos/acme/web/branches" => page(json!([
+                {"name": "main", "commit": {"id": "c0ffee00112233"}},
+                {"name": "feature/X", "commit": {"id": "beef0000999988"}},
+            ])),
+            "/api/v1/repos/acme/web/contents/chart" if seen.query.get("ref").map(String::as_str) == Some("main") => {
+                (200, vec![], json!({"type": "dir"}))
+            }
+            _ => not_found(),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write_under(
+        dir.path(),
+        "token.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: gitea, namespace: argocd}\nstringData: {token: gitea-org-token}\n",
+    );
+    let set = |filters: &str| {
+        format!(
+            r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: org, namespace: argocd}}
+spec:
+  generators:
+  - scmProvider:
+      gitea: {{api: '{}', owner: acme, allBranches: true, tokenRef: {{secretName: gitea, key: token}}}}
+      filters: {filters}
+  template:
+    metadata: {{name: '{{{{repository}}}}-{{{{branchNormalized}}}}', annotations: {{labels: '{{{{labels}}}}'}}}}
+    spec:
+      project: default
+      source: {{repoURL: '{{{{url}}}}', targetRevision: '{{{{short_sha}}}}', path: chart}}
+      destination: {{server: https://kubernetes.default.svc, namespace: web}}
+"#,
+            server.base
+        )
+    };
+    let token = dir.path().join("token.yaml");
+    write_under(dir.path(), "all.yaml", &set("[]"));
+    let (o, apps) = generate(&dir.path().join("all.yaml"), &["--secrets", token.to_str().unwrap()], &[]);
+    ok(&o);
+    assert_eq!(names(&apps), ["web-main", "web-feature-x"]);
+    assert_eq!(apps[1]["spec"]["source"]["targetRevision"], "beef0000");
+    assert_eq!(apps[0]["spec"]["source"]["repoURL"], "git@gitea.example:acme/web.git");
+    assert_eq!(apps[0]["metadata"]["annotations"]["labels"], "team-a,deploy");
+
+    write_under(dir.path(), "chart.yaml", &set("[{pathsExist: [chart]}]"));
+    let (o, apps) = generate(&dir.path().join("chart.yaml"), &["--secrets", token.to_str().unwrap()], &[]);
+    ok(&o);
+    assert_eq!(names(&apps), ["web-main"]);
+    assert!(
+        server
+            .seen()
+            .iter()
+            .any(|s| s.path.ends_with("/contents/chart")
+                && s.query.get("ref").map(String::as_str) == Some("feature%2FX")),
+        "the other branch was asked too"
+    );
+}
