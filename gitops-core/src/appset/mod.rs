@@ -64,7 +64,7 @@ use crate::object::Origin;
 pub use generators::{GeneratorError, Inputs, MemoryRepositories, MemoryTree, RepoTree, Repositories};
 pub use params::{Mode, Params};
 pub use plan::{Plan, PlanError, SyncPolicy, plan};
-use template::{Engine, RenderContext, TemplateError, merge_templates, render_application};
+use template::{Engine, RenderContext, TemplateError, merge_templates, render_application_owned};
 
 /// Why an ApplicationSet generates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -293,8 +293,8 @@ fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result
                 Some(t) if t.as_object().is_some_and(|m| !m.is_empty()) => merge_templates(&spec_template, t),
                 _ => spec_template.clone(),
             };
-            for (set, params) in sets.iter().enumerate() {
-                let app = render_application(&cx.engine, &template, params, &render_cx).map_err(|source| {
+            for (set, params) in sets.into_iter().enumerate() {
+                let app = render_application_owned(&cx.engine, &template, params, &render_cx).map_err(|source| {
                     Error::Template {
                         appset: appset_id.clone(),
                         index,

@@ -94,6 +94,22 @@ impl GoData {
         GoData(Some(as_float_numbers(data)))
     }
 
+    /// Prepares an object it takes, its numbers made `float64` in place.
+    pub fn from_owned(mut data: serde_json::Map<String, Value>) -> GoData {
+        fn floats(v: &mut Value) {
+            match v {
+                Value::Number(n) => {
+                    *v = n.as_f64().and_then(Number::from_f64).map(Value::Number).unwrap_or(Value::Null)
+                }
+                Value::Array(items) => items.iter_mut().for_each(floats),
+                Value::Object(m) => m.values_mut().for_each(floats),
+                _ => {}
+            }
+        }
+        data.values_mut().for_each(floats);
+        GoData(Some(Value::Object(data)))
+    }
+
     /// Prepares an object (one copy, where [`GoData::new`] of its value would take two).
     pub fn from_object(data: &serde_json::Map<String, Value>) -> GoData {
         GoData(Some(Value::Object(data.iter().map(|(k, v)| (k.clone(), as_float_numbers(v))).collect())))

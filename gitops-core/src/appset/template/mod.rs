@@ -94,6 +94,15 @@ impl Engine {
         }
     }
 
+    fn prepare_owned(&self, params: Params) -> Prepared<'static> {
+        match (self.mode, params) {
+            (Mode::Flat, Params::Flat(m)) => Prepared::Flat(std::borrow::Cow::Owned(m)),
+            (Mode::Flat, go) => Prepared::Flat(std::borrow::Cow::Owned(go.flattened())),
+            (Mode::Go, Params::Go(m)) => Prepared::Go(go::GoData::from_owned(m)),
+            (Mode::Go, p) => Prepared::Go(go::GoData::new(&p.to_value())),
+        }
+    }
+
     fn render_prepared(&self, field: &str, text: &str, data: &Prepared<'_>) -> Result<String, TemplateError> {
         self.render_at(&At::Root(field), text, data)
     }
@@ -237,10 +246,30 @@ pub fn render_application(
     params: &Params,
     cx: &RenderContext<'_>,
 ) -> Result<Value, TemplateError> {
+    render_with(engine, template, (!params.is_empty()).then(|| engine.prepare(params)), cx)
+}
+
+/// [`render_application`], taking the parameters: they become the template data as they are,
+/// where borrowing them costs a copy of each set in Go mode.
+pub fn render_application_owned(
+    engine: &Engine,
+    template: &Value,
+    params: Params,
+    cx: &RenderContext<'_>,
+) -> Result<Value, TemplateError> {
+    render_with(engine, template, (!params.is_empty()).then(|| engine.prepare_owned(params)), cx)
+}
+
+/// Renders with `data`, or copies the template when there is none (an empty parameter set).
+fn render_with(
+    engine: &Engine,
+    template: &Value,
+    data: Option<Prepared<'_>>,
+    cx: &RenderContext<'_>,
+) -> Result<Value, TemplateError> {
     let template = template.as_object().ok_or(TemplateError::NotAnObject)?;
     // Only what Argo CD copies into its temporary Application, rendered as it is copied (an
     // empty parameter set is not rendered at all).
-    let data = (!params.is_empty()).then(|| engine.prepare(params));
     let copy = |at: &At<'_>, v: &Value| match &data {
         Some(data) => engine.render_value_at(at, v, data),
         None => Ok(v.clone()),
@@ -271,7 +300,11 @@ pub fn render_application(
         }
     }
     if let Some(patch_text) = cx.template_patch {
-        let rendered = engine.render_str("spec.templatePatch", patch_text, params)?;
+        let empty = Params::empty(engine.mode);
+        let rendered = match &data {
+            Some(data) => engine.render_prepared("spec.templatePatch", patch_text, data)?,
+            None => engine.render_str("spec.templatePatch", patch_text, &empty)?,
+        };
         let patch = read_patch(&rendered)?;
         let project = app.pointer("/spec/project").cloned();
         crate::merge::predict(&mut app, None, &patch, None);
