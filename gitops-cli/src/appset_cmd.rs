@@ -132,8 +132,8 @@ fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
         (Some(_), Some(_)) => return Err(format!("{file}: more than one ApplicationSet; give one per file")),
     };
     let label = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
-    if let Some(own) = args.local.iter().find(|l| matches!(l, Local::Own(_))) {
-        return Err(format!("--local {own:?}: appset generate takes URL=DIR (which repository DIR serves)"));
+    if let Some(Local::Own(dir)) = args.local.iter().find(|l| matches!(l, Local::Own(_))) {
+        return Err(format!("--local {}: appset generate takes URL=DIR (which repository DIR serves)", dir.display()));
     }
     let cluster_objects = load_all(&args.clusters, "--clusters")?;
     let (registry, errors) = ClusterRegistry::from_objects(&cluster_objects);

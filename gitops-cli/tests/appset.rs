@@ -392,7 +392,10 @@ fn errors_name_the_problem() {
 
     let unknown = set("unknown", "  - lists: {elements: [{a: x}]}\n", "  goTemplate: true\n");
     let (o, _) = generate(&unknown, &[], &[]);
-    fails_with(&o, "ApplicationSet argocd/unknown: generators[0] (none): the entry names no generator");
+    fails_with(
+        &o,
+        "ApplicationSet argocd/unknown: generators[0] (none): unknown generator `lists`: expected one of list,",
+    );
 
     let template = set(
         "template",

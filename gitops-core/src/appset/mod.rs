@@ -276,7 +276,7 @@ fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result
                 appset: appset_id.clone(),
                 index,
                 kind: "none".into(),
-                source: Box::new(GeneratorError::NoGenerator),
+                source: Box::new(generators::no_generator(entry)),
             });
         }
         for kind in kinds {

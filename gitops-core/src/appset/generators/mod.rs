@@ -49,6 +49,12 @@ pub enum GeneratorError {
     /// An entry with none of the generator kinds.
     #[error("the entry names no generator (one of list, clusters, git, matrix, merge, ...)")]
     NoGenerator,
+    /// An entry whose only fields are no generator kind Argo CD knows (a typo, most often).
+    #[error("unknown generator {}: expected one of {}", unknown.join(", "), KINDS.join(", "))]
+    Unknown {
+        /// The entry's fields that are not generators.
+        unknown: Vec<String>,
+    },
     /// A matrix or merge child with several generator kinds.
     #[error("more than one generator in one child entry: {}", kinds.join(", "))]
     MoreThanOne {
@@ -361,6 +367,20 @@ pub fn appset_requeue_after_seconds(appset_spec: &Value) -> Option<u64> {
         .min()
 }
 
+/// Why an entry with no generator kind gives nothing: its unknown fields, when it has some.
+pub fn no_generator(entry: &Value) -> GeneratorError {
+    // The fields every entry may carry besides its generator.
+    const COMMON: [&str; 2] = ["selector", "values"];
+    let unknown: Vec<String> = entry
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| !v.is_null() && !COMMON.contains(&k.as_str()) && !KINDS.contains(&k.as_str()))
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    if unknown.is_empty() { GeneratorError::NoGenerator } else { GeneratorError::Unknown { unknown } }
+}
+
 /// Runs one child entry of a matrix or merge: exactly one generator, its spec first rendered
 /// with `with` (the first matrix child's parameters) when given, then the post-selector.
 pub fn run_child(
@@ -371,7 +391,7 @@ pub fn run_child(
 ) -> Result<Vec<Params>, GeneratorError> {
     let kinds = kinds_of(entry);
     let kind = match kinds.as_slice() {
-        [] => return Err(GeneratorError::NoGenerator),
+        [] => return Err(no_generator(entry)),
         [one] => *one,
         several => return Err(GeneratorError::MoreThanOne { kinds: several.iter().map(|k| k.to_string()).collect() }),
     };
@@ -519,6 +539,9 @@ mod tests {
         let e = run_child(&json!({"list": {"elements": []}, "clusters": {}}), &cx, 1, None).unwrap_err();
         assert_eq!(e, GeneratorError::MoreThanOne { kinds: vec!["list".into(), "clusters".into()] });
         assert_eq!(run_child(&json!({"selector": {}}), &cx, 1, None).unwrap_err(), GeneratorError::NoGenerator);
+        let e = run_child(&json!({"lists": {}, "selector": {}}), &cx, 1, None).unwrap_err();
+        assert_eq!(e, GeneratorError::Unknown { unknown: vec!["`lists`".into()] });
+        assert!(e.to_string().starts_with("unknown generator `lists`: expected one of list, clusters, git"), "{e}");
     }
 
     #[test]
