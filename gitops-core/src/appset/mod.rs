@@ -3,7 +3,8 @@
 //! writes for them.
 //!
 //! - [`params`]: parameter sets, flat or Go-shaped, and Argo CD's flattening;
-//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, the post-selector, `values`;
+//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, `pullRequest` and
+//!   `scmProvider` (over provider traits the caller implements), the post-selector, `values`;
 //! - [`selector`]: label selector objects (`matchLabels`, `matchExpressions`);
 //! - [`template`]: fasttemplate and Go templates, generator templates, `templatePatch`;
 //! - [`plan`]: the sync policy and the create/update/delete plan.
