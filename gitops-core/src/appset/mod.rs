@@ -7,7 +7,7 @@
 //!   `scmProvider` (over provider traits the caller implements), the post-selector, `values`;
 //! - [`selector`]: label selector objects (`matchLabels`, `matchExpressions`);
 //! - [`template`]: fasttemplate and Go templates, generator templates, `templatePatch`;
-//! - [`plan`]: the sync policy and the create/update/delete plan.
+//! - [`plan`](mod@plan): the sync policy and the create/update/delete plan.
 //!
 //! [`generate`] runs the whole pipeline: for each entry of `spec.generators`, its generator
 //! gives parameter sets, its `selector` filters them, and each renders the template (the
