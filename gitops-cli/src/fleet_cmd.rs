@@ -3,7 +3,7 @@
 //! new app appears. Which apps, where they go, in which order and what a removed app takes with
 //! it are the library's (`gitops_kube::fleet`); this builds each app's renderer and prints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,11 +15,12 @@ use gitops_core::{Object, ResourceKey};
 use gitops_kube::cluster::Cluster;
 use gitops_kube::controller::{CancellationToken, TargetSpec};
 use gitops_kube::fleet::{self, Hub, Member, Next, Place, Walk};
-use gitops_kube::reconcile::{Request, Verdict};
+use gitops_kube::reconcile::{Pass, Request, Verdict};
+use gitops_kube::schedules::Schedules;
 use gitops_kube::{FileCluster, KubeCluster};
 
 use crate::output::{BOLD, RED, RESET, YELLOW};
-use crate::sync_cmd::{App, AppArgs, SyncArgs, exit_code, runtime, stop_on_signals};
+use crate::sync_cmd::{App, AppArgs, FleetArgs, ReconcileArgs, SyncArgs, exit_code, runtime, stop_on_signals};
 
 /// A `--local` argument: the app's own checkout (`DIR`), or a repository served from a
 /// directory (`URL=DIR`).
@@ -83,6 +84,22 @@ struct Row {
     outcome: Result<(String, String), String>,
 }
 
+/// What a pass of the fleet reports at its end.
+#[derive(Default)]
+struct Report {
+    /// A row per app.
+    rows: Vec<Row>,
+    /// The resources each app passed manages, per cluster (two apps claiming one are said).
+    claimed: BTreeMap<String, Vec<(AppId, Vec<ResourceKey>)>>,
+}
+
+/// What every app of one pass of the fleet shares: where statuses are kept (the hub), and the
+/// Git cache that fetches a repository and revision once.
+struct Shared {
+    statuses: gitops_kube::status::StatusStore,
+    git: gitops_render::git::Cache,
+}
+
 /// How the passes of a fleet run: `reconcile`'s flags (`watch` takes the defaults).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PassOptions {
@@ -91,17 +108,34 @@ pub(crate) struct PassOptions {
     pub(crate) force_conflicts: bool,
     pub(crate) resources: Vec<gitops_core::sync::select::ResourceSelector>,
     pub(crate) server_side_diff: bool,
+    /// `--workers`: how many apps pass at once.
+    pub(crate) workers: usize,
+    /// In `gitops watch`: each app's next pass (only the apps due are passed); `None` passes
+    /// every app.
+    pub(crate) schedules: Option<Schedules>,
 }
 
 impl PassOptions {
-    fn of(args: &SyncArgs) -> PassOptions {
+    fn of(args: &SyncArgs, fleet: &FleetArgs) -> PassOptions {
         PassOptions {
             prune: args.prune,
             dry_run: args.dry_run,
             force_conflicts: args.force_conflicts,
             resources: args.resources.clone(),
             server_side_diff: args.server_side_diff,
+            workers: usize::from(fleet.workers),
+            schedules: None,
         }
+    }
+
+    /// How `gitops watch` passes: every app on its own schedule.
+    pub(crate) fn watching(fleet: &FleetArgs, schedules: Schedules) -> PassOptions {
+        PassOptions { workers: usize::from(fleet.workers), schedules: Some(schedules), ..PassOptions::default() }
+    }
+
+    /// Whether the app `object` passes now.
+    fn is_due(&self, object: &Object) -> bool {
+        self.schedules.as_ref().is_none_or(|s| s.is_due(object, tokio::time::Instant::now()))
     }
 }
 
@@ -112,6 +146,9 @@ pub(crate) struct Fleet {
     options: PassOptions,
     /// A kube hub, connected on first use (its apps and cluster Secrets are listed from it).
     hub_cluster: Option<KubeCluster>,
+    /// The Kubernetes clusters the apps went to, by place: the apps on one share its
+    /// connection and discovery, as Argo CD's apps share its cluster cache.
+    connected: HashMap<String, KubeCluster>,
 }
 
 impl Fleet {
@@ -124,12 +161,17 @@ impl Fleet {
             return Err("--revision and --local DIR cannot be used together".into());
         }
         let root = App::read(app_args)?;
-        Ok(Fleet { app_args: app_args.clone(), root, options, hub_cluster: None })
+        Ok(Fleet { app_args: app_args.clone(), root, options, hub_cluster: None, connected: HashMap::new() })
     }
 
     /// The root app.
     pub(crate) fn root(&self) -> &App {
         &self.root
+    }
+
+    /// When the next app of a watched fleet is due (none before its first pass).
+    pub(crate) fn next_due(&self) -> Option<tokio::time::Instant> {
+        self.options.schedules.as_ref().and_then(Schedules::next_due)
     }
 
     fn request(&self, app: &App, stop: &CancellationToken) -> Request {
@@ -224,138 +266,116 @@ impl Fleet {
         let git = self.root.cache().for_one_pass();
         self.root.share_cache(&git);
         let root_spec = self.root.runner.spec.clone();
-        let objects = self.hub_objects(&walk, &hub, &root_place).await?;
-        let before = walk.produced(&root_spec, &root_place, &objects).0;
-        let request = self.request(&self.root, stop);
-        let mut rows = Vec::new();
-        let mut claimed: BTreeMap<String, Vec<(AppId, Vec<ResourceKey>)>> = BTreeMap::new();
-        let root_id = AppId::of(&self.root.object, self.root.object.namespace());
-        let root_pass = self.root.pass(request, out).await;
-        let root_ran = root_pass.is_ok();
-        let root_status = root_pass.as_ref().ok().map(|p| p.status.clone());
-        let mut verdict = match root_pass {
-            Ok(pass) => {
-                if let Some(id) = root_id {
-                    claimed.entry(root_place.describe()).or_default().push((id, resource_keys(&pass.status)));
-                }
-                pass.verdict(stop.is_cancelled())
-            }
-            // The apps already in the hub are still passed (each is an app of its own, as in
-            // Argo CD), but nothing is pruned or deleted on the root's failure.
-            Err(e) => {
-                let app = root_id.map_or_else(|| root_spec.name.clone(), |id| id.to_string());
-                rows.push(Row { app, target: root_place.describe(), outcome: Err(e) });
-                Verdict::Failed
-            }
-        };
-        let root_error = if root_ran { None } else { rows.last().and_then(|r| r.outcome.clone().err()) };
-        let objects = self.hub_objects(&walk, &hub, &root_place).await?;
-        // A root that manages its own object (`flux bootstrap`'s flux-system) reports on it too.
-        if hub == Hub::Kube
-            && !dry_run
-            && let Some(status) = &root_status
-            && let Some(own) = objects.iter().find(|o| o.key("") == self.root.object.key(""))
-            && let Err(e) = self.write_status(own, &objects, status).await
-        {
-            let _ = writeln!(out, "{RED}{}{RESET}: writing its status: {e}", root_spec.name);
+        if let Some(schedules) = &mut self.options.schedules {
+            schedules.begin();
         }
-        let after = walk.passed(&root_spec, &root_place, &objects);
-        if root_ran {
-            self.cascade(out, before, &after, &mut rows).await;
-        } else if let Some(e) = root_error
-            && walk.is_done()
-        {
-            // An app that is no fleet fails as a single pass does.
-            return Err(e);
+        let mut report = Report::default();
+        let shared = Shared { statuses: hub_statuses, git };
+        let mut verdict = Verdict::Succeeded;
+        // In a watch, the apps not due are walked (what they produced may be) but not passed.
+        let mut not_due = 0;
+        let mut apps = vec![self.root.object.key("")];
+        if self.options.is_due(&self.root.object) {
+            verdict = self.pass_root(stop, out, &mut walk, &hub, &root_place, &mut report).await?;
+        } else {
+            not_due += 1;
+            let objects = self.hub_objects(&walk, &hub, &root_place).await?;
+            walk.passed(&root_spec, &root_place, &objects);
         }
-        while let Some(next) = walk.next() {
-            if stop.is_cancelled() {
+        loop {
+            let batch = walk.next_batch(self.options.workers);
+            if batch.is_empty() || stop.is_cancelled() {
                 break;
             }
-            let member = match next {
-                Next::Condition(c) => {
-                    verdict = worse(verdict, Verdict::Failed);
-                    rows.push(Row { app: c.app, target: String::new(), outcome: Err(c.message) });
-                    continue;
-                }
-                Next::Finalize(member) => {
-                    if let Err(e) = self.finalize(out, &member).await {
+            let mut due = Vec::new();
+            for next in batch {
+                match next {
+                    Next::Condition(c) => {
                         verdict = worse(verdict, Verdict::Failed);
-                        rows.push(Row {
-                            app: member.id.to_string(),
-                            target: member.target.describe(),
-                            outcome: Err(e),
-                        });
-                    } else {
-                        let outcome = Ok(("Deleted".to_string(), "-".to_string()));
-                        rows.push(Row { app: member.id.to_string(), target: member.target.describe(), outcome });
+                        report.rows.push(Row { app: c.app, target: String::new(), outcome: Err(c.message) });
                     }
-                    continue;
-                }
-                Next::Generate(appset) => {
-                    match self.generate(out, &appset, &hub, dry_run).await {
+                    Next::Finalize(member) => {
+                        let outcome = match self.finalize(out, &member).await {
+                            Ok(()) => Ok(("Deleted".to_string(), "-".to_string())),
+                            Err(e) => {
+                                verdict = worse(verdict, Verdict::Failed);
+                                Err(e)
+                            }
+                        };
+                        report.rows.push(Row { app: member.id.to_string(), target: member.target.describe(), outcome });
+                    }
+                    Next::Generate(appset) => match self.generate(out, &appset, &hub, dry_run).await {
                         Ok(objects) => walk.generated(&appset, &objects),
                         Err(e) => {
                             verdict = worse(verdict, Verdict::Failed);
                             let app = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
-                            rows.push(Row { app, target: String::new(), outcome: Err(e) });
+                            report.rows.push(Row { app, target: String::new(), outcome: Err(e) });
+                        }
+                    },
+                    Next::Pass(member) => {
+                        let object = member.objects.last();
+                        apps.extend(object.map(|o| o.key("")));
+                        if object.is_some_and(|o| !self.options.is_due(o)) {
+                            not_due += 1;
+                            let objects = self.hub_objects(&walk, &hub, &member.target).await?;
+                            walk.passed(&member.spec, &member.target, &objects);
+                        } else {
+                            due.push(*member);
                         }
                     }
-                    continue;
-                }
-                Next::Pass(member) => member,
-            };
-            let target = member.target.describe();
-            let label = member.id.to_string();
-            let objects = self.hub_objects(&walk, &hub, &member.target).await?;
-            let before = walk.produced(&member.spec, &member.target, &objects).0;
-            let _ = writeln!(out);
-            let placed = self.target_for(&member.target).await;
-            let built = placed.and_then(|(spec, app_dir)| {
-                App::build(&self.app_args, &member.origin, &member.objects, spec, &app_dir, false)
-            });
-            let outcome = match built {
-                Ok(mut app) => {
-                    app.runner.list_cache = Some(walk.cache().clone());
-                    app.runner.status_store_override = Some(hub_statuses.clone());
-                    app.share_cache(&git);
-                    let request = self.request(&app, stop);
-                    app.pass(request, out).await
-                }
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(pass) => {
-                    verdict = worse(verdict, pass.verdict(stop.is_cancelled()));
-                    let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
-                    if hub == Hub::Kube
-                        && !dry_run
-                        && let Some(object) = member.objects.last()
-                        && let Err(e) = self.write_status(object, &member.objects, &pass.status).await
-                    {
-                        let _ = writeln!(out, "{RED}{label}{RESET}: writing its status: {e}");
-                    }
-                    claimed.entry(target.clone()).or_default().push((member.id.clone(), resource_keys(&pass.status)));
-                    rows.push(Row { app: label, target, outcome: Ok(status) });
-                    let objects = self.hub_objects(&walk, &hub, &member.target).await?;
-                    let after = walk.passed(&member.spec, &member.target, &objects);
-                    self.cascade(out, before, &after, &mut rows).await;
-                }
-                Err(e) => {
-                    verdict = worse(verdict, Verdict::Failed);
-                    rows.push(Row { app: label, target, outcome: Err(e) });
-                    // What it produced before is still walked; nothing is deleted for it.
-                    let objects = self.hub_objects(&walk, &hub, &member.target).await?;
-                    walk.passed(&member.spec, &member.target, &objects);
                 }
             }
+            let passes = self.pass_members(stop, out, &walk, &hub, &shared, due).await?;
+            for (member, before, outcome) in passes {
+                let target = member.target.describe();
+                let label = member.id.to_string();
+                let ran = outcome.as_ref().map_or(Verdict::Failed, |p| p.verdict(stop.is_cancelled()));
+                verdict = worse(verdict, ran);
+                if let (Some(schedules), Some(object)) = (&mut self.options.schedules, member.objects.last()) {
+                    schedules.passed(object, &member.spec, false, ran);
+                }
+                let objects = match outcome {
+                    Ok(pass) => {
+                        let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
+                        if hub == Hub::Kube
+                            && !dry_run
+                            && let Some(object) = member.objects.last()
+                            && let Err(e) = self.write_status(object, &member.objects, &pass.status).await
+                        {
+                            let _ = writeln!(out, "{RED}{label}{RESET}: writing its status: {e}");
+                        }
+                        report
+                            .claimed
+                            .entry(target.clone())
+                            .or_default()
+                            .push((member.id.clone(), resource_keys(&pass.status)));
+                        report.rows.push(Row { app: label, target, outcome: Ok(status) });
+                        let objects = self.hub_objects(&walk, &hub, &member.target).await?;
+                        let after = walk.passed(&member.spec, &member.target, &objects);
+                        self.cascade(out, before, &after, &mut report.rows).await;
+                        continue;
+                    }
+                    Err(e) => {
+                        report.rows.push(Row { app: label, target, outcome: Err(e) });
+                        // What it produced before is still walked; nothing is deleted for it.
+                        self.hub_objects(&walk, &hub, &member.target).await?
+                    }
+                };
+                walk.passed(&member.spec, &member.target, &objects);
+            }
         }
-        if !rows.is_empty() {
-            print_fleet(out, &rows).map_err(|e| format!("writing output: {e}"))?;
+        if let Some(schedules) = &mut self.options.schedules {
+            schedules.keep_only(&apps);
+            if not_due > 0 {
+                let _ = writeln!(out, "{not_due} of {} apps not due (each passes on its own interval)", apps.len());
+            }
+        }
+        if !report.rows.is_empty() {
+            print_fleet(out, &report.rows).map_err(|e| format!("writing output: {e}"))?;
         }
         // As Argo CD's SharedResourceWarning: a resource two apps of the fleet both manage on
         // one cluster is said, naming them (each sync makes it its own again).
-        for (place, apps) in &claimed {
+        for (place, apps) in &report.claimed {
             for (key, owners) in claims(apps) {
                 let owners: Vec<String> = owners.iter().map(|a| a.namespaced_name()).collect();
                 let _ = writeln!(
@@ -366,6 +386,144 @@ impl Fleet {
             }
         }
         Ok(verdict)
+    }
+
+    /// The root's pass on `root_place`; then what it produced is walked next, and the apps it
+    /// removed are cascaded. Its verdict; an error when it failed and produced no fleet (it
+    /// fails as a single pass does).
+    async fn pass_root(
+        &mut self,
+        stop: &CancellationToken,
+        out: &mut dyn Write,
+        walk: &mut Walk,
+        hub: &Hub,
+        root_place: &Place,
+        report: &mut Report,
+    ) -> Result<Verdict, String> {
+        let root_spec = self.root.runner.spec.clone();
+        let objects = self.hub_objects(walk, hub, root_place).await?;
+        let before = walk.produced(&root_spec, root_place, &objects).0;
+        let request = self.request(&self.root, stop);
+        let root_id = AppId::of(&self.root.object, self.root.object.namespace());
+        let root_pass = self.root.pass(request, out).await;
+        if let Some(cluster) = self.root.runner.connected() {
+            self.connected.entry(root_place.describe()).or_insert_with(|| cluster.clone());
+        }
+        let verdict = root_pass.as_ref().map_or(Verdict::Failed, |p| p.verdict(stop.is_cancelled()));
+        if let Some(schedules) = &mut self.options.schedules {
+            schedules.passed(&self.root.object, &root_spec, true, verdict);
+        }
+        let (root_status, root_error) = match root_pass {
+            Ok(pass) => {
+                if let Some(id) = root_id {
+                    report.claimed.entry(root_place.describe()).or_default().push((id, resource_keys(&pass.status)));
+                }
+                (Some(pass.status), None)
+            }
+            // The apps already in the hub are still passed (each is an app of its own, as in
+            // Argo CD), but nothing is pruned or deleted on the root's failure.
+            Err(e) => {
+                let app = root_id.map_or_else(|| root_spec.name.clone(), |id| id.to_string());
+                report.rows.push(Row { app, target: root_place.describe(), outcome: Err(e.clone()) });
+                (None, Some(e))
+            }
+        };
+        let objects = self.hub_objects(walk, hub, root_place).await?;
+        // A root that manages its own object (`flux bootstrap`'s flux-system) reports on it too.
+        if *hub == Hub::Kube
+            && !self.options.dry_run
+            && let Some(status) = &root_status
+            && let Some(own) = objects.iter().find(|o| o.key("") == self.root.object.key(""))
+            && let Err(e) = self.write_status(own, &objects, status).await
+        {
+            let _ = writeln!(out, "{RED}{}{RESET}: writing its status: {e}", root_spec.name);
+        }
+        let after = walk.passed(&root_spec, root_place, &objects);
+        match root_error {
+            None => self.cascade(out, before, &after, &mut report.rows).await,
+            // An app that is no fleet fails as a single pass does.
+            Some(e) if walk.is_done() => return Err(e),
+            Some(_) => {}
+        }
+        Ok(verdict)
+    }
+
+    /// Passes `due` (a batch of [`Walk::next_batch`]) together, each on its target, and returns
+    /// each with the apps it had produced before and how its pass went. One app prints as it
+    /// goes; several print each when all are done, in order.
+    async fn pass_members(
+        &mut self,
+        stop: &CancellationToken,
+        out: &mut dyn Write,
+        walk: &Walk,
+        hub: &Hub,
+        shared: &Shared,
+        due: Vec<Member>,
+    ) -> Result<Vec<(Member, Vec<Member>, Result<Pass, String>)>, String> {
+        let together = due.len() > 1;
+        let mut prepared = Vec::new();
+        for member in due {
+            let objects = self.hub_objects(walk, hub, &member.target).await?;
+            let before = walk.produced(&member.spec, &member.target, &objects).0;
+            let placed = self.target_for(&member.target).await;
+            let built = placed.and_then(|(spec, app_dir)| {
+                App::build(&self.app_args, &member.origin, &member.objects, spec, &app_dir, false)
+            });
+            let shared_cluster = self.connected.get(&member.target.describe()).cloned();
+            let built = built.map(|mut app| {
+                if let Some(cluster) = shared_cluster {
+                    app.runner.share_cluster(cluster);
+                }
+                app.runner.list_cache = Some(walk.cache().clone());
+                app.runner.status_store_override = Some(shared.statuses.clone());
+                app.share_cache(&shared.git);
+                app.progress_bar = !together;
+                let request = self.request(&app, stop);
+                (app, request)
+            });
+            prepared.push((member, before, built));
+        }
+        if !together {
+            let mut passed = Vec::new();
+            for (member, before, built) in prepared {
+                let _ = writeln!(out);
+                let outcome = match built {
+                    Ok((mut app, request)) => {
+                        let outcome = app.pass(request, out).await;
+                        self.keep_connection(&member.target, &app);
+                        outcome
+                    }
+                    Err(e) => Err(e),
+                };
+                passed.push((member, before, outcome));
+            }
+            return Ok(passed);
+        }
+        let runs = prepared.iter_mut().map(|(_, _, built)| async move {
+            let mut printed: Vec<u8> = b"\n".to_vec();
+            let outcome = match built {
+                Ok((app, request)) => app.pass(request.clone(), &mut printed).await,
+                Err(e) => Err(e.clone()),
+            };
+            (outcome, printed)
+        });
+        let outcomes = futures::future::join_all(runs).await;
+        let mut passed = Vec::new();
+        for ((member, before, built), (outcome, printed)) in prepared.into_iter().zip(outcomes) {
+            out.write_all(&printed).map_err(|e| format!("writing output: {e}"))?;
+            if let Ok((app, _)) = &built {
+                self.keep_connection(&member.target, app);
+            }
+            passed.push((member, before, outcome));
+        }
+        Ok(passed)
+    }
+
+    /// Keeps the Kubernetes cluster `app` connected to on `place` for the next apps there.
+    fn keep_connection(&mut self, place: &Place, app: &App) {
+        if let Some(cluster) = app.runner.connected() {
+            self.connected.entry(place.describe()).or_insert_with(|| cluster.clone());
+        }
     }
 
     /// The directory of the root app file (where statuses of apps on Kubernetes clusters are kept).
@@ -622,8 +780,8 @@ fn runs_in_its_target(app: &gitops_core::app::AppSpec) -> bool {
 }
 
 /// `gitops reconcile`: the root's pass, then the fleet it produced.
-pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
-    let mut fleet = Fleet::read(&args.app, PassOptions::of(&args))?;
+pub fn reconcile(args: ReconcileArgs) -> Result<ExitCode, String> {
+    let mut fleet = Fleet::read(&args.sync.app, PassOptions::of(&args.sync, &args.fleet))?;
     let stop = stop_on_signals()?;
     let verdict = runtime()?.block_on(fleet.pass(&stop, &mut anstream::stdout().lock()))?;
     Ok(exit_code(verdict))

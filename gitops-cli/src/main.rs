@@ -65,7 +65,7 @@ enum Command {
     /// NAME --hub HUB` passes one app of a hub instead.
     ///
     /// Exit status: 0 when Synced after the pass, 1 otherwise, 2 on bad usage or input.
-    Reconcile(sync_cmd::SyncArgs),
+    Reconcile(sync_cmd::ReconcileArgs),
     /// The reconcile loop: a pass every interval (the Flux Kustomization's, else 3 minutes).
     Watch(sync_cmd::WatchArgs),
     /// The status the last pass left: sync status, health, revision, last operation.

@@ -131,13 +131,37 @@ pub struct SyncArgs {
     pub server_side_diff: bool,
 }
 
+/// Arguments of `gitops reconcile`.
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// How the apps of a fleet are passed.
+#[derive(Args, Debug, Clone)]
+pub struct FleetArgs {
+    /// Pass up to N apps of the fleet at once (as Argo CD's `--status-processors`), each
+    /// printed when it is done: apps on Kubernetes clusters overlap their round trips. An app
+    /// waits for the Kustomizations it `dependsOn`; two apps on one directory cluster never
+    /// pass together.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: u16,
+}
+
 /// Arguments of `gitops watch`.
 #[derive(Args, Debug)]
 pub struct WatchArgs {
     #[command(flatten)]
     pub app: AppArgs,
-    /// Time between passes, as Go writes durations (`30s`, `3m`); default: the Flux
-    /// Kustomization's `spec.interval`, else 3m (Argo CD's reconciliation timeout).
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// Time between passes of the app, as Go writes durations (`30s`, `3m`); default: the Flux
+    /// Kustomization's `spec.interval`, else 3m (Argo CD's reconciliation timeout). In a fleet
+    /// every app keeps its own: a Kustomization its `spec.interval`, an Application this one;
+    /// an app whose object changed passes at the next wake-up.
     #[arg(long, value_name = "DURATION")]
     pub interval: Option<String>,
     /// Stop after this many passes (default: run until stopped).
@@ -201,6 +225,9 @@ pub(crate) struct App {
     pub(crate) object: gitops_core::Object,
     /// argocd-cm's diff settings.
     settings: gitops_core::settings::Settings,
+    /// A progress bar under the step lines on a terminal (not when the output is kept to be
+    /// printed later, as a fleet's apps passing together do).
+    pub(crate) progress_bar: bool,
 }
 
 impl App {
@@ -239,7 +266,7 @@ impl App {
         let runner = AppRunner::new(spec, desired, target, args.kubeconfig.clone(), app_dir, checks)
             .map_err(|e| e.to_string())?;
         let settings = crate::app_input::argocd_cm_settings(args.argocd_cm.as_deref())?;
-        Ok(App { runner, object, settings })
+        Ok(App { runner, object, settings, progress_bar: true })
     }
 
     /// Fetches through `cache` (a fleet's walk shares one, so each repository and revision is
@@ -270,7 +297,7 @@ impl App {
         let spec = &self.runner.spec;
         let mut printer = Printer {
             out,
-            tty: std::io::stdout().is_terminal(),
+            tty: self.progress_bar && std::io::stdout().is_terminal(),
             app: spec.name.clone(),
             // `flux reconcile` refuses a suspended Kustomization; a sync asked for by hand runs.
             suspended_sync: request.sync && spec.rollout.suspend,
@@ -503,7 +530,7 @@ pub fn sync(args: SyncArgs) -> Result<ExitCode, String> {
 
 /// `gitops reconcile`: one pass of the loop (syncs only as the policy says), then one of every
 /// app the app produced, recursively (see [`crate::fleet_cmd`]).
-pub fn reconcile(args: SyncArgs) -> Result<ExitCode, String> {
+pub fn reconcile(args: ReconcileArgs) -> Result<ExitCode, String> {
     crate::fleet_cmd::reconcile(args)
 }
 
@@ -549,12 +576,18 @@ impl Reconciler for Watched {
             }
         }
     }
+
+    fn next_due(&self) -> Option<tokio::time::Instant> {
+        self.fleet.next_due()
+    }
 }
 
 /// `gitops watch`: a pass every interval. A failing pass is reported and retried at the next.
 pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
-    let fleet = crate::fleet_cmd::Fleet::read(&args.app, Default::default())?;
     let interval = args.interval.as_deref().map(controller::parse_interval).transpose().map_err(|e| e.to_string())?;
+    let schedules = gitops_kube::schedules::Schedules::new(interval, args.interval_jitter);
+    let options = crate::fleet_cmd::PassOptions::watching(&args.fleet, schedules);
+    let fleet = crate::fleet_cmd::Fleet::read(&args.app, options)?;
     let schedule = Schedule {
         jitter_percent: args.interval_jitter,
         ..Schedule::of(&fleet.root().runner.spec, interval).map_err(|e| e.to_string())?

@@ -475,7 +475,8 @@ fn a_fleet_on_a_kube_hub_reaches_a_registered_cluster_and_cascades() {
     assert_eq!(cm("hub-app").expect("on the hub")["data"]["from"], "hub-app");
     assert_eq!(cm("spoke-app").expect("on the spoke")["data"]["from"], "spoke-app");
 
-    let again = gitops_kube(env, &args, None, 120);
+    // The second pass runs the hub's app and the spoke's together (two workers).
+    let again = gitops_kube(env, &[&args[..], &["--workers", "2"]].concat(), None, 120);
     let text = out(&again);
     assert_eq!(again.status.code(), Some(0), "{text}{}", err(&again));
     assert_eq!(text.matches("Synced: nothing to apply").count(), 3, "{text}");

@@ -109,6 +109,87 @@ fn a_flux_tree_passes_dependencies_first() {
     assert_eq!(out(&again).matches("Synced: nothing to apply").count(), 3, "{}", out(&again));
 }
 
+/// `--workers 4` passes apps on different clusters together: the fleet ends as a sequential
+/// pass leaves it, and each app's lines are printed whole, in the walk's order.
+#[test]
+fn workers_pass_apps_together_and_print_each_whole() {
+    let run = |workers: &str| {
+        let (dir, checkout) = example_checkout();
+        let local = format!("{FLEET_URL}={}", checkout.display());
+        let hub = dir.path().join("hub");
+        let target = format!("dir:{}", hub.display());
+        let root = checkout.join("root.yaml");
+        let args = ["reconcile", "--app", root.to_str().unwrap(), "--local", &local, "--target", &target];
+        let o = gitops(&[&args[..], &["--workers", workers]].concat(), None);
+        assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+        let root_dir = dir.path().display().to_string();
+        let text = out(&o).replace(&root_dir, "TMP");
+        let files: Vec<String> = walkdir(dir.path())
+            .into_iter()
+            .filter(|p| !p.starts_with("fleet/") && !p.contains("/.status/") && !p.ends_with(".lock"))
+            .collect();
+        (text, files, dir)
+    };
+    let (sequential, files_one, _keep_one) = run("1");
+    let (together, files_four, _keep_four) = run("4");
+    assert_eq!(files_one, files_four, "the same objects on the hub and the clusters");
+    assert_eq!(sequential, together, "the same lines in the same order");
+    assert!(together.contains("guestbook-prod -> dir:TMP/clusters/prod"), "{together}");
+    let o = gitops(&["reconcile", "--workers", "0", "--app", "x.yaml"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+}
+
+/// `gitops watch` passes each app of a fleet on its own interval: a Kustomization's
+/// `spec.interval` (`1h`, `10m` here) keeps it from the root's next pass.
+#[test]
+fn watched_kustomizations_keep_their_own_intervals() {
+    let (dir, checkout) = example_checkout();
+    let hub = dir.path().join("hub");
+    let root = checkout.join("flux/clusters/dev/flux-system/gotk-sync.yaml");
+    let local = format!("{FLEET_URL}={}", checkout.display());
+    let target = format!("dir:{}", hub.display());
+    let args = [
+        "watch",
+        "--app",
+        root.to_str().unwrap(),
+        "--local",
+        &local,
+        "--target",
+        &target,
+        "--interval",
+        "300ms",
+        "--interval-jitter",
+        "0",
+        "--passes",
+        "2",
+    ];
+    let o = gitops(&args, None);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
+    assert_eq!(text.matches("infra -> dir:").count(), 1, "infra's interval is 1h: {text}");
+    assert_eq!(text.matches("apps -> dir:").count(), 1, "apps' is 10m: {text}");
+    assert!(text.contains("2 of 3 apps not due (each passes on its own interval)"), "{text}");
+    assert_eq!(text.matches("flux-system -> dir:").count(), 2, "the root takes --interval: {text}");
+}
+
+/// Every file under `root`, relative, sorted.
+fn walkdir(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// The hub's apps as `argocd app list|get|delete` and `flux get|suspend|resume` show them.
 #[test]
 fn the_hub_verbs_list_get_delete_suspend_and_resume() {

@@ -63,6 +63,42 @@ impl AppSpec {
             unused: Vec::new(),
         }
     }
+
+    /// The name its status is kept under: `<kind>_<namespace>_<name>` (`application_argocd_web`,
+    /// `kustomization_flux-system_apps`), so that an Application and a Kustomization, or two
+    /// apps of one name in two namespaces, never share a status; the bare name for an app
+    /// object written without a namespace. `_` is in no Kubernetes name, so the parts never
+    /// run together.
+    pub fn status_name(&self) -> String {
+        status_name(self.kind, &self.rollout.app_namespace, &self.name)
+    }
+}
+
+/// [`AppSpec::status_name`] of the app of `kind` named `namespace/name` (a `dependsOn` entry's,
+/// say).
+pub fn status_name(kind: AppKind, namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        return name.to_string();
+    }
+    let kind = match kind {
+        AppKind::ArgoApplication => "application",
+        AppKind::FluxKustomization => "kustomization",
+    };
+    format!("{kind}_{namespace}_{name}")
+}
+
+/// Checks that `status_name` is one [`status_name`] gives (so that, as a file name, it stays
+/// in its directory): a valid app name, or `<kind>_<namespace>_<name>` of valid parts.
+pub fn check_status_name(status_name: &str) -> Result<(), names::Error> {
+    let mut parts = status_name.split('_');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(name), None, None, None) => names::check_app_name("metadata.name", name),
+        (Some("application" | "kustomization"), Some(namespace), Some(name), None) => {
+            names::check_namespace(namespace)?;
+            names::check_app_name("metadata.name", name)
+        }
+        _ => names::check_app_name("metadata.name", status_name),
+    }
 }
 
 /// Where an app goes and what its sync waits for, beyond what the diff needs.
@@ -757,6 +793,30 @@ pub fn force_namespace(objects: &mut [Object], namespace: &str) {
 mod tests {
     use super::*;
     use crate::manifest;
+
+    #[test]
+    fn statuses_are_named_by_kind_namespace_and_name() {
+        let read_one = |text: &str| read("app.yaml", &crate::manifest::parse("app.yaml", text).unwrap()).unwrap();
+        let argo = read_one(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\nspec: {destination: {name: in-cluster, namespace: web}}\n",
+        );
+        let flux = read_one(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web, namespace: flux-system}\nspec: {}\n",
+        );
+        let bare = read_one(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web}\nspec: {destination: {name: in-cluster, namespace: web}}\n",
+        );
+        assert_eq!(argo.status_name(), "application_argocd_web");
+        assert_eq!(flux.status_name(), "kustomization_flux-system_web");
+        assert_eq!(bare.status_name(), "web");
+        for name in [argo.status_name(), flux.status_name(), bare.status_name(), "a.b".into()] {
+            assert!(check_status_name(&name).is_ok(), "{name}");
+        }
+        for bad in ["", "..", "a/b", "application_ns", "application_ns_", "secret_ns_x", "application_NS_x", "a_b_c_d"]
+        {
+            assert!(check_status_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn reads_an_argo_application() {

@@ -1,5 +1,6 @@
 //! Globs as Argo CD matches group and kind patterns (gobwas/glob with no separator), used by
-//! ignoreDifferences rules and by wildcard health-check keys.
+//! ignoreDifferences rules and by wildcard health-check keys; and with separators, as it matches
+//! an AppProject's `sourceRepos` (`*` stops at `/`, `**` does not).
 
 /// What is malformed in a pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +25,8 @@ pub enum Error {
 #[derive(Debug, Clone)]
 pub struct Glob {
     alternatives: Vec<Vec<GlobPart>>,
+    /// Characters `*` and `?` do not match (`**` does); none by default.
+    separators: Vec<char>,
     /// Most patterns are `*` or a plain name; those match without the general machinery.
     simple: Option<Simple>,
 }
@@ -40,13 +43,24 @@ type Alternatives = Vec<Vec<GlobPart>>;
 enum GlobPart {
     Literal(char),
     Any,
+    /// `**` with separators: any run, separators included.
+    Super,
     One,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 impl Glob {
     /// Compiles a pattern; the error says what is malformed.
     pub fn new(pattern: &str) -> Result<Glob, Error> {
+        Glob::with_separators(pattern, &[])
+    }
+
+    /// Compiles a pattern in which `*` and `?` never match one of `separators` and `**`
+    /// matches any run (gobwas/glob's `Compile(pattern, separators...)`).
+    pub fn with_separators(pattern: &str, separators: &[char]) -> Result<Glob, Error> {
         let mut alternatives = vec![Vec::new()];
         let mut chars = pattern.chars().peekable();
         // Brace alternatives are expanded up front; nesting is refused to keep this small.
@@ -54,6 +68,11 @@ impl Glob {
         let mut in_brace: Option<(Alternatives, Alternatives)> = None;
         while let Some(c) = chars.next() {
             let part = match c {
+                '*' if separators.is_empty() => GlobPart::Any,
+                '*' if chars.peek() == Some(&'*') => {
+                    chars.next();
+                    GlobPart::Super
+                }
                 '*' => GlobPart::Any,
                 '?' => GlobPart::One,
                 '[' => {
@@ -116,13 +135,14 @@ impl Glob {
             return Err(Error::UnclosedBrace);
         }
         let simple = match alternatives.as_slice() {
+            _ if !separators.is_empty() => None,
             [parts] if parts.iter().all(|p| *p == GlobPart::Any) && !parts.is_empty() => Some(Simple::Any),
             [parts] if parts.iter().all(|p| matches!(p, GlobPart::Literal(_))) => Some(Simple::Literal(
                 parts.iter().filter_map(|p| if let GlobPart::Literal(c) = p { Some(*c) } else { None }).collect(),
             )),
             _ => None,
         };
-        Ok(Glob { alternatives, simple })
+        Ok(Glob { alternatives, separators: separators.to_vec(), simple })
     }
 
     /// Whether the whole of `s` matches.
@@ -133,8 +153,54 @@ impl Glob {
             None => {}
         }
         let chars: Vec<char> = s.chars().collect();
-        self.alternatives.iter().any(|parts| glob_match(parts, &chars))
+        if self.separators.is_empty() {
+            return self.alternatives.iter().any(|parts| glob_match(parts, &chars));
+        }
+        self.alternatives.iter().any(|parts| separated_match(parts, &chars, &self.separators))
     }
+}
+
+/// Matching where `*` and `?` stop at separators: each part against each position (patterns
+/// and values here are short: repository URLs).
+fn separated_match(parts: &[GlobPart], s: &[char], separators: &[char]) -> bool {
+    // reach[i]: the parts so far can match exactly the first i characters.
+    let mut reach = vec![false; s.len() + 1];
+    reach[0] = true;
+    for part in parts {
+        let mut next = vec![false; s.len() + 1];
+        for i in 0..=s.len() {
+            if !reach[i] {
+                continue;
+            }
+            match part {
+                GlobPart::Super => next[i..].iter_mut().for_each(|n| *n = true),
+                GlobPart::Any => {
+                    next[i] = true;
+                    for j in i..s.len() {
+                        if separators.contains(&s[j]) {
+                            break;
+                        }
+                        next[j + 1] = true;
+                    }
+                }
+                single => {
+                    if let Some(&c) = s.get(i) {
+                        let fits = match single {
+                            GlobPart::One => !separators.contains(&c),
+                            GlobPart::Literal(l) => *l == c,
+                            GlobPart::Class { negated, ranges } => {
+                                ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+                            }
+                            GlobPart::Any | GlobPart::Super => false,
+                        };
+                        next[i + 1] |= fits;
+                    }
+                }
+            }
+        }
+        reach = next;
+    }
+    reach[s.len()]
 }
 
 fn glob_match(parts: &[GlobPart], s: &[char]) -> bool {
@@ -143,7 +209,7 @@ fn glob_match(parts: &[GlobPart], s: &[char]) -> bool {
     let mut star: Option<(usize, usize)> = None;
     while i < s.len() {
         let step = match parts.get(p) {
-            Some(GlobPart::Any) => {
+            Some(GlobPart::Any | GlobPart::Super) => {
                 star = Some((p, i));
                 p += 1;
                 continue;
@@ -187,5 +253,22 @@ mod tests {
         assert!(g("[A-D]eployment", "Deployment"));
         assert!(!g("[!A-D]eployment", "Deployment"));
         assert!(Glob::new("[a").is_err());
+    }
+
+    #[test]
+    fn separators_stop_a_star_but_not_two() {
+        let g = |p: &str, s: &str| Glob::with_separators(p, &['/']).unwrap().matches(s);
+        assert!(g("https://github.com/team-a/*", "https://github.com/team-a/app"));
+        assert!(!g("https://github.com/team-a/*", "https://github.com/team-a/app/sub"));
+        assert!(g("https://github.com/team-a/**", "https://github.com/team-a/app/sub"));
+        assert!(g("https://github.com/*/app", "https://github.com/x/app"));
+        assert!(!g("https://github.com/*/app", "https://github.com/x/y/app"));
+        assert!(!g("a?c", "a/c"));
+        assert!(g("a?c", "abc"));
+        assert!(g("*", "x"));
+        assert!(!g("*", "x/y"));
+        assert!(g("{a,b}/*", "b/c"));
+        assert!(g("", ""));
+        assert!(!g("a", "ab"));
     }
 }

@@ -100,6 +100,7 @@ pub mod merge;
 pub mod names;
 pub mod normalize;
 pub mod object;
+pub mod project;
 pub mod quantity;
 pub mod report;
 pub mod schema;

@@ -149,7 +149,7 @@ impl Schedule {
 }
 
 /// A number in -1..=1 that differs from call to call (the jitter of a wait needs no better).
-fn unit_sample() -> f64 {
+pub(crate) fn unit_sample() -> f64 {
     use std::hash::BuildHasher;
     let bits = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
     (bits % 2_000_001) as f64 / 1_000_000.0 - 1.0
@@ -274,7 +274,18 @@ impl<D: DesiredState> AppRunner<D> {
 
     /// Where this app's status is kept.
     pub fn status_path(&self) -> Result<PathBuf, Error> {
-        Ok(self.status_store()?.path(&self.spec.name)?)
+        Ok(self.status_store()?.path(&self.spec.status_name())?)
+    }
+
+    /// Passes through `cluster` (a clone of one already connected, sharing its connection and
+    /// discovery, as a fleet's apps on one cluster do) instead of connecting on first use.
+    pub fn share_cluster(&mut self, cluster: KubeCluster) {
+        self.kube = Some(cluster);
+    }
+
+    /// The Kubernetes cluster its passes went through, once connected.
+    pub fn connected(&self) -> Option<&KubeCluster> {
+        self.kube.as_ref()
     }
 
     /// Runs one pass on the target: a FileCluster under its lock for the pass (none for a dry
@@ -328,6 +339,13 @@ pub trait Reconciler {
     /// Runs pass number `n` (from 1) and says how it ended; a pass that could not run at all
     /// is a failure (the caller reports why).
     fn reconcile(&mut self, n: u64) -> impl Future<Output = Verdict>;
+
+    /// When it wants its next pass, if it knows better than its [`Schedule`] (a fleet whose
+    /// apps each keep their own interval: [`crate::schedules::Schedules`]); the controller then
+    /// wakes it at that time instead.
+    fn next_due(&self) -> Option<Instant> {
+        None
+    }
 }
 
 struct Entry<R> {
@@ -395,7 +413,10 @@ impl<R: Reconciler> Controller<R> {
                 self.finished.push(self.queue.remove(next).app);
                 continue;
             }
-            entry.due = Instant::now() + entry.schedule.jittered(verdict, unit_sample());
+            entry.due = entry
+                .app
+                .next_due()
+                .unwrap_or_else(|| Instant::now() + entry.schedule.jittered(verdict, unit_sample()));
         }
     }
 }
@@ -484,9 +505,9 @@ mod tests {
         assert!(passes[0].synced, "{}", passes[0].status.message);
         assert!(!passes[1].synced, "{}", passes[1].status.message);
         assert_eq!(passes[1].status.message, "nothing to apply (1 object in sync)");
-        let kept = runner.status_store().expect("store").read("shop").expect("read").expect("kept");
+        let kept = runner.status_store().expect("store").read("application_argocd_shop").expect("read").expect("kept");
         assert_eq!(kept.synced_revision.as_deref(), Some("abc"));
-        assert!(dir.path().join(".gitops/cluster/.status/shop.json").is_file());
+        assert!(dir.path().join(".gitops/cluster/.status/application_argocd_shop.json").is_file());
     }
 
     #[test]

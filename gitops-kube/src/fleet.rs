@@ -301,6 +301,44 @@ impl Walk {
     }
 }
 
+impl Walk {
+    /// Up to `max` apps to pass together (a controller's workers), or the one next thing to do
+    /// that is not a pass; empty when the fleet is walked (until a [`Walk::passed`] adds more).
+    /// Apps are taken in the walk's order while none of them `dependsOn` an app already taken
+    /// (a dependency is passed, and can become ready, before its dependents) and no two go to
+    /// one FileCluster directory (a pass holds its directory's lock throughout).
+    pub fn next_batch(&mut self, max: usize) -> Vec<Next> {
+        let Some(first) = self.queue.pop_front() else { return Vec::new() };
+        let mut batch = vec![first];
+        while batch.len() < max.max(1)
+            && let [Next::Pass(_), ..] = batch.as_slice()
+            && let Some(Next::Pass(next)) = self.queue.front()
+            && batch.iter().all(|taken| match taken {
+                Next::Pass(taken) => !depends_on(next, taken) && !same_directory(&next.target, &taken.target),
+                _ => false,
+            })
+            && let Some(next) = self.queue.pop_front()
+        {
+            batch.push(next);
+        }
+        batch
+    }
+}
+
+/// Whether `member` names `other` in its `dependsOn` (Kustomizations name Kustomizations).
+fn depends_on(member: &Member, other: &Member) -> bool {
+    other.id.kind == ChildKind::Kustomization
+        && member.spec.rollout.depends_on.iter().any(|d| {
+            let (namespace, name) = d.rsplit_once('/').unwrap_or(("", d));
+            name == other.id.name && (namespace.is_empty() || namespace == other.id.namespace)
+        })
+}
+
+/// Whether two places are one FileCluster directory.
+fn same_directory(a: &Place, b: &Place) -> bool {
+    matches!((a, b), (Place::Dir(a), Place::Dir(b)) if a == b)
+}
+
 /// The next app to pass, or condition to report; `None` when the fleet is walked (until a
 /// [`Walk::passed`] adds more).
 impl Iterator for Walk {
@@ -392,7 +430,7 @@ pub const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
 pub fn hub_apps(hub: &Path) -> Result<Vec<HubApp>, Error> {
     let objects = FileCluster::new(hub).list().map_err(cluster_error(hub))?;
     let statuses = crate::status::StatusStore::FileCluster(FileCluster::new(hub));
-    Ok(apps_of(&Hub::Dir(hub.to_path_buf()), &objects, |m, _| statuses.read(&m.spec.name).ok().flatten()))
+    Ok(apps_of(&Hub::Dir(hub.to_path_buf()), &objects, |m, _| statuses.read(&m.spec.status_name()).ok().flatten()))
 }
 
 /// Every app among a hub's `objects` (see [`hub_apps`]), with the status `status_of` finds
@@ -629,6 +667,54 @@ mod tests {
         assert!(!cascades(&without));
         assert_eq!(removed(vec![member.clone()], std::slice::from_ref(&member)).len(), 0);
         assert_eq!(removed(vec![member], &[]).len(), 1);
+    }
+
+    #[test]
+    fn a_batch_keeps_dependencies_apart_and_one_directory_to_one_pass() {
+        let member = |kind: &str, name: &str, depends: &str, target: Place| {
+            let text = if kind == "Kustomization" {
+                format!(
+                    "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec: {{dependsOn: [{depends}], sourceRef: {{kind: GitRepository, name: r}}, path: p}}\n"
+                )
+            } else {
+                format!(
+                    "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\nspec: {{destination: {{server: 'https://kubernetes.default.svc', namespace: a}}, source: {{repoURL: 'https://x/r.git', path: p}}}}\n"
+                )
+            };
+            let objects = objects(&text);
+            let spec = app::read("test", &objects).unwrap();
+            let id = AppId::of(&objects[0], objects[0].namespace()).unwrap();
+            Next::Pass(Box::new(Member { id, origin: "test".into(), objects, spec, target, deleting: false }))
+        };
+        let root = objects(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: root, namespace: flux-system}\nspec: {sourceRef: {kind: GitRepository, name: r}, path: p}\n",
+        );
+        let mut walk = Walk::new(Hub::Kube, &app::read("test", &root).unwrap(), &root[0]);
+        walk.queue.extend([
+            member("Kustomization", "infra", "", Place::Hub),
+            member("Application", "web", "", Place::Dir("b".into())),
+            member("Kustomization", "apps", "{name: infra}", Place::Hub),
+            member("Application", "api", "", Place::Dir("c".into())),
+            member("Application", "db", "", Place::Dir("c".into())),
+            Next::Condition(Condition { app: "x".into(), message: "y".into() }),
+            member("Application", "cache", "", Place::Hub),
+        ]);
+        let names = |batch: Vec<Next>| -> Vec<String> {
+            batch
+                .into_iter()
+                .map(|n| match n {
+                    Next::Pass(m) => m.id.name,
+                    Next::Condition(c) => format!("condition {}", c.app),
+                    _ => "other".into(),
+                })
+                .collect()
+        };
+        assert_eq!(names(walk.next_batch(8)), ["infra", "web"], "apps waits for infra");
+        assert_eq!(names(walk.next_batch(8)), ["apps", "api"], "db waits for api's directory");
+        assert_eq!(names(walk.next_batch(1)), ["db"]);
+        assert_eq!(names(walk.next_batch(8)), ["condition x"], "a condition is alone");
+        assert_eq!(names(walk.next_batch(8)), ["cache"]);
+        assert!(walk.next_batch(8).is_empty());
     }
 
     #[test]

@@ -35,7 +35,12 @@ const WATCHES: usize = 16;
 /// Lists run at once when the whole cluster is listed.
 const PARALLEL_LISTS: usize = 8;
 
-/// A Kubernetes cluster reached through kube-rs.
+/// What discovery found, and when.
+type Discovered = (Instant, Arc<Discovery>);
+
+/// A Kubernetes cluster reached through kube-rs. A clone shares the connection and what
+/// discovery found.
+#[derive(Clone)]
 pub struct KubeCluster {
     client: Client,
     name: String,
@@ -44,7 +49,8 @@ pub struct KubeCluster {
     /// `cluster NAME (SERVER)` for a cluster registered with Argo CD: what `describe` and
     /// transport errors name it by.
     registered: Option<String>,
-    discovery: tokio::sync::Mutex<Option<(Instant, Arc<Discovery>)>>,
+    /// Shared by the clones: apps of a fleet on one cluster discover its kinds once.
+    discovery: Arc<tokio::sync::Mutex<Option<Discovered>>>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -196,7 +202,7 @@ impl KubeCluster {
             name: name.to_string(),
             server: String::new(),
             registered: None,
-            discovery: tokio::sync::Mutex::new(None),
+            discovery: Arc::default(),
         }
     }
 

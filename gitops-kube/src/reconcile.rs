@@ -100,10 +100,11 @@ fn select(mut plan: SyncPlan, resources: &[ResourceSelector]) -> (SyncPlan, usiz
     (plan, left_out)
 }
 
-/// Where a FileCluster keeps the status of `app`: `<root>/.status/<app>.json`. The name must
-/// be one an API server accepts for an app (an RFC 1123 subdomain), so the path stays inside.
+/// Where a FileCluster keeps the status of the app whose status name
+/// ([`gitops_core::app::AppSpec::status_name`]) is `app`: `<root>/.status/<app>.json`. The name
+/// is checked, so the path stays inside.
 pub fn status_path(cluster: &FileCluster, app: &str) -> Result<std::path::PathBuf, FileError> {
-    gitops_core::names::check_app_name("metadata.name", app)
+    gitops_core::app::check_status_name(app)
         .map_err(|e| FileError::Invalid { key: format!("app {app:?}"), problem: e.to_string() })?;
     let path = cluster.root().join(".status").join(format!("{app}.json"));
     cluster.check_plain(&path)?;
@@ -627,10 +628,12 @@ async fn app_health<C: Cluster>(
 /// target can tell).
 fn unready_dependency<'a>(app: &'a AppSpec, status: &Path) -> Option<&'a str> {
     app.rollout.depends_on.iter().map(String::as_str).find(|dependency| {
-        let name = dependency.rsplit_once('/').map_or(*dependency, |(_, n)| n);
+        let (namespace, name) = dependency.rsplit_once('/').unwrap_or(("", dependency));
+        // A Kustomization depends on Kustomizations, whose statuses are kept beside its own.
+        let file = gitops_core::app::status_name(app.kind, namespace, name);
         // `app::read` refuses such names; checked again because the name becomes a path.
-        let ready = gitops_core::names::check_app_name("spec.dependsOn", name).is_ok()
-            && read_status(&status.with_file_name(format!("{name}.json"))).ok().flatten().is_some_and(|s| s.is_ready());
+        let ready = gitops_core::app::check_status_name(&file).is_ok()
+            && read_status(&status.with_file_name(format!("{file}.json"))).ok().flatten().is_some_and(|s| s.is_ready());
         !ready
     })
 }

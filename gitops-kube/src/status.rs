@@ -79,13 +79,15 @@ pub enum StatusStore {
 }
 
 impl StatusStore {
-    /// The status file of `app`. The name must be one an API server accepts for an app (an
-    /// RFC 1123 subdomain), so the path stays inside the store.
+    /// The status file of the app whose [`AppSpec::status_name`] is `app`; that is checked
+    /// ([`gitops_core::app::check_status_name`]), so the path stays inside the store.
+    ///
+    /// [`AppSpec::status_name`]: gitops_core::app::AppSpec::status_name
     pub fn path(&self, app: &str) -> Result<PathBuf, Error> {
         match self {
             StatusStore::FileCluster(cluster) => Ok(crate::reconcile::status_path(cluster, app)?),
             StatusStore::Beside { dir, context } => {
-                gitops_core::names::check_app_name("metadata.name", app)
+                gitops_core::app::check_status_name(app)
                     .map_err(|e| Error::Name { app: app.to_string(), problem: e.to_string() })?;
                 let context: String = context
                     .chars()
@@ -103,7 +105,7 @@ impl StatusStore {
         }
     }
 
-    /// The status the last pass of `app` left, if any.
+    /// The status the last pass of the app whose status name is `app` left, if any.
     pub fn read(&self, app: &str) -> Result<Option<Status>, Error> {
         Ok(crate::reconcile::read_status(&self.path(app)?)?)
     }
@@ -118,6 +120,13 @@ mod tests {
         let store = StatusStore::Beside { dir: PathBuf::from("app/.gitops/status"), context: "admin@prod:1".into() };
         assert_eq!(store.path("shop").unwrap(), Path::new("app/.gitops/status/kube-admin_prod_1/shop.json"));
         assert!(store.path("../x").is_err());
+        assert_eq!(
+            store.path("kustomization_flux-system_apps").unwrap(),
+            Path::new("app/.gitops/status/kube-admin_prod_1/kustomization_flux-system_apps.json")
+        );
+        for bad in ["x_../y_z", "application_a_b_c", "pod_ns_name", "application__x", "_x"] {
+            assert!(store.path(bad).is_err(), "{bad}");
+        }
         let store = StatusStore::FileCluster(FileCluster::new("c"));
         assert_eq!(store.path("shop").unwrap(), Path::new("c/.status/shop.json"));
     }

@@ -439,7 +439,7 @@ spec:
     spec.rollout.health_checks = vec![ResourceKey::new("apps", "Deployment", "shop", "web")];
     spec.rollout.timeout = Some(Duration::from_secs(2));
     spec.rollout.app_namespace = "flux-system".into();
-    let status = dir.path().join("infra.json");
+    let status = dir.path().join("kustomization_flux-system_infra.json");
     let checks = HealthChecks::default();
     let target = Target { cluster: &cluster, status: &status, health: &checks };
     let pass = reconcile::pass(
