@@ -650,7 +650,7 @@ impl Fleet {
         hub: &Hub,
         dry_run: bool,
     ) -> Result<Arc<Vec<Object>>, String> {
-        use gitops_core::appset::{self, Inputs, MemoryRepositories, SyncPolicy};
+        use gitops_core::appset::{self, Inputs, SyncPolicy};
         let label = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
         let place = match hub {
             Hub::Dir(p) => Place::Dir(p.clone()),
@@ -661,22 +661,16 @@ impl Fleet {
             Hub::Kube => self.kube_hub_objects().await?,
         };
         let (registry, _) = gitops_core::fleet::cluster::ClusterRegistry::from_objects(&objects);
-        let mut repositories = MemoryRepositories::default();
-        for (url, revision) in git_generators(appset.value()) {
-            let dir = match crate::fleet_cmd::local_for(&self.app_args.local, &url, false) {
-                Some(dir) => dir,
-                None => {
-                    let reference = match revision.as_str() {
-                        "" | "HEAD" => gitops_render::git::Reference::Head,
-                        r => gitops_render::git::Reference::Revision(r.to_string()),
-                    };
-                    self.root.cache().checkout(&url, &reference).map_err(|e| format!("{label}: {e}"))?.dir
-                }
-            };
-            repositories.insert(&url, &revision, tree_of(&dir));
-        }
-        let inputs =
-            Inputs { clusters: Some(&registry), repositories: Some(&repositories), new_git_file_globbing: false };
+        let repositories = crate::appset_cmd::repositories(appset, &self.app_args.local, Some(self.root.cache()))
+            .map_err(|e| format!("{label}: {e}"))?;
+        let scm = crate::appset_cmd::scm_client(appset, &objects);
+        let inputs = Inputs {
+            clusters: Some(&registry),
+            repositories: Some(&repositories),
+            pull_requests: Some(&scm),
+            scm_repositories: Some(&scm),
+            ..Inputs::default()
+        };
         let generation = appset::generate_all(appset, &inputs).map_err(|e| e.to_string())?;
         for e in &generation.errors {
             let _ = writeln!(out, "{YELLOW}warning{RESET}: {e}");
@@ -846,59 +840,6 @@ async fn write_all<C: Cluster>(
         }
     }
     Ok(())
-}
-
-/// The `(repoURL, revision)` of every git generator in an ApplicationSet (nested in matrix and
-/// merge generators too).
-fn git_generators(value: &serde_json::Value) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![value.get("spec").and_then(|s| s.get("generators")).cloned().unwrap_or_default()];
-    while let Some(v) = stack.pop() {
-        match v {
-            serde_json::Value::Array(items) => stack.extend(items),
-            serde_json::Value::Object(map) => {
-                if let Some(git) = map.get("git")
-                    && let Some(url) = git.get("repoURL").and_then(serde_json::Value::as_str)
-                {
-                    let revision = git.get("revision").and_then(serde_json::Value::as_str).unwrap_or("");
-                    out.push((url.to_string(), revision.to_string()));
-                }
-                stack.extend(map.into_iter().filter(|(k, _)| k != "git").map(|(_, v)| v));
-            }
-            _ => {}
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// The files and directories under `root` (no `.git`), as the git generator reads a checkout:
-/// YAML and JSON files with their contents, others listed only.
-fn tree_of(root: &Path) -> gitops_core::appset::MemoryTree {
-    let mut tree = gitops_core::appset::MemoryTree::default();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for e in entries.flatten() {
-            let path = e.path();
-            let Ok(kind) = e.file_type() else { continue };
-            let Ok(rel) = path.strip_prefix(root) else { continue };
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            if kind.is_symlink() || rel == ".git" {
-                continue;
-            }
-            if kind.is_dir() {
-                tree.add_directory(&rel);
-                stack.push(path);
-            } else if kind.is_file() {
-                let data = path.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
-                let content = if data { gitops_render::regular::read(&path).unwrap_or_default() } else { Vec::new() };
-                tree.add_file(rel, content);
-            }
-        }
-    }
-    tree
 }
 
 /// The resources a pass left its app with.

@@ -58,6 +58,23 @@ impl HubArgs {
         }
     }
 
+    /// The hub's objects of the fleet's kinds ([`fleet::HUB_KINDS`] on a kube hub; every
+    /// object of a dir hub) and its apps.
+    pub(crate) fn objects_and_apps(&self) -> Result<(Vec<gitops_core::Object>, Vec<HubApp>), String> {
+        match self.open()? {
+            Opened::Dir(path) => {
+                let objects = gitops_kube::FileCluster::new(&path).list().map_err(|e| e.to_string())?;
+                let apps = fleet::hub_apps(&path).map_err(|e| e.to_string())?;
+                Ok((objects, apps))
+            }
+            Opened::Kube(cluster, rt) => {
+                let objects = rt.block_on(list_hub(&cluster, fleet::HUB_KINDS))?;
+                let apps = fleet::apps_of(&Hub::Kube, &objects, |_, o| gitops_core::fleet::status::status_of(o));
+                Ok((objects, apps))
+            }
+        }
+    }
+
     fn apps(&self) -> Result<(Opened, Vec<HubApp>), String> {
         let opened = self.open()?;
         let apps = match &opened {
@@ -337,7 +354,8 @@ fn find_application<'a>(apps: &'a [HubApp], name: &str) -> Result<&'a HubApp, St
         .ok_or_else(|| format!("application '{name}' not found in the hub"))
 }
 
-fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {
+/// The string at `pointer` in `o`, or empty.
+pub(crate) fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {
     o.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -361,7 +379,8 @@ fn conditions(a: &HubApp) -> Vec<String> {
     out
 }
 
-fn sync_and_health(a: &HubApp) -> (String, String) {
+/// An app's sync status and health, `Unknown` before its first pass.
+pub(crate) fn sync_and_health(a: &HubApp) -> (String, String) {
     match &a.status {
         Some(s) => (s.sync.to_string(), s.health.status.to_string()),
         None => ("Unknown".into(), "Unknown".into()),
@@ -388,6 +407,7 @@ fn app_json(a: &HubApp) -> Value {
     })
 }
 
+/// A table with columns as wide as their widest cell.
 pub(crate) fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))

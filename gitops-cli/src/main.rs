@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod app_input;
+mod appset_cmd;
 mod diff_cmd;
 mod fleet_cmd;
 mod health_cmd;
@@ -75,6 +76,13 @@ enum Command {
     /// The hub's Argo CD Applications, as `argocd app list|get|delete` show and delete them.
     #[command(subcommand)]
     App(hub_cmd::AppCommand),
+    /// ApplicationSets: `generate` previews the Applications of a file (as `argocd appset
+    /// generate`); `list` and `get` show the hub's (as `argocd appset list|get`).
+    ///
+    /// Exit status: 0 on success, 2 on bad usage or input (the file, a generator or template
+    /// error, duplicate names, a provider's error, a hub that cannot be read).
+    #[command(subcommand)]
+    Appset(appset_cmd::AppsetCommand),
     /// The hub's Flux objects, as `flux get kustomizations|helmreleases` list them.
     #[command(subcommand)]
     Get(hub_cmd::GetCommand),
@@ -112,6 +120,7 @@ Running an app (an Argo CD Application or a Flux Kustomization file):
 A fleet (apps that make apps, many clusters; the hub is the root app's target):
   gitops reconcile --app ROOT --local URL=DIR   the root, then every app it produced, recursively
   gitops app list / get NAME / delete NAME      the hub's Applications (as argocd app ...)
+  gitops appset generate FILE / list / get NAME  an ApplicationSet's Applications; the hub's sets
   gitops get kustomizations [-A]                the hub's Kustomizations; suspend / resume kustomization NAME
 Targets (--target): dir:PATH, a directory standing in for a cluster (the default:
 .gitops/cluster next to the app file), or kube[:CONTEXT] through the kubeconfig.
@@ -140,6 +149,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => sync_cmd::watch(args),
         Command::Status(args) => sync_cmd::status(args),
         Command::App(command) => hub_cmd::app(command),
+        Command::Appset(command) => appset_cmd::run(command),
         Command::Get(command) => hub_cmd::get(command),
         Command::Suspend(command) => hub_cmd::suspend(command, true),
         Command::Resume(command) => hub_cmd::suspend(command, false),

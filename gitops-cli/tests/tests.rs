@@ -2,6 +2,9 @@
 //! - `apiserver`: the README example and every example app synced into a real API server (the
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
 //!   `--server-side`) Synced; drift seen.
+//! - `appset`: `appset generate` of every seed-style ApplicationSet (list, clusters with values,
+//!   git directories and files from real repositories, matrix, pull request previews and
+//!   scmProvider against provider APIs served on 127.0.0.1), its errors; `appset list|get`.
 //! - `charts`: an Argo CD Application of a chart from a chart repository on loopback HTTP,
 //!   rendered and synced twice into a directory (downloaded once, nothing to apply again);
 //!   basic auth from `--repo-creds` Secrets.
@@ -19,6 +22,7 @@
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
 mod apiserver;
+mod appset;
 mod charts;
 mod diff;
 mod fleet;

@@ -9,7 +9,8 @@
 //! [`kustomize`] builds kustomizations natively, byte for byte as `kubectl kustomize`;
 //! [`local`] renders a path on the local disk (root discovery, renderer detection), as
 //! `gitops render PATH` does; [`health`] reads health script trees and runs their tests;
-//! [`compare`] diffs two manifest streams read from paths; [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
+//! [`compare`] diffs two manifest streams read from paths; [`scm`] reads the pull request and
+//! repository APIs of GitHub, GitLab, Gitea and Bitbucket Server for ApplicationSets; [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
 //! only those (a FIFO, a socket or a device is refused without blocking).
 //!
 //! ```no_run
@@ -34,6 +35,7 @@ pub mod plugin;
 mod process;
 pub mod regular;
 pub mod root;
+pub mod scm;
 pub mod source;
 
 use std::io::Read;

@@ -3,10 +3,11 @@
 //! writes for them.
 //!
 //! - [`params`]: parameter sets, flat or Go-shaped, and Argo CD's flattening;
-//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, the post-selector, `values`;
+//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, `pullRequest` and
+//!   `scmProvider` (over provider traits the caller implements), the post-selector, `values`;
 //! - [`selector`]: label selector objects (`matchLabels`, `matchExpressions`);
 //! - [`template`]: fasttemplate and Go templates, generator templates, `templatePatch`;
-//! - [`plan`]: the sync policy and the create/update/delete plan.
+//! - [`plan`](mod@plan): the sync policy and the create/update/delete plan.
 //!
 //! [`generate`] runs the whole pipeline: for each entry of `spec.generators`, its generator
 //! gives parameter sets, its `selector` filters them, and each renders the template (the
@@ -64,7 +65,7 @@ use crate::object::Origin;
 pub use generators::{GeneratorError, Inputs, MemoryRepositories, MemoryTree, RepoTree, Repositories};
 pub use params::{Mode, Params};
 pub use plan::{Plan, PlanError, SyncPolicy, plan};
-use template::{Engine, RenderContext, TemplateError, merge_templates, render_application};
+use template::{Engine, RenderContext, TemplateError, merge_templates, render_application_owned};
 
 /// Why an ApplicationSet generates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,6 +206,20 @@ fn id(appset: &Object) -> String {
 /// template error fails the whole generation, while invalid Applications are left out and
 /// reported in [`Generation::errors`].
 pub fn generate_all(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, Error> {
+    let mut out = run(appset, inputs, true)?;
+    // Names looked up once each, not once per comparison.
+    out.apps.sort_by_cached_key(|a| a.name().to_string());
+    Ok(out)
+}
+
+/// Generates the Applications of `appset` as `argocd appset generate` previews them: in
+/// generation order (generator by generator, parameter set by parameter set), with
+/// destinations not checked against the clusters; otherwise as [`generate_all`].
+pub fn generate_preview(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, Error> {
+    run(appset, inputs, false)
+}
+
+fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result<Generation, Error> {
     let appset_id = id(appset);
     let spec_err = |field: &str, message: &str| Error::Spec {
         appset: appset_id.clone(),
@@ -262,7 +277,7 @@ pub fn generate_all(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, 
                 appset: appset_id.clone(),
                 index,
                 kind: "none".into(),
-                source: Box::new(GeneratorError::NoGenerator),
+                source: Box::new(generators::no_generator(entry)),
             });
         }
         for kind in kinds {
@@ -279,8 +294,8 @@ pub fn generate_all(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, 
                 Some(t) if t.as_object().is_some_and(|m| !m.is_empty()) => merge_templates(&spec_template, t),
                 _ => spec_template.clone(),
             };
-            for (set, params) in sets.iter().enumerate() {
-                let app = render_application(&cx.engine, &template, params, &render_cx).map_err(|source| {
+            for (set, params) in sets.into_iter().enumerate() {
+                let app = render_application_owned(&cx.engine, &template, params, &render_cx).map_err(|source| {
                     Error::Template {
                         appset: appset_id.clone(),
                         index,
@@ -295,50 +310,62 @@ pub fn generate_all(appset: &Object, inputs: &Inputs<'_>) -> Result<Generation, 
     }
 
     let mut out = Generation::default();
-    let mut first_of: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // Names borrowed from the generated apps: ten thousand Applications are ten thousand
+    // strings not copied twice.
+    let mut first_of: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut duplicated: BTreeSet<String> = BTreeSet::new();
     for (app, index, set) in &generated {
-        let name = app.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = str_at(app, "metadata", "name");
         if name.is_empty() {
             out.errors.push(ValidationError::NoName { index: *index, set: *set });
             continue;
         }
-        out.names.insert(name.to_string());
-        if let Some(&(first_index, first_set)) = first_of.get(name) {
-            duplicated.insert(name.to_string());
-            out.errors.push(ValidationError::Duplicate {
-                name: name.to_string(),
-                first_index,
-                first_set,
-                second_index: *index,
-                second_set: *set,
-            });
-        } else {
-            first_of.insert(name.to_string(), (*index, *set));
+        match first_of.entry(name) {
+            std::collections::btree_map::Entry::Occupied(first) => {
+                let (first_index, first_set) = *first.get();
+                duplicated.insert(name.to_string());
+                out.errors.push(ValidationError::Duplicate {
+                    name: name.to_string(),
+                    first_index,
+                    first_set,
+                    second_index: *index,
+                    second_set: *set,
+                });
+            }
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert((*index, *set));
+            }
         }
     }
+    out.names = first_of.into_keys().map(str::to_string).collect();
     for (app, _, _) in generated {
-        let name = app.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        if name.is_empty() || duplicated.contains(&name) {
+        let name = str_at(&app, "metadata", "name");
+        if name.is_empty() || duplicated.contains(name) {
             continue;
         }
-        if let Err(e) = crate::names::check_app_name("metadata.name", &name) {
-            out.errors.push(ValidationError::BadName { name, reason: e.reason() });
+        if let Err(e) = crate::names::check_app_name("metadata.name", name) {
+            out.errors.push(ValidationError::BadName { name: name.to_string(), reason: e.reason() });
             continue;
         }
-        if let Some(registry) = inputs.clusters {
-            let server = app.pointer("/spec/destination/server").and_then(Value::as_str);
-            let dest_name = app.pointer("/spec/destination/name").and_then(Value::as_str);
+        if let Some(registry) = inputs.clusters.filter(|_| check_destinations) {
+            let destination = app.get("spec").and_then(|s| s.get("destination"));
+            let server = destination.and_then(|d| d.get("server")).and_then(Value::as_str);
+            let dest_name = destination.and_then(|d| d.get("name")).and_then(Value::as_str);
             if let Err(e) = registry.resolve(server, dest_name) {
-                out.errors.push(ValidationError::Destination { name, reason: e.to_string() });
+                out.errors.push(ValidationError::Destination { name: name.to_string(), reason: e.to_string() });
                 continue;
             }
         }
         out.apps.push(into_application(app, appset));
     }
-    out.apps.sort_by(|a, b| a.name().cmp(b.name()));
     out.errors.sort();
     Ok(out)
+}
+
+/// The string at `a.b` in `v`, or empty (a JSON pointer would allocate for each of the
+/// thousands of Applications).
+fn str_at<'v>(v: &'v Value, a: &str, b: &str) -> &'v str {
+    v.get(a).and_then(|x| x.get(b)).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The rendered template as an Application object owned by the ApplicationSet.

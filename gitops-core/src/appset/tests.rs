@@ -252,7 +252,7 @@ spec:
   goTemplateOptions: ["missingkey=error"]
   generators:
   - list: {elements: [{n: a}]}
-  - pullRequest: {github: {owner: o, repo: r}}
+  - plugin: {configMapRef: {name: p}}
   template:
     metadata: {name: "{{ .n }}"}
     spec: {project: default}
@@ -261,7 +261,7 @@ spec:
     let e = generate(&set, &Inputs::default()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "ApplicationSet argocd/broken: generators[1] (pullRequest): the pullRequest generator is not supported yet"
+        "ApplicationSet argocd/broken: generators[1] (plugin): the plugin generator is not supported yet"
     );
 
     let set = appset(

@@ -47,34 +47,35 @@ pub fn matrix(spec: &Value, cx: &Context<'_>, depth: usize) -> Result<Vec<Params
     for a in &first {
         let second = run_child(&kids[1], cx, depth + 1, Some(a)).map_err(|e| child_err(1, &kids[1], e))?;
         for b in second {
-            out.push(combine(a, &b)?);
+            out.push(combine(a, b)?);
         }
     }
     Ok(out)
 }
 
-fn combine(a: &Params, b: &Params) -> Result<Params, GeneratorError> {
+/// The union of a first-child set `a` and a second-child set `b` (taken, so that its keys
+/// and values move instead of being copied).
+fn combine(a: &Params, b: Params) -> Result<Params, GeneratorError> {
     match (a, b) {
-        (Params::Flat(x), Params::Flat(y)) => {
-            let mut out = x.clone();
-            for (k, v) in y {
+        (Params::Flat(x), Params::Flat(mut out)) => {
+            for (k, v) in x {
                 match out.get(k) {
                     Some(existing) if existing != v => {
                         return Err(GeneratorError::Conflict {
                             key: k.clone(),
-                            first: existing.clone(),
-                            second: v.clone(),
+                            first: v.clone(),
+                            second: existing.clone(),
                         });
                     }
-                    _ => {
+                    Some(_) => {}
+                    None => {
                         out.insert(k.clone(), v.clone());
                     }
                 }
             }
             Ok(Params::Flat(out))
         }
-        (Params::Go(x), Params::Go(y)) => {
-            let mut out = y.clone();
+        (Params::Go(x), Params::Go(mut out)) => {
             deep_merge(&mut out, x);
             Ok(Params::Go(out))
         }

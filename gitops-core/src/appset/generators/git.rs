@@ -153,8 +153,16 @@ fn matching_files(tree: &dyn RepoTree, items: &[Item], doublestar: bool) -> Vec<
 fn read_file(path: &str, content: &[u8]) -> Result<Vec<Map<String, Value>>, GeneratorError> {
     let bad = |message: String| GeneratorError::BadFile { path: path.to_string(), message };
     let text = std::str::from_utf8(content).map_err(|_| bad("not UTF-8".into()))?;
-    let docs = crate::yaml::parse_documents(text).map_err(|e| bad(e.to_string()))?;
-    let first = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null);
+    // JSON allows tabs where YAML does not (indentation): a `.json` file that is valid JSON is
+    // read as JSON, whatever a YAML reader would make of it.
+    let as_json = if path.ends_with(".json") { serde_json::from_str::<Value>(text).ok() } else { None };
+    let first = match as_json {
+        Some(value) => value,
+        None => {
+            let docs = crate::yaml::parse_documents(text).map_err(|e| bad(e.to_string()))?;
+            docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null)
+        }
+    };
     match first {
         Value::Null => Ok(vec![Map::new()]),
         Value::Object(m) => Ok(vec![m]),
@@ -265,6 +273,7 @@ mod tests {
             ("clusters/blank/config.json", ""),
             ("clusters/bad/config.json", "just text"),
             ("top.json", "{\"a\": \"b\"}"),
+            ("tabs/config.json", "{\n\t\"cluster\": {\n\t\t\"name\": \"tabbed\"\n\t}\n}\n"),
         ]);
         let mut r = MemoryRepositories::default();
         r.insert(REPO, "main", tree);
@@ -376,6 +385,13 @@ mod tests {
         );
         let e = run(Mode::Flat, json!({"repoURL": REPO})).unwrap_err();
         assert_eq!(e.to_string(), "git: needs `directories` or `files`");
+    }
+
+    #[test]
+    fn json_files_with_tab_indentation_are_read_as_json() {
+        let spec = json!({"repoURL": REPO, "revision": "main", "files": [{"path": "tabs/config.json"}]});
+        let got = run(Mode::Flat, spec).unwrap();
+        assert_eq!(got[0].flattened()["cluster.name"], "tabbed");
     }
 
     #[test]

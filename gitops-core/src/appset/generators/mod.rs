@@ -4,17 +4,20 @@
 //! - [`list`]: `elements` and `elementsYaml`;
 //! - [`clusters`]: the cluster registry, filtered by a label selector;
 //! - [`git`]: a repository's directories or files (with [`pathmatch`] for globs);
-//! - [`combine`]: `matrix` and `merge`, over the others.
+//! - [`combine`]: `matrix` and `merge`, over the others;
+//! - [`pull_request`]: open pull requests, read through [`PullRequests`];
+//! - [`scm_provider`]: an organization's repositories, read through [`ScmRepositories`].
 //!
-//! [`run_entry`] runs one entry of `spec.generators` (or of a matrix/merge's `generators`):
-//! its one generator, then its post-selector. `pullRequest`, `scmProvider`,
-//! `clusterDecisionResource` and `plugin` are [`GeneratorError::NotSupported`].
+//! [`run_child`] runs one entry of a matrix/merge's `generators`: its one generator, then its
+//! post-selector. `clusterDecisionResource` and `plugin` are [`GeneratorError::NotSupported`].
 
 pub mod clusters;
 pub mod combine;
 pub mod git;
 pub mod list;
 pub mod pathmatch;
+pub mod pull_request;
+pub mod scm_provider;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,13 +27,15 @@ use crate::appset::params::{Mode, Params};
 use crate::appset::selector::{Selector, SelectorError};
 use crate::appset::template::{Engine, GoOptions, TemplateError};
 use crate::fleet::cluster::ClusterRegistry;
+pub use pull_request::{PullRequest, PullRequestProvider, PullRequests, SecretRef, SourceError};
+pub use scm_provider::{ScmProvider, ScmRepositories, ScmRepository};
 
 /// Every generator kind an entry of `generators` may hold, in Argo CD's field order.
 pub const KINDS: [&str; 9] =
     ["list", "clusters", "git", "scmProvider", "clusterDecisionResource", "pullRequest", "matrix", "merge", "plugin"];
 
 /// The kinds read from outside systems that are not implemented yet.
-pub const UNSUPPORTED_KINDS: [&str; 4] = ["scmProvider", "clusterDecisionResource", "pullRequest", "plugin"];
+pub const UNSUPPORTED_KINDS: [&str; 2] = ["clusterDecisionResource", "plugin"];
 
 /// Why a generator gives no parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +49,12 @@ pub enum GeneratorError {
     /// An entry with none of the generator kinds.
     #[error("the entry names no generator (one of list, clusters, git, matrix, merge, ...)")]
     NoGenerator,
+    /// An entry whose only fields are no generator kind Argo CD knows (a typo, most often).
+    #[error("unknown generator {}: expected one of {}", unknown.join(", "), KINDS.join(", "))]
+    Unknown {
+        /// The entry's fields that are not generators.
+        unknown: Vec<String>,
+    },
     /// A matrix or merge child with several generator kinds.
     #[error("more than one generator in one child entry: {}", kinds.join(", "))]
     MoreThanOne {
@@ -76,6 +87,14 @@ pub enum GeneratorError {
         kind: String,
         /// What it needs.
         what: String,
+    },
+    /// A pull request or SCM provider did not answer (the message names the URL and why).
+    #[error("{kind}: {message}")]
+    Source {
+        /// `pullRequest` or `scmProvider`.
+        kind: String,
+        /// What went wrong.
+        message: String,
     },
     /// No tree for this repository and revision.
     #[error("git: repository {repo_url} at revision {revision:?} is not available")]
@@ -244,6 +263,10 @@ pub struct Inputs<'a> {
     /// The controller's `applicationsetcontroller.enable.new.git.file.globbing`: git file
     /// patterns use doublestar (`*` within a segment, `**` across) instead of Git pathspecs.
     pub new_git_file_globbing: bool,
+    /// The pull request providers (for the `pullRequest` generator).
+    pub pull_requests: Option<&'a dyn PullRequests>,
+    /// The SCM providers (for the `scmProvider` generator).
+    pub scm_repositories: Option<&'a dyn ScmRepositories>,
 }
 
 impl std::fmt::Debug for Inputs<'_> {
@@ -252,6 +275,8 @@ impl std::fmt::Debug for Inputs<'_> {
             .field("clusters", &self.clusters.map(|c| c.clusters().len()))
             .field("repositories", &self.repositories.is_some())
             .field("new_git_file_globbing", &self.new_git_file_globbing)
+            .field("pull_requests", &self.pull_requests.is_some())
+            .field("scm_repositories", &self.scm_repositories.is_some())
             .finish()
     }
 }
@@ -284,11 +309,76 @@ pub fn run_kind(kind: &str, spec: &Value, cx: &Context<'_>, depth: usize) -> Res
         "list" => list::generate(spec, cx),
         "clusters" => clusters::generate(spec, cx),
         "git" => git::generate(spec, cx),
+        "pullRequest" => pull_request::generate(spec, cx),
+        "scmProvider" => scm_provider::generate(spec, cx),
         "matrix" | "merge" if depth >= 2 => Err(GeneratorError::TooDeep { kind: kind.to_string() }),
         "matrix" => combine::matrix(spec, cx, depth),
         "merge" => combine::merge(spec, cx, depth),
         other => Err(GeneratorError::NotSupported { kind: other.to_string() }),
     }
+}
+
+/// The default wait between generations for the git and clusterDecisionResource generators
+/// (Argo CD's `ARGOCD_APPLICATIONSET_CONTROLLER_REQUEUE_AFTER` default), in seconds.
+pub const DEFAULT_REQUEUE_SECONDS: u64 = 180;
+
+/// The default wait for the pullRequest, scmProvider and plugin generators, in seconds.
+pub const DEFAULT_PROVIDER_REQUEUE_SECONDS: u64 = 1800;
+
+/// How long the controller waits before generating an entry of `spec.generators` again, in
+/// seconds (Argo CD's `GetRequeueAfter`): the generator's `requeueAfterSeconds`, else its
+/// default; `None` for list and clusters (which change only with the ApplicationSet or the
+/// cluster Secrets). A matrix or merge waits the shortest of its children's non-zero waits.
+pub fn requeue_after_seconds(entry: &Value) -> Option<u64> {
+    let mut shortest: Option<u64> = None;
+    for kind in kinds_of(entry) {
+        let spec = &entry[kind];
+        let own = spec.get("requeueAfterSeconds").and_then(Value::as_u64);
+        let wait = match kind {
+            "list" | "clusters" => None,
+            "git" | "clusterDecisionResource" => Some(own.unwrap_or(DEFAULT_REQUEUE_SECONDS)),
+            "pullRequest" | "scmProvider" | "plugin" => Some(own.unwrap_or(DEFAULT_PROVIDER_REQUEUE_SECONDS)),
+            _ => spec
+                .get("generators")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(requeue_after_seconds)
+                .filter(|s| *s > 0)
+                .min(),
+        };
+        shortest = match (shortest, wait.filter(|s| *s > 0)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    shortest
+}
+
+/// How long the controller waits before generating the whole ApplicationSet again: the
+/// shortest wait of its generators (see [`requeue_after_seconds`]), `None` when none asks.
+pub fn appset_requeue_after_seconds(appset_spec: &Value) -> Option<u64> {
+    appset_spec
+        .get("generators")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(requeue_after_seconds)
+        .min()
+}
+
+/// Why an entry with no generator kind gives nothing: its unknown fields, when it has some.
+pub fn no_generator(entry: &Value) -> GeneratorError {
+    // The fields every entry may carry besides its generator.
+    const COMMON: [&str; 2] = ["selector", "values"];
+    let unknown: Vec<String> = entry
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| !v.is_null() && !COMMON.contains(&k.as_str()) && !KINDS.contains(&k.as_str()))
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    if unknown.is_empty() { GeneratorError::NoGenerator } else { GeneratorError::Unknown { unknown } }
 }
 
 /// Runs one child entry of a matrix or merge: exactly one generator, its spec first rendered
@@ -301,7 +391,7 @@ pub fn run_child(
 ) -> Result<Vec<Params>, GeneratorError> {
     let kinds = kinds_of(entry);
     let kind = match kinds.as_slice() {
-        [] => return Err(GeneratorError::NoGenerator),
+        [] => return Err(no_generator(entry)),
         [one] => *one,
         several => return Err(GeneratorError::MoreThanOne { kinds: several.iter().map(|k| k.to_string()).collect() }),
     };
@@ -428,6 +518,20 @@ mod tests {
     }
 
     #[test]
+    fn requeue_waits_follow_argo_defaults() {
+        assert_eq!(requeue_after_seconds(&json!({"list": {}})), None);
+        assert_eq!(requeue_after_seconds(&json!({"git": {}})), Some(180));
+        assert_eq!(requeue_after_seconds(&json!({"pullRequest": {}})), Some(1800));
+        assert_eq!(requeue_after_seconds(&json!({"pullRequest": {"requeueAfterSeconds": 60}})), Some(60));
+        let matrix =
+            json!({"matrix": {"generators": [{"clusters": {}}, {"scmProvider": {"requeueAfterSeconds": 300}}]}});
+        assert_eq!(requeue_after_seconds(&matrix), Some(300));
+        let spec = json!({"generators": [{"list": {}}, {"git": {}}, {"pullRequest": {}}]});
+        assert_eq!(appset_requeue_after_seconds(&spec), Some(180));
+        assert_eq!(appset_requeue_after_seconds(&json!({"generators": [{"list": {}}]})), None);
+    }
+
+    #[test]
     fn kinds_and_children() {
         assert_eq!(kinds_of(&json!({"list": {}, "selector": {}, "git": null})), ["list"]);
         let inputs = Inputs::default();
@@ -435,6 +539,9 @@ mod tests {
         let e = run_child(&json!({"list": {"elements": []}, "clusters": {}}), &cx, 1, None).unwrap_err();
         assert_eq!(e, GeneratorError::MoreThanOne { kinds: vec!["list".into(), "clusters".into()] });
         assert_eq!(run_child(&json!({"selector": {}}), &cx, 1, None).unwrap_err(), GeneratorError::NoGenerator);
+        let e = run_child(&json!({"lists": {}, "selector": {}}), &cx, 1, None).unwrap_err();
+        assert_eq!(e, GeneratorError::Unknown { unknown: vec!["`lists`".into()] });
+        assert!(e.to_string().starts_with("unknown generator `lists`: expected one of list, clusters, git"), "{e}");
     }
 
     #[test]

@@ -86,12 +86,33 @@ pub fn render(text: &str, data: &Value, options: GoOptions) -> Result<String, Go
 /// Template data prepared once for many templates: a JSON value with every number a Go
 /// `float64`, as `encoding/json` decodes it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GoData(Value);
+pub struct GoData(Val);
 
 impl GoData {
     /// Prepares `data`.
     pub fn new(data: &Value) -> GoData {
-        GoData(as_float_numbers(data))
+        GoData(Some(as_float_numbers(data)))
+    }
+
+    /// Prepares an object it takes, its numbers made `float64` in place.
+    pub fn from_owned(mut data: serde_json::Map<String, Value>) -> GoData {
+        fn floats(v: &mut Value) {
+            match v {
+                Value::Number(n) => {
+                    *v = n.as_f64().and_then(Number::from_f64).map(Value::Number).unwrap_or(Value::Null)
+                }
+                Value::Array(items) => items.iter_mut().for_each(floats),
+                Value::Object(m) => m.values_mut().for_each(floats),
+                _ => {}
+            }
+        }
+        data.values_mut().for_each(floats);
+        GoData(Some(Value::Object(data)))
+    }
+
+    /// Prepares an object (one copy, where [`GoData::new`] of its value would take two).
+    pub fn from_object(data: &serde_json::Map<String, Value>) -> GoData {
+        GoData(Some(Value::Object(data.iter().map(|(k, v)| (k.clone(), as_float_numbers(v))).collect())))
     }
 }
 
@@ -100,11 +121,36 @@ pub fn render_data(text: &str, data: &GoData, options: GoOptions) -> Result<Stri
     if !text.contains("{{") {
         return Ok(text.to_string());
     }
-    let nodes = parse(text)?;
-    let root = Some(data.0.clone());
-    let mut exec = Exec { options, vars: vec![("$".to_string(), root.clone())], out: String::new() };
-    exec.walk(&nodes, &root)?;
+    let nodes = parsed(text)?;
+    // `$` is the root, looked up by reference: the data is not copied for each template.
+    let mut exec = Exec { options, root: &data.0, vars: Vec::new(), out: String::new() };
+    exec.walk(&nodes, &data.0)?;
     Ok(exec.out)
+}
+
+/// The parsed form of `text`, from a small per-thread cache: an ApplicationSet renders the
+/// same template strings once per parameter set, thousands of times.
+fn parsed(text: &str) -> Result<std::rc::Rc<Vec<Node>>, GoError> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+    // Bounded so that a long-lived process rendering ever new strings keeps a small cache.
+    const MAX_ENTRIES: usize = 4096;
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, Rc<Vec<Node>>>> = RefCell::new(HashMap::new());
+    }
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(text).cloned()) {
+        return Ok(hit);
+    }
+    let nodes = Rc::new(parse(text)?);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_ENTRIES {
+            c.clear();
+        }
+        c.insert(text.to_string(), nodes.clone());
+    });
+    Ok(nodes)
 }
 
 /// JSON-decoded Go data: every number a `float64`.
@@ -625,13 +671,15 @@ fn parse_number(text: &str) -> Result<Value, GoError> {
 
 type Val = Option<Value>;
 
-struct Exec {
+struct Exec<'a> {
     options: GoOptions,
+    /// `$`.
+    root: &'a Val,
     vars: Vec<(String, Val)>,
     out: String,
 }
 
-impl Exec {
+impl Exec<'_> {
     fn walk(&mut self, nodes: &[Node], dot: &Val) -> Result<(), GoError> {
         for node in nodes {
             match node {
@@ -751,29 +799,29 @@ impl Exec {
     fn arg(&mut self, arg: &Arg, dot: &Val) -> Result<Val, GoError> {
         match arg {
             Arg::Dot => Ok(dot.clone()),
-            Arg::Field(fields) => self.fields(dot.clone(), fields),
+            Arg::Field(fields) => self.fields(dot, fields),
             Arg::Var(name, fields) => {
-                let v = self
-                    .vars
-                    .iter()
-                    .rev()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| GoError::Exec(format!("undefined variable: {name}")))?;
+                let v = match self.vars.iter().rev().find(|(n, _)| n == name) {
+                    Some((_, v)) => v,
+                    None if name == "$" => self.root,
+                    None => return Err(GoError::Exec(format!("undefined variable: {name}"))),
+                };
                 self.fields(v, fields)
             }
             Arg::Lit(v) => Ok(Some(v.clone())),
             Arg::Func(name) => self.call(name, &[], dot, None),
             Arg::Sub(pipe, fields) => {
                 let v = self.pipeline(pipe, dot)?;
-                self.fields(v, fields)
+                self.fields(&v, fields)
             }
         }
     }
 
-    fn fields(&self, mut v: Val, fields: &[String]) -> Result<Val, GoError> {
+    /// The value at `fields` under `v`; walked by reference, only the result is copied.
+    fn fields(&self, v: &Val, fields: &[String]) -> Result<Val, GoError> {
+        let mut cur = v.as_ref();
         for field in fields {
-            v = match v {
+            cur = match cur {
                 None => {
                     if self.options.missing_key_error {
                         return Err(GoError::Exec(format!("nil data; no entry for key {field:?}")));
@@ -784,16 +832,16 @@ impl Exec {
                     return Err(GoError::Exec(format!("nil pointer evaluating interface {{}}.{field}")));
                 }
                 Some(Value::Object(m)) => match m.get(field) {
-                    Some(x) => Some(x.clone()),
+                    Some(x) => Some(x),
                     None if self.options.missing_key_error => return Err(GoError::MissingKey(field.clone())),
                     None => None,
                 },
                 Some(other) => {
-                    return Err(GoError::Exec(format!("can't evaluate field {field} in type {}", go_type(&other))));
+                    return Err(GoError::Exec(format!("can't evaluate field {field} in type {}", go_type(other))));
                 }
             };
         }
-        Ok(v)
+        Ok(cur.cloned())
     }
 
     fn call(&mut self, name: &str, args: &[Arg], dot: &Val, piped: Option<Val>) -> Result<Val, GoError> {

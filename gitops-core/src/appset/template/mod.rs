@@ -85,42 +85,64 @@ impl Engine {
         self.render_value_prepared(field, value, &self.prepare(params))
     }
 
-    fn prepare(&self, params: &Params) -> Prepared {
+    fn prepare<'p>(&self, params: &'p Params) -> Prepared<'p> {
         match (self.mode, params) {
-            (Mode::Flat, Params::Flat(m)) => Prepared::Flat(m.clone()),
-            (Mode::Flat, go) => Prepared::Flat(go.flattened()),
+            (Mode::Flat, Params::Flat(m)) => Prepared::Flat(std::borrow::Cow::Borrowed(m)),
+            (Mode::Flat, go) => Prepared::Flat(std::borrow::Cow::Owned(go.flattened())),
+            (Mode::Go, Params::Go(m)) => Prepared::Go(go::GoData::from_object(m)),
             (Mode::Go, p) => Prepared::Go(go::GoData::new(&p.to_value())),
         }
     }
 
-    fn render_prepared(&self, field: &str, text: &str, data: &Prepared) -> Result<String, TemplateError> {
-        match data {
-            Prepared::Flat(flat) => {
-                flat::render(text, flat).map_err(|source| TemplateError::Flat { field: field.to_string(), source })
-            }
-            Prepared::Go(data) => go::render_data(text, data, self.options)
-                .map_err(|source| TemplateError::Go { field: field.to_string(), source }),
+    fn prepare_owned(&self, params: Params) -> Prepared<'static> {
+        match (self.mode, params) {
+            (Mode::Flat, Params::Flat(m)) => Prepared::Flat(std::borrow::Cow::Owned(m)),
+            (Mode::Flat, go) => Prepared::Flat(std::borrow::Cow::Owned(go.flattened())),
+            (Mode::Go, Params::Go(m)) => Prepared::Go(go::GoData::from_owned(m)),
+            (Mode::Go, p) => Prepared::Go(go::GoData::new(&p.to_value())),
         }
     }
 
-    fn render_value_prepared(&self, field: &str, value: &Value, data: &Prepared) -> Result<Value, TemplateError> {
+    fn render_prepared(&self, field: &str, text: &str, data: &Prepared<'_>) -> Result<String, TemplateError> {
+        self.render_at(&At::Root(field), text, data)
+    }
+
+    fn render_at(&self, at: &At<'_>, text: &str, data: &Prepared<'_>) -> Result<String, TemplateError> {
+        // Most strings of a template are plain: they are copied without a look at the data.
+        if !text.contains("{{") {
+            return Ok(text.to_string());
+        }
+        match data {
+            Prepared::Flat(flat) => {
+                flat::render(text, flat).map_err(|source| TemplateError::Flat { field: at.path(), source })
+            }
+            Prepared::Go(data) => go::render_data(text, data, self.options)
+                .map_err(|source| TemplateError::Go { field: at.path(), source }),
+        }
+    }
+
+    fn render_value_prepared(&self, field: &str, value: &Value, data: &Prepared<'_>) -> Result<Value, TemplateError> {
+        self.render_value_at(&At::Root(field), value, data)
+    }
+
+    fn render_value_at(&self, at: &At<'_>, value: &Value, data: &Prepared<'_>) -> Result<Value, TemplateError> {
         match value {
-            Value::String(s) => Ok(Value::String(self.render_prepared(field, s, data)?)),
+            Value::String(s) => Ok(Value::String(self.render_at(at, s, data)?)),
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| self.render_value_prepared(&format!("{field}[{i}]"), v, data))
+                .map(|(i, v)| self.render_value_at(&At::Index(at, i), v, data))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             Value::Object(m) => {
                 let mut out = Map::new();
                 for (k, v) in m {
-                    let path = if field.is_empty() { k.clone() } else { format!("{field}.{k}") };
-                    let key = self.render_prepared(&format!("{field}{{{k}}}"), k, data)?;
-                    let rendered = self.render_value_prepared(&path, v, data)?;
-                    if out.insert(key.clone(), rendered).is_some() {
-                        return Err(TemplateError::DuplicateKey { field: field.to_string(), key });
+                    let key = self.render_at(&At::MapKey(at, k), k, data)?;
+                    let rendered = self.render_value_at(&At::Key(at, k), v, data)?;
+                    if out.contains_key(&key) {
+                        return Err(TemplateError::DuplicateKey { field: at.path(), key });
                     }
+                    out.insert(key, rendered);
                 }
                 Ok(Value::Object(out))
             }
@@ -129,9 +151,35 @@ impl Engine {
     }
 }
 
+/// Where a string is in the value being rendered, spelled out only for an error (building
+/// the path of every string of every Application would cost more than rendering them).
+enum At<'a> {
+    Root(&'a str),
+    /// The value under a key: `field.key`.
+    Key(&'a At<'a>, &'a str),
+    /// A map key itself: `field{key}`.
+    MapKey(&'a At<'a>, &'a str),
+    /// A list item: `field[i]`.
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn path(&self) -> String {
+        match self {
+            At::Root(s) => s.to_string(),
+            At::Key(parent, k) => {
+                let p = parent.path();
+                if p.is_empty() { k.to_string() } else { format!("{p}.{k}") }
+            }
+            At::MapKey(parent, k) => format!("{}{{{k}}}", parent.path()),
+            At::Index(parent, i) => format!("{}[{i}]", parent.path()),
+        }
+    }
+}
+
 /// Parameters in the shape the engine reads, prepared once per Application.
-enum Prepared {
-    Flat(std::collections::BTreeMap<String, String>),
+enum Prepared<'p> {
+    Flat(std::borrow::Cow<'p, std::collections::BTreeMap<String, String>>),
     Go(go::GoData),
 }
 
@@ -198,22 +246,53 @@ pub fn render_application(
     params: &Params,
     cx: &RenderContext<'_>,
 ) -> Result<Value, TemplateError> {
+    render_with(engine, template, (!params.is_empty()).then(|| engine.prepare(params)), cx)
+}
+
+/// [`render_application`], taking the parameters: they become the template data as they are,
+/// where borrowing them costs a copy of each set in Go mode.
+pub fn render_application_owned(
+    engine: &Engine,
+    template: &Value,
+    params: Params,
+    cx: &RenderContext<'_>,
+) -> Result<Value, TemplateError> {
+    render_with(engine, template, (!params.is_empty()).then(|| engine.prepare_owned(params)), cx)
+}
+
+/// Renders with `data`, or copies the template when there is none (an empty parameter set).
+fn render_with(
+    engine: &Engine,
+    template: &Value,
+    data: Option<Prepared<'_>>,
+    cx: &RenderContext<'_>,
+) -> Result<Value, TemplateError> {
     let template = template.as_object().ok_or(TemplateError::NotAnObject)?;
-    // Only what Argo CD copies into its temporary Application.
+    // Only what Argo CD copies into its temporary Application, rendered as it is copied (an
+    // empty parameter set is not rendered at all).
+    let copy = |at: &At<'_>, v: &Value| match &data {
+        Some(data) => engine.render_value_at(at, v, data),
+        None => Ok(v.clone()),
+    };
+    let root = At::Root("");
     let mut app = Map::new();
     let mut metadata = Map::new();
     if let Some(m) = template.get("metadata").and_then(Value::as_object) {
+        let at = At::Key(&root, "metadata");
         for key in ["name", "namespace", "labels", "annotations", "finalizers"] {
             if let Some(v) = m.get(key).filter(|v| !is_zero(v)) {
-                metadata.insert(key.to_string(), v.clone());
+                metadata.insert(key.to_string(), copy(&At::Key(&at, key), v)?);
             }
         }
     }
     app.insert("metadata".into(), Value::Object(metadata));
-    app.insert("spec".into(), template.get("spec").cloned().unwrap_or_else(|| Value::Object(Map::new())));
+    let spec = match template.get("spec") {
+        Some(spec) => copy(&At::Key(&root, "spec"), spec)?,
+        None => Value::Object(Map::new()),
+    };
+    app.insert("spec".into(), spec);
     let mut app = Value::Object(app);
-    if !params.is_empty() {
-        app = engine.render_value("", &app, params)?;
+    if data.is_some() {
         let metadata = app["metadata"].as_object_mut().expect("metadata is an object");
         let has_finalizers = metadata.get("finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
         if !has_finalizers && !cx.preserve_resources_on_deletion {
@@ -221,7 +300,11 @@ pub fn render_application(
         }
     }
     if let Some(patch_text) = cx.template_patch {
-        let rendered = engine.render_str("spec.templatePatch", patch_text, params)?;
+        let empty = Params::empty(engine.mode);
+        let rendered = match &data {
+            Some(data) => engine.render_prepared("spec.templatePatch", patch_text, data)?,
+            None => engine.render_str("spec.templatePatch", patch_text, &empty)?,
+        };
         let patch = read_patch(&rendered)?;
         let project = app.pointer("/spec/project").cloned();
         crate::merge::predict(&mut app, None, &patch, None);
