@@ -103,7 +103,7 @@ pub enum ProjectCommand {
     /// destination, and each object it renders (kind and namespace), as a sync checks them.
     ///
     /// Exit status: 0 when allowed, 1 when something is not, 2 on bad usage or input.
-    Allowed(AllowedArgs),
+    Allowed(Box<AllowedArgs>),
 }
 
 /// `gitops project windows ...`.
@@ -157,7 +157,7 @@ pub fn run(command: ProjectCommand) -> Result<ExitCode, String> {
     match command {
         ProjectCommand::Windows(WindowsCommand::List(args)) => list(args),
         ProjectCommand::Windows(WindowsCommand::Check(args)) => check(args),
-        ProjectCommand::Allowed(args) => allowed(args),
+        ProjectCommand::Allowed(args) => allowed(*args),
     }
 }
 
