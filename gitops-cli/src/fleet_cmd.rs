@@ -677,7 +677,8 @@ impl Fleet {
         }
         let policy = SyncPolicy::of(appset).map_err(|e| e.to_string())?;
         let existing: Vec<Object> = objects.iter().filter(|o| o.kind() == "Application").cloned().collect();
-        let plan = generation.plan(appset.name(), &existing, policy);
+        let ignore = appset::ignore::IgnoreDifferences::of(appset).map_err(|e| e.to_string())?;
+        let plan = generation.plan_ignoring(appset.name(), &existing, policy, &ignore);
         let names = |v: &[Object]| v.iter().map(|o| o.name().to_string()).collect::<Vec<_>>().join(", ");
         let _ = writeln!(
             out,

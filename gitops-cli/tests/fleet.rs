@@ -477,8 +477,14 @@ fn an_applicationset_generates_apps_that_are_walked_and_removed_with_their_direc
     let deployment = hub.join("overlay-staging/apps/Deployment/staging-guestbook.yaml");
     assert!(deployment.is_file(), "{text}");
 
+    // A revision pinned by hand stays (the set's ignoreApplicationDifferences).
+    let dev = hub.join("argocd/argoproj.io/Application/overlay-dev.yaml");
+    let generated = std::fs::read_to_string(&dev).expect("overlay-dev");
+    assert!(generated.contains("targetRevision: main"), "{generated}");
+    std::fs::write(&dev, generated.replace("targetRevision: main", "targetRevision: v1.2.3")).unwrap();
     std::fs::remove_dir_all(&staging).unwrap();
     let second = reconcile(&root, &checkout, &hub);
+    assert!(std::fs::read_to_string(&dev).unwrap().contains("targetRevision: v1.2.3"), "{}", out(&second));
     let text = out(&second);
     assert_eq!(second.status.code(), Some(0), "{text}{}", err(&second));
     assert!(text.contains("create [], update [], delete [overlay-staging]"), "{text}");

@@ -7,7 +7,8 @@
 //!   `scmProvider` (over provider traits the caller implements), the post-selector, `values`;
 //! - [`selector`]: label selector objects (`matchLabels`, `matchExpressions`);
 //! - [`template`]: fasttemplate and Go templates, generator templates, `templatePatch`;
-//! - [`plan`](mod@plan): the sync policy and the create/update/delete plan.
+//! - [`plan`](mod@plan): the sync policy and the create/update/delete plan;
+//! - [`ignore`]: `ignoreApplicationDifferences`, the fields an update leaves as they are.
 //!
 //! [`generate`] runs the whole pipeline: for each entry of `spec.generators`, its generator
 //! gives parameter sets, its `selector` filters them, and each renders the template (the
@@ -51,6 +52,7 @@
 //! ```
 
 pub mod generators;
+pub mod ignore;
 pub mod params;
 pub mod plan;
 pub mod selector;
@@ -184,7 +186,28 @@ pub struct Generation {
 impl Generation {
     /// The writes for this generation against `existing` (see [`plan::plan_keeping`]).
     pub fn plan(&self, owner: &str, existing: &[Object], policy: SyncPolicy) -> Plan {
-        plan::plan_keeping(owner, &self.apps, existing, policy, &self.names)
+        self.plan_ignoring(owner, existing, policy, &ignore::IgnoreDifferences::default())
+    }
+
+    /// [`Generation::plan`], each generated app first given the existing app's values at the
+    /// paths of `ignore` (`spec.ignoreApplicationDifferences`).
+    pub fn plan_ignoring(
+        &self,
+        owner: &str,
+        existing: &[Object],
+        policy: SyncPolicy,
+        ignore: &ignore::IgnoreDifferences,
+    ) -> Plan {
+        if ignore.is_empty() {
+            return plan::plan_keeping(owner, &self.apps, existing, policy, &self.names);
+        }
+        let by_name: BTreeMap<&str, &Object> = existing.iter().map(|a| (a.name(), a)).collect();
+        let apps: Vec<Object> = self
+            .apps
+            .iter()
+            .map(|a| by_name.get(a.name()).map_or_else(|| a.clone(), |current| ignore.keep(current, a)))
+            .collect();
+        plan::plan_keeping(owner, &apps, existing, policy, &self.names)
     }
 }
 

@@ -343,7 +343,7 @@ pub(crate) fn would_have_differed(
 
 /// Removes the value at `path`, returning it. Tokens that are keys index arrays when they
 /// are decimal numbers, as RFC 6901 says.
-fn remove_at(v: &mut Value, path: &[PathToken]) -> Option<Value> {
+pub(crate) fn remove_at(v: &mut Value, path: &[PathToken]) -> Option<Value> {
     let (last, parents) = path.split_last()?;
     let mut cur = v;
     for t in parents {
@@ -365,13 +365,52 @@ fn remove_at(v: &mut Value, path: &[PathToken]) -> Option<Value> {
     }
 }
 
-fn resolve<'v>(v: &'v Value, path: &[PathToken]) -> Option<&'v Value> {
+pub(crate) fn resolve<'v>(v: &'v Value, path: &[PathToken]) -> Option<&'v Value> {
     path.iter().try_fold(v, |cur, t| match (cur, t) {
         (Value::Object(m), PathToken::Key(k)) => m.get(k),
         (Value::Array(a), PathToken::Index(i)) => a.get(*i),
         (Value::Array(a), PathToken::Key(k)) => a.get(array_index(k)?),
         _ => None,
     })
+}
+
+/// Sets the value at `path`, making the missing objects on the way (an array index out of
+/// range, or a path through a scalar, sets nothing).
+pub(crate) fn set_at(v: &mut Value, path: &[PathToken], new: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        *v = new;
+        return;
+    };
+    let mut cur = v;
+    for t in parents {
+        let next = match (cur, t) {
+            (Value::Object(m), PathToken::Key(k)) => {
+                m.entry(k.clone()).or_insert_with(|| Value::Object(serde_json::Map::new()))
+            }
+            (Value::Array(a), PathToken::Index(i)) => match a.get_mut(*i) {
+                Some(x) => x,
+                None => return,
+            },
+            (Value::Array(a), PathToken::Key(k)) => match array_index(k).and_then(|i| a.get_mut(i)) {
+                Some(x) => x,
+                None => return,
+            },
+            _ => return,
+        };
+        cur = next;
+    }
+    match (cur, last) {
+        (Value::Object(m), PathToken::Key(k)) => {
+            m.insert(k.clone(), new);
+        }
+        (Value::Array(a), PathToken::Index(i)) if *i < a.len() => a[*i] = new,
+        (Value::Array(a), PathToken::Key(k)) => {
+            if let Some(i) = array_index(k).filter(|i| *i < a.len()) {
+                a[i] = new;
+            }
+        }
+        _ => {}
+    }
 }
 
 fn array_index(token: &str) -> Option<usize> {
