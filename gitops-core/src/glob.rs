@@ -1,6 +1,6 @@
 //! Globs as Argo CD matches group and kind patterns (gobwas/glob with no separator), used by
-//! ignoreDifferences rules and by wildcard health-check keys; and with separators, as it matches
-//! an AppProject's `sourceRepos` (`*` stops at `/`, `**` does not).
+//! ignoreDifferences rules, by wildcard health-check keys and by RBAC policies (glob mode); and
+//! with separators, as it matches an AppProject's `sourceRepos` (`*` stops at `/`, `**` does not).
 
 /// What is malformed in a pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -8,20 +8,29 @@ pub enum Error {
     /// A `[` class with no `]`.
     #[error("unclosed `[`")]
     UnclosedClass,
+    /// A class with a range and something more (`[a-z0-9]`): gobwas takes one range or a
+    /// list of characters, not both.
+    #[error("a `[` class holds one range or a list of characters, then `]`")]
+    RangeNotClosed,
     /// A `{` with no `}`.
     #[error("unclosed `{{`")]
     UnclosedBrace,
-    /// A `{` inside another.
-    #[error("nested `{{` is not supported")]
-    NestedBrace,
+    /// Braces that would expand to more alternatives than [`MAX_ALTERNATIVES`].
+    #[error("more than {MAX_ALTERNATIVES} `{{...}}` alternatives")]
+    TooManyAlternatives,
     /// A backslash with nothing after it.
     #[error("trailing `\\`")]
     TrailingBackslash,
 }
 
+/// How many alternatives braces may expand to: `{a,b}{c,d}...` doubles each time, and a
+/// pattern from a policy file must not take the memory down.
+pub const MAX_ALTERNATIVES: usize = 1024;
+
 /// A glob as gobwas/glob reads group and kind patterns: `*` any run of characters
-/// (including none), `?` one character, `[...]` a class (`[!...]` negated), `{a,b}`
-/// alternatives. Anything else is literal.
+/// (including none, `/` too), `?` one character, `[...]` a class (one range `[a-z]` or a
+/// list `[abc]`, `[!...]` negated), `{a,b}` alternatives (nested too), `\` escapes. Anything
+/// else is literal; `,` and `}` outside braces too.
 #[derive(Debug, Clone)]
 pub struct Glob {
     alternatives: Vec<Vec<GlobPart>>,
@@ -38,6 +47,7 @@ enum Simple {
 }
 
 type Alternatives = Vec<Vec<GlobPart>>;
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
 
 #[derive(Debug, Clone, PartialEq)]
 enum GlobPart {
@@ -46,10 +56,7 @@ enum GlobPart {
     /// `**` with separators: any run, separators included.
     Super,
     One,
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
+    Class { negated: bool, ranges: Vec<(char, char)> },
 }
 
 impl Glob {
@@ -61,79 +68,7 @@ impl Glob {
     /// Compiles a pattern in which `*` and `?` never match one of `separators` and `**`
     /// matches any run (gobwas/glob's `Compile(pattern, separators...)`).
     pub fn with_separators(pattern: &str, separators: &[char]) -> Result<Glob, Error> {
-        let mut alternatives = vec![Vec::new()];
-        let mut chars = pattern.chars().peekable();
-        // Brace alternatives are expanded up front; nesting is refused to keep this small.
-        // While inside `{...}`: the alternatives before the brace, and the options in it.
-        let mut in_brace: Option<(Alternatives, Alternatives)> = None;
-        while let Some(c) = chars.next() {
-            let part = match c {
-                '*' if separators.is_empty() => GlobPart::Any,
-                '*' if chars.peek() == Some(&'*') => {
-                    chars.next();
-                    GlobPart::Super
-                }
-                '*' => GlobPart::Any,
-                '?' => GlobPart::One,
-                '[' => {
-                    let negated = chars.peek() == Some(&'!');
-                    if negated {
-                        chars.next();
-                    }
-                    let mut ranges = Vec::new();
-                    loop {
-                        match chars.next() {
-                            None => return Err(Error::UnclosedClass),
-                            Some(']') => break,
-                            Some(lo) => {
-                                if chars.peek() == Some(&'-') {
-                                    chars.next();
-                                    let hi = chars.next().ok_or(Error::UnclosedClass)?;
-                                    ranges.push((lo, hi));
-                                } else {
-                                    ranges.push((lo, lo));
-                                }
-                            }
-                        }
-                    }
-                    GlobPart::Class { negated, ranges }
-                }
-                '{' => {
-                    if in_brace.is_some() {
-                        return Err(Error::NestedBrace);
-                    }
-                    in_brace = Some((std::mem::take(&mut alternatives), vec![Vec::new()]));
-                    continue;
-                }
-                ',' if in_brace.is_some() => {
-                    if let Some((_, options)) = &mut in_brace {
-                        options.push(Vec::new());
-                    }
-                    continue;
-                }
-                '}' if in_brace.is_some() => {
-                    let (prefixes, options) = in_brace.take().unwrap_or_default();
-                    alternatives = prefixes
-                        .iter()
-                        .flat_map(|p| options.iter().map(move |o| p.iter().chain(o).cloned().collect()))
-                        .collect();
-                    continue;
-                }
-                '\\' => GlobPart::Literal(chars.next().ok_or(Error::TrailingBackslash)?),
-                other => GlobPart::Literal(other),
-            };
-            match &mut in_brace {
-                Some((_, options)) => {
-                    if let Some(last) = options.last_mut() {
-                        last.push(part);
-                    }
-                }
-                None => alternatives.iter_mut().for_each(|a| a.push(part.clone())),
-            }
-        }
-        if in_brace.is_some() {
-            return Err(Error::UnclosedBrace);
-        }
+        let (alternatives, _) = sequence(&mut pattern.chars().peekable(), false, !separators.is_empty())?;
         let simple = match alternatives.as_slice() {
             _ if !separators.is_empty() => None,
             [parts] if parts.iter().all(|p| *p == GlobPart::Any) && !parts.is_empty() => Some(Simple::Any),
@@ -152,12 +87,76 @@ impl Glob {
             Some(Simple::Literal(l)) => return l == s,
             None => {}
         }
-        let chars: Vec<char> = s.chars().collect();
         if self.separators.is_empty() {
-            return self.alternatives.iter().any(|parts| glob_match(parts, &chars));
+            return self.alternatives.iter().any(|parts| glob_match(parts, s));
         }
+        let chars: Vec<char> = s.chars().collect();
         self.alternatives.iter().any(|parts| separated_match(parts, &chars, &self.separators))
     }
+}
+
+/// Reads parts up to the end, or inside braces up to a `,` or `}` (which it returns).
+/// Braces are expanded up front, so matching only ever sees flat alternatives.
+/// With `supers`, `**` is one [`GlobPart::Super`] (it only differs from `*` with separators).
+fn sequence(chars: &mut Chars, in_braces: bool, supers: bool) -> Result<(Alternatives, Option<char>), Error> {
+    let mut alternatives: Alternatives = vec![Vec::new()];
+    while let Some(c) = chars.next() {
+        let part = match c {
+            ',' | '}' if in_braces => return Ok((alternatives, Some(c))),
+            '{' => {
+                let mut options = Vec::new();
+                loop {
+                    let (option, end) = sequence(chars, true, supers)?;
+                    options.extend(option);
+                    match end {
+                        Some(',') => continue,
+                        Some(_) => break,
+                        None => return Err(Error::UnclosedBrace),
+                    }
+                }
+                if alternatives.len().saturating_mul(options.len()) > MAX_ALTERNATIVES {
+                    return Err(Error::TooManyAlternatives);
+                }
+                alternatives = alternatives
+                    .iter()
+                    .flat_map(|prefix| options.iter().map(move |o| prefix.iter().chain(o).cloned().collect()))
+                    .collect();
+                continue;
+            }
+            '*' if supers && chars.next_if_eq(&'*').is_some() => GlobPart::Super,
+            '*' => GlobPart::Any,
+            '?' => GlobPart::One,
+            '[' => class(chars)?,
+            '\\' => GlobPart::Literal(chars.next().ok_or(Error::TrailingBackslash)?),
+            other => GlobPart::Literal(other),
+        };
+        alternatives.iter_mut().for_each(|a| a.push(part.clone()));
+    }
+    Ok((alternatives, None))
+}
+
+/// A class after its `[`, as gobwas reads one: an optional `!`, then either one range
+/// `lo-hi` or a list of characters (`\\` escapes one), then `]`. So `[_a-z]` is the four
+/// characters `_`, `a`, `-`, `z`, and `[a-z0-9]` is malformed.
+fn class(chars: &mut Chars) -> Result<GlobPart, Error> {
+    let negated = chars.next_if_eq(&'!').is_some();
+    let first = chars.next().ok_or(Error::UnclosedClass)?;
+    if chars.next_if_eq(&'-').is_some() {
+        let hi = chars.next().ok_or(Error::UnclosedClass)?;
+        return match chars.next() {
+            Some(']') => Ok(GlobPart::Class { negated, ranges: vec![(first, hi)] }),
+            Some(_) => Err(Error::RangeNotClosed),
+            None => Err(Error::UnclosedClass),
+        };
+    }
+    let mut ranges = Vec::new();
+    let mut c = first;
+    while c != ']' {
+        let member = if c == '\\' { chars.next().ok_or(Error::UnclosedClass)? } else { c };
+        ranges.push((member, member));
+        c = chars.next().ok_or(Error::UnclosedClass)?;
+    }
+    Ok(GlobPart::Class { negated, ranges })
 }
 
 /// Matching where `*` and `?` stop at separators: each part against each position (patterns
@@ -203,11 +202,13 @@ fn separated_match(parts: &[GlobPart], s: &[char], separators: &[char]) -> bool 
     reach[s.len()]
 }
 
-fn glob_match(parts: &[GlobPart], s: &[char]) -> bool {
-    // Iterative matching with one backtrack point for the last `*`: linear in practice.
+fn glob_match(parts: &[GlobPart], s: &str) -> bool {
+    // Iterative matching with one backtrack point for the last `*`: linear in practice. It
+    // walks byte offsets of `s` (always on character boundaries) so that a match allocates
+    // nothing: RBAC checks run it thousands of times per request.
     let (mut p, mut i) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
+    while let Some(c) = s[i..].chars().next() {
         let step = match parts.get(p) {
             Some(GlobPart::Any | GlobPart::Super) => {
                 star = Some((p, i));
@@ -215,24 +216,24 @@ fn glob_match(parts: &[GlobPart], s: &[char]) -> bool {
                 continue;
             }
             Some(GlobPart::One) => true,
-            Some(GlobPart::Literal(c)) => *c == s[i],
-            Some(GlobPart::Class { negated, ranges }) => {
-                ranges.iter().any(|(lo, hi)| *lo <= s[i] && s[i] <= *hi) != *negated
-            }
+            Some(GlobPart::Literal(l)) => *l == c,
+            Some(GlobPart::Class { negated, ranges }) => ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated,
             None => false,
         };
         if step {
             p += 1;
-            i += 1;
+            i += c.len_utf8();
         } else if let Some((sp, si)) = star {
+            // The `*` takes one more character and the rest is tried again after it.
+            let next = si + s[si..].chars().next().map_or(1, char::len_utf8);
             p = sp + 1;
-            i = si + 1;
-            star = Some((sp, si + 1));
+            i = next;
+            star = Some((sp, next));
         } else {
             return false;
         }
     }
-    parts[p.min(parts.len())..].iter().all(|x| *x == GlobPart::Any)
+    parts[p.min(parts.len())..].iter().all(|x| matches!(x, GlobPart::Any | GlobPart::Super))
 }
 
 #[cfg(test)]
@@ -253,6 +254,31 @@ mod tests {
         assert!(g("[A-D]eployment", "Deployment"));
         assert!(!g("[!A-D]eployment", "Deployment"));
         assert!(Glob::new("[a").is_err());
+        // gobwas classes: one range, or a list of characters (where `-` is just a character).
+        assert!(g("[a-z]", "q"));
+        assert!(g("[_a-z]x", "-x"));
+        assert!(!g("[_a-z]x", "qx"));
+        assert!(g("[\\]]", "]"));
+        assert_eq!(Glob::new("[a-z0-9]").unwrap_err(), Error::RangeNotClosed);
+        assert!(!g("[]", "a"));
+        assert!(g("[!]", "a"));
+        // Nested braces; `,` and `}` are plain characters outside braces.
+        assert!(g("{a,{b,c}d}", "cd"));
+        assert!(g("{a,{b,c}d}", "a"));
+        assert!(!g("{a,{b,c}d}", "c"));
+        assert!(g("a,b}", "a,b}"));
+        assert!(g("{a\\,b,c}", "a,b"));
+        assert!(g("x{,y}", "x"));
+        assert_eq!(Glob::new("{a,{b}").unwrap_err(), Error::UnclosedBrace);
+        assert_eq!(Glob::new(&"{a,b}".repeat(11)).unwrap_err(), Error::TooManyAlternatives);
+        assert!(Glob::new(&"{a,b}".repeat(10)).is_ok());
+        assert_eq!(Glob::new("a\\").unwrap_err(), Error::TrailingBackslash);
+        // `*` crosses `/` (no separators) and multi-byte characters are single characters.
+        assert!(g("*/*", "proj/ns/app"));
+        assert!(g("action/*", "action/apps/Deployment/restart"));
+        assert!(g("caf?", "café"));
+        assert!(g("*é*", "aébé"));
+        assert!(!g("a*b", "aéc"));
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //!   retries, the reconcile [`sync::policy`], app [`sync::status`] and the plan report);
 //! - fleets: [`fleet`] (Argo CD's cluster registry and destination resolution, apps produced
 //!   by apps, app-of-apps and `dependsOn` cycles and order, resources two apps claim),
-//!   [`appset`] (ApplicationSets: generators, templates, the Applications they generate).
+//!   [`appset`] (ApplicationSets: generators, templates, the Applications they generate);
+//! - access: [`rbac`] (Argo CD's RBAC policies: who may do what to which object).
 //!
 //! Examples to start from (`cargo run -p gitops-core --example NAME`): `diff_files` compares
 //! two manifest files; `sync_by_hand` drives a sync operation against an in-memory cluster.
@@ -103,6 +104,7 @@ pub mod normalize;
 pub mod object;
 pub mod project;
 pub mod quantity;
+pub mod rbac;
 pub mod report;
 pub mod schema;
 pub mod scope;
