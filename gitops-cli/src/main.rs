@@ -12,6 +12,7 @@ mod hub_cmd;
 mod output;
 mod plan_cmd;
 mod project_cmd;
+mod rbac_cmd;
 mod render_cmd;
 mod sync_cmd;
 
@@ -96,6 +97,12 @@ enum Command {
     /// `allowed` by its project.
     #[command(subcommand)]
     Project(project_cmd::ProjectCommand),
+    /// Argo CD RBAC on files, as `argocd admin settings rbac can|validate`: may SUBJECT do
+    /// ACTION on RESOURCE [OBJECT] under a policy (CSV or argocd-rbac-cm ConfigMap)?
+    ///
+    /// Exit status: 0 Yes / valid, 1 No / invalid / an input error (as argocd's), 2 bad usage.
+    #[command(subcommand)]
+    Rbac(rbac_cmd::RbacCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -114,6 +121,7 @@ Checks on files, no cluster needed:
   gitops diff DESIRED LIVE               what differs (exit 1 when anything does)
   gitops health LIVE                     health of live objects, with Argo CD's checks and Lua scripts
   gitops plan DESIRED LIVE               the sync Argo CD would run, step by step
+  gitops rbac can SUBJECT ACTION RESOURCE [OBJECT] --policy-file FILE   Argo CD RBAC: Yes or No
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
@@ -154,6 +162,7 @@ fn main() -> ExitCode {
         Command::Suspend(command) => hub_cmd::suspend(command, true),
         Command::Resume(command) => hub_cmd::suspend(command, false),
         Command::Project(command) => project_cmd::run(command),
+        Command::Rbac(command) => rbac_cmd::run(command),
     };
     finish(result)
 }

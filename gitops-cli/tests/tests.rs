@@ -16,6 +16,8 @@
 //!   refused without blocking.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
+//! - `rbac`: `rbac can` Yes/No and exit statuses, --quiet, --strict, ConfigMap overlays,
+//!   regex mode, AppProject roles; `rbac validate` valid, invalid (naming the line), empty.
 //! - `render`: the directory source, its options, outputs, refusals, apps fetched from Git, a
 //!   single file whatever its extension, standard input (capped), and special files refused.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
@@ -29,6 +31,7 @@ mod fleet;
 mod health;
 mod plan;
 mod project;
+mod rbac;
 mod render;
 mod safety;
 mod sync;
