@@ -163,7 +163,7 @@ impl Policy {
             let location = Location { source: source.to_string(), line: i + 1 };
             let bad = |problem: String| Error::Line { location: location.clone(), text: line.to_string(), problem };
             let mut fields = csv::fields(line).map_err(|e| bad(e.to_string()))?;
-            match (fields[0].as_str(), fields.len()) {
+            match (fields.first().map_or("", String::as_str), fields.len()) {
                 ("p", 6) => {
                     let effect = Effect::parse(&fields[5]);
                     let mut f = fields.drain(1..5);

@@ -190,6 +190,11 @@ fn quoted_subjects() {
     assert!(rbac.can("role,admin", "clusters", "get", "https://x"));
     assert!(rbac.can("ACME, Inc.:ops", "clusters", "get", "https://x"));
     assert!(!rbac.can("role", "clusters", "get", "https://x"));
+    // A glob with a comma needs quoting too; unquoted, the line has too many fields.
+    let rbac = enforcer("p, dev, applications, \"{get,sync}\", */*, allow\n", None);
+    assert!(rbac.can("dev", "applications", "sync", "a/b"));
+    assert!(!rbac.can("dev", "applications", "delete", "a/b"));
+    assert!(Policy::from_csv("p, dev, applications, {get,sync}, */*, allow", MatchMode::Glob).is_err());
 }
 
 #[test]
@@ -293,6 +298,27 @@ fn project_roles_apply_to_their_project() {
     // The user is checked before the groups, each on its own.
     let ops = Claims { subject: "ops".into(), groups: vec!["team-a-devs".into()] };
     assert!(rbac.can_claims(&ops, "applications", "sync", "team-a/prod-web"));
+}
+
+#[test]
+fn groups_count_only_with_a_role() {
+    let rbac = enforcer(
+        "g, my-org:ops, role:admin\np, my-org:devs, applications, sync, */*, allow\n\
+         p, my-org:ops, clusters, delete, *, deny\n",
+        None,
+    );
+    let user =
+        |groups: &[&str]| Claims { subject: "erin".into(), groups: groups.iter().map(|g| g.to_string()).collect() };
+    assert!(rbac.can_claims(&user(&["my-org:ops"]), "clusters", "create", "https://x"));
+    // The group's own deny holds within its own enforcement.
+    assert!(!rbac.can_claims(&user(&["my-org:ops"]), "clusters", "delete", "https://x"));
+    // `my-org:devs` has `p` lines but no `g` line: Argo CD never checks it.
+    assert!(!rbac.can_claims(&user(&["my-org:devs"]), "applications", "sync", "default/web"));
+    assert!(rbac.can("my-org:devs", "applications", "sync", "default/web"));
+    // The user's own deny does not cancel what a group grants: separate enforcements.
+    let rbac = enforcer("p, erin, applications, get, */*, deny\ng, readers, role:readonly\n", None);
+    assert!(rbac.can_claims(&user(&["readers"]), "applications", "get", "default/web"));
+    assert!(!rbac.can_claims(&user(&[]), "applications", "get", "default/web"));
 }
 
 #[test]
