@@ -107,6 +107,11 @@ mod tests {
             (r"a\*b", "a*b", true),
             (r"a\*b", "axb", false),
             ("https://*.example.com", "https://k8s.eu.example.com", true),
+            // gobwas classes: one range or a list; `[a-z0-9]` does not compile.
+            ("team-[0-9]/*", "team-7/web", true),
+            ("[_a-z]x", "-x", true),
+            ("[a-z0-9]*", "abc", false),
+            ("{dev,{qa,uat}-eu}/*", "uat-eu/web", true),
             // A pattern that does not compile matches nothing, not even itself.
             ("[abc", "[abc", false),
             ("{a,b", "a", false),
