@@ -162,40 +162,33 @@ impl Policy {
             }
             let location = Location { source: source.to_string(), line: i + 1 };
             let bad = |problem: String| Error::Line { location: location.clone(), text: line.to_string(), problem };
-            let mut fields = csv::fields(line).map_err(|e| bad(e.to_string()))?;
-            match (fields.first().map_or("", String::as_str), fields.len()) {
-                ("p", 6) => {
-                    let effect = Effect::parse(&fields[5]);
-                    let mut f = fields.drain(1..5);
-                    let (subject, resource, action, object) = (
-                        f.next().unwrap_or_default(),
-                        f.next().unwrap_or_default(),
-                        f.next().unwrap_or_default(),
-                        f.next().unwrap_or_default(),
-                    );
-                    drop(f);
-                    rules.push(Rule {
+            let fields = csv::fields(line).map_err(|e| bad(e.to_string()))?;
+            let kind = fields.first().cloned().unwrap_or_default();
+            match kind.as_str() {
+                "p" => match <[String; 6]>::try_from(fields) {
+                    Ok([_, subject, resource, action, object, effect]) => rules.push(Rule {
                         subject,
                         resource: Pattern::new(resource, self.mode),
                         action: Pattern::new(action, self.mode),
                         object: Pattern::new(object, self.mode),
-                        effect,
+                        effect: Effect::parse(&effect),
                         location,
-                    });
-                }
-                ("g", 3) => {
-                    let role = fields.pop().unwrap_or_default();
-                    let member = fields.pop().unwrap_or_default();
-                    groupings.push(Grouping { member, role, location });
-                }
-                ("p", n) => {
-                    return Err(bad(format!(
-                        "a `p` line has 6 fields (p, subject, resource, action, object, effect), this one {n}"
-                    )));
-                }
-                ("g", n) => return Err(bad(format!("a `g` line has 3 fields (g, member, role), this one {n}"))),
-                ("", _) => return Err(bad("the line type is empty; it must be `p` or `g`".to_string())),
-                (other, _) => return Err(bad(format!("unknown line type `{other}`; it must be `p` or `g`"))),
+                    }),
+                    Err(f) => {
+                        return Err(bad(format!(
+                            "a `p` line has 6 fields (p, subject, resource, action, object, effect), this one {}",
+                            f.len()
+                        )));
+                    }
+                },
+                "g" => match <[String; 3]>::try_from(fields) {
+                    Ok([_, member, role]) => groupings.push(Grouping { member, role, location }),
+                    Err(f) => {
+                        return Err(bad(format!("a `g` line has 3 fields (g, member, role), this one {}", f.len())));
+                    }
+                },
+                "" => return Err(bad("the line type is empty; it must be `p` or `g`".to_string())),
+                other => return Err(bad(format!("unknown line type `{other}`; it must be `p` or `g`"))),
             }
         }
         for rule in rules {

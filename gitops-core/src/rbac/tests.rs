@@ -448,3 +448,35 @@ proptest! {
         prop_assert_eq!(rbac.can("sub", "applications", "get", &object), !allows.is_empty());
     }
 }
+
+proptest! {
+    /// Any policy text reads or fails with an error naming a line, and any request is
+    /// answered, in both modes: nothing in a policy file or a request makes it panic.
+    #[test]
+    fn never_panics_on_input(
+        lines in proptest::collection::vec(
+            prop_oneof![
+                "[pg ,\"*?{}\\[\\]!\\\\a-c/.()^$|+-]{0,30}",
+                // Well-formed lines whose patterns are anything.
+                ("[*?{}\\[\\]!\\\\a-c/.()^$|+-]{0,8}", "[*?{}\\[\\]!\\\\a-c/.()^$|+-]{0,8}")
+                    .prop_map(|(a, b)| format!("p, s, {a}, {b}, {a}{b}, deny\ng, a, s\np, a, {b}, *, {a}, allow")),
+            ],
+            0..8,
+        ),
+        value in "[a-c/*?{}\\[\\]]{0,12}",
+        regex in any::<bool>(),
+    ) {
+        let mode = if regex { MatchMode::Regex } else { MatchMode::Glob };
+        let text = lines.join("\n");
+        match Policy::from_csv(&text, mode) {
+            Ok(policy) => {
+                let rbac = Enforcer::new(policy.clone(), Some("a".into()), true);
+                for rule in policy.rules() {
+                    let _ = rbac.can(&rule.subject, &value, &value, &value);
+                }
+                let _ = validate(&policy);
+            }
+            Err(e) => prop_assert!(e.to_string().contains(" line "), "{}", e),
+        }
+    }
+}
