@@ -56,7 +56,10 @@ enum GlobPart {
     /// `**` with separators: any run, separators included.
     Super,
     One,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 impl Glob {
