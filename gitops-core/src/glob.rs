@@ -12,15 +12,19 @@ pub enum Error {
     /// list of characters, not both.
     #[error("a `[` class holds one range or a list of characters, then `]`")]
     RangeNotClosed,
-    /// A `{` with no `}`.
-    #[error("unclosed `{{`")]
+    /// A `{` with no `}` and nothing after it (gobwas closes an unclosed `{` at the end of
+    /// the pattern, but fails on one with no alternative in it).
+    #[error("unclosed `{{` with nothing in it")]
     UnclosedBrace,
     /// Braces that would expand to more alternatives than [`MAX_ALTERNATIVES`].
     #[error("more than {MAX_ALTERNATIVES} `{{...}}` alternatives")]
     TooManyAlternatives,
-    /// A backslash with nothing after it.
-    #[error("trailing `\\`")]
-    TrailingBackslash,
+    /// A range whose ends are the wrong way round (`[z-a]`).
+    #[error("a `[` range runs backwards")]
+    ReversedRange,
+    /// `[]` or `[!]`: a class of no characters.
+    #[error("an empty `[]` class")]
+    EmptyClass,
 }
 
 /// How many alternatives braces may expand to: `{a,b}{c,d}...` doubles each time, and a
@@ -114,7 +118,9 @@ fn sequence(chars: &mut Chars, in_braces: bool, supers: bool) -> Result<(Alterna
                     match end {
                         Some(',') => continue,
                         Some(_) => break,
-                        None => return Err(Error::UnclosedBrace),
+                        // The end of the pattern closes the braces, as gobwas reads them.
+                        None if options.iter().all(Vec::is_empty) => return Err(Error::UnclosedBrace),
+                        None => break,
                     }
                 }
                 if alternatives.len().saturating_mul(options.len()) > MAX_ALTERNATIVES {
@@ -130,7 +136,11 @@ fn sequence(chars: &mut Chars, in_braces: bool, supers: bool) -> Result<(Alterna
             '*' => GlobPart::Any,
             '?' => GlobPart::One,
             '[' => class(chars)?,
-            '\\' => GlobPart::Literal(chars.next().ok_or(Error::TrailingBackslash)?),
+            '\\' => match chars.next() {
+                Some(escaped) => GlobPart::Literal(escaped),
+                // gobwas drops a trailing backslash.
+                None => break,
+            },
             other => GlobPart::Literal(other),
         };
         alternatives.iter_mut().for_each(|a| a.push(part.clone()));
@@ -147,10 +157,14 @@ fn class(chars: &mut Chars) -> Result<GlobPart, Error> {
     if chars.next_if_eq(&'-').is_some() {
         let hi = chars.next().ok_or(Error::UnclosedClass)?;
         return match chars.next() {
+            Some(']') if first > hi => Err(Error::ReversedRange),
             Some(']') => Ok(GlobPart::Class { negated, ranges: vec![(first, hi)] }),
             Some(_) => Err(Error::RangeNotClosed),
             None => Err(Error::UnclosedClass),
         };
+    }
+    if first == ']' {
+        return Err(Error::EmptyClass);
     }
     let mut ranges = Vec::new();
     let mut c = first;
@@ -263,8 +277,10 @@ mod tests {
         assert!(!g("[_a-z]x", "qx"));
         assert!(g("[\\]]", "]"));
         assert_eq!(Glob::new("[a-z0-9]").unwrap_err(), Error::RangeNotClosed);
-        assert!(!g("[]", "a"));
-        assert!(g("[!]", "a"));
+        assert_eq!(Glob::new("[]").unwrap_err(), Error::EmptyClass);
+        assert_eq!(Glob::new("[z-a]").unwrap_err(), Error::ReversedRange);
+        assert!(g("[a-a]", "a"));
+        assert_eq!(Glob::new("[!]").unwrap_err(), Error::EmptyClass);
         // Nested braces; `,` and `}` are plain characters outside braces.
         assert!(g("{a,{b,c}d}", "cd"));
         assert!(g("{a,{b,c}d}", "a"));
@@ -272,10 +288,16 @@ mod tests {
         assert!(g("a,b}", "a,b}"));
         assert!(g("{a\\,b,c}", "a,b"));
         assert!(g("x{,y}", "x"));
-        assert_eq!(Glob::new("{a,{b}").unwrap_err(), Error::UnclosedBrace);
+        // The end of the pattern closes braces; a trailing backslash is dropped (gobwas v0.2.3).
+        assert!(g("a{b,c", "ac"));
+        assert!(g("{a,{b", "b"));
+        assert!(!g("{a,{b", "ab"));
+        assert!(g("a{b,", "a"));
+        assert_eq!(Glob::new("a{").unwrap_err(), Error::UnclosedBrace);
+        assert!(g("a\\", "a"));
+        assert!(!g("a\\", "a\\"));
         assert_eq!(Glob::new(&"{a,b}".repeat(11)).unwrap_err(), Error::TooManyAlternatives);
         assert!(Glob::new(&"{a,b}".repeat(10)).is_ok());
-        assert_eq!(Glob::new("a\\").unwrap_err(), Error::TrailingBackslash);
         // `*` crosses `/` (no separators) and multi-byte characters are single characters.
         assert!(g("*/*", "proj/ns/app"));
         assert!(g("action/*", "action/apps/Deployment/restart"));

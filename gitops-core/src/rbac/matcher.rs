@@ -114,8 +114,11 @@ mod tests {
             ("{dev,{qa,uat}-eu}/*", "uat-eu/web", true),
             // A pattern that does not compile matches nothing, not even itself.
             ("[abc", "[abc", false),
-            ("{a,b", "a", false),
-            ("trailing\\", "trailing\\", false),
+            ("[]", "", false),
+            ("a{", "a", false),
+            // As gobwas: the end closes a brace, a trailing backslash is dropped.
+            ("{a,b", "a", true),
+            ("trailing\\", "trailing", true),
         ];
         for (pattern, value, want) in table {
             assert_eq!(glob(pattern, value), want, "glob {pattern:?} on {value:?}");
