@@ -50,7 +50,9 @@ impl Matcher {
                 }
                 Glob::new(pattern).map_or(Matcher::Never, Matcher::Glob)
             }
-            MatchMode::Regex => regex_lite::Regex::new(pattern).map_or(Matcher::Never, Matcher::Regex),
+            MatchMode::Regex => {
+                go_regex(pattern).and_then(|p| regex_lite::Regex::new(&p).ok()).map_or(Matcher::Never, Matcher::Regex)
+            }
         }
     }
 
@@ -68,6 +70,156 @@ impl Matcher {
     pub(crate) fn is_broken(&self) -> bool {
         matches!(self, Matcher::Never)
     }
+}
+
+/// `pattern` (Go RE2 syntax, as Argo CD's regex mode compiles it) rewritten for regex-lite,
+/// whose syntax differs in a few places; `None` where Go refuses the pattern. Checked side by
+/// side with Go's `regexp` on random patterns:
+/// - Go refuses stacked repetitions (`a**`, `a+*`, `a{2}{2}`); regex-lite takes them;
+/// - inside a class, `[`, `&&` and `~~` are plain characters to Go, set syntax to regex-lite;
+/// - a `{` that starts no repetition (`a{`, `a{,2}`) is a plain character to Go;
+/// - Go has `\Q...\E` literal text and the empty flag group `(?)`.
+fn go_regex(pattern: &str) -> Option<String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut i = 0;
+    // Whether the last thing read was a repetition operator (with its `?` for laziness).
+    let mut repeated = false;
+    while let Some(&c) = chars.get(i) {
+        let mut now_repeated = false;
+        match c {
+            '\\' if chars.get(i + 1) == Some(&'Q') => {
+                i += 2;
+                while i < chars.len() && !(chars[i] == '\\' && chars.get(i + 1) == Some(&'E')) {
+                    push_literal(&mut out, chars[i]);
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            '\\' => {
+                out.push('\\');
+                if let Some(&next) = chars.get(i + 1) {
+                    out.push(next);
+                    i += 1;
+                }
+            }
+            '[' => i = class(&chars, i, &mut out),
+            '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&')') => i += 2,
+            '(' if chars.get(i + 1) == Some(&'?') => {
+                out.push_str("(?");
+                i += 1;
+            }
+            '*' | '+' | '?' => {
+                if repeated {
+                    return None;
+                }
+                out.push(c);
+                if chars.get(i + 1) == Some(&'?') {
+                    out.push('?');
+                    i += 1;
+                }
+                now_repeated = true;
+            }
+            '{' => match counted_repetition(&chars[i..]) {
+                Some(len) => {
+                    if repeated {
+                        return None;
+                    }
+                    out.extend(&chars[i..i + len]);
+                    i += len - 1;
+                    if chars.get(i + 1) == Some(&'?') {
+                        out.push('?');
+                        i += 1;
+                    }
+                    now_repeated = true;
+                }
+                None => out.push_str("\\{"),
+            },
+            other => out.push(other),
+        }
+        repeated = now_repeated;
+        i += 1;
+    }
+    Some(out)
+}
+
+/// Copies the class that starts at `chars[start]` (a `[`) into `out` with Go's meaning, and
+/// returns the index of its last character (its `]`, or the end when it is not closed, which
+/// regex-lite then refuses as Go does).
+fn class(chars: &[char], start: usize, out: &mut String) -> usize {
+    let mut i = start + 1;
+    out.push('[');
+    if chars.get(i) == Some(&'^') {
+        out.push('^');
+        i += 1;
+    }
+    // A `]` first is a member.
+    if chars.get(i) == Some(&']') {
+        out.push_str("\\]");
+        i += 1;
+    }
+    while let Some(&c) = chars.get(i) {
+        match c {
+            ']' => {
+                out.push(']');
+                return i;
+            }
+            '\\' => {
+                out.push('\\');
+                if let Some(&next) = chars.get(i + 1) {
+                    out.push(next);
+                    i += 1;
+                }
+            }
+            '[' if chars.get(i + 1) == Some(&':') => {
+                // A POSIX class `[:alpha:]`, copied whole.
+                let rest: String = chars[i..].iter().collect();
+                match rest.find(":]") {
+                    Some(end) => {
+                        out.push_str(&rest[..end + 2]);
+                        i += rest[..end + 2].chars().count() - 1;
+                    }
+                    None => out.push_str("\\["),
+                }
+            }
+            '[' | '&' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+/// The length of the counted repetition (`{2}`, `{2,}`, `{2,5}`) at the start of `chars`, if
+/// it is one: Go reads any other `{` as a plain character.
+fn counted_repetition(chars: &[char]) -> Option<usize> {
+    let mut i = 1;
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while chars.get(*i).is_some_and(char::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > from
+    };
+    if !digits(&mut i) {
+        return None;
+    }
+    if chars.get(i) == Some(&',') {
+        i += 1;
+        digits(&mut i);
+    }
+    (chars.get(i) == Some(&'}')).then_some(i + 1)
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if c.is_ascii_punctuation() {
+        out.push('\\');
+    }
+    out.push(c);
 }
 
 #[cfg(test)]
@@ -138,6 +290,26 @@ mod tests {
             // Go rejects a leading `*`: the built-in policy's `*/*` matches nothing in regex mode.
             ("*/*", "a/b", false),
             ("(", "(", false),
+            // As Go's regexp: stacked repetitions do not compile; lazy ones do.
+            ("a**", "a", false),
+            ("a+*", "a", false),
+            ("a{2}{2}", "aaaa", false),
+            ("a*?b", "aab", true),
+            ("a{2}?", "aa", true),
+            // A class takes `[`, `&&` and `~~` as characters; a `{` without a count is a character.
+            ("[[a]", "[", true),
+            ("[a&&b]", "&", true),
+            ("[a~~b]", "~", true),
+            ("[]a]", "]", true),
+            ("[^]a]", "b", true),
+            ("[[:digit:]]", "7", true),
+            ("a{", "a{", true),
+            ("a{,2}", "a{,2}", true),
+            ("a{x}", "a{x}", true),
+            (r"\Qa.b\E", "a.b", true),
+            (r"\Qa.b\E", "axb", false),
+            ("(?)get", "get", true),
+            ("(?i)GET", "get", true),
         ];
         for (pattern, value, want) in table {
             assert_eq!(regex(pattern, value), want, "regex {pattern:?} on {value:?}");
