@@ -4,6 +4,7 @@
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use super::policy::enforce;
 use super::{Error, Policy};
 
 /// The built-in and user policies, the default role and the projects whose roles apply:
@@ -12,9 +13,10 @@ use super::{Error, Policy};
 pub struct Enforcer {
     policy: Policy,
     default_role: Option<String>,
-    /// Per project: the policy plus the project's runtime policy (its roles), or the policy
-    /// alone when the roles did not read (as Argo CD falls back).
-    projects: FxHashMap<String, Policy>,
+    /// Per project: its runtime policy (its roles), read after `policy` for requests on the
+    /// project's objects; `None` when the roles did not read (Argo CD then falls back to the
+    /// global policy alone). Kept apart so that many projects do not copy the global policy.
+    projects: FxHashMap<String, Option<Policy>>,
 }
 
 /// Who makes a request, as the API server reads it from a token: the user and the groups
@@ -149,11 +151,10 @@ impl Enforcer {
     /// tokens). When a role's lines do not read, the project still counts but its roles do
     /// not apply (as in Argo CD) and the error says why.
     pub fn add_project(&mut self, project: &ProjectRoles) -> Result<(), Error> {
-        let mut with_roles = self.policy.clone();
+        let mut roles = Policy::new(self.policy.mode());
         let source = format!("AppProject {}", project.name);
-        let result = with_roles.add_csv(&source, &project.runtime_policy());
-        let policy = if result.is_ok() { with_roles } else { self.policy.clone() };
-        self.projects.insert(project.name.clone(), policy);
+        let result = roles.add_csv(&source, &project.runtime_policy());
+        self.projects.insert(project.name.clone(), result.is_ok().then_some(roles));
         result
     }
 
@@ -171,7 +172,7 @@ impl Enforcer {
     /// answers for a plain subject (what `argocd admin settings rbac can` asks): the default
     /// role first, then the subject. Project roles do not apply; see [`Enforcer::can_claims`].
     pub fn can(&self, subject: &str, resource: &str, action: &str, object: &str) -> bool {
-        self.enforce(&self.policy, subject, resource, action, object)
+        self.enforce(&[&self.policy], subject, resource, action, object)
     }
 
     /// Whether a token's holder may do `action` on `resource` `object`, as the API server
@@ -181,32 +182,44 @@ impl Enforcer {
     /// checked one by one, the first that allows deciding.
     pub fn can_claims(&self, claims: &Claims, resource: &str, action: &str, object: &str) -> bool {
         let project = self.project_of(resource, object);
-        if let Some((name, policy)) = project
+        let global = [&self.policy];
+        let with_roles;
+        let layers: &[&Policy] = match project.and_then(|(_, roles)| roles) {
+            Some(roles) => {
+                with_roles = [&self.policy, roles];
+                &with_roles
+            }
+            None => &global,
+        };
+        if let Some((name, _)) = project
             && let Some(token_project) = project_of_subject(&claims.subject)
         {
-            return token_project == name && self.enforce(policy, &claims.subject, resource, action, object);
+            return token_project == name && self.enforce(layers, &claims.subject, resource, action, object);
         }
-        let policy = project.map_or(&self.policy, |(_, p)| p);
-        if self.enforce(policy, &claims.subject, resource, action, object) {
+        if self.enforce(layers, &claims.subject, resource, action, object) {
             return true;
         }
-        claims.groups.iter().any(|g| policy.has_roles(g) && self.enforce(policy, g, resource, action, object))
+        claims
+            .groups
+            .iter()
+            .any(|g| layers.iter().any(|l| l.has_roles(g)) && self.enforce(layers, g, resource, action, object))
     }
 
     /// The default role, then the subject: two separate enforcements, so a deny for one never
     /// cancels an allow of the other.
-    fn enforce(&self, policy: &Policy, subject: &str, resource: &str, action: &str, object: &str) -> bool {
+    fn enforce(&self, layers: &[&Policy], subject: &str, resource: &str, action: &str, object: &str) -> bool {
         if let Some(role) = &self.default_role
-            && policy.enforce(role, resource, action, object)
+            && enforce(layers, role, resource, action, object)
         {
             return true;
         }
-        policy.enforce(subject, resource, action, object)
+        enforce(layers, subject, resource, action, object)
     }
 
-    /// The project a request is about and its policy, when it is a known project: the first
-    /// segment of a project-scoped object with a `/`, or the object of `projects`.
-    fn project_of(&self, resource: &str, object: &str) -> Option<(&str, &Policy)> {
+    /// The project a request is about and its roles (if they read), when it is a known
+    /// project: the first segment of a project-scoped object with a `/`, or the object of
+    /// `projects`.
+    fn project_of(&self, resource: &str, object: &str) -> Option<(&str, Option<&Policy>)> {
         let name = match resource {
             "applications" | "applicationsets" | "repositories" | "clusters" | "logs" | "exec" => {
                 object.split_once('/')?.0
@@ -214,7 +227,7 @@ impl Enforcer {
             "projects" => object,
             _ => return None,
         };
-        self.projects.get_key_value(name).map(|(k, p)| (k.as_str(), p))
+        self.projects.get_key_value(name).map(|(k, p)| (k.as_str(), p.as_ref()))
     }
 }
 

@@ -245,52 +245,14 @@ impl Policy {
     /// `subject` and every role it has through `g` lines, at most 10 steps away, each once,
     /// nearest first.
     pub fn subject_chain<'a>(&'a self, subject: &'a str) -> Vec<&'a str> {
-        let mut chain = vec![subject];
-        let mut level_start = 0;
-        for _ in 0..MAX_ROLE_DEPTH {
-            let level_end = chain.len();
-            for i in level_start..level_end {
-                for &g in self.roles_by_member.get(chain[i]).map_or(&[][..], Vec::as_slice) {
-                    let role = self.groupings[g].role.as_str();
-                    if !chain.contains(&role) {
-                        chain.push(role);
-                    }
-                }
-            }
-            if chain.len() == level_end {
-                break;
-            }
-            level_start = level_end;
-        }
-        chain
+        chain(&[self], subject)
     }
 
     /// One casbin enforcement of Argo CD's model: the `p` lines of `subject` and of the roles
     /// it has are matched against the request; a matching deny wins, else a matching allow
     /// is needed.
     pub fn enforce(&self, subject: &str, resource: &str, action: &str, object: &str) -> bool {
-        let mut allowed = false;
-        let mut decide = |s: &str| -> bool {
-            for &r in self.rules_by_subject.get(s).map_or(&[][..], Vec::as_slice) {
-                let rule = &self.rules[r];
-                match rule.effect {
-                    Effect::Deny if rule.matches(resource, action, object) => return false,
-                    Effect::Allow if !allowed && rule.matches(resource, action, object) => allowed = true,
-                    _ => {}
-                }
-            }
-            true
-        };
-        // Most subjects have no role of their own; that path allocates nothing.
-        if !self.roles_by_member.contains_key(subject) {
-            return decide(subject) && allowed;
-        }
-        for s in self.subject_chain(subject) {
-            if !decide(s) {
-                return false;
-            }
-        }
-        allowed
+        enforce(&[self], subject, resource, action, object)
     }
 
     /// The `p` lines that apply to `subject` directly or through its roles.
@@ -299,6 +261,59 @@ impl Policy {
             .into_iter()
             .flat_map(move |s| self.rules_by_subject.get(s).into_iter().flatten().map(move |&r| &self.rules[r]))
     }
+}
+
+/// [`Policy::subject_chain`] over policies read one after the other (the global policy and a
+/// project's runtime policy), without joining them.
+pub(crate) fn chain<'a>(layers: &[&'a Policy], subject: &'a str) -> Vec<&'a str> {
+    let mut chain = vec![subject];
+    let mut level_start = 0;
+    for _ in 0..MAX_ROLE_DEPTH {
+        let level_end = chain.len();
+        for i in level_start..level_end {
+            for layer in layers {
+                for &g in layer.roles_by_member.get(chain[i]).map_or(&[][..], Vec::as_slice) {
+                    let role = layer.groupings[g].role.as_str();
+                    if !chain.contains(&role) {
+                        chain.push(role);
+                    }
+                }
+            }
+        }
+        if chain.len() == level_end {
+            break;
+        }
+        level_start = level_end;
+    }
+    chain
+}
+
+/// [`Policy::enforce`] over policies read one after the other.
+pub(crate) fn enforce(layers: &[&Policy], subject: &str, resource: &str, action: &str, object: &str) -> bool {
+    let mut allowed = false;
+    let mut decide = |s: &str| -> bool {
+        for layer in layers {
+            for &r in layer.rules_by_subject.get(s).map_or(&[][..], Vec::as_slice) {
+                let rule = &layer.rules[r];
+                match rule.effect {
+                    Effect::Deny if rule.matches(resource, action, object) => return false,
+                    Effect::Allow if !allowed && rule.matches(resource, action, object) => allowed = true,
+                    _ => {}
+                }
+            }
+        }
+        true
+    };
+    // Most subjects have no role of their own; that path allocates nothing.
+    if !layers.iter().any(|l| l.has_roles(subject)) {
+        return decide(subject) && allowed;
+    }
+    for s in chain(layers, subject) {
+        if !decide(s) {
+            return false;
+        }
+    }
+    allowed
 }
 
 #[cfg(test)]

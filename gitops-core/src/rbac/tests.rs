@@ -480,3 +480,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn enforcers_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Enforcer>();
+    shared::<Policy>();
+}
+
+#[test]
+fn each_project_has_its_own_roles() {
+    let mut rbac = enforcer("", None);
+    rbac.add_project(&project()).unwrap();
+    let mut other = project();
+    other.name = "team-b".into();
+    other.roles[0].policies = vec!["p, proj:team-b:deployer, applications, sync, team-b/*, allow".into()];
+    other.roles[0].groups = vec!["team-b-devs".into()];
+    rbac.add_project(&other).unwrap();
+    let a = Claims { subject: "dave".into(), groups: vec!["team-a-devs".into()] };
+    let b = Claims { subject: "erin".into(), groups: vec!["team-b-devs".into()] };
+    assert!(rbac.can_claims(&a, "applications", "sync", "team-a/web"));
+    assert!(!rbac.can_claims(&a, "applications", "sync", "team-b/web"));
+    assert!(rbac.can_claims(&b, "applications", "sync", "team-b/web"));
+    assert!(!rbac.can_claims(&b, "applications", "sync", "team-a/web"));
+}
