@@ -71,6 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runner = AppRunner::new(spec, Releases { renders: 0 }, target, None, dir.path(), HealthChecks::default())?;
     let schedule = Schedule::of(&runner.spec, Some(Duration::from_millis(10)))?;
     let status = runner.status_store()?;
+    let status_name = runner.spec.status_name();
 
     let mut controller = Controller::new(CancellationToken::new());
     controller.add(Printed(runner), schedule, Some(3));
@@ -78,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(controller.run());
 
     // Pass 1 synced a1, pass 2 found it in sync, pass 3 synced the new revision b2.
-    let kept = status.read("shop")?.ok_or("no status kept")?;
+    let kept = status.read(&status_name)?.ok_or("no status kept")?;
     println!("kept: {} at {}", kept.sync, kept.synced_revision.as_deref().unwrap_or("-"));
     assert_eq!(kept.synced_revision.as_deref(), Some("b2"));
     let stored = std::fs::read_to_string(dir.path().join("cluster/shop/apps/Deployment/web.yaml"))?;
