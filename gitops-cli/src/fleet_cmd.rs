@@ -822,6 +822,9 @@ fn runs_in_its_target(app: &gitops_core::app::AppSpec) -> bool {
 /// `gitops reconcile`: the root's pass, then the fleet it produced.
 pub fn reconcile(args: ReconcileArgs) -> Result<ExitCode, String> {
     let mut fleet = Fleet::read(&args.sync.app, PassOptions::of(&args.sync, &args.fleet))?;
+    // A person asking for a reconcile refreshes the root (`applications, get`); the apps it
+    // produces are the controller's business.
+    args.sync.app.authorize(&fleet.root().object, "get")?;
     let stop = stop_on_signals()?;
     let verdict = runtime()?.block_on(fleet.pass(&stop, &mut anstream::stdout().lock()))?;
     Ok(exit_code(verdict))

@@ -636,6 +636,8 @@ pub fn reconcile_one(cli: ReconcileOne) -> Result<ExitCode, String> {
         repo_creds: Vec::new(),
         revision: None,
         project: Vec::new(),
+        as_subject: None,
+        rbac_policy: None,
     };
     let dir = std::path::Path::new(".");
     let mut app = crate::sync_cmd::App::build(&app_args, &member.origin, &member.objects, target, dir, false)?;

@@ -160,3 +160,41 @@ fn read_projects(path: &Path) -> Result<Vec<ProjectRoles>, String> {
         .map(|d| ProjectRoles::from_app_project(&d.value).map_err(|e| format!("{}: {e}", path.display())))
         .collect()
 }
+
+/// Checks that `subject` may do `action` to the Argo CD Application `app` under the policy of
+/// `policy_file` (and the roles of the AppProjects in `projects`), as Argo CD's API server checks
+/// a user's request; the refusal is its message (`permission denied: applications, sync,
+/// team-a/web, sub: alice`).
+pub(crate) fn authorize(
+    subject: &str,
+    policy_file: &Path,
+    projects: &[String],
+    app: &gitops_core::Object,
+    action: &str,
+) -> Result<(), String> {
+    let config = read_policy_file(policy_file)?;
+    let user = config.user_policy().map_err(|e| format!("invalid user policy: policy syntax error: {e}"))?;
+    let mut enforcer = Enforcer::new(user, config.default_role, true);
+    for file in projects {
+        for project in read_projects(Path::new(file))? {
+            if let Err(e) = enforcer.add_project(&project) {
+                eprintln!("gitops: warning: {e}; the project's roles are left out, as Argo CD does");
+            }
+        }
+    }
+    let project = app.value().pointer("/spec/project").and_then(Value::as_str).filter(|p| !p.is_empty());
+    let project = project.unwrap_or(gitops_core::project::DEFAULT_PROJECT);
+    // Apps outside the control plane's namespace are named with theirs (Argo CD's RBACName).
+    let namespace = app.namespace();
+    let object = if namespace.is_empty() || namespace == gitops_core::fleet::children::DEFAULT_CONTROLLER_NAMESPACE {
+        format!("{project}/{}", app.name())
+    } else {
+        format!("{project}/{namespace}/{}", app.name())
+    };
+    let claims = Claims { subject: subject.to_string(), groups: Vec::new() };
+    if enforcer.can_claims(&claims, "applications", action, &object) {
+        Ok(())
+    } else {
+        Err(format!("permission denied: applications, {action}, {object}, sub: {subject}"))
+    }
+}

@@ -112,6 +112,25 @@ pub struct AppArgs {
     /// hub's AppProjects are used.
     #[arg(long, value_name = "FILE")]
     pub project: Vec<String>,
+    /// Act on behalf of this Argo CD user: the request is checked against `--rbac-policy`
+    /// first (`applications, sync` for `gitops sync`, `applications, get` for `gitops
+    /// reconcile`, on `<project>/<app>`), as Argo CD's API server checks it.
+    #[arg(long = "as", value_name = "SUBJECT", requires = "rbac_policy")]
+    pub as_subject: Option<String>,
+    /// An `argocd-rbac-cm` ConfigMap or a policy CSV file, for `--as` (AppProject roles come
+    /// from `--project`).
+    #[arg(long, value_name = "FILE", requires = "as_subject")]
+    pub rbac_policy: Option<PathBuf>,
+}
+
+impl AppArgs {
+    /// With `--as`: whether the user may do `action` to the app `object`.
+    pub(crate) fn authorize(&self, object: &gitops_core::Object, action: &str) -> Result<(), String> {
+        match (&self.as_subject, &self.rbac_policy) {
+            (Some(subject), Some(policy)) => crate::rbac_cmd::authorize(subject, policy, &self.project, object, action),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Arguments of `gitops sync` and `gitops reconcile`.
@@ -524,6 +543,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
 /// One pass of `gitops sync` (`sync`: whatever the policy says) or `gitops reconcile`.
 fn once(args: SyncArgs, sync: bool) -> Result<ExitCode, String> {
     let mut app = App::read(&args.app)?;
+    args.app.authorize(&app.object, if sync { "sync" } else { "get" })?;
     let stop = stop_on_signals()?;
     let request = Request {
         sync,
@@ -599,6 +619,9 @@ impl Reconciler for Watched {
 
 /// `gitops watch`: a pass every interval. A failing pass is reported and retried at the next.
 pub fn watch(args: WatchArgs) -> Result<ExitCode, String> {
+    if args.app.as_subject.is_some() {
+        return Err("--as is for a request a person makes; the controller (gitops watch) acts as itself".into());
+    }
     let interval = args.interval.as_deref().map(controller::parse_interval).transpose().map_err(|e| e.to_string())?;
     let schedules = gitops_kube::schedules::Schedules::new(interval, args.interval_jitter);
     let options = crate::fleet_cmd::PassOptions::watching(&args.fleet, schedules);
@@ -666,6 +689,7 @@ async fn lease_for(
 /// `gitops status`: what the last pass left.
 pub fn status(args: AppArgs) -> Result<ExitCode, String> {
     let app = App::read(&args)?;
+    args.authorize(&app.object, "get")?;
     let path = app.runner.status_path().map_err(|e| e.to_string())?;
     let Some(s) = gitops_kube::reconcile::read_status(&path).map_err(|e| e.to_string())? else {
         return Err(format!(

@@ -210,3 +210,40 @@ fn can_refuses_an_invalid_policy() {
     let o = gitops(&["rbac", "can", "alice", "get"], None);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `--as SUBJECT --rbac-policy FILE`: a sync is checked as Argo CD's API server checks a user's
+/// request, with the AppProject's roles; nothing is written when it is refused.
+#[test]
+fn a_sync_on_behalf_of_a_user_is_checked_first() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\nspec:\n  project: team-a\n  destination: {namespace: team-a-web}\n  source: {repoURL: 'https://github.com/team-a/web.git', path: deploy}\n  syncPolicy: {syncOptions: [CreateNamespace=true]}\n";
+    let dir = crate::app_repo(app, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n");
+    let policy = dir.path().join("rbac.csv");
+    std::fs::write(&policy, "p, role:deployer, applications, sync, team-a/*, allow\ng, alice, role:deployer\n")
+        .unwrap();
+    let project = dir.path().join("project.yaml");
+    std::fs::write(
+        &project,
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: team-a, namespace: argocd}\nspec:\n  sourceRepos: ['*']\n  destinations: [{server: '*', namespace: '*'}]\n  clusterResourceWhitelist: [{group: '', kind: Namespace}]\n  roles:\n  - name: ci\n    policies: ['p, proj:team-a:ci, applications, sync, team-a/*, allow']\n    groups: [team-a-ci]\n",
+    )
+    .unwrap();
+    let sync = |subject: &str| {
+        crate::sync_local(
+            dir.path(),
+            &["--as", subject, "--rbac-policy", policy.to_str().unwrap(), "--project", project.to_str().unwrap()],
+        )
+    };
+    let bob = sync("bob");
+    assert_eq!(bob.status.code(), Some(2), "{}", crate::out(&bob));
+    assert!(
+        crate::err(&bob).contains("permission denied: applications, sync, team-a/web, sub: bob"),
+        "{}",
+        crate::err(&bob)
+    );
+    assert!(!dir.path().join(".gitops/cluster/team-a-web").exists(), "nothing written");
+    let alice = sync("alice");
+    assert_eq!(alice.status.code(), Some(0), "{}{}", crate::out(&alice), crate::err(&alice));
+    let token = sync("proj:team-a:ci");
+    assert_eq!(token.status.code(), Some(0), "a project role's token: {}", crate::err(&token));
+    let without_policy = crate::sync_local(dir.path(), &["--as", "alice"]);
+    assert_eq!(without_policy.status.code(), Some(2), "--as needs --rbac-policy");
+}
