@@ -511,7 +511,14 @@ fn print_app(out: &mut dyn Write, a: &HubApp) -> std::io::Result<()> {
             ]
         })
         .collect();
-    table(out, &["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "MESSAGE"], &rows)
+    table(out, &["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "MESSAGE"], &rows)?;
+    if !status.orphaned_resources.is_empty() {
+        writeln!(out, "\nOrphaned resources (in the app's namespace, managed by no app):")?;
+        for key in &status.orphaned_resources {
+            writeln!(out, "  {key}")?;
+        }
+    }
+    Ok(())
 }
 
 fn flux_row(a: &HubApp) -> [String; 6] {

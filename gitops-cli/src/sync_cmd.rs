@@ -428,6 +428,12 @@ impl Progress for Printer<'_> {
             && let Err(e) = plan_cmd::print_text(&mut self.out, plan)
         {
             self.error = Some(e);
+        } else if !syncing {
+            // The app's conditions are said even when there is nothing to sync.
+            let condition = gitops_core::project::ORPHANED_RESOURCE_WARNING;
+            for w in plan.warnings.iter().filter(|w| w.starts_with(condition)) {
+                self.write(format_args!("{YELLOW}warning{RESET}: {w}\n"));
+            }
         }
         if syncing {
             self.total = plan.tasks.len();

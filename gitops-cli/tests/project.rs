@@ -285,3 +285,33 @@ fn a_fleet_obeys_the_hubs_app_projects() {
         out(&again)
     );
 }
+
+/// With `orphanedResources`, objects in the app's namespace that no app manages are reported
+/// (a warning with `warn: true`) and kept in the status; the ignore rules and what every
+/// namespace has are left out.
+#[test]
+fn orphaned_resources_are_reported() {
+    let monitor = "  orphanedResources: {warn: true, ignore: [{kind: Secret}]}\n";
+    let dir = setup(MANIFESTS, monitor);
+    let first = run(dir.path(), "sync", &[]);
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    assert!(!out(&first).contains("OrphanedResourceWarning"), "{}", out(&first));
+    let ns = dir.path().join(".gitops/cluster/team-a-web/core");
+    for (kind, name) in [("ConfigMap", "stray"), ("Secret", "ignored"), ("ConfigMap", "kube-root-ca.crt")] {
+        std::fs::create_dir_all(ns.join(kind)).unwrap();
+        std::fs::write(
+            ns.join(kind).join(format!("{name}.yaml")),
+            format!("apiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: team-a-web}}\n"),
+        )
+        .unwrap();
+    }
+    let again = run(dir.path(), "reconcile", &[]);
+    let text = out(&again);
+    assert!(
+        text.contains("OrphanedResourceWarning: Application has 1 orphaned resource: /ConfigMap/team-a-web/stray"),
+        "{text}"
+    );
+    let status =
+        std::fs::read_to_string(dir.path().join(".gitops/cluster/.status/application_argocd_web.json")).unwrap();
+    assert!(status.contains("\"orphanedResources\": [\n    \"/ConfigMap/team-a-web/stray\"\n  ]"), "{status}");
+}

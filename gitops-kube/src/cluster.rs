@@ -162,6 +162,10 @@ pub trait Cluster {
         desired: &HashSet<ResourceKey>,
     ) -> impl Future<Output = Result<Vec<Object>, Error>> + Send;
 
+    /// Every object in `namespace` (of the kinds this account may list), for the report of
+    /// orphaned resources ([`gitops_core::project::AppProject::orphans`]).
+    fn namespace_objects(&self, namespace: &str) -> impl Future<Output = Result<Vec<Object>, Error>> + Send;
+
     /// The object with this key, if it exists.
     fn get(&self, key: &ResourceKey) -> impl Future<Output = Result<Option<Object>, Error>> + Send;
 

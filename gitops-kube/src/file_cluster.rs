@@ -712,6 +712,11 @@ impl Cluster for LockedFileCluster {
         }))
     }
 
+    async fn namespace_objects(&self, namespace: &str) -> Result<Vec<Object>, crate::cluster::Error> {
+        let all = self.cluster.list_shared()?;
+        Ok(all.iter().filter(|o| o.namespace() == namespace).cloned().collect())
+    }
+
     /// Built-in kinds from the schema table, custom kinds from the CRDs stored here: a
     /// directory has no discovery, and guessing would put a cluster-scoped kind in a namespace.
     async fn cluster_scoped(&self, api_version: &str, kind: &str) -> Result<Option<bool>, crate::cluster::Error> {

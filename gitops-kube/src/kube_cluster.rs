@@ -358,6 +358,20 @@ impl KubeCluster {
 
     /// Every object of one resource (all namespaces), page by page.
     async fn list_all(&self, ar: &ApiResource, labels: Option<&str>) -> Result<Vec<Object>, Error> {
+        self.list_pages(ar, None, labels).await
+    }
+
+    /// Every object of one namespaced resource in `namespace`, page by page.
+    async fn list_in(&self, ar: &ApiResource, namespace: &str) -> Result<Vec<Object>, Error> {
+        self.list_pages(ar, Some(namespace), None).await
+    }
+
+    async fn list_pages(
+        &self,
+        ar: &ApiResource,
+        namespace: Option<&str>,
+        labels: Option<&str>,
+    ) -> Result<Vec<Object>, Error> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -368,7 +382,7 @@ impl KubeCluster {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let req = Request::new(DynamicObject::url_path(ar, None)).list(&lp).map_err(build(&ar.plural))?;
+            let req = Request::new(DynamicObject::url_path(ar, namespace)).list(&lp).map_err(build(&ar.plural))?;
             let mut page: Value =
                 self.client.request(req).await.map_err(|e| api_error(&format!("list {}", ar.plural), e))?;
             if let Some(Value::Array(items)) = page.get_mut("items").map(Value::take) {
@@ -613,6 +627,30 @@ impl Cluster for KubeCluster {
         let mut objects: Vec<Object> = pages.into_iter().flatten().collect();
         objects.sort_by_key(|o| o.key(""));
         Ok(crate::cluster::select_live(app, desired, objects))
+    }
+
+    async fn namespace_objects(&self, namespace: &str) -> Result<Vec<Object>, Error> {
+        let discovery = self.discovery(false).await?;
+        let mut lists = Vec::new();
+        for group in discovery.groups() {
+            for (ar, caps) in group.recommended_resources() {
+                if caps.scope == Scope::Namespaced && caps.supports_operation(verbs::LIST) && ar.kind != "Event" {
+                    lists.push(ar);
+                }
+            }
+        }
+        let pages: Vec<Vec<Object>> = futures::stream::iter(lists)
+            .map(|ar| async move {
+                match self.list_in(&ar, namespace).await {
+                    // What this account may not list, it cannot report on.
+                    Err(Error::Refused { code: 403..=405, .. }) => Ok(Vec::new()),
+                    other => other,
+                }
+            })
+            .buffer_unordered(PARALLEL_LISTS)
+            .try_collect()
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 
     async fn get(&self, key: &ResourceKey) -> Result<Option<Object>, Error> {

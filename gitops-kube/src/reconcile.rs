@@ -332,7 +332,24 @@ pub async fn pass<C: Cluster>(
         message: decision.to_string(),
         last_operation: previous.and_then(|s| s.last_operation),
         resources: Vec::new(),
+        orphaned_resources: Vec::new(),
     };
+    let mut plan = plan;
+    if let Some(project) = project.as_ref().and_then(|r| r.project.as_ref())
+        && let Some(monitor) = &project.orphaned_resources
+    {
+        let orphans = project.orphans(&cluster.namespace_objects(&namespace).await?, &keys);
+        if monitor.warn && !orphans.is_empty() {
+            let n = orphans.len();
+            plan.warnings.push(format!(
+                "{}: Application has {n} orphaned resource{}: {}",
+                gitops_core::project::ORPHANED_RESOURCE_WARNING,
+                if n == 1 { "" } else { "s" },
+                orphans.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        status.orphaned_resources = orphans.iter().map(ToString::to_string).collect();
+    }
     let plan_copy = plan.clone();
     progress.planned(&plan_copy, should_sync);
     let mut results = Vec::new();

@@ -159,6 +159,7 @@ mod tests {
             reconciled_at: "2026-12-07T08:00:00Z".into(),
             message: "nothing to apply".into(),
             last_operation: None,
+            orphaned_resources: Vec::new(),
             resources: vec![ResourceStatus {
                 group: "apps".into(),
                 kind: "Deployment".into(),

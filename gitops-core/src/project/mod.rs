@@ -54,10 +54,15 @@ pub mod windows;
 
 use serde_json::Value;
 
+use std::collections::HashSet;
+
 use crate::glob::Glob;
-use crate::object::Object;
+use crate::object::{Object, ResourceKey};
 use crate::sync::{Action, SyncPlan};
 use windows::{Decision, Subject, SyncWindow};
+
+/// The condition type of the orphaned-resources warning (the start of its message).
+pub const ORPHANED_RESOURCE_WARNING: &str = "OrphanedResourceWarning";
 
 /// The project an Application names when it names none, and the one Argo CD creates.
 pub const DEFAULT_PROJECT: &str = "default";
@@ -518,14 +523,48 @@ impl AppProject {
         windows::decide(&self.windows_for(app), manual, now)
     }
 
-    /// Whether a live object in the app's namespace that no app manages is to be left out of
-    /// the orphaned-resources report (`orphanedResources.ignore`).
-    pub fn orphan_ignored(&self, group: &str, kind: &str, name: &str) -> bool {
-        self.orphaned_resources.as_ref().is_some_and(|o| {
-            o.ignore
-                .iter()
-                .any(|(g, k, n)| [(g, group), (k, kind), (n, name)].iter().all(|(p, v)| p.is_empty() || glob_ok(p, v)))
-        })
+    /// Whether a live object in the app's namespace that no app manages is left out of the
+    /// orphaned-resources report: what every namespace has (the `default` ServiceAccount, the
+    /// `kube-root-ca.crt` ConfigMap, the `kubernetes` Service of `default`) and what
+    /// `orphanedResources.ignore` names (an empty kind or name matches any; an empty group only
+    /// the core group), as Argo CD decides.
+    pub fn orphan_excluded(&self, group: &str, kind: &str, namespace: &str, name: &str) -> bool {
+        let known = (namespace == "default" && group.is_empty() && kind == "Service" && name == "kubernetes")
+            || (group.is_empty() && kind == "ServiceAccount" && name == "default")
+            || (group.is_empty() && kind == "ConfigMap" && name == "kube-root-ca.crt");
+        known
+            || self.orphaned_resources.as_ref().is_some_and(|o| {
+                o.ignore.iter().any(|(g, k, n)| {
+                    (k.is_empty() || glob_ok(k, kind))
+                        && (if g.is_empty() { group.is_empty() } else { glob_ok(g, group) })
+                        && (n.is_empty() || glob_ok(n, name))
+                })
+            })
+    }
+
+    /// The orphaned resources among `live` (the objects in an app's destination namespace):
+    /// top-level (no owner), tracked by no app, not among `managed` (the app's own keys), not
+    /// excluded ([`AppProject::orphan_excluded`]); sorted. Empty unless the project monitors
+    /// them (`orphanedResources`).
+    pub fn orphans<'a>(
+        &self,
+        live: impl IntoIterator<Item = &'a Object>,
+        managed: &HashSet<ResourceKey>,
+    ) -> Vec<ResourceKey> {
+        if self.orphaned_resources.is_none() {
+            return Vec::new();
+        }
+        let mut found: Vec<ResourceKey> = live
+            .into_iter()
+            .filter(|o| {
+                o.value().pointer("/metadata/ownerReferences").and_then(Value::as_array).is_none_or(Vec::is_empty)
+            })
+            .filter(|o| crate::app::tracking_names(o).is_empty())
+            .map(|o| o.key(""))
+            .filter(|k| !managed.contains(k) && !self.orphan_excluded(&k.group, &k.kind, &k.namespace, &k.name))
+            .collect();
+        found.sort();
+        found
     }
 }
 

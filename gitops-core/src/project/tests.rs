@@ -149,11 +149,24 @@ fn invalid_projects_are_refused_with_argo_cd_messages() {
 }
 
 #[test]
-fn orphaned_resources_ignore_rules_are_globs() {
-    let p = project("  orphanedResources: {warn: true, ignore: [{kind: ConfigMap, name: 'kube-root-ca.*'}]}\n");
+fn orphans_are_untracked_top_level_objects_not_ignored() {
+    let p = project(
+        "  orphanedResources: {warn: true, ignore: [{kind: Secret, name: 'sh.helm.*'}, {group: 'apps', kind: ''}]}\n",
+    );
     assert!(p.orphaned_resources.as_ref().is_some_and(|o| o.warn));
-    assert!(p.orphan_ignored("", "ConfigMap", "kube-root-ca.crt"));
-    assert!(!p.orphan_ignored("", "ConfigMap", "settings"));
+    assert!(p.orphan_excluded("", "ConfigMap", "web", "kube-root-ca.crt"), "known");
+    assert!(p.orphan_excluded("", "Secret", "web", "sh.helm.release.v1.web.v1"));
+    assert!(!p.orphan_excluded("", "Secret", "web", "token"));
+    assert!(p.orphan_excluded("apps", "Deployment", "web", "x"), "an empty kind is any kind");
+    assert!(!p.orphan_excluded("batch", "Job", "web", "x"));
+    let live = manifest::parse(
+        "live",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray, namespace: web}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ours, namespace: web}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-app, namespace: web, annotations: {argocd.argoproj.io/tracking-id: 'api:/ConfigMap:web/other-app'}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: owned, namespace: web, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: r, uid: u}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-root-ca.crt, namespace: web}\n",
+    )
+    .unwrap();
+    let managed: HashSet<ResourceKey> = [ResourceKey::new("", "ConfigMap", "web", "ours")].into();
+    assert_eq!(p.orphans(&live, &managed), [ResourceKey::new("", "ConfigMap", "web", "stray")]);
+    assert!(project("  sourceRepos: []\n").orphans(&live, &managed).is_empty(), "not monitored");
 }
 
 #[test]

@@ -175,6 +175,10 @@ pub struct Status {
     /// The app's resources after the pass, as `argocd app get` lists them (hooks left out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ResourceStatus>,
+    /// Objects in the app's namespace that no app manages, when its AppProject monitors them
+    /// (`orphanedResources`), as `group/Kind/namespace/name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphaned_resources: Vec<String>,
 }
 
 /// One resource of an app after a pass.
