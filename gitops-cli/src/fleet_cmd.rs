@@ -312,14 +312,38 @@ impl Fleet {
                         };
                         report.rows.push(Row { app: member.id.to_string(), target: member.target.describe(), outcome });
                     }
-                    Next::Generate(appset) => match self.generate(out, &appset, &hub, dry_run).await {
-                        Ok(objects) => walk.generated(&appset, &objects),
-                        Err(e) => {
-                            verdict = worse(verdict, Verdict::Failed);
-                            let app = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
-                            report.rows.push(Row { app, target: String::new(), outcome: Err(e) });
+                    Next::Generate(appset) => {
+                        apps.push(appset.key(""));
+                        if !self.options.is_due(&appset) {
+                            // Not due to generate again: the apps it has are walked.
+                            not_due += 1;
+                            let objects = match &hub {
+                                Hub::Dir(_) => walk.dir_objects().map_err(|e| e.to_string())?,
+                                Hub::Kube => self.kube_hub_objects().await?,
+                            };
+                            walk.generated(&appset, &objects);
+                            continue;
                         }
-                    },
+                        match self.generate(out, &appset, &hub, dry_run).await {
+                            Ok(objects) => {
+                                // As Argo CD requeues a set: after its generators' shortest
+                                // `requeueAfterSeconds`; a list or clusters set at every wake-up.
+                                let requeue = appset
+                                    .value()
+                                    .get("spec")
+                                    .and_then(gitops_core::appset::generators::appset_requeue_after_seconds);
+                                if let (Some(schedules), Some(secs)) = (&mut self.options.schedules, requeue) {
+                                    schedules.passed_after(&appset, std::time::Duration::from_secs(secs));
+                                }
+                                walk.generated(&appset, &objects)
+                            }
+                            Err(e) => {
+                                verdict = worse(verdict, Verdict::Failed);
+                                let app = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
+                                report.rows.push(Row { app, target: String::new(), outcome: Err(e) });
+                            }
+                        }
+                    }
                     Next::Pass(member) => {
                         let object = member.objects.last();
                         apps.extend(object.map(|o| o.key("")));

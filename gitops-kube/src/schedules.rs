@@ -80,6 +80,13 @@ impl Schedules {
         self.next.insert(object.key(""), Due { at, early, object: fingerprint(object) });
     }
 
+    /// Records that `object` (an ApplicationSet, say) was handled and is due again after
+    /// `wait` (or when it changes).
+    pub fn passed_after(&mut self, object: &Object, wait: Duration) {
+        let at = self.began.unwrap_or_else(Instant::now) + wait;
+        self.next.insert(object.key(""), Due { at, early: Duration::ZERO, object: fingerprint(object) });
+    }
+
     /// Forgets the apps not among `apps` (removed from the fleet).
     pub fn keep_only<'a>(&mut self, apps: impl IntoIterator<Item = &'a ResourceKey>) {
         let keep: std::collections::HashSet<&ResourceKey> = apps.into_iter().collect();
@@ -154,6 +161,12 @@ mod tests {
         jittered.passed(&argo, &argo_spec, false, Verdict::Succeeded);
         assert!(jittered.is_due(&argo, began + Duration::from_secs(90)), "within the jitter's range");
         assert!(!jittered.is_due(&argo, began + Duration::from_secs(69)));
+
+        let mut set = Schedules::new(None, 0);
+        set.begin();
+        set.passed_after(&argo, Duration::from_secs(180));
+        assert!(!set.is_due(&argo, Instant::now() + Duration::from_secs(179)));
+        assert!(set.is_due(&argo, Instant::now() + Duration::from_secs(181)), "requeued");
 
         schedules.keep_only([&argo.key("")]);
         assert!(schedules.is_due(&flux, Instant::now()), "forgotten");
