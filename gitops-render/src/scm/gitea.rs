@@ -45,28 +45,7 @@ pub(crate) fn pull_requests(
     insecure: bool,
 ) -> Result<Vec<PullRequest>, Error> {
     let url = format!("{}repos/{}/{}/pulls?state=open", base(api), segment(owner), segment(repo));
-    let mut out = Vec::new();
-    for pull in all_pages(http, &url, token, insecure)? {
-        let names: Vec<String> =
-            pull.get("labels").and_then(Value::as_array).into_iter().flatten().map(|l| text(l, "/name")).collect();
-        if !labels.iter().all(|l| names.contains(l)) {
-            continue;
-        }
-        let number = pull
-            .get("number")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| Error::Decode { url: url.clone(), message: "a pull request without a number".into() })?;
-        out.push(PullRequest {
-            number,
-            title: text(&pull, "/title"),
-            branch: text(&pull, "/head/ref"),
-            target_branch: text(&pull, "/base/ref"),
-            head_sha: text(&pull, "/head/sha"),
-            labels: names,
-            author: text(&pull, "/user/login"),
-        });
-    }
-    Ok(out)
+    super::github_shaped_pulls(&url, all_pages(http, &url, token, insecure)?, labels)
 }
 
 /// The repositories of the organization `owner`, each at its default branch, with its

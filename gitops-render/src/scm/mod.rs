@@ -247,6 +247,33 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// A string field of an API object (empty when absent).
+/// The pull requests of a listing shaped as GitHub's (Gitea's mirrors it) that carry every
+/// label of `labels`.
+pub(crate) fn github_shaped_pulls(url: &str, pulls: Vec<Value>, labels: &[String]) -> Result<Vec<PullRequest>, Error> {
+    let mut out = Vec::new();
+    for pull in pulls {
+        let names: Vec<String> =
+            pull.get("labels").and_then(Value::as_array).into_iter().flatten().map(|l| text(l, "/name")).collect();
+        if !labels.iter().all(|l| names.contains(l)) {
+            continue;
+        }
+        let number = pull
+            .get("number")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::Decode { url: url.to_string(), message: "a pull request without a number".into() })?;
+        out.push(PullRequest {
+            number,
+            title: text(&pull, "/title"),
+            branch: text(&pull, "/head/ref"),
+            target_branch: text(&pull, "/base/ref"),
+            head_sha: text(&pull, "/head/sha"),
+            labels: names,
+            author: text(&pull, "/user/login"),
+        });
+    }
+    Ok(out)
+}
+
 pub(crate) fn text(v: &Value, pointer: &str) -> String {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string()
 }
