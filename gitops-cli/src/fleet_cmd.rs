@@ -93,6 +93,15 @@ struct Report {
     claimed: BTreeMap<String, Vec<(AppId, Vec<ResourceKey>)>>,
 }
 
+/// The hub's AppProjects during one pass of the fleet.
+#[derive(Default)]
+struct HubProjects {
+    /// As last read; `None` when the hub may have changed since.
+    current: Option<Arc<crate::project_cmd::Projects>>,
+    /// The invalid ones already said.
+    said: BTreeSet<String>,
+}
+
 /// What every app of one pass of the fleet shares: where statuses are kept (the hub), and the
 /// Git cache that fetches a repository and revision once.
 #[derive(Clone)]
@@ -274,17 +283,18 @@ impl Fleet {
         }
         let mut report = Report::default();
         let shared = Shared { statuses: hub_statuses, git, projects: None };
-        // Invalid AppProjects, said once per pass.
-        let mut said = BTreeSet::new();
+        let mut projects = HubProjects::default();
         let mut verdict = Verdict::Succeeded;
         // In a watch, the apps not due are walked (what they produced may be) but not passed.
         let mut not_due = 0;
         let mut apps = vec![self.root.object.key("")];
         if self.options.is_due(&self.root.object) {
-            if let Some(projects) = self.hub_projects(&walk, &hub, &mut said, out).await? {
+            if let Some(projects) = self.hub_projects(&walk, &hub, &mut projects, out).await? {
                 self.root.projects = Some(projects);
             }
             verdict = self.pass_root(stop, out, &mut walk, &hub, &root_place, &mut report).await?;
+            // The root may have put AppProjects into the hub.
+            projects.current = None;
         } else {
             not_due += 1;
             let objects = self.hub_objects(&walk, &hub, &root_place).await?;
@@ -357,8 +367,15 @@ impl Fleet {
                     }
                 }
             }
-            let projects = if due.is_empty() { None } else { self.hub_projects(&walk, &hub, &mut said, out).await? };
-            let passes = self.pass_members(stop, out, &walk, &hub, &Shared { projects, ..shared.clone() }, due).await?;
+            let on_hub = due.iter().any(|m| m.target.is(&hub));
+            let batch_projects =
+                if due.is_empty() { None } else { self.hub_projects(&walk, &hub, &mut projects, out).await? };
+            let shared = Shared { projects: batch_projects, ..shared.clone() };
+            let passes = self.pass_members(stop, out, &walk, &hub, &shared, due).await?;
+            if on_hub {
+                // An app on the hub may have changed its AppProjects.
+                projects.current = None;
+            }
             for (member, before, outcome) in passes {
                 let target = member.target.describe();
                 let label = member.id.to_string();
@@ -555,18 +572,22 @@ impl Fleet {
         Ok(passed)
     }
 
-    /// The hub's AppProjects (and cluster Secrets) now, for the Applications' project rules;
-    /// none when `--project` files were given (they rule instead). A project that does not
-    /// read is said once per pass.
+    /// The hub's AppProjects (and cluster Secrets), for the Applications' project rules: read
+    /// again only after a pass that may have changed them (`cache.current` cleared); none when
+    /// `--project` files were given (they rule instead). A project that does not read is said
+    /// once per pass.
     async fn hub_projects(
         &mut self,
         walk: &Walk,
         hub: &Hub,
-        said: &mut BTreeSet<String>,
+        cache: &mut HubProjects,
         out: &mut dyn Write,
     ) -> Result<Option<Arc<crate::project_cmd::Projects>>, String> {
         if !self.app_args.project.is_empty() {
             return Ok(None);
+        }
+        if let Some(current) = &cache.current {
+            return Ok(Some(current.clone()));
         }
         let objects = match hub {
             Hub::Dir(_) => walk.dir_objects().map_err(|e| e.to_string())?,
@@ -575,10 +596,11 @@ impl Fleet {
         let mut errors = Vec::new();
         let projects = crate::project_cmd::Projects::of_hub(&objects, &mut errors);
         for e in errors {
-            if said.insert(e.clone()) {
+            if cache.said.insert(e.clone()) {
                 let _ = writeln!(out, "{YELLOW}warning{RESET}: {e}");
             }
         }
+        cache.current = Some(projects.clone());
         Ok(Some(projects))
     }
 

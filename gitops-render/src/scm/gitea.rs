@@ -6,7 +6,7 @@
 use gitops_core::appset::generators::{PullRequest, ScmRepository};
 use serde_json::Value;
 
-use super::{Auth, Error, Http, list, path, segment, text};
+use super::{Auth, Error, Http, list, segment, text};
 
 const LIMIT: usize = 50;
 
@@ -114,13 +114,6 @@ pub(crate) fn has_path(
     file: &str,
     insecure: bool,
 ) -> Result<bool, Error> {
-    let url = format!(
-        "{}repos/{}/{}/contents/{}?ref={}",
-        base(api),
-        segment(&repo.organization),
-        segment(&repo.repository),
-        path(file),
-        segment(&repo.branch)
-    );
+    let url = super::contents_url(&base(api), repo, file);
     Ok(http.get(&url, &auth(token), &[], insecure)?.status != 404)
 }

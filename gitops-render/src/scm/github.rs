@@ -8,7 +8,7 @@
 use gitops_core::appset::generators::{PullRequest, ScmRepository};
 use serde_json::Value;
 
-use super::{Auth, Error, Http, list, path, segment, text};
+use super::{Auth, Error, Http, list, segment, text};
 
 /// The API root, ending in `/`.
 pub fn base(api: Option<&str>) -> String {
@@ -134,14 +134,7 @@ pub(crate) fn has_path(
     repo: &ScmRepository,
     file: &str,
 ) -> Result<bool, Error> {
-    let url = format!(
-        "{}repos/{}/{}/contents/{}?ref={}",
-        base(api),
-        segment(&repo.organization),
-        segment(&repo.repository),
-        path(file),
-        segment(&repo.branch)
-    );
+    let url = super::contents_url(&base(api), repo, file);
     Ok(http.get(&url, &auth(token), &HEADERS, false)?.status != 404)
 }
 

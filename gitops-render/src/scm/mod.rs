@@ -247,6 +247,17 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// A string field of an API object (empty when absent).
+/// The URL of `file` in `repo` at its branch, on an API shaped as GitHub's (`base` ends in `/`).
+pub(crate) fn contents_url(base: &str, repo: &ScmRepository, file: &str) -> String {
+    format!(
+        "{base}repos/{}/{}/contents/{}?ref={}",
+        segment(&repo.organization),
+        segment(&repo.repository),
+        path(file),
+        segment(&repo.branch)
+    )
+}
+
 /// The pull requests of a listing shaped as GitHub's (Gitea's mirrors it) that carry every
 /// label of `labels`.
 pub(crate) fn github_shaped_pulls(url: &str, pulls: Vec<Value>, labels: &[String]) -> Result<Vec<PullRequest>, Error> {
