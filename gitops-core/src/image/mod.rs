@@ -4,4 +4,6 @@
 //! - [`reference`]: image references as Docker reads them (`nginx` is
 //!   `docker.io/library/nginx`).
 
+pub mod flux;
+pub mod go;
 pub mod reference;
