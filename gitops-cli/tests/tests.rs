@@ -14,6 +14,10 @@
 //!   a Flux tree with dependsOn), settling in one run; an unknown cluster named.
 //! - `health`: the table and JSON outputs, lookup options, exit codes, `health test`, and FIFOs
 //!   refused without blocking.
+//! - `image`: `image select` from tags files: Flux ImagePolicies (semver, filterTags with extract,
+//!   numerical, alphabetical, the ImageRepository's exclusions) and Argo CD Image Updater
+//!   annotations (strategies, allow/ignore, the update decision), exit statuses 0, 1 and 2;
+//!   `image scan` against a real registry (Debian's docker-registry, `GITOPS_REGISTRY`).
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
 //! - `rbac`: `rbac can` Yes/No and exit statuses, --quiet, --strict, ConfigMap overlays,
@@ -29,6 +33,7 @@ mod charts;
 mod diff;
 mod fleet;
 mod health;
+mod image;
 mod plan;
 mod project;
 mod rbac;
