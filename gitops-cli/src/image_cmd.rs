@@ -59,7 +59,8 @@ pub struct SelectArgs {
 pub struct ScanArgs {
     /// The image (`ghcr.io/org/app`, `nginx`, `127.0.0.1:5000/team/app`); with --policy or
     /// --app, the ImageRepository's or the Application's image when left out.
-    pub image: Option<String>,
+    #[arg(value_name = "IMAGE", id = "reference")]
+    pub reference: Option<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// A docker-registry Secret (`.dockerconfigjson`) with credentials for the registry.
@@ -263,6 +264,93 @@ fn select(args: &SelectArgs) -> Result<ExitCode, String> {
     }
 }
 
-fn scan(_args: &ScanArgs) -> Result<ExitCode, String> {
-    Err("gitops image scan: not built yet".into())
+fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
+    use gitops_core::image::docker_config;
+    use gitops_core::image::reference::ImageRef;
+    use gitops_core::image::updater::Platform;
+    use gitops_render::registry::{Options, Registry};
+
+    let chooser = chooser(&args.policy)?;
+    let written = match (&args.reference, &chooser) {
+        (Some(image), _) => image.clone(),
+        (None, Some(Chooser::Flux { repository: Some(r), .. })) => r.image.clone(),
+        (None, Some(Chooser::Updater { image, .. })) => image.image.name_without_tag(),
+        (None, _) => {
+            return Err("give the IMAGE to scan (or a --policy file with its ImageRepository, or --app)".into());
+        }
+    };
+    let image = ImageRef::parse(&written).map_err(|e| e.to_string())?;
+    let credentials = match &args.pull_secret {
+        None => None,
+        Some(path) => {
+            let objects = read_objects(path)?;
+            let secret = objects
+                .iter()
+                .find(|o| o.kind() == "Secret")
+                .ok_or_else(|| format!("{}: no Secret", path.display()))?;
+            let config = docker_config::from_secret(secret.value()).map_err(|e| format!("{}: {e}", path.display()))?;
+            let found = docker_config::credentials_for(&config, &image.registry)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if found.is_none() {
+                eprintln!("warning: {}: no credentials for {} in .dockerconfigjson", path.display(), image.registry);
+            }
+            found
+        }
+    };
+    let ca_pem = args
+        .ca
+        .as_ref()
+        .map(|p| gitops_render::regular::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())))
+        .transpose()?;
+    let flux_insecure = matches!(&chooser, Some(Chooser::Flux { repository: Some(r), .. }) if r.insecure);
+    let options = Options {
+        insecure_http: args.insecure_http || flux_insecure,
+        ca_pem,
+        credentials,
+        max_tags: args.max_tags,
+        ..Options::default()
+    };
+    let registry = Registry::new(&image, options).map_err(|e| e.to_string())?;
+    let (default_platform, warning) = Platform::parse(&args.platform);
+    if let Some(w) = warning {
+        return Err(format!("--platform: {w}"));
+    }
+    let platforms = match &chooser {
+        Some(Chooser::Updater { image, .. }) => image.platforms.clone().unwrap_or_else(|| vec![default_platform]),
+        _ => vec![default_platform],
+    };
+    let names = registry.tags().map_err(|e| e.to_string())?;
+    let Some(chooser) = chooser else {
+        for name in &names {
+            println!("{name}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut tags: Vec<Tag> = names.iter().map(Tag::named).collect();
+    if let Chooser::Updater { image, .. } = &chooser {
+        // Metadata costs a manifest and a config per tag: only for tags the filters admit.
+        if image.strategy.needs_metadata() || image.strategy == updater::Strategy::Digest {
+            for tag in tags.iter_mut().filter(|t| image.admits(&t.name)) {
+                let resolved = registry
+                    .resolve(&tag.name, &platforms, image.strategy.needs_metadata())
+                    .map_err(|e| e.to_string())?;
+                tag.created = resolved.created;
+                tag.digest = Some(resolved.digest);
+            }
+        }
+    }
+    match choose(&chooser, &tags)? {
+        Choice::Tag(tag) => {
+            let digest = match tag.digest {
+                Some(d) => d,
+                None => registry.resolve(&tag.name, &platforms, false).map_err(|e| e.to_string())?.digest,
+            };
+            println!("{}", image.without_tag().with_tag(tag.name).with_digest(digest));
+            Ok(ExitCode::SUCCESS)
+        }
+        Choice::None(reason) => {
+            eprintln!("gitops: {reason}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }

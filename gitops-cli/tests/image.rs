@@ -209,3 +209,122 @@ fn argo_image_updater_annotations_select_and_say_what_would_change() {
         assert!(stderr.contains(want) && stderr.contains("bad-app.yaml"), "{want}: {stderr}");
     }
 }
+
+/// `gitops image scan ARGS...`: (exit code, stdout, stderr).
+fn scan(args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["image", "scan"];
+    all.extend(args);
+    let o = gitops(&all, None);
+    (o.status.code().unwrap_or(-1), out(&o), err(&o))
+}
+
+#[test]
+fn scan_lists_a_real_registry_and_selects_with_digest() {
+    let Some(registry) = gitops_standin::registry::or_skip("scan_lists_a_real_registry_and_selects_with_digest", None)
+    else {
+        return;
+    };
+    let repo = "team/app";
+    let mut digests = std::collections::HashMap::new();
+    for (tag, created) in
+        [("1.0.0", "2024-01-01T00:00:00Z"), ("1.2.0", "2024-01-02T00:00:00Z"), ("2.0.0", "2024-01-03T00:00:00Z")]
+    {
+        digests.insert(tag, registry.push_image(repo, tag, created, "linux", "amd64").digest);
+    }
+    // An index whose arm64 image is the newest build of all.
+    let (index, _) = registry.push_index(
+        repo,
+        "edge",
+        &[("linux", "amd64", "", "2023-12-01T00:00:00Z"), ("linux", "arm64", "", "2024-03-01T00:00:00Z")],
+    );
+    let image = format!("{}/{repo}", registry.host);
+    let (code, stdout, stderr) = scan(&[&image]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut listed: Vec<&str> = stdout.lines().collect();
+    listed.sort();
+    assert_eq!(listed, ["1.0.0", "1.2.0", "2.0.0", "edge"]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = write(
+        dir.path(),
+        "policy.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {{name: app, namespace: flux-system}}
+spec: {{image: '{image}'}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {{name: app, namespace: flux-system}}
+spec:
+  imageRepositoryRef: {{name: app}}
+  policy: {{semver: {{range: '~1'}}}}
+"
+        ),
+    );
+    // The image comes from the ImageRepository when not given.
+    let (code, stdout, stderr) = scan(&["--policy", &policy]);
+    assert_eq!((code, stdout.trim()), (0, format!("{image}:1.2.0@{}", digests["1.2.0"]).as_str()), "{stderr}");
+
+    // newest-build reads each tag's config; the platform decides which image of an index.
+    let app = write(
+        dir.path(),
+        "app.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web
+  annotations:
+    argocd-image-updater.argoproj.io/image-list: web={image}
+    argocd-image-updater.argoproj.io/web.update-strategy: newest-build
+spec: {{project: default}}
+"
+        ),
+    );
+    let (code, stdout, stderr) = scan(&["--app", &app, "--image", "web", "--platform", "linux/arm64"]);
+    assert_eq!((code, stdout.trim()), (0, format!("{image}:edge@{}", index.digest).as_str()), "{stderr}");
+    let (code, stdout, stderr) = scan(&["--app", &app, "--image", "web"]);
+    assert_eq!((code, stdout.trim()), (0, format!("{image}:2.0.0@{}", digests["2.0.0"]).as_str()), "{stderr}");
+    let none = policy.replace("policy.yaml", "none.yaml");
+    std::fs::write(&none, std::fs::read_to_string(&policy).expect("read").replace("~1", "~5")).expect("write");
+    let (code, stdout, stderr) = scan(&["--policy", &none]);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert!(stderr.contains("unable to determine latest version"), "{stderr}");
+    let (code, _, stderr) = scan(&[&format!("{}/team/missing", registry.host)]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains(&format!("404 Not Found from {} for repository team/missing", registry.host)), "{stderr}");
+}
+
+#[test]
+fn scan_uses_the_pull_secret_and_names_a_401() {
+    let Some(registry) =
+        gitops_standin::registry::or_skip("scan_uses_the_pull_secret_and_names_a_401", Some(("robot", "s3cret")))
+    else {
+        return;
+    };
+    registry.push_image("team/app", "1.0.0", "2024-01-01T00:00:00Z", "linux", "amd64");
+    let image = format!("{}/team/app", registry.host);
+    let (code, stdout, stderr) = scan(&[&image]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(
+        stderr.contains(&format!(
+            "401 Unauthorized from {} for repository team/app (tags): check the pull secret",
+            registry.host
+        )),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `auth` is base64 of robot:s3cret; the Secret's data is base64 of the config.
+    let config = format!(r#"{{"auths":{{"http://{}":{{"auth":"cm9ib3Q6czNjcmV0"}}}}}}"#, registry.host);
+    let secret = write(
+        dir.path(),
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: regcred}}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{config}'\n"
+        ),
+    );
+    let (code, stdout, stderr) = scan(&[&image, "--pull-secret", &secret]);
+    assert_eq!((code, stdout.as_str()), (0, "1.0.0\n"), "{stderr}");
+}

@@ -73,12 +73,14 @@ fn start(binary: PathBuf, basic: Option<(&str, &str)>) -> Result<TestRegistry, S
     }
     let config_path = dir.path().join("config.yml");
     std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+    // Its request log (404s are logged as errors) goes to a file, not the test's output.
+    let log = std::fs::File::create(dir.path().join("registry.log")).map_err(|e| e.to_string())?;
     let child = Command::new(&binary)
         .arg("serve")
         .arg(&config_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::from(log))
         .spawn()
         .map_err(|e| format!("{ENV_VAR}={}: cannot start: {e}", binary.display()))?;
     let agent = ureq::Agent::config_builder()
