@@ -123,10 +123,7 @@ fn chooser(args: &PolicyArgs) -> Result<Option<Chooser>, String> {
     }
     let (Some(path), Some(alias)) = (&args.app, &args.image) else { return Ok(None) };
     let objects = read_objects(path)?;
-    let app = objects
-        .iter()
-        .find(|o| o.kind() == "Application")
-        .ok_or_else(|| format!("{}: no Argo CD Application", path.display()))?;
+    let app = first_of_kind(path, &objects, "Application")?;
     let config = AppConfig::from_app(app.value()).map_err(|e| format!("{}: {e}", path.display()))?;
     for w in &config.warnings {
         eprintln!("warning: {}: {w}", path.display());
@@ -137,6 +134,11 @@ fn chooser(args: &PolicyArgs) -> Result<Option<Chooser>, String> {
     }
     image.check().map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Some(Chooser::Updater { app: Box::new(app.value().clone()), image: Box::new(image) }))
+}
+
+/// The first object of `kind` in the file's objects, or an error naming the file.
+fn first_of_kind<'a>(path: &Path, objects: &'a [Object], kind: &str) -> Result<&'a Object, String> {
+    objects.iter().find(|o| o.kind() == kind).ok_or_else(|| format!("{}: no {kind}", path.display()))
 }
 
 fn named(name: Option<&str>) -> String {
@@ -284,10 +286,7 @@ fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
         None => None,
         Some(path) => {
             let objects = read_objects(path)?;
-            let secret = objects
-                .iter()
-                .find(|o| o.kind() == "Secret")
-                .ok_or_else(|| format!("{}: no Secret", path.display()))?;
+            let secret = first_of_kind(path, &objects, "Secret")?;
             let config = docker_config::from_secret(secret.value()).map_err(|e| format!("{}: {e}", path.display()))?;
             let found = docker_config::credentials_for(&config, &image.registry)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
