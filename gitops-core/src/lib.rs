@@ -95,6 +95,7 @@ pub mod fleet;
 pub mod glob;
 pub mod health;
 pub mod ignore;
+pub mod image;
 mod json;
 pub mod manifest;
 pub mod mask;

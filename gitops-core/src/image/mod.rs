@@ -1,0 +1,4 @@
+//! Images and their automation: Flux setters and Argo CD Image Updater write-back.
+
+pub mod automation;
+pub mod setters;
