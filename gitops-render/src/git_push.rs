@@ -218,7 +218,9 @@ impl Clone<'_> {
     /// Resets the working tree to the push branch when the remote has it, else to the checkout
     /// branch; returns the base commit.
     fn base(&self, target: &Target) -> Result<String, BaseError> {
-        let base = if target.push_branch != target.checkout_branch && self.remote_has(&target.push_branch).map_err(BaseError::Git)? {
+        let base = if target.push_branch != target.checkout_branch
+            && self.remote_has(&target.push_branch).map_err(BaseError::Git)?
+        {
             &target.push_branch
         } else if self.remote_has(&target.checkout_branch).map_err(BaseError::Git)? {
             &target.checkout_branch
@@ -239,8 +241,20 @@ impl Clone<'_> {
         self.git(
             "commit",
             &[
-                "-c", &name, "-c", &email, "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null",
-                "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-m", message,
+                "-c",
+                &name,
+                "-c",
+                &email,
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "core.hooksPath=/dev/null",
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--cleanup=verbatim",
+                "-m",
+                message,
             ],
         )?;
         Ok(())
@@ -282,7 +296,12 @@ mod tests {
     }
 
     fn target(url: &Path, push: &str) -> Target {
-        Target { url: url.to_string_lossy().into(), checkout_branch: "main".into(), push_branch: push.into(), refspec: None }
+        Target {
+            url: url.to_string_lossy().into(),
+            checkout_branch: "main".into(),
+            push_branch: push.into(),
+            refspec: None,
+        }
     }
 
     #[derive(Debug, thiserror::Error)]
@@ -303,7 +322,10 @@ mod tests {
         assert_eq!((branch.as_str(), attempts), ("main", 1));
         assert_eq!(git(&bare, &["rev-parse", "main"]), commit);
         assert_eq!(git(&bare, &["show", "main:a.txt"]), "two");
-        assert_eq!(git(&bare, &["log", "-1", "--format=%an <%ae>|%cn|%B", "main"]), "Image Bot <bot@example.com>|Image Bot|Update a\n\nbody");
+        assert_eq!(
+            git(&bare, &["log", "-1", "--format=%an <%ae>|%cn|%B", "main"]),
+            "Image Bot <bot@example.com>|Image Bot|Update a\n\nbody"
+        );
         assert!(fs::read_dir(tmp.path().join("cache/work")).unwrap().next().is_none(), "the working clone is removed");
     }
 

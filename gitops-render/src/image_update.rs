@@ -147,7 +147,12 @@ pub fn run(cache: &Cache, automation: &Automation, source: &GitSource, policies:
         refspec: automation.push_refspec.clone(),
     };
     let who = Signature { name: automation.author.name.clone(), email: automation.author.email.clone() };
-    let mut last = Round { outcome: Outcome::Unchanged { base: String::new() }, changes: Vec::new(), problem_files: Vec::new(), message: String::new() };
+    let mut last = Round {
+        outcome: Outcome::Unchanged { base: String::new() },
+        changes: Vec::new(),
+        problem_files: Vec::new(),
+        message: String::new(),
+    };
     let outcome = git_push::commit_and_push(cache, &target, &who, |dir| {
         let (changes, problems) = apply(dir, automation, policies)?;
         last.problem_files = problems;

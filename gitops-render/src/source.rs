@@ -237,14 +237,16 @@ impl Source {
         let original = original.as_object().cloned().unwrap_or_default();
         let mut found = false;
         for name in parameter_override_files(app.name(), app.namespace()) {
-            let rel = if self.path == "." { name.clone() } else { format!("{}/{name}", self.path.trim_end_matches('/')) };
+            let rel =
+                if self.path == "." { name.clone() } else { format!("{}/{name}", self.path.trim_end_matches('/')) };
             let err = |problem: String| Error { origin: rel.clone(), field: "spec.source".into(), problem };
             let Some(text) = read(&rel).map_err(|e| err(e.to_string()))? else { continue };
-            let patch = match gitops_core::yaml::parse_documents(&text).map_err(|e| err(e.to_string()))?.into_iter().next() {
-                Some(doc) if doc.value.is_object() => doc.value,
-                Some(_) => return Err(err("must be a YAML mapping (a partial ApplicationSource)".into())),
-                None => continue,
-            };
+            let patch =
+                match gitops_core::yaml::parse_documents(&text).map_err(|e| err(e.to_string()))?.into_iter().next() {
+                    Some(doc) if doc.value.is_object() => doc.value,
+                    Some(_) => return Err(err("must be a YAML mapping (a partial ApplicationSource)".into())),
+                    None => continue,
+                };
             if let Some(source) = value.pointer_mut("/spec/source") {
                 json_patch::merge(source, &patch);
             }
@@ -490,7 +492,10 @@ mod tests {
         assert!(s.with_parameter_overrides(none).unwrap().is_none());
         let bad = |_: &str| Ok::<_, String>(Some("- a list\n".to_string()));
         let err = s.with_parameter_overrides(bad).unwrap_err();
-        assert_eq!(err.to_string(), "charts/web/.argocd-source.yaml: `spec.source`: must be a YAML mapping (a partial ApplicationSource)");
+        assert_eq!(
+            err.to_string(),
+            "charts/web/.argocd-source.yaml: `spec.source`: must be a YAML mapping (a partial ApplicationSource)"
+        );
     }
 
     #[test]

@@ -157,7 +157,10 @@ impl Automation {
         let at = |path: &[&str]| path.iter().try_fold(spec, |v, k| v.get(k));
         let source_kind = text(at(&["sourceRef", "kind"])).unwrap_or_else(|| "GitRepository".into());
         if source_kind != "GitRepository" {
-            return Err(bad("spec.sourceRef.kind", &format!("`{source_kind}`: only GitRepository sources can be updated")));
+            return Err(bad(
+                "spec.sourceRef.kind",
+                &format!("`{source_kind}`: only GitRepository sources can be updated"),
+            ));
         }
         let source_name = text(at(&["sourceRef", "name"])).ok_or_else(|| bad("spec.sourceRef.name", "missing"))?;
         let source_namespace = text(at(&["sourceRef", "namespace"])).unwrap_or_else(|| namespace.clone());
@@ -173,9 +176,9 @@ impl Automation {
                 .as_object()
                 .ok_or_else(|| bad("spec.git.commit.messageTemplateValues", "must be a map of strings"))?;
             for (k, v) in map {
-                let v = v.as_str().ok_or_else(|| {
-                    bad(&format!("spec.git.commit.messageTemplateValues.{k}"), "must be a string")
-                })?;
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| bad(&format!("spec.git.commit.messageTemplateValues.{k}"), "must be a string"))?;
                 message_values.insert(k.clone(), v.to_string());
             }
         }

@@ -2,3 +2,4 @@
 
 pub mod automation;
 pub mod setters;
+pub mod write_back;

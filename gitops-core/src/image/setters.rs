@@ -328,7 +328,7 @@ pub fn update(
     let mut at = 0;
     for (site, value) in &edits {
         out.push_str(&text[at..site.range.start]);
-        out.push_str(&render_scalar(value, site.style));
+        out.push_str(&yaml::edit::render(value, site.style));
         at = site.range.end;
     }
     out.push_str(&text[at..]);
@@ -438,29 +438,6 @@ fn marker_value(comment: &str) -> Option<String> {
     object.get(MARKER_KEY)?.as_str().map(String::from)
 }
 
-/// `value` written in `style`, or double-quoted when a plain scalar would not read back as
-/// the same string.
-fn render_scalar(value: &str, style: ScalarStyle) -> String {
-    match style {
-        ScalarStyle::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
-        ScalarStyle::Plain if plain_is_safe(value) => value.to_string(),
-        _ => serde_json::to_string(value).unwrap_or_else(|_| format!("\"{value}\"")),
-    }
-}
-
-fn plain_is_safe(value: &str) -> bool {
-    let Some(first) = value.chars().next() else { return false };
-    let indicator = "-?:,[]{}#&*!|>'\"%@`".contains(first);
-    let ok_chars = value.chars().all(|c| !c.is_control() && c != '\u{feff}');
-    !indicator
-        && ok_chars
-        && value.trim() == value
-        && !value.contains(": ")
-        && !value.contains(" #")
-        && !value.ends_with(':')
-        && matches!(yaml::resolve_plain(value), Value::String(_))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,10 +489,7 @@ tag: 1.0.0 # {\"$imagepolicy\": \"other-ns:app:tag\"}
             .replacen("'x'", "'ghcr.io/org/app'", 1);
         assert_eq!(out.text, expected);
         let lines: Vec<_> = out.changes.iter().map(|c| (c.line, c.change.setter.as_str())).collect();
-        assert_eq!(
-            lines,
-            [(12, "flux-system:app"), (16, "flux-system:app:tag"), (17, "flux-system:app:name")]
-        );
+        assert_eq!(lines, [(12, "flux-system:app"), (16, "flux-system:app:tag"), (17, "flux-system:app:name")]);
         assert_eq!(out.changes[0].object.kind, "Deployment");
         assert_eq!(out.changes[0].object.name, "web");
         assert_eq!(out.changes[0].object.namespace, "prod");
@@ -552,7 +526,8 @@ tag: 1.0.0 # {\"$imagepolicy\": \"other-ns:app:tag\"}
         let lookup = |_: &str, _: &str| {
             Lookup::Latest(LatestImage { name: "r/app".into(), tag: "2.0.0".into(), digest: Some("sha256:ab".into()) })
         };
-        let text = "a: x # {\"$imagepolicy\": \"flux-system:app\"}\nb: y # {\"$imagepolicy\": \"flux-system:app:digest\"}\n";
+        let text =
+            "a: x # {\"$imagepolicy\": \"flux-system:app\"}\nb: y # {\"$imagepolicy\": \"flux-system:app:digest\"}\n";
         let out = run(text, &lookup).unwrap();
         assert_eq!(
             out.text,
@@ -617,7 +592,10 @@ e: [f, g] # {\"$imagepolicy\": \"flux-system:app\"}
     #[test]
     fn latest_ref_is_read_from_status() {
         let policy = serde_json::json!({"status": {"latestRef": {"name": "r/a", "tag": "1", "digest": ""}}});
-        assert_eq!(LatestImage::from_policy_status(&policy), Some(LatestImage { name: "r/a".into(), tag: "1".into(), digest: None }));
+        assert_eq!(
+            LatestImage::from_policy_status(&policy),
+            Some(LatestImage { name: "r/a".into(), tag: "1".into(), digest: None })
+        );
         let policy = serde_json::json!({"status": {"latestImage": "localhost:5000/a:2"}});
         assert_eq!(LatestImage::from_policy_status(&policy).unwrap().to_string(), "localhost:5000/a:2");
     }
