@@ -9,6 +9,7 @@ mod diff_cmd;
 mod fleet_cmd;
 mod health_cmd;
 mod hub_cmd;
+mod image_update_cmd;
 mod output;
 mod plan_cmd;
 mod project_cmd;
@@ -103,6 +104,9 @@ enum Command {
     /// Exit status: 0 Yes / valid, 1 No / invalid / an input error (as argocd's), 2 bad usage.
     #[command(subcommand)]
     Rbac(rbac_cmd::RbacCommand),
+    /// Image automation: `update` runs one round of a Flux ImageUpdateAutomation.
+    #[command(subcommand)]
+    Image(ImageCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -163,8 +167,19 @@ fn main() -> ExitCode {
         Command::Resume(command) => hub_cmd::suspend(command, false),
         Command::Project(command) => project_cmd::run(command),
         Command::Rbac(command) => rbac_cmd::run(command),
+        Command::Image(ImageCommand::Update(args)) => image_update_cmd::run_update(args),
     };
     finish(result)
+}
+
+/// `gitops image ...`.
+#[derive(Subcommand, Debug)]
+enum ImageCommand {
+    /// One round of a Flux ImageUpdateAutomation: set the marked images under its
+    /// `update.path` from its ImagePolicies, commit and push.
+    ///
+    /// Exit status: 0 when the round ran, 1 when Git failed, 2 on bad input (nothing pushed).
+    Update(image_update_cmd::UpdateArgs),
 }
 
 /// The exit status of a command's result, with its error printed.

@@ -14,6 +14,9 @@
 //!   a Flux tree with dependsOn), settling in one run; an unknown cluster named.
 //! - `health`: the table and JSON outputs, lookup options, exit codes, `health test`, and FIFOs
 //!   refused without blocking.
+//! - `image`: a Flux ImageUpdateAutomation run twice against a bare Git remote (markers set,
+//!   commit author and message template, nothing to do the second time); bad markers and
+//!   sources leave Git untouched.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
 //! - `rbac`: `rbac can` Yes/No and exit statuses, --quiet, --strict, ConfigMap overlays,
@@ -29,6 +32,7 @@ mod charts;
 mod diff;
 mod fleet;
 mod health;
+mod image;
 mod plan;
 mod project;
 mod rbac;

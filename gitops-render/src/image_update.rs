@@ -48,9 +48,9 @@ pub enum Error {
     /// Cloning, committing or pushing failed.
     #[error(transparent)]
     Git(#[from] crate::git::Error),
-    /// Every push lost the race with other pushes.
+    /// The branch to check out is missing, or every push lost the race with other pushes.
     #[error("{0}")]
-    Rejected(String),
+    Push(String),
 }
 
 /// The Git side of an automation: its GitRepository's URL and the branches to use.
@@ -168,7 +168,7 @@ pub fn run(cache: &Cache, automation: &Automation, source: &GitSource, policies:
     .map_err(|e| match e {
         PushError::Git(e) => Error::Git(e),
         PushError::Edit(e) => e,
-        other @ (PushError::NoBranch { .. } | PushError::Rejected { .. }) => Error::Rejected(other.to_string()),
+        other @ (PushError::NoBranch { .. } | PushError::Rejected { .. }) => Error::Push(other.to_string()),
     })?;
     if matches!(outcome, Outcome::Unchanged { .. }) {
         last.changes.clear();
