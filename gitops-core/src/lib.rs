@@ -24,6 +24,8 @@
 //! - fleets: [`fleet`] (Argo CD's cluster registry and destination resolution, apps produced
 //!   by apps, app-of-apps and `dependsOn` cycles and order, resources two apps claim),
 //!   [`appset`] (ApplicationSets: generators, templates, the Applications they generate);
+//! - images: [`image`] (image references, tag selection by Flux image policies and Argo CD
+//!   Image Updater annotations);
 //! - access: [`rbac`] (Argo CD's RBAC policies: who may do what to which object).
 //!
 //! Examples to start from (`cargo run -p gitops-core --example NAME`): `diff_files` compares
