@@ -55,7 +55,8 @@ pub struct Target {
     pub url: String,
     /// The branch to check out.
     pub checkout_branch: String,
-    /// The branch to push to (the checkout branch when the same).
+    /// The branch to push to (the checkout branch when the same). `HEAD`, here and for the
+    /// checkout branch, is the remote's default branch.
     pub push_branch: String,
     /// An extra refspec pushed after the branch (Flux's `push.refspec`), e.g.
     /// `refs/heads/auto:refs/heads/release`.
@@ -121,6 +122,18 @@ pub fn commit_and_push<E: std::error::Error + 'static>(
     let url = absolute_url(&target.url);
     let dir_text = dir.to_string_lossy().into_owned();
     clone.run_in(None, "clone", &["clone", "--quiet", "--no-tags", "--no-checkout", &url, &dir_text])?;
+    // `HEAD` is the remote's default branch, as Argo CD reads `targetRevision: HEAD`.
+    let mut resolved = target.clone();
+    for branch in [&mut resolved.checkout_branch, &mut resolved.push_branch] {
+        if branch == "HEAD" {
+            let head = clone.try_git("symbolic-ref", &["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"])?;
+            match head.stdout.trim().strip_prefix("refs/remotes/origin/") {
+                Some(name) if head.ok => *branch = name.to_string(),
+                _ => return Err(PushError::NoBranch { url: shown.clone(), branch: "HEAD".into() }),
+            }
+        }
+    }
+    let target = &resolved;
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -389,6 +402,22 @@ mod tests {
         .unwrap();
         assert!(matches!(out, Outcome::Pushed { attempts: 2, .. }), "{out:?}");
         assert_eq!(git(&bare, &["log", "--format=%s", "main"]), "ours\ntheirs\nseed");
+    }
+
+    #[test]
+    fn head_is_the_default_branch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bare = remote(tmp.path());
+        let cache = Cache::new(tmp.path().join("cache"));
+        let mut t = target(&bare, "HEAD");
+        t.checkout_branch = "HEAD".into();
+        let out = commit_and_push(&cache, &t, &who(), |dir| {
+            fs::write(dir.join("h.txt"), "h").unwrap();
+            Ok::<_, EditFailed>(Edited::Changed("to the default branch".into()))
+        })
+        .unwrap();
+        assert!(matches!(out, Outcome::Pushed { ref branch, .. } if branch == "main"), "{out:?}");
+        assert_eq!(git(&bare, &["log", "-1", "--format=%s", "main"]), "to the default branch");
     }
 
     #[test]

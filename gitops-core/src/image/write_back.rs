@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::appset::template::go::{self, GoOptions};
+use crate::image::updater::{AppConfig, ImageConfig, Tag, UpdaterImage};
 use crate::yaml::{self, edit};
 
 /// Why a write-back file cannot be produced; nothing is written.
@@ -27,6 +28,14 @@ pub enum WriteBackError {
     File {
         /// The file.
         file: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The write-back annotations or the app cannot be used.
+    #[error("Application {app}: {problem}")]
+    Config {
+        /// `namespace/name`.
+        app: String,
         /// What is wrong.
         problem: String,
     },
@@ -261,6 +270,282 @@ pub fn write_branch(
     Ok(branch)
 }
 
+/// How an app is rendered, as far as Image Updater cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppType {
+    /// Helm (a `helm` section, a chart, or `status.sourceType: Helm`).
+    Helm,
+    /// Kustomize (a `kustomize` section or `status.sourceType: Kustomize`).
+    Kustomize,
+}
+
+impl AppType {
+    /// The type of an Application object; `None` for other sources (Image Updater refuses them).
+    pub fn of(app: &Value) -> Option<AppType> {
+        let source = app.pointer("/spec/source");
+        let has = |k: &str| source.and_then(|s| s.get(k)).is_some_and(|v| !v.is_null());
+        if has("helm") || has("chart") {
+            return Some(AppType::Helm);
+        }
+        if has("kustomize") {
+            return Some(AppType::Kustomize);
+        }
+        match app.pointer("/status/sourceType").and_then(Value::as_str) {
+            Some("Helm") => Some(AppType::Helm),
+            Some("Kustomize") => Some(AppType::Kustomize),
+            _ => None,
+        }
+    }
+}
+
+/// One image of an app to move to a new tag.
+#[derive(Debug, Clone)]
+pub struct AppUpdate<'a> {
+    /// The image's configuration (its annotations).
+    pub config: &'a ImageConfig,
+    /// The image as it runs now (from `status.summary.images`).
+    pub live: UpdaterImage,
+    /// The tag chosen.
+    pub new: Tag,
+}
+
+impl AppUpdate<'_> {
+    fn tag_value(&self) -> String {
+        match &self.new.digest {
+            Some(d) if self.new.name.is_empty() => d.clone(),
+            Some(d) => format!("{}@{d}", self.new.name),
+            None => self.new.name.clone(),
+        }
+    }
+
+    /// The change, for messages.
+    pub fn change(&self) -> ImageChange {
+        ImageChange {
+            image: self.config.image.name_without_tag(),
+            alias: self.config.alias.clone(),
+            old_tag: self.live.tag.clone().unwrap_or_default(),
+            new_tag: self.new.name.clone(),
+        }
+    }
+}
+
+/// What an app's updates set: Helm parameters or kustomize images, as Image Updater sets them.
+pub fn managed(app_type: AppType, updates: &[AppUpdate]) -> Managed {
+    match app_type {
+        AppType::Helm => {
+            let mut params = Vec::new();
+            for u in updates {
+                let name = u.config.image.name_without_tag();
+                match &u.config.helm_image_spec {
+                    Some(spec) if !spec.is_empty() => params.push((spec.clone(), format!("{name}:{}", u.tag_value()))),
+                    _ => {
+                        let name_param = u
+                            .config
+                            .helm_image_name
+                            .clone()
+                            .filter(|p| !p.is_empty())
+                            .unwrap_or_else(|| "image.name".into());
+                        let tag_param = u
+                            .config
+                            .helm_image_tag
+                            .clone()
+                            .filter(|p| !p.is_empty())
+                            .unwrap_or_else(|| "image.tag".into());
+                        params.push((name_param, name));
+                        params.push((tag_param, u.tag_value()));
+                    }
+                }
+            }
+            Managed::Helm(params)
+        }
+        AppType::Kustomize => Managed::Kustomize(
+            updates
+                .iter()
+                .map(|u| {
+                    let mut image = format!("{}:{}", u.config.image.name_without_tag(), u.new.name);
+                    if let Some(d) = &u.new.digest {
+                        image.push('@');
+                        image.push_str(d);
+                    }
+                    match &u.config.kustomize_image {
+                        Some(k) => format!("{}={image}", k.name_without_tag()),
+                        None => image,
+                    }
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Applies `managed` to the Application's `spec.source` (write-back method `argocd`): Helm
+/// parameters merged by name (with `forceString: true`), kustomize images merged by image.
+pub fn apply_to_application(app: &mut Value, managed: &Managed) {
+    let Some(source) = app.pointer_mut("/spec/source").and_then(Value::as_object_mut) else { return };
+    match managed {
+        Managed::Helm(params) => {
+            let helm = source.entry("helm").or_insert_with(|| json!({}));
+            let list = helm.as_object_mut().map(|h| h.entry("parameters").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = list {
+                for (name, value) in params {
+                    let entry = json!({"name": name, "value": value, "forceString": true});
+                    match list.iter_mut().find(|p| p.get("name").and_then(Value::as_str) == Some(name)) {
+                        Some(slot) => *slot = entry,
+                        None => list.push(entry),
+                    }
+                }
+            }
+        }
+        Managed::Kustomize(images) => {
+            let k = source.entry("kustomize").or_insert_with(|| json!({}));
+            let list = k.as_object_mut().map(|k| k.entry("images").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = list {
+                for image in images {
+                    let key = kustomize_image_key(image);
+                    match list.iter_mut().find(|i| i.as_str().is_some_and(|s| kustomize_image_key(s) == key)) {
+                        Some(slot) => *slot = json!(image),
+                        None => list.push(json!(image)),
+                    }
+                }
+            }
+        }
+        Managed::Plugin(env) => {
+            let p = source.entry("plugin").or_insert_with(|| json!({}));
+            let list = p.as_object_mut().map(|p| p.entry("env").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = list {
+                for (name, value) in env {
+                    let entry = json!({"name": name, "value": value});
+                    match list.iter_mut().find(|p| p.get("name").and_then(Value::as_str) == Some(name)) {
+                        Some(slot) => *slot = entry,
+                        None => list.push(entry),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a `git` write-back writes, relative to the repository root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitTarget {
+    /// A parameter override file (`.argocd-source-<app>.yaml` by default).
+    Override(String),
+    /// The kustomization in this directory.
+    Kustomization(String),
+    /// This Helm values file.
+    HelmValues(String),
+}
+
+/// An app's `git` write-back, read from its annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitWriteBack {
+    /// The repository written to (`git-repository`, else the source's `repoURL`).
+    pub repository: String,
+    /// Where the credentials come from (`repocreds`, `secret:<ns>/<name>`).
+    pub credentials: String,
+    /// The branch checked out (`git-branch` base, else the source's `targetRevision`).
+    pub base_branch: String,
+    /// The branch written to, a template (`git-branch` write part), when not the base.
+    pub write_branch: Option<String>,
+    /// The file or directory written.
+    pub target: GitTarget,
+}
+
+/// The write-back method of an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// `argocd`: the Application's spec is changed.
+    Argocd,
+    /// `git[:creds]`.
+    Git(GitWriteBack),
+}
+
+/// `a/./b/../c` as `filepath.Join` cleans it, relative, `/`-separated.
+fn join_clean(parts: &[&str]) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in parts.iter().flat_map(|p| p.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            p => out.push(p),
+        }
+    }
+    if out.is_empty() { ".".into() } else { out.join("/") }
+}
+
+/// The write-back method of `app` (an Application object) from its annotations, as Image
+/// Updater reads them; `controller_namespace` is Argo CD's (an app elsewhere, outside
+/// `default`, has `<namespace>_` in its override file's name).
+pub fn method(app: &Value, config: &AppConfig, controller_namespace: &str) -> Result<Method, WriteBackError> {
+    let bad = |problem: String| WriteBackError::Config { app: config.app.clone(), problem };
+    let method = config.write_back_method.trim();
+    if method.is_empty() || method == "argocd" {
+        return Ok(Method::Argocd);
+    }
+    let (kind, credentials) = match method.split_once(':') {
+        Some((k, c)) if !k.is_empty() => (k, c.to_string()),
+        _ => (method, "repocreds".to_string()),
+    };
+    if kind.trim() != "git" {
+        return Err(bad(format!("invalid update mechanism: {kind}")));
+    }
+    let source = app.pointer("/spec/source");
+    let text = |k: &str| source.and_then(|s| s.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+    let path = text("path");
+    let name = app.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let namespace = app.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let instance = if namespace.is_empty() || namespace == controller_namespace || namespace == "default" {
+        name.to_string()
+    } else {
+        format!("{namespace}_{name}")
+    };
+    let rooted = |p: &str, default: &str| match p.strip_prefix('/') {
+        Some(abs) => join_clean(&[abs]),
+        None if p.is_empty() => join_clean(&[&path, default]),
+        None => join_clean(&[&path, p]),
+    };
+    let target = match config.write_back_target.as_deref().map(str::trim) {
+        None | Some("") => GitTarget::Override(join_clean(&[&path, &format!(".argocd-source-{instance}.yaml")])),
+        Some("kustomization") => GitTarget::Kustomization(join_clean(&[&path])),
+        Some(t) if t.starts_with("kustomization:") => {
+            GitTarget::Kustomization(rooted(&t["kustomization:".len()..], "."))
+        }
+        Some("helmvalues") => GitTarget::HelmValues(join_clean(&[&path, "values.yaml"])),
+        Some(t) if t.starts_with("helmvalues:") => {
+            GitTarget::HelmValues(rooted(&t["helmvalues:".len()..], "values.yaml"))
+        }
+        Some(t) => {
+            let file = rooted(t, "");
+            if file.rsplit('/').next() == Some("kustomization.yaml") {
+                return Err(bad(format!(
+                    "write-back-target {t}: a kustomization is written with `kustomization[:path]`"
+                )));
+            }
+            GitTarget::Override(file)
+        }
+    };
+    let (base, write) = match config.git_branch.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        Some(b) => {
+            let parts: Vec<&str> = b.split(':').collect();
+            match parts.as_slice() {
+                [base] => ((*base).to_string(), None),
+                [base, write] => ((*base).to_string(), Some((*write).to_string()).filter(|w| !w.is_empty())),
+                _ => return Err(bad(format!("invalid format for git-branch annotation: {b}"))),
+            }
+        }
+        None => (text("targetRevision"), None),
+    };
+    let base = if base.is_empty() { "HEAD".to_string() } else { base };
+    Ok(Method::Git(GitWriteBack {
+        repository: config.git_repository.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| text("repoURL")),
+        credentials,
+        base_branch: base,
+        write_branch: write,
+        target,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +632,101 @@ mod tests {
             write_branch("{{ range .Images }}{{ .Alias }}-{{ .NewTag }}{{ end }}", "web", "argocd", &changes).unwrap(),
             "app-v2"
         );
+    }
+
+    fn app_with(annotations: Value, source: Value) -> (Value, AppConfig) {
+        let app = json!({"metadata": {"name": "web", "namespace": "team", "annotations": annotations}, "spec": {"source": source}});
+        let config = AppConfig::from_app(&app).unwrap();
+        (app, config)
+    }
+
+    #[test]
+    fn write_back_methods_and_targets_as_image_updater_reads_them() {
+        let p = "argocd-image-updater.argoproj.io";
+        let source = json!({"repoURL": "https://git.example.com/apps.git", "path": "apps/web", "targetRevision": "main", "kustomize": {}});
+        let (app, config) = app_with(json!({format!("{p}/image-list"): "web=ghcr.io/o/web"}), source.clone());
+        assert_eq!(method(&app, &config, "argocd").unwrap(), Method::Argocd);
+        let cases = [
+            (None, None, GitTarget::Override("apps/web/.argocd-source-team_web.yaml".into()), "main", None),
+            (
+                Some("kustomization"),
+                Some("main:image-updater-{{.AppName}}"),
+                GitTarget::Kustomization("apps/web".into()),
+                "main",
+                Some("image-updater-{{.AppName}}"),
+            ),
+            (Some("kustomization:../base"), None, GitTarget::Kustomization("apps/base".into()), "main", None),
+            (
+                Some("helmvalues:/charts/web/values-prod.yaml"),
+                Some("release"),
+                GitTarget::HelmValues("charts/web/values-prod.yaml".into()),
+                "release",
+                None,
+            ),
+            (Some("helmvalues"), None, GitTarget::HelmValues("apps/web/values.yaml".into()), "main", None),
+            (Some("overrides.yaml"), None, GitTarget::Override("apps/web/overrides.yaml".into()), "main", None),
+        ];
+        for (target, branch, want, base, write) in cases {
+            let mut annotations = json!({format!("{p}/image-list"): "web=ghcr.io/o/web", format!("{p}/write-back-method"): "git:secret:argocd/creds"});
+            if let Some(t) = target {
+                annotations[format!("{p}/write-back-target")] = json!(t);
+            }
+            if let Some(b) = branch {
+                annotations[format!("{p}/git-branch")] = json!(b);
+            }
+            let (app, config) = app_with(annotations, source.clone());
+            let Method::Git(git) = method(&app, &config, "argocd").unwrap() else { panic!("git") };
+            assert_eq!(git.target, want, "{target:?}");
+            assert_eq!((git.base_branch.as_str(), git.write_branch.as_deref()), (base, write));
+            assert_eq!(git.credentials, "secret:argocd/creds");
+            assert_eq!(git.repository, "https://git.example.com/apps.git");
+        }
+        let (app, config) =
+            app_with(json!({format!("{p}/image-list"): "a=b", format!("{p}/write-back-method"): "svn"}), source);
+        assert_eq!(
+            method(&app, &config, "argocd").unwrap_err().to_string(),
+            "Application team/web: invalid update mechanism: svn"
+        );
+    }
+
+    #[test]
+    fn helm_and_kustomize_settings_and_the_argocd_method() {
+        let p = "argocd-image-updater.argoproj.io";
+        let annotations = json!({
+            format!("{p}/image-list"): "web=ghcr.io/o/web:1.x, proxy=quay.io/o/proxy",
+            format!("{p}/proxy.helm.image-spec"): "sidecar.image",
+            format!("{p}/web.kustomize.image-name"): "web",
+        });
+        let (mut app, config) =
+            app_with(annotations, json!({"helm": {"parameters": [{"name": "replicas", "value": "2"}]}}));
+        let updates: Vec<AppUpdate> = config
+            .images
+            .iter()
+            .map(|c| AppUpdate {
+                config: c,
+                live: UpdaterImage::parse(&format!("{}:old", c.image.name_without_tag())),
+                new: Tag::named("1.2.0"),
+            })
+            .collect();
+        let helm = managed(AppType::Helm, &updates);
+        assert_eq!(
+            helm,
+            Managed::Helm(vec![
+                ("image.name".into(), "ghcr.io/o/web".into()),
+                ("image.tag".into(), "1.2.0".into()),
+                ("sidecar.image".into(), "quay.io/o/proxy:1.2.0".into()),
+            ])
+        );
+        apply_to_application(&mut app, &helm);
+        let params = app.pointer("/spec/source/helm/parameters").unwrap().as_array().unwrap();
+        assert_eq!(params.len(), 4);
+        assert_eq!(params[1], json!({"name": "image.name", "value": "ghcr.io/o/web", "forceString": true}));
+        let kustomize = managed(AppType::Kustomize, &updates);
+        assert_eq!(
+            kustomize,
+            Managed::Kustomize(vec!["web=ghcr.io/o/web:1.2.0".into(), "quay.io/o/proxy:1.2.0".into()])
+        );
+        assert_eq!(updates[0].change().old_tag, "old");
+        assert_eq!(AppType::of(&app), Some(AppType::Helm));
     }
 }
