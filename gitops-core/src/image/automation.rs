@@ -261,7 +261,8 @@ fn object_json(o: &ObjectId) -> Value {
 fn template_data(automation: &str, files: &[FileChanges], values: &BTreeMap<String, String>) -> Value {
     let mut file_changes = Map::new();
     let mut all: Vec<Value> = Vec::new();
-    let mut by_object: BTreeMap<(String, String, String, String), (Value, Vec<Value>)> = BTreeMap::new();
+    // Ordered as Go orders the struct keys: APIVersion, Kind, Name, Namespace.
+    let mut by_object: BTreeMap<&ObjectId, (Value, Vec<Value>)> = BTreeMap::new();
     for file in files {
         let entries = file
             .objects
@@ -270,9 +271,7 @@ fn template_data(automation: &str, files: &[FileChanges], values: &BTreeMap<Stri
             .collect();
         file_changes.insert(file.file.clone(), keyed_map(entries));
         for (object, changes) in &file.objects {
-            // Go's map-key order for the struct: APIVersion, Kind, Name, Namespace.
-            let key = (object.api_version.clone(), object.kind.clone(), object.name.clone(), object.namespace.clone());
-            let slot = by_object.entry(key).or_insert_with(|| (object_json(object), Vec::new()));
+            let slot = by_object.entry(object).or_insert_with(|| (object_json(object), Vec::new()));
             for change in changes {
                 let change = change_json(change);
                 slot.1.push(change.clone());
