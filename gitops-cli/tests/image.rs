@@ -182,3 +182,34 @@ fn a_missing_git_repository_and_a_missing_branch_are_named() {
     assert_eq!(run.status.code(), Some(1), "{}", err(&run));
     assert!(err(&run).contains("branch `nope` to check out does not exist"), "{}", err(&run));
 }
+
+#[test]
+fn an_image_updater_override_file_is_rendered_as_argo_cd_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_under(&repo, "apps/web/kustomization.yaml", "resources: [deployment.yaml]\n");
+    write_under(
+        &repo,
+        "apps/web/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: 'ghcr.io/o/web:v1'}]\n",
+    );
+    write_under(&repo, "apps/web/.argocd-source-web.yaml", "kustomize:\n  images:\n  - ghcr.io/o/web:v2\n");
+    // Another app's file in the same path is not this app's.
+    write_under(&repo, "apps/web/.argocd-source-other.yaml", "kustomize:\n  images:\n  - ghcr.io/o/web:v9\n");
+    git_in(&repo, &["init", "--quiet"]);
+    git_in(&repo, &["add", "."]);
+    git_in(&repo, &["commit", "--quiet", "-m", "one"]);
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: web, namespace: argocd}}\nspec:\n  destination: {{namespace: web}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: apps/web}}\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let o = gitops(&["render", "--app", app.to_str().unwrap(), "--cache", cache.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("image: ghcr.io/o/web:v2"), "{}", out(&o));
+}
