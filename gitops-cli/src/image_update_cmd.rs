@@ -51,6 +51,47 @@ pub fn run_update(args: UpdateArgs) -> Result<ExitCode, String> {
         println!("ImageUpdateAutomation {} is suspended: nothing done", automation.id());
         return Ok(ExitCode::SUCCESS);
     }
+    let cache = match args.cache {
+        Some(dir) => Cache::new(dir),
+        None => {
+            Cache::new(Cache::default_dir().ok_or("no cache directory: set GITOPS_CACHE or HOME, or pass --cache")?)
+        }
+    };
+    let (round, status) = match run_round(&objects, &automation, &cache) {
+        Ok(done) => done,
+        Err(RoundError::Git(e)) => {
+            eprintln!("gitops: error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(RoundError::Input(e)) => return Err(e),
+    };
+    let mut out = std::io::stdout().lock();
+    let write = |e: std::io::Error| format!("writing output: {e}");
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?).map_err(write)?;
+    } else {
+        for line in summary(&automation, &round) {
+            writeln!(out, "{line}").map_err(write)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Why a round did not run: bad input (exit 2) or Git (exit 1); nothing was pushed either way.
+pub(crate) enum RoundError {
+    /// The automation, its source, its policies or its markers.
+    Input(String),
+    /// Cloning or pushing.
+    Git(String),
+}
+
+/// Runs one round of `automation` with the GitRepository and ImagePolicies among `objects`;
+/// returns what it did and the status Flux would write on the automation.
+pub(crate) fn run_round(
+    objects: &[Object],
+    automation: &Automation,
+    cache: &Cache,
+) -> Result<(image_update::Round, serde_json::Value), RoundError> {
     let repository = objects
         .iter()
         .find(|o| {
@@ -60,14 +101,31 @@ pub fn run_update(args: UpdateArgs) -> Result<ExitCode, String> {
                 && namespace_of(o) == automation.source_namespace
         })
         .ok_or_else(|| {
-            format!(
+            RoundError::Input(format!(
                 "ImageUpdateAutomation {}: GitRepository {}/{} is not among the objects given (--objects FILE)",
                 automation.id(),
                 automation.source_namespace,
                 automation.source_name
-            )
+            ))
         })?;
-    let source = GitSource::of(&automation, repository.value()).map_err(|e| e.to_string())?;
+    let source = GitSource::of(automation, repository.value()).map_err(|e| RoundError::Input(e.to_string()))?;
+    let policies = policies_of(objects, automation);
+    let round = match image_update::run(cache, automation, &source, &policies) {
+        Ok(round) => round,
+        Err(e @ (image_update::Error::Git(_) | image_update::Error::Push(_) | image_update::Error::Io { .. })) => {
+            return Err(RoundError::Git(e.to_string()));
+        }
+        Err(e) => return Err(RoundError::Input(e.to_string())),
+    };
+    for problem in &round.problem_files {
+        eprintln!("gitops: warning: skipped (not YAML): {problem}");
+    }
+    let status = status_of(&round, &policies, &source);
+    Ok((round, status))
+}
+
+/// The ImagePolicies among `objects`, with whether `automation` selects each.
+fn policies_of(objects: &[Object], automation: &Automation) -> Policies {
     let mut policies = Policies::default();
     for o in objects.iter().filter(|o| o.group() == gitops_core::image::automation::GROUP && o.kind() == "ImagePolicy")
     {
@@ -80,87 +138,69 @@ pub fn run_update(args: UpdateArgs) -> Result<ExitCode, String> {
         let selected = namespace_of(o) == automation.namespace && automation.selects(&labels);
         policies.insert(namespace_of(o), o.name(), selected, LatestImage::from_policy_status(o.value()));
     }
-    let cache = match args.cache {
-        Some(dir) => Cache::new(dir),
-        None => {
-            Cache::new(Cache::default_dir().ok_or("no cache directory: set GITOPS_CACHE or HOME, or pass --cache")?)
+    policies
+}
+
+/// The automation's status as Flux writes it after a round.
+fn status_of(round: &image_update::Round, policies: &Policies, source: &GitSource) -> serde_json::Value {
+    let observed: serde_json::Map<String, serde_json::Value> = policies
+        .observed()
+        .into_iter()
+        .map(|(name, l)| (name, json!({"name": l.name, "tag": l.tag, "digest": l.digest.unwrap_or_default()})))
+        .collect();
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = gitops_core::time::rfc3339(i64::try_from(secs).unwrap_or(0));
+    let mut status = json!({"lastAutomationRunTime": now, "observedPolicies": observed});
+    let message = match &round.outcome {
+        Outcome::Pushed { commit, branch, .. } => {
+            status["lastPushCommit"] = json!(commit);
+            status["lastPushTime"] = json!(now);
+            format!("pushed commit '{}' to branch '{branch}'", short(commit))
+        }
+        Outcome::Unchanged { base } => {
+            status["observedSourceRevision"] = json!(format!("{}@sha1:{base}", source.checkout_branch));
+            "repository up-to-date".to_string()
         }
     };
-    let round = match image_update::run(&cache, &automation, &source, &policies) {
-        Ok(round) => round,
-        Err(e @ (image_update::Error::Git(_) | image_update::Error::Push(_) | image_update::Error::Io { .. })) => {
-            eprintln!("gitops: error: {e}");
-            return Ok(ExitCode::from(1));
-        }
-        Err(e) => return Err(e.to_string()),
+    status["conditions"] = json!([{
+        "type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+        "message": message, "lastTransitionTime": now,
+    }]);
+    status
+}
+
+/// What a round did, a line each: the outcome, then each change.
+pub(crate) fn summary(automation: &Automation, round: &image_update::Round) -> Vec<String> {
+    let Outcome::Pushed { commit, branch, attempts } = &round.outcome else {
+        return vec![format!("ImageUpdateAutomation {}: repository up-to-date", automation.id())];
     };
-    for problem in &round.problem_files {
-        eprintln!("gitops: warning: skipped (not YAML): {problem}");
-    }
-    let mut out = std::io::stdout().lock();
-    let write = |e: std::io::Error| format!("writing output: {e}");
-    if args.json {
-        let observed: serde_json::Map<String, serde_json::Value> = policies
-            .observed()
-            .into_iter()
-            .map(|(name, l)| (name, json!({"name": l.name, "tag": l.tag, "digest": l.digest.unwrap_or_default()})))
-            .collect();
-        let now = gitops_core::time::rfc3339(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
-        );
-        let mut status = json!({"lastAutomationRunTime": now, "observedPolicies": observed});
-        match &round.outcome {
-            Outcome::Pushed { commit, .. } => {
-                status["lastPushCommit"] = json!(commit);
-                status["lastPushTime"] = json!(now);
-                status["conditions"] = json!([{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": format!("pushed commit '{}' to branch '{}'", short(commit), push_branch(&round.outcome))}]);
-            }
-            Outcome::Unchanged { base } => {
-                status["observedSourceRevision"] = json!(format!("{}@sha1:{base}", source.checkout_branch));
-                status["conditions"] = json!([{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "repository up-to-date"}]);
-            }
-        }
-        writeln!(out, "{}", serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?).map_err(write)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    match &round.outcome {
-        Outcome::Unchanged { .. } => {
-            writeln!(out, "ImageUpdateAutomation {}: repository up-to-date", automation.id()).map_err(write)?
-        }
-        Outcome::Pushed { commit, branch, attempts } => {
-            let count: usize = round.changes.iter().flat_map(|f| &f.objects).map(|(_, c)| c.len()).sum();
-            let retried =
-                if *attempts > 1 { format!(", after {} rejected pushes", attempts - 1) } else { String::new() };
-            writeln!(
-                out,
-                "ImageUpdateAutomation {}: pushed commit '{}' to branch '{branch}' ({count} change{} in {} file{}{retried})",
-                automation.id(),
-                short(commit),
-                if count == 1 { "" } else { "s" },
-                round.changes.len(),
-                if round.changes.len() == 1 { "" } else { "s" },
-            )
-            .map_err(write)?;
-            for file in &round.changes {
-                for (object, changes) in &file.objects {
-                    for c in changes {
-                        let name = if object.namespace.is_empty() {
-                            object.name.clone()
-                        } else {
-                            format!("{}/{}", object.namespace, object.name)
-                        };
-                        writeln!(
-                            out,
-                            "  {}: {} {name}: {} -> {} ({})",
-                            file.file, object.kind, c.old_value, c.new_value, c.setter
-                        )
-                        .map_err(write)?;
-                    }
-                }
+    let count: usize = round.changes.iter().flat_map(|f| &f.objects).map(|(_, c)| c.len()).sum();
+    let files = round.changes.len();
+    let retried = if *attempts > 1 { format!(", after {} rejected pushes", attempts - 1) } else { String::new() };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut lines = vec![format!(
+        "ImageUpdateAutomation {}: pushed commit '{}' to branch '{branch}' ({count} change{} in {files} file{}{retried})",
+        automation.id(),
+        short(commit),
+        plural(count),
+        plural(files),
+    )];
+    for file in &round.changes {
+        for (object, changes) in &file.objects {
+            let name = if object.namespace.is_empty() {
+                object.name.clone()
+            } else {
+                format!("{}/{}", object.namespace, object.name)
+            };
+            for c in changes {
+                lines.push(format!(
+                    "  {}: {} {name}: {} -> {} ({})",
+                    file.file, object.kind, c.old_value, c.new_value, c.setter
+                ));
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    lines
 }
 
 fn namespace_of(o: &Object) -> &str {
@@ -169,11 +209,4 @@ fn namespace_of(o: &Object) -> &str {
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(7)]
-}
-
-fn push_branch(outcome: &Outcome) -> &str {
-    match outcome {
-        Outcome::Pushed { branch, .. } => branch,
-        Outcome::Unchanged { .. } => "",
-    }
 }
