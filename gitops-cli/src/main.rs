@@ -9,6 +9,7 @@ mod diff_cmd;
 mod fleet_cmd;
 mod health_cmd;
 mod hub_cmd;
+mod image_cmd;
 mod image_update_cmd;
 mod output;
 mod plan_cmd;
@@ -104,9 +105,14 @@ enum Command {
     /// Exit status: 0 Yes / valid, 1 No / invalid / an input error (as argocd's), 2 bad usage.
     #[command(subcommand)]
     Rbac(rbac_cmd::RbacCommand),
-    /// Image automation: `update` runs one round of a Flux ImageUpdateAutomation.
+    /// Image automation: the tag a Flux ImagePolicy or an Argo CD Image Updater image selects
+    /// (`image select` from a list of tags, `image scan` from a registry), and one round of a
+    /// Flux ImageUpdateAutomation (`image update`).
+    ///
+    /// Exit status: 0 a tag (or the list, or the round ran), 1 no tag qualifies (or Git
+    /// failed), 2 bad input or a registry error.
     #[command(subcommand)]
-    Image(ImageCommand),
+    Image(image_cmd::ImageCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -126,6 +132,9 @@ Checks on files, no cluster needed:
   gitops health LIVE                     health of live objects, with Argo CD's checks and Lua scripts
   gitops plan DESIRED LIVE               the sync Argo CD would run, step by step
   gitops rbac can SUBJECT ACTION RESOURCE [OBJECT] --policy-file FILE   Argo CD RBAC: Yes or No
+  gitops image select --tags FILE --policy POLICY.yaml   the tag a Flux ImagePolicy (or an Argo CD
+                                         Image Updater image: --app APP.yaml --image ALIAS) selects
+  gitops image scan IMAGE [--policy ...]  an image's tags from its registry, or the selected one
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
@@ -167,19 +176,9 @@ fn main() -> ExitCode {
         Command::Resume(command) => hub_cmd::suspend(command, false),
         Command::Project(command) => project_cmd::run(command),
         Command::Rbac(command) => rbac_cmd::run(command),
-        Command::Image(ImageCommand::Update(args)) => image_update_cmd::run_update(args),
+        Command::Image(command) => image_cmd::run(command),
     };
     finish(result)
-}
-
-/// `gitops image ...`.
-#[derive(Subcommand, Debug)]
-enum ImageCommand {
-    /// One round of a Flux ImageUpdateAutomation: set the marked images under its
-    /// `update.path` from its ImagePolicies, commit and push.
-    ///
-    /// Exit status: 0 when the round ran, 1 when Git failed, 2 on bad input (nothing pushed).
-    Update(image_update_cmd::UpdateArgs),
 }
 
 /// The exit status of a command's result, with its error printed.

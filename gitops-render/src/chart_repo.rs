@@ -607,31 +607,13 @@ impl Repo {
         }
         let credentials = repos.credentials_for(&base);
         let bad = |reason: String| Error::Credentials { repo: scrub(&base), reason };
-        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(credentials.insecure);
-        if let Some(pem) = &credentials.ca_pem {
-            let certs = pem_certificates(pem).map_err(|e| bad(format!("CA: {e}")))?;
-            if certs.is_empty() {
-                return Err(bad("CA: no PEM certificate found".into()));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
-        match (&credentials.client_cert_pem, &credentials.client_key_pem) {
-            (Some(cert), Some(key)) => {
-                let chain = pem_certificates(cert).map_err(|e| bad(format!("tlsClientCertData: {e}")))?;
-                let key = ureq::tls::PrivateKey::from_pem(key.as_bytes())
-                    .map_err(|e| bad(format!("tlsClientCertKey: {e}")))?;
-                tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
-            }
-            (None, None) => {}
+        let client = match (&credentials.client_cert_pem, &credentials.client_key_pem) {
+            (Some(cert), Some(key)) => Some((cert.as_str(), key.as_str())),
+            (None, None) => None,
             _ => return Err(bad("tlsClientCertData and tlsClientCertKey go together".into())),
-        }
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(repos.timeout))
-            .http_status_as_error(false)
-            .tls_config(tls.build())
-            .user_agent(concat!("gitops/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+        };
+        let tls = TlsSettings { insecure: credentials.insecure, ca_pem: credentials.ca_pem.as_deref(), client };
+        let agent = http_agent(&tls, repos.timeout).map_err(bad)?;
         Ok(Repo { base, credentials, agent })
     }
 
@@ -678,6 +660,41 @@ impl Repo {
             e => Error::Unreachable { url: shown.clone(), what: what.to_string(), reason: e.to_string() },
         })
     }
+}
+
+/// How an HTTPS peer is trusted and who we are to it.
+pub(crate) struct TlsSettings<'a> {
+    /// No certificate verification.
+    pub insecure: bool,
+    /// PEM CA certificates: only these are trusted (else the Mozilla roots).
+    pub ca_pem: Option<&'a str>,
+    /// A PEM client certificate (chain) and its PEM key.
+    pub client: Option<(&'a str, &'a str)>,
+}
+
+/// The blocking HTTP agent chart repositories and image registries are read with: rustls,
+/// statuses as responses (not errors), a global timeout; the error names the TLS setting.
+pub(crate) fn http_agent(tls: &TlsSettings<'_>, timeout: Duration) -> Result<ureq::Agent, String> {
+    let mut config = ureq::tls::TlsConfig::builder().disable_verification(tls.insecure);
+    if let Some(pem) = tls.ca_pem {
+        let certs = pem_certificates(pem).map_err(|e| format!("CA: {e}"))?;
+        if certs.is_empty() {
+            return Err("CA: no PEM certificate found".into());
+        }
+        config = config.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    if let Some((cert, key)) = tls.client {
+        let chain = pem_certificates(cert).map_err(|e| format!("tlsClientCertData: {e}"))?;
+        let key = ureq::tls::PrivateKey::from_pem(key.as_bytes()).map_err(|e| format!("tlsClientCertKey: {e}"))?;
+        config = config.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
+    }
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .tls_config(config.build())
+        .user_agent(concat!("gitops/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent())
 }
 
 fn pem_certificates(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, ureq::Error> {

@@ -9,6 +9,7 @@
 //! [`kustomize`] builds kustomizations natively, byte for byte as `kubectl kustomize`;
 //! [`local`] renders a path on the local disk (root discovery, renderer detection), as
 //! `gitops render PATH` does; [`health`] reads health script trees and runs their tests;
+//! [`registry`] lists an image's tags and reads its manifests (OCI Distribution API);
 //! [`compare`] diffs two manifest streams read from paths; [`scm`] reads the pull request and
 //! repository APIs of GitHub, GitLab, Gitea and Bitbucket Server for ApplicationSets; [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
 //! only those (a FIFO, a socket or a device is refused without blocking).
@@ -35,6 +36,7 @@ pub mod local;
 pub mod output;
 pub mod plugin;
 mod process;
+pub mod registry;
 pub mod regular;
 pub mod root;
 pub mod scm;

@@ -8,6 +8,9 @@
 //! - `chart_repo`: charts from a chart repository on loopback HTTP (version ranges and
 //!   prereleases, digests, the cache, basic auth, HTTPS with a CA, named errors, hostile
 //!   archives, an Application rendered from one, umbrella chart dependencies);
+//! - `registry`: the image registry client against a real registry (Debian's docker-registry,
+//!   `GITOPS_REGISTRY`): tags paginated and capped, manifests and indexes, platforms, creation
+//!   times, 404 and basic auth; bearer tokens, retries and `Retry-After` against a loopback server;
 //! - `plugin`: config management plugins (environment, failures, timeouts, confinement);
 //! - `app`: Argo CD Applications and Flux Kustomizations fetched from real repositories
 //!   (revisions and overrides, semver refs, source ignore, plugins, charts, refusals);
@@ -20,6 +23,7 @@ mod directory;
 mod helm;
 mod kustomize;
 mod plugin;
+mod registry;
 mod root;
 
 use std::path::Path;
