@@ -31,11 +31,11 @@ pub enum Error {
     /// A marker could not be applied.
     #[error(transparent)]
     Setter(#[from] SetterError),
-    /// The automation's source is missing or unusable.
-    #[error("ImageUpdateAutomation {automation}: {problem}")]
+    /// The source, branch or write-back target is missing or unusable.
+    #[error("{subject}: {problem}")]
     Source {
-        /// `namespace/name`.
-        automation: String,
+        /// What it is about: `ImageUpdateAutomation ns/name`, `Application ns/name`, a file.
+        subject: String,
         /// What is wrong.
         problem: String,
     },
@@ -72,7 +72,8 @@ pub struct GitSource {
 impl GitSource {
     /// The automation's source, from the GitRepository object it names.
     pub fn of(automation: &Automation, repository: &Value) -> Result<GitSource, Error> {
-        let problem = |p: String| Error::Source { automation: automation.id(), problem: p };
+        let problem =
+            |p: String| Error::Source { subject: format!("ImageUpdateAutomation {}", automation.id()), problem: p };
         let url = repository
             .pointer("/spec/url")
             .and_then(Value::as_str)
@@ -283,7 +284,7 @@ pub struct AppRound {
 /// one), pushed to the write branch (rendered from its template) or the base branch.
 pub fn write_back_git(cache: &Cache, request: &AppWriteBack) -> Result<AppRound, Error> {
     let AppWriteBack { app_name, app_namespace, git, managed, changes, who, template } = *request;
-    let problem = |p: String| Error::Source { automation: format!("{app_namespace}/{app_name}"), problem: p };
+    let problem = |p: String| Error::Source { subject: format!("Application {app_namespace}/{app_name}"), problem: p };
     let push_branch = match &git.write_branch {
         Some(t) => write_back::write_branch(t, app_name, app_namespace, changes)
             .map_err(|e| problem(format!("git-branch: {e}")))?,
@@ -323,7 +324,7 @@ fn write_target(dir: &Path, target: &GitTarget, managed: &Managed) -> Result<boo
         GitTarget::HelmValues(file) => {
             let Managed::Helm(params) = managed else {
                 return Err(Error::Source {
-                    automation: file.clone(),
+                    subject: file.clone(),
                     problem: "helmvalues write-back needs a Helm app".into(),
                 });
             };
@@ -334,7 +335,7 @@ fn write_target(dir: &Path, target: &GitTarget, managed: &Managed) -> Result<boo
         GitTarget::Kustomization(kdir) => {
             let Managed::Kustomize(images) = managed else {
                 return Err(Error::Source {
-                    automation: kdir.clone(),
+                    subject: kdir.clone(),
                     problem: "kustomization write-back needs a Kustomize app".into(),
                 });
             };
@@ -343,7 +344,7 @@ fn write_target(dir: &Path, target: &GitTarget, managed: &Managed) -> Result<boo
                 .map(|n| if kdir == "." { n.to_string() } else { format!("{kdir}/{n}") })
                 .find(|f| dir.join(f).is_file())
                 .ok_or_else(|| Error::Source {
-                    automation: kdir.clone(),
+                    subject: kdir.clone(),
                     problem: "no kustomization file in the write-back target".into(),
                 })?;
             let old = read(&found)?.unwrap_or_default();

@@ -54,7 +54,7 @@ pub enum AutomationError {
 /// The commit author.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
-    /// `name` (Flux's default when empty: the email's local part is not used; it stays empty).
+    /// `name` (may be empty).
     pub name: String,
     /// `email` (required).
     pub email: String,
