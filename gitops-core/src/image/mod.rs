@@ -12,6 +12,7 @@
 //! - [`go`]: the Go library rules both tools inherit (`Regexp.Expand`, `strconv.ParseFloat`);
 //! - [`setters`]: Flux's `$imagepolicy` markers set in YAML text, every other byte kept;
 //! - [`automation`]: Flux `ImageUpdateAutomation` and its commit message template;
+//! - [`summary`]: the images an app runs (`status.summary.images`);
 //! - [`write_back`]: Image Updater's `git` write-back files, commit message and branch.
 
 pub mod automation;
@@ -20,5 +21,6 @@ pub mod flux;
 pub mod go;
 pub mod reference;
 pub mod setters;
+pub mod summary;
 pub mod updater;
 pub mod write_back;
