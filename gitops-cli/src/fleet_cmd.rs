@@ -354,6 +354,19 @@ impl Fleet {
                             }
                         }
                     }
+                    Next::Automate(automation) => {
+                        apps.push(automation.key(""));
+                        if !self.options.is_due(&automation) {
+                            not_due += 1;
+                            continue;
+                        }
+                        let label = format!("ImageUpdateAutomation {}/{}", automation.namespace(), automation.name());
+                        let outcome = self.automate(out, &automation, &hub, dry_run).await;
+                        if outcome.is_err() {
+                            verdict = worse(verdict, Verdict::Failed);
+                        }
+                        report.rows.push(Row { app: label, target: String::new(), outcome });
+                    }
                     Next::Pass(member) => {
                         let object = member.objects.last();
                         apps.extend(object.map(|o| o.key("")));
@@ -682,6 +695,61 @@ impl Fleet {
             application_status(status)
         };
         hub.patch_status(&object.key(""), &value).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Runs one round of a Flux ImageUpdateAutomation of the hub, as image-automation-controller
+    /// does at its interval: the hub's GitRepository and ImagePolicies decide what is set and
+    /// where it is pushed; on a kube hub its status is written as Flux writes it. Returns the
+    /// row's outcome (`Pushed` or `UpToDate`).
+    async fn automate(
+        &mut self,
+        out: &mut dyn Write,
+        object: &Object,
+        hub: &Hub,
+        dry_run: bool,
+    ) -> Result<(String, String), String> {
+        use gitops_core::image::automation::Automation;
+        let label = format!("ImageUpdateAutomation {}/{}", object.namespace(), object.name());
+        let automation = Automation::from_json(object.value()).map_err(|e| e.to_string())?;
+        let interval = automation
+            .interval
+            .as_deref()
+            .and_then(gitops_core::quantity::go_duration_nanos)
+            .and_then(|n| u64::try_from(n).ok())
+            .map(std::time::Duration::from_nanos);
+        if let (Some(schedules), Some(interval)) = (&mut self.options.schedules, interval) {
+            schedules.passed_after(object, interval);
+        }
+        if automation.suspend {
+            let _ = writeln!(out, "{label}: suspended");
+            return Ok(("Suspended".into(), "-".into()));
+        }
+        if dry_run {
+            let _ = writeln!(out, "{label}: would run a round (dry run)");
+            return Ok(("DryRun".into(), "-".into()));
+        }
+        let objects = match hub {
+            Hub::Dir(p) => FileCluster::new(p).list().map_err(|e| e.to_string())?,
+            Hub::Kube => self.kube_hub_objects().await?.to_vec(),
+        };
+        let cache = self.root.cache().clone();
+        let (round, status) =
+            crate::image_update_cmd::run_round(&objects, &automation, &cache).map_err(|e| match e {
+                crate::image_update_cmd::RoundError::Input(e) | crate::image_update_cmd::RoundError::Git(e) => e,
+            })?;
+        for line in crate::image_update_cmd::summary(&automation, &round) {
+            let _ = writeln!(out, "{line}");
+        }
+        if *hub == Hub::Kube {
+            let cluster = self.hub_cluster().await?;
+            cluster.patch_status(&object.key(""), &status).await.map_err(|e| format!("writing its status: {e}"))?;
+        }
+        let done = if matches!(round.outcome, gitops_render::git_push::Outcome::Pushed { .. }) {
+            "Pushed"
+        } else {
+            "UpToDate"
+        };
+        Ok((done.into(), "-".into()))
     }
 
     /// Runs an ApplicationSet as Argo CD's ApplicationSet controller does: its generators over the

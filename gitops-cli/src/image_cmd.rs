@@ -24,6 +24,11 @@ pub enum ImageCommand {
     ///
     /// Exit status: 0 listed or selected, 1 no tag qualifies, 2 bad input or a registry error.
     Scan(ScanArgs),
+    /// One round of a Flux ImageUpdateAutomation: set the marked images under its
+    /// `update.path` from its ImagePolicies, commit and push.
+    ///
+    /// Exit status: 0 when the round ran, 1 when Git failed, 2 on bad input (nothing pushed).
+    Update(crate::image_update_cmd::UpdateArgs),
 }
 
 /// Which policy chooses: a Flux ImagePolicy, or an image of an Argo CD Application.
@@ -87,6 +92,7 @@ pub fn run(command: ImageCommand) -> Result<ExitCode, String> {
     match command {
         ImageCommand::Select(args) => select(&args),
         ImageCommand::Scan(args) => scan(&args),
+        ImageCommand::Update(args) => crate::image_update_cmd::run_update(args),
     }
 }
 

@@ -10,6 +10,7 @@ mod fleet_cmd;
 mod health_cmd;
 mod hub_cmd;
 mod image_cmd;
+mod image_update_cmd;
 mod output;
 mod plan_cmd;
 mod project_cmd;
@@ -105,9 +106,11 @@ enum Command {
     #[command(subcommand)]
     Rbac(rbac_cmd::RbacCommand),
     /// Image automation: the tag a Flux ImagePolicy or an Argo CD Image Updater image selects
-    /// (`image select` from a list of tags, `image scan` from a registry).
+    /// (`image select` from a list of tags, `image scan` from a registry), and one round of a
+    /// Flux ImageUpdateAutomation (`image update`).
     ///
-    /// Exit status: 0 a tag (or the list), 1 no tag qualifies, 2 bad input or a registry error.
+    /// Exit status: 0 a tag (or the list, or the round ran), 1 no tag qualifies (or Git
+    /// failed), 2 bad input or a registry error.
     #[command(subcommand)]
     Image(image_cmd::ImageCommand),
 }

@@ -18,6 +18,9 @@
 //!   numerical, alphabetical, the ImageRepository's exclusions) and Argo CD Image Updater
 //!   annotations (strategies, allow/ignore, the update decision), exit statuses 0, 1 and 2;
 //!   `image scan` against a real registry (Debian's docker-registry, `GITOPS_REGISTRY`).
+//! - `image_update`: a Flux ImageUpdateAutomation run twice against a bare Git remote (markers
+//!   set, commit author and message template, nothing to do the second time); bad markers and
+//!   sources leave Git untouched; Image Updater override files rendered as Argo CD reads them.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
 //! - `rbac`: `rbac can` Yes/No and exit statuses, --quiet, --strict, ConfigMap overlays,
@@ -34,6 +37,7 @@ mod diff;
 mod fleet;
 mod health;
 mod image;
+mod image_update;
 mod plan;
 mod project;
 mod rbac;

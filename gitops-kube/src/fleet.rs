@@ -145,7 +145,15 @@ pub enum Next {
     /// ([`gitops_core::appset`]); the caller writes them into the hub, then calls
     /// [`Walk::generated`] so they are walked.
     Generate(Box<Object>),
+    /// This Flux ImageUpdateAutomation (an object of the hub, put there by an app) is to run
+    /// a round ([`gitops_core::image::automation`]); it produces no apps.
+    Automate(Box<Object>),
 }
+
+/// The API group of Flux's image automation objects.
+const AUTOMATION_GROUP: &str = "image.toolkit.fluxcd.io";
+/// The kind [`Next::Automate`] is about.
+const AUTOMATION_KIND: &str = "ImageUpdateAutomation";
 
 /// The order in which a fleet's apps are passed, from a root app on a FileCluster hub.
 #[derive(Debug)]
@@ -154,6 +162,8 @@ pub struct Walk {
     controller_namespace: String,
     queue: VecDeque<Next>,
     seen: HashSet<AppId>,
+    /// Image update automations queued in this walk.
+    automations: HashSet<ResourceKey>,
     cache: ListCache,
 }
 
@@ -169,6 +179,7 @@ impl Walk {
             controller_namespace: children::DEFAULT_CONTROLLER_NAMESPACE.to_string(),
             queue: VecDeque::new(),
             seen,
+            automations: HashSet::new(),
             cache: ListCache::default(),
         }
     }
@@ -203,11 +214,15 @@ impl Walk {
     pub fn passed(&mut self, spec: &AppSpec, target: &Place, hub_objects: &[Object]) -> Vec<Member> {
         let ((members, conditions), appsets) = self.produced_with_appsets(spec, target, hub_objects);
         self.queue.extend(conditions.into_iter().map(Next::Condition));
-        for appset in appsets {
-            if let Some(id) = AppId::of(&appset, appset.namespace())
+        for object in appsets {
+            if object.kind() == AUTOMATION_KIND {
+                if self.automations.insert(object.key("")) {
+                    self.queue.push_back(Next::Automate(Box::new(object)));
+                }
+            } else if let Some(id) = AppId::of(&object, object.namespace())
                 && self.seen.insert(id)
             {
-                self.queue.push_back(Next::Generate(Box::new(appset)));
+                self.queue.push_back(Next::Generate(Box::new(object)));
             }
         }
         for m in &members {
@@ -259,6 +274,9 @@ impl Walk {
             let Some(object) = objects.iter().find(|o| o.key("") == child.key) else { continue };
             generate.push(object.clone());
         }
+        // Image update automations run where Flux runs them: on the hub.
+        generate
+            .extend(produced.iter().filter(|o| o.group() == AUTOMATION_GROUP && o.kind() == AUTOMATION_KIND).cloned());
         for child in in_dependency_order(found.apps, &produced, &default_ns) {
             // ApplicationSets and HelmReleases are apps of their own kind (not passed here yet);
             // sources are read with the Kustomizations that name them.
@@ -422,6 +440,10 @@ pub const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("argoproj.io/v1alpha1", "AppProject", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
     ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", None, None),
     ("source.toolkit.fluxcd.io/v1", "GitRepository", None, None),
+    // Image automation (a hub without these CRDs lists none).
+    ("image.toolkit.fluxcd.io/v1beta2", "ImageRepository", None, None),
+    ("image.toolkit.fluxcd.io/v1beta2", "ImagePolicy", None, None),
+    ("image.toolkit.fluxcd.io/v1beta2", "ImageUpdateAutomation", None, None),
     ("v1", "Secret", Some(children::DEFAULT_CONTROLLER_NAMESPACE), Some("argocd.argoproj.io/secret-type=cluster")),
 ];
 

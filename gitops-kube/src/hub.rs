@@ -21,6 +21,9 @@ pub const CONTROLLER_KINDS: &[(&str, &str, &str, &[&str])] = &[
     ("source.toolkit.fluxcd.io", "HelmRepository", "helmrepositories", &["v1", "v1beta2"]),
     ("source.toolkit.fluxcd.io", "HelmChart", "helmcharts", &["v1", "v1beta2"]),
     ("helm.toolkit.fluxcd.io", "HelmRelease", "helmreleases", &["v2", "v2beta2"]),
+    ("image.toolkit.fluxcd.io", "ImageRepository", "imagerepositories", &["v1beta2", "v1"]),
+    ("image.toolkit.fluxcd.io", "ImagePolicy", "imagepolicies", &["v1beta2", "v1"]),
+    ("image.toolkit.fluxcd.io", "ImageUpdateAutomation", "imageupdateautomations", &["v1beta2", "v1"]),
 ];
 
 /// The CRD of one controller kind: namespaced, every version served, the first stored, a

@@ -95,6 +95,9 @@ pub enum Error {
     /// Kustomize failed.
     #[error(transparent)]
     Kustomize(#[from] kustomize::Error),
+    /// A parameter override file (`.argocd-source*.yaml`) does not read.
+    #[error(transparent)]
+    Overrides(crate::source::Error),
     /// The path needs a renderer this version does not have.
     #[error("{path}: {what} is not supported yet")]
     Unsupported {
@@ -185,6 +188,15 @@ fn render_tree(
     if source.source_ignore {
         root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
     }
+    // Argo CD's parameter override files (`.argocd-source*.yaml`, written by Image Updater).
+    let overridden = source
+        .with_parameter_overrides(|rel| match root.resolve(rel) {
+            Ok(_) => root.read(rel).map(Some),
+            Err(root::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .map_err(Error::Overrides)?;
+    let source = overridden.as_ref().unwrap_or(source);
     let detected = local::detect(&root.resolve(path).map_err(path_error)?);
     let objects = match &source.renderer {
         Renderer::Directory(options) => directory::render_with(&root, path, options, &with.reading)?,

@@ -136,10 +136,10 @@ pub struct Cache {
 }
 
 /// What a finished git process left behind.
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Output {
+    pub(crate) ok: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Cache {
@@ -217,7 +217,13 @@ impl Cache {
     }
 
     /// Runs git with no prompts and without the caller's repository environment.
-    fn git(&self, op: &'static str, shown: &str, args: &[&str], git_dir: Option<&Path>) -> Result<Output, Error> {
+    pub(crate) fn git(
+        &self,
+        op: &'static str,
+        shown: &str,
+        args: &[&str],
+        git_dir: Option<&Path>,
+    ) -> Result<Output, Error> {
         let mut cmd = Command::new("git");
         if let Some(dir) = git_dir {
             cmd.arg("--git-dir").arg(dir);

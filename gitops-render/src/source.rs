@@ -57,6 +57,9 @@ pub struct Source {
     pub ignore: Option<String>,
     /// How to render it.
     pub renderer: Renderer,
+    /// The Argo CD Application it was read from (for its parameter override files, see
+    /// [`Source::with_parameter_overrides`]); `None` for Flux.
+    pub application: Option<Box<Object>>,
 }
 
 /// A source section that cannot be used.
@@ -194,7 +197,76 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         source_ignore: false,
         ignore: None,
         renderer,
+        application: Some(Box::new(o.clone())),
     })
+}
+
+/// The Argo CD control plane's namespace: an app elsewhere has its namespace in its override
+/// file's name.
+const CONTROL_PLANE_NAMESPACE: &str = "argocd";
+
+/// The names of Argo CD's parameter override files for an Application, in the order they are
+/// applied: `.argocd-source.yaml`, then `.argocd-source-<instance>.yaml`, where the instance
+/// is the app's name, or `<namespace>_<name>` for an app outside the control plane's
+/// namespace (what Argo CD Image Updater writes with its `git` write-back).
+pub fn parameter_override_files(app_name: &str, app_namespace: &str) -> [String; 2] {
+    let instance = if app_namespace.is_empty() || app_namespace == CONTROL_PLANE_NAMESPACE {
+        app_name.to_string()
+    } else {
+        format!("{app_namespace}_{app_name}")
+    };
+    [".argocd-source.yaml".to_string(), format!(".argocd-source-{instance}.yaml")]
+}
+
+impl Source {
+    /// The source with Argo CD's parameter override files applied, as its repo-server applies
+    /// them: each file found in the app's path, read by `read(path)` (`Ok(None)` when absent),
+    /// is a JSON merge patch (RFC 7386) over `spec.source`; `repoURL`, `path`, `chart` and
+    /// `targetRevision` are then restored. `Ok(None)` when there is no file (or no
+    /// Application).
+    pub fn with_parameter_overrides<E: std::fmt::Display>(
+        &self,
+        read: impl Fn(&str) -> Result<Option<String>, E>,
+    ) -> Result<Option<Source>, Error> {
+        let Some(app) = self.application.as_deref() else { return Ok(None) };
+        if self.chart.is_some() {
+            return Ok(None);
+        }
+        let mut value = app.value().clone();
+        let Some(original) = value.pointer("/spec/source").cloned() else { return Ok(None) };
+        let original = original.as_object().cloned().unwrap_or_default();
+        let mut found = false;
+        for name in parameter_override_files(app.name(), app.namespace()) {
+            let rel =
+                if self.path == "." { name.clone() } else { format!("{}/{name}", self.path.trim_end_matches('/')) };
+            let err = |problem: String| Error { origin: rel.clone(), field: "spec.source".into(), problem };
+            let Some(text) = read(&rel).map_err(|e| err(e.to_string()))? else { continue };
+            let patch =
+                match gitops_core::yaml::parse_documents(&text).map_err(|e| err(e.to_string()))?.into_iter().next() {
+                    Some(doc) if doc.value.is_object() => doc.value,
+                    Some(_) => return Err(err("must be a YAML mapping (a partial ApplicationSource)".into())),
+                    None => continue,
+                };
+            if let Some(source) = value.pointer_mut("/spec/source") {
+                json_patch::merge(source, &patch);
+            }
+            found = true;
+        }
+        if !found {
+            return Ok(None);
+        }
+        if let Some(Value::Object(source)) = value.pointer_mut("/spec/source") {
+            for field in ["repoURL", "path", "chart", "targetRevision"] {
+                match original.get(field) {
+                    Some(v) => source.insert(field.to_string(), v.clone()),
+                    None => source.remove(field),
+                };
+            }
+        }
+        let mut patched = app.clone();
+        *patched.value_mut() = value;
+        read_argo(&patched).map(Some)
+    }
 }
 
 /// Argo CD's `kustomize` section. Fields that change how kustomize runs rather than what the
@@ -263,7 +335,13 @@ fn helm_options(
         parameters.push(Parameter {
             name: str_at(p, &["name"]).ok_or_else(|| err("spec.source.helm.parameters[].name", "missing"))?.to_string(),
             value: str_at(p, &["value"]).unwrap_or("").to_string(),
-            force_string: p.get("forceString").and_then(Value::as_bool).unwrap_or(false),
+            // Go's JSON decoding matches field names case-insensitively, and Image Updater's
+            // override files write `forcestring`.
+            force_string: ["forceString", "forcestring"]
+                .iter()
+                .find_map(|k| p.get(*k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         });
     }
     let mut file_parameters = Vec::new();
@@ -334,6 +412,7 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         source_ignore: true,
         ignore: str_at(rspec, &["ignore"]).map(str::to_string),
         renderer: Renderer::Kustomize(flux_overrides(k, spec, &err)?),
+        application: None,
     })
 }
 
@@ -384,6 +463,39 @@ mod tests {
         assert_eq!(h.value_files, ["prod.yaml"]);
         assert_eq!(h.values.as_deref(), Some(r#"{"replicas":3}"#));
         assert!(h.parameters[0].force_string);
+    }
+
+    #[test]
+    fn parameter_override_files_patch_the_source_but_not_where_it_is() {
+        let app = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: team}\nspec:\n  source:\n    repoURL: https://git.example.com/shop.git\n    path: charts/web\n    helm:\n      releaseName: keep\n      parameters: [{name: replicas, value: '2'}]\n",
+        );
+        let s = read(&app).unwrap();
+        let files: std::collections::HashMap<&str, &str> = [
+            ("charts/web/.argocd-source.yaml", "helm:\n  parameters: [{name: a, value: '1'}]\n"),
+            (
+                "charts/web/.argocd-source-team_web.yaml",
+                "path: elsewhere\nhelm:\n  parameters:\n  - {name: image.tag, value: '1.2.0', forcestring: true}\n",
+            ),
+        ]
+        .into();
+        let read_file = |rel: &str| Ok::<_, String>(files.get(rel).map(|t| t.to_string()));
+        let patched = s.with_parameter_overrides(read_file).unwrap().expect("files found");
+        assert_eq!(patched.path, "charts/web", "where the source is stays as the Application says");
+        let Renderer::Helm(h) = patched.renderer else { panic!("helm") };
+        assert_eq!(h.release_name, "keep", "a merge patch keeps what it does not name");
+        let names: Vec<_> = h.parameters.iter().map(|p| (p.name.as_str(), p.value.as_str())).collect();
+        assert_eq!(names, [("image.tag", "1.2.0")], "lists are replaced whole, the instance file last");
+        assert!(h.parameters[0].force_string, "`forcestring`, as Image Updater writes it");
+        assert_eq!(parameter_override_files("web", "argocd")[1], ".argocd-source-web.yaml");
+        let none = |_: &str| Ok::<_, String>(None);
+        assert!(s.with_parameter_overrides(none).unwrap().is_none());
+        let bad = |_: &str| Ok::<_, String>(Some("- a list\n".to_string()));
+        let err = s.with_parameter_overrides(bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "charts/web/.argocd-source.yaml: `spec.source`: must be a YAML mapping (a partial ApplicationSource)"
+        );
     }
 
     #[test]

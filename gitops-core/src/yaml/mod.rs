@@ -24,6 +24,7 @@
 //! values were read the stream is JSON and its error stands; otherwise reading goes on as
 //! YAML after the values already read.
 
+pub mod edit;
 pub mod go;
 pub mod tree;
 

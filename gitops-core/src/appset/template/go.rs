@@ -83,6 +83,36 @@ pub fn render(text: &str, data: &Value, options: GoOptions) -> Result<String, Go
     render_data(text, &GoData::new(data), options)
 }
 
+/// The key under which [`keyed_map`] keeps its entries.
+const KEYED_MAP: &str = "\u{0}keyed-map";
+
+/// A map whose keys are objects (a Go map keyed by a struct), which JSON cannot write:
+/// `range $key, $value := ...` over it gives each key as the object, in the order given
+/// (the caller sorts as Go's `fmtsort` would), and `len` counts its entries.
+pub fn keyed_map(entries: Vec<(Value, Value)>) -> Value {
+    let pairs = entries.into_iter().map(|(k, v)| Value::Array(vec![k, v])).collect();
+    let mut map = serde_json::Map::new();
+    map.insert(KEYED_MAP.to_string(), Value::Array(pairs));
+    Value::Object(map)
+}
+
+/// The entries of a [`keyed_map`].
+fn keyed_entries(m: &serde_json::Map<String, Value>) -> Option<Vec<(Value, Value)>> {
+    let Value::Array(pairs) = m.get(KEYED_MAP)? else { return None };
+    if m.len() != 1 {
+        return None;
+    }
+    Some(
+        pairs
+            .iter()
+            .filter_map(|p| match p {
+                Value::Array(kv) if kv.len() == 2 => Some((kv[0].clone(), kv[1].clone())),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
 /// Template data prepared once for many templates: a JSON value with every number a Go
 /// `float64`, as `encoding/json` decodes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -727,6 +757,7 @@ impl Exec<'_> {
                         Some(Value::Array(items)) => {
                             items.iter().enumerate().map(|(i, e)| (Value::from(i as i64), e.clone())).collect()
                         }
+                        Some(Value::Object(m)) if let Some(entries) = keyed_entries(m) => entries,
                         Some(Value::Object(m)) => {
                             let mut keys: Vec<&String> = m.keys().collect();
                             keys.sort();
@@ -1077,7 +1108,7 @@ fn builtin(name: &str, vals: &[Val]) -> Result<Val, GoError> {
             let n = match &vals[0] {
                 Some(Value::String(x)) => x.len(),
                 Some(Value::Array(a)) => a.len(),
-                Some(Value::Object(m)) => m.len(),
+                Some(Value::Object(m)) => keyed_entries(m).map_or(m.len(), |e| e.len()),
                 other => return Err(call_err(name, format!("len of {}", print_value(other)))),
             };
             Ok(Some(Value::from(n as i64)))

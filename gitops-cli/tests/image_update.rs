@@ -1,0 +1,215 @@
+//! `gitops image update --automation`: a Flux ImageUpdateAutomation run against a real Git
+//! remote (a bare repository), twice, and its bad input.
+
+use std::path::Path;
+
+use crate::{err, git_in, gitops, out, write_under};
+
+const DEPLOYMENT: &str = "\
+# The web front end; its image follows the policy.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/team/web:1.0.0 # {\"$imagepolicy\": \"flux-system:web\"}
+        - name: sidecar
+          image: registry.example.com/team/proxy:2.0 # {\"$imagepolicy\": \"flux-system:proxy\"}
+";
+
+const AUTOMATION: &str = "\
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageUpdateAutomation
+metadata: {name: fleet, namespace: flux-system}
+spec:
+  interval: 30m
+  sourceRef: {kind: GitRepository, name: flux-system}
+  git:
+    checkout: {ref: {branch: main}}
+    commit:
+      author: {name: fluxcdbot, email: fluxcdbot@users.noreply.github.com}
+      messageTemplate: |
+        Automated image update
+
+        {{ range $resource, $changes := .Changed.Objects -}}
+        - {{ $resource.Kind }} {{ $resource.Namespace }}/{{ $resource.Name }}:{{ range $changes }} {{ .OldValue }} -> {{ .NewValue }}{{ end }}
+        {{ end -}}
+    push: {branch: main}
+  update: {path: ./apps, strategy: Setters}
+  policySelector: {matchLabels: {automated: \"yes\"}}
+";
+
+fn objects(remote: &Path) -> String {
+    format!(
+        "\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: flux-system, namespace: flux-system}}
+spec: {{url: {}, ref: {{branch: main}}, interval: 1m}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: {{name: web, namespace: flux-system, labels: {{automated: \"yes\"}}}}
+spec: {{imageRepositoryRef: {{name: web}}, policy: {{semver: {{range: '>=1.0.0'}}}}}}
+status:
+  latestRef: {{name: registry.example.com/team/web, tag: 1.2.0}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: {{name: proxy, namespace: flux-system}}
+spec: {{imageRepositoryRef: {{name: proxy}}, policy: {{semver: {{range: '>=2.0'}}}}}}
+status:
+  latestRef: {{name: registry.example.com/team/proxy, tag: '3.0'}}
+",
+        remote.display()
+    )
+}
+
+/// A `flux bootstrap`-shaped repository pushed to a bare remote; returns the remote.
+fn remote(dir: &Path, deployment: &str) -> std::path::PathBuf {
+    let seed = dir.join("seed");
+    write_under(&seed, "clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n");
+    write_under(&seed, "clusters/prod/flux-system/gotk-sync.yaml", "# synced by flux\n");
+    write_under(&seed, "apps/web/kustomization.yaml", "resources: [deployment.yaml]\n");
+    write_under(&seed, "apps/web/deployment.yaml", deployment);
+    git_in(&seed, &["init", "--quiet"]);
+    git_in(&seed, &["add", "."]);
+    git_in(&seed, &["commit", "--quiet", "-m", "bootstrap"]);
+    let bare = dir.join("remote.git");
+    git_in(dir, &["clone", "--quiet", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()]);
+    bare
+}
+
+fn update(dir: &Path, remote: &Path) -> std::process::Output {
+    std::fs::write(dir.join("automation.yaml"), AUTOMATION).unwrap();
+    std::fs::write(dir.join("objects.yaml"), objects(remote)).unwrap();
+    let (a, o, c) = (dir.join("automation.yaml"), dir.join("objects.yaml"), dir.join("cache"));
+    gitops(
+        &[
+            "image",
+            "update",
+            "--automation",
+            a.to_str().unwrap(),
+            "--objects",
+            o.to_str().unwrap(),
+            "--cache",
+            c.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
+#[test]
+fn an_automation_sets_its_markers_commits_pushes_and_then_has_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = remote(dir.path(), DEPLOYMENT);
+    let first = update(dir.path(), &bare);
+    assert!(first.status.success(), "{}", err(&first));
+    let said = out(&first);
+    assert!(said.starts_with("ImageUpdateAutomation flux-system/fleet: pushed commit '"), "{said}");
+    assert!(said.contains("(1 change in 1 file)"), "{said}");
+    assert!(
+        said.contains("apps/web/deployment.yaml: Deployment prod/web: registry.example.com/team/web:1.0.0 -> registry.example.com/team/web:1.2.0 (flux-system:web)"),
+        "{said}"
+    );
+    // Only the marked scalar of the selected policy changed; every other byte is kept.
+    let pushed = git_in(&bare, &["show", "main:apps/web/deployment.yaml"]);
+    assert_eq!(format!("{pushed}\n"), DEPLOYMENT.replace("web:1.0.0", "web:1.2.0"));
+    let log = git_in(&bare, &["log", "-1", "--format=%an <%ae>%n%B", "main"]);
+    assert_eq!(
+        log,
+        "fluxcdbot <fluxcdbot@users.noreply.github.com>\nAutomated image update\n\n- Deployment prod/web: registry.example.com/team/web:1.0.0 -> registry.example.com/team/web:1.2.0"
+    );
+    let head = git_in(&bare, &["rev-parse", "main"]);
+    assert!(said.contains(&format!("'{}'", &head[..7])), "{said}");
+
+    let second = update(dir.path(), &bare);
+    assert!(second.status.success(), "{}", err(&second));
+    assert_eq!(out(&second), "ImageUpdateAutomation flux-system/fleet: repository up-to-date\n");
+    assert_eq!(git_in(&bare, &["rev-parse", "main"]), head, "the second run changes nothing");
+}
+
+#[test]
+fn a_marker_naming_no_policy_stops_the_round_and_leaves_git_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = DEPLOYMENT.replace("flux-system:web\"", "flux-system:wbe\"");
+    let bare = remote(dir.path(), &typo);
+    let before = git_in(&bare, &["rev-parse", "main"]);
+    let run = update(dir.path(), &bare);
+    assert_eq!(run.status.code(), Some(2), "{}", err(&run));
+    assert_eq!(
+        err(&run),
+        "gitops: error: apps/web/deployment.yaml line 12: marker names image policy flux-system/wbe, which does not exist\n"
+    );
+    assert_eq!(git_in(&bare, &["rev-parse", "main"]), before);
+}
+
+#[test]
+fn a_missing_git_repository_and_a_missing_branch_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("automation.yaml"), AUTOMATION).unwrap();
+    let a = dir.path().join("automation.yaml");
+    let run = gitops(&["image", "update", "--automation", a.to_str().unwrap()], None);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        err(&run).contains("GitRepository flux-system/flux-system is not among the objects given"),
+        "{}",
+        err(&run)
+    );
+
+    let bare = remote(dir.path(), DEPLOYMENT);
+    std::fs::write(dir.path().join("automation.yaml"), AUTOMATION.replace("branch: main", "branch: nope")).unwrap();
+    std::fs::write(dir.path().join("objects.yaml"), objects(&bare)).unwrap();
+    let (o, c) = (dir.path().join("objects.yaml"), dir.path().join("cache"));
+    let run = gitops(
+        &[
+            "image",
+            "update",
+            "--automation",
+            a.to_str().unwrap(),
+            "--objects",
+            o.to_str().unwrap(),
+            "--cache",
+            c.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", err(&run));
+    assert!(err(&run).contains("branch `nope` to check out does not exist"), "{}", err(&run));
+}
+
+#[test]
+fn an_image_updater_override_file_is_rendered_as_argo_cd_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    write_under(&repo, "apps/web/kustomization.yaml", "resources: [deployment.yaml]\n");
+    write_under(
+        &repo,
+        "apps/web/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: 'ghcr.io/o/web:v1'}]\n",
+    );
+    write_under(&repo, "apps/web/.argocd-source-web.yaml", "kustomize:\n  images:\n  - ghcr.io/o/web:v2\n");
+    // Another app's file in the same path is not this app's.
+    write_under(&repo, "apps/web/.argocd-source-other.yaml", "kustomize:\n  images:\n  - ghcr.io/o/web:v9\n");
+    git_in(&repo, &["init", "--quiet"]);
+    git_in(&repo, &["add", "."]);
+    git_in(&repo, &["commit", "--quiet", "-m", "one"]);
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: web, namespace: argocd}}\nspec:\n  destination: {{namespace: web}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: apps/web}}\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let o = gitops(&["render", "--app", app.to_str().unwrap(), "--cache", cache.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("image: ghcr.io/o/web:v2"), "{}", out(&o));
+}
