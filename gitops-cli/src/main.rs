@@ -14,6 +14,8 @@ mod plan_cmd;
 mod project_cmd;
 mod rbac_cmd;
 mod render_cmd;
+mod seal_cmd;
+mod sops_cmd;
 mod sync_cmd;
 
 use std::process::ExitCode;
@@ -103,6 +105,23 @@ enum Command {
     /// Exit status: 0 Yes / valid, 1 No / invalid / an input error (as argocd's), 2 bad usage.
     #[command(subcommand)]
     Rbac(rbac_cmd::RbacCommand),
+    /// SOPS files: `decrypt` prints exactly what `sops --decrypt` prints (age and OpenPGP
+    /// keys); `encrypt` follows `.sops.yaml` creation rules into files sops decrypts.
+    ///
+    /// Exit status: 0 on success, 2 on bad usage or when a file cannot be decrypted or
+    /// encrypted (naming the file and why, never a decrypted value).
+    #[command(subcommand)]
+    Sops(sops_cmd::SopsCommand),
+    /// Seal a Secret for the Sealed Secrets controller as kubeseal does (`--cert`, `--scope`,
+    /// `--merge-into`, `--raw`).
+    ///
+    /// Exit status: 0 sealed, 2 on bad usage or input.
+    Seal(seal_cmd::SealArgs),
+    /// Open a SealedSecret offline with the controller's private keys, as `kubeseal
+    /// --recovery-unseal`.
+    ///
+    /// Exit status: 0 unsealed, 2 on bad usage or when a value does not open (naming its key).
+    Unseal(seal_cmd::UnsealArgs),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -122,6 +141,8 @@ Checks on files, no cluster needed:
   gitops health LIVE                     health of live objects, with Argo CD's checks and Lua scripts
   gitops plan DESIRED LIVE               the sync Argo CD would run, step by step
   gitops rbac can SUBJECT ACTION RESOURCE [OBJECT] --policy-file FILE   Argo CD RBAC: Yes or No
+  gitops sops decrypt FILE [--age-key K]  a SOPS file decrypted (sops encrypt FILE: by .sops.yaml)
+  gitops seal SECRET --cert CERT         a SealedSecret, as kubeseal (unseal: --recovery-private-key)
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
@@ -163,6 +184,9 @@ fn main() -> ExitCode {
         Command::Resume(command) => hub_cmd::suspend(command, false),
         Command::Project(command) => project_cmd::run(command),
         Command::Rbac(command) => rbac_cmd::run(command),
+        Command::Sops(command) => sops_cmd::run(command),
+        Command::Seal(args) => seal_cmd::seal(args),
+        Command::Unseal(args) => seal_cmd::unseal(args),
     };
     finish(result)
 }

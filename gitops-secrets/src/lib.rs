@@ -26,4 +26,5 @@
 //! assert_eq!(&decrypted[..], b"password: hunter2 # a comment\n");
 //! ```
 
+pub mod sealed;
 pub mod sops;

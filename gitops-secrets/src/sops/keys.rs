@@ -122,7 +122,7 @@ fn pgp_blocks(bytes: &[u8]) -> Result<Vec<PublicOrSecret>, KeyError> {
                     .find("-----END PGP")
                     .and_then(|e| block[e..].find('\n').map(|n| e + n + 1))
                     .unwrap_or(block.len());
-                let reader = BufReader::new(block[..end].as_bytes());
+                let reader = BufReader::new(&block.as_bytes()[..end]);
                 let (keys, _) = PublicOrSecret::from_armor_many_buf(reader).map_err(err)?;
                 for key in keys {
                     out.push(key.map_err(err)?);

@@ -86,12 +86,13 @@ impl Mac {
 
     /// Adds a leaf (its plaintext) unless it is a comment or not covered.
     pub(crate) fn add(&mut self, plain: &Value, encrypted: bool) {
-        if (!self.only_encrypted || encrypted) && !matches!(plain, Value::Comment(_)) {
-            if let Some(bytes) = to_bytes(plain) {
-                let mut bytes = zeroize::Zeroizing::new(bytes);
-                self.hash.update(bytes.as_bytes());
-                zeroize::Zeroize::zeroize(&mut *bytes);
-            }
+        if (!self.only_encrypted || encrypted)
+            && !matches!(plain, Value::Comment(_))
+            && let Some(bytes) = to_bytes(plain)
+        {
+            // The text is a copy of a plaintext value: wiped when dropped.
+            let bytes = zeroize::Zeroizing::new(bytes);
+            self.hash.update(bytes.as_bytes());
         }
     }
 

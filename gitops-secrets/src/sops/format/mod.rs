@@ -161,10 +161,10 @@ pub(crate) fn emit_plain(branches: &Branches, format: Format) -> Result<String, 
         Format::Dotenv => dotenv::write(branches.first().map_or(&[][..], Vec::as_slice)),
         Format::Binary => {
             for item in branches.first().into_iter().flatten() {
-                if matches!(&item.key, Key::Str(k) if k == "data") {
-                    if let Value::Str(s) = &item.value {
-                        return Ok(s.clone());
-                    }
+                if matches!(&item.key, Key::Str(k) if k == "data")
+                    && let Value::Str(s) = &item.value
+                {
+                    return Ok(s.clone());
                 }
             }
             Err(FormatError::NoBinaryData)

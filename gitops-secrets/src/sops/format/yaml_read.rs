@@ -86,7 +86,10 @@ fn is_null(text: &str) -> bool {
 /// Spans of scalars per line (columns `[from, to)`), so that `#` inside them is no comment.
 type Covered = HashMap<usize, Vec<(usize, usize)>>;
 
-fn parse(text: &str) -> Result<(Vec<(usize, Option<Node>)>, Covered), FormatError> {
+/// Each document: the line it starts on and its root node.
+type Documents = Vec<(usize, Option<Node>)>;
+
+fn parse(text: &str) -> Result<(Documents, Covered), FormatError> {
     let mut parser = Parser::new_from_str(text);
     let mut covered: Covered = HashMap::new();
     let mut documents = Vec::new();

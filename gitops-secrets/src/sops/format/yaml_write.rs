@@ -97,7 +97,7 @@ fn string_style(s: &str) -> Style {
     if s.contains('\n') {
         return Style::Literal;
     }
-    let plain_ok = matches!(super::yaml_read::resolve_plain_is_str(s), true) && !is_old_bool(s) && !is_base60_float(s);
+    let plain_ok = super::yaml_read::resolve_plain_is_str(s) && !is_old_bool(s) && !is_base60_float(s);
     if plain_ok { Style::Plain } else { Style::Double }
 }
 
@@ -547,10 +547,8 @@ impl Emitter {
         }
         if !self.key_line.is_empty() {
             match e.ev {
-                Ev::Scalar(..) => {
-                    if self.line.is_empty() {
-                        self.line = std::mem::take(&mut self.key_line);
-                    }
+                Ev::Scalar(..) if self.line.is_empty() => {
+                    self.line = std::mem::take(&mut self.key_line);
                 }
                 Ev::MapStart | Ev::SeqStart => {
                     std::mem::swap(&mut self.line, &mut self.key_line);
