@@ -23,7 +23,8 @@
 //! let mut ids = Identities::new();
 //! ids.add_age(&identity, false).unwrap();
 //! let decrypted = sops::decrypt("secret.yaml", encrypted.as_bytes(), Format::Yaml, Format::Yaml, &ids).unwrap();
-//! assert_eq!(&decrypted[..], b"password: hunter2 # a comment\n");
+//! // As sops prints it: an encrypted inline comment comes back above its entry.
+//! assert_eq!(&decrypted[..], b"# a comment\npassword: hunter2\n");
 //! ```
 
 pub mod sealed;

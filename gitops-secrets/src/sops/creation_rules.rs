@@ -4,7 +4,7 @@
 use regex_lite::Regex;
 
 use crate::sops::format::{self, Format};
-use crate::sops::metadata::Rule;
+use crate::sops::metadata::{RULE_FIELDS, Rule};
 use crate::sops::tree::{Item, Key, Value};
 
 /// Why the configuration cannot be used.
@@ -82,14 +82,7 @@ pub fn rule_for(config: &[u8], path: &str) -> Result<CreationRule, ConfigError> 
             _ => groups.push(group(items, true)),
         }
         let mut found = Vec::new();
-        for (name, make) in [
-            ("unencrypted_suffix", Rule::UnencryptedSuffix as fn(String) -> Rule),
-            ("encrypted_suffix", Rule::EncryptedSuffix),
-            ("unencrypted_regex", Rule::UnencryptedRegex),
-            ("encrypted_regex", Rule::EncryptedRegex),
-            ("unencrypted_comment_regex", Rule::UnencryptedCommentRegex),
-            ("encrypted_comment_regex", Rule::EncryptedCommentRegex),
-        ] {
+        for (name, make) in RULE_FIELDS {
             if let Some(v) = text(items, name).filter(|v| !v.is_empty()) {
                 found.push(make(v));
             }

@@ -69,6 +69,19 @@ pub enum Rule {
     EncryptedCommentRegex(String),
 }
 
+/// A rule from its field's text.
+pub(crate) type MakeRule = fn(String) -> Rule;
+
+/// The metadata and `.sops.yaml` fields of the rules, with their constructors.
+pub(crate) const RULE_FIELDS: [(&str, MakeRule); 6] = [
+    ("unencrypted_suffix", Rule::UnencryptedSuffix),
+    ("encrypted_suffix", Rule::EncryptedSuffix),
+    ("unencrypted_regex", Rule::UnencryptedRegex),
+    ("encrypted_regex", Rule::EncryptedRegex),
+    ("unencrypted_comment_regex", Rule::UnencryptedCommentRegex),
+    ("encrypted_comment_regex", Rule::EncryptedCommentRegex),
+];
+
 impl Rule {
     fn field(&self) -> (&'static str, &str) {
         match self {
@@ -169,14 +182,7 @@ impl Metadata {
             groups
         };
         let mut rules = Vec::new();
-        for (name, make) in [
-            ("unencrypted_suffix", Rule::UnencryptedSuffix as fn(String) -> Rule),
-            ("encrypted_suffix", Rule::EncryptedSuffix),
-            ("unencrypted_regex", Rule::UnencryptedRegex),
-            ("encrypted_regex", Rule::EncryptedRegex),
-            ("unencrypted_comment_regex", Rule::UnencryptedCommentRegex),
-            ("encrypted_comment_regex", Rule::EncryptedCommentRegex),
-        ] {
+        for (name, make) in RULE_FIELDS {
             let v = text(items, name)?;
             if !v.is_empty() {
                 rules.push(make(v));

@@ -97,7 +97,8 @@ fn string_style(s: &str) -> Style {
     if s.contains('\n') {
         return Style::Literal;
     }
-    let plain_ok = super::yaml_read::resolve_plain_is_str(s) && !is_old_bool(s) && !is_base60_float(s);
+    let plain_ok =
+        super::yaml_read::resolve_plain_is_str(s) && !is_old_bool(s) && !gitops_core::yaml::go::is_base60_float(s);
     if plain_ok { Style::Plain } else { Style::Double }
 }
 
@@ -106,41 +107,6 @@ fn is_old_bool(s: &str) -> bool {
         s,
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
     )
-}
-
-/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`
-fn is_base60_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
-    if !b.get(i).is_some_and(u8::is_ascii_digit) || !s.contains(':') {
-        return false;
-    }
-    while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'_') {
-        i += 1;
-    }
-    let mut groups = 0;
-    while b.get(i) == Some(&b':') {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) && i - start < 2 {
-            i += 1;
-        }
-        let n = i - start;
-        if n == 0 || (n == 2 && b[start] > b'5') {
-            return false;
-        }
-        groups += 1;
-    }
-    if groups == 0 {
-        return false;
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'_') {
-            i += 1;
-        }
-    }
-    i == b.len()
 }
 
 /// sops' `appendSequence`.
@@ -1014,18 +980,4 @@ fn analyze_scalar(value: &str, requested: Style) -> Scalar {
         block_plain = false;
     }
     Scalar { multiline: line_breaks, block_plain, single_ok, block_ok, style: requested }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base60_floats_are_recognised() {
-        assert!(is_base60_float("1:20"));
-        assert!(is_base60_float("-190:20:30.15"));
-        assert!(!is_base60_float("1:60"));
-        assert!(!is_base60_float("a:1"));
-        assert!(!is_base60_float("12"));
-    }
 }
