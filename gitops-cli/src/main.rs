@@ -16,6 +16,8 @@ mod plan_cmd;
 mod project_cmd;
 mod rbac_cmd;
 mod render_cmd;
+mod seal_cmd;
+mod sops_cmd;
 mod sync_cmd;
 
 use std::process::ExitCode;
@@ -113,6 +115,23 @@ enum Command {
     /// failed), 2 bad input or a registry error.
     #[command(subcommand)]
     Image(image_cmd::ImageCommand),
+    /// SOPS files: `decrypt` prints exactly what `sops --decrypt` prints (age and OpenPGP
+    /// keys); `encrypt` follows `.sops.yaml` creation rules into files sops decrypts.
+    ///
+    /// Exit status: 0 on success, 2 on bad usage or when a file cannot be decrypted or
+    /// encrypted (naming the file and why, never a decrypted value).
+    #[command(subcommand)]
+    Sops(sops_cmd::SopsCommand),
+    /// Seal a Secret for the Sealed Secrets controller as kubeseal does (`--cert`, `--scope`,
+    /// `--merge-into`, `--raw`).
+    ///
+    /// Exit status: 0 sealed, 2 on bad usage or input.
+    Seal(seal_cmd::SealArgs),
+    /// Open a SealedSecret offline with the controller's private keys, as `kubeseal
+    /// --recovery-unseal`.
+    ///
+    /// Exit status: 0 unsealed, 2 on bad usage or when a value does not open (naming its key).
+    Unseal(seal_cmd::UnsealArgs),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -135,6 +154,8 @@ Checks on files, no cluster needed:
   gitops image select --tags FILE --policy POLICY.yaml   the tag a Flux ImagePolicy (or an Argo CD
                                          Image Updater image: --app APP.yaml --image ALIAS) selects
   gitops image scan IMAGE [--policy ...]  an image's tags from its registry, or the selected one
+  gitops sops decrypt FILE [--age-key K]  a SOPS file decrypted (sops encrypt FILE: by .sops.yaml)
+  gitops seal SECRET --cert CERT         a SealedSecret, as kubeseal (unseal: --recovery-private-key)
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
@@ -177,6 +198,9 @@ fn main() -> ExitCode {
         Command::Project(command) => project_cmd::run(command),
         Command::Rbac(command) => rbac_cmd::run(command),
         Command::Image(command) => image_cmd::run(command),
+        Command::Sops(command) => sops_cmd::run(command),
+        Command::Seal(args) => seal_cmd::seal(args),
+        Command::Unseal(args) => seal_cmd::unseal(args),
     };
     finish(result)
 }

@@ -27,6 +27,12 @@
 //!   regex mode, AppProject roles; `rbac validate` valid, invalid (naming the line), empty.
 //! - `render`: the directory source, its options, outputs, refusals, apps fetched from Git, a
 //!   single file whatever its extension, standard input (capped), and special files refused.
+//! - `seal`: `seal`/`unseal` round trips, scopes (a strict secret renamed does not open), and
+//!   with kubeseal (`GITOPS_KUBESEAL`): its SealedSecrets unsealed by us, ours by its
+//!   `--recovery-unseal`, `--raw`, `--merge-into`.
+//! - `sops`: `sops decrypt` byte for byte as the real sops (keys from flags, SOPS_AGE_KEY,
+//!   SOPS_AGE_KEY_FILE, the default key file), failures exit 2 without plaintext, `sops encrypt` by
+//!   `.sops.yaml` into files the real sops decrypts.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
@@ -43,6 +49,8 @@ mod project;
 mod rbac;
 mod render;
 mod safety;
+mod seal;
+mod sops;
 mod sync;
 
 use std::path::{Path, PathBuf};

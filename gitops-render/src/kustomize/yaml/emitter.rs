@@ -542,49 +542,10 @@ pub(super) fn can_use_plain(s: &str) -> bool {
             {
                 return false;
             }
-            !is_base60_float(s)
+            !go::is_base60_float(s)
         }
         _ => true,
     }
-}
-
-/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`
-pub(super) fn is_base60_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
-    if !b.get(i).is_some_and(u8::is_ascii_digit) {
-        return false;
-    }
-    while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'_') {
-        i += 1;
-    }
-    let mut groups = 0;
-    while b.get(i) == Some(&b':') {
-        i += 1;
-        let start = i;
-        while i - start < 2 && b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        match i - start {
-            1 => {}
-            2 if b[start] <= b'5' => {}
-            // A first digit above 5 cannot start a two-digit group; the regex backtracks to a
-            // one-digit group, which then must be followed by `:`, `.` or the end.
-            2 => i = start + 1,
-            _ => return false,
-        }
-        groups += 1;
-    }
-    if groups == 0 {
-        return false;
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'_') {
-            i += 1;
-        }
-    }
-    i == b.len()
 }
 
 /// A number as go-yaml v2 prints what Go's JSON encoder wrote for it.
