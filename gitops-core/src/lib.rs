@@ -24,6 +24,8 @@
 //! - fleets: [`fleet`] (Argo CD's cluster registry and destination resolution, apps produced
 //!   by apps, app-of-apps and `dependsOn` cycles and order, resources two apps claim),
 //!   [`appset`] (ApplicationSets: generators, templates, the Applications they generate);
+//! - notifications: [`notify`] (Flux Alerts and Providers, Argo CD triggers and templates),
+//!   [`expr`] (the expr language of Argo CD triggers and Argo Rollouts analyses);
 //! - access: [`rbac`] (Argo CD's RBAC policies: who may do what to which object).
 //!
 //! Examples to start from (`cargo run -p gitops-core --example NAME`): `diff_files` compares
@@ -102,6 +104,7 @@ pub mod mask;
 pub mod merge;
 pub mod names;
 pub mod normalize;
+pub mod notify;
 pub mod object;
 pub mod project;
 pub mod quantity;
