@@ -10,6 +10,7 @@ mod fleet_cmd;
 mod health_cmd;
 mod hub_cmd;
 mod image_update_cmd;
+mod notify_cmd;
 mod output;
 mod plan_cmd;
 mod project_cmd;
@@ -107,6 +108,12 @@ enum Command {
     /// Image automation: `update` runs one round of a Flux ImageUpdateAutomation.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Notifications: Flux Alerts and Providers (`match`, `send`), Argo CD triggers and
+    /// templates (`trigger run`, `template notify`, as `argocd admin notifications`).
+    ///
+    /// Exit status: 0 done, 1 a send failed, 2 bad usage or input.
+    #[command(subcommand)]
+    Notify(notify_cmd::NotifyCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -126,6 +133,7 @@ Checks on files, no cluster needed:
   gitops health LIVE                     health of live objects, with Argo CD's checks and Lua scripts
   gitops plan DESIRED LIVE               the sync Argo CD would run, step by step
   gitops rbac can SUBJECT ACTION RESOURCE [OBJECT] --policy-file FILE   Argo CD RBAC: Yes or No
+  gitops notify match --alerts PATH --event EVENT.yaml   the Flux Alerts that take an event
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
@@ -168,6 +176,7 @@ fn main() -> ExitCode {
         Command::Project(command) => project_cmd::run(command),
         Command::Rbac(command) => rbac_cmd::run(command),
         Command::Image(ImageCommand::Update(args)) => image_update_cmd::run_update(args),
+        Command::Notify(command) => notify_cmd::run(command),
     };
     finish(result)
 }

@@ -17,6 +17,11 @@
 //! - `image`: a Flux ImageUpdateAutomation run twice against a bare Git remote (markers set,
 //!   commit author and message template, nothing to do the second time); bad markers and
 //!   sources leave Git untouched.
+//! - `notify`: `notify match` (Flux Alerts taking events: sources, severities, matchLabels
+//!   against `--objects`, inclusion and exclusion lists, suspended Alerts; bad input exit 2);
+//!   `notify send` to receivers on 127.0.0.1 recording each request: generic and generic-hmac
+//!   (the signature checked with openssl), Slack webhook and bot token, Teams, Discord, Google
+//!   Chat, GitHub/GitLab/Gitea commit statuses (set once), retries, a proxy.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
 //! - `rbac`: `rbac can` Yes/No and exit statuses, --quiet, --strict, ConfigMap overlays,
@@ -33,6 +38,7 @@ mod diff;
 mod fleet;
 mod health;
 mod image;
+mod notify;
 mod plan;
 mod project;
 mod rbac;
