@@ -93,6 +93,7 @@ pub mod app_fields;
 pub mod appset;
 pub mod defaults;
 pub mod diff;
+pub mod expr;
 pub mod fleet;
 pub mod glob;
 pub mod health;
