@@ -11,6 +11,7 @@ mod health_cmd;
 mod hub_cmd;
 mod image_cmd;
 mod image_update_cmd;
+mod notify_cmd;
 mod output;
 mod plan_cmd;
 mod project_cmd;
@@ -132,6 +133,12 @@ enum Command {
     ///
     /// Exit status: 0 unsealed, 2 on bad usage or when a value does not open (naming its key).
     Unseal(seal_cmd::UnsealArgs),
+    /// Notifications: Flux Alerts and Providers (`match`, `send`), Argo CD triggers and
+    /// templates (`trigger run`, `template notify`, as `argocd admin notifications`).
+    ///
+    /// Exit status: 0 done, 1 a send failed, 2 bad usage or input.
+    #[command(subcommand)]
+    Notify(notify_cmd::NotifyCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -156,6 +163,7 @@ Checks on files, no cluster needed:
   gitops image scan IMAGE [--policy ...]  an image's tags from its registry, or the selected one
   gitops sops decrypt FILE [--age-key K]  a SOPS file decrypted (sops encrypt FILE: by .sops.yaml)
   gitops seal SECRET --cert CERT         a SealedSecret, as kubeseal (unseal: --recovery-private-key)
+  gitops notify match --alerts PATH --event EVENT.yaml   the Flux Alerts that take an event
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
@@ -201,6 +209,7 @@ fn main() -> ExitCode {
         Command::Sops(command) => sops_cmd::run(command),
         Command::Seal(args) => seal_cmd::seal(args),
         Command::Unseal(args) => seal_cmd::unseal(args),
+        Command::Notify(command) => notify_cmd::run(command),
     };
     finish(result)
 }

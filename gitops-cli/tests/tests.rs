@@ -21,6 +21,11 @@
 //! - `image_update`: a Flux ImageUpdateAutomation run twice against a bare Git remote (markers
 //!   set, commit author and message template, nothing to do the second time); bad markers and
 //!   sources leave Git untouched; Image Updater override files rendered as Argo CD reads them.
+//! - `notify`: `notify match` (Flux Alerts taking events: sources, severities, matchLabels
+//!   against `--objects`, inclusion and exclusion lists, suspended Alerts; bad input exit 2);
+//!   `notify send` to receivers on 127.0.0.1 recording each request: generic and generic-hmac
+//!   (the signature checked with openssl), Slack webhook and bot token, Teams, Discord, Google
+//!   Chat, GitHub/GitLab/Gitea commit statuses (set once), retries, a proxy.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
 //! - `rbac`: `rbac can` Yes/No and exit statuses, --quiet, --strict, ConfigMap overlays,
@@ -44,6 +49,7 @@ mod fleet;
 mod health;
 mod image;
 mod image_update;
+mod notify;
 mod plan;
 mod project;
 mod rbac;

@@ -26,6 +26,8 @@
 //!   [`appset`] (ApplicationSets: generators, templates, the Applications they generate);
 //! - images: [`image`] (image references, tag selection by Flux image policies and Argo CD
 //!   Image Updater annotations);
+//! - notifications: [`notify`] (Flux Alerts and Providers, Argo CD triggers and templates),
+//!   [`expr`] (the expr language of Argo CD triggers and Argo Rollouts analyses);
 //! - access: [`rbac`] (Argo CD's RBAC policies: who may do what to which object).
 //!
 //! Examples to start from (`cargo run -p gitops-core --example NAME`): `diff_files` compares
@@ -93,6 +95,7 @@ pub mod app_fields;
 pub mod appset;
 pub mod defaults;
 pub mod diff;
+pub mod expr;
 pub mod fleet;
 pub mod glob;
 pub mod health;
@@ -104,6 +107,7 @@ pub mod mask;
 pub mod merge;
 pub mod names;
 pub mod normalize;
+pub mod notify;
 pub mod object;
 pub mod project;
 pub mod quantity;

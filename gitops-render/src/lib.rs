@@ -10,7 +10,7 @@
 //! [`local`] renders a path on the local disk (root discovery, renderer detection), as
 //! `gitops render PATH` does; [`health`] reads health script trees and runs their tests;
 //! [`registry`] lists an image's tags and reads its manifests (OCI Distribution API);
-//! [`compare`] diffs two manifest streams read from paths; [`scm`] reads the pull request and
+//! [`notify`] sends notifications (Flux providers, Argo CD services); [`compare`] diffs two manifest streams read from paths; [`scm`] reads the pull request and
 //! repository APIs of GitHub, GitLab, Gitea and Bitbucket Server for ApplicationSets; [`output`] writes rendered objects; [`regular`] opens files that are regular files, and
 //! only those (a FIFO, a socket or a device is refused without blocking).
 //!
@@ -33,6 +33,7 @@ pub mod helm;
 pub mod image_update;
 pub mod kustomize;
 pub mod local;
+pub mod notify;
 pub mod output;
 pub mod plugin;
 mod process;

@@ -79,7 +79,7 @@ impl Matcher {
 /// - inside a class, `[`, `&&` and `~~` are plain characters to Go, set syntax to regex-lite;
 /// - a `{` that starts no repetition (`a{`, `a{,2}`) is a plain character to Go;
 /// - Go has `\Q...\E` literal text and the empty flag group `(?)`.
-fn go_regex(pattern: &str) -> Option<String> {
+pub(crate) fn go_regex(pattern: &str) -> Option<String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut i = 0;

@@ -38,6 +38,8 @@
 mod csv;
 mod enforcer;
 mod matcher;
+// Go RE2 patterns read for regex-lite, shared with the notification filters.
+pub(crate) use matcher::go_regex;
 mod policy;
 mod validate;
 

@@ -1,0 +1,234 @@
+//! `gitops notify ...`: Flux alerting (`match`, `send`) and Argo CD notifications
+//! (`trigger run`, `template notify`, as `argocd admin notifications`) on files.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use gitops_core::Object;
+use gitops_core::notify::event::{Event, InvolvedObject};
+use gitops_core::notify::flux::{self, Alert, Provider, Secret};
+use gitops_core::notify::payload;
+use gitops_render::notify::Sender;
+
+use crate::render_cmd::read_objects;
+
+/// Subcommands of `gitops notify`.
+#[derive(Subcommand, Debug)]
+pub enum NotifyCommand {
+    /// Which Flux Alerts take an event: prints them as `namespace/name`, one per line, sorted
+    /// (nothing when none), as notification-controller's event handler filters (event
+    /// sources, severity, matchLabels, inclusion and exclusion lists; suspended Alerts skipped).
+    ///
+    /// Exit status: 0 (whether or not any Alert matched), 2 invalid input.
+    Match(MatchArgs),
+    /// Sends an event through the Alerts that take it, to their Providers (generic,
+    /// generic-hmac, slack, msteams, discord, googlechat, github, gitlab, gitea), with retries:
+    /// a way to test an alerting setup. Prints one line per Alert.
+    ///
+    /// Exit status: 0 all sent (or nothing to send), 1 a provider failed, 2 invalid input.
+    Send(SendArgs),
+}
+
+/// Arguments of `gitops notify match`.
+#[derive(Args, Debug)]
+pub struct MatchArgs {
+    /// Files holding Alerts (`notification.toolkit.fluxcd.io` v1beta3, v1beta2 or v1beta1);
+    /// other objects in them are passed over.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    pub alerts: Vec<String>,
+    /// The event (YAML or JSON, as Flux controllers post it).
+    #[arg(long, value_name = "EVENT.yaml")]
+    pub event: String,
+    /// Live objects, whose labels `matchLabels` is checked against (the involved object is
+    /// looked up by kind, namespace and name).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub objects: Vec<String>,
+}
+
+/// Arguments of `gitops notify send`.
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// Files holding Alerts.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    pub alerts: Vec<String>,
+    /// Files holding the Providers the Alerts name.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    pub providers: Vec<String>,
+    /// The event.
+    #[arg(long, value_name = "EVENT.yaml")]
+    pub event: String,
+    /// Files holding the Secrets of the Providers (`secretRef`, `certSecretRef`).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub secrets: Vec<String>,
+    /// Live objects, for `matchLabels`.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub objects: Vec<String>,
+    /// Retries after a failed attempt (connection errors, 429, 5xx).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub retries: u32,
+    /// The first wait between attempts, in milliseconds (it doubles, up to 30 s).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub retry_wait_ms: u64,
+}
+
+/// Runs the command; `Err` is bad input (exit 2).
+pub fn run(command: NotifyCommand) -> Result<ExitCode, String> {
+    match command {
+        NotifyCommand::Match(args) => run_match(&args),
+        NotifyCommand::Send(args) => run_send(&args),
+    }
+}
+
+fn read_all(paths: &[String]) -> Result<Vec<Object>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        out.extend(read_objects(p)?);
+    }
+    Ok(out)
+}
+
+fn source_of(o: &Object) -> String {
+    o.origin().source.to_string()
+}
+
+fn read_alerts(paths: &[String]) -> Result<Vec<Alert>, String> {
+    let mut alerts = Vec::new();
+    let mut warnings = Vec::new();
+    for o in read_all(paths)? {
+        if let Some(a) = flux::read_alert(&source_of(&o), o.value(), &mut warnings).map_err(|e| e.to_string())? {
+            alerts.push(a);
+        }
+    }
+    for w in warnings {
+        eprintln!("gitops: warning: {w}");
+    }
+    Ok(alerts)
+}
+
+fn read_event(path: &str) -> Result<Event, String> {
+    let text =
+        gitops_render::regular::read_to_string(std::path::Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
+    Event::parse(path, &text).map_err(|e| e.to_string())
+}
+
+/// The labels of live objects, by kind, namespace and name.
+fn labels_of(paths: &[String]) -> Result<BTreeMap<(String, String, String), BTreeMap<String, String>>, String> {
+    let mut out = BTreeMap::new();
+    for o in read_all(paths)? {
+        let labels = o
+            .value()
+            .pointer("/metadata/labels")
+            .and_then(|l| l.as_object())
+            .map(|l| l.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        out.insert((o.kind().to_string(), o.namespace().to_string(), o.name().to_string()), labels);
+    }
+    Ok(out)
+}
+
+fn route(alerts: &[Alert], event: &Event, objects: &[String]) -> Result<Vec<usize>, String> {
+    let labels = labels_of(objects)?;
+    let lookup = |o: &InvolvedObject| labels.get(&(o.kind.clone(), o.namespace.clone(), o.name.clone())).cloned();
+    let routing = flux::route(alerts, event, &lookup);
+    for w in &routing.warnings {
+        eprintln!("gitops: warning: {w}");
+    }
+    Ok(routing.alerts)
+}
+
+fn run_match(args: &MatchArgs) -> Result<ExitCode, String> {
+    let alerts = read_alerts(&args.alerts)?;
+    let event = read_event(&args.event)?;
+    let matched = route(&alerts, &event, &args.objects)?;
+    let mut ids: Vec<String> = matched.iter().map(|&i| alerts[i].id()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut out = std::io::stdout().lock();
+    for id in ids {
+        writeln!(out, "{id}").map_err(|e| format!("writing output: {e}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_send(args: &SendArgs) -> Result<ExitCode, String> {
+    let alerts = read_alerts(&args.alerts)?;
+    let event = read_event(&args.event)?;
+    let mut providers: Vec<Provider> = Vec::new();
+    for o in read_all(&args.providers)? {
+        if let Some(p) = flux::read_provider(&source_of(&o), o.value()).map_err(|e| e.to_string())? {
+            providers.push(p);
+        }
+    }
+    let mut secrets = Vec::new();
+    for o in read_all(&args.secrets)? {
+        if o.kind() == "Secret" && o.group().is_empty() {
+            secrets.push(Secret::from_value(&source_of(&o), o.value()).map_err(|e| e.to_string())?);
+        }
+    }
+    let matched = route(&alerts, &event, &args.objects)?;
+    let mut out = std::io::stdout().lock();
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    if matched.is_empty() {
+        writeln!(out, "no Alert takes the event").map_err(w)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    for i in matched {
+        let alert = &alerts[i];
+        let Some(provider) = providers.iter().find(|p| p.name == alert.provider && p.namespace == alert.namespace)
+        else {
+            return Err(format!(
+                "Alert {}: Provider {}/{} is not among the providers given (--providers)",
+                alert.id(),
+                alert.namespace,
+                alert.provider
+            ));
+        };
+        if provider.suspend {
+            writeln!(out, "{}: Provider {} is suspended: nothing sent", alert.id(), provider.id()).map_err(w)?;
+            continue;
+        }
+        let config = flux::resolve(provider, &secrets).map_err(|e| e.to_string())?;
+        let timeout = match &provider.timeout {
+            Some(t) => gitops_core::quantity::go_duration_nanos(t)
+                .and_then(|n| u64::try_from(n).ok())
+                .map(Duration::from_nanos)
+                .ok_or_else(|| format!("Provider {}: spec.timeout {t:?} is not a duration (20s, 1m)", provider.id()))?,
+            None => Duration::from_secs(20),
+        };
+        let (metadata, warnings) = flux::notification_metadata(&event, alert);
+        for warning in warnings {
+            eprintln!("gitops: warning: {warning}");
+        }
+        let notification = Event { metadata, ..event.clone() };
+        let delivery = match payload::build(&config, &notification) {
+            Ok(d) => d,
+            Err(e) => {
+                writeln!(out, "{}: {}: failed: {e}", alert.id(), provider.id()).map_err(w)?;
+                failed = true;
+                continue;
+            }
+        };
+        let sender = Sender {
+            retries: args.retries,
+            backoff: Duration::from_millis(args.retry_wait_ms),
+            timeout,
+            ..Sender::default()
+        };
+        match sender.deliver(&config, &delivery) {
+            Ok(done) => match done.skipped {
+                Some(why) => writeln!(out, "{}: {}: nothing sent: {why}", alert.id(), provider.id()).map_err(w)?,
+                None => writeln!(out, "{}: {}: sent ({})", alert.id(), provider.id(), done.requests.join(", "))
+                    .map_err(w)?,
+            },
+            Err(e) => {
+                writeln!(out, "{}: {}: failed: {e}", alert.id(), provider.id()).map_err(w)?;
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,496 @@
+//! `gitops notify match|send`: Flux Alerts routing events, and every provider sending to a
+//! receiver on 127.0.0.1 that records each request (method, path, headers, body).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use crate::{err, gitops, out};
+
+/// One request a receiver saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// An HTTP receiver on 127.0.0.1: answers each request with `answer` (status, JSON body),
+/// one request per connection; a proxy's `CONNECT` is accepted and the tunnelled request read.
+pub struct Receiver {
+    pub base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Receiver {
+    pub fn start(answer: impl Fn(&Seen, usize) -> (u16, Value) + Send + 'static) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let Some(mut request) = read_request(&mut reader) else { continue };
+                if request.method == "CONNECT" {
+                    let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let tunnel = request.target.clone();
+                    let Some(inner) = read_request(&mut reader) else { continue };
+                    request = Seen { target: format!("{tunnel} {}", inner.target), ..inner };
+                }
+                let n = {
+                    let mut all = record.lock().expect("lock");
+                    all.push(request.clone());
+                    all.len()
+                };
+                let (status, body) = answer(&request, n);
+                let body = body.to_string();
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        Receiver { base, seen }
+    }
+
+    pub fn ok() -> Receiver {
+        Receiver::start(|_, _| (200, json!({"ok": true})))
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Seen { method, target, headers, body })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.to_str().expect("utf-8").to_string()
+}
+
+const ALERTS: &str = "\
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: errors, namespace: apps}
+spec:
+  providerRef: {name: hook}
+  eventSeverity: error
+  eventSources: [{kind: Kustomization, name: '*'}]
+  exclusionList: ['DependencyNotReady', 'waiting.*socket']
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: all-web, namespace: apps}
+spec:
+  providerRef: {name: hook}
+  eventSources: [{kind: Kustomization, name: web}, {kind: HelmRelease, name: '*', namespace: infra}]
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Alert
+metadata: {name: team-a, namespace: apps}
+spec:
+  providerRef: {name: hook}
+  eventSources: [{kind: Kustomization, name: '*', matchLabels: {team: a}}]
+  inclusionList: ['succeeded']
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: paused, namespace: apps}
+spec:
+  suspend: true
+  providerRef: {name: hook}
+  eventSources: [{kind: Kustomization, name: '*'}]
+";
+
+fn event(kind: &str, ns: &str, name: &str, severity: &str, reason: &str, message: &str) -> String {
+    let group = if kind == "HelmRelease" { "helm.toolkit.fluxcd.io/v2" } else { "kustomize.toolkit.fluxcd.io/v1" };
+    format!(
+        "involvedObject: {{kind: {kind}, namespace: {ns}, name: {name}, apiVersion: {group}}}\n\
+         severity: {severity}\nreason: {reason}\nmessage: '{message}'\nreportingController: kustomize-controller\n\
+         timestamp: '2026-08-01T10:00:00Z'\n\
+         metadata:\n  kustomize.toolkit.fluxcd.io/revision: main@sha1:0123456789abcdef0123456789abcdef01234567\n"
+    )
+}
+
+#[test]
+fn match_prints_the_alerts_that_take_an_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alerts = write(dir.path(), "alerts.yaml", ALERTS);
+    let objects = write(
+        dir.path(),
+        "live.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web, namespace: apps, labels: {team: a}}\n",
+    );
+    let cases: &[(String, &[&str])] = &[
+        (
+            event("Kustomization", "apps", "web", "error", "HealthCheckFailed", "health check failed"),
+            &["apps/all-web", "apps/errors"],
+        ),
+        (event("Kustomization", "apps", "api", "error", "DependencyNotReady", "dependency DependencyNotReady"), &[]),
+        (
+            event("Kustomization", "apps", "web", "info", "ReconciliationSucceeded", "Reconciliation succeeded"),
+            &["apps/all-web", "apps/team-a"],
+        ),
+        (event("Kustomization", "apps", "api", "info", "ReconciliationSucceeded", "Reconciliation succeeded"), &[]),
+        (event("HelmRelease", "infra", "redis", "info", "UpgradeSucceeded", "upgraded"), &["apps/all-web"]),
+        (event("HelmRelease", "apps", "redis", "error", "UpgradeFailed", "failed"), &[]),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let e = write(dir.path(), &format!("event{i}.yaml"), text);
+        let o = gitops(&["notify", "match", "--alerts", &alerts, "--event", &e, "--objects", &objects], None);
+        assert_eq!(o.status.code(), Some(0), "{text}: {}", err(&o));
+        let stdout = out(&o);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines, *want, "{text}: {}", err(&o));
+    }
+    // Without the live object, matchLabels cannot match: a warning, no line.
+    let e = write(dir.path(), "e.yaml", &cases[2].0);
+    let o = gitops(&["notify", "match", "--alerts", &alerts, "--event", &e], None);
+    assert_eq!(out(&o), "apps/all-web\n");
+    assert!(err(&o).contains("not found"), "{}", err(&o));
+}
+
+#[test]
+fn match_refuses_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alerts = write(dir.path(), "alerts.yaml", ALERTS);
+    let good = write(dir.path(), "e.yaml", &event("Kustomization", "apps", "web", "error", "X", "m"));
+    let bad_event = write(dir.path(), "bad.yaml", "involvedObject: {kind: K, namespace: apps}\nseverity: info\n");
+    let bad_alert = write(
+        dir.path(),
+        "bad-alert.yaml",
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata: {name: x}\nspec: {providerRef: {name: p}}\n",
+    );
+    for (args, needle) in [
+        (vec!["--alerts", alerts.as_str(), "--event", bad_event.as_str()], "involvedObject.name"),
+        (vec!["--alerts", bad_alert.as_str(), "--event", good.as_str()], "eventSources"),
+        (vec!["--alerts", "/nonexistent.yaml", "--event", good.as_str()], "nonexistent"),
+    ] {
+        let mut all = vec!["notify", "match"];
+        all.extend(args);
+        let o = gitops(&all, None);
+        assert_eq!(o.status.code(), Some(2), "{all:?}");
+        assert!(err(&o).contains(needle), "{all:?}: {}", err(&o));
+        assert_eq!(out(&o), "");
+    }
+}
+
+/// `gitops notify send` of `event` through one Alert (on every Kustomization) to `provider`
+/// (a Provider spec) with `secret` data: (exit code, stdout, stderr).
+fn send(
+    dir: &Path,
+    provider: &str,
+    secret: &[(&str, &str)],
+    event_text: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let alerts = write(
+        dir,
+        "alert.yaml",
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata: {name: a, namespace: apps}\n\
+         spec:\n  providerRef: {name: p}\n  summary: prod cluster\n  eventMetadata: {env: prod}\n  eventSources: [{kind: Kustomization, name: '*'}]\n",
+    );
+    let providers = write(
+        dir,
+        "provider.yaml",
+        &format!(
+            "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {{name: p, namespace: apps, uid: 8a2f-77}}\nspec:\n{provider}\n  secretRef: {{name: s}}\n"
+        ),
+    );
+    let data: serde_json::Map<String, Value> = secret.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let secrets = write(
+        dir,
+        "secret.yaml",
+        &serde_json::to_string(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "apps"}, "stringData": data}))
+            .expect("json"),
+    );
+    let e = write(dir, "event.yaml", event_text);
+    let mut args = vec![
+        "notify",
+        "send",
+        "--alerts",
+        &alerts,
+        "--providers",
+        &providers,
+        "--secrets",
+        &secrets,
+        "--event",
+        &e,
+        "--retry-wait-ms",
+        "10",
+    ];
+    args.extend(extra);
+    let o = gitops(&args, None);
+    (o.status.code().unwrap_or(-1), out(&o), err(&o))
+}
+
+fn failure() -> String {
+    event("Kustomization", "apps", "web", "error", "HealthCheckFailed", "health check failed")
+}
+
+#[test]
+fn generic_and_generic_hmac_post_the_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = Receiver::ok();
+    let (code, stdout, stderr) = send(
+        dir.path(),
+        &format!("  type: generic-hmac\n  address: {}/hook", r.base),
+        &[("token", "s3cret"), ("headers", "X-Team: ops\nAuthorization: Bearer abc\n")],
+        &failure(),
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("apps/a: apps/p: sent (POST"), "{stdout}");
+    let seen = r.seen();
+    assert_eq!(seen.len(), 1);
+    let s = &seen[0];
+    assert_eq!((s.method.as_str(), s.target.as_str()), ("POST", "/hook"));
+    assert_eq!(s.headers["gotk-component"], "kustomize-controller");
+    assert_eq!(s.headers["x-team"], "ops");
+    assert_eq!(s.headers["authorization"], "Bearer abc");
+    let body = s.json();
+    assert_eq!(body["involvedObject"]["name"], "web");
+    assert_eq!(body["reason"], "HealthCheckFailed");
+    // The notification's metadata: the group prefix dropped, the alert's metadata and summary in.
+    assert_eq!(
+        body["metadata"],
+        json!({"env": "prod", "revision": "main@sha1:0123456789abcdef0123456789abcdef01234567", "summary": "prod cluster"})
+    );
+    // The signature, checked with openssl over the exact bytes received.
+    let file = dir.path().join("body");
+    std::fs::write(&file, &s.body).expect("write");
+    let o = Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", "s3cret", "-r"])
+        .arg(&file)
+        .output()
+        .expect("openssl");
+    let hex = String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(hex.len(), 64);
+    assert_eq!(s.headers["x-signature"], format!("sha256={hex}"));
+}
+
+#[test]
+fn slack_webhooks_and_bot_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = Receiver::ok();
+    let (code, stdout, _) = send(
+        dir.path(),
+        "  type: slack\n  channel: ops\n",
+        &[("address", &format!("{}/services/T/B/X", hook.base))],
+        &failure(),
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    let body = hook.seen()[0].json();
+    assert_eq!(body["channel"], "ops");
+    assert_eq!(body["username"], "kustomize-controller");
+    let a = &body["attachments"][0];
+    assert_eq!(a["color"], "danger");
+    assert_eq!(a["author_name"], "kustomization/web.apps");
+    assert_eq!(a["text"], "health check failed");
+    assert_eq!(a["fields"].as_array().map(Vec::len), Some(3));
+    assert!(!hook.seen()[0].headers.contains_key("authorization"));
+
+    // The Web API with a bot token: `ok: false` is a failure, named.
+    let api = Receiver::start(|s, _| {
+        if s.headers.get("authorization").map(String::as_str) == Some("Bearer xoxb-1") {
+            (200, json!({"ok": true}))
+        } else {
+            (200, json!({"ok": false, "error": "invalid_auth"}))
+        }
+    });
+    let spec = format!("  type: slack\n  channel: ops\n  username: flux\n  address: {}/api/chat.postMessage", api.base);
+    let (code, stdout, _) = send(dir.path(), &spec, &[("token", "xoxb-1")], &failure(), &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(api.seen()[0].json()["username"], "flux");
+    let (code, stdout, _) = send(dir.path(), &spec, &[("token", "xoxb-wrong")], &failure(), &[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("Slack responded with error: invalid_auth"), "{stdout}");
+    assert!(!stdout.contains("xoxb-wrong"));
+}
+
+#[test]
+fn teams_discord_and_google_chat_payloads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = Receiver::ok();
+    for (spec, path) in [
+        (format!("  type: msteams\n  address: {}/workflows/1", r.base), "/workflows/1"),
+        (format!("  type: discord\n  address: {}/api/webhooks/1/tok", r.base), "/api/webhooks/1/tok/slack"),
+        (
+            format!("  type: googlechat\n  address: {}/v1/spaces/S/messages?key=k", r.base),
+            "/v1/spaces/S/messages?key=k",
+        ),
+    ] {
+        let (code, stdout, stderr) = send(dir.path(), &spec, &[], &failure(), &[]);
+        assert_eq!(code, 0, "{spec}: {stdout}{stderr}");
+        assert_eq!(r.seen().last().expect("a request").target, path);
+    }
+    let seen = r.seen();
+    let teams = seen[0].json();
+    let card = &teams["attachments"][0]["content"];
+    assert_eq!(card["type"], "AdaptiveCard");
+    assert_eq!(card["body"][0]["items"][0]["text"], "kustomization/web.apps");
+    assert_eq!(card["body"][0]["items"][2]["facts"][0], json!({"title": "summary", "value": "prod cluster"}));
+    let discord = seen[1].json();
+    assert_eq!(discord["attachments"][0]["color"], "danger");
+    let chat = seen[2].json();
+    assert_eq!(chat["cards"][0]["header"]["title"], "kustomization/web.apps");
+    assert_eq!(
+        chat["cards"][0]["sections"][0]["widgets"][0]["textParagraph"]["text"],
+        "<font color=\"#ff0000\">health check failed</font>"
+    );
+}
+
+#[test]
+fn commit_statuses_on_github_gitlab_and_gitea() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    // Each forge lists no status the first time, and the one just set afterwards.
+    let r = Receiver::start(|s, _| {
+        if s.method == "POST" {
+            return (201, s.json());
+        }
+        (200, json!([]))
+    });
+    let cases = [
+        ("github", "/api/v3/repos/org/app/statuses", "authorization", "Bearer ghp", "state", "failure", "context"),
+        ("gitlab", "/api/v4/projects/org%2Fapp/statuses", "private-token", "ghp", "state", "failed", "name"),
+        ("gitea", "/api/v1/repos/org/app/statuses", "authorization", "token ghp", "state", "failure", "context"),
+    ];
+    for (kind, path, header, value, state_key, state, context_key) in cases {
+        let spec = format!("  type: {kind}\n  address: {}/org/app.git", r.base);
+        let (code, stdout, stderr) = send(dir.path(), &spec, &[("token", "ghp")], &failure(), &[]);
+        assert_eq!(code, 0, "{kind}: {stdout}{stderr}");
+        let seen = r.seen();
+        let (list, create) = (&seen[seen.len() - 2], &seen[seen.len() - 1]);
+        assert_eq!(list.method, "GET", "{kind}");
+        assert!(list.target.contains(sha), "{kind}: {}", list.target);
+        assert_eq!(create.target, format!("{path}/{sha}"), "{kind}");
+        assert_eq!(create.headers[header], value, "{kind}");
+        let body = create.json();
+        assert_eq!(body[state_key], state, "{kind}");
+        assert_eq!(body[context_key], "kustomization/web/8a2f", "{kind}");
+        assert_eq!(body["description"], "health check failed", "{kind}");
+    }
+    // Progressing events set no GitHub status.
+    let before = r.seen().len();
+    let progressing = event("Kustomization", "apps", "web", "info", "Progressing", "reconciling");
+    let (code, stdout, _) = send(
+        dir.path(),
+        &format!("  type: github\n  address: {}/org/app", r.base),
+        &[("token", "t")],
+        &progressing,
+        &[],
+    );
+    assert_eq!((code, r.seen().len()), (0, before), "{stdout}");
+    assert!(stdout.contains("nothing sent"), "{stdout}");
+
+    // A status already there is not set again.
+    let there = Receiver::start(|s, _| {
+        assert_eq!(s.method, "GET", "nothing is posted");
+        (200, json!([{"context": "kustomization/web/8a2f", "state": "failure", "description": "health check failed"}]))
+    });
+    let (code, stdout, _) = send(
+        dir.path(),
+        &format!("  type: github\n  address: {}/org/app", there.base),
+        &[("token", "t")],
+        &failure(),
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("already failure"), "{stdout}");
+    // A revision without a commit is named.
+    let no_commit = failure().replace("main@sha1:0123456789abcdef0123456789abcdef01234567", "main@sha1:abc");
+    let (code, stdout, _) = send(
+        dir.path(),
+        &format!("  type: gitlab\n  address: {}/org/app", there.base),
+        &[("token", "t")],
+        &no_commit,
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.contains("failed to extract commit hash from 'main@sha1:abc'"), "{stdout}");
+}
+
+#[test]
+fn retries_with_backoff_then_gives_up_without_blocking_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two 503s, then 200.
+    let flaky = Receiver::start(|_, n| if n <= 2 { (503, json!({})) } else { (200, json!({})) });
+    let (code, stdout, _) =
+        send(dir.path(), &format!("  type: generic\n  address: {}/h", flaky.base), &[], &failure(), &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(flaky.seen().len(), 3);
+    // A 400 is not retried; the error names the status and body, the exit status is 1.
+    let refusing = Receiver::start(|_, _| (400, json!({"error": "bad payload"})));
+    let (code, stdout, _) =
+        send(dir.path(), &format!("  type: generic\n  address: {}/h", refusing.base), &[], &failure(), &[]);
+    assert_eq!((code, refusing.seen().len()), (1, 1), "{stdout}");
+    assert!(stdout.contains("HTTP 400") && stdout.contains("bad payload"), "{stdout}");
+    // Nothing listening: every retry made, then a failure (never a panic).
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let (code, stdout, stderr) = send(
+        dir.path(),
+        &format!("  type: generic\n  address: http://{closed}/h"),
+        &[],
+        &failure(),
+        &["--retries", "2"],
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("after 3 attempt(s)"), "{stdout}");
+}
+
+#[test]
+fn a_proxy_carries_the_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proxy = Receiver::ok();
+    let spec = format!("  type: generic\n  address: http://notify.invalid:8080/hook\n  proxy: {}", proxy.base);
+    let (code, stdout, stderr) = send(dir.path(), &spec, &[], &failure(), &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 1);
+    // Through a CONNECT tunnel or in absolute form: either way the proxy saw the hook.
+    assert!(
+        seen[0].target.contains("notify.invalid:8080") && seen[0].target.ends_with("/hook"),
+        "{:?}",
+        seen[0].target
+    );
+    assert_eq!(seen[0].json()["involvedObject"]["name"], "web");
+}

@@ -1,0 +1,1 @@
+//! Argo CD notifications (notifications-engine, as Argo CD configures it).
