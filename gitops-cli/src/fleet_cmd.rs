@@ -733,7 +733,7 @@ impl Fleet {
             Hub::Kube => self.kube_hub_objects().await?.to_vec(),
         };
         let cache = self.root.cache().clone();
-        let (round, status) =
+        let crate::image_update_cmd::RoundReport { round, status, scanned } =
             crate::image_update_cmd::run_round(&objects, &automation, &cache).map_err(|e| match e {
                 crate::image_update_cmd::RoundError::Input(e) | crate::image_update_cmd::RoundError::Git(e) => e,
             })?;
@@ -742,6 +742,11 @@ impl Fleet {
         }
         if *hub == Hub::Kube {
             let cluster = self.hub_cluster().await?;
+            for (object, status) in &scanned {
+                if let Err(e) = cluster.patch_status(&object.key(""), status).await {
+                    let _ = writeln!(out, "{label}: writing the status of {} {}: {e}", object.kind(), object.name());
+                }
+            }
             cluster.patch_status(&object.key(""), &status).await.map_err(|e| format!("writing its status: {e}"))?;
         }
         let done = if matches!(round.outcome, gitops_render::git_push::Outcome::Pushed { .. }) {

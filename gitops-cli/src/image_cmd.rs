@@ -273,10 +273,9 @@ fn select(args: &SelectArgs) -> Result<ExitCode, String> {
 }
 
 fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
-    use gitops_core::image::docker_config;
     use gitops_core::image::reference::ImageRef;
     use gitops_core::image::updater::Platform;
-    use gitops_render::registry::{Options, Registry};
+    use gitops_render::registry::Options;
 
     let chooser = chooser(&args.policy)?;
     let written = match (&args.reference, &chooser) {
@@ -288,19 +287,9 @@ fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
         }
     };
     let image = ImageRef::parse(&written).map_err(|e| e.to_string())?;
-    let credentials = match &args.pull_secret {
+    let secret = match &args.pull_secret {
         None => None,
-        Some(path) => {
-            let objects = read_objects(path)?;
-            let secret = first_of_kind(path, &objects, "Secret")?;
-            let config = docker_config::from_secret(secret.value()).map_err(|e| format!("{}: {e}", path.display()))?;
-            let found = docker_config::credentials_for(&config, &image.registry)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            if found.is_none() {
-                eprintln!("warning: {}: no credentials for {} in .dockerconfigjson", path.display(), image.registry);
-            }
-            found
-        }
+        Some(path) => Some((path.display().to_string(), first_of_kind(path, &read_objects(path)?, "Secret")?.clone())),
     };
     let ca_pem = args
         .ca
@@ -311,11 +300,10 @@ fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
     let options = Options {
         insecure_http: args.insecure_http || flux_insecure,
         ca_pem,
-        credentials,
         max_tags: args.max_tags,
         ..Options::default()
     };
-    let registry = Registry::new(&image, options).map_err(|e| e.to_string())?;
+    let registry = registry_client(&image, secret.as_ref().map(|(f, s)| (f.as_str(), s)), options)?;
     let (default_platform, warning) = Platform::parse(&args.platform);
     if let Some(w) = warning {
         return Err(format!("--platform: {w}"));
@@ -358,4 +346,23 @@ fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// A registry client for `image`, with the credentials a docker-registry Secret (`secret`,
+/// with the file or object it came from, for messages) holds for its registry.
+pub(crate) fn registry_client(
+    image: &gitops_core::image::reference::ImageRef,
+    secret: Option<(&str, &Object)>,
+    mut options: gitops_render::registry::Options,
+) -> Result<gitops_render::registry::Registry, String> {
+    use gitops_core::image::docker_config;
+    if let Some((from, secret)) = secret {
+        let config = docker_config::from_secret(secret.value()).map_err(|e| format!("{from}: {e}"))?;
+        let found = docker_config::credentials_for(&config, &image.registry).map_err(|e| format!("{from}: {e}"))?;
+        if found.is_none() {
+            eprintln!("warning: {from}: no credentials for {} in .dockerconfigjson", image.registry);
+        }
+        options.credentials = found;
+    }
+    gitops_render::registry::Registry::new(image, options).map_err(|e| e.to_string())
 }

@@ -57,7 +57,7 @@ pub fn run_update(args: UpdateArgs) -> Result<ExitCode, String> {
             Cache::new(Cache::default_dir().ok_or("no cache directory: set GITOPS_CACHE or HOME, or pass --cache")?)
         }
     };
-    let (round, status) = match run_round(&objects, &automation, &cache) {
+    let RoundReport { round, status, .. } = match run_round(&objects, &automation, &cache) {
         Ok(done) => done,
         Err(RoundError::Git(e)) => {
             eprintln!("gitops: error: {e}");
@@ -87,11 +87,7 @@ pub(crate) enum RoundError {
 
 /// Runs one round of `automation` with the GitRepository and ImagePolicies among `objects`;
 /// returns what it did and the status Flux would write on the automation.
-pub(crate) fn run_round(
-    objects: &[Object],
-    automation: &Automation,
-    cache: &Cache,
-) -> Result<(image_update::Round, serde_json::Value), RoundError> {
+pub(crate) fn run_round(objects: &[Object], automation: &Automation, cache: &Cache) -> Result<RoundReport, RoundError> {
     let repository = objects
         .iter()
         .find(|o| {
@@ -109,7 +105,7 @@ pub(crate) fn run_round(
             ))
         })?;
     let source = GitSource::of(automation, repository.value()).map_err(|e| RoundError::Input(e.to_string()))?;
-    let policies = policies_of(objects, automation);
+    let (policies, scanned) = policies_of(objects, automation);
     let round = match image_update::run(cache, automation, &source, &policies) {
         Ok(round) => round,
         Err(e @ (image_update::Error::Git(_) | image_update::Error::Push(_) | image_update::Error::Io { .. })) => {
@@ -121,12 +117,30 @@ pub(crate) fn run_round(
         eprintln!("gitops: warning: skipped (not YAML): {problem}");
     }
     let status = status_of(&round, &policies, &source);
-    Ok((round, status))
+    Ok(RoundReport { round, status, scanned })
 }
 
-/// The ImagePolicies among `objects`, with whether `automation` selects each.
-fn policies_of(objects: &[Object], automation: &Automation) -> Policies {
+/// What [`run_round`] did, and the statuses Flux would write.
+pub(crate) struct RoundReport {
+    /// The round.
+    pub round: image_update::Round,
+    /// The automation's status.
+    pub status: serde_json::Value,
+    /// The ImagePolicies and ImageRepositories scanned, with their statuses.
+    pub scanned: Vec<(Object, serde_json::Value)>,
+}
+
+/// The ImagePolicies among `objects`, with whether `automation` selects each and its latest
+/// image: chosen now from its ImageRepository's tags, scanned from the registry, when that
+/// ImageRepository is among `objects` (as the image-reflector-controller does at each
+/// interval), else its `status.latestRef`. Returns the statuses Flux would write on the
+/// policies and repositories scanned.
+pub(crate) fn policies_of(objects: &[Object], automation: &Automation) -> (Policies, Vec<(Object, serde_json::Value)>) {
+    use gitops_core::image::flux::{ImagePolicy, ImageRepository};
     let mut policies = Policies::default();
+    let mut statuses = Vec::new();
+    let mut scanned: BTreeMap<(String, String), Result<Vec<String>, String>> = BTreeMap::new();
+    let now = now_rfc3339();
     for o in objects.iter().filter(|o| o.group() == gitops_core::image::automation::GROUP && o.kind() == "ImagePolicy")
     {
         let labels: BTreeMap<String, String> = o
@@ -136,9 +150,113 @@ fn policies_of(objects: &[Object], automation: &Automation) -> Policies {
             .map(|l| l.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
             .unwrap_or_default();
         let selected = namespace_of(o) == automation.namespace && automation.selects(&labels);
-        policies.insert(namespace_of(o), o.name(), selected, LatestImage::from_policy_status(o.value()));
+        let mut latest = LatestImage::from_policy_status(o.value());
+        let policy = ImagePolicy::from_value(o.value());
+        let repository = policy.as_ref().ok().and_then(|p| {
+            let namespace = if p.repository_namespace.is_empty() { namespace_of(o) } else { &p.repository_namespace };
+            objects.iter().find(|r| {
+                r.group() == gitops_core::image::automation::GROUP
+                    && r.kind() == "ImageRepository"
+                    && r.name() == p.repository_name
+                    && namespace_of(r) == namespace
+            })
+        });
+        if selected && let (Ok(policy), Some(repo_object)) = (&policy, repository) {
+            let key = (namespace_of(repo_object).to_string(), repo_object.name().to_string());
+            let outcome =
+                ImageRepository::from_value(repo_object.value()).map_err(|e| e.to_string()).and_then(|repo| {
+                    let tags = scanned
+                        .entry(key)
+                        .or_insert_with(|| {
+                            let tags = scan_repository(objects, repo_object, &repo);
+                            statuses.push((repo_object.clone(), repository_status(&repo, &tags, &now)));
+                            tags
+                        })
+                        .clone()?;
+                    let names: Vec<&str> = tags.iter().map(String::as_str).collect();
+                    let kept = repo.exclude(&names);
+                    let tag = policy.select(&kept).map_err(|e| e.to_string())?.to_string();
+                    Ok(LatestImage { name: repo.image.clone(), tag, digest: None })
+                });
+            let status = match &outcome {
+                Ok(l) => json!({
+                    "latestRef": {"name": l.name, "tag": l.tag},
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded", "lastTransitionTime": now,
+                        "message": format!("Latest image tag for {} resolved to {}", l.name, l.tag)}],
+                }),
+                Err(e) => json!({"conditions": [{"type": "Ready", "status": "False", "reason": "ReconciliationFailed",
+                    "lastTransitionTime": now, "message": e}]}),
+            };
+            statuses.push((o.clone(), status));
+            match outcome {
+                Ok(l) => latest = Some(l),
+                Err(e) => {
+                    eprintln!("gitops: warning: ImagePolicy {}/{}: {e}", namespace_of(o), o.name());
+                    latest = None;
+                }
+            }
+        }
+        policies.insert(namespace_of(o), o.name(), selected, latest);
     }
-    policies
+    (policies, statuses)
+}
+
+/// An ImageRepository's tags from its registry, credentials from its `secretRef` Secret
+/// (among `objects`).
+fn scan_repository(
+    objects: &[Object],
+    object: &Object,
+    repo: &gitops_core::image::flux::ImageRepository,
+) -> Result<Vec<String>, String> {
+    let image = gitops_core::image::reference::ImageRef::parse(&repo.image).map_err(|e| e.to_string())?;
+    let secret = match &repo.secret_name {
+        None => None,
+        Some(name) => Some(
+            objects
+                .iter()
+                .find(|s| {
+                    s.group().is_empty()
+                        && s.kind() == "Secret"
+                        && s.name() == name
+                        && namespace_of(s) == namespace_of(object)
+                })
+                .ok_or_else(|| {
+                    format!("ImageRepository {}/{}: Secret {name} not found", namespace_of(object), object.name())
+                })?,
+        ),
+    };
+    let from = secret.map(|s| format!("Secret {}/{}", namespace_of(s), s.name()));
+    let options = gitops_render::registry::Options { insecure_http: repo.insecure, ..Default::default() };
+    let registry = crate::image_cmd::registry_client(&image, from.as_deref().zip(secret), options)?;
+    registry.tags().map_err(|e| e.to_string())
+}
+
+/// An ImageRepository's status after a scan, as Flux writes it.
+fn repository_status(
+    repo: &gitops_core::image::flux::ImageRepository,
+    tags: &Result<Vec<String>, String>,
+    now: &str,
+) -> serde_json::Value {
+    match tags {
+        Ok(tags) => {
+            let mut latest: Vec<&String> = tags.iter().collect();
+            latest.sort_by(|a, b| b.cmp(a));
+            latest.truncate(10);
+            json!({
+                "canonicalImageName": repo.image,
+                "lastScanResult": {"tagCount": tags.len(), "scanTime": now, "latestTags": latest},
+                "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded", "lastTransitionTime": now,
+                    "message": format!("successful scan: found {} tags", tags.len())}],
+            })
+        }
+        Err(e) => json!({"conditions": [{"type": "Ready", "status": "False", "reason": "ReconciliationFailed",
+            "lastTransitionTime": now, "message": e}]}),
+    }
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    gitops_core::time::rfc3339(i64::try_from(secs).unwrap_or(0))
 }
 
 /// The automation's status as Flux writes it after a round.
@@ -148,8 +266,7 @@ fn status_of(round: &image_update::Round, policies: &Policies, source: &GitSourc
         .into_iter()
         .map(|(name, l)| (name, json!({"name": l.name, "tag": l.tag, "digest": l.digest.unwrap_or_default()})))
         .collect();
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let now = gitops_core::time::rfc3339(i64::try_from(secs).unwrap_or(0));
+    let now = now_rfc3339();
     let mut status = json!({"lastAutomationRunTime": now, "observedPolicies": observed});
     let message = match &round.outcome {
         Outcome::Pushed { commit, branch, .. } => {

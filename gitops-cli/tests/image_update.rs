@@ -213,3 +213,59 @@ fn an_image_updater_override_file_is_rendered_as_argo_cd_reads_it() {
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("image: ghcr.io/o/web:v2"), "{}", out(&o));
 }
+
+#[test]
+fn policies_are_chosen_from_a_real_registry_then_set_and_pushed() {
+    let Some(registry) = gitops_standin::registry::or_skip("policies_are_chosen_from_a_real_registry", None) else {
+        return;
+    };
+    for tag in ["1.0.0", "1.1.0", "1.2.0-rc.1", "latest"] {
+        registry.push_image("team/web", tag, "2024-01-01T00:00:00Z", "linux", "amd64");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = format!("{}/team/web", registry.host);
+    let deployment = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"flux-system:web\"}}\n");
+    let bare = remote(dir.path(), &deployment);
+    // The policy's status says nothing yet: its tag comes from the registry's tags.
+    let objects = format!(
+        "\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: flux-system, namespace: flux-system}}
+spec: {{url: {}, ref: {{branch: main}}}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata: {{name: web, namespace: flux-system}}
+spec: {{image: {image}, interval: 5m}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: {{name: web, namespace: flux-system, labels: {{automated: \"yes\"}}}}
+spec: {{imageRepositoryRef: {{name: web}}, policy: {{semver: {{range: '^1.0.0'}}}}}}
+",
+        bare.display()
+    );
+    std::fs::write(dir.path().join("automation.yaml"), AUTOMATION).unwrap();
+    std::fs::write(dir.path().join("objects.yaml"), objects).unwrap();
+    let (a, o, c) = (dir.path().join("automation.yaml"), dir.path().join("objects.yaml"), dir.path().join("cache"));
+    let args = [
+        "image",
+        "update",
+        "--automation",
+        a.to_str().unwrap(),
+        "--objects",
+        o.to_str().unwrap(),
+        "--cache",
+        c.to_str().unwrap(),
+    ];
+    let run = gitops(&args, None);
+    assert!(run.status.success(), "{}", err(&run));
+    assert!(out(&run).contains(&format!("{image}:1.0.0 -> {image}:1.1.0 (flux-system:web)")), "{}", out(&run));
+    assert_eq!(
+        git_in(&bare, &["show", "main:apps/web/deployment.yaml"]) + "\n",
+        deployment.replace(":1.0.0", ":1.1.0")
+    );
+    let again = gitops(&args, None);
+    assert_eq!(out(&again), "ImageUpdateAutomation flux-system/fleet: repository up-to-date\n", "{}", err(&again));
+}
