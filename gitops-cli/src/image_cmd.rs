@@ -319,19 +319,10 @@ fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let mut tags: Vec<Tag> = names.iter().map(Tag::named).collect();
-    if let Chooser::Updater { image, .. } = &chooser {
-        // Metadata costs a manifest and a config per tag: only for tags the filters admit.
-        if image.strategy.needs_metadata() || image.strategy == updater::Strategy::Digest {
-            for tag in tags.iter_mut().filter(|t| image.admits(&t.name)) {
-                let resolved = registry
-                    .resolve(&tag.name, &platforms, image.strategy.needs_metadata())
-                    .map_err(|e| e.to_string())?;
-                tag.created = resolved.created;
-                tag.digest = Some(resolved.digest);
-            }
-        }
-    }
+    let tags = match &chooser {
+        Chooser::Updater { image, .. } => updater_tags(&registry, image, &names, &platforms)?,
+        Chooser::Flux { .. } => names.iter().map(Tag::named).collect(),
+    };
     match choose(&chooser, &tags)? {
         Choice::Tag(tag) => {
             let digest = match tag.digest {
@@ -365,4 +356,25 @@ pub(crate) fn registry_client(
         options.credentials = found;
     }
     gitops_render::registry::Registry::new(image, options).map_err(|e| e.to_string())
+}
+
+/// The registry's tags as an Image Updater image's strategy needs them: with creation time
+/// (newest-build) or digest (digest) for the tags its filters admit (metadata costs a
+/// manifest and a config per tag).
+pub(crate) fn updater_tags(
+    registry: &gitops_render::registry::Registry,
+    image: &ImageConfig,
+    names: &[String],
+    platforms: &[gitops_core::image::updater::Platform],
+) -> Result<Vec<Tag>, String> {
+    let mut tags: Vec<Tag> = names.iter().map(Tag::named).collect();
+    if image.strategy.needs_metadata() || image.strategy == updater::Strategy::Digest {
+        for tag in tags.iter_mut().filter(|t| image.admits(&t.name)) {
+            let resolved =
+                registry.resolve(&tag.name, platforms, image.strategy.needs_metadata()).map_err(|e| e.to_string())?;
+            tag.created = resolved.created;
+            tag.digest = Some(resolved.digest);
+        }
+    }
+    Ok(tags)
 }

@@ -18,13 +18,20 @@ use crate::render_cmd::read_objects;
 
 /// `gitops image update`.
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["automation", "app"]))]
 pub struct UpdateArgs {
-    /// The ImageUpdateAutomation to run once (a file holding it; other objects in the file
+    /// The Flux ImageUpdateAutomation to run once (a file holding it; other objects in the file
     /// are read as with `--objects`).
     #[arg(long, value_name = "FILE")]
-    pub automation: String,
-    /// Files holding the automation's GitRepository and its ImagePolicies (their
-    /// `status.latestRef` says each policy's latest image).
+    pub automation: Option<String>,
+    /// The Argo CD Application (with `argocd-image-updater.argoproj.io/*` annotations) to update
+    /// once, as Argo CD Image Updater does: its images' registries are scanned, and the tags
+    /// chosen are written back by its `write-back-method`.
+    #[arg(long, value_name = "FILE")]
+    pub app: Option<String>,
+    /// Files holding the automation's GitRepository, ImageRepositories and ImagePolicies (the
+    /// policies of an ImageRepository given are chosen from its registry, the others' from their
+    /// `status.latestRef`), and the Secrets of pull secrets.
     #[arg(long = "objects", value_name = "FILE")]
     pub objects: Vec<String>,
     /// Print the automation's status (as Flux writes it) as JSON instead of a summary.
@@ -33,16 +40,37 @@ pub struct UpdateArgs {
     /// Where Git working clones are made (default: the Git cache).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<std::path::PathBuf>,
+    /// With `--app` and the `argocd` write-back method: write the updated Application back into
+    /// its file (atomically; written anew as YAML, so its comments are not kept) instead of
+    /// printing it.
+    #[arg(long)]
+    pub in_place: bool,
+    /// With `--app`: the commit author's name (Image Updater's `--git-commit-user`).
+    #[arg(long, value_name = "NAME", default_value = "argocd-image-updater")]
+    pub git_commit_user: String,
+    /// With `--app`: the commit author's email (`--git-commit-email`).
+    #[arg(long, value_name = "EMAIL", default_value = "noreply@argoproj.io")]
+    pub git_commit_email: String,
+    /// With `--app`: a file holding the commit message template (`--git-commit-message-path`).
+    #[arg(long, value_name = "FILE")]
+    pub git_commit_message_path: Option<String>,
 }
 
 /// Runs one round. Exit status: 0 when the round ran (pushed or nothing to change), 1 when Git
 /// failed (nothing was pushed), 2 on bad input (nothing was pushed).
 pub fn run_update(args: UpdateArgs) -> Result<ExitCode, String> {
-    let mut objects: Vec<Object> = read_objects(&args.automation)?;
+    let cache = match &args.cache {
+        Some(dir) => Cache::new(dir),
+        None => {
+            Cache::new(Cache::default_dir().ok_or("no cache directory: set GITOPS_CACHE or HOME, or pass --cache")?)
+        }
+    };
+    let Some(file) = &args.automation else { return run_app(&args, &cache) };
+    let mut objects: Vec<Object> = read_objects(file)?;
     let automation_object = objects
         .iter()
         .find(|o| o.group() == gitops_core::image::automation::GROUP && o.kind() == "ImageUpdateAutomation")
-        .ok_or_else(|| format!("{}: holds no ImageUpdateAutomation", args.automation))?;
+        .ok_or_else(|| format!("{file}: holds no ImageUpdateAutomation"))?;
     let automation = Automation::from_json(automation_object.value()).map_err(|e| e.to_string())?;
     for file in &args.objects {
         objects.extend(read_objects(file)?);
@@ -326,4 +354,153 @@ fn namespace_of(o: &Object) -> &str {
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(7)]
+}
+
+/// `gitops image update --app FILE`: one Image Updater run over one Application. Exit 0 when
+/// it ran (updated or nothing to do), 1 when an image could not be checked or Git failed, 2
+/// on bad input.
+fn run_app(args: &UpdateArgs, cache: &Cache) -> Result<ExitCode, String> {
+    use gitops_core::image::updater::{self, AppConfig, Decision, Platform};
+    use gitops_core::image::write_back::{self, AppType, AppUpdate, Method};
+    let file = args.app.as_deref().unwrap_or_default();
+    let mut objects = read_objects(file)?;
+    for extra in &args.objects {
+        objects.extend(read_objects(extra)?);
+    }
+    let app = objects
+        .iter()
+        .find(|o| o.group() == "argoproj.io" && o.kind() == "Application")
+        .ok_or_else(|| format!("{file}: holds no Argo CD Application"))?
+        .clone();
+    let label = format!("Application {}/{}", namespace_of(&app), app.name());
+    let config = AppConfig::from_app(app.value()).map_err(|e| format!("{file}: {e}"))?;
+    for w in config.warnings.iter().chain(config.images.iter().flat_map(|i| &i.warnings)) {
+        eprintln!("gitops: warning: {label}: {w}");
+    }
+    let app_type = AppType::of(app.value())
+        .ok_or_else(|| format!("{label}: neither a Helm nor a Kustomize app; Image Updater updates only those"))?;
+    let method = write_back::method(app.value(), &config, gitops_core::fleet::children::DEFAULT_CONTROLLER_NAMESPACE)
+        .map_err(|e| e.to_string())?;
+    // What runs now: `status.summary.images`, else the images of the app rendered from Git.
+    let mut live = updater::live_images(app.value());
+    if live.is_empty() {
+        let rendered = crate::render_cmd::render_objects(std::slice::from_ref(&app), cache, &[])?;
+        live = gitops_core::image::summary::images(&rendered).iter().map(|i| updater::UpdaterImage::parse(i)).collect();
+    }
+    let mut failed = 0;
+    let mut updates = Vec::new();
+    for image in &config.images {
+        let chosen = (|| -> Result<Option<updater::Tag>, String> {
+            image.check().map_err(|e| e.to_string())?;
+            let reference = image.image.reference().map_err(|e| e.to_string())?;
+            let secret = pull_secret(&objects, image)?;
+            let registry = crate::image_cmd::registry_client(
+                &reference,
+                secret.as_ref().map(|(f, s)| (f.as_str(), s)),
+                Default::default(),
+            )?;
+            let names = registry.tags().map_err(|e| e.to_string())?;
+            let default = vec![Platform { os: "linux".into(), arch: "amd64".into(), variant: String::new() }];
+            let platforms = image.platforms.clone().unwrap_or(default);
+            let tags = crate::image_cmd::updater_tags(&registry, image, &names, &platforms)?;
+            image.select(&tags).map_err(|e| e.to_string())
+        })();
+        match chosen {
+            Err(e) => {
+                eprintln!("gitops: error: {label}: image {}: {e}", image.image.original);
+                failed += 1;
+            }
+            Ok(None) => eprintln!("{label}: image {}: no suitable tag found", image.image.original),
+            Ok(Some(tag)) => match updater::decide(image, &live, &tag) {
+                Decision::NotLive => {
+                    eprintln!("{label}: image {} is not live in the app: skipped", image.image.original)
+                }
+                Decision::UpToDate { .. } => {}
+                Decision::Update { live, new } => updates.push(AppUpdate { config: image, live, new }),
+            },
+        }
+    }
+    let changes: Vec<_> = updates.iter().map(AppUpdate::change).collect();
+    for c in &changes {
+        println!("{label}: image {}: '{}' -> '{}'", c.image, c.old_tag, c.new_tag);
+    }
+    let code = if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    if updates.is_empty() {
+        println!("{label}: all images up to date");
+        return Ok(code);
+    }
+    let managed = write_back::managed(app_type, &updates);
+    match method {
+        Method::Argocd => {
+            let mut value = app.value().clone();
+            write_back::apply_to_application(&mut value, &managed);
+            let mut updated = app.clone();
+            *updated.value_mut() = value;
+            let text = gitops_render::output::yaml_stream(std::slice::from_ref(&updated)).map_err(|e| e.to_string())?;
+            if args.in_place {
+                gitops_render::regular::write_atomic(std::path::Path::new(file), text.as_bytes())
+                    .map_err(|e| format!("{file}: {e}"))?;
+                println!("{label}: spec updated in {file}");
+            } else {
+                print!("{text}");
+            }
+        }
+        Method::Git(git) => {
+            let template = args
+                .git_commit_message_path
+                .as_ref()
+                .map(|p| {
+                    gitops_render::regular::read_to_string(std::path::Path::new(p)).map_err(|e| format!("{p}: {e}"))
+                })
+                .transpose()?;
+            let who = gitops_render::git_push::Signature {
+                name: args.git_commit_user.clone(),
+                email: args.git_commit_email.clone(),
+            };
+            let request = image_update::AppWriteBack {
+                app_name: app.name(),
+                app_namespace: namespace_of(&app),
+                git: &git,
+                managed: &managed,
+                changes: &changes,
+                who: &who,
+                template: template.as_deref(),
+            };
+            match image_update::write_back_git(cache, &request) {
+                Ok(round) => match round.outcome {
+                    Outcome::Pushed { commit, branch, .. } => {
+                        println!("{label}: pushed commit '{}' to branch '{branch}'", short(&commit));
+                    }
+                    Outcome::Unchanged { .. } => println!("{label}: the write-back target already holds these images"),
+                },
+                Err(
+                    e @ (image_update::Error::Git(_) | image_update::Error::Push(_) | image_update::Error::Io { .. }),
+                ) => {
+                    eprintln!("gitops: error: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// The Secret an image's `pull-secret` names (`pullsecret:<ns>/<name>`), among `objects`.
+fn pull_secret(
+    objects: &[Object],
+    image: &gitops_core::image::updater::ImageConfig,
+) -> Result<Option<(String, Object)>, String> {
+    use gitops_core::image::updater::PullSecret;
+    match &image.pull_secret {
+        None => Ok(None),
+        Some(PullSecret::PullSecret { namespace, name }) => objects
+            .iter()
+            .find(|s| s.group().is_empty() && s.kind() == "Secret" && s.name() == name && namespace_of(s) == namespace)
+            .map(|s| Some((format!("Secret {namespace}/{name}"), s.clone())))
+            .ok_or_else(|| {
+                format!("pull-secret: Secret {namespace}/{name} is not among the objects given (--objects FILE)")
+            }),
+        Some(other) => Err(format!("pull-secret {other:?}: only pullsecret:<namespace>/<name> is supported here")),
+    }
 }

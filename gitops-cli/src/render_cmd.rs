@@ -206,6 +206,26 @@ fn render_app(
     Ok(rendered.objects)
 }
 
+/// Renders the app among `objects` (an Application, or a Kustomization with its
+/// GitRepository) from its source, with the chart repository credentials of `repo_creds`
+/// files; no plugins.
+pub(crate) fn render_objects(
+    objects: &[gitops_core::Object],
+    cache: &Cache,
+    repo_creds: &[String],
+) -> Result<Vec<gitops_core::Object>, String> {
+    let source = source::read(objects).map_err(|e| e.to_string())?;
+    let reading = std::sync::Arc::new(crate::app_input::reading(false));
+    let renderers = Renderers {
+        charts: chart_repos(cache, repo_creds)?,
+        cache: cache.clone(),
+        helm: Helm::from_env(),
+        plugins: Vec::new(),
+        reading,
+    };
+    Ok(app::render(&source, None, &renderers).map_err(|e| e.to_string())?.objects)
+}
+
 /// How `gitops render PATH` renders, from its flags.
 fn path_options(args: &RenderArgs) -> Result<PathOptions, String> {
     let mut parameters = parameters(&args.set, false)?;

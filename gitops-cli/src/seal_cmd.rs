@@ -147,24 +147,11 @@ pub fn seal(args: SealArgs) -> Result<ExitCode, String> {
             } else {
                 gitops_render::kustomize::to_yaml(std::slice::from_ref(&merged))
             };
-            write_atomic(target, text.as_bytes())?;
+            gitops_render::regular::write_atomic(target, text.as_bytes())
+                .map_err(|e| format!("{}: {e}", target.display()))?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes through a temporary file in the same directory and a rename: the file is either the
-/// old one or the new one, never half of it.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.gitops-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("{}: {e}", path.display()));
-    }
-    Ok(())
 }
 
 /// `gitops unseal`; `Err` exits 2.

@@ -269,3 +269,81 @@ spec: {{imageRepositoryRef: {{name: web}}, policy: {{semver: {{range: '^1.0.0'}}
     let again = gitops(&args, None);
     assert_eq!(out(&again), "ImageUpdateAutomation flux-system/fleet: repository up-to-date\n", "{}", err(&again));
 }
+
+#[test]
+fn an_argo_cd_app_is_updated_as_image_updater_does_git_and_argocd_write_back() {
+    let Some(registry) = gitops_standin::registry::or_skip("an_argo_cd_app_is_updated_as_image_updater_does", None)
+    else {
+        return;
+    };
+    for tag in ["1.0.0", "1.1.0", "2.0.0"] {
+        registry.push_image("team/web", tag, "2024-01-01T00:00:00Z", "linux", "amd64");
+    }
+    let image = format!("{}/team/web", registry.host);
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    let kustomization =
+        format!("resources:\n  - deployment.yaml # the app\nimages:\n  - name: {image}\n    newTag: 1.0.0\n");
+    write_under(&seed, "apps/web/kustomization.yaml", &kustomization);
+    write_under(
+        &seed,
+        "apps/web/deployment.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers: [{{name: web, image: '{image}'}}]\n"
+        ),
+    );
+    git_in(&seed, &["init", "--quiet"]);
+    git_in(&seed, &["add", "."]);
+    git_in(&seed, &["commit", "--quiet", "-m", "seed"]);
+    let bare = dir.path().join("remote.git");
+    git_in(dir.path(), &["clone", "--quiet", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()]);
+    let p = "argocd-image-updater.argoproj.io";
+    let app = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\n  annotations:\n    {p}/image-list: web={image}:~1\n    {p}/write-back-method: git\n    {p}/write-back-target: kustomization\nspec:\n  destination: {{namespace: web}}\n  source: {{repoURL: '{}', targetRevision: main, path: apps/web, kustomize: {{}}}}\n",
+        bare.display()
+    );
+    std::fs::write(dir.path().join("app.yaml"), &app).unwrap();
+    let (a, c) = (dir.path().join("app.yaml"), dir.path().join("cache"));
+    let args = ["image", "update", "--app", a.to_str().unwrap(), "--cache", c.to_str().unwrap()];
+    let run = gitops(&args, None);
+    assert!(run.status.success(), "{}", err(&run));
+    assert!(out(&run).contains(&format!("Application argocd/web: image {image}: '1.0.0' -> '1.1.0'")), "{}", out(&run));
+    assert!(out(&run).contains("pushed commit '"), "{}", out(&run));
+    assert_eq!(
+        git_in(&bare, &["show", "main:apps/web/kustomization.yaml"]) + "\n",
+        kustomization.replace("newTag: 1.0.0", "newTag: 1.1.0")
+    );
+    let log = git_in(&bare, &["log", "-1", "--format=%an%n%B", "main"]);
+    assert_eq!(
+        log,
+        format!("argocd-image-updater\nbuild: automatic update of web\n\nupdates image {image} tag '1.0.0' to '1.1.0'")
+    );
+    // What runs now is rendered from Git again: 1.1.0, nothing to do.
+    let again = gitops(&args, None);
+    assert!(again.status.success(), "{}", err(&again));
+    assert_eq!(out(&again), "Application argocd/web: all images up to date\n");
+
+    // The argocd method changes the Application itself: its Helm parameters.
+    let helm_app = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: api\n  namespace: argocd\n  annotations:\n    {p}/image-list: api={image}\n    {p}/api.helm.image-name: image.repository\nspec:\n  source: {{repoURL: 'https://charts.example.com', chart: api, targetRevision: 1.0.0, helm: {{parameters: [{{name: replicas, value: '2'}}]}}}}\nstatus:\n  summary: {{images: ['{image}:1.0.0']}}\n"
+    );
+    std::fs::write(dir.path().join("api.yaml"), &helm_app).unwrap();
+    let api = dir.path().join("api.yaml");
+    let run = gitops(
+        &["image", "update", "--app", api.to_str().unwrap(), "--cache", c.to_str().unwrap(), "--in-place"],
+        None,
+    );
+    assert!(run.status.success(), "{}", err(&run));
+    assert!(out(&run).contains("'1.0.0' -> '2.0.0'"), "{}", out(&run));
+    let written = std::fs::read_to_string(&api).unwrap();
+    let value: serde_json::Value = serde_saphyr::from_str(&written).unwrap();
+    assert_eq!(
+        value.pointer("/spec/source/helm/parameters").unwrap(),
+        &serde_json::json!([
+            {"name": "replicas", "value": "2"},
+            {"name": "image.repository", "value": image, "forceString": true},
+            {"name": "image.tag", "value": "2.0.0", "forceString": true},
+        ]),
+        "{written}"
+    );
+}

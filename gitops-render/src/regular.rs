@@ -103,6 +103,19 @@ pub fn read_to_string(path: &Path) -> io::Result<String> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same directory, synced, and a
+/// rename: a reader (or a crash) sees the old file or the new one, never half of it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    File::open(dir).and_then(|d| d.sync_all())
+}
+
 /// `e` as met on `path`; when it is "too many levels of symbolic links" and a loop of
 /// symlinks on `path` explains it, the error names the loop instead: `a symlink loop (a -> b ->
 /// a)`, starting at the link's name and then each link's target as written.
