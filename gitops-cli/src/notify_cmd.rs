@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use gitops_core::Object;
 use gitops_core::notify::event::{Event, InvolvedObject};
 use gitops_core::notify::flux::{self, Alert, Provider, Secret};
-use gitops_core::notify::payload;
+use gitops_core::notify::{argo, payload};
 use gitops_render::notify::Sender;
 
 use crate::render_cmd::read_objects;
@@ -30,6 +30,33 @@ pub enum NotifyCommand {
     ///
     /// Exit status: 0 all sent (or nothing to send), 1 a provider failed, 2 invalid input.
     Send(SendArgs),
+    /// Argo CD notification triggers, as `argocd admin notifications trigger`.
+    #[command(subcommand)]
+    Trigger(TriggerCommand),
+}
+
+/// `gitops notify trigger ...`.
+#[derive(Subcommand, Debug)]
+pub enum TriggerCommand {
+    /// Evaluates TRIGGER's conditions over an Application: prints each condition and whether
+    /// it holds (`true`/`false`), as `argocd admin notifications trigger run`. A condition
+    /// that fails to evaluate is false, with the error on standard error.
+    ///
+    /// Exit status: 0, 2 bad input (an unknown trigger, a condition that does not compile).
+    Run(TriggerRunArgs),
+}
+
+/// Arguments of `gitops notify trigger run`.
+#[derive(Args, Debug)]
+pub struct TriggerRunArgs {
+    /// The trigger (`on-sync-succeeded`, ...).
+    pub trigger: String,
+    /// A file holding the Application.
+    #[arg(long, value_name = "FILE")]
+    pub app: String,
+    /// The `argocd-notifications-cm` ConfigMap (default: Argo CD's catalog triggers).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
 }
 
 /// Arguments of `gitops notify match`.
@@ -79,6 +106,7 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode, String> {
     match command {
         NotifyCommand::Match(args) => run_match(&args),
         NotifyCommand::Send(args) => run_send(&args),
+        NotifyCommand::Trigger(TriggerCommand::Run(args)) => run_trigger(&args),
     }
 }
 
@@ -231,4 +259,43 @@ fn run_send(args: &SendArgs) -> Result<ExitCode, String> {
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The Application of `--app FILE`: the first Argo CD Application in the file.
+fn read_app(file: &str) -> Result<serde_json::Value, String> {
+    read_objects(file)?
+        .into_iter()
+        .find(|o| o.kind() == "Application" && o.group() == "argoproj.io")
+        .map(|o| o.value().clone())
+        .ok_or_else(|| format!("{file}: holds no Argo CD Application"))
+}
+
+/// `--config FILE`, or the catalog's triggers.
+fn read_notifications_config(file: Option<&str>) -> Result<argo::Config, String> {
+    let Some(file) = file else { return Ok(argo::Config::catalog()) };
+    let cm = read_objects(file)?
+        .into_iter()
+        .find(|o| o.kind() == "ConfigMap")
+        .ok_or_else(|| format!("{file}: holds no ConfigMap (argocd-notifications-cm)"))?;
+    argo::Config::from_config_map(file, cm.value()).map_err(|e| e.to_string())
+}
+
+fn run_trigger(args: &TriggerRunArgs) -> Result<ExitCode, String> {
+    let app = read_app(&args.app)?;
+    let config = read_notifications_config(args.config.as_deref())?;
+    let now = jiff::Timestamp::now().as_nanosecond();
+    let env = gitops_core::expr::Env::new().with("app", app).at(now);
+    let results = argo::run_trigger(&config, &args.trigger, &env).map_err(|e| e.to_string())?;
+    let conditions = &config.triggers[&args.trigger];
+    let width = conditions.iter().map(|c| c.when.len()).max().unwrap_or(0).max("CONDITION".len());
+    let mut out = std::io::stdout().lock();
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    writeln!(out, "{:width$}  RESULT", "CONDITION").map_err(w)?;
+    for (c, r) in conditions.iter().zip(&results) {
+        if let Some(e) = &r.error {
+            eprintln!("gitops: warning: {}: {e}", args.trigger);
+        }
+        writeln!(out, "{:width$}  {}", c.when, r.triggered).map_err(w)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -494,3 +494,76 @@ fn a_proxy_carries_the_request() {
     );
     assert_eq!(seen[0].json()["involvedObject"]["name"], "web");
 }
+
+const APP: &str = "\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  project: default
+  source: {repoURL: 'https://git.example/web.git', path: deploy}
+  destination: {server: 'https://kubernetes.default.svc', namespace: web}
+status:
+  sync: {status: Synced, revision: 0123456789abcdef0123456789abcdef01234567}
+  health: {status: HEALTH, lastTransitionTime: '2020-01-01T00:00:00Z'}
+  operationState: {phase: PHASE, startedAt: '2020-01-01T00:00:00Z', finishedAt: '2020-01-01T00:01:00Z',
+    syncResult: {revision: 0123456789abcdef0123456789abcdef01234567}}
+";
+
+#[test]
+fn trigger_run_evaluates_catalog_and_configured_triggers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = |health: &str, phase: &str| {
+        write(dir.path(), "app.yaml", &APP.replace("HEALTH", health).replace("PHASE", phase))
+    };
+    let run = |args: &[&str]| {
+        let mut all = vec!["notify", "trigger", "run"];
+        all.extend(args);
+        let o = gitops(&all, None);
+        (o.status.code().unwrap_or(-1), out(&o), err(&o))
+    };
+    let healthy = app("Healthy", "Succeeded");
+    let (code, stdout, stderr) = run(&["on-sync-succeeded", "--app", &healthy]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("CONDITION") && lines[0].ends_with("RESULT"), "{stdout}");
+    assert!(
+        lines[1].starts_with("app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']")
+    );
+    assert!(lines[1].ends_with("  true"), "{stdout}");
+    for (trigger, want) in [("on-deployed", "true"), ("on-health-degraded", "false"), ("on-sync-failed", "false")] {
+        let (code, stdout, _) = run(&[trigger, "--app", &healthy]);
+        assert_eq!(code, 0);
+        assert!(stdout.lines().nth(1).expect("a condition").ends_with(want), "{trigger}: {stdout}");
+    }
+    let degraded = app("Degraded", "Failed");
+    let (_, stdout, _) = run(&["on-health-degraded", "--app", &degraded]);
+    assert!(stdout.lines().nth(1).expect("a condition").ends_with("true"), "{stdout}");
+
+    // A configured trigger with the time helpers; a condition that errors is false and said.
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-notifications-cm}\ndata:\n  trigger.on-stuck: |\n    \
+         - when: app.status.health.status == 'Degraded' and time.Now().Sub(time.Parse(app.status.health.lastTransitionTime)).Minutes() >= 5\n      \
+         send: [stuck]\n    - when: app.status.missing.deeper == 1\n      send: [never]\n",
+    );
+    let (code, stdout, stderr) = run(&["on-stuck", "--app", &degraded, "--config", &cm]);
+    assert_eq!(code, 0, "{stderr}");
+    let results: Vec<&str> = stdout.lines().skip(1).map(|l| l.rsplit(' ').next().unwrap_or("")).collect();
+    assert_eq!(results, ["true", "false"], "{stdout}");
+    assert!(stderr.contains("cannot fetch deeper from <nil>"), "{stderr}");
+    // Unknown triggers and broken conditions are bad input.
+    let (code, _, stderr) = run(&["on-nothing", "--app", &degraded, "--config", &cm]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("trigger 'on-nothing' is not configured"), "{stderr}");
+    let broken = write(
+        dir.path(),
+        "broken.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  trigger.t: '- when: app =='\n",
+    );
+    let (code, _, stderr) = run(&["t", "--app", &degraded, "--config", &broken]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("trigger.t[0].when") && stderr.contains("syntax error"), "{stderr}");
+}

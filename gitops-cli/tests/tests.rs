@@ -25,7 +25,8 @@
 //!   against `--objects`, inclusion and exclusion lists, suspended Alerts; bad input exit 2);
 //!   `notify send` to receivers on 127.0.0.1 recording each request: generic and generic-hmac
 //!   (the signature checked with openssl), Slack webhook and bot token, Teams, Discord, Google
-//!   Chat, GitHub/GitLab/Gitea commit statuses (set once), retries, a proxy.
+//!   Chat, GitHub/GitLab/Gitea commit statuses (set once), retries, a proxy; `notify trigger
+//!   run` of Argo CD's catalog triggers and configured ones (time helpers) over an Application.
 //! - `plan`: ordered steps, actions and reasons, the JSON plan, exit codes, refusals.
 //! - `project`: AppProjects enforced on syncs and in a fleet, sync windows, `gitops project`.
 //! - `rbac`: `rbac can` Yes/No and exit statuses, --quiet, --strict, ConfigMap overlays,

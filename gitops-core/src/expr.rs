@@ -222,7 +222,7 @@ impl Program {
     /// Parses `text`.
     pub fn parse(text: &str) -> Result<Program, ExprError> {
         let tokens = lex(text)?;
-        let mut p = Parser { tokens, pos: 0 };
+        let mut p = Parser { tokens, pos: 0, end: text.len() };
         let root = p.expression(0)?;
         if let Some(t) = p.tokens.get(p.pos) {
             return Err(ExprError::Syntax { at: t.at, message: format!("unexpected {:?}", t.tok) });
@@ -391,6 +391,8 @@ const CLOSURE_FUNCTIONS: [&str; 7] = ["all", "any", "none", "one", "filter", "ma
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// The length of the text: where "unexpected end" is.
+    end: usize,
 }
 
 /// Binary operators: (name, precedence, right-associative).
@@ -434,7 +436,7 @@ impl Parser {
     }
 
     fn at(&self) -> usize {
-        self.tokens.get(self.pos).map_or(usize::MAX, |t| t.at)
+        self.tokens.get(self.pos).map_or(self.end, |t| t.at)
     }
 
     fn is_op(&self, op: &str) -> bool {
