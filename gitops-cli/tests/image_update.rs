@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{err, git_in, gitops, out, write_under};
+use crate::{err, git_in, gitops, gitops_env, out, write_under};
 
 const DEPLOYMENT: &str = "\
 # The web front end; its image follows the policy.
@@ -346,4 +346,85 @@ fn an_argo_cd_app_is_updated_as_image_updater_does_git_and_argocd_write_back() {
         ]),
         "{written}"
     );
+}
+
+/// A `flux bootstrap` tree whose ImageUpdateAutomation lives in the hub: `gitops reconcile`
+/// applies the image objects, the automation's round pushes the new tag to the fleet's own
+/// repository, the next reconcile deploys it, and a third changes nothing.
+#[test]
+fn a_flux_fleet_updates_its_own_repository_and_deploys_the_new_image() {
+    let Some(registry) = gitops_standin::registry::or_skip("a_flux_fleet_updates_its_own_repository", None) else {
+        return;
+    };
+    for tag in ["1.0.0", "1.1.0"] {
+        registry.push_image("team/web", tag, "2024-01-01T00:00:00Z", "linux", "amd64");
+    }
+    let image = format!("{}/team/web", registry.host);
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("fleet.git");
+    let seed = dir.path().join("seed");
+    let url = bare.display().to_string();
+    write_under(
+        &seed,
+        "clusters/dev/flux-system/gotk-sync.yaml",
+        &format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: flux-system, namespace: flux-system}}\nspec: {{url: '{url}', ref: {{branch: main}}, interval: 1m}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: flux-system, namespace: flux-system}}\nspec: {{path: ./clusters/dev, prune: true, interval: 10m, sourceRef: {{kind: GitRepository, name: flux-system}}}}\n"
+        ),
+    );
+    write_under(
+        &seed,
+        "clusters/dev/flux-system/namespaces.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
+    );
+    write_under(
+        &seed,
+        "clusters/dev/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec: {path: ./apps, prune: true, interval: 10m, targetNamespace: web, sourceRef: {kind: GitRepository, name: flux-system}}\n",
+    );
+    write_under(
+        &seed,
+        "clusters/dev/image-automation.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImageRepository\nmetadata: {{name: web, namespace: flux-system}}\nspec: {{image: '{image}', interval: 5m}}\n---\napiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImagePolicy\nmetadata: {{name: web, namespace: flux-system}}\nspec: {{imageRepositoryRef: {{name: web}}, policy: {{semver: {{range: '1.x'}}}}}}\n---\n{}",
+            AUTOMATION.replace("  policySelector: {matchLabels: {automated: \"yes\"}}\n", "")
+        ),
+    );
+    write_under(
+        &seed,
+        "apps/deployment.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n        - name: web\n          image: {image}:1.0.0 # {{\"$imagepolicy\": \"flux-system:web\"}}\n"
+        ),
+    );
+    git_in(&seed, &["init", "--quiet"]);
+    git_in(&seed, &["add", "."]);
+    git_in(&seed, &["commit", "--quiet", "-m", "bootstrap"]);
+    git_in(dir.path(), &["clone", "--quiet", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()]);
+    // The root app, as `flux bootstrap` leaves it, read from a checkout outside the repository.
+    let root = seed.join("clusters/dev/flux-system/gotk-sync.yaml");
+    let hub = dir.path().join("hub");
+    let target = format!("dir:{}", hub.display());
+    let cache = dir.path().join("cache");
+    let reconcile = || {
+        let o = gitops_env(
+            &["reconcile", "--app", root.to_str().unwrap(), "--target", &target],
+            None,
+            &[("GITOPS_CACHE", cache.to_str().unwrap())],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+        out(&o)
+    };
+    let deployed = || std::fs::read_to_string(hub.join("web/apps/Deployment/web.yaml")).unwrap_or_default();
+    let first = reconcile();
+    assert!(first.contains("ImageUpdateAutomation flux-system/fleet: pushed commit"), "{first}");
+    assert!(
+        git_in(&bare, &["show", "main:apps/deployment.yaml"]).contains(&format!("{image}:1.1.0 # {{\"$imagepolicy\"")),
+        "the new tag is in Git"
+    );
+    let second = reconcile();
+    assert!(deployed().contains(&format!("{image}:1.1.0")), "{second}\n{}", deployed());
+    assert!(second.contains("ImageUpdateAutomation flux-system/fleet: repository up-to-date"), "{second}");
+    let third = reconcile();
+    assert!(third.contains("repository up-to-date"), "{third}");
+    assert!(!third.contains("pushed commit"), "{third}");
 }
