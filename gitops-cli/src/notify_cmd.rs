@@ -142,8 +142,11 @@ fn read_event(path: &str) -> Result<Event, String> {
     Event::parse(path, &text).map_err(|e| e.to_string())
 }
 
+/// Labels by the object's kind, namespace and name.
+type LabelsByObject = BTreeMap<(String, String, String), BTreeMap<String, String>>;
+
 /// The labels of live objects, by kind, namespace and name.
-fn labels_of(paths: &[String]) -> Result<BTreeMap<(String, String, String), BTreeMap<String, String>>, String> {
+fn labels_of(paths: &[String]) -> Result<LabelsByObject, String> {
     let mut out = BTreeMap::new();
     for o in read_all(paths)? {
         let labels = o

@@ -244,6 +244,28 @@ impl DesiredState for Desired {
         }
         Ok(Rendered { revision: rendered.commit, objects: rendered.objects })
     }
+
+    fn decryption_secret(&self) -> Option<gitops_core::ResourceKey> {
+        let (namespace, name) = self.source.decryption.as_ref()?;
+        Some(gitops_core::ResourceKey::new("", "Secret", namespace, name))
+    }
+
+    fn render_with_secret(&mut self, secret: Option<&gitops_core::Object>) -> Result<Rendered, RenderError> {
+        use gitops_render::decrypt;
+        let mut rendered = self.render()?;
+        let Some((namespace, name)) = &self.source.decryption else { return Ok(rendered) };
+        // Without a secretRef there are no keys: an encrypted resource then fails to decrypt.
+        let ids = match secret {
+            Some(secret) => decrypt::keys_from_secret(secret).map_err(|e| Box::new(e) as RenderError)?,
+            None if name.is_empty() => gitops_secrets::sops::keys::Identities::new(),
+            None => {
+                let missing = decrypt::Error::NoSecret { namespace: namespace.clone(), name: name.clone() };
+                return Err(Box::new(missing));
+            }
+        };
+        rendered.objects = decrypt::decrypt_objects(rendered.objects, &ids).map_err(|e| Box::new(e) as RenderError)?;
+        Ok(rendered)
+    }
 }
 
 /// An app, read, on its target.

@@ -169,3 +169,126 @@ fn encrypt_follows_the_creation_rules_and_sops_decrypts_the_result() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A Flux Kustomization with `spec.decryption`: its SOPS-encrypted Secret (encrypted by the
+/// real sops when `GITOPS_SOPS` names it, else by `gitops sops encrypt`) is decrypted with the
+/// age key of the decryption Secret the target holds, applied, and no output of either sync
+/// holds the plaintext; a second sync applies nothing. A missing or wrong key stops the sync
+/// before anything is applied, naming the Secret or the reason.
+#[test]
+fn a_flux_kustomization_decrypts_its_secrets_with_the_targets_key_and_never_prints_them() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, recipient) = gitops_secrets::sops::keys::age_generate();
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(seed.join("apps")).unwrap();
+    std::fs::write(seed.join(".sops.yaml"), format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n")).unwrap();
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: web}\nstringData:\n  password: correct-horse-battery-staple\n";
+    std::fs::write(seed.join("apps/db.yaml"), plain).unwrap();
+    let encrypted = match real_sops() {
+        Some(sops) => {
+            let o =
+                sops_cmd(&sops, dir.path()).current_dir(&seed).args(["--encrypt", "apps/db.yaml"]).output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8(o.stdout).unwrap()
+        }
+        None => {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_gitops"))
+                .current_dir(&seed)
+                .args(["sops", "encrypt", "apps/db.yaml"])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8(o.stdout).unwrap()
+        }
+    };
+    assert!(!encrypted.contains("correct-horse"), "encrypted");
+    std::fs::write(seed.join("apps/db.yaml"), &encrypted).unwrap();
+    std::fs::write(seed.join("apps/ns.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n").unwrap();
+    let git = |d: &Path, args: &[&str]| crate::git_in(d, args);
+    git(&seed, &["init", "--quiet"]);
+    git(&seed, &["add", "."]);
+    git(&seed, &["commit", "--quiet", "-m", "encrypted"]);
+    let bare = dir.path().join("repo.git");
+    git(dir.path(), &["clone", "--quiet", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()]);
+    let ks = dir.path().join("ks.yaml");
+    std::fs::write(
+        &ks,
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: apps, namespace: flux-system}}\nspec: {{url: '{}', ref: {{branch: main}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: apps, namespace: flux-system}}\nspec:\n  path: ./apps\n  prune: true\n  sourceRef: {{kind: GitRepository, name: apps}}\n  decryption: {{provider: sops, secretRef: {{name: sops-age}}}}\n",
+            bare.display()
+        ),
+    )
+    .unwrap();
+    let target = dir.path().join("cluster");
+    let key_secret = |identity: &str| {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{identity}\n"));
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: sops-age, namespace: flux-system}}\ndata: {{age.agekey: {encoded}}}\n"
+        )
+    };
+    let cache = dir.path().join("cache");
+    let env = [("GITOPS_CACHE", cache.to_str().unwrap())];
+    let sync = || {
+        gitops_env(
+            &["sync", "--app", ks.to_str().unwrap(), "--target", &format!("dir:{}", target.display())],
+            None,
+            &env,
+        )
+    };
+
+    // No decryption Secret in the target yet: named, nothing applied.
+    std::fs::create_dir_all(target.join("flux-system")).unwrap();
+    let missing = sync();
+    assert_ne!(missing.status.code(), Some(0));
+    assert!(err(&missing).contains("Secret flux-system/sops-age not found in the target"), "{}", err(&missing));
+    assert!(!target.join("web").exists(), "nothing applied");
+    // A key that is not the file's.
+    let (other, _) = gitops_secrets::sops::keys::age_generate();
+    let key_path = target.join("flux-system/core/Secret/sops-age.yaml");
+    std::fs::create_dir_all(key_path.parent().unwrap()).unwrap();
+    std::fs::write(&key_path, key_secret(other.as_str())).unwrap();
+    let wrong = sync();
+    assert_ne!(wrong.status.code(), Some(0));
+    assert!(err(&wrong).contains("Secret web/db"), "{}", err(&wrong));
+    assert!(!target.join("web/core/Secret").exists(), "nothing applied");
+
+    std::fs::write(&key_path, key_secret(identity.as_str())).unwrap();
+    let first = sync();
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    let second = sync();
+    assert_eq!(second.status.code(), Some(0), "{}{}", out(&second), err(&second));
+    assert!(out(&second).contains("nothing to apply"), "{}", out(&second));
+    let stored = std::fs::read_to_string(target.join("web/core/Secret/db.yaml")).unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD.encode("correct-horse-battery-staple");
+    assert!(stored.contains(&encoded), "the Secret holds the decrypted value as the API server keeps it: {stored}");
+    // Never printed, never in a status, never in the Git cache.
+    for (what, text) in
+        [("first", format!("{}{}", out(&first), err(&first))), ("second", format!("{}{}", out(&second), err(&second)))]
+    {
+        assert!(!text.contains("correct-horse") && !text.contains(&encoded), "{what} sync printed the secret: {text}");
+    }
+    for root in [&target, &cache] {
+        for file in walk(root) {
+            if file.ends_with("web/core/Secret/db.yaml") {
+                continue;
+            }
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("correct-horse") && !text.contains(&encoded), "{} holds the secret", file.display());
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

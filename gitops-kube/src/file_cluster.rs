@@ -217,6 +217,26 @@ fn sweep_temporary(dir: &Path, depth: usize) {
     }
 }
 
+/// A Secret's `stringData` folded into `data` (base64), as the API server stores it: what is
+/// kept, and so every output that reads it back, never holds the value in clear text.
+fn fold_string_data(secret: &mut Map<String, Value>) {
+    use base64::Engine as _;
+    let Some(Value::Object(strings)) = secret.remove("stringData") else { return };
+    let data = secret.entry("data").or_insert_with(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(Map::new());
+    }
+    if let Value::Object(data) = data {
+        for (k, v) in strings {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            data.insert(k, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
+        }
+    }
+}
+
 /// A fresh uid in the form Kubernetes uses (a random UUID, version 4). Uniqueness is what
 /// matters here, not secrecy: the standard library's randomly seeded hasher suffices.
 fn new_uid() -> String {
@@ -450,6 +470,9 @@ impl FileCluster {
         }
         if let Some(status) = existing.as_ref().and_then(|o| o.value().get("status")) {
             map.insert("status".into(), status.clone());
+        }
+        if obj.group().is_empty() && obj.kind() == "Secret" {
+            fold_string_data(map);
         }
         Ok((key, existing, value))
     }

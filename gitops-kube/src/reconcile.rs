@@ -42,6 +42,18 @@ pub type RenderError = Box<dyn std::error::Error + Send + Sync>;
 pub trait DesiredState {
     /// Renders the app's objects now.
     fn render(&mut self) -> Result<Rendered, RenderError>;
+
+    /// The Secret of the target whose keys decrypt the app's encrypted manifests (Flux's
+    /// `spec.decryption.secretRef`), read before each render; `None` when there is none.
+    fn decryption_secret(&self) -> Option<ResourceKey> {
+        None
+    }
+
+    /// Renders with the decryption Secret as the target holds it (`None`: it does not exist).
+    fn render_with_secret(&mut self, secret: Option<&Object>) -> Result<Rendered, RenderError> {
+        let _ = secret;
+        self.render()
+    }
 }
 
 /// A render: the revision it came from and its objects.
@@ -270,7 +282,14 @@ pub async fn pass<C: Cluster>(
         project,
     } = request;
     let cluster = target.cluster;
-    let rendered = desired.render().map_err(Error::Render)?;
+    let rendered = match desired.decryption_secret() {
+        Some(key) => {
+            let secret = cluster.get(&key).await?;
+            desired.render_with_secret(secret.as_ref())
+        }
+        None => desired.render(),
+    }
+    .map_err(Error::Render)?;
     let namespace = app.destination_namespace.clone().unwrap_or_else(|| "default".into());
     let marked = mark_desired(app, cluster, rendered.objects, &namespace).await?;
     // A retry plans again from the same desired objects: keep a copy only when one may come.

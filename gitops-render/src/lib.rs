@@ -25,6 +25,7 @@
 pub mod app;
 pub mod chart_repo;
 pub mod compare;
+pub mod decrypt;
 pub mod directory;
 pub mod git;
 pub mod git_push;

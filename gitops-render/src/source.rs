@@ -60,6 +60,10 @@ pub struct Source {
     /// The Argo CD Application it was read from (for its parameter override files, see
     /// [`Source::with_parameter_overrides`]); `None` for Flux.
     pub application: Option<Box<Object>>,
+    /// Flux's `spec.decryption` (`provider: sops`): the `namespace/name` of the Secret holding
+    /// the keys (`secretRef`, in the Kustomization's namespace), `None` when there is no
+    /// decryption. See [`crate::decrypt`].
+    pub decryption: Option<(String, String)>,
 }
 
 /// A source section that cannot be used.
@@ -198,6 +202,7 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         ignore: None,
         renderer,
         application: Some(Box::new(o.clone())),
+        decryption: None,
     })
 }
 
@@ -413,14 +418,31 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         ignore: str_at(rspec, &["ignore"]).map(str::to_string),
         renderer: Renderer::Kustomize(flux_overrides(k, spec, &err)?),
         application: None,
+        decryption: flux_decryption(k, spec, &err)?,
     })
 }
 
+/// `spec.decryption`: the decryption Secret's `namespace/name` (the name empty without a
+/// `secretRef`), or `None`.
+fn flux_decryption(
+    k: &Object,
+    spec: &Value,
+    err: &dyn Fn(&Object, &str, &str) -> Error,
+) -> Result<Option<(String, String)>, Error> {
+    let Some(d) = spec.get("decryption").filter(|d| !d.is_null()) else { return Ok(None) };
+    let provider = str_at(d, &["provider"]).unwrap_or("");
+    if provider != crate::decrypt::PROVIDER_SOPS {
+        return Err(err(k, "spec.decryption.provider", &format!("`{provider}`: the only provider is sops")));
+    }
+    let namespace = if k.namespace().is_empty() { "default" } else { k.namespace() };
+    Ok(Some((namespace.to_string(), str_at(d, &["secretRef", "name"]).unwrap_or("").to_string())))
+}
+
 /// A Flux Kustomization's fields that change the kustomization; fields Flux applies after the
-/// build (`postBuild`, `components`) and decryption are refused by name.
+/// build (`postBuild`, `components`) are refused by name.
 fn flux_overrides(k: &Object, spec: &Value, err: &dyn Fn(&Object, &str, &str) -> Error) -> Result<Overrides, Error> {
     // `kubeConfig` is where the app goes, not how it renders (see `gitops_core::app::KubeConfigRef`).
-    for field in ["postBuild", "components", "decryption"] {
+    for field in ["postBuild", "components"] {
         if spec.get(field).is_some_and(|v| !v.is_null()) {
             return Err(err(k, &format!("spec.{field}"), "not supported yet"));
         }

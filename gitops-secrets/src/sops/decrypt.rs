@@ -64,6 +64,17 @@ pub enum DecryptError {
     },
 }
 
+/// Whether the MAC is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacCheck {
+    /// As `sops --decrypt`: a MAC that does not match the values is an error.
+    Verify,
+    /// As Flux's kustomize-controller decrypts a built resource: kustomize adds labels and
+    /// annotations to it, which the MAC never covered, so the MAC is not checked (each value
+    /// is still authenticated by AES-GCM with its path).
+    Skip,
+}
+
 /// Decrypts a SOPS file (`name` is only for messages). The plaintext is wiped when dropped.
 pub fn decrypt(
     name: &str,
@@ -71,6 +82,18 @@ pub fn decrypt(
     input: Format,
     output: Format,
     ids: &Identities,
+) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+    decrypt_with(name, bytes, input, output, ids, MacCheck::Verify)
+}
+
+/// [`decrypt`], with or without the MAC check.
+pub fn decrypt_with(
+    name: &str,
+    bytes: &[u8],
+    input: Format,
+    output: Format,
+    ids: &Identities,
+    check: MacCheck,
 ) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
     let file = || name.to_string();
     let (branches, md) =
@@ -101,6 +124,11 @@ pub fn decrypt(
         Ok(plain)
     })?;
     let computed = mac.finish();
+    if check == MacCheck::Skip {
+        let text =
+            format::emit_plain(&branches.0, output).map_err(|source| DecryptError::Format { file: file(), source })?;
+        return Ok(Zeroizing::new(text.into_bytes()));
+    }
     let stored = match cipher::decrypt(&md.mac, &key, &rfc3339_seconds(&md.last_modified)) {
         Ok(Value::Str(s)) => s,
         Ok(_) => {

@@ -12,7 +12,7 @@ pub mod mac;
 pub mod metadata;
 pub mod tree;
 
-pub use decrypt::{DecryptError, decrypt};
+pub use decrypt::{DecryptError, MacCheck, decrypt, decrypt_with};
 pub use encrypt::{EncryptError, SOPS_VERSION, encrypt};
 pub use format::Format;
 pub use keys::{Identities, KeyError};

@@ -1,0 +1,175 @@
+//! Flux's `spec.decryption` (`provider: sops`): SOPS-encrypted manifests decrypted after the
+//! build, as kustomize-controller decrypts them just before applying.
+//!
+//! - The keys are the Secret's (`spec.decryption.secretRef`, in the Kustomization's namespace)
+//!   entries named `*.agekey` (age identities) and `*.asc` (armored OpenPGP secret keys).
+//! - A resource holding a top-level `sops` section is decrypted whole (as JSON).
+//! - A Secret's `data` entry whose decoded bytes are a SOPS file of some format (a
+//!   `secretGenerator` over an encrypted file) is decrypted to the format its key's extension
+//!   names (`.yaml`, `.json`, `.env`; anything else as binary).
+//! - The MAC is not checked, as Flux does not: kustomize adds labels and annotations the MAC
+//!   never covered; every value is still authenticated with its path by AES-GCM.
+//! - `kustomize.toolkit.fluxcd.io/decrypt: disabled` on a resource leaves it as it is.
+//!
+//! Errors name the object and field and never hold plaintext; decrypted bytes live in memory
+//! only.
+
+use base64::Engine as _;
+use gitops_core::Object;
+use gitops_secrets::sops::format::Format;
+use gitops_secrets::sops::keys::Identities;
+use gitops_secrets::sops::{MacCheck, decrypt_with};
+use serde_json::Value;
+
+/// The only decryption provider.
+pub const PROVIDER_SOPS: &str = "sops";
+
+/// The annotation that turns decryption off for one resource.
+const DISABLED_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/decrypt";
+
+/// Why an app's manifests could not be decrypted. Nothing is applied when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The decryption Secret is missing.
+    #[error("spec.decryption.secretRef: Secret {namespace}/{name} not found in the target")]
+    NoSecret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A key of the Secret does not read.
+    #[error("decryption Secret {secret}: entry {entry}: {reason}")]
+    Key {
+        /// `namespace/name`.
+        secret: String,
+        /// The data entry.
+        entry: String,
+        /// Why.
+        reason: String,
+    },
+    /// A resource (or one of its Secret entries) could not be decrypted.
+    #[error("failed to decrypt {object}{field}: {reason}")]
+    Object {
+        /// `Kind namespace/name`.
+        object: String,
+        /// ` field <key>` for a Secret entry, or empty.
+        field: String,
+        /// Why (never the plaintext).
+        reason: String,
+    },
+}
+
+/// The SOPS keys of a decryption Secret's `*.agekey` and `*.asc` entries.
+pub fn keys_from_secret(secret: &Object) -> Result<Identities, Error> {
+    let id = format!("{}/{}", secret.namespace(), secret.name());
+    let mut ids = Identities::new();
+    for (entry, bytes) in secret_entries(secret) {
+        let bad = |reason: String| Error::Key { secret: id.clone(), entry: entry.clone(), reason };
+        if entry.ends_with(".agekey") {
+            let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+            ids.add_age(text, true).map_err(|e| bad(e.to_string()))?;
+        } else if entry.ends_with(".asc") {
+            ids.add_pgp(&bytes).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    Ok(ids)
+}
+
+/// A Secret's entries, decoded: `data` (base64) and `stringData`.
+fn secret_entries(secret: &Object) -> Vec<(String, zeroize::Zeroizing<Vec<u8>>)> {
+    let mut out = Vec::new();
+    if let Some(data) = secret.value().get("data").and_then(Value::as_object) {
+        for (k, v) in data {
+            if let Some(bytes) = v.as_str().and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok()) {
+                out.push((k.clone(), zeroize::Zeroizing::new(bytes)));
+            }
+        }
+    }
+    if let Some(data) = secret.value().get("stringData").and_then(Value::as_object) {
+        for (k, v) in data {
+            if let Some(s) = v.as_str() {
+                out.push((k.clone(), zeroize::Zeroizing::new(s.as_bytes().to_vec())));
+            }
+        }
+    }
+    out
+}
+
+/// Decrypts the SOPS-encrypted resources and Secret entries among `objects`.
+pub fn decrypt_objects(objects: Vec<Object>, ids: &Identities) -> Result<Vec<Object>, Error> {
+    objects.into_iter().map(|o| decrypt_object(o, ids)).collect()
+}
+
+fn describe(o: &Object) -> String {
+    if o.namespace().is_empty() {
+        format!("{} {}", o.kind(), o.name())
+    } else {
+        format!("{} {}/{}", o.kind(), o.namespace(), o.name())
+    }
+}
+
+fn decrypt_object(mut o: Object, ids: &Identities) -> Result<Object, Error> {
+    let disabled = o
+        .value()
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(DISABLED_ANNOTATION))
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
+    if disabled {
+        return Ok(o);
+    }
+    let fail = |o: &Object, field: String, reason: String| Error::Object { object: describe(o), field, reason };
+    if o.value().get("sops").is_some_and(Value::is_object) {
+        let text = serde_json::to_vec(o.value()).map_err(|e| fail(&o, String::new(), e.to_string()))?;
+        let plain = decrypt_with(&describe(&o), &text, Format::Json, Format::Json, ids, MacCheck::Skip)
+            .map_err(|e| fail(&o, String::new(), reason_of(&e.to_string(), &describe(&o))))?;
+        let value: Value = serde_json::from_slice(&plain).map_err(|e| fail(&o, String::new(), e.to_string()))?;
+        *o.value_mut() = value;
+        return Ok(o);
+    }
+    if o.group().is_empty() && o.kind() == "Secret" {
+        let entries: Vec<(String, String)> = o
+            .value()
+            .get("data")
+            .and_then(Value::as_object)
+            .map(|d| d.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        for (key, encoded) in entries {
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&encoded) else { continue };
+            let Some(input) = format_of_marker(&bytes) else { continue };
+            let output = Format::from_path(&key);
+            let output = if input == Format::Dotenv && output == Format::Binary { Format::Dotenv } else { output };
+            let name = format!("{} field {key}", describe(&o));
+            let plain = decrypt_with(&name, &bytes, input, output, ids, MacCheck::Skip)
+                .map_err(|e| fail(&o, format!(" field {key}"), reason_of(&e.to_string(), &name)))?;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&*plain);
+            if let Some(slot) =
+                o.value_mut().pointer_mut(&format!("/data/{}", key.replace('~', "~0").replace('/', "~1")))
+            {
+                *slot = Value::String(encoded);
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// The format of a SOPS file by the markers Flux looks for, or `None` when it is not one.
+fn format_of_marker(bytes: &[u8]) -> Option<Format> {
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if has(b"sops_mac=ENC[") {
+        Some(Format::Dotenv)
+    } else if has(b"\"mac\": \"ENC[") {
+        // A binary file is a JSON envelope at rest: reading it as JSON gives its one value.
+        Some(Format::Json)
+    } else if has(b"mac: ENC[") {
+        Some(Format::Yaml)
+    } else {
+        None
+    }
+}
+
+/// The decryption error without the `<name>: ` prefix the library puts first.
+fn reason_of(message: &str, name: &str) -> String {
+    message.strip_prefix(&format!("{name}: ")).unwrap_or(message).to_string()
+}
