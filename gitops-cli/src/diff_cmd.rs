@@ -1,5 +1,6 @@
 //! `gitops diff DESIRED LIVE`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -60,6 +61,11 @@ pub struct DiffArgs {
     /// with a warning naming both lines, as kubectl and Argo CD read them).
     #[arg(long)]
     pub strict: bool,
+    /// The Sealed Secrets controller's private keys (PEM, or its backed-up key Secrets): for
+    /// each SealedSecret whose ciphertexts differ, say which keys' values changed (never the
+    /// values), or that it was only sealed again. LIVE must be files.
+    #[arg(long = "sealed-secrets-key", value_name = "FILE")]
+    pub sealed_secrets_keys: Vec<PathBuf>,
 }
 
 /// Output formats of `gitops diff`.
@@ -109,7 +115,68 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     app_input::print_warnings(&reading);
     let diff = diff.map_err(|e| e.to_string())?;
     output::print(&diff, args.output, args.explain).map_err(|e| format!("writing output: {e}"))?;
+    if !args.sealed_secrets_keys.is_empty() {
+        sealed_changes(&args, live)?;
+    }
     Ok(if diff.summary.modified { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `--sealed-secrets-key`: a line per SealedSecret whose ciphertexts differ, naming the keys
+/// whose values changed (or `values unchanged (sealed again)`).
+fn sealed_changes(args: &DiffArgs, live: &str) -> Result<(), String> {
+    use gitops_secrets::sealed::{KeyChange, changed_keys};
+    if args.desired == "-" || live == "-" {
+        return Err("--sealed-secrets-key needs DESIRED and LIVE as files or directories".into());
+    }
+    let mut keys = Vec::new();
+    for path in &args.sealed_secrets_keys {
+        keys.extend(crate::seal_cmd::private_keys(path)?);
+    }
+    let sealed = |path: &str| -> Result<Vec<gitops_core::Object>, String> {
+        let mut out = Vec::new();
+        gitops_render::for_each_object(path, |o| {
+            if o.group() == "bitnami.com" && o.kind() == "SealedSecret" {
+                out.push(o);
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(out)
+    };
+    let default_ns = args.namespace.clone().unwrap_or_else(|| "default".into());
+    let ns =
+        |o: &gitops_core::Object| if o.namespace().is_empty() { default_ns.clone() } else { o.namespace().to_string() };
+    let live_objects = sealed(live)?;
+    let mut out = std::io::stdout().lock();
+    for want in sealed(&args.desired)? {
+        let Some(have) = live_objects.iter().find(|h| h.name() == want.name() && ns(h) == ns(&want)) else { continue };
+        if want.value().pointer("/spec/encryptedData") == have.value().pointer("/spec/encryptedData") {
+            continue;
+        }
+        let label = format!("SealedSecret {}/{}", ns(&want), want.name());
+        let line = match changed_keys(want.value(), have.value(), &keys) {
+            Ok(changes) if changes.is_empty() => format!("{label}: values unchanged (sealed again)"),
+            Ok(changes) => {
+                let of = |f: fn(&KeyChange) -> Option<&String>| {
+                    changes.iter().filter_map(f).map(String::as_str).collect::<Vec<_>>().join(", ")
+                };
+                let mut parts = Vec::new();
+                for (what, list) in [
+                    ("changed", of(|c| if let KeyChange::Changed(k) = c { Some(k) } else { None })),
+                    ("added", of(|c| if let KeyChange::Added(k) = c { Some(k) } else { None })),
+                    ("removed", of(|c| if let KeyChange::Removed(k) = c { Some(k) } else { None })),
+                ] {
+                    if !list.is_empty() {
+                        parts.push(format!("{what}: {list}"));
+                    }
+                }
+                format!("{label}: values {}", parts.join("; "))
+            }
+            Err(e) => format!("{label}: cannot unseal: {e}"),
+        };
+        writeln!(out, "{line}").map_err(|e| format!("writing output: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The diff against a cluster: desired objects are marked with the app's tracking as a sync

@@ -168,7 +168,7 @@ pub fn unseal(args: UnsealArgs) -> Result<ExitCode, String> {
 }
 
 /// The keys of a PEM file, or of the controller's key Secrets (`data."tls.key"`, a List too).
-fn private_keys(path: &Path) -> Result<Vec<rsa::RsaPrivateKey>, String> {
+pub(crate) fn private_keys(path: &Path) -> Result<Vec<rsa::RsaPrivateKey>, String> {
     let bytes = zeroize::Zeroizing::new(read(path)?);
     let at = |e: String| format!("{}: {e}", path.display());
     if let Ok(key) = sealed::private_key_from_pem(&bytes) {

@@ -185,3 +185,35 @@ fn interoperates_with_kubeseal_raw_and_merge_into() {
         serde_json::json!({"password": "aHVudGVyMg==", "user": "YWRtaW4=", "token": "dDBrM24="})
     );
 }
+
+/// `gitops diff --sealed-secrets-key`: a SealedSecret sealed again with the same values is
+/// told apart from one whose values changed, and which keys changed is said without a value.
+#[test]
+fn diff_with_the_controller_key_names_the_keys_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = controller_keys(dir.path());
+    let seal = |name: &str, secret: &str| {
+        let input = dir.path().join(format!("{name}-secret.yaml"));
+        std::fs::write(&input, secret).unwrap();
+        let o = gitops(&["seal", s(&input), "--cert", s(&cert), "-o", "yaml"], None);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, out(&o)).unwrap();
+        path
+    };
+    let live = seal("live", SECRET);
+    let again = seal("again", SECRET);
+    let changed =
+        seal("changed", &SECRET.replace("hunter2", "hunter3").replace("  user: YWRtaW4=\n", "  token: dA==\n"));
+    let diff = |desired: &Path| gitops(&["diff", s(desired), s(&live), "--sealed-secrets-key", s(&key)], None);
+    let o = diff(&again);
+    assert_eq!(o.status.code(), Some(1), "the ciphertexts differ: {}", err(&o));
+    assert!(out(&o).contains("SealedSecret team/db: values unchanged (sealed again)"), "{}", out(&o));
+    let o = diff(&changed);
+    assert!(
+        out(&o).contains("SealedSecret team/db: values changed: password; added: token; removed: user"),
+        "{}",
+        out(&o)
+    );
+    assert!(!out(&o).contains("hunter") && !out(&o).contains("YWRtaW4="), "{}", out(&o));
+}

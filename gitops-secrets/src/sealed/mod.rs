@@ -18,7 +18,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 pub use seal::{SealError, merge_into, seal_raw, seal_secret};
-pub use unseal::{UnsealError, unseal};
+pub use unseal::{KeyChange, UnsealError, changed_keys, unseal};
 
 /// The annotation that makes a secret namespace-wide.
 pub const NAMESPACE_WIDE: &str = "sealedsecrets.bitnami.com/namespace-wide";
@@ -206,5 +206,33 @@ mod tests {
         let sealed = hybrid_encrypt(&key.to_public_key(), b"value", "ns/a").unwrap();
         assert_eq!(&hybrid_decrypt(std::slice::from_ref(&key), &sealed, "ns/a").unwrap()[..], b"value");
         assert!(hybrid_decrypt(&[key], &sealed, "ns/b").is_err());
+    }
+
+    #[test]
+    fn changed_keys_compare_values_not_ciphertexts() {
+        let key = RsaPrivateKey::new(&mut OsRng, 2048).unwrap();
+        let public = key.to_public_key();
+        let secret = |data: serde_json::Value| serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "web"}, "stringData": data});
+        let live =
+            seal_secret(&secret(serde_json::json!({"a": "1", "b": "2", "gone": "x"})), &public, None, None, None)
+                .unwrap();
+        let resealed =
+            seal_secret(&secret(serde_json::json!({"a": "1", "b": "2", "gone": "x"})), &public, None, None, None)
+                .unwrap();
+        assert_ne!(live, resealed, "each sealing differs");
+        let keys = std::slice::from_ref(&key);
+        assert_eq!(changed_keys(&resealed, &live, keys).unwrap(), []);
+        let mut desired =
+            seal_secret(&secret(serde_json::json!({"a": "1", "b": "3", "new": "y"})), &public, None, None, None)
+                .unwrap();
+        assert_eq!(
+            changed_keys(&desired, &live, keys).unwrap(),
+            [KeyChange::Changed("b".into()), KeyChange::Removed("gone".into()), KeyChange::Added("new".into())]
+        );
+        // A desired SealedSecret without a namespace is read in the live one's.
+        desired["metadata"].as_object_mut().unwrap().remove("namespace");
+        assert_eq!(changed_keys(&desired, &live, keys).unwrap().len(), 3);
+        let other = RsaPrivateKey::new(&mut OsRng, 2048).unwrap();
+        assert!(changed_keys(&desired, &live, &[other]).is_err());
     }
 }

@@ -94,3 +94,45 @@ pub fn unseal(sealed: &Value, keys: &[RsaPrivateKey]) -> Result<Value, UnsealErr
     }
     Ok(secret)
 }
+
+/// How one key of a sealed secret differs between two SealedSecrets of one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    /// Only the first (desired) has it.
+    Added(String),
+    /// Only the second (live) has it.
+    Removed(String),
+    /// Both have it, with different values.
+    Changed(String),
+}
+
+/// Which keys' values differ between `desired` and `live` (two SealedSecrets whose ciphertexts
+/// differ, as each sealing does even for the same values), by unsealing both with `keys`; the
+/// values themselves are compared in memory and never returned. A desired SealedSecret that
+/// names no namespace is taken in the live one's (as a sync would place it). Sorted by key;
+/// empty when the values are the same (re-sealed).
+pub fn changed_keys(desired: &Value, live: &Value, keys: &[RsaPrivateKey]) -> Result<Vec<KeyChange>, UnsealError> {
+    let mut desired = desired.clone();
+    let live_ns = live.pointer("/metadata/namespace").cloned();
+    if desired.pointer("/metadata/namespace").is_none()
+        && let (Some(ns), Some(Value::Object(meta))) = (live_ns, desired.get_mut("metadata"))
+    {
+        meta.insert("namespace".into(), ns);
+    }
+    let data = |secret: &Value| -> Map<String, Value> {
+        secret.get("data").and_then(Value::as_object).cloned().unwrap_or_default()
+    };
+    let (want, have) = (data(&unseal(&desired, keys)?), data(&unseal(live, keys)?));
+    let mut all: Vec<&String> = want.keys().chain(have.keys()).collect();
+    all.sort();
+    all.dedup();
+    Ok(all
+        .into_iter()
+        .filter_map(|k| match (want.get(k), have.get(k)) {
+            (Some(_), None) => Some(KeyChange::Added(k.clone())),
+            (None, Some(_)) => Some(KeyChange::Removed(k.clone())),
+            (Some(a), Some(b)) if a != b => Some(KeyChange::Changed(k.clone())),
+            _ => None,
+        })
+        .collect())
+}
