@@ -188,6 +188,8 @@ fn render_tree(
     if source.source_ignore {
         root = root.with_source_ignore(source.ignore.as_deref()).map_err(path_error)?;
     }
+    // The path first: a path leaving the checkout is refused before anything in it is read.
+    let resolved = root.resolve(path).map_err(path_error)?;
     // Argo CD's parameter override files (`.argocd-source*.yaml`, written by Image Updater).
     let overridden = source
         .with_parameter_overrides(|rel| match root.resolve(rel) {
@@ -197,7 +199,7 @@ fn render_tree(
         })
         .map_err(Error::Overrides)?;
     let source = overridden.as_ref().unwrap_or(source);
-    let detected = local::detect(&root.resolve(path).map_err(path_error)?);
+    let detected = local::detect(&resolved);
     let objects = match &source.renderer {
         Renderer::Directory(options) => directory::render_with(&root, path, options, &with.reading)?,
         Renderer::Helm(options) => {
