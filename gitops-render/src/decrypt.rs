@@ -173,3 +173,86 @@ fn format_of_marker(bytes: &[u8]) -> Option<Format> {
 fn reason_of(message: &str, name: &str) -> String {
     message.strip_prefix(&format!("{name}: ")).unwrap_or(message).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use gitops_secrets::sops::creation_rules::rule_for;
+    use gitops_secrets::sops::encrypt;
+    use gitops_secrets::sops::keys::age_generate;
+
+    use super::*;
+
+    fn object(text: &str) -> Object {
+        gitops_core::manifest::parse("t.yaml", text).unwrap().remove(0)
+    }
+
+    /// (identities, an encrypter for `(path, text)` by the recipient's rule).
+    fn keys() -> (Identities, impl Fn(&str, &str) -> String) {
+        let (identity, recipient) = age_generate();
+        let mut ids = Identities::new();
+        ids.add_age(&identity, true).unwrap();
+        let config = format!("creation_rules:\n  - encrypted_regex: ^(data|stringData|token)$\n    age: {recipient}\n");
+        let encrypt = move |path: &str, text: &str| {
+            let rule = rule_for(config.as_bytes(), path).unwrap();
+            encrypt(path, text.as_bytes(), Format::from_path(path), &rule, &[], "2026-12-07T00:00:00Z").unwrap()
+        };
+        (ids, encrypt)
+    }
+
+    #[test]
+    fn a_whole_resource_and_a_generated_secret_entry_are_decrypted() {
+        let (ids, encrypt) = keys();
+        let secret = encrypt(
+            "db.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: web\nstringData:\n  password: s3cret\n",
+        );
+        // kustomize added a label after encryption: the MAC is not checked, as in Flux.
+        let mut built = object(&secret);
+        built.value_mut()["metadata"]["labels"] = serde_json::json!({"team": "a"});
+        let out = decrypt_objects(vec![built], &ids).unwrap();
+        assert_eq!(out[0].value()["stringData"]["password"], "s3cret");
+        assert!(out[0].value().get("sops").is_none());
+        // A secretGenerator `files:` entry holding a SOPS YAML file.
+        let file = encrypt("app.sops.yaml", "token: t0k3n\n");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&file);
+        let generated = object(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: gen, namespace: web}}\ndata: {{app.sops.yaml: {encoded}, plain: cGxhaW4=}}\n"
+        ));
+        let out = decrypt_objects(vec![generated], &ids).unwrap();
+        let data = &out[0].value()["data"];
+        let opened = base64::engine::general_purpose::STANDARD.decode(data["app.sops.yaml"].as_str().unwrap()).unwrap();
+        assert_eq!(String::from_utf8(opened).unwrap(), "token: t0k3n\n");
+        assert_eq!(data["plain"], "cGxhaW4=");
+    }
+
+    #[test]
+    fn opted_out_resources_are_kept_and_failures_name_the_object_not_the_value() {
+        let (ids, encrypt) = keys();
+        let text = encrypt(
+            "s.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: web}\nstringData: {k: v4lue}\n",
+        );
+        let mut opted_out = object(&text);
+        opted_out.value_mut()["metadata"]["annotations"] = serde_json::json!({DISABLED_ANNOTATION: "disabled"});
+        let kept = decrypt_objects(vec![opted_out.clone()], &ids).unwrap();
+        assert_eq!(kept[0], opted_out);
+        let (other, _) = keys();
+        let err = decrypt_objects(vec![object(&text)], &other).unwrap_err().to_string();
+        assert!(err.starts_with("failed to decrypt Secret web/s: "), "{err}");
+        assert!(!err.contains("v4lue"), "{err}");
+    }
+
+    #[test]
+    fn keys_come_from_agekey_entries() {
+        let (identity, _) = age_generate();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(identity.as_str());
+        let secret = object(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: sops-age, namespace: flux-system}}\ndata: {{age.agekey: {encoded}, other: eA==}}\n"
+        ));
+        assert!(!keys_from_secret(&secret).unwrap().is_empty());
+        let broken =
+            object("apiVersion: v1\nkind: Secret\nmetadata: {name: k, namespace: f}\nstringData: {bad.agekey: nope}\n");
+        let err = keys_from_secret(&broken).unwrap_err().to_string();
+        assert!(err.starts_with("decryption Secret f/k: entry bad.agekey: "), "{err}");
+    }
+}
