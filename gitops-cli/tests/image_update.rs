@@ -88,20 +88,14 @@ fn remote(dir: &Path, deployment: &str) -> std::path::PathBuf {
 fn update(dir: &Path, remote: &Path) -> std::process::Output {
     std::fs::write(dir.join("automation.yaml"), AUTOMATION).unwrap();
     std::fs::write(dir.join("objects.yaml"), objects(remote)).unwrap();
+    run_files(dir)
+}
+
+/// `gitops image update` of `dir`'s automation.yaml with its objects.yaml, cached in dir/cache.
+fn run_files(dir: &Path) -> std::process::Output {
     let (a, o, c) = (dir.join("automation.yaml"), dir.join("objects.yaml"), dir.join("cache"));
-    gitops(
-        &[
-            "image",
-            "update",
-            "--automation",
-            a.to_str().unwrap(),
-            "--objects",
-            o.to_str().unwrap(),
-            "--cache",
-            c.to_str().unwrap(),
-        ],
-        None,
-    )
+    let args = ["--automation", a.to_str().unwrap(), "--objects", o.to_str().unwrap(), "--cache", c.to_str().unwrap()];
+    gitops(&[&["image", "update"][..], &args[..]].concat(), None)
 }
 
 #[test]
@@ -165,20 +159,7 @@ fn a_missing_git_repository_and_a_missing_branch_are_named() {
     let bare = remote(dir.path(), DEPLOYMENT);
     std::fs::write(dir.path().join("automation.yaml"), AUTOMATION.replace("branch: main", "branch: nope")).unwrap();
     std::fs::write(dir.path().join("objects.yaml"), objects(&bare)).unwrap();
-    let (o, c) = (dir.path().join("objects.yaml"), dir.path().join("cache"));
-    let run = gitops(
-        &[
-            "image",
-            "update",
-            "--automation",
-            a.to_str().unwrap(),
-            "--objects",
-            o.to_str().unwrap(),
-            "--cache",
-            c.to_str().unwrap(),
-        ],
-        None,
-    );
+    let run = run_files(dir.path());
     assert_eq!(run.status.code(), Some(1), "{}", err(&run));
     assert!(err(&run).contains("branch `nope` to check out does not exist"), "{}", err(&run));
 }
@@ -248,25 +229,14 @@ spec: {{imageRepositoryRef: {{name: web}}, policy: {{semver: {{range: '^1.0.0'}}
     );
     std::fs::write(dir.path().join("automation.yaml"), AUTOMATION).unwrap();
     std::fs::write(dir.path().join("objects.yaml"), objects).unwrap();
-    let (a, o, c) = (dir.path().join("automation.yaml"), dir.path().join("objects.yaml"), dir.path().join("cache"));
-    let args = [
-        "image",
-        "update",
-        "--automation",
-        a.to_str().unwrap(),
-        "--objects",
-        o.to_str().unwrap(),
-        "--cache",
-        c.to_str().unwrap(),
-    ];
-    let run = gitops(&args, None);
+    let run = run_files(dir.path());
     assert!(run.status.success(), "{}", err(&run));
     assert!(out(&run).contains(&format!("{image}:1.0.0 -> {image}:1.1.0 (flux-system:web)")), "{}", out(&run));
     assert_eq!(
         git_in(&bare, &["show", "main:apps/web/deployment.yaml"]) + "\n",
         deployment.replace(":1.0.0", ":1.1.0")
     );
-    let again = gitops(&args, None);
+    let again = run_files(dir.path());
     assert_eq!(out(&again), "ImageUpdateAutomation flux-system/fleet: repository up-to-date\n", "{}", err(&again));
 }
 

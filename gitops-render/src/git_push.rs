@@ -275,12 +275,13 @@ impl Clone<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::process::Command;
 
     use super::*;
 
-    fn git(dir: &Path, args: &[&str]) -> String {
+    /// Runs git in `dir` as a test author; fails the test on an error.
+    pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
             .current_dir(dir)
             .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
@@ -291,17 +292,25 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// A bare "remote" with one commit on main holding `a.txt`.
-    fn remote(dir: &Path) -> PathBuf {
+    /// A bare "remote" (`dir/remote.git`) with one commit on main holding `files`.
+    pub(crate) fn remote_with(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
         let seed = dir.join("seed");
-        fs::create_dir_all(&seed).unwrap();
+        for (rel, text) in files {
+            let path = seed.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
         git(&seed, &["init", "--quiet"]);
-        fs::write(seed.join("a.txt"), "one\n").unwrap();
         git(&seed, &["add", "."]);
         git(&seed, &["commit", "--quiet", "-m", "seed"]);
         let bare = dir.join("remote.git");
         git(dir, &["clone", "--quiet", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()]);
         bare
+    }
+
+    /// A bare "remote" with one commit on main holding `a.txt`.
+    fn remote(dir: &Path) -> PathBuf {
+        remote_with(dir, &[("a.txt", "one\n")])
     }
 
     fn who() -> Signature {

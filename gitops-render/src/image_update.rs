@@ -391,35 +391,8 @@ fn kustomize_image(entry: &str) -> KustomizeImage {
 
 #[cfg(test)]
 mod tests {
-    use std::process::Command;
-
     use super::*;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn remote(dir: &Path, files: &[(&str, &str)]) -> std::path::PathBuf {
-        let seed = dir.join("seed");
-        for (rel, text) in files {
-            let path = seed.join(rel);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        }
-        git(&seed, &["init", "--quiet"]);
-        git(&seed, &["add", "."]);
-        git(&seed, &["commit", "--quiet", "-m", "seed"]);
-        let bare = dir.join("remote.git");
-        git(dir, &["clone", "--quiet", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()]);
-        bare
-    }
+    use crate::git_push::tests::{git, remote_with as remote};
 
     fn request<'a>(
         git: &'a GitWriteBack,
