@@ -188,6 +188,9 @@ pub fn run(cache: &Cache, automation: &Automation, source: &GitSource, policies:
 /// Sets the markers of every file under the update path of the working tree `dir`.
 fn apply(dir: &Path, automation: &Automation, policies: &Policies) -> Result<(Vec<FileChanges>, Vec<String>), Error> {
     let root = if automation.update_path == "." { dir.to_path_buf() } else { dir.join(&automation.update_path) };
+    if root.exists() {
+        inside(dir, &root, &automation.update_path)?;
+    }
     let mut files = Vec::new();
     collect(&root, &mut files)?;
     files.sort();
@@ -227,6 +230,29 @@ fn apply(dir: &Path, automation: &Automation, policies: &Policies) -> Result<(Ve
         changes.push(FileChanges { file: rel, objects });
     }
     Ok((changes, problems))
+}
+
+/// Refuses a path of the working tree that a symbolic link leads out of it (a repository
+/// could point `values.yaml` or `update.path` at any file of the machine): the path itself
+/// must not be a link, and its nearest existing ancestor must resolve inside `dir`.
+fn inside(dir: &Path, path: &Path, shown: &str) -> Result<(), Error> {
+    let refuse = |problem: &str| Error::Source { subject: shown.to_string(), problem: problem.to_string() };
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse("is a symbolic link; image automation writes only regular files of the repository"));
+    }
+    let root = fs::canonicalize(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+    let mut existing = path;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) => existing = parent,
+            None => break,
+        }
+    }
+    let real = fs::canonicalize(existing).map_err(|source| Error::Io { path: shown.to_string(), source })?;
+    if !real.starts_with(&root) {
+        return Err(refuse("leads out of the repository through a symbolic link"));
+    }
+    Ok(())
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), Error> {
@@ -359,6 +385,7 @@ fn write_target(dir: &Path, target: &GitTarget, managed: &Managed) -> Result<boo
         return Ok(false);
     }
     let path = dir.join(&file);
+    inside(dir, &path, &file)?;
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|source| Error::Io { path: file.clone(), source })?;
     }
@@ -460,6 +487,34 @@ mod tests {
             "helm:\n  parameters:\n  - name: image.tag\n    value: 1.2.0\n    forcestring: true"
         );
         assert_eq!(git(&bare, &["log", "--format=%s", "main"]), "seed", "the base branch is not touched");
+    }
+
+    #[test]
+    fn a_target_a_symbolic_link_leads_out_of_the_repository_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside.yaml");
+        fs::write(&outside, "keep: me\n").unwrap();
+        let bare = remote(tmp.path(), &[("charts/web/Chart.yaml", "name: web\n")]);
+        // A commit adding `charts/web/values.yaml -> <outside>`.
+        let work = tmp.path().join("work");
+        git(tmp.path(), &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()]);
+        std::os::unix::fs::symlink(&outside, work.join("charts/web/values.yaml")).unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "--quiet", "-m", "link"]);
+        git(&work, &["push", "--quiet", "origin", "HEAD:main"]);
+        let cache = Cache::new(tmp.path().join("cache"));
+        let git_wb = GitWriteBack {
+            repository: bare.to_string_lossy().into(),
+            credentials: "repocreds".into(),
+            base_branch: "main".into(),
+            write_branch: None,
+            target: GitTarget::HelmValues("charts/web/values.yaml".into()),
+        };
+        let managed = Managed::Helm(vec![("image.tag".into(), "2".into())]);
+        let who = Signature { name: "bot".into(), email: "bot@example.com".into() };
+        let err = write_back_git(&cache, &request(&git_wb, &managed, &[], &who)).unwrap_err().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "keep: me\n");
     }
 
     #[test]
