@@ -193,6 +193,7 @@ fn render_app(
         helm: Helm::from_env(),
         plugins,
         reading: reading.clone(),
+        sops_keys: None,
     };
     let rendered = app::render(&source, args.revision.as_deref(), &renderers).map_err(|e| e.to_string())?;
     eprintln!(
@@ -222,6 +223,7 @@ pub(crate) fn render_objects(
         helm: Helm::from_env(),
         plugins: Vec::new(),
         reading,
+        sops_keys: None,
     };
     Ok(app::render(&source, None, &renderers).map_err(|e| e.to_string())?.objects)
 }

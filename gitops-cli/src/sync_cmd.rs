@@ -252,17 +252,19 @@ impl DesiredState for Desired {
 
     fn render_with_secret(&mut self, secret: Option<&gitops_core::Object>) -> Result<Rendered, RenderError> {
         use gitops_render::decrypt;
-        let mut rendered = self.render()?;
-        let Some((namespace, name)) = &self.source.decryption else { return Ok(rendered) };
+        let Some((namespace, name)) = self.source.decryption.clone() else { return self.render() };
         // Without a secretRef there are no keys: an encrypted resource then fails to decrypt.
         let ids = match secret {
             Some(secret) => decrypt::keys_from_secret(secret).map_err(|e| Box::new(e) as RenderError)?,
             None if name.is_empty() => gitops_secrets::sops::keys::Identities::new(),
-            None => {
-                let missing = decrypt::Error::NoSecret { namespace: namespace.clone(), name: name.clone() };
-                return Err(Box::new(missing));
-            }
+            None => return Err(Box::new(decrypt::Error::NoSecret { namespace, name })),
         };
+        // The generators' encrypted files are decrypted during the build, the resources after.
+        let ids = Arc::new(ids);
+        self.renderers.sops_keys = Some(ids.clone());
+        let rendered = self.render();
+        self.renderers.sops_keys = None;
+        let mut rendered = rendered?;
         rendered.objects = decrypt::decrypt_objects(rendered.objects, &ids).map_err(|e| Box::new(e) as RenderError)?;
         Ok(rendered)
     }
@@ -312,6 +314,7 @@ impl App {
             helm: Helm::from_env(),
             plugins: read_plugins(&args.plugins)?,
             reading: Arc::new(crate::app_input::reading(args.strict)),
+            sops_keys: None,
         };
         let local = crate::fleet_cmd::local_for(&args.local, &source.repo_url, own_local);
         let revision = if own_local { args.revision.clone() } else { None };

@@ -182,7 +182,11 @@ fn a_flux_kustomization_decrypts_its_secrets_with_the_targets_key_and_never_prin
     let (identity, recipient) = gitops_secrets::sops::keys::age_generate();
     let seed = dir.path().join("seed");
     std::fs::create_dir_all(seed.join("apps")).unwrap();
-    std::fs::write(seed.join(".sops.yaml"), format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n")).unwrap();
+    std::fs::write(
+        seed.join(".sops.yaml"),
+        format!("creation_rules:\n  - path_regex: .*\\.env$\n    age: {recipient}\n  - path_regex: .*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n"),
+    )
+    .unwrap();
     let plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: web}\nstringData:\n  password: correct-horse-battery-staple\n";
     std::fs::write(seed.join("apps/db.yaml"), plain).unwrap();
     let encrypted = match real_sops() {
@@ -204,6 +208,21 @@ fn a_flux_kustomization_decrypts_its_secrets_with_the_targets_key_and_never_prin
     };
     assert!(!encrypted.contains("correct-horse"), "encrypted");
     std::fs::write(seed.join("apps/db.yaml"), &encrypted).unwrap();
+    // A secretGenerator over an encrypted dotenv file: decrypted before the build, as Flux does.
+    std::fs::write(seed.join("apps/app.env"), "API_TOKEN=tr0ub4dor-and-3\n").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .current_dir(&seed)
+        .args(["sops", "encrypt", "apps/app.env"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("tr0ub4dor"));
+    std::fs::write(seed.join("apps/app.env"), &o.stdout).unwrap();
+    std::fs::write(
+        seed.join("apps/kustomization.yaml"),
+        "resources: [ns.yaml, db.yaml]\nsecretGenerator:\n  - name: app\n    namespace: web\n    envs: [app.env]\n    options: {disableNameSuffixHash: true}\n",
+    )
+    .unwrap();
     std::fs::write(seed.join("apps/ns.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n").unwrap();
     let git = |d: &Path, args: &[&str]| crate::git_in(d, args);
     git(&seed, &["init", "--quiet"]);
@@ -250,7 +269,12 @@ fn a_flux_kustomization_decrypts_its_secrets_with_the_targets_key_and_never_prin
     std::fs::write(&key_path, key_secret(other.as_str())).unwrap();
     let wrong = sync();
     assert_ne!(wrong.status.code(), Some(0));
-    assert!(err(&wrong).contains("Secret web/db"), "{}", err(&wrong));
+    // The generator's file is the first to need the key: it is named, with the reason.
+    assert!(
+        err(&wrong).contains("envs: failed to decrypt app.env: no key could decrypt the data key"),
+        "{}",
+        err(&wrong)
+    );
     assert!(!target.join("web/core/Secret").exists(), "nothing applied");
 
     std::fs::write(&key_path, key_secret(identity.as_str())).unwrap();
@@ -262,20 +286,28 @@ fn a_flux_kustomization_decrypts_its_secrets_with_the_targets_key_and_never_prin
     let stored = std::fs::read_to_string(target.join("web/core/Secret/db.yaml")).unwrap();
     let encoded = base64::engine::general_purpose::STANDARD.encode("correct-horse-battery-staple");
     assert!(stored.contains(&encoded), "the Secret holds the decrypted value as the API server keeps it: {stored}");
+    let generated = std::fs::read_to_string(target.join("web/core/Secret/app.yaml")).unwrap();
+    let token = base64::engine::general_purpose::STANDARD.encode("tr0ub4dor-and-3");
+    assert!(generated.contains(&format!("API_TOKEN: {token}")), "{generated}");
     // Never printed, never in a status, never in the Git cache.
     for (what, text) in
         [("first", format!("{}{}", out(&first), err(&first))), ("second", format!("{}{}", out(&second), err(&second)))]
     {
-        assert!(!text.contains("correct-horse") && !text.contains(&encoded), "{what} sync printed the secret: {text}");
+        assert!(
+            !text.contains("correct-horse") && !text.contains(&encoded) && !text.contains("tr0ub4dor"),
+            "{what} sync printed the secret: {text}"
+        );
     }
     for root in [&target, &cache] {
         for file in walk(root) {
-            if file.ends_with("web/core/Secret/db.yaml") {
+            if file.ends_with("web/core/Secret/db.yaml") || file.ends_with("web/core/Secret/app.yaml") {
                 continue;
             }
             let bytes = std::fs::read(&file).unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes);
-            assert!(!text.contains("correct-horse") && !text.contains(&encoded), "{} holds the secret", file.display());
+            for secret in ["correct-horse", &encoded, "tr0ub4dor", &token] {
+                assert!(!text.contains(secret), "{} holds a secret", file.display());
+            }
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct Renderers {
     /// How manifests (files, Helm and plugin output) are read, and the warnings reading them
     /// gave.
     pub reading: std::sync::Arc<crate::Reading>,
+    /// The SOPS keys of a Flux app's decryption Secret, while it renders: its generators'
+    /// encrypted source files are decrypted before the build ([`crate::decrypt`]).
+    pub sops_keys: Option<std::sync::Arc<gitops_secrets::sops::keys::Identities>>,
 }
 
 /// An app's rendered desired state.
@@ -239,6 +242,15 @@ fn render_tree(
                 overrides,
                 git: Some(with.cache.clone()),
                 generate_missing: flux,
+                decrypt_sources: match (&source.decryption, &with.sops_keys) {
+                    (Some(_), Some(keys)) => {
+                        let keys = keys.clone();
+                        Some(kustomize::SourceDecryptor(std::sync::Arc::new(move |path: &str, bytes: &[u8]| {
+                            crate::decrypt::decrypt_source(path, bytes, &keys).map_err(|e| e.to_string())
+                        })))
+                    }
+                    _ => None,
+                },
             };
             let values = kustomize::build(&root, path, &options)?;
             let origin = format!("{} {}", git::scrub(&source.repo_url), path);

@@ -154,6 +154,32 @@ fn decrypt_object(mut o: Object, ids: &Identities) -> Result<Object, Error> {
     Ok(o)
 }
 
+/// A generator's source file (`files`, `envs`) decrypted before the build, as Flux decrypts
+/// them in place: its format from its extension (`.yaml`/`.yml`, `.json`, `.env`; anything else
+/// binary, or dotenv when it holds dotenv's marker), and only when it holds that format's SOPS
+/// marker; `None` when it is not encrypted.
+pub fn decrypt_source(path: &str, bytes: &[u8], ids: &Identities) -> Result<Option<Vec<u8>>, Error> {
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    let format = match Format::from_path(path) {
+        Format::Binary if has(b"sops_mac=ENC[") => Format::Dotenv,
+        f => f,
+    };
+    let marker: &[u8] = match format {
+        Format::Yaml => b"mac: ENC[",
+        Format::Dotenv => b"sops_mac=ENC[",
+        Format::Json | Format::Binary => b"\"mac\": \"ENC[",
+    };
+    if !has(marker) {
+        return Ok(None);
+    }
+    let plain = decrypt_with(path, bytes, format, format, ids, MacCheck::Verify).map_err(|e| Error::Object {
+        object: path.to_string(),
+        field: String::new(),
+        reason: reason_of(&e.to_string(), path),
+    })?;
+    Ok(Some(plain.to_vec()))
+}
+
 /// The format of a SOPS file by the markers Flux looks for, or `None` when it is not one.
 fn format_of_marker(bytes: &[u8]) -> Option<Format> {
     let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
@@ -240,6 +266,23 @@ mod tests {
         let err = decrypt_objects(vec![object(&text)], &other).unwrap_err().to_string();
         assert!(err.starts_with("failed to decrypt Secret web/s: "), "{err}");
         assert!(!err.contains("v4lue"), "{err}");
+    }
+
+    #[test]
+    fn generator_sources_are_decrypted_by_their_format_only_when_encrypted() {
+        let (ids, encrypt) = keys();
+        let env = encrypt("app.env", "TOKEN=abc\n");
+        assert_eq!(decrypt_source("app.env", env.as_bytes(), &ids).unwrap().unwrap(), b"TOKEN=abc\n");
+        // The same dotenv file under a name without an extension.
+        assert_eq!(decrypt_source("app", env.as_bytes(), &ids).unwrap().unwrap(), b"TOKEN=abc\n");
+        assert_eq!(decrypt_source("plain.env", b"TOKEN=abc\n", &ids).unwrap(), None);
+        let (other, _) = keys();
+        assert!(
+            decrypt_source("app.env", env.as_bytes(), &other)
+                .unwrap_err()
+                .to_string()
+                .starts_with("failed to decrypt app.env: ")
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::file::{self, FileKind, Kustomization, PatchSource, SortOptions};
 use super::generators::{self, Behavior};
 use super::resource::{Id, ResMap, Resource};
 use super::schema::Schema;
-use super::{Error, Options, Order, fieldspecs, namerefs, order, remote, replace, transform, yaml};
+use super::{Error, Options, Order, SourceDecryptor, fieldspecs, namerefs, order, remote, replace, transform, yaml};
 use crate::git::{self, Reference};
 use crate::root::{self, RepoRoot};
 
@@ -439,12 +439,20 @@ impl<'a> Builder<'a> {
             // A file the loader refuses already has an error naming the kustomization and the
             // field; it is returned as is rather than inside the generator's message.
             let mut failure = None;
+            let decrypt = self.options.decrypt_sources.clone();
             let generated = generators::generate(args, k.generator_options.as_ref(), &mut |rel| {
-                self.read_bytes(dir, rel, path, field).map_err(|e| {
+                let bytes = self.read_bytes(dir, rel, path, field).map_err(|e| {
                     let text = e.to_string();
                     failure = Some(e);
                     text
-                })
+                })?;
+                match &decrypt {
+                    Some(SourceDecryptor(decrypt)) => match decrypt(rel, &bytes)? {
+                        Some(plain) => Ok(plain),
+                        None => Ok(bytes),
+                    },
+                    None => Ok(bytes),
+                }
             });
             let generated = match (generated, failure) {
                 (Ok(g), _) => g,

@@ -101,6 +101,21 @@ pub struct Options {
     /// Flux: when the top directory has no kustomization file, build the one Flux's
     /// kustomize-controller generates (see [`generated_resources`]) instead of failing.
     pub generate_missing: bool,
+    /// Flux's `spec.decryption`: each file a `secretGenerator` or `configMapGenerator` reads
+    /// (`files`, `envs`) is handed to it with its path, and what it returns, if anything, is
+    /// used instead (a SOPS file decrypted before the build, as kustomize-controller does).
+    pub decrypt_sources: Option<SourceDecryptor>,
+}
+
+/// Decrypts a generator's source file: `(path, bytes)` to the plaintext, `None` when the file
+/// is not encrypted; an error is the generator's.
+#[derive(Clone)]
+pub struct SourceDecryptor(pub std::sync::Arc<dyn Fn(&str, &[u8]) -> Result<Option<Vec<u8>>, String> + Send + Sync>);
+
+impl std::fmt::Debug for SourceDecryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceDecryptor")
+    }
 }
 
 impl Default for Options {
@@ -111,6 +126,7 @@ impl Default for Options {
             overrides: Overrides::default(),
             git: None,
             generate_missing: false,
+            decrypt_sources: None,
         }
     }
 }

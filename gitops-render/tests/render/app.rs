@@ -63,6 +63,7 @@ pub(crate) fn renderers(cache: &Path) -> Renderers {
         helm: Helm::from_env(),
         plugins: Vec::new(),
         reading: Default::default(),
+        sops_keys: None,
     }
 }
 
