@@ -110,7 +110,10 @@ pub struct Options {
 /// Decrypts a generator's source file: `(path, bytes)` to the plaintext, `None` when the file
 /// is not encrypted; an error is the generator's.
 #[derive(Clone)]
-pub struct SourceDecryptor(pub std::sync::Arc<dyn Fn(&str, &[u8]) -> Result<Option<Vec<u8>>, String> + Send + Sync>);
+pub struct SourceDecryptor(pub std::sync::Arc<DecryptFn>);
+
+/// What a [`SourceDecryptor`] runs.
+pub type DecryptFn = dyn Fn(&str, &[u8]) -> Result<Option<Vec<u8>>, String> + Send + Sync;
 
 impl std::fmt::Debug for SourceDecryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
