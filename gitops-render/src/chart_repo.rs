@@ -23,8 +23,14 @@
 //! `tlsClientCertKey`), `insecure` (no certificate verification), and a CA bundle
 //! (`tlsCACertData` here; Argo CD reads CAs from `argocd-tls-certs-cm`). With a CA, only that CA
 //! is trusted; without, the Mozilla roots. As Helm (without `--pass-credentials`), credentials
-//! go to the repository's own host only, not to a chart URL on another host. OCI registries
-//! (`oci://`) are not supported yet.
+//! go to the repository's own host only, not to a chart URL on another host.
+//!
+//! OCI registries (`oci://host/path`, as `helm pull oci://host/path/chart --version`): the chart
+//! is the repository `path/chart`; its tags are its versions (`+` written `_`, as Helm pushes
+//! them), resolved as above; the manifest's Helm chart layer
+//! (`application/vnd.cncf.helm.chart.content.v1.tar+gzip`) is the archive, verified against
+//! its digest, cached and extracted the same way. The repository credentials' username and
+//! password answer the registry's challenge.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -407,14 +413,11 @@ impl ChartRepos {
     /// Resolves `chart` at `wanted` ([`ChartRepos::resolve`]) and returns its extracted
     /// directory, downloading and verifying it unless the cache has it.
     pub fn fetch(&self, repo_url: &str, chart: &str, wanted: &str) -> Result<FetchedChart, Error> {
+        if let Some(path) = repo_url.strip_prefix("oci://") {
+            return self.fetch_oci(repo_url, path.trim_end_matches('/'), chart, wanted);
+        }
         let repo = Repo::new(repo_url, self)?;
         let found = self.resolve_in(&repo, chart, wanted)?;
-        let archive_error = |reason: String| Error::BadArchive {
-            repo: repo.shown(),
-            chart: chart.to_string(),
-            version: found.version.clone(),
-            reason,
-        };
         let trees = self.root.join("trees");
         if let Some(digest) = &found.digest
             && let Some(dir) = chart_dir(&trees.join(digest))
@@ -422,13 +425,33 @@ impl ChartRepos {
             return Ok(FetchedChart { dir, version: found.version, digest: digest.clone(), downloaded: false });
         }
         let (bytes, actual, downloaded) = self.archive(&repo, &found)?;
-        let target = trees.join(&actual);
+        self.unpack(&repo.shown(), &found, &bytes, &actual, downloaded)
+    }
+
+    /// Extracts a verified chart archive into the tree cache (under its digest) unless it is
+    /// there, and returns its directory.
+    fn unpack(
+        &self,
+        shown: &str,
+        found: &ChartVersion,
+        bytes: &[u8],
+        digest: &str,
+        downloaded: bool,
+    ) -> Result<FetchedChart, Error> {
+        let archive_error = |reason: String| Error::BadArchive {
+            repo: shown.to_string(),
+            chart: found.name.clone(),
+            version: found.version.clone(),
+            reason,
+        };
+        let trees = self.root.join("trees");
+        let target = trees.join(digest);
         if chart_dir(&target).is_none() {
             let tmp = self.root.join("tmp");
             mkdir(&tmp)?;
             let stage = tempfile::Builder::new().prefix("chart-").tempdir_in(&tmp).map_err(io_at(&tmp))?;
-            let into = stage.path().join(chart_dir_name(chart));
-            extract(&bytes, &into).map_err(archive_error)?;
+            let into = stage.path().join(chart_dir_name(&found.name));
+            extract(bytes, &into).map_err(archive_error)?;
             mkdir(&trees)?;
             // Another process may have put the same chart there first; either copy is whole.
             if std::fs::rename(stage.path(), &target).is_err() && chart_dir(&target).is_none() {
@@ -439,7 +462,71 @@ impl ChartRepos {
             }
         }
         let dir = chart_dir(&target).ok_or_else(|| archive_error("no chart directory".into()))?;
-        Ok(FetchedChart { dir, version: found.version, digest: actual, downloaded })
+        Ok(FetchedChart { dir, version: found.version.clone(), digest: digest.to_string(), downloaded })
+    }
+
+    /// [`ChartRepos::fetch`] from an OCI registry: `registry_path/chart`, its tags as versions.
+    fn fetch_oci(&self, repo_url: &str, registry_path: &str, chart: &str, wanted: &str) -> Result<FetchedChart, Error> {
+        use crate::registry::{Options, Registry};
+        const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+        let shown = scrub(repo_url);
+        let oci = |reason: String| Error::BadIndex { repo: shown.clone(), reason };
+        let image = gitops_core::image::reference::ImageRef::parse(&format!("{registry_path}/{chart}"))
+            .map_err(|e| oci(format!("chart `{chart}`: {e}")))?;
+        let creds = self.credentials_for(repo_url);
+        let options = Options {
+            ca_pem: creds.ca_pem.clone(),
+            credentials: creds.username.clone().map(|username| gitops_core::image::docker_config::Credentials {
+                username,
+                password: creds.password.clone().unwrap_or_default(),
+            }),
+            timeout: self.timeout,
+            ..Options::default()
+        };
+        let registry = Registry::new(&image, options).map_err(|e| oci(e.to_string()))?;
+        let tags = registry.tags().map_err(|e| oci(e.to_string()))?;
+        // Helm pushes `1.0.0+build` as the tag `1.0.0_build`.
+        let entries: Vec<Entry> =
+            tags.iter().map(|t| Entry { version: Some(t.replace('_', "+")), urls: None, digest: None }).collect();
+        let entry = select(&entries, wanted).map_err(|e| match e {
+            Selection::Bad(source) => Error::BadVersion { repo: shown.clone(), chart: chart.to_string(), source },
+            Selection::None => Error::NoVersion {
+                repo: shown.clone(),
+                chart: chart.to_string(),
+                wanted: wanted.to_string(),
+                available: available(&entries),
+            },
+        })?;
+        let version = entry.version.clone().unwrap_or_default();
+        let manifest = registry.manifest(&version.replace('+', "_")).map_err(|e| oci(e.to_string()))?;
+        let layer = manifest
+            .json
+            .get("layers")
+            .and_then(serde_json::Value::as_array)
+            .and_then(|layers| {
+                layers.iter().find(|l| l.get("mediaType").and_then(serde_json::Value::as_str) == Some(CHART_LAYER))
+            })
+            .and_then(|l| l.get("digest").and_then(serde_json::Value::as_str))
+            .ok_or_else(|| {
+                oci(format!("chart `{chart}` {version}: the manifest has no Helm chart layer ({CHART_LAYER})"))
+            })?
+            .to_string();
+        let digest = layer.trim_start_matches("sha256:").to_string();
+        if !(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(oci(format!("chart `{chart}` {version}: layer digest `{layer}` is not a sha256")));
+        }
+        let trees = self.root.join("trees");
+        if let Some(dir) = chart_dir(&trees.join(&digest)) {
+            return Ok(FetchedChart { dir, version, digest, downloaded: false });
+        }
+        let bytes = registry.blob(&layer, CHART_LIMITS.bytes).map_err(|e| oci(e.to_string()))?;
+        let found = ChartVersion {
+            name: chart.to_string(),
+            version: version.clone(),
+            digest: Some(digest.clone()),
+            url: String::new(),
+        };
+        self.unpack(&shown, &found, &bytes, &digest, true)
     }
 
     /// The archive of `found`: from the cache when its digest is known and the cached copy

@@ -266,6 +266,17 @@ impl Registry {
         Ok(Resolved { digest: top.digest.clone(), image_digest: image_manifest.digest.clone(), created })
     }
 
+    /// A blob (a layer or a config) by digest, up to `limit` bytes, checked against its digest.
+    pub fn blob(&self, digest: &str, limit: u64) -> Result<Vec<u8>, Error> {
+        let url = format!("{}/v2/{}/blobs/{}", self.base, self.repository, digest);
+        let (_, body) = self.get(&url, &[], limit, &format!(" (blob {digest})"))?;
+        let actual = format!("sha256:{:x}", Sha256::digest(&body));
+        if actual != digest {
+            return Err(self.protocol(format!("blob {digest}: its content has digest {actual}")));
+        }
+        Ok(body)
+    }
+
     /// The `created` of an image manifest's config blob.
     fn created(&self, manifest: &Manifest, tag: &str) -> Result<Option<jiff::Timestamp>, Error> {
         let Some(config) = manifest.json.pointer("/config/digest").and_then(Value::as_str) else {

@@ -1,8 +1,8 @@
 //! Where an app's desired state comes from: the source section of an Argo CD `Application`,
 //! or a Flux `Kustomization` with its `GitRepository`.
 //!
-//! Unsupported fields are refused with the field named, never dropped: a multi-source app, a
-//! chart from an OCI registry, Jsonnet, remote value files.
+//! Unsupported fields are refused with the field named, never dropped: a multi-source app,
+//! Jsonnet, remote value files.
 
 use gitops_core::Object;
 use serde_json::Value;
@@ -127,13 +127,14 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         Some(_) => return Err(err("spec.source.chart", "must be a chart name")),
     };
     let target = str_at(src, &["targetRevision"]).map(str::trim).filter(|r| !r.is_empty());
+    // A chart's repository without a scheme is an OCI registry, as Argo CD reads it (with its
+    // repository's `enableOCI`).
+    let repo_url = if chart.is_some() && !repo_url.contains("://") {
+        format!("oci://{}", repo_url.trim_end_matches('/'))
+    } else {
+        repo_url
+    };
     let (revision, path) = if chart.is_some() {
-        if repo_url.trim().to_ascii_lowercase().starts_with("oci://") || !repo_url.contains("://") {
-            return Err(err(
-                "spec.source.repoURL",
-                "charts are fetched from HTTP(S) chart repositories only; OCI registries are not supported yet",
-            ));
-        }
         // A chart's version or range, as written: empty is the latest release.
         (Reference::Revision(target.unwrap_or("").into()), ".".to_string())
     } else {
@@ -527,9 +528,9 @@ mod tests {
         );
         assert_eq!(read(&multi).unwrap_err().field, "spec.sources");
         let oci = parse(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: oci://registry.example.com/charts, chart: web}\n",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: registry.example.com/charts/, chart: web}\n",
         );
-        assert_eq!(read(&oci).unwrap_err().field, "spec.source.repoURL");
+        assert_eq!(read(&oci).unwrap().repo_url, "oci://registry.example.com/charts", "no scheme: an OCI registry");
         let kustomized = parse(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: https://charts.example.com, chart: web, kustomize: {namePrefix: x-}}\n",
         );
