@@ -10,6 +10,8 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha1::Digest as _;
 
+pub mod template;
+
 use super::NotifyError;
 use crate::expr::{Env, Program};
 
@@ -166,7 +168,7 @@ pub fn read_trigger(source: &str, name: &str, v: &Value) -> Result<Vec<Condition
 }
 
 impl Config {
-    /// Argo CD's catalog triggers, and nothing else.
+    /// Argo CD's catalog: its triggers and templates, and nothing else.
     pub fn catalog() -> Config {
         let v = yaml("catalog", "triggers", CATALOG_TRIGGERS).expect("the catalog is YAML");
         let mut config = Config::default();
@@ -175,7 +177,22 @@ impl Config {
                 .triggers
                 .insert(name.clone(), read_trigger("catalog", name, conditions).expect("the catalog compiles"));
         }
+        config.templates = template::catalog();
         config
+    }
+
+    /// This configuration over Argo CD's catalog (as when the catalog's install.yaml was
+    /// applied and then the ConfigMap edited): the catalog's triggers and templates where
+    /// this one has none of that name.
+    pub fn over_catalog(mut self) -> Config {
+        let catalog = Config::catalog();
+        for (name, t) in catalog.triggers {
+            self.triggers.entry(name).or_insert(t);
+        }
+        for (name, t) in catalog.templates {
+            self.templates.entry(name).or_insert(t);
+        }
+        self
     }
 
     /// Reads an `argocd-notifications-cm` ConfigMap (`source` names it in errors).
