@@ -1307,17 +1307,17 @@ fn call_function(function: &str, args: &[Val]) -> Result<Val, GoError> {
     match function {
         "repo.RepoURLToHTTPS" => {
             arity(1)?;
-            match git_url(&arg(0)?) {
-                Some(u) => s(format!("https://{}{}", u.host, u.path)),
+            match repo_url_to_https(&arg(0)?) {
+                Some(u) => s(u),
                 None => fail(format!("{:?} is not a Git URL", arg(0)?)),
             }
         }
         "repo.FullNameByRepoURL" => {
             arity(1)?;
-            let Some(u) = git_url(&arg(0)?) else { return fail(format!("{:?} is not a Git URL", arg(0)?)) };
-            let path = u.path.strip_suffix(".git").unwrap_or(&u.path);
-            let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-            s(if parts.len() >= 2 { parts[..2].join("/") } else { path.to_string() })
+            match full_name_by_repo_url(&arg(0)?) {
+                Some(u) => s(u),
+                None => fail(format!("{:?} is not a Git URL", arg(0)?)),
+            }
         }
         "repo.QueryEscape" => {
             arity(1)?;
@@ -1340,6 +1340,20 @@ fn call_function(function: &str, args: &[Val]) -> Result<Val, GoError> {
         }
         other => Err(GoError::UnknownFunction(other.to_string())),
     }
+}
+
+/// notifications-engine's `RepoURLToHTTPS`: the URL with scheme `https` and no user.
+pub(crate) fn repo_url_to_https(url: &str) -> Option<String> {
+    git_url(url).map(|u| format!("https://{}{}", u.host, u.path))
+}
+
+/// notifications-engine's `FullNameByRepoURL`: the first two path segments (`owner/repo`),
+/// `.git` dropped.
+pub(crate) fn full_name_by_repo_url(url: &str) -> Option<String> {
+    let u = git_url(url)?;
+    let path = u.path.strip_suffix(".git").unwrap_or(&u.path);
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    Some(if parts.len() >= 2 { parts[..2].join("/") } else { path.to_string() })
 }
 
 /// A Git URL's host (with its port) and path (starting with `/`), user dropped: `scheme://`

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha1::Digest as _;
 
+pub mod service;
 pub mod template;
 
 use super::NotifyError;
