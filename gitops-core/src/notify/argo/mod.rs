@@ -366,6 +366,11 @@ impl NotifiedState {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
     }
 
+    /// Forgets an entry (a notification that could not be sent).
+    pub fn forget(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+
     /// `[oncePer:]trigger:conditionKey:service:recipient`.
     pub fn key(trigger: &str, result: &ConditionResult, dest: &Destination) -> String {
         let key = format!("{trigger}:{}:{}:{}", result.key, dest.service, dest.recipient);
@@ -406,16 +411,29 @@ impl NotifiedState {
     }
 }
 
+/// One notification due: a template to send to a destination, and the state entry that
+/// records it (forget it with [`NotifiedState::forget`] when sending fails, so that the next
+/// run tries again, as notifications-engine does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// The template.
+    pub template: String,
+    /// Where it goes.
+    pub destination: Destination,
+    /// The notified-state key.
+    pub key: String,
+}
+
 /// What to send for one trigger over an app: for each condition that holds, each destination
 /// not notified yet (the state is updated), and the state entries of conditions that no longer
-/// hold are forgotten. Returns (template, destination) pairs.
+/// hold are forgotten.
 pub fn plan_sends(
     trigger: &str,
     results: &[ConditionResult],
     dests: &BTreeSet<Destination>,
     state: &mut NotifiedState,
     now: i64,
-) -> Vec<(String, Destination)> {
+) -> Vec<Due> {
     let mut out = Vec::new();
     for r in results {
         for d in dests {
@@ -424,7 +442,8 @@ pub fn plan_sends(
                 continue;
             }
             if state.set(trigger, r, d, true, now) {
-                out.extend(r.templates.iter().map(|t| (t.clone(), d.clone())));
+                let key = NotifiedState::key(trigger, r, d);
+                out.extend(r.templates.iter().map(|t| Due { template: t.clone(), destination: d.clone(), key: key.clone() }));
             }
         }
     }
