@@ -213,7 +213,10 @@ fn read_event(path: &str) -> Result<Event, String> {
 }
 
 /// The labels of live objects, by kind, namespace and name.
-fn labels_of(paths: &[String]) -> Result<BTreeMap<(String, String, String), BTreeMap<String, String>>, String> {
+/// Labels of objects by kind, namespace and name.
+type LabelsByObject = BTreeMap<(String, String, String), BTreeMap<String, String>>;
+
+fn labels_of(paths: &[String]) -> Result<LabelsByObject, String> {
     let mut out = BTreeMap::new();
     for o in read_all(paths)? {
         let labels = o
@@ -431,7 +434,10 @@ fn run_template_notify(args: &TemplateNotifyArgs) -> Result<ExitCode, String> {
     let dests = args.recipient.iter().map(|r| parse_recipient(r)).collect::<Result<Vec<_>, _>>()?;
     for d in &dests {
         if !config.services.contains_key(&d.service) {
-            return Err(format!("service '{}' is not configured (service.<type>[.<name>] in the ConfigMap)", d.service));
+            return Err(format!(
+                "service '{}' is not configured (service.<type>[.<name>] in the ConfigMap)",
+                d.service
+            ));
         }
     }
     let mut out = std::io::stdout().lock();
@@ -475,8 +481,9 @@ fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
     let mut state = match state_path.filter(|p| p.exists()) {
         Some(p) => {
             let text = gitops_render::regular::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let map = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: not the notified state (a JSON map of key to Unix time): {e}", p.display()))?;
+            let map = serde_json::from_str(&text).map_err(|e| {
+                format!("{}: not the notified state (a JSON map of key to Unix time): {e}", p.display())
+            })?;
             argo::NotifiedState(map)
         }
         None => argo::NotifiedState::parse(annotations.get(argo::NOTIFIED_ANNOTATION).map(String::as_str)),

@@ -99,7 +99,7 @@ fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
     Some(Seen { method, target, headers, body })
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
     path.to_str().expect("utf-8").to_string()
@@ -602,8 +602,14 @@ fn a_kustomizations_errors_reach_slack() {
         );
         (o.status.code(), out(&o))
     };
-    let (code, stdout) =
-        send(&event("Kustomization", "apps", "web", "info", "ReconciliationSucceeded", "Applied revision: main@sha1:0123"));
+    let (code, stdout) = send(&event(
+        "Kustomization",
+        "apps",
+        "web",
+        "info",
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:0123",
+    ));
     assert_eq!((code, stdout.trim()), (Some(0), "no Alert takes the event"));
     assert!(slack.seen().is_empty());
 

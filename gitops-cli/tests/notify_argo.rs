@@ -5,20 +5,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::notify::{Receiver, Seen};
+use crate::notify::{Receiver, Seen, write};
 use crate::{err, gitops, out};
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write");
-    path.to_str().expect("utf-8").to_string()
-}
 
 /// An Application: `phase` of the last operation, `health`, subscription annotations.
 fn app(phase: &str, health: &str, annotations: &[(&str, &str)]) -> String {
@@ -49,7 +42,8 @@ fn form(seen: &Seen) -> std::collections::BTreeMap<String, String> {
             let mut it = v.bytes();
             while let Some(b) = it.next() {
                 if b == b'%' {
-                    let hex: String = [it.next().unwrap_or(b'0') as char, it.next().unwrap_or(b'0') as char].iter().collect();
+                    let hex: String =
+                        [it.next().unwrap_or(b'0') as char, it.next().unwrap_or(b'0') as char].iter().collect();
                     bytes.push(u8::from_str_radix(&hex, 16).unwrap_or(0));
                 } else {
                     bytes.push(b);
@@ -148,10 +142,16 @@ fn a_failed_notification_is_retried_by_the_next_run() {
     let cm = write(
         dir.path(),
         "cm.yaml",
-        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm}}\ndata:\n  service.webhook.hook: |\n    url: {}\n", hook.base),
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm}}\ndata:\n  service.webhook.hook: |\n    url: {}\n",
+            hook.base
+        ),
     );
-    let app_file =
-        write(dir.path(), "app.json", &app("Failed", "Healthy", &[("notifications.argoproj.io/subscribe.on-sync-failed.hook", "")]));
+    let app_file = write(
+        dir.path(),
+        "app.json",
+        &app("Failed", "Healthy", &[("notifications.argoproj.io/subscribe.on-sync-failed.hook", "")]),
+    );
     let state = dir.path().join("state.json");
     let args = ["notify", "app", &app_file, "--config", &cm, "--catalog", "--state", state.to_str().expect("utf-8")];
     let o = gitops(&args, None);
@@ -252,13 +252,30 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
     let secret = write(
         dir.path(),
         "secret.yaml",
-        &format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  pw: pa55\n  gh-key: |\n{indented}"),
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  pw: pa55\n  gh-key: |\n{indented}"
+        ),
     );
     let app_file = write(dir.path(), "app.json", &app("Succeeded", "Healthy", &[]));
     let o = gitops(
         &[
-            "notify", "template", "notify", "deployed", "--app", &app_file, "--config", &cm, "--secret", &secret,
-            "--recipient", "hook:", "--recipient", "teams:ops", "--recipient", "email:dev@example.com", "--recipient",
+            "notify",
+            "template",
+            "notify",
+            "deployed",
+            "--app",
+            &app_file,
+            "--config",
+            &cm,
+            "--secret",
+            &secret,
+            "--recipient",
+            "hook:",
+            "--recipient",
+            "teams:ops",
+            "--recipient",
+            "email:dev@example.com",
+            "--recipient",
             "github:",
         ],
         None,
@@ -272,7 +289,10 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
     assert_eq!(h.headers["authorization"], "Basic dTpwYTU1");
 
     let t = teams.seen()[0].json();
-    assert_eq!((t["@type"].as_str(), t["title"].as_str(), t["text"].as_str()), (Some("MessageCard"), Some("Deployed"), Some("Application web is deployed.")));
+    assert_eq!(
+        (t["@type"].as_str(), t["title"].as_str(), t["text"].as_str()),
+        (Some("MessageCard"), Some("Deployed"), Some("Application web is deployed."))
+    );
     assert_eq!(t["sections"][0]["facts"][0]["value"], "0123abc");
 
     let commands = mail.lock().expect("lock").clone();
@@ -280,7 +300,10 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
     assert!(commands.iter().any(|c| c == "RCPT TO:<dev@example.com>"), "{commands:?}");
     assert!(commands.iter().any(|c| c == "AUTH PLAIN AGNkAHBhNTU="), "{commands:?}");
     let data = commands.iter().find(|c| c.contains("Subject:")).expect("DATA");
-    assert!(data.contains("Subject: Deployed web\r\n") && data.contains("\r\n\r\nApplication web is deployed.\r\n"), "{data}");
+    assert!(
+        data.contains("Subject: Deployed web\r\n") && data.contains("\r\n\r\nApplication web is deployed.\r\n"),
+        "{data}"
+    );
 
     // GitHub: an installation token for a JWT signed by the app's key, then the status.
     let gh = github.seen();
@@ -290,7 +313,8 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
     let (input, signature) = jwt.rsplit_once('.').expect("jwt");
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let claims: Value = serde_json::from_slice(&b64.decode(input.split('.').nth(1).expect("claims")).expect("b64")).expect("json");
+    let claims: Value =
+        serde_json::from_slice(&b64.decode(input.split('.').nth(1).expect("claims")).expect("b64")).expect("json");
     assert_eq!(claims["iss"], 12);
     std::fs::write(dir.path().join("input"), input).expect("write");
     std::fs::write(dir.path().join("sig"), b64.decode(signature).expect("b64")).expect("write");
@@ -302,7 +326,11 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
         .arg(dir.path().join("input"))
         .output()
         .expect("openssl");
-    assert!(verified.status.success(), "the JWT is signed by the app's key: {}", String::from_utf8_lossy(&verified.stdout));
+    assert!(
+        verified.status.success(),
+        "the JWT is signed by the app's key: {}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
     assert_eq!(gh[1].target, "/api/v3/repos/acme/web/statuses/0123abc");
     assert_eq!(gh[1].headers["authorization"], "token ghs_inst");
     assert_eq!(

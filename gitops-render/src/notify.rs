@@ -174,7 +174,8 @@ impl Sender {
             }
             Outgoing::Email(email) => {
                 send_mail(email, self.timeout)?;
-                done.requests.push(format!("SMTP {}:{} MAIL FROM {} RCPT TO {}", email.host, email.port, email.from, email.to));
+                done.requests
+                    .push(format!("SMTP {}:{} MAIL FROM {} RCPT TO {}", email.host, email.port, email.from, email.to));
                 Ok(done)
             }
             Outgoing::GitHub { app, request, insecure_skip_verify } => {
@@ -375,7 +376,8 @@ fn send_mail(email: &Email, timeout: Duration) -> Result<(), SendError> {
                 return Err(fail("the server closed the connection".into()));
             }
             let line = line.trim_end().to_string();
-            let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).ok_or_else(|| fail(format!("not SMTP: {line:?}")))?;
+            let code: u16 =
+                line.get(..3).and_then(|c| c.parse().ok()).ok_or_else(|| fail(format!("not SMTP: {line:?}")))?;
             let last = line.as_bytes().get(3) != Some(&b'-');
             lines.push(line);
             if last {
@@ -392,17 +394,21 @@ fn send_mail(email: &Email, timeout: Duration) -> Result<(), SendError> {
     reply(220)?;
     say("EHLO localhost")?;
     let extensions = reply(250)?;
-    let offers = |ext: &str| extensions.iter().skip(1).any(|l| l.get(4..).is_some_and(|e| e.to_ascii_uppercase().starts_with(ext)));
+    let offers = |ext: &str| {
+        extensions.iter().skip(1).any(|l| l.get(4..).is_some_and(|e| e.to_ascii_uppercase().starts_with(ext)))
+    };
     if offers("STARTTLS") {
         return Err(fail("the server offers STARTTLS, which is not supported yet (refusing to send in clear)".into()));
     }
     if !email.username.is_empty() {
-        let loopback = email.host == "localhost" || email.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let loopback =
+            email.host == "localhost" || email.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
         if !loopback {
             return Err(fail("refusing to send the password in clear to a server that is not on loopback".into()));
         }
         use base64::Engine as _;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", email.username, email.password));
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", email.username, email.password));
         say(&format!("AUTH PLAIN {token}"))?;
         reply(235)?;
     }

@@ -443,7 +443,11 @@ pub fn plan_sends(
             }
             if state.set(trigger, r, d, true, now) {
                 let key = NotifiedState::key(trigger, r, d);
-                out.extend(r.templates.iter().map(|t| Due { template: t.clone(), destination: d.clone(), key: key.clone() }));
+                out.extend(r.templates.iter().map(|t| Due {
+                    template: t.clone(),
+                    destination: d.clone(),
+                    key: key.clone(),
+                }));
             }
         }
     }

@@ -159,7 +159,13 @@ fn scalar(v: &Value, key: &str) -> String {
 }
 
 /// What service `name` of type `kind` (its options resolved) sends for `n` to `recipient`.
-pub fn build(kind: &str, name: &str, options: &Value, n: &Notification, recipient: &str) -> Result<Outgoing, NotifyError> {
+pub fn build(
+    kind: &str,
+    name: &str,
+    options: &Value,
+    n: &Notification,
+    recipient: &str,
+) -> Result<Outgoing, NotifyError> {
     let bad = |reason: String| NotifyError::Invalid { file: format!("service.{kind}"), reason };
     let insecure_skip_verify = flag(options, "insecureSkipVerify");
     match kind {
@@ -229,8 +235,12 @@ pub fn build(kind: &str, name: &str, options: &Value, n: &Notification, recipien
             if url.is_empty() {
                 return Err(bad(format!("service.webhook.{name}: url is missing")));
             }
-            let mut request =
-                HttpRequest { method: "GET".into(), url: url.to_string(), headers: Vec::new(), body: n.message.clone().into_bytes() };
+            let mut request = HttpRequest {
+                method: "GET".into(),
+                url: url.to_string(),
+                headers: Vec::new(),
+                body: n.message.clone().into_bytes(),
+            };
             if let Value::Object(_) = &n.section {
                 request.body = text(&n.section, "body").as_bytes().to_vec();
                 if !text(&n.section, "method").is_empty() {
@@ -360,7 +370,10 @@ pub fn build(kind: &str, name: &str, options: &Value, n: &Notification, recipien
                 app_id: scalar(options, "appID"),
                 installation_id: scalar(options, "installationID"),
                 private_key: text(options, "privateKey").to_string(),
-                token_url: format!("{token_base}/app/installations/{}/access_tokens", scalar(options, "installationID")),
+                token_url: format!(
+                    "{token_base}/app/installations/{}/access_tokens",
+                    scalar(options, "installationID")
+                ),
             };
             if app.app_id.is_empty() || app.installation_id.is_empty() || app.private_key.is_empty() {
                 return Err(bad("appID, installationID and privateKey are required".into()));
@@ -415,15 +428,20 @@ mod tests {
     #[test]
     fn secrets_are_replaced_anywhere_in_strings() {
         let secrets = BTreeMap::from([("slack-token".to_string(), "xoxb-1".to_string())]);
-        let v = resolve_secrets(&json!({"token": "$slack-token", "h": ["Bearer $slack-token!", "$nope"], "n": 1}), &secrets);
+        let v = resolve_secrets(
+            &json!({"token": "$slack-token", "h": ["Bearer $slack-token!", "$nope"], "n": 1}),
+            &secrets,
+        );
         assert_eq!(v, json!({"token": "xoxb-1", "h": ["Bearer xoxb-1!", "$nope"], "n": 1}));
     }
 
     #[test]
     fn slack_posts_a_form_to_chat_post_message() {
-        let opts = json!({"token": "xoxb-1", "username": "argocd", "icon": ":rocket:", "apiURL": "http://127.0.0.1:1/api/"});
+        let opts =
+            json!({"token": "xoxb-1", "username": "argocd", "icon": ":rocket:", "apiURL": "http://127.0.0.1:1/api/"});
         let section = json!({"attachments": "[{\"title\": \"web\"}]", "groupingKey": "", "notifyBroadcast": false});
-        let Outgoing::Http { request, reply, .. } = build("slack", "slack", &opts, &n("hi there", section), "ops").unwrap()
+        let Outgoing::Http { request, reply, .. } =
+            build("slack", "slack", &opts, &n("hi there", section), "ops").unwrap()
         else {
             panic!("http")
         };
@@ -443,24 +461,37 @@ mod tests {
     #[test]
     fn webhooks_take_method_path_body_headers_and_basic_auth() {
         let opts = json!({"url": "http://h/base/", "headers": [{"name": "X-A", "value": "1"}], "basicAuth": {"username": "u", "password": "p"}});
-        let Outgoing::Http { request, .. } =
-            build("webhook", "hook", &opts, &n("msg", json!({"method": "POST", "path": "/apps/web", "body": "{}"})), "").unwrap()
+        let Outgoing::Http { request, .. } = build(
+            "webhook",
+            "hook",
+            &opts,
+            &n("msg", json!({"method": "POST", "path": "/apps/web", "body": "{}"})),
+            "",
+        )
+        .unwrap() else {
+            panic!("http")
+        };
+        assert_eq!(
+            (request.method.as_str(), request.url.as_str(), request.body.as_slice()),
+            ("POST", "http://h/base/apps/web", &b"{}"[..])
+        );
+        assert!(request.headers.contains(&("Authorization".into(), "Basic dTpw".into())));
+        let Outgoing::Http { request, .. } = build("webhook", "hook", &opts, &n("msg", Value::Null), "").unwrap()
         else {
             panic!("http")
         };
-        assert_eq!((request.method.as_str(), request.url.as_str(), request.body.as_slice()), ("POST", "http://h/base/apps/web", &b"{}"[..]));
-        assert!(request.headers.contains(&("Authorization".into(), "Basic dTpw".into())));
-        let Outgoing::Http { request, .. } = build("webhook", "hook", &opts, &n("msg", Value::Null), "").unwrap() else {
-            panic!("http")
-        };
-        assert_eq!((request.method.as_str(), request.url.as_str(), request.body.as_slice()), ("GET", "http://h/base/", &b"msg"[..]));
+        assert_eq!(
+            (request.method.as_str(), request.url.as_str(), request.body.as_slice()),
+            ("GET", "http://h/base/", &b"msg"[..])
+        );
     }
 
     #[test]
     fn teams_cards_email_and_github_statuses() {
         let opts = json!({"recipientUrls": {"ops": "http://t/hook"}});
         let section = json!({"title": "T", "facts": "[{\"name\": \"a\", \"value\": \"b\"}]", "themeColor": "#fff"});
-        let Outgoing::Http { request, reply, .. } = build("teams", "teams", &opts, &n("m", section), "ops").unwrap() else {
+        let Outgoing::Http { request, reply, .. } = build("teams", "teams", &opts, &n("m", section), "ops").unwrap()
+        else {
             panic!("http")
         };
         assert_eq!(reply, Reply::Teams);
@@ -468,10 +499,16 @@ mod tests {
         assert_eq!(card["@type"], "MessageCard");
         assert_eq!(card["text"], "m");
         assert_eq!(card["sections"][0]["facts"][0]["name"], "a");
-        assert!(build("teams", "teams", &opts, &n("m", Value::Null), "dev").unwrap_err().to_string().contains("recipient dev"));
+        assert!(
+            build("teams", "teams", &opts, &n("m", Value::Null), "dev")
+                .unwrap_err()
+                .to_string()
+                .contains("recipient dev")
+        );
 
         let mail = json!({"host": "127.0.0.1", "port": 2525, "from": "cd@example.com"});
-        let Outgoing::Email(e) = build("email", "email", &mail, &n("body", json!({"subject": "S"})), "me@example.com").unwrap()
+        let Outgoing::Email(e) =
+            build("email", "email", &mail, &n("body", json!({"subject": "S"})), "me@example.com").unwrap()
         else {
             panic!("email")
         };
@@ -479,13 +516,18 @@ mod tests {
 
         let gh = json!({"appID": 12, "installationID": "34", "privateKey": "PEM", "enterpriseBaseURL": "http://127.0.0.1:9"});
         let section = json!({"repoURLPath": "https://github.com/acme/web.git", "revisionPath": "abc", "status": {"state": "success", "label": "cd/web", "targetURL": "u"}});
-        let Outgoing::GitHub { app, request, .. } = build("github", "github", &gh, &n("deployed", section), "").unwrap() else {
+        let Outgoing::GitHub { app, request, .. } =
+            build("github", "github", &gh, &n("deployed", section), "").unwrap()
+        else {
             panic!("github")
         };
         assert_eq!(app.token_url, "http://127.0.0.1:9/app/installations/34/access_tokens");
         assert_eq!(request.url, "http://127.0.0.1:9/api/v3/repos/acme/web/statuses/abc");
         let body: Value = serde_json::from_slice(&request.body).unwrap();
-        assert_eq!(body, json!({"state": "success", "description": "deployed", "context": "cd/web", "target_url": "u"}));
+        assert_eq!(
+            body,
+            json!({"state": "success", "description": "deployed", "context": "cd/web", "target_url": "u"})
+        );
         assert!(github_jwt_input("12", 1000).starts_with("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."));
     }
 }

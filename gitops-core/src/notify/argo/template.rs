@@ -75,7 +75,13 @@ pub fn data(
 
 /// Renders template `name` (its YAML read to JSON) for a destination whose service is of
 /// `kind` (`slack`, `webhook`, ...) and named `service` (`slack`, or the webhook's name).
-pub fn render(name: &str, template: &Value, kind: &str, service: &str, data: &GoData) -> Result<Notification, NotifyError> {
+pub fn render(
+    name: &str,
+    template: &Value,
+    kind: &str,
+    service: &str,
+    data: &GoData,
+) -> Result<Notification, NotifyError> {
     let fail = |field: &str, e: go::GoError| NotifyError::Invalid {
         file: format!("template.{name}"),
         reason: format!("{field}: {e}"),
@@ -170,7 +176,11 @@ mod tests {
             assert!(email.section["subject"].as_str().is_some_and(|s| s.contains("web")), "{name}");
         }
         let n = render("app-sync-succeeded", &templates["app-sync-succeeded"], "slack", "slack", &data).unwrap();
-        assert!(n.message.starts_with(":white_check_mark: Application web has been successfully synced at 2024-05-01T10:00:00Z."));
+        assert!(
+            n.message.starts_with(
+                ":white_check_mark: Application web has been successfully synced at 2024-05-01T10:00:00Z."
+            )
+        );
         assert!(n.message.contains("https://cd.example.com/applications/web?operation=true"));
         let created = render("app-created", &templates["app-created"], "email", "email", &data).unwrap();
         assert_eq!(created.section["subject"], "Application web has been created.", "anchors are followed");
@@ -186,7 +196,10 @@ mod tests {
         assert!(n.message.starts_with(" Application web is now running"), "{:?}", n.message);
         let a: Value = serde_json::from_str(n.section["attachments"].as_str().unwrap()).unwrap();
         assert_eq!(a[0]["fields"][1]["title"], "Repositories");
-        assert_eq!(a[0]["fields"][1]["value"], ":arrow_heading_up: https://a.example/x\n:arrow_heading_up: https://b.example/y");
+        assert_eq!(
+            a[0]["fields"][1]["value"],
+            ":arrow_heading_up: https://a.example/x\n:arrow_heading_up: https://b.example/y"
+        );
     }
 
     #[test]
