@@ -33,6 +33,74 @@ pub enum NotifyCommand {
     /// Argo CD notification triggers, as `argocd admin notifications trigger`.
     #[command(subcommand)]
     Trigger(TriggerCommand),
+    /// Argo CD notification templates, as `argocd admin notifications template`.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+    /// Argo CD notifications of one Application, as the notifications controller does them
+    /// once: every trigger the app subscribes to (its annotations, the ConfigMap's
+    /// `subscriptions`, default triggers) is evaluated, what is due is sent, and the notified
+    /// state (the `notified.notifications.argoproj.io` annotation's map) is read from and
+    /// written to `--state`, so that a second run does not send again. Prints one line per
+    /// notification.
+    ///
+    /// Exit status: 0 all sent (or nothing due), 1 a notification failed (it is retried by
+    /// the next run), 2 invalid input.
+    App(AppArgs),
+}
+
+/// `gitops notify template ...`.
+#[derive(Subcommand, Debug)]
+pub enum TemplateCommand {
+    /// Renders TEMPLATE over an Application and sends it to one recipient, as `argocd admin
+    /// notifications template notify`.
+    ///
+    /// Exit status: 0 sent, 1 the service failed, 2 invalid input.
+    Notify(TemplateNotifyArgs),
+}
+
+/// Where Argo CD notifications are configured.
+#[derive(Args, Debug)]
+pub struct ArgoConfigArgs {
+    /// The `argocd-notifications-cm` ConfigMap (default: Argo CD's catalog).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+    /// With `--config`: Argo CD's catalog triggers and templates too, under the ConfigMap's
+    /// (as after applying the catalog's install.yaml).
+    #[arg(long)]
+    pub catalog: bool,
+    /// The `argocd-notifications-secret` Secret (`$key` references of services, `.secrets`).
+    #[arg(long, value_name = "FILE")]
+    pub secret: Option<String>,
+}
+
+/// Arguments of `gitops notify template notify`.
+#[derive(Args, Debug)]
+pub struct TemplateNotifyArgs {
+    /// The template (`app-sync-succeeded`, ...).
+    pub template: String,
+    /// A file holding the Application.
+    #[arg(long, value_name = "FILE")]
+    pub app: String,
+    /// `SERVICE:DESTINATION` (`slack:ops`, `email:me@example.com`, `<webhook name>:`).
+    #[arg(long, value_name = "SERVICE:DEST", required = true)]
+    pub recipient: Vec<String>,
+    #[command(flatten)]
+    pub config: ArgoConfigArgs,
+}
+
+/// Arguments of `gitops notify app`.
+#[derive(Args, Debug)]
+pub struct AppArgs {
+    /// A file holding the Application (and optionally its AppProject, whose subscription
+    /// annotations apply too).
+    pub app: String,
+    #[command(flatten)]
+    pub config: ArgoConfigArgs,
+    /// The notified state: a JSON map, as the annotation holds it. Read when the file
+    /// exists (else the app's annotation is), written after the run. Without it the state
+    /// is the app's annotation and is not kept.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<String>,
 }
 
 /// `gitops notify trigger ...`.
@@ -107,6 +175,8 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode, String> {
         NotifyCommand::Match(args) => run_match(&args),
         NotifyCommand::Send(args) => run_send(&args),
         NotifyCommand::Trigger(TriggerCommand::Run(args)) => run_trigger(&args),
+        NotifyCommand::Template(TemplateCommand::Notify(args)) => run_template_notify(&args),
+        NotifyCommand::App(args) => run_app(&args),
     }
 }
 
@@ -273,7 +343,7 @@ fn read_app(file: &str) -> Result<serde_json::Value, String> {
         .ok_or_else(|| format!("{file}: holds no Argo CD Application"))
 }
 
-/// `--config FILE`, or the catalog's triggers.
+/// `--config FILE`, or the catalog (triggers and templates).
 fn read_notifications_config(file: Option<&str>) -> Result<argo::Config, String> {
     let Some(file) = file else { return Ok(argo::Config::catalog()) };
     let cm = read_objects(file)?
@@ -301,4 +371,165 @@ fn run_trigger(args: &TriggerRunArgs) -> Result<ExitCode, String> {
         writeln!(out, "{:width$}  {}", c.when, r.triggered).map_err(w)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration and secret of `--config`, `--catalog` and `--secret`.
+fn read_argo(args: &ArgoConfigArgs) -> Result<(argo::Config, BTreeMap<String, String>), String> {
+    let mut config = read_notifications_config(args.config.as_deref())?;
+    if args.catalog && args.config.is_some() {
+        config = config.over_catalog();
+    }
+    let mut secrets = BTreeMap::new();
+    if let Some(file) = &args.secret {
+        let secret = read_objects(file)?
+            .into_iter()
+            .find(|o| o.kind() == "Secret" && o.group().is_empty())
+            .ok_or_else(|| format!("{file}: holds no Secret (argocd-notifications-secret)"))?;
+        let secret = Secret::from_value(file, secret.value()).map_err(|e| e.to_string())?;
+        secrets = secret.data.into_iter().collect();
+    }
+    Ok((config, secrets))
+}
+
+/// One notification: `template` rendered for `dest` and sent. Errors are the line to print.
+fn notify_one(
+    config: &argo::Config,
+    secrets: &BTreeMap<String, String>,
+    app: &serde_json::Value,
+    template: &str,
+    dest: &argo::Destination,
+) -> Result<String, String> {
+    let Some(t) = config.templates.get(template) else {
+        return Err(format!("template '{template}' is not configured"));
+    };
+    let Some((kind, options)) = config.services.get(&dest.service) else {
+        return Err(format!("service '{}' is not configured (service.<type>[.<name>] in the ConfigMap)", dest.service));
+    };
+    let data = argo::template::data(app, &config.context, secrets, &dest.service);
+    let rendered = argo::template::render(template, t, kind, &dest.service, &data).map_err(|e| e.to_string())?;
+    let options = argo::service::resolve_secrets(options, secrets);
+    let outgoing =
+        argo::service::build(kind, &dest.service, &options, &rendered, &dest.recipient).map_err(|e| e.to_string())?;
+    let masked: Vec<String> = secrets.values().cloned().collect();
+    let now = jiff::Timestamp::now().as_second();
+    let sender = Sender { retries: 2, backoff: Duration::from_millis(500), ..Sender::default() };
+    match sender.send_argo(&outgoing, &masked, now) {
+        Ok(done) => Ok(format!("sent ({})", done.requests.join(", "))),
+        Err(e) => Err(format!("failed: {e}")),
+    }
+}
+
+fn parse_recipient(text: &str) -> Result<argo::Destination, String> {
+    let (service, recipient) =
+        text.split_once(':').ok_or_else(|| format!("--recipient {text:?}: SERVICE:DESTINATION is expected"))?;
+    Ok(argo::Destination { service: service.trim().to_string(), recipient: recipient.trim().to_string() })
+}
+
+fn run_template_notify(args: &TemplateNotifyArgs) -> Result<ExitCode, String> {
+    let app = read_app(&args.app)?;
+    let (config, secrets) = read_argo(&args.config)?;
+    if !config.templates.contains_key(&args.template) {
+        return Err(format!("template '{}' is not configured", args.template));
+    }
+    let dests = args.recipient.iter().map(|r| parse_recipient(r)).collect::<Result<Vec<_>, _>>()?;
+    for d in &dests {
+        if !config.services.contains_key(&d.service) {
+            return Err(format!(
+                "service '{}' is not configured (service.<type>[.<name>] in the ConfigMap)",
+                d.service
+            ));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    let mut failed = false;
+    for d in &dests {
+        let line = notify_one(&config, &secrets, &app, &args.template, d).unwrap_or_else(|e| {
+            failed = true;
+            e
+        });
+        writeln!(out, "{}: {}:{}: {line}", args.template, d.service, d.recipient).map_err(w)?;
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
+    let objects = read_objects(&args.app)?;
+    let app = objects
+        .iter()
+        .find(|o| o.kind() == "Application" && o.group() == "argoproj.io")
+        .map(|o| o.value().clone())
+        .ok_or_else(|| format!("{}: holds no Argo CD Application", args.app))?;
+    let (config, secrets) = read_argo(&args.config)?;
+    let strings = |v: Option<&serde_json::Value>| -> BTreeMap<String, String> {
+        v.and_then(|a| a.as_object())
+            .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default()
+    };
+    // The AppProject's subscriptions apply to its apps; the app's own win.
+    let project = app.pointer("/spec/project").and_then(|p| p.as_str()).unwrap_or("default");
+    let mut annotations: BTreeMap<String, String> = objects
+        .iter()
+        .find(|o| o.kind() == "AppProject" && o.name() == project)
+        .map(|p| strings(p.value().pointer("/metadata/annotations")))
+        .unwrap_or_default();
+    annotations.extend(strings(app.pointer("/metadata/annotations")));
+    let labels = app.pointer("/metadata/labels").cloned().unwrap_or(serde_json::Value::Null);
+    let dests = argo::destinations(&config, &annotations, &labels);
+
+    let state_path = args.state.as_deref().map(std::path::Path::new);
+    let mut state = match state_path.filter(|p| p.exists()) {
+        Some(p) => {
+            let text = gitops_render::regular::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let map = serde_json::from_str(&text).map_err(|e| {
+                format!("{}: not the notified state (a JSON map of key to Unix time): {e}", p.display())
+            })?;
+            argo::NotifiedState(map)
+        }
+        None => argo::NotifiedState::parse(annotations.get(argo::NOTIFIED_ANNOTATION).map(String::as_str)),
+    };
+    let now = jiff::Timestamp::now();
+    let env = gitops_core::expr::Env::new().with("app", app.clone()).at(now.as_nanosecond());
+    let mut out = std::io::stdout().lock();
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    let mut failed = false;
+    let mut sent = 0;
+    for (trigger, trigger_dests) in &dests {
+        let results = match argo::run_trigger(&config, trigger, &env) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("gitops: warning: {e}");
+                continue;
+            }
+        };
+        for r in &results {
+            if let Some(e) = &r.error {
+                eprintln!("gitops: warning: {trigger}: {e}");
+            }
+        }
+        for due in argo::plan_sends(trigger, &results, trigger_dests, &mut state, now.as_second()) {
+            let d = &due.destination;
+            let line = match notify_one(&config, &secrets, &app, &due.template, d) {
+                Ok(line) => {
+                    sent += 1;
+                    line
+                }
+                Err(line) => {
+                    failed = true;
+                    state.forget(&due.key);
+                    line
+                }
+            };
+            writeln!(out, "{trigger}: {}: {}:{}: {line}", due.template, d.service, d.recipient).map_err(w)?;
+        }
+    }
+    if sent == 0 && !failed {
+        writeln!(out, "nothing to send").map_err(w)?;
+    }
+    match state_path {
+        Some(p) => gitops_render::regular::write_atomic(p, format!("{}\n", state.to_annotation()).as_bytes())
+            .map_err(|e| format!("{}: {e}", p.display()))?,
+        None => eprintln!("gitops: note: the notified state is not kept (no --state): {}", state.to_annotation()),
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -99,7 +99,7 @@ fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
     Some(Seen { method, target, headers, body })
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
     path.to_str().expect("utf-8").to_string()
@@ -566,4 +566,72 @@ fn trigger_run_evaluates_catalog_and_configured_triggers() {
     let (code, _, stderr) = run(&["t", "--app", &degraded, "--config", &broken]);
     assert_eq!(code, 2);
     assert!(stderr.contains("trigger.t[0].when") && stderr.contains("syntax error"), "{stderr}");
+}
+
+/// The seed's Flux flow: an Alert on a Kustomization's errors to Slack. Info events are not
+/// sent; an error event reaches the Slack webhook in the shape Flux posts.
+#[test]
+fn a_kustomizations_errors_reach_slack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slack = Receiver::ok();
+    let alerts = write(
+        dir.path(),
+        "alert.yaml",
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata: {name: web-errors, namespace: apps}\n\
+         spec:\n  providerRef: {name: slack}\n  eventSeverity: error\n  eventSources: [{kind: Kustomization, name: web}]\n",
+    );
+    let providers = write(
+        dir.path(),
+        "provider.yaml",
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: slack, namespace: apps}\n\
+         spec:\n  type: slack\n  channel: deploys\n  secretRef: {name: slack-url}\n",
+    );
+    let secrets = write(
+        dir.path(),
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: slack-url, namespace: apps}}\nstringData:\n  address: {}/services/T0/B0/x\n",
+            slack.base
+        ),
+    );
+    let send = |event_text: &str| {
+        let e = write(dir.path(), "event.yaml", event_text);
+        let o = gitops(
+            &["notify", "send", "--alerts", &alerts, "--providers", &providers, "--secrets", &secrets, "--event", &e],
+            None,
+        );
+        (o.status.code(), out(&o))
+    };
+    let (code, stdout) = send(&event(
+        "Kustomization",
+        "apps",
+        "web",
+        "info",
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:0123",
+    ));
+    assert_eq!((code, stdout.trim()), (Some(0), "no Alert takes the event"));
+    assert!(slack.seen().is_empty());
+
+    let (code, stdout) = send(&event(
+        "Kustomization",
+        "apps",
+        "web",
+        "error",
+        "HealthCheckFailed",
+        "health check failed after 5m: Deployment/apps/web not ready",
+    ));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("apps/web-errors: apps/slack: sent"), "{stdout}");
+    let seen = slack.seen();
+    assert_eq!((seen.len(), seen[0].target.as_str()), (1, "/services/T0/B0/x"));
+    let body = seen[0].json();
+    assert_eq!(body["channel"], "deploys");
+    assert_eq!(body["username"], "kustomize-controller");
+    let a = &body["attachments"][0];
+    assert_eq!(a["color"], "danger");
+    assert_eq!(a["author_name"], "kustomization/web.apps");
+    assert_eq!(a["text"], "health check failed after 5m: Deployment/apps/web not ready");
+    assert_eq!(a["fields"][0]["title"], "revision");
+    assert_eq!(a["fields"][0]["value"], "main@sha1:0123456789abcdef0123456789abcdef01234567");
 }

@@ -39,6 +39,8 @@
 //! - `sops`: `sops decrypt` byte for byte as the real sops (keys from flags, SOPS_AGE_KEY,
 //!   SOPS_AGE_KEY_FILE, the default key file), failures exit 2 without plaintext, `sops encrypt` by
 //!   `.sops.yaml` into files the real sops decrypts.
+//! - `notify_argo`: Argo CD notifications from the CLI (`notify app`, `notify template notify`) to
+//!   loopback receivers (Slack Web API, webhooks, Teams, an SMTP listener, GitHub with an App token).
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
@@ -51,6 +53,7 @@ mod health;
 mod image;
 mod image_update;
 mod notify;
+mod notify_argo;
 mod plan;
 mod project;
 mod rbac;

@@ -10,6 +10,9 @@
 
 use std::time::Duration;
 
+use std::io::{BufRead, BufReader, Write};
+
+use gitops_core::notify::argo::service::{self, Email, GitHubApp, Outgoing, Reply};
 use gitops_core::notify::flux::ProviderConfig;
 use gitops_core::notify::payload::{self, Delivery, HttpRequest};
 
@@ -48,6 +51,25 @@ pub enum SendError {
     /// Slack's Web API answered `ok: false`.
     #[error("Slack responded with error: {0}")]
     Slack(String),
+    /// A Teams webhook answered something else than `1` or nothing.
+    #[error("teams webhook post error: {0}")]
+    Teams(String),
+    /// The SMTP exchange failed.
+    #[error("SMTP {server}: {reason}")]
+    Smtp {
+        /// `host:port`.
+        server: String,
+        /// What the server said, or why the exchange stopped.
+        reason: String,
+    },
+    /// A GitHub App token could not be had.
+    #[error("GitHub App {app}: {reason}")]
+    GitHubApp {
+        /// The app ID.
+        app: String,
+        /// Why.
+        reason: String,
+    },
     /// A commit status listing is not the JSON list the forge returns.
     #[error("{url}: the commit statuses are not a JSON list: {reason}")]
     Listing {
@@ -127,8 +149,95 @@ impl Sender {
         }
     }
 
+    /// Sends what an Argo CD notification service builds (`gitops_core::notify::argo::service`):
+    /// HTTP requests with this sender's retries, mails over SMTP, GitHub requests with a GitHub
+    /// App installation token. `secrets` are masked in what is reported; `now_unix` dates the
+    /// GitHub App's JWT.
+    pub fn send_argo(&self, outgoing: &Outgoing, secrets: &[String], now_unix: i64) -> Result<Delivered, SendError> {
+        let mask = |text: &str| secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| mask(&t, s));
+        let mut done = Delivered { requests: Vec::new(), skipped: None };
+        match outgoing {
+            Outgoing::Http { request, reply, insecure_skip_verify } => {
+                let agent = self.agent_with("", None, *insecure_skip_verify)?;
+                let (_, body) = self.call(&agent, request, &mask, &mut done)?;
+                match reply {
+                    Reply::Status => {}
+                    Reply::SlackApi => check_slack(&body)?,
+                    Reply::Teams => {
+                        let text = String::from_utf8_lossy(&body);
+                        if !text.is_empty() && text != "1" {
+                            return Err(SendError::Teams(mask(&text)));
+                        }
+                    }
+                }
+                Ok(done)
+            }
+            Outgoing::Email(email) => {
+                send_mail(email, self.timeout)?;
+                done.requests
+                    .push(format!("SMTP {}:{} MAIL FROM {} RCPT TO {}", email.host, email.port, email.from, email.to));
+                Ok(done)
+            }
+            Outgoing::GitHub { app, request, insecure_skip_verify } => {
+                let agent = self.agent_with("", None, *insecure_skip_verify)?;
+                let token = self.github_token(&agent, app, now_unix, &mask, &mut done)?;
+                let mut request = request.clone();
+                request.headers.push(("Authorization".into(), format!("token {token}")));
+                let mask = |text: &str| mask(&text.replace(&token, "*****"));
+                self.call(&agent, &request, &mask, &mut done)?;
+                Ok(done)
+            }
+        }
+    }
+
+    /// An installation token: a JWT signed with the app's key, exchanged at `token_url`.
+    fn github_token(
+        &self,
+        agent: &ureq::Agent,
+        app: &GitHubApp,
+        now_unix: i64,
+        mask: &dyn Fn(&str) -> String,
+        done: &mut Delivered,
+    ) -> Result<String, SendError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        use rsa::pkcs8::DecodePrivateKey as _;
+        use rsa::signature::{SignatureEncoding as _, Signer as _};
+        let fail = |reason: String| SendError::GitHubApp { app: app.app_id.clone(), reason };
+        let key = rsa::RsaPrivateKey::from_pkcs1_pem(&app.private_key)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs8_pem(&app.private_key))
+            .map_err(|e| fail(format!("privateKey is not an RSA private key in PEM: {e}")))?;
+        let input = service::github_jwt_input(&app.app_id, now_unix);
+        let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+        let signature = signer.try_sign(input.as_bytes()).map_err(|e| fail(format!("signing the JWT: {e}")))?;
+        use base64::Engine as _;
+        let jwt = format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        let request = HttpRequest {
+            method: "POST".into(),
+            url: app.token_url.clone(),
+            headers: vec![
+                ("Authorization".into(), format!("Bearer {jwt}")),
+                ("Accept".into(), "application/vnd.github+json".into()),
+            ],
+            body: Vec::new(),
+        };
+        let mask = |text: &str| mask(&text.replace(&jwt, "*****"));
+        let (_, body) = self.call(agent, &request, &mask, done)?;
+        let reply: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| fail(format!("the token reply is not JSON: {e}")))?;
+        reply
+            .get("token")
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| fail("the token reply has no token".into()))
+    }
+
     fn agent(&self, proxy: &str, ca_pem: Option<&str>) -> Result<ureq::Agent, SendError> {
-        let mut tls = ureq::tls::TlsConfig::builder();
+        self.agent_with(proxy, ca_pem, false)
+    }
+
+    fn agent_with(&self, proxy: &str, ca_pem: Option<&str>, insecure: bool) -> Result<ureq::Agent, SendError> {
+        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(insecure);
         if let Some(pem) = ca_pem {
             let mut certs = Vec::new();
             for item in ureq::tls::parse_pem(pem.as_bytes()) {
@@ -236,6 +345,98 @@ fn check_slack(body: &[u8]) -> Result<(), SendError> {
     Err(SendError::Slack(
         reply.get("error").and_then(serde_json::Value::as_str).unwrap_or("no error given").to_string(),
     ))
+}
+
+/// One mail over SMTP, as gomail sends it: EHLO, `AUTH PLAIN` when a user is set, MAIL
+/// FROM, RCPT TO, DATA (headers and the body), QUIT. TLS (port 465, STARTTLS) is not
+/// implemented: a server offering STARTTLS is refused rather than spoken to in clear, and
+/// credentials are sent in clear only to a loopback server (Go's `smtp.PlainAuth` rule).
+fn send_mail(email: &Email, timeout: Duration) -> Result<(), SendError> {
+    let server = format!("{}:{}", email.host, email.port);
+    let fail = |reason: String| SendError::Smtp { server: server.clone(), reason };
+    for (field, value) in [("from", &email.from), ("to", &email.to), ("subject", &email.subject)] {
+        if value.contains(['\r', '\n']) {
+            return Err(fail(format!("the {field} holds a line break")));
+        }
+    }
+    if email.port == 465 {
+        return Err(fail("SMTP over TLS (port 465) is not supported yet".into()));
+    }
+    let stream = std::net::TcpStream::connect(&server).map_err(|e| fail(format!("connect: {e}")))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(|e| fail(e.to_string()))?);
+    let mut writer = stream;
+    // A reply: its lines (`250-...` continued, `250 ...` last); the code must be `want`.
+    let mut reply = |want: u16| -> Result<Vec<String>, SendError> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).map_err(|e| fail(format!("reading: {e}")))? == 0 {
+                return Err(fail("the server closed the connection".into()));
+            }
+            let line = line.trim_end().to_string();
+            let code: u16 =
+                line.get(..3).and_then(|c| c.parse().ok()).ok_or_else(|| fail(format!("not SMTP: {line:?}")))?;
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            lines.push(line);
+            if last {
+                if code != want {
+                    return Err(fail(lines.join(" / ")));
+                }
+                return Ok(lines);
+            }
+        }
+    };
+    let mut say = |line: &str| -> Result<(), SendError> {
+        writer.write_all(format!("{line}\r\n").as_bytes()).map_err(|e| fail(format!("writing: {e}")))
+    };
+    reply(220)?;
+    say("EHLO localhost")?;
+    let extensions = reply(250)?;
+    let offers = |ext: &str| {
+        extensions.iter().skip(1).any(|l| l.get(4..).is_some_and(|e| e.to_ascii_uppercase().starts_with(ext)))
+    };
+    if offers("STARTTLS") {
+        return Err(fail("the server offers STARTTLS, which is not supported yet (refusing to send in clear)".into()));
+    }
+    if !email.username.is_empty() {
+        let loopback =
+            email.host == "localhost" || email.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err(fail("refusing to send the password in clear to a server that is not on loopback".into()));
+        }
+        use base64::Engine as _;
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", email.username, email.password));
+        say(&format!("AUTH PLAIN {token}"))?;
+        reply(235)?;
+    }
+    say(&format!("MAIL FROM:<{}>", email.from))?;
+    reply(250)?;
+    say(&format!("RCPT TO:<{}>", email.to))?;
+    reply(250)?;
+    say("DATA")?;
+    reply(354)?;
+    let content_type = if email.html { "text/html" } else { "text/plain" };
+    let mut data = format!(
+        "From: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\nContent-Type: {content_type}; charset=UTF-8\r\n\r\n",
+        email.from, email.to, email.subject
+    );
+    for line in email.body.lines() {
+        // Dot-stuffing: a line starting with `.` gets another.
+        if line.starts_with('.') {
+            data.push('.');
+        }
+        data.push_str(line);
+        data.push_str("\r\n");
+    }
+    data.push('.');
+    say(&data)?;
+    reply(250)?;
+    say("QUIT")?;
+    let _ = reply(221);
+    Ok(())
 }
 
 /// `text` with `token` replaced by `*****`, as Flux masks errors.

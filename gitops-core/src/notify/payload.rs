@@ -472,10 +472,21 @@ fn commit_status(kind: ProviderType, provider: &ProviderConfig, event: &Event) -
 
 /// Percent-encoding of a path segment or query value (unreserved characters kept).
 fn percent_encode(text: &str) -> String {
+    encode(text, false)
+}
+
+/// Go's `url.QueryEscape`: as [`percent_encode`], but a space is `+` (form encoding).
+pub fn query_escape(text: &str) -> String {
+    encode(text, true)
+}
+
+fn encode(text: &str, form: bool) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
+        } else if form && b == b' ' {
+            out.push('+');
         } else {
             out.push_str(&format!("%{b:02X}"));
         }

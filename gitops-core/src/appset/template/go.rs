@@ -12,7 +12,12 @@
 //!   `print`, `printf` (verbs `%s %v %d %q %t %%`, no width or flags); Sprig's `default`,
 //!   `empty`, `required`, `ternary`, `lower`, `upper`, `trim`, `trimPrefix`, `trimSuffix`,
 //!   `replace`, `contains`, `hasPrefix`, `hasSuffix`, `quote`, `squote`, `trunc`, `join`,
-//!   `toJson`, `toString`, `b64enc`; Argo CD's `normalize` and `slugify` (ASCII input only).
+//!   `toJson`, `toString`, `b64enc`; Argo CD's `normalize` and `slugify` (ASCII input only);
+//!   Go's `js` and `call`. `call` takes a function value from the data ([`function`]): the
+//!   helpers notifications-engine puts in its template data (`.repo.RepoURLToHTTPS`,
+//!   `.repo.FullNameByRepoURL`, `.repo.QueryEscape`, `.strings.ReplaceAll`, `.strings.ToUpper`,
+//!   `.strings.ToLower`); `.repo.GetCommitMetadata` and `.repo.GetAppDetails` need Argo CD's
+//!   repo server and are an error naming them.
 //! - `missingkey=error` (a missing map key is an error) or the default (it prints `<no value>`).
 //!
 //! Everything else (`define`, `template`, `block`, `break`, `continue`, character literals,
@@ -113,6 +118,18 @@ fn keyed_entries(m: &serde_json::Map<String, Value>) -> Option<Vec<(Value, Value
     )
 }
 
+/// The key under which [`function`] keeps a function's name.
+const FUNCTION: &str = "\u{0}function";
+
+/// A function value for template data, reached with `call` (`{{ call .repo.RepoURLToHTTPS
+/// .app.spec.source.repoURL }}`). `name` is one of the helpers listed in the module docs
+/// (`repo.RepoURLToHTTPS`, ...); another name fails when called, naming it.
+pub fn function(name: &str) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert(FUNCTION.to_string(), Value::String(name.to_string()));
+    Value::Object(map)
+}
+
 /// Template data prepared once for many templates: a JSON value with every number a Go
 /// `float64`, as `encoding/json` decodes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +139,12 @@ impl GoData {
     /// Prepares `data`.
     pub fn new(data: &Value) -> GoData {
         GoData(Some(as_float_numbers(data)))
+    }
+
+    /// Takes `data` as it is: integers stay integers, as in Kubernetes' unstructured objects
+    /// (the data of Argo CD notification templates).
+    pub fn exact(data: Value) -> GoData {
+        GoData(Some(data))
     }
 
     /// Prepares an object it takes, its numbers made `float64` in place.
@@ -1253,11 +1276,131 @@ fn builtin(name: &str, vals: &[Val]) -> Result<Val, GoError> {
             s(go_json(vals[0].as_ref().unwrap_or(&Value::Null)))
         }
         "slugify" => slugify(vals),
+        "js" => {
+            let text: String = vals.iter().map(print_value).collect();
+            s(js_escape(&text))
+        }
+        "call" => {
+            let Some(Some(Value::Object(f))) = vals.first() else {
+                return Err(call_err(name, "the first argument is not a function"));
+            };
+            let Some(Value::String(function)) = f.get(FUNCTION).filter(|_| f.len() == 1) else {
+                return Err(call_err(name, "the first argument is not a function"));
+            };
+            call_function(function, &vals[1..])
+        }
         "env" | "expandenv" | "getHostByName" => {
             Err(call_err(name, "is removed by Argo CD from ApplicationSet templates"))
         }
         other => Err(GoError::UnknownFunction(other.to_string())),
     }
+}
+
+/// The helpers notifications-engine (as Argo CD configures it) puts in template data.
+fn call_function(function: &str, args: &[Val]) -> Result<Val, GoError> {
+    let fail = |message: String| Err(call_err("call", format!("{function}: {message}")));
+    let arg = |i: usize| str_arg(function, args.get(i).unwrap_or(&None));
+    let arity = |n: usize| {
+        if args.len() == n { Ok(()) } else { Err(call_err("call", format!("{function}: want {n} argument(s)"))) }
+    };
+    let s = |v: String| Ok(Some(Value::String(v)));
+    match function {
+        "repo.RepoURLToHTTPS" => {
+            arity(1)?;
+            match repo_url_to_https(&arg(0)?) {
+                Some(u) => s(u),
+                None => fail(format!("{:?} is not a Git URL", arg(0)?)),
+            }
+        }
+        "repo.FullNameByRepoURL" => {
+            arity(1)?;
+            match full_name_by_repo_url(&arg(0)?) {
+                Some(u) => s(u),
+                None => fail(format!("{:?} is not a Git URL", arg(0)?)),
+            }
+        }
+        "repo.QueryEscape" => {
+            arity(1)?;
+            s(crate::notify::payload::query_escape(&arg(0)?))
+        }
+        "strings.ReplaceAll" => {
+            arity(3)?;
+            s(go_replace_all(&arg(0)?, &arg(1)?, &arg(2)?))
+        }
+        "strings.ToUpper" => {
+            arity(1)?;
+            s(arg(0)?.to_uppercase())
+        }
+        "strings.ToLower" => {
+            arity(1)?;
+            s(arg(0)?.to_lowercase())
+        }
+        "repo.GetCommitMetadata" | "repo.GetAppDetails" => {
+            fail("needs Argo CD's repo server, which is not available here".into())
+        }
+        other => Err(GoError::UnknownFunction(other.to_string())),
+    }
+}
+
+/// notifications-engine's `RepoURLToHTTPS`: the URL with scheme `https` and no user.
+pub(crate) fn repo_url_to_https(url: &str) -> Option<String> {
+    git_url(url).map(|u| format!("https://{}{}", u.host, u.path))
+}
+
+/// notifications-engine's `FullNameByRepoURL`: the first two path segments (`owner/repo`),
+/// `.git` dropped.
+pub(crate) fn full_name_by_repo_url(url: &str) -> Option<String> {
+    let u = git_url(url)?;
+    let path = u.path.strip_suffix(".git").unwrap_or(&u.path);
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    Some(if parts.len() >= 2 { parts[..2].join("/") } else { path.to_string() })
+}
+
+/// A Git URL's host (with its port) and path (starting with `/`), user dropped: `scheme://`
+/// URLs and SCP-like `user@host:path`, as git-urls reads them.
+struct GitUrl {
+    host: String,
+    path: String,
+}
+
+fn git_url(raw: &str) -> Option<GitUrl> {
+    let (authority, path) = match raw.split_once("://") {
+        Some((_, rest)) => match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, String::new()),
+        },
+        None => {
+            let (authority, path) = raw.split_once(':')?;
+            if authority.is_empty() || authority.contains('/') {
+                return None;
+            }
+            (authority, format!("/{}", path.trim_start_matches('/')))
+        }
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() {
+        return None;
+    }
+    Some(GitUrl { host: host.to_string(), path })
+}
+
+/// Go's `template.JSEscapeString`.
+fn js_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Go's `strings.ReplaceAll` (an empty `old` inserts `new` between every character).
@@ -1550,10 +1693,37 @@ mod tests {
             ("{{ slugify 6 false \"a.b..c-d\" }}", "a-b-c"),
             ("{{ ternary \"a\" \"b\" true }}", "a"),
             ("{{ b64enc \"hi\" }}", "aGk="),
+            ("{{ js \"a'b\\\"<c>\\n\" }}", "a\\'b\\\"\\u003Cc\\u003E\\u000A"),
         ];
         for (t, want) in cases {
             assert_eq!(go(t).unwrap(), want, "{t}");
         }
+    }
+
+    #[test]
+    fn call_reaches_function_values() {
+        let data = json!({
+            "repo": {
+                "RepoURLToHTTPS": function("repo.RepoURLToHTTPS"),
+                "FullNameByRepoURL": function("repo.FullNameByRepoURL"),
+                "GetCommitMetadata": function("repo.GetCommitMetadata"),
+            },
+            "ssh": "git@github.com:acme/web.git",
+            "https": "https://user@git.example.com:8443/acme/web",
+        });
+        let go = |t: &str| render(t, &data, GoOptions::default());
+        assert_eq!(go("{{ call .repo.RepoURLToHTTPS .ssh }}").unwrap(), "https://github.com/acme/web.git");
+        assert_eq!(go("{{ .https | call .repo.RepoURLToHTTPS }}").unwrap(), "https://git.example.com:8443/acme/web");
+        assert_eq!(go("{{ call .repo.FullNameByRepoURL .ssh }}").unwrap(), "acme/web");
+        assert!(go("{{ call .repo.GetCommitMetadata \"abc\" }}").unwrap_err().to_string().contains("repo server"));
+        assert!(go("{{ call .ssh }}").unwrap_err().to_string().contains("not a function"));
+        assert!(go("{{ call .repo.RepoURLToHTTPS \"/local/path\" }}").is_err());
+    }
+
+    #[test]
+    fn exact_data_keeps_integers() {
+        let data = GoData::exact(json!({"n": 3}));
+        assert_eq!(render_data("{{ .n }} {{ printf \"%d\" .n }}", &data, GoOptions::default()).unwrap(), "3 3");
     }
 
     #[test]

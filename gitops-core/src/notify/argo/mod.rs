@@ -10,6 +10,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha1::Digest as _;
 
+pub mod service;
+pub mod template;
+
 use super::NotifyError;
 use crate::expr::{Env, Program};
 
@@ -166,7 +169,7 @@ pub fn read_trigger(source: &str, name: &str, v: &Value) -> Result<Vec<Condition
 }
 
 impl Config {
-    /// Argo CD's catalog triggers, and nothing else.
+    /// Argo CD's catalog: its triggers and templates, and nothing else.
     pub fn catalog() -> Config {
         let v = yaml("catalog", "triggers", CATALOG_TRIGGERS).expect("the catalog is YAML");
         let mut config = Config::default();
@@ -175,7 +178,22 @@ impl Config {
                 .triggers
                 .insert(name.clone(), read_trigger("catalog", name, conditions).expect("the catalog compiles"));
         }
+        config.templates = template::catalog();
         config
+    }
+
+    /// This configuration over Argo CD's catalog (as when the catalog's install.yaml was
+    /// applied and then the ConfigMap edited): the catalog's triggers and templates where
+    /// this one has none of that name.
+    pub fn over_catalog(mut self) -> Config {
+        let catalog = Config::catalog();
+        for (name, t) in catalog.triggers {
+            self.triggers.entry(name).or_insert(t);
+        }
+        for (name, t) in catalog.templates {
+            self.templates.entry(name).or_insert(t);
+        }
+        self
     }
 
     /// Reads an `argocd-notifications-cm` ConfigMap (`source` names it in errors).
@@ -348,6 +366,11 @@ impl NotifiedState {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
     }
 
+    /// Forgets an entry (a notification that could not be sent).
+    pub fn forget(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+
     /// `[oncePer:]trigger:conditionKey:service:recipient`.
     pub fn key(trigger: &str, result: &ConditionResult, dest: &Destination) -> String {
         let key = format!("{trigger}:{}:{}:{}", result.key, dest.service, dest.recipient);
@@ -388,16 +411,29 @@ impl NotifiedState {
     }
 }
 
+/// One notification due: a template to send to a destination, and the state entry that
+/// records it (forget it with [`NotifiedState::forget`] when sending fails, so that the next
+/// run tries again, as notifications-engine does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// The template.
+    pub template: String,
+    /// Where it goes.
+    pub destination: Destination,
+    /// The notified-state key.
+    pub key: String,
+}
+
 /// What to send for one trigger over an app: for each condition that holds, each destination
 /// not notified yet (the state is updated), and the state entries of conditions that no longer
-/// hold are forgotten. Returns (template, destination) pairs.
+/// hold are forgotten.
 pub fn plan_sends(
     trigger: &str,
     results: &[ConditionResult],
     dests: &BTreeSet<Destination>,
     state: &mut NotifiedState,
     now: i64,
-) -> Vec<(String, Destination)> {
+) -> Vec<Due> {
     let mut out = Vec::new();
     for r in results {
         for d in dests {
@@ -406,7 +442,12 @@ pub fn plan_sends(
                 continue;
             }
             if state.set(trigger, r, d, true, now) {
-                out.extend(r.templates.iter().map(|t| (t.clone(), d.clone())));
+                let key = NotifiedState::key(trigger, r, d);
+                out.extend(r.templates.iter().map(|t| Due {
+                    template: t.clone(),
+                    destination: d.clone(),
+                    key: key.clone(),
+                }));
             }
         }
     }

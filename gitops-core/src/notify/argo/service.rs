@@ -1,0 +1,533 @@
+//! Argo CD notification services, pure: what `slack`, `webhook`, `teams`, `email` and `github`
+//! send for a rendered [`Notification`], from their `service.<type>[.<name>]` options in
+//! `argocd-notifications-cm` (with `$key` references replaced from
+//! argocd-notifications-secret, as notifications-engine does). Sending is
+//! `gitops_render::notify`'s.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::super::NotifyError;
+use super::super::payload::{HttpRequest, query_escape};
+use super::template::Notification;
+use crate::appset::template::go::full_name_by_repo_url;
+
+/// How a reply tells success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// A 2xx status.
+    Status,
+    /// Slack's Web API: a 2xx status and `ok: true` in the JSON body.
+    SlackApi,
+    /// A Teams incoming webhook: a 2xx status and a body of `1` or nothing.
+    Teams,
+}
+
+/// A mail to send over SMTP.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email {
+    /// The SMTP server.
+    pub host: String,
+    /// Its port (465: TLS from the start; otherwise STARTTLS when the server offers it).
+    pub port: u16,
+    /// `AUTH PLAIN` user (empty: no authentication).
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The sender.
+    pub from: String,
+    /// The recipient.
+    pub to: String,
+    /// The subject.
+    pub subject: String,
+    /// The body.
+    pub body: String,
+    /// `html: true`: the body is `text/html`.
+    pub html: bool,
+    /// Do not verify the server's certificate.
+    pub insecure_skip_verify: bool,
+}
+
+impl std::fmt::Debug for Email {
+    // The password stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish()
+    }
+}
+
+/// A GitHub App installation, whose token authenticates the request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GitHubApp {
+    /// `appID`.
+    pub app_id: String,
+    /// `installationID`.
+    pub installation_id: String,
+    /// `privateKey` (PEM).
+    pub private_key: String,
+    /// `POST` here with the app's JWT gives the installation token.
+    pub token_url: String,
+}
+
+impl std::fmt::Debug for GitHubApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubApp").field("app_id", &self.app_id).field("token_url", &self.token_url).finish()
+    }
+}
+
+/// What to send for one notification and destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// One HTTP request.
+    Http {
+        /// The request.
+        request: HttpRequest,
+        /// How the reply tells success.
+        reply: Reply,
+        /// Do not verify the server's certificate.
+        insecure_skip_verify: bool,
+    },
+    /// A mail.
+    Email(Email),
+    /// A request made with a GitHub App installation token (`Authorization: token ...`).
+    GitHub {
+        /// The app.
+        app: GitHubApp,
+        /// The request, without its `Authorization`.
+        request: HttpRequest,
+        /// Do not verify the server's certificate.
+        insecure_skip_verify: bool,
+    },
+}
+
+/// Options with every `$key` in their strings replaced by the secret's value (unknown keys
+/// are left as written, as notifications-engine does).
+pub fn resolve_secrets(options: &Value, secrets: &BTreeMap<String, String>) -> Value {
+    match options {
+        Value::String(s) => {
+            let mut out = String::new();
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find('$') {
+                out.push_str(&rest[..i]);
+                let after = &rest[i + 1..];
+                let end = after.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(after.len());
+                let key = &after[..end];
+                match secrets.get(key).filter(|_| !key.is_empty()) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        out.push('$');
+                        out.push_str(key);
+                    }
+                }
+                rest = &after[end..];
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| resolve_secrets(i, secrets)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve_secrets(v, secrets))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn flag(v: &Value, key: &str) -> bool {
+    match v.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
+/// A scalar option as text (`appID: 123` or `appID: "123"`).
+fn scalar(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// What service `name` of type `kind` (its options resolved) sends for `n` to `recipient`.
+pub fn build(
+    kind: &str,
+    name: &str,
+    options: &Value,
+    n: &Notification,
+    recipient: &str,
+) -> Result<Outgoing, NotifyError> {
+    let bad = |reason: String| NotifyError::Invalid { file: format!("service.{kind}"), reason };
+    let insecure_skip_verify = flag(options, "insecureSkipVerify");
+    match kind {
+        "slack" => {
+            let token = text(options, "token");
+            if token.is_empty() {
+                return Err(bad("token: is missing (chat.postMessage needs a bot token)".into()));
+            }
+            let api = match text(options, "apiURL") {
+                "" => "https://slack.com/api/",
+                u => u,
+            };
+            let mut form: BTreeMap<&str, String> = BTreeMap::new();
+            form.insert("channel", recipient.to_string());
+            form.insert("text", n.message.clone());
+            let section = &n.section;
+            let username = match text(section, "username") {
+                "" => text(options, "username"),
+                u => u,
+            };
+            if !username.is_empty() {
+                form.insert("username", username.to_string());
+            }
+            let icon = match text(section, "icon") {
+                "" => text(options, "icon"),
+                i => i,
+            };
+            if icon.len() > 2 && icon.starts_with(':') && icon.ends_with(':') {
+                form.insert("icon_emoji", icon.to_string());
+            } else if icon.starts_with("http://") || icon.starts_with("https://") {
+                form.insert("icon_url", icon.to_string());
+            }
+            if !section.is_null() {
+                let list = |field: &str| -> Result<Value, NotifyError> {
+                    match text(section, field).trim() {
+                        "" => Ok(json!([])),
+                        raw => serde_json::from_str::<Value>(raw)
+                            .ok()
+                            .filter(Value::is_array)
+                            .ok_or_else(|| bad(format!("failed to unmarshal {field} '{raw}': not a JSON list"))),
+                    }
+                };
+                form.insert("attachments", list("attachments")?.to_string());
+                let blocks = list("blocks")?;
+                if blocks.as_array().is_some_and(|b| !b.is_empty()) {
+                    form.insert("blocks", blocks.to_string());
+                }
+            }
+            if flag(options, "disableUnfurl") {
+                form.insert("unfurl_links", "false".into());
+                form.insert("unfurl_media", "false".into());
+            }
+            let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", query_escape(v))).collect();
+            let request = HttpRequest {
+                method: "POST".into(),
+                url: format!("{}/chat.postMessage", api.trim_end_matches('/')),
+                headers: vec![
+                    ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
+                    ("Authorization".into(), format!("Bearer {token}")),
+                ],
+                body: body.join("&").into_bytes(),
+            };
+            Ok(Outgoing::Http { request, reply: Reply::SlackApi, insecure_skip_verify })
+        }
+        "webhook" => {
+            let url = text(options, "url");
+            if url.is_empty() {
+                return Err(bad(format!("service.webhook.{name}: url is missing")));
+            }
+            let mut request = HttpRequest {
+                method: "GET".into(),
+                url: url.to_string(),
+                headers: Vec::new(),
+                body: n.message.clone().into_bytes(),
+            };
+            if let Value::Object(_) = &n.section {
+                request.body = text(&n.section, "body").as_bytes().to_vec();
+                if !text(&n.section, "method").is_empty() {
+                    request.method = text(&n.section, "method").to_string();
+                }
+                let path = text(&n.section, "path");
+                if !path.is_empty() {
+                    request.url = format!("{}/{}", url.trim_end_matches('/'), path.trim_start_matches('/'));
+                }
+            }
+            for h in options.get("headers").and_then(Value::as_array).into_iter().flatten() {
+                let (k, v) = (text(h, "name"), text(h, "value"));
+                // Later headers of the same name replace earlier ones (Go's Header.Set).
+                request.headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
+                request.headers.push((k.to_string(), v.to_string()));
+            }
+            if let Some(auth) = options.get("basicAuth").filter(|a| a.is_object()) {
+                let pair = format!("{}:{}", text(auth, "username"), text(auth, "password"));
+                request.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+                request.headers.push((
+                    "Authorization".into(),
+                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)),
+                ));
+            }
+            Ok(Outgoing::Http { request, reply: Reply::Status, insecure_skip_verify })
+        }
+        "teams" => {
+            let url = options
+                .get("recipientUrls")
+                .and_then(|r| r.get(recipient))
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(format!("no teams webhook configured for recipient {recipient}")))?;
+            let s = &n.section;
+            let body = if !text(s, "template").is_empty() {
+                text(s, "template").as_bytes().to_vec()
+            } else {
+                let mut card = json!({
+                    "@type": "MessageCard",
+                    "context": "https://schema.org/extensions",
+                    "title": text(s, "title"),
+                    "summary": text(s, "summary"),
+                    "text": if text(s, "text").is_empty() { n.message.as_str() } else { text(s, "text") },
+                });
+                if !text(s, "themeColor").is_empty() {
+                    card["themeColor"] = json!(text(s, "themeColor"));
+                }
+                let parse = |field: &str, what: &str| -> Result<Option<Value>, NotifyError> {
+                    match text(s, field).trim() {
+                        "" => Ok(None),
+                        raw => serde_json::from_str::<Value>(raw)
+                            .map(Some)
+                            .map_err(|e| bad(format!("teams {what} unmarshalling error {e}"))),
+                    }
+                };
+                let mut sections = match parse("sections", "sections")? {
+                    Some(Value::Array(items)) => items,
+                    Some(_) => return Err(bad("teams sections unmarshalling error: not a list".into())),
+                    None => Vec::new(),
+                };
+                if let Some(facts) = parse("facts", "facts")? {
+                    sections.push(json!({"facts": facts}));
+                }
+                if !sections.is_empty() {
+                    card["sections"] = Value::Array(sections);
+                }
+                if let Some(actions) = parse("potentialAction", "potential action")? {
+                    card["potentialAction"] = actions;
+                }
+                serde_json::to_vec(&card).unwrap_or_default()
+            };
+            let request = HttpRequest {
+                method: "POST".into(),
+                url: url.to_string(),
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body,
+            };
+            Ok(Outgoing::Http { request, reply: Reply::Teams, insecure_skip_verify })
+        }
+        "email" => {
+            let port = match options.get("port") {
+                Some(Value::Number(p)) => p.as_u64(),
+                Some(Value::String(p)) => p.parse().ok(),
+                _ => None,
+            }
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| bad("port: a port number is expected".into()))?;
+            let host = text(options, "host");
+            if host.is_empty() {
+                return Err(bad("host: is missing".into()));
+            }
+            let body = match text(&n.section, "body") {
+                "" => n.message.clone(),
+                b => b.to_string(),
+            };
+            Ok(Outgoing::Email(Email {
+                host: host.to_string(),
+                port,
+                username: text(options, "username").to_string(),
+                password: text(options, "password").to_string(),
+                from: text(options, "from").to_string(),
+                to: recipient.to_string(),
+                subject: text(&n.section, "subject").to_string(),
+                body,
+                html: flag(options, "html"),
+                insecure_skip_verify: flag(options, "insecure_skip_verify"),
+            }))
+        }
+        "github" => {
+            let s = &n.section;
+            if !s.is_object() {
+                return Err(bad("config is empty: the template has no github section".into()));
+            }
+            let Some(status) = s.get("status").filter(|v| v.is_object()) else {
+                return Err(bad("only github.status (a commit status) is supported here".into()));
+            };
+            let repo_url = text(s, "repoURLPath");
+            let full = full_name_by_repo_url(repo_url).unwrap_or_default();
+            let Some((owner, repo)) = full.split_once('/') else {
+                return Err(bad(format!("GitHub.repoURL ({repo_url}) does not have a `/`")));
+            };
+            let (api, token_base) = match text(options, "enterpriseBaseURL").trim_end_matches('/') {
+                "" => ("https://api.github.com".to_string(), "https://api.github.com".to_string()),
+                base if base.ends_with("/api/v3") => (base.to_string(), base.to_string()),
+                base => (format!("{base}/api/v3"), base.to_string()),
+            };
+            let app = GitHubApp {
+                app_id: scalar(options, "appID"),
+                installation_id: scalar(options, "installationID"),
+                private_key: text(options, "privateKey").to_string(),
+                token_url: format!(
+                    "{token_base}/app/installations/{}/access_tokens",
+                    scalar(options, "installationID")
+                ),
+            };
+            if app.app_id.is_empty() || app.installation_id.is_empty() || app.private_key.is_empty() {
+                return Err(bad("appID, installationID and privateKey are required".into()));
+            }
+            // GitHub takes at most 140 characters of description.
+            let description: String = if n.message.chars().count() > 140 {
+                n.message.chars().take(137).chain("...".chars()).collect()
+            } else {
+                n.message.clone()
+            };
+            let body = json!({
+                "state": text(status, "state"),
+                "description": description,
+                "context": text(status, "label"),
+                "target_url": text(status, "targetURL"),
+            });
+            let request = HttpRequest {
+                method: "POST".into(),
+                url: format!("{api}/repos/{owner}/{repo}/statuses/{}", text(s, "revisionPath")),
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("Accept".into(), "application/vnd.github+json".into()),
+                ],
+                body: serde_json::to_vec(&body).unwrap_or_default(),
+            };
+            Ok(Outgoing::GitHub { app, request, insecure_skip_verify })
+        }
+        other => Err(bad(format!("service type {other:?} is not supported (slack, webhook, teams, email, github)"))),
+    }
+}
+
+/// The signing input of a GitHub App JWT (`base64url(header).base64url(claims)`), issued a
+/// minute in the past (clock drift) and valid ten minutes, as ghinstallation issues it.
+pub fn github_jwt_input(app_id: &str, now_unix: i64) -> String {
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let issuer = app_id.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(app_id.to_string()));
+    format!(
+        "{}.{}",
+        b64(&json!({"alg": "RS256", "typ": "JWT"})),
+        b64(&json!({"iat": now_unix - 60, "exp": now_unix + 600, "iss": issuer}))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(message: &str, section: Value) -> Notification {
+        Notification { message: message.into(), section }
+    }
+
+    #[test]
+    fn secrets_are_replaced_anywhere_in_strings() {
+        let secrets = BTreeMap::from([("slack-token".to_string(), "xoxb-1".to_string())]);
+        let v = resolve_secrets(
+            &json!({"token": "$slack-token", "h": ["Bearer $slack-token!", "$nope"], "n": 1}),
+            &secrets,
+        );
+        assert_eq!(v, json!({"token": "xoxb-1", "h": ["Bearer xoxb-1!", "$nope"], "n": 1}));
+    }
+
+    #[test]
+    fn slack_posts_a_form_to_chat_post_message() {
+        let opts =
+            json!({"token": "xoxb-1", "username": "argocd", "icon": ":rocket:", "apiURL": "http://127.0.0.1:1/api/"});
+        let section = json!({"attachments": "[{\"title\": \"web\"}]", "groupingKey": "", "notifyBroadcast": false});
+        let Outgoing::Http { request, reply, .. } =
+            build("slack", "slack", &opts, &n("hi there", section), "ops").unwrap()
+        else {
+            panic!("http")
+        };
+        assert_eq!(reply, Reply::SlackApi);
+        assert_eq!(request.url, "http://127.0.0.1:1/api/chat.postMessage");
+        let body = String::from_utf8(request.body).unwrap();
+        assert_eq!(
+            body,
+            "attachments=%5B%7B%22title%22%3A%22web%22%7D%5D&channel=ops&icon_emoji=%3Arocket%3A&text=hi+there&username=argocd"
+        );
+        assert!(request.headers.contains(&("Authorization".into(), "Bearer xoxb-1".into())));
+        assert!(build("slack", "slack", &json!({}), &n("x", Value::Null), "ops").is_err());
+        let bad = build("slack", "slack", &opts, &n("x", json!({"attachments": "[{"})), "ops").unwrap_err();
+        assert!(bad.to_string().contains("failed to unmarshal attachments"));
+    }
+
+    #[test]
+    fn webhooks_take_method_path_body_headers_and_basic_auth() {
+        let opts = json!({"url": "http://h/base/", "headers": [{"name": "X-A", "value": "1"}], "basicAuth": {"username": "u", "password": "p"}});
+        let Outgoing::Http { request, .. } = build(
+            "webhook",
+            "hook",
+            &opts,
+            &n("msg", json!({"method": "POST", "path": "/apps/web", "body": "{}"})),
+            "",
+        )
+        .unwrap() else {
+            panic!("http")
+        };
+        assert_eq!(
+            (request.method.as_str(), request.url.as_str(), request.body.as_slice()),
+            ("POST", "http://h/base/apps/web", &b"{}"[..])
+        );
+        assert!(request.headers.contains(&("Authorization".into(), "Basic dTpw".into())));
+        let Outgoing::Http { request, .. } = build("webhook", "hook", &opts, &n("msg", Value::Null), "").unwrap()
+        else {
+            panic!("http")
+        };
+        assert_eq!(
+            (request.method.as_str(), request.url.as_str(), request.body.as_slice()),
+            ("GET", "http://h/base/", &b"msg"[..])
+        );
+    }
+
+    #[test]
+    fn teams_cards_email_and_github_statuses() {
+        let opts = json!({"recipientUrls": {"ops": "http://t/hook"}});
+        let section = json!({"title": "T", "facts": "[{\"name\": \"a\", \"value\": \"b\"}]", "themeColor": "#fff"});
+        let Outgoing::Http { request, reply, .. } = build("teams", "teams", &opts, &n("m", section), "ops").unwrap()
+        else {
+            panic!("http")
+        };
+        assert_eq!(reply, Reply::Teams);
+        let card: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(card["@type"], "MessageCard");
+        assert_eq!(card["text"], "m");
+        assert_eq!(card["sections"][0]["facts"][0]["name"], "a");
+        assert!(
+            build("teams", "teams", &opts, &n("m", Value::Null), "dev")
+                .unwrap_err()
+                .to_string()
+                .contains("recipient dev")
+        );
+
+        let mail = json!({"host": "127.0.0.1", "port": 2525, "from": "cd@example.com"});
+        let Outgoing::Email(e) =
+            build("email", "email", &mail, &n("body", json!({"subject": "S"})), "me@example.com").unwrap()
+        else {
+            panic!("email")
+        };
+        assert_eq!((e.subject.as_str(), e.body.as_str(), e.to.as_str(), e.port), ("S", "body", "me@example.com", 2525));
+
+        let gh = json!({"appID": 12, "installationID": "34", "privateKey": "PEM", "enterpriseBaseURL": "http://127.0.0.1:9"});
+        let section = json!({"repoURLPath": "https://github.com/acme/web.git", "revisionPath": "abc", "status": {"state": "success", "label": "cd/web", "targetURL": "u"}});
+        let Outgoing::GitHub { app, request, .. } =
+            build("github", "github", &gh, &n("deployed", section), "").unwrap()
+        else {
+            panic!("github")
+        };
+        assert_eq!(app.token_url, "http://127.0.0.1:9/app/installations/34/access_tokens");
+        assert_eq!(request.url, "http://127.0.0.1:9/api/v3/repos/acme/web/statuses/abc");
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"state": "success", "description": "deployed", "context": "cd/web", "target_url": "u"})
+        );
+        assert!(github_jwt_input("12", 1000).starts_with("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."));
+    }
+}
