@@ -125,6 +125,8 @@ pub(crate) struct PassOptions {
     /// In `gitops watch`: each app's next pass (only the apps due are passed); `None` passes
     /// every app.
     pub(crate) schedules: Option<Schedules>,
+    /// `--notify DIR`: Flux Alerts, Providers and Secrets to notify through.
+    pub(crate) notify: Option<String>,
 }
 
 impl PassOptions {
@@ -137,12 +139,18 @@ impl PassOptions {
             server_side_diff: args.server_side_diff,
             workers: usize::from(fleet.workers),
             schedules: None,
+            notify: fleet.notify.clone(),
         }
     }
 
     /// How `gitops watch` passes: every app on its own schedule.
     pub(crate) fn watching(fleet: &FleetArgs, schedules: Schedules) -> PassOptions {
-        PassOptions { workers: usize::from(fleet.workers), schedules: Some(schedules), ..PassOptions::default() }
+        PassOptions {
+            workers: usize::from(fleet.workers),
+            schedules: Some(schedules),
+            notify: fleet.notify.clone(),
+            ..PassOptions::default()
+        }
     }
 
     /// Whether the app `object` passes now.
@@ -161,6 +169,8 @@ pub(crate) struct Fleet {
     /// The Kubernetes clusters the apps went to, by place: the apps on one share its
     /// connection and discovery, as Argo CD's apps share its cluster cache.
     connected: HashMap<String, KubeCluster>,
+    /// `--notify`: where the passes' events go.
+    notifier: Option<crate::notify_cmd::Notifier>,
 }
 
 impl Fleet {
@@ -173,7 +183,8 @@ impl Fleet {
             return Err("--revision and --local DIR cannot be used together".into());
         }
         let root = App::read(app_args)?;
-        Ok(Fleet { app_args: app_args.clone(), root, options, hub_cluster: None, connected: HashMap::new() })
+        let notifier = options.notify.as_deref().map(crate::notify_cmd::Notifier::load).transpose()?;
+        Ok(Fleet { app_args: app_args.clone(), root, options, hub_cluster: None, connected: HashMap::new(), notifier })
     }
 
     /// The root app.
@@ -399,6 +410,9 @@ impl Fleet {
                 }
                 let objects = match outcome {
                     Ok(pass) => {
+                        if let (Some(notifier), Some(object)) = (&mut self.notifier, member.objects.last()) {
+                            notifier.after_pass(object, &pass.status, pass.synced, out);
+                        }
                         let status = (pass.status.sync.to_string(), pass.status.health.status.to_string());
                         if hub == Hub::Kube
                             && !dry_run
@@ -478,6 +492,9 @@ impl Fleet {
         }
         let (root_status, root_error) = match root_pass {
             Ok(pass) => {
+                if let Some(notifier) = &mut self.notifier {
+                    notifier.after_pass(&self.root.object, &pass.status, pass.synced, out);
+                }
                 if let Some(id) = root_id {
                     report.claimed.entry(root_place.describe()).or_default().push((id, resource_keys(&pass.status)));
                 }

@@ -271,13 +271,30 @@ fn run_send(args: &SendArgs) -> Result<ExitCode, String> {
     }
     let matched = route(&alerts, &event, &args.objects)?;
     let mut out = std::io::stdout().lock();
-    let w = |e: std::io::Error| format!("writing output: {e}");
     if matched.is_empty() {
-        writeln!(out, "no Alert takes the event").map_err(w)?;
+        writeln!(out, "no Alert takes the event").map_err(|e| format!("writing output: {e}"))?;
         return Ok(ExitCode::SUCCESS);
     }
+    let sender =
+        Sender { retries: args.retries, backoff: Duration::from_millis(args.retry_wait_ms), ..Sender::default() };
+    let failed = deliver(&alerts, &providers, &secrets, &event, &matched, &sender, &mut out)?;
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Sends `event` through each Alert of `matched` to its Provider, a line each on `out`;
+/// whether any failed. A Provider missing from `providers` is an error (bad input).
+fn deliver(
+    alerts: &[Alert],
+    providers: &[Provider],
+    secrets: &[Secret],
+    event: &Event,
+    matched: &[usize],
+    sender: &Sender,
+    out: &mut dyn Write,
+) -> Result<bool, String> {
+    let w = |e: std::io::Error| format!("writing output: {e}");
     let mut failed = false;
-    for i in matched {
+    for &i in matched {
         let alert = &alerts[i];
         let Some(provider) = providers.iter().find(|p| p.name == alert.provider && p.namespace == alert.namespace)
         else {
@@ -292,7 +309,7 @@ fn run_send(args: &SendArgs) -> Result<ExitCode, String> {
             writeln!(out, "{}: Provider {} is suspended: nothing sent", alert.id(), provider.id()).map_err(w)?;
             continue;
         }
-        let config = flux::resolve(provider, &secrets).map_err(|e| e.to_string())?;
+        let config = flux::resolve(provider, secrets).map_err(|e| e.to_string())?;
         let timeout = match &provider.timeout {
             Some(t) => gitops_core::quantity::go_duration_nanos(t)
                 .and_then(|n| u64::try_from(n).ok())
@@ -300,7 +317,7 @@ fn run_send(args: &SendArgs) -> Result<ExitCode, String> {
                 .ok_or_else(|| format!("Provider {}: spec.timeout {t:?} is not a duration (20s, 1m)", provider.id()))?,
             None => Duration::from_secs(20),
         };
-        let (metadata, warnings) = flux::notification_metadata(&event, alert);
+        let (metadata, warnings) = flux::notification_metadata(event, alert);
         for warning in warnings {
             eprintln!("gitops: warning: {warning}");
         }
@@ -313,12 +330,7 @@ fn run_send(args: &SendArgs) -> Result<ExitCode, String> {
                 continue;
             }
         };
-        let sender = Sender {
-            retries: args.retries,
-            backoff: Duration::from_millis(args.retry_wait_ms),
-            timeout,
-            ..Sender::default()
-        };
+        let sender = Sender { timeout, ..*sender };
         match sender.deliver(&config, &delivery) {
             Ok(done) => match done.skipped {
                 Some(why) => writeln!(out, "{}: {}: nothing sent: {why}", alert.id(), provider.id()).map_err(w)?,
@@ -331,7 +343,130 @@ fn run_send(args: &SendArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(failed)
+}
+
+/// Notifications from the controller (`gitops reconcile|watch --notify DIR`): after each pass of
+/// a Flux Kustomization, the event kustomize-controller would emit, routed through the Alerts
+/// of DIR to their Providers (Secrets from DIR); identical events within Flux's 5 minute window
+/// are sent once. A failing provider is a warning line: it never stops a reconcile.
+pub(crate) struct Notifier {
+    alerts: Vec<Alert>,
+    providers: Vec<Provider>,
+    secrets: Vec<Secret>,
+    limiter: flux::RateLimiter,
+    sender: Sender,
+}
+
+impl Notifier {
+    /// Reads the Alerts, Providers and Secrets of the files under `dir`.
+    pub(crate) fn load(dir: &str) -> Result<Notifier, String> {
+        let mut objects = Vec::new();
+        gitops_render::for_each_object(dir, |o| {
+            objects.push(o);
+            Ok(())
+        })
+        .map_err(|e| format!("--notify {dir}: {e}"))?;
+        let (mut alerts, mut providers, mut secrets) = (Vec::new(), Vec::new(), Vec::new());
+        for o in &objects {
+            let from = source_of(o);
+            if o.group() == "notification.toolkit.fluxcd.io" && o.kind() == "Alert" {
+                let mut warnings = Vec::new();
+                if let Some(a) = flux::read_alert(&from, o.value(), &mut warnings).map_err(|e| e.to_string())? {
+                    alerts.push(a);
+                }
+                for w in warnings {
+                    eprintln!("gitops: warning: {w}");
+                }
+            } else if o.group() == "notification.toolkit.fluxcd.io" && o.kind() == "Provider" {
+                if let Some(p) = flux::read_provider(&from, o.value()).map_err(|e| e.to_string())? {
+                    providers.push(p);
+                }
+            } else if o.group().is_empty() && o.kind() == "Secret" {
+                secrets.push(Secret::from_value(&from, o.value()).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(Notifier { alerts, providers, secrets, limiter: flux::RateLimiter::new(300.0), sender: Sender::default() })
+    }
+
+    /// After a pass of the app `object` that left `status`; `synced` when it applied something.
+    pub(crate) fn after_pass(
+        &mut self,
+        object: &Object,
+        status: &gitops_core::sync::status::Status,
+        synced: bool,
+        out: &mut dyn Write,
+    ) {
+        if object.group() != "kustomize.toolkit.fluxcd.io" || object.kind() != "Kustomization" {
+            return;
+        }
+        let Some(event) = kustomization_event(object, status, synced) else { return };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        if !self.limiter.admit(&event, now) {
+            return;
+        }
+        let routing = flux::route(&self.alerts, &event, &|_| None);
+        for w in &routing.warnings {
+            let _ = writeln!(out, "notify: warning: {w}");
+        }
+        if routing.alerts.is_empty() {
+            return;
+        }
+        let mut lines: Vec<u8> = Vec::new();
+        let result =
+            deliver(&self.alerts, &self.providers, &self.secrets, &event, &routing.alerts, &self.sender, &mut lines);
+        for line in String::from_utf8_lossy(&lines).lines() {
+            let _ = writeln!(out, "notify: {line}");
+        }
+        if let Err(e) = result {
+            let _ = writeln!(out, "notify: warning: {e}");
+        }
+    }
+}
+
+/// The event kustomize-controller emits after a pass: `ReconciliationFailed` (error) when the
+/// pass failed or left the app out of sync, `HealthCheckFailed` (error) when it is degraded,
+/// `DependencyNotReady` (info) when it waits for one, `ReconciliationSucceeded` (info) when it
+/// applied something; nothing for a pass that found nothing to do.
+fn kustomization_event(object: &Object, status: &gitops_core::sync::status::Status, synced: bool) -> Option<Event> {
+    use gitops_core::sync::status::{HealthStatus, SyncStatus};
+    let failed = status.last_operation.as_ref().is_some_and(|o| !o.succeeded());
+    let (severity, reason) = if status.message.contains("dependency") && status.message.contains("not ready") {
+        ("info", "DependencyNotReady")
+    } else if failed || (synced && status.sync != SyncStatus::Synced) {
+        ("error", "ReconciliationFailed")
+    } else if status.health.status == HealthStatus::Degraded {
+        ("error", "HealthCheckFailed")
+    } else if synced {
+        ("info", "ReconciliationSucceeded")
+    } else {
+        return None;
+    };
+    let message = match &status.last_operation {
+        Some(op) if failed && !op.message.is_empty() => op.message.clone(),
+        _ if status.health.status == HealthStatus::Degraded && !status.health.message.is_empty() => {
+            status.health.message.clone()
+        }
+        _ => status.message.clone(),
+    };
+    let mut metadata = BTreeMap::new();
+    metadata.insert("kustomize.toolkit.fluxcd.io/revision".to_string(), status.revision.clone());
+    Some(Event {
+        involved_object: InvolvedObject {
+            kind: "Kustomization".into(),
+            namespace: if object.namespace().is_empty() { "default".into() } else { object.namespace().into() },
+            name: object.name().into(),
+            uid: object.value().pointer("/metadata/uid").and_then(serde_json::Value::as_str).map(String::from),
+            api_version: object.api_version().into(),
+        },
+        severity: severity.into(),
+        timestamp: status.reconciled_at.clone(),
+        message,
+        reason: reason.into(),
+        metadata,
+        reporting_controller: "kustomize-controller".into(),
+        reporting_instance: None,
+    })
 }
 
 /// The Application of `--app FILE`: the first Argo CD Application in the file.

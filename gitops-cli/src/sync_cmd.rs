@@ -177,6 +177,11 @@ pub struct FleetArgs {
     /// pass together.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
+    /// Notify as Flux's notification-controller does: after each pass of a Kustomization, the
+    /// event kustomize-controller emits goes through the Alerts of the files under DIR to their
+    /// Providers (Secrets from DIR too). A failing provider is a warning; it never stops a pass.
+    #[arg(long, value_name = "DIR")]
+    pub notify: Option<String>,
 }
 
 /// Arguments of `gitops watch`.

@@ -635,3 +635,85 @@ fn a_kustomizations_errors_reach_slack() {
     assert_eq!(a["fields"][0]["title"], "revision");
     assert_eq!(a["fields"][0]["value"], "main@sha1:0123456789abcdef0123456789abcdef01234567");
 }
+
+/// The controller notifies: `gitops reconcile --notify DIR` sends the event kustomize-controller
+/// emits after each pass through DIR's Alerts, so a Kustomization that fails to apply reaches
+/// Slack with its error, and one that succeeds reaches an info Alert once (identical events are
+/// rate-limited; a pass with nothing to apply sends nothing).
+#[test]
+fn reconcile_sends_the_kustomizations_events_through_the_alerts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slack = Receiver::ok();
+    let repo = dir.path().join("repo");
+    let git = |args: &[&str]| crate::git_in(&repo, args);
+    std::fs::create_dir_all(repo.join("apps")).unwrap();
+    std::fs::write(
+        repo.join("apps/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: apps}\ndata: {a: b}\n",
+    )
+    .unwrap();
+    git(&["init", "--quiet"]);
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "one"]);
+    let app = dir.path().join("ks.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: repo, namespace: flux-system}}\nspec: {{url: '{}', ref: {{branch: main}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: web, namespace: flux-system}}\nspec: {{path: ./apps, prune: true, sourceRef: {{kind: GitRepository, name: repo}}}}\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let notify = dir.path().join("notify");
+    std::fs::create_dir_all(&notify).unwrap();
+    write(
+        &notify,
+        "alerts.yaml",
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata: {name: all, namespace: flux-system}\nspec:\n  providerRef: {name: slack}\n  eventSources: [{kind: Kustomization, name: '*'}]\n",
+    );
+    write(
+        &notify,
+        "provider.yaml",
+        &format!(
+            "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {{name: slack, namespace: flux-system}}\nspec: {{type: slack, channel: deploys, address: '{}/services/T0/B0/x'}}\n",
+            slack.base
+        ),
+    );
+    let target = dir.path().join("cluster");
+    let cache = dir.path().join("cache");
+    let reconcile = || {
+        crate::gitops_env(
+            &[
+                "reconcile",
+                "--app",
+                app.to_str().unwrap(),
+                "--target",
+                &format!("dir:{}", target.display()),
+                "--notify",
+                notify.to_str().unwrap(),
+            ],
+            None,
+            &[("GITOPS_CACHE", cache.to_str().unwrap())],
+        )
+    };
+    // The namespace is missing: the apply fails, and the error reaches Slack.
+    let failed = reconcile();
+    assert!(out(&failed).contains("notify: flux-system/all: flux-system/slack: sent"), "{}", out(&failed));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let body = seen[0].json().to_string();
+    assert!(body.contains("\"channel\":\"deploys\""), "{body}");
+    assert!(body.contains("danger") && body.contains("namespace"), "{body}");
+    // Fixed in Git: the success is sent once; the next pass has nothing to apply and is quiet.
+    std::fs::write(repo.join("apps/ns.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "namespace"]);
+    let fixed = reconcile();
+    assert_eq!(fixed.status.code(), Some(0), "{}{}", out(&fixed), crate::err(&fixed));
+    let quiet = reconcile();
+    assert!(!out(&quiet).contains("notify:"), "{}", out(&quiet));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let body = seen[1].json().to_string();
+    assert!(body.contains("good"), "an info event: {body}");
+}
