@@ -356,6 +356,10 @@ pub(crate) struct Notifier {
     secrets: Vec<Secret>,
     limiter: flux::RateLimiter,
     sender: Sender,
+    /// `argocd-notifications-cm` (and `-secret`) of DIR, for Argo CD Applications.
+    argo: Option<(argo::Config, BTreeMap<String, String>)>,
+    /// Where each Application's notified state is kept: `DIR/.notified/<namespace>_<name>.json`.
+    state_dir: std::path::PathBuf,
 }
 
 impl Notifier {
@@ -386,7 +390,71 @@ impl Notifier {
                 secrets.push(Secret::from_value(&from, o.value()).map_err(|e| e.to_string())?);
             }
         }
-        Ok(Notifier { alerts, providers, secrets, limiter: flux::RateLimiter::new(300.0), sender: Sender::default() })
+        let argo = match objects.iter().find(|o| o.kind() == "ConfigMap" && o.name() == "argocd-notifications-cm") {
+            None => None,
+            Some(cm) => {
+                let config = argo::Config::from_config_map(&source_of(cm), cm.value()).map_err(|e| e.to_string())?;
+                let values = secrets
+                    .iter()
+                    .find(|s| s.name == "argocd-notifications-secret")
+                    .map(|s| s.data.clone().into_iter().collect())
+                    .unwrap_or_default();
+                Some((config, values))
+            }
+        };
+        Ok(Notifier {
+            alerts,
+            providers,
+            secrets,
+            limiter: flux::RateLimiter::new(300.0),
+            sender: Sender::default(),
+            argo,
+            state_dir: std::path::Path::new(dir).join(".notified"),
+        })
+    }
+
+    /// An Argo CD Application after a pass: its subscribed triggers over the app with the
+    /// status the pass left, what is due sent, the notified state kept in DIR.
+    fn after_application_pass(
+        &mut self,
+        object: &Object,
+        status: &gitops_core::sync::status::Status,
+        out: &mut dyn Write,
+    ) {
+        let Some((config, secrets)) = &self.argo else { return };
+        let mut app = object.value().clone();
+        app["status"] = gitops_core::fleet::status::application_status(status);
+        let annotations: BTreeMap<String, String> = app
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.as_object())
+            .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        let labels = app.pointer("/metadata/labels").cloned().unwrap_or(serde_json::Value::Null);
+        let dests = argo::destinations(config, &annotations, &labels);
+        if dests.is_empty() {
+            return;
+        }
+        let namespace = if object.namespace().is_empty() { "argocd" } else { object.namespace() };
+        let path = self.state_dir.join(format!("{namespace}_{}.json", object.name()));
+        let mut state = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .map(argo::NotifiedState)
+            .unwrap_or_else(|| argo::NotifiedState::parse(None));
+        let mut lines: Vec<u8> = Vec::new();
+        let result = send_due(config, secrets, &app, &dests, &mut state, &mut lines);
+        for line in String::from_utf8_lossy(&lines).lines() {
+            let _ = writeln!(out, "notify: {line}");
+        }
+        if let Err(e) = result {
+            let _ = writeln!(out, "notify: warning: {e}");
+        }
+        let text = format!("{}\n", state.to_annotation());
+        let written = std::fs::create_dir_all(&self.state_dir)
+            .and_then(|()| gitops_render::regular::write_atomic(&path, text.as_bytes()));
+        if let Err(e) = written {
+            let _ = writeln!(out, "notify: warning: keeping the notified state in {}: {e}", path.display());
+        }
     }
 
     /// After a pass of the app `object` that left `status`; `synced` when it applied something.
@@ -397,6 +465,9 @@ impl Notifier {
         synced: bool,
         out: &mut dyn Write,
     ) {
+        if object.group() == "argoproj.io" && object.kind() == "Application" {
+            return self.after_application_pass(object, status, out);
+        }
         if object.group() != "kustomize.toolkit.fluxcd.io" || object.kind() != "Kustomization" {
             return;
         }
@@ -467,6 +538,54 @@ fn kustomization_event(object: &Object, status: &gitops_core::sync::status::Stat
         reporting_controller: "kustomize-controller".into(),
         reporting_instance: None,
     })
+}
+
+/// Evaluates the triggers `dests` subscribes the app to and sends what is due, a line each on
+/// `out`, keeping `state`; how many were sent, and whether one failed (it is then forgotten, so
+/// the next run tries again).
+fn send_due(
+    config: &argo::Config,
+    secrets: &BTreeMap<String, String>,
+    app: &serde_json::Value,
+    dests: &BTreeMap<String, std::collections::BTreeSet<argo::Destination>>,
+    state: &mut argo::NotifiedState,
+    out: &mut dyn Write,
+) -> Result<(usize, bool), String> {
+    let now = jiff::Timestamp::now();
+    let env = gitops_core::expr::Env::new().with("app", app.clone()).at(now.as_nanosecond());
+    let w = |e: std::io::Error| format!("writing output: {e}");
+    let mut failed = false;
+    let mut sent = 0;
+    for (trigger, trigger_dests) in dests {
+        let results = match argo::run_trigger(config, trigger, &env) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("gitops: warning: {e}");
+                continue;
+            }
+        };
+        for r in &results {
+            if let Some(e) = &r.error {
+                eprintln!("gitops: warning: {trigger}: {e}");
+            }
+        }
+        for due in argo::plan_sends(trigger, &results, trigger_dests, state, now.as_second()) {
+            let d = &due.destination;
+            let line = match notify_one(config, secrets, app, &due.template, d) {
+                Ok(line) => {
+                    sent += 1;
+                    line
+                }
+                Err(line) => {
+                    failed = true;
+                    state.forget(&due.key);
+                    line
+                }
+            };
+            writeln!(out, "{trigger}: {}: {}:{}: {line}", due.template, d.service, d.recipient).map_err(w)?;
+        }
+    }
+    Ok((sent, failed))
 }
 
 /// The Application of `--app FILE`: the first Argo CD Application in the file.
@@ -623,43 +742,10 @@ fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
         }
         None => argo::NotifiedState::parse(annotations.get(argo::NOTIFIED_ANNOTATION).map(String::as_str)),
     };
-    let now = jiff::Timestamp::now();
-    let env = gitops_core::expr::Env::new().with("app", app.clone()).at(now.as_nanosecond());
     let mut out = std::io::stdout().lock();
-    let w = |e: std::io::Error| format!("writing output: {e}");
-    let mut failed = false;
-    let mut sent = 0;
-    for (trigger, trigger_dests) in &dests {
-        let results = match argo::run_trigger(&config, trigger, &env) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("gitops: warning: {e}");
-                continue;
-            }
-        };
-        for r in &results {
-            if let Some(e) = &r.error {
-                eprintln!("gitops: warning: {trigger}: {e}");
-            }
-        }
-        for due in argo::plan_sends(trigger, &results, trigger_dests, &mut state, now.as_second()) {
-            let d = &due.destination;
-            let line = match notify_one(&config, &secrets, &app, &due.template, d) {
-                Ok(line) => {
-                    sent += 1;
-                    line
-                }
-                Err(line) => {
-                    failed = true;
-                    state.forget(&due.key);
-                    line
-                }
-            };
-            writeln!(out, "{trigger}: {}: {}:{}: {line}", due.template, d.service, d.recipient).map_err(w)?;
-        }
-    }
+    let (sent, failed) = send_due(&config, &secrets, &app, &dests, &mut state, &mut out)?;
     if sent == 0 && !failed {
-        writeln!(out, "nothing to send").map_err(w)?;
+        writeln!(out, "nothing to send").map_err(|e| format!("writing output: {e}"))?;
     }
     match state_path {
         Some(p) => gitops_render::regular::write_atomic(p, format!("{}\n", state.to_annotation()).as_bytes())

@@ -177,9 +177,11 @@ pub struct FleetArgs {
     /// pass together.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
-    /// Notify as Flux's notification-controller does: after each pass of a Kustomization, the
-    /// event kustomize-controller emits goes through the Alerts of the files under DIR to their
-    /// Providers (Secrets from DIR too). A failing provider is a warning; it never stops a pass.
+    /// Notify as Flux's notification-controller and Argo CD's notifications do: after each pass
+    /// of a Kustomization, its event goes through the Alerts of the files under DIR to their
+    /// Providers (Secrets from DIR too); after each pass of an Application, its subscribed
+    /// triggers of DIR's argocd-notifications-cm run (state kept in DIR/.notified). A failing
+    /// provider is a warning; it never stops a pass.
     #[arg(long, value_name = "DIR")]
     pub notify: Option<String>,
 }

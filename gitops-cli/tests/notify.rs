@@ -717,3 +717,73 @@ fn reconcile_sends_the_kustomizations_events_through_the_alerts() {
     let body = seen[1].json().to_string();
     assert!(body.contains("good"), "an info event: {body}");
 }
+
+/// The controller evaluates an Argo CD app's subscribed triggers after each pass, with the
+/// status the pass left: a sync to a new revision is sent once (the notified state is kept under
+/// DIR, so the next reconcile, another process, sends nothing).
+#[test]
+fn reconcile_runs_an_applications_triggers_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = Receiver::ok();
+    let repo = dir.path().join("repo");
+    let git = |args: &[&str]| crate::git_in(&repo, args);
+    std::fs::create_dir_all(repo.join("deploy")).unwrap();
+    std::fs::write(
+        repo.join("deploy/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: b}\n",
+    )
+    .unwrap();
+    git(&["init", "--quiet"]);
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "one"]);
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\n  annotations:\n    notifications.argoproj.io/subscribe.on-synced.hook: ''\nspec:\n  destination: {{namespace: default}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: deploy}}\n  syncPolicy: {{automated: {{}}}}\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let notify = dir.path().join("notify");
+    std::fs::create_dir_all(&notify).unwrap();
+    write(
+        &notify,
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n  service.webhook.hook: |\n    url: {}/events\n  trigger.on-synced: |\n    - when: app.status.sync.status == 'Synced'\n      oncePer: app.status.sync.revision\n      send: [synced]\n  template.synced: |\n    webhook:\n      hook:\n        method: POST\n        body: '{{{{.app.metadata.name}}}} {{{{.app.status.sync.status}}}}'\n",
+            hook.base
+        ),
+    );
+    let target = dir.path().join("cluster");
+    let cache = dir.path().join("cache");
+    let reconcile = || {
+        crate::gitops_env(
+            &[
+                "reconcile",
+                "--app",
+                app.to_str().unwrap(),
+                "--target",
+                &format!("dir:{}", target.display()),
+                "--notify",
+                notify.to_str().unwrap(),
+            ],
+            None,
+            &[("GITOPS_CACHE", cache.to_str().unwrap())],
+        )
+    };
+    let first = reconcile();
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), crate::err(&first));
+    assert!(
+        out(&first).contains("notify: on-synced: synced: webhook:hook: sent")
+            || out(&first).contains("notify: on-synced: synced:"),
+        "{}",
+        out(&first)
+    );
+    let seen = hook.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(String::from_utf8_lossy(&seen[0].body), "web Synced");
+    let second = reconcile();
+    assert!(!out(&second).contains("notify:"), "{}", out(&second));
+    assert_eq!(hook.seen().len(), 1, "not sent again");
+}
