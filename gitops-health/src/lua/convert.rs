@@ -168,3 +168,55 @@ impl<'a> Objects<'a> {
         })
     }
 }
+
+/// Results nested deeper than this are refused (the prelude's check recursed through them
+/// already, so only a pathological script gets here).
+const MAX_RESULT_DEPTH: usize = 512;
+
+/// A checked result table (see the prelude's `encodable`) as JSON, as gopher-json encodes it:
+/// an empty table is `[]`, a table with number keys an array, whole numbers integers.
+pub(super) fn to_json(v: &mlua::Value, depth: usize) -> Result<Value, String> {
+    if depth > MAX_RESULT_DEPTH {
+        return Err(format!("the result nests deeper than {MAX_RESULT_DEPTH} levels"));
+    }
+    Ok(match v {
+        mlua::Value::Nil => Value::Null,
+        mlua::Value::Boolean(b) => Value::Bool(*b),
+        mlua::Value::Integer(i) => Value::from(*i),
+        mlua::Value::Number(n) => number(*n),
+        mlua::Value::String(s) => Value::String(s.to_string_lossy()),
+        mlua::Value::Table(t) => {
+            let mut items: Vec<(f64, Value)> = Vec::new();
+            let mut map = Map::new();
+            for pair in t.clone().pairs::<mlua::Value, mlua::Value>() {
+                let (k, item) = pair.map_err(|e| e.to_string())?;
+                let item = to_json(&item, depth + 1)?;
+                match k {
+                    mlua::Value::String(s) => {
+                        map.insert(s.to_string_lossy(), item);
+                    }
+                    mlua::Value::Number(n) => items.push((n, item)),
+                    mlua::Value::Integer(n) => items.push((n as f64, item)),
+                    _ => return Err("cannot encode mixed or invalid key types".into()),
+                }
+            }
+            if !map.is_empty() {
+                Value::Object(map)
+            } else {
+                items.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Value::Array(items.into_iter().map(|(_, v)| v).collect())
+            }
+        }
+        other => return Err(format!("cannot encode {} to JSON", other.type_name())),
+    })
+}
+
+/// Go's encoding of a float64 read back by a JSON decoder into an object: whole numbers
+/// become integers.
+fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.2e18 {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
