@@ -1,4 +1,7 @@
 //! End-to-end tests of the `gitops` binary. Table of contents:
+//! - `action`: `action test` of the bundled actions (and a wrong expectation failing);
+//!   `action list|run` on a FileCluster (patches, status, a created Job), failing, looping,
+//!   disabled and unknown actions leaving the object byte for byte as it was.
 //! - `apiserver`: the README example and every example app synced into a real API server (the
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
 //!   `--server-side`) Synced; drift seen.
@@ -41,6 +44,7 @@
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
+mod action;
 mod apiserver;
 mod appset;
 mod charts;

@@ -105,6 +105,7 @@ mod json;
 pub mod manifest;
 pub mod mask;
 pub mod merge;
+pub mod merge_patch;
 pub mod names;
 pub mod normalize;
 pub mod notify;

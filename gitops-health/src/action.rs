@@ -423,6 +423,11 @@ impl ActionTree {
         self.kinds.get(&group_kind_key(group, kind))?.actions.get(name)
     }
 
+    /// The `group/Kind` keys that have action scripts.
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.kinds.keys().map(String::as_str)
+    }
+
     /// The names of the action scripts for `group/Kind`.
     pub fn action_names(&self, group: &str, kind: &str) -> Vec<String> {
         self.kinds.get(&group_kind_key(group, kind)).map(|k| k.actions.keys().cloned().collect()).unwrap_or_default()
@@ -477,6 +482,35 @@ impl Actions {
     pub fn with_settings(mut self, settings: &Settings) -> Actions {
         self.overrides = settings.actions.clone();
         self
+    }
+
+    /// Every `group/Kind` with actions, sorted.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut all: Vec<String> =
+            self.tree.kinds().chain(self.overrides.iter().map(|o| o.group_kind.as_str())).map(str::to_string).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The kinds with actions that `text` names, as `(group, Kind)`: `Kind` or `Kind.group`,
+    /// case-insensitively, a plural `s` allowed (`rollouts`, `deployment.apps`).
+    pub fn resolve_kind(&self, text: &str) -> Vec<(String, String)> {
+        let (kind, group) = text.split_once('.').map_or((text, None), |(k, g)| (k, Some(g)));
+        let mut found: Vec<(String, String)> = self
+            .tree
+            .kinds()
+            .chain(self.overrides.iter().map(|o| o.group_kind.as_str()))
+            .filter_map(|key| {
+                let (g, k) = key.split_once('/').unwrap_or(("", key));
+                let kind_ok = k.eq_ignore_ascii_case(kind) || format!("{k}s").eq_ignore_ascii_case(kind);
+                let group_ok = group.is_none_or(|want| g.eq_ignore_ascii_case(want));
+                (kind_ok && group_ok).then(|| (g.to_string(), k.to_string()))
+            })
+            .collect();
+        found.sort();
+        found.dedup();
+        found
     }
 
     /// The engine that runs them.

@@ -28,6 +28,7 @@ pub mod compare;
 pub mod directory;
 pub mod git;
 pub mod git_push;
+pub mod action;
 pub mod health;
 pub mod helm;
 pub mod image_update;

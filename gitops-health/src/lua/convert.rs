@@ -33,8 +33,9 @@ pub(super) type Headroom<'h> = dyn FnMut(&mut dyn FnMut() -> mlua::Result<()>) -
 
 struct Node<'a> {
     map: &'a Map<String, Value>,
-    /// Some fields were handed out one by one, so a fill must not replace them.
-    partial: bool,
+    /// The fields handed out one by one: the script owns them from then on (it may have
+    /// changed or removed them), so a fill must not bring them back.
+    handed: Vec<&'a str>,
 }
 
 /// The maps of one object handed to Lua, numbered by the tag their lazy table holds.
@@ -58,7 +59,7 @@ impl<'a> Objects<'a> {
     pub(super) fn root(&self, lua: &Lua, v: &'a Value) -> mlua::Result<Option<mlua::Value>> {
         match v {
             Value::Object(map) => {
-                self.nodes.borrow_mut().push(Node { map, partial: false });
+                self.nodes.borrow_mut().push(Node { map, handed: Vec::new() });
                 Ok(None)
             }
             other => self.value(lua, other, 0).map(Some),
@@ -67,7 +68,7 @@ impl<'a> Objects<'a> {
 
     fn number(&self, map: &'a Map<String, Value>) -> f64 {
         let mut nodes = self.nodes.borrow_mut();
-        nodes.push(Node { map, partial: false });
+        nodes.push(Node { map, handed: Vec::new() });
         (nodes.len() - 1) as f64
     }
 
@@ -83,7 +84,11 @@ impl<'a> Objects<'a> {
         let absent = (0, None, None, None, None);
         let Ok(key) = key.to_str() else { return Ok(absent) };
         let Some(map) = self.nodes.borrow().get(id).map(|n| n.map) else { return Ok(absent) };
-        let Some(v) = map.get(&*key) else { return Ok(absent) };
+        // Read again after the script removed it (`t.k = nil`): it stays removed.
+        if self.nodes.borrow().get(id).is_some_and(|n| n.handed.iter().any(|h| **h == *key)) {
+            return Ok(absent);
+        }
+        let Some((name, v)) = map.get_key_value(&*key) else { return Ok(absent) };
         let found = match v {
             Value::Null => return Ok(absent),
             Value::String(s) => (1, Some(s.as_str()), None, None, None),
@@ -102,7 +107,7 @@ impl<'a> Objects<'a> {
             Value::Object(child) => (5, None, Some(self.number(child)), None, None),
         };
         if let Some(n) = self.nodes.borrow_mut().get_mut(id) {
-            n.partial = true;
+            n.handed.push(name.as_str());
         }
         Ok(found)
     }
@@ -110,11 +115,14 @@ impl<'a> Objects<'a> {
     /// Fills the lazy table of map `id` with all its fields (keeping those already handed
     /// out) and makes it a plain table.
     pub(super) fn fill(&self, lua: &Lua, t: &Table, id: usize) -> mlua::Result<()> {
-        let Some((map, partial)) = self.nodes.borrow().get(id).map(|n| (n.map, n.partial)) else { return Ok(()) };
+        let Some((map, handed)) = self.nodes.borrow_mut().get_mut(id).map(|n| (n.map, std::mem::take(&mut n.handed)))
+        else {
+            return Ok(());
+        };
         t.raw_set(&self.tag, mlua::Value::Nil)?;
         t.set_metatable(None)?;
         for (k, item) in map {
-            if partial && !t.raw_get::<mlua::Value>(k.as_str())?.is_nil() {
+            if handed.contains(&k.as_str()) {
                 continue;
             }
             self.set(lua, t, k.as_str(), item, 0)?;
