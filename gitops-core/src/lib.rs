@@ -92,6 +92,7 @@
 
 pub mod app;
 pub mod app_fields;
+pub mod analysis;
 pub mod appset;
 pub mod defaults;
 pub mod diff;
