@@ -8,6 +8,7 @@ mod appset_cmd;
 mod diff_cmd;
 mod fleet_cmd;
 mod action_cmd;
+mod analysis_cmd;
 mod health_cmd;
 mod hub_cmd;
 mod image_cmd;
@@ -146,6 +147,12 @@ enum Command {
     /// Exit status: 0 done, 1 a failed test or a write the target refused, 2 bad usage or input.
     #[command(subcommand)]
     Action(action_cmd::ActionCommand),
+    /// Argo Rollouts analyses: `run` AnalysisTemplates against Prometheus or web endpoints
+    /// as the Rollouts analysis controller does.
+    ///
+    /// Exit status: 0 Successful, 1 Failed or Inconclusive, 2 Error or bad input.
+    #[command(subcommand)]
+    Analysis(analysis_cmd::AnalysisCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -183,6 +190,7 @@ A fleet (apps that make apps, many clusters; the hub is the root app's target):
 Operating what runs (--target dir:PATH or kube[:CONTEXT]):
   gitops action list KIND/NAME -n NS     the resource actions an object offers (argocd app actions list)
   gitops action run KIND/NAME ACTION     run one: restart, resume, promote-full, create-job...
+  gitops analysis run TEMPLATE... [--arg N=V] [--prometheus URL]   an Argo Rollouts analysis, measured
 Targets (--target): dir:PATH, a directory standing in for a cluster (the default:
 .gitops/cluster next to the app file), or kube[:CONTEXT] through the kubeconfig.
 Exit status: 0 in sync / healthy / done, 1 differences / unhealthy / failed, 2 bad usage or input.
@@ -222,6 +230,7 @@ fn main() -> ExitCode {
         Command::Unseal(args) => seal_cmd::unseal(args),
         Command::Notify(command) => notify_cmd::run(command),
         Command::Action(command) => action_cmd::run(command),
+        Command::Analysis(command) => analysis_cmd::run(command),
     };
     finish(result)
 }

@@ -2,6 +2,10 @@
 //! - `action`: `action test` of the bundled actions (and a wrong expectation failing);
 //!   `action list|run` on a FileCluster (patches, status, a created Job), failing, looping,
 //!   disabled and unknown actions leaving the object byte for byte as it was.
+//! - `analysis`: `analysis run` of the example canary template against a real Prometheus
+//!   (Debian's, `GITOPS_PROMETHEUS`) scraping canaries served on loopback: the healthy one passes,
+//!   the bad one fails after `failureLimit` measurements; unknown providers, conditions that do
+//!   not compile, missing arguments and an unreachable Prometheus.
 //! - `apiserver`: the README example and every example app synced into a real API server (the
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
 //!   `--server-side`) Synced; drift seen.
@@ -45,6 +49,7 @@
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
 mod action;
+mod analysis;
 mod apiserver;
 mod appset;
 mod charts;

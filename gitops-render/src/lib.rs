@@ -29,6 +29,7 @@ pub mod directory;
 pub mod git;
 pub mod git_push;
 pub mod action;
+pub mod analysis;
 pub mod health;
 pub mod helm;
 pub mod image_update;
