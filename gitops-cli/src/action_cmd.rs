@@ -170,7 +170,12 @@ enum Done {
     Run(Vec<Written>),
 }
 
-async fn exec<C: Cluster>(cluster: &C, actions: &Actions, key: &ResourceKey, op: &Op<'_>) -> Result<Done, action::Error> {
+async fn exec<C: Cluster>(
+    cluster: &C,
+    actions: &Actions,
+    key: &ResourceKey,
+    op: &Op<'_>,
+) -> Result<Done, action::Error> {
     match op {
         Op::List => action::list(cluster, actions, key).await.map(Done::List),
         Op::Run { name, params } => action::run(cluster, actions, key, name, params).await.map(Done::Run),
@@ -178,7 +183,12 @@ async fn exec<C: Cluster>(cluster: &C, actions: &Actions, key: &ResourceKey, op:
 }
 
 /// Runs `op` on the target's cluster; the outer error is a target that cannot be opened.
-fn on_target(args: &TargetArgs, actions: &Actions, key: &ResourceKey, op: &Op<'_>) -> Result<Result<Done, action::Error>, String> {
+fn on_target(
+    args: &TargetArgs,
+    actions: &Actions,
+    key: &ResourceKey,
+    op: &Op<'_>,
+) -> Result<Result<Done, action::Error>, String> {
     let target = TargetSpec::parse(Some(&args.target), Path::new(".")).map_err(|e| e.to_string())?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))?;
@@ -191,8 +201,9 @@ fn on_target(args: &TargetArgs, actions: &Actions, key: &ResourceKey, op: &Op<'_
             Ok(runtime.block_on(exec(&cluster, actions, key, op)))
         }
         TargetSpec::Kube(context) => runtime.block_on(async {
-            let cluster =
-                KubeCluster::connect(args.kubeconfig.as_deref(), context.as_deref()).await.map_err(|e| e.to_string())?;
+            let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(exec(&cluster, actions, key, op).await)
         }),
         _ => Err(format!("`{}`: expected dir:PATH, kube or kube:CONTEXT", args.target)),

@@ -3,12 +3,12 @@
 
 #![forbid(unsafe_code)]
 
+mod action_cmd;
+mod analysis_cmd;
 mod app_input;
 mod appset_cmd;
 mod diff_cmd;
 mod fleet_cmd;
-mod action_cmd;
-mod analysis_cmd;
 mod health_cmd;
 mod hub_cmd;
 mod image_cmd;

@@ -13,7 +13,11 @@ const CHECKS: &str = "gitops-health/checks";
 fn cluster() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    write_under(root, "_cluster/core/Namespace/shop.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n");
+    write_under(
+        root,
+        "_cluster/core/Namespace/shop.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    );
     write_under(
         root,
         "shop/apps/Deployment/web.yaml",
@@ -59,7 +63,8 @@ fn a_wrong_expectation_fails_and_names_the_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     crate::copy_dir(&crate::repo().join(CHECKS).join("apps/DaemonSet"), &dir.path().join("apps/DaemonSet"));
     let expected = dir.path().join("apps/DaemonSet/actions/testdata/daemonset-restarted.yaml");
-    let text = std::fs::read_to_string(&expected).expect("read").replace("2024-01-02T03:04:05Z", "2024-01-02T03:04:06Z");
+    let text =
+        std::fs::read_to_string(&expected).expect("read").replace("2024-01-02T03:04:05Z", "2024-01-02T03:04:06Z");
     std::fs::write(&expected, text).expect("write");
     let o = gitops(&["action", "test", &dir.path().display().to_string()], None);
     let text = out(&o);
@@ -77,14 +82,19 @@ fn list_shows_what_the_object_offers_now() {
     let o = gitops(&["action", "list", "deployment/web", "-n", "shop", "--target", &target(dir.path())], None);
     let text = out(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
-    let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_string();
+    let line =
+        |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_string();
     assert!(line("resume").contains("true"), "{text}");
     assert!(line("pause").contains("false"), "{text}");
     assert!(line("scale").ends_with("replicas=3"), "{text}");
-    let o = gitops(&["action", "list", "Rollout/shop", "-n", "shop", "--target", &target(dir.path()), "-o", "json"], None);
+    let o =
+        gitops(&["action", "list", "Rollout/shop", "-n", "shop", "--target", &target(dir.path()), "-o", "json"], None);
     let v: Value = serde_json::from_str(&out(&o)).expect("json");
     let disabled = |n: &str| v.as_array().unwrap().iter().find(|a| a["name"] == n).expect(n)["disabled"].clone();
-    assert_eq!((disabled("resume"), disabled("retry"), disabled("abort")), (Value::Bool(false), Value::Bool(true), Value::Bool(false)));
+    assert_eq!(
+        (disabled("resume"), disabled("retry"), disabled("abort")),
+        (Value::Bool(false), Value::Bool(true), Value::Bool(false))
+    );
 }
 
 #[test]
@@ -100,7 +110,10 @@ fn run_patches_the_object_and_creates_jobs() {
     assert_eq!(web["metadata"]["generation"], 2);
     assert_eq!(web["metadata"]["uid"], "u-web");
 
-    let o = gitops(&["action", "run", "deployment/web", "scale", "--param", "replicas=5", "-n", "shop", "--target", &t], None);
+    let o = gitops(
+        &["action", "run", "deployment/web", "scale", "--param", "replicas=5", "-n", "shop", "--target", &t],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert_eq!(stored(dir.path(), "shop/apps/Deployment/web.yaml")["spec"]["replicas"], 5);
 
@@ -131,7 +144,11 @@ fn failing_or_refused_actions_change_nothing() {
     let before = std::fs::read(dir.path().join("shop/apps/Deployment/web.yaml")).expect("read");
     let custom = tempfile::tempdir().expect("tempdir");
     write_under(custom.path(), "apps/Deployment/actions/spin/action.lua", "while true do end\n");
-    write_under(custom.path(), "apps/Deployment/actions/half/action.lua", "obj.spec.replicas = 9\nerror('half done', 0)\n");
+    write_under(
+        custom.path(),
+        "apps/Deployment/actions/half/action.lua",
+        "obj.spec.replicas = 9\nerror('half done', 0)\n",
+    );
     let c = custom.path().display().to_string();
     for (args, message) in [
         (vec!["resume"], "action `resume` is disabled for Deployment/web"),

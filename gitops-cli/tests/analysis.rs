@@ -22,7 +22,17 @@ fn a_healthy_canary_passes_and_a_bad_one_fails_after_failure_limit() {
     // A minute's interval scaled to 0.3 s.
     let run = |service: &str| {
         gitops(
-            &["analysis", "run", CANARY, "--arg", &format!("service={service}"), "--prometheus", &prom.url, "--interval-scale", "0.005"],
+            &[
+                "analysis",
+                "run",
+                CANARY,
+                "--arg",
+                &format!("service={service}"),
+                "--prometheus",
+                &prom.url,
+                "--interval-scale",
+                "0.005",
+            ],
             None,
         )
     };
@@ -41,8 +51,12 @@ fn a_healthy_canary_passes_and_a_bad_one_fails_after_failure_limit() {
     assert_eq!(o.status.code(), Some(1), "{text}{}", err(&o));
     for n in 1..=3 {
         // Prometheus' rate extrapolation may give 0.7999999999999999.
-        let line = text.lines().find(|l| l.starts_with(&format!("success-rate #{n}: Failed ["))).unwrap_or_else(|| panic!("{text}"));
-        let value: f64 = line.rsplit('[').next().and_then(|v| v.strip_suffix(']')).and_then(|v| v.parse().ok()).expect(line);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("success-rate #{n}: Failed [")))
+            .unwrap_or_else(|| panic!("{text}"));
+        let value: f64 =
+            line.rsplit('[').next().and_then(|v| v.strip_suffix(']')).and_then(|v| v.parse().ok()).expect(line);
         assert!((value - 0.8).abs() < 1e-6, "{line}");
     }
     assert!(!text.contains("success-rate #4"), "{text}");
@@ -63,7 +77,11 @@ fn bad_templates_and_unreachable_providers_are_clear() {
     let job = template("job", "  - name: smoke\n    provider:\n      job: {}\n");
     let o = gitops(&["analysis", "run", &job], None);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("metric `smoke`: provider `job` is not supported (supported: prometheus, web)"), "{}", err(&o));
+    assert!(
+        err(&o).contains("metric `smoke`: provider `job` is not supported (supported: prometheus, web)"),
+        "{}",
+        err(&o)
+    );
     let cond = template(
         "cond",
         "  - name: rate\n    successCondition: result[0] >=\n    provider:\n      prometheus: {address: 'http://127.0.0.1:9', query: up}\n",

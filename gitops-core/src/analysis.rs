@@ -215,7 +215,8 @@ impl Spec {
             .iter()
             .map(|m| {
                 let name = m.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-                let resolved = substitute(m, &values).map_err(|problem| Error::Metric { metric: name.clone(), problem })?;
+                let resolved =
+                    substitute(m, &values).map_err(|problem| Error::Metric { metric: name.clone(), problem })?;
                 let dry = self.dry_run.iter().any(|d| d == "*" || *d == name);
                 Metric::from_json(&resolved, dry)
             })
@@ -304,9 +305,10 @@ fn int_field(metric: &str, what: &str, v: Option<&Value>) -> Result<Option<i64>,
         Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
         // Counts and limits are IntOrString in Rollouts: a quoted number after `{{args}}`.
         Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().parse().ok()),
-        Some(other) => {
-            Err(Error::Metric { metric: metric.to_string(), problem: format!("`{what}`: {other} is not a whole number") })
-        }
+        Some(other) => Err(Error::Metric {
+            metric: metric.to_string(),
+            problem: format!("`{what}`: {other} is not a whole number"),
+        }),
     }
 }
 
@@ -475,9 +477,10 @@ impl Run {
     /// run) ended Failed, Error or Inconclusive.
     pub fn terminating(&self) -> bool {
         self.terminate
-            || self.results.iter().any(|r| {
-                !r.dry_run && matches!(r.phase, Some(Phase::Failed | Phase::Error | Phase::Inconclusive))
-            })
+            || self
+                .results
+                .iter()
+                .any(|r| !r.dry_run && matches!(r.phase, Some(Phase::Failed | Phase::Error | Phase::Inconclusive)))
     }
 
     /// The metrics to measure at `now_ms`, by index.
@@ -485,7 +488,9 @@ impl Run {
         if self.terminating() {
             return Vec::new();
         }
-        (0..self.metrics.len()).filter(|&i| !self.completed(i) && self.next_ms(i).is_some_and(|t| t <= now_ms)).collect()
+        (0..self.metrics.len())
+            .filter(|&i| !self.completed(i) && self.next_ms(i).is_some_and(|t| t <= now_ms))
+            .collect()
     }
 
     /// When metric `i` is next measured (none when it is done).
@@ -536,7 +541,11 @@ impl Run {
             return (p, r.message.clone());
         }
         if r.measurements.is_empty() {
-            return if terminating { (Phase::Successful, "run terminated".into()) } else { (Phase::Pending, String::new()) };
+            return if terminating {
+                (Phase::Successful, "run terminated".into())
+            } else {
+                (Phase::Pending, String::new())
+            };
         }
         if m.failure_limit >= 0 && r.failed > m.failure_limit {
             return (Phase::Failed, format!("failed ({}) > failureLimit ({})", r.failed, m.failure_limit));
@@ -546,8 +555,10 @@ impl Run {
             return (Phase::Inconclusive, msg);
         }
         if m.consecutive_error_limit >= 0 && r.consecutive_error > m.consecutive_error_limit {
-            let msg =
-                format!("consecutiveErrors ({}) > consecutiveErrorLimit ({})", r.consecutive_error, m.consecutive_error_limit);
+            let msg = format!(
+                "consecutiveErrors ({}) > consecutiveErrorLimit ({})",
+                r.consecutive_error, m.consecutive_error_limit
+            );
             return (Phase::Error, msg);
         }
         if let Some(c) = m.effective_count()

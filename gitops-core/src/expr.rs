@@ -1160,13 +1160,17 @@ fn builtin(name: &str, vals: &[Val], now: i128) -> Result<Val, ExprError> {
         "asInt" => match one()? {
             Val::Int(i) => Val::Int(*i),
             Val::Float(f) => Val::Int(*f as i64),
-            Val::Str(s) => Val::Int(s.trim().parse().map_err(|_| ExprError::Runtime(format!("asInt({s:?}): not an integer")))?),
+            Val::Str(s) => {
+                Val::Int(s.trim().parse().map_err(|_| ExprError::Runtime(format!("asInt({s:?}): not an integer")))?)
+            }
             other => return rt(format!("asInt of {}", other.type_name())),
         },
         "asFloat" => match one()? {
             Val::Int(i) => Val::Float(*i as f64),
             Val::Float(f) => Val::Float(*f),
-            Val::Str(s) => Val::Float(parse_go_float(s).ok_or_else(|| ExprError::Runtime(format!("asFloat({s:?}): not a number")))?),
+            Val::Str(s) => Val::Float(
+                parse_go_float(s).ok_or_else(|| ExprError::Runtime(format!("asFloat({s:?}): not a number")))?,
+            ),
             other => return rt(format!("asFloat of {}", other.type_name())),
         },
         "now" => Val::Time(now),

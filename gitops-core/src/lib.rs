@@ -90,9 +90,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod app;
 pub mod app_fields;
-pub mod analysis;
 pub mod appset;
 pub mod defaults;
 pub mod diff;

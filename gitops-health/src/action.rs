@@ -314,38 +314,110 @@ const BUNDLED: &[(&str, &str)] = &[
     ("apps/DaemonSet/actions/restart/action.lua", include_str!("../checks/apps/DaemonSet/actions/restart/action.lua")),
     ("apps/Deployment/actions/discovery.lua", include_str!("../checks/apps/Deployment/actions/discovery.lua")),
     ("apps/Deployment/actions/pause/action.lua", include_str!("../checks/apps/Deployment/actions/pause/action.lua")),
-    ("apps/Deployment/actions/restart/action.lua", include_str!("../checks/apps/Deployment/actions/restart/action.lua")),
+    (
+        "apps/Deployment/actions/restart/action.lua",
+        include_str!("../checks/apps/Deployment/actions/restart/action.lua"),
+    ),
     ("apps/Deployment/actions/resume/action.lua", include_str!("../checks/apps/Deployment/actions/resume/action.lua")),
     ("apps/Deployment/actions/scale/action.lua", include_str!("../checks/apps/Deployment/actions/scale/action.lua")),
     ("apps/StatefulSet/actions/discovery.lua", include_str!("../checks/apps/StatefulSet/actions/discovery.lua")),
-    ("apps/StatefulSet/actions/restart/action.lua", include_str!("../checks/apps/StatefulSet/actions/restart/action.lua")),
+    (
+        "apps/StatefulSet/actions/restart/action.lua",
+        include_str!("../checks/apps/StatefulSet/actions/restart/action.lua"),
+    ),
     ("apps/StatefulSet/actions/scale/action.lua", include_str!("../checks/apps/StatefulSet/actions/scale/action.lua")),
-    ("argoproj.io/AnalysisRun/actions/discovery.lua", include_str!("../checks/argoproj.io/AnalysisRun/actions/discovery.lua")),
-    ("argoproj.io/AnalysisRun/actions/terminate/action.lua", include_str!("../checks/argoproj.io/AnalysisRun/actions/terminate/action.lua")),
-    ("argoproj.io/Rollout/actions/abort/action.lua", include_str!("../checks/argoproj.io/Rollout/actions/abort/action.lua")),
+    (
+        "argoproj.io/AnalysisRun/actions/discovery.lua",
+        include_str!("../checks/argoproj.io/AnalysisRun/actions/discovery.lua"),
+    ),
+    (
+        "argoproj.io/AnalysisRun/actions/terminate/action.lua",
+        include_str!("../checks/argoproj.io/AnalysisRun/actions/terminate/action.lua"),
+    ),
+    (
+        "argoproj.io/Rollout/actions/abort/action.lua",
+        include_str!("../checks/argoproj.io/Rollout/actions/abort/action.lua"),
+    ),
     ("argoproj.io/Rollout/actions/discovery.lua", include_str!("../checks/argoproj.io/Rollout/actions/discovery.lua")),
-    ("argoproj.io/Rollout/actions/pause/action.lua", include_str!("../checks/argoproj.io/Rollout/actions/pause/action.lua")),
-    ("argoproj.io/Rollout/actions/promote-full/action.lua", include_str!("../checks/argoproj.io/Rollout/actions/promote-full/action.lua")),
-    ("argoproj.io/Rollout/actions/restart/action.lua", include_str!("../checks/argoproj.io/Rollout/actions/restart/action.lua")),
-    ("argoproj.io/Rollout/actions/resume/action.lua", include_str!("../checks/argoproj.io/Rollout/actions/resume/action.lua")),
-    ("argoproj.io/Rollout/actions/retry/action.lua", include_str!("../checks/argoproj.io/Rollout/actions/retry/action.lua")),
-    ("argoproj.io/Rollout/actions/skip-current-step/action.lua", include_str!("../checks/argoproj.io/Rollout/actions/skip-current-step/action.lua")),
-    ("batch/CronJob/actions/create-job/action.lua", include_str!("../checks/batch/CronJob/actions/create-job/action.lua")),
+    (
+        "argoproj.io/Rollout/actions/pause/action.lua",
+        include_str!("../checks/argoproj.io/Rollout/actions/pause/action.lua"),
+    ),
+    (
+        "argoproj.io/Rollout/actions/promote-full/action.lua",
+        include_str!("../checks/argoproj.io/Rollout/actions/promote-full/action.lua"),
+    ),
+    (
+        "argoproj.io/Rollout/actions/restart/action.lua",
+        include_str!("../checks/argoproj.io/Rollout/actions/restart/action.lua"),
+    ),
+    (
+        "argoproj.io/Rollout/actions/resume/action.lua",
+        include_str!("../checks/argoproj.io/Rollout/actions/resume/action.lua"),
+    ),
+    (
+        "argoproj.io/Rollout/actions/retry/action.lua",
+        include_str!("../checks/argoproj.io/Rollout/actions/retry/action.lua"),
+    ),
+    (
+        "argoproj.io/Rollout/actions/skip-current-step/action.lua",
+        include_str!("../checks/argoproj.io/Rollout/actions/skip-current-step/action.lua"),
+    ),
+    (
+        "batch/CronJob/actions/create-job/action.lua",
+        include_str!("../checks/batch/CronJob/actions/create-job/action.lua"),
+    ),
     ("batch/CronJob/actions/discovery.lua", include_str!("../checks/batch/CronJob/actions/discovery.lua")),
     ("batch/CronJob/actions/resume/action.lua", include_str!("../checks/batch/CronJob/actions/resume/action.lua")),
     ("batch/CronJob/actions/suspend/action.lua", include_str!("../checks/batch/CronJob/actions/suspend/action.lua")),
-    ("helm.toolkit.fluxcd.io/HelmRelease/actions/discovery.lua", include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/discovery.lua")),
-    ("helm.toolkit.fluxcd.io/HelmRelease/actions/reconcile/action.lua", include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/reconcile/action.lua")),
-    ("helm.toolkit.fluxcd.io/HelmRelease/actions/resume/action.lua", include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/resume/action.lua")),
-    ("helm.toolkit.fluxcd.io/HelmRelease/actions/suspend/action.lua", include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/suspend/action.lua")),
-    ("kustomize.toolkit.fluxcd.io/Kustomization/actions/discovery.lua", include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/discovery.lua")),
-    ("kustomize.toolkit.fluxcd.io/Kustomization/actions/reconcile/action.lua", include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/reconcile/action.lua")),
-    ("kustomize.toolkit.fluxcd.io/Kustomization/actions/resume/action.lua", include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/resume/action.lua")),
-    ("kustomize.toolkit.fluxcd.io/Kustomization/actions/suspend/action.lua", include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/suspend/action.lua")),
-    ("source.toolkit.fluxcd.io/GitRepository/actions/discovery.lua", include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/discovery.lua")),
-    ("source.toolkit.fluxcd.io/GitRepository/actions/reconcile/action.lua", include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/reconcile/action.lua")),
-    ("source.toolkit.fluxcd.io/GitRepository/actions/resume/action.lua", include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/resume/action.lua")),
-    ("source.toolkit.fluxcd.io/GitRepository/actions/suspend/action.lua", include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/suspend/action.lua")),
+    (
+        "helm.toolkit.fluxcd.io/HelmRelease/actions/discovery.lua",
+        include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/discovery.lua"),
+    ),
+    (
+        "helm.toolkit.fluxcd.io/HelmRelease/actions/reconcile/action.lua",
+        include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/reconcile/action.lua"),
+    ),
+    (
+        "helm.toolkit.fluxcd.io/HelmRelease/actions/resume/action.lua",
+        include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/resume/action.lua"),
+    ),
+    (
+        "helm.toolkit.fluxcd.io/HelmRelease/actions/suspend/action.lua",
+        include_str!("../checks/helm.toolkit.fluxcd.io/HelmRelease/actions/suspend/action.lua"),
+    ),
+    (
+        "kustomize.toolkit.fluxcd.io/Kustomization/actions/discovery.lua",
+        include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/discovery.lua"),
+    ),
+    (
+        "kustomize.toolkit.fluxcd.io/Kustomization/actions/reconcile/action.lua",
+        include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/reconcile/action.lua"),
+    ),
+    (
+        "kustomize.toolkit.fluxcd.io/Kustomization/actions/resume/action.lua",
+        include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/resume/action.lua"),
+    ),
+    (
+        "kustomize.toolkit.fluxcd.io/Kustomization/actions/suspend/action.lua",
+        include_str!("../checks/kustomize.toolkit.fluxcd.io/Kustomization/actions/suspend/action.lua"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/GitRepository/actions/discovery.lua",
+        include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/discovery.lua"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/GitRepository/actions/reconcile/action.lua",
+        include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/reconcile/action.lua"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/GitRepository/actions/resume/action.lua",
+        include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/resume/action.lua"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/GitRepository/actions/suspend/action.lua",
+        include_str!("../checks/source.toolkit.fluxcd.io/GitRepository/actions/suspend/action.lua"),
+    ),
 ];
 
 impl ActionTree {
@@ -386,7 +458,8 @@ impl ActionTree {
         if rest == "discovery.lua" {
             entry.discovery = Some(script);
         } else {
-            let name = rest.strip_suffix("/action.lua").filter(|n| !n.is_empty() && !n.contains('/')).ok_or_else(bad)?;
+            let name =
+                rest.strip_suffix("/action.lua").filter(|n| !n.is_empty() && !n.contains('/')).ok_or_else(bad)?;
             entry.actions.insert(name.to_string(), script);
         }
         Ok(())
@@ -528,7 +601,11 @@ impl Actions {
         let mut scripts = Vec::new();
         if let Some(o) = self.override_for(group, kind) {
             if !o.discovery.trim().is_empty() {
-                scripts.push(Script::new(o.discovery.as_str(), Libraries::Restricted, format!("{} discovery.lua", o.key)));
+                scripts.push(Script::new(
+                    o.discovery.as_str(),
+                    Libraries::Restricted,
+                    format!("{} discovery.lua", o.key),
+                ));
             }
             if !o.merge_builtin {
                 return scripts;

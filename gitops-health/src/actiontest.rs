@@ -245,7 +245,10 @@ mod tests {
             "discoveryTests:\n- inputPath: a.yaml\n  result:\n  - name: x\n    disabled: true\nactionTests:\n- action: scale\n  inputPath: a.yaml\n  expectedOutputPath: b.yaml\n  parameters:\n    replicas: 6\n",
         )
         .unwrap();
-        assert_eq!(f.discovery[0].result, vec![ResourceAction { name: "x".into(), disabled: true, ..Default::default() }]);
+        assert_eq!(
+            f.discovery[0].result,
+            vec![ResourceAction { name: "x".into(), disabled: true, ..Default::default() }]
+        );
         assert_eq!(f.actions[0].parameters["replicas"], "6");
         let e = parse("actionTests:\n- action: x\n  inputPath: a.yaml\n").unwrap_err().to_string();
         assert!(e.contains("actionTests[0]: give one of"), "{e}");

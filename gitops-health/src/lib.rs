@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 pub mod action;
+pub mod actiontest;
 pub mod aggregate;
 pub mod assess;
 pub mod builtin;
@@ -44,7 +45,6 @@ pub mod report;
 pub mod scripts;
 mod status;
 pub mod testfile;
-pub mod actiontest;
 
 pub use aggregate::{AppHealth, Member, aggregate};
 pub use assess::{Assessment, CheckSource, HealthChecks};

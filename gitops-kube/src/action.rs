@@ -104,10 +104,12 @@ pub async fn run<C: Cluster>(
                 written.push(write_patch(cluster, &target_key, patch).await?);
             }
             Operation::Create => {
-                if target.namespace().is_empty() && !key.namespace.is_empty() && !target.is_cluster_scoped() {
-                    if let Some(meta) = target.value_mut().get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.insert("namespace".into(), Value::String(key.namespace.clone()));
-                    }
+                if target.namespace().is_empty()
+                    && !key.namespace.is_empty()
+                    && !target.is_cluster_scoped()
+                    && let Some(meta) = target.value_mut().get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    meta.insert("namespace".into(), Value::String(key.namespace.clone()));
                 }
                 let new_key = target.key("");
                 if cluster.get(&new_key).await?.is_some() {

@@ -118,15 +118,15 @@ pub fn run_tests(dir: &Path) -> Result<TestRun, Error> {
     let shown = dir.display().to_string();
     let tree = read_tree(&root, dir)?;
     let actions = Actions::only(Engine::default().with_clock(Clock::Fixed(TEST_CLOCK)), tree);
-    let files =
-        root.files_named(".", &[TEST_FILE]).map_err(|source| Error::Tree { dir: shown.clone(), source })?;
+    let files = root.files_named(".", &[TEST_FILE]).map_err(|source| Error::Tree { dir: shown.clone(), source })?;
     let mut run = TestRun::default();
     let beside = |file: &str, rel: &str| match file.rsplit_once('/') {
         Some((parent, _)) => format!("{parent}/{rel}"),
         None => rel.to_string(),
     };
     let read_docs = |rel: &str, all: bool| -> Result<Vec<Value>, CaseProblem> {
-        let problem = |problem: TestFileProblem| CaseProblem::Input { path: dir.join(rel).display().to_string(), problem };
+        let problem =
+            |problem: TestFileProblem| CaseProblem::Input { path: dir.join(rel).display().to_string(), problem };
         let text = root.read(rel).map_err(|e| problem(Unreadable(e).into()))?;
         if !all {
             return Ok(vec![testfile::first_document(&text).map_err(|e| problem(e.into()))?]);
@@ -157,9 +157,8 @@ pub fn run_tests(dir: &Path) -> Result<TestRun, Error> {
             }),
         };
         for case in &cases.discovery {
-            let outcome = read_docs(&beside(file, &case.input_path), false).and_then(|input| {
-                actiontest::run_discovery(&actions, case, &input[0]).map_err(CaseProblem::Mismatch)
-            });
+            let outcome = read_docs(&beside(file, &case.input_path), false)
+                .and_then(|input| actiontest::run_discovery(&actions, case, &input[0]).map_err(CaseProblem::Mismatch));
             record(format!("discoveryTests[{}]", case.index), &case.input_path, outcome);
         }
         for case in &cases.actions {

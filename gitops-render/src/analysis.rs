@@ -10,6 +10,7 @@
 //! - `web`: a request (`method`, `headers`, `body`/`jsonBody`, `timeoutSeconds`) whose JSON
 //!   reply is read at `jsonPath` (`{$.data.ok}`); a number if it reads as one, else the JSON
 //!   value, else the text.
+//!
 //! Other providers (`job`, `datadog`, ...) are refused before anything runs.
 
 use std::collections::BTreeMap;
@@ -47,7 +48,8 @@ pub fn read_spec(paths: &[&Path]) -> Result<Spec, Error> {
     let mut specs = Vec::new();
     for path in paths {
         let shown = path.display().to_string();
-        let text = regular::read_to_string(path).map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
+        let text =
+            regular::read_to_string(path).map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
         let docs = gitops_core::yaml::parse_documents(&text)
             .map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
         let before = specs.len();
@@ -61,7 +63,10 @@ pub fn read_spec(paths: &[&Path]) -> Result<Spec, Error> {
             }
         }
         if specs.len() == before {
-            return Err(Error::Read { path: shown, problem: "no AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun".into() });
+            return Err(Error::Read {
+                path: shown,
+                problem: "no AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun".into(),
+            });
         }
     }
     Ok(Spec::merge(specs)?)
@@ -105,9 +110,8 @@ pub fn run(metrics: Vec<Metric>, options: &Options, report: &mut dyn FnMut(&Metr
     let scale = if options.interval_scale > 0.0 { options.interval_scale } else { 1.0 };
     // Scaled milliseconds since the start: what the schedule is kept in.
     let now_ms = || (start.elapsed().as_secs_f64() * 1000.0 / scale) as u64;
-    let wall_ns = || {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
-    };
+    let wall_ns =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(concat!("gitops/", env!("CARGO_PKG_VERSION")))
@@ -296,13 +300,12 @@ fn prometheus(agent: &ureq::Agent, settings: &Value, options: &Options, now_ns: 
             let mut shown = Vec::new();
             let mut vals = Vec::new();
             for series in result.as_array().into_iter().flatten() {
-                let xs = series
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(sample)
-                    .collect::<Result<Vec<f64>, _>>()?;
+                let xs =
+                    series.get("values").and_then(Value::as_array).into_iter().flatten().map(sample).collect::<Result<
+                        Vec<f64>,
+                        _,
+                    >>(
+                    )?;
                 let (s, v) = list(&xs);
                 shown.push(s);
                 vals.push(v);
@@ -342,7 +345,9 @@ fn web(agent: &ureq::Agent, settings: &Value) -> Result<(String, Val), String> {
     let value = match shown.trim().parse::<f64>() {
         Ok(x) => Val::Float(x),
         Err(_) => match found {
-            Value::String(s) => serde_json::from_str::<Value>(s).map_or_else(|_| Val::Str(s.clone()), |v| Val::from_json(&v)),
+            Value::String(s) => {
+                serde_json::from_str::<Value>(s).map_or_else(|_| Val::Str(s.clone()), |v| Val::from_json(&v))
+            }
             other => Val::from_json(other),
         },
     };

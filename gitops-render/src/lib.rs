@@ -22,14 +22,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod action;
+pub mod analysis;
 pub mod app;
 pub mod chart_repo;
 pub mod compare;
 pub mod directory;
 pub mod git;
 pub mod git_push;
-pub mod action;
-pub mod analysis;
 pub mod health;
 pub mod helm;
 pub mod image_update;

@@ -49,9 +49,8 @@ impl Canaries {
                 while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
                     line.clear();
                 }
-                let mut body = String::from(
-                    "# TYPE http_requests_total counter\n# TYPE http_request_latency_p99_seconds gauge\n",
-                );
+                let mut body =
+                    String::from("# TYPE http_requests_total counter\n# TYPE http_request_latency_p99_seconds gauge\n");
                 for s in &services {
                     let total = 100 * n;
                     let errors = (total as f64 * s.error_ratio).round() as u64;
@@ -93,7 +92,8 @@ impl Drop for TestPrometheus {
 /// test is skipped. Panics when [`ENV_VAR`] is set and Prometheus cannot start.
 pub fn or_skip(test: &str, target: &str) -> Option<TestPrometheus> {
     let Some(binary) = std::env::var_os(ENV_VAR).filter(|v| !v.is_empty()) else {
-        let line = format!("{test}: SKIPPED, no Prometheus: set {ENV_VAR}=/usr/bin/prometheus (apt-get install prometheus)\n");
+        let line =
+            format!("{test}: SKIPPED, no Prometheus: set {ENV_VAR}=/usr/bin/prometheus (apt-get install prometheus)\n");
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
         return None;
     };

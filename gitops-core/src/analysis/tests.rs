@@ -37,9 +37,12 @@ fn conditions_decide_as_rollouts() {
     assert!(message.unwrap().contains("result[0] >= 0.95"));
     let not_bool = metric(json!({"successCondition": "result[0]"}));
     assert!(evaluate(&not_bool, &floats(&[1.0]), 0).1.unwrap().contains("expected bool"));
-    let helpers = metric(json!({"successCondition": "all(result, {isNaN(#) or # > 0.9}) and len(result) == 2 and !isInf(result[0]) and asFloat('0.5') < asInt('1') and default(nil, 1) == 1"}));
+    let helpers = metric(
+        json!({"successCondition": "all(result, {isNaN(#) or # > 0.9}) and len(result) == 2 and !isInf(result[0]) and asFloat('0.5') < asInt('1') and default(nil, 1) == 1"}),
+    );
     assert_eq!(evaluate(&helpers, &floats(&[f64::NAN, 0.95]), 0).0, Phase::Successful);
-    let bad = Metric::from_json(&json!({"name": "x", "successCondition": "result[0] >=", "provider": {"web": {}}}), false);
+    let bad =
+        Metric::from_json(&json!({"name": "x", "successCondition": "result[0] >=", "provider": {"web": {}}}), false);
     assert!(bad.unwrap_err().to_string().starts_with("metric `x`: `successCondition` does not compile"));
 }
 
@@ -50,11 +53,13 @@ fn args_are_substituted_and_must_be_given() {
                  "metrics": [{"name": "rate", "count": "{{ args.count }}", "interval": "1s", "successCondition": "result[0] > 0",
                               "provider": {"prometheus": {"address": "http://p", "query": "up{svc=\"{{args.service}}\",ns=\"{{args.ns}}\"}"}}}]}});
     let spec = Spec::from_document(&doc).unwrap();
-    let mut given = BTreeMap::from([("service".to_string(), "web".to_string()), ("token".to_string(), "x".to_string())]);
+    let mut given =
+        BTreeMap::from([("service".to_string(), "web".to_string()), ("token".to_string(), "x".to_string())]);
     let e = spec.resolve(&given).unwrap_err().to_string();
     assert_eq!(e, "metric `rate`: failed to resolve {{args.count}}");
     let with_count = Spec {
-        args: [spec.args.clone(), vec![Argument { name: "count".into(), value: Some("3".into()), value_from: false }]].concat(),
+        args: [spec.args.clone(), vec![Argument { name: "count".into(), value: Some("3".into()), value_from: false }]]
+            .concat(),
         ..spec.clone()
     };
     let metrics = with_count.resolve(&given).unwrap();
@@ -165,7 +170,8 @@ fn a_failed_metric_ends_indefinite_ones() {
 fn documents_are_checked() {
     let e = Spec::from_document(&json!({"kind": "Rollout", "metadata": {"name": "r"}})).unwrap_err();
     assert_eq!(e.to_string(), "Rollout/r: expected an AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun");
-    let e = Spec::from_document(&json!({"kind": "AnalysisTemplate", "metadata": {"name": "t"}, "spec": {"metrics": []}}));
+    let e =
+        Spec::from_document(&json!({"kind": "AnalysisTemplate", "metadata": {"name": "t"}, "spec": {"metrics": []}}));
     assert!(e.unwrap_err().to_string().contains("non-empty list"));
     let two = |n: &str| json!({"kind": "AnalysisTemplate", "metadata": {"name": n}, "spec": {"metrics": [{"name": "m", "provider": {"web": {}}}]}});
     let specs = vec![Spec::from_document(&two("a")).unwrap(), Spec::from_document(&two("b")).unwrap()];

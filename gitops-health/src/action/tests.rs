@@ -176,7 +176,9 @@ fn argocd_cm_actions_win_and_may_merge_the_builtin_ones() {
 #[test]
 fn layout_errors_name_the_path() {
     let mut t = ActionTree::new();
-    for bad in ["actions/discovery.lua", "a/b/c/actions/x/action.lua", "a/K/actions/x/y/action.lua", "a/K/actions/x.lua"] {
+    for bad in
+        ["actions/discovery.lua", "a/b/c/actions/x/action.lua", "a/K/actions/x/y/action.lua", "a/K/actions/x.lua"]
+    {
         assert_eq!(t.insert(bad, "", "x").unwrap_err().path, bad, "{bad}");
     }
     assert!(t.insert("Service/actions/discovery.lua", "", "x").is_ok());
