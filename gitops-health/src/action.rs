@@ -154,7 +154,12 @@ impl ResourceAction {
                 Value::Array(_) => ResourceAction::default(),
                 Value::Object(_) => serde_json::from_value::<ResourceAction>(v.clone())
                     .map_err(|e| out(format!("action `{name}`: {e}")))?,
-                _ => return Err(out(format!("action `{name}`: expected a table, not {}", json_type(v)))),
+                _ => {
+                    return Err(out(format!(
+                        "action `{name}`: expected a table, not {}",
+                        gitops_core::manifest::type_name(v)
+                    )));
+                }
             };
             if action.name.is_empty() {
                 action.name = name.clone();
@@ -163,17 +168,6 @@ impl ResourceAction {
         }
         actions.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(actions)
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
     }
 }
 
