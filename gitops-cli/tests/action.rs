@@ -1,4 +1,5 @@
-//! `gitops action list|run|test` on a FileCluster, and the bundled actions' own tests.
+//! `gitops action list|run|test` on a FileCluster and a kube target (the stand-in), and the
+//! bundled actions' own tests.
 
 use std::path::Path;
 
@@ -171,4 +172,50 @@ fn failing_or_refused_actions_change_nothing() {
     let o = gitops(&["action", "list", "widget/x", "--target", &t], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("no actions for kind `widget`"), "{}", err(&o));
+}
+
+#[test]
+fn run_on_a_kube_target_patches_status_and_creates() {
+    let server = gitops_standin::ApiServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig("standin", "default")).expect("write");
+    let k = kubeconfig.display().to_string();
+    server.insert(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}), "test");
+    server.insert(
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}),
+        "test",
+    );
+    server.insert(
+        serde_json::json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "report", "namespace": "shop", "uid": "u-1"},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "r", "image": "r:1"}]}}}}}}),
+        "test",
+    );
+    let run = |args: &[&str]| {
+        let mut argv = vec!["action", "run"];
+        argv.extend(args);
+        argv.extend(["-n", "shop", "--target", "kube:standin", "--kubeconfig", &k]);
+        gitops(&argv, None)
+    };
+    let o = run(&["deployment/web", "scale", "--param", "replicas=4"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(server.get("apps/v1", "Deployment", "shop", "web").expect("web")["spec"]["replicas"], 4);
+    let patches: Vec<_> = server.requests().into_iter().filter(|r| r.method == "PATCH").collect();
+    assert_eq!(patches.len(), 1, "one merge patch");
+    assert_eq!(patches[0].content_type.as_deref(), Some("application/merge-patch+json"));
+    assert_eq!(patches[0].body, r#"{"spec":{"replicas":4}}"#);
+    let o = run(&["cronjob/report", "create-job"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let created = server.objects().into_iter().find(|o| o["kind"] == "Job").expect("a Job");
+    // The server gave the CronJob its own uid; the Job's owner reference names it.
+    let cron_uid = server.get("batch/v1", "CronJob", "shop", "report").expect("cronjob")["metadata"]["uid"].clone();
+    assert_eq!(created["metadata"]["ownerReferences"][0]["uid"], cron_uid);
+    let o = run(&["deployment/web", "pause"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let o = run(&["deployment/web", "pause"]);
+    assert_eq!(o.status.code(), Some(2), "paused already: pause is disabled");
+    assert!(err(&o).contains("action `pause` is disabled"), "{}", err(&o));
 }

@@ -1,7 +1,8 @@
 //! End-to-end tests of the `gitops` binary. Table of contents:
 //! - `action`: `action test` of the bundled actions (and a wrong expectation failing);
 //!   `action list|run` on a FileCluster (patches, status, a created Job), failing, looping,
-//!   disabled and unknown actions leaving the object byte for byte as it was.
+//!   disabled and unknown actions leaving the object byte for byte as it was; `action run` on a
+//!   kube target (the stand-in): one merge patch, a created Job, a disabled action refused.
 //! - `analysis`: `analysis run` of the example canary template against a real Prometheus
 //!   (Debian's, `GITOPS_PROMETHEUS`) scraping canaries served on loopback: the healthy one passes,
 //!   the bad one fails after `failureLimit` measurements; unknown providers, conditions that do
