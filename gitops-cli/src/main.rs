@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod action_cmd;
+mod analysis_cmd;
 mod app_input;
 mod appset_cmd;
 mod diff_cmd;
@@ -139,6 +141,18 @@ enum Command {
     /// Exit status: 0 done, 1 a send failed, 2 bad usage or input.
     #[command(subcommand)]
     Notify(notify_cmd::NotifyCommand),
+    /// Argo CD resource actions: `list` and `run` them on a live object (restart a Deployment,
+    /// resume or promote a Rollout, create a Job from a CronJob), `test` a directory of them.
+    ///
+    /// Exit status: 0 done, 1 a failed test or a write the target refused, 2 bad usage or input.
+    #[command(subcommand)]
+    Action(action_cmd::ActionCommand),
+    /// Argo Rollouts analyses: `run` AnalysisTemplates against Prometheus or web endpoints
+    /// as the Rollouts analysis controller does.
+    ///
+    /// Exit status: 0 Successful, 1 Failed or Inconclusive, 2 Error or bad input.
+    #[command(subcommand)]
+    Analysis(analysis_cmd::AnalysisCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -164,6 +178,7 @@ Checks on files, no cluster needed:
   gitops sops decrypt FILE [--age-key K]  a SOPS file decrypted (sops encrypt FILE: by .sops.yaml)
   gitops seal SECRET --cert CERT         a SealedSecret, as kubeseal (unseal: --recovery-private-key)
   gitops notify match --alerts PATH --event EVENT.yaml   the Flux Alerts that take an event
+  gitops action test DIR                 run the action_test.yaml files of Lua resource actions
 Running an app (an Argo CD Application or a Flux Kustomization file):
   gitops sync --app FILE [--local DIR]   render, compare, plan and sync once
   gitops reconcile / watch / status      one pass of the loop as the app's policy says, the loop, its status
@@ -172,6 +187,10 @@ A fleet (apps that make apps, many clusters; the hub is the root app's target):
   gitops app list / get NAME / delete NAME      the hub's Applications (as argocd app ...)
   gitops appset generate FILE / list / get NAME  an ApplicationSet's Applications; the hub's sets
   gitops get kustomizations [-A]                the hub's Kustomizations; suspend / resume kustomization NAME
+Operating what runs (--target dir:PATH or kube[:CONTEXT]):
+  gitops action list KIND/NAME -n NS     the resource actions an object offers (argocd app actions list)
+  gitops action run KIND/NAME ACTION     run one: restart, resume, promote-full, create-job...
+  gitops analysis run TEMPLATE... [--arg N=V] [--prometheus URL]   an Argo Rollouts analysis, measured
 Targets (--target): dir:PATH, a directory standing in for a cluster (the default:
 .gitops/cluster next to the app file), or kube[:CONTEXT] through the kubeconfig.
 Exit status: 0 in sync / healthy / done, 1 differences / unhealthy / failed, 2 bad usage or input.
@@ -210,6 +229,8 @@ fn main() -> ExitCode {
         Command::Seal(args) => seal_cmd::seal(args),
         Command::Unseal(args) => seal_cmd::unseal(args),
         Command::Notify(command) => notify_cmd::run(command),
+        Command::Action(command) => action_cmd::run(command),
+        Command::Analysis(command) => analysis_cmd::run(command),
     };
     finish(result)
 }

@@ -1,4 +1,12 @@
 //! End-to-end tests of the `gitops` binary. Table of contents:
+//! - `action`: `action test` of the bundled actions (and a wrong expectation failing);
+//!   `action list|run` on a FileCluster (patches, status, a created Job), failing, looping,
+//!   disabled and unknown actions leaving the object byte for byte as it was; `action run` on a
+//!   kube target (the stand-in): one merge patch, a created Job, a disabled action refused.
+//! - `analysis`: `analysis run` of the example canary template against a real Prometheus
+//!   (Debian's, `GITOPS_PROMETHEUS`) scraping canaries served on loopback: the healthy one passes,
+//!   the bad one fails after `failureLimit` measurements; unknown providers, conditions that do
+//!   not compile, missing arguments and an unreachable Prometheus.
 //! - `apiserver`: the README example and every example app synced into a real API server (the
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
 //!   `--server-side`) Synced; drift seen.
@@ -44,6 +52,8 @@
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
+mod action;
+mod analysis;
 mod apiserver;
 mod appset;
 mod charts;

@@ -13,7 +13,8 @@
 //! - functions: `len`, `all`, `any`, `none`, `one`, `filter`, `map`, `count` (closures with
 //!   `#`, as `all(xs, {# > 1})` or `all(xs, # > 1)`), `abs`, `int`, `float`, `string`,
 //!   `upper`, `lower`, `trim`, `split`, `join`, `keys`, `values`, `first`, `last`, `min`, `max`,
-//!   `isNaN`, `now()`, `duration("1h")`;
+//!   `isNaN`, `now()`, `duration("1h")`, and Argo Rollouts' `isInf`, `isNil`, `default`,
+//!   `asInt`, `asFloat`;
 //! - values of time: `time.Now()`, `time.Parse(s)` (RFC 3339, as notifications-engine's
 //!   helper), the constants `time.Nanosecond` ... `time.Hour`; methods `.Sub`, `.Add`,
 //!   `.Before`, `.After`, `.Unix()`, and on durations `.Hours()`, `.Minutes()`, `.Seconds()`;
@@ -107,7 +108,8 @@ impl Val {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    /// The name of its type, as expr names it in errors.
+    pub fn type_name(&self) -> &'static str {
         match self {
             Val::Nil => "nil",
             Val::Bool(_) => "bool",
@@ -1049,6 +1051,16 @@ fn strings_fn(name: &str, args: &[Val]) -> Result<Val, ExprError> {
     }))
 }
 
+/// Go's `strconv.ParseFloat`: decimal and exponent forms, `NaN`, `Inf`, `+Inf`, `-Inf`.
+fn parse_go_float(s: &str) -> Option<f64> {
+    match s {
+        "NaN" | "nan" => Some(f64::NAN),
+        "Inf" | "+Inf" | "inf" | "+inf" | "Infinity" | "+Infinity" => Some(f64::INFINITY),
+        "-Inf" | "-inf" | "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => s.parse().ok(),
+    }
+}
+
 fn builtin(name: &str, vals: &[Val], now: i128) -> Result<Val, ExprError> {
     let one = || -> Result<&Val, ExprError> {
         match vals {
@@ -1134,6 +1146,34 @@ fn builtin(name: &str, vals: &[Val], now: i128) -> Result<Val, ExprError> {
             Val::Float(f) => Val::Bool(f.is_nan()),
             Val::Int(_) => Val::Bool(false),
             other => return rt(format!("isNaN of {}", other.type_name())),
+        },
+        // Argo Rollouts' analysis helpers.
+        "isInf" => match one()? {
+            Val::Float(f) => Val::Bool(f.is_infinite()),
+            Val::Int(_) => Val::Bool(false),
+            other => return rt(format!("isInf of {}", other.type_name())),
+        },
+        "isNil" => Val::Bool(matches!(one()?, Val::Nil)),
+        "default" => match vals {
+            [Val::Nil, d] => d.clone(),
+            [v, _] => v.clone(),
+            _ => return rt("default takes 2 arguments"),
+        },
+        "asInt" => match one()? {
+            Val::Int(i) => Val::Int(*i),
+            Val::Float(f) => Val::Int(*f as i64),
+            Val::Str(s) => {
+                Val::Int(s.trim().parse().map_err(|_| ExprError::Runtime(format!("asInt({s:?}): not an integer")))?)
+            }
+            other => return rt(format!("asInt of {}", other.type_name())),
+        },
+        "asFloat" => match one()? {
+            Val::Int(i) => Val::Float(*i as f64),
+            Val::Float(f) => Val::Float(*f),
+            Val::Str(s) => Val::Float(
+                parse_go_float(s).ok_or_else(|| ExprError::Runtime(format!("asFloat({s:?}): not a number")))?,
+            ),
+            other => return rt(format!("asFloat of {}", other.type_name())),
         },
         "now" => Val::Time(now),
         "duration" => {

@@ -90,6 +90,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod app;
 pub mod app_fields;
 pub mod appset;
@@ -105,6 +106,7 @@ mod json;
 pub mod manifest;
 pub mod mask;
 pub mod merge;
+pub mod merge_patch;
 pub mod names;
 pub mod normalize;
 pub mod notify;

@@ -216,7 +216,8 @@ fn invalid(origin: &Origin, field: Option<&str>, problem: impl Into<String>) -> 
     Failed::Field { error, path }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// How messages name a JSON value's type: `a string`, `a list`, `a mapping`...
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

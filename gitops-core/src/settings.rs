@@ -13,6 +13,10 @@
 //!   `resource.customizations.useOpenLibs.<group>_<Kind>`, and in the legacy block the
 //!   `health.lua` and `health.lua.useOpenLibs` fields, whose keys may be globs
 //!   (`*.crossplane.io/*`). Split keys override the block.
+//! - resource actions: `resource.customizations.actions.<group>_<Kind>` (YAML with
+//!   `discovery.lua`, `definitions` (a list of `{name, action.lua}`) and
+//!   `mergeBuiltinActions`), and the `actions` field of the legacy block (the same YAML, as
+//!   text). Split keys override the block.
 //!
 //! Argo CD's own defaults are applied: the `/status` pointer for every kind, and Argo
 //! Rollouts' `spec.template.spec` known as a PodSpec unless the user configures Rollout.
@@ -78,6 +82,56 @@ pub struct HealthOverride {
     pub use_open_libs: bool,
 }
 
+/// Resource actions configured in `argocd-cm` for one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionsOverride {
+    /// Where they were configured, e.g. `resource.customizations.actions.apps_Deployment`.
+    pub key: String,
+    /// `group/Kind` (`Kind` alone for the core group).
+    pub group_kind: String,
+    /// The discovery script (`discovery.lua`), possibly empty.
+    pub discovery: String,
+    /// The action scripts: `(name, action.lua)`, in the order given.
+    pub definitions: Vec<(String, String)>,
+    /// `mergeBuiltinActions`: the built-in (and tree) actions are offered too.
+    pub merge_builtin: bool,
+}
+
+#[derive(Deserialize)]
+struct RawActions {
+    #[serde(default, rename = "discovery.lua")]
+    discovery: String,
+    #[serde(default)]
+    definitions: Vec<RawActionDefinition>,
+    #[serde(default, rename = "mergeBuiltinActions")]
+    merge_builtin: bool,
+}
+
+#[derive(Deserialize)]
+struct RawActionDefinition {
+    name: String,
+    #[serde(default, rename = "action.lua")]
+    script: String,
+}
+
+fn parse_actions(key: &str, group_kind: String, text: &str) -> Result<ActionsOverride, String> {
+    let raw: RawActions = parse_yaml(text)?;
+    let mut definitions = Vec::new();
+    for d in raw.definitions {
+        if d.name.is_empty() {
+            return Err("a definition has no `name`".into());
+        }
+        definitions.push((d.name, d.script));
+    }
+    Ok(ActionsOverride {
+        key: key.to_string(),
+        group_kind,
+        discovery: raw.discovery,
+        definitions,
+        merge_builtin: raw.merge_builtin,
+    })
+}
+
 /// The diff and health settings of an Argo CD installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -89,6 +143,8 @@ pub struct Settings {
     pub known_types: Vec<KnownTypes>,
     /// Custom health checks, sorted by `group_kind`.
     pub health: Vec<HealthOverride>,
+    /// Custom resource actions, one per kind, sorted by `group_kind`.
+    pub actions: Vec<ActionsOverride>,
 }
 
 impl Default for Settings {
@@ -119,6 +175,7 @@ const IGNORE_PREFIX: &str = "resource.customizations.ignoreDifferences.";
 const KNOWN_PREFIX: &str = "resource.customizations.knownTypeFields.";
 const HEALTH_PREFIX: &str = "resource.customizations.health.";
 const OPEN_LIBS_PREFIX: &str = "resource.customizations.useOpenLibs.";
+const ACTIONS_PREFIX: &str = "resource.customizations.actions.";
 
 /// Health settings of one group/kind while the ConfigMap is read: the block first, then
 /// split keys on top.
@@ -158,7 +215,13 @@ struct RawCompareOptions {
 
 impl Settings {
     fn empty() -> Settings {
-        Settings { ignore: Vec::new(), compare: CompareOptions::default(), known_types: Vec::new(), health: Vec::new() }
+        Settings {
+            ignore: Vec::new(),
+            compare: CompareOptions::default(),
+            known_types: Vec::new(),
+            health: Vec::new(),
+            actions: Vec::new(),
+        }
     }
 
     /// Reads the settings from an `argocd-cm` ConfigMap object.
@@ -170,13 +233,14 @@ impl Settings {
         };
         let mut s = Settings::empty();
         let mut health: std::collections::BTreeMap<String, HealthEntry> = Default::default();
+        let mut actions: std::collections::BTreeMap<String, ActionsOverride> = Default::default();
         // The block first, so that split keys override it whatever the key order.
         if let Some(text) = data.get("resource.customizations") {
             let key = "resource.customizations";
             let text = text
                 .as_str()
                 .ok_or_else(|| Error::Key { key: key.to_string(), problem: "value is not a string".into() })?;
-            s.read_legacy(key, text, &mut health)?;
+            s.read_legacy(key, text, &mut health, &mut actions)?;
         }
         for (key, value) in data {
             let text = value
@@ -195,6 +259,9 @@ impl Settings {
                 let entry = health.entry(override_group_kind(gk)).or_default();
                 entry.key = key.clone();
                 entry.script = Some(text.to_string());
+            } else if let Some(gk) = key.strip_prefix(ACTIONS_PREFIX) {
+                let group_kind = override_group_kind(gk);
+                actions.insert(group_kind.clone(), parse_actions(key, group_kind, text).map_err(bad)?);
             } else if let Some(gk) = key.strip_prefix(OPEN_LIBS_PREFIX) {
                 let open = parse_bool(text).ok_or_else(|| bad(format!("`{text}` is not a boolean")))?;
                 let entry = health.entry(override_group_kind(gk)).or_default();
@@ -223,6 +290,7 @@ impl Settings {
                 })
             })
             .collect();
+        s.actions = actions.into_values().collect();
         s.add_builtin_known_types();
         Ok(s)
     }
@@ -247,6 +315,7 @@ impl Settings {
         key: &str,
         text: &str,
         health: &mut std::collections::BTreeMap<String, HealthEntry>,
+        actions: &mut std::collections::BTreeMap<String, ActionsOverride>,
     ) -> Result<(), Error> {
         #[derive(Deserialize, Default)]
         #[serde(rename_all = "camelCase")]
@@ -259,6 +328,8 @@ impl Settings {
             health_lua: Option<String>,
             #[serde(default, rename = "health.lua.useOpenLibs")]
             health_lua_use_open_libs: Option<bool>,
+            #[serde(default)]
+            actions: Option<String>,
         }
         let bad = |problem: String| Error::Key { key: key.to_string(), problem };
         let all: std::collections::BTreeMap<String, Legacy> = parse_yaml(text).map_err(bad)?;
@@ -276,6 +347,11 @@ impl Settings {
                 h.key = format!("{key}[{gk}]");
                 h.script = entry.health_lua;
                 h.use_open_libs = entry.health_lua_use_open_libs;
+            }
+            if let Some(text) = entry.actions {
+                let at = format!("{key}[{gk}]");
+                let parsed = parse_actions(&at, gk.clone(), &text).map_err(|p| bad(format!("{gk}.actions: {p}")))?;
+                actions.insert(gk.clone(), parsed);
             }
             if !entry.known_type_fields.is_empty() {
                 let fields = known_fields(&entry.known_type_fields).map_err(|p| bad(format!("{gk}: {p}")))?;

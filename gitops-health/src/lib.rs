@@ -10,6 +10,8 @@
 //! - [`aggregate`](mod@aggregate): an application's health from its objects'.
 //! - [`report`]: the typed health report of a set of live objects (what `gitops health`
 //!   prints as a table or JSON).
+//! - [`action`]: Argo CD's resource actions (discovery and action scripts), bundled and
+//!   custom, on the same Lua engine; [`actiontest`] reads `action_test.yaml` files.
 //! - [`testfile`]: Argo CD's `health_test.yaml` format, for users testing their own scripts.
 //!
 //! Example to start from: `cargo run -p gitops-health --example custom_lua_check` assesses a
@@ -33,6 +35,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod action;
+pub mod actiontest;
 pub mod aggregate;
 pub mod assess;
 pub mod builtin;

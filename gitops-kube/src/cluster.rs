@@ -179,6 +179,16 @@ pub trait Cluster {
         dry_run: bool,
     ) -> impl Future<Output = Result<(Applied, Object), Error>> + Send;
 
+    /// Merge-patches (RFC 7386) the object at `key`, as `kubectl patch --type=merge`; with
+    /// `status`, its status subresource (the patch is then `{"status": ...}`). False when
+    /// there is no such object, or no status subresource for its kind.
+    fn merge_patch(
+        &self,
+        key: &ResourceKey,
+        patch: &serde_json::Value,
+        status: bool,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Deletes the object with this key; false when it did not exist. With `Foreground`, the
     /// object stays (being deleted) until its dependents are gone.
     fn delete(

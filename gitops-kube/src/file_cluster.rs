@@ -507,6 +507,37 @@ impl FileCluster {
         Ok(true)
     }
 
+    /// Merge-patches the stored object at `key` (RFC 7386). With `status`, only the patch's
+    /// `status` is merged, into the stored status (a status subresource); without, the rest is
+    /// merged and stored as an apply stores it (status kept, generation bumped on a spec
+    /// change). False when there is no such object.
+    pub fn merge_patch(&self, lock: &Lock, key: &ResourceKey, patch: &Value, status: bool) -> Result<bool, Error> {
+        self.check_lock(lock)?;
+        let Some(existing) = self.get(key)? else { return Ok(false) };
+        let origin = existing.origin().clone();
+        let mut value = existing.into_value();
+        if status {
+            let mut merged = value.get("status").cloned().unwrap_or(Value::Null);
+            if let Some(p) = patch.get("status") {
+                gitops_core::merge_patch::apply(&mut merged, p);
+            }
+            return self.set_status(lock, key, merged);
+        }
+        let mut rest = patch.clone();
+        if let Value::Object(m) = &mut rest {
+            m.remove("status");
+        }
+        gitops_core::merge_patch::apply(&mut value, &rest);
+        if Object::new(value.clone(), origin.clone()).key("") != *key {
+            return Err(Error::Invalid {
+                key: key.to_string(),
+                problem: "a patch may not change the object's kind, name or namespace".into(),
+            });
+        }
+        self.apply(lock, &Object::new(value, origin))?;
+        Ok(true)
+    }
+
     /// Deletes the object with this key; false when there was none. Empty directories left
     /// behind are removed.
     pub fn delete(&self, lock: &Lock, key: &ResourceKey) -> Result<bool, Error> {
@@ -757,6 +788,10 @@ impl Cluster for LockedFileCluster {
 
     async fn get(&self, key: &ResourceKey) -> Result<Option<Object>, crate::cluster::Error> {
         Ok(self.cluster.get(key)?)
+    }
+
+    async fn merge_patch(&self, key: &ResourceKey, patch: &Value, status: bool) -> Result<bool, crate::cluster::Error> {
+        Ok(self.cluster.merge_patch(self.write_lock(key)?, key, patch, status)?)
     }
 
     /// Every mode stores the object whole: with no other writers, applying and replacing agree.

@@ -662,6 +662,14 @@ impl Cluster for KubeCluster {
         self.write(obj, mode, dry_run).await
     }
 
+    async fn merge_patch(&self, key: &ResourceKey, patch: &Value, status: bool) -> Result<bool, Error> {
+        if status {
+            let Some(status) = patch.get("status") else { return Ok(true) };
+            return self.patch_status(key, status).await;
+        }
+        KubeCluster::merge_patch(self, key, patch).await
+    }
+
     async fn delete(&self, key: &ResourceKey, propagation: Propagation, dry_run: bool) -> Result<bool, Error> {
         let Some((ar, caps)) = self.resolve_key(key).await? else { return Ok(false) };
         let mut dp = match propagation {

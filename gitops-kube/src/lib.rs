@@ -38,6 +38,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod action;
 pub mod client_side;
 pub mod cluster;
 pub mod controller;

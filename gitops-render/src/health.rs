@@ -54,6 +54,14 @@ pub enum Error {
         /// The path.
         source: LayoutError,
     },
+    /// An action script's path does not fit the layout.
+    #[error("{dir}: {source}")]
+    ActionLayout {
+        /// The script directory.
+        dir: String,
+        /// The path.
+        source: gitops_health::action::LayoutError,
+    },
     /// The `argocd-cm` file is not YAML.
     #[error("{path}: {source}")]
     ConfigMapYaml {
@@ -81,7 +89,7 @@ pub enum Error {
 }
 
 /// Opens a script directory as a root, refusing anything but a directory.
-fn open_tree(dir: &Path) -> Result<RepoRoot, Error> {
+pub(crate) fn open_tree(dir: &Path) -> Result<RepoRoot, Error> {
     let shown = dir.display().to_string();
     let meta = regular::metadata(dir).map_err(|source| Error::Io { path: shown.clone(), source })?;
     if !meta.is_dir() {

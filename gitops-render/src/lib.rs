@@ -22,6 +22,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod action;
+pub mod analysis;
 pub mod app;
 pub mod chart_repo;
 pub mod compare;

@@ -63,6 +63,7 @@ mod apply;
 mod controllers;
 mod http;
 mod patch;
+pub mod prometheus;
 pub mod registry;
 mod resources;
 mod selector;

@@ -33,8 +33,9 @@ pub(super) type Headroom<'h> = dyn FnMut(&mut dyn FnMut() -> mlua::Result<()>) -
 
 struct Node<'a> {
     map: &'a Map<String, Value>,
-    /// Some fields were handed out one by one, so a fill must not replace them.
-    partial: bool,
+    /// The fields handed out one by one: the script owns them from then on (it may have
+    /// changed or removed them), so a fill must not bring them back.
+    handed: Vec<&'a str>,
 }
 
 /// The maps of one object handed to Lua, numbered by the tag their lazy table holds.
@@ -58,7 +59,7 @@ impl<'a> Objects<'a> {
     pub(super) fn root(&self, lua: &Lua, v: &'a Value) -> mlua::Result<Option<mlua::Value>> {
         match v {
             Value::Object(map) => {
-                self.nodes.borrow_mut().push(Node { map, partial: false });
+                self.nodes.borrow_mut().push(Node { map, handed: Vec::new() });
                 Ok(None)
             }
             other => self.value(lua, other, 0).map(Some),
@@ -67,7 +68,7 @@ impl<'a> Objects<'a> {
 
     fn number(&self, map: &'a Map<String, Value>) -> f64 {
         let mut nodes = self.nodes.borrow_mut();
-        nodes.push(Node { map, partial: false });
+        nodes.push(Node { map, handed: Vec::new() });
         (nodes.len() - 1) as f64
     }
 
@@ -83,7 +84,11 @@ impl<'a> Objects<'a> {
         let absent = (0, None, None, None, None);
         let Ok(key) = key.to_str() else { return Ok(absent) };
         let Some(map) = self.nodes.borrow().get(id).map(|n| n.map) else { return Ok(absent) };
-        let Some(v) = map.get(&*key) else { return Ok(absent) };
+        // Read again after the script removed it (`t.k = nil`): it stays removed.
+        if self.nodes.borrow().get(id).is_some_and(|n| n.handed.iter().any(|h| **h == *key)) {
+            return Ok(absent);
+        }
+        let Some((name, v)) = map.get_key_value(&*key) else { return Ok(absent) };
         let found = match v {
             Value::Null => return Ok(absent),
             Value::String(s) => (1, Some(s.as_str()), None, None, None),
@@ -102,7 +107,7 @@ impl<'a> Objects<'a> {
             Value::Object(child) => (5, None, Some(self.number(child)), None, None),
         };
         if let Some(n) = self.nodes.borrow_mut().get_mut(id) {
-            n.partial = true;
+            n.handed.push(name.as_str());
         }
         Ok(found)
     }
@@ -110,11 +115,14 @@ impl<'a> Objects<'a> {
     /// Fills the lazy table of map `id` with all its fields (keeping those already handed
     /// out) and makes it a plain table.
     pub(super) fn fill(&self, lua: &Lua, t: &Table, id: usize) -> mlua::Result<()> {
-        let Some((map, partial)) = self.nodes.borrow().get(id).map(|n| (n.map, n.partial)) else { return Ok(()) };
+        let Some((map, handed)) = self.nodes.borrow_mut().get_mut(id).map(|n| (n.map, std::mem::take(&mut n.handed)))
+        else {
+            return Ok(());
+        };
         t.raw_set(&self.tag, mlua::Value::Nil)?;
         t.set_metatable(None)?;
         for (k, item) in map {
-            if partial && !t.raw_get::<mlua::Value>(k.as_str())?.is_nil() {
+            if handed.contains(&k.as_str()) {
                 continue;
             }
             self.set(lua, t, k.as_str(), item, 0)?;
@@ -166,5 +174,57 @@ impl<'a> Objects<'a> {
                 mlua::Value::Table(t)
             }
         })
+    }
+}
+
+/// Results nested deeper than this are refused (the prelude's check recursed through them
+/// already, so only a pathological script gets here).
+const MAX_RESULT_DEPTH: usize = 512;
+
+/// A checked result table (see the prelude's `encodable`) as JSON, as gopher-json encodes it:
+/// an empty table is `[]`, a table with number keys an array, whole numbers integers.
+pub(super) fn to_json(v: &mlua::Value, depth: usize) -> Result<Value, String> {
+    if depth > MAX_RESULT_DEPTH {
+        return Err(format!("the result nests deeper than {MAX_RESULT_DEPTH} levels"));
+    }
+    Ok(match v {
+        mlua::Value::Nil => Value::Null,
+        mlua::Value::Boolean(b) => Value::Bool(*b),
+        mlua::Value::Integer(i) => Value::from(*i),
+        mlua::Value::Number(n) => number(*n),
+        mlua::Value::String(s) => Value::String(s.to_string_lossy()),
+        mlua::Value::Table(t) => {
+            let mut items: Vec<(f64, Value)> = Vec::new();
+            let mut map = Map::new();
+            for pair in t.clone().pairs::<mlua::Value, mlua::Value>() {
+                let (k, item) = pair.map_err(|e| e.to_string())?;
+                let item = to_json(&item, depth + 1)?;
+                match k {
+                    mlua::Value::String(s) => {
+                        map.insert(s.to_string_lossy(), item);
+                    }
+                    mlua::Value::Number(n) => items.push((n, item)),
+                    mlua::Value::Integer(n) => items.push((n as f64, item)),
+                    _ => return Err("cannot encode mixed or invalid key types".into()),
+                }
+            }
+            if !map.is_empty() {
+                Value::Object(map)
+            } else {
+                items.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Value::Array(items.into_iter().map(|(_, v)| v).collect())
+            }
+        }
+        other => return Err(format!("cannot encode {} to JSON", other.type_name())),
+    })
+}
+
+/// Go's encoding of a float64 read back by a JSON decoder into an object: whole numbers
+/// become integers.
+fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.2e18 {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
     }
 }

@@ -60,6 +60,7 @@ mod pattern;
 mod state;
 mod strlib;
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,6 +215,37 @@ impl Engine {
     /// with the error's text in the caller.
     pub fn evaluate(&self, script: &Script, obj: &Value) -> Result<Option<Health>, Error> {
         state::with_state(script.libraries, self.limits, |st| st.run(script, obj, self.limits, self.clock.now()))
+    }
+
+    /// Runs a resource action script on `obj` with `params` as its global `actionParams`,
+    /// in the same sandbox and budgets as a health script: the changed object, or Argo CD's
+    /// list of `{operation, resource}`. See [`crate::action`].
+    pub fn run_action(
+        &self,
+        script: &Script,
+        obj: &Value,
+        params: &BTreeMap<String, String>,
+    ) -> Result<crate::action::ActionOutput, crate::action::Error> {
+        let value = self.run_raw(script, obj, params)?;
+        crate::action::ActionOutput::from_result(value, obj)
+    }
+
+    /// Runs an action discovery script (`discovery.lua`) on `obj`: the actions it offers,
+    /// sorted by name. See [`crate::action`].
+    pub fn discover(
+        &self,
+        script: &Script,
+        obj: &Value,
+    ) -> Result<Vec<crate::action::ResourceAction>, crate::action::Error> {
+        let value = self.run_raw(script, obj, &BTreeMap::new())?;
+        crate::action::ResourceAction::from_result(&value)
+    }
+
+    /// Runs `script` as an action: the table it returned, as JSON.
+    fn run_raw(&self, script: &Script, obj: &Value, params: &BTreeMap<String, String>) -> Result<Value, Error> {
+        state::with_state(script.libraries, self.limits, |st| {
+            st.run_action(script, obj, params, self.limits, self.clock.now())
+        })
     }
 }
 

@@ -626,7 +626,28 @@ local function finish(...)
   return result(select("#", ...), ...)
 end
 
-return TAG, LAZY, function(func, field, fill_all, root, lazy_root)
+-- An action's result: the last value, a table that encodes as JSON. Checking it forces every
+-- lazy table it holds, so the host then reads plain tables only.
+local function action_result(n, ...)
+  local v = nil
+  if n > 0 then
+    v = (select(n, ...))
+  end
+  if type(v) ~= "table" then
+    return "type", type(v)
+  end
+  local err = encodable(v, {})
+  if err then
+    return "encode", err
+  end
+  return "value", v
+end
+
+local function finish_action(...)
+  return action_result(select("#", ...), ...)
+end
+
+return TAG, LAZY, function(func, field, fill_all, root, lazy_root, params)
   cur.field, cur.fill, cur.absent = field, fill_all, {}
   clear_proxies()
   local obj = root
@@ -640,9 +661,12 @@ return TAG, LAZY, function(func, field, fill_all, root, lazy_root)
     -- Argo CD: only trusted scripts have a global `os` (there gopher-lua's whole one).
     os = open and proxies.os or nil,
     obj = obj,
-    actionParams = {},
+    actionParams = params or {},
   }, env_mt)
   env._G = env
   setfenv(func, env)
+  if params ~= nil then
+    return finish_action(func())
+  end
   return finish(func())
 end

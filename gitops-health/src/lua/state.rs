@@ -1,7 +1,7 @@
 //! Pooled Lua states: one per thread and library set, each prepared once by the prelude.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -165,6 +165,60 @@ impl State {
         limits: Limits,
         now: i64,
     ) -> Result<Option<Health>, Error> {
+        let (kind, a, b) = self.call(script, obj, limits, now, None)?;
+        let text = |v: &mlua::Value| v.to_string().unwrap_or_default();
+        match &*kind.to_str().map_err(|e| Error::Setup(e.to_string()))? {
+            "none" => Ok(None),
+            "ok" => {
+                let code = match a {
+                    mlua::Value::Number(n) => n as usize,
+                    mlua::Value::Integer(n) => n as usize,
+                    _ => 0,
+                };
+                let message: Option<String> = match b {
+                    Some(v) => self.lua.unpack(v).map_err(|e| classify(e, false, limits))?,
+                    None => None,
+                };
+                let message = message.unwrap_or_default();
+                Ok(Some(match STATUS_CODES.get(code.wrapping_sub(1)) {
+                    Some(s) => Health::new(*s, message),
+                    None => Health::new(HealthStatus::Unknown, INVALID_STATUS),
+                }))
+            }
+            "type" => Err(Error::Output(lua_type_name(&text(&a)))),
+            _ => Err(Error::Encode(text(&a))),
+        }
+    }
+
+    /// Runs an action or discovery script: the table it returned, as JSON (gopher-json's
+    /// encoding: an empty table is `[]`, whole numbers are integers).
+    pub(super) fn run_action(
+        &mut self,
+        script: &Script,
+        obj: &Value,
+        params: &BTreeMap<String, String>,
+        limits: Limits,
+        now: i64,
+    ) -> Result<Value, Error> {
+        let (kind, a, _) = self.call(script, obj, limits, now, Some(params))?;
+        let text = |v: &mlua::Value| v.to_string().unwrap_or_default();
+        match &*kind.to_str().map_err(|e| Error::Setup(e.to_string()))? {
+            "value" => super::convert::to_json(&a, 0).map_err(Error::Encode),
+            "type" => Err(Error::Output(lua_type_name(&text(&a)))),
+            _ => Err(Error::Encode(text(&a))),
+        }
+    }
+
+    /// Runs `script` on `obj` in a fresh environment; with `params`, as an action. Returns
+    /// the prelude's `(kind, a, b)`.
+    fn call(
+        &mut self,
+        script: &Script,
+        obj: &Value,
+        limits: Limits,
+        now: i64,
+        params: Option<&BTreeMap<String, String>>,
+    ) -> Result<(mlua::LuaString, mlua::Value, Option<mlua::Value>), Error> {
         let func = self.function(script)?;
         {
             let budget = self.lua.app_data_ref::<Budget>().ok_or_else(|| Error::Setup("budget missing".into()))?;
@@ -194,33 +248,26 @@ impl State {
         })
         .map_err(|e| Error::Input(e.to_string()))?;
         let lazy_root = root.is_none();
+        let params = match params {
+            None => None,
+            Some(p) => Some(
+                self.lua
+                    .create_table_from(p.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .map_err(|e| Error::Input(e.to_string()))?,
+            ),
+        };
         let outcome = self.lua.scope(|scope| {
             let field = scope.create_function(|lua, (id, key): (usize, mlua::LuaString)| {
                 objects.field(lua, id, &key, &mut |build| unlimited(lua, build))
             })?;
             let fill = scope
                 .create_function(|lua, (t, id): (Table, usize)| unlimited(lua, &mut || objects.fill(lua, &t, id)))?;
-            self.runner.call::<(mlua::LuaString, mlua::Value, Option<String>)>((func, field, fill, root, lazy_root))
+            self.runner.call::<(mlua::LuaString, mlua::Value, Option<mlua::Value>)>((
+                func, field, fill, root, lazy_root, params,
+            ))
         });
         let expired = self.lua.app_data_ref::<Budget>().is_some_and(|b| b.expired.get());
-        let (kind, a, b) = outcome.map_err(|e| classify(e, expired, limits))?;
-        let text = |v: &mlua::Value| v.to_string().unwrap_or_default();
-        match &*kind.to_str().map_err(|e| Error::Setup(e.to_string()))? {
-            "none" => Ok(None),
-            "ok" => {
-                let code = match a {
-                    mlua::Value::Number(n) => n as usize,
-                    mlua::Value::Integer(n) => n as usize,
-                    _ => 0,
-                };
-                Ok(Some(match STATUS_CODES.get(code.wrapping_sub(1)) {
-                    Some(s) => Health::new(*s, b.unwrap_or_default()),
-                    None => Health::new(HealthStatus::Unknown, INVALID_STATUS),
-                }))
-            }
-            "type" => Err(Error::Output(lua_type_name(&text(&a)))),
-            _ => Err(Error::Encode(text(&a))),
-        }
+        outcome.map_err(|e| classify(e, expired, limits))
     }
 }
 
@@ -242,6 +289,7 @@ fn lua_type_name(t: &str) -> &'static str {
         "function" => "function",
         "userdata" => "userdata",
         "thread" => "thread",
+        "nil" => "nil",
         _ => "unknown",
     }
 }

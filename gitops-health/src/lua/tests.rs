@@ -734,3 +734,17 @@ fn gsub_output_is_held_to_the_memory_cap() {
     let got = engine.evaluate(&trusted(caught), &json!({})).unwrap().unwrap();
     assert_eq!(got.message, "false not enough memory");
 }
+
+#[test]
+fn a_field_the_script_removed_stays_removed() {
+    let src = r#"
+        local s = obj.status
+        local before = s.gone ~= nil
+        s.gone = nil
+        local after = s.gone == nil
+        local n = 0
+        for _ in pairs(s) do n = n + 1 end
+        return {status = 'Healthy', message = tostring(before) .. ' ' .. tostring(after) .. ' ' .. n}
+    "#;
+    assert_eq!(message(src, json!({"status": {"gone": [1], "kept": 1, "other": {"a": 1}}})), "true true 2");
+}

@@ -1,0 +1,5 @@
+if obj.status == nil then
+  obj.status = {}
+end
+obj.status.abort = true
+return obj

@@ -1,0 +1,4 @@
+if obj.status ~= nil then
+  obj.status.abort = nil
+end
+return obj
