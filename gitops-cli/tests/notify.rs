@@ -644,17 +644,12 @@ fn a_kustomizations_errors_reach_slack() {
 fn reconcile_sends_the_kustomizations_events_through_the_alerts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let slack = Receiver::ok();
-    let repo = dir.path().join("repo");
-    let git = |args: &[&str]| crate::git_in(&repo, args);
-    std::fs::create_dir_all(repo.join("apps")).unwrap();
-    std::fs::write(
-        repo.join("apps/cm.yaml"),
+    let repo = one_file_repo(
+        dir.path(),
+        "apps/cm.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: apps}\ndata: {a: b}\n",
-    )
-    .unwrap();
-    git(&["init", "--quiet"]);
-    git(&["add", "."]);
-    git(&["commit", "--quiet", "-m", "one"]);
+    );
+    let git = |args: &[&str]| crate::git_in(&repo, args);
     let app = dir.path().join("ks.yaml");
     std::fs::write(
         &app,
@@ -679,23 +674,7 @@ fn reconcile_sends_the_kustomizations_events_through_the_alerts() {
             slack.base
         ),
     );
-    let target = dir.path().join("cluster");
-    let cache = dir.path().join("cache");
-    let reconcile = || {
-        crate::gitops_env(
-            &[
-                "reconcile",
-                "--app",
-                app.to_str().unwrap(),
-                "--target",
-                &format!("dir:{}", target.display()),
-                "--notify",
-                notify.to_str().unwrap(),
-            ],
-            None,
-            &[("GITOPS_CACHE", cache.to_str().unwrap())],
-        )
-    };
+    let reconcile = || reconcile_notifying(dir.path(), &app, &notify);
     // The namespace is missing: the apply fails, and the error reaches Slack.
     let failed = reconcile();
     assert!(out(&failed).contains("notify: flux-system/all: flux-system/slack: sent"), "{}", out(&failed));
@@ -725,17 +704,11 @@ fn reconcile_sends_the_kustomizations_events_through_the_alerts() {
 fn reconcile_runs_an_applications_triggers_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hook = Receiver::ok();
-    let repo = dir.path().join("repo");
-    let git = |args: &[&str]| crate::git_in(&repo, args);
-    std::fs::create_dir_all(repo.join("deploy")).unwrap();
-    std::fs::write(
-        repo.join("deploy/cm.yaml"),
+    let repo = one_file_repo(
+        dir.path(),
+        "deploy/cm.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: b}\n",
-    )
-    .unwrap();
-    git(&["init", "--quiet"]);
-    git(&["add", "."]);
-    git(&["commit", "--quiet", "-m", "one"]);
+    );
     let app = dir.path().join("app.yaml");
     std::fs::write(
         &app,
@@ -755,23 +728,7 @@ fn reconcile_runs_an_applications_triggers_once() {
             hook.base
         ),
     );
-    let target = dir.path().join("cluster");
-    let cache = dir.path().join("cache");
-    let reconcile = || {
-        crate::gitops_env(
-            &[
-                "reconcile",
-                "--app",
-                app.to_str().unwrap(),
-                "--target",
-                &format!("dir:{}", target.display()),
-                "--notify",
-                notify.to_str().unwrap(),
-            ],
-            None,
-            &[("GITOPS_CACHE", cache.to_str().unwrap())],
-        )
-    };
+    let reconcile = || reconcile_notifying(dir.path(), &app, &notify);
     let first = reconcile();
     assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), crate::err(&first));
     assert!(
@@ -786,4 +743,26 @@ fn reconcile_runs_an_applications_triggers_once() {
     let second = reconcile();
     assert!(!out(&second).contains("notify:"), "{}", out(&second));
     assert_eq!(hook.seen().len(), 1, "not sent again");
+}
+
+/// A Git repository under `dir/repo` with one file committed on main.
+fn one_file_repo(dir: &Path, file: &str, text: &str) -> std::path::PathBuf {
+    let repo = dir.join("repo");
+    let path = repo.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    crate::git_in(&repo, &["init", "--quiet"]);
+    crate::git_in(&repo, &["add", "."]);
+    crate::git_in(&repo, &["commit", "--quiet", "-m", "one"]);
+    repo
+}
+
+/// `gitops reconcile --app APP --target dir:DIR/cluster --notify NOTIFY`, cached in DIR/cache.
+fn reconcile_notifying(dir: &Path, app: &Path, notify: &Path) -> std::process::Output {
+    let target = format!("dir:{}", dir.join("cluster").display());
+    crate::gitops_env(
+        &["reconcile", "--app", app.to_str().unwrap(), "--target", &target, "--notify", notify.to_str().unwrap()],
+        None,
+        &[("GITOPS_CACHE", dir.join("cache").to_str().unwrap())],
+    )
 }
