@@ -5,6 +5,7 @@
 //! and prints. The readers of the repositories and of the providers are shared with the
 //! fleet's ApplicationSet controller (`fleet_cmd`).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -403,6 +404,11 @@ fn get(hub: &HubArgs, name: &str) -> Result<ExitCode, String> {
         field(&mut out, "Condition", &c).map_err(w)?;
     }
     writeln!(out).map_err(w)?;
+    // A RollingSync set's progress per app: its step and where it stands.
+    let progress: BTreeMap<String, (String, String)> = appset::progressive::previous(&set.object)
+        .into_iter()
+        .map(|p| (p.application, (p.step, format!("{:?}", p.status))))
+        .collect();
     let rows: Vec<Vec<String>> = set
         .apps
         .iter()
@@ -414,10 +420,20 @@ fn get(hub: &HubArgs, name: &str) -> Result<ExitCode, String> {
                 .find(|c| !c.is_empty())
                 .unwrap_or("")
                 .to_string();
-            vec![a.id.name.clone(), cluster, text(ao, "/spec/destination/namespace").into(), sync, health]
+            let mut row =
+                vec![a.id.name.clone(), cluster, text(ao, "/spec/destination/namespace").into(), sync, health];
+            if !progress.is_empty() {
+                let (step, status) = progress.get(&a.id.name).cloned().unwrap_or_else(|| ("-".into(), "-".into()));
+                row.extend([step, status]);
+            }
+            row
         })
         .collect();
-    table(&mut out, &["APPLICATION", "CLUSTER", "NAMESPACE", "SYNC", "HEALTH"], &rows).map_err(w)?;
+    let mut header = vec!["APPLICATION", "CLUSTER", "NAMESPACE", "SYNC", "HEALTH"];
+    if !progress.is_empty() {
+        header.extend(["STEP", "ROLLOUT"]);
+    }
+    table(&mut out, &header, &rows).map_err(w)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -381,7 +381,8 @@ impl Fleet {
                     Next::Pass(member) => {
                         let object = member.objects.last();
                         apps.extend(object.map(|o| o.key("")));
-                        if object.is_some_and(|o| !self.options.is_due(o)) {
+                        let requested = object.and_then(gitops_core::fleet::status::requested_sync).is_some();
+                        if object.is_some_and(|o| !self.options.is_due(o)) && !requested {
                             not_due += 1;
                             let objects = self.hub_objects(&walk, &hub, &member.target).await?;
                             walk.passed(&member.spec, &member.target, &objects);
@@ -420,6 +421,13 @@ impl Fleet {
                             && let Err(e) = self.write_status(object, &member.objects, &pass.status).await
                         {
                             let _ = writeln!(out, "{RED}{label}{RESET}: writing its status: {e}");
+                        }
+                        if !dry_run
+                            && let Some(object) = member.objects.last()
+                            && gitops_core::fleet::status::requested_sync(object).is_some()
+                            && let Err(e) = self.clear_operation(object, &hub).await
+                        {
+                            let _ = writeln!(out, "{RED}{label}{RESET}: clearing its operation: {e}");
                         }
                         report
                             .claimed
@@ -550,6 +558,7 @@ impl Fleet {
                 App::build(&self.app_args, &member.origin, &member.objects, spec, &app_dir, false)
             });
             let shared_cluster = self.connected.get(&member.target.describe()).cloned();
+            let requested = member.objects.last().and_then(gitops_core::fleet::status::requested_sync);
             let built = built.map(|mut app| {
                 if let Some(cluster) = shared_cluster {
                     app.runner.share_cluster(cluster);
@@ -561,7 +570,12 @@ impl Fleet {
                 if shared.projects.is_some() {
                     app.projects = shared.projects.clone();
                 }
-                let request = self.request(&app, stop);
+                let mut request = self.request(&app, stop);
+                // The app's `operation` asks for a sync (`argocd app sync`, a RollingSync set).
+                if let Some(prune) = requested {
+                    request.sync = true;
+                    request.prune |= prune;
+                }
                 (app, request)
             });
             prepared.push((member, before, built));
@@ -786,7 +800,7 @@ impl Fleet {
         hub: &Hub,
         dry_run: bool,
     ) -> Result<Arc<Vec<Object>>, String> {
-        use gitops_core::appset::{self, Inputs, SyncPolicy};
+        use gitops_core::appset::{self, Inputs};
         let label = format!("ApplicationSet {}/{}", appset.namespace(), appset.name());
         let place = match hub {
             Hub::Dir(p) => Place::Dir(p.clone()),
@@ -797,8 +811,23 @@ impl Fleet {
             Hub::Kube => self.kube_hub_objects().await?,
         };
         let (registry, _) = gitops_core::fleet::cluster::ClusterRegistry::from_objects(&objects);
-        let repositories = crate::appset_cmd::repositories(appset, &self.app_args.local, Some(self.root.cache()))
-            .map_err(|e| format!("{label}: {e}"))?;
+        let now = jiff::Timestamp::now();
+        let existing = self.applications_with_status(&objects, hub)?;
+        let repositories = match crate::appset_cmd::repositories(appset, &self.app_args.local, Some(self.root.cache()))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("{label}: {e}");
+                if !dry_run {
+                    let outcome = appset::status::Outcome::ParamsError(message.clone());
+                    let owned: Vec<Object> =
+                        existing.iter().filter(|a| appset::plan::is_owned_by(a, appset.name())).cloned().collect();
+                    let status = appset::status::Status::new(appset, &outcome, &owned, None, &now.to_string());
+                    self.write_appset_status(appset, &status, hub).await?;
+                }
+                return Err(message);
+            }
+        };
         let scm = crate::appset_cmd::scm_client(appset, &objects);
         let inputs = Inputs {
             clusters: Some(&registry),
@@ -807,19 +836,24 @@ impl Fleet {
             scm_repositories: Some(&scm),
             ..Inputs::default()
         };
-        let generation = appset::generate_all(appset, &inputs).map_err(|e| e.to_string())?;
-        for e in &generation.errors {
+        let pass = match appset::controller::pass(appset, appset::generate_all(appset, &inputs), &existing, now) {
+            Ok(pass) => pass,
+            Err(failed) => {
+                if !dry_run {
+                    self.write_appset_status(appset, &failed.status, hub).await?;
+                }
+                return Err(failed.message);
+            }
+        };
+        for e in &pass.invalid {
             let _ = writeln!(out, "{YELLOW}warning{RESET}: {e}");
         }
-        let policy = SyncPolicy::of(appset).map_err(|e| e.to_string())?;
-        let existing: Vec<Object> = objects.iter().filter(|o| o.kind() == "Application").cloned().collect();
-        let ignore = appset::ignore::IgnoreDifferences::of(appset).map_err(|e| e.to_string())?;
-        let plan = generation.plan_ignoring(appset.name(), &existing, policy, &ignore);
+        let plan = &pass.plan;
         let names = |v: &[Object]| v.iter().map(|o| o.name().to_string()).collect::<Vec<_>>().join(", ");
         let _ = writeln!(
             out,
             "\n{label}: {} generated; create [{}], update [{}], delete [{}]{}",
-            generation.apps.len(),
+            pass.generated,
             names(&plan.create),
             names(&plan.update),
             names(&plan.delete),
@@ -829,12 +863,33 @@ impl Fleet {
                 format!("; left alone (owned elsewhere): {}", plan.conflicts.join(", "))
             }
         );
+        if let Some(progress) = &pass.progress {
+            let to_sync: Vec<&str> = progress.to_sync().collect();
+            let _ = writeln!(
+                out,
+                "{label}: RollingSync: {}{}",
+                progress.condition.2,
+                if to_sync.is_empty() { String::new() } else { format!("; syncing [{}]", to_sync.join(", ")) }
+            );
+        }
         if dry_run {
             return Ok(objects);
         }
         let (target, _) = self.target_for(&place).await?;
+        // The controller writes an app's spec; its status is its own controller's, and the
+        // field managers the server's.
+        let without_status = |o: &Object| {
+            let mut o = o.clone();
+            if let Some(m) = o.value_mut().as_object_mut() {
+                m.remove("status");
+                if let Some(meta) = m.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+                    meta.remove("managedFields");
+                }
+            }
+            o
+        };
         let mut writes: Vec<(Object, bool)> =
-            plan.create.iter().chain(&plan.update).map(|o| (o.clone(), true)).collect();
+            plan.create.iter().chain(&plan.update).map(|o| (without_status(o), true)).collect();
         writes.extend(plan.delete.iter().map(|o| (o.clone(), false)));
         for gone in &plan.delete {
             let member = gitops_kube::fleet::member(hub, &objects, &registry, gone);
@@ -848,11 +903,88 @@ impl Fleet {
                 let _ = writeln!(out, "{label}: {} of {}'s resources deleted", keys.len(), gone.name());
             }
         }
-        self.write_hub(&target, &writes).await.map_err(|e| format!("{label}: {e}"))?;
+        if let Err(e) = self.write_hub(&target, &writes).await {
+            let message = format!("{label}: {e}");
+            let outcome = appset::status::Outcome::WriteError(message.clone());
+            let status = appset::status::Status::new(appset, &outcome, &[], None, &now.to_string());
+            self.write_appset_status(appset, &status, hub).await?;
+            return Err(message);
+        }
+        self.write_appset_status(appset, &pass.status, hub).await?;
         Ok(match hub {
             Hub::Dir(p) => Arc::new(FileCluster::new(p).list().map_err(|e| e.to_string())?),
             Hub::Kube => self.kube_hub_objects().await?,
         })
+    }
+
+    /// Removes the `operation` of an app whose requested sync ran, as Argo CD's application
+    /// controller does when the operation completes (its result is in the status).
+    async fn clear_operation(&mut self, app: &Object, hub: &Hub) -> Result<(), String> {
+        let patch = serde_json::json!({"operation": null});
+        let key = app.key("");
+        let done = match hub {
+            Hub::Dir(p) => {
+                let cluster = FileCluster::new(p).locked().map_err(|e| e.to_string())?;
+                cluster.merge_patch(&key, &patch, false).await
+            }
+            Hub::Kube => Cluster::merge_patch(self.hub_cluster().await?, &key, &patch, false).await,
+        };
+        done.map(drop).map_err(|e| e.to_string())
+    }
+
+    /// The hub's Applications with their status: on a kube hub as listed (their controller
+    /// writes it there); in a directory hub from the status store, where their passes keep it.
+    fn applications_with_status(&self, objects: &[Object], hub: &Hub) -> Result<Vec<Object>, String> {
+        let apps = objects.iter().filter(|o| o.kind() == "Application" && o.group() == "argoproj.io");
+        if *hub == Hub::Kube {
+            return Ok(apps.cloned().collect());
+        }
+        let store = self.root.runner.status_store().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for app in apps {
+            let mut app = app.clone();
+            let name =
+                gitops_core::app::status_name(gitops_core::app::AppKind::ArgoApplication, app.namespace(), app.name());
+            // An app never passed (or whose status does not read) has no status yet.
+            if let Ok(Some(status)) = store.read(&name) {
+                app.value_mut()["status"] = gitops_core::fleet::status::application_status(&status);
+            }
+            out.push(app);
+        }
+        Ok(out)
+    }
+
+    /// Writes an ApplicationSet's status into the hub when it says something new (its status
+    /// subresource on a kube hub; the object's `status` in a directory hub).
+    async fn write_appset_status(
+        &mut self,
+        appset: &Object,
+        status: &gitops_core::appset::status::Status,
+        hub: &Hub,
+    ) -> Result<(), String> {
+        if !status.differs(appset) {
+            return Ok(());
+        }
+        // A merge patch: keys the new status lacks are removed explicitly.
+        let mut patch = status.0.clone();
+        if let (Some(current), Some(p)) =
+            (appset.value().get("status").and_then(serde_json::Value::as_object), patch.as_object_mut())
+        {
+            for key in current.keys() {
+                p.entry(key.clone()).or_insert(serde_json::Value::Null);
+            }
+        }
+        let patch = serde_json::json!({"status": patch});
+        let key = appset.key("");
+        let label = format!("ApplicationSet {}/{}: writing its status", appset.namespace(), appset.name());
+        let written = match hub {
+            Hub::Dir(p) => {
+                let cluster = FileCluster::new(p).locked().map_err(|e| e.to_string())?;
+                cluster.merge_patch(&key, &patch, true).await
+            }
+            Hub::Kube => Cluster::merge_patch(self.hub_cluster().await?, &key, &patch, true).await,
+        };
+        written.map(drop).map_err(|e| format!("{label}: {e}"))
     }
 
     /// Applies (`true`) or deletes (`false`) objects in the hub, as a controller writes its own

@@ -10,7 +10,8 @@
 //!   cluster Secret registers (token and CA, as Argo CD stores them); a second run changes
 //!   nothing; a child removed from Git takes its resources with it (resources finalizer); the
 //!   hub verbs read it; a Flux Kustomization reaches a cluster through its kubeConfig Secret;
-//!   an ApplicationSet generates, walks and removes its Applications there.
+//!   an ApplicationSet generates, walks and removes its Applications there; a RollingSync set
+//!   syncs its apps step by step, writing its progress into its status.
 //!
 //! The harness has no kubelet; the namespaces used here carry its pretend-kubelet label, so
 //! Pods "run", Jobs complete and Deployments become available. A stand-in backup operator
@@ -670,4 +671,127 @@ fn an_applicationset_on_a_kube_hub_generates_walks_and_removes_apps() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(cm("team-red").is_some(), "{text}");
+}
+
+/// A RollingSync ApplicationSet on a kube hub: its apps are written with automated sync off
+/// and synced step by step (dev, then staging, then the two prod apps one at a time), each step
+/// only once the one before is Healthy; the set's status carries each app's progress and the
+/// RolloutProgressing condition; once complete, a run changes nothing.
+#[test]
+fn a_rolling_sync_applicationset_syncs_its_apps_step_by_step() {
+    let Some(env) = testenv::or_skip("a_rolling_sync_applicationset_syncs_its_apps_step_by_step") else {
+        return;
+    };
+    install_controller_crds(env);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
+    const URL: &str = "https://git.example.com/rolling-fleet.git";
+    write(
+        "root.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: rollroot, namespace: argocd}}\nspec:\n  source: {{repoURL: '{URL}', path: apps}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: argocd}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    );
+    write(
+        "apps/regions.yaml",
+        &format!(
+            r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: regions, namespace: argocd}}
+spec:
+  goTemplate: true
+  generators:
+  - list:
+      elements:
+      - {{region: dev, env: dev}}
+      - {{region: staging, env: staging}}
+      - {{region: prod-eu, env: prod}}
+      - {{region: prod-us, env: prod}}
+  strategy:
+    type: RollingSync
+    rollingSync:
+      steps:
+      - matchExpressions: [{{key: env, operator: In, values: [dev]}}]
+      - matchExpressions: [{{key: env, operator: In, values: [staging]}}]
+      - matchExpressions: [{{key: env, operator: In, values: [prod]}}]
+        maxUpdate: 1
+  template:
+    metadata:
+      name: 'rs-{{{{.region}}}}'
+      labels: {{env: '{{{{.env}}}}'}}
+    spec:
+      project: default
+      source: {{repoURL: '{URL}', path: region}}
+      destination: {{server: 'https://kubernetes.default.svc', namespace: 'rs-{{{{.region}}}}'}}
+      syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}
+"#
+        ),
+    );
+    write("region/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: region}\ndata: {a: '1'}\n");
+    let local = format!("{URL}={}", dir.path().display());
+    let root = dir.path().join("root.yaml");
+    let args = ["reconcile", "--app", root.to_str().unwrap(), "--local", &local, "--target", "kube:testenv"];
+    let get = |path: String| {
+        let (base, name) = path.rsplit_once('/').expect("a path with a name");
+        runtime().block_on(async {
+            let req = Request::new(base).get(name, &Default::default()).unwrap();
+            client(env).await.request::<Value>(req).await.ok()
+        })
+    };
+    let deployed = |region: &str| get(format!("/api/v1/namespaces/rs-{region}/configmaps/region")).is_some();
+    let regions = ["dev", "staging", "prod-eu", "prod-us"];
+    // The run at which each region's ConfigMap first appears.
+    let mut first_seen: Vec<Option<usize>> = vec![None; regions.len()];
+    let mut runs = Vec::new();
+    for run in 0..12 {
+        let o = gitops_kube(env, &args, None, 120);
+        let text = out(&o);
+        // Exit 1 while apps wait their turn out of sync; never 2 (an error).
+        assert!(matches!(o.status.code(), Some(0 | 1)), "run {run}: {text}{}", err(&o));
+        assert!(!text.contains("RollingSync") || o.status.code() == Some(0) || text.contains("OutOfSync"), "{text}");
+        if run == 0 {
+            assert!(text.contains("4 generated; create [rs-dev, rs-prod-eu, rs-prod-us, rs-staging]"), "{text}");
+        }
+        for (i, r) in regions.iter().enumerate() {
+            if first_seen[i].is_none() && deployed(r) {
+                first_seen[i] = Some(run);
+            }
+        }
+        let done = text.contains("RollingSync: ApplicationSet Rollout has completed")
+            && first_seen.iter().all(Option::is_some);
+        runs.push(text);
+        if done {
+            break;
+        }
+    }
+    let log = runs.join("\n=====\n");
+    let seen: Vec<usize> = first_seen.iter().map(|s| s.unwrap_or_else(|| panic!("not all deployed: {log}"))).collect();
+    assert!(seen[0] < seen[1] && seen[1] < seen[2].min(seen[3]), "dev, then staging, then prod: {seen:?}\n{log}");
+    assert_ne!(seen[2], seen[3], "maxUpdate 1: one prod app at a time: {seen:?}\n{log}");
+    // The generated apps have automated sync off, and no operation is left on them.
+    let app = get("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/rs-prod-us".into()).expect("app");
+    assert_eq!(app["spec"]["syncPolicy"]["automated"]["enabled"], false, "{app}");
+    assert!(app.get("operation").is_none(), "{app}");
+    assert_eq!(app["status"]["operationState"]["phase"], "Succeeded", "{app}");
+    let set = get("/apis/argoproj.io/v1alpha1/namespaces/argocd/applicationsets/regions".into()).expect("set");
+    let entries = set["status"]["applicationStatus"].as_array().expect("applicationStatus");
+    assert_eq!(entries.len(), 4, "{set}");
+    assert!(entries.iter().all(|e| e["status"] == "Healthy"), "{set}");
+    let condition = |kind: &str| {
+        set["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == kind).cloned().unwrap_or_default()
+    };
+    assert_eq!(condition("RolloutProgressing")["message"], "ApplicationSet Rollout has completed", "{set}");
+    assert_eq!(condition("ResourcesUpToDate")["status"], "True", "{set}");
+    // `gitops appset get` shows each app's step and progress, and the conditions.
+    let shown = gitops_kube(env, &["appset", "get", "regions", "--hub", "kube:testenv"], None, 60);
+    let text = out(&shown);
+    assert!(text.contains("Condition:     RolloutProgressing=False: ApplicationSet Rollout has completed"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("rs-prod-us") && l.trim_end().ends_with("3     Healthy")), "{text}");
+    // Settled: a further run writes nothing.
+    let again = gitops_kube(env, &args, None, 120);
+    let text = out(&again);
+    assert_eq!(again.status.code(), Some(0), "{text}{}", err(&again));
+    assert!(text.contains("4 generated; create [], update [], delete []"), "{text}");
+    assert!(!text.contains("syncing ["), "{text}");
+    assert_eq!(text.matches("Synced: nothing to apply").count(), 5, "{text}");
 }

@@ -440,6 +440,8 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
     };
     let automated = match policy.and_then(|p| p.get("automated")) {
         None | Some(Value::Null) => None,
+        // Argo CD 3's switch: `automated` kept but off (a RollingSync ApplicationSet writes it).
+        Some(v) if v.get("enabled") == Some(&Value::Bool(false)) => None,
         Some(v) => {
             Some(serde_json::from_value(v.clone()).map_err(|e| field_err("spec.syncPolicy.automated", e.to_string()))?)
         }

@@ -25,9 +25,26 @@ pub fn rfc3339(secs: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", tod / 3600, tod % 3600 / 60, tod % 60)
 }
 
+/// [`rfc3339`] of a time in milliseconds since the epoch, with the milliseconds
+/// (`2026-12-07T10:00:00.250Z`): statuses whose order within one second matters (a sync that
+/// started after a request made the same second) are written so.
+pub fn rfc3339_millis(millis: i64) -> String {
+    let text = rfc3339(millis.div_euclid(1000));
+    format!("{}.{:03}Z", text.trim_end_matches('Z'), millis.rem_euclid(1000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_are_written_and_read_back_in_order() {
+        assert_eq!(rfc3339_millis(1_795_736_400_250), "2026-11-26T23:40:00.250Z");
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+        let (a, b): (jiff::Timestamp, jiff::Timestamp) =
+            (rfc3339_millis(1_000).parse().unwrap(), rfc3339_millis(1_001).parse().unwrap());
+        assert!(a < b);
+    }
 
     #[test]
     fn known_dates() {

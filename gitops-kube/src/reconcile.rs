@@ -92,6 +92,13 @@ pub enum Error {
     Json(#[from] serde_json::Error),
 }
 
+/// Now, with milliseconds: a RollingSync ApplicationSet orders an app's sync and reconcile
+/// after its own request, often made the same second.
+fn now_rfc3339_millis() -> String {
+    let millis = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    gitops_core::time::rfc3339_millis(i64::try_from(millis).unwrap_or(0))
+}
+
 fn now_rfc3339() -> String {
     let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     gitops_core::time::rfc3339(i64::try_from(secs).unwrap_or(0))
@@ -347,7 +354,7 @@ pub async fn pass<C: Cluster>(
         health: AppHealth::default(),
         revision: rendered.revision.clone(),
         synced_revision: if drifted { synced_revision } else { Some(rendered.revision.clone()) },
-        reconciled_at: now_rfc3339(),
+        reconciled_at: now_rfc3339_millis(),
         message: decision.to_string(),
         last_operation: previous.and_then(|s| s.last_operation),
         resources: Vec::new(),
@@ -467,6 +474,7 @@ impl<C: Cluster> Syncing<'_, C> {
         mut plan: SyncPlan,
         progress: &mut dyn Progress,
     ) -> Result<(LastOperation, Vec<TaskResult>), Error> {
+        let started_at = now_rfc3339_millis();
         let app = self.app;
         let (sync_options, _) = SyncOptions::parse(app.sync_options.iter().map(String::as_str))?;
         let mut options = OperationOptions {
@@ -540,6 +548,7 @@ impl<C: Cluster> Syncing<'_, C> {
                         .map(|r| format!("{} ({:?})", r.key, r.phase))
                         .collect(),
                     finished_at: now_rfc3339(),
+                    started_at,
                 };
                 return Ok((operation, op.results().to_vec()));
             }

@@ -8,7 +8,10 @@
 //! - [`selector`]: label selector objects (`matchLabels`, `matchExpressions`);
 //! - [`template`]: fasttemplate and Go templates, generator templates, `templatePatch`;
 //! - [`plan`](mod@plan): the sync policy and the create/update/delete plan;
-//! - [`ignore`]: `ignoreApplicationDifferences`, the fields an update leaves as they are.
+//! - [`ignore`]: `ignoreApplicationDifferences`, the fields an update leaves as they are;
+//! - [`progressive`]: RollingSync progressive syncs, step by step;
+//! - [`status`](mod@status): the set's own `status` (conditions, app progress, resources);
+//! - [`controller`]: one pass of the controller over a set: writes and status together.
 //!
 //! [`generate`] runs the whole pipeline: for each entry of `spec.generators`, its generator
 //! gives parameter sets, its `selector` filters them, and each renders the template (the
@@ -51,11 +54,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod controller;
 pub mod generators;
 pub mod ignore;
 pub mod params;
 pub mod plan;
+pub mod progressive;
 pub mod selector;
+pub mod status;
 pub mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -201,13 +207,19 @@ impl Generation {
         if ignore.is_empty() {
             return plan::plan_keeping(owner, &self.apps, existing, policy, &self.names);
         }
+        plan::plan_keeping(owner, &self.with_ignored(existing, ignore), existing, policy, &self.names)
+    }
+
+    /// The generated apps, each given the existing app's values at the paths of `ignore`.
+    pub fn with_ignored(&self, existing: &[Object], ignore: &ignore::IgnoreDifferences) -> Vec<Object> {
+        if ignore.is_empty() {
+            return self.apps.clone();
+        }
         let by_name: BTreeMap<&str, &Object> = existing.iter().map(|a| (a.name(), a)).collect();
-        let apps: Vec<Object> = self
-            .apps
+        self.apps
             .iter()
             .map(|a| by_name.get(a.name()).map_or_else(|| a.clone(), |current| ignore.keep(current, a)))
-            .collect();
-        plan::plan_keeping(owner, &apps, existing, policy, &self.names)
+            .collect()
     }
 }
 

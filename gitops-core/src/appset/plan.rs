@@ -7,8 +7,8 @@
 //!
 //! - create: a generated app with no existing app of its name;
 //! - update (`create-update`, `sync`): an owned app whose `spec`, labels, annotations or
-//!   finalizers differ from the generated one; the write keeps the existing object and
-//!   replaces those four (the annotations `notified.notifications.argoproj.io` and
+//!   finalizers differ from the generated one, or that a RollingSync set asks to sync (an
+//!   `operation`); the write keeps the existing object and replaces those (the annotations `notified.notifications.argoproj.io` and
 //!   `argocd.argoproj.io/refresh` are kept);
 //! - delete (`create-delete`, `sync`): an owned app whose name was not generated. Whether the
 //!   deletion cascades is the app's own finalizer's business: `preserveResourcesOnDeletion`
@@ -182,6 +182,10 @@ fn updated(current: &Object, generated: &Object) -> Option<Object> {
     let v = out.value_mut();
     let obj = v.as_object_mut()?;
     obj.insert("spec".into(), generated.value().get("spec").cloned().unwrap_or(Value::Object(Map::new())));
+    // A sync asked for by a RollingSync set (an operation already there is left to its controller).
+    if let Some(op) = generated.value().get("operation").filter(|o| !o.is_null()) {
+        obj.insert("operation".into(), op.clone());
+    }
     let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new())).as_object_mut()?;
     let kept: Vec<(String, Value)> = meta
         .get("annotations")

@@ -33,9 +33,23 @@ pub fn application_status(s: &Status) -> Value {
             "phase": op.phase.to_string(),
             "message": op.message,
             "syncResult": {"revision": op.revision},
+            "finishedAt": op.finished_at,
         });
+        if !op.started_at.is_empty() {
+            status["operationState"]["startedAt"] = json!(op.started_at);
+        }
     }
     status
+}
+
+/// A sync an Application asks for in its `operation` (as `argocd app sync` or a RollingSync
+/// ApplicationSet sets it): `Some(prune)` when there is one.
+pub fn requested_sync(app: &crate::Object) -> Option<bool> {
+    if app.kind() != "Application" {
+        return None;
+    }
+    let sync = app.value().pointer("/operation/sync").filter(|s| s.is_object())?;
+    Some(sync.get("prune").and_then(Value::as_bool).unwrap_or(false))
 }
 
 /// The `status` of a Flux Kustomization with `metadata.generation` `generation`: a `Ready`
@@ -106,6 +120,7 @@ pub fn status_of(app: &crate::Object) -> Option<Status> {
                 "revision": o.pointer("/syncResult/revision").and_then(Value::as_str).unwrap_or(""),
                 "synced": 0, "pruned": 0, "failed": 0,
                 "finishedAt": o["finishedAt"].as_str().unwrap_or(""),
+                "startedAt": o["startedAt"].as_str().unwrap_or(""),
             })
         });
         json!({

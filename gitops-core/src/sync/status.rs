@@ -143,6 +143,9 @@ pub struct LastOperation {
     pub not_done: Vec<String>,
     /// When it finished (RFC 3339).
     pub finished_at: String,
+    /// When it started (RFC 3339, with milliseconds); empty in statuses written before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub started_at: String,
 }
 
 impl LastOperation {
