@@ -185,6 +185,31 @@ pub(crate) fn scm_client(appset: &Object, objects: &[Object]) -> gitops_render::
     gitops_render::scm::Client::new(appset.namespace(), secrets)
 }
 
+/// The names of the Secrets an ApplicationSet's generators read (`tokenRef`, `passwordRef`,
+/// `bearerToken.tokenRef`: every `secretName`; a GitHub App's `appSecretName`), in the set's
+/// namespace.
+pub(crate) fn referenced_secrets(appset: &Object) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut stack: Vec<&Value> = appset.value().pointer("/spec/generators").into_iter().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("secretName" | "appSecretName", Value::String(name)) if !name.is_empty() => {
+                            names.insert(name.clone());
+                        }
+                        _ => stack.push(x),
+                    }
+                }
+            }
+            Value::Array(a) => stack.extend(a),
+            _ => {}
+        }
+    }
+    names
+}
+
 /// The trees the git generators of `appset` read: each repository from its `--local URL=DIR`,
 /// else fetched at its revision through `cache`.
 pub(crate) fn repositories(
@@ -440,6 +465,22 @@ fn get(hub: &HubArgs, name: &str) -> Result<ExitCode, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secrets_a_set_reads_are_found_in_every_generator() {
+        let set = Object::new(
+            json!({"kind": "ApplicationSet", "apiVersion": "argoproj.io/v1alpha1", "metadata": {"name": "s"},
+            "spec": {"generators": [
+                {"pullRequest": {"github": {"owner": "o", "tokenRef": {"secretName": "gh", "key": "token"}}}},
+                {"matrix": {"generators": [
+                    {"scmProvider": {"gitea": {"owner": "o", "tokenRef": {"secretName": "gitea", "key": "t"}}}},
+                    {"scmProvider": {"github": {"organization": "o", "appSecretName": "app"}}},
+                ]}},
+            ]}}),
+            gitops_core::object::Origin::inline("test"),
+        );
+        assert_eq!(referenced_secrets(&set).into_iter().collect::<Vec<_>>(), ["app", "gh", "gitea"]);
+    }
 
     #[test]
     fn git_generators_are_found_nested() {

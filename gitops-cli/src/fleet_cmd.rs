@@ -828,7 +828,23 @@ impl Fleet {
                 return Err(message);
             }
         };
-        let scm = crate::appset_cmd::scm_client(appset, &objects);
+        let mut with_secrets;
+        let mut scm_objects: &[Object] = &objects;
+        if *hub == Hub::Kube {
+            // A kube hub lists only cluster Secrets: the ones the providers name are read.
+            with_secrets = objects.to_vec();
+            for name in crate::appset_cmd::referenced_secrets(appset) {
+                let key = ResourceKey::new("", "Secret", appset.namespace(), &name);
+                match Cluster::get(self.hub_cluster().await?, &key).await {
+                    Ok(Some(secret)) => with_secrets.push(secret),
+                    // A missing Secret is named by the generator that needs it.
+                    Ok(None) => {}
+                    Err(e) => return Err(format!("{label}: reading Secret {}/{name}: {e}", appset.namespace())),
+                }
+            }
+            scm_objects = &with_secrets;
+        }
+        let scm = crate::appset_cmd::scm_client(appset, scm_objects);
         let inputs = Inputs {
             clusters: Some(&registry),
             repositories: Some(&repositories),

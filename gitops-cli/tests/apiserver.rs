@@ -795,3 +795,70 @@ spec:
     assert!(!text.contains("syncing ["), "{text}");
     assert_eq!(text.matches("Synced: nothing to apply").count(), 5, "{text}");
 }
+
+/// A pull request ApplicationSet on a kube hub: the token comes from the Secret its `tokenRef`
+/// names in the set's namespace (a kube hub lists only cluster Secrets, so it is read by name),
+/// and one Application per matching pull request is generated.
+#[test]
+fn a_pull_request_set_on_a_kube_hub_reads_its_token_secret() {
+    let Some(env) = testenv::or_skip("a_pull_request_set_on_a_kube_hub_reads_its_token_secret") else {
+        return;
+    };
+    install_controller_crds(env);
+    let server = crate::appset::Server::start(crate::appset::github);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
+    const URL: &str = "https://git.example.com/pr-fleet.git";
+    write(
+        "root.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: prroot, namespace: argocd}}\nspec:\n  source: {{repoURL: '{URL}', path: apps}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: argocd}}\n  syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    );
+    write(
+        "apps/token.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: github-token, namespace: argocd}\nstringData: {token: gh-secret-token}\n",
+    );
+    write(
+        "apps/previews.yaml",
+        &format!(
+            r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: previews, namespace: argocd}}
+spec:
+  goTemplate: true
+  generators:
+  - pullRequest:
+      github:
+        api: {}
+        owner: acme
+        repo: shop
+        tokenRef: {{secretName: github-token, key: token}}
+        labels: [preview]
+  template:
+    metadata: {{name: 'pr-{{{{.number}}}}'}}
+    spec:
+      project: default
+      source: {{repoURL: '{URL}', path: preview}}
+      destination: {{server: 'https://kubernetes.default.svc', namespace: 'pr-{{{{.number}}}}'}}
+      syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}
+"#,
+            server.base
+        ),
+    );
+    write("preview/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: preview}\ndata: {a: '1'}\n");
+    let local = format!("{URL}={}", dir.path().display());
+    let root = dir.path().join("root.yaml");
+    let args = ["reconcile", "--app", root.to_str().unwrap(), "--local", &local, "--target", "kube:testenv"];
+    let first = gitops_kube(env, &args, None, 120);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}{}", err(&first));
+    assert!(text.contains("ApplicationSet argocd/previews: 2 generated; create [pr-12, pr-15]"), "{text}");
+    assert!(
+        server
+            .seen()
+            .iter()
+            .all(|s| s.headers.get("authorization").map(String::as_str) == Some("Bearer gh-secret-token")),
+        "every call carried the Secret's token"
+    );
+}

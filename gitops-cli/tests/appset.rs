@@ -481,24 +481,24 @@ fn list_and_get_read_the_hub() {
 
 /// One request the server saw.
 #[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    query: BTreeMap<String, String>,
-    headers: BTreeMap<String, String>,
+pub(crate) struct Seen {
+    pub(crate) path: String,
+    pub(crate) query: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
 }
 
 /// An answer: status, extra headers, JSON body.
-type Answer = (u16, Vec<(String, String)>, Value);
+pub(crate) type Answer = (u16, Vec<(String, String)>, Value);
 
 /// A provider API on 127.0.0.1: a thread answering each request with `route`, one
 /// connection per request.
-struct Server {
-    base: String,
+pub(crate) struct Server {
+    pub(crate) base: String,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Server {
-    fn start(route: impl Fn(&Seen, &str) -> Answer + Send + 'static) -> Server {
+    pub(crate) fn start(route: impl Fn(&Seen, &str) -> Answer + Send + 'static) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -548,7 +548,7 @@ impl Server {
         Server { base, seen }
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -572,7 +572,7 @@ fn github_pull(number: u64, branch: &str, title: &str, labels: &[&str], sha: &st
 
 /// GitHub: pulls over two pages (`Link: rel="next"`), Bearer auth checked, a rate-limited
 /// repository; an organization's repositories over two pages, default branches and contents.
-fn github(seen: &Seen, base: &str) -> Answer {
+pub(crate) fn github(seen: &Seen, base: &str) -> Answer {
     if seen.headers.get("authorization").map(String::as_str) != Some("Bearer gh-secret-token") {
         return unauthorized();
     }
