@@ -430,7 +430,7 @@ fn get(hub: &HubArgs, name: &str) -> Result<ExitCode, String> {
     }
     writeln!(out).map_err(w)?;
     // A RollingSync set's progress per app: its step and where it stands.
-    let progress: BTreeMap<String, (String, String)> = appset::progressive::previous(&set.object)
+    let progress: BTreeMap<String, (String, String)> = appset::progressive::previous(set.object)
         .into_iter()
         .map(|p| (p.application, (p.step, format!("{:?}", p.status))))
         .collect();
