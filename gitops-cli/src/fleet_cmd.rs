@@ -56,12 +56,6 @@ impl FromStr for Local {
     }
 }
 
-/// Repository URLs compared as the same repository: no trailing `/` or `.git`, host case-blind.
-fn same_repo(a: &str, b: &str) -> bool {
-    let norm = |u: &str| u.trim_end_matches('/').trim_end_matches(".git").to_ascii_lowercase();
-    norm(a) == norm(b)
-}
-
 /// The checkout an app with source `repo_url` renders from: its own `--local DIR` (when `own`),
 /// else the `--local URL=DIR` of its repository, else none (it is fetched).
 pub fn local_for(locals: &[Local], repo_url: &str, own: bool) -> Option<PathBuf> {
@@ -71,7 +65,7 @@ pub fn local_for(locals: &[Local], repo_url: &str, own: bool) -> Option<PathBuf>
     });
     own_dir.or_else(|| {
         locals.iter().find_map(|l| match l {
-            Local::Repo { url, dir } if same_repo(url, repo_url) => Some(dir.clone()),
+            Local::Repo { url, dir } if gitops_render::git::same_repository(url, repo_url) => Some(dir.clone()),
             _ => None,
         })
     })

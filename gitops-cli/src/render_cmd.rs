@@ -194,6 +194,7 @@ fn render_app(
         plugins,
         reading: reading.clone(),
         sops_keys: None,
+        locals: Default::default(),
     };
     let rendered = app::render(&source, args.revision.as_deref(), &renderers).map_err(|e| e.to_string())?;
     eprintln!(
@@ -224,6 +225,7 @@ pub(crate) fn render_objects(
         plugins: Vec::new(),
         reading,
         sops_keys: None,
+        locals: Default::default(),
     };
     Ok(app::render(&source, None, &renderers).map_err(|e| e.to_string())?.objects)
 }

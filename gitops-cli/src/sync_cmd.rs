@@ -322,6 +322,11 @@ impl App {
             plugins: read_plugins(&args.plugins)?,
             reading: Arc::new(crate::app_input::reading(args.strict)),
             sops_keys: None,
+            // A multi-source app's other sources are served by `--local URL=DIR` too.
+            locals: gitops_render::app::LocalRepos::new(args.local.iter().filter_map(|l| match l {
+                crate::fleet_cmd::Local::Repo { url, dir } => Some((url.clone(), dir.clone())),
+                crate::fleet_cmd::Local::Own(_) => None,
+            })),
         };
         let local = crate::fleet_cmd::local_for(&args.local, &source.repo_url, own_local);
         let revision = if own_local { args.revision.clone() } else { None };

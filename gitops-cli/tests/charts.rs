@@ -203,3 +203,50 @@ fn repository_credentials_come_from_argo_cd_secrets() {
     assert!(out(&o).contains("version: \"1.0.0\""), "{}", out(&o));
     assert!(!err(&o).contains("s3cr3t"));
 }
+
+/// A multi-source Application: the chart from the chart repository, its values from a Git
+/// repository given as a `ref` source (here its checkout, `--local URL=DIR`): synced, then a
+/// second sync has nothing to do; a value changed in Git is applied by the next.
+#[test]
+fn a_multi_source_app_takes_its_values_from_a_ref_source() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    chart_repository(&repo, &["1.2.3"]);
+    let (url, _) = serve(&repo, None);
+    let values = work.path().join("values");
+    std::fs::create_dir_all(values.join("shop")).expect("mkdir");
+    std::fs::write(values.join("shop/prod.yaml"), "color: purple\n").expect("values");
+    let app = work.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: shop}}\n  sources:\n  - repoURL: {url}\n    chart: web\n    targetRevision: 1.x\n    helm: {{valueFiles: [$values/shop/prod.yaml]}}\n  - repoURL: https://git.example.com/values.git\n    targetRevision: main\n    ref: values\n  syncPolicy: {{syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    )
+    .expect("write app");
+    let cache = work.path().join("cache");
+    let target = format!("dir:{}", work.path().join("cluster").display());
+    let local = format!("https://git.example.com/values.git={}", values.display());
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (app, cache) = (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"));
+    let sync =
+        || gitops_env(&["sync", "--app", app, "--cache", cache, "--local", &local, "--target", &target], None, &env);
+    let o = sync();
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(
+        out(&o).contains("ConfigMap shop/web: created") && out(&o).contains("revision: 1.2.3,local"),
+        "{}",
+        out(&o)
+    );
+    assert!(!out(&o).contains("without effect"), "spec.sources is acted on: {}", out(&o));
+    let stored = work.path().join("cluster/shop/core/ConfigMap/web.yaml");
+    assert!(std::fs::read_to_string(&stored).expect("stored").contains("color: purple"));
+    let again = sync();
+    assert!(out(&again).contains("Synced: nothing to apply (1 object in sync)"), "{}", out(&again));
+    std::fs::write(values.join("shop/prod.yaml"), "color: teal\n").expect("values");
+    let changed = sync();
+    assert!(out(&changed).contains("ConfigMap shop/web: configured"), "{}", out(&changed));
+    assert!(std::fs::read_to_string(&stored).expect("stored").contains("color: teal"));
+}

@@ -175,6 +175,7 @@ pub fn server_side_diff(target: &TargetSpec, app: &gitops_core::Object, asked: b
 pub fn unsupported_fields(spec: &AppSpec, object: &gitops_core::Object) -> Vec<String> {
     const HANDLED: &[&str] = &[
         "spec.source",
+        "spec.sources",
         "spec.project",
         "spec.interval",
         "spec.suspend",

@@ -19,7 +19,7 @@ use gitops_core::Object;
 use crate::chart_repo::{self, ChartRepos};
 use crate::directory::{self, DirectoryOptions};
 use crate::git::{self, Cache, Checkout, Reference};
-use crate::helm::{self, Helm, HelmOptions};
+use crate::helm::{self, Helm, HelmOptions, RefRoots};
 use crate::kustomize;
 use crate::local::{self, Detected};
 use crate::plugin::{self, Plugin, PluginContext};
@@ -44,6 +44,25 @@ pub struct Renderers {
     /// The SOPS keys of a Flux app's decryption Secret, while it renders: its generators'
     /// encrypted source files are decrypted before the build ([`crate::decrypt`]).
     pub sops_keys: Option<std::sync::Arc<gitops_secrets::sops::keys::Identities>>,
+    /// Local checkouts standing in for repositories (`--local URL=DIR`), for the other
+    /// sources of a multi-source app.
+    pub locals: LocalRepos,
+}
+
+/// Local checkouts standing in for repositories, by URL.
+#[derive(Debug, Clone, Default)]
+pub struct LocalRepos(Vec<(String, std::path::PathBuf)>);
+
+impl LocalRepos {
+    /// Checkouts `dir` for repositories `url`.
+    pub fn new(pairs: impl IntoIterator<Item = (String, std::path::PathBuf)>) -> LocalRepos {
+        LocalRepos(pairs.into_iter().collect())
+    }
+
+    /// The checkout standing in for `repo_url` (URLs compared as [`git::same_repository`] does).
+    pub fn find(&self, repo_url: &str) -> Option<&Path> {
+        self.0.iter().find(|(url, _)| git::same_repository(url, repo_url)).map(|(_, dir)| dir.as_path())
+    }
 }
 
 /// An app's rendered desired state.
@@ -146,8 +165,61 @@ pub fn render_checkout(
     reference: &Reference,
     with: &Renderers,
 ) -> Result<Rendered, Error> {
-    let objects = render_tree(source, &checkout.dir, &checkout.commit, &revision_text(reference), with)?;
+    if !source.others.is_empty() {
+        return render_sources(source, checkout, reference, with);
+    }
+    let objects =
+        render_tree(source, &checkout.dir, &checkout.commit, &revision_text(reference), with, &RefRoots::new())?;
     Ok(Rendered { commit: checkout.commit.clone(), reference: checkout.reference.clone(), objects })
+}
+
+/// A multi-source app, its first source fetched to `checkout`: the others fetched (or taken
+/// from [`Renderers::locals`]), each rendering source rendered with the `ref` sources' roots,
+/// and the objects put together in source order, a later source's object replacing an
+/// earlier one of the same kind, namespace and name (as Argo CD combines them). The commit is
+/// every source's, joined by `,`, so that a change of any is a new revision.
+fn render_sources(
+    source: &Source,
+    checkout: &Checkout,
+    reference: &Reference,
+    with: &Renderers,
+) -> Result<Rendered, Error> {
+    let mut fetched = vec![(source, checkout.clone(), reference.clone())];
+    for other in &source.others {
+        let (c, r) = match with.locals.find(&other.repo_url).filter(|_| other.chart.is_none()) {
+            Some(dir) => (
+                Checkout { commit: "local".into(), reference: dir.display().to_string(), dir: dir.to_path_buf() },
+                other.revision.clone(),
+            ),
+            None => fetch(other, None, with)?,
+        };
+        fetched.push((other, c, r));
+    }
+    let mut refs = RefRoots::new();
+    for (s, c, _) in &fetched {
+        if let Some(name) = &s.ref_name {
+            let path_error = |e| Error::Path { url: git::scrub(&s.repo_url), commit: c.commit.clone(), source: e };
+            let mut root = RepoRoot::new(&c.dir).map_err(path_error)?;
+            if c.commit != "local" {
+                root = root.fetched(&git::scrub(&s.repo_url), &c.commit);
+            }
+            refs.insert(name.clone(), root);
+        }
+    }
+    let mut objects: Vec<Object> = Vec::new();
+    for (s, c, r) in &fetched {
+        if !s.renders {
+            continue;
+        }
+        for o in render_tree(s, &c.dir, &c.commit, &revision_text(r), with, &refs)? {
+            let key = o.key("");
+            objects.retain(|e| e.key("") != key);
+            objects.push(o);
+        }
+    }
+    let commit = fetched.iter().map(|(_, c, _)| c.commit.as_str()).collect::<Vec<_>>().join(",");
+    let reference = fetched.iter().map(|(_, c, _)| c.reference.as_str()).collect::<Vec<_>>().join(", ");
+    Ok(Rendered { commit, reference, objects })
 }
 
 /// Renders `source` from a local checkout of its repository at `dir` instead of fetching it
@@ -159,7 +231,11 @@ pub fn render_local(source: &Source, dir: &Path, with: &Renderers) -> Result<Ren
             what: "a local checkout for a chart of a chart repository".into(),
         });
     }
-    let objects = render_tree(source, dir, "local", &revision_text(&source.revision), with)?;
+    let checkout = Checkout { commit: "local".into(), reference: dir.display().to_string(), dir: dir.to_path_buf() };
+    if !source.others.is_empty() {
+        return render_sources(source, &checkout, &source.revision, with);
+    }
+    let objects = render_tree(source, dir, "local", &revision_text(&source.revision), with, &RefRoots::new())?;
     Ok(Rendered { commit: "local".into(), reference: dir.display().to_string(), objects })
 }
 
@@ -170,6 +246,7 @@ fn render_tree(
     commit: &str,
     target_revision: &str,
     with: &Renderers,
+    refs: &RefRoots,
 ) -> Result<Vec<Object>, Error> {
     // A chart of a chart repository renders from the tree holding its directory, under its
     // own name: messages name the chart, and value files stay inside it.
@@ -206,7 +283,7 @@ fn render_tree(
     let objects = match &source.renderer {
         Renderer::Directory(options) => directory::render_with(&root, path, options, &with.reading)?,
         Renderer::Helm(options) => {
-            helm::render_from(&root, path, options, &with.helm, &with.reading, Some(&with.charts))?
+            helm::render_with_refs(&root, path, options, &with.helm, &with.reading, Some(&with.charts), refs)?
         }
         Renderer::Plugin { name, env, parameters } => {
             let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {

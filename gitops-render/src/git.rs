@@ -518,6 +518,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// Whether two repository URLs name the same repository: compared without a trailing `/` or
+/// `.git`, ignoring case (as `--local URL=DIR` matches apps' `repoURL`s).
+pub fn same_repository(a: &str, b: &str) -> bool {
+    let norm = |u: &str| u.trim_end_matches('/').trim_end_matches(".git").to_ascii_lowercase();
+    norm(a) == norm(b)
+}
+
 /// Replaces the user info of every `scheme://user:password@host` in `text` with `***`.
 pub fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

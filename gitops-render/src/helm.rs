@@ -79,6 +79,16 @@ pub enum Error {
     /// A value file given as a URL.
     #[error("valueFiles: {0}: remote value files are not supported; keep them in the repository")]
     Remote(String),
+    /// A value file `$<ref>/...` names no source with that `ref`.
+    #[error("valueFiles: {file}: no source of the app has `ref: {name}` (refs: {known})")]
+    UnknownRef {
+        /// The value file as written.
+        file: String,
+        /// The ref it names.
+        name: String,
+        /// The refs the app has.
+        known: String,
+    },
     /// No helm program.
     #[error("helm is not installed (looked for `{0}`): install Helm 3 or set GITOPS_HELM to its path")]
     Missing(String),
@@ -218,6 +228,24 @@ pub fn render_with(
     render_from(root, chart, options, helm, reading, None)
 }
 
+/// The repositories of a multi-source app's `ref` sources, by ref name: a value file
+/// `$<ref>/<path>` is `<path>` from the root of that source's checkout.
+pub type RefRoots = std::collections::BTreeMap<String, RepoRoot>;
+
+/// [`render_from`] for a chart of a multi-source app, whose value files may name files of its
+/// `ref` sources (`$<ref>/<path>`, as Argo CD allows at the start of a value file only).
+pub fn render_with_refs(
+    root: &RepoRoot,
+    chart: &str,
+    options: &HelmOptions,
+    helm: &Helm,
+    reading: &crate::Reading,
+    repos: Option<&ChartRepos>,
+    refs: &RefRoots,
+) -> Result<Vec<Object>, Error> {
+    render_inner(root, chart, options, helm, reading, repos, refs)
+}
+
 /// [`render_with`], and the dependencies the chart declares but its `charts/` lacks fetched
 /// from their chart repositories through `repos` (as `helm dependency build`, see
 /// [`ChartRepos::build_dependencies`]) before helm runs; without `repos` they are an error.
@@ -228,6 +256,18 @@ pub fn render_from(
     helm: &Helm,
     reading: &crate::Reading,
     repos: Option<&ChartRepos>,
+) -> Result<Vec<Object>, Error> {
+    render_inner(root, chart, options, helm, reading, repos, &RefRoots::new())
+}
+
+fn render_inner(
+    root: &RepoRoot,
+    chart: &str,
+    options: &HelmOptions,
+    helm: &Helm,
+    reading: &crate::Reading,
+    repos: Option<&ChartRepos>,
+    refs: &RefRoots,
 ) -> Result<Vec<Object>, Error> {
     let dir = root.resolve(chart)?;
     // Removed when dropped, after helm has run.
@@ -258,7 +298,23 @@ pub fn render_from(
         cmd.arg("--api-versions").arg(v);
     }
     for (i, f) in options.value_files.iter().enumerate() {
-        let staged = match stage(root, &beside(chart, f)?, &work.path().join(format!("values/{i}"))) {
+        // `$<ref>/<path>`: from the root of the app's source with that ref.
+        let (from, rel) = match f.strip_prefix('$').filter(|_| !refs.is_empty()) {
+            Some(rest) => {
+                let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let ref_root = refs.get(name).ok_or_else(|| Error::UnknownRef {
+                    file: f.clone(),
+                    name: name.to_string(),
+                    known: refs.keys().cloned().collect::<Vec<_>>().join(", "),
+                })?;
+                if path.contains("://") {
+                    return Err(Error::Remote(f.clone()));
+                }
+                (ref_root, path.to_string())
+            }
+            None => (root, beside(chart, f)?),
+        };
+        let staged = match stage(from, &rel, &work.path().join(format!("values/{i}"))) {
             // Only a file that is not there is ignored: one leaving the repository still fails.
             Err(Error::Path(root::Error::Io { source, .. }))
                 if options.ignore_missing_value_files && source.kind() == std::io::ErrorKind::NotFound =>

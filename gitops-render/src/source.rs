@@ -1,8 +1,10 @@
 //! Where an app's desired state comes from: the source section of an Argo CD `Application`,
 //! or a Flux `Kustomization` with its `GitRepository`.
 //!
-//! Unsupported fields are refused with the field named, never dropped: a multi-source app,
-//! Jsonnet, remote value files.
+//! A multi-source app (`spec.sources`) reads as its first source with the others in
+//! [`Source::others`]; `ref` sources lend their files to Helm value files (`$<ref>/...`).
+//! Unsupported fields are refused with the field named, never dropped: Jsonnet, remote value
+//! files.
 
 use gitops_core::Object;
 use serde_json::Value;
@@ -64,6 +66,13 @@ pub struct Source {
     /// the keys (`secretRef`, in the Kustomization's namespace), `None` when there is no
     /// decryption. See [`crate::decrypt`].
     pub decryption: Option<(String, String)>,
+    /// A multi-source app's `ref`: Helm value files of its other sources name this source's
+    /// files as `$<ref>/<path>`.
+    pub ref_name: Option<String>,
+    /// Whether the source renders manifests (a `ref` source without a `path` only lends files).
+    pub renders: bool,
+    /// A multi-source app's other sources (`spec.sources[1..]`), in order; this one is the first.
+    pub others: Vec<Source>,
 }
 
 /// A source section that cannot be used.
@@ -116,10 +125,59 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         problem: problem.to_string(),
     };
     let spec = o.value().get("spec").ok_or_else(|| err("spec", "missing"))?;
-    if spec.get("sources").is_some_and(|s| !s.is_null()) {
-        return Err(err("spec.sources", "multi-source applications are not supported yet; use spec.source"));
+    // `spec.sources`, when it lists any, rules and `spec.source` is ignored (as Argo CD does).
+    let sources = match spec.get("sources") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(_) => return Err(err("spec.sources", "must be a list of sources")),
+    };
+    if sources.is_empty() {
+        let src = spec.get("source").ok_or_else(|| err("spec.source", "missing"))?;
+        return read_argo_source(o, spec, src, "spec.source");
     }
-    let src = spec.get("source").ok_or_else(|| err("spec.source", "missing"))?;
+    let mut read = Vec::with_capacity(sources.len());
+    for (i, src) in sources.into_iter().enumerate() {
+        let field = format!("spec.sources[{i}]");
+        let mut source = read_argo_source(o, spec, src, &field)?;
+        let ref_name = match src.get("ref") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) if !r.is_empty() => Some(r.clone()),
+            Some(_) => return Err(err(&format!("{field}.ref"), "must be a name")),
+        };
+        if let Some(name) = &ref_name {
+            if source.chart.is_some() {
+                return Err(err(
+                    &format!("{field}.ref"),
+                    "a source with `ref` cannot have `chart`: a ref source lends Git files only",
+                ));
+            }
+            if read.iter().any(|s: &Source| s.ref_name.as_deref() == Some(name)) {
+                return Err(err(&format!("{field}.ref"), &format!("`{name}` is the ref of an earlier source too")));
+            }
+            // A ref source without a path only lends its files to the others.
+            source.renders = str_at(src, &["path"]).is_some_and(|p| !p.is_empty());
+        }
+        source.ref_name = ref_name;
+        // Parameter override files belong to a single-source app.
+        source.application = None;
+        read.push(source);
+    }
+    let mut main = read.remove(0);
+    main.others = read;
+    Ok(main)
+}
+
+/// One source section of an Argo CD Application (`field` names it: `spec.source`,
+/// `spec.sources[1]`).
+fn read_argo_source(o: &Object, spec: &Value, src: &Value, field: &str) -> Result<Source, Error> {
+    let err = |f: &str, problem: &str| Error {
+        origin: o.origin().to_string(),
+        field: match f.strip_prefix("spec.source") {
+            Some(rest) => format!("{field}{rest}"),
+            None => f.to_string(),
+        },
+        problem: problem.to_string(),
+    };
     let repo_url = str_at(src, &["repoURL"]).ok_or_else(|| err("spec.source.repoURL", "missing"))?.to_string();
     let chart = match src.get("chart") {
         None | Some(Value::Null) => None,
@@ -204,6 +262,9 @@ fn read_argo(o: &Object) -> Result<Source, Error> {
         renderer,
         application: Some(Box::new(o.clone())),
         decryption: None,
+        ref_name: None,
+        renders: true,
+        others: Vec::new(),
     })
 }
 
@@ -420,6 +481,9 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         renderer: Renderer::Kustomize(flux_overrides(k, spec, &err)?),
         application: None,
         decryption: flux_decryption(k, spec, &err)?,
+        ref_name: None,
+        renders: true,
+        others: Vec::new(),
     })
 }
 
@@ -524,9 +588,9 @@ mod tests {
     #[test]
     fn unsupported_fields_are_named() {
         let multi = parse(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  sources: [{repoURL: x}]\n",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  sources: [{repoURL: https://a.example/r}, {repoURL: https://b.example/r, directory: {jsonnet: {}}}]\n",
         );
-        assert_eq!(read(&multi).unwrap_err().field, "spec.sources");
+        assert_eq!(read(&multi).unwrap_err().field, "spec.sources[1].directory.jsonnet", "named in its source");
         let oci = parse(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: registry.example.com/charts/, chart: web}\n",
         );

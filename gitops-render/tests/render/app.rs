@@ -64,6 +64,7 @@ pub(crate) fn renderers(cache: &Path) -> Renderers {
         plugins: Vec::new(),
         reading: Default::default(),
         sops_keys: None,
+        locals: Default::default(),
     }
 }
 

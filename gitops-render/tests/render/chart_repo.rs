@@ -442,6 +442,99 @@ fn an_argo_cd_application_renders_its_chart_from_the_repository() {
     assert!(app::render_local(&source, local.path(), &with).is_err(), "a chart has no local checkout");
 }
 
+/// A multi-source app: the chart from the chart repository, its value file from a Git `ref`
+/// source (`$values/...`), and a second Git source with a path rendered beside it, whose
+/// ConfigMap of the same name replaces the chart's (the later source wins, as Argo CD combines
+/// them). The revision is every source's; a ref with a chart, a ref named twice and a value
+/// file naming no ref are refused, naming the field or the file.
+#[test]
+fn a_multi_source_app_takes_its_chart_from_a_repository_and_its_values_from_git() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_repo(dir.path(), &VERSIONS);
+    let server = Server::start(dir.path(), None);
+    let values = crate::app::Repo::new();
+    let values_commit = values.commit(&[("envs/prod/web.yaml", "color: purple\nreplicas: 5\n")]);
+    let extras = crate::app::Repo::new();
+    let extras_commit = extras.commit(&[
+        (
+            "extra/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: prod}\ndata: {a: '1'}\n",
+        ),
+        (
+            "override/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop-web, namespace: prod}\ndata: {from: git}\n",
+        ),
+    ]);
+    let cache = tempfile::tempdir().expect("cache");
+    let mut with = renderers(cache.path());
+    with.helm = crate::helm::helm();
+    let app = |sources: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  destination: {{namespace: prod}}\n  source: {{repoURL: https://ignored.example/x, path: nowhere}}\n  sources:\n{sources}"
+        )
+    };
+    let chart = |value_file: &str| {
+        format!(
+            "  - repoURL: {}\n    chart: web\n    targetRevision: 1.2.x\n    helm:\n      valueFiles: ['{value_file}']\n",
+            server.url
+        )
+    };
+    let values_ref = format!("  - repoURL: {}\n    targetRevision: main\n    ref: values\n", values.url());
+    let extra = |path: &str| format!("  - repoURL: {}\n    targetRevision: main\n    path: {path}\n", extras.url());
+    let source =
+        source::read(&parse(&app(&format!("{}{values_ref}{}", chart("$values/envs/prod/web.yaml"), extra("extra")))))
+            .expect("source");
+    assert_eq!(source.others.len(), 2);
+    assert!(!source.others[0].renders, "a ref source without a path lends files only");
+    let r = app::render(&source, None, &with).expect("render");
+    assert_eq!(r.commit, format!("1.2.3,{values_commit},{extras_commit}"));
+    let names: Vec<&str> = r.objects.iter().map(|o| o.name()).collect();
+    assert_eq!(names, ["shop-web", "extra"]);
+    let data = &r.objects[0].value()["data"];
+    assert_eq!((data["color"].as_str(), data["replicas"].as_str()), (Some("purple"), Some("5")), "values from Git");
+
+    // A later source's object of the same name replaces the chart's.
+    let source = source::read(&parse(&app(&format!(
+        "{}{values_ref}{}",
+        chart("$values/envs/prod/web.yaml"),
+        extra("override")
+    ))))
+    .expect("source");
+    let r = app::render(&source, None, &with).expect("render");
+    let [cm] = r.objects.as_slice() else { panic!("one object: {:?}", r.objects) };
+    assert_eq!(cm.value()["data"], serde_json::json!({"from": "git"}));
+
+    // The ref source may be served by a local checkout, as `--local URL=DIR` does.
+    let local = tempfile::tempdir().expect("local");
+    write(local.path(), &[("envs/prod/web.yaml", "color: orange\n")]);
+    let source =
+        source::read(&parse(&app(&format!("{}{values_ref}", chart("$values/envs/prod/web.yaml"))))).expect("source");
+    let mut local_with = with.clone();
+    local_with.locals = app::LocalRepos::new([(format!("{}.git/", values.url()), local.path().to_path_buf())]);
+    let r = app::render(&source, None, &local_with).expect("render with a local ref");
+    assert_eq!(r.commit, "1.2.3,local");
+    assert_eq!(r.objects[0].value()["data"]["color"], "orange");
+
+    // Refused, naming what is wrong.
+    let unknown =
+        source::read(&parse(&app(&format!("{}{values_ref}", chart("$vals/envs/prod/web.yaml"))))).expect("source");
+    let e = app::render(&unknown, None, &with).expect_err("no ref vals").to_string();
+    assert!(
+        e.contains("valueFiles: $vals/envs/prod/web.yaml: no source of the app has `ref: vals` (refs: values)"),
+        "{e}"
+    );
+    let escaping =
+        source::read(&parse(&app(&format!("{}{values_ref}", chart("$values/../../../etc/passwd"))))).expect("source");
+    assert!(app::render(&escaping, None, &with).is_err(), "a ref value file stays inside its repository");
+    let e = source::read(&parse(&app(&format!("{}    ref: chartref\n", chart("x.yaml"))))).expect_err("ref with chart");
+    assert_eq!(e.field, "spec.sources[0].ref", "{e}");
+    let twice = format!("{values_ref}{values_ref}");
+    let e = source::read(&parse(&app(&twice))).expect_err("ref twice");
+    assert!(e.to_string().contains("`values` is the ref of an earlier source too"), "{e}");
+    let e = source::read(&parse(&app("  - {path: x}\n"))).expect_err("no repoURL");
+    assert_eq!(e.field, "spec.sources[0].repoURL", "{e}");
+}
+
 /// A chart whose archive holds a symlink out of the chart is refused before helm runs.
 #[test]
 fn a_chart_archive_with_a_symlink_is_refused() {
