@@ -380,6 +380,7 @@ impl App {
             error: None,
         };
         let stop = request.stop.clone();
+        self.runner.impersonate = impersonation(&self.runner.target, &request)?;
         let pass = self.runner.pass(request, &mut printer).await;
         printer.clear_bar();
         if let Some(e) = printer.error.take() {
@@ -389,6 +390,25 @@ impl App {
         print_outcome(printer.out, &pass, printer.assesses_health, stop.is_cancelled()).map_err(w)?;
         Ok(pass)
     }
+}
+
+/// The user a pass's writes impersonate when argocd-cm turns sync impersonation on: the
+/// service account the app's AppProject names for its destination. An app whose project is
+/// not known, or names no account for the destination, is not synced at all (never as the
+/// controller instead). A FileCluster has no users: nothing to impersonate.
+fn impersonation(target: &TargetSpec, request: &Request) -> Result<Option<String>, String> {
+    if !request.settings.sync_impersonation || matches!(target, TargetSpec::Dir(_)) {
+        return Ok(None);
+    }
+    let refused = |why: String| format!("sync impersonation (application.sync.impersonation.enabled): {why}");
+    let rules = request.project.as_ref().ok_or_else(|| {
+        refused("the app's AppProject is not known; pass it with --project FILE (or run the app in its fleet)".into())
+    })?;
+    let Some(project) = &rules.project else {
+        return Err(refused(format!("AppProject {} does not exist", rules.app.project)));
+    };
+    let destination = &rules.app.destination;
+    project.service_account_for(&destination.server, &destination.namespace).map(Some).map_err(refused)
 }
 
 /// Prints a pass as it goes: the plan, one line per step (with a progress bar under them on a

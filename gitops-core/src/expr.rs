@@ -828,8 +828,7 @@ impl Run<'_> {
             }
             "matches" => {
                 let pattern = string_of("matches", &y)?;
-                let re = crate::rbac::go_regex(pattern)
-                    .and_then(|p| regex_lite::Regex::new(&p).ok())
+                let re = crate::rbac::compile_go(pattern)
                     .ok_or_else(|| ExprError::Runtime(format!("invalid regex {pattern:?}")))?;
                 Val::Bool(re.is_match(string_of("matches", &x)?))
             }

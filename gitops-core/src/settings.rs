@@ -145,6 +145,9 @@ pub struct Settings {
     pub health: Vec<HealthOverride>,
     /// Custom resource actions, one per kind, sorted by `group_kind`.
     pub actions: Vec<ActionsOverride>,
+    /// `application.sync.impersonation.enabled`: syncs run as the service account the app's
+    /// AppProject names for its destination (`destinationServiceAccounts`).
+    pub sync_impersonation: bool,
 }
 
 impl Default for Settings {
@@ -221,6 +224,7 @@ impl Settings {
             known_types: Vec::new(),
             health: Vec::new(),
             actions: Vec::new(),
+            sync_impersonation: false,
         }
     }
 
@@ -269,6 +273,9 @@ impl Settings {
                     entry.key = key.clone();
                 }
                 entry.use_open_libs = Some(open);
+            } else if key == "application.sync.impersonation.enabled" {
+                // Anything but a Go boolean leaves it off, as Argo CD reads it.
+                s.sync_impersonation = parse_bool(text).unwrap_or(false);
             } else if key == "resource.compareoptions" {
                 let raw: RawCompareOptions = parse_yaml(text).map_err(bad)?;
                 s.compare.ignore_aggregated_roles = raw.ignore_aggregated_roles;

@@ -211,6 +211,10 @@ pub struct AppRunner<D> {
     /// status on its hub (as Argo CD and Flux keep it in the app objects there), so that a
     /// Kustomization finds the status of one it `dependsOn` whichever cluster each goes to.
     pub status_store_override: Option<StatusStore>,
+    /// The user a kube target's writes impersonate (Argo CD's sync impersonation: the
+    /// service account of the app's AppProject for its destination); reads stay the
+    /// connection's own. Ignored for a FileCluster, which has no users.
+    pub impersonate: Option<String>,
     kube: Option<KubeCluster>,
 }
 
@@ -234,6 +238,7 @@ impl<D: DesiredState> AppRunner<D> {
             checks,
             list_cache: None,
             status_store_override: None,
+            impersonate: None,
             kube: None,
         })
     }
@@ -314,7 +319,13 @@ impl<D: DesiredState> AppRunner<D> {
                         KubeCluster::connect(self.kubeconfig.as_deref(), context.as_deref()).await?
                     }
                 };
-                let pass = self.pass_on(&cluster, request, progress).await;
+                let pass = match self.impersonate.clone() {
+                    Some(user) => match cluster.impersonating(&user) {
+                        Ok(writing) => self.pass_on(&writing, request, progress).await,
+                        Err(e) => Err(e.into()),
+                    },
+                    None => self.pass_on(&cluster, request, progress).await,
+                };
                 self.kube = Some(cluster);
                 pass
             }

@@ -43,6 +43,13 @@ type Discovered = (Instant, Arc<Discovery>);
 #[derive(Clone)]
 pub struct KubeCluster {
     client: Client,
+    /// The configuration it connected with (to connect again as another user).
+    config: Option<Arc<kube::Config>>,
+    /// Writes go through this client when set: one impersonating the service account a sync
+    /// runs as (Argo CD's sync impersonation); reads stay the controller's.
+    writer: Option<Client>,
+    /// The user writes impersonate, for messages.
+    impersonating: Option<String>,
     name: String,
     /// The API server's URL, named in transport errors (empty when unknown).
     server: String,
@@ -103,9 +110,10 @@ impl KubeCluster {
             }
         };
         let server = config.cluster_url.to_string();
+        let kept = Some(Arc::new(config.clone()));
         // Credentials are decoded only now: errors here may quote them too.
         let client = Client::try_from(config).map_err(|e| kubeconfig_error(kubeconfig, e))?;
-        Ok(KubeCluster { server, ..KubeCluster::from_client(client, &name) })
+        Ok(KubeCluster { server, config: kept, ..KubeCluster::from_client(client, &name) })
     }
 
     /// Connects with the kubeconfig `text` at its current context, as Flux connects with a
@@ -118,8 +126,9 @@ impl KubeCluster {
             .await
             .map_err(|e| kubeconfig_error(Some(shown), e))?;
         let server = config.cluster_url.to_string();
+        let kept = Some(Arc::new(config.clone()));
         let client = Client::try_from(config).map_err(|e| kubeconfig_error(Some(shown), e))?;
-        Ok(KubeCluster { server, ..KubeCluster::from_client(client, name) })
+        Ok(KubeCluster { server, config: kept, ..KubeCluster::from_client(client, name) })
     }
 
     /// The context [`KubeCluster::connect`] would use, without connecting: `context`, else the
@@ -185,6 +194,7 @@ impl KubeCluster {
         let described = crate::registered::describe(cluster);
         let config = crate::registered::config_for(cluster).await.map_err(|e| Error::Config(e.to_string()))?;
         let server = config.cluster_url.to_string();
+        let kept = Some(Arc::new(config.clone()));
         // Keys and certificates are decoded only now: the reason is told without its quotes.
         let client = Client::try_from(config).map_err(|e| {
             Error::Config(format!(
@@ -192,18 +202,53 @@ impl KubeCluster {
                 crate::registered::redact(&causes(&e))
             ))
         })?;
-        Ok(KubeCluster { server, registered: Some(described), ..KubeCluster::from_client(client, &cluster.name) })
+        Ok(KubeCluster {
+            server,
+            registered: Some(described),
+            config: kept,
+            ..KubeCluster::from_client(client, &cluster.name)
+        })
     }
 
     /// A cluster reached through `client`, named `name` in output.
     pub fn from_client(client: Client, name: &str) -> KubeCluster {
         KubeCluster {
             client,
+            config: None,
+            writer: None,
+            impersonating: None,
             name: name.to_string(),
             server: String::new(),
             registered: None,
             discovery: Arc::default(),
         }
+    }
+
+    /// This cluster, its writes impersonating `user` (`system:serviceaccount:NS:NAME`, as
+    /// Argo CD's sync impersonation sets `Impersonate-User`): the API server then authorizes
+    /// every apply and delete as that user, while reads (and discovery, shared) stay the
+    /// connection's own.
+    pub fn impersonating(&self, user: &str) -> Result<KubeCluster, Error> {
+        let config = self.config.as_deref().ok_or_else(|| {
+            config_error(format!(
+                "{}: cannot impersonate {user}: the connection's configuration is not kept",
+                self.name
+            ))
+        })?;
+        let mut config = config.clone();
+        config.auth_info.impersonate = Some(user.to_string());
+        let writer = Client::try_from(config).map_err(|e| config_error(format!("impersonating {user}: {e}")))?;
+        Ok(KubeCluster { writer: Some(writer), impersonating: Some(user.to_string()), ..self.clone() })
+    }
+
+    /// The user writes impersonate, if any.
+    pub fn impersonated(&self) -> Option<&str> {
+        self.impersonating.as_deref()
+    }
+
+    /// The client writes go through.
+    fn writer(&self) -> &Client {
+        self.writer.as_ref().unwrap_or(&self.client)
     }
 
     /// The kube-rs client.
@@ -300,7 +345,7 @@ impl KubeCluster {
         let req = Self::request(&ar, &caps, &key.namespace)
             .patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
             .map_err(build(&name))?;
-        let _: Value = self.client.request(req).await.map_err(|e| api_error(&name, e))?;
+        let _: Value = self.writer().request(req).await.map_err(|e| api_error(&name, e))?;
         Ok(true)
     }
 
@@ -313,7 +358,7 @@ impl KubeCluster {
         let req = Self::request(&ar, &caps, &key.namespace)
             .patch(&key.name, &pp, &Patch::Merge(patch))
             .map_err(build(&name))?;
-        match self.client.request::<Value>(req).await {
+        match self.writer().request::<Value>(req).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
             Err(e) => Err(api_error(&name, e)),
@@ -331,7 +376,7 @@ impl KubeCluster {
         let req = Self::request(&ar, &caps, &key.namespace)
             .patch_subresource("status", &key.name, &pp, &Patch::Merge(&patch))
             .map_err(build(&name))?;
-        match self.client.request::<Value>(req).await {
+        match self.writer().request::<Value>(req).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
             Err(e) => Err(api_error(&name, e)),
@@ -426,13 +471,13 @@ impl KubeCluster {
                         http::HeaderValue::from_static("application/json-patch+json"),
                     );
                     *req.body_mut() = serde_json::to_vec(&patch).map_err(|e| encode(&key, e))?;
-                    let _: Value = self.client.request(req).await.map_err(failed)?;
+                    let _: Value = self.writer().request(req).await.map_err(failed)?;
                 }
                 let mut pp = PatchParams::apply(FIELD_MANAGER);
                 pp.force = force;
                 pp.dry_run = dry_run;
                 let req = request.patch(name, &pp, &Patch::Apply(obj.value())).map_err(build(&key))?;
-                let v: Value = self.client.request(req).await.map_err(failed)?;
+                let v: Value = self.writer().request(req).await.map_err(failed)?;
                 Ok((Applied::ServerSideApplied, stored(v)))
             }
             ApplyMode::ClientSide | ApplyMode::Replace => {
@@ -446,7 +491,7 @@ impl KubeCluster {
                 let Some(live) = live else {
                     let body = serde_json::to_vec(&desired).map_err(|e| encode(&key, e))?;
                     let v: Value =
-                        self.client.request(request.create(&pp, body).map_err(build(&key))?).await.map_err(failed)?;
+                        self.writer().request(request.create(&pp, body).map_err(build(&key))?).await.map_err(failed)?;
                     return Ok((Applied::Created, stored(v)));
                 };
                 if mode == ApplyMode::Replace {
@@ -458,7 +503,7 @@ impl KubeCluster {
                     }
                     let body = serde_json::to_vec(&desired).map_err(|e| encode(&key, e))?;
                     let v: Value = self
-                        .client
+                        .writer()
                         .request(request.replace(name, &pp, body).map_err(build(&key))?)
                         .await
                         .map_err(failed)?;
@@ -471,7 +516,7 @@ impl KubeCluster {
                 }
                 let pp = PatchParams { dry_run, field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
                 let req = request.patch(name, &pp, &Patch::Merge(&patch)).map_err(build(&key))?;
-                let v: Value = self.client.request(req).await.map_err(failed)?;
+                let v: Value = self.writer().request(req).await.map_err(failed)?;
                 let applied = if same_version(&live, &v) { Applied::Unchanged } else { Applied::Configured };
                 Ok((applied, stored(v)))
             }
@@ -569,7 +614,11 @@ fn api_error(key: &str, e: kube::Error) -> Error {
 
 impl Cluster for KubeCluster {
     fn describe(&self) -> String {
-        self.registered.clone().unwrap_or_else(|| format!("kube:{}", self.name))
+        let shown = self.registered.clone().unwrap_or_else(|| format!("kube:{}", self.name));
+        match &self.impersonating {
+            Some(user) => format!("{shown} as {user}"),
+            None => shown,
+        }
     }
 
     fn assesses_health(&self) -> bool {
@@ -679,7 +728,7 @@ impl Cluster for KubeCluster {
         };
         dp.dry_run = dry_run;
         let req = Self::request(&ar, &caps, &key.namespace).delete(&key.name, &dp).map_err(build(key))?;
-        match self.client.request_text(req).await {
+        match self.writer().request_text(req).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
             Err(e) => Err(api_error(&key.to_string(), e)),

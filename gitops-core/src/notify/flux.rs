@@ -520,7 +520,7 @@ pub fn route(
 fn any_found(alert: &Alert, patterns: &[String], list: &str, message: &str, warnings: &mut Vec<String>) -> bool {
     let mut found = false;
     for p in patterns {
-        match go_regex(p) {
+        match crate::rbac::compile_go(p) {
             Some(re) => found = found || re.is_match(message),
             None => {
                 warnings.push(format!("Alert {}: {list}: failed to compile regex {p:?}; it is skipped", alert.id()))
@@ -528,11 +528,6 @@ fn any_found(alert: &Alert, patterns: &[String], list: &str, message: &str, warn
         }
     }
     found
-}
-
-/// A Go RE2 pattern compiled for an unanchored search; `None` where Go refuses it.
-fn go_regex(pattern: &str) -> Option<regex_lite::Regex> {
-    crate::rbac::go_regex(pattern).and_then(|p| regex_lite::Regex::new(&p).ok())
 }
 
 /// The metadata a notification carries, and warnings for keys that were overridden. From the

@@ -196,6 +196,28 @@ pub struct OrphanedResources {
 }
 
 impl AppProject {
+    /// The user a sync to `server` and `namespace` impersonates when sync impersonation is
+    /// on (argocd-cm `application.sync.impersonation.enabled`), as Argo CD derives it: the first
+    /// `destinationServiceAccounts` entry whose `server` and `namespace` globs match gives
+    /// `system:serviceaccount:<namespace>:<account>` (the account may name its own namespace as
+    /// `ns:account`). Errors with Argo CD's wording when none matches or the account is blank.
+    pub fn service_account_for(&self, server: &str, namespace: &str) -> Result<String, String> {
+        for (server_glob, namespace_glob, account) in &self.destination_service_accounts {
+            if !(glob_ok(server_glob, server) && glob_ok(namespace_glob, namespace)) {
+                continue;
+            }
+            let account = account.trim();
+            if account.is_empty() || account.contains(' ') {
+                return Err(format!("default service account contains invalid chars '{account}'"));
+            }
+            return Ok(match account.contains(':') {
+                true => format!("system:serviceaccount:{account}"),
+                false => format!("system:serviceaccount:{namespace}:{account}"),
+            });
+        }
+        Err(format!("no matching service account found for destination server {server} and namespace {namespace}"))
+    }
+
     /// The project Argo CD creates as `default` when the hub has none: any source, any
     /// destination, any resource.
     pub fn default_project() -> AppProject {

@@ -175,3 +175,26 @@ fn urls_normalize_as_argo_cd_normalizes_them() {
     assert_eq!(normalize_git_url("git@github.com:org/repo.git"), "git@github.com/org/repo");
     assert_eq!(normalize_git_url("ssh://git@github.com/org/repo"), "git@github.com/org/repo");
 }
+
+#[test]
+fn syncs_impersonate_the_first_matching_destination_service_account() {
+    let project = project(
+        "  destinationServiceAccounts:\n\
+         \x20 - {server: 'https://prod.*', namespace: 'shop-*', defaultServiceAccount: deployer}\n\
+         \x20 - {server: '*', namespace: ops, defaultServiceAccount: 'ops-system:admin'}\n\
+         \x20 - {server: '*', namespace: blank, defaultServiceAccount: ' '}\n",
+    );
+    assert_eq!(
+        project.service_account_for("https://prod.example", "shop-eu").unwrap(),
+        "system:serviceaccount:shop-eu:deployer"
+    );
+    assert_eq!(
+        project.service_account_for("https://dev.example", "ops").unwrap(),
+        "system:serviceaccount:ops-system:admin"
+    );
+    assert_eq!(
+        project.service_account_for("https://dev.example", "shop-eu").unwrap_err(),
+        "no matching service account found for destination server https://dev.example and namespace shop-eu"
+    );
+    assert!(project.service_account_for("https://x", "blank").unwrap_err().contains("invalid chars"));
+}

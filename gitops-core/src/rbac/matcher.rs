@@ -34,7 +34,7 @@ pub(crate) enum Matcher {
     /// A glob without metacharacters.
     Literal(String),
     Glob(Glob),
-    Regex(regex_lite::Regex),
+    Regex(regex::Regex),
     Never,
 }
 
@@ -50,9 +50,7 @@ impl Matcher {
                 }
                 Glob::new(pattern).map_or(Matcher::Never, Matcher::Glob)
             }
-            MatchMode::Regex => {
-                go_regex(pattern).and_then(|p| regex_lite::Regex::new(&p).ok()).map_or(Matcher::Never, Matcher::Regex)
-            }
+            MatchMode::Regex => compile_go(pattern).map_or(Matcher::Never, Matcher::Regex),
         }
     }
 
@@ -72,14 +70,22 @@ impl Matcher {
     }
 }
 
-/// `pattern` (Go RE2 syntax, as Argo CD's regex mode compiles it) rewritten for regex-lite,
-/// whose syntax differs in a few places; `None` where Go refuses the pattern. Checked side by
-/// side with Go's `regexp` on random patterns:
-/// - Go refuses stacked repetitions (`a**`, `a+*`, `a{2}{2}`); regex-lite takes them;
-/// - inside a class, `[`, `&&` and `~~` are plain characters to Go, set syntax to regex-lite;
+/// A Go RE2 pattern compiled for an unanchored search with Go's meaning (see [`go_regex`]);
+/// `None` where Go refuses it.
+pub(crate) fn compile_go(pattern: &str) -> Option<regex::Regex> {
+    go_regex(pattern).and_then(|p| regex::Regex::new(&p).ok())
+}
+
+/// `pattern` (Go RE2 syntax, as Argo CD's regex mode compiles it) rewritten for the `regex`
+/// crate (and regex-lite), whose syntax differs in a few places; `None` where Go refuses the
+/// pattern. Checked side by side with Go's `regexp` on random patterns:
+/// - Go refuses stacked repetitions (`a**`, `a+*`, `a{2}{2}`); the crates take them;
+/// - inside a class, `[`, `&&` and `~~` are plain characters to Go, set syntax to the crates;
+/// - Go's `\d`, `\w`, `\s` and `\b` are ASCII-only, the `regex` crate's Unicode: they are
+///   written out as ASCII classes (Unicode classes such as `\p{L}` stay Unicode, as in Go);
 /// - a `{` that starts no repetition (`a{`, `a{,2}`) is a plain character to Go;
 /// - Go has `\Q...\E` literal text and the empty flag group `(?)`.
-pub(crate) fn go_regex(pattern: &str) -> Option<String> {
+fn go_regex(pattern: &str) -> Option<String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut i = 0;
@@ -98,10 +104,23 @@ pub(crate) fn go_regex(pattern: &str) -> Option<String> {
                 continue;
             }
             '\\' => {
-                out.push('\\');
-                if let Some(&next) = chars.get(i + 1) {
-                    out.push(next);
-                    i += 1;
+                match chars.get(i + 1).and_then(|&n| ascii_perl_class(n, false)) {
+                    Some(class) => out.push_str(class),
+                    None => {
+                        out.push('\\');
+                        if let Some(&next) = chars.get(i + 1) {
+                            out.push(next);
+                        }
+                    }
+                }
+                i += usize::from(chars.get(i + 1).is_some());
+                // A Unicode class's name (`\p{Greek}`) is no repetition.
+                if matches!(chars.get(i), Some('p' | 'P'))
+                    && chars.get(i + 1) == Some(&'{')
+                    && let Some(len) = chars[i + 1..].iter().position(|&c| c == '}')
+                {
+                    out.extend(&chars[i + 1..=i + 1 + len]);
+                    i += len + 1;
                 }
             }
             '[' => i = class(&chars, i, &mut out),
@@ -146,7 +165,7 @@ pub(crate) fn go_regex(pattern: &str) -> Option<String> {
 
 /// Copies the class that starts at `chars[start]` (a `[`) into `out` with Go's meaning, and
 /// returns the index of its last character (its `]`, or the end when it is not closed, which
-/// regex-lite then refuses as Go does).
+/// the crate then refuses as Go does).
 fn class(chars: &[char], start: usize, out: &mut String) -> usize {
     let mut i = start + 1;
     out.push('[');
@@ -166,11 +185,16 @@ fn class(chars: &[char], start: usize, out: &mut String) -> usize {
                 return i;
             }
             '\\' => {
-                out.push('\\');
-                if let Some(&next) = chars.get(i + 1) {
-                    out.push(next);
-                    i += 1;
+                match chars.get(i + 1).and_then(|&n| ascii_perl_class(n, true)) {
+                    Some(class) => out.push_str(class),
+                    None => {
+                        out.push('\\');
+                        if let Some(&next) = chars.get(i + 1) {
+                            out.push(next);
+                        }
+                    }
                 }
+                i += usize::from(chars.get(i + 1).is_some());
             }
             '[' if chars.get(i + 1) == Some(&':') => {
                 // A POSIX class `[:alpha:]`, copied whole.
@@ -192,6 +216,28 @@ fn class(chars: &[char], start: usize, out: &mut String) -> usize {
         i += 1;
     }
     chars.len()
+}
+
+/// Go's ASCII meaning of the Perl class `\<letter>`, written for the `regex` crate: on its
+/// own, or (`in_class`) as members inside a class; `None` for other escapes.
+fn ascii_perl_class(letter: char, in_class: bool) -> Option<&'static str> {
+    Some(match (letter, in_class) {
+        ('d', false) => "[0-9]",
+        ('D', false) => "[^0-9]",
+        ('w', false) => "[0-9A-Za-z_]",
+        ('W', false) => "[^0-9A-Za-z_]",
+        ('s', false) => "[\\t\\n\\x0C\\r ]",
+        ('S', false) => "[^\\t\\n\\x0C\\r ]",
+        ('b', false) => "(?-u:\\b)",
+        ('B', false) => "(?-u:\\B)",
+        ('d', true) => "0-9",
+        ('D', true) => "\\x00-/:-\\x{10FFFF}",
+        ('w', true) => "0-9A-Za-z_",
+        ('W', true) => "\\x00-/:-@\\[-^`{-\\x{10FFFF}",
+        ('s', true) => "\\t\\n\\x0C\\r ",
+        ('S', true) => "\\x00-\\x08\\x0B\\x0E-\\x1F!-\\x{10FFFF}",
+        _ => return None,
+    })
 }
 
 /// The length of the counted repetition (`{2}`, `{2,}`, `{2,5}`) at the start of `chars`, if
@@ -310,6 +356,23 @@ mod tests {
             (r"\Qa.b\E", "axb", false),
             ("(?)get", "get", true),
             ("(?i)GET", "get", true),
+            // Unicode classes as Go has them; Perl classes ASCII-only, as in Go.
+            (r"^\p{L}+/app$", "dév/app", true),
+            (r"^\p{Greek}", "λ-team", true),
+            (r"^\d+$", "٣", false),
+            (r"^\d+$", "42", true),
+            (r"^\w+$", "é", false),
+            (r"^[\w-]+$", "team-a_1", true),
+            (r"^[\w-]+$", "équipe", false),
+            (r"^[^\d]+$", "abc", true),
+            (r"^[\D]+$", "a1", false),
+            (r"^[\W]+$", "-/", true),
+            (r"^[\S]+$", "a b", false),
+            (r"\bget\b", "a get b", true),
+            // `é` is no ASCII word character: a boundary before `get`, as in Go.
+            (r"\bget", "éget", true),
+            (r"\Bget", "éget", false),
+            (r"^\s$", "\u{0B}", false),
         ];
         for (pattern, value, want) in table {
             assert_eq!(regex(pattern, value), want, "regex {pattern:?} on {value:?}");

@@ -38,8 +38,8 @@
 mod csv;
 mod enforcer;
 mod matcher;
-// Go RE2 patterns read for regex-lite, shared with the notification filters.
-pub(crate) use matcher::go_regex;
+// Go RE2 patterns compiled with Go's meaning, shared with notification filters and `matches`.
+pub(crate) use matcher::compile_go;
 mod policy;
 mod validate;
 
