@@ -52,7 +52,9 @@ pub enum NotifyCommand {
 #[derive(Subcommand, Debug)]
 pub enum TemplateCommand {
     /// Renders TEMPLATE over an Application and sends it to one recipient, as `argocd admin
-    /// notifications template notify`.
+    /// notifications template notify`. Services reached over TLS (HTTPS, SMTP with STARTTLS or
+    /// on port 465) trust the CA certificates of `SSL_CERT_FILE` when it is set, else the
+    /// bundled Mozilla roots.
     ///
     /// Exit status: 0 sent, 1 the service failed, 2 invalid input.
     Notify(TemplateNotifyArgs),
@@ -330,7 +332,7 @@ fn deliver(
                 continue;
             }
         };
-        let sender = Sender { timeout, ..*sender };
+        let sender = Sender { timeout, ..sender.clone() };
         match sender.deliver(&config, &delivery) {
             Ok(done) => match done.skipped {
                 Some(why) => writeln!(out, "{}: {}: nothing sent: {why}", alert.id(), provider.id()).map_err(w)?,
@@ -356,8 +358,9 @@ pub(crate) struct Notifier {
     secrets: Vec<Secret>,
     limiter: flux::RateLimiter,
     sender: Sender,
-    /// `argocd-notifications-cm` (and `-secret`) of DIR, for Argo CD Applications.
-    argo: Option<(argo::Config, BTreeMap<String, String>)>,
+    /// `argocd-notifications-cm` (and `-secret`) of DIR, for Argo CD Applications, and the
+    /// sender of their services.
+    argo: Option<(argo::Config, BTreeMap<String, String>, Sender)>,
     /// Where each Application's notified state is kept: `DIR/.notified/<namespace>_<name>.json`.
     state_dir: std::path::PathBuf,
 }
@@ -399,7 +402,7 @@ impl Notifier {
                     .find(|s| s.name == "argocd-notifications-secret")
                     .map(|s| s.data.clone().into_iter().collect())
                     .unwrap_or_default();
-                Some((config, values))
+                Some((config, values, argo_sender()?))
             }
         };
         Ok(Notifier {
@@ -421,7 +424,7 @@ impl Notifier {
         status: &gitops_core::sync::status::Status,
         out: &mut dyn Write,
     ) {
-        let Some((config, secrets)) = &self.argo else { return };
+        let Some((config, secrets, sender)) = &self.argo else { return };
         let mut app = object.value().clone();
         app["status"] = gitops_core::fleet::status::application_status(status);
         let annotations: BTreeMap<String, String> = app
@@ -442,7 +445,7 @@ impl Notifier {
             .map(argo::NotifiedState)
             .unwrap_or_else(|| argo::NotifiedState::parse(None));
         let mut lines: Vec<u8> = Vec::new();
-        let result = send_due(config, secrets, &app, &dests, &mut state, &mut lines);
+        let result = send_due(config, secrets, sender, &app, &dests, &mut state, &mut lines);
         for line in String::from_utf8_lossy(&lines).lines() {
             let _ = writeln!(out, "notify: {line}");
         }
@@ -546,6 +549,7 @@ fn kustomization_event(object: &Object, status: &gitops_core::sync::status::Stat
 fn send_due(
     config: &argo::Config,
     secrets: &BTreeMap<String, String>,
+    sender: &Sender,
     app: &serde_json::Value,
     dests: &BTreeMap<String, std::collections::BTreeSet<argo::Destination>>,
     state: &mut argo::NotifiedState,
@@ -571,7 +575,7 @@ fn send_due(
         }
         for due in argo::plan_sends(trigger, &results, trigger_dests, state, now.as_second()) {
             let d = &due.destination;
-            let line = match notify_one(config, secrets, app, &due.template, d) {
+            let line = match notify_one(config, secrets, sender, app, &due.template, d) {
                 Ok(line) => {
                     sent += 1;
                     line
@@ -627,6 +631,22 @@ fn run_trigger(args: &TriggerRunArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The sender of Argo CD services: two retries, and the CA certificates of `SSL_CERT_FILE`
+/// (when set) trusted instead of the bundled Mozilla roots, as Go (Argo CD's controller) reads
+/// that variable for its system roots.
+fn argo_sender() -> Result<Sender, String> {
+    let ca_pem = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(file) => {
+            let file = std::path::PathBuf::from(file);
+            let pem = gitops_render::regular::read_to_string(&file)
+                .map_err(|e| format!("SSL_CERT_FILE={}: {e}", file.display()))?;
+            Some(pem.into())
+        }
+    };
+    Ok(Sender { retries: 2, backoff: Duration::from_millis(500), ca_pem, ..Sender::default() })
+}
+
 /// The configuration and secret of `--config`, `--catalog` and `--secret`.
 fn read_argo(args: &ArgoConfigArgs) -> Result<(argo::Config, BTreeMap<String, String>), String> {
     let mut config = read_notifications_config(args.config.as_deref())?;
@@ -649,6 +669,7 @@ fn read_argo(args: &ArgoConfigArgs) -> Result<(argo::Config, BTreeMap<String, St
 fn notify_one(
     config: &argo::Config,
     secrets: &BTreeMap<String, String>,
+    sender: &Sender,
     app: &serde_json::Value,
     template: &str,
     dest: &argo::Destination,
@@ -666,7 +687,6 @@ fn notify_one(
         argo::service::build(kind, &dest.service, &options, &rendered, &dest.recipient).map_err(|e| e.to_string())?;
     let masked: Vec<String> = secrets.values().cloned().collect();
     let now = jiff::Timestamp::now().as_second();
-    let sender = Sender { retries: 2, backoff: Duration::from_millis(500), ..Sender::default() };
     match sender.send_argo(&outgoing, &masked, now) {
         Ok(done) => Ok(format!("sent ({})", done.requests.join(", "))),
         Err(e) => Err(format!("failed: {e}")),
@@ -694,11 +714,12 @@ fn run_template_notify(args: &TemplateNotifyArgs) -> Result<ExitCode, String> {
             ));
         }
     }
+    let sender = argo_sender()?;
     let mut out = std::io::stdout().lock();
     let w = |e: std::io::Error| format!("writing output: {e}");
     let mut failed = false;
     for d in &dests {
-        let line = notify_one(&config, &secrets, &app, &args.template, d).unwrap_or_else(|e| {
+        let line = notify_one(&config, &secrets, &sender, &app, &args.template, d).unwrap_or_else(|e| {
             failed = true;
             e
         });
@@ -742,8 +763,9 @@ fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
         }
         None => argo::NotifiedState::parse(annotations.get(argo::NOTIFIED_ANNOTATION).map(String::as_str)),
     };
+    let sender = argo_sender()?;
     let mut out = std::io::stdout().lock();
-    let (sent, failed) = send_due(&config, &secrets, &app, &dests, &mut state, &mut out)?;
+    let (sent, failed) = send_due(&config, &secrets, &sender, &app, &dests, &mut state, &mut out)?;
     if sent == 0 && !failed {
         writeln!(out, "nothing to send").map_err(|e| format!("writing output: {e}"))?;
     }
