@@ -353,3 +353,86 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
     }
     assert_eq!(hook.seen().len(), 1);
 }
+
+#[test]
+fn teams_workflows_posts_adaptive_cards() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Power Automate accepts a run with 202 and an empty JSON body.
+    let flow = Receiver::start(|_, _| (202, json!({})));
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n\
+             \x20 context: |\n    argocdUrl: https://cd.example.com\n\
+             \x20 service.teams-workflows: |\n    recipientUrls:\n      ops: $flow-url\n\
+             \x20 service.teams-workflows.raw: |\n    recipientUrls:\n      ops: {flow}/powerautomate/raw\n    rawCardPayload: true\n\
+             \x20 template.deployed: |\n    message: Application {{{{.app.metadata.name}}}} is deployed.\n\
+             \x20   teams-workflows:\n      title: Deployed {{{{.app.metadata.name}}}}\n      themeColor: Good\n\
+             \x20     facts: '[{{\"name\": \"Revision\", \"value\": \"{{{{.app.status.sync.revision}}}}\"}}]'\n\
+             \x20     potentialAction: '[{{\"@type\": \"OpenUri\", \"name\": \"Open\", \"targets\": [{{\"os\": \"default\", \"uri\": \"{{{{.context.argocdUrl}}}}/applications/{{{{.app.metadata.name}}}}\"}}]}}]'\n",
+            flow = flow.base,
+        ),
+    );
+    let secret = write(
+        dir.path(),
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  flow-url: {}/powerautomate/ops?sig=t0p\n",
+            flow.base
+        ),
+    );
+    let app_file = write(dir.path(), "app.json", &app("Succeeded", "Healthy", &[]));
+    let args = [
+        "notify",
+        "template",
+        "notify",
+        "deployed",
+        "--app",
+        &app_file,
+        "--config",
+        &cm,
+        "--secret",
+        &secret,
+        "--recipient",
+        "teams-workflows:ops",
+        "--recipient",
+        "raw:ops",
+    ];
+    let o = gitops(&args, None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(out(&o).lines().filter(|l| l.contains(": sent")).count(), 2, "{}", out(&o));
+    assert!(!out(&o).contains("t0p"), "the webhook's secret stays out: {}", out(&o));
+
+    let seen = flow.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!((seen[0].method.as_str(), seen[0].target.as_str()), ("POST", "/powerautomate/ops?sig=t0p"));
+    assert_eq!(seen[0].headers["content-type"], "application/json");
+    let card = json!({
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": "Deployed web", "size": "Large", "weight": "Bolder", "color": "Good", "wrap": true},
+            {"type": "TextBlock", "text": "Application web is deployed.", "wrap": true},
+            {"type": "FactSet", "facts": [{"title": "Revision", "value": "0123abc"}]},
+        ],
+        "actions": [{"type": "Action.OpenUrl", "title": "Open", "url": "https://cd.example.com/applications/web"}],
+    });
+    assert_eq!(
+        seen[0].json(),
+        json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]})
+    );
+    assert_eq!(seen[1].target, "/powerautomate/raw");
+    assert_eq!(seen[1].json(), card, "rawCardPayload: the card alone");
+
+    // A URL that is no Workflows webhook is refused before anything is sent.
+    let text = std::fs::read_to_string(&cm).expect("read").replace("/powerautomate/raw", "/hooks/raw");
+    let bad = write(dir.path(), "bad.yaml", &text);
+    let o = gitops(
+        &["notify", "template", "notify", "deployed", "--app", &app_file, "--config", &bad, "--recipient", "raw:ops"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("does not appear to be a valid Microsoft Teams Workflows URL"), "{}", out(&o));
+    assert_eq!(flow.seen().len(), 2);
+}

@@ -1,5 +1,5 @@
-//! Argo CD notification services, pure: what `slack`, `webhook`, `teams`, `email` and `github`
-//! send for a rendered [`Notification`], from their `service.<type>[.<name>]` options in
+//! Argo CD notification services, pure: what `slack`, `webhook`, `teams`, `teams-workflows`,
+//! `email` and `github` send for a rendered [`Notification`], from their `service.<type>[.<name>]` options in
 //! `argocd-notifications-cm` (with `$key` references replaced from
 //! argocd-notifications-secret, as notifications-engine does). Sending is
 //! `gitops_render::notify`'s.
@@ -32,7 +32,7 @@ pub struct Email {
     pub host: String,
     /// Its port (465: TLS from the start; otherwise STARTTLS when the server offers it).
     pub port: u16,
-    /// `AUTH PLAIN` user (empty: no authentication).
+    /// The user to authenticate as (`AUTH PLAIN`, or `LOGIN`; empty: no authentication).
     pub username: String,
     /// Its password.
     pub password: String,
@@ -319,6 +319,30 @@ pub fn build(
             };
             Ok(Outgoing::Http { request, reply: Reply::Teams, insecure_skip_verify })
         }
+        "teams-workflows" => {
+            let url = options
+                .get("recipientUrls")
+                .and_then(|r| r.get(recipient))
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(format!("no teams-workflows webhook configured for recipient {recipient}")))?;
+            check_workflows_url(url).map_err(|e| bad(format!("invalid webhook URL for recipient {recipient}: {e}")))?;
+            let card = adaptive_card(&n.section, &n.message).map_err(bad)?;
+            let body = if flag(options, "rawCardPayload") {
+                card
+            } else {
+                json!({
+                    "type": "message",
+                    "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
+                })
+            };
+            let request = HttpRequest {
+                method: "POST".into(),
+                url: url.to_string(),
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: serde_json::to_vec(&body).unwrap_or_default(),
+            };
+            Ok(Outgoing::Http { request, reply: Reply::Status, insecure_skip_verify })
+        }
         "email" => {
             let port = match options.get("port") {
                 Some(Value::Number(p)) => p.as_u64(),
@@ -401,8 +425,130 @@ pub fn build(
             };
             Ok(Outgoing::GitHub { app, request, insecure_skip_verify })
         }
-        other => Err(bad(format!("service type {other:?} is not supported (slack, webhook, teams, email, github)"))),
+        other => Err(bad(format!(
+            "service type {other:?} is not supported (slack, webhook, teams, teams-workflows, email, github)"
+        ))),
     }
+}
+
+/// Why `url` is not a Teams Workflows webhook as notifications-engine accepts them: HTTPS (plain
+/// HTTP only to localhost and 127.x), a host, and a Power Automate address
+/// (`api.powerautomate.com`, `api.powerplatform.com`, `flow.microsoft.com`,
+/// `webhook.office.com/workflows`, or `/powerautomate/` in the path).
+fn check_workflows_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| "webhook URL must use HTTPS scheme".to_string())?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let local = host == "localhost" || host.starts_with("127.");
+    let allowed = scheme.eq_ignore_ascii_case("https") || (local && scheme.eq_ignore_ascii_case("http"));
+    if !allowed {
+        return Err("webhook URL must use HTTPS scheme".into());
+    }
+    if host.is_empty() {
+        return Err("webhook URL must have a valid host".into());
+    }
+    let lower = url.to_ascii_lowercase();
+    let known = [
+        "api.powerautomate.com",
+        "api.powerplatform.com",
+        "flow.microsoft.com",
+        "webhook.office.com/workflows",
+        "/powerautomate/",
+    ];
+    if !known.iter().any(|k| lower.contains(k)) {
+        return Err("webhook URL does not appear to be a valid Microsoft Teams Workflows URL (Power Automate). Expected patterns: api.powerautomate.com, api.powerplatform.com, flow.microsoft.com, or webhook.office.com/workflows".into());
+    }
+    Ok(())
+}
+
+/// The Adaptive Card of a `teams-workflows` section: its `adaptiveCard` as written, else one
+/// built from the MessageCard fields (`title`, `text` or the message, `themeColor`, `facts`,
+/// `sections`' facts, `potentialAction`'s OpenUri actions), as notifications-engine converts them.
+fn adaptive_card(section: &Value, message: &str) -> Result<Value, String> {
+    let custom = text(section, "adaptiveCard");
+    if !custom.is_empty() {
+        return serde_json::from_str::<Value>(custom)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| format!("teams-workflows adaptiveCard unmarshalling error: not a JSON object: {custom}"));
+    }
+    let list = |field: &str, what: &str| -> Result<Vec<serde_json::Map<String, Value>>, String> {
+        let raw = text(section, field);
+        if raw.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items: Vec<Value> =
+            serde_json::from_str(raw).map_err(|e| format!("teams-workflows {what} unmarshalling error {e}"))?;
+        items
+            .into_iter()
+            .map(|i| match i {
+                Value::Object(m) => Ok(m),
+                other => Err(format!("teams-workflows {what} unmarshalling error: {other} is not an object")),
+            })
+            .collect()
+    };
+    let (facts, sections, actions) =
+        (list("facts", "facts")?, list("sections", "sections")?, list("potentialAction", "potential action")?);
+    // Facts are `{name, value}`; a value that is not a string is printed as Go's `%v` would.
+    let fact_set = |facts: &[Value]| -> Option<Value> {
+        let facts: Vec<Value> = facts
+            .iter()
+            .filter_map(|f| {
+                let name = f.get("name")?.as_str()?;
+                let value = match f.get("value") {
+                    None => String::new(),
+                    Some(Value::String(v)) => v.clone(),
+                    Some(v) => v.to_string(),
+                };
+                Some(json!({"title": name, "value": value}))
+            })
+            .collect();
+        (!facts.is_empty()).then(|| json!({"type": "FactSet", "facts": facts}))
+    };
+    let mut body = Vec::new();
+    let title = text(section, "title");
+    if !title.is_empty() {
+        let mut block = json!({"type": "TextBlock", "text": title, "size": "Large", "weight": "Bolder", "wrap": true});
+        if !text(section, "themeColor").is_empty() {
+            block["color"] = json!(text(section, "themeColor"));
+        }
+        body.push(block);
+    }
+    let text_block = match text(section, "text") {
+        "" => message,
+        t => t,
+    };
+    if !text_block.is_empty() {
+        body.push(json!({"type": "TextBlock", "text": text_block, "wrap": true}));
+    }
+    let facts: Vec<Value> = facts.into_iter().map(Value::Object).collect();
+    body.extend(fact_set(&facts));
+    for s in &sections {
+        if let Some(Value::Array(f)) = s.get("facts") {
+            body.extend(fact_set(f));
+        }
+    }
+    let actions: Vec<Value> = actions
+        .iter()
+        .filter(|a| a.get("@type").and_then(Value::as_str) == Some("OpenUri"))
+        .filter_map(|a| {
+            let url = a.get("targets")?.get(0)?.get("uri")?.as_str().filter(|u| !u.is_empty())?;
+            let mut action = json!({"type": "Action.OpenUrl", "url": url});
+            if let Some(name) = a.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                action["title"] = json!(name);
+            }
+            Some(action)
+        })
+        .collect();
+    let mut card = json!({"type": "AdaptiveCard", "version": "1.4", "body": body});
+    if !actions.is_empty() {
+        card["actions"] = Value::Array(actions);
+    }
+    Ok(card)
 }
 
 /// The signing input of a GitHub App JWT (`base64url(header).base64url(claims)`), issued a
@@ -529,5 +675,78 @@ mod tests {
             json!({"state": "success", "description": "deployed", "context": "cd/web", "target_url": "u"})
         );
         assert!(github_jwt_input("12", 1000).starts_with("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."));
+    }
+
+    #[test]
+    fn teams_workflows_cards_from_fields_or_as_written() {
+        let opts = json!({"recipientUrls": {"ops": "https://api.powerautomate.com/webhook/x", "raw": "http://127.0.0.1:9/powerautomate/hook"}, "rawCardPayload": false});
+        let section = json!({
+            "title": "Synced", "themeColor": "Good", "summary": "unused",
+            "facts": "[{\"name\": \"Sync\", \"value\": \"Synced\"}, {\"name\": \"Replicas\", \"value\": 3}, {\"value\": \"no name\"}]",
+            "sections": "[{\"facts\": [{\"name\": \"Namespace\", \"value\": \"prod\"}]}, {\"text\": \"no facts\"}]",
+            "potentialAction": "[{\"@type\": \"OpenUri\", \"name\": \"Open\", \"targets\": [{\"os\": \"default\", \"uri\": \"https://cd/app\"}]}, {\"@type\": \"HttpPOST\", \"name\": \"x\"}]",
+        });
+        let Outgoing::Http { request, reply, .. } =
+            build("teams-workflows", "teams-workflows", &opts, &n("the message", section), "ops").unwrap()
+        else {
+            panic!("http")
+        };
+        assert_eq!((reply, request.url.as_str()), (Reply::Status, "https://api.powerautomate.com/webhook/x"));
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["type"], "message");
+        assert_eq!(body["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(
+            body["attachments"][0]["content"],
+            json!({
+                "type": "AdaptiveCard", "version": "1.4",
+                "body": [
+                    {"type": "TextBlock", "text": "Synced", "size": "Large", "weight": "Bolder", "color": "Good", "wrap": true},
+                    {"type": "TextBlock", "text": "the message", "wrap": true},
+                    {"type": "FactSet", "facts": [{"title": "Sync", "value": "Synced"}, {"title": "Replicas", "value": "3"}]},
+                    {"type": "FactSet", "facts": [{"title": "Namespace", "value": "prod"}]},
+                ],
+                "actions": [{"type": "Action.OpenUrl", "title": "Open", "url": "https://cd/app"}],
+            })
+        );
+
+        // `adaptiveCard` wins and is sent as written; `rawCardPayload` drops the envelope.
+        let raw = json!({"recipientUrls": {"ops": "http://127.0.0.1:9/powerautomate/hook"}, "rawCardPayload": true});
+        let custom = r#"{"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "Container", "items": [{"type": "Badge", "text": "ok"}]}]}"#;
+        let Outgoing::Http { request, .. } =
+            build("teams-workflows", "tw", &raw, &n("m", json!({"title": "ignored", "adaptiveCard": custom})), "ops")
+                .unwrap()
+        else {
+            panic!("http")
+        };
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            serde_json::from_str::<Value>(custom).unwrap()
+        );
+
+        // Only the message: a card with its text.
+        let Outgoing::Http { request, .. } =
+            build("teams-workflows", "tw", &raw, &n("just this", Value::Null), "ops").unwrap()
+        else {
+            panic!("http")
+        };
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": "just this", "wrap": true}]})
+        );
+
+        for (url, why) in [
+            ("https://example.com/webhook", "does not appear to be a valid Microsoft Teams Workflows URL"),
+            ("http://api.powerautomate.com/webhook", "must use HTTPS scheme"),
+            ("ftp://api.powerautomate.com/webhook", "must use HTTPS scheme"),
+            ("https:///powerautomate/x", "must have a valid host"),
+        ] {
+            let opts = json!({"recipientUrls": {"ops": url}});
+            let e = build("teams-workflows", "tw", &opts, &n("m", Value::Null), "ops").unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("recipient ops"), "{url}: {e}");
+        }
+        let e = build("teams-workflows", "tw", &opts, &n("m", Value::Null), "dev").unwrap_err().to_string();
+        assert!(e.contains("no teams-workflows webhook configured for recipient dev"), "{e}");
+        let e = build("teams-workflows", "tw", &opts, &n("m", json!({"facts": "{"})), "ops").unwrap_err().to_string();
+        assert!(e.contains("teams-workflows facts unmarshalling error"), "{e}");
     }
 }
