@@ -212,6 +212,20 @@ fn smtp_listener() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, seen)
 }
 
+/// A GitHub App's RSA key made by openssl: its file, and its PEM indented for a Secret's
+/// `stringData` block.
+fn app_key(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let key_file = dir.join("app.pem");
+    let generated = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&key_file)
+        .output()
+        .expect("openssl");
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let key = std::fs::read_to_string(&key_file).expect("key");
+    (key_file, key.lines().map(|l| format!("    {l}\n")).collect())
+}
+
 #[test]
 fn template_notify_sends_to_webhook_teams_email_and_github() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -221,15 +235,7 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
         if s.target.ends_with("/access_tokens") { (201, json!({"token": "ghs_inst"})) } else { (201, json!({"id": 1})) }
     });
     let (smtp_port, mail) = smtp_listener();
-    let key_file = dir.path().join("app.pem");
-    let generated = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
-        .arg(&key_file)
-        .output()
-        .expect("openssl");
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
-    let key = std::fs::read_to_string(&key_file).expect("key");
-    let indented: String = key.lines().map(|l| format!("    {l}\n")).collect();
+    let (key_file, indented) = app_key(dir.path());
     let cm = write(
         dir.path(),
         "cm.yaml",
@@ -435,4 +441,113 @@ fn teams_workflows_posts_adaptive_cards() {
     assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     assert!(out(&o).contains("does not appear to be a valid Microsoft Teams Workflows URL"), "{}", out(&o));
     assert_eq!(flow.seen().len(), 2);
+}
+
+#[test]
+fn github_deployments_and_pull_request_comments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The deployment list is empty the first time (one is created), then holds deployment 42.
+    let listed = Arc::new(Mutex::new(0));
+    let counter = Arc::clone(&listed);
+    let github = Receiver::start(move |s, _| {
+        let t = s.target.as_str();
+        match (s.method.as_str(), t) {
+            ("POST", "/app/installations/34/access_tokens") => (201, json!({"token": "ghs_inst"})),
+            ("GET", _) if t.starts_with("/api/v3/repos/acme/web/deployments?") => {
+                let mut n = counter.lock().expect("lock");
+                *n += 1;
+                (200, if *n == 1 { json!([]) } else { json!([{"id": 42, "ref": "0123abc"}]) })
+            }
+            ("POST", "/api/v3/repos/acme/web/deployments") => (201, json!({"id": 42})),
+            ("POST", "/api/v3/repos/acme/web/deployments/42/statuses") => (201, json!({"id": 1})),
+            ("GET", "/api/v3/repos/acme/web/commits/0123abc/pulls") => (200, json!([{"number": 7}, {"number": 9}])),
+            ("GET", "/api/v3/repos/acme/web/issues/7/comments") => {
+                (200, json!([{"id": 100, "body": "Deployed older\n<!-- argocd-notifications prod -->"}]))
+            }
+            ("GET", "/api/v3/repos/acme/web/issues/9/comments") => (200, json!([{"id": 101, "body": "LGTM"}])),
+            ("PATCH", "/api/v3/repos/acme/web/issues/comments/100") => (200, json!({"id": 100})),
+            ("POST", "/api/v3/repos/acme/web/issues/9/comments") => (201, json!({"id": 102})),
+            _ => (404, json!({"message": "Not Found"})),
+        }
+    });
+    let (_, indented) = app_key(dir.path());
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n\
+             \x20 service.github: |\n    appID: 12\n    installationID: 34\n    enterpriseBaseURL: {github}\n    privateKey: $gh-key\n\
+             \x20 template.deployed: |\n    message: Application {{{{.app.metadata.name}}}} is deployed.\n\
+             \x20   github:\n      deployment:\n        state: success\n        environment: prod\n\
+             \x20       environmentURL: https://web.example.com\n        logURL: '{{{{.context.argocdUrl}}}}/applications/{{{{.app.metadata.name}}}}'\n\
+             \x20       requiredContexts: []\n\
+             \x20     pullRequestComment:\n        content: 'Deployed {{{{.app.status.sync.revision}}}} to prod'\n        commentTag: prod\n",
+            github = github.base,
+        ),
+    );
+    let secret = write(
+        dir.path(),
+        "secret.yaml",
+        &format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  gh-key: |\n{indented}"),
+    );
+    let app_file = write(dir.path(), "app.json", &app("Succeeded", "Healthy", &[]));
+    let args = [
+        "notify",
+        "template",
+        "notify",
+        "deployed",
+        "--app",
+        &app_file,
+        "--config",
+        &cm,
+        "--secret",
+        &secret,
+        "--recipient",
+        "github:",
+    ];
+    let o = gitops(&args, None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(!out(&o).contains("ghs_inst"), "{}", out(&o));
+    let calls = |seen: &[crate::notify::Seen]| -> Vec<String> {
+        seen.iter().map(|s| format!("{} {}", s.method, s.target)).collect()
+    };
+    let seen = github.seen();
+    assert_eq!(
+        calls(&seen),
+        [
+            "POST /app/installations/34/access_tokens",
+            "GET /api/v3/repos/acme/web/deployments?ref=0123abc&environment=prod",
+            "POST /api/v3/repos/acme/web/deployments",
+            "POST /api/v3/repos/acme/web/deployments/42/statuses",
+            "GET /api/v3/repos/acme/web/commits/0123abc/pulls",
+            "GET /api/v3/repos/acme/web/issues/7/comments",
+            "PATCH /api/v3/repos/acme/web/issues/comments/100",
+            "GET /api/v3/repos/acme/web/issues/9/comments",
+            "POST /api/v3/repos/acme/web/issues/9/comments",
+        ]
+    );
+    assert!(seen[1..].iter().all(|s| s.headers["authorization"] == "token ghs_inst"));
+    assert_eq!(
+        seen[2].json(),
+        json!({"ref": "0123abc", "environment": "prod", "required_contexts": [], "auto_merge": true, "transient_environment": false})
+    );
+    assert_eq!(
+        seen[3].json(),
+        json!({"state": "success", "environment": "prod", "environment_url": "https://web.example.com", "log_url": "https://localhost:4000/applications/web", "description": "Application web is deployed."})
+    );
+    let comment = json!({"body": "Deployed 0123abc to prod\n<!-- argocd-notifications prod -->"});
+    assert_eq!((seen[6].json(), seen[8].json()), (comment.clone(), comment));
+
+    // Again: the deployment listed is reused, nothing created.
+    let o = gitops(&args, None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let again = calls(&github.seen()[9..]);
+    assert_eq!(
+        again[1..4],
+        [
+            "GET /api/v3/repos/acme/web/deployments?ref=0123abc&environment=prod",
+            "POST /api/v3/repos/acme/web/deployments/42/statuses",
+            "GET /api/v3/repos/acme/web/commits/0123abc/pulls"
+        ]
+    );
 }

@@ -48,7 +48,8 @@
 //!   SOPS_AGE_KEY_FILE, the default key file), failures exit 2 without plaintext, `sops encrypt` by
 //!   `.sops.yaml` into files the real sops decrypts.
 //! - `notify_argo`: Argo CD notifications from the CLI (`notify app`, `notify template notify`) to
-//!   loopback receivers (Slack Web API, webhooks, Teams, an SMTP listener, GitHub with an App token).
+//!   loopback receivers (Slack Web API, webhooks, Teams and Teams Workflows, an SMTP listener,
+//!   GitHub with an App token: commit statuses, deployments, tagged pull request comments).
 //! - `notify_mail`: the email service over TLS to an SMTP server with rustls on loopback: STARTTLS
 //!   before AUTH with the CA of `SSL_CERT_FILE`, an untrusted certificate stopping before any
 //!   credential, `insecure_skip_verify` with AUTH LOGIN, no password to a server without

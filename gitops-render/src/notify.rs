@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gitops_core::notify::argo::service::{self, GitHubApp, Outgoing, Reply};
+use gitops_core::notify::argo::service::{self, GitHubApp, GitHubStep, Outgoing, Reply};
 use gitops_core::notify::flux::ProviderConfig;
 use gitops_core::notify::payload::{self, Delivery, HttpRequest};
 
@@ -67,6 +67,14 @@ pub enum SendError {
         /// The app ID.
         app: String,
         /// Why.
+        reason: String,
+    },
+    /// A GitHub reply is not what the API returns (a list, an id).
+    #[error("{url}: {reason}")]
+    GitHubReply {
+        /// The URL.
+        url: String,
+        /// What is wrong with the reply.
         reason: String,
     },
     /// A commit status listing is not the JSON list the forge returns.
@@ -188,13 +196,20 @@ impl Sender {
                 ));
                 Ok(done)
             }
-            Outgoing::GitHub { app, request, insecure_skip_verify } => {
+            Outgoing::GitHub { app, steps, insecure_skip_verify } => {
                 let agent = self.agent_with("", self.argo_ca(), *insecure_skip_verify)?;
                 let token = self.github_token(&agent, app, now_unix, &mask, &mut done)?;
-                let mut request = request.clone();
-                request.headers.push(("Authorization".into(), format!("token {token}")));
                 let mask = |text: &str| mask(&text.replace(&token, "*****"));
-                self.call(&agent, &request, &mask, &mut done)?;
+                let mut call = |request: &HttpRequest| -> Result<serde_json::Value, SendError> {
+                    let mut request = request.clone();
+                    request.headers.push(("Authorization".into(), format!("token {token}")));
+                    let (_, body) = self.call(&agent, &request, &mask, &mut done)?;
+                    // Some replies are empty or not JSON; only the steps reading them care.
+                    Ok(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+                };
+                for step in steps {
+                    github_step(step, &mut call)?;
+                }
                 Ok(done)
             }
         }
@@ -307,6 +322,44 @@ impl Sender {
             std::thread::sleep(wait);
         }
     }
+}
+
+/// One step of the `github` service, each request made by `call` (which gives the reply's JSON).
+fn github_step(
+    step: &GitHubStep,
+    call: &mut dyn FnMut(&HttpRequest) -> Result<serde_json::Value, SendError>,
+) -> Result<(), SendError> {
+    let bad = |request: &HttpRequest, reason: String| SendError::GitHubReply { url: request.url.clone(), reason };
+    match step {
+        GitHubStep::Request(request) => {
+            call(request)?;
+        }
+        GitHubStep::Deployment { list, create, deployments_url, status } => {
+            let listed = call(list)?;
+            let request = match service::deployment_status(deployments_url, status, &listed, None) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    let created = call(create)?;
+                    service::deployment_status(deployments_url, status, &listed, Some(&created))
+                        .map_err(|e| bad(create, e))?
+                        .ok_or_else(|| bad(create, "no deployment was created".into()))?
+                }
+                Err(e) => return Err(bad(list, e)),
+            };
+            call(&request)?;
+        }
+        GitHubStep::PullRequestComment { pulls, repo_url, body, tag } => {
+            let listed = call(pulls)?;
+            for number in service::pull_request_numbers(&listed).map_err(|e| bad(pulls, e))? {
+                let comments = match tag {
+                    Some(_) => Some(call(&service::pull_request_comments(repo_url, number))?),
+                    None => None,
+                };
+                call(&service::pull_request_comment(repo_url, number, body, tag.as_deref(), comments.as_ref()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The certificates of a PEM CA bundle; none is an error.

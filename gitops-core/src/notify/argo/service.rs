@@ -96,15 +96,127 @@ pub enum Outgoing {
     },
     /// A mail.
     Email(Email),
-    /// A request made with a GitHub App installation token (`Authorization: token ...`).
+    /// GitHub API calls made with a GitHub App installation token (`Authorization: token ...`).
     GitHub {
         /// The app.
         app: GitHubApp,
-        /// The request, without its `Authorization`.
-        request: HttpRequest,
+        /// What to do, in order (the template's `status`, `deployment`, `pullRequestComment`).
+        steps: Vec<GitHubStep>,
         /// Do not verify the server's certificate.
         insecure_skip_verify: bool,
     },
+}
+
+/// One thing the `github` service does; requests are without their `Authorization`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitHubStep {
+    /// One request (a commit status).
+    Request(HttpRequest),
+    /// A deployment status: on the first deployment `list` returns (this revision and
+    /// environment), else on the one `create` makes; see [`deployment_status`].
+    Deployment {
+        /// `GET .../deployments?ref=&environment=`.
+        list: HttpRequest,
+        /// `POST .../deployments`.
+        create: HttpRequest,
+        /// `.../repos/OWNER/REPO/deployments`.
+        deployments_url: String,
+        /// The status' JSON body.
+        status: Vec<u8>,
+    },
+    /// A comment on every pull request holding the revision; see [`pull_request_comment`].
+    PullRequestComment {
+        /// `GET .../commits/REVISION/pulls`.
+        pulls: HttpRequest,
+        /// `.../repos/OWNER/REPO`.
+        repo_url: String,
+        /// The comment (its tag marker already appended when tagged).
+        body: String,
+        /// The marker of a tagged comment (`<!-- argocd-notifications TAG -->`): a comment
+        /// holding it is edited instead of a new one added.
+        tag: Option<String>,
+    },
+}
+
+/// A GitHub API request: JSON accepted, and sent when there is a body.
+fn github_request(method: &str, url: String, body: Option<&Value>) -> HttpRequest {
+    let mut headers = vec![("Accept".to_string(), "application/vnd.github+json".to_string())];
+    if body.is_some() {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
+    HttpRequest {
+        method: method.into(),
+        url,
+        headers,
+        body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()).unwrap_or_default(),
+    }
+}
+
+/// `text` cut to `max` characters, the last three being `...` (notifications-engine's `trunc`).
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() > max {
+        text.chars().take(max - 3).chain("...".chars()).collect()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The deployment status request of a [`GitHubStep::Deployment`], once its deployment is
+/// known: `listed` (the list's reply) gives the first one's `id`, else `created` (the create's
+/// reply, `None` when not made yet). `Ok(None)`: the deployment must be created first.
+pub fn deployment_status(
+    deployments_url: &str,
+    status: &[u8],
+    listed: &Value,
+    created: Option<&Value>,
+) -> Result<Option<HttpRequest>, String> {
+    let id = match listed.as_array() {
+        None => return Err("the deployments listed are not a JSON list".into()),
+        Some(items) if !items.is_empty() => items[0].get("id"),
+        Some(_) => match created {
+            None => return Ok(None),
+            Some(c) => c.get("id"),
+        },
+    };
+    let id = id.and_then(Value::as_i64).ok_or("the deployment has no numeric id")?;
+    let mut request = github_request("POST", format!("{deployments_url}/{id}/statuses"), None);
+    request.headers.push(("Content-Type".into(), "application/json".into()));
+    request.body = status.to_vec();
+    Ok(Some(request))
+}
+
+/// The pull request numbers of `GET .../commits/REVISION/pulls`'s reply.
+pub fn pull_request_numbers(pulls: &Value) -> Result<Vec<i64>, String> {
+    let items = pulls.as_array().ok_or("the pull requests listed are not a JSON list")?;
+    Ok(items.iter().filter_map(|p| p.get("number").and_then(Value::as_i64)).collect())
+}
+
+/// The request that puts `body` on pull request `number`: an edit of the first comment of
+/// `comments` (the issue's comments, when the comment is tagged) holding `tag`, else a new
+/// comment.
+pub fn pull_request_comment(
+    repo_url: &str,
+    number: i64,
+    body: &str,
+    tag: Option<&str>,
+    comments: Option<&Value>,
+) -> HttpRequest {
+    let existing = tag.zip(comments.and_then(Value::as_array)).and_then(|(tag, comments)| {
+        comments
+            .iter()
+            .find(|c| c.get("body").and_then(Value::as_str).is_some_and(|b| b.contains(tag)))
+            .and_then(|c| c.get("id").and_then(Value::as_i64))
+    });
+    let payload = json!({"body": body});
+    match existing {
+        Some(id) => github_request("PATCH", format!("{repo_url}/issues/comments/{id}"), Some(&payload)),
+        None => github_request("POST", format!("{repo_url}/issues/{number}/comments"), Some(&payload)),
+    }
+}
+
+/// `GET` the comments of pull request `number` (to find a tagged one).
+pub fn pull_request_comments(repo_url: &str, number: i64) -> HttpRequest {
+    github_request("GET", format!("{repo_url}/issues/{number}/comments"), None)
 }
 
 /// Options with every `$key` in their strings replaced by the secret's value (unknown keys
@@ -377,9 +489,14 @@ pub fn build(
             if !s.is_object() {
                 return Err(bad("config is empty: the template has no github section".into()));
             }
-            let Some(status) = s.get("status").filter(|v| v.is_object()) else {
-                return Err(bad("only github.status (a commit status) is supported here".into()));
-            };
+            let part = |key: &str| s.get(key).filter(|v| v.is_object());
+            let (status, deployment, comment) = (part("status"), part("deployment"), part("pullRequestComment"));
+            if status.is_none() && deployment.is_none() && comment.is_none() {
+                return Err(bad(
+                    "the github section has no status, deployment or pullRequestComment (checkRun and repositoryDispatch are not supported)"
+                        .into(),
+                ));
+            }
             let repo_url = text(s, "repoURLPath");
             let full = full_name_by_repo_url(repo_url).unwrap_or_default();
             let Some((owner, repo)) = full.split_once('/') else {
@@ -402,28 +519,83 @@ pub fn build(
             if app.app_id.is_empty() || app.installation_id.is_empty() || app.private_key.is_empty() {
                 return Err(bad("appID, installationID and privateKey are required".into()));
             }
+            let repo_api = format!("{api}/repos/{owner}/{repo}");
+            let revision = text(s, "revisionPath");
             // GitHub takes at most 140 characters of description.
-            let description: String = if n.message.chars().count() > 140 {
-                n.message.chars().take(137).chain("...".chars()).collect()
-            } else {
-                n.message.clone()
-            };
-            let body = json!({
-                "state": text(status, "state"),
-                "description": description,
-                "context": text(status, "label"),
-                "target_url": text(status, "targetURL"),
-            });
-            let request = HttpRequest {
-                method: "POST".into(),
-                url: format!("{api}/repos/{owner}/{repo}/statuses/{}", text(s, "revisionPath")),
-                headers: vec![
-                    ("Content-Type".into(), "application/json".into()),
-                    ("Accept".into(), "application/vnd.github+json".into()),
-                ],
-                body: serde_json::to_vec(&body).unwrap_or_default(),
-            };
-            Ok(Outgoing::GitHub { app, request, insecure_skip_verify })
+            let description = truncate(&n.message, 140);
+            let mut steps = Vec::new();
+            if let Some(status) = status {
+                let body = json!({
+                    "state": text(status, "state"),
+                    "description": description,
+                    "context": text(status, "label"),
+                    "target_url": text(status, "targetURL"),
+                });
+                steps.push(GitHubStep::Request(github_request(
+                    "POST",
+                    format!("{repo_api}/statuses/{revision}"),
+                    Some(&body),
+                )));
+            }
+            if let Some(d) = deployment {
+                let environment = text(d, "environment");
+                let mut query = vec![format!("ref={}", query_escape(revision))];
+                if !environment.is_empty() {
+                    query.push(format!("environment={}", query_escape(environment)));
+                }
+                let reference = match text(d, "reference") {
+                    "" => revision,
+                    r => r,
+                };
+                // Absent: `null`, GitHub then checks every context (an empty list checks none).
+                let required = match d.get("requiredContexts") {
+                    Some(Value::Array(items)) => Value::Array(items.clone()),
+                    _ => Value::Null,
+                };
+                let bool_or = |key: &str, default: bool| match d.get(key) {
+                    Some(Value::Bool(b)) => *b,
+                    Some(Value::String(v)) => v == "true",
+                    _ => default,
+                };
+                let create = json!({
+                    "ref": reference,
+                    "environment": environment,
+                    "required_contexts": required,
+                    "auto_merge": bool_or("autoMerge", true),
+                    "transient_environment": bool_or("transientEnvironment", false),
+                });
+                let status = json!({
+                    "state": text(d, "state"),
+                    "log_url": text(d, "logURL"),
+                    "description": description,
+                    "environment": environment,
+                    "environment_url": text(d, "environmentURL"),
+                });
+                steps.push(GitHubStep::Deployment {
+                    list: github_request("GET", format!("{repo_api}/deployments?{}", query.join("&")), None),
+                    create: github_request("POST", format!("{repo_api}/deployments"), Some(&create)),
+                    deployments_url: format!("{repo_api}/deployments"),
+                    status: serde_json::to_vec(&status).unwrap_or_default(),
+                });
+            }
+            if let Some(c) = comment {
+                let tag = match text(c, "commentTag") {
+                    "" => None,
+                    t => Some(format!("<!-- argocd-notifications {t} -->")),
+                };
+                // GitHub takes at most 65536 characters of comment.
+                let mut body = truncate(text(c, "content"), 65536);
+                if let Some(tag) = &tag {
+                    body = format!("{body}\n{tag}");
+                }
+                steps.push(GitHubStep::PullRequestComment {
+                    pulls: github_request("GET", format!("{repo_api}/commits/{revision}/pulls"), None),
+                    repo_url: repo_api.clone(),
+                    body,
+                    tag,
+                });
+            }
+            Ok(Outgoing::GitHub { app, steps, insecure_skip_verify })
         }
         other => Err(bad(format!(
             "service type {other:?} is not supported (slack, webhook, teams, teams-workflows, email, github)"
@@ -662,11 +834,11 @@ mod tests {
 
         let gh = json!({"appID": 12, "installationID": "34", "privateKey": "PEM", "enterpriseBaseURL": "http://127.0.0.1:9"});
         let section = json!({"repoURLPath": "https://github.com/acme/web.git", "revisionPath": "abc", "status": {"state": "success", "label": "cd/web", "targetURL": "u"}});
-        let Outgoing::GitHub { app, request, .. } =
-            build("github", "github", &gh, &n("deployed", section), "").unwrap()
+        let Outgoing::GitHub { app, steps, .. } = build("github", "github", &gh, &n("deployed", section), "").unwrap()
         else {
             panic!("github")
         };
+        let [GitHubStep::Request(request)] = steps.as_slice() else { panic!("one request: {steps:?}") };
         assert_eq!(app.token_url, "http://127.0.0.1:9/app/installations/34/access_tokens");
         assert_eq!(request.url, "http://127.0.0.1:9/api/v3/repos/acme/web/statuses/abc");
         let body: Value = serde_json::from_slice(&request.body).unwrap();
@@ -675,6 +847,72 @@ mod tests {
             json!({"state": "success", "description": "deployed", "context": "cd/web", "target_url": "u"})
         );
         assert!(github_jwt_input("12", 1000).starts_with("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."));
+    }
+
+    #[test]
+    fn github_deployments_and_pull_request_comments() {
+        let gh = json!({"appID": 12, "installationID": 34, "privateKey": "PEM"});
+        let section = json!({
+            "repoURLPath": "https://github.com/acme/web", "revisionPath": "abc",
+            "deployment": {"state": "success", "environment": "prod env", "environmentURL": "https://web", "logURL": "https://cd/web", "requiredContexts": [], "autoMerge": false},
+            "pullRequestComment": {"content": "Deployed abc", "commentTag": "deploy"},
+        });
+        let Outgoing::GitHub { steps, .. } = build("github", "github", &gh, &n(&"x".repeat(200), section), "").unwrap()
+        else {
+            panic!("github")
+        };
+        let [
+            GitHubStep::Deployment { list, create, deployments_url, status },
+            GitHubStep::PullRequestComment { pulls, repo_url, body, tag },
+        ] = steps.as_slice()
+        else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(list.url, "https://api.github.com/repos/acme/web/deployments?ref=abc&environment=prod+env");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&create.body).unwrap(),
+            json!({"ref": "abc", "environment": "prod env", "required_contexts": [], "auto_merge": false, "transient_environment": false})
+        );
+        let status: Value = serde_json::from_slice(status).unwrap();
+        assert_eq!(status["description"].as_str().map(|d| d.chars().count()), Some(140));
+        assert_eq!(status["environment_url"], "https://web");
+        // The first deployment listed is reused; else the one created.
+        let r = deployment_status(deployments_url, b"{}", &json!([{"id": 7}, {"id": 6}]), None).unwrap().unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.url.as_str()),
+            ("POST", "https://api.github.com/repos/acme/web/deployments/7/statuses")
+        );
+        assert_eq!(deployment_status(deployments_url, b"{}", &json!([]), None), Ok(None));
+        let r = deployment_status(deployments_url, b"{}", &json!([]), Some(&json!({"id": 9}))).unwrap().unwrap();
+        assert!(r.url.ends_with("/deployments/9/statuses"));
+        assert!(deployment_status(deployments_url, b"{}", &json!({"message": "Not Found"}), None).is_err());
+
+        assert_eq!(pulls.url, "https://api.github.com/repos/acme/web/commits/abc/pulls");
+        assert_eq!(pull_request_numbers(&json!([{"number": 3}, {"number": 5}])), Ok(vec![3, 5]));
+        assert_eq!(body, "Deployed abc\n<!-- argocd-notifications deploy -->");
+        let tag = tag.as_deref();
+        let comments =
+            json!([{"id": 1, "body": "other"}, {"id": 2, "body": "old\n<!-- argocd-notifications deploy -->"}]);
+        let edit = pull_request_comment(repo_url, 3, body, tag, Some(&comments));
+        assert_eq!(
+            (edit.method.as_str(), edit.url.as_str()),
+            ("PATCH", "https://api.github.com/repos/acme/web/issues/comments/2")
+        );
+        let new = pull_request_comment(repo_url, 3, body, tag, Some(&json!([])));
+        assert_eq!(
+            (new.method.as_str(), new.url.as_str()),
+            ("POST", "https://api.github.com/repos/acme/web/issues/3/comments")
+        );
+        assert_eq!(serde_json::from_slice::<Value>(&new.body).unwrap(), json!({"body": body}));
+
+        let e = build(
+            "github",
+            "github",
+            &gh,
+            &n("m", json!({"repoURLPath": "https://github.com/a/b", "checkRun": {"name": "x"}})),
+            "",
+        );
+        assert!(e.unwrap_err().to_string().contains("no status, deployment or pullRequestComment"));
     }
 
     #[test]
