@@ -73,6 +73,30 @@ pub struct ArgoConfigArgs {
     /// The `argocd-notifications-secret` Secret (`$key` references of services, `.secrets`).
     #[arg(long, value_name = "FILE")]
     pub secret: Option<String>,
+    /// The Slack threads started by messages with a `groupingKey` (a JSON map of service to
+    /// its threads): read when the file exists, written after the run, so that later messages
+    /// of a key go into its thread. Without it every run starts new threads.
+    #[arg(long, value_name = "FILE")]
+    pub slack_threads: Option<String>,
+}
+
+/// The Slack threads of each service.
+type Threads = BTreeMap<String, argo::service::SlackThreads>;
+
+/// The Slack threads kept in `path` (none when it does not exist).
+fn read_threads(path: &std::path::Path) -> Result<Threads, String> {
+    if !path.exists() {
+        return Ok(Threads::new());
+    }
+    let text = gitops_render::regular::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not the Slack threads (a JSON map of service to threads): {e}", path.display()))
+}
+
+/// Keeps `threads` in `path`, whole or not at all.
+fn write_threads(path: &std::path::Path, threads: &Threads) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(threads).map_err(|e| e.to_string())? + "\n";
+    gitops_render::regular::write_atomic(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Arguments of `gitops notify template notify`.
@@ -444,8 +468,13 @@ impl Notifier {
             .and_then(|t| serde_json::from_str(&t).ok())
             .map(argo::NotifiedState)
             .unwrap_or_else(|| argo::NotifiedState::parse(None));
+        let threads_path = self.state_dir.join("slack-threads.json");
+        let mut threads = read_threads(&threads_path).unwrap_or_else(|e| {
+            let _ = writeln!(out, "notify: warning: {e} (starting new Slack threads)");
+            Threads::new()
+        });
         let mut lines: Vec<u8> = Vec::new();
-        let result = send_due(config, secrets, sender, &app, &dests, &mut state, &mut lines);
+        let result = send_due(config, secrets, sender, &mut threads, &app, &dests, &mut state, &mut lines);
         for line in String::from_utf8_lossy(&lines).lines() {
             let _ = writeln!(out, "notify: {line}");
         }
@@ -457,6 +486,11 @@ impl Notifier {
             .and_then(|()| gitops_render::regular::write_atomic(&path, text.as_bytes()));
         if let Err(e) = written {
             let _ = writeln!(out, "notify: warning: keeping the notified state in {}: {e}", path.display());
+        }
+        if !threads.is_empty()
+            && let Err(e) = write_threads(&threads_path, &threads)
+        {
+            let _ = writeln!(out, "notify: warning: keeping the Slack threads: {e}");
         }
     }
 
@@ -546,10 +580,12 @@ fn kustomization_event(object: &Object, status: &gitops_core::sync::status::Stat
 /// Evaluates the triggers `dests` subscribes the app to and sends what is due, a line each on
 /// `out`, keeping `state`; how many were sent, and whether one failed (it is then forgotten, so
 /// the next run tries again).
+#[allow(clippy::too_many_arguments)]
 fn send_due(
     config: &argo::Config,
     secrets: &BTreeMap<String, String>,
     sender: &Sender,
+    threads: &mut Threads,
     app: &serde_json::Value,
     dests: &BTreeMap<String, std::collections::BTreeSet<argo::Destination>>,
     state: &mut argo::NotifiedState,
@@ -575,7 +611,7 @@ fn send_due(
         }
         for due in argo::plan_sends(trigger, &results, trigger_dests, state, now.as_second()) {
             let d = &due.destination;
-            let line = match notify_one(config, secrets, sender, app, &due.template, d) {
+            let line = match notify_one(config, secrets, sender, threads, app, &due.template, d) {
                 Ok(line) => {
                     sent += 1;
                     line
@@ -670,6 +706,7 @@ fn notify_one(
     config: &argo::Config,
     secrets: &BTreeMap<String, String>,
     sender: &Sender,
+    threads: &mut Threads,
     app: &serde_json::Value,
     template: &str,
     dest: &argo::Destination,
@@ -687,7 +724,10 @@ fn notify_one(
         argo::service::build(kind, &dest.service, &options, &rendered, &dest.recipient).map_err(|e| e.to_string())?;
     let masked: Vec<String> = secrets.values().cloned().collect();
     let now = jiff::Timestamp::now().as_second();
-    match sender.send_argo(&outgoing, &masked, now) {
+    let sent = sender.send_argo(&outgoing, &masked, now, threads.entry(dest.service.clone()).or_default());
+    // Only services with threads are kept.
+    threads.retain(|_, t| *t != argo::service::SlackThreads::default());
+    match sent {
         Ok(done) => Ok(format!("sent ({})", done.requests.join(", "))),
         Err(e) => Err(format!("failed: {e}")),
     }
@@ -715,15 +755,20 @@ fn run_template_notify(args: &TemplateNotifyArgs) -> Result<ExitCode, String> {
         }
     }
     let sender = argo_sender()?;
+    let threads_path = args.config.slack_threads.as_deref().map(std::path::Path::new);
+    let mut threads = threads_path.map(read_threads).transpose()?.unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let w = |e: std::io::Error| format!("writing output: {e}");
     let mut failed = false;
     for d in &dests {
-        let line = notify_one(&config, &secrets, &sender, &app, &args.template, d).unwrap_or_else(|e| {
+        let line = notify_one(&config, &secrets, &sender, &mut threads, &app, &args.template, d).unwrap_or_else(|e| {
             failed = true;
             e
         });
         writeln!(out, "{}: {}:{}: {line}", args.template, d.service, d.recipient).map_err(w)?;
+    }
+    if let Some(p) = threads_path {
+        write_threads(p, &threads)?;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
@@ -764,8 +809,10 @@ fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
         None => argo::NotifiedState::parse(annotations.get(argo::NOTIFIED_ANNOTATION).map(String::as_str)),
     };
     let sender = argo_sender()?;
+    let threads_path = args.config.slack_threads.as_deref().map(std::path::Path::new);
+    let mut threads = threads_path.map(read_threads).transpose()?.unwrap_or_default();
     let mut out = std::io::stdout().lock();
-    let (sent, failed) = send_due(&config, &secrets, &sender, &app, &dests, &mut state, &mut out)?;
+    let (sent, failed) = send_due(&config, &secrets, &sender, &mut threads, &app, &dests, &mut state, &mut out)?;
     if sent == 0 && !failed {
         writeln!(out, "nothing to send").map_err(|e| format!("writing output: {e}"))?;
     }
@@ -773,6 +820,9 @@ fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
         Some(p) => gitops_render::regular::write_atomic(p, format!("{}\n", state.to_annotation()).as_bytes())
             .map_err(|e| format!("{}: {e}", p.display()))?,
         None => eprintln!("gitops: note: the notified state is not kept (no --state): {}", state.to_annotation()),
+    }
+    if let Some(p) = threads_path {
+        write_threads(p, &threads)?;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

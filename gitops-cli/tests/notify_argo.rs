@@ -551,3 +551,106 @@ fn github_deployments_and_pull_request_comments() {
         ]
     );
 }
+
+#[test]
+fn slack_messages_with_a_grouping_key_share_a_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slack = Receiver::start(|s, n| {
+        if s.target.ends_with("/chat.update") {
+            (200, json!({"ok": true, "channel": "C0PS", "ts": "1700000000.000100"}))
+        } else {
+            (200, json!({"ok": true, "channel": "C0PS", "ts": format!("1700000000.{n:06}")}))
+        }
+    });
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n\
+             \x20 service.slack: |\n    token: xoxb-1\n    apiURL: {}/api\n\
+             \x20 template.synced: |\n    message: '{{{{.app.metadata.name}}}} is {{{{.app.status.health.status}}}}'\n\
+             \x20   slack:\n      groupingKey: '{{{{.app.metadata.name}}}}-{{{{.app.status.sync.revision}}}}'\n\
+             \x20     notifyBroadcast: true\n      deliveryPolicy: PostAndUpdate\n",
+            slack.base
+        ),
+    );
+    let threads = dir.path().join("threads.json");
+    let run = |health: &str| {
+        let app_file = write(dir.path(), "app.json", &app("Succeeded", health, &[]));
+        let o = gitops(
+            &[
+                "notify",
+                "template",
+                "notify",
+                "synced",
+                "--app",
+                &app_file,
+                "--config",
+                &cm,
+                "--recipient",
+                "slack:ops",
+                "--slack-threads",
+                threads.to_str().expect("utf-8"),
+            ],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    };
+    run("Progressing");
+    let first = slack.seen();
+    assert_eq!(first.len(), 1);
+    let f = form(&first[0]);
+    assert_eq!((f["channel"].as_str(), f.get("thread_ts")), ("ops", None), "the first message starts the thread");
+    let kept: Value = serde_json::from_str(&std::fs::read_to_string(&threads).expect("threads")).expect("json");
+    assert_eq!(
+        kept,
+        json!({"slack": {"ThreadTSs": {"ops": {"web-0123abc": "1700000000.000001"}}, "ChannelIDs": {"ops": "C0PS"}}})
+    );
+
+    // The next message of the key: a reply in the thread, broadcast, and the first one updated.
+    run("Healthy");
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 3);
+    let (reply, update) = (form(&seen[1]), form(&seen[2]));
+    assert_eq!(seen[1].target, "/api/chat.postMessage");
+    assert_eq!(
+        (
+            reply["channel"].as_str(),
+            reply["thread_ts"].as_str(),
+            reply["reply_broadcast"].as_str(),
+            reply["text"].as_str()
+        ),
+        ("ops", "1700000000.000001", "true", "web is Healthy")
+    );
+    assert_eq!(seen[2].target, "/api/chat.update");
+    assert_eq!(
+        (update["channel"].as_str(), update["ts"].as_str(), update["text"].as_str()),
+        ("C0PS", "1700000000.000001", "web is Healthy")
+    );
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&threads).expect("threads")).expect("json");
+    assert_eq!(again, kept, "replies do not move the thread");
+
+    // An unreadable threads file is bad input: nothing sent.
+    std::fs::write(&threads, "{not json").expect("write");
+    let app_file = write(dir.path(), "app.json", &app("Succeeded", "Healthy", &[]));
+    let o = gitops(
+        &[
+            "notify",
+            "template",
+            "notify",
+            "synced",
+            "--app",
+            &app_file,
+            "--config",
+            &cm,
+            "--recipient",
+            "slack:ops",
+            "--slack-threads",
+            threads.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
+    assert!(err(&o).contains("not the Slack threads"), "{}", err(&o));
+    assert_eq!(slack.seen().len(), 3);
+}

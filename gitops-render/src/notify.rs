@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gitops_core::notify::argo::service::{self, GitHubApp, GitHubStep, Outgoing, Reply};
+use gitops_core::notify::argo::service::{self, GitHubApp, GitHubStep, Outgoing, Reply, SlackThreads};
 use gitops_core::notify::flux::ProviderConfig;
 use gitops_core::notify::payload::{self, Delivery, HttpRequest};
 
@@ -166,8 +166,14 @@ impl Sender {
     /// Sends what an Argo CD notification service builds (`gitops_core::notify::argo::service`):
     /// HTTP requests with this sender's retries, mails over SMTP, GitHub requests with a GitHub
     /// App installation token. `secrets` are masked in what is reported; `now_unix` dates the
-    /// GitHub App's JWT.
-    pub fn send_argo(&self, outgoing: &Outgoing, secrets: &[String], now_unix: i64) -> Result<Delivered, SendError> {
+    /// GitHub App's JWT. `threads` are the Slack threads of the service, updated by threaded messages.
+    pub fn send_argo(
+        &self,
+        outgoing: &Outgoing,
+        secrets: &[String],
+        now_unix: i64,
+        threads: &mut SlackThreads,
+    ) -> Result<Delivered, SendError> {
         let mask = |text: &str| secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| mask(&t, s));
         let mut done = Delivered { requests: Vec::new(), skipped: None };
         match outgoing {
@@ -183,6 +189,21 @@ impl Sender {
                             return Err(SendError::Teams(mask(&text)));
                         }
                     }
+                }
+                Ok(done)
+            }
+            Outgoing::SlackThread(thread) => {
+                let agent = self.agent_with("", self.argo_ca(), thread.insecure_skip_verify)?;
+                let (post, update) = thread.requests(threads);
+                if let Some(post) = post {
+                    let (_, body) = self.call(&agent, &post, &mask, &mut done)?;
+                    check_slack(&body)?;
+                    let reply = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    thread.record_post(threads, &reply);
+                }
+                if let Some(update) = update {
+                    let (_, body) = self.call(&agent, &update, &mask, &mut done)?;
+                    check_slack(&body)?;
                 }
                 Ok(done)
             }

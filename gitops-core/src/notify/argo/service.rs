@@ -94,6 +94,8 @@ pub enum Outgoing {
         /// Do not verify the server's certificate.
         insecure_skip_verify: bool,
     },
+    /// A Slack message in a thread (its template's `groupingKey`).
+    SlackThread(SlackThread),
     /// A mail.
     Email(Email),
     /// GitHub API calls made with a GitHub App installation token (`Authorization: token ...`).
@@ -105,6 +107,114 @@ pub enum Outgoing {
         /// Do not verify the server's certificate.
         insecure_skip_verify: bool,
     },
+}
+
+/// How a Slack message with a `groupingKey` is delivered once its thread exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryPolicy {
+    /// Post into the thread (the default).
+    Post,
+    /// Post into the thread and update its first message.
+    PostAndUpdate,
+    /// Only update the thread's first message.
+    Update,
+}
+
+/// A Slack message grouped in a thread by its template's `groupingKey`: the first message of
+/// a key starts the thread, later ones go into it (and may update the first, per `deliveryPolicy`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlackThread {
+    /// The Web API base (`https://slack.com/api`).
+    pub api: String,
+    /// The bot token.
+    pub token: String,
+    /// The message's form fields (`channel`, `text`, `attachments`, ...).
+    pub form: BTreeMap<String, String>,
+    /// The channel named by the subscription.
+    pub recipient: String,
+    /// The thread's key.
+    pub grouping_key: String,
+    /// What later messages do.
+    pub policy: DeliveryPolicy,
+    /// Do not verify the server's certificate.
+    pub insecure_skip_verify: bool,
+}
+
+impl std::fmt::Debug for SlackThread {
+    // The token stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackThread")
+            .field("api", &self.api)
+            .field("recipient", &self.recipient)
+            .field("grouping_key", &self.grouping_key)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// The Slack threads a service has started: per channel (as subscribed) and grouping key, the
+/// `ts` of the thread's first message, and the channel's ID (`chat.update` wants the ID). Kept
+/// between runs so that a restart keeps posting into the same threads; the field names are
+/// notifications-engine's state snapshot's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlackThreads {
+    /// Channel → grouping key → `ts`.
+    #[serde(rename = "ThreadTSs", default)]
+    pub thread_ts: BTreeMap<String, BTreeMap<String, String>>,
+    /// Channel → channel ID.
+    #[serde(rename = "ChannelIDs", default)]
+    pub channel_ids: BTreeMap<String, String>,
+}
+
+/// A Slack Web API call with a form body.
+fn slack_call(api: &str, token: &str, method: &str, form: &BTreeMap<String, String>) -> HttpRequest {
+    let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", query_escape(v))).collect();
+    HttpRequest {
+        method: "POST".into(),
+        url: format!("{api}/{method}"),
+        headers: vec![
+            ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
+            ("Authorization".into(), format!("Bearer {token}")),
+        ],
+        body: body.join("&").into_bytes(),
+    }
+}
+
+impl SlackThread {
+    /// What to send given the threads started so far: a `chat.postMessage` (the thread's first
+    /// message, or a reply in it) and a `chat.update` of the first message, as
+    /// notifications-engine's threaded client does.
+    pub fn requests(&self, threads: &SlackThreads) -> (Option<HttpRequest>, Option<HttpRequest>) {
+        let ts = threads.thread_ts.get(&self.recipient).and_then(|t| t.get(&self.grouping_key));
+        let mut form = self.form.clone();
+        if let Some(ts) = ts {
+            form.insert("thread_ts".into(), ts.clone());
+        }
+        let post = (ts.is_none() || self.policy != DeliveryPolicy::Update)
+            .then(|| slack_call(&self.api, &self.token, "chat.postMessage", &form));
+        let update = ts.filter(|_| self.policy != DeliveryPolicy::Post).map(|ts| {
+            // Replies are not broadcast by an edit; the first message is addressed by its ID.
+            form.remove("reply_broadcast");
+            form.insert("ts".into(), ts.clone());
+            form.insert("as_user".into(), "true".into());
+            let channel = threads.channel_ids.get(&self.recipient).unwrap_or(&self.recipient);
+            form.insert("channel".into(), channel.clone());
+            slack_call(&self.api, &self.token, "chat.update", &form)
+        });
+        (post, update)
+    }
+
+    /// Records what `chat.postMessage` answered (`channel`, `ts`): the channel's ID, and the
+    /// thread's `ts` when this message started it.
+    pub fn record_post(&self, threads: &mut SlackThreads, reply: &Value) {
+        if let Some(channel) = reply.get("channel").and_then(Value::as_str) {
+            threads.channel_ids.insert(self.recipient.clone(), channel.to_string());
+        }
+        let thread = threads.thread_ts.entry(self.recipient.clone()).or_default();
+        if let Some(ts) = reply.get("ts").and_then(Value::as_str) {
+            thread.entry(self.grouping_key.clone()).or_insert_with(|| ts.to_string());
+        }
+    }
 }
 
 /// One thing the `github` service does; requests are without their `Authorization`.
@@ -330,17 +440,30 @@ pub fn build(
                 form.insert("unfurl_links", "false".into());
                 form.insert("unfurl_media", "false".into());
             }
-            let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", query_escape(v))).collect();
-            let request = HttpRequest {
-                method: "POST".into(),
-                url: format!("{}/chat.postMessage", api.trim_end_matches('/')),
-                headers: vec![
-                    ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
-                    ("Authorization".into(), format!("Bearer {token}")),
-                ],
-                body: body.join("&").into_bytes(),
+            if flag(section, "notifyBroadcast") {
+                form.insert("reply_broadcast", "true".into());
+            }
+            let form: BTreeMap<String, String> = form.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let api = api.trim_end_matches('/').to_string();
+            let grouping_key = text(section, "groupingKey");
+            if grouping_key.is_empty() {
+                let request = slack_call(&api, token, "chat.postMessage", &form);
+                return Ok(Outgoing::Http { request, reply: Reply::SlackApi, insecure_skip_verify });
+            }
+            let policy = match text(section, "deliveryPolicy") {
+                "PostAndUpdate" => DeliveryPolicy::PostAndUpdate,
+                "Update" => DeliveryPolicy::Update,
+                _ => DeliveryPolicy::Post,
             };
-            Ok(Outgoing::Http { request, reply: Reply::SlackApi, insecure_skip_verify })
+            Ok(Outgoing::SlackThread(SlackThread {
+                api,
+                token: token.to_string(),
+                form,
+                recipient: recipient.to_string(),
+                grouping_key: grouping_key.to_string(),
+                policy,
+                insecure_skip_verify,
+            }))
         }
         "webhook" => {
             let url = text(options, "url");
@@ -847,6 +970,42 @@ mod tests {
             json!({"state": "success", "description": "deployed", "context": "cd/web", "target_url": "u"})
         );
         assert!(github_jwt_input("12", 1000).starts_with("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."));
+    }
+
+    #[test]
+    fn slack_threads_start_then_take_replies_and_updates() {
+        let opts = json!({"token": "xoxb-1", "apiURL": "http://127.0.0.1:1/api"});
+        let section =
+            |policy: &str| json!({"groupingKey": "web-abc", "notifyBroadcast": true, "deliveryPolicy": policy});
+        let form = |r: &HttpRequest| String::from_utf8(r.body.clone()).unwrap();
+        let thread = |policy: &str| match build("slack", "slack", &opts, &n("hi", section(policy)), "ops").unwrap() {
+            Outgoing::SlackThread(t) => t,
+            other => panic!("{other:?}"),
+        };
+        let mut threads = SlackThreads::default();
+        // The first message of a key starts the thread, whatever the policy.
+        for policy in ["Post", "PostAndUpdate", "Update"] {
+            let (post, update) = thread(policy).requests(&threads);
+            assert!(post.is_some_and(|p| !form(&p).contains("thread_ts")) && update.is_none(), "{policy}");
+        }
+        let t = thread("PostAndUpdate");
+        t.record_post(&mut threads, &json!({"ok": true, "channel": "C1", "ts": "100.1"}));
+        t.record_post(&mut threads, &json!({"ok": true, "channel": "C1", "ts": "100.2"}));
+        assert_eq!(threads.thread_ts["ops"]["web-abc"], "100.1", "a reply does not move the thread");
+        let (post, update) = t.requests(&threads);
+        let (post, update) = (form(&post.unwrap()), form(&update.unwrap()));
+        assert!(
+            post.contains("channel=ops") && post.contains("thread_ts=100.1") && post.contains("reply_broadcast=true"),
+            "{post}"
+        );
+        assert!(
+            update.contains("channel=C1") && update.contains("ts=100.1") && !update.contains("reply_broadcast"),
+            "{update}"
+        );
+        assert!(matches!(thread("Post").requests(&threads), (Some(_), None)));
+        assert!(matches!(thread("Update").requests(&threads), (None, Some(_))));
+        let text = serde_json::to_value(&threads).unwrap();
+        assert_eq!(text, json!({"ThreadTSs": {"ops": {"web-abc": "100.1"}}, "ChannelIDs": {"ops": "C1"}}));
     }
 
     #[test]
