@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -29,6 +29,27 @@ fn app(phase: &str, health: &str, annotations: &[(&str, &str)]) -> String {
         },
     });
     serde_json::to_string_pretty(&app).expect("json")
+}
+
+/// `notify template notify TEMPLATE` over `app("Succeeded", health)` with `--config CM` and
+/// `more` arguments (recipients, `--secret`, ...).
+pub fn template_notify(dir: &std::path::Path, template: &str, health: &str, cm: &str, more: &[&str]) -> Output {
+    template_notify_env(dir, template, health, cm, more, &[])
+}
+
+/// [`template_notify`] with `env` set.
+pub fn template_notify_env(
+    dir: &std::path::Path,
+    template: &str,
+    health: &str,
+    cm: &str,
+    more: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let app_file = write(dir, "app.json", &app("Succeeded", health, &[]));
+    let mut args = vec!["notify", "template", "notify", template, "--app", &app_file, "--config", cm];
+    args.extend(more);
+    crate::gitops_env(&args, None, env)
 }
 
 /// The form fields of a Slack Web API call.
@@ -388,24 +409,8 @@ fn teams_workflows_posts_adaptive_cards() {
             flow.base
         ),
     );
-    let app_file = write(dir.path(), "app.json", &app("Succeeded", "Healthy", &[]));
-    let args = [
-        "notify",
-        "template",
-        "notify",
-        "deployed",
-        "--app",
-        &app_file,
-        "--config",
-        &cm,
-        "--secret",
-        &secret,
-        "--recipient",
-        "teams-workflows:ops",
-        "--recipient",
-        "raw:ops",
-    ];
-    let o = gitops(&args, None);
+    let recipients = ["--secret", &secret, "--recipient", "teams-workflows:ops", "--recipient", "raw:ops"];
+    let o = template_notify(dir.path(), "deployed", "Healthy", &cm, &recipients);
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert_eq!(out(&o).lines().filter(|l| l.contains(": sent")).count(), 2, "{}", out(&o));
     assert!(!out(&o).contains("t0p"), "the webhook's secret stays out: {}", out(&o));
@@ -434,10 +439,7 @@ fn teams_workflows_posts_adaptive_cards() {
     // A URL that is no Workflows webhook is refused before anything is sent.
     let text = std::fs::read_to_string(&cm).expect("read").replace("/powerautomate/raw", "/hooks/raw");
     let bad = write(dir.path(), "bad.yaml", &text);
-    let o = gitops(
-        &["notify", "template", "notify", "deployed", "--app", &app_file, "--config", &bad, "--recipient", "raw:ops"],
-        None,
-    );
+    let o = template_notify(dir.path(), "deployed", "Healthy", &bad, &["--recipient", "raw:ops"]);
     assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     assert!(out(&o).contains("does not appear to be a valid Microsoft Teams Workflows URL"), "{}", out(&o));
     assert_eq!(flow.seen().len(), 2);
@@ -490,22 +492,9 @@ fn github_deployments_and_pull_request_comments() {
         "secret.yaml",
         &format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  gh-key: |\n{indented}"),
     );
-    let app_file = write(dir.path(), "app.json", &app("Succeeded", "Healthy", &[]));
-    let args = [
-        "notify",
-        "template",
-        "notify",
-        "deployed",
-        "--app",
-        &app_file,
-        "--config",
-        &cm,
-        "--secret",
-        &secret,
-        "--recipient",
-        "github:",
-    ];
-    let o = gitops(&args, None);
+    let run =
+        || template_notify(dir.path(), "deployed", "Healthy", &cm, &["--secret", &secret, "--recipient", "github:"]);
+    let o = run();
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert!(!out(&o).contains("ghs_inst"), "{}", out(&o));
     let calls = |seen: &[crate::notify::Seen]| -> Vec<String> {
@@ -539,7 +528,7 @@ fn github_deployments_and_pull_request_comments() {
     assert_eq!((seen[6].json(), seen[8].json()), (comment.clone(), comment));
 
     // Again: the deployment listed is reused, nothing created.
-    let o = gitops(&args, None);
+    let o = run();
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     let again = calls(&github.seen()[9..]);
     assert_eq!(
@@ -575,25 +564,18 @@ fn slack_messages_with_a_grouping_key_share_a_thread() {
         ),
     );
     let threads = dir.path().join("threads.json");
+    let threads_file = threads.to_str().expect("utf-8");
+    let send = |health: &str| {
+        template_notify(
+            dir.path(),
+            "synced",
+            health,
+            &cm,
+            &["--recipient", "slack:ops", "--slack-threads", threads_file],
+        )
+    };
     let run = |health: &str| {
-        let app_file = write(dir.path(), "app.json", &app("Succeeded", health, &[]));
-        let o = gitops(
-            &[
-                "notify",
-                "template",
-                "notify",
-                "synced",
-                "--app",
-                &app_file,
-                "--config",
-                &cm,
-                "--recipient",
-                "slack:ops",
-                "--slack-threads",
-                threads.to_str().expect("utf-8"),
-            ],
-            None,
-        );
+        let o = send(health);
         assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     };
     run("Progressing");
@@ -632,24 +614,7 @@ fn slack_messages_with_a_grouping_key_share_a_thread() {
 
     // An unreadable threads file is bad input: nothing sent.
     std::fs::write(&threads, "{not json").expect("write");
-    let app_file = write(dir.path(), "app.json", &app("Succeeded", "Healthy", &[]));
-    let o = gitops(
-        &[
-            "notify",
-            "template",
-            "notify",
-            "synced",
-            "--app",
-            &app_file,
-            "--config",
-            &cm,
-            "--recipient",
-            "slack:ops",
-            "--slack-threads",
-            threads.to_str().expect("utf-8"),
-        ],
-        None,
-    );
+    let o = send("Healthy");
     assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
     assert!(err(&o).contains("not the Slack threads"), "{}", err(&o));
     assert_eq!(slack.seen().len(), 3);

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use crate::notify::write;
-use crate::{err, gitops_env, out};
+use crate::{err, out};
 
 /// A CA and a server certificate it issued for 127.0.0.1 and 127.0.0.5: (CA PEM path,
 /// server certificate PEM, server key PEM).
@@ -209,26 +209,8 @@ fn send_mail(dir: &Path, options: &str, env: &[(&str, &str)]) -> std::process::O
         "secret.yaml",
         "apiVersion: v1\nkind: Secret\nmetadata: {name: argocd-notifications-secret}\nstringData:\n  email-password: s3cr3t-pw\n",
     );
-    let app = write(
-        dir,
-        "app.yaml",
-        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\nspec: {project: default}\n",
-    );
-    let args = [
-        "notify",
-        "template",
-        "notify",
-        "deployed",
-        "--app",
-        &app,
-        "--config",
-        &cm,
-        "--secret",
-        &secret,
-        "--recipient",
-        "email:dev@example.com",
-    ];
-    gitops_env(&args, None, env)
+    let recipients = ["--secret", &secret, "--recipient", "email:dev@example.com"];
+    crate::notify_argo::template_notify_env(dir, "deployed", "Healthy", &cm, &recipients, env)
 }
 
 fn heard(h: &Heard) -> Vec<(bool, String)> {
