@@ -43,6 +43,8 @@ pub enum NotifyCommand {
     /// written to `--state`, so that a second run does not send again. Prints one line per
     /// notification.
     ///
+    /// TLS as for `template notify`.
+    ///
     /// Exit status: 0 all sent (or nothing due), 1 a notification failed (it is retried by
     /// the next run), 2 invalid input.
     App(AppArgs),
