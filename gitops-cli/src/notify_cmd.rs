@@ -43,6 +43,8 @@ pub enum NotifyCommand {
     /// written to `--state`, so that a second run does not send again. Prints one line per
     /// notification.
     ///
+    /// TLS as for `template notify`.
+    ///
     /// Exit status: 0 all sent (or nothing due), 1 a notification failed (it is retried by
     /// the next run), 2 invalid input.
     App(AppArgs),
@@ -52,7 +54,9 @@ pub enum NotifyCommand {
 #[derive(Subcommand, Debug)]
 pub enum TemplateCommand {
     /// Renders TEMPLATE over an Application and sends it to one recipient, as `argocd admin
-    /// notifications template notify`.
+    /// notifications template notify`. Services reached over TLS (HTTPS, SMTP with STARTTLS or
+    /// on port 465) trust the CA certificates of `SSL_CERT_FILE` when it is set, else the
+    /// bundled Mozilla roots.
     ///
     /// Exit status: 0 sent, 1 the service failed, 2 invalid input.
     Notify(TemplateNotifyArgs),
@@ -71,6 +75,30 @@ pub struct ArgoConfigArgs {
     /// The `argocd-notifications-secret` Secret (`$key` references of services, `.secrets`).
     #[arg(long, value_name = "FILE")]
     pub secret: Option<String>,
+    /// The Slack threads started by messages with a `groupingKey` (a JSON map of service to
+    /// its threads): read when the file exists, written after the run, so that later messages
+    /// of a key go into its thread. Without it every run starts new threads.
+    #[arg(long, value_name = "FILE")]
+    pub slack_threads: Option<String>,
+}
+
+/// The Slack threads of each service.
+type Threads = BTreeMap<String, argo::service::SlackThreads>;
+
+/// The Slack threads kept in `path` (none when it does not exist).
+fn read_threads(path: &std::path::Path) -> Result<Threads, String> {
+    if !path.exists() {
+        return Ok(Threads::new());
+    }
+    let text = gitops_render::regular::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not the Slack threads (a JSON map of service to threads): {e}", path.display()))
+}
+
+/// Keeps `threads` in `path`, whole or not at all.
+fn write_threads(path: &std::path::Path, threads: &Threads) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(threads).map_err(|e| e.to_string())? + "\n";
+    gitops_render::regular::write_atomic(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Arguments of `gitops notify template notify`.
@@ -330,7 +358,7 @@ fn deliver(
                 continue;
             }
         };
-        let sender = Sender { timeout, ..*sender };
+        let sender = Sender { timeout, ..sender.clone() };
         match sender.deliver(&config, &delivery) {
             Ok(done) => match done.skipped {
                 Some(why) => writeln!(out, "{}: {}: nothing sent: {why}", alert.id(), provider.id()).map_err(w)?,
@@ -356,8 +384,9 @@ pub(crate) struct Notifier {
     secrets: Vec<Secret>,
     limiter: flux::RateLimiter,
     sender: Sender,
-    /// `argocd-notifications-cm` (and `-secret`) of DIR, for Argo CD Applications.
-    argo: Option<(argo::Config, BTreeMap<String, String>)>,
+    /// `argocd-notifications-cm` (and `-secret`) of DIR, for Argo CD Applications, and the
+    /// sender of their services.
+    argo: Option<(argo::Config, BTreeMap<String, String>, Sender)>,
     /// Where each Application's notified state is kept: `DIR/.notified/<namespace>_<name>.json`.
     state_dir: std::path::PathBuf,
 }
@@ -399,7 +428,7 @@ impl Notifier {
                     .find(|s| s.name == "argocd-notifications-secret")
                     .map(|s| s.data.clone().into_iter().collect())
                     .unwrap_or_default();
-                Some((config, values))
+                Some((config, values, argo_sender()?))
             }
         };
         Ok(Notifier {
@@ -421,7 +450,7 @@ impl Notifier {
         status: &gitops_core::sync::status::Status,
         out: &mut dyn Write,
     ) {
-        let Some((config, secrets)) = &self.argo else { return };
+        let Some((config, secrets, sender)) = &self.argo else { return };
         let mut app = object.value().clone();
         app["status"] = gitops_core::fleet::status::application_status(status);
         let annotations: BTreeMap<String, String> = app
@@ -441,8 +470,13 @@ impl Notifier {
             .and_then(|t| serde_json::from_str(&t).ok())
             .map(argo::NotifiedState)
             .unwrap_or_else(|| argo::NotifiedState::parse(None));
+        let threads_path = self.state_dir.join("slack-threads.json");
+        let mut threads = read_threads(&threads_path).unwrap_or_else(|e| {
+            let _ = writeln!(out, "notify: warning: {e} (starting new Slack threads)");
+            Threads::new()
+        });
         let mut lines: Vec<u8> = Vec::new();
-        let result = send_due(config, secrets, &app, &dests, &mut state, &mut lines);
+        let result = send_due(config, secrets, sender, &mut threads, &app, &dests, &mut state, &mut lines);
         for line in String::from_utf8_lossy(&lines).lines() {
             let _ = writeln!(out, "notify: {line}");
         }
@@ -454,6 +488,11 @@ impl Notifier {
             .and_then(|()| gitops_render::regular::write_atomic(&path, text.as_bytes()));
         if let Err(e) = written {
             let _ = writeln!(out, "notify: warning: keeping the notified state in {}: {e}", path.display());
+        }
+        if !threads.is_empty()
+            && let Err(e) = write_threads(&threads_path, &threads)
+        {
+            let _ = writeln!(out, "notify: warning: keeping the Slack threads: {e}");
         }
     }
 
@@ -543,9 +582,12 @@ fn kustomization_event(object: &Object, status: &gitops_core::sync::status::Stat
 /// Evaluates the triggers `dests` subscribes the app to and sends what is due, a line each on
 /// `out`, keeping `state`; how many were sent, and whether one failed (it is then forgotten, so
 /// the next run tries again).
+#[allow(clippy::too_many_arguments)]
 fn send_due(
     config: &argo::Config,
     secrets: &BTreeMap<String, String>,
+    sender: &Sender,
+    threads: &mut Threads,
     app: &serde_json::Value,
     dests: &BTreeMap<String, std::collections::BTreeSet<argo::Destination>>,
     state: &mut argo::NotifiedState,
@@ -571,7 +613,7 @@ fn send_due(
         }
         for due in argo::plan_sends(trigger, &results, trigger_dests, state, now.as_second()) {
             let d = &due.destination;
-            let line = match notify_one(config, secrets, app, &due.template, d) {
+            let line = match notify_one(config, secrets, sender, threads, app, &due.template, d) {
                 Ok(line) => {
                     sent += 1;
                     line
@@ -627,6 +669,22 @@ fn run_trigger(args: &TriggerRunArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The sender of Argo CD services: two retries, and the CA certificates of `SSL_CERT_FILE`
+/// (when set) trusted instead of the bundled Mozilla roots, as Go (Argo CD's controller) reads
+/// that variable for its system roots.
+fn argo_sender() -> Result<Sender, String> {
+    let ca_pem = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(file) => {
+            let file = std::path::PathBuf::from(file);
+            let pem = gitops_render::regular::read_to_string(&file)
+                .map_err(|e| format!("SSL_CERT_FILE={}: {e}", file.display()))?;
+            Some(pem.into())
+        }
+    };
+    Ok(Sender { retries: 2, backoff: Duration::from_millis(500), ca_pem, ..Sender::default() })
+}
+
 /// The configuration and secret of `--config`, `--catalog` and `--secret`.
 fn read_argo(args: &ArgoConfigArgs) -> Result<(argo::Config, BTreeMap<String, String>), String> {
     let mut config = read_notifications_config(args.config.as_deref())?;
@@ -649,6 +707,8 @@ fn read_argo(args: &ArgoConfigArgs) -> Result<(argo::Config, BTreeMap<String, St
 fn notify_one(
     config: &argo::Config,
     secrets: &BTreeMap<String, String>,
+    sender: &Sender,
+    threads: &mut Threads,
     app: &serde_json::Value,
     template: &str,
     dest: &argo::Destination,
@@ -666,8 +726,10 @@ fn notify_one(
         argo::service::build(kind, &dest.service, &options, &rendered, &dest.recipient).map_err(|e| e.to_string())?;
     let masked: Vec<String> = secrets.values().cloned().collect();
     let now = jiff::Timestamp::now().as_second();
-    let sender = Sender { retries: 2, backoff: Duration::from_millis(500), ..Sender::default() };
-    match sender.send_argo(&outgoing, &masked, now) {
+    let sent = sender.send_argo(&outgoing, &masked, now, threads.entry(dest.service.clone()).or_default());
+    // Only services with threads are kept.
+    threads.retain(|_, t| *t != argo::service::SlackThreads::default());
+    match sent {
         Ok(done) => Ok(format!("sent ({})", done.requests.join(", "))),
         Err(e) => Err(format!("failed: {e}")),
     }
@@ -694,15 +756,21 @@ fn run_template_notify(args: &TemplateNotifyArgs) -> Result<ExitCode, String> {
             ));
         }
     }
+    let sender = argo_sender()?;
+    let threads_path = args.config.slack_threads.as_deref().map(std::path::Path::new);
+    let mut threads = threads_path.map(read_threads).transpose()?.unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let w = |e: std::io::Error| format!("writing output: {e}");
     let mut failed = false;
     for d in &dests {
-        let line = notify_one(&config, &secrets, &app, &args.template, d).unwrap_or_else(|e| {
+        let line = notify_one(&config, &secrets, &sender, &mut threads, &app, &args.template, d).unwrap_or_else(|e| {
             failed = true;
             e
         });
         writeln!(out, "{}: {}:{}: {line}", args.template, d.service, d.recipient).map_err(w)?;
+    }
+    if let Some(p) = threads_path {
+        write_threads(p, &threads)?;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
@@ -742,8 +810,11 @@ fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
         }
         None => argo::NotifiedState::parse(annotations.get(argo::NOTIFIED_ANNOTATION).map(String::as_str)),
     };
+    let sender = argo_sender()?;
+    let threads_path = args.config.slack_threads.as_deref().map(std::path::Path::new);
+    let mut threads = threads_path.map(read_threads).transpose()?.unwrap_or_default();
     let mut out = std::io::stdout().lock();
-    let (sent, failed) = send_due(&config, &secrets, &app, &dests, &mut state, &mut out)?;
+    let (sent, failed) = send_due(&config, &secrets, &sender, &mut threads, &app, &dests, &mut state, &mut out)?;
     if sent == 0 && !failed {
         writeln!(out, "nothing to send").map_err(|e| format!("writing output: {e}"))?;
     }
@@ -751,6 +822,9 @@ fn run_app(args: &AppArgs) -> Result<ExitCode, String> {
         Some(p) => gitops_render::regular::write_atomic(p, format!("{}\n", state.to_annotation()).as_bytes())
             .map_err(|e| format!("{}: {e}", p.display()))?,
         None => eprintln!("gitops: note: the notified state is not kept (no --state): {}", state.to_annotation()),
+    }
+    if let Some(p) = threads_path {
+        write_threads(p, &threads)?;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -699,11 +699,13 @@ fn reconcile_sends_the_kustomizations_events_through_the_alerts() {
 
 /// The controller evaluates an Argo CD app's subscribed triggers after each pass, with the
 /// status the pass left: a sync to a new revision is sent once (the notified state is kept under
-/// DIR, so the next reconcile, another process, sends nothing).
+/// DIR, so the next reconcile, another process, sends nothing); the Slack thread its message
+/// started is kept there too.
 #[test]
 fn reconcile_runs_an_applications_triggers_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hook = Receiver::ok();
+    let slack = Receiver::start(|_, _| (200, json!({"ok": true, "channel": "C0PS", "ts": "1700000000.000001"})));
     let repo = one_file_repo(
         dir.path(),
         "deploy/cm.yaml",
@@ -713,7 +715,7 @@ fn reconcile_runs_an_applications_triggers_once() {
     std::fs::write(
         &app,
         format!(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\n  annotations:\n    notifications.argoproj.io/subscribe.on-synced.hook: ''\nspec:\n  destination: {{namespace: default}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: deploy}}\n  syncPolicy: {{automated: {{}}}}\n",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\n  annotations:\n    notifications.argoproj.io/subscribe.on-synced.hook: ''\n    notifications.argoproj.io/subscribe.on-synced.slack: ops\nspec:\n  destination: {{namespace: default}}\n  source: {{repoURL: 'file://{}', targetRevision: main, path: deploy}}\n  syncPolicy: {{automated: {{}}}}\n",
             repo.display()
         ),
     )
@@ -724,8 +726,8 @@ fn reconcile_runs_an_applications_triggers_once() {
         &notify,
         "cm.yaml",
         &format!(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n  service.webhook.hook: |\n    url: {}/events\n  trigger.on-synced: |\n    - when: app.status.sync.status == 'Synced'\n      oncePer: app.status.sync.revision\n      send: [synced]\n  template.synced: |\n    webhook:\n      hook:\n        method: POST\n        body: '{{{{.app.metadata.name}}}} {{{{.app.status.sync.status}}}}'\n",
-            hook.base
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n  service.webhook.hook: |\n    url: {}/events\n  service.slack: |\n    token: xoxb-1\n    apiURL: {}/api\n  trigger.on-synced: |\n    - when: app.status.sync.status == 'Synced'\n      oncePer: app.status.sync.revision\n      send: [synced]\n  template.synced: |\n    webhook:\n      hook:\n        method: POST\n        body: '{{{{.app.metadata.name}}}} {{{{.app.status.sync.status}}}}'\n    slack:\n      groupingKey: '{{{{.app.metadata.name}}}}'\n",
+            hook.base, slack.base
         ),
     );
     let reconcile = || reconcile_notifying(dir.path(), &app, &notify);
@@ -740,9 +742,15 @@ fn reconcile_runs_an_applications_triggers_once() {
     let seen = hook.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(String::from_utf8_lossy(&seen[0].body), "web Synced");
+    assert_eq!(slack.seen().len(), 1);
+    let threads = std::fs::read_to_string(notify.join(".notified/slack-threads.json")).expect("the threads are kept");
+    assert_eq!(
+        serde_json::from_str::<Value>(&threads).expect("json"),
+        json!({"slack": {"ThreadTSs": {"ops": {"web": "1700000000.000001"}}, "ChannelIDs": {"ops": "C0PS"}}})
+    );
     let second = reconcile();
     assert!(!out(&second).contains("notify:"), "{}", out(&second));
-    assert_eq!(hook.seen().len(), 1, "not sent again");
+    assert_eq!((hook.seen().len(), slack.seen().len()), (1, 1), "not sent again");
 }
 
 /// A Git repository under `dir/repo` with one file committed on main.

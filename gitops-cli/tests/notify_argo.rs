@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -29,6 +29,27 @@ fn app(phase: &str, health: &str, annotations: &[(&str, &str)]) -> String {
         },
     });
     serde_json::to_string_pretty(&app).expect("json")
+}
+
+/// `notify template notify TEMPLATE` over `app("Succeeded", health)` with `--config CM` and
+/// `more` arguments (recipients, `--secret`, ...).
+pub fn template_notify(dir: &std::path::Path, template: &str, health: &str, cm: &str, more: &[&str]) -> Output {
+    template_notify_env(dir, template, health, cm, more, &[])
+}
+
+/// [`template_notify`] with `env` set.
+pub fn template_notify_env(
+    dir: &std::path::Path,
+    template: &str,
+    health: &str,
+    cm: &str,
+    more: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let app_file = write(dir, "app.json", &app("Succeeded", health, &[]));
+    let mut args = vec!["notify", "template", "notify", template, "--app", &app_file, "--config", cm];
+    args.extend(more);
+    crate::gitops_env(&args, None, env)
 }
 
 /// The form fields of a Slack Web API call.
@@ -212,6 +233,20 @@ fn smtp_listener() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, seen)
 }
 
+/// A GitHub App's RSA key made by openssl: its file, and its PEM indented for a Secret's
+/// `stringData` block.
+fn app_key(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let key_file = dir.join("app.pem");
+    let generated = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&key_file)
+        .output()
+        .expect("openssl");
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let key = std::fs::read_to_string(&key_file).expect("key");
+    (key_file, key.lines().map(|l| format!("    {l}\n")).collect())
+}
+
 #[test]
 fn template_notify_sends_to_webhook_teams_email_and_github() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -221,15 +256,7 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
         if s.target.ends_with("/access_tokens") { (201, json!({"token": "ghs_inst"})) } else { (201, json!({"id": 1})) }
     });
     let (smtp_port, mail) = smtp_listener();
-    let key_file = dir.path().join("app.pem");
-    let generated = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
-        .arg(&key_file)
-        .output()
-        .expect("openssl");
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
-    let key = std::fs::read_to_string(&key_file).expect("key");
-    let indented: String = key.lines().map(|l| format!("    {l}\n")).collect();
+    let (key_file, indented) = app_key(dir.path());
     let cm = write(
         dir.path(),
         "cm.yaml",
@@ -352,4 +379,243 @@ fn template_notify_sends_to_webhook_teams_email_and_github() {
         assert!(err(&o).contains(needle), "{full:?}: {}", err(&o));
     }
     assert_eq!(hook.seen().len(), 1);
+}
+
+#[test]
+fn teams_workflows_posts_adaptive_cards() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Power Automate accepts a run with 202 and an empty JSON body.
+    let flow = Receiver::start(|_, _| (202, json!({})));
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n\
+             \x20 context: |\n    argocdUrl: https://cd.example.com\n\
+             \x20 service.teams-workflows: |\n    recipientUrls:\n      ops: $flow-url\n\
+             \x20 service.teams-workflows.raw: |\n    recipientUrls:\n      ops: {flow}/powerautomate/raw\n    rawCardPayload: true\n\
+             \x20 template.deployed: |\n    message: Application {{{{.app.metadata.name}}}} is deployed.\n\
+             \x20   teams-workflows:\n      title: Deployed {{{{.app.metadata.name}}}}\n      themeColor: Good\n\
+             \x20     facts: '[{{\"name\": \"Revision\", \"value\": \"{{{{.app.status.sync.revision}}}}\"}}]'\n\
+             \x20     potentialAction: '[{{\"@type\": \"OpenUri\", \"name\": \"Open\", \"targets\": [{{\"os\": \"default\", \"uri\": \"{{{{.context.argocdUrl}}}}/applications/{{{{.app.metadata.name}}}}\"}}]}}]'\n",
+            flow = flow.base,
+        ),
+    );
+    let secret = write(
+        dir.path(),
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  flow-url: {}/powerautomate/ops?sig=t0p\n",
+            flow.base
+        ),
+    );
+    let recipients = ["--secret", &secret, "--recipient", "teams-workflows:ops", "--recipient", "raw:ops"];
+    let o = template_notify(dir.path(), "deployed", "Healthy", &cm, &recipients);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(out(&o).lines().filter(|l| l.contains(": sent")).count(), 2, "{}", out(&o));
+    assert!(!out(&o).contains("t0p"), "the webhook's secret stays out: {}", out(&o));
+
+    let seen = flow.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!((seen[0].method.as_str(), seen[0].target.as_str()), ("POST", "/powerautomate/ops?sig=t0p"));
+    assert_eq!(seen[0].headers["content-type"], "application/json");
+    let card = json!({
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": "Deployed web", "size": "Large", "weight": "Bolder", "color": "Good", "wrap": true},
+            {"type": "TextBlock", "text": "Application web is deployed.", "wrap": true},
+            {"type": "FactSet", "facts": [{"title": "Revision", "value": "0123abc"}]},
+        ],
+        "actions": [{"type": "Action.OpenUrl", "title": "Open", "url": "https://cd.example.com/applications/web"}],
+    });
+    assert_eq!(
+        seen[0].json(),
+        json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]})
+    );
+    assert_eq!(seen[1].target, "/powerautomate/raw");
+    assert_eq!(seen[1].json(), card, "rawCardPayload: the card alone");
+
+    // A URL that is no Workflows webhook is refused before anything is sent.
+    let text = std::fs::read_to_string(&cm).expect("read").replace("/powerautomate/raw", "/hooks/raw");
+    let bad = write(dir.path(), "bad.yaml", &text);
+    let o = template_notify(dir.path(), "deployed", "Healthy", &bad, &["--recipient", "raw:ops"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("does not appear to be a valid Microsoft Teams Workflows URL"), "{}", out(&o));
+    assert_eq!(flow.seen().len(), 2);
+}
+
+#[test]
+fn github_deployments_and_pull_request_comments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The deployment list is empty the first time (one is created), then holds deployment 42.
+    let listed = Arc::new(Mutex::new(0));
+    let counter = Arc::clone(&listed);
+    let github = Receiver::start(move |s, _| {
+        let t = s.target.as_str();
+        match (s.method.as_str(), t) {
+            ("POST", "/app/installations/34/access_tokens") => (201, json!({"token": "ghs_inst"})),
+            ("GET", _) if t.starts_with("/api/v3/repos/acme/web/deployments?") => {
+                let mut n = counter.lock().expect("lock");
+                *n += 1;
+                (200, if *n == 1 { json!([]) } else { json!([{"id": 42, "ref": "0123abc"}]) })
+            }
+            ("POST", "/api/v3/repos/acme/web/deployments") => (201, json!({"id": 42})),
+            ("POST", "/api/v3/repos/acme/web/deployments/42/statuses") => (201, json!({"id": 1})),
+            ("GET", "/api/v3/repos/acme/web/commits/0123abc/pulls") => (200, json!([{"number": 7}, {"number": 9}])),
+            ("GET", "/api/v3/repos/acme/web/issues/7/comments") => {
+                (200, json!([{"id": 100, "body": "Deployed older\n<!-- argocd-notifications prod -->"}]))
+            }
+            ("GET", "/api/v3/repos/acme/web/issues/9/comments") => (200, json!([{"id": 101, "body": "LGTM"}])),
+            ("PATCH", "/api/v3/repos/acme/web/issues/comments/100") => (200, json!({"id": 100})),
+            ("POST", "/api/v3/repos/acme/web/issues/9/comments") => (201, json!({"id": 102})),
+            _ => (404, json!({"message": "Not Found"})),
+        }
+    });
+    let (_, indented) = app_key(dir.path());
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n\
+             \x20 service.github: |\n    appID: 12\n    installationID: 34\n    enterpriseBaseURL: {github}\n    privateKey: $gh-key\n\
+             \x20 template.deployed: |\n    message: Application {{{{.app.metadata.name}}}} is deployed.\n\
+             \x20   github:\n      deployment:\n        state: success\n        environment: prod\n\
+             \x20       environmentURL: https://web.example.com\n        logURL: '{{{{.context.argocdUrl}}}}/applications/{{{{.app.metadata.name}}}}'\n\
+             \x20       requiredContexts: []\n\
+             \x20     pullRequestComment:\n        content: 'Deployed {{{{.app.status.sync.revision}}}} to prod'\n        commentTag: prod\n",
+            github = github.base,
+        ),
+    );
+    let secret = write(
+        dir.path(),
+        "secret.yaml",
+        &format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  gh-key: |\n{indented}"),
+    );
+    let run =
+        || template_notify(dir.path(), "deployed", "Healthy", &cm, &["--secret", &secret, "--recipient", "github:"]);
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(!out(&o).contains("ghs_inst"), "{}", out(&o));
+    let calls = |seen: &[crate::notify::Seen]| -> Vec<String> {
+        seen.iter().map(|s| format!("{} {}", s.method, s.target)).collect()
+    };
+    let seen = github.seen();
+    assert_eq!(
+        calls(&seen),
+        [
+            "POST /app/installations/34/access_tokens",
+            "GET /api/v3/repos/acme/web/deployments?ref=0123abc&environment=prod",
+            "POST /api/v3/repos/acme/web/deployments",
+            "POST /api/v3/repos/acme/web/deployments/42/statuses",
+            "GET /api/v3/repos/acme/web/commits/0123abc/pulls",
+            "GET /api/v3/repos/acme/web/issues/7/comments",
+            "PATCH /api/v3/repos/acme/web/issues/comments/100",
+            "GET /api/v3/repos/acme/web/issues/9/comments",
+            "POST /api/v3/repos/acme/web/issues/9/comments",
+        ]
+    );
+    assert!(seen[1..].iter().all(|s| s.headers["authorization"] == "token ghs_inst"));
+    assert_eq!(
+        seen[2].json(),
+        json!({"ref": "0123abc", "environment": "prod", "required_contexts": [], "auto_merge": true, "transient_environment": false})
+    );
+    assert_eq!(
+        seen[3].json(),
+        json!({"state": "success", "environment": "prod", "environment_url": "https://web.example.com", "log_url": "https://localhost:4000/applications/web", "description": "Application web is deployed."})
+    );
+    let comment = json!({"body": "Deployed 0123abc to prod\n<!-- argocd-notifications prod -->"});
+    assert_eq!((seen[6].json(), seen[8].json()), (comment.clone(), comment));
+
+    // Again: the deployment listed is reused, nothing created.
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let again = calls(&github.seen()[9..]);
+    assert_eq!(
+        again[1..4],
+        [
+            "GET /api/v3/repos/acme/web/deployments?ref=0123abc&environment=prod",
+            "POST /api/v3/repos/acme/web/deployments/42/statuses",
+            "GET /api/v3/repos/acme/web/commits/0123abc/pulls"
+        ]
+    );
+}
+
+#[test]
+fn slack_messages_with_a_grouping_key_share_a_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slack = Receiver::start(|s, n| {
+        if s.target.ends_with("/chat.update") {
+            (200, json!({"ok": true, "channel": "C0PS", "ts": "1700000000.000100"}))
+        } else {
+            (200, json!({"ok": true, "channel": "C0PS", "ts": format!("1700000000.{n:06}")}))
+        }
+    });
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-notifications-cm}}\ndata:\n\
+             \x20 service.slack: |\n    token: xoxb-1\n    apiURL: {}/api\n\
+             \x20 template.synced: |\n    message: '{{{{.app.metadata.name}}}} is {{{{.app.status.health.status}}}}'\n\
+             \x20   slack:\n      groupingKey: '{{{{.app.metadata.name}}}}-{{{{.app.status.sync.revision}}}}'\n\
+             \x20     notifyBroadcast: true\n      deliveryPolicy: PostAndUpdate\n",
+            slack.base
+        ),
+    );
+    let threads = dir.path().join("threads.json");
+    let threads_file = threads.to_str().expect("utf-8");
+    let send = |health: &str| {
+        template_notify(
+            dir.path(),
+            "synced",
+            health,
+            &cm,
+            &["--recipient", "slack:ops", "--slack-threads", threads_file],
+        )
+    };
+    let run = |health: &str| {
+        let o = send(health);
+        assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    };
+    run("Progressing");
+    let first = slack.seen();
+    assert_eq!(first.len(), 1);
+    let f = form(&first[0]);
+    assert_eq!((f["channel"].as_str(), f.get("thread_ts")), ("ops", None), "the first message starts the thread");
+    let kept: Value = serde_json::from_str(&std::fs::read_to_string(&threads).expect("threads")).expect("json");
+    assert_eq!(
+        kept,
+        json!({"slack": {"ThreadTSs": {"ops": {"web-0123abc": "1700000000.000001"}}, "ChannelIDs": {"ops": "C0PS"}}})
+    );
+
+    // The next message of the key: a reply in the thread, broadcast, and the first one updated.
+    run("Healthy");
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 3);
+    let (reply, update) = (form(&seen[1]), form(&seen[2]));
+    assert_eq!(seen[1].target, "/api/chat.postMessage");
+    assert_eq!(
+        (
+            reply["channel"].as_str(),
+            reply["thread_ts"].as_str(),
+            reply["reply_broadcast"].as_str(),
+            reply["text"].as_str()
+        ),
+        ("ops", "1700000000.000001", "true", "web is Healthy")
+    );
+    assert_eq!(seen[2].target, "/api/chat.update");
+    assert_eq!(
+        (update["channel"].as_str(), update["ts"].as_str(), update["text"].as_str()),
+        ("C0PS", "1700000000.000001", "web is Healthy")
+    );
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&threads).expect("threads")).expect("json");
+    assert_eq!(again, kept, "replies do not move the thread");
+
+    // An unreadable threads file is bad input: nothing sent.
+    std::fs::write(&threads, "{not json").expect("write");
+    let o = send("Healthy");
+    assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
+    assert!(err(&o).contains("not the Slack threads"), "{}", err(&o));
+    assert_eq!(slack.seen().len(), 3);
 }

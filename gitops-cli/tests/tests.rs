@@ -48,7 +48,12 @@
 //!   SOPS_AGE_KEY_FILE, the default key file), failures exit 2 without plaintext, `sops encrypt` by
 //!   `.sops.yaml` into files the real sops decrypts.
 //! - `notify_argo`: Argo CD notifications from the CLI (`notify app`, `notify template notify`) to
-//!   loopback receivers (Slack Web API, webhooks, Teams, an SMTP listener, GitHub with an App token).
+//!   loopback receivers (Slack Web API, webhooks, Teams and Teams Workflows, an SMTP listener,
+//!   GitHub with an App token: commit statuses, deployments, tagged pull request comments).
+//! - `notify_mail`: the email service over TLS to an SMTP server with rustls on loopback: STARTTLS
+//!   before AUTH with the CA of `SSL_CERT_FILE`, an untrusted certificate stopping before any
+//!   credential, `insecure_skip_verify` with AUTH LOGIN, no password to a server without
+//!   STARTTLS, TLS from the first byte on port 465.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
@@ -64,6 +69,7 @@ mod image;
 mod image_update;
 mod notify;
 mod notify_argo;
+mod notify_mail;
 mod plan;
 mod project;
 mod rbac;

@@ -784,7 +784,7 @@ pub(crate) fn http_agent(tls: &TlsSettings<'_>, timeout: Duration) -> Result<ure
         .new_agent())
 }
 
-fn pem_certificates(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, ureq::Error> {
+pub(crate) fn pem_certificates(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, ureq::Error> {
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(pem.as_bytes()) {
         if let ureq::tls::PemItem::Certificate(c) = item? {

@@ -8,11 +8,10 @@
 //! same outbound HTTP, and a reconcile loop reaches it through whatever seam embeds it (the
 //! CLI's `gitops notify send` today).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::io::{BufRead, BufReader, Write};
-
-use gitops_core::notify::argo::service::{self, Email, GitHubApp, Outgoing, Reply};
+use gitops_core::notify::argo::service::{self, GitHubApp, GitHubStep, Outgoing, Reply, SlackThreads};
 use gitops_core::notify::flux::ProviderConfig;
 use gitops_core::notify::payload::{self, Delivery, HttpRequest};
 
@@ -70,6 +69,14 @@ pub enum SendError {
         /// Why.
         reason: String,
     },
+    /// A GitHub reply is not what the API returns (a list, an id).
+    #[error("{url}: {reason}")]
+    GitHubReply {
+        /// The URL.
+        url: String,
+        /// What is wrong with the reply.
+        reason: String,
+    },
     /// A commit status listing is not the JSON list the forge returns.
     #[error("{url}: the commit statuses are not a JSON list: {reason}")]
     Listing {
@@ -89,8 +96,10 @@ pub struct Delivered {
     pub skipped: Option<String>,
 }
 
-/// How requests are retried and timed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+mod smtp;
+
+/// How requests are retried and timed out, and which CAs Argo CD services are trusted by.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sender {
     /// Retries after the first attempt (Flux: 4).
     pub retries: u32,
@@ -100,6 +109,10 @@ pub struct Sender {
     pub max_backoff: Duration,
     /// The timeout of one request (a Provider's `spec.timeout`, 20 s by default).
     pub timeout: Duration,
+    /// PEM certificates trusted instead of the bundled Mozilla roots by Argo CD services (HTTP
+    /// and SMTP), as Go's `SSL_CERT_FILE` replaces the system roots of Argo CD's controller.
+    /// Flux Providers have their own (`certSecretRef`).
+    pub ca_pem: Option<Arc<str>>,
 }
 
 impl Default for Sender {
@@ -109,6 +122,7 @@ impl Default for Sender {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             timeout: Duration::from_secs(20),
+            ca_pem: None,
         }
     }
 }
@@ -152,13 +166,19 @@ impl Sender {
     /// Sends what an Argo CD notification service builds (`gitops_core::notify::argo::service`):
     /// HTTP requests with this sender's retries, mails over SMTP, GitHub requests with a GitHub
     /// App installation token. `secrets` are masked in what is reported; `now_unix` dates the
-    /// GitHub App's JWT.
-    pub fn send_argo(&self, outgoing: &Outgoing, secrets: &[String], now_unix: i64) -> Result<Delivered, SendError> {
+    /// GitHub App's JWT. `threads` are the Slack threads of the service, updated by threaded messages.
+    pub fn send_argo(
+        &self,
+        outgoing: &Outgoing,
+        secrets: &[String],
+        now_unix: i64,
+        threads: &mut SlackThreads,
+    ) -> Result<Delivered, SendError> {
         let mask = |text: &str| secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| mask(&t, s));
         let mut done = Delivered { requests: Vec::new(), skipped: None };
         match outgoing {
             Outgoing::Http { request, reply, insecure_skip_verify } => {
-                let agent = self.agent_with("", None, *insecure_skip_verify)?;
+                let agent = self.agent_with("", self.argo_ca(), *insecure_skip_verify)?;
                 let (_, body) = self.call(&agent, request, &mask, &mut done)?;
                 match reply {
                     Reply::Status => {}
@@ -172,19 +192,45 @@ impl Sender {
                 }
                 Ok(done)
             }
-            Outgoing::Email(email) => {
-                send_mail(email, self.timeout)?;
-                done.requests
-                    .push(format!("SMTP {}:{} MAIL FROM {} RCPT TO {}", email.host, email.port, email.from, email.to));
+            Outgoing::SlackThread(thread) => {
+                let agent = self.agent_with("", self.argo_ca(), thread.insecure_skip_verify)?;
+                let (post, update) = thread.requests(threads);
+                if let Some(post) = post {
+                    let (_, body) = self.call(&agent, &post, &mask, &mut done)?;
+                    check_slack(&body)?;
+                    let reply = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    thread.record_post(threads, &reply);
+                }
+                if let Some(update) = update {
+                    let (_, body) = self.call(&agent, &update, &mask, &mut done)?;
+                    check_slack(&body)?;
+                }
                 Ok(done)
             }
-            Outgoing::GitHub { app, request, insecure_skip_verify } => {
-                let agent = self.agent_with("", None, *insecure_skip_verify)?;
+            Outgoing::Email(email) => {
+                let session = smtp::send(email, self.ca_pem.as_deref(), self.timeout)?;
+                let tls = if session.tls { " over TLS" } else { "" };
+                let auth = session.auth.map(|m| format!(" AUTH {m}")).unwrap_or_default();
+                done.requests.push(format!(
+                    "SMTP {}:{}{tls}{auth} MAIL FROM {} RCPT TO {}",
+                    email.host, email.port, email.from, email.to
+                ));
+                Ok(done)
+            }
+            Outgoing::GitHub { app, steps, insecure_skip_verify } => {
+                let agent = self.agent_with("", self.argo_ca(), *insecure_skip_verify)?;
                 let token = self.github_token(&agent, app, now_unix, &mask, &mut done)?;
-                let mut request = request.clone();
-                request.headers.push(("Authorization".into(), format!("token {token}")));
                 let mask = |text: &str| mask(&text.replace(&token, "*****"));
-                self.call(&agent, &request, &mask, &mut done)?;
+                let mut call = |request: &HttpRequest| -> Result<serde_json::Value, SendError> {
+                    let mut request = request.clone();
+                    request.headers.push(("Authorization".into(), format!("token {token}")));
+                    let (_, body) = self.call(&agent, &request, &mask, &mut done)?;
+                    // Some replies are empty or not JSON; only the steps reading them care.
+                    Ok(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+                };
+                for step in steps {
+                    github_step(step, &mut call)?;
+                }
                 Ok(done)
             }
         }
@@ -233,23 +279,19 @@ impl Sender {
     }
 
     fn agent(&self, proxy: &str, ca_pem: Option<&str>) -> Result<ureq::Agent, SendError> {
-        self.agent_with(proxy, ca_pem, false)
+        self.agent_with(proxy, ca_pem.map(|pem| ("certSecretRef", pem)), false)
     }
 
-    fn agent_with(&self, proxy: &str, ca_pem: Option<&str>, insecure: bool) -> Result<ureq::Agent, SendError> {
+    /// The CAs of Argo CD services, named for errors.
+    fn argo_ca(&self) -> Option<(&str, &str)> {
+        self.ca_pem.as_deref().map(|pem| ("the trusted CA certificates", pem))
+    }
+
+    /// An agent through `proxy`, trusting only `ca` (its name for errors, its PEM) when given.
+    fn agent_with(&self, proxy: &str, ca: Option<(&str, &str)>, insecure: bool) -> Result<ureq::Agent, SendError> {
         let mut tls = ureq::tls::TlsConfig::builder().disable_verification(insecure);
-        if let Some(pem) = ca_pem {
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(pem.as_bytes()) {
-                match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                    Ok(_) => {}
-                    Err(e) => return Err(SendError::Setup(format!("certSecretRef: the CA does not parse: {e}"))),
-                }
-            }
-            if certs.is_empty() {
-                return Err(SendError::Setup("certSecretRef: no PEM certificate in the CA".into()));
-            }
+        if let Some((name, pem)) = ca {
+            let certs = pem_certificates(pem).map_err(|e| SendError::Setup(format!("{name}: {e}")))?;
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
         let mut config = ureq::Agent::config_builder()
@@ -303,6 +345,53 @@ impl Sender {
     }
 }
 
+/// One step of the `github` service, each request made by `call` (which gives the reply's JSON).
+fn github_step(
+    step: &GitHubStep,
+    call: &mut dyn FnMut(&HttpRequest) -> Result<serde_json::Value, SendError>,
+) -> Result<(), SendError> {
+    let bad = |request: &HttpRequest, reason: String| SendError::GitHubReply { url: request.url.clone(), reason };
+    match step {
+        GitHubStep::Request(request) => {
+            call(request)?;
+        }
+        GitHubStep::Deployment { list, create, deployments_url, status } => {
+            let listed = call(list)?;
+            let request = match service::deployment_status(deployments_url, status, &listed, None) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    let created = call(create)?;
+                    service::deployment_status(deployments_url, status, &listed, Some(&created))
+                        .map_err(|e| bad(create, e))?
+                        .ok_or_else(|| bad(create, "no deployment was created".into()))?
+                }
+                Err(e) => return Err(bad(list, e)),
+            };
+            call(&request)?;
+        }
+        GitHubStep::PullRequestComment { pulls, repo_url, body, tag } => {
+            let listed = call(pulls)?;
+            for number in service::pull_request_numbers(&listed).map_err(|e| bad(pulls, e))? {
+                let comments = match tag {
+                    Some(_) => Some(call(&service::pull_request_comments(repo_url, number))?),
+                    None => None,
+                };
+                call(&service::pull_request_comment(repo_url, number, body, tag.as_deref(), comments.as_ref()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The certificates of a PEM CA bundle; none is an error.
+fn pem_certificates(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let certs = crate::chart_repo::pem_certificates(pem).map_err(|e| format!("the CA does not parse: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in the CA".into());
+    }
+    Ok(certs)
+}
+
 fn once(agent: &ureq::Agent, request: &HttpRequest) -> Result<(u16, Vec<u8>), String> {
     let mut builder = ureq::http::Request::builder().method(request.method.as_str()).uri(request.url.as_str());
     for (k, v) in &request.headers {
@@ -345,98 +434,6 @@ fn check_slack(body: &[u8]) -> Result<(), SendError> {
     Err(SendError::Slack(
         reply.get("error").and_then(serde_json::Value::as_str).unwrap_or("no error given").to_string(),
     ))
-}
-
-/// One mail over SMTP, as gomail sends it: EHLO, `AUTH PLAIN` when a user is set, MAIL
-/// FROM, RCPT TO, DATA (headers and the body), QUIT. TLS (port 465, STARTTLS) is not
-/// implemented: a server offering STARTTLS is refused rather than spoken to in clear, and
-/// credentials are sent in clear only to a loopback server (Go's `smtp.PlainAuth` rule).
-fn send_mail(email: &Email, timeout: Duration) -> Result<(), SendError> {
-    let server = format!("{}:{}", email.host, email.port);
-    let fail = |reason: String| SendError::Smtp { server: server.clone(), reason };
-    for (field, value) in [("from", &email.from), ("to", &email.to), ("subject", &email.subject)] {
-        if value.contains(['\r', '\n']) {
-            return Err(fail(format!("the {field} holds a line break")));
-        }
-    }
-    if email.port == 465 {
-        return Err(fail("SMTP over TLS (port 465) is not supported yet".into()));
-    }
-    let stream = std::net::TcpStream::connect(&server).map_err(|e| fail(format!("connect: {e}")))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
-    let mut reader = BufReader::new(stream.try_clone().map_err(|e| fail(e.to_string()))?);
-    let mut writer = stream;
-    // A reply: its lines (`250-...` continued, `250 ...` last); the code must be `want`.
-    let mut reply = |want: u16| -> Result<Vec<String>, SendError> {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).map_err(|e| fail(format!("reading: {e}")))? == 0 {
-                return Err(fail("the server closed the connection".into()));
-            }
-            let line = line.trim_end().to_string();
-            let code: u16 =
-                line.get(..3).and_then(|c| c.parse().ok()).ok_or_else(|| fail(format!("not SMTP: {line:?}")))?;
-            let last = line.as_bytes().get(3) != Some(&b'-');
-            lines.push(line);
-            if last {
-                if code != want {
-                    return Err(fail(lines.join(" / ")));
-                }
-                return Ok(lines);
-            }
-        }
-    };
-    let mut say = |line: &str| -> Result<(), SendError> {
-        writer.write_all(format!("{line}\r\n").as_bytes()).map_err(|e| fail(format!("writing: {e}")))
-    };
-    reply(220)?;
-    say("EHLO localhost")?;
-    let extensions = reply(250)?;
-    let offers = |ext: &str| {
-        extensions.iter().skip(1).any(|l| l.get(4..).is_some_and(|e| e.to_ascii_uppercase().starts_with(ext)))
-    };
-    if offers("STARTTLS") {
-        return Err(fail("the server offers STARTTLS, which is not supported yet (refusing to send in clear)".into()));
-    }
-    if !email.username.is_empty() {
-        let loopback =
-            email.host == "localhost" || email.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !loopback {
-            return Err(fail("refusing to send the password in clear to a server that is not on loopback".into()));
-        }
-        use base64::Engine as _;
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", email.username, email.password));
-        say(&format!("AUTH PLAIN {token}"))?;
-        reply(235)?;
-    }
-    say(&format!("MAIL FROM:<{}>", email.from))?;
-    reply(250)?;
-    say(&format!("RCPT TO:<{}>", email.to))?;
-    reply(250)?;
-    say("DATA")?;
-    reply(354)?;
-    let content_type = if email.html { "text/html" } else { "text/plain" };
-    let mut data = format!(
-        "From: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\nContent-Type: {content_type}; charset=UTF-8\r\n\r\n",
-        email.from, email.to, email.subject
-    );
-    for line in email.body.lines() {
-        // Dot-stuffing: a line starting with `.` gets another.
-        if line.starts_with('.') {
-            data.push('.');
-        }
-        data.push_str(line);
-        data.push_str("\r\n");
-    }
-    data.push('.');
-    say(&data)?;
-    reply(250)?;
-    say("QUIT")?;
-    let _ = reply(221);
-    Ok(())
 }
 
 /// `text` with `token` replaced by `*****`, as Flux masks errors.
