@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gitops_core::analysis::{self, Measurement, Metric, Phase, Run, Spec, evaluate};
@@ -45,31 +47,47 @@ pub const PROVIDERS: &[&str] = &["prometheus", "web"];
 /// Reads the analysis documents (AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun) of
 /// `paths`, other documents passed over, merged as a Rollout merges its templates.
 pub fn read_spec(paths: &[&Path]) -> Result<Spec, Error> {
-    let mut specs = Vec::new();
+    Ok(Spec::merge(read_documents(paths)?.into_iter().map(|d| d.spec).collect())?)
+}
+
+/// An analysis document read from a file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Its kind: AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// Its spec.
+    pub spec: Spec,
+}
+
+/// The analysis documents of `paths`, in order; a file without one is an error.
+pub fn read_documents(paths: &[&Path]) -> Result<Vec<Document>, Error> {
+    let mut found = Vec::new();
     for path in paths {
         let shown = path.display().to_string();
         let text =
             regular::read_to_string(path).map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
         let docs = gitops_core::yaml::parse_documents(&text)
             .map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
-        let before = specs.len();
+        let before = found.len();
         for d in docs {
             let kind = d.value.get("kind").and_then(Value::as_str).unwrap_or("");
             if matches!(kind, "AnalysisTemplate" | "ClusterAnalysisTemplate" | "AnalysisRun") {
-                specs.push(
-                    Spec::from_document(&d.value)
-                        .map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?,
-                );
+                let spec = Spec::from_document(&d.value)
+                    .map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
+                let name = d.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+                found.push(Document { kind: kind.to_string(), name, spec });
             }
         }
-        if specs.len() == before {
+        if found.len() == before {
             return Err(Error::Read {
                 path: shown,
                 problem: "no AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun".into(),
             });
         }
     }
-    Ok(Spec::merge(specs)?)
+    Ok(found)
 }
 
 /// Checks that every metric's provider is one this module measures with.
@@ -95,11 +113,14 @@ pub struct Options {
     pub interval_scale: f64,
     /// Terminate the run after this long (scaled time), so metrics measured indefinitely end.
     pub terminate_after: Option<Duration>,
+    /// Terminate the run once this is set (by another thread: a Rollout's background analysis
+    /// when its steps are done).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { prometheus: None, interval_scale: 1.0, terminate_after: None }
+        Options { prometheus: None, interval_scale: 1.0, terminate_after: None, stop: None }
     }
 }
 
@@ -121,7 +142,8 @@ pub fn run(metrics: Vec<Metric>, options: &Options, report: &mut dyn FnMut(&Metr
     let limit_ms = options.terminate_after.map(|d| d.as_millis() as u64);
     loop {
         let now = now_ms();
-        if limit_ms.is_some_and(|l| now >= l) {
+        let stopped = || options.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        if limit_ms.is_some_and(|l| now >= l) || stopped() {
             run.terminate();
         }
         for i in run.due(now) {
@@ -142,7 +164,14 @@ pub fn run(metrics: Vec<Metric>, options: &Options, report: &mut dyn FnMut(&Metr
         let Some(wake) = wake else { return (phase, run) };
         let now = now_ms();
         if wake > now {
-            std::thread::sleep(Duration::from_secs_f64((wake - now) as f64 * scale / 1000.0));
+            let mut left = Duration::from_secs_f64((wake - now) as f64 * scale / 1000.0);
+            // With a stop flag, wake up now and then to look at it.
+            let slice = if options.stop.is_some() { Duration::from_millis(20) } else { left };
+            while !left.is_zero() && !stopped() {
+                let nap = left.min(slice);
+                std::thread::sleep(nap);
+                left -= nap;
+            }
         }
     }
 }

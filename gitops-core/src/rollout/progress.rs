@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::{Error, at, int_at, str_at};
+use crate::analysis::{Phase, Run, Spec};
 
 /// Which analysis of a Rollout a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,6 +375,38 @@ impl Progress {
         Ok(out)
     }
 
+    /// Every analysis this Rollout may start from where it stands, arguments resolved, so
+    /// that templates, providers and arguments are checked before anything runs.
+    pub fn planned(&self) -> Result<Vec<Start>, Error> {
+        let mut probe = self.clone();
+        let mut out = Vec::new();
+        let analyses: Vec<(Kind, Value)> = match &self.strategy {
+            Strategy::Canary { steps, background } => {
+                let from = self.step_index().unwrap_or(0);
+                let mut v: Vec<(Kind, Value)> = steps
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .filter_map(|(i, s)| s.get("analysis").map(|a| (Kind::Step(i), a.clone())))
+                    .collect();
+                if let Some((_, a)) = background {
+                    v.insert(0, (Kind::Background, a.clone()));
+                }
+                v
+            }
+            Strategy::BlueGreen { pre, post, .. } => [(Kind::PrePromotion, pre), (Kind::PostPromotion, post)]
+                .into_iter()
+                .filter_map(|(k, a)| a.clone().map(|a| (k, a)))
+                .collect(),
+        };
+        for (kind, analysis) in analyses {
+            if let Next::Analysis(start) = probe.start(kind, &analysis)? {
+                out.push(start);
+            }
+        }
+        Ok(out)
+    }
+
     /// What to do next.
     pub fn next(&mut self) -> Result<Next, Error> {
         if self.finished() {
@@ -445,6 +478,75 @@ impl Progress {
                 Ok(Next::Done)
             }
         }
+    }
+
+    /// The AnalysisRun the controller would have written for `start`: owned by the Rollout,
+    /// labelled with the pod template hash and `rollout-type`, annotated with the revision,
+    /// the templates' metrics and the resolved arguments in its spec, and what `run` measured
+    /// (ended in `phase`) in its status.
+    pub fn analysis_run(&self, start: &Start, spec: &Spec, run: &Run, phase: Phase) -> Value {
+        let meta = |k: &str| self.rollout.get("metadata").and_then(|m| m.get(k)).cloned().unwrap_or(Value::Null);
+        let mut owner = json!({
+            "apiVersion": self.rollout.get("apiVersion").cloned().unwrap_or(json!("argoproj.io/v1alpha1")),
+            "kind": "Rollout", "name": meta("name"), "controller": true, "blockOwnerDeletion": true,
+        });
+        if let Some(uid) = meta("uid").as_str() {
+            owner["uid"] = json!(uid);
+        }
+        let mut metadata = json!({
+            "name": start.name,
+            "labels": {"rollouts-pod-template-hash": self.hash, "rollout-type": start.kind.label()},
+            "annotations": {"rollout.argoproj.io/revision": self.revision.to_string()},
+            "ownerReferences": [owner],
+        });
+        if let Some(ns) = meta("namespace").as_str() {
+            metadata["namespace"] = json!(ns);
+        }
+        if let Kind::Step(i) = start.kind {
+            metadata["labels"]["step-index"] = json!(i.to_string());
+        }
+        let args: Vec<Value> = start.args.iter().map(|(k, v)| json!({"name": k, "value": v})).collect();
+        let mut run_spec = json!({"metrics": spec.metrics, "args": args});
+        if !spec.dry_run.is_empty() {
+            run_spec["dryRun"] = spec.dry_run.iter().map(|d| json!({"metricName": d})).collect();
+        }
+        let results: Vec<Value> = run
+            .results
+            .iter()
+            .map(|r| {
+                let measurements: Vec<Value> = r
+                    .measurements
+                    .iter()
+                    .map(|m| {
+                        let mut v = json!({"phase": m.phase.as_str(), "value": m.value});
+                        if !m.message.is_empty() {
+                            v["message"] = json!(m.message);
+                        }
+                        v
+                    })
+                    .collect();
+                let mut v = json!({
+                    "name": r.name, "phase": r.phase.unwrap_or(Phase::Pending).as_str(),
+                    "count": r.count, "successful": r.successful, "failed": r.failed,
+                    "inconclusive": r.inconclusive, "error": r.error, "consecutiveError": r.consecutive_error,
+                    "measurements": measurements,
+                });
+                if !r.message.is_empty() {
+                    v["message"] = json!(r.message);
+                }
+                if r.dry_run {
+                    v["dryRun"] = json!(true);
+                }
+                v
+            })
+            .collect();
+        let mut status = json!({"phase": phase.as_str(), "metricResults": results});
+        let message = run.message(phase);
+        if !message.is_empty() {
+            status["message"] = json!(message);
+        }
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun", "metadata": metadata,
+               "spec": run_spec, "status": status})
     }
 
     fn set_active(&mut self, hash: &str) {
