@@ -49,6 +49,11 @@
 //!   `.sops.yaml` into files the real sops decrypts.
 //! - `notify_argo`: Argo CD notifications from the CLI (`notify app`, `notify template notify`) to
 //!   loopback receivers (Slack Web API, webhooks, Teams, an SMTP listener, GitHub with an App token).
+//! - `rollout`: `rollout run` of the example canary (steps, background analysis) and blue-green
+//!   Rollouts against a real Prometheus (`GITOPS_PROMETHEUS`): a healthy canary reaches its
+//!   last step, a bad one aborts after `failureLimit`, a slow one by its background analysis, a
+//!   failed pre-promotion analysis keeps the active service; `rollout get` (the plugin's tree)
+//!   and the verbs as the bundled actions on a FileCluster; bad Rollouts refused up front.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
@@ -68,6 +73,7 @@ mod plan;
 mod project;
 mod rbac;
 mod render;
+mod rollout;
 mod safety;
 mod seal;
 mod sops;

@@ -87,7 +87,13 @@ async fn put<C: Cluster>(
     let obj = Object::new(body, origin.clone());
     let (applied, stored) = cluster.apply(&obj, ApplyMode::Replace, false).await?;
     let key = stored.key("");
-    if let Some(status) = status {
+    if let Some(mut status) = status {
+        // The status was computed for the spec just written: it has observed its generation.
+        if let (Some(generation), Some(observed)) =
+            (stored.value().pointer("/metadata/generation").and_then(Value::as_i64), status.get_mut("observedGeneration"))
+        {
+            *observed = Value::String(generation.to_string());
+        }
         write_patch(cluster, &key, serde_json::json!({ "status": status })).await.map_err(|e| match e {
             crate::action::Error::Cluster(c) => Error::Cluster(c),
             other => Error::Status(format!("{key}: {other}")),

@@ -138,6 +138,41 @@ pub fn pod_template_hash(template: &Value) -> String {
     h.to_string().bytes().map(|b| SAFE[usize::from(b) % SAFE.len()] as char).collect()
 }
 
+/// The Rollout `desired` (from Git) as an update of `live` (on the target): the live uid and
+/// the stable revision (`status.stableRS`, else the live pod hash once Healthy; blue-green's
+/// active selector) carried over, the revision annotation moved on by one when the pod
+/// template changed. The progression then starts from step 0 as the controller's does.
+pub fn update_of(live: &Value, desired: &Value) -> Value {
+    let mut out = desired.clone();
+    if let Some(uid) = at(live, &["metadata", "uid"]) {
+        out["metadata"]["uid"] = uid.clone();
+    }
+    let live_hash = match str_at(live, &["status", "currentPodHash"]) {
+        "" => pod_template_hash(at(live, &["spec", "template"]).unwrap_or(&Value::Null)),
+        h => h.to_string(),
+    };
+    let new_hash = pod_template_hash(at(desired, &["spec", "template"]).unwrap_or(&Value::Null));
+    let stable = match str_at(live, &["status", "stableRS"]) {
+        "" if str_at(live, &["status", "phase"]) == "Healthy" => live_hash.clone(),
+        s => s.to_string(),
+    };
+    let revision: i64 = str_at(live, &["metadata", "annotations", "rollout.argoproj.io/revision"]).parse().unwrap_or(1);
+    let revision = if new_hash == live_hash { revision } else { revision + 1 };
+    if !out.get("metadata").is_some_and(Value::is_object) {
+        out["metadata"] = json!({});
+    }
+    if !out["metadata"].get("annotations").is_some_and(Value::is_object) {
+        out["metadata"]["annotations"] = json!({});
+    }
+    out["metadata"]["annotations"]["rollout.argoproj.io/revision"] = json!(revision.to_string());
+    let mut status = json!({"stableRS": stable, "currentPodHash": new_hash});
+    if let Some(active) = at(live, &["status", "blueGreen", "activeSelector"]) {
+        status["blueGreen"] = json!({"activeSelector": active});
+    }
+    out["status"] = status;
+    out
+}
+
 fn analysis_of(v: &Value, what: &str, name: &str) -> Result<Value, Error> {
     let templates = v.get("templates").and_then(Value::as_array);
     if templates.is_none_or(|t| t.is_empty()) {
@@ -252,7 +287,17 @@ impl Progress {
                 bg.entry("activeSelector").or_insert(json!(stable));
             }
         }
-        p.set_phase("Progressing", "more replicas need to be updated");
+        let stable = str_at(&p.rollout, &["status", "stableRS"]).to_string();
+        if stable == p.hash {
+            // Nothing new to roll out: the controller leaves it fully promoted.
+            let done = p.steps().len();
+            if !blue_green {
+                p.status_mut().insert("currentStepIndex".into(), json!(done));
+            }
+            p.set_phase("Healthy", "");
+        } else {
+            p.set_phase("Progressing", "more replicas need to be updated");
+        }
         Ok(p)
     }
 

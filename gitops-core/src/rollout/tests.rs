@@ -183,3 +183,26 @@ fn bad_rollouts_are_named() {
     let e = p.next().unwrap_err().to_string();
     assert!(e.contains("argument `service`: needs `value` or `valueFrom`"), "{e}");
 }
+
+#[test]
+fn an_update_starts_from_the_live_stable_revision() {
+    let live = json!({"kind": "Rollout", "metadata": {"name": "web", "uid": "u-9",
+        "annotations": {"rollout.argoproj.io/revision": "4"}},
+        "spec": {"template": {"spec": {"containers": [{"image": "web:1"}]}}, "strategy": {"blueGreen": {}}},
+        "status": {"phase": "Healthy", "stableRS": "s1", "currentPodHash": "s1", "blueGreen": {"activeSelector": "s1"}}});
+    let mut desired = live.clone();
+    desired["metadata"] = json!({"name": "web"});
+    desired.as_object_mut().unwrap().remove("status");
+    desired["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:2");
+    let update = super::progress::update_of(&live, &desired);
+    assert_eq!(update["metadata"]["uid"], "u-9");
+    assert_eq!(update["metadata"]["annotations"]["rollout.argoproj.io/revision"], "5");
+    assert_eq!((update["status"]["stableRS"].as_str(), update["status"]["blueGreen"]["activeSelector"].as_str()), (Some("s1"), Some("s1")));
+    let hash = update["status"]["currentPodHash"].as_str().unwrap().to_string();
+    assert_ne!(hash, "s1");
+    // The same template again: nothing to roll out.
+    let mut same = desired.clone();
+    same["status"] = json!({"stableRS": hash, "currentPodHash": hash});
+    let mut p = Progress::new(&same).unwrap();
+    assert_eq!((p.next().unwrap(), p.phase()), (Next::Done, "Healthy"));
+}
