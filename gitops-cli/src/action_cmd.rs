@@ -185,9 +185,7 @@ impl OnCluster for Exec<'_> {
     async fn on<C: Cluster>(&self, cluster: &C) -> Self::Output {
         match &self.op {
             Op::List => action::list(cluster, self.actions, self.key).await.map(Done::List),
-            Op::Run { name, params } => {
-                action::run(cluster, self.actions, self.key, name, params).await.map(Done::Run)
-            }
+            Op::Run { name, params } => action::run(cluster, self.actions, self.key, name, params).await.map(Done::Run),
         }
     }
 }

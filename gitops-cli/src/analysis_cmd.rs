@@ -65,8 +65,12 @@ pub fn run(command: AnalysisCommand) -> Result<ExitCode, String> {
     let given = analysis::parse_args(args.args.iter().map(String::as_str))?;
     let metrics = spec.resolve(&given).map_err(|e| e.to_string())?;
     analysis::check_providers(&metrics).map_err(|e| e.to_string())?;
-    let options =
-        Options { prometheus: args.prometheus.clone(), interval_scale: args.interval_scale, terminate_after, stop: None };
+    let options = Options {
+        prometheus: args.prometheus.clone(),
+        interval_scale: args.interval_scale,
+        terminate_after,
+        stop: None,
+    };
     let mut out = anstream::stdout().lock();
     let mut counts = std::collections::HashMap::new();
     let mut failed_write = None;

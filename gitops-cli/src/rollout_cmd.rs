@@ -171,8 +171,7 @@ impl OnCluster for Get<'_> {
 fn get(args: &GetArgs) -> Result<ExitCode, String> {
     let t = &args.target;
     let key = gitops_kube::rollout::key(&t.namespace, &t.name);
-    let (rollout, related) =
-        on_target(&t.target, t.kubeconfig.as_deref(), &Get(&key))?.map_err(|e| e.to_string())?;
+    let (rollout, related) = on_target(&t.target, t.kubeconfig.as_deref(), &Get(&key))?.map_err(|e| e.to_string())?;
     let info = rollout::info(&rollout, &related).map_err(|e| e.to_string())?;
     let text = match args.output {
         Format::Table => table(&info),
@@ -209,7 +208,11 @@ fn table(i: &Info) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let field = |s: &mut String, name: &str, value: &str| {
-        let _ = writeln!(s, "{BOLD}{:<17}{RESET}{value}", format!("{name}:"));
+        let _ = if value.is_empty() {
+            writeln!(s, "{BOLD}{name}:{RESET}")
+        } else {
+            writeln!(s, "{BOLD}{:<17}{RESET}{value}", format!("{name}:"))
+        };
     };
     field(&mut s, "Name", &i.name);
     field(&mut s, "Namespace", &i.namespace);
@@ -235,9 +238,13 @@ fn table(i: &Info) -> String {
     field(&mut s, "Images", &images.join(&format!("\n{:17}", "")));
     field(&mut s, "Replicas", "");
     let r = &i.replicas;
-    for (name, n) in
-        [("Desired", r.desired), ("Current", r.current), ("Updated", r.updated), ("Ready", r.ready), ("Available", r.available)]
-    {
+    for (name, n) in [
+        ("Desired", r.desired),
+        ("Current", r.current),
+        ("Updated", r.updated),
+        ("Ready", r.ready),
+        ("Available", r.available),
+    ] {
         field(&mut s, &format!("  {name}"), &n.to_string());
     }
     // The tree: (indent, name, kind, icon, status, info).
@@ -252,11 +259,25 @@ fn table(i: &Info) -> String {
         for rs in &rev.replica_sets {
             k += 1;
             let last = k == n;
-            rows.push((branch(under, last), format!("⧉ {}", rs.name), "ReplicaSet", rs.icon, rs.status.clone(), rs.tags.join(",")));
+            rows.push((
+                branch(under, last),
+                format!("⧉ {}", rs.name),
+                "ReplicaSet",
+                rs.icon,
+                rs.status.clone(),
+                rs.tags.join(","),
+            ));
             let under_rs = format!("{under}{}", if last { "   " } else { "│  " });
             for (pi, pod) in rs.pods.iter().enumerate() {
                 let last_pod = pi + 1 == rs.pods.len();
-                rows.push((branch(&under_rs, last_pod), format!("□ {}", pod.name), "Pod", pod.icon, pod.status.clone(), pod.ready.clone()));
+                rows.push((
+                    branch(&under_rs, last_pod),
+                    format!("□ {}", pod.name),
+                    "Pod",
+                    pod.icon,
+                    pod.status.clone(),
+                    pod.ready.clone(),
+                ));
             }
         }
         for ar in &rev.analysis_runs {
@@ -267,24 +288,31 @@ fn table(i: &Info) -> String {
                     counts.push(format!("{icon} {n}"));
                 }
             }
-            rows.push((branch(under, k == n), format!("α {}", ar.name), "AnalysisRun", ar.icon, ar.status.clone(), counts.join(",")));
+            rows.push((
+                branch(under, k == n),
+                format!("α {}", ar.name),
+                "AnalysisRun",
+                ar.icon,
+                ar.status.clone(),
+                counts.join(","),
+            ));
         }
     }
     let width = rows.iter().map(|r| r.0.chars().count() + r.1.chars().count()).max().unwrap_or(4).max(4);
     let _ = writeln!(s, "\n{BOLD}{:<width$}  {:<11}  {:<15}  INFO{RESET}", "NAME", "KIND", "STATUS");
     for (indent, name, kind, icon, status, info) in rows {
+        if kind.is_empty() {
+            let _ = writeln!(s, "{indent}{name}");
+            continue;
+        }
         let pad = width - indent.chars().count() - name.chars().count();
         let shown = if status.is_empty() { String::new() } else { format!("{icon} {status}") };
         let spaces = 15usize.saturating_sub(shown.chars().count());
-        let _ = writeln!(
-            s,
-            "{indent}{name}{:pad$}  {kind:<11}  {}{shown}{RESET}{:spaces$}  {info}",
-            "",
-            colour(&status),
-            ""
-        );
+        let line =
+            format!("{indent}{name}{:pad$}  {kind:<11}  {}{shown}{RESET}{:spaces$}  {info}", "", colour(&status), "");
+        let _ = writeln!(s, "{}", line.trim_end());
     }
-    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
+    s
 }
 
 fn branch(under: &str, last: bool) -> String {
@@ -301,10 +329,10 @@ impl OnCluster for Act<'_> {
     type Output = Result<(&'static str, Vec<Written>), action::Error>;
 
     async fn on<C: Cluster>(&self, cluster: &C) -> Self::Output {
-        let live = cluster.get(self.key).await?.ok_or_else(|| action::Error::NotFound {
-            key: self.key.to_string(),
-            target: cluster.describe(),
-        })?;
+        let live = cluster
+            .get(self.key)
+            .await?
+            .ok_or_else(|| action::Error::NotFound { key: self.key.to_string(), target: cluster.describe() })?;
         let name = rollout::verb_action(self.verb, live.value());
         let written = action::run(cluster, self.actions, self.key, name, &Default::default()).await?;
         Ok((name, written))
@@ -352,8 +380,11 @@ fn read_rollout(path: &Path) -> Result<Value, String> {
     let shown = path.display();
     let text = gitops_render::regular::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let docs = gitops_core::yaml::parse_documents(&text).map_err(|e| format!("{shown}: {e}"))?;
-    let mut found: Vec<Value> =
-        docs.into_iter().map(|d| d.value).filter(|v| v.get("kind").and_then(Value::as_str) == Some("Rollout")).collect();
+    let mut found: Vec<Value> = docs
+        .into_iter()
+        .map(|d| d.value)
+        .filter(|v| v.get("kind").and_then(Value::as_str) == Some("Rollout"))
+        .collect();
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(format!("{shown}: no Rollout")),
@@ -409,7 +440,8 @@ fn run_rollout(args: &RunArgs) -> Result<ExitCode, String> {
     }
     let paths: Vec<&Path> = args.templates.iter().map(PathBuf::as_path).collect();
     let templates = gitops_render::rollout::read_templates(&paths).map_err(|e| e.to_string())?;
-    let options = Options { prometheus: args.prometheus.clone(), interval_scale: args.interval_scale, ..Default::default() };
+    let options =
+        Options { prometheus: args.prometheus.clone(), interval_scale: args.interval_scale, ..Default::default() };
     let table = args.output == Format::Table;
     let failed_write: Mutex<Option<io::Error>> = Mutex::new(None);
     let report = |event: Event<'_>| {
@@ -422,7 +454,14 @@ fn run_rollout(args: &RunArgs) -> Result<ExitCode, String> {
             Event::Measurement(s, metric, m) => {
                 let dry = if metric.dry_run { " (dry run)" } else { "" };
                 let msg = if m.message.is_empty() { String::new() } else { format!("  {}", m.message) };
-                format!("  {} {}{dry}: {}{}{RESET} {}{msg}", s.name, metric.name, colour(m.phase.as_str()), m.phase, m.value)
+                format!(
+                    "  {} {}{dry}: {}{}{RESET} {}{msg}",
+                    s.name,
+                    metric.name,
+                    colour(m.phase.as_str()),
+                    m.phase,
+                    m.value
+                )
             }
             Event::AnalysisEnded(s, phase, message) => {
                 let why = if message.is_empty() { String::new() } else { format!(": {message}") };
@@ -444,7 +483,11 @@ fn run_rollout(args: &RunArgs) -> Result<ExitCode, String> {
     let progress = &outcome.progress;
     let mut written = Vec::new();
     if let Some(target) = &args.target {
-        match on_target(target, args.kubeconfig.as_deref(), &WriteBack { rollout: progress.rollout(), runs: &outcome.runs })? {
+        match on_target(
+            target,
+            args.kubeconfig.as_deref(),
+            &WriteBack { rollout: progress.rollout(), runs: &outcome.runs },
+        )? {
             Ok(w) => written = w,
             Err(e) => return Err(e.to_string()),
         }

@@ -26,7 +26,11 @@ fn canaries() -> Canaries {
 fn cluster() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    write_under(root, "_cluster/core/Namespace/shop.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n");
+    write_under(
+        root,
+        "_cluster/core/Namespace/shop.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    );
     for (plural, kind) in [("rollouts", "Rollout"), ("analysisruns", "AnalysisRun")] {
         write_under(
             root,
@@ -74,7 +78,13 @@ fn a_healthy_canary_reaches_its_last_step_and_get_shows_it() {
     let o = run(&rollout, &prom.url, &["--target", &target(dir.path())]);
     let text = out(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
-    for step in ["step 0: setWeight: 20", "step 1: pause: 2m", "step 2: analysis: canary", "step 3: setWeight: 60", "step 4: pause: 1m"] {
+    for step in [
+        "step 0: setWeight: 20",
+        "step 1: pause: 2m",
+        "step 2: analysis: canary",
+        "step 3: setWeight: 60",
+        "step 4: pause: 1m",
+    ] {
         assert!(text.contains(step), "{step}\n{text}");
     }
     let stored_rollout = stored(dir.path(), "shop/argoproj.io/Rollout/shop.yaml");
@@ -101,11 +111,20 @@ fn a_healthy_canary_reaches_its_last_step_and_get_shows_it() {
     let o = gitops(&["rollout", "get", "shop", "-n", "shop", "--target", &target(dir.path())], None);
     let text = out(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
-    for line in ["Name:            shop", "Status:          ✔ Healthy", "Strategy:        Canary", "  Step:          5/5", "  SetWeight:     100"] {
+    for line in [
+        "Name:            shop",
+        "Status:          ✔ Healthy",
+        "Strategy:        Canary",
+        "  Step:          5/5",
+        "  SetWeight:     100",
+    ] {
         assert!(text.contains(line), "{line}\n{text}");
     }
     assert!(text.contains("# revision:1"), "{text}");
-    assert!(text.lines().any(|l| l.contains(&format!("α {step_run}")) && l.contains("✔ Successful") && l.contains("✔ 10")), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains(&format!("α {step_run}")) && l.contains("✔ Successful") && l.contains("✔ 10")),
+        "{text}"
+    );
     let o = gitops(&["rollout", "get", "shop", "-n", "shop", "--target", &target(dir.path()), "-o", "json"], None);
     let info: Value = serde_json::from_str(&out(&o)).expect("json");
     assert_eq!((info["status"].as_str(), info["icon"].as_str()), (Some("Healthy"), Some("✔")));
@@ -126,7 +145,9 @@ fn a_bad_canary_aborts_after_failure_limit_and_a_slow_one_by_its_background_anal
     assert!(!text.contains("step 3"), "{text}");
     let why = "Metric \"success-rate\" assessed Failed due to failed (3) > failureLimit (2)";
     assert!(
-        text.trim_end().ends_with(&format!("rollout shop: ✖ Degraded: RolloutAborted: Rollout aborted update to revision 1: {why}")),
+        text.trim_end().ends_with(&format!(
+            "rollout shop: ✖ Degraded: RolloutAborted: Rollout aborted update to revision 1: {why}"
+        )),
         "{text}"
     );
     let stored_rollout = stored(dir.path(), "shop/argoproj.io/Rollout/shop.yaml");
@@ -136,7 +157,10 @@ fn a_bad_canary_aborts_after_failure_limit_and_a_slow_one_by_its_background_anal
     let o = gitops(&["rollout", "get", "shop", "-n", "shop", "--target", &target(dir.path())], None);
     let text = out(&o);
     assert!(text.contains("Status:          ✖ Degraded"), "{text}");
-    assert!(text.contains(&format!("Message:         RolloutAborted: Rollout aborted update to revision 1: {why}")), "{text}");
+    assert!(
+        text.contains(&format!("Message:         RolloutAborted: Rollout aborted update to revision 1: {why}")),
+        "{text}"
+    );
     assert!(text.contains("  SetWeight:     0"), "{text}");
 
     // Slow: the background analysis (failureLimit 1) fails at its second measurement, during
@@ -147,7 +171,13 @@ fn a_bad_canary_aborts_after_failure_limit_and_a_slow_one_by_its_background_anal
     assert_eq!(o.status.code(), Some(1), "{text}{}", err(&o));
     let doc: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(doc["phase"], "Degraded");
-    assert!(doc["message"].as_str().unwrap_or("").ends_with("Metric \"p99\" assessed Failed due to failed (2) > failureLimit (1)"), "{text}");
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("Metric \"p99\" assessed Failed due to failed (2) > failureLimit (1)"),
+        "{text}"
+    );
     assert_eq!(doc["status"]["currentStepIndex"], 1);
     assert_eq!(doc["analysisRuns"].as_array().map(Vec::len), Some(1), "{text}");
     assert_eq!(doc["analysisRuns"][0]["type"], "Background");
@@ -258,7 +288,10 @@ fn get_shows_the_tree_and_the_verbs_are_the_bundled_actions() {
     ];
     assert_eq!(tree.len(), expect.len() + 1, "{text}");
     for (line, (name, kind, status, info)) in tree[1..].iter().zip(expect) {
-        assert!(line.starts_with(name) && line.contains(kind) && line.contains(status) && line.ends_with(info), "{line}\n{text}");
+        assert!(
+            line.starts_with(name) && line.contains(kind) && line.contains(status) && line.ends_with(info),
+            "{line}\n{text}"
+        );
     }
 
     let status = || stored(dir.path(), "shop/argoproj.io/Rollout/web.yaml");
@@ -284,7 +317,10 @@ fn get_shows_the_tree_and_the_verbs_are_the_bundled_actions() {
     assert_eq!(status()["spec"]["paused"], false);
     let o = on(&["promote", "--full"]);
     assert!(out(&o).contains("rollout 'web' fully promoted (action promote-full)"), "{}", out(&o));
-    assert_eq!((status()["status"]["promoteFull"].as_bool(), status()["status"]["currentStepIndex"].as_i64()), (Some(true), Some(3)));
+    assert_eq!(
+        (status()["status"]["promoteFull"].as_bool(), status()["status"]["currentStepIndex"].as_i64()),
+        (Some(true), Some(3))
+    );
 
     let o = gitops(&["rollout", "get", "nope", "-n", "shop", "--target", &t], None);
     assert_eq!(o.status.code(), Some(2));
@@ -313,6 +349,11 @@ fn bad_rollouts_and_templates_are_refused_before_anything_runs() {
     let rollout = example_with(files.path(), CANARY_ROLLOUT, "shop.example/canary-service: shop-canary", "other: x");
     let o = gitops(&["rollout", "run", &rollout, "--templates", TEMPLATES[0], TEMPLATES[1]], None);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("argument `service`: fieldPath `metadata.annotations['shop.example/canary-service']` is not set"), "{}", err(&o));
+    assert!(
+        err(&o)
+            .contains("argument `service`: fieldPath `metadata.annotations['shop.example/canary-service']` is not set"),
+        "{}",
+        err(&o)
+    );
     assert_eq!(std::fs::read_to_string(dir.path().join("shop/argoproj.io/Rollout/web.yaml")).expect("read"), before);
 }

@@ -36,10 +36,8 @@ pub fn key(namespace: &str, name: &str) -> ResourceKey {
 /// The Rollout at `key` and the ReplicaSets, Pods and AnalysisRuns of its namespace (which of
 /// them it owns is [`gitops_core::rollout::info`]'s to say).
 pub async fn get<C: Cluster>(cluster: &C, key: &ResourceKey) -> Result<(Value, Vec<Value>), Error> {
-    let rollout = cluster
-        .get(key)
-        .await?
-        .ok_or_else(|| Error::NotFound { key: key.to_string(), target: cluster.describe() })?;
+    let rollout =
+        cluster.get(key).await?.ok_or_else(|| Error::NotFound { key: key.to_string(), target: cluster.describe() })?;
     let related = cluster
         .namespace_objects(&key.namespace)
         .await?
@@ -89,9 +87,10 @@ async fn put<C: Cluster>(
     let key = stored.key("");
     if let Some(mut status) = status {
         // The status was computed for the spec just written: it has observed its generation.
-        if let (Some(generation), Some(observed)) =
-            (stored.value().pointer("/metadata/generation").and_then(Value::as_i64), status.get_mut("observedGeneration"))
-        {
+        if let (Some(generation), Some(observed)) = (
+            stored.value().pointer("/metadata/generation").and_then(Value::as_i64),
+            status.get_mut("observedGeneration"),
+        ) {
             *observed = Value::String(generation.to_string());
         }
         write_patch(cluster, &key, serde_json::json!({ "status": status })).await.map_err(|e| match e {

@@ -75,9 +75,10 @@ fn spec_of(start: &Start, templates: &[Document]) -> Result<Spec, Error> {
     let mut specs = Vec::new();
     for t in &start.templates {
         let kind = if t.cluster_scope { "ClusterAnalysisTemplate" } else { "AnalysisTemplate" };
-        let found = templates.iter().find(|d| d.kind == kind && d.name == t.name).ok_or_else(|| {
-            Error::MissingTemplate { run: start.name.clone(), kind, name: t.name.clone() }
-        })?;
+        let found = templates
+            .iter()
+            .find(|d| d.kind == kind && d.name == t.name)
+            .ok_or_else(|| Error::MissingTemplate { run: start.name.clone(), kind, name: t.name.clone() })?;
         specs.push(found.spec.clone());
     }
     Ok(Spec::merge(specs).map_err(analysis::Error::from)?)
@@ -123,7 +124,7 @@ pub fn run(
                 progress.analysis_done(Kind::Background, phase.as_str(), &message);
             }
             let active_before = active(&progress);
-            let next = progress.next()?;
+            let next = progress.advance()?;
             if let Some(i) = progress.step_index() {
                 while reported < (i + 1).min(steps.len()) {
                     report(Event::Step(reported, &steps[reported]));

@@ -264,7 +264,8 @@ fn owned_by(obj: &Value, owner: &Value) -> bool {
         if !uid.is_empty() && !ruid.is_empty() {
             ruid == uid
         } else {
-            str_at(r, &["kind"]) == str_at(owner, &["kind"]) && str_at(r, &["name"]) == str_at(owner, &["metadata", "name"])
+            str_at(r, &["kind"]) == str_at(owner, &["kind"])
+                && str_at(r, &["name"]) == str_at(owner, &["metadata", "name"])
         }
     })
 }
@@ -396,8 +397,10 @@ pub fn info(rollout: &Value, related: &[Value]) -> Result<Info, Error> {
         })
         .collect();
     sets.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
-    let mut runs: Vec<(i64, AnalysisRun)> =
-        of_kind(related, "AnalysisRun").filter(|r| owned_by(r, rollout)).map(|r| (revision_of(r), analysis_run_info(r))).collect();
+    let mut runs: Vec<(i64, AnalysisRun)> = of_kind(related, "AnalysisRun")
+        .filter(|r| owned_by(r, rollout))
+        .map(|r| (revision_of(r), analysis_run_info(r)))
+        .collect();
     runs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
     let numbers: BTreeSet<i64> = sets.iter().map(|s| s.0).chain(runs.iter().map(|r| r.0)).collect();
     let revisions = numbers

@@ -176,11 +176,17 @@ pub fn update_of(live: &Value, desired: &Value) -> Value {
 fn analysis_of(v: &Value, what: &str, name: &str) -> Result<Value, Error> {
     let templates = v.get("templates").and_then(Value::as_array);
     if templates.is_none_or(|t| t.is_empty()) {
-        return Err(Error::Rollout { name: name.into(), problem: format!("{what}: `templates` must be a non-empty list") });
+        return Err(Error::Rollout {
+            name: name.into(),
+            problem: format!("{what}: `templates` must be a non-empty list"),
+        });
     }
     for t in templates.into_iter().flatten() {
         if t.get("templateName").and_then(Value::as_str).is_none_or(str::is_empty) {
-            return Err(Error::Rollout { name: name.into(), problem: format!("{what}: a template has no `templateName`") });
+            return Err(Error::Rollout {
+                name: name.into(),
+                problem: format!("{what}: a template has no `templateName`"),
+            });
         }
     }
     Ok(v.clone())
@@ -218,44 +224,56 @@ impl Progress {
         if rollout.get("kind").and_then(Value::as_str) != Some("Rollout") || name.is_empty() {
             return Err(bad("not a Rollout with a `metadata.name`".into()));
         }
-        let strategy = match (at(rollout, &["spec", "strategy", "canary"]), at(rollout, &["spec", "strategy", "blueGreen"])) {
-            (Some(c), None) => {
-                let steps = c.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
-                for (i, s) in steps.iter().enumerate() {
-                    let known = ["setWeight", "pause", "analysis", "setCanaryScale", "setHeaderRoute", "setMirrorRoute"];
-                    match s.as_object().and_then(|m| m.keys().next()).map(String::as_str) {
-                        Some("experiment") => return Err(bad(format!("step {i}: experiment steps are not run here"))),
-                        Some(k) if known.contains(&k) => {}
-                        other => return Err(bad(format!("step {i}: unknown step `{}`", other.unwrap_or("")))),
+        let strategy =
+            match (at(rollout, &["spec", "strategy", "canary"]), at(rollout, &["spec", "strategy", "blueGreen"])) {
+                (Some(c), None) => {
+                    let steps = c.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
+                    for (i, s) in steps.iter().enumerate() {
+                        let known =
+                            ["setWeight", "pause", "analysis", "setCanaryScale", "setHeaderRoute", "setMirrorRoute"];
+                        match s.as_object().and_then(|m| m.keys().next()).map(String::as_str) {
+                            Some("experiment") => {
+                                return Err(bad(format!("step {i}: experiment steps are not run here")));
+                            }
+                            Some(k) if known.contains(&k) => {}
+                            other => return Err(bad(format!("step {i}: unknown step `{}`", other.unwrap_or("")))),
+                        }
+                        if let Some(a) = s.get("analysis") {
+                            analysis_of(a, &format!("step {i} analysis"), &name)?;
+                        }
+                        if let Some(d) = at(s, &["pause", "duration"]) {
+                            pause_ms(d)
+                                .ok_or_else(|| bad(format!("step {i}: pause duration {d} is not a duration")))?;
+                        }
                     }
-                    if let Some(a) = s.get("analysis") {
-                        analysis_of(a, &format!("step {i} analysis"), &name)?;
-                    }
-                    if let Some(d) = at(s, &["pause", "duration"]) {
-                        pause_ms(d).ok_or_else(|| bad(format!("step {i}: pause duration {d} is not a duration")))?;
-                    }
+                    let background = match c.get("analysis") {
+                        None => None,
+                        Some(a) => {
+                            let starting = a.get("startingStep").and_then(Value::as_i64).unwrap_or(0).max(0) as usize;
+                            Some((starting, analysis_of(a, "strategy.canary.analysis", &name)?))
+                        }
+                    };
+                    Strategy::Canary { steps, background }
                 }
-                let background = match c.get("analysis") {
-                    None => None,
-                    Some(a) => {
-                        let starting = a.get("startingStep").and_then(Value::as_i64).unwrap_or(0).max(0) as usize;
-                        Some((starting, analysis_of(a, "strategy.canary.analysis", &name)?))
-                    }
-                };
-                Strategy::Canary { steps, background }
-            }
-            (None, Some(b)) => Strategy::BlueGreen {
-                pre: b.get("prePromotionAnalysis").map(|a| analysis_of(a, "prePromotionAnalysis", &name)).transpose()?,
-                post: b.get("postPromotionAnalysis").map(|a| analysis_of(a, "postPromotionAnalysis", &name)).transpose()?,
-                auto_promote: b.get("autoPromotionEnabled").and_then(Value::as_bool).unwrap_or(true),
-            },
-            _ => return Err(bad("`spec.strategy` must have one of `canary` and `blueGreen`".into())),
-        };
+                (None, Some(b)) => Strategy::BlueGreen {
+                    pre: b
+                        .get("prePromotionAnalysis")
+                        .map(|a| analysis_of(a, "prePromotionAnalysis", &name))
+                        .transpose()?,
+                    post: b
+                        .get("postPromotionAnalysis")
+                        .map(|a| analysis_of(a, "postPromotionAnalysis", &name))
+                        .transpose()?,
+                    auto_promote: b.get("autoPromotionEnabled").and_then(Value::as_bool).unwrap_or(true),
+                },
+                _ => return Err(bad("`spec.strategy` must have one of `canary` and `blueGreen`".into())),
+            };
         let hash = match str_at(rollout, &["status", "currentPodHash"]) {
             "" => pod_template_hash(at(rollout, &["spec", "template"]).unwrap_or(&Value::Null)),
             h => h.to_string(),
         };
-        let revision = str_at(rollout, &["metadata", "annotations", "rollout.argoproj.io/revision"]).parse().unwrap_or(1);
+        let revision =
+            str_at(rollout, &["metadata", "annotations", "rollout.argoproj.io/revision"]).parse().unwrap_or(1);
         let mut rollout = rollout.clone();
         if !rollout.get("status").is_some_and(Value::is_object) {
             rollout["status"] = json!({});
@@ -393,7 +411,10 @@ impl Progress {
         let mut out = BTreeMap::new();
         for a in analysis.get("args").and_then(Value::as_array).into_iter().flatten() {
             let arg = str_at(a, &["name"]).to_string();
-            let bad = |problem: String| Error::Rollout { name: name.clone(), problem: format!("argument `{arg}`: {problem}") };
+            let bad = |problem: String| Error::Rollout {
+                name: name.clone(),
+                problem: format!("argument `{arg}`: {problem}"),
+            };
             let value = if let Some(v) = a.get("value").and_then(Value::as_str) {
                 v.to_string()
             } else if let Some(from) = a.get("valueFrom") {
@@ -406,7 +427,9 @@ impl Progress {
                 } else if let Some(path) = at(from, &["fieldRef", "fieldPath"]).and_then(Value::as_str) {
                     match field_path(&self.rollout, path) {
                         Some(Value::String(s)) => s.clone(),
-                        Some(Value::Null) | None => return Err(bad(format!("fieldPath `{path}` is not set on the Rollout"))),
+                        Some(Value::Null) | None => {
+                            return Err(bad(format!("fieldPath `{path}` is not set on the Rollout")));
+                        }
                         Some(other) => other.to_string(),
                     }
                 } else {
@@ -453,7 +476,7 @@ impl Progress {
     }
 
     /// What to do next.
-    pub fn next(&mut self) -> Result<Next, Error> {
+    pub fn advance(&mut self) -> Result<Next, Error> {
         if self.finished() {
             return Ok(Next::Done);
         }
@@ -610,7 +633,8 @@ impl Progress {
     /// `message`.
     pub fn analysis_done(&mut self, kind: Kind, phase: &str, message: &str) {
         let [group, field] = kind.status_path();
-        if let Some(entry) = self.status_mut().get_mut(group).and_then(|g| g.get_mut(field)).and_then(Value::as_object_mut)
+        if let Some(entry) =
+            self.status_mut().get_mut(group).and_then(|g| g.get_mut(field)).and_then(Value::as_object_mut)
         {
             entry.insert("status".into(), json!(phase));
             if !message.is_empty() {
@@ -660,7 +684,6 @@ impl Progress {
         self.set_phase("Degraded", &format!("RolloutAborted: {message}"));
     }
 }
-
 
 /// A pause duration: a number of seconds or a Go duration (`30s`, `1m`).
 fn pause_ms(d: &Value) -> Option<u64> {

@@ -83,7 +83,8 @@ fn the_tree_names_stable_and_canary_and_weights() {
         "status": {"phase": "Successful", "metricResults": [{"successful": 3}, {"successful": 2, "failed": 1}]}});
     let stranger = json!({"kind": "AnalysisRun", "metadata": {"name": "other",
         "ownerReferences": [{"kind": "Rollout", "name": "other", "uid": "u-2"}]}});
-    let related = [rs("shop-old", "old", "1", "shop:1", 2), rs("shop-new", "new", "2", "shop:2", 3), pod, run, stranger];
+    let related =
+        [rs("shop-old", "old", "1", "shop:1", 2), rs("shop-new", "new", "2", "shop:2", 3), pod, run, stranger];
     let i = info(&ro, &related).unwrap();
     assert_eq!((i.status.as_str(), i.icon, i.message.as_str()), ("Paused", "॥", "CanaryPauseStep"));
     assert_eq!((i.strategy.as_str(), i.step.as_str()), ("Canary", "4/5"));
@@ -100,25 +101,29 @@ fn the_tree_names_stable_and_canary_and_weights() {
 #[test]
 fn a_canary_steps_through_and_resolves_args() {
     let mut p = Progress::new(&canary(json!({"stableRS": "old", "currentPodHash": "new"}))).unwrap();
-    assert_eq!(p.next().unwrap(), Next::Wait { step: 1, ms: 10_000 });
+    assert_eq!(p.advance().unwrap(), Next::Wait { step: 1, ms: 10_000 });
     p.pause_done();
-    let Next::Analysis(bg) = p.next().unwrap() else { panic!() };
+    let Next::Analysis(bg) = p.advance().unwrap() else { panic!() };
     assert_eq!((bg.kind, bg.name.as_str()), (Kind::Background, "shop-new-2"));
     assert_eq!(bg.args["hash"], "new");
-    let Next::Analysis(step) = p.next().unwrap() else { panic!() };
+    let Next::Analysis(step) = p.advance().unwrap() else { panic!() };
     assert_eq!((step.kind, step.name.as_str()), (Kind::Step(2), "shop-new-2-2"));
-    assert_eq!((step.args["service"].as_str(), step.args["stable"].as_str(), step.args["n"].as_str()), ("shop", "old", "5"));
-    assert!(p.next().is_err(), "the step analysis is still running");
+    assert_eq!(
+        (step.args["service"].as_str(), step.args["stable"].as_str(), step.args["n"].as_str()),
+        ("shop", "old", "5")
+    );
+    assert!(p.advance().is_err(), "the step analysis is still running");
     p.analysis_done(Kind::Step(2), "Successful", "");
-    assert_eq!(p.next().unwrap(), Next::Done);
+    assert_eq!(p.advance().unwrap(), Next::Done);
     assert_eq!((p.phase(), p.message(), p.step_index()), ("Paused", "CanaryPauseStep", Some(4)));
     assert_eq!(p.rollout()["status"]["canary"]["currentStepAnalysisRunStatus"]["status"], "Successful");
 }
 
 #[test]
 fn failures_abort_and_inconclusive_pauses() {
-    let mut p = Progress::new(&canary(json!({"stableRS": "old", "currentPodHash": "new", "currentStepIndex": 2}))).unwrap();
-    let Next::Analysis(_) = p.next().unwrap() else { panic!() };
+    let mut p =
+        Progress::new(&canary(json!({"stableRS": "old", "currentPodHash": "new", "currentStepIndex": 2}))).unwrap();
+    let Next::Analysis(_) = p.advance().unwrap() else { panic!() };
     p.analysis_done(Kind::Background, "Failed", "Metric \"x\" assessed Failed due to failed (1) > failureLimit (0)");
     assert_eq!(p.phase(), "Degraded");
     assert_eq!(
@@ -129,12 +134,13 @@ fn failures_abort_and_inconclusive_pauses() {
     assert_eq!(status(p.rollout()).0, "Degraded");
     assert_eq!(set_weight(p.rollout()), 0);
 
-    let mut p = Progress::new(&canary(json!({"currentStepIndex": 3, "stableRS": "old", "currentPodHash": "new"}))).unwrap();
-    let Next::Analysis(_) = p.next().unwrap() else { panic!() };
+    let mut p =
+        Progress::new(&canary(json!({"currentStepIndex": 3, "stableRS": "old", "currentPodHash": "new"}))).unwrap();
+    let Next::Analysis(_) = p.advance().unwrap() else { panic!() };
     let mut p2 = p.clone();
     p2.analysis_done(Kind::Background, "Inconclusive", "");
     assert_eq!((p2.phase(), p2.message()), ("Paused", "InconclusiveAnalysisRun"));
-    assert_eq!(p.next().unwrap(), Next::Done);
+    assert_eq!(p.advance().unwrap(), Next::Done);
     assert_eq!(p.phase(), "Paused");
 }
 
@@ -148,23 +154,23 @@ fn blue_green_switches_after_pre_promotion_and_reverts_on_post_failure() {
     };
     let start = json!({"stableRS": "old", "currentPodHash": "new", "blueGreen": {"activeSelector": "old"}});
     let mut p = Progress::new(&ro(start.clone())).unwrap();
-    let Next::Analysis(pre) = p.next().unwrap() else { panic!() };
+    let Next::Analysis(pre) = p.advance().unwrap() else { panic!() };
     assert_eq!((pre.kind, pre.name.as_str()), (Kind::PrePromotion, "web-new-1-pre"));
     p.analysis_done(Kind::PrePromotion, "Failed", "bad");
     assert_eq!(p.rollout()["status"]["blueGreen"]["activeSelector"], "old");
     assert_eq!(p.phase(), "Degraded");
 
     let mut p = Progress::new(&ro(start)).unwrap();
-    let Next::Analysis(_) = p.next().unwrap() else { panic!() };
+    let Next::Analysis(_) = p.advance().unwrap() else { panic!() };
     p.analysis_done(Kind::PrePromotion, "Successful", "");
-    let Next::Analysis(post) = p.next().unwrap() else { panic!() };
+    let Next::Analysis(post) = p.advance().unwrap() else { panic!() };
     assert_eq!(post.kind, Kind::PostPromotion);
     assert_eq!(p.rollout()["status"]["blueGreen"]["activeSelector"], "new");
     let mut failed = p.clone();
     failed.analysis_done(Kind::PostPromotion, "Error", "down");
     assert_eq!(failed.rollout()["status"]["blueGreen"]["activeSelector"], "old");
     p.analysis_done(Kind::PostPromotion, "Successful", "");
-    assert_eq!(p.next().unwrap(), Next::Done);
+    assert_eq!(p.advance().unwrap(), Next::Done);
     assert_eq!((p.phase(), p.rollout()["status"]["stableRS"].as_str()), ("Healthy", Some("new")));
 }
 
@@ -179,8 +185,8 @@ fn bad_rollouts_are_named() {
     let mut ro = canary(json!({"currentStepIndex": 2}));
     ro["spec"]["strategy"]["canary"]["steps"][2]["analysis"]["args"][0] = json!({"name": "service"});
     let mut p = Progress::new(&ro).unwrap();
-    assert!(matches!(p.next(), Ok(Next::Analysis(_))), "the background analysis");
-    let e = p.next().unwrap_err().to_string();
+    assert!(matches!(p.advance(), Ok(Next::Analysis(_))), "the background analysis");
+    let e = p.advance().unwrap_err().to_string();
     assert!(e.contains("argument `service`: needs `value` or `valueFrom`"), "{e}");
 }
 
@@ -197,12 +203,15 @@ fn an_update_starts_from_the_live_stable_revision() {
     let update = super::progress::update_of(&live, &desired);
     assert_eq!(update["metadata"]["uid"], "u-9");
     assert_eq!(update["metadata"]["annotations"]["rollout.argoproj.io/revision"], "5");
-    assert_eq!((update["status"]["stableRS"].as_str(), update["status"]["blueGreen"]["activeSelector"].as_str()), (Some("s1"), Some("s1")));
+    assert_eq!(
+        (update["status"]["stableRS"].as_str(), update["status"]["blueGreen"]["activeSelector"].as_str()),
+        (Some("s1"), Some("s1"))
+    );
     let hash = update["status"]["currentPodHash"].as_str().unwrap().to_string();
     assert_ne!(hash, "s1");
     // The same template again: nothing to roll out.
     let mut same = desired.clone();
     same["status"] = json!({"stableRS": hash, "currentPodHash": hash});
     let mut p = Progress::new(&same).unwrap();
-    assert_eq!((p.next().unwrap(), p.phase()), (Next::Done, "Healthy"));
+    assert_eq!((p.advance().unwrap(), p.phase()), (Next::Done, "Healthy"));
 }
