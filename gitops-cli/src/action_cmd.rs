@@ -42,6 +42,24 @@ pub enum ActionCommand {
     },
 }
 
+/// The target a command acts on.
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    /// The target: `dir:PATH` (a FileCluster), `kube` or `kube:CONTEXT`.
+    #[arg(long, value_name = "TARGET")]
+    pub target: String,
+    /// The kubeconfig for a kube target (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// Runs `op` on this target's cluster.
+    pub(crate) fn on<O: OnCluster>(&self, op: &O) -> Result<O::Output, String> {
+        on_target(&self.target, self.kubeconfig.as_deref(), op)
+    }
+}
+
 /// Where the object is and which actions apply.
 #[derive(Args, Debug)]
 pub struct TargetArgs {
@@ -51,12 +69,8 @@ pub struct TargetArgs {
     /// Its namespace.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,
-    /// The target: `dir:PATH` (a FileCluster), `kube` or `kube:CONTEXT`.
-    #[arg(long, value_name = "TARGET")]
-    pub target: String,
-    /// The kubeconfig for a kube target (default: KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// An argocd-cm ConfigMap: its `resource.customizations.actions.*` take precedence.
     #[arg(long, value_name = "FILE")]
     pub argocd_cm: Option<PathBuf>,
@@ -107,9 +121,7 @@ pub fn run(command: ActionCommand) -> Result<ExitCode, String> {
         ActionCommand::List(args) => {
             let (actions, key) = resolve(&args.target)?;
             let exec = Exec { actions: &actions, key: &key, op: Op::List };
-            let Done::List(found) =
-                on_target(&args.target.target, args.target.kubeconfig.as_deref(), &exec)?.map_err(|e| e.to_string())?
-            else {
+            let Done::List(found) = args.target.cluster.on(&exec)?.map_err(|e| e.to_string())? else {
                 unreachable!("a list gives a list")
             };
             print_list(&found, args.output).map_err(|e| format!("writing output: {e}"))?;
@@ -119,7 +131,7 @@ pub fn run(command: ActionCommand) -> Result<ExitCode, String> {
             let (actions, key) = resolve(&args.target)?;
             let params = gitops_render::action::parse_params(args.params.iter().map(String::as_str))?;
             let exec = Exec { actions: &actions, key: &key, op: Op::Run { name: &args.action, params: &params } };
-            match on_target(&args.target.target, args.target.kubeconfig.as_deref(), &exec)? {
+            match args.target.cluster.on(&exec)? {
                 Ok(Done::List(_)) => unreachable!("a run gives what it wrote"),
                 Ok(Done::Run(written)) => {
                     print_written(&written, &args.action, args.output).map_err(|e| format!("writing output: {e}"))?;

@@ -19,7 +19,7 @@ use gitops_render::analysis::Options;
 use gitops_render::rollout::Event;
 use serde_json::Value;
 
-use crate::action_cmd::{OnCluster, on_target};
+use crate::action_cmd::{ClusterArgs, OnCluster, on_target};
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
 
 /// Subcommands of `gitops rollout`.
@@ -71,12 +71,8 @@ pub struct TargetArgs {
     /// Its namespace.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,
-    /// The target: `dir:PATH` (a FileCluster), `kube` or `kube:CONTEXT`.
-    #[arg(long, value_name = "TARGET")]
-    pub target: String,
-    /// The kubeconfig for a kube target (default: KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Arguments of `gitops rollout get`.
@@ -171,7 +167,7 @@ impl OnCluster for Get<'_> {
 fn get(args: &GetArgs) -> Result<ExitCode, String> {
     let t = &args.target;
     let key = gitops_kube::rollout::key(&t.namespace, &t.name);
-    let (rollout, related) = on_target(&t.target, t.kubeconfig.as_deref(), &Get(&key))?.map_err(|e| e.to_string())?;
+    let (rollout, related) = t.cluster.on(&Get(&key))?.map_err(|e| e.to_string())?;
     let info = rollout::info(&rollout, &related).map_err(|e| e.to_string())?;
     let text = match args.output {
         Format::Table => table(&info),
@@ -342,7 +338,7 @@ impl OnCluster for Act<'_> {
 fn verb(t: &TargetArgs, verb: Verb) -> Result<ExitCode, String> {
     let actions = gitops_render::action::actions(None, None, Engine::default()).map_err(|e| e.to_string())?;
     let key = gitops_kube::rollout::key(&t.namespace, &t.name);
-    match on_target(&t.target, t.kubeconfig.as_deref(), &Act { key: &key, verb, actions: &actions })? {
+    match t.cluster.on(&Act { key: &key, verb, actions: &actions })? {
         Ok((name, _)) => {
             let done = match verb {
                 Verb::Promote => "promoted",

@@ -7,6 +7,7 @@ use std::path::Path;
 use gitops_standin::prometheus::{self, Canaries, Service};
 use serde_json::Value;
 
+use crate::action::{stored, target};
 use crate::{err, gitops, out, write_under};
 
 const CANARY_ROLLOUT: &str = "examples/analysis/rollout-canary.yaml";
@@ -41,15 +42,6 @@ fn cluster() -> tempfile::TempDir {
         );
     }
     dir
-}
-
-fn target(dir: &Path) -> String {
-    format!("dir:{}", dir.display())
-}
-
-fn stored(dir: &Path, rel: &str) -> Value {
-    let text = std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    gitops_core::yaml::parse_documents(&text).expect("yaml").remove(0).value
 }
 
 /// The example with `from` replaced by `to`, written under `dir`.
