@@ -15,11 +15,11 @@ use gitops_core::{Object, Origin, ResourceKey};
 use gitops_health::lua::Engine;
 use gitops_kube::Cluster;
 use gitops_kube::action::{self, Written};
-use gitops_render::analysis::Options;
 use gitops_render::rollout::Event;
 use serde_json::Value;
 
 use crate::action_cmd::{ClusterArgs, OnCluster, on_target};
+use crate::analysis_cmd::MeasureArgs;
 use crate::output::{BOLD, GREEN, RED, RESET, YELLOW};
 
 /// Subcommands of `gitops rollout`.
@@ -111,13 +111,8 @@ pub struct RunArgs {
     /// Files holding the AnalysisTemplates and ClusterAnalysisTemplates the Rollout names.
     #[arg(long = "templates", value_name = "PATH", num_args = 1.., required = true)]
     pub templates: Vec<PathBuf>,
-    /// The Prometheus every `prometheus` metric queries, instead of its `address`.
-    #[arg(long, value_name = "URL")]
-    pub prometheus: Option<String>,
-    /// Multiply every pause, interval and initial delay by this (0.01 runs a `1m` interval in
-    /// 0.6 s), to try a Rollout without waiting real time.
-    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
-    pub interval_scale: f64,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
     /// Write the Rollout (with its status) and its AnalysisRuns to this target: `dir:PATH`,
     /// `kube` or `kube:CONTEXT`.
     #[arg(long, value_name = "TARGET")]
@@ -412,9 +407,7 @@ fn describe_step(step: &Value) -> String {
 }
 
 fn run_rollout(args: &RunArgs) -> Result<ExitCode, String> {
-    if !(args.interval_scale > 0.0 && args.interval_scale.is_finite()) {
-        return Err("--interval-scale must be a number above 0".into());
-    }
+    let options = args.measure.options()?;
     let mut rollout = read_rollout(&args.rollout)?;
     if let Some(target) = &args.target {
         // The Rollout on the target, if there, is what this one updates: its stable revision
@@ -436,8 +429,6 @@ fn run_rollout(args: &RunArgs) -> Result<ExitCode, String> {
     }
     let paths: Vec<&Path> = args.templates.iter().map(PathBuf::as_path).collect();
     let templates = gitops_render::rollout::read_templates(&paths).map_err(|e| e.to_string())?;
-    let options =
-        Options { prometheus: args.prometheus.clone(), interval_scale: args.interval_scale, ..Default::default() };
     let table = args.output == Format::Table;
     let failed_write: Mutex<Option<io::Error>> = Mutex::new(None);
     let report = |event: Event<'_>| {
