@@ -349,3 +349,41 @@ fn bad_rollouts_and_templates_are_refused_before_anything_runs() {
     );
     assert_eq!(std::fs::read_to_string(dir.path().join("shop/argoproj.io/Rollout/web.yaml")).expect("read"), before);
 }
+
+#[test]
+fn get_and_promote_on_a_kube_target() {
+    let server = gitops_standin::ApiServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig("standin", "default")).expect("write");
+    let k = kubeconfig.display().to_string();
+    server.insert(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}), "test");
+    server.insert(
+        serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "rollouts.argoproj.io"},
+            "spec": {"group": "argoproj.io", "scope": "Namespaced", "names": {"kind": "Rollout", "plural": "rollouts"},
+                     "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}}}]},
+            "status": {"conditions": [{"type": "Established", "status": "True"}]}}),
+        "test",
+    );
+    server.insert(
+        serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": 2, "strategy": {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}},
+            "status": {"phase": "Paused", "message": "CanaryPauseStep", "currentStepIndex": 1,
+                       "pauseConditions": [{"reason": "CanaryPauseStep"}], "controllerPause": true}}),
+        "test",
+    );
+    let on = |verb: &str| {
+        gitops(&["rollout", verb, "web", "-n", "shop", "--target", "kube:standin", "--kubeconfig", &k], None)
+    };
+    let o = on("get");
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("Status:          ॥ Paused"), "{}", out(&o));
+    assert!(out(&o).contains("  SetWeight:     50"), "{}", out(&o));
+    let o = on("promote");
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let live = server.get("argoproj.io/v1alpha1", "Rollout", "shop", "web").expect("web");
+    assert!(live["status"].get("pauseConditions").is_none(), "{live}");
+    let o = on("get");
+    assert!(out(&o).contains("Message:         waiting for rollout to unpause"), "{}", out(&o));
+}
