@@ -144,6 +144,12 @@ pub fn pod_template_hash(template: &Value) -> String {
 /// template changed. The progression then starts from step 0 as the controller's does.
 pub fn update_of(live: &Value, desired: &Value) -> Value {
     let mut out = desired.clone();
+    if !out.is_object() {
+        return out;
+    }
+    if !out.get("metadata").is_some_and(Value::is_object) {
+        out["metadata"] = json!({});
+    }
     if let Some(uid) = at(live, &["metadata", "uid"]) {
         out["metadata"]["uid"] = uid.clone();
     }
@@ -158,9 +164,6 @@ pub fn update_of(live: &Value, desired: &Value) -> Value {
     };
     let revision: i64 = str_at(live, &["metadata", "annotations", "rollout.argoproj.io/revision"]).parse().unwrap_or(1);
     let revision = if new_hash == live_hash { revision } else { revision + 1 };
-    if !out.get("metadata").is_some_and(Value::is_object) {
-        out["metadata"] = json!({});
-    }
     if !out["metadata"].get("annotations").is_some_and(Value::is_object) {
         out["metadata"]["annotations"] = json!({});
     }

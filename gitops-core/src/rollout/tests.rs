@@ -209,6 +209,10 @@ fn an_update_starts_from_the_live_stable_revision() {
     );
     let hash = update["status"]["currentPodHash"].as_str().unwrap().to_string();
     assert_ne!(hash, "s1");
+    // Nonsense from a file does not panic: it is refused by Progress::new.
+    let odd = super::progress::update_of(&live, &json!({"kind": "Rollout", "metadata": "x"}));
+    assert!(Progress::new(&odd).is_err());
+    assert_eq!(super::progress::update_of(&live, &json!([1])), json!([1]));
     // The same template again: nothing to roll out.
     let mut same = desired.clone();
     same["status"] = json!({"stableRS": hash, "currentPodHash": hash});
