@@ -54,8 +54,13 @@ fn example_with(dir: &Path, example: &str, from: &str, to: &str) -> String {
 }
 
 fn run(rollout: &str, prom: &str, extra: &[&str]) -> std::process::Output {
+    run_scaled(rollout, prom, "0.005", extra)
+}
+
+/// With a minute lasting `scale` minutes.
+fn run_scaled(rollout: &str, prom: &str, scale: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["rollout", "run", rollout, "--templates", TEMPLATES[0], TEMPLATES[1]];
-    args.extend(["--prometheus", prom, "--interval-scale", "0.005"]);
+    args.extend(["--prometheus", prom, "--interval-scale", scale]);
     args.extend(extra);
     gitops(&args, None)
 }
@@ -156,9 +161,9 @@ fn a_bad_canary_aborts_after_failure_limit_and_a_slow_one_by_its_background_anal
     assert!(text.contains("  SetWeight:     0"), "{text}");
 
     // Slow: the background analysis (failureLimit 1) fails at its second measurement, during
-    // the two-minute pause, before the step analysis starts.
+    // the two-minute pause, before the step analysis starts (a minute of margin: 0.6 s).
     let rollout = example_with(files.path(), CANARY_ROLLOUT, "canary-service: shop-canary", "canary-service: slow");
-    let o = run(&rollout, &prom.url, &["-o", "json"]);
+    let o = run_scaled(&rollout, &prom.url, "0.01", &["-o", "json"]);
     let text = out(&o);
     assert_eq!(o.status.code(), Some(1), "{text}{}", err(&o));
     let doc: Value = serde_json::from_str(&text).expect("json");
