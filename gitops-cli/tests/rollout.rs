@@ -1,6 +1,7 @@
 //! `gitops rollout`: the example canary and blue-green Rollouts stepped through against a real
 //! Prometheus (Debian's, `GITOPS_PROMETHEUS`) scraping canaries served on loopback, written to
-//! a FileCluster and shown by `rollout get`; the verbs as the bundled actions; bad input.
+//! a FileCluster and shown by `rollout get`; the verbs as the bundled actions; a kube target
+//! (the stand-in); bad input.
 
 use std::path::Path;
 
@@ -391,4 +392,88 @@ fn get_and_promote_on_a_kube_target() {
     assert!(live["status"].get("pauseConditions").is_none(), "{live}");
     let o = on("get");
     assert!(out(&o).contains("Message:         waiting for rollout to unpause"), "{}", out(&o));
+}
+
+/// Serves `{"rate": 0.99}` to every request on loopback.
+fn json_endpoint() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(&stream);
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let body = r#"{"rate": 0.99}"#;
+            let _ = (&stream).write_all(
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                    .as_bytes(),
+            );
+        }
+    });
+    address
+}
+
+#[test]
+fn run_writes_the_rollout_and_its_analysis_runs_to_a_kube_target() {
+    let server = gitops_standin::ApiServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig("standin", "default")).expect("write");
+    let k = kubeconfig.display().to_string();
+    server.insert(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}), "test");
+    for (plural, kind) in [("rollouts", "Rollout"), ("analysisruns", "AnalysisRun")] {
+        server.insert(
+            serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": format!("{plural}.argoproj.io")},
+                "spec": {"group": "argoproj.io", "scope": "Namespaced", "names": {"kind": kind, "plural": plural},
+                         "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}}}]},
+                "status": {"conditions": [{"type": "Established", "status": "True"}]}}),
+            "test",
+        );
+    }
+    let url = json_endpoint();
+    write_under(
+        dir.path(),
+        "template.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: rate\nspec:\n  metrics:\n  - name: rate\n    successCondition: result >= 0.95\n    provider:\n      web:\n        url: {url}/rate\n        jsonPath: \"{{$.rate}}\"\n"
+        ),
+    );
+    write_under(
+        dir.path(),
+        "rollout.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - {name: api, image: \"api:2\"}\n  strategy:\n    canary:\n      steps:\n      - setWeight: 50\n      - analysis: {templates: [{templateName: rate}]}\n",
+    );
+    let path = |f: &str| dir.path().join(f).display().to_string();
+    let o = gitops(
+        &[
+            "rollout",
+            "run",
+            &path("rollout.yaml"),
+            "--templates",
+            &path("template.yaml"),
+            "--target",
+            "kube:standin",
+            "--kubeconfig",
+            &k,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let rollout = server.get("argoproj.io/v1alpha1", "Rollout", "shop", "api").expect("rollout");
+    assert_eq!(
+        (rollout["status"]["phase"].as_str(), rollout["status"]["currentStepIndex"].as_i64()),
+        (Some("Healthy"), Some(2))
+    );
+    let run = server.objects().into_iter().find(|o| o["kind"] == "AnalysisRun").expect("an AnalysisRun");
+    // Owned by the Rollout as the server stored it.
+    assert_eq!(run["metadata"]["ownerReferences"][0]["uid"], rollout["metadata"]["uid"]);
+    assert_eq!(run["status"]["phase"], "Successful");
+    assert_eq!(run["status"]["metricResults"][0]["measurements"][0]["value"], "0.99");
+    let o = gitops(&["rollout", "get", "api", "-n", "shop", "--target", "kube:standin", "--kubeconfig", &k], None);
+    assert!(out(&o).contains("Status:          ✔ Healthy"), "{}", out(&o));
+    assert!(out(&o).lines().any(|l| l.contains("α api-") && l.contains("✔ Successful")), "{}", out(&o));
 }

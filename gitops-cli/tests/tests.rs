@@ -53,7 +53,8 @@
 //!   Rollouts against a real Prometheus (`GITOPS_PROMETHEUS`): a healthy canary reaches its
 //!   last step, a bad one aborts after `failureLimit`, a slow one by its background analysis, a
 //!   failed pre-promotion analysis keeps the active service; `rollout get` (the plugin's tree)
-//!   and the verbs as the bundled actions on a FileCluster; bad Rollouts refused up front.
+//!   and the verbs as the bundled actions on a FileCluster and the stand-in (`get`, `promote`,
+//!   and a `run` with a web analysis written there); bad Rollouts refused up front.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
