@@ -42,6 +42,24 @@ pub enum ActionCommand {
     },
 }
 
+/// The target a command acts on.
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    /// The target: `dir:PATH` (a FileCluster), `kube` or `kube:CONTEXT`.
+    #[arg(long, value_name = "TARGET")]
+    pub target: String,
+    /// The kubeconfig for a kube target (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// Runs `op` on this target's cluster.
+    pub(crate) fn on<O: OnCluster>(&self, op: &O) -> Result<O::Output, String> {
+        on_target(&self.target, self.kubeconfig.as_deref(), op)
+    }
+}
+
 /// Where the object is and which actions apply.
 #[derive(Args, Debug)]
 pub struct TargetArgs {
@@ -51,12 +69,8 @@ pub struct TargetArgs {
     /// Its namespace.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,
-    /// The target: `dir:PATH` (a FileCluster), `kube` or `kube:CONTEXT`.
-    #[arg(long, value_name = "TARGET")]
-    pub target: String,
-    /// The kubeconfig for a kube target (default: KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// An argocd-cm ConfigMap: its `resource.customizations.actions.*` take precedence.
     #[arg(long, value_name = "FILE")]
     pub argocd_cm: Option<PathBuf>,
@@ -106,8 +120,8 @@ pub fn run(command: ActionCommand) -> Result<ExitCode, String> {
         ActionCommand::Test { dir } => run_tests(&dir),
         ActionCommand::List(args) => {
             let (actions, key) = resolve(&args.target)?;
-            let Done::List(found) = on_target(&args.target, &actions, &key, &Op::List)?.map_err(|e| e.to_string())?
-            else {
+            let exec = Exec { actions: &actions, key: &key, op: Op::List };
+            let Done::List(found) = args.target.cluster.on(&exec)?.map_err(|e| e.to_string())? else {
                 unreachable!("a list gives a list")
             };
             print_list(&found, args.output).map_err(|e| format!("writing output: {e}"))?;
@@ -116,8 +130,8 @@ pub fn run(command: ActionCommand) -> Result<ExitCode, String> {
         ActionCommand::Run(args) => {
             let (actions, key) = resolve(&args.target)?;
             let params = gitops_render::action::parse_params(args.params.iter().map(String::as_str))?;
-            let op = Op::Run { name: &args.action, params: &params };
-            match on_target(&args.target, &actions, &key, &op)? {
+            let exec = Exec { actions: &actions, key: &key, op: Op::Run { name: &args.action, params: &params } };
+            match args.target.cluster.on(&exec)? {
                 Ok(Done::List(_)) => unreachable!("a run gives what it wrote"),
                 Ok(Done::Run(written)) => {
                     print_written(&written, &args.action, args.output).map_err(|e| format!("writing output: {e}"))?;
@@ -170,43 +184,51 @@ enum Done {
     Run(Vec<Written>),
 }
 
-async fn exec<C: Cluster>(
-    cluster: &C,
-    actions: &Actions,
-    key: &ResourceKey,
-    op: &Op<'_>,
-) -> Result<Done, action::Error> {
-    match op {
-        Op::List => action::list(cluster, actions, key).await.map(Done::List),
-        Op::Run { name, params } => action::run(cluster, actions, key, name, params).await.map(Done::Run),
+/// An action op with what it needs.
+struct Exec<'a> {
+    actions: &'a Actions,
+    key: &'a ResourceKey,
+    op: Op<'a>,
+}
+
+impl OnCluster for Exec<'_> {
+    type Output = Result<Done, action::Error>;
+
+    async fn on<C: Cluster>(&self, cluster: &C) -> Self::Output {
+        match &self.op {
+            Op::List => action::list(cluster, self.actions, self.key).await.map(Done::List),
+            Op::Run { name, params } => action::run(cluster, self.actions, self.key, name, params).await.map(Done::Run),
+        }
     }
 }
 
-/// Runs `op` on the target's cluster; the outer error is a target that cannot be opened.
-fn on_target(
-    args: &TargetArgs,
-    actions: &Actions,
-    key: &ResourceKey,
-    op: &Op<'_>,
-) -> Result<Result<Done, action::Error>, String> {
-    let target = TargetSpec::parse(Some(&args.target), Path::new(".")).map_err(|e| e.to_string())?;
+/// Something done on a target's cluster, whichever kind of target it is.
+pub(crate) trait OnCluster {
+    /// What it gives.
+    type Output;
+    /// Does it on `cluster`.
+    async fn on<C: Cluster>(&self, cluster: &C) -> Self::Output;
+}
+
+/// Runs `op` on the cluster of `target` (`dir:PATH`, `kube`, `kube:CONTEXT`); the error is a
+/// target that cannot be opened.
+pub(crate) fn on_target<O: OnCluster>(target: &str, kubeconfig: Option<&Path>, op: &O) -> Result<O::Output, String> {
+    let spec = TargetSpec::parse(Some(target), Path::new(".")).map_err(|e| e.to_string())?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))?;
-    match target {
+    match spec {
         TargetSpec::Dir(root) => {
             if !root.is_dir() {
                 return Err(format!("{}: not a directory", root.display()));
             }
             let cluster = FileCluster::new(root).locked().map_err(|e| e.to_string())?;
-            Ok(runtime.block_on(exec(&cluster, actions, key, op)))
+            Ok(runtime.block_on(op.on(&cluster)))
         }
         TargetSpec::Kube(context) => runtime.block_on(async {
-            let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(exec(&cluster, actions, key, op).await)
+            let cluster = KubeCluster::connect(kubeconfig, context.as_deref()).await.map_err(|e| e.to_string())?;
+            Ok(op.on(&cluster).await)
         }),
-        _ => Err(format!("`{}`: expected dir:PATH, kube or kube:CONTEXT", args.target)),
+        _ => Err(format!("`{target}`: expected dir:PATH, kube or kube:CONTEXT")),
     }
 }
 

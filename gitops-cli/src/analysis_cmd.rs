@@ -33,25 +33,40 @@ pub struct RunArgs {
     /// An argument, `NAME=VALUE`, over the templates' own values; repeatable.
     #[arg(long = "arg", value_name = "NAME=VALUE")]
     pub args: Vec<String>,
-    /// The Prometheus every `prometheus` metric queries, instead of its `address`.
-    #[arg(long, value_name = "URL")]
-    pub prometheus: Option<String>,
-    /// Multiply every interval and initial delay by this (0.01 runs a `1m` interval in 0.6 s),
-    /// to try a template without waiting real time.
-    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
-    pub interval_scale: f64,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
     /// Terminate the run after this long (scaled, e.g. `10m`), so that metrics measured
     /// indefinitely (an interval and no count) end, as when their Rollout step ends.
     #[arg(long, value_name = "DURATION")]
     pub terminate_after: Option<String>,
 }
 
+/// How analyses are measured (shared with `gitops rollout run`).
+#[derive(Args, Debug)]
+pub struct MeasureArgs {
+    /// The Prometheus every `prometheus` metric queries, instead of its `address`.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Multiply every interval and initial delay (and a Rollout's pauses) by this (0.01 runs
+    /// a `1m` interval in 0.6 s), to try a template without waiting real time.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+    pub interval_scale: f64,
+}
+
+impl MeasureArgs {
+    /// The options they give, checked.
+    pub(crate) fn options(&self) -> Result<Options, String> {
+        if !(self.interval_scale > 0.0 && self.interval_scale.is_finite()) {
+            return Err("--interval-scale must be a number above 0".into());
+        }
+        Ok(Options { prometheus: self.prometheus.clone(), interval_scale: self.interval_scale, ..Default::default() })
+    }
+}
+
 /// Runs the command; `Err` is a usage or input error (exit 2).
 pub fn run(command: AnalysisCommand) -> Result<ExitCode, String> {
     let AnalysisCommand::Run(args) = command;
-    if !(args.interval_scale > 0.0 && args.interval_scale.is_finite()) {
-        return Err("--interval-scale must be a number above 0".into());
-    }
+    let options = args.measure.options()?;
     let terminate_after = match &args.terminate_after {
         None => None,
         Some(t) => Some(Duration::from_nanos(
@@ -65,7 +80,7 @@ pub fn run(command: AnalysisCommand) -> Result<ExitCode, String> {
     let given = analysis::parse_args(args.args.iter().map(String::as_str))?;
     let metrics = spec.resolve(&given).map_err(|e| e.to_string())?;
     analysis::check_providers(&metrics).map_err(|e| e.to_string())?;
-    let options = Options { prometheus: args.prometheus.clone(), interval_scale: args.interval_scale, terminate_after };
+    let options = Options { terminate_after, ..options };
     let mut out = anstream::stdout().lock();
     let mut counts = std::collections::HashMap::new();
     let mut failed_write = None;

@@ -19,6 +19,7 @@ mod plan_cmd;
 mod project_cmd;
 mod rbac_cmd;
 mod render_cmd;
+mod rollout_cmd;
 mod seal_cmd;
 mod sops_cmd;
 mod sync_cmd;
@@ -153,6 +154,15 @@ enum Command {
     /// Exit status: 0 Successful, 1 Failed or Inconclusive, 2 Error or bad input.
     #[command(subcommand)]
     Analysis(analysis_cmd::AnalysisCommand),
+    /// Argo Rollouts as `kubectl argo rollouts`: `get` a Rollout with its revisions and
+    /// analysis runs; `promote`, `abort`, `retry`, `pause`, `resume` it (the bundled Rollout
+    /// actions); `run` a Rollout from a file through its canary steps or blue-green promotion,
+    /// its analyses measured for real.
+    ///
+    /// Exit status: 0 done (`run`: Healthy), 1 a write the target refused (`run`: Degraded or
+    /// Paused), 2 bad usage or input.
+    #[command(subcommand)]
+    Rollout(rollout_cmd::RolloutCommand),
 }
 
 /// The top-level `--help`: the whole tool in a few lines.
@@ -231,6 +241,7 @@ fn main() -> ExitCode {
         Command::Notify(command) => notify_cmd::run(command),
         Command::Action(command) => action_cmd::run(command),
         Command::Analysis(command) => analysis_cmd::run(command),
+        Command::Rollout(command) => rollout_cmd::run(command),
     };
     finish(result)
 }

@@ -42,11 +42,11 @@ fn cluster() -> tempfile::TempDir {
     dir
 }
 
-fn target(dir: &Path) -> String {
+pub(crate) fn target(dir: &Path) -> String {
     format!("dir:{}", dir.display())
 }
 
-fn stored(dir: &Path, rel: &str) -> Value {
+pub(crate) fn stored(dir: &Path, rel: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(rel)).expect(rel);
     gitops_core::yaml::parse_documents(&text).expect("yaml").remove(0).value
 }

@@ -54,6 +54,12 @@
 //!   before AUTH with the CA of `SSL_CERT_FILE`, an untrusted certificate stopping before any
 //!   credential, `insecure_skip_verify` with AUTH LOGIN, no password to a server without
 //!   STARTTLS, TLS from the first byte on port 465.
+//! - `rollout`: `rollout run` of the example canary (steps, background analysis) and blue-green
+//!   Rollouts against a real Prometheus (`GITOPS_PROMETHEUS`): a healthy canary reaches its
+//!   last step, a bad one aborts after `failureLimit`, a slow one by its background analysis, a
+//!   failed pre-promotion analysis keeps the active service; `rollout get` (the plugin's tree)
+//!   and the verbs as the bundled actions on a FileCluster and the stand-in (`get`, `promote`,
+//!   and a `run` with a web analysis written there); bad Rollouts refused up front.
 //! - `safety`: hostile identities and app fields, kubeconfig secrets, capped stdin, a full disk, dry runs.
 //! - `sync`: syncs into a FileCluster: order, hooks, idempotence, drift, pruning and its limits.
 
@@ -74,6 +80,7 @@ mod plan;
 mod project;
 mod rbac;
 mod render;
+mod rollout;
 mod safety;
 mod seal;
 mod sops;

@@ -572,6 +572,20 @@ impl Run {
         (Phase::Running, String::new())
     }
 
+    /// The run's message once it ended in `phase`, as Rollouts writes it: the first metric
+    /// (not in dry run) that ended so, `Metric "NAME" assessed PHASE due to WHY`; empty when
+    /// the run was Successful.
+    pub fn message(&self, phase: Phase) -> String {
+        if phase == Phase::Successful || !phase.completed() {
+            return String::new();
+        }
+        self.results
+            .iter()
+            .find(|r| !r.dry_run && r.phase == Some(phase))
+            .map(|r| format!("Metric \"{}\" assessed {phase} due to {}", r.name, r.message))
+            .unwrap_or_default()
+    }
+
     /// Assesses every metric and returns the run's phase: Running until every metric is
     /// complete, then the worst phase of those not in dry run (Successful when all are).
     pub fn assess(&mut self) -> Phase {

@@ -115,6 +115,7 @@ pub mod project;
 pub mod quantity;
 pub mod rbac;
 pub mod report;
+pub mod rollout;
 pub mod schema;
 pub mod scope;
 pub mod selector;

@@ -130,7 +130,7 @@ pub async fn run<C: Cluster>(
 
 /// Sends `patch`: its `status` to the status subresource (and with the rest when the kind has
 /// none), the rest as a merge patch of the object.
-async fn write_patch<C: Cluster>(cluster: &C, key: &ResourceKey, patch: Value) -> Result<Written, Error> {
+pub(crate) async fn write_patch<C: Cluster>(cluster: &C, key: &ResourceKey, patch: Value) -> Result<Written, Error> {
     let done = |outcome, patch| Written { key: key.to_string(), operation: Operation::Patch.as_str(), outcome, patch };
     let Value::Object(mut rest) = patch.clone() else { return Ok(done(Outcome::Unchanged, None)) };
     if rest.is_empty() {

@@ -51,6 +51,7 @@ pub mod kube_cluster;
 pub mod lease;
 pub mod reconcile;
 pub mod registered;
+pub mod rollout;
 pub mod schedules;
 mod server_rules;
 pub mod status;

@@ -6,7 +6,11 @@
 //! - `prometheus`: an instant query (`/api/v1/query`), or a range query (`rangeQuery` with
 //!   `start` and `end` as expr over `now()`, and `step`), with `headers`; the result shaped as
 //!   Rollouts shapes it: a scalar is a number, a vector a list of numbers, a matrix a list of
-//!   lists; shown as Go prints them (`[0.99,1]`).
+//!   lists; shown as Go prints them (`[0.99,1]`). `authentication.oauth2` (`tokenUrl`,
+//!   `clientId`, `clientSecret`, `scopes`) gets a token by the client-credentials grant (the
+//!   client authenticated with HTTP Basic, as Go's oauth2 package first tries), kept until a
+//!   minute before it expires, and sends it as a Bearer token; `authentication.sigv4` (Amazon
+//!   Managed Prometheus) is refused.
 //! - `web`: a request (`method`, `headers`, `body`/`jsonBody`, `timeoutSeconds`) whose JSON
 //!   reply is read at `jsonPath` (`{$.data.ok}`); a number if it reads as one, else the JSON
 //!   value, else the text.
@@ -15,6 +19,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gitops_core::analysis::{self, Measurement, Metric, Phase, Run, Spec, evaluate};
@@ -45,31 +51,47 @@ pub const PROVIDERS: &[&str] = &["prometheus", "web"];
 /// Reads the analysis documents (AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun) of
 /// `paths`, other documents passed over, merged as a Rollout merges its templates.
 pub fn read_spec(paths: &[&Path]) -> Result<Spec, Error> {
-    let mut specs = Vec::new();
+    Ok(Spec::merge(read_documents(paths)?.into_iter().map(|d| d.spec).collect())?)
+}
+
+/// An analysis document read from a file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Its kind: AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// Its spec.
+    pub spec: Spec,
+}
+
+/// The analysis documents of `paths`, in order; a file without one is an error.
+pub fn read_documents(paths: &[&Path]) -> Result<Vec<Document>, Error> {
+    let mut found = Vec::new();
     for path in paths {
         let shown = path.display().to_string();
         let text =
             regular::read_to_string(path).map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
         let docs = gitops_core::yaml::parse_documents(&text)
             .map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
-        let before = specs.len();
+        let before = found.len();
         for d in docs {
             let kind = d.value.get("kind").and_then(Value::as_str).unwrap_or("");
             if matches!(kind, "AnalysisTemplate" | "ClusterAnalysisTemplate" | "AnalysisRun") {
-                specs.push(
-                    Spec::from_document(&d.value)
-                        .map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?,
-                );
+                let spec = Spec::from_document(&d.value)
+                    .map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
+                let name = d.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+                found.push(Document { kind: kind.to_string(), name, spec });
             }
         }
-        if specs.len() == before {
+        if found.len() == before {
             return Err(Error::Read {
                 path: shown,
                 problem: "no AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun".into(),
             });
         }
     }
-    Ok(Spec::merge(specs)?)
+    Ok(found)
 }
 
 /// Checks that every metric's provider is one this module measures with.
@@ -79,6 +101,13 @@ pub fn check_providers(metrics: &[Metric]) -> Result<(), Error> {
             return Err(analysis::Error::Metric {
                 metric: m.name.clone(),
                 problem: format!("provider `{}` is not supported (supported: {})", m.provider.0, PROVIDERS.join(", ")),
+            }
+            .into());
+        }
+        if m.provider.0 == "prometheus" && m.provider.1.pointer("/authentication/sigv4").is_some() {
+            return Err(analysis::Error::Metric {
+                metric: m.name.clone(),
+                problem: "prometheus: authentication.sigv4 is not supported (oauth2 is)".into(),
             }
             .into());
         }
@@ -95,11 +124,14 @@ pub struct Options {
     pub interval_scale: f64,
     /// Terminate the run after this long (scaled time), so metrics measured indefinitely end.
     pub terminate_after: Option<Duration>,
+    /// Terminate the run once this is set (by another thread: a Rollout's background analysis
+    /// when its steps are done).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { prometheus: None, interval_scale: 1.0, terminate_after: None }
+        Options { prometheus: None, interval_scale: 1.0, terminate_after: None, stop: None }
     }
 }
 
@@ -117,16 +149,18 @@ pub fn run(metrics: Vec<Metric>, options: &Options, report: &mut dyn FnMut(&Metr
         .user_agent(concat!("gitops/", env!("CARGO_PKG_VERSION")))
         .build()
         .new_agent();
+    let tokens = Tokens::default();
     let mut run = Run::new(metrics, 0);
     let limit_ms = options.terminate_after.map(|d| d.as_millis() as u64);
     loop {
         let now = now_ms();
-        if limit_ms.is_some_and(|l| now >= l) {
+        let stopped = || options.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        if limit_ms.is_some_and(|l| now >= l) || stopped() {
             run.terminate();
         }
         for i in run.due(now) {
             let metric = run.metrics[i].clone();
-            let (phase, value, message) = measure(&agent, &metric, options, wall_ns());
+            let (phase, value, message) = measure(&agent, &tokens, &metric, options, wall_ns());
             let m = Measurement { phase, value, message, finished_ms: now_ms() };
             report(&metric, &m);
             run.record(i, m);
@@ -142,15 +176,31 @@ pub fn run(metrics: Vec<Metric>, options: &Options, report: &mut dyn FnMut(&Metr
         let Some(wake) = wake else { return (phase, run) };
         let now = now_ms();
         if wake > now {
-            std::thread::sleep(Duration::from_secs_f64((wake - now) as f64 * scale / 1000.0));
+            let mut left = Duration::from_secs_f64((wake - now) as f64 * scale / 1000.0);
+            // With a stop flag, wake up now and then to look at it.
+            let slice = if options.stop.is_some() { Duration::from_millis(20) } else { left };
+            while !left.is_zero() && !stopped() {
+                let nap = left.min(slice);
+                std::thread::sleep(nap);
+                left -= nap;
+            }
         }
     }
 }
 
+/// OAuth2 access tokens of one run, by token URL and client id, with when they expire.
+type Tokens = std::sync::Mutex<BTreeMap<(String, String), (String, Option<Instant>)>>;
+
 /// One measurement: phase, value shown, message.
-fn measure(agent: &ureq::Agent, metric: &Metric, options: &Options, now_ns: i128) -> (Phase, String, String) {
+fn measure(
+    agent: &ureq::Agent,
+    tokens: &Tokens,
+    metric: &Metric,
+    options: &Options,
+    now_ns: i128,
+) -> (Phase, String, String) {
     let taken = match metric.provider.0.as_str() {
-        "prometheus" => prometheus(agent, &metric.provider.1, options, now_ns),
+        "prometheus" => prometheus(agent, tokens, &metric.provider.1, options, now_ns),
         "web" => web(agent, &metric.provider.1),
         other => Err(format!("provider `{other}` is not supported")),
     };
@@ -240,7 +290,63 @@ fn list(xs: &[f64]) -> (String, Val) {
     (format!("[{}]", shown.join(",")), Val::Array(xs.iter().map(|x| Val::Float(*x)).collect()))
 }
 
-fn prometheus(agent: &ureq::Agent, settings: &Value, options: &Options, now_ns: i128) -> Result<(String, Val), String> {
+/// The Bearer token of `authentication.oauth2`, from the cache or the token endpoint.
+fn oauth2_token(agent: &ureq::Agent, tokens: &Tokens, oauth: &Value) -> Result<String, String> {
+    let field = |k: &str| oauth.get(k).and_then(Value::as_str).unwrap_or("");
+    let (url, id, secret) = (field("tokenUrl"), field("clientId"), field("clientSecret"));
+    if url.is_empty() || id.is_empty() {
+        return Err("prometheus: authentication.oauth2 needs `tokenUrl` and `clientId`".into());
+    }
+    let cache_key = (url.to_string(), id.to_string());
+    if let Ok(cache) = tokens.lock()
+        && let Some((token, expiry)) = cache.get(&cache_key)
+        && expiry.is_none_or(|e| Instant::now() < e)
+    {
+        return Ok(token.clone());
+    }
+    let scopes: Vec<&str> =
+        oauth.get("scopes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let mut form = String::from("grant_type=client_credentials");
+    if !scopes.is_empty() {
+        form.push_str(&format!("&scope={}", encode(&scopes.join(" "))));
+    }
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(id), encode(secret)));
+    let headers = [
+        ("Authorization".to_string(), format!("Basic {basic}")),
+        ("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string()),
+        ("Accept".to_string(), "application/json".to_string()),
+    ];
+    let (status, body) = send(agent, "POST", url, &[], &headers, Some(form), Duration::from_secs(30))?;
+    let reply: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if !(200..300).contains(&status) {
+        let why = reply.get("error").and_then(Value::as_str).unwrap_or("no error given");
+        return Err(format!("oauth2: {url}: HTTP {status}: {why}"));
+    }
+    let token = reply
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| format!("oauth2: {url}: the reply has no `access_token`"))?
+        .to_string();
+    // Renewed a minute early, so that a token never expires between the check and the query.
+    let expiry = reply
+        .get("expires_in")
+        .and_then(Value::as_u64)
+        .map(|s| Instant::now() + Duration::from_secs(s.saturating_sub(60)));
+    if let Ok(mut cache) = tokens.lock() {
+        cache.insert(cache_key, (token.clone(), expiry));
+    }
+    Ok(token)
+}
+
+fn prometheus(
+    agent: &ureq::Agent,
+    tokens: &Tokens,
+    settings: &Value,
+    options: &Options,
+    now_ns: i128,
+) -> Result<(String, Val), String> {
     let address = options
         .prometheus
         .clone()
@@ -273,7 +379,11 @@ fn prometheus(agent: &ureq::Agent, settings: &Value, options: &Options, now_ns: 
         }
         None => (format!("{base}/api/v1/query"), vec![("query", query.to_string())]),
     };
-    let (status, body) = send(agent, "GET", &url, &params, &headers(settings), None, timeout)?;
+    let mut hs = headers(settings);
+    if let Some(oauth) = settings.pointer("/authentication/oauth2") {
+        hs.push(("Authorization".into(), format!("Bearer {}", oauth2_token(agent, tokens, oauth)?)));
+    }
+    let (status, body) = send(agent, "GET", &url, &params, &hs, None, timeout)?;
     let reply: Value = serde_json::from_slice(&body)
         .map_err(|_| format!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)])))?;
     if reply.get("status").and_then(Value::as_str) != Some("success") {
@@ -388,6 +498,95 @@ pub fn parse_args<'a>(pairs: impl IntoIterator<Item = &'a str>) -> Result<BTreeM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::AtomicUsize;
+
+    /// A token endpoint and a Prometheus query API on loopback: the token is given for the
+    /// right client credentials, the query answered only with that token.
+    fn oauth_server(token_requests: Arc<AtomicUsize>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&stream);
+                let (mut head, mut line) = (String::new(), String::new());
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    head.push_str(&line);
+                    line.clear();
+                }
+                let length = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let body = String::from_utf8_lossy(&body).to_string();
+                // Header names are case-insensitive (ureq sends them in lower case).
+                let authorization = head
+                    .lines()
+                    .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")))
+                    .map(|(_, v)| v.trim().to_string())
+                    .unwrap_or_default();
+                // gitops:s3cret/x, each part URL-encoded first.
+                let basic = "Basic Z2l0b3BzOnMzY3JldCUyRng=";
+                let (status, reply) = if head.starts_with("POST /token ") {
+                    token_requests.fetch_add(1, Ordering::SeqCst);
+                    if authorization == basic && body == "grant_type=client_credentials&scope=read%20metrics" {
+                        (200, r#"{"access_token":"t0k3n","token_type":"Bearer","expires_in":3600}"#)
+                    } else {
+                        (401, r#"{"error":"invalid_client"}"#)
+                    }
+                } else if authorization == "Bearer t0k3n" {
+                    (
+                        200,
+                        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.99"]}]}}"#,
+                    )
+                } else {
+                    (401, r#"{"status":"error","error":"no token"}"#)
+                };
+                let _ = (&stream).write_all(
+                    format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                        reply.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+        address
+    }
+
+    #[test]
+    fn oauth2_client_credentials_give_a_bearer_token_kept_for_the_run() {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let address = oauth_server(requests.clone());
+        let metric = |secret: &str| {
+            let m = serde_json::json!({
+                "name": "rate", "interval": "1s", "count": 2, "successCondition": "result[0] > 0.9",
+                "provider": {"prometheus": {"address": address, "query": "up", "authentication": {"oauth2": {
+                    "tokenUrl": format!("{address}/token"), "clientId": "gitops", "clientSecret": secret,
+                    "scopes": ["read", "metrics"]}}}}
+            });
+            Metric::from_json(&m, false).expect("metric")
+        };
+        let options = Options { interval_scale: 0.01, ..Default::default() };
+        let (phase, run) = super::run(vec![metric("s3cret/x")], &options, &mut |_, _| {});
+        assert_eq!(phase, Phase::Successful, "{:?}", run.results);
+        assert_eq!(run.results[0].successful, 2);
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "one token for the run");
+        let mut wrong = metric("nope");
+        wrong.count = Some(1);
+        wrong.consecutive_error_limit = 0;
+        let (phase, run) = super::run(vec![wrong], &options, &mut |_, _| {});
+        assert_eq!(phase, Phase::Error);
+        let message = &run.results[0].measurements[0].message;
+        assert_eq!(message, &format!("oauth2: {address}/token: HTTP 401: invalid_client"));
+        let sigv4 = serde_json::json!({"name": "x", "provider": {"prometheus": {"address": address, "query": "up",
+            "authentication": {"sigv4": {"region": "eu-west-1"}}}}});
+        let e = check_providers(&[Metric::from_json(&sigv4, false).expect("metric")]).unwrap_err();
+        assert!(e.to_string().contains("authentication.sigv4 is not supported"), "{e}");
+    }
 
     #[test]
     fn json_paths_and_go_floats() {

@@ -42,6 +42,7 @@ pub mod plugin;
 mod process;
 pub mod registry;
 pub mod regular;
+pub mod rollout;
 pub mod root;
 pub mod scm;
 pub mod source;
