@@ -862,3 +862,100 @@ spec:
         "every call carried the Secret's token"
     );
 }
+
+/// Sync impersonation (argocd-cm `application.sync.impersonation.enabled`): the app's writes
+/// go to the API server as the service account its AppProject names for the destination, so
+/// RBAC decides what it may apply: a ConfigMap the account may write is applied; a Secret it
+/// may not is refused naming the account; a destination no entry matches syncs nothing.
+#[test]
+fn syncs_impersonate_the_projects_service_account() {
+    let Some(env) = testenv::or_skip("syncs_impersonate_the_projects_service_account") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
+    // Set up by the admin: the namespace, the account, and what it may do (ConfigMaps only).
+    write(
+        "setup/rbac.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: imp-team}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: deployer, namespace: imp-team}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: configmaps, namespace: imp-team}\nrules:\n- {apiGroups: [''], resources: [configmaps], verbs: ['*']}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: deployer, namespace: imp-team}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmaps}\nsubjects:\n- {kind: ServiceAccount, name: deployer, namespace: imp-team}\n",
+    );
+    write(
+        "setup.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: imp-setup, namespace: argocd}\nspec:\n  source: {repoURL: 'https://git.example.com/imp.git', path: setup}\n  destination: {server: 'https://kubernetes.default.svc', namespace: imp-team}\n",
+    );
+    let setup = dir.path().join("setup.yaml");
+    let local = format!("https://git.example.com/imp.git={}", dir.path().display());
+    let o = gitops_kube(
+        env,
+        &["sync", "--app", setup.to_str().unwrap(), "--local", &local, "--target", "kube:testenv"],
+        None,
+        120,
+    );
+    assert_eq!(o.status.code(), Some(0), "setup: {}{}", out(&o), err(&o));
+
+    write(
+        "argocd-cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm, namespace: argocd}\ndata:\n  application.sync.impersonation.enabled: 'true'\n",
+    );
+    write(
+        "project.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: team, namespace: argocd}\nspec:\n  sourceRepos: ['*']\n  destinations: [{server: '*', namespace: '*'}]\n  clusterResourceWhitelist: [{group: '*', kind: '*'}]\n  destinationServiceAccounts:\n  - {server: 'https://kubernetes.default.svc', namespace: imp-team, defaultServiceAccount: deployer}\n",
+    );
+    let app = |name: &str, path: &str, namespace: &str| {
+        write(
+            &format!("{name}.yaml"),
+            &format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\nspec:\n  project: team\n  source: {{repoURL: 'https://git.example.com/imp.git', path: {path}}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: {namespace}}}\n"
+            ),
+        );
+        dir.path().join(format!("{name}.yaml"))
+    };
+    let (cm, project) = (dir.path().join("argocd-cm.yaml"), dir.path().join("project.yaml"));
+    let sync = |app: &Path| {
+        gitops_kube(
+            env,
+            &[
+                "sync",
+                "--app",
+                app.to_str().unwrap(),
+                "--local",
+                &local,
+                "--target",
+                "kube:testenv",
+                "--argocd-cm",
+                cm.to_str().unwrap(),
+                "--project",
+                project.to_str().unwrap(),
+            ],
+            None,
+            120,
+        )
+    };
+    let get = |path: &str, name: &str| {
+        runtime().block_on(async {
+            let req = Request::new(path).get(name, &Default::default()).unwrap();
+            client(env).await.request::<Value>(req).await.ok()
+        })
+    };
+
+    write("allowed/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n");
+    let o = sync(&app("imp-allowed", "allowed", "imp-team"));
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("as system:serviceaccount:imp-team:deployer"), "{}", out(&o));
+    assert!(get("/api/v1/namespaces/imp-team/configmaps", "settings").is_some(), "{}", out(&o));
+
+    write("secret/s.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {k: v}\n");
+    let o = sync(&app("imp-denied", "secret", "imp-team"));
+    let text = format!("{}{}", out(&o), err(&o));
+    assert_ne!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("system:serviceaccount:imp-team:deployer") && text.contains("forbidden"), "{text}");
+    assert!(get("/api/v1/namespaces/imp-team/secrets", "creds").is_none(), "{text}");
+
+    let o = sync(&app("imp-elsewhere", "allowed", "imp-other"));
+    let text = format!("{}{}", out(&o), err(&o));
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("no matching service account found for destination server https://kubernetes.default.svc and namespace imp-other"),
+        "{text}"
+    );
+}
