@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use gitops_core::Object;
 use gitops_core::image::flux::{self, ImagePolicy, ImageRepository};
 use gitops_core::image::updater::{self, AppConfig, ImageConfig, Tag};
-use gitops_core::{Object, manifest};
 use serde_json::Value;
 
 /// Subcommands of `gitops image`.
@@ -102,14 +102,9 @@ enum Chooser {
     Updater { app: Box<Value>, image: Box<ImageConfig> },
 }
 
-fn read_objects(path: &Path) -> Result<Vec<Object>, String> {
-    let text = gitops_render::regular::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    manifest::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())
-}
-
 fn chooser(args: &PolicyArgs) -> Result<Option<Chooser>, String> {
     if let Some(path) = &args.policy {
-        let objects = read_objects(path)?;
+        let objects = crate::render_cmd::read_objects(path)?;
         let policies: Vec<&Object> = objects
             .iter()
             .filter(|o| o.kind() == "ImagePolicy" && args.name.as_deref().is_none_or(|n| o.name() == n))
@@ -128,7 +123,7 @@ fn chooser(args: &PolicyArgs) -> Result<Option<Chooser>, String> {
         return Ok(Some(Chooser::Flux { policy: Box::new(policy), repository: repository.map(Box::new) }));
     }
     let (Some(path), Some(alias)) = (&args.app, &args.image) else { return Ok(None) };
-    let objects = read_objects(path)?;
+    let objects = crate::render_cmd::read_objects(path)?;
     let app = first_of_kind(path, &objects, "Application")?;
     let config = AppConfig::from_app(app.value()).map_err(|e| format!("{}: {e}", path.display()))?;
     for w in &config.warnings {
@@ -289,7 +284,10 @@ fn scan(args: &ScanArgs) -> Result<ExitCode, String> {
     let image = ImageRef::parse(&written).map_err(|e| e.to_string())?;
     let secret = match &args.pull_secret {
         None => None,
-        Some(path) => Some((path.display().to_string(), first_of_kind(path, &read_objects(path)?, "Secret")?.clone())),
+        Some(path) => Some((
+            path.display().to_string(),
+            first_of_kind(path, &crate::render_cmd::read_objects(path)?, "Secret")?.clone(),
+        )),
     };
     let ca_pem = args
         .ca

@@ -152,9 +152,10 @@ pub(crate) fn cache_dir(flag: Option<&String>) -> Result<PathBuf, String> {
     Cache::default_dir().ok_or_else(|| "no Git cache directory: set GITOPS_CACHE or pass --cache".into())
 }
 
-pub(crate) fn read_objects(file: &str) -> Result<Vec<gitops_core::Object>, String> {
-    let text = regular::read_to_string(Path::new(file)).map_err(|e| format!("{file}: {e}"))?;
-    gitops_core::manifest::parse(file, &text).map_err(|e| e.to_string())
+pub(crate) fn read_objects(file: impl AsRef<Path>) -> Result<Vec<gitops_core::Object>, String> {
+    let (path, shown) = (file.as_ref(), file.as_ref().display());
+    let text = regular::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    gitops_core::manifest::parse(&shown.to_string(), &text).map_err(|e| e.to_string())
 }
 
 /// Chart repositories, cached beside the Git cache, with the credentials of `--repo-creds

@@ -399,20 +399,12 @@ fn kustomize_image(entry: &str) -> KustomizeImage {
         Some((a, i)) => (Some(a), i),
         None => (None, entry),
     };
-    let (image, digest) = match image.split_once('@') {
-        Some((i, d)) => (i, Some(d.to_string())),
-        None => (image, None),
-    };
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match image[slash..].rfind(':') {
-        Some(i) => (&image[..slash + i], Some(image[slash + i + 1..].to_string())),
-        None => (image, None),
-    };
+    let (name, tag, digest) = gitops_core::image::reference::split_as_written(image);
     KustomizeImage {
         name: alias.unwrap_or(name).to_string(),
         new_name: alias.filter(|a| *a != name).map(|_| name.to_string()),
-        new_tag: tag,
-        digest,
+        new_tag: tag.map(str::to_string),
+        digest: digest.map(str::to_string),
     }
 }
 

@@ -226,6 +226,21 @@ impl std::str::FromStr for ImageRef {
     }
 }
 
+/// An image as written split into its name, tag and digest, without checking or normalizing
+/// any of them (`registry:5000/app:1.2@sha256:…` → `registry:5000/app`, `1.2`, `sha256:…`): the
+/// tag is after the last `:` that follows the last `/`, since a port comes before it.
+pub fn split_as_written(text: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (image, digest) = match text.split_once('@') {
+        Some((i, d)) => (i, Some(d)),
+        None => (text, None),
+    };
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => (&image[..slash + i], Some(&image[slash + i + 1..]), digest),
+        None => (image, None, digest),
+    }
+}
+
 /// Docker's `splitDockerDomain`, before the `index.docker.io` rename: the registry as written
 /// (`docker.io` when none) and the rest.
 pub fn split_registry(text: &str) -> (&str, &str) {

@@ -64,13 +64,7 @@ pub enum Managed {
 /// that `nginx:1` and `docker.io/nginx:2` are one image.
 fn kustomize_image_key(entry: &str) -> String {
     let name = entry.split_once('=').map_or(entry, |(_, n)| n);
-    let name = name.split('@').next().unwrap_or(name);
-    // The tag is after the last `:` that follows the last `/` (a port is before it).
-    let slash = name.rfind('/').map_or(0, |i| i + 1);
-    let name = match name[slash..].rfind(':') {
-        Some(i) => &name[..slash + i],
-        None => name,
-    };
+    let (name, _, _) = super::reference::split_as_written(name);
     let name = name.strip_prefix("docker.io/").unwrap_or(name);
     name.strip_prefix("library/").unwrap_or(name).to_string()
 }
