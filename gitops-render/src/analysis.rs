@@ -68,7 +68,29 @@ pub struct Document {
 /// The analysis documents of `paths`, in order; a file without one is an error.
 pub fn read_documents(paths: &[&Path]) -> Result<Vec<Document>, Error> {
     let mut found = Vec::new();
-    for path in paths {
+    for given in paths {
+        // A directory's manifest files are read (those without templates passed over).
+        let files = crate::manifest_files(given)
+            .map_err(|e| Error::Read { path: given.display().to_string(), problem: e.to_string() })?;
+        let directory = files.len() != 1 || files[0] != *given;
+        let before_all = found.len();
+        for path in &files {
+            read_one(path, directory, &mut found)?;
+        }
+        if directory && found.len() == before_all {
+            return Err(Error::Read {
+                path: given.display().to_string(),
+                problem: "no AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun in the directory".into(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The templates and runs of one file; with `lenient` (a file of a directory) a file with none
+/// is passed over.
+fn read_one(path: &Path, lenient: bool, found: &mut Vec<Document>) -> Result<(), Error> {
+    {
         let shown = path.display().to_string();
         let text =
             regular::read_to_string(path).map_err(|e| Error::Read { path: shown.clone(), problem: e.to_string() })?;
@@ -84,14 +106,14 @@ pub fn read_documents(paths: &[&Path]) -> Result<Vec<Document>, Error> {
                 found.push(Document { kind: kind.to_string(), name, spec });
             }
         }
-        if found.len() == before {
+        if found.len() == before && !lenient {
             return Err(Error::Read {
                 path: shown,
                 problem: "no AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun".into(),
             });
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 /// Checks that every metric's provider is one this module measures with.
