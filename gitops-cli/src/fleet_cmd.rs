@@ -842,6 +842,31 @@ impl Fleet {
                     Err(e) => return Err(format!("{label}: reading Secret {}/{name}: {e}", appset.namespace())),
                 }
             }
+            // Nor ConfigMaps or duck-typed resources: read for the sets whose plugin and
+            // clusterDecisionResource generators name them.
+            let mut config_maps = Vec::new();
+            for name in crate::appset_cmd::referenced_config_maps(appset) {
+                let key = ResourceKey::new("", "ConfigMap", appset.namespace(), &name);
+                match Cluster::get(self.hub_cluster().await?, &key).await {
+                    Ok(Some(cm)) => config_maps.push(cm),
+                    Ok(None) => {}
+                    Err(e) => return Err(format!("{label}: reading ConfigMap {}/{name}: {e}", appset.namespace())),
+                }
+            }
+            let (token_secrets, kinds) = crate::appset_cmd::config_map_reads(appset, &config_maps);
+            for name in token_secrets {
+                let key = ResourceKey::new("", "Secret", appset.namespace(), &name);
+                match Cluster::get(self.hub_cluster().await?, &key).await {
+                    Ok(Some(secret)) => with_secrets.push(secret),
+                    Ok(None) => {}
+                    Err(e) => return Err(format!("{label}: reading Secret {}/{name}: {e}", appset.namespace())),
+                }
+            }
+            for (api_version, resource) in kinds {
+                let listed = self.hub_cluster().await?.list_resource(&api_version, &resource, appset.namespace()).await;
+                with_secrets.extend(listed.map_err(|e| format!("{label}: listing {api_version} {resource}: {e}"))?);
+            }
+            with_secrets.extend(config_maps);
             scm_objects = &with_secrets;
         }
         let scm = crate::appset_cmd::scm_client(appset, scm_objects);
@@ -850,6 +875,8 @@ impl Fleet {
             repositories: Some(&repositories),
             pull_requests: Some(&scm),
             scm_repositories: Some(&scm),
+            plugins: Some(&scm),
+            objects: Some(scm_objects),
             ..Inputs::default()
         };
         let pass = match appset::controller::pass(appset, appset::generate_all(appset, &inputs), &existing, now) {

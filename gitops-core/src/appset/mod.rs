@@ -299,7 +299,7 @@ fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result
         None | Some(Value::Null) => &[],
         Some(_) => return Err(spec_err("spec.generators", "must be a list")),
     };
-    let cx = generators::Context { engine, inputs };
+    let cx = generators::Context { engine, inputs, appset: appset.name(), namespace: appset.namespace() };
     let render_cx =
         RenderContext { namespace: appset.namespace(), template_patch, preserve_resources_on_deletion: preserve };
 
