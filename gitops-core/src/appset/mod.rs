@@ -1,10 +1,12 @@
-//! Argo CD ApplicationSets, pure: from an ApplicationSet (and the clusters and repository
-//! trees its generators read) to the Applications it generates, and what the controller
+//! Argo CD ApplicationSets, pure: from an ApplicationSet (and the clusters, repository trees
+//! and hub objects its generators read) to the Applications it generates, and what the controller
 //! writes for them.
 //!
 //! - [`params`]: parameter sets, flat or Go-shaped, and Argo CD's flattening;
-//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, `pullRequest` and
-//!   `scmProvider` (over provider traits the caller implements), the post-selector, `values`;
+//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, `pullRequest`,
+//!   `scmProvider` and `plugin` (over provider traits the caller implements),
+//!   `clusterDecisionResource` (over the hub's objects and clusters the caller gives), the
+//!   post-selector, `values`;
 //! - [`selector`]: label selector objects (`matchLabels`, `matchExpressions`);
 //! - [`template`]: fasttemplate and Go templates, generator templates, `templatePatch`;
 //! - [`plan`](mod@plan): the sync policy and the create/update/delete plan;
