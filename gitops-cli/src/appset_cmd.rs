@@ -201,44 +201,37 @@ pub(crate) fn scm_client(appset: &Object, objects: &[Object]) -> gitops_render::
 /// `bearerToken.tokenRef`: every `secretName`; a GitHub App's `appSecretName`), in the set's
 /// namespace.
 pub(crate) fn referenced_secrets(appset: &Object) -> std::collections::BTreeSet<String> {
-    let mut names = std::collections::BTreeSet::new();
-    let mut stack: Vec<&Value> = appset.value().pointer("/spec/generators").into_iter().collect();
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    match (k.as_str(), x) {
-                        ("secretName" | "appSecretName", Value::String(name)) if !name.is_empty() => {
-                            names.insert(name.clone());
-                        }
-                        _ => stack.push(x),
-                    }
-                }
-            }
-            Value::Array(a) => stack.extend(a),
-            _ => {}
-        }
-    }
-    names
+    names_in_generators(appset, |k, x| match k {
+        "secretName" | "appSecretName" => x.as_str(),
+        _ => None,
+    })
 }
 
 /// The ConfigMaps the `plugin` (`configMapRef.name`) and `clusterDecisionResource`
 /// (`configMapRef`) generators of an ApplicationSet name, nested ones included, in the set's
 /// namespace.
 pub(crate) fn referenced_config_maps(appset: &Object) -> std::collections::BTreeSet<String> {
+    names_in_generators(appset, |k, x| match k {
+        "plugin" => x.pointer("/configMapRef/name").and_then(Value::as_str),
+        "clusterDecisionResource" => x.get("configMapRef").and_then(Value::as_str),
+        _ => None,
+    })
+}
+
+/// The non-empty names `pick` finds at any field (key and value) of an ApplicationSet's
+/// generators, nested ones included.
+fn names_in_generators(
+    appset: &Object,
+    pick: impl for<'v> Fn(&str, &'v Value) -> Option<&'v str>,
+) -> std::collections::BTreeSet<String> {
     let mut names = std::collections::BTreeSet::new();
     let mut stack: Vec<&Value> = appset.value().pointer("/spec/generators").into_iter().collect();
     while let Some(v) = stack.pop() {
         match v {
             Value::Object(m) => {
                 for (k, x) in m {
-                    let name = match k.as_str() {
-                        "plugin" => x.pointer("/configMapRef/name"),
-                        "clusterDecisionResource" => x.get("configMapRef"),
-                        _ => None,
-                    };
-                    if let Some(Value::String(name)) = name.filter(|n| n.as_str().is_some_and(|n| !n.is_empty())) {
-                        names.insert(name.clone());
+                    if let Some(name) = pick(k, x).filter(|n| !n.is_empty()) {
+                        names.insert(name.to_string());
                     }
                     stack.push(x);
                 }
