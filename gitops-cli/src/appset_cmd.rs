@@ -33,7 +33,10 @@ pub enum AppsetCommand {
     /// fetched through the Git cache; `pullRequest` and `scmProvider`, the providers' APIs,
     /// with `tokenRef` Secrets read from `--secrets` (or `--clusters`) files in the set's
     /// namespace, and without a `tokenRef` the GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN
-    /// environment variable, as Argo CD does.
+    /// environment variable, as Argo CD does; `plugin`, the ConfigMap of `--objects` and the
+    /// service its `baseUrl` names, with the token's Secret from `--secrets`;
+    /// `clusterDecisionResource`, the ConfigMap and the duck-typed resources (a
+    /// PlacementDecision, ...) of `--objects`, and the clusters of `--clusters`.
     ///
     /// Exit status: 0 when every Application generates, 2 on bad usage or input (the file,
     /// a generator or template error, duplicate or invalid names, a provider's error).
@@ -93,6 +96,11 @@ pub struct GenerateArgs {
     /// file or a directory; repeatable.
     #[arg(long, value_name = "PATH")]
     pub secrets: Vec<String>,
+    /// Objects of the hub the `plugin` and `clusterDecisionResource` generators read (their
+    /// ConfigMaps, the duck-typed resources), in the set's namespace or naming none: a file
+    /// or a directory; repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub objects: Vec<String>,
     /// `URL=DIR`: the git generators read the repository URL from the checkout DIR instead of
     /// fetching it; repeatable.
     #[arg(long, value_name = "URL=DIR")]
@@ -143,6 +151,8 @@ fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
     }
     let mut secrets = load_all(&args.secrets, "--secrets")?;
     secrets.extend(cluster_objects);
+    let mut hub_objects = load_all(&args.objects, "--objects")?;
+    hub_objects.extend(secrets.iter().cloned());
     let cache = crate::render_cmd::cache_dir(args.cache.as_ref()).ok().map(Cache::new);
     let repositories = repositories(appset, &args.local, cache.as_ref()).map_err(|e| format!("{label}: {e}"))?;
     let scm = scm_client(appset, &secrets);
@@ -151,6 +161,8 @@ fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
         repositories: Some(&repositories),
         pull_requests: Some(&scm),
         scm_repositories: Some(&scm),
+        plugins: Some(&scm),
+        objects: Some(&hub_objects),
         ..Inputs::default()
     };
     let generation = appset::generate_preview(appset, &inputs).map_err(|e| e.to_string())?;
@@ -189,18 +201,39 @@ pub(crate) fn scm_client(appset: &Object, objects: &[Object]) -> gitops_render::
 /// `bearerToken.tokenRef`: every `secretName`; a GitHub App's `appSecretName`), in the set's
 /// namespace.
 pub(crate) fn referenced_secrets(appset: &Object) -> std::collections::BTreeSet<String> {
+    names_in_generators(appset, |k, x| match k {
+        "secretName" | "appSecretName" => x.as_str(),
+        _ => None,
+    })
+}
+
+/// The ConfigMaps the `plugin` (`configMapRef.name`) and `clusterDecisionResource`
+/// (`configMapRef`) generators of an ApplicationSet name, nested ones included, in the set's
+/// namespace.
+pub(crate) fn referenced_config_maps(appset: &Object) -> std::collections::BTreeSet<String> {
+    names_in_generators(appset, |k, x| match k {
+        "plugin" => x.pointer("/configMapRef/name").and_then(Value::as_str),
+        "clusterDecisionResource" => x.get("configMapRef").and_then(Value::as_str),
+        _ => None,
+    })
+}
+
+/// The non-empty names `pick` finds at any field (key and value) of an ApplicationSet's
+/// generators, nested ones included.
+fn names_in_generators(
+    appset: &Object,
+    pick: impl for<'v> Fn(&str, &'v Value) -> Option<&'v str>,
+) -> std::collections::BTreeSet<String> {
     let mut names = std::collections::BTreeSet::new();
     let mut stack: Vec<&Value> = appset.value().pointer("/spec/generators").into_iter().collect();
     while let Some(v) = stack.pop() {
         match v {
             Value::Object(m) => {
                 for (k, x) in m {
-                    match (k.as_str(), x) {
-                        ("secretName" | "appSecretName", Value::String(name)) if !name.is_empty() => {
-                            names.insert(name.clone());
-                        }
-                        _ => stack.push(x),
+                    if let Some(name) = pick(k, x).filter(|n| !n.is_empty()) {
+                        names.insert(name.to_string());
                     }
+                    stack.push(x);
                 }
             }
             Value::Array(a) => stack.extend(a),
@@ -208,6 +241,28 @@ pub(crate) fn referenced_secrets(appset: &Object) -> std::collections::BTreeSet<
         }
     }
     names
+}
+
+/// What the ConfigMaps among `config_maps` that an ApplicationSet's generators name send the
+/// hub to read: the Secrets of plugin tokens (`$<secret>:<key>`), and the `(apiVersion,
+/// kind)` of duck-typed resources.
+pub(crate) fn config_map_reads(
+    appset: &Object,
+    config_maps: &[Object],
+) -> (std::collections::BTreeSet<String>, std::collections::BTreeSet<(String, String)>) {
+    let named = referenced_config_maps(appset);
+    let mut secrets = std::collections::BTreeSet::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for cm in config_maps.iter().filter(|o| o.kind() == "ConfigMap" && named.contains(o.name())) {
+        let data = |k: &str| cm.value().pointer(&format!("/data/{k}")).and_then(Value::as_str).unwrap_or("");
+        if let Some(r) = appset::generators::plugin::token_ref(data("token")) {
+            secrets.insert(r.secret_name);
+        }
+        if !data("apiVersion").is_empty() && !data("kind").is_empty() {
+            kinds.insert((data("apiVersion").to_string(), data("kind").to_string()));
+        }
+    }
+    (secrets, kinds)
 }
 
 /// The trees the git generators of `appset` read: each repository from its `--local URL=DIR`,

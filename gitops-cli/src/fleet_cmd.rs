@@ -782,6 +782,20 @@ impl Fleet {
         Ok((done.into(), "-".into()))
     }
 
+    /// The core object `kind` `namespace/name` of the kube hub, if it exists.
+    async fn hub_object(
+        &mut self,
+        label: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Object>, String> {
+        let key = ResourceKey::new("", kind, namespace, name);
+        Cluster::get(self.hub_cluster().await?, &key)
+            .await
+            .map_err(|e| format!("{label}: reading {kind} {namespace}/{name}: {e}"))
+    }
+
     /// Runs an ApplicationSet as Argo CD's ApplicationSet controller does: its generators over the
     /// hub's cluster Secrets and the repositories it names (served by `--local URL=DIR`, else
     /// fetched), its Applications written into the hub per its `applicationsSync` policy
@@ -827,15 +841,26 @@ impl Fleet {
         if *hub == Hub::Kube {
             // A kube hub lists only cluster Secrets: the ones the providers name are read.
             with_secrets = objects.to_vec();
+            let ns = appset.namespace();
+            // A missing Secret or ConfigMap is named by the generator that needs it.
             for name in crate::appset_cmd::referenced_secrets(appset) {
-                let key = ResourceKey::new("", "Secret", appset.namespace(), &name);
-                match Cluster::get(self.hub_cluster().await?, &key).await {
-                    Ok(Some(secret)) => with_secrets.push(secret),
-                    // A missing Secret is named by the generator that needs it.
-                    Ok(None) => {}
-                    Err(e) => return Err(format!("{label}: reading Secret {}/{name}: {e}", appset.namespace())),
-                }
+                with_secrets.extend(self.hub_object(&label, "Secret", ns, &name).await?);
             }
+            // Nor ConfigMaps or duck-typed resources: read for the sets whose plugin and
+            // clusterDecisionResource generators name them.
+            let mut config_maps = Vec::new();
+            for name in crate::appset_cmd::referenced_config_maps(appset) {
+                config_maps.extend(self.hub_object(&label, "ConfigMap", ns, &name).await?);
+            }
+            let (token_secrets, kinds) = crate::appset_cmd::config_map_reads(appset, &config_maps);
+            for name in token_secrets {
+                with_secrets.extend(self.hub_object(&label, "Secret", ns, &name).await?);
+            }
+            for (api_version, resource) in kinds {
+                let listed = self.hub_cluster().await?.list_resource(&api_version, &resource, ns).await;
+                with_secrets.extend(listed.map_err(|e| format!("{label}: listing {api_version} {resource}: {e}"))?);
+            }
+            with_secrets.extend(config_maps);
             scm_objects = &with_secrets;
         }
         let scm = crate::appset_cmd::scm_client(appset, scm_objects);
@@ -844,6 +869,8 @@ impl Fleet {
             repositories: Some(&repositories),
             pull_requests: Some(&scm),
             scm_repositories: Some(&scm),
+            plugins: Some(&scm),
+            objects: Some(scm_objects),
             ..Inputs::default()
         };
         let pass = match appset::controller::pass(appset, appset::generate_all(appset, &inputs), &existing, now) {

@@ -959,3 +959,138 @@ fn syncs_impersonate_the_projects_service_account() {
         "{text}"
     );
 }
+
+/// A plugin and a clusterDecisionResource ApplicationSet on a kube hub: the ConfigMaps their
+/// generators name, the plugin token's Secret and the PlacementDecisions are not among what
+/// the hub lists, so they are read for these sets (by name, and by listing the resource the
+/// ConfigMap names); the plugin is called with the token, the decision's cluster is used.
+#[test]
+fn plugin_and_cluster_decision_sets_on_a_kube_hub_read_their_configmaps() {
+    let Some(env) = testenv::or_skip("plugin_and_cluster_decision_sets_on_a_kube_hub_read_their_configmaps") else {
+        return;
+    };
+    install_controller_crds(env);
+    runtime().block_on(async {
+        let client = client(env).await;
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "placementdecisions.cluster.open-cluster-management.io"},
+            "spec": {"group": "cluster.open-cluster-management.io", "scope": "Namespaced",
+                "names": {"kind": "PlacementDecision", "plural": "placementdecisions", "singular": "placementdecision",
+                    "listKind": "PlacementDecisionList"},
+                "versions": [{"name": "v1beta1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+        });
+        let req = Request::new("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+            .patch("placementdecisions.cluster.open-cluster-management.io", &PatchParams::apply("test").force(), &Patch::Apply(&crd))
+            .expect("request");
+        client.request::<Value>(req).await.expect("CRD");
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}});
+        let req = Request::new("/api/v1/namespaces")
+            .patch("argocd", &PatchParams::apply("test").force(), &Patch::Apply(&namespace))
+            .expect("request");
+        client.request::<Value>(req).await.expect("namespace");
+        // Without a status subresource, the status is stored with the object, as the
+        // placement controller would have written it.
+        let decision = json!({
+            "apiVersion": "cluster.open-cluster-management.io/v1beta1", "kind": "PlacementDecision",
+            "metadata": {"name": "web-decision", "namespace": "argocd",
+                "labels": {"cluster.open-cluster-management.io/placement": "web"}},
+            "status": {"decisions": [{"clusterName": "in-cluster", "reason": "picked"}, {"clusterName": "elsewhere", "reason": ""}]},
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let req = Request::new("/apis/cluster.open-cluster-management.io/v1beta1/namespaces/argocd/placementdecisions")
+                .patch("web-decision", &PatchParams::apply("test").force(), &Patch::Apply(&decision))
+                .expect("request");
+            match client.request::<Value>(req).await {
+                Ok(_) => break,
+                // The CRD is being established.
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(e) => panic!("PlacementDecision: {e}"),
+            }
+        }
+    });
+    let server = crate::appset::Server::start(|seen, _| {
+        if seen.headers.get("authorization").map(String::as_str) != Some("Bearer plugin-token") {
+            return (401, vec![], json!({"message": "bad token"}));
+        }
+        (200, vec![], json!({"output": {"parameters": [{"app": "from-plugin"}]}}))
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
+    const URL: &str = "https://git.example.com/duck-fleet.git";
+    write(
+        "root.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: duckroot, namespace: argocd}}\nspec:\n  source: {{repoURL: '{URL}', path: apps}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: argocd}}\n  syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}\n"
+        ),
+    );
+    write(
+        "apps/settings.yaml",
+        &format!(
+            r#"apiVersion: v1
+kind: Secret
+metadata: {{name: plugin-secret, namespace: argocd}}
+stringData: {{plugin.token: plugin-token}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: my-plugin, namespace: argocd}}
+data: {{baseUrl: '{}', token: '$plugin-secret:plugin.token'}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: ocm-placement, namespace: argocd}}
+data: {{apiVersion: cluster.open-cluster-management.io/v1beta1, kind: placementdecisions, statusListKey: decisions, matchKey: clusterName}}
+"#,
+            server.base
+        ),
+    );
+    write(
+        "apps/sets.yaml",
+        &format!(
+            r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: plugged, namespace: argocd}}
+spec:
+  goTemplate: true
+  generators:
+  - plugin: {{configMapRef: {{name: my-plugin}}}}
+  template:
+    metadata: {{name: '{{{{.app}}}}'}}
+    spec:
+      project: default
+      source: {{repoURL: '{URL}', path: web}}
+      destination: {{server: 'https://kubernetes.default.svc', namespace: '{{{{.app}}}}'}}
+      syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: placed, namespace: argocd}}
+spec:
+  generators:
+  - clusterDecisionResource:
+      configMapRef: ocm-placement
+      labelSelector: {{matchLabels: {{cluster.open-cluster-management.io/placement: web}}}}
+  template:
+    metadata: {{name: 'placed-{{{{clusterName}}}}'}}
+    spec:
+      project: default
+      source: {{repoURL: '{URL}', path: web}}
+      destination: {{server: '{{{{server}}}}', namespace: placed}}
+      syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}
+"#
+        ),
+    );
+    write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: '1'}\n");
+    let local = format!("{URL}={}", dir.path().display());
+    let root = dir.path().join("root.yaml");
+    let args = ["reconcile", "--app", root.to_str().unwrap(), "--local", &local, "--target", "kube:testenv"];
+    let first = gitops_kube(env, &args, None, 120);
+    let text = out(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}{}", err(&first));
+    assert!(text.contains("ApplicationSet argocd/plugged: 1 generated; create [from-plugin]"), "{text}");
+    assert!(text.contains("ApplicationSet argocd/placed: 1 generated; create [placed-in-cluster]"), "{text}");
+    assert!(server.seen().iter().any(|s| s.path == "/api/v1/getparams.execute"), "the plugin was called");
+}

@@ -1,8 +1,9 @@
 //! `gitops appset generate|list|get`: the seed-style ApplicationSets (a list per environment,
 //! clusters with values, git directories with an exclusion, git `config.json` files, a matrix
-//! of clusters × list, pull request previews) end to end; git repositories made with `git`,
-//! and the pull request and SCM APIs served over HTTP on 127.0.0.1 by a small server here that
-//! speaks each provider's shapes (paging, auth headers, a rate limit).
+//! of clusters × list, pull request previews, a plugin, PlacementDecisions) end to end; git
+//! repositories made with `git`, and the pull request and SCM APIs and a generator plugin
+//! served over HTTP on 127.0.0.1 by a small server here that speaks each provider's shapes
+//! (paging, auth headers, a rate limit).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -485,6 +486,10 @@ pub(crate) struct Seen {
     pub(crate) path: String,
     pub(crate) query: BTreeMap<String, String>,
     pub(crate) headers: BTreeMap<String, String>,
+    /// The method (`GET`, `POST`).
+    pub(crate) method: String,
+    /// The body, as the Content-Length header sizes it.
+    pub(crate) body: String,
 }
 
 /// An answer: status, extra headers, JSON body.
@@ -511,6 +516,7 @@ impl Server {
                 if reader.read_line(&mut line).is_err() {
                     continue;
                 }
+                let method = line.split_whitespace().next().unwrap_or("").to_string();
                 let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
                 let mut headers = BTreeMap::new();
                 loop {
@@ -522,13 +528,19 @@ impl Server {
                         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
                     }
                 }
+                let length = headers.get("content-length").and_then(|l| l.parse::<usize>().ok()).unwrap_or(0);
+                let mut body = vec![0; length];
+                if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                    continue;
+                }
+                let body = String::from_utf8_lossy(&body).into_owned();
                 let (path, query) = target.split_once('?').unwrap_or((&target, ""));
                 let query = query
                     .split('&')
                     .filter_map(|kv| kv.split_once('='))
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect();
-                let request = Seen { path: path.to_string(), query, headers };
+                let request = Seen { path: path.to_string(), query, headers, method, body };
                 record.lock().unwrap().push(request.clone());
                 let (status, extra, body) = route(&request, &me);
                 let body = body.to_string();
@@ -967,4 +979,215 @@ spec:
                 && s.query.get("ref").map(String::as_str) == Some("feature%2FX")),
         "the other branch was asked too"
     );
+}
+
+/// A plugin on 127.0.0.1 as Argo CD's documentation describes one: it answers
+/// `POST /api/v1/getparams.execute` with a bearer token, one parameter set per entry of the
+/// input's `envs`, and 401 with a message otherwise.
+fn plugin(seen: &Seen, _: &str) -> Answer {
+    if seen.method != "POST" || seen.path != "/api/v1/getparams.execute" {
+        return not_found();
+    }
+    if seen.headers.get("authorization").map(String::as_str) != Some("Bearer strong-password") {
+        return (401, vec![], json!({"message": "bad token"}));
+    }
+    let Ok(body) = serde_json::from_str::<Value>(&seen.body) else {
+        return (400, vec![], json!({"error": "not JSON"}));
+    };
+    let input = &body["input"]["parameters"];
+    let team = input["team"].as_str().unwrap_or("none");
+    let sets: Vec<Value> = input["envs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| json!({"env": e, "digest": format!("sha256:{team}-{}", e.as_str().unwrap_or(""))}))
+        .collect();
+    (200, vec![], json!({"output": {"parameters": sets}}))
+}
+
+/// The plugin generator in a matrix: each list element calls the plugin with its own input
+/// (the body and the bearer token checked by the server), the answer's sets carry
+/// `generator.input.parameters` and `values`; a wrong token is a 401 named with the URL,
+/// and the token is never printed; a missing ConfigMap is named.
+#[test]
+fn plugin_generator_over_a_loopback_plugin() {
+    let server = Server::start(plugin);
+    let dir = tempfile::tempdir().unwrap();
+    write_under(
+        dir.path(),
+        "objects/cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: my-plugin, namespace: argocd}}\ndata:\n  baseUrl: '{}'\n  token: '$plugin-secret:plugin.token'\n  requestTimeout: '10'\n",
+            server.base
+        ),
+    );
+    // `printf strong-password | base64`, as the Secret stores it.
+    let secret = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: plugin-secret, namespace: argocd}}\ndata: {{plugin.token: {value}}}\n"
+        )
+    };
+    write_under(dir.path(), "good/secret.yaml", &secret("c3Ryb25nLXBhc3N3b3Jk"));
+    // `printf wrong-password | base64`.
+    write_under(dir.path(), "bad/secret.yaml", &secret("d3JvbmctcGFzc3dvcmQ="));
+    write_under(
+        dir.path(),
+        "set.yaml",
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: plugged, namespace: argocd}
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+  - matrix:
+      generators:
+      - list: {elements: [{team: a}, {team: b}]}
+      - plugin:
+          configMapRef: {name: my-plugin}
+          input: {parameters: {team: '{{ .team }}', envs: [dev, prod]}}
+          values: {link: 'https://teams.example/{{ .team }}'}
+  template:
+    metadata:
+      name: '{{ .team }}-{{ .env }}'
+      annotations:
+        from-input: '{{ .generator.input.parameters.team }}'
+        digest: '{{ .digest }}'
+        link: '{{ .values.link }}'
+    spec:
+      project: default
+      source: {repoURL: https://git.example/apps.git, path: '{{ .env }}'}
+      destination: {server: https://kubernetes.default.svc, namespace: '{{ .team }}'}
+"#,
+    );
+    let set = dir.path().join("set.yaml");
+    let objects = dir.path().join("objects");
+    let (good, bad) = (dir.path().join("good"), dir.path().join("bad"));
+    let args = |secrets: &Path| {
+        vec!["--objects".to_string(), objects.display().to_string(), "--secrets".into(), secrets.display().to_string()]
+    };
+    let good_args = args(&good);
+    let (o, apps) = generate(&set, &good_args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    ok(&o);
+    assert_eq!(names(&apps), ["a-dev", "a-prod", "b-dev", "b-prod"]);
+    assert_eq!(
+        apps[3]["metadata"]["annotations"],
+        json!({"from-input": "b", "digest": "sha256:b-prod", "link": "https://teams.example/b"})
+    );
+    let calls = server.seen();
+    assert_eq!(calls.len(), 2, "one call per list element");
+    let bodies: Vec<Value> = calls.iter().map(|c| serde_json::from_str(&c.body).unwrap()).collect();
+    assert_eq!(
+        bodies[0],
+        json!({"applicationSetName": "plugged", "input": {"parameters": {"team": "a", "envs": ["dev", "prod"]}}})
+    );
+    assert_eq!(bodies[1]["input"]["parameters"]["team"], "b");
+    assert_eq!(calls[0].headers.get("content-type").map(String::as_str), Some("application/json"));
+
+    let bad_args = args(&bad);
+    let (o, _) = generate(&set, &bad_args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    fails_with(&o, &format!("plugin: POST {}/api/v1/getparams.execute: HTTP 401: bad token", server.base));
+    assert!(!err(&o).contains("wrong-password") && !out(&o).contains("wrong-password"), "{}", err(&o));
+
+    let (o, _) = generate(&set, &["--secrets", good.to_str().unwrap()], &[]);
+    fails_with(&o, "plugin.configMapRef.name: no ConfigMap argocd/my-plugin was found");
+    let (o, _) = generate(&set, &["--objects", objects.to_str().unwrap()], &[]);
+    fails_with(
+        &o,
+        "ConfigMap my-plugin: token: Secret argocd/plugin-secret, key \"plugin.token\": no such Secret was given",
+    );
+}
+
+/// clusterDecisionResource over an Open Cluster Management PlacementDecision read from
+/// `--objects`: the decisions that name a registered cluster (from `--clusters`) give its
+/// name and server and the decision's fields; one naming no cluster is left out; selection
+/// by label and by name.
+#[test]
+fn cluster_decision_resource_from_placement_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    write_under(dir.path(), "clusters/a.yaml", &cluster_secret("east", "https://east.example", "prod"));
+    write_under(dir.path(), "clusters/b.yaml", &cluster_secret("west", "https://west.example", "prod"));
+    write_under(
+        dir.path(),
+        "objects/ocm.yaml",
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: ocm-placement, namespace: argocd}
+data:
+  apiVersion: cluster.open-cluster-management.io/v1beta1
+  kind: placementdecisions
+  statusListKey: decisions
+  matchKey: clusterName
+---
+apiVersion: cluster.open-cluster-management.io/v1beta1
+kind: PlacementDecision
+metadata:
+  name: guestbook-decision-1
+  namespace: argocd
+  labels: {cluster.open-cluster-management.io/placement: guestbook}
+status:
+  decisions:
+  - {clusterName: west, reason: spread}
+  - {clusterName: nowhere, reason: not registered}
+  - {clusterName: east, reason: affinity}
+---
+apiVersion: cluster.open-cluster-management.io/v1beta1
+kind: PlacementDecision
+metadata:
+  name: other-decision
+  namespace: argocd
+  labels: {cluster.open-cluster-management.io/placement: other}
+status:
+  decisions:
+  - {clusterName: east, reason: other}
+"#,
+    );
+    let set = |select: &str| {
+        format!(
+            r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: book-import, namespace: argocd}}
+spec:
+  generators:
+  - clusterDecisionResource:
+      configMapRef: ocm-placement
+      {select}
+      requeueAfterSeconds: 30
+      values: {{tier: gold}}
+  template:
+    metadata:
+      name: '{{{{clusterName}}}}-guestbook'
+      annotations: {{reason: '{{{{reason}}}}', tier: '{{{{values.tier}}}}'}}
+    spec:
+      project: default
+      source: {{repoURL: https://github.com/argoproj/argocd-example-apps.git, path: guestbook}}
+      destination: {{server: '{{{{server}}}}', namespace: guestbook}}
+"#
+        )
+    };
+    write_under(
+        dir.path(),
+        "by-label.yaml",
+        &set("labelSelector: {matchLabels: {cluster.open-cluster-management.io/placement: guestbook}}"),
+    );
+    write_under(dir.path(), "by-name.yaml", &set("name: other-decision"));
+    let clusters = dir.path().join("clusters");
+    let objects = dir.path().join("objects");
+    let args = ["--clusters", clusters.to_str().unwrap(), "--objects", objects.to_str().unwrap()];
+    let (o, apps) = generate(&dir.path().join("by-label.yaml"), &args, &[]);
+    ok(&o);
+    assert_eq!(names(&apps), ["west-guestbook", "east-guestbook"]);
+    assert_eq!(apps[0]["spec"]["destination"]["server"], "https://west.example");
+    assert_eq!(apps[1]["metadata"]["annotations"], json!({"reason": "affinity", "tier": "gold"}));
+    let (o, apps) = generate(&dir.path().join("by-name.yaml"), &args, &[]);
+    ok(&o);
+    assert_eq!(names(&apps), ["east-guestbook"]);
+    assert_eq!(apps[0]["metadata"]["annotations"]["reason"], "other");
+
+    // Without the cluster Secrets, only in-cluster is registered: no decision names it.
+    let (o, apps) = generate(&dir.path().join("by-name.yaml"), &["--objects", objects.to_str().unwrap()], &[]);
+    ok(&o);
+    assert_eq!(apps, Vec::<Value>::new());
+    let (o, _) = generate(&dir.path().join("by-label.yaml"), &["--clusters", clusters.to_str().unwrap()], &[]);
+    fails_with(&o, "clusterDecisionResource.configMapRef: no ConfigMap argocd/ocm-placement was found");
 }

@@ -495,3 +495,73 @@ fn an_applicationset_generates_apps_that_are_walked_and_removed_with_their_direc
     assert!(!app.exists() && !deployment.exists(), "{text}");
     assert!(hub.join("overlay-dev/apps/Deployment/dev-guestbook.yaml").is_file(), "the others stay");
 }
+
+/// A clusterDecisionResource ApplicationSet on a directory hub: the root puts the
+/// PlacementDecision's CRD, the generator's ConfigMap, a PlacementDecision and the set into the
+/// hub; the set reads them from the hub. Until the placement controller (here, the test)
+/// writes the decision's status, it generates nothing; then one Application per decided
+/// cluster that is registered (prod, by the root's cluster Secret), which is walked to it.
+#[test]
+fn a_cluster_decision_resource_set_reads_the_hubs_placement_decisions() {
+    let (dir, checkout) = example_checkout();
+    std::fs::write(
+        checkout.join("apps/placed.yaml"),
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: placementdecisions.cluster.open-cluster-management.io}
+spec:
+  group: cluster.open-cluster-management.io
+  scope: Namespaced
+  names: {kind: PlacementDecision, plural: placementdecisions, singular: placementdecision, listKind: PlacementDecisionList}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ocm-placement, namespace: argocd}
+data: {apiVersion: cluster.open-cluster-management.io/v1beta1, kind: placementdecisions, statusListKey: decisions, matchKey: clusterName}
+---
+apiVersion: cluster.open-cluster-management.io/v1beta1
+kind: PlacementDecision
+metadata:
+  name: redis-placement
+  namespace: argocd
+  labels: {cluster.open-cluster-management.io/placement: redis}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: placed, namespace: argocd}
+spec:
+  generators:
+  - clusterDecisionResource:
+      configMapRef: ocm-placement
+      labelSelector: {matchLabels: {cluster.open-cluster-management.io/placement: redis}}
+  template:
+    metadata: {name: 'placed-{{clusterName}}'}
+    spec:
+      project: default
+      source: {repoURL: 'https://git.example.com/fleet.git', targetRevision: main, path: base/redis}
+      destination: {server: '{{server}}', namespace: placed}
+      syncPolicy:
+        automated: {prune: true}
+        syncOptions: [CreateNamespace=true]
+"#,
+    )
+    .unwrap();
+    let hub = dir.path().join("hub");
+    let o = reconcile(&checkout.join("root.yaml"), &checkout, &hub);
+    let text = out(&o);
+    assert!(text.contains("ApplicationSet argocd/placed: 0 generated; create []"), "{text}{}", err(&o));
+    let stored = hub.join("argocd/cluster.open-cluster-management.io/PlacementDecision/redis-placement.yaml");
+    let decision = std::fs::read_to_string(&stored).unwrap_or_else(|e| panic!("{}: {e}", stored.display()));
+    let status = "status:\n  decisions:\n  - {clusterName: prod, reason: picked}\n  - {clusterName: unregistered, reason: picked}\n";
+    std::fs::write(&stored, format!("{decision}{status}")).unwrap();
+    let o = reconcile(&checkout.join("root.yaml"), &checkout, &hub);
+    let text = out(&o);
+    assert!(text.contains("ApplicationSet argocd/placed: 1 generated; create [placed-prod]"), "{text}{}", err(&o));
+    assert!(text.contains("placed-prod -> dir:"), "{text}");
+    assert!(dir.path().join("clusters/prod/placed/apps/Deployment/redis.yaml").is_file(), "{text}");
+}

@@ -401,6 +401,31 @@ impl KubeCluster {
         Ok(objects)
     }
 
+    /// Every object of the resource `resource` (its plural name, as a dynamic client takes
+    /// it, or its kind) in `api_version` and `namespace`: what Argo CD's clusterDecisionResource
+    /// generator lists. None when the cluster does not serve it.
+    pub async fn list_resource(
+        &self,
+        api_version: &str,
+        resource: &str,
+        namespace: &str,
+    ) -> Result<Vec<Object>, Error> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        for stale in [false, true] {
+            let d = self.discovery(stale).await?;
+            let found = d.get(group).and_then(|g| {
+                g.versioned_resources(version)
+                    .into_iter()
+                    .find(|(ar, _)| ar.plural == resource || ar.kind.eq_ignore_ascii_case(resource))
+            });
+            if let Some((ar, caps)) = found {
+                let ns = (caps.scope == Scope::Namespaced).then_some(namespace);
+                return self.list_pages(&ar, ns, None).await;
+            }
+        }
+        Ok(Vec::new())
+    }
+
     /// Every object of one resource (all namespaces), page by page.
     async fn list_all(&self, ar: &ApiResource, labels: Option<&str>) -> Result<Vec<Object>, Error> {
         self.list_pages(ar, None, labels).await

@@ -1,10 +1,12 @@
-//! Argo CD ApplicationSets, pure: from an ApplicationSet (and the clusters and repository
-//! trees its generators read) to the Applications it generates, and what the controller
+//! Argo CD ApplicationSets, pure: from an ApplicationSet (and the clusters, repository trees
+//! and hub objects its generators read) to the Applications it generates, and what the controller
 //! writes for them.
 //!
 //! - [`params`]: parameter sets, flat or Go-shaped, and Argo CD's flattening;
-//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, `pullRequest` and
-//!   `scmProvider` (over provider traits the caller implements), the post-selector, `values`;
+//! - [`generators`]: `list`, `clusters`, `git`, `matrix`, `merge`, `pullRequest`,
+//!   `scmProvider` and `plugin` (over provider traits the caller implements),
+//!   `clusterDecisionResource` (over the hub's objects and clusters the caller gives), the
+//!   post-selector, `values`;
 //! - [`selector`]: label selector objects (`matchLabels`, `matchExpressions`);
 //! - [`template`]: fasttemplate and Go templates, generator templates, `templatePatch`;
 //! - [`plan`](mod@plan): the sync policy and the create/update/delete plan;
@@ -299,7 +301,7 @@ fn run(appset: &Object, inputs: &Inputs<'_>, check_destinations: bool) -> Result
         None | Some(Value::Null) => &[],
         Some(_) => return Err(spec_err("spec.generators", "must be a list")),
     };
-    let cx = generators::Context { engine, inputs };
+    let cx = generators::Context { engine, inputs, appset: appset.name(), namespace: appset.namespace() };
     let render_cx =
         RenderContext { namespace: appset.namespace(), template_patch, preserve_resources_on_deletion: preserve };
 

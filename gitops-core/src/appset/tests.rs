@@ -261,7 +261,7 @@ spec:
     let e = generate(&set, &Inputs::default()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "ApplicationSet argocd/broken: generators[1] (plugin): the plugin generator is not supported yet"
+        "ApplicationSet argocd/broken: generators[1] (plugin): the plugin generator needs the ConfigMap \"p\" (the hub's objects), which was not provided"
     );
 
     let set = appset(

@@ -1,7 +1,9 @@
 //! Clients for the pull request and repository APIs the ApplicationSet `pullRequest` and
-//! `scmProvider` generators read: [`github`], [`gitlab`], [`gitea`], [`bitbucket_server`].
+//! `scmProvider` generators read: [`github`], [`gitlab`], [`gitea`], [`bitbucket_server`];
+//! and for the services the `plugin` generator calls: [`plugin`].
 //!
-//! [`Client`] implements the core's [`PullRequests`] and [`ScmRepositories`] over blocking
+//! [`Client`] implements the core's [`PullRequests`], [`ScmRepositories`] and
+//! [`Plugins`](gitops_core::appset::generators::Plugins) over blocking
 //! HTTP (ureq, rustls). Each provider pages as its API documents (GitHub's `Link: rel="next"`,
 //! GitLab's `X-Next-Page`, Gitea's `page`/`limit`, Bitbucket Server's `isLastPage` and
 //! `nextPageStart`) and sends its own auth header. Tokens come from the Secrets the client is
@@ -13,6 +15,7 @@ pub mod bitbucket_server;
 pub mod gitea;
 pub mod github;
 pub mod gitlab;
+pub mod plugin;
 
 use std::time::Duration;
 

@@ -159,7 +159,7 @@ mod tests {
         let (registry, errors) = ClusterRegistry::from_objects(objects);
         assert!(errors.is_empty(), "{errors:?}");
         let inputs = Inputs { clusters: Some(&registry), ..Inputs::default() };
-        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         generate(&spec, &cx)
     }
 
@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn needs_a_registry() {
         let inputs = Inputs::default();
-        let cx = Context { engine: Engine::new(Mode::Flat, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(Mode::Flat, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         let e = generate(&json!({}), &cx).unwrap_err();
         assert_eq!(e.to_string(), "the clusters generator needs the cluster registry, which was not provided");
     }

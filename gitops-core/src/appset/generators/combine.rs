@@ -170,7 +170,7 @@ mod tests {
 
     fn run(mode: Mode, kind: &str, spec: Value) -> Result<Vec<Params>, GeneratorError> {
         let inputs = Inputs::default();
-        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         super::super::run_kind(kind, &spec, &cx, 0)
     }
 

@@ -283,7 +283,7 @@ mod tests {
     fn run(mode: Mode, spec: Value) -> Result<Vec<Params>, GeneratorError> {
         let r = repos();
         let inputs = Inputs { repositories: Some(&r), ..Inputs::default() };
-        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         generate(&spec, &cx)
     }
 
@@ -353,7 +353,7 @@ mod tests {
         assert_eq!(run(Mode::Flat, spec.clone()).unwrap().len(), 5, "default pathspec: * crosses /");
         let r = repos();
         let inputs = Inputs { repositories: Some(&r), new_git_file_globbing: true, ..Inputs::default() };
-        let cx = Context { engine: Engine::new(Mode::Flat, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(Mode::Flat, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         assert_eq!(generate(&spec, &cx).unwrap().len(), 0);
         let spec = json!({"repoURL": REPO, "revision": "main", "files": [{"path": "apps/**/kustomization.yaml"}]});
         assert_eq!(generate(&spec, &cx).unwrap().len(), 3);

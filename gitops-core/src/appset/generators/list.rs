@@ -98,7 +98,7 @@ mod tests {
 
     fn run(mode: Mode, spec: Value) -> Result<Vec<Params>, GeneratorError> {
         let inputs = Inputs::default();
-        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         generate(&spec, &cx)
     }
 

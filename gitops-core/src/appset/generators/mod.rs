@@ -6,16 +6,24 @@
 //! - [`git`]: a repository's directories or files (with [`pathmatch`] for globs);
 //! - [`combine`]: `matrix` and `merge`, over the others;
 //! - [`pull_request`]: open pull requests, read through [`PullRequests`];
-//! - [`scm_provider`]: an organization's repositories, read through [`ScmRepositories`].
+//! - [`scm_provider`]: an organization's repositories, read through [`ScmRepositories`];
+//! - [`plugin`]: the parameter sets an HTTP plugin answers, called through [`Plugins`];
+//! - [`cluster_decision`]: `clusterDecisionResource`, the clusters that duck-typed resources
+//!   (Open Cluster Management's PlacementDecisions, ...) list in their status.
+//!
+//! The plugin and clusterDecisionResource generators read their ConfigMap (and the
+//! duck-typed resources) from [`Inputs::objects`], in the set's namespace.
 //!
 //! [`run_child`] runs one entry of a matrix/merge's `generators`: its one generator, then its
-//! post-selector. `clusterDecisionResource` and `plugin` are [`GeneratorError::NotSupported`].
+//! post-selector.
 
+pub mod cluster_decision;
 pub mod clusters;
 pub mod combine;
 pub mod git;
 pub mod list;
 pub mod pathmatch;
+pub mod plugin;
 pub mod pull_request;
 pub mod scm_provider;
 
@@ -23,19 +31,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use crate::Object;
 use crate::appset::params::{Mode, Params};
 use crate::appset::selector::{Selector, SelectorError};
 use crate::appset::template::{Engine, GoOptions, TemplateError};
 use crate::fleet::cluster::ClusterRegistry;
+pub use plugin::{PluginCall, Plugins};
 pub use pull_request::{PullRequest, PullRequestProvider, PullRequests, SecretRef, SourceError};
 pub use scm_provider::{ScmProvider, ScmRepositories, ScmRepository};
 
 /// Every generator kind an entry of `generators` may hold, in Argo CD's field order.
 pub const KINDS: [&str; 9] =
     ["list", "clusters", "git", "scmProvider", "clusterDecisionResource", "pullRequest", "matrix", "merge", "plugin"];
-
-/// The kinds read from outside systems that are not implemented yet.
-pub const UNSUPPORTED_KINDS: [&str; 2] = ["clusterDecisionResource", "plugin"];
 
 /// Why a generator gives no parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -267,6 +274,12 @@ pub struct Inputs<'a> {
     pub pull_requests: Option<&'a dyn PullRequests>,
     /// The SCM providers (for the `scmProvider` generator).
     pub scm_repositories: Option<&'a dyn ScmRepositories>,
+    /// The plugin services (for the `plugin` generator).
+    pub plugins: Option<&'a dyn Plugins>,
+    /// Objects of the hub the `plugin` and `clusterDecisionResource` generators read: their
+    /// ConfigMaps and the duck-typed resources. Only those in the set's namespace (or naming
+    /// none) count; others may be given.
+    pub objects: Option<&'a [Object]>,
 }
 
 impl std::fmt::Debug for Inputs<'_> {
@@ -277,6 +290,8 @@ impl std::fmt::Debug for Inputs<'_> {
             .field("new_git_file_globbing", &self.new_git_file_globbing)
             .field("pull_requests", &self.pull_requests.is_some())
             .field("scm_repositories", &self.scm_repositories.is_some())
+            .field("plugins", &self.plugins.is_some())
+            .field("objects", &self.objects.map(<[Object]>::len))
             .finish()
     }
 }
@@ -288,6 +303,10 @@ pub struct Context<'a> {
     pub engine: Engine,
     /// What the generators read.
     pub inputs: &'a Inputs<'a>,
+    /// The ApplicationSet's name (the plugin generator sends it).
+    pub appset: &'a str,
+    /// The ApplicationSet's namespace: ConfigMaps and duck-typed resources are read in it.
+    pub namespace: &'a str,
 }
 
 impl Context<'_> {
@@ -311,6 +330,8 @@ pub fn run_kind(kind: &str, spec: &Value, cx: &Context<'_>, depth: usize) -> Res
         "git" => git::generate(spec, cx),
         "pullRequest" => pull_request::generate(spec, cx),
         "scmProvider" => scm_provider::generate(spec, cx),
+        "plugin" => plugin::generate(spec, cx),
+        "clusterDecisionResource" => cluster_decision::generate(spec, cx),
         "matrix" | "merge" if depth >= 2 => Err(GeneratorError::TooDeep { kind: kind.to_string() }),
         "matrix" => combine::matrix(spec, cx, depth),
         "merge" => combine::merge(spec, cx, depth),
@@ -488,6 +509,43 @@ pub fn append_values(
     Ok(())
 }
 
+/// The `data` of the ConfigMap `name` in the set's namespace among [`Inputs::objects`] (the
+/// last one given wins, as a later file overrides an earlier one). `field` names the spec
+/// field that refers to it, for errors.
+pub(crate) fn config_map_data<'v>(
+    cx: &Context<'v>,
+    kind: &str,
+    field: &str,
+    name: &str,
+) -> Result<BTreeMap<String, String>, GeneratorError> {
+    let objects = cx.inputs.objects.ok_or_else(|| GeneratorError::MissingInput {
+        kind: kind.to_string(),
+        what: format!("the ConfigMap {name:?} (the hub's objects)"),
+    })?;
+    let found = objects
+        .iter()
+        .rev()
+        .find(|o| {
+            o.kind() == "ConfigMap"
+                && o.group().is_empty()
+                && o.name() == name
+                && (o.namespace().is_empty() || o.namespace() == cx.namespace)
+        })
+        .ok_or_else(|| GeneratorError::Field {
+            field: field.to_string(),
+            message: format!("no ConfigMap {}/{name} was found", cx.namespace),
+        })?;
+    let mut data = BTreeMap::new();
+    for (k, v) in found.value().get("data").and_then(Value::as_object).into_iter().flatten() {
+        let text = v.as_str().ok_or_else(|| GeneratorError::Field {
+            field: field.to_string(),
+            message: format!("ConfigMap {}/{name}: data.{k} is not a string", cx.namespace),
+        })?;
+        data.insert(k.clone(), text.to_string());
+    }
+    Ok(data)
+}
+
 /// A string field of a generator spec (`None` when absent or null).
 pub(crate) fn opt_str<'v>(spec: &'v Value, kind: &str, key: &str) -> Result<Option<&'v str>, GeneratorError> {
     match spec.get(key) {
@@ -504,17 +562,7 @@ mod tests {
     use super::*;
 
     fn cx_with<'a>(mode: Mode, inputs: &'a Inputs<'a>) -> Context<'a> {
-        Context { engine: Engine::new(mode, &[]).unwrap(), inputs }
-    }
-
-    #[test]
-    fn unsupported_kinds_are_named() {
-        let inputs = Inputs::default();
-        let cx = cx_with(Mode::Flat, &inputs);
-        for kind in UNSUPPORTED_KINDS {
-            let e = run_kind(kind, &json!({}), &cx, 0).unwrap_err();
-            assert_eq!(e.to_string(), format!("the {kind} generator is not supported yet"));
-        }
+        Context { engine: Engine::new(mode, &[]).unwrap(), inputs, appset: "", namespace: "" }
     }
 
     #[test]
@@ -581,7 +629,7 @@ mod tests {
     #[test]
     fn interpolation_keeps_values_that_refer_to_the_childs_own_params() {
         let inputs = Inputs::default();
-        let cx = Context { engine: Engine::new(Mode::Go, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(Mode::Go, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         let a = Params::Go(json!({"env": "prod"}).as_object().unwrap().clone());
         let entry =
             json!({"git": {"revision": "{{ .env }}", "values": {"v": "{{ .path.basename }}", "e": "{{ .env }}"}}});

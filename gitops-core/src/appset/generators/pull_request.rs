@@ -446,7 +446,7 @@ mod tests {
 
     fn run(mode: Mode, spec: Value, source: &Fixed) -> Result<Vec<Params>, GeneratorError> {
         let inputs = Inputs { pull_requests: Some(source), ..Inputs::default() };
-        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         generate(&spec, &cx)
     }
 
@@ -537,7 +537,7 @@ mod tests {
             }
         );
         let inputs = Inputs::default();
-        let cx = Context { engine: Engine::new(Mode::Flat, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(Mode::Flat, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         let e = generate(&json!({"github": {"owner": "o", "repo": "r"}}), &cx).unwrap_err();
         assert!(matches!(e, GeneratorError::MissingInput { .. }), "{e}");
     }

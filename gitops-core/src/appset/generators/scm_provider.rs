@@ -359,7 +359,7 @@ mod tests {
 
     fn run(mode: Mode, spec: Value, org: &Org) -> Result<Vec<Params>, GeneratorError> {
         let inputs = Inputs { scm_repositories: Some(org), ..Inputs::default() };
-        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs };
+        let cx = Context { engine: Engine::new(mode, &[]).unwrap(), inputs: &inputs, appset: "", namespace: "" };
         generate(&spec, &cx)
     }
 
