@@ -228,24 +228,6 @@ pub fn render_with(
     render_from(root, chart, options, helm, reading, None)
 }
 
-/// The repositories of a multi-source app's `ref` sources, by ref name: a value file
-/// `$<ref>/<path>` is `<path>` from the root of that source's checkout.
-pub type RefRoots = std::collections::BTreeMap<String, RepoRoot>;
-
-/// [`render_from`] for a chart of a multi-source app, whose value files may name files of its
-/// `ref` sources (`$<ref>/<path>`, as Argo CD allows at the start of a value file only).
-pub fn render_with_refs(
-    root: &RepoRoot,
-    chart: &str,
-    options: &HelmOptions,
-    helm: &Helm,
-    reading: &crate::Reading,
-    repos: Option<&ChartRepos>,
-    refs: &RefRoots,
-) -> Result<Vec<Object>, Error> {
-    render_inner(root, chart, options, helm, reading, repos, refs)
-}
-
 /// [`render_with`], and the dependencies the chart declares but its `charts/` lacks fetched
 /// from their chart repositories through `repos` (as `helm dependency build`, see
 /// [`ChartRepos::build_dependencies`]) before helm runs; without `repos` they are an error.
@@ -257,10 +239,16 @@ pub fn render_from(
     reading: &crate::Reading,
     repos: Option<&ChartRepos>,
 ) -> Result<Vec<Object>, Error> {
-    render_inner(root, chart, options, helm, reading, repos, &RefRoots::new())
+    render_with_refs(root, chart, options, helm, reading, repos, &RefRoots::new())
 }
 
-fn render_inner(
+/// The repositories of a multi-source app's `ref` sources, by ref name: a value file
+/// `$<ref>/<path>` is `<path>` from the root of that source's checkout.
+pub type RefRoots = std::collections::BTreeMap<String, RepoRoot>;
+
+/// [`render_from`] for a chart of a multi-source app, whose value files may name files of its
+/// `ref` sources (`$<ref>/<path>`, as Argo CD allows at the start of a value file only).
+pub fn render_with_refs(
     root: &RepoRoot,
     chart: &str,
     options: &HelmOptions,

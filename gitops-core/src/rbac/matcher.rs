@@ -104,16 +104,7 @@ fn go_regex(pattern: &str) -> Option<String> {
                 continue;
             }
             '\\' => {
-                match chars.get(i + 1).and_then(|&n| ascii_perl_class(n, false)) {
-                    Some(class) => out.push_str(class),
-                    None => {
-                        out.push('\\');
-                        if let Some(&next) = chars.get(i + 1) {
-                            out.push(next);
-                        }
-                    }
-                }
-                i += usize::from(chars.get(i + 1).is_some());
+                i = escape(&chars, i, false, &mut out);
                 // A Unicode class's name (`\p{Greek}`) is no repetition.
                 if matches!(chars.get(i), Some('p' | 'P'))
                     && chars.get(i + 1) == Some(&'{')
@@ -184,18 +175,7 @@ fn class(chars: &[char], start: usize, out: &mut String) -> usize {
                 out.push(']');
                 return i;
             }
-            '\\' => {
-                match chars.get(i + 1).and_then(|&n| ascii_perl_class(n, true)) {
-                    Some(class) => out.push_str(class),
-                    None => {
-                        out.push('\\');
-                        if let Some(&next) = chars.get(i + 1) {
-                            out.push(next);
-                        }
-                    }
-                }
-                i += usize::from(chars.get(i + 1).is_some());
-            }
+            '\\' => i = escape(chars, i, true, out),
             '[' if chars.get(i + 1) == Some(&':') => {
                 // A POSIX class `[:alpha:]`, copied whole.
                 let rest: String = chars[i..].iter().collect();
@@ -216,6 +196,27 @@ fn class(chars: &[char], start: usize, out: &mut String) -> usize {
         i += 1;
     }
     chars.len()
+}
+
+/// Copies the escape at `chars[at]` (a `\\`) into `out`, a Perl class written out with Go's
+/// ASCII meaning; returns the index of its last character.
+fn escape(chars: &[char], at: usize, in_class: bool, out: &mut String) -> usize {
+    match chars.get(at + 1) {
+        Some(&next) => {
+            match ascii_perl_class(next, in_class) {
+                Some(class) => out.push_str(class),
+                None => {
+                    out.push('\\');
+                    out.push(next);
+                }
+            }
+            at + 1
+        }
+        None => {
+            out.push('\\');
+            at
+        }
+    }
 }
 
 /// Go's ASCII meaning of the Perl class `\<letter>`, written for the `regex` crate: on its
