@@ -11,7 +11,11 @@
 //!   nothing; a child removed from Git takes its resources with it (resources finalizer); the
 //!   hub verbs read it; a Flux Kustomization reaches a cluster through its kubeConfig Secret;
 //!   an ApplicationSet generates, walks and removes its Applications there; a RollingSync set
-//!   syncs its apps step by step, writing its progress into its status.
+//!   syncs its apps step by step, writing its progress into its status; sets read the Secrets,
+//!   ConfigMaps and resources their generators name;
+//! - sync impersonation: writes as the AppProject's service account, refused where its RBAC
+//!   refuses;
+//! - Helm's release Secrets both ways with the real `helm` (`GITOPS_HELM`).
 //!
 //! The harness has no kubelet; the namespaces used here carry its pretend-kubelet label, so
 //! Pods "run", Jobs complete and Deployments become available. A stand-in backup operator
@@ -1093,4 +1097,111 @@ spec:
     assert!(text.contains("ApplicationSet argocd/plugged: 1 generated; create [from-plugin]"), "{text}");
     assert!(text.contains("ApplicationSet argocd/placed: 1 generated; create [placed-in-cluster]"), "{text}");
     assert!(server.seen().iter().any(|s| s.path == "/api/v1/getparams.execute"), "the plugin was called");
+}
+
+/// Helm's release storage both ways on a real API server with the real `helm`: a release
+/// `helm install` wrote reads back here (name, revision, status, chart, values, manifest); a
+/// second revision written here (the first marked superseded) is what `helm list`, `helm
+/// history` and `helm get values` then show.
+#[test]
+fn helm_release_secrets_are_read_and_written_as_helm_keeps_them() {
+    use gitops_core::helm_storage::{self, Release, Status};
+    let Some(env) = testenv::or_skip("helm_release_secrets_are_read_and_written_as_helm_keeps_them") else {
+        return;
+    };
+    let Some(helm) = std::env::var_os("GITOPS_HELM").filter(|h| !h.is_empty()) else {
+        eprintln!(
+            "note: helm_release_secrets_are_read_and_written_as_helm_keeps_them needs GITOPS_HELM (the real helm); skipped"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
+    write("web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.2.3\nappVersion: '2.0'\n");
+    write("web/values.yaml", "color: blue\n");
+    write(
+        "web/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {color: {{ .Values.color | quote }}}\n",
+    );
+    kubelet_namespaces(env, &["helm-store"]);
+    let run = |args: &[&str]| {
+        let o = Command::new(&helm)
+            .args(args)
+            .args(["--namespace", "helm-store", "--kubeconfig"])
+            .arg(env.kubeconfig())
+            .output()
+            .expect("run helm");
+        assert!(o.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap_or(Value::Null)
+    };
+    let chart = dir.path().join("web");
+    run(&["install", "web", chart.to_str().unwrap(), "--set", "color=green", "-o", "json"]);
+    let secrets = runtime().block_on(async {
+        let req = Request::new("/api/v1/namespaces/helm-store/secrets").list(&Default::default()).unwrap();
+        let list: Value = client(env).await.request(req).await.expect("list secrets");
+        list["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut s| {
+                s["apiVersion"] = json!("v1");
+                s["kind"] = json!("Secret");
+                gitops_core::Object::new(s, gitops_core::Origin::inline("the API server"))
+            })
+            .collect::<Vec<_>>()
+    });
+    let history = helm_storage::history(&secrets, "web").expect("helm's release reads");
+    let [first] = history.as_slice() else { panic!("one revision: {history:?}") };
+    assert_eq!((first.version, first.status, first.chart()), (1, Status::Deployed, "web-1.2.3".to_string()));
+    assert_eq!(first.config, json!({"color": "green"}));
+    assert!(first.manifest.contains("color: \"green\""), "{}", first.manifest);
+    assert_eq!(first.description, "Install complete");
+
+    // Revision 2, written here: the first superseded, the second deployed with new values.
+    let mut superseded = first.clone();
+    superseded.status = Status::Superseded;
+    let second = Release {
+        version: 2,
+        status: Status::Deployed,
+        description: "Upgrade complete".into(),
+        config: json!({"color": "teal"}),
+        manifest: first.manifest.replace("green", "teal"),
+        ..first.clone()
+    };
+    runtime().block_on(async {
+        let c = client(env).await;
+        for (release, create) in [(&superseded, false), (&second, true)] {
+            let secret = release.to_secret("helm-store", 1_796_000_000);
+            let body = serde_json::to_vec(secret.value()).expect("json");
+            let base = Request::new("/api/v1/namespaces/helm-store/secrets");
+            let req = if create {
+                base.create(&Default::default(), body)
+            } else {
+                base.replace(secret.name(), &Default::default(), {
+                    let mut v = secret.value().clone();
+                    let live: Value =
+                        c.request(base.get(secret.name(), &Default::default()).unwrap()).await.expect("live secret");
+                    v["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
+                    serde_json::to_vec(&v).expect("json")
+                })
+            }
+            .unwrap();
+            c.request::<Value>(req).await.expect("write release secret");
+        }
+    });
+    let listed = run(&["list", "-o", "json"]);
+    assert_eq!(listed[0]["name"], "web", "{listed}");
+    assert_eq!(listed[0]["revision"], "2", "{listed}");
+    assert_eq!(listed[0]["status"], "deployed", "{listed}");
+    assert_eq!(listed[0]["chart"], "web-1.2.3", "{listed}");
+    let history = run(&["history", "web", "-o", "json"]);
+    let statuses: Vec<(&str, &str)> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| (h["status"].as_str().unwrap_or(""), h["description"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(statuses, [("superseded", "Install complete"), ("deployed", "Upgrade complete")], "{history}");
+    assert_eq!(run(&["get", "values", "web", "-o", "json"]), json!({"color": "teal"}));
 }

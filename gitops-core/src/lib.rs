@@ -17,6 +17,8 @@
 //!   (unified YAML diffs and the stable JSON report), [`settings`] (the diff keys of
 //!   Argo CD's `argocd-cm`), [`glob`] (Argo CD's resource globs);
 //! - [`health`]: Argo CD's health statuses and their order, shared by checks and app status;
+//! - [`helm_storage`]: Helm 3's release Secrets (`sh.helm.release.v1.*`), read and written as
+//!   `helm` keeps them;
 //! - apps: [`app`] (Argo CD Applications and Flux Kustomizations as a sync needs them),
 //!   [`app_fields`] (their known fields, to name misspelt ones);
 //! - syncing: [`sync`] (options, plan, the sans-IO [`sync::operation::SyncOperation`],
@@ -100,6 +102,7 @@ pub mod expr;
 pub mod fleet;
 pub mod glob;
 pub mod health;
+pub mod helm_storage;
 pub mod ignore;
 pub mod image;
 mod json;
