@@ -102,13 +102,7 @@ pub enum Failure {
 }
 
 /// What running a directory's action tests gave.
-#[derive(Debug, Default)]
-pub struct TestRun {
-    /// How many cases passed.
-    pub passed: usize,
-    /// Everything that failed, in order.
-    pub failures: Vec<Failure>,
-}
+pub type TestRun = crate::health::TestRun<Failure>;
 
 /// Runs every `actions/action_test.yaml` under `dir` against the actions of `dir` alone (no
 /// bundled action is used), with the clock at [`TEST_CLOCK`]. `Err` when the tree itself

@@ -210,13 +210,20 @@ pub enum Failure {
     },
 }
 
-/// What running a directory's tests gave.
-#[derive(Debug, Default)]
-pub struct TestRun {
+/// What running a directory's tests gave: its health tests' (`F` = [`Failure`]), or its
+/// action tests' ([`crate::action::TestRun`]).
+#[derive(Debug)]
+pub struct TestRun<F = Failure> {
     /// How many cases passed.
     pub passed: usize,
     /// Everything that failed, in order.
-    pub failures: Vec<Failure>,
+    pub failures: Vec<F>,
+}
+
+impl<F> Default for TestRun<F> {
+    fn default() -> Self {
+        TestRun { passed: 0, failures: Vec::new() }
+    }
 }
 
 /// Runs every `health_test.yaml` under `dir` as Argo CD's own test runner does: each case's
