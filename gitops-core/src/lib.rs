@@ -102,6 +102,7 @@ pub mod expr;
 pub mod fleet;
 pub mod glob;
 pub mod health;
+pub mod helm_release;
 pub mod helm_storage;
 pub mod ignore;
 pub mod image;

@@ -1,0 +1,14 @@
+//! Flux's `HelmRelease` (`helm.toolkit.fluxcd.io/v2`): what a release is made of and how it
+//! moves from one Helm revision to the next, as helm-controller decides it.
+//!
+//! - [`spec`]: the HelmRelease read, with Flux's defaults (release name, namespaces, actions);
+//! - [`values`]: the values a release is rendered with (`valuesFrom`, then `values`);
+//! - [`history`]: the Helm release records an install, upgrade or rollback writes, and the
+//!   remediation a failed one gets.
+//!
+//! Pure, like the rest of the core: the caller reads the chart, the referenced ConfigMaps and
+//! Secrets and the release Secrets, and writes what these modules return.
+
+pub mod history;
+pub mod spec;
+pub mod values;
