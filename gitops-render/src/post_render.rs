@@ -54,7 +54,8 @@ const PATCH_FIELDS: &[&str] = &["patch", "target"];
 const JSON6902_FIELDS: &[&str] = &["target", "patch"];
 
 /// The fields of a target selector.
-const SELECTOR_FIELDS: &[&str] = &["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"];
+const SELECTOR_FIELDS: &[&str] =
+    &["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"];
 
 /// The fields of an `images` entry in Flux's API (kustomize's `tagSuffix` is not).
 const IMAGE_FIELDS: &[&str] = &["name", "newName", "newTag", "digest"];
@@ -265,8 +266,12 @@ fn build_error(origin: &str, i: usize, e: kustomize::Error) -> Error {
         kustomize::Error::Field { field: f, problem, .. }
             if KUSTOMIZE_FIELDS.iter().any(|k| f.strip_prefix(k).is_some_and(|rest| rest.starts_with('['))) =>
         {
+            // The engine may repeat where it read the patch; the field says so already.
+            let problem = problem.strip_prefix(&format!("kustomization.yaml {f}: ")).unwrap_or(&problem).to_string();
             field(origin, format!("spec.postRenderers[{i}].kustomize.{f}"), problem)
         }
+        // The only resource is the objects' file.
+        kustomize::Error::Field { field, problem, .. } if field.starts_with("resources") => objects(problem),
         kustomize::Error::Field { file, field, problem } => objects(format!("{file}: `{field}`: {problem}")),
         kustomize::Error::File { file, problem } if file == INPUT => objects(problem),
         kustomize::Error::File { file, problem } => objects(format!("{file}: {problem}")),
