@@ -4,7 +4,7 @@
 //! in a stable order, parsing files on all cores. [`git`] fetches repositories at a revision
 //! into a cache; [`root`] is the strict loader every renderer reads through (nothing outside
 //! the repository); [`directory`] is Argo CD's directory source; [`helm`] renders charts with
-//! `helm template`, from a path or from a chart repository ([`chart_repo`]); [`plugin`] runs config management plugins; [`source`] reads an Argo CD
+//! `helm template`, from a path or from a chart repository ([`chart_repo`]); [`plugin`] runs config management plugins; [`post_render`] runs a Flux HelmRelease's `spec.postRenderers` over the objects Helm rendered; [`source`] reads an Argo CD
 //! Application's or a Flux Kustomization's source, and [`app`] fetches and renders it;
 //! [`kustomize`] builds kustomizations natively, byte for byte as `kubectl kustomize`;
 //! [`local`] renders a path on the local disk (root discovery, renderer detection), as
@@ -39,6 +39,7 @@ pub mod local;
 pub mod notify;
 pub mod output;
 pub mod plugin;
+pub mod post_render;
 mod process;
 pub mod registry;
 pub mod regular;

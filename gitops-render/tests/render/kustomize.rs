@@ -28,7 +28,9 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
     out
 }
 
-fn kubectl(dir: &Path, reorder_none: bool) -> std::process::Output {
+/// Runs `kubectl kustomize` on `dir` (`--reorder none` if asked); `GITOPS_KUBECTL` names another
+/// binary, and a missing one fails the test.
+pub(crate) fn kubectl(dir: &Path, reorder_none: bool) -> std::process::Output {
     let program = std::env::var("GITOPS_KUBECTL").unwrap_or_else(|_| "kubectl".into());
     let mut cmd = Command::new(&program);
     cmd.arg("kustomize").arg(dir);

@@ -14,6 +14,9 @@
 //! - `plugin`: config management plugins (environment, failures, timeouts, confinement);
 //! - `app`: Argo CD Applications and Flux Kustomizations fetched from real repositories
 //!   (revisions and overrides, semver refs, source ignore, plugins, charts, refusals);
+//! - `post_render`: a Flux HelmRelease's `spec.postRenderers` against `kubectl kustomize` run on
+//!   the kustomization helm-controller builds (patches, images, v2beta1 fields, sequences,
+//!   refusals);
 //! - `kustomize`: the native Kustomize renderer against `kubectl kustomize`, byte for byte,
 //!   over the fixture corpus (both orders) and the error fixtures.
 
@@ -23,6 +26,7 @@ mod directory;
 mod helm;
 mod kustomize;
 mod plugin;
+mod post_render;
 mod registry;
 mod root;
 
