@@ -42,7 +42,9 @@ pub enum Error {
         name: String,
     },
     /// The last revision is `pending-*`: another action runs, or one was interrupted (unlock it).
-    #[error("release {name}: another operation (install/upgrade/rollback) is in progress (revision {version} is {status})")]
+    #[error(
+        "release {name}: another operation (install/upgrade/rollback) is in progress (revision {version} is {status})"
+    )]
     Pending {
         /// The release name.
         name: String,
@@ -153,6 +155,16 @@ pub fn current(history: &[Release]) -> Option<&Release> {
 /// The latest `deployed` revision (the one an upgrade replaces and pruning keeps).
 pub fn last_deployed(history: &[Release]) -> Option<&Release> {
     history.iter().filter(|r| r.status == Status::Deployed).max_by_key(|r| r.version)
+}
+
+/// helm-controller's unlock of a release left `pending-*`: the last revision marked `failed`
+/// ("Release unlocked from stale '<status>' state"); `None` when it is not pending.
+pub fn unlock(history: &[Release]) -> Option<Release> {
+    let last = current(history).filter(|r| is_pending(r.status))?;
+    let mut r = last.clone();
+    r.description = format!("Release unlocked from stale '{}' state", last.status.as_str());
+    r.status = Status::Failed;
+    Some(r)
 }
 
 fn is_pending(s: Status) -> bool {
@@ -514,7 +526,8 @@ mod tests {
         run(&mut kept, &attempt(Kind::Uninstall { keep_history: true }, None, "", "t3"), 5);
         assert_eq!(summary(&kept)[1], (2, "uninstalled", "Uninstallation complete".into()));
         assert_eq!(kept[1].rest["info"]["deleted"], "t3");
-        let again = record(&kept, "podinfo", "apps", &attempt(Kind::Uninstall { keep_history: true }, None, "", "t"), 5);
+        let again =
+            record(&kept, "podinfo", "apps", &attempt(Kind::Uninstall { keep_history: true }, None, "", "t"), 5);
         assert!(matches!(again, Err(Error::AlreadyDeleted { .. })));
         let refused = record(&kept, "podinfo", "apps", &attempt(Kind::Install { replace: false }, None, "2", "t4"), 5);
         assert!(matches!(refused, Err(Error::NameInUse { .. })));
@@ -545,11 +558,10 @@ mod tests {
             let w = run(&mut h, &attempt(Kind::Upgrade, fail(Stage::Wait, "x"), &i.to_string(), "t"), 3);
             assert!(w.delete.iter().all(|d| !d.ends_with(".v4")), "{:?}", w.delete);
         }
-        assert_eq!(h.iter().map(|r| (r.version, r.status)).collect::<Vec<_>>(), [
-            (4, Status::Deployed),
-            (7, Status::Failed),
-            (8, Status::Failed)
-        ]);
+        assert_eq!(
+            h.iter().map(|r| (r.version, r.status)).collect::<Vec<_>>(),
+            [(4, Status::Deployed), (7, Status::Failed), (8, Status::Failed)]
+        );
         // 0 keeps everything.
         let w = record(&h, "podinfo", "apps", &attempt(Kind::Upgrade, None, "9", "t"), 0).unwrap();
         assert!(w.delete.is_empty());
