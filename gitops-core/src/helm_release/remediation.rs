@@ -116,11 +116,11 @@ fn bump(status: &mut Value, key: &str) {
 
 /// Updates the failure counters after `done`: a failure counts in `failures`, and an install or
 /// upgrade that wrote a revision (`stored`) in `installFailures` or `upgradeFailures` (a failure
-/// before anything was stored is retried at once, uncounted). A successful install or upgrade
-/// clears them.
+/// before anything was stored is retried at once, uncounted). Success leaves them: with
+/// remediation (not the `RetryOnFailure` strategy, not read here) helm-controller clears them
+/// only when the generation, chart version or values change ([`must_reset_failures`]).
 pub fn count(status: &mut Value, done: Done, failed: bool, stored: bool) {
     match (done, failed) {
-        (Done::Install | Done::Upgrade, false) => clear_failures(status),
         (_, false) => {}
         (d, true) => {
             bump(status, "failures");
@@ -358,7 +358,10 @@ mod tests {
         w.generation = 2;
         assert_eq!(w.next(), Next::Upgrade { clear_history: false });
         w.run(Kind::Upgrade, None);
-        assert_eq!(w.condition("Ready").2, "Upgraded release apps/podinfo.v2 with chart podinfo@6.5.0");
+        assert_eq!(
+            w.condition("Ready").2,
+            "Helm upgrade succeeded for release apps/podinfo.v2 with chart podinfo@6.5.0"
+        );
         assert_eq!(w.next(), Next::InSync);
         // The Ready time stays while it stays True.
         let ready = |w: &World| {
@@ -418,7 +421,7 @@ mod tests {
         w.run(Kind::Upgrade, Some("deadline exceeded"));
         assert_eq!(
             w.condition("Released").2,
-            "Upgrade of release apps/podinfo with chart podinfo@6.5.1 failed: deadline exceeded"
+            "Helm upgrade failed for release apps/podinfo with chart podinfo@6.5.1: deadline exceeded"
         );
         assert_eq!(w.next(), Next::Rollback { to: 1 });
         w.run(Kind::Rollback { to: 1 }, None);
