@@ -32,7 +32,8 @@ pub enum Next {
     /// `helm install`.
     Install,
     /// `helm upgrade` (also for a release in storage the HelmRelease did not make or lost track
-    /// of: its `status.history` is to be cleared first, `clear_history`).
+    /// of: `clear_history` says the caller removes `status.history` before
+    /// [`super::status::after_action`], as helm-controller clears it).
     Upgrade {
         /// The release is not the one `status.history` recorded.
         clear_history: bool,
@@ -310,7 +311,7 @@ mod tests {
             };
             let w = history::record(&self.history, "podinfo", "apps", &attempt, self.spec.max_history).unwrap();
             self.history.retain(|r| !w.delete.contains(&r.secret_name()));
-            for r in w.put {
+            for r in w.put.clone() {
                 self.history.retain(|o| o.version != r.version);
                 self.history.push(r);
             }
@@ -325,9 +326,8 @@ mod tests {
             let outcome = Outcome {
                 done,
                 error,
-                stored: true,
                 desired: Desired { chart_name: "podinfo", chart_version: &self.version, config_digest: &d },
-                history: &self.history,
+                written: &w.put,
                 now: &now,
             };
             self.status = after_action(&self.spec, &self.status, self.generation, &outcome);
@@ -389,6 +389,7 @@ mod tests {
                 assert_eq!(w.next(), Next::Uninstall);
                 w.run(Kind::Uninstall { keep_history: false }, None);
                 assert!(w.history.is_empty());
+                assert_eq!(w.status["history"][0]["status"], "uninstalling");
                 assert_eq!(w.condition("Ready").0, "False");
                 assert_eq!(w.condition("Remediated").1, "UninstallSucceeded");
             }
@@ -491,6 +492,25 @@ mod tests {
             (unlocked.status, unlocked.description.as_str()),
             (Status::Failed, "Release unlocked from stale 'pending-upgrade' state")
         );
+        let d = w.digest();
+        let outcome = Outcome {
+            done: Done::Unlock,
+            error: None,
+            desired: Desired { chart_name: "podinfo", chart_version: "6.5.0", config_digest: &d },
+            written: std::slice::from_ref(&unlocked),
+            now: "2026-12-07T11:00:00Z",
+        };
+        let st = after_action(&w.spec, &w.status, w.generation, &outcome);
+        assert_eq!(st["history"][0]["status"], "failed");
+        let released = st["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Released").unwrap();
+        assert_eq!(
+            (released["status"].as_str(), released["reason"].as_str(), released["message"].as_str()),
+            (
+                Some("False"),
+                Some("PendingRelease"),
+                Some("Unlocked Helm release apps/podinfo.v1 with chart podinfo@6.5.0 in pending-upgrade state")
+            )
+        );
         // A release changed behind the controller's back no longer matches its snapshot.
         w.history[0].status = Status::Deployed;
         w.history[0].description = "edited".into();
@@ -499,5 +519,25 @@ mod tests {
         let mut fresh = World::new(spec(""));
         fresh.history = w.history.clone();
         assert_eq!(fresh.next(), Next::Upgrade { clear_history: true });
+    }
+
+    #[test]
+    fn failures_count_only_what_was_stored() {
+        let mut st = json!({});
+        count(&mut st, Done::Install, true, false);
+        assert_eq!(st, json!({"failures": 1}));
+        count(&mut st, Done::Upgrade, true, true);
+        count(&mut st, Done::Rollback, true, true);
+        assert_eq!(st, json!({"failures": 3, "upgradeFailures": 1}));
+        count(&mut st, Done::Upgrade, false, true);
+        assert_eq!(st["upgradeFailures"], 1);
+        let desired = Desired { chart_name: "c", chart_version: "1.0.0", config_digest: "sha256:x" };
+        let attempted = json!({"lastAttemptedGeneration": 3, "lastAttemptedRevision": "1.0.0"});
+        assert_eq!(must_reset_failures(&attempted, 3, &desired), None);
+        assert_eq!(must_reset_failures(&attempted, 4, &desired), Some("generation differs from last attempt"));
+        let other = Desired { chart_version: "1.0.1", ..desired };
+        assert_eq!(must_reset_failures(&attempted, 3, &other), Some("chart version differs from last attempt"));
+        clear_failures(&mut st);
+        assert_eq!(st, json!({}));
     }
 }

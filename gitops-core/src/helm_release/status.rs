@@ -259,12 +259,12 @@ pub struct Outcome<'a> {
     pub done: Done,
     /// Its error, `None` when it succeeded.
     pub error: Option<&'a str>,
-    /// Whether it wrote a release revision (a failure before that is not counted).
-    pub stored: bool,
     /// The desired chart's name and version, and the values' digest.
     pub desired: super::remediation::Desired<'a>,
-    /// The release history after the action.
-    pub history: &'a [Release],
+    /// The revisions the action wrote (`history::Writes::put`, or the revision
+    /// `history::unlock` returned); their snapshots are added or updated, as helm-controller's
+    /// storage observer records the writes it sees.
+    pub written: &'a [Release],
     /// Its time (RFC 3339), for `lastTransitionTime`.
     pub now: &'a str,
 }
@@ -326,28 +326,26 @@ pub fn after_action(spec: &HelmReleaseSpec, status: &Value, generation: i64, out
     } else {
         st.get("history").and_then(Value::as_array).cloned().unwrap_or_default()
     };
-    let known: Vec<u64> = snaps.iter().filter_map(|s| s.get("version").and_then(Value::as_u64)).collect();
-    let since = if outcome.done == Done::Install { 0 } else { known.iter().copied().max().unwrap_or(0) };
-    for r in outcome.history {
+    for r in outcome.written {
         let v = u64::from(r.version);
-        if let Some(s) = snaps.iter_mut().find(|s| s.get("version").and_then(Value::as_u64) == Some(v)) {
-            *s = snapshot(r);
-        } else if v > since {
-            snaps.push(snapshot(r));
-        }
-    }
-    if outcome.done == Done::Uninstall && outcome.error.is_none() {
-        // Without kept history the revisions are gone; the snapshots say what was uninstalled.
-        for s in &mut snaps {
-            if !outcome.history.iter().any(|r| Some(u64::from(r.version)) == s.get("version").and_then(Value::as_u64)) {
-                s["status"] = json!("uninstalled");
-            }
+        match snaps.iter_mut().find(|s| s.get("version").and_then(Value::as_u64) == Some(v)) {
+            Some(s) => *s = snapshot(r),
+            None => snaps.push(snapshot(r)),
         }
     }
     snaps.sort_by_key(|s| std::cmp::Reverse(s.get("version").and_then(Value::as_u64).unwrap_or(0)));
+    if outcome.done == Done::Uninstall && outcome.error.is_none() && outcome.written.is_empty() {
+        // Without kept history the records are purged; the last write helm-controller saw
+        // marked the latest revision `uninstalling`.
+        if let Some(s) = snaps.first_mut() {
+            s["status"] = json!("uninstalling");
+            s["deleted"] = json!(outcome.now);
+        }
+    }
     truncate(&mut snaps);
     st["history"] = Value::Array(snaps.clone());
-    count(&mut st, outcome.done, outcome.error.is_some(), outcome.stored);
+    // A failure that wrote no revision is retried at once, uncounted.
+    count(&mut st, outcome.done, outcome.error.is_some(), !outcome.written.is_empty());
 
     let mut conditions: Vec<Value> = st.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default();
     let latest = snaps.first().cloned().unwrap_or(Value::Null);
@@ -391,7 +389,7 @@ pub fn after_action(spec: &HelmReleaseSpec, status: &Value, generation: i64, out
         (Done::Rollback, ok) => {
             // The revision rolled back to, named by the new revision's description.
             let to = outcome
-                .history
+                .written
                 .iter()
                 .max_by_key(|r| r.version)
                 .and_then(|r| r.description.strip_prefix("Rollback to "))
@@ -421,7 +419,7 @@ pub fn after_action(spec: &HelmReleaseSpec, status: &Value, generation: i64, out
             }
         }
         (Done::Unlock, ok) => {
-            let state = outcome.history.iter().max_by_key(|r| r.version);
+            let state = outcome.written.iter().max_by_key(|r| r.version);
             let was = pending_state(state);
             let (full, chart) = (full_name(&latest), chart_name(&latest));
             let msg = if ok {
