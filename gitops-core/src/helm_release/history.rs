@@ -193,8 +193,10 @@ fn prune(state: &[Release], max_history: usize) -> Vec<u32> {
     out
 }
 
-/// The records left by `attempt` on release `name` (its objects in `namespace`) with history
-/// `history` (any order), keeping at most `max_history` revisions (0: all).
+/// The records left by `attempt` on release `name` with history `history` (any order; other
+/// releases' records passed over), keeping at most `max_history` revisions (0: all).
+/// `namespace` (where the objects go) is an install's; an upgrade or rollback keeps the
+/// release's own, as Helm does.
 pub fn record(
     history: &[Release],
     name: &str,
