@@ -10,5 +10,7 @@
 //! Secrets and the release Secrets, and writes what these modules return.
 
 pub mod history;
+pub mod remediation;
 pub mod spec;
+pub mod status;
 pub mod values;
