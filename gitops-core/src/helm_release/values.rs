@@ -1141,49 +1141,28 @@ impl YamlOut<'_> {
         if !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = s.chars().collect();
-        let (mut spaces, mut breaks) = (false, false);
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if breaks_allowed && !spaces && self.column > YAML_WIDTH && chars.get(i + 1) != Some(&' ') {
-                    self.indent_line();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if yaml_break(c) {
-                if !breaks && c == '\n' {
-                    self.newline();
-                }
-                self.value_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.indent_line();
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
-        self.whitespace = false;
-        self.indention = false;
+        self.write_folded(s, breaks_allowed, false);
     }
 
     fn write_single(&mut self, s: &str, breaks_allowed: bool) {
         self.indicator("'", true, false, false);
+        self.write_folded(s, breaks_allowed, true);
+        self.indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The text of a plain or single-quoted scalar: a space past the width becomes a line
+    /// break (a single-quoted scalar never folds at its first or last character), breaks in
+    /// the value are doubled, and a quote is doubled inside single quotes.
+    fn write_folded(&mut self, s: &str, breaks_allowed: bool, single: bool) {
         let chars: Vec<char> = s.chars().collect();
         let (mut spaces, mut breaks) = (false, false);
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
-                let fold = breaks_allowed
-                    && !spaces
-                    && self.column > YAML_WIDTH
-                    && i != 0
-                    && i + 1 != chars.len()
-                    && chars.get(i + 1) != Some(&' ');
+                let inner = !single || (i != 0 && i + 1 != chars.len());
+                let fold =
+                    breaks_allowed && !spaces && self.column > YAML_WIDTH && inner && chars.get(i + 1) != Some(&' ');
                 if fold {
                     self.indent_line();
                 } else {
@@ -1201,7 +1180,7 @@ impl YamlOut<'_> {
                 if breaks {
                     self.indent_line();
                 }
-                if c == '\'' {
+                if single && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -1210,7 +1189,6 @@ impl YamlOut<'_> {
                 breaks = false;
             }
         }
-        self.indicator("'", false, false, false);
         self.whitespace = false;
         self.indention = false;
     }
@@ -2065,3 +2043,4 @@ mod tests {
         assert!(!is_go_yaml_timestamp("2001-13-01"));
     }
 }
+
