@@ -2043,4 +2043,3 @@ mod tests {
         assert!(!is_go_yaml_timestamp("2001-13-01"));
     }
 }
-
