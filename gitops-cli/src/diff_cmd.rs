@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use gitops_core::app::{AppKind, AppSpec};
+use gitops_core::app::AppSpec;
 use gitops_core::diff::Comparator;
 use gitops_core::ignore::IgnoreRuleSpec;
 use gitops_kube::{KubeCluster, inspect};
@@ -200,7 +200,7 @@ fn run_on_cluster(
     let compared = runtime.block_on(async {
         let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), context).await.map_err(|e| e.to_string())?;
         // Flux finds drift by server-side apply dry runs: so does a diff of a Flux app.
-        let server_side = args.server_side || app.is_some_and(|a| a.kind == AppKind::FluxKustomization);
+        let server_side = args.server_side || app.is_some_and(|a| a.kind.is_flux());
         inspect::diff(&cluster, comparator, app, desired, server_side, keep_changed).await.map_err(|e| e.to_string())
     })?;
     for w in &compared.warnings {

@@ -240,6 +240,8 @@ impl Fleet {
                 Err(e) => return Err(format!("listing the hub's {kind}s: {e}")),
             }
         }
+        let values = fleet::values_sources(cluster, &objects).await;
+        objects.extend(values.map_err(|e| format!("reading the HelmReleases' valuesFrom: {e}"))?);
         Ok(Arc::new(objects))
     }
 
@@ -412,7 +414,14 @@ impl Fleet {
                         if hub == Hub::Kube
                             && !dry_run
                             && let Some(object) = member.objects.last()
-                            && let Err(e) = self.write_status(object, &member.objects, &pass.status).await
+                            && let Err(e) = self
+                                .write_status(
+                                    object,
+                                    &member.objects,
+                                    &pass.status,
+                                    pass.release.as_ref().and_then(|(s, _)| s.as_ref()),
+                                )
+                                .await
                         {
                             let _ = writeln!(out, "{RED}{label}{RESET}: writing its status: {e}");
                         }
@@ -500,7 +509,8 @@ impl Fleet {
                 if let Some(id) = root_id {
                     report.claimed.entry(root_place.describe()).or_default().push((id, resource_keys(&pass.status)));
                 }
-                (Some(pass.status), None)
+                let release = pass.release.and_then(|(s, _)| s);
+                (Some((pass.status, release)), None)
             }
             // The apps already in the hub are still passed (each is an app of its own, as in
             // Argo CD), but nothing is pruned or deleted on the root's failure.
@@ -514,9 +524,9 @@ impl Fleet {
         // A root that manages its own object (`flux bootstrap`'s flux-system) reports on it too.
         if *hub == Hub::Kube
             && !self.options.dry_run
-            && let Some(status) = &root_status
+            && let Some((status, release)) = &root_status
             && let Some(own) = objects.iter().find(|o| o.key("") == self.root.object.key(""))
-            && let Err(e) = self.write_status(own, &objects, status).await
+            && let Err(e) = self.write_status(own, &objects, status, release.as_ref()).await
         {
             let _ = writeln!(out, "{RED}{}{RESET}: writing its status: {e}", root_spec.name);
         }
@@ -696,6 +706,7 @@ impl Fleet {
         object: &Object,
         sources: &[Object],
         status: &gitops_kube::reconcile::Status,
+        release: Option<&serde_json::Value>,
     ) -> Result<(), String> {
         use gitops_core::fleet::status::{application_status, git_repository_status, kustomization_status};
         let generation = |o: &Object| o.value().pointer("/metadata/generation").and_then(serde_json::Value::as_i64);
@@ -716,6 +727,10 @@ impl Fleet {
                     .and_then(serde_json::Value::as_array)
                     .is_some_and(|h| !h.is_empty());
             kustomization_status(status, generation(object).unwrap_or(0), waits)
+        } else if object.kind() == "HelmRelease" {
+            // As helm-controller writes it; nothing when the pass decided nothing.
+            let Some(release) = release else { return Ok(()) };
+            release.clone()
         } else {
             application_status(status)
         };
@@ -1116,7 +1131,7 @@ impl Fleet {
 fn runs_in_its_target(app: &gitops_core::app::AppSpec) -> bool {
     use gitops_core::fleet::cluster::{IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
     match app.kind {
-        gitops_core::app::AppKind::FluxKustomization => true,
+        gitops_core::app::AppKind::FluxKustomization | gitops_core::app::AppKind::FluxHelmRelease => true,
         gitops_core::app::AppKind::ArgoApplication => {
             app.rollout.destination_server.as_deref().is_some_and(|s| s.trim_end_matches('/') == IN_CLUSTER_SERVER)
                 || app.rollout.destination_name.as_deref() == Some(IN_CLUSTER_NAME)

@@ -97,6 +97,8 @@ async fn list_hub(
         let listed = cluster.list_kind(api_version, kind, *namespace, *labels).await;
         objects.extend(listed.map_err(|e| format!("listing the hub's {kind}s: {e}"))?);
     }
+    let values = fleet::values_sources(cluster, &objects).await;
+    objects.extend(values.map_err(|e| format!("reading the HelmReleases' valuesFrom: {e}"))?);
     Ok(objects)
 }
 
@@ -210,20 +212,27 @@ pub struct FluxListArgs {
     pub hub: HubArgs,
 }
 
-/// `gitops suspend|resume kustomization NAME`.
+/// `gitops suspend|resume kustomization|helmrelease NAME`.
 #[derive(Subcommand, Debug)]
 pub enum SuspendCommand {
     /// A Flux Kustomization: `spec.suspend` set (it is compared, never synced) or cleared.
     #[command(alias = "ks")]
-    Kustomization {
-        /// Its name.
-        name: String,
-        /// Its namespace.
-        #[arg(short, long, default_value = "flux-system")]
-        namespace: String,
-        #[command(flatten)]
-        hub: HubArgs,
-    },
+    Kustomization(SuspendArgs),
+    /// A Flux HelmRelease: `spec.suspend` set (no Helm action runs) or cleared.
+    #[command(alias = "hr")]
+    Helmrelease(SuspendArgs),
+}
+
+/// Which Flux object `gitops suspend|resume` changes.
+#[derive(Args, Debug)]
+pub struct SuspendArgs {
+    /// Its name.
+    name: String,
+    /// Its namespace.
+    #[arg(short, long, default_value = "flux-system")]
+    namespace: String,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 /// `gitops app ...`.
@@ -286,28 +295,12 @@ pub fn get(command: GetCommand) -> Result<ExitCode, String> {
             print_flux_table(&mut out, &rows, args.all_namespaces).map_err(w)?;
         }
         GetCommand::Helmreleases(args) => {
-            // HelmReleases are listed from the hub; reconciling them as apps comes with issue 13.
-            let objects = match args.hub.open()? {
-                Opened::Dir(path) => gitops_kube::FileCluster::new(&path).list().map_err(|e| e.to_string())?,
-                Opened::Kube(cluster, rt) => {
-                    rt.block_on(list_hub(&cluster, &[("helm.toolkit.fluxcd.io/v2", "HelmRelease", None, None)]))?
-                }
-            };
-            let rows: Vec<[String; 6]> = objects
+            let (_, apps) = args.hub.apps()?;
+            let rows: Vec<[String; 6]> = apps
                 .iter()
-                .filter(|o| o.group() == "helm.toolkit.fluxcd.io" && o.kind() == "HelmRelease")
-                .filter(|o| args.all_namespaces || o.namespace() == args.namespace)
-                .map(|o| {
-                    let suspended = o.value().pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
-                    [
-                        o.namespace().to_string(),
-                        o.name().to_string(),
-                        String::new(),
-                        if suspended { "True" } else { "False" }.into(),
-                        "Unknown".into(),
-                        "not reconciled: HelmReleases are not run as apps yet".into(),
-                    ]
-                })
+                .filter(|a| a.id.kind.kind() == "HelmRelease")
+                .filter(|a| args.all_namespaces || a.id.namespace == args.namespace)
+                .map(flux_row)
                 .collect();
             print_flux_table(&mut out, &rows, args.all_namespaces).map_err(w)?;
         }
@@ -317,12 +310,15 @@ pub fn get(command: GetCommand) -> Result<ExitCode, String> {
 
 /// `gitops suspend ...` (`suspend`) or `gitops resume ...`.
 pub fn suspend(command: SuspendCommand, suspend: bool) -> Result<ExitCode, String> {
-    let SuspendCommand::Kustomization { name, namespace, hub } = command;
+    let (kind, SuspendArgs { name, namespace, hub }) = match command {
+        SuspendCommand::Kustomization(args) => ("Kustomization", args),
+        SuspendCommand::Helmrelease(args) => ("HelmRelease", args),
+    };
     let (opened, apps) = hub.apps()?;
     let app = apps
         .iter()
-        .find(|a| a.id.kind.kind() == "Kustomization" && a.id.name == name && a.id.namespace == namespace)
-        .ok_or_else(|| format!("Kustomization {namespace}/{name} not found in the hub {}", hub.hub))?;
+        .find(|a| a.id.kind.kind() == kind && a.id.name == name && a.id.namespace == namespace)
+        .ok_or_else(|| format!("{kind} {namespace}/{name} not found in the hub {}", hub.hub))?;
     let changed = match &opened {
         Opened::Dir(path) => fleet::set_suspend(path, app, suspend).map_err(|e| e.to_string())?,
         Opened::Kube(cluster, rt) => {
@@ -335,9 +331,9 @@ pub fn suspend(command: SuspendCommand, suspend: bool) -> Result<ExitCode, Strin
     };
     let (verb, state) = if suspend { ("suspended", "suspended") } else { ("resumed", "not suspended") };
     if changed {
-        println!("► Kustomization {namespace}/{name} {verb}");
+        println!("► {kind} {namespace}/{name} {verb}");
     } else {
-        println!("Kustomization {namespace}/{name} was already {state}");
+        println!("{kind} {namespace}/{name} was already {state}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -524,13 +520,25 @@ fn print_app(out: &mut dyn Write, a: &HubApp) -> std::io::Result<()> {
 fn flux_row(a: &HubApp) -> [String; 6] {
     let o = a.object.value();
     let suspended = o.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+    let helm = a.id.kind.kind() == "HelmRelease";
     let (ready, message) = match (&a.member, &a.status) {
         (Err(e), _) => ("False".to_string(), e.clone()),
         (Ok(_), None) => ("Unknown".into(), "not reconciled yet".into()),
+        // What helm-controller said when it wrote the status, else what a pass found.
+        (Ok(_), Some(s)) if s.is_ready() && helm => {
+            let conditions = o.pointer("/status/conditions").and_then(Value::as_array);
+            let said = conditions
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                .and_then(|c| c["message"].as_str())
+                .filter(|m| !m.is_empty());
+            ("True".into(), said.unwrap_or("Helm release is deployed").to_string())
+        }
         (Ok(_), Some(s)) if s.is_ready() => ("True".into(), format!("Applied revision: {}", s.revision)),
         (Ok(_), Some(s)) => ("False".into(), s.message.clone()),
     };
+    // A HelmRelease's revision is its chart version (the digest of its values is kept apart).
     let revision = a.status.as_ref().map(|s| s.revision.clone()).unwrap_or_default();
+    let revision = if helm { revision.split('@').next().unwrap_or_default().to_string() } else { revision };
     [
         a.id.namespace.clone(),
         a.id.name.clone(),
@@ -566,6 +574,9 @@ pub enum OneKind {
     /// An Argo CD Application of the hub.
     #[command(alias = "app")]
     Application(OneArgs),
+    /// A Flux HelmRelease of the hub.
+    #[command(alias = "hr")]
+    Helmrelease(OneArgs),
 }
 
 /// The app and how to render it.
@@ -598,6 +609,7 @@ pub fn reconcile_one(cli: ReconcileOne) -> Result<ExitCode, String> {
     let (kind, args) = match cli.what {
         OneKind::Kustomization(a) => ("Kustomization", a),
         OneKind::Application(a) => ("Application", a),
+        OneKind::Helmrelease(a) => ("HelmRelease", a),
     };
     let namespace =
         args.namespace.clone().unwrap_or_else(|| if kind == "Application" { "argocd" } else { "flux-system" }.into());

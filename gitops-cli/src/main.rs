@@ -71,8 +71,8 @@ enum Command {
     Sync(sync_cmd::SyncArgs),
     /// One pass of the reconcile loop (as `flux reconcile --with-source`): render, compare,
     /// and sync only as the app's policy says (automated, selfHeal, suspend); writes the status.
-    /// Then every app it produced (a fleet), recursively. `gitops reconcile kustomization|application
-    /// NAME --hub HUB` passes one app of a hub instead.
+    /// Then every app it produced (a fleet), recursively. `gitops reconcile
+    /// kustomization|helmrelease|application NAME --hub HUB` passes one app of a hub instead.
     ///
     /// Exit status: 0 when Synced after the pass, 1 otherwise, 2 on bad usage or input.
     Reconcile(sync_cmd::ReconcileArgs),
@@ -95,10 +95,11 @@ enum Command {
     /// The hub's Flux objects, as `flux get kustomizations|helmreleases` list them.
     #[command(subcommand)]
     Get(hub_cmd::GetCommand),
-    /// Suspends a Flux Kustomization in the hub (compared, never synced), as `flux suspend`.
+    /// Suspends a Flux Kustomization or HelmRelease in the hub (compared, never synced), as
+    /// `flux suspend`.
     #[command(subcommand)]
     Suspend(hub_cmd::SuspendCommand),
-    /// Resumes a suspended Flux Kustomization in the hub, as `flux resume`.
+    /// Resumes a suspended Flux Kustomization or HelmRelease in the hub, as `flux resume`.
     #[command(subcommand)]
     Resume(hub_cmd::SuspendCommand),
     /// Argo CD AppProjects: sync windows (`windows list|check`) and whether an app is
@@ -210,7 +211,7 @@ fn main() -> ExitCode {
     // `gitops reconcile kustomization|application NAME` (flux's and argocd's shape) has its own
     // parser: `gitops reconcile --app FILE` keeps its required flag.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let one = ["kustomization", "ks", "application", "app"];
+    let one = ["kustomization", "ks", "application", "app", "helmrelease", "hr"];
     if argv.get(1).is_some_and(|a| a == "reconcile") && argv.get(2).is_some_and(|a| one.iter().any(|o| a == *o)) {
         let cli = hub_cmd::ReconcileOne::parse_from(
             std::iter::once("gitops reconcile".into()).chain(argv[2..].iter().cloned()),

@@ -239,7 +239,7 @@ impl DesiredState for Desired {
                 if let Some((commit, objects)) = &self.last
                     && *commit == checkout.commit
                 {
-                    return Ok(Rendered { revision: commit.clone(), objects: objects.clone() });
+                    return Ok(Rendered { revision: self.revision_of(commit), objects: objects.clone() });
                 }
                 render_app::render_checkout(&self.source, &checkout, &reference, &self.renderers)
             }
@@ -249,7 +249,28 @@ impl DesiredState for Desired {
         if self.local.is_none() {
             self.last = Some((rendered.commit.clone(), rendered.objects.clone()));
         }
-        Ok(Rendered { revision: rendered.commit, objects: rendered.objects })
+        Ok(Rendered { revision: self.revision_of(&rendered.commit), objects: rendered.objects })
+    }
+
+    fn helm_chart(&mut self) -> Option<Result<gitops_kube::helm_release::HelmChart, RenderError>> {
+        let release = self.source.helm_release.as_ref()?;
+        // The composed values are the source's inline values (JSON, see gitops-render's source).
+        let config = match &self.source.renderer {
+            gitops_render::source::Renderer::Helm(o) => o.values.as_deref().and_then(|t| serde_json::from_str(t).ok()),
+            _ => None,
+        };
+        let config = config.unwrap_or_else(|| serde_json::json!({}));
+        let chart = render_app::chart_files(&self.source, &self.renderers);
+        Some(
+            chart
+                .map(|(metadata, values)| gitops_kube::helm_release::HelmChart {
+                    metadata,
+                    values,
+                    config,
+                    config_digest: release.config_digest.clone(),
+                })
+                .map_err(|e| Box::new(e) as RenderError),
+        )
     }
 
     fn decryption_secret(&self) -> Option<gitops_core::ResourceKey> {
@@ -274,6 +295,18 @@ impl DesiredState for Desired {
         let mut rendered = rendered?;
         rendered.objects = decrypt::decrypt_objects(rendered.objects, &ids).map_err(|e| Box::new(e) as RenderError)?;
         Ok(rendered)
+    }
+}
+
+impl Desired {
+    /// The revision a render of `commit` is: the commit (or chart version); for a HelmRelease,
+    /// with the digest of its values after an `@`, so that new values are a new revision to
+    /// release, as a new chart version is.
+    fn revision_of(&self, commit: &str) -> String {
+        match &self.source.helm_release {
+            Some(release) => format!("{commit}@{}", release.config_digest),
+            None => commit.to_string(),
+        }
     }
 }
 
@@ -381,6 +414,12 @@ impl App {
         };
         let stop = request.stop.clone();
         self.runner.impersonate = impersonation(&self.runner.target, &request)?;
+        if self.runner.spec.helm.is_some() {
+            self.runner.helm_object = gitops_kube::helm_release::ReleaseObject {
+                status: self.object.value().get("status").cloned().unwrap_or_default(),
+                generation: self.object.value().pointer("/metadata/generation").and_then(|g| g.as_i64()).unwrap_or(0),
+            };
+        }
         let pass = self.runner.pass(request, &mut printer).await;
         printer.clear_bar();
         if let Some(e) = printer.error.take() {

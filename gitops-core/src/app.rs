@@ -18,6 +18,17 @@ pub enum AppKind {
     ArgoApplication,
     /// `kustomize.toolkit.fluxcd.io` `Kustomization`.
     FluxKustomization,
+    /// `helm.toolkit.fluxcd.io` `HelmRelease`: a chart released with Helm's records.
+    FluxHelmRelease,
+}
+
+impl AppKind {
+    /// Whether Flux runs apps of this kind (they always sync on their own, go to the cluster
+    /// their controller runs in unless a kubeConfig says otherwise, and are never OutOfSync for
+    /// what they leave unpruned).
+    pub fn is_flux(self) -> bool {
+        matches!(self, AppKind::FluxKustomization | AppKind::FluxHelmRelease)
+    }
 }
 
 /// The diff-relevant part of an application.
@@ -42,6 +53,8 @@ pub struct AppSpec {
     pub retry: Option<Value>,
     /// Where the app goes and what a sync waits for beyond its waves.
     pub rollout: Rollout,
+    /// A HelmRelease's release: its name, namespaces, actions and remediation.
+    pub helm: Option<Box<crate::helm_release::spec::HelmReleaseSpec>>,
     /// Spec fields present but not used by a diff (reported so nothing is silently lost).
     pub unused: Vec<String>,
 }
@@ -60,6 +73,7 @@ impl AppSpec {
             automated: None,
             retry: None,
             rollout: Rollout::default(),
+            helm: None,
             unused: Vec::new(),
         }
     }
@@ -83,6 +97,7 @@ pub fn status_name(kind: AppKind, namespace: &str, name: &str) -> String {
     let kind = match kind {
         AppKind::ArgoApplication => "application",
         AppKind::FluxKustomization => "kustomization",
+        AppKind::FluxHelmRelease => "helmrelease",
     };
     format!("{kind}_{namespace}_{name}")
 }
@@ -93,7 +108,7 @@ pub fn check_status_name(status_name: &str) -> Result<(), names::Error> {
     let mut parts = status_name.split('_');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(name), None, None, None) => names::check_app_name("metadata.name", name),
-        (Some("application" | "kustomization"), Some(namespace), Some(name), None) => {
+        (Some("application" | "kustomization" | "helmrelease"), Some(namespace), Some(name), None) => {
             names::check_namespace(namespace)?;
             names::check_app_name("metadata.name", name)
         }
@@ -202,7 +217,12 @@ pub enum Error {
 
 /// Whether `o` is an app: an Argo CD Application or a Flux Kustomization.
 pub fn is_app(o: &Object) -> bool {
-    matches!((o.group(), o.kind()), ("argoproj.io", "Application") | ("kustomize.toolkit.fluxcd.io", "Kustomization"))
+    matches!(
+        (o.group(), o.kind()),
+        ("argoproj.io", "Application")
+            | ("kustomize.toolkit.fluxcd.io", "Kustomization")
+            | ("helm.toolkit.fluxcd.io", "HelmRelease")
+    )
 }
 
 /// The app among `objects`: the one called `name`, else the only one. Several apps and no
@@ -236,6 +256,7 @@ pub fn read_named(source: &str, objects: &[Object], name: Option<&str>) -> Resul
     let o = select(source, objects, name)?;
     let (spec, namespace_field) = match (o.group(), o.kind()) {
         ("argoproj.io", "Application") => (read_argo(o)?, "spec.destination.namespace"),
+        ("helm.toolkit.fluxcd.io", "HelmRelease") => (read_helm_release(o)?, "spec.targetNamespace"),
         _ => (read_flux(o)?, "spec.targetNamespace"),
     };
     let invalid = |e: names::Error| field_error(o, e.field, e.reason());
@@ -464,6 +485,7 @@ fn read_argo(o: &Object) -> Result<AppSpec, Error> {
             interval: interval(o),
             ..Rollout::default()
         },
+        helm: None,
         unused: unused(spec, ARGO_USED),
     })
 }
@@ -526,7 +548,59 @@ fn read_flux(o: &Object) -> Result<AppSpec, Error> {
         automated: Some(Automated { prune, self_heal: true, allow_empty: false }),
         retry: None,
         rollout: flux_rollout(o)?,
+        helm: None,
         unused: unused(spec, FLUX_USED),
+    })
+}
+
+/// Fields of a HelmRelease's spec this engine acts on.
+const HELM_RELEASE_USED: &[&str] = &[
+    "chart",
+    "chartRef",
+    "releaseName",
+    "targetNamespace",
+    "storageNamespace",
+    "values",
+    "valuesFrom",
+    "install",
+    "upgrade",
+    "driftDetection",
+    "dependsOn",
+    "timeout",
+    "kubeConfig",
+    "maxHistory",
+    "postRenderers",
+];
+
+/// A HelmRelease as an app: its objects go to the target namespace (Helm puts objects that
+/// name none there and leaves the others where they say); it syncs on its own, always removes
+/// what the chart no longer renders (as a Helm upgrade does), and corrects drift only with
+/// `driftDetection.mode: enabled`. A release waits for its objects unless both actions say
+/// `disableWait`.
+fn read_helm_release(o: &Object) -> Result<AppSpec, Error> {
+    use crate::helm_release::spec::{DriftMode, HelmReleaseSpec};
+    let release = HelmReleaseSpec::read(o).map_err(|e| Error::Field {
+        origin: o.origin().to_string(),
+        field: e.field,
+        problem: e.problem,
+    })?;
+    let spec = o.value().get("spec");
+    let mut rollout = flux_rollout(o)?;
+    rollout.wait = !(release.install.disable_wait && release.upgrade.disable_wait);
+    // Flux's default: five minutes for each Helm action.
+    rollout.timeout = rollout.timeout.or(Some(std::time::Duration::from_secs(300)));
+    Ok(AppSpec {
+        kind: AppKind::FluxHelmRelease,
+        name: o.name().to_string(),
+        destination_namespace: Some(release.target_namespace.clone()),
+        force_namespace: false,
+        ignore_differences: Vec::new(),
+        sync_options: if release.install.create_namespace { vec!["CreateNamespace=true".into()] } else { Vec::new() },
+        automated: Some(Automated { prune: true, self_heal: release.drift == DriftMode::Enabled, allow_empty: true }),
+        retry: None,
+        rollout,
+        helm: Some(Box::new(release)),
+        unused: unused(spec, HELM_RELEASE_USED),
     })
 }
 
@@ -536,6 +610,10 @@ pub const INSTALLATION_ID: &str = "argocd.argoproj.io/installation-id";
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// Flux's label naming the Kustomization that applied an object.
 pub const FLUX_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
+/// Flux's label naming the HelmRelease that applied an object.
+pub const HELM_RELEASE_NAME_LABEL: &str = crate::helm_release::spec::NAME_LABEL;
+/// Flux's label naming the namespace of the HelmRelease that applied an object.
+pub const HELM_RELEASE_NAMESPACE_LABEL: &str = crate::helm_release::spec::NAMESPACE_LABEL;
 
 /// Argo CD's tracking id, `<app>:<group>/<kind>:<namespace>/<name>`, as Argo CD parses it
 /// (`util/argo/resource_tracking.go` `ParseAppInstanceValue`): split at the first two colons
@@ -653,7 +731,7 @@ pub fn prune_refusal(o: &Object, app: Option<&AppSpec>) -> Option<String> {
         return Some(format!("owned by {owner}: its owner manages it, never pruned"));
     }
     let annotation = o.annotation(crate::diff::TRACKING_ID);
-    let is_flux = app.is_some_and(|a| a.kind == AppKind::FluxKustomization);
+    let is_flux = app.is_some_and(|a| a.kind.is_flux());
     if let Some(text) = annotation
         && !is_flux
     {
@@ -680,10 +758,16 @@ pub fn prune_refusal(o: &Object, app: Option<&AppSpec>) -> Option<String> {
     let label = match app.kind {
         AppKind::ArgoApplication => o.label(INSTANCE_LABEL),
         AppKind::FluxKustomization => o.label(FLUX_NAME_LABEL),
+        AppKind::FluxHelmRelease => o.label(HELM_RELEASE_NAME_LABEL),
     };
     let tracked = match app.kind {
         AppKind::ArgoApplication => label.is_some_and(|l| names_app(l, app)),
         AppKind::FluxKustomization => label == Some(app.name.as_str()),
+        // Two HelmReleases of one name in two namespaces label their objects apart.
+        AppKind::FluxHelmRelease => {
+            label == Some(app.name.as_str())
+                && o.label(HELM_RELEASE_NAMESPACE_LABEL).is_none_or(|n| n == app.rollout.app_namespace)
+        }
     };
     (!tracked).then(|| NOT_TRACKED.to_string())
 }
@@ -737,6 +821,18 @@ pub fn mark_tracked(o: &mut Object, app: &AppSpec, namespace: &str, flux_namespa
                 )
                 .collect(),
         ),
+        AppKind::FluxHelmRelease => {
+            mark_helm_owned(o, app);
+            (
+                "labels",
+                std::iter::once((HELM_RELEASE_NAME_LABEL, app.name.clone()))
+                    .chain(
+                        (!flux_namespace.is_empty())
+                            .then(|| (HELM_RELEASE_NAMESPACE_LABEL, flux_namespace.to_string())),
+                    )
+                    .collect(),
+            )
+        }
     };
     let Some(obj) = o.value_mut().as_object_mut() else { return };
     let meta = obj.entry("metadata").or_insert_with(|| serde_json::Value::Object(Default::default()));
@@ -752,6 +848,36 @@ pub fn mark_tracked(o: &mut Object, app: &AppSpec, namespace: &str, flux_namespa
     }
 }
 
+/// Helm's ownership marks, which Helm itself writes on every object of a release and checks
+/// before it adopts one: `app.kubernetes.io/managed-by: Helm` and the release's name and
+/// namespace annotations. With them, `helm upgrade` takes over a release this engine made, and
+/// this engine one `helm install` made.
+fn mark_helm_owned(o: &mut Object, app: &AppSpec) {
+    use crate::helm_release::spec::{MANAGED_BY_LABEL, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
+    let Some(release) = app.helm.as_deref() else { return };
+    let Some(meta) = o
+        .value_mut()
+        .as_object_mut()
+        .map(|obj| obj.entry("metadata").or_insert_with(|| Value::Object(Default::default())))
+    else {
+        return;
+    };
+    let Some(meta) = meta.as_object_mut() else { return };
+    for (field, key, value) in [
+        ("labels", MANAGED_BY_LABEL, "Helm"),
+        ("annotations", RELEASE_NAME_ANNOTATION, release.release_name.as_str()),
+        ("annotations", RELEASE_NAMESPACE_ANNOTATION, release.target_namespace.as_str()),
+    ] {
+        let map = meta.entry(field).or_insert_with(|| Value::Object(Default::default()));
+        if !map.is_object() {
+            *map = Value::Object(Default::default());
+        }
+        if let Some(map) = map.as_object_mut() {
+            map.insert(key.to_string(), Value::String(value.to_string()));
+        }
+    }
+}
+
 /// The application a live object is tracked by, if any (whichever app that is): the app of
 /// Argo CD's tracking id (its name, without the `<namespace>_` of an instance name), else its
 /// instance label, else Flux's name label.
@@ -759,7 +885,7 @@ pub fn tracking_app(o: &Object) -> Option<&str> {
     if let Some(id) = o.annotation(crate::diff::TRACKING_ID).and_then(TrackingId::parse) {
         return Some(id.app.rsplit_once('_').map(|(_, n)| n).unwrap_or(id.app));
     }
-    o.label(INSTANCE_LABEL).or_else(|| o.label(FLUX_NAME_LABEL))
+    o.label(INSTANCE_LABEL).or_else(|| o.label(FLUX_NAME_LABEL)).or_else(|| o.label(HELM_RELEASE_NAME_LABEL))
 }
 
 /// Every app name a live object's tracking marks could name (its tracking id's app, its
@@ -767,10 +893,11 @@ pub fn tracking_app(o: &Object) -> Option<&str> {
 /// an object [`is_tracked_by`] an app always lists the app's name here, so an index by these
 /// names finds an app's objects without looking at every object.
 pub fn tracking_names(o: &Object) -> Vec<&str> {
-    let mut names = Vec::with_capacity(3);
+    let mut names = Vec::with_capacity(4);
     let annotation = o.annotation(crate::diff::TRACKING_ID);
     let id_app = annotation.and_then(|t| t.split_once(':').map(|(app, _)| app));
-    for mark in [id_app, o.label(INSTANCE_LABEL), o.label(FLUX_NAME_LABEL)].into_iter().flatten() {
+    let marks = [id_app, o.label(INSTANCE_LABEL), o.label(FLUX_NAME_LABEL), o.label(HELM_RELEASE_NAME_LABEL)];
+    for mark in marks.into_iter().flatten() {
         let name = mark.rsplit_once('_').map_or(mark, |(_, n)| n);
         if !names.contains(&name) {
             names.push(name);

@@ -166,6 +166,16 @@ pub trait Cluster {
     /// orphaned resources ([`gitops_core::project::AppProject::orphans`]).
     fn namespace_objects(&self, namespace: &str) -> impl Future<Output = Result<Vec<Object>, Error>> + Send;
 
+    /// Every object of `kind` (in `api_version`) in `namespace` carrying each of `labels` (a
+    /// label selector of equalities): Helm's release Secrets, say.
+    fn list_labeled(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<Object>, Error>> + Send;
+
     /// The object with this key, if it exists.
     fn get(&self, key: &ResourceKey) -> impl Future<Output = Result<Option<Object>, Error>> + Send;
 

@@ -215,6 +215,9 @@ pub struct AppRunner<D> {
     /// service account of the app's AppProject for its destination); reads stay the
     /// connection's own. Ignored for a FileCluster, which has no users.
     pub impersonate: Option<String>,
+    /// For a HelmRelease: its status and generation as the hub has them, read by the pass to
+    /// decide the Helm action (see [`crate::helm_release`]).
+    pub helm_object: crate::helm_release::ReleaseObject,
     kube: Option<KubeCluster>,
 }
 
@@ -239,6 +242,7 @@ impl<D: DesiredState> AppRunner<D> {
             list_cache: None,
             status_store_override: None,
             impersonate: None,
+            helm_object: Default::default(),
             kube: None,
         })
     }
@@ -342,6 +346,21 @@ impl<D: DesiredState> AppRunner<D> {
         progress.begin(&cluster.describe(), cluster.assesses_health());
         let target = Target { cluster, status: &status, health: &self.checks };
         let policy = Policy::of(&self.spec);
+        if let Some(release) = self.spec.helm.clone() {
+            let object = self.helm_object.clone();
+            let passed = crate::helm_release::pass(
+                &self.spec,
+                &release,
+                &mut self.desired,
+                &target,
+                policy,
+                request,
+                progress,
+                &object,
+            )
+            .await?;
+            return Ok(passed);
+        }
         Ok(reconcile::pass(&self.spec, &mut self.desired, &target, policy, request, progress).await?)
     }
 }

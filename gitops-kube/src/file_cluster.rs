@@ -766,6 +766,23 @@ impl Cluster for LockedFileCluster {
         }))
     }
 
+    async fn list_labeled(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<Object>, crate::cluster::Error> {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let all = self.cluster.list_shared()?;
+        Ok(all
+            .iter()
+            .filter(|o| o.group() == group && o.kind() == kind && o.namespace() == namespace)
+            .filter(|o| labels.iter().all(|(k, v)| o.label(k) == Some(*v)))
+            .cloned()
+            .collect())
+    }
+
     async fn namespace_objects(&self, namespace: &str) -> Result<Vec<Object>, crate::cluster::Error> {
         let all = self.cluster.list_shared()?;
         Ok(all.iter().filter(|o| o.namespace() == namespace).cloned().collect())

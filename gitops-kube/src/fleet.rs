@@ -278,9 +278,9 @@ impl Walk {
         generate
             .extend(produced.iter().filter(|o| o.group() == AUTOMATION_GROUP && o.kind() == AUTOMATION_KIND).cloned());
         for child in in_dependency_order(found.apps, &produced, &default_ns) {
-            // ApplicationSets and HelmReleases are apps of their own kind (not passed here yet);
-            // sources are read with the Kustomizations that name them.
-            if !matches!(child.kind, ChildKind::Application | ChildKind::Kustomization) {
+            // ApplicationSets are generated, not passed; sources are read with the apps that
+            // name them.
+            if !matches!(child.kind, ChildKind::Application | ChildKind::Kustomization | ChildKind::HelmRelease) {
                 continue;
             }
             // An app that manages its own manifest is not a cycle.
@@ -343,9 +343,15 @@ impl Walk {
     }
 }
 
-/// Whether `member` names `other` in its `dependsOn` (Kustomizations name Kustomizations).
+/// Whether `member` names `other` in its `dependsOn` (Kustomizations name Kustomizations,
+/// HelmReleases HelmReleases).
 fn depends_on(member: &Member, other: &Member) -> bool {
-    other.id.kind == ChildKind::Kustomization
+    let same_kind = match member.spec.kind {
+        AppKind::FluxKustomization => ChildKind::Kustomization,
+        AppKind::FluxHelmRelease => ChildKind::HelmRelease,
+        AppKind::ArgoApplication => return false,
+    };
+    other.id.kind == same_kind
         && member.spec.rollout.depends_on.iter().any(|d| {
             let (namespace, name) = d.rsplit_once('/').unwrap_or(("", d));
             name == other.id.name && (namespace.is_empty() || namespace == other.id.namespace)
@@ -384,9 +390,19 @@ pub fn member(
         Hub::Dir(p) => Place::Dir(p.clone()),
         Hub::Kube => Place::Hub,
     };
+    // A HelmRelease's source is often in another namespace (`flux-system`), and its values
+    // come from ConfigMaps and Secrets of its own.
+    let helm_release = gitops_core::helm_release::spec::is_helm_release(object);
+    let values_from = if helm_release { values_from_names(object) } else { Vec::new() };
     let mut objects: Vec<Object> = hub_objects
         .iter()
-        .filter(|o| o.group() == "source.toolkit.fluxcd.io" && o.namespace() == object.namespace())
+        .filter(|o| {
+            (o.group() == "source.toolkit.fluxcd.io" && (helm_release || o.namespace() == object.namespace()))
+                || (o.group().is_empty()
+                    && matches!(o.kind(), "ConfigMap" | "Secret")
+                    && o.namespace() == object.namespace()
+                    && values_from.iter().any(|(kind, name)| kind == o.kind() && name == o.name()))
+        })
         .cloned()
         .collect();
     objects.push(object.clone());
@@ -404,7 +420,7 @@ pub fn member(
         }
         // Flux applies into the cluster it runs in, or the one its kubeConfig Secret reaches;
         // offline, that cluster is the FileCluster named after the Secret.
-        AppKind::FluxKustomization => match (&spec.rollout.kube_config, hub) {
+        AppKind::FluxKustomization | AppKind::FluxHelmRelease => match (&spec.rollout.kube_config, hub) {
             (None, _) => at_hub(),
             (Some(kc), Hub::Dir(p)) => Place::Dir(spoke_dir(p, &kc.secret)?),
             (Some(kc), Hub::Kube) => Place::Kubeconfig {
@@ -417,6 +433,42 @@ pub fn member(
     let id = AppId::of(object, object.namespace()).ok_or_else(|| format!("{origin}: not an app"))?;
     let deleting = object.value().pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
     Ok(Member { id, origin, objects, spec, target, deleting })
+}
+
+/// The (kind, name) of each `spec.valuesFrom` entry of a HelmRelease, in its namespace.
+pub fn values_from_names(helm_release: &Object) -> Vec<(String, String)> {
+    let entries = helm_release.value().pointer("/spec/valuesFrom").and_then(serde_json::Value::as_array);
+    entries
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let text = |f: &str| e.get(f).and_then(serde_json::Value::as_str).map(str::to_string);
+            Some((text("kind")?, text("name")?))
+        })
+        .collect()
+}
+
+/// The ConfigMaps and Secrets the HelmReleases among `objects` take values from
+/// (`spec.valuesFrom`), read from the hub `cluster`: a Kubernetes hub lists its apps and
+/// sources, not every ConfigMap, so these are read one by one. Those that do not exist are
+/// left out (a release that needs one says so when its values are composed).
+pub async fn values_sources<C: Cluster>(cluster: &C, objects: &[Object]) -> Result<Vec<Object>, crate::cluster::Error> {
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    for hr in objects.iter().filter(|o| gitops_core::helm_release::spec::is_helm_release(o)) {
+        for (kind, name) in values_from_names(hr) {
+            if !matches!(kind.as_str(), "ConfigMap" | "Secret") {
+                continue;
+            }
+            let key = ResourceKey::new("", &kind, hr.namespace(), &name);
+            if seen.insert(key.clone())
+                && let Some(o) = cluster.get(&key).await?
+            {
+                found.push(o);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// An app found in a hub, whatever produced it.
@@ -440,6 +492,10 @@ pub const HUB_KINDS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("argoproj.io/v1alpha1", "AppProject", Some(children::DEFAULT_CONTROLLER_NAMESPACE), None),
     ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", None, None),
     ("source.toolkit.fluxcd.io/v1", "GitRepository", None, None),
+    ("helm.toolkit.fluxcd.io/v2", "HelmRelease", None, None),
+    ("source.toolkit.fluxcd.io/v1", "HelmRepository", None, None),
+    ("source.toolkit.fluxcd.io/v1", "HelmChart", None, None),
+    ("source.toolkit.fluxcd.io/v1", "OCIRepository", None, None),
     // Image automation (a hub without these CRDs lists none).
     ("image.toolkit.fluxcd.io/v1beta2", "ImageRepository", None, None),
     ("image.toolkit.fluxcd.io/v1beta2", "ImagePolicy", None, None),
@@ -469,7 +525,7 @@ pub fn apps_of(
     for object in objects {
         let Some(kind) = ChildKind::of(object.group(), object.kind()) else { continue };
         let argo_here = kind == ChildKind::Application && object.namespace() == children::DEFAULT_CONTROLLER_NAMESPACE;
-        if !(argo_here || kind == ChildKind::Kustomization) {
+        if !(argo_here || matches!(kind, ChildKind::Kustomization | ChildKind::HelmRelease)) {
             continue;
         }
         let Some(id) = AppId::of(object, object.namespace()) else { continue };
@@ -518,6 +574,8 @@ pub fn cascades(member: &Member) -> bool {
                 .is_some_and(|f| f.iter().filter_map(|v| v.as_str()).any(|f| f.starts_with(RESOURCES_FINALIZER)))
         }),
         AppKind::FluxKustomization => member.spec.automated.is_some_and(|a| a.prune) && !member.spec.rollout.suspend,
+        // Deleting a HelmRelease uninstalls its release, unless it is suspended.
+        AppKind::FluxHelmRelease => !member.spec.rollout.suspend,
     }
 }
 
@@ -596,6 +654,8 @@ fn kept_on_delete(o: &Object, spec: &AppSpec) -> bool {
             SyncOptions::default().for_resource(o.value()).is_ok_and(|(options, _)| options.keep_on_delete)
         }
         AppKind::FluxKustomization => gitops_core::sync::flux::prune_disabled(o.value()),
+        // `helm uninstall` keeps what a chart marks `helm.sh/resource-policy: keep`.
+        AppKind::FluxHelmRelease => o.annotation("helm.sh/resource-policy") == Some("keep"),
     }
 }
 
@@ -622,7 +682,7 @@ pub fn delete_app(hub: &Path, app: &HubApp, cascade: Cascade) -> Result<Vec<Reso
     {
         let with_resources = match member.spec.kind {
             AppKind::ArgoApplication => cascade != Cascade::Orphan,
-            AppKind::FluxKustomization => cascade != Cascade::Orphan && cascades(member),
+            AppKind::FluxKustomization | AppKind::FluxHelmRelease => cascade != Cascade::Orphan && cascades(member),
         };
         if with_resources {
             deleted = delete_resources_in_dir(dir, member)?;

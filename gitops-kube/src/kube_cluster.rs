@@ -638,6 +638,17 @@ fn api_error(key: &str, e: kube::Error) -> Error {
 }
 
 impl Cluster for KubeCluster {
+    async fn list_labeled(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<Object>, Error> {
+        let selector = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        self.list_kind(api_version, kind, Some(namespace), Some(&selector)).await
+    }
+
     fn describe(&self) -> String {
         let shown = self.registered.clone().unwrap_or_else(|| format!("kube:{}", self.name));
         match &self.impersonating {
@@ -681,6 +692,9 @@ impl Cluster for KubeCluster {
                 let labels = match app.kind {
                     _ if wanted => None,
                     AppKind::FluxKustomization => Some(flux_selector.clone()),
+                    AppKind::FluxHelmRelease => {
+                        Some(format!("{}={}", gitops_core::app::HELM_RELEASE_NAME_LABEL, app.name))
+                    }
                     AppKind::ArgoApplication => None,
                 };
                 lists.push((ar, labels, wanted));

@@ -45,6 +45,7 @@ pub mod controller;
 pub mod executor;
 pub mod file_cluster;
 pub mod fleet;
+pub mod helm_release;
 pub mod hub;
 pub mod inspect;
 pub mod kube_cluster;

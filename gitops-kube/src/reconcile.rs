@@ -54,6 +54,12 @@ pub trait DesiredState {
         let _ = secret;
         self.render()
     }
+
+    /// For a Flux HelmRelease: the chart it releases and the values it releases it with;
+    /// `None` for any other app.
+    fn helm_chart(&mut self) -> Option<Result<crate::helm_release::HelmChart, RenderError>> {
+        None
+    }
 }
 
 /// A render: the revision it came from and its objects.
@@ -169,6 +175,9 @@ pub struct Pass {
     /// Why the status could not be saved (a full disk, say), if it could not: the pass itself
     /// is still reported whole.
     pub status_error: Option<FileError>,
+    /// For a HelmRelease: the `status` its HelmRelease object gets, as helm-controller writes
+    /// it (none for a dry run), and what it decided ([`crate::helm_release`]).
+    pub release: Option<(Option<serde_json::Value>, gitops_core::helm_release::remediation::Next)>,
 }
 
 impl Pass {
@@ -415,7 +424,7 @@ pub async fn pass<C: Cluster>(
         let text = serde_json::to_string_pretty(&status)? + "\n";
         crate::file_cluster::write_atomic(target.status, text.as_bytes()).err()
     };
-    Ok(Pass { plan: plan_copy, decision, synced: should_sync, status, results, status_error })
+    Ok(Pass { plan: plan_copy, decision, synced: should_sync, status, results, status_error, release: None })
 }
 
 /// The rendered objects as the pass compares them: custom kinds that name no namespace scoped

@@ -117,6 +117,17 @@ pub enum Error {
     /// Kustomize failed.
     #[error(transparent)]
     Kustomize(#[from] kustomize::Error),
+    /// A HelmRelease's post renderers failed.
+    #[error(transparent)]
+    PostRender(#[from] crate::post_render::Error),
+    /// A chart's `Chart.yaml` or `values.yaml` does not read as YAML.
+    #[error("{path}: {problem}")]
+    ChartFile {
+        /// The file, in its chart.
+        path: String,
+        /// Why it does not read.
+        problem: String,
+    },
     /// A parameter override file (`.argocd-source*.yaml`) does not read.
     #[error(transparent)]
     Overrides(crate::source::Error),
@@ -222,6 +233,32 @@ fn render_sources(
     Ok(Rendered { commit, reference, objects })
 }
 
+/// The chart a Helm source renders, as Helm records it in a release: its `Chart.yaml` and its
+/// `values.yaml` (the chart's defaults; an empty map when it has none). The chart is fetched
+/// as [`fetch`] fetches it: from the cache after a render.
+pub fn chart_files(source: &Source, with: &Renderers) -> Result<(serde_json::Value, serde_json::Value), Error> {
+    let (checkout, _) = fetch(source, None, with)?;
+    let path_error = |e| Error::Path { url: git::scrub(&source.repo_url), commit: checkout.commit.clone(), source: e };
+    let root = RepoRoot::new(&checkout.dir).map_err(path_error)?;
+    // A chart of a chart repository is fetched as its own directory.
+    let dir = if source.chart.is_some() { "." } else { source.path.as_str() };
+    let read = |name: &str, required: bool| -> Result<serde_json::Value, Error> {
+        let rel = format!("{dir}/{name}");
+        let text = match root.read(&rel) {
+            Ok(text) => text,
+            Err(root::Error::Io { source, .. }) if !required && source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(serde_json::Value::Object(Default::default()));
+            }
+            Err(e) => return Err(path_error(e)),
+        };
+        let shown = format!("{} {rel}", source.chart.as_deref().unwrap_or(&source.repo_url));
+        let docs = gitops_core::yaml::parse_documents(&text)
+            .map_err(|e| Error::ChartFile { path: shown.clone(), problem: e.to_string() })?;
+        Ok(docs.into_iter().next().map(|d| d.value).unwrap_or(serde_json::Value::Object(Default::default())))
+    };
+    Ok((read("Chart.yaml", true)?, read("values.yaml", false)?))
+}
+
 /// Renders `source` from a local checkout of its repository at `dir` instead of fetching it
 /// (as `argocd app sync --local` does); the commit is reported as `local`.
 pub fn render_local(source: &Source, dir: &Path, with: &Renderers) -> Result<Rendered, Error> {
@@ -283,7 +320,14 @@ fn render_tree(
     let objects = match &source.renderer {
         Renderer::Directory(options) => directory::render_with(&root, path, options, &with.reading)?,
         Renderer::Helm(options) => {
-            helm::render_with_refs(&root, path, options, &with.helm, &with.reading, Some(&with.charts), refs)?
+            let objects =
+                helm::render_with_refs(&root, path, options, &with.helm, &with.reading, Some(&with.charts), refs)?;
+            match &source.helm_release {
+                Some(release) => {
+                    crate::post_render::post_render(&release.origin, objects, release.post_renderers.as_ref())?
+                }
+                None => objects,
+            }
         }
         Renderer::Plugin { name, env, parameters } => {
             let plugin = with.plugins.iter().find(|p| &p.name == name).ok_or_else(|| Error::UnknownPlugin {

@@ -73,6 +73,21 @@ pub struct Source {
     pub renders: bool,
     /// A multi-source app's other sources (`spec.sources[1..]`), in order; this one is the first.
     pub others: Vec<Source>,
+    /// What a Flux HelmRelease adds to rendering its chart.
+    pub helm_release: Option<HelmReleaseRender>,
+}
+
+/// What a Flux HelmRelease adds to rendering its chart: its values are in the source's Helm
+/// options already; these are what the render does beyond them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelmReleaseRender {
+    /// `HelmRelease <namespace>/<name>`, for messages.
+    pub origin: String,
+    /// Flux's digest of the composed values (`status.lastAttemptedConfigDigest`): part of the
+    /// revision, so that new values are a new revision to release.
+    pub config_digest: String,
+    /// `spec.postRenderers`, run over what Helm rendered.
+    pub post_renderers: Option<Value>,
 }
 
 /// A source section that cannot be used.
@@ -114,6 +129,7 @@ pub fn read_named(objects: &[Object], name: Option<&str>) -> Result<Source, Erro
     })?;
     match o.kind() {
         "Application" => read_argo(o),
+        "HelmRelease" => read_helm_release(o, objects),
         _ => read_flux(o, objects),
     }
 }
@@ -265,6 +281,7 @@ fn read_argo_source(o: &Object, spec: &Value, src: &Value, field: &str) -> Resul
         ref_name: None,
         renders: true,
         others: Vec::new(),
+        helm_release: None,
     })
 }
 
@@ -451,20 +468,7 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         })?;
     let rspec = repo.value().get("spec").ok_or_else(|| err(repo, "spec", "missing"))?;
     let url = str_at(rspec, &["url"]).ok_or_else(|| err(repo, "spec.url", "missing"))?.to_string();
-    let r = rspec.get("ref");
-    let pick = |f: &str| r.and_then(|r| str_at(r, &[f])).filter(|s| !s.is_empty()).map(str::to_string);
-    // Flux's precedence: commit, then name, then semver, then tag, then branch.
-    let revision = if let Some(c) = pick("commit") {
-        Reference::Commit(c)
-    } else if let Some(n) = pick("name") {
-        Reference::Revision(n)
-    } else if let Some(s) = pick("semver") {
-        Reference::Semver(s)
-    } else if let Some(t) = pick("tag") {
-        Reference::Tag(t)
-    } else {
-        Reference::Branch(pick("branch").unwrap_or_else(|| "master".into()))
-    };
+    let revision = git_repository_revision(rspec);
     let path = str_at(spec, &["path"])
         .map(|p| p.trim_start_matches("./").to_string())
         .filter(|p| !p.is_empty())
@@ -484,6 +488,177 @@ fn read_flux(k: &Object, objects: &[Object]) -> Result<Source, Error> {
         ref_name: None,
         renders: true,
         others: Vec::new(),
+        helm_release: None,
+    })
+}
+
+/// A Flux GitRepository's revision, by Flux's precedence: commit, then name, then semver, then
+/// tag, then branch (`master` when none is given).
+fn git_repository_revision(rspec: &Value) -> Reference {
+    let r = rspec.get("ref");
+    let pick = |f: &str| r.and_then(|r| str_at(r, &[f])).filter(|s| !s.is_empty()).map(str::to_string);
+    if let Some(c) = pick("commit") {
+        Reference::Commit(c)
+    } else if let Some(n) = pick("name") {
+        Reference::Revision(n)
+    } else if let Some(s) = pick("semver") {
+        Reference::Semver(s)
+    } else if let Some(t) = pick("tag") {
+        Reference::Tag(t)
+    } else {
+        Reference::Branch(pick("branch").unwrap_or_else(|| "master".into()))
+    }
+}
+
+/// Reads a Flux HelmRelease's chart source (its HelmRepository, GitRepository, OCIRepository or
+/// HelmChart must be among `objects`) and composes its values (the ConfigMaps and Secrets of
+/// `valuesFrom` must be too), as helm-controller does before it runs Helm.
+fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
+    use gitops_core::helm_release::{spec, values};
+    let release =
+        spec::HelmReleaseSpec::read(hr).map_err(|e| Error { origin: e.origin, field: e.field, problem: e.problem })?;
+    let origin = format!("HelmRelease {}/{}", release.namespace, release.name);
+    let err = |o: &Object, field: &str, problem: String| Error {
+        origin: o.origin().to_string(),
+        field: field.into(),
+        problem,
+    };
+    let find = |r: &spec::SourceRef, field: &str| {
+        objects
+            .iter()
+            .find(|o| {
+                o.group() == "source.toolkit.fluxcd.io"
+                    && o.kind() == r.kind
+                    && o.name() == r.name
+                    && o.namespace() == r.namespace
+            })
+            .ok_or_else(|| {
+                err(hr, field, format!("{} `{}/{}` is not among the objects given", r.kind, r.namespace, r.name))
+            })
+    };
+    let url_of = |o: &Object| {
+        str_at(o.value(), &["spec", "url"])
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| err(o, "spec.url", "missing".into()))
+    };
+    // (repository URL, chart name for a chart repository, revision, path in a Git repository,
+    // value files of the chart, Flux source ignore rules)
+    let template = |chart: &str, version: &str, source: &spec::SourceRef, field: &str| -> Result<_, Error> {
+        let repo = find(source, field)?;
+        let url = url_of(repo)?;
+        match source.kind.as_str() {
+            "HelmRepository" => {
+                // An OCI HelmRepository's URL is `oci://...` already; `type: oci` says so too.
+                let url = match str_at(repo.value(), &["spec", "type"]) {
+                    Some("oci") if !url.starts_with("oci://") => format!("oci://{url}"),
+                    _ => url,
+                };
+                let version = if version == "*" { "" } else { version };
+                Ok((url, Some(chart.to_string()), Reference::Revision(version.to_string()), ".".to_string(), None))
+            }
+            "GitRepository" => {
+                let rspec = repo.value().get("spec").cloned().unwrap_or(Value::Null);
+                let path = chart.trim_start_matches("./").to_string();
+                let ignore = str_at(&rspec, &["ignore"]).map(str::to_string);
+                Ok((url, None, git_repository_revision(&rspec), path, Some(ignore)))
+            }
+            other => Err(err(
+                hr,
+                &format!("{field}.kind"),
+                format!("`{other}` sources are not supported; use a HelmRepository or a GitRepository"),
+            )),
+        }
+    };
+    let (repo_url, chart, revision, path, ignore, values_files) = match &release.chart {
+        spec::Chart::Template { chart, version, source, values_files } => {
+            let (u, c, r, p, i) = template(chart, version, source, "spec.chart.spec.sourceRef")?;
+            (u, c, r, p, i, values_files.clone())
+        }
+        spec::Chart::Ref(r) if r.kind == "HelmChart" => {
+            let helm_chart = find(r, "spec.chartRef")?;
+            let hspec = helm_chart.value().get("spec").cloned().unwrap_or(Value::Null);
+            let chart = str_at(&hspec, &["chart"]).ok_or_else(|| err(helm_chart, "spec.chart", "missing".into()))?;
+            let version = str_at(&hspec, &["version"]).filter(|v| !v.is_empty()).unwrap_or("*");
+            let source = spec::SourceRef {
+                kind: str_at(&hspec, &["sourceRef", "kind"]).unwrap_or("").to_string(),
+                name: str_at(&hspec, &["sourceRef", "name"]).unwrap_or("").to_string(),
+                namespace: helm_chart.namespace().to_string(),
+            };
+            let files = hspec
+                .get("valuesFiles")
+                .and_then(Value::as_array)
+                .map(|f| f.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>());
+            let (u, c, rev, p, i) = template(chart, version, &source, "spec.chartRef")?;
+            (u, c, rev, p, i, files.unwrap_or_default())
+        }
+        spec::Chart::Ref(r) => {
+            // An OCIRepository names the chart's artifact itself: `oci://<registry>/<path>/<chart>`.
+            let repo = find(r, "spec.chartRef")?;
+            let url = url_of(repo)?;
+            let Some((base, chart)) = url
+                .trim_end_matches('/')
+                .rsplit_once('/')
+                .filter(|(b, _)| b.contains("://") && !b.ends_with(':') && !b.ends_with('/'))
+            else {
+                return Err(err(
+                    repo,
+                    "spec.url",
+                    format!("`{url}` does not name a chart (oci://<registry>/<path>/<chart>)"),
+                ));
+            };
+            let rspec = repo.value().get("spec").cloned().unwrap_or(Value::Null);
+            if str_at(&rspec, &["ref", "digest"]).is_some_and(|d| !d.is_empty()) {
+                return Err(err(
+                    repo,
+                    "spec.ref.digest",
+                    "charts by digest are not supported yet; give a tag or a semver range".into(),
+                ));
+            }
+            let version = str_at(&rspec, &["ref", "semver"])
+                .or_else(|| str_at(&rspec, &["ref", "tag"]))
+                .filter(|v| !v.is_empty())
+                .unwrap_or("latest");
+            (
+                base.to_string(),
+                Some(chart.to_string()),
+                Reference::Revision(version.to_string()),
+                ".".to_string(),
+                None,
+                Vec::new(),
+            )
+        }
+    };
+    let refs = values::read_values_from(hr.value().get("spec").unwrap_or(&Value::Null), &origin)
+        .map_err(|e| err(hr, "spec.valuesFrom", e.to_string()))?;
+    let composed = values::compose(&origin, &release.namespace, &refs, hr.value().pointer("/spec/values"), objects)
+        .map_err(|e| err(hr, "spec.valuesFrom", e.to_string()))?;
+    let config_digest = values::config_digest(&composed);
+    // JSON is YAML: helm reads it as a values file.
+    let values_text = serde_json::to_string(&composed).unwrap_or_default();
+    Ok(Source {
+        app_name: release.name.clone(),
+        namespace: release.target_namespace.clone(),
+        repo_url,
+        revision,
+        path,
+        chart,
+        source_ignore: ignore.is_some(),
+        ignore: ignore.flatten(),
+        renderer: Renderer::Helm(HelmOptions {
+            release_name: release.release_name.clone(),
+            namespace: release.target_namespace.clone(),
+            value_files: values_files,
+            values: Some(values_text),
+            skip_crds: release.install.crds == spec::Crds::Skip,
+            ..HelmOptions::default()
+        }),
+        application: None,
+        decryption: None,
+        ref_name: None,
+        renders: true,
+        others: Vec::new(),
+        helm_release: Some(HelmReleaseRender { origin, config_digest, post_renderers: release.post_renderers.clone() }),
     })
 }
 

@@ -95,7 +95,7 @@ pub fn git_repository_status(revision: &str, at: &str, generation: i64) -> Value
 pub fn status_of(app: &crate::Object) -> Option<Status> {
     let status = app.value().get("status").filter(|s| s.is_object())?;
     let text = |p: &str| status.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-    let file = if app.kind() == "Kustomization" {
+    let file = if matches!(app.kind(), "Kustomization" | "HelmRelease") {
         let ready = status["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready")?;
         let ok = ready["status"] == "True";
         json!({

@@ -394,20 +394,17 @@ mod tests {
                 assert_eq!(w.condition("Remediated").1, "UninstallSucceeded");
             }
         }
-        // Out of retries (3 failures > 2 retries) and install remediation of the last failure is
-        // off by default in Flux; spec.rs reads it as on when retries are set, so the release is
-        // uninstalled once more and then stalls.
-        if w.next() == Next::Uninstall {
-            w.run(Kind::Uninstall { keep_history: false }, None);
-        }
+        // Out of retries (3 failures > 2 retries), and an install's last failure is not
+        // remediated by default (Flux's remediateLastFailure): the failed revision stays.
         assert_eq!(
             w.next(),
             Next::Stalled { reason: "RetriesExceeded", message: "Failed to install after 3 attempt(s)".into() }
         );
-        // A spec change resets the counters: installing again.
+        assert_eq!(w.history.last().map(|r| r.status), Some(Status::Failed));
+        // A spec change resets the counters: the failed revision is upgraded.
         w.generation = 2;
-        assert_eq!(w.next(), Next::Install);
-        w.run(Kind::Install { replace: false }, None);
+        assert_eq!(w.next(), Next::Upgrade { clear_history: false });
+        w.run(Kind::Upgrade, None);
         assert!(w.status.get("installFailures").is_none());
         assert_eq!(w.next(), Next::InSync);
     }

@@ -91,7 +91,7 @@ pub struct Remediation {
     /// `ignoreTestFailures`: a failed test does not fail the release.
     pub ignore_test_failures: Option<bool>,
     /// `remediateLastFailure`: the last failure (when the retries are spent) is remediated
-    /// too; by default when there are retries.
+    /// too; by default for an upgrade with retries, never for an install.
     pub remediate_last_failure: bool,
     /// `strategy` (upgrade only): roll back to the last good release, or uninstall.
     pub strategy: Strategy,
@@ -135,7 +135,7 @@ pub enum DriftMode {
 }
 
 /// A HelmRelease, read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelmReleaseSpec {
     /// `metadata.name`.
     pub name: String,
@@ -395,9 +395,11 @@ impl Reader<'_> {
             remediation: Remediation {
                 retries,
                 ignore_test_failures: self.bool(&format!("/{which}/remediation/ignoreTestFailures"))?,
+                // Flux: an install's last failure is left as it is unless asked; an upgrade's
+                // is remediated whenever there are retries.
                 remediate_last_failure: self
                     .bool(&format!("/{which}/remediation/remediateLastFailure"))?
-                    .unwrap_or(retries != 0),
+                    .unwrap_or(!install && retries > 0),
                 strategy: if install { Strategy::Uninstall } else { strategy },
             },
             create_namespace: install && self.bool("/install/createNamespace")?.unwrap_or(false),
@@ -470,7 +472,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(hr.install.remediation.retries, 3);
-        assert!(hr.install.remediation.remediate_last_failure);
+        assert!(!hr.install.remediation.remediate_last_failure, "an install's defaults to false");
         assert_eq!(hr.upgrade.remediation.retries, -1);
         assert_eq!(hr.upgrade.remediation.strategy, Strategy::Uninstall);
         assert!(!hr.upgrade.remediation.remediate_last_failure);

@@ -211,14 +211,7 @@ pub fn release_digest(r: &Release) -> String {
     sha256(out.as_bytes())
 }
 
-/// The digest of the values a release is made with (`configDigest`, `lastAttemptedConfigDigest`).
-/// Empty values hash as no bytes at all (Flux's `valuesOrNil`).
-pub fn config_digest(values: &Value) -> String {
-    match values {
-        Value::Object(m) if !m.is_empty() => sha256(serde_saphyr::to_string(values).unwrap_or_default().as_bytes()),
-        _ => sha256(b""),
-    }
-}
+pub use super::values::config_digest;
 
 /// A `status.history` entry for revision `r`.
 pub fn snapshot(r: &Release) -> Value {

@@ -237,7 +237,7 @@ pub fn left_out(plan: &SyncPlan, chosen: impl Fn(&super::Task) -> bool) -> usize
 pub fn unpruned(plan: &SyncPlan, kind: AppKind) -> usize {
     match kind {
         AppKind::ArgoApplication => plan.tasks.iter().filter(|t| t.action == Action::PruneSkipped).count(),
-        AppKind::FluxKustomization => 0,
+        AppKind::FluxKustomization | AppKind::FluxHelmRelease => 0,
     }
 }
 

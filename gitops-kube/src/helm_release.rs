@@ -1,0 +1,224 @@
+//! A pass of a Flux HelmRelease: what helm-controller decides from the release's history and
+//! status ([`gitops_core::helm_release::remediation`]), the objects applied as any app's are,
+//! and the Helm release record written into the target's storage namespace as Helm writes it
+//! ([`gitops_core::helm_release::history`]), so that `helm list`, `helm history` and
+//! `helm upgrade` work on what this engine released, and it upgrades what `helm` installed.
+//!
+//! An install or upgrade is a sync of the rendered objects (requested, whatever the policy);
+//! a release already deployed with the desired chart and values is only compared (drift is
+//! corrected with `driftDetection.mode: enabled`); a release out of retries is compared and
+//! left. Remediation by rollback or uninstall is reported, not run, by this version.
+
+use std::time::SystemTime;
+
+use gitops_core::ResourceKey;
+use gitops_core::app::AppSpec;
+use gitops_core::helm_release::history::{self, Attempt, Failure, Kind, Stage};
+use gitops_core::helm_release::remediation::{self, Done, Next};
+use gitops_core::helm_release::spec::{DriftMode, HelmReleaseSpec};
+use gitops_core::helm_release::status::{self as release_status, Outcome};
+use gitops_core::helm_storage::{self, Release};
+use gitops_core::sync::Action;
+use gitops_core::sync::policy::Policy;
+use serde_json::Value;
+
+use gitops_core::sync::options::Propagation;
+
+use crate::cluster::{ApplyMode, Cluster};
+use crate::reconcile::{self, DesiredState, Error, Pass, Progress, Request, Target};
+
+/// The chart a HelmRelease releases and the values it is released with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelmChart {
+    /// The chart's `Chart.yaml`.
+    pub metadata: Value,
+    /// The chart's `values.yaml` (its defaults).
+    pub values: Value,
+    /// The values composed from `valuesFrom` and `values` (`helm get values`).
+    pub config: Value,
+    /// Their digest, as helm-controller records it.
+    pub config_digest: String,
+}
+
+/// The HelmRelease object's own state, read from the hub: its `status` and `metadata.generation`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReleaseObject {
+    /// `status` (Null before any controller wrote one).
+    pub status: Value,
+    /// `metadata.generation`.
+    pub generation: i64,
+}
+
+fn now() -> String {
+    let d = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = i64::try_from(d.as_secs()).unwrap_or(0);
+    // Helm writes nanoseconds; the seconds' text with them put in keeps the RFC 3339 shape.
+    let text = gitops_core::time::rfc3339(secs);
+    match text.strip_suffix('Z') {
+        Some(head) => format!("{head}.{:09}Z", d.subsec_nanos()),
+        None => text,
+    }
+}
+
+/// The release's records on the target.
+async fn read_history<C: Cluster>(cluster: &C, release: &HelmReleaseSpec) -> Result<Vec<Release>, Error> {
+    let labels = [("owner", "helm"), ("name", release.release_name.as_str())];
+    let secrets = cluster.list_labeled("v1", "Secret", &release.storage_namespace, &labels).await?;
+    helm_storage::history(&secrets, &release.release_name).map_err(|e| Error::Render(Box::new(e)))
+}
+
+/// Writes what an action recorded: revisions created or replaced, then old ones deleted.
+async fn write<C: Cluster>(cluster: &C, release: &HelmReleaseSpec, writes: &history::Writes) -> Result<(), Error> {
+    let created = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    for r in &writes.put {
+        let secret = r.to_secret(&release.storage_namespace, i64::try_from(created).unwrap_or(0));
+        cluster.apply(&secret, ApplyMode::ServerSide { force: true, take_over: false }, false).await?;
+    }
+    for name in &writes.delete {
+        let key = ResourceKey::new("", "Secret", &release.storage_namespace, name);
+        cluster.delete(&key, Propagation::Background, false).await?;
+    }
+    Ok(())
+}
+
+/// The manifest Helm keeps in a release: the objects the sync applied (not its hooks), each a
+/// YAML document.
+fn manifest_of(pass: &Pass) -> String {
+    let mut out = String::new();
+    for t in &pass.plan.tasks {
+        if !matches!(t.action, Action::Create | Action::Update | Action::Unchanged) {
+            continue;
+        }
+        let Some(target) = &t.target else { continue };
+        let text = serde_saphyr::to_string(target).unwrap_or_else(|_| target.to_string());
+        out.push_str("---\n");
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// One pass of the HelmRelease `app` (whose release is `release`), rendered by `desired`, on
+/// `target`; `object`: the HelmRelease's status and generation as the hub has them. The pass
+/// carries the HelmRelease's new status and the decision ([`Pass::release`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn pass<C: Cluster, D: DesiredState>(
+    app: &AppSpec,
+    release: &HelmReleaseSpec,
+    desired: &mut D,
+    target: &Target<'_, C>,
+    policy: Policy,
+    mut request: Request,
+    progress: &mut dyn Progress,
+    object: &ReleaseObject,
+) -> Result<Pass, Error> {
+    let chart = match desired.helm_chart() {
+        Some(chart) => chart.map_err(Error::Render)?,
+        None => return Err(Error::Render("a HelmRelease whose chart is not known".into())),
+    };
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let (chart_name, chart_version) = (text(&chart.metadata, "name"), text(&chart.metadata, "version"));
+    let wanted = remediation::Desired {
+        chart_name: &chart_name,
+        chart_version: &chart_version,
+        config_digest: &chart.config_digest,
+    };
+    let cluster = target.cluster;
+    let dry_run = request.dry_run;
+    let mut history = read_history(cluster, release).await?;
+    let mut status = object.status.clone();
+    let mut next = remediation::next(release, &status, object.generation, &history, &wanted);
+    // A release left pending by an action that never finished is marked failed first.
+    if let Next::Unlock { .. } = next
+        && !dry_run
+        && let Some(unlocked) = history::unlock(&history)
+    {
+        let writes = history::Writes { put: vec![unlocked], delete: Vec::new() };
+        write(cluster, release, &writes).await?;
+        let outcome = Outcome { done: Done::Unlock, error: None, desired: wanted, written: &writes.put, now: &now() };
+        status = release_status::after_action(release, &status, object.generation, &outcome);
+        history = read_history(cluster, release).await?;
+        next = remediation::next(release, &status, object.generation, &history, &wanted);
+    }
+    let acts = matches!(next, Next::Install | Next::Upgrade { .. });
+    // Only an install or upgrade syncs; drift of a deployed release is corrected only when the
+    // HelmRelease asks for it.
+    let policy = Policy {
+        automated: acts || (next == Next::InSync && release.drift == DriftMode::Enabled),
+        prune: true,
+        self_heal: release.drift == DriftMode::Enabled,
+        ..policy
+    };
+    request.sync = request.sync || acts;
+    let mut pass = reconcile::pass(app, desired, target, policy, request, progress).await?;
+    if dry_run {
+        pass.release = Some((None, next));
+        return Ok(pass);
+    }
+    let time = now();
+    let status = match &next {
+        Next::Install | Next::Upgrade { .. } => {
+            if let (Next::Upgrade { clear_history: true }, Some(s)) = (&next, status.as_object_mut()) {
+                s.remove("history");
+            }
+            let ok = if pass.synced { !pass.sync_failed() } else { pass.status.is_synced() };
+            let message = pass
+                .status
+                .last_operation
+                .as_ref()
+                .map_or_else(|| pass.status.message.clone(), |op| op.message.clone());
+            let (kind, done) = match next {
+                Next::Install => (Kind::Install { replace: !history.is_empty() }, Done::Install),
+                _ => (Kind::Upgrade, Done::Upgrade),
+            };
+            let attempt = Attempt {
+                kind,
+                failure: (!ok).then(|| Failure { stage: Stage::Apply, message: message.clone() }),
+                chart_metadata: chart.metadata.clone(),
+                chart_values: chart.values.clone(),
+                config: chart.config.clone(),
+                manifest: manifest_of(&pass),
+                notes: String::new(),
+                extra: Default::default(),
+                now: time.clone(),
+            };
+            let writes = history::record(
+                &history,
+                &release.release_name,
+                &release.target_namespace,
+                &attempt,
+                release.max_history,
+            )
+            .map_err(|e| Error::Render(Box::new(e)))?;
+            write(cluster, release, &writes).await?;
+            let error = (!ok).then_some(message.as_str());
+            let outcome = Outcome { done, error, desired: wanted, written: &writes.put, now: &time };
+            release_status::after_action(release, &status, object.generation, &outcome)
+        }
+        Next::Stalled { reason, message } => {
+            release_status::mark_stalled(&mut status, reason, message, object.generation, &time);
+            status
+        }
+        Next::Rollback { to } => {
+            let message = format!(
+                "remediation by rollback to revision {to} is not supported yet: roll back with `helm rollback {} {to}`",
+                release.release_name
+            );
+            release_status::mark_stalled(&mut status, "RemediationNotSupported", &message, object.generation, &time);
+            status
+        }
+        Next::Uninstall => {
+            let message = format!(
+                "remediation by uninstall is not supported yet: uninstall with `helm uninstall {}`",
+                release.release_name
+            );
+            release_status::mark_stalled(&mut status, "RemediationNotSupported", &message, object.generation, &time);
+            status
+        }
+        Next::InSync | Next::Unlock { .. } => status,
+    };
+    pass.release = Some((Some(status), next));
+    Ok(pass)
+}
