@@ -250,3 +250,90 @@ fn a_multi_source_app_takes_its_values_from_a_ref_source() {
     assert!(out(&changed).contains("ConfigMap shop/web: configured"), "{}", out(&changed));
     assert!(std::fs::read_to_string(&stored).expect("stored").contains("color: teal"));
 }
+
+/// The objects a FileCluster directory holds.
+fn stored(dir: &Path) -> Vec<gitops_core::Object> {
+    gitops_kube::FileCluster::new(dir).list().expect("list the directory cluster")
+}
+
+/// The Helm release records of `name` in `namespace` a directory cluster holds.
+fn releases(dir: &Path, namespace: &str, name: &str) -> Vec<gitops_core::helm_storage::Release> {
+    let secrets: Vec<_> = stored(dir).into_iter().filter(|o| o.kind() == "Secret" && o.namespace() == namespace).collect();
+    gitops_core::helm_storage::history(&secrets, name).expect("release records read")
+}
+
+/// A Flux HelmRelease of a HelmRepository on loopback HTTP, with values from a ConfigMap
+/// (`valuesFrom`) under inline `values`: released into a directory cluster with Helm's release
+/// record (revision 1 deployed); reconciled again, nothing changes; new values are revision 2,
+/// the first superseded.
+#[test]
+fn a_helm_release_is_installed_once_then_upgraded_when_its_values_change() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    chart_repository(&repo, &["1.0.0", "1.2.3", "2.0.0"]);
+    let (url, _) = serve(&repo, None);
+    let app = work.path().join("release.yaml");
+    let manifest = |color: &str| {
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: charts, namespace: flux-system}}\nspec: {{url: '{url}', interval: 10m}}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web-values, namespace: apps}}\ndata:\n  values.yaml: |\n    color: {color}\n    size: small\n---\n\
+             apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: web, namespace: apps}}\nspec:\n  interval: 5m\n  targetNamespace: shop\n\
+             \x20 chart: {{spec: {{chart: web, version: 1.x, sourceRef: {{kind: HelmRepository, name: charts, namespace: flux-system}}}}}}\n\
+             \x20 valuesFrom: [{{kind: ConfigMap, name: web-values}}]\n  values: {{size: large}}\n  install: {{createNamespace: true}}\n"
+        )
+    };
+    std::fs::write(&app, manifest("green")).expect("write the release");
+    let cluster = work.path().join("cluster");
+    let cache = work.path().join("cache");
+    let target = format!("dir:{}", cluster.display());
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (app, cache) = (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"));
+    let reconcile = || gitops_env(&["reconcile", "--app", app, "--cache", cache, "--target", &target], None, &env);
+    // Helm keeps its records in the HelmRelease's namespace, which must exist.
+    let o = reconcile();
+    assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
+    assert!(err(&o).contains("the storage namespace `apps` does not exist"), "{}", err(&o));
+    assert!(!cluster.join("shop").exists(), "nothing applied: {}", out(&o));
+    crate::write_under(&cluster, "_cluster/core/Namespace/apps.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n");
+
+    let o = reconcile();
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let cm = std::fs::read_to_string(cluster.join("shop/core/ConfigMap/web.yaml")).expect("the chart's ConfigMap");
+    assert!(cm.contains("version: \"1.2.3\"") && cm.contains("color: green"), "{cm}");
+    // Flux's origin labels and Helm's ownership marks, so helm adopts what was applied.
+    for mark in [
+        "helm.toolkit.fluxcd.io/name: web",
+        "helm.toolkit.fluxcd.io/namespace: apps",
+        "app.kubernetes.io/managed-by: Helm",
+        "meta.helm.sh/release-name: shop-web",
+        "meta.helm.sh/release-namespace: shop",
+    ] {
+        assert!(cm.contains(mark), "{mark} missing: {cm}");
+    }
+    // The release is `<targetNamespace>-<name>`, kept in the HelmRelease's namespace.
+    let history = releases(&cluster, "apps", "shop-web");
+    let [first] = history.as_slice() else { panic!("one revision: {history:?}") };
+    assert_eq!((first.version, first.status.as_str()), (1, "deployed"));
+    assert_eq!((first.chart(), first.namespace.as_str()), ("web-1.2.3".to_string(), "shop"));
+    assert_eq!(first.config, serde_json::json!({"color": "green", "size": "large"}), "values: valuesFrom, then values");
+    assert_eq!(first.description, "Install complete");
+    assert!(first.manifest.contains("name: web"), "{}", first.manifest);
+
+    let again = reconcile();
+    assert_eq!(again.status.code(), Some(0), "{}{}", out(&again), err(&again));
+    assert_eq!(releases(&cluster, "apps", "shop-web").len(), 1, "in sync: no new revision\n{}", out(&again));
+
+    std::fs::write(app, manifest("teal")).expect("new values");
+    let o = reconcile();
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let history = releases(&cluster, "apps", "shop-web");
+    let shown: Vec<(u32, &str, &str)> =
+        history.iter().map(|r| (r.version, r.status.as_str(), r.description.as_str())).collect();
+    assert_eq!(shown, [(1, "superseded", "Install complete"), (2, "deployed", "Upgrade complete")]);
+    let cm = std::fs::read_to_string(cluster.join("shop/core/ConfigMap/web.yaml")).expect("the chart's ConfigMap");
+    assert!(cm.contains("color: teal"), "{cm}");
+    let o = reconcile();
+    assert_eq!(releases(&cluster, "apps", "shop-web").len(), 2, "{}{}", out(&o), err(&o));
+}

@@ -15,7 +15,8 @@
 //!   scmProvider against provider APIs served on 127.0.0.1), its errors; `appset list|get`.
 //! - `charts`: an Argo CD Application of a chart from a chart repository on loopback HTTP,
 //!   rendered and synced twice into a directory (downloaded once, nothing to apply again);
-//!   basic auth from `--repo-creds` Secrets.
+//!   basic auth from `--repo-creds` Secrets; a Flux HelmRelease of a HelmRepository installed
+//!   with Helm's release record, in sync the second time, upgraded when its values change.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
 //! - `fleet`: `reconcile` of a root app and the apps it produces (App-of-Apps to two clusters,

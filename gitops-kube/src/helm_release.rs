@@ -60,6 +60,29 @@ fn now() -> String {
     }
 }
 
+/// Where the HelmRelease's own status is kept beside the app's pass status
+/// (`<status>.release.json`): the hub's HelmRelease object holds it on a Kubernetes hub, but a
+/// HelmRelease synced from a file, or on a directory hub, has nowhere else to keep it, and
+/// helm-controller's decisions (retries, whether it made the release) need it.
+fn kept_status_path(status: &std::path::Path) -> std::path::PathBuf {
+    status.with_extension("release.json")
+}
+
+/// The HelmRelease's status: the hub object's, else the one kept beside the pass status.
+fn kept_status(object: &ReleaseObject, status: &std::path::Path) -> Result<Value, Error> {
+    if object.status.as_object().is_some_and(|s| !s.is_empty()) {
+        return Ok(object.status.clone());
+    }
+    let path = kept_status_path(status);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            Error::Status(crate::file_cluster::Error::Invalid { key: path.display().to_string(), problem: e.to_string() })
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Null),
+        Err(source) => Err(Error::Status(crate::file_cluster::Error::Io { path: path.display().to_string(), source })),
+    }
+}
+
 /// The release's records on the target.
 async fn read_history<C: Cluster>(cluster: &C, release: &HelmReleaseSpec) -> Result<Vec<Release>, Error> {
     let labels = [("owner", "helm"), ("name", release.release_name.as_str())];
@@ -127,8 +150,23 @@ pub async fn pass<C: Cluster, D: DesiredState>(
     };
     let cluster = target.cluster;
     let dry_run = request.dry_run;
+    // Helm keeps its records in the storage namespace; without it nothing could be recorded,
+    // so nothing is applied either.
+    let storage = ResourceKey::new("", "Namespace", "", &release.storage_namespace);
+    if cluster.get(&storage).await?.is_none() {
+        return Err(Error::Render(
+            format!(
+                "HelmRelease {}/{}: the storage namespace `{}` does not exist on {}: Helm keeps the release's records there",
+                release.namespace,
+                release.name,
+                release.storage_namespace,
+                cluster.describe()
+            )
+            .into(),
+        ));
+    }
     let mut history = read_history(cluster, release).await?;
-    let mut status = object.status.clone();
+    let mut status = kept_status(object, target.status)?;
     let mut next = remediation::next(release, &status, object.generation, &history, &wanted);
     // A release left pending by an action that never finished is marked failed first.
     if let Next::Unlock { .. } = next
@@ -219,6 +257,8 @@ pub async fn pass<C: Cluster, D: DesiredState>(
         }
         Next::InSync | Next::Unlock { .. } => status,
     };
+    let text = serde_json::to_string_pretty(&status)? + "\n";
+    crate::file_cluster::write_atomic(&kept_status_path(target.status), text.as_bytes())?;
     pass.release = Some((Some(status), next));
     Ok(pass)
 }
