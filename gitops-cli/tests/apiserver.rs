@@ -1205,3 +1205,121 @@ fn helm_release_secrets_are_read_and_written_as_helm_keeps_them() {
     assert_eq!(statuses, [("superseded", "Install complete"), ("deployed", "Upgrade complete")], "{history}");
     assert_eq!(run(&["get", "values", "web", "-o", "json"]), json!({"color": "teal"}));
 }
+
+/// A Flux HelmRelease on a kube hub, as `flux bootstrap` lays one out (a HelmRepository on
+/// loopback HTTP, values from a ConfigMap): released with records the real `helm` reads (`helm
+/// list`, `helm history`), its status written on the HelmRelease as helm-controller writes it;
+/// the second run changes nothing; after `helm upgrade` changes the release behind its back,
+/// the next run upgrades it back to what Git says, as helm-controller does.
+#[test]
+fn a_helm_release_on_a_kube_hub_is_released_as_helm_keeps_releases() {
+    let Some(env) = testenv::or_skip("a_helm_release_on_a_kube_hub_is_released_as_helm_keeps_releases") else {
+        return;
+    };
+    let Some(helm) = std::env::var_os("GITOPS_HELM").filter(|h| !h.is_empty()) else {
+        eprintln!("note: a_helm_release_on_a_kube_hub_is_released_as_helm_keeps_releases needs GITOPS_HELM; skipped");
+        return;
+    };
+    install_controller_crds(env);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let charts = dir.path().join("charts");
+    std::fs::create_dir_all(&charts).expect("mkdir");
+    crate::charts::chart_repository(&charts, &["1.0.0", "1.2.3"]);
+    let (url, _) = crate::charts::serve(&charts, None);
+    let write = |rel: &str, text: &str| crate::write_under(dir.path(), rel, text);
+    const GIT: &str = "https://git.example.com/helm-fleet.git";
+    write(
+        "clusters/hub/sync.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: flux-system}}\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: fleet, namespace: flux-system}}\nspec: {{url: '{GIT}', ref: {{branch: main}}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: hubroot, namespace: flux-system}}\nspec: {{interval: 10m, path: ./clusters/hub, prune: true, sourceRef: {{kind: GitRepository, name: fleet}}}}\n"
+        ),
+    );
+    write(
+        "clusters/hub/web.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: helmapps}}\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: charts, namespace: flux-system}}\nspec: {{url: '{url}', interval: 10m}}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web-values, namespace: helmapps}}\ndata:\n  values.yaml: 'color: green'\n---\n\
+             apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: web, namespace: helmapps}}\nspec:\n  interval: 5m\n  targetNamespace: helmshop\n\
+             \x20 chart: {{spec: {{chart: web, version: 1.x, sourceRef: {{kind: HelmRepository, name: charts, namespace: flux-system}}}}}}\n\
+             \x20 valuesFrom: [{{kind: ConfigMap, name: web-values}}]\n  install: {{createNamespace: true}}\n"
+        ),
+    );
+    let local = format!("{GIT}={}", dir.path().display());
+    let root = dir.path().join("clusters/hub/sync.yaml");
+    let cache = dir.path().join("cache");
+    let args = [
+        "reconcile",
+        "--app",
+        root.to_str().unwrap(),
+        "--local",
+        &local,
+        "--target",
+        "kube:testenv",
+        "--cache",
+        cache.to_str().unwrap(),
+    ];
+    let first = gitops_kube(env, &args, None, 120);
+    assert_eq!(first.status.code(), Some(0), "{}{}", out(&first), err(&first));
+    let helm_json = |args: &[&str]| {
+        let o = Command::new(&helm)
+            .args(args)
+            .args(["--namespace", "helmapps", "-o", "json", "--kubeconfig"])
+            .arg(env.kubeconfig())
+            .output()
+            .expect("run helm");
+        assert!(o.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<Value>(&o.stdout).expect("helm's JSON")
+    };
+    let listed = helm_json(&["list"]);
+    assert_eq!(listed[0]["name"], "helmshop-web", "{listed}");
+    assert_eq!(listed[0]["namespace"], "helmshop", "{listed}");
+    assert_eq!(listed[0]["revision"], "1", "{listed}");
+    assert_eq!(listed[0]["status"], "deployed", "{listed}");
+    assert_eq!(listed[0]["chart"], "web-1.2.3", "{listed}");
+    let values = helm_json(&["get", "values", "helmshop-web"]);
+    assert_eq!(values, json!({"color": "green"}));
+    let hr = runtime().block_on(async {
+        let req = Request::new("/apis/helm.toolkit.fluxcd.io/v2/namespaces/helmapps/helmreleases")
+            .get("web", &Default::default())
+            .unwrap();
+        client(env).await.request::<Value>(req).await.expect("the HelmRelease")
+    });
+    let status = &hr["status"];
+    assert_eq!(status["lastAttemptedRevision"], "1.2.3", "{status}");
+    assert_eq!(status["history"][0]["version"], 1, "{status}");
+    assert_eq!(status["history"][0]["status"], "deployed", "{status}");
+    let ready = status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready")).cloned();
+    assert_eq!(ready.as_ref().map(|c| c["status"].clone()), Some(json!("True")), "{status}");
+
+    let again = gitops_kube(env, &args, None, 120);
+    assert_eq!(again.status.code(), Some(0), "{}{}", out(&again), err(&again));
+    assert_eq!(helm_json(&["history", "helmshop-web"]).as_array().map(Vec::len), Some(1), "{}", out(&again));
+    let listed = gitops_kube(env, &["get", "helmreleases", "-A", "--hub", "kube:testenv"], None, 60);
+    assert!(
+        out(&listed).contains(
+            "helmapps   web   1.2.3     False      True   Helm install succeeded for release helmshop/helmshop-web.v1 with chart web@1.2.3"
+        ),
+        "{}",
+        out(&listed)
+    );
+
+    // `helm upgrade` behind the HelmRelease's back: the next run puts Git's values back.
+    let o = Command::new(&helm)
+        .args(["upgrade", "helmshop-web", "web", "--repo", &url, "--version", "1.2.3", "--namespace", "helmapps"])
+        .args(["--set", "color=red", "--kubeconfig"])
+        .arg(env.kubeconfig())
+        .output()
+        .expect("run helm upgrade");
+    assert!(o.status.success(), "helm upgrade of our release: {}", String::from_utf8_lossy(&o.stderr));
+    let third = gitops_kube(env, &args, None, 120);
+    assert_eq!(third.status.code(), Some(0), "{}{}", out(&third), err(&third));
+    let history = helm_json(&["history", "helmshop-web"]);
+    let shown: Vec<(i64, String)> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| (h["revision"].as_i64().unwrap_or(0), h["status"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(shown, [(1, "superseded".into()), (2, "superseded".into()), (3, "deployed".into())], "{history}");
+    assert_eq!(helm_json(&["get", "values", "helmshop-web"]), json!({"color": "green"}));
+}

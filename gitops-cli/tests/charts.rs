@@ -14,7 +14,7 @@ use crate::{err, gitops_env, out};
 
 /// Serves the files under `root` on 127.0.0.1 (to requests with the `Authorization` header
 /// `auth`, if given); the requests per path are counted.
-fn serve(root: &Path, auth: Option<&str>) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+pub(crate) fn serve(root: &Path, auth: Option<&str>) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
     let auth = auth.map(str::to_string);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -56,7 +56,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// `web` at each version into the repository directory `repo`, with an `index.yaml`.
-fn chart_repository(repo: &Path, versions: &[&str]) {
+pub(crate) fn chart_repository(repo: &Path, versions: &[&str]) {
     let src = tempfile::tempdir().expect("tempdir");
     let mut entries = String::new();
     for v in versions {
@@ -258,7 +258,8 @@ fn stored(dir: &Path) -> Vec<gitops_core::Object> {
 
 /// The Helm release records of `name` in `namespace` a directory cluster holds.
 fn releases(dir: &Path, namespace: &str, name: &str) -> Vec<gitops_core::helm_storage::Release> {
-    let secrets: Vec<_> = stored(dir).into_iter().filter(|o| o.kind() == "Secret" && o.namespace() == namespace).collect();
+    let secrets: Vec<_> =
+        stored(dir).into_iter().filter(|o| o.kind() == "Secret" && o.namespace() == namespace).collect();
     gitops_core::helm_storage::history(&secrets, name).expect("release records read")
 }
 
@@ -296,7 +297,11 @@ fn a_helm_release_is_installed_once_then_upgraded_when_its_values_change() {
     assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
     assert!(err(&o).contains("the storage namespace `apps` does not exist"), "{}", err(&o));
     assert!(!cluster.join("shop").exists(), "nothing applied: {}", out(&o));
-    crate::write_under(&cluster, "_cluster/core/Namespace/apps.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n");
+    crate::write_under(
+        &cluster,
+        "_cluster/core/Namespace/apps.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n",
+    );
 
     let o = reconcile();
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));

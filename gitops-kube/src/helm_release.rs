@@ -76,7 +76,10 @@ fn kept_status(object: &ReleaseObject, status: &std::path::Path) -> Result<Value
     let path = kept_status_path(status);
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Error::Status(crate::file_cluster::Error::Invalid { key: path.display().to_string(), problem: e.to_string() })
+            Error::Status(crate::file_cluster::Error::Invalid {
+                key: path.display().to_string(),
+                problem: e.to_string(),
+            })
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Null),
         Err(source) => Err(Error::Status(crate::file_cluster::Error::Io { path: path.display().to_string(), source })),
