@@ -342,3 +342,135 @@ fn a_helm_release_is_installed_once_then_upgraded_when_its_values_change() {
     let o = reconcile();
     assert_eq!(releases(&cluster, "apps", "shop-web").len(), 2, "{}{}", out(&o), err(&o));
 }
+
+/// A failed upgrade remediated as the HelmRelease says (`upgrade.remediation.retries: 1`, the
+/// default strategy rollback): the failed revision recorded failed, the last good one rolled
+/// back to ("Rollback to 1"), the upgrade tried once more, and then the release stalls,
+/// never left on the broken revision.
+#[test]
+fn a_failed_helm_upgrade_is_rolled_back_then_stalls_when_retries_run_out() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    // The chart puts its ConfigMap into a namespace nobody made when `broken` is set.
+    let chart = work.path().join("src/web");
+    crate::write_under(&chart, "Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n");
+    crate::write_under(&chart, "values.yaml", "color: blue\nbroken: false\n");
+    crate::write_under(
+        &chart,
+        "templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n{{- if .Values.broken }}\n  namespace: nowhere\n{{- end }}\ndata:\n  color: {{ .Values.color | quote }}\n",
+    );
+    match real_helm() {
+        Some(helm) => {
+            run(Command::new(&helm).arg("package").arg(&chart).arg("-d").arg(&repo));
+            run(Command::new(&helm).arg("repo").arg("index").arg(&repo));
+        }
+        None => {
+            let archive = repo.join("web-1.0.0.tgz");
+            run(Command::new("tar").arg("-czf").arg(&archive).arg("-C").arg(work.path().join("src")).arg("web"));
+            let digest = run(Command::new("sha256sum").arg(&archive));
+            let digest = digest.split_whitespace().next().expect("digest");
+            let index = format!(
+                "apiVersion: v1\nentries:\n  web:\n  - {{name: web, version: 1.0.0, urls: [web-1.0.0.tgz], digest: {digest}}}\n"
+            );
+            std::fs::write(repo.join("index.yaml"), index).expect("index");
+        }
+    }
+    let (url, _) = serve(&repo, None);
+    let app = work.path().join("release.yaml");
+    let manifest = |values: &str| {
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: charts, namespace: apps}}\nspec: {{url: '{url}'}}\n---\n\
+             apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: web, namespace: apps}}\nspec:\n  interval: 5m\n\
+             \x20 chart: {{spec: {{chart: web, sourceRef: {{kind: HelmRepository, name: charts}}}}}}\n\
+             \x20 upgrade: {{remediation: {{retries: 1}}}}\n  values: {values}\n"
+        )
+    };
+    std::fs::write(&app, manifest("{color: green}")).expect("write the release");
+    let cluster = work.path().join("cluster");
+    crate::write_under(
+        &cluster,
+        "_cluster/core/Namespace/apps.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n",
+    );
+    let cache = work.path().join("cache");
+    let target = format!("dir:{}", cluster.display());
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (app, cache) = (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"));
+    let reconcile = || gitops_env(&["reconcile", "--app", app, "--cache", cache, "--target", &target], None, &env);
+    let history = || -> Vec<(u32, String, String)> {
+        releases(&cluster, "apps", "web")
+            .iter()
+            .map(|r| (r.version, r.status.as_str().to_string(), r.description.clone()))
+            .collect()
+    };
+    let color = || std::fs::read_to_string(cluster.join("apps/core/ConfigMap/web.yaml")).expect("the ConfigMap");
+
+    let o = reconcile();
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(history(), [(1, "deployed".into(), "Install complete".into())]);
+
+    std::fs::write(app, manifest("{color: red, broken: true}")).expect("broken values");
+    let o = reconcile();
+    assert_eq!(o.status.code(), Some(1), "the upgrade fails: {}{}", out(&o), err(&o));
+    let h = history();
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!((h[1].0, h[1].1.as_str()), (2, "failed"), "{h:?}");
+    assert!(h[1].2.starts_with("Upgrade \"web\" failed: "), "{h:?}");
+    assert_eq!(h[0].1, "deployed", "a failed upgrade leaves the deployed revision: {h:?}");
+
+    // Remediated: rolled back to revision 1, whose ConfigMap (green) stays.
+    let o = reconcile();
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let h = history();
+    assert_eq!(h.last(), Some(&(3, "deployed".to_string(), "Rollback to 1".to_string())), "{h:?}");
+    assert!(color().contains("color: green"), "{}", color());
+
+    // Retried once more, failed and rolled back again; then out of retries: nothing more runs.
+    let mut runs = 0;
+    loop {
+        let before = history();
+        reconcile();
+        runs += 1;
+        if history() == before {
+            break;
+        }
+        assert!(runs < 5, "still acting after {runs} runs: {:?}", history());
+    }
+    let h = history();
+    let shown: Vec<(u32, &str, &str)> =
+        h.iter().map(|(v, s, d)| (*v, s.as_str(), d.split(':').next().unwrap_or(""))).collect();
+    assert_eq!(
+        shown,
+        [
+            (1, "superseded", "Install complete"),
+            (2, "failed", "Upgrade \"web\" failed"),
+            (3, "superseded", "Rollback to 1"),
+            (4, "failed", "Upgrade \"web\" failed"),
+            (5, "deployed", "Rollback to 3"),
+        ],
+        "retried once, each failure rolled back, never left on the broken revision"
+    );
+    assert!(h[1].2.contains("namespace \"nowhere\" does not exist"), "the failure says why: {h:?}");
+    assert!(color().contains("color: green"), "{}", color());
+    let kept =
+        walk_files(&cluster).into_iter().find(|p| p.to_string_lossy().ends_with(".release.json")).expect("status kept");
+    let kept = std::fs::read_to_string(kept).expect("read");
+    assert!(kept.contains("RetriesExceeded") && kept.contains("Failed to upgrade after 2 attempt(s)"), "{kept}");
+}
+
+/// Every file under `dir`, recursively (dot directories too).
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -16,7 +16,8 @@
 //! - `charts`: an Argo CD Application of a chart from a chart repository on loopback HTTP,
 //!   rendered and synced twice into a directory (downloaded once, nothing to apply again);
 //!   basic auth from `--repo-creds` Secrets; a Flux HelmRelease of a HelmRepository installed
-//!   with Helm's release record, in sync the second time, upgraded when its values change.
+//!   with Helm's release record, in sync the second time, upgraded when its values change; a
+//!   failed upgrade rolled back, retried, rolled back again, then stalled.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
 //! - `fleet`: `reconcile` of a root app and the apps it produces (App-of-Apps to two clusters,

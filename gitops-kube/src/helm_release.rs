@@ -7,7 +7,10 @@
 //! An install or upgrade is a sync of the rendered objects (requested, whatever the policy);
 //! a release already deployed with the desired chart and values is only compared (drift is
 //! corrected with `driftDetection.mode: enabled`); a release out of retries is compared and
-//! left. Remediation by rollback or uninstall is reported, not run, by this version.
+//! left. A failed action is remediated as the HelmRelease says: rolled back (the target
+//! revision's manifest applied again, what it did not hold pruned) or uninstalled (everything
+//! the release applied pruned), each recorded as Helm records `helm rollback` and
+//! `helm uninstall`.
 
 use std::time::SystemTime;
 
@@ -126,6 +129,27 @@ fn manifest_of(pass: &Pass) -> String {
     out
 }
 
+/// A revision of the release to apply again: a rollback's target (its manifest), or none
+/// for an uninstall.
+struct Revision {
+    revision: String,
+    objects: Vec<gitops_core::Object>,
+}
+
+impl Revision {
+    fn of(r: &Release) -> Result<Revision, Error> {
+        let shown = format!("release {} revision {}", r.name, r.version);
+        let objects = gitops_core::manifest::parse(&shown, &r.manifest).map_err(|e| Error::Render(Box::new(e)))?;
+        Ok(Revision { revision: format!("{} (revision {})", r.chart(), r.version), objects })
+    }
+}
+
+impl DesiredState for Revision {
+    fn render(&mut self) -> Result<reconcile::Rendered, reconcile::RenderError> {
+        Ok(reconcile::Rendered { revision: self.revision.clone(), objects: self.objects.clone() })
+    }
+}
+
 /// One pass of the HelmRelease `app` (whose release is `release`), rendered by `desired`, on
 /// `target`; `object`: the HelmRelease's status and generation as the hub has them. The pass
 /// carries the HelmRelease's new status and the decision ([`Pass::release`]).
@@ -184,36 +208,54 @@ pub async fn pass<C: Cluster, D: DesiredState>(
         next = remediation::next(release, &status, object.generation, &history, &wanted);
     }
     let acts = matches!(next, Next::Install | Next::Upgrade { .. });
-    // Only an install or upgrade syncs; drift of a deployed release is corrected only when the
-    // HelmRelease asks for it.
+    // A remediation applies what another revision holds (a rollback), or nothing (an uninstall:
+    // everything the release applied is pruned), instead of what the chart renders now.
+    let mut remedy = match &next {
+        Next::Rollback { to } => {
+            let target = history.iter().find(|r| r.version == *to).ok_or_else(|| {
+                Error::Render(
+                    format!("HelmRelease {}/{}: no revision {to} to roll back to", release.namespace, release.name)
+                        .into(),
+                )
+            })?;
+            Some(Revision::of(target)?)
+        }
+        Next::Uninstall => Some(Revision { revision: "uninstalled".into(), objects: Vec::new() }),
+        _ => None,
+    };
+    // Only an action syncs; drift of a deployed release is corrected only when the HelmRelease
+    // asks for it.
     let policy = Policy {
-        automated: acts || (next == Next::InSync && release.drift == DriftMode::Enabled),
+        automated: acts || remedy.is_some() || (next == Next::InSync && release.drift == DriftMode::Enabled),
         prune: true,
         self_heal: release.drift == DriftMode::Enabled,
         ..policy
     };
-    request.sync = request.sync || acts;
-    let mut pass = reconcile::pass(app, desired, target, policy, request, progress).await?;
+    request.sync = request.sync || acts || remedy.is_some();
+    let mut pass = match &mut remedy {
+        Some(revision) => reconcile::pass(app, revision, target, policy, request, progress).await?,
+        None => reconcile::pass(app, desired, target, policy, request, progress).await?,
+    };
     if dry_run {
         pass.release = Some((None, next));
         return Ok(pass);
     }
     let time = now();
-    let status = match &next {
-        Next::Install | Next::Upgrade { .. } => {
+    let ok = if pass.synced { !pass.sync_failed() } else { pass.status.is_synced() };
+    let message =
+        pass.status.last_operation.as_ref().map_or_else(|| pass.status.message.clone(), |op| op.message.clone());
+    let (kind, done) = match &next {
+        Next::Install => (Some(Kind::Install { replace: !history.is_empty() }), Done::Install),
+        Next::Upgrade { .. } => (Some(Kind::Upgrade), Done::Upgrade),
+        Next::Rollback { to } => (Some(Kind::Rollback { to: *to }), Done::Rollback),
+        Next::Uninstall => (Some(Kind::Uninstall { keep_history: release.keep_history }), Done::Uninstall),
+        _ => (None, Done::Unlock),
+    };
+    let status = match (kind, &next) {
+        (Some(kind), _) => {
             if let (Next::Upgrade { clear_history: true }, Some(s)) = (&next, status.as_object_mut()) {
                 s.remove("history");
             }
-            let ok = if pass.synced { !pass.sync_failed() } else { pass.status.is_synced() };
-            let message = pass
-                .status
-                .last_operation
-                .as_ref()
-                .map_or_else(|| pass.status.message.clone(), |op| op.message.clone());
-            let (kind, done) = match next {
-                Next::Install => (Kind::Install { replace: !history.is_empty() }, Done::Install),
-                _ => (Kind::Upgrade, Done::Upgrade),
-            };
             let attempt = Attempt {
                 kind,
                 failure: (!ok).then(|| Failure { stage: Stage::Apply, message: message.clone() }),
@@ -238,27 +280,11 @@ pub async fn pass<C: Cluster, D: DesiredState>(
             let outcome = Outcome { done, error, desired: wanted, written: &writes.put, now: &time };
             release_status::after_action(release, &status, object.generation, &outcome)
         }
-        Next::Stalled { reason, message } => {
+        (None, Next::Stalled { reason, message }) => {
             release_status::mark_stalled(&mut status, reason, message, object.generation, &time);
             status
         }
-        Next::Rollback { to } => {
-            let message = format!(
-                "remediation by rollback to revision {to} is not supported yet: roll back with `helm rollback {} {to}`",
-                release.release_name
-            );
-            release_status::mark_stalled(&mut status, "RemediationNotSupported", &message, object.generation, &time);
-            status
-        }
-        Next::Uninstall => {
-            let message = format!(
-                "remediation by uninstall is not supported yet: uninstall with `helm uninstall {}`",
-                release.release_name
-            );
-            release_status::mark_stalled(&mut status, "RemediationNotSupported", &message, object.generation, &time);
-            status
-        }
-        Next::InSync | Next::Unlock { .. } => status,
+        (None, _) => status,
     };
     let text = serde_json::to_string_pretty(&status)? + "\n";
     crate::file_cluster::write_atomic(&kept_status_path(target.status), text.as_bytes())?;
