@@ -1322,4 +1322,19 @@ fn a_helm_release_on_a_kube_hub_is_released_as_helm_keeps_releases() {
         .collect();
     assert_eq!(shown, [(1, "superseded".into()), (2, "superseded".into()), (3, "deployed".into())], "{history}");
     assert_eq!(helm_json(&["get", "values", "helmshop-web"]), json!({"color": "green"}));
+
+    // One HelmRelease of the hub, as `flux reconcile helmrelease --with-source`: in sync.
+    let hub = ["--hub", "kube:testenv", "-n", "helmapps"];
+    let one =
+        ["reconcile", "helmrelease", "web", "--with-source", "--local", &local, "--cache", cache.to_str().unwrap()];
+    let o = gitops_kube(env, &[&one[..], &hub[..]].concat(), None, 120);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(helm_json(&["history", "helmshop-web"]).as_array().map(Vec::len), Some(3));
+    // Suspended, it is left alone; resumed, it is released again.
+    let o = gitops_kube(env, &[&["suspend", "helmrelease", "web"][..], &hub[..]].concat(), None, 60);
+    assert_eq!(out(&o).trim(), "► HelmRelease helmapps/web suspended", "{}", err(&o));
+    let o = gitops_kube(env, &["get", "helmreleases", "-n", "helmapps", "--hub", "kube:testenv"], None, 60);
+    assert!(out(&o).contains("web   1.2.3     True"), "{}", out(&o));
+    let o = gitops_kube(env, &[&["resume", "hr", "web"][..], &hub[..]].concat(), None, 60);
+    assert_eq!(out(&o).trim(), "► HelmRelease helmapps/web resumed", "{}", err(&o));
 }
