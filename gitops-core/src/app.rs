@@ -587,6 +587,8 @@ fn read_helm_release(o: &Object) -> Result<AppSpec, Error> {
     let spec = o.value().get("spec");
     let mut rollout = flux_rollout(o)?;
     rollout.wait = !(release.install.disable_wait && release.upgrade.disable_wait);
+    // `upgrade.force`: an object whose update is refused is replaced.
+    rollout.force = release.upgrade.force;
     // Flux's default: five minutes for each Helm action.
     rollout.timeout = rollout.timeout.or(Some(std::time::Duration::from_secs(300)));
     Ok(AppSpec {

@@ -89,6 +89,9 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
     // Flux applies every object as it is: Argo CD's and Helm's hook and wave annotations mean
     // nothing to it (it orders by kind alone).
     let flux = config.app.is_some_and(|a| a.kind == app::AppKind::FluxKustomization);
+    // Flux's controllers (kustomize-controller, and helm-controller with Helm 4) apply
+    // server-side, taking over conflicting fields; a HelmRelease keeps its chart's hooks.
+    let server_side = config.app.is_some_and(|a| a.kind.is_flux());
     let role_of = |v: &Value| if flux { Role::Resource } else { hooks::role(v) };
     let wave_of = |v: &Value| if flux { 0 } else { hooks::wave(v) };
     // Names a `generateName` hook instance may not take: live objects (an instance left by a
@@ -128,8 +131,9 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                             out.skipped.push(Skipped { key: r.key.clone(), reason });
                             continue;
                         }
-                        let replace_live = !flux && live.is_some_and(|l| live_options(&mut out, &r.key, l).replace);
-                        let take_over = flux && flux::takes_over(desired.value(), live.map(Object::value));
+                        let replace_live =
+                            !server_side && live.is_some_and(|l| live_options(&mut out, &r.key, l).replace);
+                        let take_over = server_side && flux::takes_over(desired.value(), live.map(Object::value));
                         let (action, reason) = match (live, r.modified) {
                             (None, _) => (Action::Create, "not in the cluster".to_string()),
                             (Some(_), _) if policy == ApplyPolicy::IfNotPresent => {
@@ -151,7 +155,7 @@ pub fn plan(resources: Vec<PlanResource>, config: &PlanConfig) -> Result<SyncPla
                         // Flux reads none of Argo CD's sync options: it applies server-side and
                         // its own force decides recreation. For Argo CD, `Replace=true` on the
                         // live object counts as on the desired one.
-                        let apply = if flux {
+                        let apply = if server_side {
                             let spec_force = config.app.is_some_and(|a| a.rollout.force);
                             ApplyOptions {
                                 server_side_apply: true,
