@@ -414,6 +414,14 @@ impl App {
         };
         let stop = request.stop.clone();
         self.runner.impersonate = impersonation(&self.runner.target, &request)?;
+        // A HelmRelease's `serviceAccountName`: helm-controller acts as that account of the
+        // HelmRelease's namespace.
+        if let Some(release) = self.runner.spec.helm.as_deref()
+            && let Some(account) = &release.service_account_name
+            && !matches!(self.runner.target, TargetSpec::Dir(_))
+        {
+            self.runner.impersonate = Some(format!("system:serviceaccount:{}:{account}", release.namespace));
+        }
         if self.runner.spec.helm.is_some() {
             self.runner.helm_object = gitops_kube::helm_release::ReleaseObject {
                 status: self.object.value().get("status").cloned().unwrap_or_default(),

@@ -474,3 +474,78 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// HelmReleases in a Flux tree (a root Kustomization puts them into a directory hub): `web`
+/// `dependsOn` `cache`, whose chart range matches nothing. `cache` gets a condition naming the
+/// repository, the chart and the range, and `web` waits for it; once `cache`'s range is fixed,
+/// one run releases both, `cache` first.
+#[test]
+fn a_helm_release_waits_for_the_release_it_depends_on() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    chart_repository(&repo, &["1.0.0"]);
+    let (url, _) = serve(&repo, None);
+    const GIT: &str = "https://git.example.com/helm-tree.git";
+    let fleet = work.path().join("fleet");
+    let root = |range: &str| {
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: fleet, namespace: flux-system}}\nspec: {{url: '{GIT}', ref: {{branch: main}}}}\n---\n\
+             apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: releases, namespace: flux-system}}\nspec: {{interval: 10m, path: ./releases, prune: true, sourceRef: {{kind: GitRepository, name: fleet}}}}\n---\n\
+             # {range}\n"
+        )
+    };
+    let releases = |range: &str| {
+        let release = |name: &str, range: &str, depends: &str| {
+            format!(
+                "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n  interval: 5m\n  releaseName: {name}\n  targetNamespace: {name}-ns\n  install: {{createNamespace: true}}\n\
+                 \x20 chart: {{spec: {{chart: web, version: '{range}', sourceRef: {{kind: HelmRepository, name: charts}}}}}}\n  values: {{color: {name}}}\n{depends}"
+            )
+        };
+        format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: apps}}\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: charts, namespace: apps}}\nspec: {{url: '{url}'}}\n{}{}",
+            release("cache", range, ""),
+            release("web", "1.x", "  dependsOn: [{name: cache}]\n"),
+        )
+    };
+    crate::write_under(&fleet, "root.yaml", &root("2.x"));
+    crate::write_under(&fleet, "releases/all.yaml", &releases("2.x"));
+    let hub = work.path().join("hub");
+    let cache = work.path().join("cache");
+    let local = format!("{GIT}={}", fleet.display());
+    let target = format!("dir:{}", hub.display());
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = fleet.join("root.yaml");
+    let args = [
+        "reconcile",
+        "--app",
+        app.to_str().unwrap(),
+        "--local",
+        &local,
+        "--target",
+        &target,
+        "--cache",
+        cache.to_str().unwrap(),
+    ];
+    let o = gitops_env(&args, None, &env);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", err(&o));
+    assert!(text.contains(&format!("chart repository {url}: no version of chart `web` matches `2.x`")), "{text}");
+    assert!(text.contains("dependency 'apps/cache' is not ready"), "{text}");
+    assert!(!hub.join("cache-ns").exists() && !hub.join("web-ns").exists(), "nothing released: {text}");
+
+    crate::write_under(&fleet, "releases/all.yaml", &releases("1.x"));
+    let o = gitops_env(&args, None, &env);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", err(&o));
+    let (first, second) =
+        (text.find("cache -> dir:").expect("cache passed"), text.find("web -> dir:").expect("web passed"));
+    assert!(first < second, "the dependency first: {text}");
+    assert_eq!(releases_of(&hub, "apps", "cache"), [(1, "deployed".to_string())]);
+    assert_eq!(releases_of(&hub, "apps", "web"), [(1, "deployed".to_string())]);
+}
+
+fn releases_of(dir: &Path, namespace: &str, name: &str) -> Vec<(u32, String)> {
+    releases(dir, namespace, name).iter().map(|r| (r.version, r.status.as_str().to_string())).collect()
+}

@@ -207,10 +207,13 @@ pub async fn pass<C: Cluster, D: DesiredState>(
         history = read_history(cluster, release).await?;
         next = remediation::next(release, &status, object.generation, &history, &wanted);
     }
-    let acts = matches!(next, Next::Install | Next::Upgrade { .. });
+    // A suspended HelmRelease runs no Helm action: it is only compared.
+    let suspended = app.rollout.suspend && !request.sync;
+    let acts = !suspended && matches!(next, Next::Install | Next::Upgrade { .. });
     // A remediation applies what another revision holds (a rollback), or nothing (an uninstall:
     // everything the release applied is pruned), instead of what the chart renders now.
     let mut remedy = match &next {
+        _ if suspended => None,
         Next::Rollback { to } => {
             let target = history.iter().find(|r| r.version == *to).ok_or_else(|| {
                 Error::Render(
@@ -244,7 +247,11 @@ pub async fn pass<C: Cluster, D: DesiredState>(
     let ok = if pass.synced { !pass.sync_failed() } else { pass.status.is_synced() };
     let message =
         pass.status.last_operation.as_ref().map_or_else(|| pass.status.message.clone(), |op| op.message.clone());
+    // A pass that was held back (a dependency not ready, a sync window) ran no Helm action:
+    // nothing is recorded, as helm-controller records nothing before it acts.
+    let held_back = !pass.synced && !pass.status.is_synced();
     let (kind, done) = match &next {
+        _ if suspended || held_back => (None, Done::Unlock),
         Next::Install => (Some(Kind::Install { replace: !history.is_empty() }), Done::Install),
         Next::Upgrade { .. } => (Some(Kind::Upgrade), Done::Upgrade),
         Next::Rollback { to } => (Some(Kind::Rollback { to: *to }), Done::Rollback),
