@@ -596,7 +596,7 @@ fn read_helm_release(o: &Object) -> Result<AppSpec, Error> {
         name: o.name().to_string(),
         destination_namespace: Some(release.target_namespace.clone()),
         force_namespace: false,
-        ignore_differences: Vec::new(),
+        ignore_differences: drift_ignore(o, &release.drift_ignore)?,
         sync_options: if release.install.create_namespace { vec!["CreateNamespace=true".into()] } else { Vec::new() },
         automated: Some(Automated { prune: true, self_heal: release.drift == DriftMode::Enabled, allow_empty: true }),
         retry: None,
@@ -604,6 +604,40 @@ fn read_helm_release(o: &Object) -> Result<AppSpec, Error> {
         helm: Some(Box::new(release)),
         unused: unused(spec, HELM_RELEASE_USED),
     })
+}
+
+/// `driftDetection.ignore` as ignore rules: each rule's JSON pointer `paths` on the objects its
+/// `target` selects (every object without one; a selector field left out matches any).
+/// Label and annotation selectors are refused by name: the ignore rules select by group, kind,
+/// name and namespace only.
+fn drift_ignore(o: &Object, rules: &[Value]) -> Result<Vec<IgnoreRuleSpec>, Error> {
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        let at = |f: &str| format!("spec.driftDetection.ignore[{i}].{f}");
+        let paths = match rule.get("paths") {
+            Some(Value::Array(paths)) if paths.iter().all(Value::is_string) => {
+                paths.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>()
+            }
+            _ => return Err(field_error(o, &at("paths"), "needs a list of JSON pointers")),
+        };
+        let target = rule.get("target").filter(|t| !t.is_null());
+        for selector in ["labelSelector", "annotationSelector"] {
+            if target.and_then(|t| t.get(selector)).is_some_and(|v| !v.is_null()) {
+                return Err(field_error(o, &at(&format!("target.{selector}")), "not supported yet"));
+            }
+        }
+        let text = |f: &str| target.and_then(|t| t.get(f)).and_then(Value::as_str).unwrap_or("").to_string();
+        let any = |s: String| if s.is_empty() { "*".to_string() } else { s };
+        out.push(IgnoreRuleSpec {
+            group: any(text("group")),
+            kind: any(text("kind")),
+            name: text("name"),
+            namespace: text("namespace"),
+            json_pointers: paths,
+            ..IgnoreRuleSpec::default()
+        });
+    }
+    Ok(out)
 }
 
 /// Argo CD's annotation naming the Argo CD installation that applied an object.
@@ -924,6 +958,53 @@ pub fn force_namespace(objects: &mut [Object], namespace: &str) {
 mod tests {
     use super::*;
     use crate::manifest;
+
+    #[test]
+    fn a_helm_release_reads_as_an_app_that_tracks_and_marks_its_objects_as_flux_and_helm_do() {
+        let objects = manifest::parse(
+            "hr.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: apps}\n\
+             spec:\n  targetNamespace: shop\n  chartRef: {kind: OCIRepository, name: web}\n  install: {createNamespace: true}\n\
+             \x20 dependsOn: [{name: cache}]\n  driftDetection: {mode: enabled, ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]}\n",
+        )
+        .unwrap();
+        let app = read("hr.yaml", &objects).unwrap();
+        assert_eq!(app.kind, AppKind::FluxHelmRelease);
+        assert_eq!(app.status_name(), "helmrelease_apps_web");
+        assert!(check_status_name(&app.status_name()).is_ok());
+        assert_eq!(app.destination_namespace.as_deref(), Some("shop"));
+        assert_eq!(app.sync_options, ["CreateNamespace=true"]);
+        assert_eq!(app.automated, Some(Automated { prune: true, self_heal: true, allow_empty: true }));
+        assert_eq!(app.rollout.depends_on, ["apps/cache"]);
+        assert_eq!(app.rollout.timeout, Some(std::time::Duration::from_secs(300)), "Flux's default");
+        let rule = &app.ignore_differences[0];
+        assert_eq!((rule.group.as_str(), rule.kind.as_str()), ("*", "Deployment"));
+        assert_eq!(rule.json_pointers, ["/spec/replicas"]);
+
+        let mut cm =
+            manifest::parse("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n").unwrap().remove(0);
+        mark_tracked(&mut cm, &app, "shop", "apps");
+        assert_eq!(cm.label("helm.toolkit.fluxcd.io/name"), Some("web"));
+        assert_eq!(cm.label("helm.toolkit.fluxcd.io/namespace"), Some("apps"));
+        assert_eq!(cm.label("app.kubernetes.io/managed-by"), Some("Helm"));
+        assert_eq!(cm.annotation("meta.helm.sh/release-name"), Some("shop-web"));
+        assert_eq!(cm.annotation("meta.helm.sh/release-namespace"), Some("shop"));
+        assert!(is_tracked_by(&cm, &app));
+        assert_eq!(tracking_app(&cm), Some("web"));
+        // The HelmRelease of the same name in another namespace does not own it.
+        let mut other = app.clone();
+        other.rollout.app_namespace = "staging".into();
+        assert!(!is_tracked_by(&cm, &other));
+
+        let bad = manifest::parse(
+            "hr.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: apps}\n\
+             spec: {chartRef: {kind: OCIRepository, name: web}, driftDetection: {ignore: [{paths: [/a], target: {labelSelector: x=y}}]}}\n",
+        )
+        .unwrap();
+        let err = read("hr.yaml", &bad).unwrap_err().to_string();
+        assert!(err.contains("spec.driftDetection.ignore[0].target.labelSelector"), "{err}");
+    }
 
     #[test]
     fn statuses_are_named_by_kind_namespace_and_name() {
