@@ -544,6 +544,17 @@ fn a_helm_release_waits_for_the_release_it_depends_on() {
     assert!(first < second, "the dependency first: {text}");
     assert_eq!(releases_of(&hub, "apps", "cache"), [(1, "deployed".to_string())]);
     assert_eq!(releases_of(&hub, "apps", "web"), [(1, "deployed".to_string())]);
+    assert!(hub.join("web-ns/core/ConfigMap/web.yaml").is_file(), "{text}");
+
+    // `web` removed from Git: pruned from the hub, it is uninstalled, records and all.
+    let only_cache = releases("1.x");
+    let only_cache = &only_cache[..only_cache.rfind("---\napiVersion: helm.toolkit.fluxcd.io/v2").expect("web")];
+    crate::write_under(&fleet, "releases/all.yaml", only_cache);
+    let o = gitops_env(&args, None, &env);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(!hub.join("web-ns/core/ConfigMap/web.yaml").exists(), "{}", out(&o));
+    assert_eq!(releases_of(&hub, "apps", "web"), [], "{}", out(&o));
+    assert_eq!(releases_of(&hub, "apps", "cache"), [(1, "deployed".to_string())], "the other release stays");
 }
 
 fn releases_of(dir: &Path, namespace: &str, name: &str) -> Vec<(u32, String)> {

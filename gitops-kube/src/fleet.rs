@@ -588,7 +588,13 @@ pub async fn delete_resources<C: Cluster>(
     propagation: Propagation,
 ) -> Result<Vec<ResourceKey>, crate::cluster::Error> {
     let mut deleted = Vec::new();
-    for o in cluster.live_for(&member.spec, &HashSet::new()).await? {
+    let mut objects = cluster.live_for(&member.spec, &HashSet::new()).await?;
+    // A HelmRelease's release records go with it, as `helm uninstall` deletes them.
+    if let Some(release) = member.spec.helm.as_deref() {
+        let labels = [("owner", "helm"), ("name", release.release_name.as_str())];
+        objects.extend(cluster.list_labeled("v1", "Secret", &release.storage_namespace, &labels).await?);
+    }
+    for o in objects {
         let key = o.key("");
         if deleted_with(&o, member) && cluster.delete(&key, propagation, false).await? {
             deleted.push(key);
@@ -645,7 +651,23 @@ pub fn delete_resources_in_dir(dir: &Path, member: &Member) -> Result<Vec<Resour
 /// Whether `o` goes when `member` is deleted: it tracks the app, and is not marked
 /// `Delete=false` (Argo CD) or `prune: disabled` (Flux).
 pub fn deleted_with(o: &Object, member: &Member) -> bool {
+    if let Some(release) = member.spec.helm.as_deref()
+        && is_release_record(o, release)
+    {
+        // `uninstall.keepHistory` keeps them, as `helm uninstall --keep-history` does.
+        return !release.keep_history;
+    }
     app::is_tracked_by(o, &member.spec) && !kept_on_delete(o, &member.spec)
+}
+
+/// Whether `o` is one of the Helm release records (`sh.helm.release.v1.<name>.v<N>`) of
+/// `release`, in its storage namespace.
+fn is_release_record(o: &Object, release: &gitops_core::helm_release::spec::HelmReleaseSpec) -> bool {
+    o.group().is_empty()
+        && o.kind() == "Secret"
+        && o.namespace() == release.storage_namespace
+        && o.label("owner") == Some("helm")
+        && o.label("name") == Some(release.release_name.as_str())
 }
 
 fn kept_on_delete(o: &Object, spec: &AppSpec) -> bool {
