@@ -467,6 +467,29 @@ impl ChartRepos {
 
     /// [`ChartRepos::fetch`] from an OCI registry: `registry_path/chart`, its tags as versions.
     fn fetch_oci(&self, repo_url: &str, registry_path: &str, chart: &str, wanted: &str) -> Result<FetchedChart, Error> {
+        let shown = scrub(repo_url);
+        let (registry, found, layer) = self.resolve_oci(repo_url, registry_path, chart, wanted)?;
+        let (version, digest) = (found.version.clone(), found.digest.clone().unwrap_or_default());
+        let trees = self.root.join("trees");
+        if let Some(dir) = chart_dir(&trees.join(&digest)) {
+            return Ok(FetchedChart { dir, version, digest, downloaded: false });
+        }
+        let bytes = registry
+            .blob(&layer, CHART_LIMITS.bytes)
+            .map_err(|e| Error::BadIndex { repo: shown.clone(), reason: e.to_string() })?;
+        self.unpack(&shown, &found, &bytes, &digest, true)
+    }
+
+    /// The chart `chart` of the OCI registry path `registry_path` at `wanted` (a tag or a
+    /// range over its tags): the registry, the version found (its digest the chart layer's)
+    /// and the layer to download.
+    fn resolve_oci(
+        &self,
+        repo_url: &str,
+        registry_path: &str,
+        chart: &str,
+        wanted: &str,
+    ) -> Result<(crate::registry::Registry, ChartVersion, String), Error> {
         use crate::registry::{Options, Registry};
         const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
         let shown = scrub(repo_url);
@@ -515,18 +538,8 @@ impl ChartRepos {
         if !(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Err(oci(format!("chart `{chart}` {version}: layer digest `{layer}` is not a sha256")));
         }
-        let trees = self.root.join("trees");
-        if let Some(dir) = chart_dir(&trees.join(&digest)) {
-            return Ok(FetchedChart { dir, version, digest, downloaded: false });
-        }
-        let bytes = registry.blob(&layer, CHART_LIMITS.bytes).map_err(|e| oci(e.to_string()))?;
-        let found = ChartVersion {
-            name: chart.to_string(),
-            version: version.clone(),
-            digest: Some(digest.clone()),
-            url: String::new(),
-        };
-        self.unpack(&shown, &found, &bytes, &digest, true)
+        let found = ChartVersion { name: chart.to_string(), version, digest: Some(digest), url: String::new() };
+        Ok((registry, found, layer))
     }
 
     /// The archive of `found`: from the cache when its digest is known and the cached copy
@@ -565,7 +578,9 @@ impl ChartRepos {
     /// archive is named `<name>-<version>.tgz`; aliases and conditions are helm's business at
     /// render time. A lock whose dependencies are not those of `Chart.yaml` (names and
     /// repositories, in order) is refused as out of sync, as helm refuses it (helm compares a
-    /// digest of both; this compares the lists). Dependencies from OCI registries, from
+    /// digest of both; this compares the lists). Dependencies from OCI registries
+    /// (`oci://host/path`, the chart `path/<name>` at a tag or a range over its tags) are pulled
+    /// as `helm pull` pulls them. Dependencies from
     /// repositories named (`@name`, `alias:name`) rather than given by URL, or from a local
     /// `file://` path are refused by name.
     pub fn build_dependencies(&self, chart: &Path, missing: &[String]) -> Result<Vec<String>, Error> {
@@ -608,20 +623,34 @@ impl ChartRepos {
             }
             let repository = field(d, "repository");
             let lower = repository.to_ascii_lowercase();
+            let wanted = match locked.as_ref().and_then(|l| l.get(i)) {
+                Some(l) => field(l, "version"),
+                None => field(d, "version"),
+            };
+            // A dependency of an OCI registry: `repository` is the path holding the chart.
+            if lower.starts_with("oci://") {
+                let path = repository["oci://".len()..].trim_end_matches('/');
+                let (registry, found, layer) = self.resolve_oci(&repository, path, &name, &wanted)?;
+                let file = format!("{name}-{}.tgz", found.version);
+                let charts = chart.join("charts");
+                mkdir(&charts)?;
+                if !charts.join(&file).exists() {
+                    let bytes = registry
+                        .blob(&layer, CHART_LIMITS.bytes)
+                        .map_err(|e| Error::BadIndex { repo: scrub(&repository), reason: e.to_string() })?;
+                    self.write_whole(&charts.join(&file), &bytes)?;
+                    added.push(file);
+                }
+                continue;
+            }
             if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-                let why = if lower.starts_with("oci://") {
-                    "dependencies from OCI registries are not supported yet".to_string()
-                } else if lower.starts_with("file://") || repository.is_empty() {
+                let why = if lower.starts_with("file://") || repository.is_empty() {
                     "a local dependency must be in the chart's charts/ directory".to_string()
                 } else {
                     format!("repository `{repository}` is not a URL; give the chart repository's URL")
                 };
                 return Err(bad(&name, why));
             }
-            let wanted = match locked.as_ref().and_then(|l| l.get(i)) {
-                Some(l) => field(l, "version"),
-                None => field(d, "version"),
-            };
             let repo = Repo::new(&repository, self)?;
             let found = self.resolve_in(&repo, &name, &wanted)?;
             let (bytes, _, _) = self.archive(&repo, &found)?;

@@ -665,7 +665,6 @@ fn umbrella_chart_dependencies_are_fetched_from_their_repository() {
 
     // Dependencies that cannot be fetched are named.
     for (repository, problem) in [
-        ("oci://registry.example.com/charts", "dependencies from OCI registries are not supported yet"),
         ("@stable", "repository `@stable` is not a URL; give the chart repository's URL"),
         ("file://../web", "a local dependency must be in the chart's charts/ directory"),
     ] {
@@ -739,4 +738,23 @@ fn charts_from_an_oci_registry_pushed_by_helm() {
         assert_eq!(r.commit, "1.0.0");
         assert_eq!(r.objects[0].value()["data"]["version"], "1.0.0");
     }
+    // An umbrella chart whose dependency is in the registry: pulled by its range, as
+    // `helm dependency build` pulls it, into helm's copy.
+    let work = dir.path().join("git");
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n- {{name: web, version: '~1.2.0', repository: '{url}', alias: front}}\n"
+    );
+    write(&work, &[("shop/Chart.yaml", chart_yaml.as_str()), ("shop/values.yaml", "front: {color: teal}\n")]);
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  destination: {namespace: prod}\n  source: {repoURL: 'https://git.example.com/shop.git', path: shop}\n";
+    let r = app::render_local(&source::read(&parse(app)).expect("source"), &work, &with).expect("render the umbrella");
+    let [cm] = r.objects.as_slice() else { panic!("one object: {:?}", r.objects) };
+    assert_eq!(
+        (cm.value()["data"]["version"].as_str(), cm.value()["data"]["color"].as_str()),
+        (Some("1.2.3+build.7"), Some("teal"))
+    );
+    assert!(!work.join("shop/charts").exists(), "pulled into helm's copy, not the repository");
+    let bad = chart_yaml.replace("~1.2.0", "9.x");
+    write(&work, &[("shop/Chart.yaml", bad.as_str())]);
+    let e = app::render_local(&source::read(&parse(app)).expect("source"), &work, &with).expect_err("9.x").to_string();
+    assert!(e.contains("no version of chart `web` matches `9.x`"), "{e}");
 }

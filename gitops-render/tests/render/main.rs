@@ -7,7 +7,8 @@
 //!   value files and every chart file confined to the repository, locally and from Git);
 //! - `chart_repo`: charts from a chart repository on loopback HTTP (version ranges and
 //!   prereleases, digests, the cache, basic auth, HTTPS with a CA, named errors, hostile
-//!   archives, an Application rendered from one, umbrella chart dependencies);
+//!   archives, an Application rendered from one, umbrella chart dependencies from a chart
+//!   repository and from an OCI registry);
 //! - `registry`: the image registry client against a real registry (Debian's docker-registry,
 //!   `GITOPS_REGISTRY`): tags paginated and capped, manifests and indexes, platforms, creation
 //!   times, 404 and basic auth; bearer tokens, retries and `Retry-After` against a loopback server;
