@@ -560,3 +560,44 @@ fn a_helm_release_waits_for_the_release_it_depends_on() {
 fn releases_of(dir: &Path, namespace: &str, name: &str) -> Vec<(u32, String)> {
     releases(dir, namespace, name).iter().map(|r| (r.version, r.status.as_str().to_string())).collect()
 }
+
+/// A HelmRepository behind basic auth: its `spec.secretRef` Secret (username and password, as
+/// source-controller reads them) authenticates; without it the repository's 401 is named.
+#[test]
+fn a_helm_repository_authenticates_with_its_secret() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let repo = work.path().join("charts");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    chart_repository(&repo, &["1.0.0"]);
+    // deploy:s3cr3t
+    let (url, _) = serve(&repo, Some("Basic ZGVwbG95OnMzY3IzdA=="));
+    let release = |secret_ref: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: charts-auth, namespace: apps}}\ndata: {{username: ZGVwbG95, password: czNjcjN0}}\n---\n\
+             apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: charts, namespace: apps}}\nspec: {{url: '{url}'{secret_ref}}}\n---\n\
+             apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: web, namespace: apps}}\nspec:\n\
+             \x20 chart: {{spec: {{chart: web, sourceRef: {{kind: HelmRepository, name: charts}}}}}}\n"
+        )
+    };
+    let app = work.path().join("release.yaml");
+    let cache = work.path().join("cache");
+    let env = helm_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (app_path, cache) = (app.to_str().expect("utf-8"), cache.to_str().expect("utf-8"));
+    std::fs::write(&app, release("")).expect("write");
+    let o = gitops_env(&["render", "--app", app_path, "--cache", cache], None, &env);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains("HTTP 401"), "{}", err(&o));
+    std::fs::write(&app, release(", secretRef: {name: charts-auth}")).expect("write");
+    let o = gitops_env(&["render", "--app", app_path, "--cache", cache], None, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("version: \"1.0.0\""), "{}", out(&o));
+    std::fs::write(&app, release(", secretRef: {name: nope}")).expect("write");
+    let o = gitops_env(&["render", "--app", app_path, "--cache", cache], None, &env);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        err(&o).contains("`spec.secretRef.name`: Secret `apps/nope` is not among the objects given"),
+        "{}",
+        err(&o)
+    );
+}

@@ -19,7 +19,8 @@
 //!   with Helm's release record, in sync the second time, upgraded when its values change; a
 //!   failed upgrade rolled back, retried, rolled back again, then stalled; HelmReleases in a
 //!   Flux tree, one waiting (`dependsOn`) for another whose chart range matches nothing, one
-//!   uninstalled (objects and records) when Git drops it.
+//!   uninstalled (objects and records) when Git drops it; a HelmRepository behind basic auth
+//!   read with its `secretRef`.
 //! - `diff`: exit codes, output formats, --app, --ignore-differences, --argocd-cm, errors, and
 //!   FIFOs refused (named on the command line or met in a directory) without blocking.
 //! - `fleet`: `reconcile` of a root app and the apps it produces (App-of-Apps to two clusters,

@@ -393,15 +393,15 @@ pub fn member(
     // A HelmRelease's source is often in another namespace (`flux-system`), and its values
     // come from ConfigMaps and Secrets of its own.
     let helm_release = gitops_core::helm_release::spec::is_helm_release(object);
-    let values_from = if helm_release { values_from_names(object) } else { Vec::new() };
+    let referenced = if helm_release { helm_release_references(object, hub_objects) } else { Vec::new() };
     let mut objects: Vec<Object> = hub_objects
         .iter()
         .filter(|o| {
             (o.group() == "source.toolkit.fluxcd.io" && (helm_release || o.namespace() == object.namespace()))
                 || (o.group().is_empty()
-                    && matches!(o.kind(), "ConfigMap" | "Secret")
-                    && o.namespace() == object.namespace()
-                    && values_from.iter().any(|(kind, name)| kind == o.kind() && name == o.name()))
+                    && referenced
+                        .iter()
+                        .any(|k| k.kind == o.kind() && k.namespace == o.namespace() && k.name == o.name()))
         })
         .cloned()
         .collect();
@@ -435,32 +435,41 @@ pub fn member(
     Ok(Member { id, origin, objects, spec, target, deleting })
 }
 
-/// The (kind, name) of each `spec.valuesFrom` entry of a HelmRelease, in its namespace.
-pub fn values_from_names(helm_release: &Object) -> Vec<(String, String)> {
+/// The ConfigMaps and Secrets a HelmRelease reads: each `spec.valuesFrom` entry (in its
+/// namespace), and the `spec.secretRef` of every HelmRepository and OCIRepository among
+/// `hub_objects` (in theirs: its chart may come from any of them).
+pub fn helm_release_references(helm_release: &Object, hub_objects: &[Object]) -> Vec<ResourceKey> {
+    let text = |v: &serde_json::Value, p: &str| v.pointer(p).and_then(serde_json::Value::as_str).map(str::to_string);
     let entries = helm_release.value().pointer("/spec/valuesFrom").and_then(serde_json::Value::as_array);
-    entries
+    let mut keys: Vec<ResourceKey> = entries
         .into_iter()
         .flatten()
-        .filter_map(|e| {
-            let text = |f: &str| e.get(f).and_then(serde_json::Value::as_str).map(str::to_string);
-            Some((text("kind")?, text("name")?))
-        })
-        .collect()
+        .filter_map(|e| Some((text(e, "/kind")?, text(e, "/name")?)))
+        .filter(|(kind, _)| matches!(kind.as_str(), "ConfigMap" | "Secret"))
+        .map(|(kind, name)| ResourceKey::new("", &kind, helm_release.namespace(), &name))
+        .collect();
+    for source in hub_objects
+        .iter()
+        .filter(|o| o.group() == "source.toolkit.fluxcd.io" && matches!(o.kind(), "HelmRepository" | "OCIRepository"))
+    {
+        if let Some(name) = text(source.value(), "/spec/secretRef/name") {
+            keys.push(ResourceKey::new("", "Secret", source.namespace(), &name));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
-/// The ConfigMaps and Secrets the HelmReleases among `objects` take values from
-/// (`spec.valuesFrom`), read from the hub `cluster`: a Kubernetes hub lists its apps and
-/// sources, not every ConfigMap, so these are read one by one. Those that do not exist are
+/// The ConfigMaps and Secrets the HelmReleases among `objects` read (`spec.valuesFrom`, their
+/// sources' `spec.secretRef`: [`helm_release_references`]), read from the hub `cluster`: a
+/// Kubernetes hub lists its apps and sources, not every ConfigMap, so these are read one by one. Those that do not exist are
 /// left out (a release that needs one says so when its values are composed).
 pub async fn values_sources<C: Cluster>(cluster: &C, objects: &[Object]) -> Result<Vec<Object>, crate::cluster::Error> {
     let mut found = Vec::new();
     let mut seen = HashSet::new();
     for hr in objects.iter().filter(|o| gitops_core::helm_release::spec::is_helm_release(o)) {
-        for (kind, name) in values_from_names(hr) {
-            if !matches!(kind.as_str(), "ConfigMap" | "Secret") {
-                continue;
-            }
-            let key = ResourceKey::new("", &kind, hr.namespace(), &name);
+        for key in helm_release_references(hr, objects) {
             if seen.insert(key.clone())
                 && let Some(o) = cluster.get(&key).await?
             {

@@ -161,7 +161,13 @@ pub fn fetch(source: &Source, revision: Option<&str>, with: &Renderers) -> Resul
         None => source.revision.clone(),
     };
     if let Some(chart) = &source.chart {
-        let fetched = with.charts.fetch(&source.repo_url, chart, &revision_text(&reference))?;
+        // A Flux source's own Secret (`spec.secretRef`) authenticates to its repository.
+        let own = source.helm_release.as_ref().and_then(|r| r.credentials.clone());
+        let charts = match own {
+            Some(credentials) => std::borrow::Cow::Owned(with.charts.clone().with_more_credentials(credentials)),
+            None => std::borrow::Cow::Borrowed(&with.charts),
+        };
+        let fetched = charts.fetch(&source.repo_url, chart, &revision_text(&reference))?;
         let checkout =
             Checkout { reference: format!("{chart} {}", fetched.version), commit: fetched.version, dir: fetched.dir };
         return Ok((checkout, reference));

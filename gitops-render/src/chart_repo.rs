@@ -289,6 +289,36 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// The credentials of the Secret a Flux HelmRepository or OCIRepository names in
+    /// `spec.secretRef` (`data` in base64, or `stringData`): `username` and `password`, and
+    /// TLS as source-controller reads it (`ca.crt`, `tls.crt`, `tls.key`; the older `caFile`,
+    /// `certFile`, `keyFile`).
+    pub fn from_flux_secret(o: &Object) -> Credentials {
+        let field = |keys: &[&str]| -> Option<String> {
+            keys.iter().find_map(|k| {
+                let escaped = k.replace('~', "~0").replace('/', "~1");
+                if let Some(s) = o.value().pointer(&format!("/stringData/{escaped}")).and_then(|v| v.as_str()) {
+                    return Some(s.to_string());
+                }
+                let b = o.value().pointer(&format!("/data/{escaped}")).and_then(|v| v.as_str())?;
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()?;
+                String::from_utf8(bytes).ok()
+            })
+        };
+        let pem = |keys: &[&str]| field(keys).filter(|s| !s.trim().is_empty());
+        Credentials {
+            username: field(&["username"]).filter(|s| !s.is_empty()),
+            password: field(&["password"]),
+            ca_pem: pem(&["ca.crt", "caFile"]),
+            client_cert_pem: pem(&["tls.crt", "certFile"]),
+            client_key_pem: pem(&["tls.key", "keyFile"]),
+            insecure: false,
+        }
+    }
+}
+
 /// A chart version as the index lists it, its URL made absolute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChartVersion {
@@ -344,6 +374,12 @@ impl ChartRepos {
     /// one before a `repo-creds` prefix, the longest prefix first).
     pub fn with_credentials(mut self, credentials: Vec<RepoCredentials>) -> ChartRepos {
         self.credentials = credentials;
+        self
+    }
+
+    /// With `credentials` too, ahead of those given before (a Flux source's own Secret).
+    pub fn with_more_credentials(mut self, credentials: RepoCredentials) -> ChartRepos {
+        self.credentials.insert(0, credentials);
         self
     }
 

@@ -88,6 +88,8 @@ pub struct HelmReleaseRender {
     pub config_digest: String,
     /// `spec.postRenderers`, run over what Helm rendered.
     pub post_renderers: Option<Value>,
+    /// The credentials of the chart's source (its `spec.secretRef`), for its URL.
+    pub credentials: Option<crate::chart_repo::RepoCredentials>,
 }
 
 /// A source section that cannot be used.
@@ -536,6 +538,29 @@ fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
                 err(hr, field, format!("{} `{}/{}` is not among the objects given", r.kind, r.namespace, r.name))
             })
     };
+    // A source's `spec.secretRef`: the Secret of its namespace holding its credentials.
+    let credentials_of = |o: &Object, url: &str| -> Result<Option<crate::chart_repo::RepoCredentials>, Error> {
+        let Some(name) = str_at(o.value(), &["spec", "secretRef", "name"]).filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
+        let secret = objects
+            .iter()
+            .find(|s| {
+                s.group().is_empty() && s.kind() == "Secret" && s.name() == name && s.namespace() == o.namespace()
+            })
+            .ok_or_else(|| {
+                err(
+                    o,
+                    "spec.secretRef.name",
+                    format!("Secret `{}/{name}` is not among the objects given", o.namespace()),
+                )
+            })?;
+        Ok(Some(crate::chart_repo::RepoCredentials {
+            url: url.to_string(),
+            prefix: false,
+            credentials: crate::chart_repo::Credentials::from_flux_secret(secret),
+        }))
+    };
     let url_of = |o: &Object| {
         str_at(o.value(), &["spec", "url"])
             .filter(|u| !u.is_empty())
@@ -555,13 +580,15 @@ fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
                     _ => url,
                 };
                 let version = if version == "*" { "" } else { version };
-                Ok((url, Some(chart.to_string()), Reference::Revision(version.to_string()), ".".to_string(), None))
+                let credentials = credentials_of(repo, &url)?;
+                let revision = Reference::Revision(version.to_string());
+                Ok((url, Some(chart.to_string()), revision, ".".to_string(), None, credentials))
             }
             "GitRepository" => {
                 let rspec = repo.value().get("spec").cloned().unwrap_or(Value::Null);
                 let path = chart.trim_start_matches("./").to_string();
                 let ignore = str_at(&rspec, &["ignore"]).map(str::to_string);
-                Ok((url, None, git_repository_revision(&rspec), path, Some(ignore)))
+                Ok((url, None, git_repository_revision(&rspec), path, Some(ignore), None))
             }
             other => Err(err(
                 hr,
@@ -570,10 +597,10 @@ fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
             )),
         }
     };
-    let (repo_url, chart, revision, path, ignore, values_files) = match &release.chart {
+    let (repo_url, chart, revision, path, ignore, values_files, credentials) = match &release.chart {
         spec::Chart::Template { chart, version, source, values_files } => {
-            let (u, c, r, p, i) = template(chart, version, source, "spec.chart.spec.sourceRef")?;
-            (u, c, r, p, i, values_files.clone())
+            let (u, c, r, p, i, k) = template(chart, version, source, "spec.chart.spec.sourceRef")?;
+            (u, c, r, p, i, values_files.clone(), k)
         }
         spec::Chart::Ref(r) if r.kind == "HelmChart" => {
             let helm_chart = find(r, "spec.chartRef")?;
@@ -589,8 +616,8 @@ fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
                 .get("valuesFiles")
                 .and_then(Value::as_array)
                 .map(|f| f.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>());
-            let (u, c, rev, p, i) = template(chart, version, &source, "spec.chartRef")?;
-            (u, c, rev, p, i, files.unwrap_or_default())
+            let (u, c, rev, p, i, k) = template(chart, version, &source, "spec.chartRef")?;
+            (u, c, rev, p, i, files.unwrap_or_default(), k)
         }
         spec::Chart::Ref(r) => {
             // An OCIRepository names the chart's artifact itself: `oci://<registry>/<path>/<chart>`.
@@ -619,6 +646,7 @@ fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
                 .or_else(|| str_at(&rspec, &["ref", "tag"]))
                 .filter(|v| !v.is_empty())
                 .unwrap_or("latest");
+            let credentials = credentials_of(repo, base)?;
             (
                 base.to_string(),
                 Some(chart.to_string()),
@@ -626,6 +654,7 @@ fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
                 ".".to_string(),
                 None,
                 Vec::new(),
+                credentials,
             )
         }
     };
@@ -658,7 +687,12 @@ fn read_helm_release(hr: &Object, objects: &[Object]) -> Result<Source, Error> {
         ref_name: None,
         renders: true,
         others: Vec::new(),
-        helm_release: Some(HelmReleaseRender { origin, config_digest, post_renderers: release.post_renderers.clone() }),
+        helm_release: Some(HelmReleaseRender {
+            origin,
+            config_digest,
+            post_renderers: release.post_renderers.clone(),
+            credentials,
+        }),
     })
 }
 
