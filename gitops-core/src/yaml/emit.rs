@@ -234,40 +234,21 @@ impl Emitter<'_> {
         if !self.whitespace {
             self.put(' ');
         }
-        let mut spaces = false;
-        let mut breaks = false;
-        let mut chars = s.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && chars.peek() != Some(&' ') {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
-        self.whitespace = false;
-        self.indention = false;
+        self.write_folded(s, allow_breaks, false);
     }
 
     fn write_single(&mut self, s: &str, allow_breaks: bool) {
         self.write_indicator("'", true, false, false);
+        self.write_folded(s, allow_breaks, true);
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The text of a plain or single-quoted scalar: a space past the width becomes a line
+    /// break (inside quotes never at the first or last character), a break in the value is
+    /// doubled, and a quote is doubled inside single quotes.
+    fn write_folded(&mut self, s: &str, allow_breaks: bool, single: bool) {
         let mut spaces = false;
         let mut breaks = false;
         let last = s.chars().count().saturating_sub(1);
@@ -275,7 +256,8 @@ impl Emitter<'_> {
         while let Some((i, c)) = chars.next() {
             if c == ' ' {
                 let next_space = chars.peek().is_some_and(|(_, n)| *n == ' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i != 0 && i != last && !next_space {
+                let inner = !single || (i != 0 && i != last);
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && inner && !next_space {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -292,7 +274,7 @@ impl Emitter<'_> {
                 if breaks {
                     self.write_indent();
                 }
-                if c == '\'' {
+                if single && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -301,7 +283,6 @@ impl Emitter<'_> {
                 breaks = false;
             }
         }
-        self.write_indicator("'", false, false, false);
         self.whitespace = false;
         self.indention = false;
     }
