@@ -7,7 +7,8 @@
 //! Building the tree directly from events (instead of through serde) is also about twice as
 //! fast, which matters when a diff reads tens of thousands of objects.
 //! The tree itself is built by [`tree::TreeBuilder`], which kustomize's readers share with
-//! their own [`tree::ScalarResolver`]s; Go's number syntax is in [`go`].
+//! their own [`tree::ScalarResolver`]s; Go's number syntax is in [`go`]; go-yaml v2's writer
+//! (what `sigs.k8s.io/yaml` prints) is [`emit`].
 //!
 //! Guarantees: never panics on any input; duplicate mapping keys are an error, or, when the
 //! caller asks for [`DuplicateKeys::LastWins`] (what `sigs.k8s.io/yaml` and so kubectl and
@@ -25,6 +26,7 @@
 //! YAML after the values already read.
 
 pub mod edit;
+pub mod emit;
 pub mod go;
 pub mod tree;
 

@@ -9,20 +9,17 @@
 //! cannot read back) are errors here too, so a render never prints what kustomize would refuse.
 //!
 //! Writing follows `sigs.k8s.io/yaml.JSONToYAML`: the JSON is decoded by go-yaml v2 (YAML 1.1
-//! resolution) and emitted by its libyaml-derived emitter. [`write_document`] reproduces that
-//! emitter's decisions directly on the [`serde_json::Value`]: key order, quoting style, escapes,
-//! line folding at 80 columns and literal block scalars.
+//! resolution) and emitted by its libyaml-derived emitter: [`write_document`], which is
+//! [`gitops_core::yaml::emit`] given JSON text.
 
-mod emitter;
 mod reader;
 mod scalars;
 #[cfg(test)]
 mod tests;
-mod timestamp;
 
 use std::borrow::Cow;
 
-pub use emitter::write_document;
+use gitops_core::yaml::emit;
 use gitops_core::yaml::tree::TreeBuilder;
 pub(crate) use scalars::plain_key_reads_as_string;
 use serde_json::Value;
@@ -87,6 +84,13 @@ pub fn parse_stream(source: &str, text: &str) -> Result<Vec<Value>, Error> {
         }
     }
     Ok(out)
+}
+
+/// Appends one resource exactly as `kubectl kustomize` prints it: kustomize marshals the object
+/// to JSON and converts it with `sigs.k8s.io/yaml.JSONToYAML` (go-yaml v2 decode + emit). No
+/// `---` separator is written (the caller joins documents with `---\n`).
+pub fn write_document(value: &Value, out: &mut String) {
+    emit::write_document(value, emit::Input::JsonText, out);
 }
 
 /// Which Go YAML reader kustomize uses for a file.

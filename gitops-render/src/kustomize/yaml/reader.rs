@@ -6,8 +6,8 @@ use granit_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::Value;
 
 use super::Dialect;
-use super::emitter::{analyze, is_blank_or_end};
 use super::scalars::{Scalar, resolve};
+use gitops_core::yaml::emit::{analyze, is_blank_or_end};
 
 /// One piece of the stream between document separators.
 pub(super) struct Chunk<'a> {

@@ -3,13 +3,12 @@
 
 use std::borrow::Cow;
 
-use gitops_core::yaml::go::{self, GoInt};
+use gitops_core::appset::params::format_float;
+use gitops_core::yaml::go::{self, GoInt, parse_timestamp, prefixed_fallback};
 use granit_parser::{ScalarStyle, Tag};
 use serde_json::{Number, Value};
 
 use super::Dialect;
-use super::emitter::go_format_g;
-use super::timestamp::parse_timestamp;
 
 /// The namespace of `!!` tags.
 pub(super) const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
@@ -126,7 +125,7 @@ impl Scalar {
         match self.value {
             Value::String(s) => Some(s),
             Value::Bool(b) => Some(b.to_string()),
-            Value::Number(n) if n.is_f64() => Some(go_format_g(n.as_f64().unwrap_or(0.0))),
+            Value::Number(n) if n.is_f64() => Some(format_float(n.as_f64().unwrap_or(0.0))),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         }
@@ -250,23 +249,6 @@ pub(super) fn resolve_number_like(text: &str) -> Resolved {
         Some(GoInt::Unsigned(u)) => Resolved::Int(Number::from(u)),
         None => Resolved::Str,
     }
-}
-
-/// go-yaml's last resort for `0b`/`-0b` (and, in v3, `0o`/`-0o`) prefixes: the rest is parsed
-/// with an explicit base, which also accepts a sign after the prefix (`0b-1` is -1).
-pub(super) fn prefixed_fallback(plain: &str, octal: bool) -> Option<GoInt> {
-    let bases: &[(&str, u32)] = if octal { &[("0b", 2), ("0o", 8)] } else { &[("0b", 2)] };
-    for &(prefix, radix) in bases {
-        if let Some(rest) = plain.strip_prefix(prefix) {
-            return go::parse_int_radix(rest, radix)
-                .map(GoInt::Signed)
-                .or_else(|| go::parse_uint_radix(rest, radix).map(GoInt::Unsigned));
-        }
-        if let Some(rest) = plain.strip_prefix('-').and_then(|p| p.strip_prefix(prefix)) {
-            return go::parse_int_radix(&format!("-{rest}"), radix).map(GoInt::Signed);
-        }
-    }
-    None
 }
 
 pub(super) fn decode_binary(text: &str) -> Result<String, String> {

@@ -1,26 +1,46 @@
-//! Writing: go-yaml v2's encoder and libyaml-derived emitter, as `sigs.k8s.io/yaml.JSONToYAML`
-//! runs them on the JSON kustomize marshals.
+//! YAML out, as go-yaml v2's encoder and its libyaml-derived emitter write it: what
+//! `sigs.k8s.io/yaml` prints, so kustomize's output and the text Flux hashes for a
+//! HelmRelease's config digest.
+//!
+//! [`write_document`] makes the encoder's and emitter's decisions directly on a
+//! [`serde_json::Value`]: key order, quoting style (a string that YAML 1.1 would read back as
+//! another type is quoted), escapes, line folding at 80 columns, literal block scalars for
+//! multi-line strings, 2-space indentation with sequences in mappings not indented. It cannot
+//! fail: values go-yaml could not read back are written anyway, so a caller that must refuse
+//! them (kustomize does) checks them first.
 
 use std::borrow::Cow;
 
-use gitops_core::yaml::go::{self};
 use serde_json::{Map, Number, Value};
 
-use super::scalars::prefixed_fallback;
-use super::timestamp::parse_timestamp;
+use crate::appset::params::format_float;
+use crate::yaml::go;
 
 /// Column after which the emitter breaks long scalars at a space.
-pub(super) const BEST_WIDTH: usize = 80;
+const BEST_WIDTH: usize = 80;
 /// Indentation step.
-pub(super) const BEST_INDENT: usize = 2;
+const BEST_INDENT: usize = 2;
 /// Keys longer than this (in bytes) are written as complex `? key` entries.
-pub(super) const MAX_SIMPLE_KEY: usize = 128;
+const MAX_SIMPLE_KEY: usize = 128;
 
-/// Appends one resource exactly as `kubectl kustomize` prints it: kustomize marshals the object
-/// to JSON and converts it with sigs.k8s.io/yaml `JSONToYAML` (go-yaml v2 decode + emit). No
-/// `---` separator is written (the caller joins documents with `---\n`).
-pub fn write_document(value: &Value, out: &mut String) {
-    let mut e = Emitter { out, indent: -1, column: 0, whitespace: true, indention: true };
+/// What go-yaml v2 was handed to encode, which decides key order and how a NEL is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// JSON text that go-yaml decoded into Go maps first, as `sigs.k8s.io/yaml.JSONToYAML`
+    /// does (kustomize prints every resource this way): keys come in go-yaml's own order
+    /// (`keyList.Less`: letters before other characters, digit runs compared as numbers), and
+    /// a NEL (U+0085), the one raw line break Go's JSON leaves in a string, is folded the way
+    /// YAML reads a line break inside a quoted scalar.
+    JsonText,
+    /// Go values whose maps were turned into `yaml.MapSlice`s sorted bytewise by key, as Flux's
+    /// `chartutil.DigestValues` does: keys in byte order, strings written as they are.
+    SortedMapSlices,
+}
+
+/// Appends one YAML document as go-yaml v2 encodes `value` given as `input`, ending with a
+/// line break. No `---` separator is written (a caller joins documents with `---\n`).
+pub fn write_document(value: &Value, input: Input, out: &mut String) {
+    let mut e = Emitter { out, input, indent: -1, column: 0, whitespace: true, indention: true };
     e.node(value, Context::Root);
     // Document end: close the last line unless a block scalar already did.
     e.write_indent();
@@ -28,7 +48,7 @@ pub fn write_document(value: &Value, out: &mut String) {
 
 /// Where a node sits, which decides indentation and key rules.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Context {
+enum Context {
     Root,
     SequenceItem,
     MappingValue,
@@ -37,18 +57,19 @@ pub(super) enum Context {
 }
 
 /// The libyaml emitter state that matters for block output.
-pub(super) struct Emitter<'a> {
-    pub(super) out: &'a mut String,
-    pub(super) indent: isize,
-    pub(super) column: usize,
+struct Emitter<'a> {
+    out: &'a mut String,
+    input: Input,
+    indent: isize,
+    column: usize,
     /// The last character written was whitespace (or nothing was written on the line).
-    pub(super) whitespace: bool,
+    whitespace: bool,
     /// Only indentation has been written on the current line.
-    pub(super) indention: bool,
+    indention: bool,
 }
 
 impl Emitter<'_> {
-    pub(super) fn node(&mut self, value: &Value, ctx: Context) {
+    fn node(&mut self, value: &Value, ctx: Context) {
         match value {
             Value::Object(m) if m.is_empty() => self.flow_empty("{", "}"),
             Value::Array(a) if a.is_empty() => self.flow_empty("[", "]"),
@@ -58,13 +79,21 @@ impl Emitter<'_> {
             Value::Null => self.plain_scalar_text("null"),
             Value::Bool(b) => self.plain_scalar_text(if *b { "true" } else { "false" }),
             Value::Number(n) => {
-                let text = number_text(n);
+                let text = number_text(n, self.input);
                 self.plain_scalar_text(&text);
             }
         }
     }
 
-    pub(super) fn increase_indent(&mut self, indentless: bool) -> isize {
+    /// A string as go-yaml holds it once it has read its input.
+    fn decoded<'s>(&self, s: &'s str) -> Cow<'s, str> {
+        match self.input {
+            Input::JsonText => fold_nel(s),
+            Input::SortedMapSlices => Cow::Borrowed(s),
+        }
+    }
+
+    fn increase_indent(&mut self, indentless: bool) -> isize {
         let saved = self.indent;
         if self.indent < 0 {
             self.indent = 0;
@@ -74,16 +103,24 @@ impl Emitter<'_> {
         saved
     }
 
-    pub(super) fn flow_empty(&mut self, open: &str, close: &str) {
+    fn flow_empty(&mut self, open: &str, close: &str) {
         self.write_indicator(open, true, true, false);
         self.write_indicator(close, false, false, false);
     }
 
-    pub(super) fn block_mapping(&mut self, map: &Map<String, Value>) {
+    fn block_mapping(&mut self, map: &Map<String, Value>) {
         let saved = self.increase_indent(false);
-        for (key, value) in sorted_entries(map) {
+        let entries = match self.input {
+            Input::JsonText => sorted_entries(map),
+            Input::SortedMapSlices => {
+                let mut entries: Vec<(&str, &Value)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                entries
+            }
+        };
+        for (key, value) in entries {
             self.write_indent();
-            let key = fold_nel(key);
+            let key = self.decoded(key);
             if is_simple_key(&key) {
                 self.string_scalar(&key, Context::SimpleKey);
                 self.write_indicator(":", false, false, false);
@@ -98,7 +135,7 @@ impl Emitter<'_> {
         self.indent = saved;
     }
 
-    pub(super) fn block_sequence(&mut self, items: &[Value], ctx: Context) {
+    fn block_sequence(&mut self, items: &[Value], ctx: Context) {
         let mapping_context = matches!(ctx, Context::MappingValue | Context::SimpleKey | Context::ComplexKey);
         let saved = self.increase_indent(mapping_context && !self.indention);
         for item in items {
@@ -109,15 +146,15 @@ impl Emitter<'_> {
         self.indent = saved;
     }
 
-    pub(super) fn plain_scalar_text(&mut self, text: &str) {
+    fn plain_scalar_text(&mut self, text: &str) {
         let saved = self.increase_indent(false);
         self.write_plain(text, true);
         self.indent = saved;
     }
 
-    pub(super) fn string_scalar(&mut self, s: &str, ctx: Context) {
-        let folded = fold_nel(s);
-        let s = folded.as_ref();
+    fn string_scalar(&mut self, s: &str, ctx: Context) {
+        let decoded = self.decoded(s);
+        let s = decoded.as_ref();
         let simple_key = ctx == Context::SimpleKey;
         let a = analyze(s);
         let mut style = if s.contains('\n') {
@@ -150,19 +187,19 @@ impl Emitter<'_> {
         self.indent = saved;
     }
 
-    pub(super) fn put(&mut self, c: char) {
+    fn put(&mut self, c: char) {
         self.out.push(c);
         self.column += 1;
     }
 
-    pub(super) fn put_break(&mut self) {
+    fn put_break(&mut self) {
         self.out.push('\n');
         self.column = 0;
     }
 
     /// Writes a line-break character taken from a value: `\n` as a newline, others verbatim
     /// (the emitter still counts them as ending the line).
-    pub(super) fn write_break(&mut self, c: char) {
+    fn write_break(&mut self, c: char) {
         if c == '\n' {
             self.put_break();
         } else {
@@ -171,7 +208,7 @@ impl Emitter<'_> {
         }
     }
 
-    pub(super) fn write_indent(&mut self) {
+    fn write_indent(&mut self) {
         let indent = self.indent.max(0) as usize;
         if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.put_break();
@@ -183,13 +220,7 @@ impl Emitter<'_> {
         self.indention = true;
     }
 
-    pub(super) fn write_indicator(
-        &mut self,
-        indicator: &str,
-        need_whitespace: bool,
-        is_whitespace: bool,
-        is_indention: bool,
-    ) {
+    fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, is_whitespace: bool, is_indention: bool) {
         if need_whitespace && !self.whitespace {
             self.put(' ');
         }
@@ -199,44 +230,25 @@ impl Emitter<'_> {
         self.indention = self.indention && is_indention;
     }
 
-    pub(super) fn write_plain(&mut self, s: &str, allow_breaks: bool) {
+    fn write_plain(&mut self, s: &str, allow_breaks: bool) {
         if !self.whitespace {
             self.put(' ');
         }
-        let mut spaces = false;
-        let mut breaks = false;
-        let mut chars = s.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && chars.peek() != Some(&' ') {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
+        self.write_folded(s, allow_breaks, false);
+    }
+
+    fn write_single(&mut self, s: &str, allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        self.write_folded(s, allow_breaks, true);
+        self.write_indicator("'", false, false, false);
         self.whitespace = false;
         self.indention = false;
     }
 
-    pub(super) fn write_single(&mut self, s: &str, allow_breaks: bool) {
-        self.write_indicator("'", true, false, false);
+    /// The text of a plain or single-quoted scalar: a space past the width becomes a line
+    /// break (inside quotes never at the first or last character), a break in the value is
+    /// doubled, and a quote is doubled inside single quotes.
+    fn write_folded(&mut self, s: &str, allow_breaks: bool, single: bool) {
         let mut spaces = false;
         let mut breaks = false;
         let last = s.chars().count().saturating_sub(1);
@@ -244,7 +256,8 @@ impl Emitter<'_> {
         while let Some((i, c)) = chars.next() {
             if c == ' ' {
                 let next_space = chars.peek().is_some_and(|(_, n)| *n == ' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i != 0 && i != last && !next_space {
+                let inner = !single || (i != 0 && i != last);
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && inner && !next_space {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -261,7 +274,7 @@ impl Emitter<'_> {
                 if breaks {
                     self.write_indent();
                 }
-                if c == '\'' {
+                if single && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -270,12 +283,11 @@ impl Emitter<'_> {
                 breaks = false;
             }
         }
-        self.write_indicator("'", false, false, false);
         self.whitespace = false;
         self.indention = false;
     }
 
-    pub(super) fn write_double(&mut self, s: &str, allow_breaks: bool) {
+    fn write_double(&mut self, s: &str, allow_breaks: bool) {
         self.write_indicator("\"", true, false, false);
         // go-yaml checks for a byte-order mark at the start of the whole value instead of at
         // the current character, so a value starting with one has every character escaped.
@@ -307,7 +319,7 @@ impl Emitter<'_> {
         self.indention = false;
     }
 
-    pub(super) fn write_escape(&mut self, c: char) {
+    fn write_escape(&mut self, c: char) {
         self.put('\\');
         let short = match c {
             '\0' => '0',
@@ -342,7 +354,7 @@ impl Emitter<'_> {
         self.put(short);
     }
 
-    pub(super) fn write_literal(&mut self, s: &str) {
+    fn write_literal(&mut self, s: &str) {
         self.write_indicator("|", true, false, false);
         if s.starts_with([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
             let hint = BEST_INDENT.to_string();
@@ -381,39 +393,46 @@ impl Emitter<'_> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Style {
+enum Style {
     Plain,
     Single,
     Double,
     Literal,
 }
 
-pub(super) fn is_break(c: char) -> bool {
+fn is_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-pub(super) fn is_blank_or_end(c: Option<char>) -> bool {
+/// Whether `c` is a blank (space or tab), a line break, or the end of the text (`None`).
+pub fn is_blank_or_end(c: Option<char>) -> bool {
     matches!(c, None | Some(' ' | '\t')) || c.is_some_and(is_break)
 }
 
 /// go-yaml's `is_printable` (the emitter's notion, with Unicode output enabled).
-pub(super) fn is_printable(c: char) -> bool {
+fn is_printable(c: char) -> bool {
     matches!(c, '\n' | '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}') && c != '\u{feff}'
 }
 
-pub(super) fn is_simple_key(key: &str) -> bool {
+fn is_simple_key(key: &str) -> bool {
     key.len() <= MAX_SIMPLE_KEY && !key.chars().any(is_break)
 }
 
-/// What libyaml's `yaml_emitter_analyze_scalar` concludes about a value.
-pub(super) struct Analysis {
-    pub(super) multiline: bool,
-    pub(super) block_plain_allowed: bool,
-    pub(super) single_quoted_allowed: bool,
-    pub(super) block_allowed: bool,
+/// What libyaml's `yaml_emitter_analyze_scalar` concludes about a value in block context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Analysis {
+    /// The value holds a line break.
+    pub multiline: bool,
+    /// It may be written plain (unquoted).
+    pub block_plain_allowed: bool,
+    /// It may be written single-quoted.
+    pub single_quoted_allowed: bool,
+    /// It may be written as a literal or folded block scalar.
+    pub block_allowed: bool,
 }
 
-pub(super) fn analyze(s: &str) -> Analysis {
+/// libyaml's scalar analysis of `s`, which decides the styles the emitter may use for it.
+pub fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
             multiline: false,
@@ -499,7 +518,7 @@ pub(super) fn analyze(s: &str) -> Analysis {
 
 /// go-yaml v2's `stringv`: a string may be written plain only if YAML 1.1 would read it back as
 /// a string (not null, a boolean, a number, a timestamp or a base-60 float).
-pub(super) fn can_use_plain(s: &str) -> bool {
+fn can_use_plain(s: &str) -> bool {
     let Some(&first) = s.as_bytes().first() else { return false };
     match first {
         b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => !matches!(
@@ -532,13 +551,15 @@ pub(super) fn can_use_plain(s: &str) -> bool {
         ),
         b'.' => !matches!(s, ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF") && go::parse_float(s).is_none(),
         b'+' | b'-' | b'0'..=b'9' => {
-            if matches!(s, "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF") || parse_timestamp(s).is_some() {
+            if matches!(s, "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF")
+                || go::parse_timestamp(s).is_some()
+            {
                 return false;
             }
             let plain: Cow<'_, str> = if s.contains('_') { s.replace('_', "").into() } else { s.into() };
             if go::parse_int(&plain).is_some()
                 || (go::is_float_syntax(&plain) && go::parse_float(&plain).is_some())
-                || prefixed_fallback(&plain, false).is_some()
+                || go::prefixed_fallback(&plain, false).is_some()
             {
                 return false;
             }
@@ -548,8 +569,12 @@ pub(super) fn can_use_plain(s: &str) -> bool {
     }
 }
 
-/// A number as go-yaml v2 prints what Go's JSON encoder wrote for it.
-pub(super) fn number_text(n: &Number) -> String {
+/// A number as go-yaml v2 prints it: integers as they are, whole floats as integers when they
+/// fit 64 bits, other floats in Go's shortest `%g`. A whole float beyond 2^53 differs by
+/// input: Go's JSON encoder writes it with its shortest round-trip digits padded by zeros
+/// (`36028797018963970`), which go-yaml reads back as that integer, while
+/// `JSONObjectToYAMLObject` converts the value itself (`36028797018963968`).
+fn number_text(n: &Number, input: Input) -> String {
     if let Some(i) = n.as_i64() {
         return i.to_string();
     }
@@ -557,69 +582,38 @@ pub(super) fn number_text(n: &Number) -> String {
         return u.to_string();
     }
     let f = n.as_f64().unwrap_or(0.0);
-    // Go's JSON encoder writes whole floats below 1e21 in positional notation with the shortest
-    // round-trip digits padded by zeros (Rust's `Display` does the same); go-yaml reads that
-    // text back as an integer when it fits 64 bits.
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        let text = f.to_string();
-        if let Ok(i) = text.parse::<i64>() {
-            return i.to_string();
-        }
-        if let Ok(u) = text.parse::<u64>() {
-            return u.to_string();
-        }
-    }
-    go_format_g(f)
-}
-
-/// `strconv.FormatFloat(f, 'g', -1, 64)`.
-pub(super) fn go_format_g(f: f64) -> String {
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let mut out = String::with_capacity(digits.len() + 8);
-    if neg {
-        out.push('-');
-    }
-    // Shortest formatting decides between %e and %f with precision 6.
-    if !(-4..6).contains(&exp) {
-        let (head, rest) = digits.split_at(1.min(digits.len()));
-        out.push_str(head);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exp.unsigned_abs()));
-    } else if exp < 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-        out.push_str(&digits);
-    } else {
-        let point = exp as usize + 1;
-        if digits.len() <= point {
-            out.push_str(&digits);
-            out.extend(std::iter::repeat_n('0', point - digits.len()));
-        } else {
-            let (int, frac) = digits.split_at(point);
-            out.push_str(int);
-            out.push('.');
-            out.push_str(frac);
+    if f.fract() == 0.0 {
+        match input {
+            // Rust's `Display` writes the same positional digits as Go's JSON encoder, which
+            // does so below 1e21.
+            Input::JsonText if f.abs() < 1e21 => {
+                let text = f.to_string();
+                if let Ok(i) = text.parse::<i64>() {
+                    return i.to_string();
+                }
+                if let Ok(u) = text.parse::<u64>() {
+                    return u.to_string();
+                }
+            }
+            Input::JsonText => {}
+            Input::SortedMapSlices => {
+                let two_63 = 2f64.powi(63);
+                if (-two_63..two_63).contains(&f) {
+                    return (f as i64).to_string();
+                }
+                if (0.0..2f64.powi(64)).contains(&f) {
+                    return (f as u64).to_string();
+                }
+            }
         }
     }
-    out
+    format_float(f)
 }
 
 /// go-yaml v2 reads the JSON text kustomize produces, where a NEL (U+0085) is the only raw line
 /// break Go leaves unescaped; inside the quoted JSON string it is folded like any YAML line
 /// break: spaces around it vanish, a single break becomes a space, further breaks newlines.
-pub(super) fn fold_nel(s: &str) -> Cow<'_, str> {
+fn fold_nel(s: &str) -> Cow<'_, str> {
     if !s.contains('\u{85}') {
         return Cow::Borrowed(s);
     }
@@ -664,7 +658,7 @@ pub(super) fn fold_nel(s: &str) -> Cow<'_, str> {
 }
 
 /// Map entries in go-yaml v2's key order.
-pub(super) fn sorted_entries(map: &Map<String, Value>) -> Vec<(&str, &Value)> {
+fn sorted_entries(map: &Map<String, Value>) -> Vec<(&str, &Value)> {
     let mut entries: Vec<(&str, &Value)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
     if entries.windows(2).all(|w| !key_less(w[1].0, w[0].0)) {
         return entries;
@@ -675,7 +669,7 @@ pub(super) fn sorted_entries(map: &Map<String, Value>) -> Vec<(&str, &Value)> {
 
 /// A stable merge sort: `slice::sort_by` may panic on a comparison that is not a total order,
 /// and go-yaml's key order is not guaranteed to be one for odd keys.
-pub(super) fn merge_sort<'a>(v: &mut Vec<(&'a str, &'a Value)>) {
+fn merge_sort<'a>(v: &mut Vec<(&'a str, &'a Value)>) {
     if v.len() <= 1 {
         return;
     }
@@ -699,7 +693,7 @@ pub(super) fn merge_sort<'a>(v: &mut Vec<(&'a str, &'a Value)>) {
 
 /// Go's `unicode.IsLetter` (category L), approximated: Rust's alphabetic property also covers
 /// letter numbers (category Nl, excluded here) and some combining marks.
-pub(super) fn is_go_letter(c: char) -> bool {
+fn is_go_letter(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphabetic();
     }
@@ -707,7 +701,7 @@ pub(super) fn is_go_letter(c: char) -> bool {
 }
 
 /// The first code point of each run of ten decimal digits (Unicode category Nd) outside ASCII.
-pub(super) const DIGIT_ZEROS: &[u32] = &[
+const DIGIT_ZEROS: &[u32] = &[
     0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0DE6, 0x0E50,
     0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50,
     0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136,
@@ -717,7 +711,7 @@ pub(super) const DIGIT_ZEROS: &[u32] = &[
 ];
 
 /// Go's `unicode.IsDigit` (category Nd).
-pub(super) fn is_go_digit(c: char) -> bool {
+fn is_go_digit(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_digit();
     }
@@ -726,7 +720,7 @@ pub(super) fn is_go_digit(c: char) -> bool {
 }
 
 /// go-yaml v2's `keyList.Less` for string keys.
-pub(super) fn key_less(a: &str, b: &str) -> bool {
+fn key_less(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         let to_chars = |s: &str| s.bytes().map(char::from).collect::<Vec<char>>();
         return key_less_chars(&to_chars(a), &to_chars(b));
@@ -734,7 +728,7 @@ pub(super) fn key_less(a: &str, b: &str) -> bool {
     key_less_chars(&a.chars().collect::<Vec<_>>(), &b.chars().collect::<Vec<_>>())
 }
 
-pub(super) fn key_less_chars(ar: &[char], br: &[char]) -> bool {
+fn key_less_chars(ar: &[char], br: &[char]) -> bool {
     for (i, (&ac, &bc)) in ar.iter().zip(br).enumerate() {
         if ac == bc {
             continue;
@@ -776,4 +770,73 @@ pub(super) fn key_less_chars(ar: &[char], br: &[char]) -> bool {
         return ac < bc;
     }
     ar.len() < br.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn key_order_is_go_yaml_v2() {
+        // Probed: `v: {a10, a9, B, _z, a, "1", "10", "9", a01, a1, a001, Z, é, "-", a-b, ab, a_b, aB, x0y, x00y, x1y}`.
+        let mut keys = vec![
+            "a10", "a9", "B", "_z", "a", "1", "10", "9", "a01", "a1", "a001", "Z", "é", "-", "a-b", "ab", "a_b", "aB",
+            "x0y", "x00y", "x1y",
+        ];
+        let map: Map<String, Value> = keys.iter().map(|k| (k.to_string(), Value::Null)).collect();
+        let sorted: Vec<&str> = sorted_entries(&map).into_iter().map(|(k, _)| k).collect();
+        keys = vec![
+            "-", "_z", "1", "9", "10", "B", "Z", "a", "a-b", "a_b", "a1", "a01", "a001", "a9", "a10", "aB", "ab",
+            "x00y", "x0y", "x1y", "é",
+        ];
+        assert_eq!(sorted, keys);
+    }
+
+    #[test]
+    fn floats_print_like_go() {
+        let cases = [
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (1e21, "1e+21"),
+            (1e-7, "1e-07"),
+            (1234567.5, "1.2345675e+06"),
+            (123456.5, "123456.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.8446744073709552e19, "1.8446744073709552e+19"),
+            // Probed: `-9223372036854775809` and `1e19` in the input.
+            (-9.223372036854776e18, "-9.223372036854776e+18"),
+            (1e19, "10000000000000000000"),
+            (-2.25, "-2.25"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(number_text(&Number::from_f64(f).unwrap(), Input::JsonText), want, "{f}");
+        }
+        assert_eq!(number_text(&Number::from_f64(1.0).unwrap(), Input::JsonText), "1");
+        assert_eq!(number_text(&Number::from_f64(-0.0).unwrap(), Input::JsonText), "0");
+        assert_eq!(number_text(&Number::from(u64::MAX), Input::JsonText), "18446744073709551615");
+        // A whole float beyond 2^53: Go's JSON text rounds its digits, a Go value is converted.
+        let big = Number::from_f64(-36028797018963968.0).unwrap();
+        assert_eq!(number_text(&big, Input::JsonText), "-36028797018963970");
+        assert_eq!(number_text(&big, Input::SortedMapSlices), "-36028797018963968");
+        let two_63 = Number::from_f64(9223372036854775808.0).unwrap();
+        assert_eq!(number_text(&two_63, Input::SortedMapSlices), "9223372036854775808");
+        assert_eq!(number_text(&Number::from_f64(1e20).unwrap(), Input::SortedMapSlices), "1e+20");
+    }
+
+    #[test]
+    fn inputs_differ_in_key_order_and_nel_only() {
+        let v = json!({"a10": 1, "a9": "x\u{85}y", "B": [{"b": null, "a": 2.0}]});
+        let text = |input| {
+            let mut out = String::new();
+            write_document(&v, input, &mut out);
+            out
+        };
+        // go-yaml orders a Go map's keys with digit runs as numbers; Flux's sorted MapSlices are
+        // bytewise. A NEL read from JSON text folds to a space; one in a Go string is escaped.
+        assert_eq!(text(Input::JsonText), "B:\n- a: 2\n  b: null\na9: x y\na10: 1\n");
+        assert_eq!(text(Input::SortedMapSlices), "B:\n- a: 2\n  b: null\na10: 1\na9: \"x\\Ny\"\n");
+    }
 }
