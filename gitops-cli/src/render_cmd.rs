@@ -198,6 +198,9 @@ fn render_app(
         locals: Default::default(),
     };
     let rendered = app::render(&source, args.revision.as_deref(), &renderers).map_err(|e| e.to_string())?;
+    for w in &rendered.warnings {
+        eprintln!("warning: {w}");
+    }
     eprintln!(
         "{} {} at {} ({}): {} objects",
         source.app_name,

@@ -246,6 +246,9 @@ impl DesiredState for Desired {
         };
         crate::app_input::print_warnings(&self.renderers.reading);
         let rendered = rendered?;
+        for w in &rendered.warnings {
+            eprintln!("warning: {w}");
+        }
         if self.local.is_none() {
             self.last = Some((rendered.commit.clone(), rendered.objects.clone()));
         }

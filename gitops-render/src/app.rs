@@ -74,6 +74,9 @@ pub struct Rendered {
     pub reference: String,
     /// The objects, in the renderer's order.
     pub objects: Vec<Object>,
+    /// What a user should know that does not stop the render (Argo CD's
+    /// `RepeatedResourceWarning` of a multi-source app).
+    pub warnings: Vec<String>,
 }
 
 /// Why an app could not be rendered.
@@ -187,7 +190,12 @@ pub fn render_checkout(
     }
     let objects =
         render_tree(source, &checkout.dir, &checkout.commit, &revision_text(reference), with, &RefRoots::new())?;
-    Ok(Rendered { commit: checkout.commit.clone(), reference: checkout.reference.clone(), objects })
+    Ok(Rendered {
+        commit: checkout.commit.clone(),
+        reference: checkout.reference.clone(),
+        objects,
+        warnings: Vec::new(),
+    })
 }
 
 /// A multi-source app, its first source fetched to `checkout`: the others fetched (or taken
@@ -224,19 +232,35 @@ fn render_sources(
         }
     }
     let mut objects: Vec<Object> = Vec::new();
+    // How many sources rendered each object a later one replaced, in the order first met.
+    let mut repeated: Vec<(gitops_core::ResourceKey, usize)> = Vec::new();
     for (s, c, r) in &fetched {
         if !s.renders {
             continue;
         }
         for o in render_tree(s, &c.dir, &c.commit, &revision_text(r), with, &refs)? {
             let key = o.key("");
+            let before = objects.len();
             objects.retain(|e| e.key("") != key);
+            if objects.len() < before {
+                match repeated.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, n)) => *n += 1,
+                    None => repeated.push((key, 2)),
+                }
+            }
             objects.push(o);
         }
     }
+    // Argo CD's words for it (its RepeatedResourceWarning condition).
+    let warnings = repeated
+        .iter()
+        .map(|(key, n)| {
+            format!("RepeatedResourceWarning: Resource {key} appeared {n} times among application resources.")
+        })
+        .collect();
     let commit = fetched.iter().map(|(_, c, _)| c.commit.as_str()).collect::<Vec<_>>().join(",");
     let reference = fetched.iter().map(|(_, c, _)| c.reference.as_str()).collect::<Vec<_>>().join(", ");
-    Ok(Rendered { commit, reference, objects })
+    Ok(Rendered { commit, reference, objects, warnings })
 }
 
 /// The chart a Helm source renders, as Helm records it in a release: its `Chart.yaml` and its
@@ -279,7 +303,7 @@ pub fn render_local(source: &Source, dir: &Path, with: &Renderers) -> Result<Ren
         return render_sources(source, &checkout, &source.revision, with);
     }
     let objects = render_tree(source, dir, "local", &revision_text(&source.revision), with, &RefRoots::new())?;
-    Ok(Rendered { commit: "local".into(), reference: dir.display().to_string(), objects })
+    Ok(Rendered { commit: "local".into(), reference: dir.display().to_string(), objects, warnings: Vec::new() })
 }
 
 /// Renders the source's path inside the repository files at `tree`.

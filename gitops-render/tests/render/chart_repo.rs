@@ -490,6 +490,7 @@ fn a_multi_source_app_takes_its_chart_from_a_repository_and_its_values_from_git(
     assert_eq!(r.commit, format!("1.2.3,{values_commit},{extras_commit}"));
     let names: Vec<&str> = r.objects.iter().map(|o| o.name()).collect();
     assert_eq!(names, ["shop-web", "extra"]);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     let data = &r.objects[0].value()["data"];
     assert_eq!((data["color"].as_str(), data["replicas"].as_str()), (Some("purple"), Some("5")), "values from Git");
 
@@ -503,6 +504,11 @@ fn a_multi_source_app_takes_its_chart_from_a_repository_and_its_values_from_git(
     let r = app::render(&source, None, &with).expect("render");
     let [cm] = r.objects.as_slice() else { panic!("one object: {:?}", r.objects) };
     assert_eq!(cm.value()["data"], serde_json::json!({"from": "git"}));
+    // As Argo CD says it (its RepeatedResourceWarning condition); none for the first render.
+    assert_eq!(
+        r.warnings,
+        ["RepeatedResourceWarning: Resource /ConfigMap/prod/shop-web appeared 2 times among application resources."]
+    );
 
     // The ref source may be served by a local checkout, as `--local URL=DIR` does.
     let local = tempfile::tempdir().expect("local");
