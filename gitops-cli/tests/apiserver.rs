@@ -1338,3 +1338,119 @@ fn a_helm_release_on_a_kube_hub_is_released_as_helm_keeps_releases() {
     let o = gitops_kube(env, &[&["resume", "hr", "web"][..], &hub[..]].concat(), None, 60);
     assert_eq!(out(&o).trim(), "► HelmRelease helmapps/web resumed", "{}", err(&o));
 }
+
+/// `test.enable`: after the install, the chart's test hook (a Job, `helm.sh/hook: test`) runs on
+/// the real API server (its Pod completed by the harness's kubelet, the Job by the real Job
+/// controller), and the HelmRelease's `TestSuccess` condition says so.
+#[test]
+fn a_helm_release_runs_its_chart_tests() {
+    let Some(env) = testenv::or_skip("a_helm_release_runs_its_chart_tests") else {
+        return;
+    };
+    if std::env::var_os("GITOPS_HELM").is_none_or(|h| h.is_empty()) {
+        eprintln!("note: a_helm_release_runs_its_chart_tests needs GITOPS_HELM; skipped");
+        return;
+    }
+    kubelet_namespaces(env, &["helmtests"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = dir.path().join("src/tested");
+    let write = |rel: &str, text: &str| crate::write_under(&chart, rel, text);
+    write("Chart.yaml", "apiVersion: v2\nname: tested\nversion: 1.0.0\n");
+    write("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tested}\ndata: {a: b}\n");
+    write(
+        "templates/tests/check.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: tested-check\n  annotations: {helm.sh/hook: test}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: check, image: busybox, command: [\"true\"]}]\n",
+    );
+    let repo = dir.path().join("repo");
+    let helm = std::env::var_os("GITOPS_HELM").expect("helm");
+    for args in [
+        vec!["package", chart.to_str().unwrap(), "-d", repo.to_str().unwrap()],
+        vec!["repo", "index", repo.to_str().unwrap()],
+    ] {
+        let o = Command::new(&helm).args(&args).output().expect("run helm");
+        assert!(o.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (url, _) = crate::charts::serve(&repo, None);
+    let release = dir.path().join("release.yaml");
+    std::fs::write(
+        &release,
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: charts, namespace: helmtests}}\nspec: {{url: '{url}'}}\n---\n\
+             apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: tested, namespace: helmtests}}\nspec:\n\
+             \x20 chart: {{spec: {{chart: tested, sourceRef: {{kind: HelmRepository, name: charts}}}}}}\n  test: {{enable: true}}\n  timeout: 60s\n"
+        ),
+    )
+    .expect("write the release");
+    let cache = dir.path().join("cache");
+    let args = [
+        "reconcile",
+        "--app",
+        release.to_str().unwrap(),
+        "--target",
+        "kube:testenv",
+        "--cache",
+        cache.to_str().unwrap(),
+    ];
+    let o = gitops_kube(env, &args, None, 120);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let kept =
+        walk(&dir.path().join(".gitops")).into_iter().find(|p| p.ends_with(".release.json")).expect("status kept");
+    let status: Value = serde_json::from_str(&std::fs::read_to_string(&kept).expect("read")).expect("json");
+    let test = status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "TestSuccess")).cloned();
+    let test = test.unwrap_or_else(|| panic!("no TestSuccess: {status}"));
+    assert_eq!(test["status"], "True", "{status}");
+    assert_eq!(
+        test["message"],
+        "Helm test succeeded for release helmtests/tested.v1 with chart tested@1.0.0: 1 test hooks completed successfully"
+    );
+    let job = runtime().block_on(async {
+        let req =
+            Request::new("/apis/batch/v1/namespaces/helmtests/jobs").get("tested-check", &Default::default()).unwrap();
+        client(env).await.request::<Value>(req).await.expect("the test Job, kept (before-hook-creation)")
+    });
+    let complete = job["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Complete"));
+    assert!(complete, "{job}");
+
+    // Version 1.1.0's test is a Pod that never finishes: the upgrade is released, the test runs
+    // out of time, and TestSuccess and Ready say so.
+    write("Chart.yaml", "apiVersion: v2\nname: tested\nversion: 1.1.0\n");
+    write(
+        "templates/tests/wait.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: tested-wait\n  annotations: {helm.sh/hook: test, helm.sh/hook-weight: '1'}\nspec:\n  restartPolicy: Never\n  containers: [{name: wait, image: busybox, command: [sleep, '3600']}]\n",
+    );
+    for args in [
+        vec!["package", chart.to_str().unwrap(), "-d", repo.to_str().unwrap()],
+        vec!["repo", "index", repo.to_str().unwrap()],
+    ] {
+        let o = Command::new(&helm).args(&args).output().expect("run helm");
+        assert!(o.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let text = std::fs::read_to_string(&release).expect("read").replace("timeout: 60s", "timeout: 5s");
+    std::fs::write(&release, text).expect("write");
+    let o = gitops_kube(env, &args, None, 120);
+    let status: Value = serde_json::from_str(&std::fs::read_to_string(&kept).expect("read")).expect("json");
+    let condition = |t: &str| {
+        status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == t)).cloned().unwrap_or_default()
+    };
+    assert_eq!(condition("TestSuccess")["status"], "False", "{status}\n{}{}", out(&o), err(&o));
+    let message = condition("TestSuccess")["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        message.starts_with("Helm test failed for release helmtests/tested.v2 with chart tested@1.1.0: /Pod/helmtests/tested-wait: timed out"),
+        "{message}"
+    );
+    assert_eq!(condition("Ready")["status"], "False", "{status}");
+}
+
+/// Every file under `dir` as a string path, recursively.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path.display().to_string());
+        }
+    }
+    files
+}

@@ -9,7 +9,10 @@
 //!   not compile, missing arguments and an unreachable Prometheus.
 //! - `apiserver`: the README example and every example app synced into a real API server (the
 //!   k8s-testenv harness, when `GITOPS_TESTENV` names it), then `gitops diff` (client-side and
-//!   `--server-side`) Synced; drift seen.
+//!   `--server-side`) Synced; drift seen; Flux HelmReleases on a kube hub released as the real
+//!   `helm` reads releases (list, history, values, an upgrade behind their back undone), one
+//!   HelmRelease reconciled, suspended and resumed; chart tests run (a Job completing, a Pod
+//!   timing out).
 //! - `appset`: `appset generate` of every seed-style ApplicationSet (list, clusters with values,
 //!   git directories and files from real repositories, matrix, pull request previews and
 //!   scmProvider against provider APIs served on 127.0.0.1), its errors; `appset list|get`.

@@ -129,6 +129,175 @@ fn manifest_of(pass: &Pass) -> String {
     out
 }
 
+/// How the test hooks of a release went: how many ran, and the first failure.
+struct Tested {
+    ran: usize,
+    failure: Option<String>,
+}
+
+/// Runs the chart's test hooks (`helm.sh/hook: test`) among `objects`, as `helm test` does: in
+/// hook-weight order, each created afresh (a previous instance deleted first), waited for
+/// until its Pod succeeds or fails (a Job: completes or fails), then deleted as its
+/// `helm.sh/hook-delete-policy` says. On a target without controllers nothing can run: no tests.
+async fn run_tests<C: Cluster>(
+    cluster: &C,
+    release: &HelmReleaseSpec,
+    objects: Vec<gitops_core::Object>,
+    timeout: std::time::Duration,
+) -> Result<Tested, Error> {
+    use gitops_core::sync::hooks::{HELM_HOOK, HELM_HOOK_DELETE_POLICY, HELM_HOOK_WEIGHT};
+    let mut tests: Vec<gitops_core::Object> = objects
+        .into_iter()
+        .filter(|o| {
+            o.annotation(HELM_HOOK).is_some_and(|h| h.split(',').any(|p| matches!(p.trim(), "test" | "test-success")))
+        })
+        .collect();
+    if tests.is_empty() || !cluster.assesses_health() {
+        return Ok(Tested { ran: 0, failure: None });
+    }
+    let weight = |o: &gitops_core::Object| {
+        o.annotation(HELM_HOOK_WEIGHT).and_then(|w| w.trim().parse::<i64>().ok()).unwrap_or(0)
+    };
+    tests.sort_by_key(|o| (weight(o), o.kind().to_string(), o.name().to_string()));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut ran = 0;
+    for mut test in tests {
+        if test.namespace().is_empty()
+            && let Some(meta) = test.value_mut().get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.insert("namespace".into(), Value::String(release.target_namespace.clone()));
+        }
+        let key = test.key("");
+        let policies: Vec<String> = test
+            .annotation(HELM_HOOK_DELETE_POLICY)
+            .unwrap_or("before-hook-creation")
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .collect();
+        cluster.delete(&key, Propagation::Background, false).await?;
+        wait_gone(cluster, &key, deadline).await?;
+        cluster.apply(&test, ApplyMode::ServerSide { force: true, take_over: false }, false).await?;
+        ran += 1;
+        let outcome = wait_done(cluster, &key, deadline).await?;
+        let delete = match &outcome {
+            Ok(()) => policies.iter().any(|p| p == "hook-succeeded"),
+            Err(_) => policies.iter().any(|p| p == "hook-failed"),
+        };
+        if delete {
+            cluster.delete(&key, Propagation::Background, false).await?;
+        }
+        if let Err(why) = outcome {
+            return Ok(Tested { ran, failure: Some(format!("{key}: {why}")) });
+        }
+    }
+    Ok(Tested { ran, failure: None })
+}
+
+/// Waits until the object at `key` is gone (a previous test instance being deleted).
+async fn wait_gone<C: Cluster>(cluster: &C, key: &ResourceKey, deadline: tokio::time::Instant) -> Result<(), Error> {
+    while let Some(o) = cluster.get(key).await? {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(Error::Render(format!("{key}: the previous test instance is still being deleted").into()));
+        }
+        cluster.changed(&[(key.clone(), crate::cluster::resource_version(&o))], left).await?;
+    }
+    Ok(())
+}
+
+/// Waits until the test at `key` is done: `Ok` when its Pod succeeded (its Job completed; any
+/// other kind once it exists), `Err` with why when it failed or the time ran out.
+async fn wait_done<C: Cluster>(
+    cluster: &C,
+    key: &ResourceKey,
+    deadline: tokio::time::Instant,
+) -> Result<Result<(), String>, Error> {
+    loop {
+        let live = cluster.get(key).await?;
+        let done = match &live {
+            None => None,
+            Some(o) => match o.kind() {
+                "Pod" => match o.value().pointer("/status/phase").and_then(Value::as_str) {
+                    Some("Succeeded") => Some(Ok(())),
+                    Some("Failed") => Some(Err("the test Pod failed".to_string())),
+                    _ => None,
+                },
+                "Job" => {
+                    let conditions = o.value().pointer("/status/conditions").and_then(Value::as_array);
+                    let holds =
+                        |t: &str| conditions.is_some_and(|c| c.iter().any(|c| c["type"] == t && c["status"] == "True"));
+                    if holds("Complete") {
+                        Some(Ok(()))
+                    } else if holds("Failed") {
+                        Some(Err("the test Job failed".to_string()))
+                    } else {
+                        None
+                    }
+                }
+                _ => Some(Ok(())),
+            },
+        };
+        if let Some(done) = done {
+            return Ok(done);
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(Err("timed out waiting for the test to finish".to_string()));
+        }
+        let version = live.as_ref().and_then(crate::cluster::resource_version);
+        cluster.changed(&[(key.clone(), version)], left).await?;
+    }
+}
+
+/// The `TestSuccess` condition helm-controller writes after the tests of revision `version`;
+/// a failure not ignored also makes the release not Ready (its remediation is not run by this
+/// version: the release stays as the tests found it).
+#[allow(clippy::too_many_arguments)]
+fn record_tests(
+    status: &mut Value,
+    release: &HelmReleaseSpec,
+    tested: &Tested,
+    version: u32,
+    wanted: &remediation::Desired,
+    ignored: bool,
+    generation: i64,
+    now: &str,
+) {
+    let name = format!("{}/{}.v{version}", release.target_namespace, release.release_name);
+    let chart = format!("{}@{}", wanted.chart_name, wanted.chart_version);
+    let (state, reason, message) = match &tested.failure {
+        None if tested.ran == 0 => (
+            "True",
+            "TestSucceeded",
+            format!("Helm test succeeded for release {name} with chart {chart}: no test hooks were run"),
+        ),
+        None => (
+            "True",
+            "TestSucceeded",
+            format!(
+                "Helm test succeeded for release {name} with chart {chart}: {} test hooks completed successfully",
+                tested.ran
+            ),
+        ),
+        Some(why) => ("False", "TestFailed", format!("Helm test failed for release {name} with chart {chart}: {why}")),
+    };
+    let condition = serde_json::json!({"type": "TestSuccess", "status": state, "reason": reason, "message": message,
+        "observedGeneration": generation, "lastTransitionTime": now});
+    let Some(st) = status.as_object_mut() else { return };
+    let conditions = st.entry("conditions").or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(list) = conditions.as_array_mut() {
+        list.retain(|c| c.get("type").and_then(Value::as_str) != Some("TestSuccess"));
+        list.push(condition);
+        if tested.failure.is_some() && !ignored {
+            for c in list.iter_mut().filter(|c| c.get("type").and_then(Value::as_str) == Some("Ready")) {
+                c["status"] = Value::String("False".into());
+                c["reason"] = Value::String("TestFailed".into());
+                c["message"] = Value::String(message.clone());
+            }
+        }
+    }
+}
+
 /// A revision of the release to apply again: a rollback's target (its manifest), or none
 /// for an uninstall.
 struct Revision {
@@ -285,7 +454,22 @@ pub async fn pass<C: Cluster, D: DesiredState>(
             write(cluster, release, &writes).await?;
             let error = (!ok).then_some(message.as_str());
             let outcome = Outcome { done, error, desired: wanted, written: &writes.put, now: &time };
-            release_status::after_action(release, &status, object.generation, &outcome)
+            let mut status = release_status::after_action(release, &status, object.generation, &outcome);
+            // `test.enable`: the chart's test hooks after a successful install or upgrade.
+            if ok && release.test && matches!(done, Done::Install | Done::Upgrade) {
+                let objects = desired.render().map_err(Error::Render)?.objects;
+                let timeout = app.rollout.timeout.unwrap_or(std::time::Duration::from_secs(300));
+                let tested = run_tests(cluster, release, objects, timeout).await?;
+                let shown = writes.put.last().map_or(0, |r| r.version);
+                let ignored = release.test_ignore_failures
+                    || match done {
+                        Done::Install => release.install.remediation.ignore_test_failures,
+                        _ => release.upgrade.remediation.ignore_test_failures,
+                    }
+                    .unwrap_or(false);
+                record_tests(&mut status, release, &tested, shown, &wanted, ignored, object.generation, &time);
+            }
+            status
         }
         (None, Next::Stalled { reason, message }) => {
             release_status::mark_stalled(&mut status, reason, message, object.generation, &time);

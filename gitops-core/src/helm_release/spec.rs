@@ -156,6 +156,8 @@ pub struct HelmReleaseSpec {
     pub upgrade: Action,
     /// `test.enable`: run the chart's test hooks after an install or upgrade.
     pub test: bool,
+    /// `test.ignoreFailures`: a failed test leaves the release Ready.
+    pub test_ignore_failures: bool,
     /// `uninstall.keepHistory`.
     pub keep_history: bool,
     /// `driftDetection.mode`.
@@ -244,6 +246,7 @@ impl HelmReleaseSpec {
             install: r.action("install")?,
             upgrade: r.action("upgrade")?,
             test: r.bool("/test/enable")?.unwrap_or(false),
+            test_ignore_failures: r.bool("/test/ignoreFailures")?.unwrap_or(false),
             keep_history: r.bool("/uninstall/keepHistory")?.unwrap_or(false),
             drift,
             drift_ignore,
