@@ -1,4 +1,5 @@
-//! JSON streams to JSON trees, with the same guarantees as the YAML reader.
+//! JSON streams to JSON trees, with the same guarantees as the YAML reader; and strings as
+//! Go's `encoding/json` writes them ([`go_string`]).
 //!
 //! `serde_json::Value`'s own deserializer keeps the last of two duplicate keys and keeps
 //! `1.0` apart from `1`; a manifest reader must refuse the first and the diff must not see
@@ -150,6 +151,29 @@ impl<'de> Visitor<'de> for ValueVisitor {
         }
         Ok(Value::Object(out))
     }
+}
+
+/// A string as Go's `encoding/json` writes it (`json.Marshal`, HTML-safe): quoted, with
+/// `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes, control characters as `\b`, `\f`, `\n`,
+/// `\r`, `\t` or `\u00XX` (Go 1.22 and later), appended to `out`. Digests that hash Go's JSON
+/// (Flux's release digest, SOPS' MAC input) need its bytes exactly.
+pub fn go_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ pub mod helm_release;
 pub mod helm_storage;
 pub mod ignore;
 pub mod image;
-mod json;
+pub mod json;
 pub mod manifest;
 pub mod mask;
 pub mod merge;
