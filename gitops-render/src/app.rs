@@ -350,8 +350,17 @@ fn render_tree(
     let objects = match &source.renderer {
         Renderer::Directory(options) => directory::render_with(&root, path, options, &with.reading)?,
         Renderer::Helm(options) => {
-            let objects =
-                helm::render_with_refs(&root, path, options, &with.helm, &with.reading, Some(&with.charts), refs)?;
+            // `passCredentials`: the chart repository's credentials go to the repositories of
+            // its dependencies too (those with credentials of their own keep theirs).
+            let passing = (options.pass_credentials && source.chart.is_some()).then(|| {
+                with.charts.clone().with_more_credentials(chart_repo::RepoCredentials {
+                    url: String::new(),
+                    prefix: true,
+                    credentials: with.charts.credentials_for(&source.repo_url),
+                })
+            });
+            let charts = passing.as_ref().unwrap_or(&with.charts);
+            let objects = helm::render_with_refs(&root, path, options, &with.helm, &with.reading, Some(charts), refs)?;
             match &source.helm_release {
                 Some(release) => {
                     crate::post_render::post_render(&release.origin, objects, release.post_renderers.as_ref())?

@@ -62,6 +62,13 @@ pub struct HelmOptions {
     pub file_parameters: Vec<(String, String)>,
     /// `skipCrds`.
     pub skip_crds: bool,
+    /// `skipSchemaValidation`: the chart's `values.schema.json` is not checked.
+    pub skip_schema_validation: bool,
+    /// `skipTests`: the chart's test hooks are left out.
+    pub skip_tests: bool,
+    /// `passCredentials`: the chart repository's credentials are sent to the repositories of
+    /// its dependencies too.
+    pub pass_credentials: bool,
     /// `ignoreMissingValueFiles`: a value file that does not exist is left out, not an error.
     pub ignore_missing_value_files: bool,
     /// `apiVersions`.
@@ -326,6 +333,12 @@ pub fn render_with_refs(
     for (i, (name, file)) in options.file_parameters.iter().enumerate() {
         let staged = stage(root, &beside(chart, file)?, &work.path().join(format!("set-file/{i}")))?;
         cmd.arg("--set-file").arg(format!("{name}={}", staged.display()));
+    }
+    if options.skip_tests {
+        cmd.arg("--skip-tests");
+    }
+    if options.skip_schema_validation {
+        cmd.arg("--skip-schema-validation");
     }
     if !options.skip_crds {
         cmd.arg("--include-crds");

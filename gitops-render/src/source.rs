@@ -430,6 +430,11 @@ fn helm_options(
                 .unwrap_or(false),
         });
     }
+    // Argo CD renders with Helm 3 only: `version: v2` is refused as Argo CD refuses it.
+    match str_at(h, &["version"]).map(str::trim) {
+        None | Some("" | "v3") => {}
+        Some(other) => return Err(err("spec.source.helm.version", &format!("`{other}`: only Helm v3 is supported"))),
+    }
     let mut file_parameters = Vec::new();
     for p in h.get("fileParameters").and_then(Value::as_array).into_iter().flatten() {
         let name = str_at(p, &["name"]).ok_or_else(|| err("spec.source.helm.fileParameters[].name", "missing"))?;
@@ -444,6 +449,9 @@ fn helm_options(
         parameters,
         file_parameters,
         skip_crds: h.get("skipCrds").and_then(Value::as_bool).unwrap_or(false),
+        skip_schema_validation: h.get("skipSchemaValidation").and_then(Value::as_bool).unwrap_or(false),
+        skip_tests: h.get("skipTests").and_then(Value::as_bool).unwrap_or(false),
+        pass_credentials: h.get("passCredentials").and_then(Value::as_bool).unwrap_or(false),
         ignore_missing_value_files: h.get("ignoreMissingValueFiles").and_then(Value::as_bool).unwrap_or(false),
         api_versions: strings("apiVersions")?,
         kube_version: str_at(h, &["kubeVersion"]).map(str::to_string),
@@ -808,6 +816,19 @@ mod tests {
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: https://charts.example.com, chart: web, kustomize: {namePrefix: x-}}\n",
         );
         assert_eq!(read(&kustomized).unwrap_err().field, "spec.source.kustomize");
+        let helm2 = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: https://charts.example.com, chart: web, helm: {version: v2}}\n",
+        );
+        let e = read(&helm2).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.problem.as_str()),
+            ("spec.source.helm.version", "`v2`: only Helm v3 is supported")
+        );
+        let skipping = parse(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source: {repoURL: https://charts.example.com, chart: web, helm: {version: v3, skipSchemaValidation: true, skipTests: true}}\n",
+        );
+        let Renderer::Helm(h) = read(&skipping).unwrap().renderer else { panic!("helm") };
+        assert!(h.skip_schema_validation && h.skip_tests);
     }
 
     #[test]

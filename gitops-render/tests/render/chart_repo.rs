@@ -690,6 +690,55 @@ fn umbrella_chart_dependencies_are_fetched_from_their_repository() {
     assert!(e.contains("no version of chart `web` matches `5.x`"), "{e}");
 }
 
+/// Argo CD's `passCredentials`: an umbrella chart of a chart repository behind basic auth whose
+/// dependency is in another repository behind the same auth. The credentials, given for the
+/// umbrella's repository only, reach the dependency's only with `passCredentials: true`.
+#[test]
+fn pass_credentials_sends_the_charts_credentials_to_its_dependencies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deps = dir.path().join("deps");
+    make_repo(&deps, &["1.0.0"]);
+    let dep_server = Server::start(&deps, Some(("deploy", "s3cr3t")));
+    // The umbrella's archive and index, made by hand (no helm needed).
+    let umbrella = dir.path().join("umbrella");
+    let src = dir.path().join("src/shop");
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n- {{name: web, version: 1.0.0, repository: '{}'}}\n",
+        dep_server.url
+    );
+    write(&src, &[("Chart.yaml", chart_yaml.as_str())]);
+    std::fs::create_dir_all(&umbrella).expect("mkdir");
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all("shop", &src).expect("tar");
+    let archive = tar.into_inner().expect("tar").finish().expect("gzip");
+    std::fs::write(umbrella.join("shop-0.1.0.tgz"), &archive).expect("write");
+    let index = format!(
+        "apiVersion: v1\nentries:\n  shop:\n  - {{apiVersion: v2, name: shop, version: 0.1.0, urls: [shop-0.1.0.tgz], digest: {}}}\n",
+        sha256(&archive)
+    );
+    std::fs::write(umbrella.join("index.yaml"), index).expect("index");
+    let server = Server::start(&umbrella, Some(("deploy", "s3cr3t")));
+    let cache = tempfile::tempdir().expect("cache");
+    let mut with = renderers(cache.path());
+    with.helm = crate::helm::helm();
+    let credentials =
+        Credentials { username: Some("deploy".into()), password: Some("s3cr3t".into()), ..Default::default() };
+    with.charts =
+        with.charts.with_credentials(vec![RepoCredentials { url: server.url.clone(), prefix: false, credentials }]);
+    let app = |pass: bool| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  destination: {{namespace: prod}}\n  source: {{repoURL: '{}', chart: shop, targetRevision: 0.1.0, helm: {{passCredentials: {pass}}}}}\n",
+            server.url
+        )
+    };
+    let e = app::render(&source::read(&parse(&app(false))).expect("source"), None, &with).expect_err("401").to_string();
+    assert!(e.contains("401"), "{e}");
+    let r = app::render(&source::read(&parse(&app(true))).expect("source"), None, &with).expect("render");
+    assert_eq!(r.objects.len(), 1, "{:?}", r.objects);
+    assert_eq!(r.objects[0].value()["data"]["version"], "1.0.0");
+}
+
 /// Charts in an OCI registry (Debian's docker-registry), pushed by the real `helm push`: the
 /// tags are the versions (`+` as `_`), a range resolves as for an index, the chart layer is
 /// verified and cached, and an Argo CD Application renders from it (`oci://` or no scheme).

@@ -107,6 +107,43 @@ fn values_precedence_namespace_and_crds() {
     assert_eq!(skipped.len(), 1);
 }
 
+/// Argo CD's `skipSchemaValidation` and `skipTests`: a chart whose values break its
+/// `values.schema.json` renders only with the first; its test hook is left out with the second.
+#[test]
+fn schema_validation_and_tests_can_be_skipped() {
+    if real_helm().is_none() {
+        eprintln!("note: GITOPS_HELM is not set; skipping (the flags are the real helm's)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        &[
+            ("web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+            ("web/values.yaml", "replicas: many\n"),
+            ("web/values.schema.json", r#"{"properties": {"replicas": {"type": "integer"}}}"#),
+            (
+                "web/templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {replicas: '{{ .Values.replicas }}'}\n",
+            ),
+            (
+                "web/templates/tests/check.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-check\n  annotations: {helm.sh/hook: test}\nspec: {containers: [{name: c, image: busybox}]}\n",
+            ),
+        ],
+    );
+    let root = RepoRoot::new(dir.path()).expect("root");
+    let options = HelmOptions { release_name: "web".into(), ..Default::default() };
+    let e = helm::render(&root, "web", &options, &helm()).expect_err("the schema refuses `many`").to_string();
+    assert!(e.contains("replicas"), "{e}");
+    let skipping = HelmOptions { skip_schema_validation: true, ..options };
+    let kinds = |o: &HelmOptions| -> Vec<String> {
+        helm::render(&root, "web", o, &helm()).expect("render").iter().map(|o| o.kind().to_string()).collect()
+    };
+    assert_eq!(kinds(&skipping), ["ConfigMap", "Pod"], "the test hook is a manifest of the chart");
+    assert_eq!(kinds(&HelmOptions { skip_tests: true, ..skipping }), ["ConfigMap"]);
+}
+
 /// Found syncing public examples: a chart whose dependencies were never built rendered without
 /// them, exit 0. `helm template` refuses it, and so do we; present ones (a subchart directory,
 /// or an archive named `<name>-<version>.tgz`) render.

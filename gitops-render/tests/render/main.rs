@@ -3,12 +3,13 @@
 //!   special files (FIFOs, sockets) are refused before anything is read; symlink loops are
 //!   named shortly;
 //! - `directory`: Argo CD's directory source (recurse, include, exclude, order);
-//! - `helm`: charts through a real Helm engine (values precedence, namespace, CRDs, errors,
+//! - `helm`: charts through a real Helm engine (values precedence, namespace, CRDs, schema
+//!   validation and test hooks skipped, errors,
 //!   value files and every chart file confined to the repository, locally and from Git);
 //! - `chart_repo`: charts from a chart repository on loopback HTTP (version ranges and
 //!   prereleases, digests, the cache, basic auth, HTTPS with a CA, named errors, hostile
 //!   archives, an Application rendered from one, umbrella chart dependencies from a chart
-//!   repository and from an OCI registry);
+//!   repository and from an OCI registry, `passCredentials` reaching a dependency's repository);
 //! - `registry`: the image registry client against a real registry (Debian's docker-registry,
 //!   `GITOPS_REGISTRY`): tags paginated and capped, manifests and indexes, platforms, creation
 //!   times, 404 and basic auth; bearer tokens, retries and `Retry-After` against a loopback server;
