@@ -1425,7 +1425,9 @@ fn a_helm_release_runs_its_chart_tests() {
         let o = Command::new(&helm).args(&args).output().expect("run helm");
         assert!(o.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     }
-    let text = std::fs::read_to_string(&release).expect("read").replace("timeout: 60s", "timeout: 5s");
+    let text = std::fs::read_to_string(&release)
+        .expect("read")
+        .replace("timeout: 60s", "timeout: 5s\n  upgrade: {remediation: {retries: 1}}");
     std::fs::write(&release, text).expect("write");
     let o = gitops_kube(env, &args, None, 120);
     let status: Value = serde_json::from_str(&std::fs::read_to_string(&kept).expect("read")).expect("json");
@@ -1439,6 +1441,33 @@ fn a_helm_release_runs_its_chart_tests() {
         "{message}"
     );
     assert_eq!(condition("Ready")["status"], "False", "{status}");
+    assert_eq!(status["upgradeFailures"], 1, "{status}");
+
+    // The failed test fails the upgrade: the next run rolls back to revision 1, as
+    // helm-controller remediates it (`upgrade.remediation.retries: 1`).
+    let o = gitops_kube(env, &args, None, 120);
+    let history = Command::new(&helm)
+        .args(["history", "tested", "--namespace", "helmtests", "-o", "json", "--kubeconfig"])
+        .arg(env.kubeconfig())
+        .output()
+        .expect("helm history");
+    let history: Value = serde_json::from_slice(&history.stdout).expect("helm's JSON");
+    let shown: Vec<(i64, String, String)> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| {
+            let t = |k: &str| h[k].as_str().unwrap_or("").to_string();
+            (h["revision"].as_i64().unwrap_or(0), t("status"), t("description"))
+        })
+        .collect();
+    assert_eq!(
+        shown.last(),
+        Some(&(3, "deployed".to_string(), "Rollback to 1".to_string())),
+        "{history}\n{}{}",
+        out(&o),
+        err(&o)
+    );
 }
 
 /// Every file under `dir` as a string path, recursively.

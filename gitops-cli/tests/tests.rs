@@ -12,7 +12,7 @@
 //!   `--server-side`) Synced; drift seen; Flux HelmReleases on a kube hub released as the real
 //!   `helm` reads releases (list, history, values, an upgrade behind their back undone), one
 //!   HelmRelease reconciled, suspended and resumed; chart tests run (a Job completing, a Pod
-//!   timing out).
+//!   timing out and the upgrade rolled back for it).
 //! - `appset`: `appset generate` of every seed-style ApplicationSet (list, clusters with values,
 //!   git directories and files from real repositories, matrix, pull request previews and
 //!   scmProvider against provider APIs served on 127.0.0.1), its errors; `appset list|get`.

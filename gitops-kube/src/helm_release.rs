@@ -129,10 +129,12 @@ fn manifest_of(pass: &Pass) -> String {
     out
 }
 
-/// How the test hooks of a release went: how many ran, and the first failure.
+/// How the test hooks of a release went: how many ran, and the first failure; each hook's
+/// name, phase (`Succeeded`, `Failed`), and when it started and completed.
 struct Tested {
     ran: usize,
     failure: Option<String>,
+    hooks: Vec<(String, &'static str, String, String)>,
 }
 
 /// Runs the chart's test hooks (`helm.sh/hook: test`) among `objects`, as `helm test` does: in
@@ -153,7 +155,7 @@ async fn run_tests<C: Cluster>(
         })
         .collect();
     if tests.is_empty() || !cluster.assesses_health() {
-        return Ok(Tested { ran: 0, failure: None });
+        return Ok(Tested { ran: 0, failure: None, hooks: Vec::new() });
     }
     let weight = |o: &gitops_core::Object| {
         o.annotation(HELM_HOOK_WEIGHT).and_then(|w| w.trim().parse::<i64>().ok()).unwrap_or(0)
@@ -161,6 +163,7 @@ async fn run_tests<C: Cluster>(
     tests.sort_by_key(|o| (weight(o), o.kind().to_string(), o.name().to_string()));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut ran = 0;
+    let mut hooks = Vec::new();
     for mut test in tests {
         if test.namespace().is_empty()
             && let Some(meta) = test.value_mut().get_mut("metadata").and_then(Value::as_object_mut)
@@ -178,7 +181,10 @@ async fn run_tests<C: Cluster>(
         wait_gone(cluster, &key, deadline).await?;
         cluster.apply(&test, ApplyMode::ServerSide { force: true, take_over: false }, false).await?;
         ran += 1;
+        let started = now();
         let outcome = wait_done(cluster, &key, deadline).await?;
+        let phase = if outcome.is_ok() { "Succeeded" } else { "Failed" };
+        hooks.push((test.name().to_string(), phase, started, now()));
         let delete = match &outcome {
             Ok(()) => policies.iter().any(|p| p == "hook-succeeded"),
             Err(_) => policies.iter().any(|p| p == "hook-failed"),
@@ -187,10 +193,10 @@ async fn run_tests<C: Cluster>(
             cluster.delete(&key, Propagation::Background, false).await?;
         }
         if let Err(why) = outcome {
-            return Ok(Tested { ran, failure: Some(format!("{key}: {why}")) });
+            return Ok(Tested { ran, failure: Some(format!("{key}: {why}")), hooks });
         }
     }
-    Ok(Tested { ran, failure: None })
+    Ok(Tested { ran, failure: None, hooks })
 }
 
 /// Waits until the object at `key` is gone (a previous test instance being deleted).
@@ -249,9 +255,10 @@ async fn wait_done<C: Cluster>(
     }
 }
 
-/// The `TestSuccess` condition helm-controller writes after the tests of revision `version`;
-/// a failure not ignored also makes the release not Ready (its remediation is not run by this
-/// version: the release stays as the tests found it).
+/// The `TestSuccess` condition helm-controller writes after the tests of revision `version`,
+/// and the hooks' phases in its snapshot (`testHooks`); a failure not ignored also makes the
+/// release not Ready and counts as a failure of the action, so that the next pass remediates
+/// it as helm-controller does ([`remediation::next`]).
 #[allow(clippy::too_many_arguments)]
 fn record_tests(
     status: &mut Value,
@@ -260,6 +267,7 @@ fn record_tests(
     version: u32,
     wanted: &remediation::Desired,
     ignored: bool,
+    done: Done,
     generation: i64,
     now: &str,
 ) {
@@ -283,6 +291,23 @@ fn record_tests(
     };
     let condition = serde_json::json!({"type": "TestSuccess", "status": state, "reason": reason, "message": message,
         "observedGeneration": generation, "lastTransitionTime": now});
+    if let Some(latest) = status.pointer_mut("/history/0")
+        && latest.get("version").and_then(Value::as_u64) == Some(u64::from(version))
+        && !tested.hooks.is_empty()
+    {
+        let hooks: serde_json::Map<String, Value> = tested
+            .hooks
+            .iter()
+            .map(|(name, phase, started, completed)| {
+                let key = format!("{}/{name}", release.target_namespace);
+                (key, serde_json::json!({"phase": phase, "lastStarted": started, "lastCompleted": completed}))
+            })
+            .collect();
+        latest["testHooks"] = Value::Object(hooks);
+    }
+    if tested.failure.is_some() && !ignored {
+        remediation::count(status, done, true, true);
+    }
     let Some(st) = status.as_object_mut() else { return };
     let conditions = st.entry("conditions").or_insert_with(|| Value::Array(Vec::new()));
     if let Some(list) = conditions.as_array_mut() {
@@ -467,7 +492,7 @@ pub async fn pass<C: Cluster, D: DesiredState>(
                         _ => release.upgrade.remediation.ignore_test_failures,
                     }
                     .unwrap_or(false);
-                record_tests(&mut status, release, &tested, shown, &wanted, ignored, object.generation, &time);
+                record_tests(&mut status, release, &tested, shown, &wanted, ignored, done, object.generation, &time);
             }
             status
         }

@@ -186,7 +186,11 @@ pub fn next(spec: &HelmReleaseSpec, status: &Value, generation: i64, history: &[
             let same = chart("name") == desired.chart_name
                 && chart("version") == desired.chart_version
                 && latest.get("configDigest").and_then(Value::as_str) == Some(desired.config_digest);
-            if same {
+            if same && tests_failed(spec, &status, latest) {
+                // A failed test fails the release (unless its failures are ignored): remediated
+                // as a failed install or upgrade is.
+                failed(spec, &status, &snapshots, history)
+            } else if same {
                 Next::InSync
             } else if exhausted(&spec.upgrade.remediation, counter(&status, "upgradeFailures")) {
                 stalled("upgrade", counter(&status, "upgradeFailures"))
@@ -199,6 +203,19 @@ pub fn next(spec: &HelmReleaseSpec, status: &Value, generation: i64, history: &[
         // brings the release back under management.
         _ => Next::Upgrade { clear_history: true },
     }
+}
+
+/// Whether the tests of the latest revision (`testHooks` of its snapshot) failed, and the
+/// HelmRelease does not ignore it (`test.ignoreFailures`, or the last action's
+/// `remediation.ignoreTestFailures`).
+fn tests_failed(spec: &HelmReleaseSpec, status: &Value, latest: &Value) -> bool {
+    let failed = latest
+        .get("testHooks")
+        .and_then(Value::as_object)
+        .is_some_and(|hooks| hooks.values().any(|h| h.get("phase").and_then(Value::as_str) == Some("Failed")));
+    let ignored = spec.test_ignore_failures
+        || active(spec, status).is_some_and(|(_, r, _)| r.ignore_test_failures.unwrap_or(false));
+    failed && !ignored
 }
 
 fn absent(spec: &HelmReleaseSpec, status: &Value) -> Next {
@@ -338,6 +355,24 @@ mod tests {
             let t = |k: &str| c[k].as_str().unwrap().to_string();
             (t("status"), t("reason"), t("message"))
         }
+    }
+
+    #[test]
+    fn a_failed_test_fails_the_release_unless_ignored() {
+        let mut w = World::new(spec("  upgrade: {remediation: {retries: 1}}\n"));
+        w.run(Kind::Install { replace: false }, None);
+        w.values = json!({"replicas": 3});
+        w.run(Kind::Upgrade, None);
+        assert_eq!(w.next(), Next::InSync);
+        // What the wiring records after the upgrade's tests failed.
+        w.status["history"][0]["testHooks"] = json!({"apps/podinfo-check": {"phase": "Failed"}});
+        count(&mut w.status, Done::Upgrade, true, true);
+        assert_eq!(w.next(), Next::Rollback { to: 1 });
+        w.spec.test_ignore_failures = true;
+        assert_eq!(w.next(), Next::InSync, "test.ignoreFailures");
+        w.spec.test_ignore_failures = false;
+        w.spec.upgrade.remediation.ignore_test_failures = Some(true);
+        assert_eq!(w.next(), Next::InSync, "upgrade.remediation.ignoreTestFailures");
     }
 
     #[test]
