@@ -152,7 +152,10 @@ impl RepoRoot {
     }
 
     /// Applies Flux's source ignore rules (`.sourceignore` syntax, which is gitignore's):
-    /// Flux's defaults (VCS directories, common binary files), every `.sourceignore` file in
+    /// Flux's defaults (VCS directories, common binary files) and this engine's own state
+    /// directory (`.gitops/`, where statuses and the default directory cluster are kept beside
+    /// an app file: a Flux path holding the app file must not read its own target back as
+    /// manifests), every `.sourceignore` file in
     /// the repository (each for its own directory), then `extra` (a GitRepository's
     /// `spec.ignore`, which Flux puts last so it can override). Ignored files are left out of
     /// listings and cannot be read.
@@ -162,6 +165,7 @@ impl RepoRoot {
             |e: ignore::Error| Error::Io { path: ".sourceignore".into(), source: std::io::Error::other(e.to_string()) };
         for line in [
             ".git/",
+            ".gitops/",
             ".gitignore",
             ".gitmodules",
             ".gitattributes",

@@ -114,6 +114,8 @@ fn flux_semver_ref_and_source_ignore() {
         ("clusters/prod/scratch/c.yaml", &cm("scratch")),
         ("clusters/prod/drafts/d.yaml", &cm("draft")),
         ("clusters/prod/.sourceignore", "scratch/\n"),
+        // The engine's own state beside an app file in the path (its default target).
+        ("clusters/prod/.gitops/cluster/prod/core/ConfigMap/a.yaml", &cm("stored")),
     ]);
     git(&repo.path, &["tag", "v1.1.0"]);
     repo.commit(&[("clusters/prod/z.yaml", &cm("v2"))]);
@@ -126,7 +128,11 @@ fn flux_semver_ref_and_source_ignore() {
     let source = source::read(&parse(&text)).expect("source");
     let r = app::render(&source, None, &renderers(cache.path())).expect("render");
     assert_eq!((r.commit.as_str(), r.reference.as_str()), (v1_1.as_str(), "refs/tags/v1.1.0"));
-    assert_eq!(names(&r.objects), ["a", "b"], ".sourceignore and spec.ignore leave scratch and drafts out");
+    assert_eq!(
+        names(&r.objects),
+        ["a", "b"],
+        ".sourceignore and spec.ignore leave scratch and drafts out, and `.gitops/` is the engine's own"
+    );
     // Masterminds' reading: a bare version is exact (Cargo's would take 1.1.0 as `^1.0.0`), and a
     // prerelease tag passes only a range that names a prerelease.
     git(&repo.path, &["tag", "v1.2.0-rc.1", &v1_1]);
