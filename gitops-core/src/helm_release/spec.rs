@@ -202,13 +202,22 @@ impl HelmReleaseSpec {
             Some(n) if n.len() > MAX_RELEASE_NAME => {
                 return Err(r.err("spec.releaseName", format!("longer than Helm's {MAX_RELEASE_NAME} characters")));
             }
-            Some(n) => n,
+            // Helm's rule for a release name is a DNS subdomain's: it names Secrets and labels.
+            Some(n) => {
+                crate::names::check_app_name("spec.releaseName", &n)
+                    .map_err(|e| r.err("spec.releaseName", e.reason()))?;
+                n
+            }
             None => shorten_release_name(&match &target {
                 Some(t) => format!("{t}-{}", o.name()),
                 None => o.name().to_string(),
             }),
         };
         let storage = r.string("/storageNamespace")?.filter(|s| !s.is_empty());
+        if let Some(ns) = &storage {
+            crate::names::check_namespace_field("spec.storageNamespace", ns)
+                .map_err(|e| r.err("spec.storageNamespace", e.reason()))?;
+        }
         let drift = match r.string("/driftDetection/mode")?.as_deref() {
             None | Some("" | "disabled") => DriftMode::Disabled,
             Some("warn") => DriftMode::Warn,
@@ -502,10 +511,12 @@ mod tests {
                 "spec.upgrade.remediation.retries",
             ),
             ("spec: {chartRef: {kind: HelmChart, name: a}, releaseName: ", "spec.releaseName"),
+            ("spec: {chartRef: {kind: HelmChart, name: a}, releaseName: ../../etc/x}", "spec.releaseName"),
+            ("spec: {chartRef: {kind: HelmChart, name: a}, storageNamespace: a/b}", "spec.storageNamespace"),
         ];
         for (spec, field) in cases {
             let spec =
-                if field == "spec.releaseName" { format!("{spec}{}}}", "r".repeat(54)) } else { spec.to_string() };
+                if spec.ends_with("releaseName: ") { format!("{spec}{}}}", "r".repeat(54)) } else { spec.to_string() };
             let yaml = format!(
                 "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: x, namespace: ns}}\n{spec}\n"
             );
